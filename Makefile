@@ -1,0 +1,74 @@
+# parley: two commands for a fresh Debian or Ubuntu machine.
+#   make demo   install what is missing, build, and make a first call
+#   make test   install what the tests need, and run every test
+
+GO      ?= go
+BIN     := bin/parley
+# Libraries parley links (cgo) and the sound server it talks to.
+RUN_PKGS  := libopus-dev libopusfile-dev portaudio19-dev libasound2-dev libspeexdsp-dev pkg-config pulseaudio pulseaudio-utils libasound2-plugins
+# What the tests use besides: speech, tones, tmux for the UI test, a NATS server,
+# baresip (with its Opus and ALSA modules) for the benchmark harness's short run,
+# Chromium for the guest call page.
+TEST_PKGS := $(RUN_PKGS) sox espeak-ng tmux nats-server coturn baresip-core chromium
+# What `make bench` uses besides: perf, to see where the clients' CPU goes.
+BENCH_PKGS := $(TEST_PKGS) linux-perf
+
+.PHONY: demo test bench build deps test-deps bench-deps sound clean
+
+# apt-install installs the packages of $(1) that are missing (with sudo when
+# not root).
+define apt-install
+	@missing=$$(for p in $(1); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+		echo "installing:" $$missing; \
+		SUDO=; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+endef
+
+deps:
+	$(call apt-install,$(RUN_PKGS))
+
+test-deps:
+	$(call apt-install,$(TEST_PKGS))
+
+bench-deps:
+	$(call apt-install,$(BENCH_PKGS))
+
+build: deps
+	$(GO) build -o $(BIN) .
+
+# sound starts a PulseAudio daemon when no sound server runs (a machine
+# without a desktop session), so that the default devices exist.
+sound:
+	@if ! pactl info >/dev/null 2>&1; then \
+		echo "no sound server runs: starting PulseAudio"; \
+		pulseaudio -D -n --exit-idle-time=-1 --disallow-exit \
+			--load=module-native-protocol-unix 2>/dev/null; \
+		for i in 1 2 3 4 5 6 7 8 9 10; do pactl info >/dev/null 2>&1 && break; sleep 0.2; done; \
+	fi
+	@if [ -z "$$(pactl list short sinks)" ]; then \
+		echo "the sound server has no devices: adding a virtual speaker and microphone"; \
+		pactl load-module module-null-sink sink_name=speaker >/dev/null; \
+		pactl load-module module-null-sink sink_name=microphone >/dev/null; \
+		pactl set-default-sink speaker; pactl set-default-source microphone.monitor; \
+	fi
+
+demo: build sound
+	./$(BIN) demo
+
+# The packages are tested one at a time (-p 1): several of them play and
+# record real-time audio through PulseAudio, and on a two-core machine one
+# package's race-detector tests would starve another's calls.
+test: test-deps
+	$(GO) vet ./...
+	$(GO) test -race -p 1 -timeout 30m ./...
+
+# bench measures parley beside baresip (latency over PulseAudio virtual
+# devices, CPU, memory, call setup, server capacity, Go micro-benchmarks) and
+# writes docs/BENCHMARKS.md and its plot. It takes about 20 minutes.
+bench: bench-deps
+	$(GO) run ./bench/cmd/parleybench $(BENCH_ARGS)
+
+clean:
+	rm -rf bin

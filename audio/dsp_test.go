@@ -1,0 +1,281 @@
+package audio_test
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"testing"
+	"time"
+
+	"github.com/parley-voice/parley/audio"
+	"github.com/parley-voice/parley/internal/audiotest"
+)
+
+// echoRoom simulates a laptop without headphones: what the speaker plays
+// reaches the microphone delay later at gain, over the near-end talker and
+// a little noise.
+type echoRoom struct {
+	played []int16 // everything handed to the speaker
+	delay  int
+	gain   float64
+	rng    *rand.Rand
+}
+
+// mic returns the microphone's frame for the samples [at, at+len(near)).
+func (r *echoRoom) mic(at int, near []int16, dst []int16) {
+	for i := range dst {
+		v := float64(near[i]) + 3*r.rng.NormFloat64()
+		if j := at + i - r.delay; j >= 0 && j < len(r.played) {
+			v += r.gain * float64(r.played[j])
+		}
+		dst[i] = int16(max(-32768, min(32767, math.Round(v))))
+	}
+}
+
+// runRoom plays far through the room for its length with near talking at
+// the microphone, and returns what the microphone heard, what the processor
+// made of it and the echo delay it settled on.
+func runRoom(t testing.TB, opts audio.ProcessorOptions, delay time.Duration, far, near []int16) (mic, out []int16, est time.Duration) {
+	p, err := audio.NewProcessor(audio.FrameSamples, 0, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	room := &echoRoom{delay: int(delay * audio.SampleRate / time.Second), gain: 0.5, rng: rand.New(rand.NewPCG(1, 2))}
+	n := audio.FrameSamples
+	frame := make([]int16, n)
+	for at := 0; at+n <= len(far); at += n {
+		room.played = append(room.played, far[at:at+n]...)
+		p.Playback(far[at : at+n])
+		room.mic(at, near[at:at+n], frame)
+		mic = append(mic, frame...)
+		p.Process(frame)
+		out = append(out, frame...)
+	}
+	return mic, out, p.EchoDelay()
+}
+
+// TestProcessorJitter: the speaker and the microphone goroutines wake in
+// an irregular order, one to three frames apart; the alignment holds (no
+// slips) and the echo is still cancelled.
+func TestProcessorJitter(t *testing.T) {
+	far := audiotest.Speech(1, 5*time.Second)
+	p, err := audio.NewProcessor(audio.FrameSamples, 0, audio.ProcessorOptions{EchoCancellation: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	room := &echoRoom{delay: int(80 * time.Millisecond * audio.SampleRate / time.Second), gain: 0.5, rng: rand.New(rand.NewPCG(3, 4))}
+	rng := rand.New(rand.NewPCG(5, 6))
+	n := audio.FrameSamples
+	frames := len(far) / n
+	frame := make([]int16, n)
+	silent := make([]int16, n)
+	var mic, out []int16
+	played, taken := 0, 0
+	for taken < frames {
+		// The speaker runs one to three frames ahead of the microphone,
+		// changing at random.
+		if d := played - taken; played < frames && (d < 1 || d < 3 && rng.IntN(2) == 0) {
+			p.Playback(far[played*n : (played+1)*n])
+			room.played = append(room.played, far[played*n:(played+1)*n]...)
+			played++
+			continue
+		}
+		room.mic(taken*n, silent, frame)
+		mic = append(mic, frame...)
+		p.Process(frame)
+		out = append(out, frame...)
+		taken++
+	}
+	erle := audiotest.DBFS(mic[sec(2):sec(5)]) - audiotest.DBFS(out[sec(2):sec(5)])
+	t.Logf("with jitter: %.1f dB less echo after 2 s, delay %v, %d slips", erle, p.EchoDelay(), p.Slips())
+	if p.Slips() != 0 {
+		t.Errorf("%d slips, want 0", p.Slips())
+	}
+	if erle < 25 {
+		t.Errorf("echo reduced by %.1f dB, want ≥ 25", erle)
+	}
+}
+
+func sec(s float64) int { return int(s * audio.SampleRate) }
+
+func TestProcessorCancelsEcho(t *testing.T) {
+	far := audiotest.Speech(1, 8*time.Second)
+	talker := audiotest.Speech(2, 4*time.Second)
+	for _, delay := range []time.Duration{30 * time.Millisecond, 150 * time.Millisecond, 300 * time.Millisecond} {
+		t.Run(delay.String(), func(t *testing.T) {
+			// Near end silent for 4 s, then talking over the far end.
+			near := make([]int16, len(far))
+			copy(near[sec(4):], talker)
+			on := audio.ProcessorOptions{EchoCancellation: true, NoiseSuppression: true}
+			mic, out, est := runRoom(t, on, delay, far, near)
+			// The estimate is the delay less the one-frame cushion and the
+			// 20 ms margin, to 10 ms.
+			if want := max(0, delay-40*time.Millisecond); est < want-10*time.Millisecond || est > want+10*time.Millisecond {
+				t.Errorf("estimated delay %v, want %v ± 10ms", est, want)
+			}
+			echo, residual := audiotest.DBFS(mic[sec(2):sec(4)]), audiotest.DBFS(out[sec(2):sec(4)])
+			t.Logf("echo %.1f dBFS, after 2 s residual %.1f dBFS: %.1f dB less", echo, residual, echo-residual)
+			if echo-residual < 25 {
+				t.Errorf("echo reduced by %.1f dB after 2 s, want ≥ 25", echo-residual)
+			}
+			c, _ := audiotest.Correlate(audiotest.Envelope(talker), audiotest.Envelope(out[sec(4):]), 5)
+			lvl := audiotest.DBFS(out[sec(4):]) - audiotest.DBFS(talker)
+			t.Logf("double talk: near-end envelope correlation %.2f, level %+.1f dB", c, lvl)
+			if c < 0.7 {
+				t.Errorf("near-end speech during double talk correlates at %.2f, want ≥ 0.7", c)
+			}
+		})
+	}
+}
+
+// TestProcessorLateMicrophone: the microphone's goroutine runs far behind
+// the speaker's, by a varying 4 to 12 frames (a loaded machine: the
+// capture ring holds what it has not read yet), and catches up in bursts.
+// How late it runs says nothing about the echo path, so the alignment
+// holds: no slips, and the echo is cancelled.
+func TestProcessorLateMicrophone(t *testing.T) {
+	far := audiotest.Speech(1, 6*time.Second)
+	p, err := audio.NewProcessor(audio.FrameSamples, 0, audio.ProcessorOptions{EchoCancellation: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	room := &echoRoom{delay: int(80 * time.Millisecond * audio.SampleRate / time.Second), gain: 0.5, rng: rand.New(rand.NewPCG(7, 8))}
+	rng := rand.New(rand.NewPCG(9, 10))
+	n := audio.FrameSamples
+	frames := len(far) / n
+	frame, silent := make([]int16, n), make([]int16, n)
+	var mic, out []int16
+	played, taken, behind := 0, 0, 4
+	for taken < frames {
+		if played < frames && (played-taken < behind) {
+			p.Playback(far[played*n : (played+1)*n])
+			room.played = append(room.played, far[played*n:(played+1)*n]...)
+			played++
+			continue
+		}
+		if rng.IntN(25) == 0 {
+			behind = 4 + rng.IntN(9) // from now on this far behind
+		}
+		room.mic(taken*n, silent, frame)
+		mic = append(mic, frame...)
+		p.Process(frame)
+		out = append(out, frame...)
+		taken++
+	}
+	erle := audiotest.DBFS(mic[sec(2):sec(6)]) - audiotest.DBFS(out[sec(2):sec(6)])
+	t.Logf("microphone 4 to 12 frames late: %.1f dB less echo after 2 s, %d slips", erle, p.Slips())
+	if p.Slips() != 0 {
+		t.Errorf("%d slips, want 0", p.Slips())
+	}
+	if erle < 25 {
+		t.Errorf("echo reduced by %.1f dB, want ≥ 25", erle)
+	}
+}
+
+// TestProcessorFollowsShifts: 3 s into the call a device's stream restarts
+// and the echo path moves: the speaker plays what it is given 60 ms later
+// (or 15 ms sooner, what was queued dropped), or the microphone loses
+// 40 ms. Told so (PlaybackShift, CaptureGap), as the devices measure it
+// from their timestamps, the canceller keeps the echo down from half a
+// second after; not told, it has lost it.
+func TestProcessorFollowsShifts(t *testing.T) {
+	far := audiotest.Speech(3, 6*time.Second)
+	n := audio.FrameSamples
+	ms := func(v int) int { return v * audio.SampleRate / 1000 }
+	for _, c := range []struct {
+		name        string
+		played      int // samples the speaker's restart added (silence) or dropped
+		lost        int // samples the microphone lost
+		told, worse bool
+	}{
+		{"speaker 60 ms later", ms(60), 0, true, false},
+		{"speaker 15 ms sooner", -ms(15), 0, true, false},
+		{"microphone lost 40 ms", 0, ms(40), true, false},
+		{"speaker 60 ms later, not told", ms(60), 0, false, true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			p, err := audio.NewProcessor(n, 0, audio.ProcessorOptions{EchoCancellation: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer p.Close()
+			room := &echoRoom{delay: ms(80), gain: 0.5, rng: rand.New(rand.NewPCG(11, 12))}
+			frame, silent := make([]int16, n), make([]int16, n)
+			var mic, out []int16
+			at := 0 // the microphone's position in the room's time
+			for i := 0; (i+1)*n <= len(far); i++ {
+				f := far[i*n : (i+1)*n]
+				if i*n == sec(3) {
+					switch {
+					case c.played > 0:
+						room.played = append(room.played, make([]int16, c.played)...)
+					case c.played < 0:
+						room.played = room.played[:len(room.played)+c.played]
+					}
+					at += c.lost
+					if c.told {
+						p.PlaybackShift(c.played)
+						p.CaptureGap(c.lost)
+					}
+				}
+				p.Playback(f)
+				room.played = append(room.played, f...)
+				room.mic(at, silent, frame)
+				at += n
+				mic = append(mic, frame...)
+				p.Process(frame)
+				out = append(out, frame...)
+			}
+			before := audiotest.DBFS(mic[sec(2):sec(3)]) - audiotest.DBFS(out[sec(2):sec(3)])
+			after := audiotest.DBFS(mic[sec(3.5):sec(6)]) - audiotest.DBFS(out[sec(3.5):sec(6)])
+			t.Logf("%.1f dB less echo before, %.1f dB from 0.5 s after; delay %v, %d slips", before, after, p.EchoDelay(), p.Slips())
+			if before < 25 {
+				t.Errorf("echo reduced by %.1f dB before the restart, want ≥ 25", before)
+			}
+			if c.worse && after >= 25 {
+				t.Errorf("not told, the canceller still takes %.1f dB off: the test's shift moves nothing", after)
+			}
+			if !c.worse && after < 25 {
+				t.Errorf("echo reduced by %.1f dB from 0.5 s after the restart, want ≥ 25", after)
+			}
+		})
+	}
+}
+
+func TestProcessorOff(t *testing.T) {
+	far := audiotest.Speech(1, 2*time.Second)
+	mic, out, _ := runRoom(t, audio.ProcessorOptions{}, 50*time.Millisecond, far, make([]int16, len(far)))
+	for i := range mic {
+		if mic[i] != out[i] {
+			t.Fatalf("sample %d changed with everything off: %d → %d", i, mic[i], out[i])
+		}
+	}
+}
+
+func BenchmarkProcessor(b *testing.B) {
+	far := audiotest.Speech(1, 2*time.Second)
+	for _, o := range []audio.ProcessorOptions{
+		{EchoCancellation: true, NoiseSuppression: true, AutoGain: true},
+		{EchoCancellation: true},
+		{NoiseSuppression: true, AutoGain: true},
+	} {
+		b.Run(fmt.Sprintf("aec=%v,ns=%v,agc=%v", o.EchoCancellation, o.NoiseSuppression, o.AutoGain), func(b *testing.B) {
+			p, err := audio.NewProcessor(audio.FrameSamples, 0, o)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer p.Close()
+			frame := make([]int16, audio.FrameSamples)
+			b.ReportAllocs()
+			for i := 0; b.Loop(); i++ {
+				at := (i * audio.FrameSamples) % (len(far) - audio.FrameSamples)
+				p.Playback(far[at : at+audio.FrameSamples])
+				copy(frame, far[at:at+audio.FrameSamples])
+				p.Process(frame)
+			}
+		})
+	}
+}

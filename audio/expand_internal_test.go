@@ -1,0 +1,63 @@
+package audio
+
+import (
+	"math"
+	"testing"
+)
+
+// TestExpanderContinuesATone: after a tone, the expansion continues it
+// without a click, and fades by 1 dB per 10 ms.
+func TestExpanderContinuesATone(t *testing.T) {
+	var e expander
+	frame := make([]int16, FrameSamples)
+	ph := 0.0
+	for range 5 {
+		for i := range frame {
+			frame[i] = int16(16000 * math.Sin(ph))
+			ph += 2 * math.Pi * 440 / SampleRate
+		}
+		e.note(frame, true, false)
+	}
+	last := frame[len(frame)-1]
+	gap := make([]int16, 3*FrameSamples)
+	if !e.fill(gap) {
+		t.Fatal("a tone was not expanded")
+	}
+	if step := math.Abs(float64(gap[0]) - float64(last)); step > 1000 {
+		t.Errorf("step of %.0f into the expansion (period %d)", step, e.period)
+	}
+	for i := 1; i < len(gap); i++ {
+		if step := math.Abs(float64(gap[i]) - float64(gap[i-1])); step > 1000 {
+			t.Fatalf("step of %.0f at %d of the expansion (period %d)", step, i, e.period)
+		}
+	}
+	rms := func(s []int16) float64 {
+		sum := 0.0
+		for _, v := range s {
+			sum += float64(v) * float64(v)
+		}
+		return math.Sqrt(sum / float64(len(s)))
+	}
+	drop := 20 * math.Log10(rms(gap[:480])/rms(gap[len(gap)-480:]))
+	if drop < 4 || drop > 6 {
+		t.Errorf("faded %.1f dB over 50 ms, want about 5", drop)
+	}
+}
+
+// TestExpanderLeavesNoise: noise is not periodic, so the decoder's
+// concealment stays.
+func TestExpanderLeavesNoise(t *testing.T) {
+	var e expander
+	frame := make([]int16, FrameSamples)
+	x := uint32(1)
+	for range 5 {
+		for i := range frame {
+			x = x*1664525 + 1013904223
+			frame[i] = int16(x >> 16)
+		}
+		e.note(frame, true, false)
+	}
+	if e.fill(make([]int16, FrameSamples)) {
+		t.Error("noise was expanded")
+	}
+}

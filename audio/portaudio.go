@@ -1,0 +1,665 @@
+package audio
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/gordonklaus/portaudio"
+)
+
+// Device stream settings. Small buffers keep latency low: PortAudio calls
+// back every 5 ms, and the rings between the callbacks and Read/Write hold
+// little more than one frame.
+const (
+	paBufferSamples = SampleRate * 5 / 1000 // 240
+	// stallTimeout is how long Read or Write waits for the device before
+	// giving up with ErrStalled. It is generous because a PulseAudio null
+	// sink that has been idle wakes up only after its 2 s render block.
+	stallTimeout = 4 * time.Second
+)
+
+// Device describes an audio device as PortAudio enumerates it.
+type Device struct {
+	Index             int
+	Name              string
+	HostAPI           string
+	MaxInputChannels  int
+	MaxOutputChannels int
+	DefaultInput      bool
+	DefaultOutput     bool
+}
+
+// System is the PortAudio host: it lists devices and opens microphones and
+// speakers. PortAudio keeps process-wide state, so a process should have one
+// System, opened at start-up and closed at exit. PortAudio reads the device
+// list when it starts; System restarts it to read the list again (devices
+// plugged in since) when a device asked for is not in it, or the list is
+// asked for, and no stream is open: restarting PortAudio closes every
+// stream, so during a call the list stays as it was.
+//
+// PortAudio and the ALSA and JACK libraries below it print diagnostics to
+// the process's standard error from C. System silences them by pointing file
+// descriptor 2 at /dev/null while it calls into PortAudio (initialisation,
+// listing, opening, closing); anything else the process writes to stderr in
+// those moments is lost too. It also sets JACK_NO_START_SERVER=1 unless it is
+// already set, so probing never launches a JACK server.
+//
+// A System is safe for concurrent use. Close closes every stream it opened.
+type System struct {
+	log *slog.Logger
+
+	mu      sync.Mutex // serialises PortAudio calls and the stderr swap around them
+	closed  bool
+	down    bool // PortAudio is terminated (a restart failed, or Close)
+	devices []*portaudio.DeviceInfo
+	listed  time.Time // when devices was read
+	defIn   int       // index of the default input, -1 if none
+	defOut  int
+	streams map[*paStream]func() // open streams and how to wake their users
+}
+
+// relistAfter is how old the device list must be before Devices reads it
+// again.
+const relistAfter = time.Second
+
+// NewSystem initialises PortAudio quietly and enumerates devices. log
+// receives device events; nil discards them.
+func NewSystem(log *slog.Logger) (*System, error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if _, ok := os.LookupEnv("JACK_NO_START_SERVER"); !ok {
+		os.Setenv("JACK_NO_START_SERVER", "1")
+	}
+	quietALSA()
+	s := &System{log: log, defIn: -1, defOut: -1, streams: map[*paStream]func(){}}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.quietly(s.start); err != nil {
+		return nil, fmt.Errorf("audio: initialise portaudio: %w", classify(err))
+	}
+	log.Debug("audio: portaudio ready", "version", portaudio.VersionText(), "devices", len(s.devices))
+	return s, nil
+}
+
+// start initialises PortAudio and reads the device list; s.mu must be held
+// and stderr silenced.
+func (s *System) start() error {
+	if err := portaudio.Initialize(); err != nil {
+		return err
+	}
+	devs, err := portaudio.Devices()
+	if err != nil {
+		portaudio.Terminate()
+		return err
+	}
+	s.devices, s.listed, s.defIn, s.defOut = devs, time.Now(), -1, -1
+	if d, err := portaudio.DefaultInputDevice(); err == nil {
+		s.defIn = d.Index
+	}
+	if d, err := portaudio.DefaultOutputDevice(); err == nil {
+		s.defOut = d.Index
+	}
+	return nil
+}
+
+// relist restarts PortAudio to read the device list again, if no stream is
+// open, and reports whether it did; s.mu must be held. If PortAudio cannot
+// start again, the System is left closed.
+func (s *System) relist() bool {
+	if s.closed || len(s.streams) > 0 {
+		return false
+	}
+	err := s.quietly(func() error {
+		if err := portaudio.Terminate(); err != nil {
+			return err
+		}
+		if err := s.start(); err != nil {
+			s.down = true
+			return err
+		}
+		return nil
+	})
+	if err != nil {
+		s.log.Warn("audio: restarting portaudio to list devices failed", "err", err)
+		s.closed = s.down
+		return false
+	}
+	s.log.Debug("audio: devices listed again", "devices", len(s.devices))
+	return true
+}
+
+// quietly runs fn with stderr silenced; s.mu must be held.
+func (s *System) quietly(fn func() error) error {
+	restore, err := silenceStderr()
+	if err != nil {
+		s.log.Warn("audio: cannot silence stderr", "err", err)
+		return fn()
+	}
+	defer restore()
+	return fn()
+}
+
+// Close stops and closes every open stream and terminates PortAudio. Reads
+// and writes blocked on those streams return ErrClosed. Close is idempotent.
+func (s *System) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return nil
+	}
+	s.closed = true
+	return s.quietly(func() error {
+		var errs []error
+		for st, wake := range s.streams {
+			wake()
+			errs = append(errs, st.close())
+		}
+		clear(s.streams)
+		if !s.down {
+			s.down = true
+			errs = append(errs, portaudio.Terminate())
+		}
+		if err := errors.Join(errs...); err != nil {
+			return fmt.Errorf("audio: close portaudio: %w", err)
+		}
+		return nil
+	})
+}
+
+// Devices lists the devices: read again if the list is more than a second
+// old and no stream is open, else as last read.
+func (s *System) Devices() ([]Device, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if time.Since(s.listed) > relistAfter {
+		s.relist()
+	}
+	if s.closed {
+		return nil, fmt.Errorf("audio: list devices: %w", ErrClosed)
+	}
+	out := make([]Device, len(s.devices))
+	for i, d := range s.devices {
+		out[i] = Device{
+			Index:             d.Index,
+			Name:              d.Name,
+			MaxInputChannels:  d.MaxInputChannels,
+			MaxOutputChannels: d.MaxOutputChannels,
+			DefaultInput:      d.Index == s.defIn,
+			DefaultOutput:     d.Index == s.defOut,
+		}
+		if d.HostApi != nil {
+			out[i].HostAPI = d.HostApi.Name
+		}
+	}
+	return out, nil
+}
+
+func direction(input bool) string {
+	if input {
+		return "input"
+	}
+	return "output"
+}
+
+func channels(d *portaudio.DeviceInfo, input bool) int {
+	if input {
+		return d.MaxInputChannels
+	}
+	return d.MaxOutputChannels
+}
+
+// find resolves a device name: "" or "default" is the default device, a
+// decimal number is an index, otherwise an exact name or else a unique
+// case-insensitive substring among devices with channels in that direction.
+// s.mu must be held.
+func (s *System) find(name string, input bool) (*portaudio.DeviceInfo, error) {
+	dir := direction(input)
+	var usable []*portaudio.DeviceInfo
+	for _, d := range s.devices {
+		if channels(d, input) > 0 {
+			usable = append(usable, d)
+		}
+	}
+	notFound := func(format string, args ...any) error {
+		var b strings.Builder
+		for i, d := range usable {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			fmt.Fprintf(&b, "%d %q", d.Index, d.Name)
+		}
+		avail := b.String()
+		if avail == "" {
+			avail = "none; is a sound server running and is the device accessible?"
+		}
+		return fmt.Errorf("%w: %s (available %ss: %s)", ErrDeviceNotFound, fmt.Sprintf(format, args...), dir, avail)
+	}
+
+	if name == "" || name == "default" {
+		def := s.defIn
+		if !input {
+			def = s.defOut
+		}
+		if def >= 0 && def < len(s.devices) && channels(s.devices[def], input) > 0 {
+			return s.devices[def], nil
+		}
+		return nil, notFound("no default %s device", dir)
+	}
+	if i, err := strconv.Atoi(name); err == nil {
+		if i >= 0 && i < len(s.devices) && channels(s.devices[i], input) > 0 {
+			return s.devices[i], nil
+		}
+		return nil, notFound("no %s device with index %d", dir, i)
+	}
+	for _, d := range usable {
+		if d.Name == name {
+			return d, nil
+		}
+	}
+	var matches []*portaudio.DeviceInfo
+	lower := strings.ToLower(name)
+	for _, d := range usable {
+		if strings.Contains(strings.ToLower(d.Name), lower) {
+			matches = append(matches, d)
+		}
+	}
+	switch len(matches) {
+	case 1:
+		return matches[0], nil
+	case 0:
+		return nil, notFound("no %s device named %q", dir, name)
+	}
+	names := make([]string, len(matches))
+	for i, d := range matches {
+		names[i] = strconv.Quote(d.Name)
+	}
+	return nil, notFound("%q matches several %s devices (%s); use a full name or an index", name, dir, strings.Join(names, ", "))
+}
+
+// findListed is find, after reading the device list again if the device
+// is not in it (plugged in since it was read) and that can be done (no
+// stream is open). s.mu must be held.
+func (s *System) findListed(name string, input bool) (*portaudio.DeviceInfo, error) {
+	dev, err := s.find(name, input)
+	if errors.Is(err, ErrDeviceNotFound) && s.relist() {
+		dev, err = s.find(name, input)
+	}
+	return dev, err
+}
+
+// classify wraps err with ErrPermission when the host reports EACCES/EPERM.
+func classify(err error) error {
+	var he portaudio.UnanticipatedHostError
+	if errors.As(err, &he) {
+		if he.Code == -int(syscall.EACCES) || he.Code == -int(syscall.EPERM) ||
+			strings.Contains(strings.ToLower(he.Text), "permission denied") {
+			return fmt.Errorf("%w: %v", ErrPermission, err)
+		}
+	}
+	return err
+}
+
+// open opens and starts a stream on dev, mono if the device allows and
+// stereo otherwise, registers it for System.Close (with wake, which makes
+// its user's Read or Write return) and returns it with its channel count.
+func (s *System) open(dev *portaudio.DeviceInfo, input bool, capSamples, low int, wake func()) (*paStream, int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return nil, 0, ErrClosed
+	}
+	latency := dev.DefaultLowOutputLatency
+	if input {
+		latency = dev.DefaultLowInputLatency
+	}
+	var (
+		st  *paStream
+		ch  int
+		err error
+	)
+	for _, ch = range []int{1, 2} {
+		if ch > channels(dev, input) {
+			break
+		}
+		err = s.quietly(func() error {
+			var err error
+			st, err = openPAStream(dev.Index, input, ch, latency, capSamples, low)
+			return err
+		})
+		if err == nil || !errors.Is(err, portaudio.InvalidChannelCount) {
+			break
+		}
+	}
+	if err != nil {
+		if errors.Is(err, portaudio.InvalidSampleRate) {
+			err = fmt.Errorf("%w (the device cannot run at %d Hz)", err, SampleRate)
+		}
+		return nil, 0, classify(err)
+	}
+	s.streams[st] = wake
+	return st, ch, nil
+}
+
+// release stops and frees st unless System.Close already did.
+func (s *System) release(st *paStream) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.streams[st]; !ok {
+		return nil
+	}
+	delete(s.streams, st)
+	return s.quietly(st.close)
+}
+
+// Stream ring sizes. micRing is how much captured audio the capture ring
+// holds, and micBacklog how far behind a reader may fall before it skips to
+// the newest audio: a reader held up (a loaded machine, a garbage
+// collection) gets every sample, late, rather than lose some; an echo
+// canceller, whose reference runs on sample for sample with the
+// microphone, takes audio that comes late in its stride, and audio that is
+// missing badly. The playback ring is in frames of the size given to
+// OpenSpeaker.
+const (
+	micRing       = time.Second
+	micBacklog    = 500 * time.Millisecond
+	spkRingFrames = 3 // playback ring; Write keeps 0.5 to 2 frames queued (see speaker.adapt), plus the frame it adds
+)
+
+// micRingSamples is the capture ring's size for frames of frameSamples.
+func micRingSamples(frameSamples int) int {
+	frames := (int(micRing*SampleRate/time.Second) + frameSamples - 1) / frameSamples
+	return max(frames, 2) * frameSamples
+}
+
+// OpenMic opens an input device as a Source of 48 kHz mono frames. name is
+// "" or "default", a device name (exact, else a unique case-insensitive
+// substring) or a decimal index from Devices. frameSamples is the frame size
+// the caller will usually read (0 means FrameSamples); it sizes the buffer.
+//
+// Capture runs from the moment OpenMic returns; the first Read returns the
+// newest audio. Read returns a frame as soon as the device has delivered
+// its last sample (PortAudio delivers every 5 ms). A reader that falls
+// behind gets every sample, up to half a second behind; further behind, it
+// skips to the newest audio. A stereo-only device is mixed down.
+func (s *System) OpenMic(name string, frameSamples int) (Source, error) {
+	if frameSamples <= 0 {
+		frameSamples = FrameSamples
+	}
+	s.mu.Lock()
+	dev, err := s.findListed(name, true)
+	closed := s.closed
+	s.mu.Unlock()
+	if closed {
+		return nil, fmt.Errorf("audio: open microphone: %w", ErrClosed)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("audio: open microphone: %w", err)
+	}
+	m := &mic{sys: s, log: s.log, closer: newCloser(), frame: frameSamples, buf: make([]byte, 64), name: dev.Name}
+	st, ch, err := s.open(dev, true, micRingSamples(frameSamples), 0, func() { m.close() })
+	if err != nil {
+		return nil, fmt.Errorf("audio: open microphone %q: %w", dev.Name, err)
+	}
+	m.st = st
+	s.log.Info("audio: microphone open", "device", dev.Name, "channels", ch, "latency", st.latency(), "realtime", st.realtime())
+	return m, nil
+}
+
+// mic is a capture stream; Read takes from the C ring that the PortAudio
+// callback fills.
+type mic struct {
+	sys  *System
+	log  *slog.Logger
+	st   *paStream
+	name string
+	closer
+	frame    int
+	buf      []byte // for draining the wake pipe
+	closeErr error
+	reading  bool // Read has returned audio (the reader's)
+}
+
+// Read fills frame with the oldest captured audio, waiting for the device
+// if needed.
+func (m *mic) Read(frame []int16) error {
+	backlog := int(micBacklog * SampleRate / time.Second)
+	if !m.reading {
+		backlog = len(frame) // what was captured before the first Read is stale
+	}
+	for len(frame) > 0 {
+		if err := m.checkClosed(); err != nil {
+			return err
+		}
+		chunk := frame[:min(len(frame), m.frame)]
+		ok, err := m.st.take(chunk, backlog)
+		if err != nil {
+			return err
+		}
+		if ok {
+			frame = frame[len(chunk):]
+			backlog = micRingSamples(m.frame) // only trim before the first chunk
+			m.reading = true
+			continue
+		}
+		if err := m.st.wait(stallTimeout, m.buf); err != nil {
+			switch {
+			case errors.Is(err, errStopped):
+				return fmt.Errorf("audio: microphone %q: %w", m.name, err)
+			case errors.Is(err, ErrStalled):
+				return fmt.Errorf("audio: microphone %q: no audio for %v: %w", m.name, stallTimeout, err)
+			}
+			return err
+		}
+	}
+	return nil
+}
+
+// Device names the microphone's device, as Devices lists it.
+func (m *mic) Device() string { return m.name }
+
+// Gaps counts the samples of captured audio lost since the microphone was
+// opened (the reader fell behind): what Read returns skips ahead by that
+// much. An echo canceller moves its reference along with it.
+func (m *mic) Gaps() uint64 { return m.st.gaps() }
+
+// Shift is how many samples later than Gaps accounts for the audio Read
+// returns was captured, since the microphone was opened: when the stream
+// restarts below PortAudio (an xrun: with PulseAudio, the sound server or
+// this process was held up), audio is lost that no count sees, and the
+// capture timestamps move by that much. It may be negative. An echo
+// canceller moves its reference along with it.
+func (m *mic) Shift() int64 {
+	n, _ := m.st.shift()
+	return n
+}
+
+func (m *mic) checkClosed() error {
+	select {
+	case <-m.done:
+		return ErrClosed
+	default:
+		return nil
+	}
+}
+
+// Close stops capture. It is safe to call from any goroutine, more than
+// once, and after System.Close.
+func (m *mic) Close() error {
+	if m.close() {
+		overruns, _ := m.st.counters()
+		shift, xruns := m.st.shift()
+		m.closeErr = m.sys.release(m.st)
+		m.log.Info("audio: microphone closed", "dropped_samples", overruns, "xruns", xruns, "shift", samplesDuration(shift))
+		if m.closeErr != nil {
+			m.closeErr = fmt.Errorf("audio: close microphone: %w", m.closeErr)
+		}
+	}
+	return m.closeErr
+}
+
+// OpenSpeaker opens an output device as a Sink of 48 kHz mono frames. name
+// is as for OpenMic; frameSamples is the frame size the caller will usually
+// write (0 means FrameSamples).
+//
+// Write queues the frame and returns once no more than half a frame is
+// still queued, so at most about one and a half frames ever wait ahead of
+// the device and the caller's next frame is produced just in time. When the
+// writer is late the device plays silence. A stereo-only device gets the
+// mono signal on both channels.
+func (s *System) OpenSpeaker(name string, frameSamples int) (Sink, error) {
+	if frameSamples <= 0 {
+		frameSamples = FrameSamples
+	}
+	s.mu.Lock()
+	dev, err := s.findListed(name, false)
+	closed := s.closed
+	s.mu.Unlock()
+	if closed {
+		return nil, fmt.Errorf("audio: open speaker: %w", ErrClosed)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("audio: open speaker: %w", err)
+	}
+	sp := &speaker{sys: s, log: s.log, closer: newCloser(), buf: make([]byte, 64), name: dev.Name,
+		step: frameSamples / 2, low: frameSamples / 2, maxLow: 2 * frameSamples, calm: time.Now()}
+	st, ch, err := s.open(dev, false, spkRingFrames*frameSamples, sp.low, func() { sp.close() })
+	if err != nil {
+		return nil, fmt.Errorf("audio: open speaker %q: %w", dev.Name, err)
+	}
+	sp.st = st
+	s.log.Info("audio: speaker open", "device", dev.Name, "channels", ch, "latency", st.latency(), "realtime", st.realtime())
+	return sp, nil
+}
+
+// speaker is a playback stream; Write fills the C ring that the PortAudio
+// callback drains, with silence when it runs dry.
+type speaker struct {
+	sys  *System
+	log  *slog.Logger
+	st   *paStream
+	name string
+	closer
+	buf      []byte
+	closeErr error
+
+	// The queue level Write waits for adapts, owned by the writer: each
+	// underrun (the device found the queue dry, because this process or the
+	// machine was slow) raises it by step, up to maxLow; after a calm
+	// minute it comes down by a step again, to no less than step.
+	step, low, maxLow int
+	underruns         uint64
+	calm              time.Time
+}
+
+// speakerCalm is how long playback must go without an underrun before the
+// queue shrinks again.
+const speakerCalm = time.Minute
+
+// adapt follows the device's underruns with the queue level.
+func (sp *speaker) adapt() {
+	_, u := sp.st.counters()
+	switch {
+	case u > sp.underruns:
+		sp.underruns = u
+		sp.calm = time.Now()
+		if sp.low < sp.maxLow {
+			sp.low += sp.step
+			sp.st.setLow(sp.low)
+			sp.log.Info("audio: speaker underrun: queueing more", "queue_ms", sp.low*1000/SampleRate)
+		}
+	case sp.low > sp.step && time.Since(sp.calm) > speakerCalm:
+		sp.calm = time.Now()
+		sp.low -= sp.step
+		sp.st.setLow(sp.low)
+	}
+}
+
+// Write queues frame for playback at once, then waits until the device has
+// played all but half a frame of the queue, so that the caller produces the
+// next frame just in time: a frame spends at most half a frame in the queue
+// before it starts playing, plus the device's own latency.
+func (sp *speaker) Write(frame []int16) error {
+	for {
+		if err := sp.checkClosed(); err != nil {
+			return err
+		}
+		if len(frame) > 0 {
+			n, err := sp.st.put(frame)
+			if err != nil {
+				return err
+			}
+			frame = frame[n:]
+		}
+		ok, err := sp.st.drained()
+		if err != nil {
+			return err
+		}
+		if ok && len(frame) == 0 {
+			sp.adapt()
+			return nil
+		}
+		if !ok {
+			if err := sp.st.wait(stallTimeout, sp.buf); err != nil {
+				switch {
+				case errors.Is(err, errStopped):
+					return fmt.Errorf("audio: speaker %q: %w", sp.name, err)
+				case errors.Is(err, ErrStalled):
+					return fmt.Errorf("audio: speaker %q: device took no audio for %v: %w", sp.name, stallTimeout, err)
+				}
+				return err
+			}
+		}
+	}
+}
+
+// Device names the speaker's device, as Devices lists it.
+func (sp *speaker) Device() string { return sp.name }
+
+// Gaps counts the samples of silence the device played since the first
+// Write because nothing was queued (the writer was late): what was written
+// after plays that much later. An echo canceller delays its reference
+// along with it.
+func (sp *speaker) Gaps() uint64 { return sp.st.gaps() }
+
+// Shift is how many samples later than Gaps accounts for what Write queues
+// is played, since the speaker was opened: when the stream restarts below
+// PortAudio (an xrun: with PulseAudio, the sound server ran dry because it
+// or this process was held up), the playback timestamps move by the time
+// the restart took, less what was queued and dropped. It may be negative.
+// An echo canceller delays its reference along with it.
+func (sp *speaker) Shift() int64 {
+	n, _ := sp.st.shift()
+	return n
+}
+
+func (sp *speaker) checkClosed() error {
+	select {
+	case <-sp.done:
+		return ErrClosed
+	default:
+		return nil
+	}
+}
+
+// Close stops playback at once, dropping what is queued. It is safe to call
+// from any goroutine, more than once, and after System.Close.
+func (sp *speaker) Close() error {
+	if sp.close() {
+		_, underruns := sp.st.counters()
+		shift, xruns := sp.st.shift()
+		sp.closeErr = sp.sys.release(sp.st)
+		sp.log.Info("audio: speaker closed", "underruns", underruns, "xruns", xruns, "shift", samplesDuration(shift))
+		if sp.closeErr != nil {
+			sp.closeErr = fmt.Errorf("audio: close speaker: %w", sp.closeErr)
+		}
+	}
+	return sp.closeErr
+}

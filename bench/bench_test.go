@@ -1,0 +1,212 @@
+package bench
+
+import (
+	"context"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// The short version of the harness: every measurement runs, briefly, and
+// must produce sane figures. No wall-clock target is asserted: the machine
+// may be busy. `make bench` runs the full version (cmd/parleybench).
+
+var chirpTime = flag.Duration("chirps", 3*time.Second, "how long each latency call plays chirps")
+
+var (
+	parleyOnce sync.Once
+	parleyBin  string
+	parleyErr  error
+)
+
+// parley builds the parley command once for the package's tests (with
+// the race detector when the tests have it, so that the build reuses
+// their compiled packages).
+func parley(t *testing.T) string {
+	t.Helper()
+	parleyOnce.Do(func() {
+		root, err := ModuleRoot()
+		if err != nil {
+			parleyErr = err
+			return
+		}
+		dir, err := os.MkdirTemp("", "parleybench-bin-")
+		if err != nil {
+			parleyErr = err
+			return
+		}
+		parleyBin = filepath.Join(dir, "parley")
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+		defer cancel()
+		parleyErr = BuildParley(ctx, root, parleyBin, raceEnabled)
+	})
+	if parleyErr != nil {
+		t.Fatal(parleyErr)
+	}
+	return parleyBin
+}
+
+func TestMain(m *testing.M) {
+	flag.Parse()
+	code := m.Run()
+	if parleyBin != "" {
+		os.RemoveAll(filepath.Dir(parleyBin))
+	}
+	os.Exit(code)
+}
+
+func newEnv(t *testing.T) *Env {
+	t.Helper()
+	dir := t.TempDir()
+	e := &Env{Dir: dir, Parley: parley(t), Logf: t.Logf, Settle: time.Second}
+	srv, err := StartServer(context.Background(), e.Parley, filepath.Join(dir, "server"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.Stop)
+	e.Server = srv
+	return e
+}
+
+// TestLatencyShort: a short call of parley, and of baresip when it is
+// installed, over the rig; each measures chirps, CPU and memory.
+func TestLatencyShort(t *testing.T) {
+	ctx := context.Background()
+	if err := EnsurePulse(ctx); err != nil {
+		t.Skip(err)
+	}
+	e := newEnv(t)
+	rig, err := NewRig(ctx, "short")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rig.Close()
+	for _, c := range []Contender{Contenders[0], Contenders[3]} {
+		t.Run(c.Name, func(t *testing.T) {
+			if c.Client == "baresip" {
+				if err := HaveBaresip(); err != nil {
+					t.Skip(err)
+				}
+			}
+			r, err := RunCall(ctx, e, rig, c, *chirpTime, 1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := int(chirpTime.Seconds()) + 1 // chirps come every 0.25 to 0.6 s
+			if len(r.Events) < want || len(r.Missed) > len(r.Events)/2 {
+				t.Errorf("%d chirps found and %d missed in %v; want %d or more, and few missed", len(r.Events), len(r.Missed), *chirpTime, want)
+			}
+			if r.Latency.P50 < 5*time.Millisecond || r.Latency.P95 > time.Second {
+				t.Errorf("latency p50 %v, p95 %v: not a call's", r.Latency.P50, r.Latency.P95)
+			}
+			for who, cpu := range map[string]float64{"A": r.CPUA, "B": r.CPUB} {
+				if cpu <= 0 || cpu > 2 {
+					t.Errorf("CPU of %s %.3f of a core: not a call's", who, cpu)
+				}
+			}
+			for who, rss := range map[string]int64{"A": r.RSSA, "B": r.RSSB} {
+				if rss < 1<<20 || rss > 2<<30 {
+					t.Errorf("peak RSS of %s %d bytes: not a client's", who, rss)
+				}
+			}
+		})
+	}
+}
+
+// TestSetupShort: a few calls' setup, measured in process against
+// `parley serve`.
+func TestSetupShort(t *testing.T) {
+	e := newEnv(t)
+	r, err := MeasureSetup(context.Background(), e.Server, nil, "setup", 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkSetup(t, r, 4)
+}
+
+func checkSetup(t *testing.T, r *SetupResult, n int) {
+	t.Helper()
+	t.Logf("%d calls: dial to ringing p50 %v p99 %v; answer to audio at the caller p50 %v p99 %v, at the callee p50 %v p99 %v",
+		r.Calls, r.DialToRinging.P50, r.DialToRinging.P99, r.AnswerToAudioCaller.P50, r.AnswerToAudioCaller.P99,
+		r.AnswerToAudioCallee.P50, r.AnswerToAudioCallee.P99)
+	for name, d := range map[string]Dist{"dial to ringing": r.DialToRinging, "answer to audio at the caller": r.AnswerToAudioCaller,
+		"answer to audio at the callee": r.AnswerToAudioCallee} {
+		if d.N != n || d.Min <= 0 || d.Max > 30*time.Second {
+			t.Errorf("%s: %d calls from %v to %v; want %d, each over 0 and under 30 s", name, d.N, d.Min, d.Max, n)
+		}
+	}
+}
+
+// TestCapacityShort: a few hundred idle connections and calls among them.
+func TestCapacityShort(t *testing.T) {
+	e := newEnv(t)
+	const n = 300
+	r, err := MeasureCapacity(context.Background(), e, n, 2, time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Connected != n || r.PerConn <= 0 || r.PerConn > 10<<20 || r.IdleCPU < 0 {
+		t.Errorf("%d of %d connected, %d bytes each, idle CPU %.3f: not sane", r.Connected, n, r.PerConn, r.IdleCPU)
+	}
+	checkSetup(t, r.Setup, 2)
+}
+
+// TestReport: a report and its plot come out of made-up results, with
+// every section and every target judged.
+func TestReport(t *testing.T) {
+	ms := func(v ...int) []time.Duration {
+		var ds []time.Duration
+		for _, x := range v {
+			ds = append(ds, time.Duration(x)*time.Millisecond)
+		}
+		return ds
+	}
+	call := func(c Contender, d ...int) ContenderResult {
+		var evs []Event
+		for _, x := range ms(d...) {
+			evs = append(evs, Event{Delay: x, Score: 0.9})
+		}
+		cr := &CallResult{Contender: c, Events: evs, Latency: NewDist(ms(d...)), Window: 20 * time.Second,
+			CPUA: 0.05, CPUB: 0.04, RSSA: 40 << 20, RSSB: 30 << 20, Load: 1.5, JitterBuffer: 40 * time.Millisecond}
+		return Aggregate(c, []*CallResult{cr})
+	}
+	r := &Results{Date: time.Now(), Duration: time.Minute, Machine: ReadMachine(), Rounds: 1, Chirps: 20 * time.Second,
+		Versions: []Version{{"parley", "test"}}}
+	for i, c := range Contenders {
+		r.Latency = append(r.Latency, call(c, 60+10*i, 65+10*i, 70+10*i))
+	}
+	r.Floors = []ContenderResult{call(Floors[0], 50, 52), call(Floors[1], 30, 31)}
+	r.Setup = &SetupResult{Calls: 3, DialToRinging: NewDist(ms(10, 12, 14)), AnswerToAudioCaller: NewDist(ms(70, 80, 90)),
+		AnswerToAudioCallee: NewDist(ms(70, 75, 80))}
+	r.Capacity = &CapacityResult{Target: 20000, Tried: 19900, Connected: 19900, FileLimit: 20000, ServerFiles: 30,
+		BaseRSS: 60 << 20, LoadedRSS: 1800 << 20, PerConn: 90 << 10, Setup: r.Setup, Addrs: 100, Procs: 3}
+	r.Micro = []Micro{{Package: "audio", Name: "Encode", PerOp: 200 * time.Microsecond, Runs: 5}}
+	r.Allocs = []AllocFigure{{"send 20ms", 0}, {"receive 20ms", 0.002}}
+	r.Baseline = []Baseline{{"parley --help", 34 << 20}}
+
+	dir := t.TempDir()
+	var b strings.Builder
+	if err := r.WriteMarkdown(&b, "plot.png"); err != nil {
+		t.Fatal(err)
+	}
+	doc := b.String()
+	for _, want := range []string{"## Targets (issue 7)", "## Mouth-to-ear latency", "## CPU and memory", "## Call setup", "## Server capacity",
+		"## Go micro-benchmarks", "## Why the misses", "![latency distributions](plot.png)", "baresip jb 1-3", "**missed**", "**met**"} {
+		if !strings.Contains(doc, want) {
+			t.Errorf("report lacks %q", want)
+		}
+	}
+	if n := strings.Count(doc, "not measured |"); n > 0 {
+		t.Errorf("%d targets not judged:\n%s", n, doc)
+	}
+	if err := r.WritePlot(filepath.Join(dir, "plot.png")); err != nil {
+		t.Fatal(err)
+	}
+	if st, err := os.Stat(filepath.Join(dir, "plot.png")); err != nil || st.Size() < 10<<10 {
+		t.Errorf("plot: %v, %v", st, err)
+	}
+}

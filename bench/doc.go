@@ -1,0 +1,27 @@
+// Package bench is parley's benchmark harness: it measures parley beside
+// baresip, the best-known terminal SIP client, on one machine in one run,
+// and writes docs/BENCHMARKS.md with a plot of the latency distributions
+// (`make bench`, through cmd/parleybench).
+//
+// What it measures, and how:
+//
+//   - Mouth-to-ear latency (RunCall): two client processes in a call over
+//     PulseAudio null sinks (a Rig) and the loopback network; irregular
+//     chirps (Chirps) played into A's microphone; A's microphone and B's
+//     speaker recorded as the two channels of one stereo capture; each
+//     chirp's delay found by cross-correlation (Delays). The same rig runs
+//     parley (20 ms and 10 ms frames, with and without its microphone
+//     processing), baresip (Opus, 20 ms packets, three jitter buffer
+//     settings) and parley's audio devices alone (DevLoop).
+//   - CPU and peak memory of each client over the same calls, from /proc.
+//   - Call setup (MeasureSetup): calls between two phones of the call
+//     package in this process against a `parley serve` process.
+//   - Server capacity (MeasureCapacity): idle signed-in connections to one
+//     `parley serve`, its memory per connection and idle CPU, and call
+//     setup under that load.
+//   - Go micro-benchmarks of the media path (RunMicro), and the media
+//     path's allocations per frame.
+//
+// The package's tests run every measurement briefly, asserting only that
+// it produces sane figures.
+package bench

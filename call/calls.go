@@ -1,0 +1,427 @@
+package call
+
+// Placing, answering and ending calls, and setting up their media.
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/pion/webrtc/v4"
+
+	"github.com/parley-voice/parley/audio"
+	"github.com/parley-voice/parley/signaling"
+)
+
+// begin makes ev the current call, with its peer connection and its media
+// playing into sink (which it owns from now on, even when it fails).
+func (p *Phone) begin(ev signaling.CallEvent, sink audio.Sink) (*active, error) {
+	conf := webrtc.Configuration{ICEServers: append(slices.Clip(p.cfg.ICEServers), p.iceServers...)}
+	if p.cfg.RelayOnly {
+		conf.ICETransportPolicy = webrtc.ICETransportPolicyRelay
+	}
+	pc, err := p.api.NewPeerConnection(conf)
+	if err != nil {
+		sink.Close()
+		return nil, fmt.Errorf("call: peer connection: %w", err)
+	}
+	track, err := webrtc.NewTrackLocalStaticSample(opusCodec, "audio", "parley")
+	var sender *webrtc.RTPSender
+	if err == nil {
+		sender, err = pc.AddTrack(track)
+	}
+	if err != nil {
+		pc.Close()
+		sink.Close()
+		return nil, fmt.Errorf("call: audio track: %w", err)
+	}
+	a := &active{ev: ev, pc: pc, track: track, media: p.newMedia(sink), quality: newQuality()}
+	p.cur = a
+	p.watchPeer(a)
+	go a.media.readRTCP(sender)
+	return a, nil
+}
+
+// watchPeer wires Pion's callbacks to the loop for call a.
+func (p *Phone) watchPeer(a *active) {
+	a.pc.OnICECandidate(func(c *webrtc.ICECandidate) {
+		if c == nil {
+			return
+		}
+		init := c.ToJSON()
+		p.post(func() { p.localCandidate(a, init) })
+	})
+	a.pc.OnTrack(func(t *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
+		p.post(func() {
+			if p.cur == a && a.media != nil {
+				a.media.receive(t)
+			}
+		})
+	})
+	a.pc.OnConnectionStateChange(func(s webrtc.PeerConnectionState) {
+		p.post(func() { p.peerState(a, s) })
+	})
+}
+
+func (p *Phone) frameSamples() int {
+	return int(p.cfg.Frame * audio.SampleRate / time.Second)
+}
+
+func (p *Phone) openDevices(withSource bool) (audio.Source, audio.Sink, error) {
+	n := p.frameSamples()
+	sink, err := p.cfg.Devices.OpenSink(n)
+	if err != nil {
+		return nil, nil, deviceError("speaker", err)
+	}
+	if !withSource {
+		return nil, sink, nil
+	}
+	src, err := p.cfg.Devices.OpenSource(n)
+	if err != nil {
+		sink.Close()
+		return nil, nil, deviceError("microphone", err)
+	}
+	return src, sink, nil
+}
+
+// deviceError gives a device failure its code from the error table.
+func deviceError(what string, err error) error {
+	var se *signaling.Error
+	switch {
+	case errors.As(err, &se):
+		return err
+	case errors.Is(err, audio.ErrBadSpec):
+		return signaling.Errorf(signaling.InvalidParameter, "%v", err)
+	case errors.Is(err, audio.ErrPermission), errors.Is(err, fs.ErrPermission):
+		return signaling.Errorf(signaling.PermissionDenied, "cannot open the %s: %v; check that your user may use the sound system (e.g. the audio group)", what, err)
+	case errors.Is(err, audio.ErrDeviceNotFound):
+		return signaling.Errorf(signaling.NotFoundDevice, "%v; list devices with `parley devices`", err)
+	default:
+		return signaling.Errorf(signaling.NotFoundDevice, "cannot open the %s: %v; list devices with `parley devices`", what, err)
+	}
+}
+
+func (p *Phone) dial(user string) {
+	if p.cur != nil {
+		p.fail("", signaling.Errorf(signaling.AlreadyBusyCall, "you are already in a call: hang up first"))
+		return
+	}
+	if p.sig == nil {
+		p.fail("", signaling.Errorf(signaling.NoConnectedSession, "not connected to the server yet: wait for the connection and try again"))
+		return
+	}
+	if err := signaling.CheckUserID(user); err != nil {
+		p.fail("", err)
+		return
+	}
+	src, sink, err := p.openDevices(true)
+	if err != nil {
+		p.fail("", err)
+		return
+	}
+	a, err := p.begin(signaling.CallEvent{Direction: signaling.Outbound, To: user}, sink)
+	if err != nil {
+		src.Close()
+		p.fail("", err)
+		return
+	}
+	p.refs++
+	a.ref = "d" + strconv.Itoa(p.refs)
+	a.media.attach(src) // read from when the call is answered
+	offer, err := a.pc.CreateOffer(nil)
+	if err == nil {
+		err = a.pc.SetLocalDescription(offer)
+	}
+	if err != nil {
+		p.teardown()
+		p.fail("", fmt.Errorf("call: offer: %w", err))
+		return
+	}
+	p.send(signaling.Message{Type: signaling.TypeDial, Ref: a.ref, To: user, SDP: offer.SDP})
+}
+
+// placed: the server created our outgoing call.
+func (p *Phone) placed(ev signaling.CallEvent, ref string) {
+	a := p.cur
+	if a == nil || a.ev.ID != "" || ref != a.ref {
+		return
+	}
+	a.ev = ev
+	a.localReady = true
+	p.flushLocal()
+	p.emit(StatusChanged{CallEvent: ev, First: true, At: time.Now()})
+	if a.cancel {
+		p.send(signaling.Message{Type: signaling.TypeHangup, CallID: ev.ID})
+	}
+}
+
+// incoming: someone calls. The peer connection is prepared while it rings,
+// so that answering is quick; remote candidates are held until the user
+// answers, so that no audio flows before that.
+func (p *Phone) incoming(ev signaling.CallEvent, offer string) {
+	if p.cur != nil {
+		p.log.Warn("incoming call while in a call", "call", ev.ID)
+		return
+	}
+	sink, err := p.openRing() // the ring device, if there is one (devices.go)
+	if err != nil {
+		p.send(signaling.Message{Type: signaling.TypeFail, CallID: ev.ID, Reason: err.Error()})
+		p.fail(ev.ID, err)
+		return
+	}
+	a, err := p.begin(ev, sink)
+	if err != nil {
+		p.send(signaling.Message{Type: signaling.TypeFail, CallID: ev.ID, Reason: "callee could not set up media"})
+		p.fail(ev.ID, err)
+		return
+	}
+	err = a.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: offer})
+	if err == nil {
+		var answer webrtc.SessionDescription
+		if answer, err = a.pc.CreateAnswer(nil); err == nil {
+			err = a.pc.SetLocalDescription(answer)
+		}
+	}
+	if err != nil {
+		p.send(signaling.Message{Type: signaling.TypeFail, CallID: ev.ID, Reason: "the offer could not be used: " + err.Error()})
+		p.teardown()
+		p.fail(ev.ID, signaling.Errorf(signaling.InvalidParameter, "the caller's offer could not be used: %v", err))
+		return
+	}
+	p.emit(StatusChanged{CallEvent: ev, First: true, At: time.Now()})
+	p.send(signaling.Message{Type: signaling.TypeRinging, CallID: ev.ID})
+	if p.cfg.AutoAnswer {
+		p.answer()
+	}
+}
+
+func (p *Phone) answer() {
+	a := p.cur
+	if a == nil || a.ev.Direction != signaling.Inbound || a.answered || a.ev.Status.Terminal() || a.ev.Status == signaling.Answered {
+		p.fail("", signaling.Errorf(signaling.NoConnectedCall, "there is no incoming call to answer"))
+		return
+	}
+	src, err := p.cfg.Devices.OpenSource(p.frameSamples())
+	if err != nil {
+		err = deviceError("microphone", err)
+		p.send(signaling.Message{Type: signaling.TypeFail, CallID: a.ev.ID, Reason: signaling.AsError(err).Message})
+		p.fail(a.ev.ID, err)
+		return
+	}
+	a.media.attach(src)
+	p.answerSink(a) // from the ring device to the call's speaker (devices.go)
+	a.answered = true
+	a.media.cue(nil)
+	p.send(signaling.Message{Type: signaling.TypeAnswer, CallID: a.ev.ID, SDP: a.pc.LocalDescription().SDP})
+	a.localReady = true
+	p.flushLocal()
+	a.remoteReady = true
+	p.flushRemote()
+	p.startSending(a)
+}
+
+// startSending starts reading the microphone into the call once the call
+// is answered and the media connection is up: not before, so that a file
+// plays from its start and a microphone from the moment the other side can
+// hear it. Until then the source is open but not read.
+func (p *Phone) startSending(a *active) {
+	up := a.answered || (a.ev.Direction == signaling.Outbound && p.callUp())
+	if a.sending || !up || a.pc.ConnectionState() != webrtc.PeerConnectionStateConnected {
+		return
+	}
+	if err := a.media.send(a.track); err != nil {
+		p.send(signaling.Message{Type: signaling.TypeFail, CallID: a.ev.ID, Reason: "media could not start: " + err.Error()})
+		p.fail(a.ev.ID, err)
+		return
+	}
+	a.sending = true
+}
+
+func (p *Phone) reject() {
+	a := p.cur
+	if a == nil || a.ev.Direction != signaling.Inbound || a.answered || a.ev.Status.Terminal() || a.ev.Status == signaling.Answered {
+		p.fail("", signaling.Errorf(signaling.NoConnectedCall, "there is no incoming call to reject"))
+		return
+	}
+	p.send(signaling.Message{Type: signaling.TypeReject, CallID: a.ev.ID})
+}
+
+func (p *Phone) hangup() {
+	a := p.cur
+	switch {
+	case a == nil:
+		p.fail("", signaling.Errorf(signaling.NoConnectedCall, "there is no call to hang up"))
+	case a.ev.ID == "":
+		a.cancel = true // the server has not named the call yet
+	case a.ev.Direction == signaling.Inbound && !a.answered:
+		p.send(signaling.Message{Type: signaling.TypeReject, CallID: a.ev.ID})
+	default:
+		p.send(signaling.Message{Type: signaling.TypeHangup, CallID: a.ev.ID})
+	}
+}
+
+func (p *Phone) setMuted(muted bool) {
+	a := p.cur
+	if a == nil || a.media == nil {
+		p.fail("", signaling.Errorf(signaling.NoConnectedCall, "there is no call to mute"))
+		return
+	}
+	if a.muted == muted {
+		return
+	}
+	a.muted = muted
+	a.media.muted.Store(muted)
+	if a.ev.Status == signaling.Answered || a.ev.Status == signaling.Reconnecting { // before that, the answer carries it
+		p.send(signaling.Message{Type: signaling.TypeMute, CallID: a.ev.ID, Muted: &muted})
+	}
+	p.emit(Muted{CallID: a.ev.ID, Local: true, Muted: muted})
+}
+
+func (p *Phone) statusChanged(ev signaling.CallEvent, sdp string) {
+	a := p.cur
+	if a == nil || a.ev.ID != ev.ID {
+		return
+	}
+	if ev.Status == a.ev.Status || (a.ev.Status == signaling.Reconnecting && ev.Status == signaling.Answered) {
+		return // the answer to a resume: nothing new (reconnecting is ours to end)
+	}
+	if !signaling.CanTransition(a.ev.Status, ev.Status) {
+		p.log.Warn("server sent an illegal transition; following the server", "from", a.ev.Status, "to", ev.Status, "call", ev.ID)
+	}
+	wasAnswered := a.ev.Status == signaling.Answered
+	a.ev = ev
+	switch ev.Status {
+	case signaling.Ringing:
+		if ev.Direction == signaling.Outbound {
+			a.media.cue(p.cfg.Sounds.Ringback)
+		} else if !a.answered {
+			a.media.cue(p.cfg.Sounds.Ringtone)
+		}
+	case signaling.Answered:
+		a.answeredAt = time.Now()
+		if ev.Direction == signaling.Inbound && !a.answered {
+			// Another device of ours took the call.
+			ev.Reason = ReasonAnsweredElsewhere
+			p.teardown()
+			p.emit(StatusChanged{CallEvent: ev, At: time.Now()})
+			return
+		}
+		a.media.cue(nil)
+		if a.muted { // muted while it rang: tell the other side now
+			muted := true
+			p.send(signaling.Message{Type: signaling.TypeMute, CallID: ev.ID, Muted: &muted})
+		}
+		if ev.Direction == signaling.Outbound {
+			err := a.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: sdp})
+			if err != nil {
+				p.send(signaling.Message{Type: signaling.TypeFail, CallID: ev.ID, Reason: "the answer could not be used: " + err.Error()})
+			}
+			a.remoteReady = true
+			p.flushRemote()
+			p.startSending(a)
+		}
+	}
+	if ev.Status.Terminal() {
+		p.teardown(p.lastSound(wasAnswered, ev))
+	}
+	p.emit(StatusChanged{CallEvent: ev, At: time.Now()})
+	if ev.Status == signaling.Answered {
+		p.verify(a)
+	}
+}
+
+// end closes the call locally with a status the server could not send.
+func (p *Phone) end(status signaling.Status, reason string, code signaling.Code) {
+	ev := p.cur.ev
+	ev.Status, ev.Reason, ev.Code = status, reason, code
+	p.teardown()
+	p.emit(StatusChanged{CallEvent: ev, At: time.Now()})
+}
+
+// teardown ends the current call's media. With a last sound, the speaker
+// stays open until it has played, in the background; Close waits for it.
+func (p *Phone) teardown(last ...[]int16) {
+	a := p.cur
+	if a == nil {
+		return
+	}
+	p.cur = nil
+	if err := a.pc.Close(); err != nil {
+		p.log.Debug("close peer connection", "err", err)
+	}
+	if len(last) == 0 || len(last[0]) == 0 {
+		a.media.stop()
+		return
+	}
+	p.lingering.Add(1)
+	go func() {
+		defer p.lingering.Done()
+		a.media.finish(last[0])
+	}()
+}
+
+// lastSound is what the speaker plays when a call ends with ev.
+func (p *Phone) lastSound(wasAnswered bool, ev signaling.CallEvent) []int16 {
+	switch {
+	case ev.Status == signaling.Rejected && ev.Direction == signaling.Outbound:
+		return p.cfg.Sounds.Busy
+	case wasAnswered:
+		return p.cfg.Sounds.Hangup
+	}
+	return nil
+}
+
+func (p *Phone) localCandidate(a *active, c webrtc.ICECandidateInit) {
+	if p.cur != a {
+		return
+	}
+	a.localQueue = append(a.localQueue, signaling.Candidate{
+		Candidate: c.Candidate, SDPMid: c.SDPMid, SDPMLineIndex: c.SDPMLineIndex, UsernameFragment: c.UsernameFragment,
+	})
+	if a.localReady {
+		p.flushLocal()
+	}
+}
+
+func (p *Phone) flushLocal() {
+	a := p.cur
+	for _, c := range a.localQueue {
+		p.send(signaling.Message{Type: signaling.TypeCandidate, CallID: a.ev.ID, Candidate: &c})
+	}
+	a.localQueue = nil
+}
+
+func (p *Phone) remoteCandidate(c signaling.Candidate) {
+	a := p.cur
+	a.remoteQueue = append(a.remoteQueue, webrtc.ICECandidateInit{
+		Candidate: c.Candidate, SDPMid: c.SDPMid, SDPMLineIndex: c.SDPMLineIndex, UsernameFragment: c.UsernameFragment,
+	})
+	if a.remoteReady {
+		p.flushRemote()
+	}
+}
+
+func (p *Phone) flushRemote() {
+	a := p.cur
+	for _, c := range a.remoteQueue {
+		if err := a.pc.AddICECandidate(c); err != nil {
+			p.log.Debug("remote candidate refused", "candidate", c.Candidate, "err", err)
+		}
+	}
+	a.remoteQueue = nil
+}
+
+func (p *Phone) peerState(a *active, s webrtc.PeerConnectionState) {
+	if p.cur != a {
+		return
+	}
+	// A failed connection is not the end of the call: watchMedia restarts
+	// ICE, and fails the call only after the grace period.
+	p.log.Info("media connection", "call", a.ev.ID, "state", s.String())
+	if s == webrtc.PeerConnectionStateConnected {
+		p.startSending(a)
+	}
+}

@@ -1,0 +1,114 @@
+package call
+
+import (
+	"time"
+
+	"github.com/parley-voice/parley/signaling"
+)
+
+// Event is what a Phone reports on its Events channel: one of the types
+// below. Events are values; the receiver may keep them.
+type Event interface{ event() }
+
+// Connected reports the signaling connection: up (with the signed-in user)
+// or down (with the reason in Err).
+type Connected struct {
+	Up   bool
+	User string
+	Name string // the user's display name, if they have one
+	// Server is the address connected to (Up), among Config.Server and
+	// Config.Servers.
+	Server string
+	Err    error
+}
+
+// StatusChanged is a call's status change. First is true for the event that
+// announces a new call ("call" in --json), false for later ones
+// ("call_status_changed").
+type StatusChanged struct {
+	signaling.CallEvent
+	First bool
+	At    time.Time
+}
+
+// Muted reports a mute change: Local is this side, otherwise the other
+// participant.
+type Muted struct {
+	CallID string
+	Local  bool
+	Muted  bool
+}
+
+// Levels are the current microphone and speaker levels, 0 (silence) to 1
+// (full scale) on a dB scale from -60 dBFS, sent about ten times a second
+// while media flows.
+type Levels struct {
+	Mic, Speaker float64
+	// Who is speaking: this side (after echo cancellation; never while
+	// muted) and the other (from the audio received), with a short hangover.
+	MicSpeaking, RemoteSpeaking bool
+}
+
+// Stats are the call's quality figures for the last second, sent once a
+// second while the call is answered.
+type Stats struct {
+	CallID       string
+	RTT          time.Duration // round trip of the media path (ICE)
+	Jitter       time.Duration // interarrival jitter of what we receive
+	Loss         float64       // fraction of packets lost in the last second, 0..1
+	JitterBuffer time.Duration // playout delay of the jitter buffer
+	MOS          float64       // estimated mean opinion score, 1..4.5 (E-model)
+	Relayed      bool          // media goes through a TURN relay
+	Network      string        // "udp" or "tcp" (to the relay, when relayed)
+	SendLoss     int64         // expected loss the encoder protects against, %
+	SendBitrate  int64         // the encoder's bitrate, bit/s
+
+	// Frames played since the call began: decoded as they arrived,
+	// recovered from the next packet's FEC, or concealed (made up).
+	Decoded, Recovered, Concealed int64
+}
+
+// Warning is a quality warning raised (Raised) or cleared, named as in the
+// Twilio Voice SDK: WarnHighRTT, WarnHighJitter, WarnHighLoss, WarnLowMOS.
+// Value is the figure that raised or cleared it (ms, %, or MOS).
+type Warning struct {
+	CallID string
+	Name   string
+	Value  float64
+	Raised bool
+}
+
+// Presence reports whether a watched user is online.
+type Presence struct {
+	User     string
+	Online   bool
+	State    signaling.State // online, away, dnd, in_call or offline
+	Name     string          // the user's display name, if known
+	LastSeen time.Time       // offline: when last online; zero if never or unknown
+}
+
+// Verification is the call's verification code, the same on both sides
+// unless someone sits in the middle (see VerificationCode). It comes once
+// the call is answered.
+type Verification struct {
+	CallID string
+	Code   string
+}
+
+// Failure is a refusal or an error that did not end a call by itself (a
+// dial refused by the server ends the dial attempt; see StatusChanged for
+// calls that ended).
+type Failure struct {
+	CallID string
+	Err    *signaling.Error
+}
+
+func (Connected) event()     {}
+func (StatusChanged) event() {}
+func (Muted) event()         {}
+func (Levels) event()        {}
+func (Stats) event()         {}
+func (Warning) event()       {}
+func (Presence) event()      {}
+func (Verification) event()  {}
+func (Failure) event()       {}

@@ -1,0 +1,341 @@
+package call
+
+import (
+	"math"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/pion/interceptor"
+	"github.com/pion/rtcp"
+	"github.com/pion/rtp"
+	"github.com/pion/webrtc/v4"
+	pionmedia "github.com/pion/webrtc/v4/pkg/media"
+
+	"github.com/parley-voice/parley/audio"
+)
+
+// media is one call's audio: a sender (microphone → Opus → track) and a
+// speaker (cues or track → jitter buffer → sink). Each runs in its own
+// goroutine and owns its state; the phone's loop talks to them only through
+// channels and atomics. stop ends both and closes the devices.
+type media struct {
+	frameSamples int
+	wg           sync.WaitGroup
+	quit         chan struct{}
+	stopOnce     sync.Once
+
+	dev      *devicePath // the microphone and speaker, and their processing (devices.go, dsp.go)
+	muted    atomic.Bool
+	micLevel atomicFloat
+	spkLevel atomicFloat
+	jbDelay  atomic.Int64 // jitter buffer delay, in nanoseconds
+	lastRTP  atomic.Int64 // when the last packet arrived (unix ns); 0 before the first
+	frames   frameCounts  // what the jitter buffer played, for Stats
+
+	// What the receiver reports (readRTCP writes, the sender reads) and
+	// what the encoder is set to (the sender writes, stats read).
+	reportedLoss atomicFloat  // fraction lost in the last receiver report
+	lastLoss     atomic.Int64 // when a report last said something was lost (unix ns)
+	sendLoss     atomic.Int64 // expected loss the encoder protects against, %
+	sendBitrate  atomic.Int64 // bit/s
+
+	cues    chan cue                  // sounds for the speaker
+	packets chan packet               // received RTP payloads, with their arrival time
+	bufs    chan *[packetBufSize]byte // free buffers for received packets
+}
+
+// cue is a sound for the speaker: looped until media flows (ringing), or,
+// when done is set, played once over everything and then done is closed
+// (the sound that ends a call). A nil sound stops a looping cue.
+type cue struct {
+	sound []int16
+	done  chan struct{}
+}
+
+type packet struct {
+	seq     uint16
+	ts      uint32
+	payload []byte // in buf
+	arrival time.Time
+	buf     *[packetBufSize]byte
+}
+
+// Received packets are read into a fixed set of buffers: the receiver
+// takes a free one for each read, the speaker gives it back once the jitter
+// buffer has copied the payload, so that receiving does not allocate. There
+// is one for every packet the hand-off holds, one being read and one being
+// filed.
+const (
+	packetQueue   = 128
+	packetBufSize = 1500 // an Ethernet MTU; Pion reads at most 1460
+)
+
+func newMedia(sink audio.Sink, frameSamples int) *media {
+	m := &media{
+		frameSamples: frameSamples,
+		quit:         make(chan struct{}),
+		dev:          newDevicePath(sink, frameSamples),
+		cues:         make(chan cue, 4),
+		packets:      make(chan packet, packetQueue),
+		bufs:         make(chan *[packetBufSize]byte, packetQueue+2),
+	}
+	for range cap(m.bufs) {
+		m.bufs <- new([packetBufSize]byte)
+	}
+	m.wg.Add(1)
+	go m.speak()
+	return m
+}
+
+// cue loops sound on the speaker until media arrives, or stops a cue (nil).
+func (m *media) cue(sound []int16) {
+	select {
+	case m.cues <- cue{sound: sound}:
+	default:
+	}
+}
+
+// finish plays sound once (if any) and then stops the media, as stop.
+func (m *media) finish(sound []int16) {
+	if len(sound) > 0 {
+		done := make(chan struct{})
+		select {
+		case m.cues <- cue{sound: sound, done: done}:
+			d := time.Duration(len(sound)) * time.Second / audio.SampleRate
+			select {
+			case <-done:
+			case <-time.After(d + 500*time.Millisecond): // the speaker is stuck
+			}
+		default:
+		}
+	}
+	m.stop()
+}
+
+// attach gives the media its source; it is closed by stop. Nothing is read
+// from it before send, so a file starts from its beginning and a
+// microphone from the present when the call is answered.
+func (m *media) attach(src audio.Source) { m.dev.attach(src) }
+
+// sampleWriter is where the sender writes Opus packets: the call's
+// *webrtc.TrackLocalStaticSample, or a fake in benchmarks.
+type sampleWriter interface {
+	WriteSample(pionmedia.Sample) error
+}
+
+// send starts the sender: the attached source is read at its own pace,
+// encoded and written to track.
+func (m *media) send(track sampleWriter) error {
+	enc, err := audio.NewEncoder(m.frameSamples)
+	if err != nil {
+		return err
+	}
+	m.wg.Add(1)
+	go func() {
+		defer m.wg.Done()
+		frame := make([]int16, m.frameSamples)
+		buf := make([]byte, audio.MaxPacketSize)
+		d := time.Duration(m.frameSamples) * time.Second / audio.SampleRate
+		loss, bitrate := audio.DefaultPacketLoss, audio.DefaultBitrate
+		m.sendLoss.Store(int64(loss))
+		m.sendBitrate.Store(int64(bitrate))
+		// Protect the first seconds as if loss had just been reported:
+		// the first report comes a second or more into the call.
+		m.lastLoss.CompareAndSwap(0, time.Now().UnixNano())
+		for n := 0; ; n++ {
+			if err := m.dev.read(frame); err != nil {
+				return
+			}
+			if n%50 == 0 { // about once a second, follow the receiver's reports
+				since := time.Duration(time.Now().UnixNano() - m.lastLoss.Load())
+				l, b := adaptation(m.reportedLoss.Load(), since)
+				if l != loss && enc.SetPacketLoss(l) == nil {
+					loss = l
+					m.sendLoss.Store(int64(l))
+				}
+				if b != bitrate && enc.SetBitrate(b) == nil {
+					bitrate = b
+					m.sendBitrate.Store(int64(b))
+				}
+			}
+			m.micLevel.Store(audio.Level(frame))
+			m.dev.process(frame, m.muted.Load())
+			if m.muted.Load() {
+				clear(frame)
+			}
+			n, err := enc.Encode(frame, buf)
+			if err != nil {
+				continue
+			}
+			// An error means the connection is going away: the loop
+			// ends when the source is closed.
+			_ = track.WriteSample(pionmedia.Sample{Data: buf[:n], Duration: d})
+		}
+	}()
+	return nil
+}
+
+// readRTCP reads what the receiver reports about our stream (the
+// interceptors need it read too) and keeps the loss it reports for the
+// sender. It returns when the peer connection closes.
+func (m *media) readRTCP(sender *webrtc.RTPSender) {
+	buf := make([]byte, 1500)
+	for {
+		n, _, err := sender.Read(buf)
+		if err != nil {
+			return
+		}
+		pkts, err := rtcp.Unmarshal(buf[:n])
+		if err != nil {
+			continue
+		}
+		for _, p := range pkts {
+			var reports []rtcp.ReceptionReport
+			switch p := p.(type) {
+			case *rtcp.ReceiverReport:
+				reports = p.Reports
+			case *rtcp.SenderReport:
+				reports = p.Reports
+			}
+			for _, r := range reports {
+				loss := float64(r.FractionLost) / 256
+				m.reportedLoss.Store(loss)
+				if loss > 0 {
+					m.lastLoss.Store(time.Now().UnixNano())
+				}
+			}
+		}
+	}
+}
+
+// rtpReader is where received RTP packets come from: the call's
+// *webrtc.TrackRemote, or a fake in benchmarks.
+type rtpReader interface {
+	Read(b []byte) (int, interceptor.Attributes, error)
+}
+
+// receive starts reading the remote track into the speaker. Each packet is
+// read into a free buffer and parsed in place (TrackRemote.ReadRTP would
+// allocate a buffer and a packet for every read).
+func (m *media) receive(track rtpReader) {
+	m.wg.Add(1)
+	go func() {
+		defer m.wg.Done()
+		var p rtp.Packet
+		var spare [packetBufSize]byte // for reads while the speaker holds every buffer
+		for {
+			var buf *[packetBufSize]byte
+			select {
+			case buf = <-m.bufs:
+			default:
+				buf = &spare
+			}
+			n, _, err := track.Read(buf[:])
+			if err != nil {
+				return
+			}
+			now := time.Now()
+			m.lastRTP.Store(now.UnixNano())
+			if buf == &spare || p.Unmarshal(buf[:n]) != nil {
+				continue // the speaker is stuck, or not RTP: drop
+			}
+			select {
+			case m.packets <- packet{p.SequenceNumber, p.Timestamp, p.Payload, now, buf}:
+			case <-m.quit:
+				return
+			default: // the speaker is stuck: drop rather than block the network
+				m.bufs <- buf
+			}
+		}
+	}()
+}
+
+// speak owns the sink and the jitter buffer: it plays cues until the first
+// packet arrives, then the call's audio, one frame per sink.Write.
+func (m *media) speak() {
+	defer m.wg.Done()
+	jb, err := audio.NewJitterBuffer(audio.JitterConfig{FrameSamples: m.frameSamples})
+	if err != nil {
+		return
+	}
+	defer func() {
+		if st := jb.Stats(); m.dev.log != nil && st.Decoded > 0 {
+			m.dev.log.Info("jitter buffer", "decoded", st.Decoded, "recovered", st.Recovered, "concealed", st.Concealed,
+				"late", st.Late, "dropped", st.Dropped, "inserted", st.Inserted, "resyncs", st.Resyncs, "target", st.TargetDelay)
+		}
+	}()
+	frame := make([]int16, m.frameSamples)
+	var now cue // the cue playing
+	pos := 0
+	flowing := false
+	for {
+	drain:
+		for {
+			select {
+			case c := <-m.cues:
+				now, pos = c, 0
+				if c.done != nil {
+					flowing = false // the call is over: the last sound plays over it
+				}
+			case p := <-m.packets:
+				jb.Push(p.seq, p.ts, p.payload, p.arrival)
+				m.bufs <- p.buf // Push copied the payload
+				flowing = true
+			case <-m.quit:
+				return
+			default:
+				break drain
+			}
+		}
+		if len(now.sound) > 0 && !flowing {
+			for i := range frame {
+				if pos == len(now.sound) {
+					if now.done != nil { // played once: the rest is silence
+						clear(frame[i:])
+						close(now.done)
+						now = cue{}
+						break
+					}
+					pos = 0
+				}
+				frame[i] = now.sound[pos]
+				pos++
+			}
+		} else {
+			jb.Pop(frame)
+			js := jb.Stats()
+			m.jbDelay.Store(int64(js.PlayoutDelay))
+			m.frames.decoded.Store(int64(js.Decoded))
+			m.frames.recovered.Store(int64(js.Recovered))
+			m.frames.concealed.Store(int64(js.Concealed))
+		}
+		m.spkLevel.Store(audio.Level(frame))
+		m.dev.played(frame, flowing)
+		if err := m.dev.write(frame); err != nil {
+			return
+		}
+	}
+}
+
+// stop ends both directions, closes the devices and waits for the
+// goroutines. The peer connection must be closed first or alongside, so that
+// ReadRTP returns.
+func (m *media) stop() {
+	m.stopOnce.Do(func() {
+		close(m.quit)
+		m.dev.close()
+	})
+	m.wg.Wait()
+	m.dev.free()
+}
+
+// frameCounts are the jitter buffer's counts of frames played, kept by the
+// speaker for the phone's loop to read.
+type frameCounts struct{ decoded, recovered, concealed atomic.Int64 }
+
+// atomicFloat is a float64 shared between one writer and readers.
+type atomicFloat struct{ bits atomic.Uint64 }
+
+func (f *atomicFloat) Store(v float64) { f.bits.Store(math.Float64bits(v)) }
+func (f *atomicFloat) Load() float64   { return math.Float64frombits(f.bits.Load()) }

@@ -1,0 +1,165 @@
+package call
+
+import (
+	"math"
+	"time"
+
+	"github.com/pion/webrtc/v4"
+)
+
+// MOS estimates the mean opinion score (1 to 4.5) of a call from its
+// one-way mouth-to-ear delay and packet loss, with the ITU-T G.107 E-model:
+//
+//	R = 93.2 − Id − Ie,eff
+//	Id = 0.024·d + 0.11·(d − 177.3)·H(d − 177.3)    (d in ms)
+//	Ie,eff = Ie + (95 − Ie) · Ppl / (Ppl + Bpl)      (Ppl in %)
+//	MOS = 1 + 0.035·R + 7·10⁻⁶·R·(R − 60)·(100 − R)
+//
+// Opus at these bitrates is taken as Ie = 0 with Bpl = 20 (its packet loss
+// concealment and in-band FEC make it more robust than G.711's 25.1 without
+// them would suggest, by the figures of ITU-T G.113 Appendix I).
+func MOS(delay time.Duration, loss float64) float64 {
+	const ie, bpl = 0.0, 20.0
+	d := float64(delay) / float64(time.Millisecond)
+	id := 0.024 * d
+	if d > 177.3 {
+		id += 0.11 * (d - 177.3)
+	}
+	ppl := 100 * math.Max(0, math.Min(1, loss))
+	ieEff := ie + (95-ie)*ppl/(ppl+bpl)
+	r := 93.2 - id - ieEff
+	switch {
+	case r <= 0:
+		return 1
+	case r >= 100:
+		return 4.5
+	}
+	return 1 + 0.035*r + 7e-6*r*(r-60)*(100-r)
+}
+
+// Warning names, as the Twilio Voice SDK calls them.
+const (
+	WarnHighRTT    = "high-rtt"         // round-trip time over 400 ms
+	WarnHighJitter = "high-jitter"      // jitter over 30 ms
+	WarnHighLoss   = "high-packet-loss" // loss over 3 %
+	WarnLowMOS     = "low-mos"          // estimated MOS under 3.5
+)
+
+// warnAfter is how many consecutive seconds a figure must be over (or back
+// under) its threshold before a warning is raised (or cleared), so that one
+// bad second does not make the badge flicker.
+const warnAfter = 3
+
+// quality turns Pion's statistics into a Stats event each second and raises
+// and clears warnings. It belongs to the phone's loop.
+type quality struct {
+	lost, received     int64 // packet counters at the previous sample
+	concealed, decoded int64 // frame counters (decoded includes recovered) at the previous sample
+	over, under        map[string]int
+	raised             map[string]bool
+}
+
+func newQuality() *quality {
+	return &quality{over: map[string]int{}, under: map[string]int{}, raised: map[string]bool{}}
+}
+
+// sample reads pc's statistics and returns the call's figures for the last
+// second, and the warnings that were raised or cleared by them; ok is
+// false until the media path is chosen (there are no figures yet).
+func (q *quality) sample(callID string, pc *webrtc.PeerConnection, m *media) (st Stats, changed []Warning, ok bool) {
+	st = Stats{CallID: callID, Network: "udp", JitterBuffer: time.Duration(m.jbDelay.Load())}
+	var lost, received int64
+	var pair webrtc.ICECandidatePairStats
+	candidates := map[string]webrtc.ICECandidateStats{}
+	for _, s := range pc.GetStats() {
+		switch s := s.(type) {
+		case webrtc.ICECandidatePairStats:
+			if s.Nominated && s.State == webrtc.StatsICECandidatePairStateSucceeded {
+				pair = s
+			}
+		case webrtc.ICECandidateStats:
+			candidates[s.ID] = s
+		case webrtc.InboundRTPStreamStats:
+			st.Jitter = time.Duration(s.Jitter * float64(time.Second))
+			lost += int64(s.PacketsLost)
+			received += int64(s.PacketsReceived)
+		}
+	}
+	if pair.ID == "" {
+		return st, nil, false
+	}
+	st.RTT = time.Duration(pair.CurrentRoundTripTime * float64(time.Second))
+	local, remote := candidates[pair.LocalCandidateID], candidates[pair.RemoteCandidateID]
+	st.Relayed = local.CandidateType == webrtc.ICECandidateTypeRelay || remote.CandidateType == webrtc.ICECandidateTypeRelay
+	switch {
+	case local.CandidateType == webrtc.ICECandidateTypeRelay && local.RelayProtocol != "":
+		st.Network = local.RelayProtocol // the leg to the TURN server
+	case local.Protocol != "":
+		st.Network = local.Protocol
+	}
+	if dl, dr := lost-q.lost, received-q.received; dl > 0 && dl+dr > 0 {
+		st.Loss = float64(dl) / float64(dl+dr)
+	}
+	q.lost, q.received = lost, received
+	st.SendLoss, st.SendBitrate = m.sendLoss.Load(), m.sendBitrate.Load()
+	st.Decoded, st.Recovered, st.Concealed = m.frames.decoded.Load(), m.frames.recovered.Load(), m.frames.concealed.Load()
+	// The loss a listener hears is what FEC could not recover: the share
+	// of frames concealed in the last second. One-way delay: half the
+	// round trip, the jitter buffer, and about 30 ms of framing, codec
+	// look-ahead and device buffers.
+	heard := 0.0
+	if dc, dd := st.Concealed-q.concealed, st.Decoded+st.Recovered-q.decoded; dc+dd > 0 {
+		heard = float64(dc) / float64(dc+dd)
+	}
+	q.concealed, q.decoded = st.Concealed, st.Decoded+st.Recovered
+	st.MOS = MOS(st.RTT/2+st.JitterBuffer+30*time.Millisecond, heard)
+
+	check := func(name string, bad bool, value float64) {
+		if bad {
+			q.over[name]++
+			q.under[name] = 0
+		} else {
+			q.under[name]++
+			q.over[name] = 0
+		}
+		switch {
+		case !q.raised[name] && q.over[name] >= warnAfter:
+			q.raised[name] = true
+			changed = append(changed, Warning{CallID: callID, Name: name, Value: value, Raised: true})
+		case q.raised[name] && q.under[name] >= warnAfter:
+			q.raised[name] = false
+			changed = append(changed, Warning{CallID: callID, Name: name, Value: value})
+		}
+	}
+	ms := func(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+	check(WarnHighRTT, st.RTT > 400*time.Millisecond, ms(st.RTT))
+	check(WarnHighJitter, st.Jitter > 30*time.Millisecond, ms(st.Jitter))
+	check(WarnHighLoss, st.Loss > 0.03, 100*st.Loss)
+	check(WarnLowMOS, st.MOS < 3.5, st.MOS)
+	return st, changed, true
+}
+
+// adaptation is the sender's response to the receiver's reports: the
+// expected loss that sizes Opus's in-band FEC, and the bitrate.
+//
+// Any reported loss sets the expected loss to at least 10 % (below that,
+// libopus 1.3 sends no FEC), and higher loss to the loss itself, up to
+// 50 %; after 10 s without loss it drops back to 0, and FEC stops costing
+// bits. The bitrate steps down as loss grows, to leave room for FEC and to
+// ease a congested link, but not below 20 kbit/s: under that, libopus 1.3
+// leaves FEC out (its threshold for even narrowband FEC at 20 % loss is
+// about 16 kbit/s after what it sets aside for the loss), just when the
+// link needs it most.
+func adaptation(lossFraction float64, sinceLoss time.Duration) (expectedLoss, bitrate int) {
+	pct := int(math.Ceil(100 * lossFraction))
+	switch {
+	case pct == 0 && sinceLoss > 10*time.Second:
+		return 0, 32000
+	case pct < 10:
+		return 10, 32000
+	case pct < 20:
+		return pct, 24000
+	default:
+		return min(pct, 50), 20000
+	}
+}

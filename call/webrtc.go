@@ -1,0 +1,51 @@
+package call
+
+import (
+	"fmt"
+	"log/slog"
+
+	"github.com/pion/ice/v4"
+	"github.com/pion/interceptor"
+	"github.com/pion/transport/v4"
+	"github.com/pion/webrtc/v4"
+
+	"github.com/parley-voice/parley/internal/pionlog"
+)
+
+// opusCodec is the only codec parley offers: Opus at 48 kHz with in-band
+// FEC, as browsers announce it (two channels in SDP; we send mono).
+var opusCodec = webrtc.RTPCodecCapability{
+	MimeType:    webrtc.MimeTypeOpus,
+	ClockRate:   48000,
+	Channels:    2,
+	SDPFmtpLine: "minptime=10;useinbandfec=1",
+}
+
+const opusPayloadType = 111
+
+// newAPI builds the Pion API explicitly: Opus only, RTCP reports and stats
+// interceptors, loopback candidates allowed (calls between two terminals on
+// one machine), no mDNS, and Pion's logs sent to log.
+func newAPI(log *slog.Logger, nw transport.Net) (*webrtc.API, error) {
+	m := &webrtc.MediaEngine{}
+	if err := m.RegisterCodec(webrtc.RTPCodecParameters{
+		RTPCodecCapability: opusCodec, PayloadType: opusPayloadType,
+	}, webrtc.RTPCodecTypeAudio); err != nil {
+		return nil, fmt.Errorf("call: register opus: %w", err)
+	}
+	ir := &interceptor.Registry{}
+	if err := webrtc.ConfigureRTCPReports(ir); err != nil {
+		return nil, fmt.Errorf("call: rtcp reports: %w", err)
+	}
+	if err := webrtc.ConfigureStatsInterceptor(ir); err != nil {
+		return nil, fmt.Errorf("call: stats: %w", err)
+	}
+	var se webrtc.SettingEngine
+	se.LoggerFactory = pionlog.Factory{Log: log}
+	se.SetIncludeLoopbackCandidate(true)
+	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
+	if nw != nil {
+		se.SetNet(nw)
+	}
+	return webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(ir), webrtc.WithSettingEngine(se)), nil
+}

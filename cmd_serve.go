@@ -1,0 +1,81 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+
+	"github.com/spf13/cobra"
+
+	"github.com/parley-voice/parley/config"
+	"github.com/parley-voice/parley/signaling/server"
+)
+
+func (e *env) serveCommand() *cobra.Command {
+	var cfg server.Config
+	c := &cobra.Command{
+		Use:   "serve",
+		Short: "Run the signaling server",
+		Long: `Run the signaling server: tokens, presence and call routing over an embedded NATS.
+
+The admin API key comes from $PARLEY_API_KEY; without it, one is generated on the
+first start, saved in the data directory (mode 0600) and printed once.
+Logs go to stderr unless --log names a file.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if e.logPath == "" {
+				e.logPath = "-"
+			}
+			log, err := e.logger("serve")
+			if err != nil {
+				return fail(err)
+			}
+			if cfg.DataDir == "" {
+				cfg.DataDir = config.DataDir(e.getenv)
+			}
+			cfg.APIKey = e.getenv("PARLEY_API_KEY")
+			cfg.Logger = log
+			srv, err := server.New(cfg)
+			if err != nil {
+				return fail(err)
+			}
+			return e.serve(cmd.Context(), srv, log)
+		},
+	}
+	c.Flags().StringVar(&cfg.Listen, "listen", server.DefaultListen, "address to listen on, host:port")
+	c.Flags().StringVar(&cfg.DataDir, "data", "", "data directory (default $XDG_DATA_HOME/parley)")
+	c.Flags().StringVar(&cfg.NATSURL, "nats", "", "use this NATS (nats-server 2.11 or later, with JetStream) instead of the embedded one; the URLs of a NATS cluster's servers separated by commas. Nodes on one NATS form one service")
+	c.Flags().StringVar(&cfg.NATSListen, "nats-listen", "", "let other nodes reach the embedded NATS at host:port")
+	c.Flags().DurationVar(&cfg.RingTimeout, "ring-timeout", 0, "how long a call rings before it is unanswered (default 30s)")
+	c.Flags().DurationVar(&cfg.LobbyTimeout, "lobby-timeout", 0, "how long a guest's knock (a call from a guest link) rings before it is unanswered (default 2m)")
+	c.Flags().DurationVar(&cfg.LinkTTL, "link-ttl", 0, "how long a guest link may be opened when its maker does not say (default 2h, at most 168h)")
+	c.Flags().DurationVar(&cfg.ReconnectGrace, "reconnect-grace", 0, "how long an answered call waits for a participant whose connection dropped (default 30s)")
+	c.Flags().StringVar(&cfg.TURNListen, "turn-listen", "", `where the embedded TURN server listens, UDP and TCP, host:port, or "off" (default: the --listen host, port 3478)`)
+	c.Flags().StringVar(&cfg.TURNPublicIP, "turn-public-ip", "", "the address clients reach the TURN server at (default: the --turn-listen host)")
+	c.Flags().StringVar(&cfg.TLSCertFile, "tls-cert", "", "PEM certificate (chain): serve HTTPS and WSS only (with --tls-key)")
+	c.Flags().StringVar(&cfg.TLSKeyFile, "tls-key", "", "PEM private key of --tls-cert")
+	c.Flags().StringVar(&cfg.PublicURL, "public-url", "", "base URL of invite and guest links, when clients reach the server by another name (default: the one the admin used)")
+	c.Flags().DurationVar(&cfg.AccessTokenTTL, "access-token-ttl", 0, "lifetime of signed-in devices' access tokens, renewed by the clients (default 15m)")
+	return c
+}
+
+// serve runs srv until ctx ends, printing where it listens and, once, a
+// generated API key.
+func (e *env) serve(ctx context.Context, srv *server.Server, log *slog.Logger) error {
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Run(ctx) }()
+	select {
+	case <-srv.Ready():
+	case err := <-errc:
+		return fail(err)
+	}
+	fmt.Fprintf(e.stdout, "parley server listening on %s\n", srv.URL())
+	if srv.GeneratedAPIKey() {
+		fmt.Fprintf(e.stdout, "admin API key (shown once, saved in the data directory): %s\n", srv.APIKey())
+	}
+	if err := <-errc; err != nil {
+		return fail(err)
+	}
+	log.Info("stopped")
+	return nil
+}

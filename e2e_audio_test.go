@@ -1,0 +1,272 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/parley-voice/parley/internal/audiotest"
+	"github.com/parley-voice/parley/internal/pulsetest"
+)
+
+// echoPath makes what plays into speakerSink reach micSink latency later
+// at gain (dB), as a laptop's speaker reaches its microphone: a PulseAudio
+// loopback on pulse's daemon from the speaker's monitor into the
+// microphone's sink. It is removed when the test ends.
+func echoPath(t *testing.T, pulse *pulsetest.Pulse, speakerSink, micSink string, latency time.Duration, gainDB float64) {
+	t.Helper()
+	out, err := pulse.Command("pactl", "load-module", "module-loopback",
+		"source="+pulsetest.Monitor(speakerSink), "sink="+micSink,
+		fmt.Sprintf("latency_msec=%d", latency.Milliseconds()),
+		// Fixed: a loopback that adapts its rate makes a drifting echo
+		// path, unlike a laptop whose speaker and microphone share a clock.
+		"adjust_time=0", "source_dont_move=true", "sink_dont_move=true").CombinedOutput()
+	if err != nil {
+		t.Fatalf("load module-loopback: %v: %s", err, bytes.TrimSpace(out))
+	}
+	module := strings.TrimSpace(string(out))
+	t.Cleanup(func() { pulse.Command("pactl", "unload-module", module).Run() })
+	// The loopback's sink input carries the gain.
+	list, err := pulse.Command("pactl", "list", "sink-inputs").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	re := regexp.MustCompile(`(?m)^Sink Input #(\d+)\n(?:\t.*\n)*?\tOwner Module: ` + module + `\n`)
+	m := re.FindSubmatch(list)
+	if m == nil {
+		t.Fatalf("no sink input of loopback module %s in:\n%s", module, list)
+	}
+	if out, err := pulse.Command("pactl", "set-sink-input-volume", string(m[1]), fmt.Sprintf("%.1fdB", gainDB)).CombinedOutput(); err != nil {
+		t.Fatalf("set loopback volume: %v: %s", err, bytes.TrimSpace(out))
+	}
+}
+
+// timedRecording records source from when it is started, with the wall
+// time of its first sample, until stopped.
+type timedRecording struct {
+	mu      sync.Mutex
+	samples []int16
+	start   time.Time
+	done    chan error
+}
+
+func recordTimed(ctx context.Context, pulse *pulsetest.Pulse, source string) *timedRecording {
+	r := &timedRecording{done: make(chan error, 1)}
+	go func() {
+		r.done <- pulse.Listen(ctx, source, func(chunk []int16, at time.Time) bool {
+			r.mu.Lock()
+			defer r.mu.Unlock()
+			if r.start.IsZero() {
+				r.start = at.Add(-time.Duration(len(chunk)) * time.Second / audiotest.SampleRate)
+			}
+			r.samples = append(r.samples, chunk...)
+			return true
+		})
+	}()
+	return r
+}
+
+// between returns the samples recorded between wall times from and to.
+func (r *timedRecording) between(t *testing.T, from, to time.Time) []int16 {
+	t.Helper()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	i := int(from.Sub(r.start) * audiotest.SampleRate / time.Second)
+	j := int(to.Sub(r.start) * audiotest.SampleRate / time.Second)
+	if i < 0 || j > len(r.samples) || i >= j {
+		t.Fatalf("recording holds %v from %v; want %v to %v", time.Duration(len(r.samples))*time.Second/audiotest.SampleRate,
+			r.start.Format("15:04:05.000"), from.Format("15:04:05.000"), to.Format("15:04:05.000"))
+	}
+	return append([]int16(nil), r.samples[i:j]...)
+}
+
+// TestEchoCancellation: two parley processes in a call over PulseAudio
+// virtual devices, through `parley serve`, twice: Alice with echo
+// cancellation off, then on (noise suppression and gain control on both
+// times). Alice has no headphones: what her speaker plays reaches her
+// microphone 50 ms later at -6 dB (a PulseAudio loopback; with the devices'
+// buffers the echo arrives about 90 ms after parley plays it). Bob talks the
+// whole time. The echo Bob receives from 2 s into the call is at least 25 dB
+// lower with cancellation on; and when Alice talks over Bob, her voice
+// still reaches him, at her level.
+//
+// The devices are on a PulseAudio daemon of the test's own, so that the
+// streams and modules of tests running alongside do not hold up its
+// streams (see pulsetest.StartPrivate). It runs under the race detector,
+// which makes parley several times slower: the canceller's alignment
+// follows the devices' counts and timestamps, not how late the goroutines
+// run. audio's TestProcessorCancelsEcho asserts the same figures
+// in-process.
+func TestEchoCancellation(t *testing.T) {
+	pulse := pulsetest.StartPrivate(t)
+	aMic, aSpk := pulse.NullSink(t, "aec_alice_mic"), pulse.NullSink(t, "aec_alice_spk")
+	bMic, bSpk := pulse.NullSink(t, "aec_bob_mic"), pulse.NullSink(t, "aec_bob_spk")
+	echoPath(t, pulse, aSpk, aMic, 50*time.Millisecond, -6)
+	w := newWorld(t)
+	alice, bob := w.token("alice"), w.token("bob")
+
+	ctx, stop := context.WithCancel(context.Background())
+	var talking sync.WaitGroup
+	t.Cleanup(func() { // before the sinks go
+		stop()
+		talking.Wait()
+	})
+	far := audiotest.Speech(1, 20*time.Second)
+	talking.Add(1)
+	go func() { // Bob talks all along
+		defer talking.Done()
+		for ctx.Err() == nil {
+			pulse.PlayContext(ctx, t, bMic, far)
+		}
+	}()
+	near := audiotest.Speech(2, 4*time.Second)
+
+	// call runs one call of 11 s; Alice talks from 5 s to 9 s. It returns
+	// the echo Bob hears from 2.5 to 4.5 s (media flows about half a
+	// second after the answer), and Bob's speaker recording with the time
+	// Alice started talking.
+	call := func(aec string) (echo float64, heard *timedRecording, nearAt time.Time) {
+		log := filepath.Join(w.home, "alice-aec-"+aec+".log")
+		t.Cleanup(func() {
+			if t.Failed() {
+				t.Logf("Alice's audio log with --aec %s:\n%s", aec, audioLog(log))
+			}
+		})
+		// Bob has no echo path: his processing is off, to spare the CPU.
+		b := w.start(append(pulse.Env(bMic, bSpk), "PARLEY_TOKEN="+bob), "answer", "--json",
+			"--aec", "off", "--noise-suppression", "off", "--agc", "off")
+		b.expect(t, "connected", map[string]any{"user": "bob"})
+		a := w.start(append(pulse.Env(aMic, aSpk), "PARLEY_TOKEN="+alice), "call", "bob", "--for", "11s", "--json",
+			"--aec", aec, "--log", log)
+		a.expect(t, "connected", map[string]any{"user": "alice"})
+		a.expect(t, "call", nil)
+		a.expect(t, "call_status_changed", map[string]any{"status": "ringing"})
+		heard = recordTimed(ctx, pulse, pulsetest.Monitor(bSpk))
+		a.expect(t, "call_status_changed", map[string]any{"status": "answered"})
+		answered := time.Now()
+		time.Sleep(time.Until(answered.Add(5 * time.Second)))
+		nearAt = time.Now()
+		pulse.Play(t, aMic, near)
+		time.Sleep(time.Until(answered.Add(9500 * time.Millisecond)))
+		echo = audiotest.DBFS(heard.between(t, answered.Add(2500*time.Millisecond), answered.Add(4500*time.Millisecond)))
+		for _, p := range []*proc{a, b} {
+			for ev := p.event(t); ev["status"] != "completed"; ev = p.event(t) {
+				if ev["event"] == "error" || ev["status"] == "failed" {
+					t.Fatalf("%v: %v", p.cmd.Args[1:], ev)
+				}
+			}
+			if code := p.wait(t); code != exitOK {
+				t.Errorf("%v exited %d, want 0", p.cmd.Args[1:], code)
+			}
+		}
+		return echo, heard, nearAt
+	}
+
+	off, _, _ := call("off")
+	on, heard, nearAt := call("on")
+	t.Logf("echo Bob hears 2 s into the call: %.1f dBFS without echo cancellation, %.1f dBFS with it: %.1f dB less", off, on, off-on)
+	if off < -35 {
+		t.Errorf("without cancellation Bob hears his echo at %.1f dBFS; the test's echo path is off", off)
+	}
+	if off-on < 25 {
+		t.Errorf("echo cancellation takes %.1f dB off the echo, want ≥ 25", off-on)
+	}
+
+	// Double talk: Alice's voice over Bob's echo reaches Bob, whole and at
+	// about her level. Each half second of her voice is found in what he
+	// hears (within a second of when she spoke), each with its own delay:
+	// when either process is held up, its speaker plays a moment of
+	// silence, Bob's jitter buffer grows, and the rest of the voice comes
+	// that much later, which one delay for the four seconds would count as
+	// lost. The median of the half seconds' correlations is the figure:
+	// a canceller that swallows the near end during double talk lowers
+	// them all, a jitter buffer that changes its delay mid-syllable one or
+	// two.
+	got := heard.between(t, nearAt.Add(-500*time.Millisecond), nearAt.Add(5500*time.Millisecond))
+	corrs, lags := segmentCorrelation(near, got, audiotest.SampleRate/2, time.Second)
+	corr := audiotest.Median(corrs)
+	at := nearAt.Add(time.Duration(lags[0]) * time.Second / audiotest.SampleRate)
+	lvl := audiotest.DBFS(heard.between(t, at, at.Add(4*time.Second))) - audiotest.DBFS(near)
+	t.Logf("double talk: Alice's voice at Bob's speaker: envelope correlation %.2f (median; per half second %s, %s later), level %+.1f dB",
+		corr, fmtCorrs(corrs), samplesMs(lags), lvl)
+	if corr < 0.7 {
+		t.Errorf("Alice's voice during double talk correlates at %.2f, want ≥ 0.7", corr)
+	}
+	if lvl < -10 || lvl > 10 {
+		t.Errorf("Alice's voice during double talk arrives at %+.1f dB, want within 10 dB", lvl)
+	}
+}
+
+// segmentCorrelation finds each half second of want in got, where it
+// starts at sample offset or up to maxDelay later: it returns the
+// segments' best envelope correlations and where each starts in got, less
+// offset (samples).
+func segmentCorrelation(want, got []int16, offset int, maxDelay time.Duration) ([]float64, []int) {
+	const seg = audiotest.SampleRate / 2
+	wEnv, gEnv := audiotest.Envelope(want), audiotest.Envelope(got)
+	step := audiotest.EnvelopeWindow
+	maxLag := int(maxDelay * audiotest.SampleRate / time.Second / time.Duration(step))
+	var corrs []float64
+	var lags []int
+	for start := 0; start+seg <= len(want); start += seg {
+		a := wEnv[start/step : (start+seg)/step]
+		from := (offset + start) / step
+		c, lag := bestLater(a, gEnv[from:], maxLag)
+		corrs = append(corrs, c)
+		lags = append(lags, lag*step)
+	}
+	return corrs, lags
+}
+
+func fmtCorrs(v []float64) string {
+	s := make([]string, len(v))
+	for i, c := range v {
+		s[i] = strconv.FormatFloat(c, 'f', 2, 64)
+	}
+	return strings.Join(s, " ")
+}
+
+// bestLater finds a in b at lags 0 to maxLag, whole: the best envelope
+// correlation and its lag.
+func bestLater(a, b []float64, maxLag int) (float64, int) {
+	best, bestLag := -1.0, 0
+	for l := 0; l <= maxLag && l+len(a) <= len(b); l++ {
+		if c, _ := audiotest.Correlate(a, b[l:l+len(a)], 0); c > best {
+			best, bestLag = c, l
+		}
+	}
+	return best, bestLag
+}
+
+// samplesMs formats sample counts as milliseconds.
+func samplesMs(n []int) string {
+	ms := make([]string, len(n))
+	for i, v := range n {
+		ms[i] = strconv.Itoa(v*1000/audiotest.SampleRate) + " ms"
+	}
+	return strings.Join(ms, ", ")
+}
+
+// audioLog returns the audio lines of a parley log: devices, processing,
+// xruns.
+func audioLog(path string) string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err.Error()
+	}
+	var out strings.Builder
+	for _, l := range strings.Split(string(b), "\n") {
+		if strings.Contains(l, "audio") || strings.Contains(l, "echo") || strings.Contains(l, "microphone") || strings.Contains(l, "speaker") {
+			out.WriteString(l + "\n")
+		}
+	}
+	return out.String()
+}

@@ -1,0 +1,56 @@
+package main
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/parley-voice/parley/internal/audiotest"
+	"github.com/parley-voice/parley/internal/pulsetest"
+)
+
+// TestDoctor runs `parley doctor` against a real server and echo service,
+// over PulseAudio virtual devices (a microphone that hears a tone): every
+// check passes, the echo call's round trip is measured, and the JSON form
+// says so. With a bad token the token check fails with what to do, and the
+// exit status is 1.
+func TestDoctor(t *testing.T) {
+	pulse := pulsetest.Start(t)
+	mic, spk := pulse.NullSink(t, "doctor_mic"), pulse.NullSink(t, "doctor_spk")
+	w := newWorld(t)
+	echo := w.start([]string{"PARLEY_TOKEN=" + w.token("echo")}, "echo")
+	if l := echo.line(t); !strings.Contains(l, "echo service running") {
+		t.Fatalf("parley echo printed %q", l)
+	}
+	pulse.Loop(t, mic, audiotest.Tone(440, 0.3, 5*audiotest.SampleRate))
+	env := append(pulsetest.Env(mic, spk), "PARLEY_TOKEN="+w.token("alice"))
+
+	out, code := w.run(env, "doctor")
+	t.Logf("parley doctor:\n%s", out)
+	if code != exitOK {
+		t.Errorf("doctor exited %d, want 0", code)
+	}
+	for _, want := range []string{"✓ audio devices", "✓ microphone", "✓ speaker", "✓ server", "✓ token", "✓ echo call", "audio round trip", "all checks passed"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("doctor's output lacks %q", want)
+		}
+	}
+
+	out, code = w.run(env, "doctor", "--json", "--no-audio")
+	var res struct {
+		OK     bool
+		Checks []check
+	}
+	if err := json.Unmarshal([]byte(out), &res); err != nil {
+		t.Fatalf("doctor --json printed %q: %v", out, err)
+	}
+	if code != exitOK || !res.OK || len(res.Checks) < 4 {
+		t.Errorf("doctor --json: exit %d, %+v", code, res)
+	}
+
+	out, code = w.run(append(pulsetest.Env(mic, spk), "PARLEY_TOKEN=not-a-token"), "doctor", "--no-audio")
+	t.Logf("with a bad token:\n%s", out)
+	if code != exitOffline || !strings.Contains(out, "✗ token") || !strings.Contains(out, "→ get a new token") {
+		t.Errorf("with a bad token: exit %d, output %q; want 1 and a failed token check with what to do", code, out)
+	}
+}

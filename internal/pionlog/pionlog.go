@@ -1,0 +1,42 @@
+// Package pionlog hands Pion (WebRTC, ICE, TURN) loggers that write to a
+// log/slog logger, so that nothing Pion says reaches the terminal.
+package pionlog
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+
+	"github.com/pion/logging"
+)
+
+// Factory makes Pion loggers that write to a slog logger, each tagged with
+// its Pion scope ("ice", "dtls", "turn", ...).
+type Factory struct{ Log *slog.Logger }
+
+// NewLogger implements logging.LoggerFactory.
+func (f Factory) NewLogger(scope string) logging.LeveledLogger {
+	return logger{f.Log.With("pion", scope)}
+}
+
+// levelTrace is below slog's Debug: Pion's trace output is very chatty.
+const levelTrace = slog.LevelDebug - 4
+
+type logger struct{ log *slog.Logger }
+
+func (l logger) logf(level slog.Level, format string, args ...any) {
+	if l.log.Enabled(context.Background(), level) {
+		l.log.Log(context.Background(), level, fmt.Sprintf(format, args...))
+	}
+}
+
+func (l logger) Trace(msg string)          { l.logf(levelTrace, "%s", msg) }
+func (l logger) Tracef(f string, a ...any) { l.logf(levelTrace, f, a...) }
+func (l logger) Debug(msg string)          { l.logf(slog.LevelDebug, "%s", msg) }
+func (l logger) Debugf(f string, a ...any) { l.logf(slog.LevelDebug, f, a...) }
+func (l logger) Info(msg string)           { l.logf(slog.LevelInfo, "%s", msg) }
+func (l logger) Infof(f string, a ...any)  { l.logf(slog.LevelInfo, f, a...) }
+func (l logger) Warn(msg string)           { l.logf(slog.LevelWarn, "%s", msg) }
+func (l logger) Warnf(f string, a ...any)  { l.logf(slog.LevelWarn, f, a...) }
+func (l logger) Error(msg string)          { l.logf(slog.LevelError, "%s", msg) }
+func (l logger) Errorf(f string, a ...any) { l.logf(slog.LevelError, f, a...) }

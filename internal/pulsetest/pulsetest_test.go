@@ -1,0 +1,111 @@
+package pulsetest_test
+
+import (
+	"context"
+	"math"
+	"os/exec"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/parley-voice/parley/internal/audiotest"
+	"github.com/parley-voice/parley/internal/pulsetest"
+)
+
+func TestPlayIntoSinkRecordFromMonitor(t *testing.T) {
+	p := pulsetest.Start(t)
+	sink := p.NullSink(t, "roundtrip")
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+
+	var (
+		wg  sync.WaitGroup
+		got []int16
+		err error
+	)
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		got, err = pulsetest.RecordN(ctx, pulsetest.Monitor(sink), 2*audiotest.SampleRate)
+	}()
+	pulsetest.PlayTone(t, sink, 440, 0.5, time.Second)
+	wg.Wait()
+	if err != nil {
+		t.Fatal(err)
+	}
+	on := audiotest.FirstAbove(got, 0.25)
+	if on < 0 || on+audiotest.SampleRate*3/4 > len(got) {
+		t.Fatalf("tone onset at sample %d of %d; want a whole tone", on, len(got))
+	}
+	tone := got[on+2400 : on+2400+audiotest.SampleRate/2]
+	if f := audiotest.DominantFrequency(tone); math.Abs(f-440) > 1 {
+		t.Errorf("recorded %.2f Hz, want 440 ± 1", f)
+	}
+	if lvl := audiotest.DBFS(tone); math.Abs(lvl+9.03) > 0.5 {
+		t.Errorf("recorded at %.2f dBFS, want -9.03 ± 0.5 (a null sink at 100%% volume is transparent)", lvl)
+	}
+}
+
+func TestNullSinkNamesAreUnique(t *testing.T) {
+	p := pulsetest.Start(t)
+	a, b := p.NullSink(t, "same name"), p.NullSink(t, "same name")
+	if a == b {
+		t.Fatalf("two sinks named %q", a)
+	}
+}
+
+func TestEnv(t *testing.T) {
+	got := pulsetest.Env("mic1", "spk1")
+	want := []string{"PULSE_SOURCE=mic1.monitor", "PULSE_SINK=spk1"}
+	if !slices.Equal(got, want) {
+		t.Errorf("Env = %q, want %q", got, want)
+	}
+	if got := pulsetest.Env("", "spk1"); !slices.Equal(got, want[1:]) {
+		t.Errorf("Env without mic = %q, want %q", got, want[1:])
+	}
+}
+
+// TestPrivateDaemon: a private daemon has its own sinks, which audio
+// crosses as on the shared one, and which the shared daemon does not see.
+func TestPrivateDaemon(t *testing.T) {
+	p := pulsetest.StartPrivate(t)
+	if p.Server() == "" {
+		t.Fatal("a private daemon without a server address")
+	}
+	sink := p.NullSink(t, "private")
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	var (
+		wg  sync.WaitGroup
+		got []int16
+		err error
+	)
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		got, err = p.RecordN(ctx, pulsetest.Monitor(sink), 2*audiotest.SampleRate)
+	}()
+	p.PlayTone(t, sink, 660, 0.5, time.Second)
+	wg.Wait()
+	if err != nil {
+		t.Fatal(err)
+	}
+	on := audiotest.FirstAbove(got, 0.25)
+	if on < 0 || on+audiotest.SampleRate*3/4 > len(got) {
+		t.Fatalf("tone onset at sample %d of %d; want a whole tone", on, len(got))
+	}
+	// ± 5 Hz: a test machine busy enough to hold pacat up makes a gap
+	// that spreads the tone a little.
+	if f := audiotest.DominantFrequency(got[on+2400 : on+2400+audiotest.SampleRate/2]); math.Abs(f-660) > 5 {
+		t.Errorf("recorded %.2f Hz, want 660 ± 5", f)
+	}
+	if env := p.Env("m", "s"); !slices.Contains(env, "PULSE_SERVER="+p.Server()) {
+		t.Errorf("Env = %q, want PULSE_SERVER=%s in it", env, p.Server())
+	}
+	// The shared daemon, if one runs, knows nothing of it.
+	if out, err := exec.Command("pactl", "list", "short", "sinks").Output(); err == nil && strings.Contains(string(out), sink) {
+		t.Errorf("the shared daemon lists the private sink %s:\n%s", sink, out)
+	}
+}

@@ -1,0 +1,305 @@
+package signaling
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"time"
+	"unicode/utf8"
+)
+
+// Type names a signaling message. Messages travel as JSON text frames over
+// the WebSocket at /v1/ws, one message per frame.
+type Type string
+
+// Messages a client sends.
+const (
+	TypeConnect Type = "connect" // first message: token (and optionally a session id)
+	TypeDial    Type = "dial"    // place a call: to, sdp (the offer), ref
+	TypeRinging Type = "ringing" // callee: the call is ringing here
+	TypeAnswer  Type = "answer"  // callee: answer, with sdp (the answer)
+	TypeReject  Type = "reject"  // callee: decline
+	TypeHangup  Type = "hangup"  // either side: end or cancel the call
+	TypeFail    Type = "fail"    // either side: media could not be set up; reason
+
+	// TypeRenegotiate carries a new offer or answer for an answered call
+	// (an ICE restart after the network changed), or the callee's request
+	// that the caller restart; relayed to the other participant.
+	TypeRenegotiate Type = "renegotiate"
+
+	// TypeResume: after reconnecting, a participant asks for the call it
+	// was in (call_id); the answer is the call's status now.
+	TypeResume Type = "resume"
+	TypeWatch  Type = "watch" // subscribe to presence of users
+	TypePing   Type = "ping"
+
+	// TypeRefresh hands the server a renewed token for this connection
+	// before the one it connected with expires; answered with refreshed.
+	TypeRefresh Type = "refresh"
+)
+
+// Messages the server sends. TypeCandidate and TypeMute go both ways: the
+// server relays them to the other participant of the call.
+const (
+	TypeWelcome           Type = "welcome"             // connect accepted: user, session, role
+	TypeCall              Type = "call"                // a call was created (event; sdp holds the offer for the callee)
+	TypeCallStatusChanged Type = "call_status_changed" // event; sdp holds the answer for the caller when answered
+	TypeCandidate         Type = "candidate"           // a trickled ICE candidate for call_id
+	TypeMute              Type = "mute"                // muted changed for user in call_id
+	TypePresence          Type = "presence"            // user's state; from a client: set your own (state or idle)
+	TypeRefreshed         Type = "refreshed"           // a refresh was accepted
+	TypeError             Type = "error"               // a refusal; ref and call_id tell what it answers
+	TypeShutdown          Type = "shutdown"            // the server is going away; reconnect later
+	TypePong              Type = "pong"
+)
+
+var clientTypes = map[Type]bool{
+	TypeConnect: true, TypeDial: true, TypeRinging: true, TypeAnswer: true,
+	TypeReject: true, TypeHangup: true, TypeFail: true, TypeCandidate: true,
+	TypeMute: true, TypeWatch: true, TypePing: true, TypeRenegotiate: true, TypeResume: true,
+	TypePresence: true, TypeRefresh: true,
+}
+
+// Limits on what a message may carry.
+const (
+	MaxMessageBytes = 64 << 10 // one WebSocket frame
+	MaxIDLength     = 64       // user ids, session ids, call ids, refs
+	MaxTokenLength  = 4096
+	MaxSDPLength    = 32 << 10
+	MaxCandidate    = 1024
+	MaxReasonLength = 256
+	MaxWatch        = 1000 // users in one watch message
+	MaxDataLength   = 1000 // the token's data claim, as in OpenVidu
+	MaxNameLength   = 64   // display names and device names, in characters
+)
+
+// Candidate is an ICE candidate in the shape of the W3C RTCIceCandidateInit.
+type Candidate struct {
+	Candidate        string  `json:"candidate"`
+	SDPMid           *string `json:"sdpMid,omitempty"`
+	SDPMLineIndex    *uint16 `json:"sdpMLineIndex,omitempty"`
+	UsernameFragment *string `json:"usernameFragment,omitempty"`
+}
+
+// ICEServer is a STUN or TURN server for the media path, in the shape of
+// the W3C RTCIceServer. The welcome carries the server's own, with
+// short-lived TURN credentials.
+type ICEServer struct {
+	URLs       []string `json:"urls"`
+	Username   string   `json:"username,omitempty"`
+	Credential string   `json:"credential,omitempty"`
+}
+
+// Message is every signaling message; Type says which fields are used.
+type Message struct {
+	Type       Type        `json:"type"`
+	Ref        string      `json:"ref,omitempty"`         // set by the client; echoed in the reply or error
+	Token      string      `json:"token,omitempty"`       // connect
+	Session    string      `json:"session,omitempty"`     // connect (optional), welcome
+	Resume     bool        `json:"resume,omitempty"`      // connect: take this session over (a reconnect)
+	User       string      `json:"user,omitempty"`        // welcome, presence, mute
+	Role       string      `json:"role,omitempty"`        // welcome
+	ICEServers []ICEServer `json:"ice_servers,omitempty"` // welcome: STUN and TURN servers to use
+	To         string      `json:"to,omitempty"`          // dial
+	CallID     string      `json:"call_id,omitempty"`     // every call action
+	SDP        string      `json:"sdp,omitempty"`         // dial, answer, call, call_status_changed, renegotiate
+	SDPType    string      `json:"sdp_type,omitempty"`    // renegotiate: "offer", "answer" or "request"
+	Candidate  *Candidate  `json:"candidate,omitempty"`   // candidate
+	Muted      *bool       `json:"muted,omitempty"`       // mute
+	Online     *bool       `json:"online,omitempty"`      // presence
+	State      State       `json:"state,omitempty"`       // presence: the user's state; from a client: online, away or dnd
+	Idle       *bool       `json:"idle,omitempty"`        // presence from a client: this session is idle (automatic away)
+	Name       string      `json:"name,omitempty"`        // welcome, presence: the user's display name
+	LastSeen   *time.Time  `json:"last_seen,omitempty"`   // presence: when an offline user was last online
+	Users      []string    `json:"users,omitempty"`       // watch
+	Reason     string      `json:"reason,omitempty"`      // fail, hangup, shutdown
+	Event      *CallEvent  `json:"event,omitempty"`       // call, call_status_changed
+	Error      *Error      `json:"error,omitempty"`       // error
+}
+
+// Encode returns the wire form of m.
+func Encode(m Message) ([]byte, error) {
+	b, err := json.Marshal(m)
+	if err != nil {
+		return nil, fmt.Errorf("signaling: encode %s: %w", m.Type, err)
+	}
+	return b, nil
+}
+
+// DecodeClient parses and checks a message sent by a client. Anything
+// malformed, unknown, too long or missing a required field is refused with an
+// *Error of code InvalidParameter whose message names the problem.
+func DecodeClient(b []byte) (Message, error) {
+	var m Message
+	if len(b) > MaxMessageBytes {
+		return m, Errorf(InvalidParameter, "message of %d bytes is over the limit of %d", len(b), MaxMessageBytes)
+	}
+	if !utf8.Valid(b) {
+		return m, Errorf(InvalidParameter, "message is not valid UTF-8")
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&m); err != nil {
+		return Message{}, Errorf(InvalidParameter, "message is not a valid signaling message: %v", err)
+	}
+	if dec.More() {
+		return Message{}, Errorf(InvalidParameter, "one JSON object per message, found more")
+	}
+	if err := m.validate(); err != nil {
+		return Message{}, err
+	}
+	if len(m.Users) == 0 {
+		// "users":[] encodes as no users (omitempty): keep one form, so
+		// that a decoded message encodes and decodes back to itself.
+		m.Users = nil
+	}
+	return m, nil
+}
+
+// DecodeServer parses a message sent by the server. It checks less than
+// DecodeClient: the client trusts the server it chose to connect to.
+func DecodeServer(b []byte) (Message, error) {
+	var m Message
+	if err := json.Unmarshal(b, &m); err != nil {
+		return m, fmt.Errorf("signaling: decode server message: %w", err)
+	}
+	return m, nil
+}
+
+func (m Message) validate() error {
+	if !clientTypes[m.Type] {
+		if m.Type == "" {
+			return Errorf(InvalidParameter, `message has no "type"`)
+		}
+		return Errorf(InvalidParameter, "unknown message type %.40q", string(m.Type))
+	}
+	if len(m.Ref) > MaxIDLength {
+		return Errorf(InvalidParameter, "ref is longer than %d characters", MaxIDLength)
+	}
+	if len(m.Token) > MaxTokenLength {
+		return Errorf(InvalidParameter, "token is longer than %d characters", MaxTokenLength)
+	}
+	if len(m.Session) > MaxIDLength {
+		return Errorf(InvalidParameter, "session is longer than %d characters", MaxIDLength)
+	}
+	if len(m.CallID) > MaxIDLength {
+		return Errorf(InvalidParameter, "call_id is longer than %d characters", MaxIDLength)
+	}
+	if len(m.SDP) > MaxSDPLength {
+		return Errorf(InvalidParameter, "sdp is longer than %d bytes", MaxSDPLength)
+	}
+	if len(m.Reason) > MaxReasonLength {
+		return Errorf(InvalidParameter, "reason is longer than %d characters", MaxReasonLength)
+	}
+	if len(m.Users) > MaxWatch {
+		return Errorf(InvalidParameter, "watch at most %d users at once", MaxWatch)
+	}
+	if m.Event != nil || m.Error != nil || m.Online != nil || m.User != "" || m.Role != "" || m.Name != "" || m.LastSeen != nil || m.ICEServers != nil {
+		return Errorf(InvalidParameter, "%s: event, error, online, user, role, name, last_seen and ice_servers are set by the server only", m.Type)
+	}
+	needCall := func() error {
+		if m.CallID == "" {
+			return Errorf(InvalidParameter, `%s needs "call_id"`, m.Type)
+		}
+		return nil
+	}
+	switch m.Type {
+	case TypeConnect:
+		if m.Token == "" {
+			return Errorf(InvalidParameter, `connect needs "token": get one with "parley token USER --api-key KEY"`)
+		}
+		if m.Session != "" && !ValidID(m.Session) {
+			return Errorf(InvalidParameter, "session %.64q is not a valid id (letters, digits and . _ - @ +)", m.Session)
+		}
+	case TypeDial:
+		if err := CheckUserID(m.To); err != nil {
+			return err
+		}
+		if m.SDP == "" {
+			return Errorf(InvalidParameter, `dial needs "sdp" with the offer`)
+		}
+	case TypeAnswer:
+		if err := needCall(); err != nil {
+			return err
+		}
+		if m.SDP == "" {
+			return Errorf(InvalidParameter, `answer needs "sdp" with the answer`)
+		}
+	case TypeRinging, TypeReject, TypeHangup, TypeFail, TypeResume:
+		return needCall()
+	case TypeCandidate:
+		if err := needCall(); err != nil {
+			return err
+		}
+		if m.Candidate == nil {
+			return Errorf(InvalidParameter, `candidate needs "candidate"`)
+		}
+		if len(m.Candidate.Candidate) > MaxCandidate {
+			return Errorf(InvalidParameter, "candidate is longer than %d characters", MaxCandidate)
+		}
+	case TypeRenegotiate:
+		if err := needCall(); err != nil {
+			return err
+		}
+		switch {
+		case m.SDPType == "request" && m.SDP == "":
+		case (m.SDPType == "offer" || m.SDPType == "answer") && m.SDP != "":
+		default:
+			return Errorf(InvalidParameter, `renegotiate needs "sdp_type" offer or answer with "sdp", or "request" without`)
+		}
+	case TypeMute:
+		if err := needCall(); err != nil {
+			return err
+		}
+		if m.Muted == nil {
+			return Errorf(InvalidParameter, `mute needs "muted": true or false`)
+		}
+	case TypePresence:
+		switch {
+		case (m.State == "") == (m.Idle == nil):
+			return Errorf(InvalidParameter, `presence needs either "state" (online, away or dnd) or "idle" (true or false)`)
+		case m.State != "" && !m.State.Settable():
+			return Errorf(InvalidParameter, "state %.20q cannot be set: use online, away or dnd", string(m.State))
+		}
+	case TypeRefresh:
+		if m.Token == "" {
+			return Errorf(InvalidParameter, `refresh needs "token": the renewed token`)
+		}
+	case TypeWatch:
+		for _, u := range m.Users {
+			if err := CheckUserID(u); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// ValidID reports whether s can be a user, session or call id: 1 to 64
+// letters, digits or one of . _ - @ +.
+func ValidID(s string) bool {
+	if len(s) == 0 || len(s) > MaxIDLength {
+		return false
+	}
+	for _, r := range s {
+		switch {
+		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9':
+		case r == '.' || r == '_' || r == '-' || r == '@' || r == '+':
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// CheckUserID returns an InvalidParameter error when id is not a valid user
+// id.
+func CheckUserID(id string) error {
+	if id == "" {
+		return Errorf(InvalidParameter, "user id is empty: name the person to reach")
+	}
+	if !ValidID(id) {
+		return Errorf(InvalidParameter, "user id %.64q is not valid: use 1 to 64 letters, digits and . _ - @ +", id)
+	}
+	return nil
+}

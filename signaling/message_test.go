@@ -1,0 +1,67 @@
+package signaling
+
+import (
+	"errors"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+// FuzzDecodeClient: DecodeClient never panics, refuses only with
+// InvalidParameter, and whatever it accepts encodes and decodes back to the
+// same message.
+func FuzzDecodeClient(f *testing.F) {
+	for _, s := range []string{
+		`{"type":"connect","token":"t","session":"s1"}`,
+		`{"type":"dial","ref":"1","to":"bob","sdp":"v=0"}`,
+		`{"type":"answer","call_id":"c","sdp":"v=0"}`,
+		`{"type":"ringing","call_id":"c"}`,
+		`{"type":"hangup","call_id":"c","reason":"bye"}`,
+		`{"type":"candidate","call_id":"c","candidate":{"candidate":"candidate:1 1 udp 1 1.2.3.4 5 typ host","sdpMid":"0","sdpMLineIndex":0}}`,
+		`{"type":"mute","call_id":"c","muted":false}`,
+		`{"type":"watch","users":["a","b.c@d"]}`,
+		`{"type":"watch","users":[]}`,
+		`{"type":"ping","ref":"x"}`,
+		`{"type":"pong"}`,
+		`{"type":"ping"} {}`,
+		`{"TYPE":"ping"}`,
+		`{"type":"dial","to":"a b","sdp":"x"}`,
+		`{"type":"dial","to":"bob","sdp":"x","event":{}}`,
+		"{\"type\":\"ping\",\"ref\":\"\xff\"}",
+		`[]`, `null`, ``, `{`,
+		`{"type":"watch","users":["` + strings.Repeat("u", 65) + `"]}`,
+		`{"type":"presence","state":"dnd"}`,
+		`{"type":"presence","idle":false}`,
+		`{"type":"presence","state":"in_call"}`,
+		`{"type":"presence","state":"away","idle":true}`,
+		`{"type":"presence","name":"me","state":"away"}`,
+		`{"type":"refresh","ref":"refresh-1","token":"t"}`,
+		`{"type":"refresh"}`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		m, err := DecodeClient(b)
+		if err != nil {
+			var e *Error
+			if !errors.As(err, &e) || e.Code != InvalidParameter || e.Name != "invalid_parameter" || e.Message == "" {
+				t.Fatalf("refused with %v, want an InvalidParameter error with a message", err)
+			}
+			if !reflect.DeepEqual(m, Message{}) {
+				t.Fatalf("refused, yet returned %+v", m)
+			}
+			return
+		}
+		enc, err := Encode(m)
+		if err != nil {
+			t.Fatalf("accepted %q but cannot encode it: %v", b, err)
+		}
+		again, err := DecodeClient(enc)
+		if err != nil {
+			t.Fatalf("accepted %q but not its encoding %q: %v", b, enc, err)
+		}
+		if !reflect.DeepEqual(again, m) {
+			t.Fatalf("accepted %q as %+v, its encoding %q decodes to %+v", b, m, enc, again)
+		}
+	})
+}

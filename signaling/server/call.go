@@ -1,0 +1,499 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/parley-voice/parley/signaling"
+)
+
+// Reasons a call ends with, besides a client's own fail reason.
+const (
+	ReasonCanceled = "canceled"  // the caller hung up before an answer
+	ReasonNoAnswer = "no answer" // RingTimeout passed
+	ReasonDeclined = "declined"  // the callee rejected (or hung up before answering)
+	ReasonFailed   = "failed"    // a fail without a reason
+)
+
+// callSetup is what dial hands to startCall: a checked dial whose users are
+// marked busy (at these revisions).
+type callSetup struct {
+	id, from, fromSession, to string
+	team                      string // both parties'
+	fromName, toName          string // display names
+	ref, offer                string
+	fromBusy, toBusy          uint64
+	link                      string // the guest link the caller came through, by key; "" for most calls
+}
+
+// fromKey and toKey are the parties' userKeys.
+func (cs callSetup) fromKey() string { return userKey(cs.team, cs.from) }
+func (cs callSetup) toKey() string   { return userKey(cs.team, cs.to) }
+
+// actionReply is a call owner's answer to an action: nothing, or a refusal.
+type actionReply struct {
+	Error *signaling.Error `json:"error,omitempty"`
+}
+
+// callRecord is the value of a key in the calls bucket.
+type callRecord struct {
+	ID          string           `json:"id"`
+	Team        string           `json:"team,omitempty"`
+	From        string           `json:"from"`
+	FromSession string           `json:"from_session"`
+	To          string           `json:"to"`
+	AnsweredBy  string           `json:"answered_by,omitempty"`
+	Status      signaling.Status `json:"status"`
+	Reason      string           `json:"reason,omitempty"`
+	Code        signaling.Code   `json:"code,omitempty"`
+	Node        string           `json:"node"`
+	Started     time.Time        `json:"started"`
+	Answered    *time.Time       `json:"answered,omitempty"`
+	Ended       *time.Time       `json:"ended,omitempty"`
+	Statuses    []statusChange   `json:"statuses,omitempty"` // every status with its time (records.go)
+	Link        string           `json:"link,omitempty"`     // the guest link's key, for a guest's call (links.go)
+}
+
+// call is owned by the goroutine that runs it, on the node where it was
+// dialed. It answers actions on parley.call.<id>, follows both parties'
+// presence, runs the ring timer, keeps the busy marks alive, writes the
+// call record and sends every status change to both parties.
+type call struct {
+	callSetup
+	s    *Server
+	log  *slog.Logger
+	sub  *nats.Subscription
+	reqs chan *nats.Msg // actions, from sub's callback
+	done chan struct{}  // closed when run returns
+	pw   jetstream.KeyWatcher
+
+	rec        callRecord
+	answeredBy string          // the callee's session that answered
+	callerHere bool            // the caller's session is online
+	calleeHere map[string]bool // the callee's online sessions, by key token
+	synced     bool            // the presence watcher has sent the initial state
+	ring       *time.Timer
+	adopted    bool        // taken over from the record after its owner went away (resume.go)
+	grace      *time.Timer // running while a participant of the answered call is away
+	away       bool        // grace is running
+}
+
+// startCall subscribes the call's subject and watches its parties'
+// presence, so that the call is reachable before anyone hears of it, then
+// runs it.
+func (s *Server) startCall(cs callSetup) error {
+	return s.launch(s.newCall(cs, callRecord{
+		ID: cs.id, Team: cs.team, From: cs.from, FromSession: cs.fromSession, To: cs.to,
+		Status: signaling.Started, Node: s.cfg.NodeName, Started: time.Now().UTC(), Link: cs.link,
+	}))
+}
+
+func (s *Server) newCall(cs callSetup, rec callRecord) *call {
+	return &call{
+		callSetup:  cs,
+		s:          s,
+		log:        s.log.With("call", cs.id, "from", cs.from, "to", cs.to),
+		reqs:       make(chan *nats.Msg, 16),
+		done:       make(chan struct{}),
+		calleeHere: map[string]bool{},
+		rec:        rec,
+	}
+}
+
+// launch subscribes the call's subject and watches its parties' presence,
+// so that the call is reachable before anyone hears of it, then runs it.
+func (s *Server) launch(c *call) error {
+	if !s.track(&s.calls) {
+		return errShutdown
+	}
+	cs := c.callSetup
+	var err error
+	// The watch's context must outlive the call: NATS uses it again to
+	// restart the watch's consumer after a gap.
+	c.pw, err = s.bus.presence.WatchFiltered(s.callCtx, []string{presenceKey(cs.fromKey(), cs.fromSession), presenceFilter(cs.toKey())})
+	if err != nil {
+		s.calls.Done()
+		return fmt.Errorf("server: watch the presence of %s and %s: %w", cs.from, cs.to, err)
+	}
+	c.sub, err = s.bus.nc.Subscribe(callSubject(cs.id), func(m *nats.Msg) {
+		select {
+		case c.reqs <- m:
+		case <-c.done:
+			respond(m, signaling.Errorf(signaling.NoConnectedCall, "call %s has ended", cs.id))
+		}
+	})
+	if err != nil {
+		_ = c.pw.Stop()
+		s.calls.Done()
+		return fmt.Errorf("server: subscribe call %s: %w", cs.id, err)
+	}
+	go c.run()
+	return nil
+}
+
+// run is the call's owner loop.
+func (c *call) run() {
+	defer c.s.calls.Done()
+	defer close(c.done)
+	defer func() { _ = c.pw.Stop() }()
+	ringFor := c.s.cfg.RingTimeout
+	if c.link != "" {
+		ringFor = c.s.cfg.LobbyTimeout // a guest waits in the lobby
+	}
+	c.ring = time.NewTimer(ringFor)
+	defer c.ring.Stop()
+	hb := time.NewTicker(c.s.cfg.Heartbeat)
+	defer hb.Stop()
+
+	c.grace = time.NewTimer(time.Hour)
+	c.grace.Stop()
+	defer c.grace.Stop()
+	if c.adopted {
+		c.ring.Stop()
+		c.refreshBusy() // the busy marks went with the old owner's NATS
+		c.save()
+		c.log.Info("call adopted", "status", c.rec.Status)
+	} else {
+		c.save()
+		c.log.Info("call started", "session", c.fromSession)
+		c.toCaller(signaling.Message{Type: signaling.TypeCall, Ref: c.ref, Event: c.event(signaling.Outbound)})
+		c.toCallee(signaling.Message{Type: signaling.TypeCall, SDP: c.offer, Event: c.event(signaling.Inbound)}, "")
+	}
+
+	updates := c.pw.Updates()
+	for !c.rec.Status.Terminal() {
+		select {
+		case <-c.s.callCtx.Done():
+			// Graceful shutdown: the call is not failed, its media may go
+			// on; it is only no longer signaled.
+			_ = c.sub.Unsubscribe()
+			c.releaseBusy()
+			c.log.Info("call left at shutdown", "status", c.rec.Status)
+			return
+		case m := <-c.reqs:
+			c.handle(m)
+		case e, ok := <-updates:
+			if !ok {
+				updates = nil
+				c.log.Warn("presence watch ended: disconnects are no longer noticed")
+				continue
+			}
+			c.onPresence(e)
+		case <-c.ring.C:
+			c.end(signaling.Unanswered, ReasonNoAnswer, 0)
+		case <-c.grace.C:
+			c.graceOver()
+		case <-hb.C:
+			c.refreshBusy()
+		}
+	}
+	// Refuse what is still in flight until the subscription is drained.
+	closed := c.sub.StatusChanged(nats.SubscriptionClosed)
+	if err := c.sub.Drain(); err != nil {
+		_ = c.sub.Unsubscribe()
+		return
+	}
+	for {
+		select {
+		case m := <-c.reqs:
+			c.handle(m)
+		case <-closed:
+			return
+		case <-c.s.callCtx.Done():
+			return
+		}
+	}
+}
+
+// handle answers one action.
+func (c *call) handle(m *nats.Msg) {
+	var a signaling.Message
+	if err := json.Unmarshal(m.Data, &a); err != nil {
+		respond(m, signaling.Errorf(signaling.UnknownError, "call %s could not read the action: %v", c.id, err))
+		return
+	}
+	e := c.apply(a)
+	respond(m, e)
+}
+
+func respond(m *nats.Msg, e *signaling.Error) {
+	b, _ := json.Marshal(actionReply{Error: e})
+	_ = m.Respond(b) // the requester gave up: nothing to do
+}
+
+// apply carries out an action of a participant, or says why not.
+func (c *call) apply(a signaling.Message) *signaling.Error {
+	isCaller := a.User == c.from && a.Session == c.fromSession
+	isCallee := a.User == c.to && (c.answeredBy == "" || a.Session == c.answeredBy)
+	switch {
+	case isCaller || isCallee:
+	case a.User == c.to:
+		return signaling.Errorf(signaling.NoConnectedCall, "call %s was answered on another of your devices", c.id)
+	case a.User == c.from:
+		return signaling.Errorf(signaling.NoConnectedCall, "call %s was placed from another of your sessions", c.id)
+	default:
+		return signaling.Errorf(signaling.NoConnectedCall, "you are not part of call %s", c.id)
+	}
+	st := c.rec.Status
+	if st.Terminal() {
+		return signaling.Errorf(signaling.NoConnectedCall, "call %s has ended (%s)", c.id, st)
+	}
+	notInState := func(what string) *signaling.Error {
+		return signaling.Errorf(signaling.NoConnectedCall, "call %s is %s: %s", c.id, st, what)
+	}
+	onlyCallee := func(what string) *signaling.Error {
+		return signaling.Errorf(signaling.InvalidParameter, "you placed call %s: only %s can %s", c.id, c.to, what)
+	}
+	switch a.Type {
+	case signaling.TypeRinging:
+		switch {
+		case isCaller:
+			return onlyCallee("report ringing")
+		case st == signaling.Ringing:
+			return nil // another of the callee's devices rings too
+		case !signaling.CanTransition(st, signaling.Ringing):
+			return notInState("it can no longer ring")
+		}
+		c.transition(signaling.Ringing, "")
+	case signaling.TypeAnswer:
+		switch {
+		case isCaller:
+			return onlyCallee("answer it")
+		case !signaling.CanTransition(st, signaling.Answered):
+			return notInState("it was already answered")
+		}
+		c.answeredBy = a.Session
+		c.rec.AnsweredBy = a.Session
+		now := time.Now().UTC()
+		c.rec.Answered = &now
+		c.ring.Stop()
+		c.transition(signaling.Answered, a.SDP)
+	case signaling.TypeReject:
+		switch {
+		case isCaller:
+			return onlyCallee("reject it; hang up to cancel")
+		case !signaling.CanTransition(st, signaling.Rejected):
+			return notInState("hang up to end it")
+		}
+		c.end(signaling.Rejected, ReasonDeclined, 0)
+	case signaling.TypeHangup:
+		switch {
+		case st == signaling.Answered:
+			c.end(signaling.Completed, "", 0)
+		case isCaller:
+			c.end(signaling.Unanswered, ReasonCanceled, 0)
+		default:
+			c.end(signaling.Rejected, ReasonDeclined, 0)
+		}
+	case signaling.TypeFail:
+		reason := a.Reason
+		if reason == "" {
+			reason = ReasonFailed
+		}
+		c.end(signaling.Failed, reason, 0)
+	case signaling.TypeCandidate:
+		m := signaling.Message{Type: signaling.TypeCandidate, CallID: c.id, Candidate: a.Candidate}
+		switch {
+		case isCaller:
+			c.toCallee(m, c.answeredBy)
+		case c.answeredBy == "":
+			return notInState("answer it before sending candidates")
+		default:
+			c.toCaller(m)
+		}
+	case signaling.TypeResume:
+		return c.resumed(a, isCaller)
+	case signaling.TypeRenegotiate:
+		if st != signaling.Answered {
+			return notInState("media can be renegotiated once it is answered")
+		}
+		m := signaling.Message{Type: signaling.TypeRenegotiate, CallID: c.id, SDP: a.SDP, SDPType: a.SDPType}
+		if isCaller {
+			c.toCallee(m, c.answeredBy)
+		} else {
+			c.toCaller(m)
+		}
+	case signaling.TypeMute:
+		if st != signaling.Answered {
+			return notInState("mute works once it is answered")
+		}
+		m := signaling.Message{Type: signaling.TypeMute, CallID: c.id, User: a.User, Muted: a.Muted}
+		if isCaller {
+			c.toCallee(m, c.answeredBy)
+		} else {
+			c.toCaller(m)
+		}
+	default:
+		return signaling.Errorf(signaling.InvalidParameter, "%.40q is not an action on a call", string(a.Type))
+	}
+	return nil
+}
+
+// onPresence follows the parties' sessions. Once the initial state is
+// known, a call whose caller session is gone, whose answering session is
+// gone, or (before an answer) whose callee has no session left, fails.
+func (c *call) onPresence(e jetstream.KeyValueEntry) {
+	if e == nil {
+		c.synced = true
+	} else {
+		here := e.Operation() == jetstream.KeyValuePut
+		if e.Key() == presenceKey(c.fromKey(), c.fromSession) {
+			c.callerHere = here
+		} else if sess, ok := strings.CutPrefix(e.Key(), c.toKey()+"."); ok {
+			if here {
+				c.calleeHere[sess] = true
+			} else {
+				delete(c.calleeHere, sess)
+			}
+		}
+	}
+	if !c.synced || c.rec.Status.Terminal() {
+		return
+	}
+	if c.rec.Status == signaling.Answered {
+		c.watchAbsence() // resume.go: a grace period, not the end
+		return
+	}
+	switch {
+	case !c.callerHere:
+		c.end(signaling.Failed, c.from+" disconnected", signaling.NoConnectedDestination)
+	case c.answeredBy == "" && len(c.calleeHere) == 0:
+		c.end(signaling.Failed, c.to+" disconnected", signaling.NoConnectedDestination)
+	}
+}
+
+// transition moves to a status that goes on and tells both parties; the
+// caller's copy carries sdp (the answer).
+func (c *call) transition(to signaling.Status, sdp string) {
+	c.rec.Status = to
+	c.save()
+	c.log.Info("call "+string(to), "answered_by", c.answeredBy)
+	c.publishStatus(sdp)
+}
+
+// end moves to a final status. The busy marks are released before the
+// parties hear of it, so that they can dial again at once.
+func (c *call) end(to signaling.Status, reason string, code signaling.Code) {
+	c.rec.Status, c.rec.Reason, c.rec.Code = to, reason, code
+	now := time.Now().UTC()
+	c.rec.Ended = &now
+	c.ring.Stop()
+	c.releaseBusy()
+	c.save()
+	c.log.Info("call "+string(to), "reason", reason, "code", int(code))
+	if c.link != "" && (to == signaling.Completed || to == signaling.Rejected) {
+		c.s.spendLink(c.link, string(to)) // links.go
+	}
+	c.publishStatus("")
+}
+
+// publishStatus tells both parties of the status. Every session of the
+// callee hears of it; an answered one names the session that answered, so
+// that the others know it was not them.
+func (c *call) publishStatus(callerSDP string) {
+	c.toCaller(signaling.Message{Type: signaling.TypeCallStatusChanged, SDP: callerSDP, Event: c.event(signaling.Outbound)})
+	m := signaling.Message{Type: signaling.TypeCallStatusChanged, Event: c.event(signaling.Inbound)}
+	if c.rec.Status == signaling.Answered {
+		m.Session = c.answeredBy
+	}
+	c.toCallee(m, "")
+}
+
+// event is the call's event payload as seen from dir's side.
+func (c *call) event(dir signaling.Direction) *signaling.CallEvent {
+	return &signaling.CallEvent{
+		ID: c.id, Status: c.rec.Status, Direction: dir, From: c.from, To: c.to,
+		FromName: c.fromName, ToName: c.toName,
+		Reason: c.rec.Reason, Code: c.rec.Code, Guest: c.link != "",
+	}
+}
+
+func (c *call) toCaller(m signaling.Message) { c.deliver(c.fromKey(), c.fromSession, m) }
+
+// toCallee sends to one of the callee's sessions, or to all of them.
+func (c *call) toCallee(m signaling.Message, session string) { c.deliver(c.toKey(), session, m) }
+
+func (c *call) deliver(key, session string, m signaling.Message) {
+	if err := c.s.deliver(key, session, m); err != nil {
+		c.log.Error("deliver", "key", key, "type", m.Type, "err", err)
+	}
+}
+
+// deliver sends a message to every connection of the user with userKey
+// key, or with session set, to that session's only.
+func (s *Server) deliver(key, session string, m signaling.Message) error {
+	b, err := signaling.Encode(m)
+	if err != nil {
+		return fmt.Errorf("server: %w", err)
+	}
+	msg := nats.NewMsg(userSubject(key))
+	msg.Data = b
+	if session != "" {
+		msg.Header.Set(hdrSession, session)
+	}
+	if err := s.bus.nc.PublishMsg(msg); err != nil {
+		return fmt.Errorf("server: publish to %s: %w", key, err)
+	}
+	return nil
+}
+
+// save writes the call record; a failure is logged, the call goes on.
+func (c *call) save() {
+	event := c.s.noteStatus(&c.rec) // records.go: nil when the status did not change
+	b, _ := json.Marshal(c.rec)
+	ctx, cancel := context.WithTimeout(context.Background(), c.s.cfg.RequestTimeout)
+	defer cancel()
+	if _, err := c.s.bus.calls.Put(ctx, token(c.id), b); err != nil {
+		c.log.Warn("could not save the call record", "err", err)
+	}
+	c.s.bus.hooks.publish(c.team, event) // webhooks.go
+}
+
+// refreshBusy keeps both busy marks from expiring.
+func (c *call) refreshBusy() {
+	ctx, cancel := context.WithTimeout(c.s.callCtx, c.s.cfg.RequestTimeout)
+	defer cancel()
+	for _, p := range []struct {
+		key string
+		rev *uint64
+	}{{c.fromKey(), &c.fromBusy}, {c.toKey(), &c.toBusy}} {
+		rev, err := c.s.bus.busy.Update(ctx, p.key, []byte(c.id), *p.rev)
+		if err != nil {
+			// Expired while NATS was away: take it again if it is free.
+			rev, err = c.s.bus.busy.Create(ctx, p.key, []byte(c.id))
+		}
+		if err != nil {
+			c.log.Warn("could not refresh busy mark", "key", p.key, "err", err)
+			continue
+		}
+		*p.rev = rev
+	}
+}
+
+func (c *call) releaseBusy() {
+	c.s.releaseBusy(c.fromKey(), c.fromBusy)
+	c.s.releaseBusy(c.toKey(), c.toBusy)
+	c.fromBusy, c.toBusy = 0, 0
+}
+
+// releaseBusy removes the busy mark of the user with userKey key if it is
+// still at rev.
+func (s *Server) releaseBusy(key string, rev uint64) {
+	if rev == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.RequestTimeout)
+	defer cancel()
+	err := s.bus.busy.Delete(ctx, key, jetstream.LastRevision(rev))
+	if err != nil && !errors.Is(err, jetstream.ErrKeyNotFound) {
+		s.log.Warn("could not release busy mark; it expires by itself", "key", key, "err", err)
+	}
+}

@@ -1,0 +1,325 @@
+package server
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/url"
+	"time"
+
+	"github.com/parley-voice/parley/signaling"
+)
+
+// Defaults for the Config fields left zero.
+const (
+	DefaultListen            = "127.0.0.1:7700"
+	DefaultTokenTTL          = 24 * time.Hour
+	DefaultRingTimeout       = 30 * time.Second
+	DefaultReconnectGrace    = 30 * time.Second
+	DefaultTURNPort          = "3478"
+	DefaultTURNCredentialTTL = 12 * time.Hour
+	DefaultHeartbeat         = 5 * time.Second
+	DefaultPingInterval      = 30 * time.Second
+	DefaultConnectTimeout    = 15 * time.Second
+	DefaultWriteTimeout      = 10 * time.Second
+	DefaultRequestTimeout    = 5 * time.Second
+	DefaultShutdownTimeout   = 10 * time.Second
+	DefaultSendQueue         = 256
+	DefaultCallHistory       = 7 * 24 * time.Hour
+	DefaultAccessTokenTTL    = 15 * time.Minute
+	DefaultInviteTTL         = 7 * 24 * time.Hour
+	DefaultLinkTTL           = 2 * time.Hour
+	DefaultLobbyTimeout      = 2 * time.Minute
+
+	// MaxLinkTTL is the longest a guest link may be opened.
+	MaxLinkTTL = 7 * 24 * time.Hour
+
+	// MaxTokenTTL is the longest lifetime a token may be given.
+	MaxTokenTTL = 30 * 24 * time.Hour
+)
+
+// Config configures a Server. Every field but DataDir has a default, used
+// when the field is left zero. Nodes that share one NATS (NATSURL) must use
+// the same Heartbeat and CallHistory, and the same DataDir files token_secret
+// and api_key (copy them), so that each node accepts the others' tokens.
+type Config struct {
+	// Listen is the HTTP and WebSocket address, host:port. Port 0 picks a
+	// free port: Addr tells which. Default DefaultListen.
+	Listen string
+
+	// DataDir holds the token signing secret (token_secret), the generated
+	// API key (api_key), both mode 0600, and the embedded NATS JetStream
+	// store (jetstream/). Required; created (0700) when missing.
+	DataDir string
+
+	// APIKey is the key that the token endpoint requires in the APP_API_KEY
+	// header. When empty, the key is read from DataDir/api_key, and when
+	// that file does not exist a random key is generated and saved there
+	// (see GeneratedAPIKey). main fills it from PARLEY_API_KEY.
+	APIKey string
+
+	// TokenTTL is the lifetime of a token issued without a ttl.
+	// Default DefaultTokenTTL; 1s to MaxTokenTTL.
+	TokenTTL time.Duration
+
+	// RingTimeout is how long a call may go unanswered before it ends as
+	// unanswered with reason "no answer". Default DefaultRingTimeout.
+	RingTimeout time.Duration
+
+	// LobbyTimeout is how long a guest's knock (a call through a guest
+	// link) may ring before it ends as unanswered; the guest's page then
+	// offers to knock again. Default DefaultLobbyTimeout.
+	LobbyTimeout time.Duration
+
+	// ReconnectGrace is how long an answered call waits for a participant
+	// whose connection dropped to come back (and resume it) before it ends
+	// as failed. Media is peer to peer and may go on meanwhile.
+	// Default DefaultReconnectGrace.
+	ReconnectGrace time.Duration
+
+	// TURNListen is where the embedded TURN server listens, on UDP and
+	// TCP, host:port; "off" runs none. Default: the host of Listen, port
+	// 3478 (any free port when Listen's is 0). TURNPublicIP is the address clients reach it at and relays
+	// are announced with; default the host of TURNListen, which must then
+	// be a specific address. TURNCredentialTTL is how long the TURN
+	// credentials handed out with each welcome stay valid
+	// (default DefaultTURNCredentialTTL).
+	TURNListen        string
+	TURNPublicIP      string
+	TURNCredentialTTL time.Duration
+
+	// Heartbeat is how often a connection refreshes its presence and a call
+	// its participants' busy marks. Both expire after three missed
+	// heartbeats, so the sessions and calls of a node that died go away by
+	// themselves. Default DefaultHeartbeat; at least 100ms.
+	Heartbeat time.Duration
+
+	// PingInterval is how often the server pings each WebSocket; a client
+	// that does not answer within the interval is disconnected.
+	// Default DefaultPingInterval.
+	PingInterval time.Duration
+
+	// ConnectTimeout is how long a new WebSocket may take to send a valid
+	// connect; one that has not is closed. Default DefaultConnectTimeout.
+	ConnectTimeout time.Duration
+
+	// WriteTimeout bounds one WebSocket write, and the HTTP server's reads
+	// and writes of ordinary requests. Default DefaultWriteTimeout.
+	WriteTimeout time.Duration
+
+	// RequestTimeout bounds how long a call action waits for the call's
+	// owner, and each storage operation. Default DefaultRequestTimeout.
+	RequestTimeout time.Duration
+
+	// ShutdownTimeout bounds the graceful shutdown that Run performs when
+	// its context ends. Default DefaultShutdownTimeout.
+	ShutdownTimeout time.Duration
+
+	// SendQueue is how many messages may wait to be written to one client.
+	// A client that lets it fill up is disconnected, so that it cannot hold
+	// up anyone else. Default DefaultSendQueue.
+	SendQueue int
+
+	// CallHistory is how long call records are kept in the calls bucket.
+	// Default DefaultCallHistory.
+	CallHistory time.Duration
+
+	// Webhooks tunes the delivery of webhooks (timeout, retries); see
+	// webhooks.go. Zero fields take its defaults.
+	Webhooks WebhookOptions
+
+	// NATSURL, when set, is the NATS server (with JetStream) to use instead
+	// of the embedded one: several nodes pointed at the same NATS form one
+	// service. Empty runs an embedded NATS storing under DataDir.
+	NATSURL string
+
+	// NATSListen, when set, makes the embedded NATS accept client
+	// connections at this host:port (port 0 picks one; NATSClientURL tells
+	// which), so that other nodes can use it as their NATSURL. Empty keeps
+	// the embedded NATS reachable from this process only. Not allowed with
+	// NATSURL.
+	NATSListen string
+
+	// NodeName names this node in logs, in presence records and as the
+	// embedded NATS server's name. Default "parley-" and random letters.
+	NodeName string
+
+	// AccessTokenTTL is the lifetime of the access tokens that signed-in
+	// devices trade their credential for (POST /v1/auth/token); clients
+	// renew them before they expire. Default DefaultAccessTokenTTL; 1s to
+	// MaxTokenTTL.
+	AccessTokenTTL time.Duration
+
+	// InviteTTL is how long an invite may be used when the admin does not
+	// say. Default DefaultInviteTTL; at most MaxInviteTTL.
+	InviteTTL time.Duration
+
+	// LinkTTL is how long a guest link may be opened when its maker does
+	// not say. Default DefaultLinkTTL; at most MaxLinkTTL.
+	LinkTTL time.Duration
+
+	// PublicURL is the base of invite and guest links, such as
+	// https://voice.example.com:7700, for a server reached through another
+	// name than its listener. Empty: the scheme and host the admin used to
+	// reach the server.
+	PublicURL string
+
+	// TLSCertFile and TLSKeyFile, both or neither, are the PEM certificate
+	// (chain) and key the server speaks HTTPS and WSS with. Empty: plain
+	// HTTP.
+	TLSCertFile, TLSKeyFile string
+
+	// Limits are the per-address limits of the endpoints that take a
+	// secret. The zero value is DefaultLimits.
+	Limits Limits
+
+	// Logger receives the server's logs, including every refusal sent to a
+	// client. Default: logs are discarded.
+	Logger *slog.Logger
+}
+
+// withDefaults returns a copy of c with every zero field set to its default.
+func (c Config) withDefaults() Config {
+	if c.Listen == "" {
+		c.Listen = DefaultListen
+	}
+	if c.TokenTTL == 0 {
+		c.TokenTTL = DefaultTokenTTL
+	}
+	if c.ReconnectGrace == 0 {
+		c.ReconnectGrace = DefaultReconnectGrace
+	}
+	if c.TURNListen == "" {
+		host, port, _ := net.SplitHostPort(c.Listen)
+		if port != "0" { // a listener on any free port gets a TURN server on any free port
+			port = DefaultTURNPort
+		}
+		c.TURNListen = net.JoinHostPort(host, port)
+	}
+	if c.TURNCredentialTTL == 0 {
+		c.TURNCredentialTTL = DefaultTURNCredentialTTL
+	}
+	if c.RingTimeout == 0 {
+		c.RingTimeout = DefaultRingTimeout
+	}
+	if c.LobbyTimeout == 0 {
+		c.LobbyTimeout = DefaultLobbyTimeout
+	}
+	if c.LinkTTL == 0 {
+		c.LinkTTL = DefaultLinkTTL
+	}
+	if c.Heartbeat == 0 {
+		c.Heartbeat = DefaultHeartbeat
+	}
+	if c.PingInterval == 0 {
+		c.PingInterval = DefaultPingInterval
+	}
+	if c.ConnectTimeout == 0 {
+		c.ConnectTimeout = DefaultConnectTimeout
+	}
+	if c.WriteTimeout == 0 {
+		c.WriteTimeout = DefaultWriteTimeout
+	}
+	if c.RequestTimeout == 0 {
+		c.RequestTimeout = DefaultRequestTimeout
+	}
+	if c.ShutdownTimeout == 0 {
+		c.ShutdownTimeout = DefaultShutdownTimeout
+	}
+	if c.SendQueue == 0 {
+		c.SendQueue = DefaultSendQueue
+	}
+	if c.CallHistory == 0 {
+		c.CallHistory = DefaultCallHistory
+	}
+	if c.NodeName == "" {
+		c.NodeName = "parley-" + newID()[:8]
+	}
+	if c.AccessTokenTTL == 0 {
+		c.AccessTokenTTL = DefaultAccessTokenTTL
+	}
+	if c.InviteTTL == 0 {
+		c.InviteTTL = DefaultInviteTTL
+	}
+	c.Limits = c.Limits.withDefaults()
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	return c
+}
+
+// Validate reports every problem of c with its defaults applied, joined.
+func (c Config) Validate() error {
+	c = c.withDefaults()
+	var errs []error
+	bad := func(format string, args ...any) {
+		errs = append(errs, fmt.Errorf("server: config: "+format, args...))
+	}
+	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
+		bad("Listen %q is not host:port: %w", c.Listen, err)
+	}
+	if c.DataDir == "" {
+		bad("DataDir is required: the server keeps its secret, API key and JetStream store there")
+	}
+	if c.TokenTTL < time.Second || c.TokenTTL > MaxTokenTTL {
+		bad("TokenTTL %v is outside 1s to %v", c.TokenTTL, MaxTokenTTL)
+	}
+	positive := []struct {
+		name string
+		d    time.Duration
+	}{
+		{"RingTimeout", c.RingTimeout},
+		{"LobbyTimeout", c.LobbyTimeout},
+		{"ReconnectGrace", c.ReconnectGrace},
+		{"PingInterval", c.PingInterval},
+		{"ConnectTimeout", c.ConnectTimeout},
+		{"WriteTimeout", c.WriteTimeout},
+		{"RequestTimeout", c.RequestTimeout},
+		{"ShutdownTimeout", c.ShutdownTimeout},
+		{"CallHistory", c.CallHistory},
+	}
+	for _, p := range positive {
+		if p.d < 0 {
+			bad("%s %v is negative", p.name, p.d)
+		}
+	}
+	if c.Heartbeat < 100*time.Millisecond {
+		bad("Heartbeat %v is under 100ms", c.Heartbeat)
+	}
+	if c.SendQueue < 0 {
+		bad("SendQueue %d is negative", c.SendQueue)
+	}
+	if c.NATSURL != "" && c.NATSListen != "" {
+		bad("NATSURL and NATSListen exclude each other: NATSListen is for the embedded NATS")
+	}
+	if c.NATSListen != "" {
+		if _, _, err := net.SplitHostPort(c.NATSListen); err != nil {
+			bad("NATSListen %q is not host:port: %w", c.NATSListen, err)
+		}
+	}
+	if c.AccessTokenTTL < time.Second || c.AccessTokenTTL > MaxTokenTTL {
+		bad("AccessTokenTTL %v is outside 1s to %v", c.AccessTokenTTL, MaxTokenTTL)
+	}
+	if c.InviteTTL < time.Second || c.InviteTTL > MaxInviteTTL {
+		bad("InviteTTL %v is outside 1s to %v", c.InviteTTL, MaxInviteTTL)
+	}
+	if c.LinkTTL < time.Second || c.LinkTTL > MaxLinkTTL {
+		bad("LinkTTL %v is outside 1s to %v", c.LinkTTL, MaxLinkTTL)
+	}
+	if c.PublicURL != "" {
+		if u, err := url.Parse(c.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			bad("PublicURL %q is not a URL like https://voice.example.com:7700", c.PublicURL)
+		}
+	}
+	if (c.TLSCertFile == "") != (c.TLSKeyFile == "") {
+		bad("TLSCertFile and TLSKeyFile go together: give both or neither")
+	}
+	if err := c.Limits.validate(); err != nil {
+		bad("%w", err)
+	}
+	if !signaling.ValidID(c.NodeName) {
+		bad("NodeName %q is not valid: use 1 to 64 letters, digits and . _ - @ +", c.NodeName)
+	}
+	return errors.Join(errs...)
+}

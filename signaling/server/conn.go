@@ -1,0 +1,1011 @@
+package server
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/coder/websocket"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/parley-voice/parley/signaling"
+)
+
+// hardReadLimit is the largest WebSocket message the server reads at all:
+// a message over signaling.MaxMessageBytes but under this is refused with
+// InvalidParameter and the connection goes on; a larger one closes the
+// connection (status 1009).
+const hardReadLimit = 1 << 20
+
+// Buffers of a WebSocket connection: the HTTP server's are 4 KB each, which
+// every idle connection would keep for its life. A message larger than a
+// buffer is read or written past it, straight to or from the socket.
+const (
+	wsReadBuffer  = 512
+	wsWriteBuffer = 512
+)
+
+// conn is one WebSocket client.
+//
+// Goroutines: the reader (serve) reads and handles one message at a time
+// and owns the session fields. The writer is the only one to write
+// messages to the socket; it runs only while there is something to write
+// (or, once the connection ends, to say goodbye and close the socket).
+// Keepalive pings run on a timer, and the session's presence is refreshed
+// by the node's keeper. After the first watch, the watcher follows the
+// presence of the watched users. The node's hub delivers the user's
+// messages on its own goroutine, which only queues them. Everything that
+// wants to send queues without blocking: a client whose queue reaches
+// Config.SendQueue is disconnected (errSlow).
+type conn struct {
+	s      *Server
+	ws     *websocket.Conn
+	remote string
+	id     string          // this connection, in its presence record
+	ctx    context.Context // ends when the connection must close; the cause says why
+	cancel context.CancelCauseFunc
+	// abort ends with ctx when the client is too slow: it cuts short a
+	// write in progress, which ctx must not do (on shutdown the goodbye
+	// still has to be written).
+	abort       context.Context
+	cancelAbort context.CancelFunc
+	done        chan struct{}  // closed by the writer once the socket is closed
+	wg          sync.WaitGroup // the watcher
+
+	// Written by the reader at connect, before the session is admitted
+	// (and so before the hub, the keeper and the watcher use them), and
+	// never again.
+	user, session, role string
+	team, key           string     // the user's team and userKey
+	device, name        string     // the token's device, if any; the user's display name
+	link                *guestLink // a guest of a guest link: one call, with its host (links.go)
+	log                 *slog.Logger
+
+	slowOnce sync.Once
+	pinger   *time.Timer // the next keepalive ping
+
+	// Owned by the reader.
+	expiry *time.Timer // closes the connection when its token expires
+
+	mu sync.Mutex // guards what follows
+	// queue holds what waits to be written, in wire form; it grows as
+	// needed, up to Config.SendQueue. writing is set while a writer runs,
+	// closed once it closes the socket: nothing is queued after that. room
+	// is closed (and cleared) by the writer when it takes a message, for
+	// enqueueWait.
+	queue   [][]byte
+	writing bool
+	closed  bool
+	room    chan struct{}
+	// admitted is set once the welcome is queued; the user's messages
+	// that come before wait in held.
+	admitted bool
+	held     []*nats.Msg
+	// pres is the session's presence record, which the keeper writes.
+	pres presenceRecord
+	// watching is set once the watcher runs, with watchReqs (watches from
+	// the reader) and watchKick, which tells it of watchAdds: users to start
+	// watching at the owner's request (a contact added elsewhere).
+	watching  bool
+	watchReqs chan watchRequest
+	watchKick chan struct{}
+	watchAdds []string
+}
+
+// handleWS upgrades to the signaling WebSocket and serves it on a goroutine
+// of its own until it closes. The handler returns at once, so that what
+// net/http keeps for the request is freed.
+func (s *Server) handleWS(w http.ResponseWriter, r *http.Request) {
+	if !s.track(&s.conns) {
+		e := signaling.Errorf(signaling.UnknownError, "the server is shutting down: connect again in a moment")
+		s.logRefusal(e, "", r.RemoteAddr, "path", r.URL.Path)
+		writeJSON(w, http.StatusServiceUnavailable, e)
+		return
+	}
+	served := false
+	defer func() {
+		if !served {
+			s.conns.Done()
+		}
+	}()
+	if _, retry, ok := s.limits.admit(limitConnect, remoteHost(r.RemoteAddr)); !ok {
+		e := tooMany(retry)
+		s.logRefusal(e, "", r.RemoteAddr, "path", r.URL.Path, "limit", limitConnect)
+		w.Header().Set("Retry-After", fmt.Sprint(int(retry.Seconds())+1))
+		writeJSON(w, http.StatusTooManyRequests, e)
+		return
+	}
+	// The HTTP server's timeouts are for ordinary requests: net/http clears
+	// its deadlines when Accept hijacks the connection (see
+	// TestHTTPTimeoutsSpareWebSockets); the WebSocket has its own keepalive
+	// and write timeouts.
+	ws, err := websocket.Accept(smallBuffers{w}, r, nil)
+	if err != nil {
+		s.log.Info("websocket upgrade failed", "remote", r.RemoteAddr, "err", err)
+		return // Accept wrote the HTTP error
+	}
+	ws.SetReadLimit(hardReadLimit)
+	ctx, cancel := context.WithCancelCause(s.connCtx)
+	abort, cancelAbort := context.WithCancel(context.Background())
+	c := &conn{
+		s:           s,
+		ws:          ws,
+		remote:      r.RemoteAddr,
+		id:          newID(),
+		done:        make(chan struct{}),
+		ctx:         ctx,
+		cancel:      cancel,
+		abort:       abort,
+		cancelAbort: cancelAbort,
+		log:         s.log.With("remote", r.RemoteAddr),
+	}
+	served = true
+	go func() {
+		defer s.conns.Done()
+		defer cancelAbort()
+		c.serve()
+	}()
+}
+
+// smallBuffers is the http.ResponseWriter that the WebSocket hijacks: it
+// hands it buffers of wsReadBuffer and wsWriteBuffer bytes instead of
+// net/http's.
+type smallBuffers struct{ http.ResponseWriter }
+
+func (w smallBuffers) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	nc, brw, err := http.NewResponseController(w.ResponseWriter).Hijack()
+	if err != nil || brw.Reader.Buffered() > 0 {
+		return nc, brw, err // what the client sent early stays in the reader that holds it
+	}
+	return nc, bufio.NewReadWriter(bufio.NewReaderSize(nc, wsReadBuffer), bufio.NewWriterSize(nc, wsWriteBuffer)), nil
+}
+
+// serve runs the connection until it closes, then cleans up after it.
+func (c *conn) serve() {
+	c.log.Debug("websocket open")
+	hello := time.AfterFunc(c.s.cfg.ConnectTimeout, c.connectTimedOut)
+	defer hello.Stop()
+	// Once the connection must end, the writer says goodbye and closes the
+	// socket, which ends the read.
+	context.AfterFunc(c.ctx, c.wakeWriter)
+	c.pinger = time.AfterFunc(math.MaxInt64, c.ping) // set before it can fire
+	c.pinger.Reset(c.s.cfg.PingInterval)
+	err := c.readLoop()
+	c.cancel(err)
+	<-c.done
+	c.wg.Wait()
+	c.cleanup()
+	c.log.Info("disconnected", "cause", context.Cause(c.ctx))
+}
+
+// connectTimedOut closes a connection that has not connected in time.
+func (c *conn) connectTimedOut() {
+	c.mu.Lock()
+	admitted := c.admitted
+	c.mu.Unlock()
+	if admitted {
+		return
+	}
+	e := signaling.Errorf(signaling.NoConnectedSession,
+		"no connect within %v: connect right after opening the WebSocket", c.s.cfg.ConnectTimeout)
+	c.s.logRefusal(e, "", c.remote)
+	c.send(signaling.Message{Type: signaling.TypeError, Error: e})
+	c.cancel(errNoHello)
+}
+
+// readLoop reads and handles messages until the socket fails or a message
+// requires closing; it returns why.
+func (c *conn) readLoop() error {
+	// Not c.ctx: cancelling a read closes the socket at once, and the
+	// writer must first be able to say goodbye. The writer's Close ends
+	// the read.
+	ctx := context.WithoutCancel(c.ctx)
+	for {
+		typ, r, err := c.ws.Reader(ctx)
+		if err != nil {
+			return fmt.Errorf("server: read: %w", err)
+		}
+		b, err := io.ReadAll(io.LimitReader(r, signaling.MaxMessageBytes+1))
+		if err != nil {
+			return fmt.Errorf("server: read: %w", err)
+		}
+		if len(b) > signaling.MaxMessageBytes {
+			rest, err := io.Copy(io.Discard, r)
+			if err != nil {
+				return fmt.Errorf("server: read: %w", err)
+			}
+			c.refuse(signaling.Errorf(signaling.InvalidParameter,
+				"message of %d bytes is over the limit of %d: send one message per frame, SDP under %d bytes",
+				int64(len(b))+rest, signaling.MaxMessageBytes, signaling.MaxSDPLength), "", "")
+			continue
+		}
+		if typ != websocket.MessageText {
+			c.refuse(signaling.Errorf(signaling.InvalidParameter,
+				"binary frame: signaling messages are JSON in text frames"), "", "")
+			continue
+		}
+		m, err := signaling.DecodeClient(b)
+		if err != nil {
+			ref, callID := peekRef(b)
+			c.refuse(signaling.AsError(err), ref, callID)
+			continue
+		}
+		if err := c.handle(m); err != nil {
+			return err
+		}
+	}
+}
+
+// peekRef finds ref and call_id in a message that failed to decode, so that
+// the refusal can still name what it answers.
+func peekRef(b []byte) (ref, callID string) {
+	var p struct {
+		Ref    any `json:"ref"`
+		CallID any `json:"call_id"`
+	}
+	if json.Unmarshal(b, &p) != nil {
+		return "", ""
+	}
+	str := func(v any) string {
+		s, ok := v.(string)
+		if !ok || len(s) > signaling.MaxIDLength {
+			return ""
+		}
+		return s
+	}
+	return str(p.Ref), str(p.CallID)
+}
+
+// handle handles one valid message. A non-nil result closes the connection
+// with that cause.
+func (c *conn) handle(m signaling.Message) error {
+	if c.user == "" {
+		if m.Type != signaling.TypeConnect {
+			c.refuse(signaling.Errorf(signaling.NoConnectedSession,
+				`connect first: send {"type":"connect","token":TOKEN}; get a token with `+"`parley token USER --api-key KEY`"), m.Ref, m.CallID)
+			return nil
+		}
+		return c.connect(m)
+	}
+	switch m.Type {
+	case signaling.TypeConnect:
+		c.refuse(signaling.Errorf(signaling.AlreadyConnectedSession,
+			"this connection is already connected as %s (session %s): open another connection to connect again", c.user, c.session), m.Ref, "")
+	case signaling.TypePing:
+		c.send(signaling.Message{Type: signaling.TypePong, Ref: m.Ref})
+	case signaling.TypeDial:
+		c.dial(m)
+	case signaling.TypeWatch, signaling.TypePresence:
+		if c.link != nil {
+			c.refuse(signaling.Errorf(signaling.InvalidParameter,
+				"a guest link is for a call with %s only: there is no presence to watch or set", c.link.Host), m.Ref, "")
+		} else if m.Type == signaling.TypeWatch {
+			c.watch(m)
+		} else {
+			c.setOwnPresence(m)
+		}
+	case signaling.TypeResume:
+		c.actAdopting(m)
+	case signaling.TypeRefresh:
+		c.refresh(m)
+	default:
+		c.actAdopting(m)
+	}
+	return nil
+}
+
+// connect signs the connection in: a valid token that was not revoked, a
+// session id that is not connected elsewhere; then the session is online
+// and welcomed, its contacts watched, and its end set to the token's
+// expiry.
+func (c *conn) connect(m signaling.Message) error {
+	addr := remoteHost(c.remote)
+	claims, err := c.s.tokens.verify(m.Token)
+	var u userRecord
+	if err == nil {
+		u, err = c.s.checkAccess(c.ctx, claims)
+	}
+	if err != nil {
+		e := signaling.AsError(err)
+		c.refuse(e, m.Ref, "")
+		if e.Code != signaling.InvalidToken {
+			return nil // the store failed: they may try again
+		}
+		c.s.limits.failed(limitConnect, addr)
+		return errBadToken
+	}
+	c.s.limits.succeeded(limitConnect, addr)
+	team, user, session := claims.team(), claims.Subject, m.Session
+	key := userKey(team, user)
+	if session == "" {
+		session = newID()
+	}
+	// checkAccess read the user; read the state set by hand.
+	manual, err := c.s.manualState(c.ctx, key)
+	if err != nil {
+		c.log.Warn("could not read the state set by hand", "err", err)
+	}
+	contacts, err := c.s.contactsOf(c.ctx, team, user)
+	if err != nil {
+		c.log.Warn("could not read the contacts", "err", err)
+	}
+	// Messages for the user wait in held until the welcome is queued, so
+	// that the welcome comes first; if the connect fails, they are dropped.
+	c.s.hub.add(key, c)
+	fail := func(e *signaling.Error) error {
+		c.s.hub.remove(key, c)
+		c.mu.Lock()
+		c.held = nil
+		c.mu.Unlock()
+		c.refuse(e, m.Ref, "")
+		return nil
+	}
+	now := time.Now().UTC()
+	rec := presenceRecord{Node: c.s.cfg.NodeName, Conn: c.id, Since: now, Updated: now, Device: claims.Device, Name: u.Name}
+	if manual.State != signaling.StateOnline {
+		rec.Manual, rec.ManualSince = manual.State, manual.Since
+	}
+	b, _ := json.Marshal(rec)
+	ctx, cancel := context.WithTimeout(c.ctx, c.s.cfg.RequestTimeout)
+	defer cancel()
+	rev, err := c.s.bus.presence.Create(ctx, presenceKey(key, session), b)
+	if errors.Is(err, jetstream.ErrKeyExists) && m.Resume {
+		// A reconnect before the server noticed the old connection die:
+		// take the session over; the old connection's heartbeat finds the
+		// key no longer its own and closes it.
+		rev, err = c.s.bus.presence.Put(ctx, presenceKey(key, session), b)
+		c.log.Info("session taken over by a reconnect", "session", session)
+	}
+	if errors.Is(err, jetstream.ErrKeyExists) {
+		return fail(signaling.Errorf(signaling.AlreadyConnectedSession,
+			"session %s of %s is already connected elsewhere: disconnect it there, or connect without a session id to get a new one", session, user))
+	}
+	if err != nil {
+		return fail(signaling.Errorf(signaling.UnknownError, "could not record your presence: %v", err))
+	}
+	c.user, c.session, c.role = user, session, claims.Role
+	c.team, c.key, c.device, c.name = team, key, claims.Device, u.Name
+	c.link = claims.Link
+	c.mu.Lock()
+	c.pres = rec
+	c.mu.Unlock()
+	if c.link == nil { // a guest of a link is seen by no one
+		c.s.markSeen(ctx, key, now)
+	}
+	c.log = c.log.With("user", user, "team", team, "session", session)
+	c.s.keeper.join(c, presenceKey(key, session), rev)
+	c.expiry = time.AfterFunc(time.Until(claims.ExpiresAt.Time), c.tokenExpired)
+	c.send(signaling.Message{Type: signaling.TypeWelcome, Ref: m.Ref, User: user, Name: u.Name, Session: session, Role: claims.Role,
+		ICEServers: c.s.turn.iceServers(user)})
+	c.admit()
+	c.log.Info("connected", "role", claims.Role, "device", claims.Device)
+	if len(contacts) > 0 {
+		// Everyone who has a person as a contact hears of their presence.
+		c.watchUsers(watchRequest{users: contacts, auto: true})
+	}
+	return nil
+}
+
+// receive takes a message on the user's subject, on the hub's goroutine:
+// it is held until the session is admitted, then handled by route.
+func (c *conn) receive(msg *nats.Msg) {
+	c.mu.Lock()
+	if !c.admitted {
+		full := len(c.held) >= c.s.cfg.SendQueue
+		if !full {
+			c.held = append(c.held, msg)
+		}
+		c.mu.Unlock()
+		if full {
+			c.tooSlow()
+		}
+		return
+	}
+	c.mu.Unlock()
+	c.route(msg)
+}
+
+// admit lets the user's messages through, after those held meanwhile, in
+// their order. The reader calls it once the welcome is queued.
+func (c *conn) admit() {
+	for {
+		c.mu.Lock()
+		held := c.held
+		c.held = nil
+		if len(held) == 0 {
+			c.admitted = true
+			c.mu.Unlock()
+			return
+		}
+		c.mu.Unlock()
+		for _, msg := range held {
+			c.route(msg)
+		}
+	}
+}
+
+// route handles a message on the user's subject: a control message, or
+// one to pass on to the client unless it is for another session. Once the
+// connection is ending (such as after a revoke), nothing more is.
+func (c *conn) route(msg *nats.Msg) {
+	if c.ctx.Err() != nil {
+		return
+	}
+	if ctl := msg.Header.Get(hdrControl); ctl != "" {
+		c.control(ctl, msg)
+		return
+	}
+	if to := msg.Header.Get(hdrSession); to != "" && to != c.session {
+		return
+	}
+	c.enqueue(msg.Data)
+}
+
+// control handles a control message on the user's subject.
+func (c *conn) control(ctl string, msg *nats.Msg) {
+	switch ctl {
+	case ctlRevoke:
+		dev := msg.Header.Get(hdrDevice)
+		if dev != "" && dev != c.device {
+			return
+		}
+		e := signaling.Errorf(signaling.InvalidToken,
+			"your access was revoked by an admin: sign in again with a new invite (`parley login INVITE`)")
+		if dev != "" {
+			e = badCredential(true)
+		}
+		c.refuse(e, "", "")
+		c.cancel(errRevoked)
+	case ctlStatus:
+		var st statusRecord
+		if json.Unmarshal(msg.Data, &st) != nil {
+			return
+		}
+		c.setPresence(func(r *presenceRecord) { r.Manual, r.ManualSince = st.State, st.Since })
+	case ctlContacts:
+		if u := string(msg.Data); signaling.ValidID(u) {
+			c.watchAdded(u)
+		}
+	}
+}
+
+// setPresence changes the session's presence record and has the keeper
+// write it at once. Safe from any goroutine.
+func (c *conn) setPresence(change func(*presenceRecord)) {
+	c.mu.Lock()
+	change(&c.pres)
+	c.mu.Unlock()
+	c.s.keeper.kick(c)
+}
+
+// presenceJSON is the session's presence record as of now, in JSON.
+func (c *conn) presenceJSON() []byte {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.pres.Updated = time.Now().UTC()
+	b, _ := json.Marshal(c.pres)
+	return b
+}
+
+// setOwnPresence handles a presence message from the client: a state set
+// by hand (for every session of the user, kept), or this session's idle
+// flag.
+func (c *conn) setOwnPresence(m signaling.Message) {
+	if m.Idle != nil {
+		idle := *m.Idle
+		c.setPresence(func(r *presenceRecord) { r.Idle = idle })
+		return
+	}
+	if err := c.s.setManual(c.ctx, c.team, c.user, m.State); err != nil {
+		c.refuse(signaling.AsError(err), m.Ref, "")
+	}
+}
+
+// tokenExpired closes a connection whose token expired without a refresh.
+func (c *conn) tokenExpired() {
+	c.refuse(signaling.Errorf(signaling.InvalidToken,
+		"your token expired: clients renew it before it does (refresh); sign in again (`parley login INVITE`) or get a new token"), "", "")
+	c.cancel(errExpired)
+}
+
+// refresh takes a renewed token for the connection: same user, team and
+// device, not revoked. The connection then lasts until that token expires.
+func (c *conn) refresh(m signaling.Message) {
+	addr := remoteHost(c.remote)
+	claims, err := c.s.tokens.verify(m.Token)
+	if err == nil && (claims.Subject != c.user || claims.team() != c.team || claims.Device != c.device) {
+		err = signaling.Errorf(signaling.InvalidToken,
+			"the token is for another user or device than this connection's: connect again with it")
+	}
+	if err == nil {
+		_, err = c.s.checkAccess(c.ctx, claims)
+	}
+	if err != nil {
+		if e := signaling.AsError(err); e.Code == signaling.InvalidToken {
+			c.s.limits.failed(limitConnect, addr)
+		}
+		c.refuse(signaling.AsError(err), m.Ref, "")
+		return
+	}
+	c.expiry.Reset(time.Until(claims.ExpiresAt.Time))
+	c.log.Debug("token refreshed", "expires", claims.ExpiresAt.Time)
+	c.send(signaling.Message{Type: signaling.TypeRefreshed, Ref: m.Ref})
+}
+
+// dial checks a dial, marks both users busy and starts the call.
+func (c *conn) dial(m signaling.Message) {
+	refuse := func(e *signaling.Error) { c.refuse(e, m.Ref, "") }
+	internal := func(what string, err error) {
+		refuse(signaling.Errorf(signaling.UnknownError, "%s: %v", what, err))
+	}
+	select {
+	case <-c.s.stopping:
+		refuse(signaling.Errorf(signaling.UnknownError, "the server is shutting down: dial again once reconnected"))
+		return
+	default:
+	}
+	if m.To == c.user {
+		refuse(signaling.Errorf(signaling.SameCallerAndDestination, "you cannot call yourself: dial another user"))
+		return
+	}
+	// A user of another team, or one a guest may not reach, is not there.
+	var callee userRecord
+	var e *signaling.Error
+	if c.link != nil {
+		callee, e = c.s.guestDial(c.ctx, c, m.To) // links.go
+	} else {
+		callee, e = c.s.findVisible(c.ctx, c.team, c.user, c.role, m.To)
+	}
+	if e != nil {
+		refuse(e)
+		return
+	}
+	if callee.role() == RoleGuest {
+		ok, err := c.s.hasContact(c.ctx, c.team, c.user, m.To)
+		if err != nil {
+			internal("could not read your contacts", err)
+			return
+		}
+		if !ok {
+			refuse(signaling.Errorf(signaling.InvalidParameter,
+				"%s is a guest: only people who have them as a contact can call them; add them with `parley contacts add %s`", m.To, m.To))
+			return
+		}
+	}
+	toKey := userKey(c.team, m.To)
+	online, err := c.s.online(c.ctx, toKey)
+	if err != nil {
+		internal("could not read the presence of "+m.To, err)
+		return
+	}
+	if !online {
+		refuse(signaling.Errorf(signaling.NoConnectedDestination,
+			"%s is not connected: try again when they are online (watch them to be told)", m.To))
+		return
+	}
+	if st, err := c.s.manualState(c.ctx, toKey); err != nil {
+		internal("could not read the state of "+m.To, err)
+		return
+	} else if st.State == signaling.StateDND {
+		refuse(signaling.Errorf(signaling.AlreadyBusyCall,
+			"%s does not want to be disturbed (do not disturb): try again later; watch them to see when that changes", signaling.Label(m.To, callee.Name)))
+		return
+	}
+	id := newID()
+	ctx, cancel := context.WithTimeout(c.ctx, c.s.cfg.RequestTimeout)
+	defer cancel()
+	callerRev, err := c.s.bus.busy.Create(ctx, c.key, []byte(id))
+	if errors.Is(err, jetstream.ErrKeyExists) {
+		refuse(signaling.Errorf(signaling.AlreadyBusyCall, "you are already in a call: hang up before dialing again"))
+		return
+	}
+	if err != nil {
+		internal("could not mark you busy", err)
+		return
+	}
+	calleeRev, err := c.s.bus.busy.Create(ctx, toKey, []byte(id))
+	if err != nil {
+		c.s.releaseBusy(c.key, callerRev)
+		if errors.Is(err, jetstream.ErrKeyExists) {
+			refuse(signaling.Errorf(signaling.AlreadyBusyCall, "%s is in another call: wait for the other call to end", m.To))
+		} else {
+			internal("could not mark "+m.To+" busy", err)
+		}
+		return
+	}
+	err = c.s.startCall(callSetup{
+		id: id, team: c.team, from: c.user, fromSession: c.session, to: m.To, ref: m.Ref, offer: m.SDP,
+		fromName: c.name, toName: callee.Name,
+		fromBusy: callerRev, toBusy: calleeRev,
+		link: linkKey(c.link),
+	})
+	if err != nil {
+		c.s.releaseBusy(c.key, callerRev)
+		c.s.releaseBusy(toKey, calleeRev)
+		internal("could not start the call", err)
+	}
+}
+
+// act sends a call action to the call's owner, wherever it runs, and
+// passes on its refusal. An action that finds no owner is not refused: act
+// reports it, and the call may be adopted (resume.go).
+func (c *conn) act(m signaling.Message) (noOwner bool) {
+	a := m
+	a.Ref, a.User, a.Session, a.Role = "", c.user, c.session, c.role
+	a.State, a.Idle = "", nil
+	data, err := signaling.Encode(a)
+	if err != nil {
+		c.refuse(signaling.Errorf(signaling.UnknownError, "could not encode %s: %v", m.Type, err), m.Ref, m.CallID)
+		return false
+	}
+	ctx, cancel := context.WithTimeout(c.ctx, c.s.cfg.RequestTimeout)
+	defer cancel()
+	msg, err := c.s.bus.nc.RequestWithContext(ctx, callSubject(m.CallID), data)
+	switch {
+	case errors.Is(err, nats.ErrNoResponders):
+		return true
+	case err != nil:
+		if c.ctx.Err() == nil {
+			c.refuse(signaling.Errorf(signaling.UnknownError, "call %s did not respond: %v", m.CallID, err), m.Ref, m.CallID)
+		}
+		return false
+	}
+	var r actionReply
+	if err := json.Unmarshal(msg.Data, &r); err != nil {
+		c.refuse(signaling.Errorf(signaling.UnknownError, "call %s answered nonsense: %v", m.CallID, err), m.Ref, m.CallID)
+		return false
+	}
+	if r.Error != nil {
+		c.refuse(r.Error, m.Ref, m.CallID)
+	}
+	return false
+}
+
+// watch hands a watch to the watcher.
+func (c *conn) watch(m signaling.Message) {
+	if len(m.Users) == 0 {
+		c.refuse(signaling.Errorf(signaling.InvalidParameter, `watch needs "users": the users whose presence you want`), m.Ref, "")
+		return
+	}
+	c.watchUsers(watchRequest{ref: m.Ref, users: m.Users})
+}
+
+// watchUsers hands req to the watcher, which starts if it does not run.
+func (c *conn) watchUsers(req watchRequest) {
+	c.mu.Lock()
+	reqs := c.startWatcher()
+	c.mu.Unlock()
+	if reqs == nil {
+		return // closing
+	}
+	select {
+	case reqs <- req:
+	case <-c.ctx.Done():
+	}
+}
+
+// maxWatchAdds bounds the contacts added elsewhere that wait for the
+// watcher.
+const maxWatchAdds = 64
+
+// watchAdded has the watcher start watching user, a contact added
+// elsewhere. It never blocks.
+func (c *conn) watchAdded(user string) {
+	c.mu.Lock()
+	if len(c.watchAdds) >= maxWatchAdds {
+		c.mu.Unlock()
+		c.s.log.Warn("a contact added elsewhere is not watched: too many at once", "user", c.user, "contact", user)
+		return
+	}
+	c.watchAdds = append(c.watchAdds, user)
+	c.startWatcher()
+	kick := c.watchKick
+	c.mu.Unlock()
+	select {
+	case kick <- struct{}{}:
+	default:
+	}
+}
+
+// startWatcher starts the watcher unless it runs, and returns its channel
+// of watches; nil once the connection is closing. c.mu must be held.
+func (c *conn) startWatcher() chan<- watchRequest {
+	if c.closed {
+		return nil
+	}
+	if !c.watching {
+		c.watching = true
+		c.watchReqs = make(chan watchRequest)
+		c.watchKick = make(chan struct{}, 1)
+		c.wg.Add(1)
+		go c.watcher(c.watchReqs, c.watchKick)
+	}
+	return c.watchReqs
+}
+
+// takeWatchAdds returns the users added by watchAdded since it was last
+// called.
+func (c *conn) takeWatchAdds() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	adds := c.watchAdds
+	c.watchAdds = nil
+	return adds
+}
+
+// send queues a message for the client.
+func (c *conn) send(m signaling.Message) {
+	b, err := signaling.Encode(m)
+	if err != nil {
+		c.log.Error("encode", "type", m.Type, "err", err)
+		return
+	}
+	c.enqueue(b)
+}
+
+// enqueue queues a message in wire form, or disconnects the client when
+// its queue is full. Safe from any goroutine; what is queued once the
+// socket closes is dropped.
+func (c *conn) enqueue(b []byte) {
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return
+	}
+	if len(c.queue) >= c.s.cfg.SendQueue {
+		c.mu.Unlock()
+		c.tooSlow()
+		return
+	}
+	c.queue = append(c.queue, b)
+	c.startWriter()
+	c.mu.Unlock()
+}
+
+// enqueueWait queues a message, waiting up to a write timeout for room:
+// for a burst the connection itself asked for, such as the presence of a
+// thousand watched users.
+func (c *conn) enqueueWait(b []byte) {
+	var t *time.Timer
+	for {
+		c.mu.Lock()
+		if c.closed {
+			c.mu.Unlock()
+			return
+		}
+		if len(c.queue) < c.s.cfg.SendQueue {
+			c.queue = append(c.queue, b)
+			c.startWriter()
+			c.mu.Unlock()
+			return
+		}
+		if c.room == nil {
+			c.room = make(chan struct{})
+		}
+		room := c.room
+		c.mu.Unlock()
+		if t == nil {
+			t = time.NewTimer(c.s.cfg.WriteTimeout)
+			defer t.Stop()
+		}
+		select {
+		case <-room:
+		case <-c.ctx.Done():
+			return
+		case <-t.C:
+			c.tooSlow()
+			return
+		}
+	}
+}
+
+// tooSlow disconnects a client that does not read what is sent to it.
+func (c *conn) tooSlow() {
+	c.slowOnce.Do(func() {
+		// c.log is the reader's: log with fields of its own.
+		c.s.log.Warn("disconnecting a slow client", "remote", c.remote, "queue", c.s.cfg.SendQueue)
+	})
+	c.cancel(errSlow)
+	c.cancelAbort()
+}
+
+// refuse logs a refusal and sends it to the client. Safe from any
+// goroutine once connect has returned (or before connect, from the reader).
+func (c *conn) refuse(e *signaling.Error, ref, callID string) {
+	c.s.logRefusal(e, c.user, c.remote, "session", c.session, "ref", ref, "call", callID)
+	c.send(signaling.Message{Type: signaling.TypeError, Ref: ref, CallID: callID, Error: e})
+}
+
+// startWriter starts the writer unless it runs. c.mu must be held.
+func (c *conn) startWriter() {
+	if !c.writing && !c.closed {
+		c.writing = true
+		go c.writer()
+	}
+}
+
+// wakeWriter starts the writer, if it does not run, to close the
+// connection: it runs once c.ctx has ended.
+func (c *conn) wakeWriter() {
+	c.mu.Lock()
+	c.startWriter()
+	c.mu.Unlock()
+}
+
+// writer writes queued messages until there are none left, then exits; once
+// the connection ends, it closes the socket in the way the cause calls for.
+func (c *conn) writer() {
+	for {
+		c.mu.Lock()
+		if c.ctx.Err() != nil {
+			c.closed = true
+			c.mu.Unlock()
+			c.close(context.Cause(c.ctx))
+			close(c.done)
+			return
+		}
+		b, ok := c.take()
+		if !ok {
+			c.writing = false
+			c.mu.Unlock()
+			return
+		}
+		c.mu.Unlock()
+		if err := c.write(b); err != nil {
+			c.cancel(fmt.Errorf("server: write: %w", err))
+			c.mu.Lock()
+			c.closed = true
+			c.mu.Unlock()
+			_ = c.ws.CloseNow()
+			close(c.done)
+			return
+		}
+	}
+}
+
+// take takes the next message from the queue; the queue's memory goes
+// once it is empty. c.mu must be held.
+func (c *conn) take() ([]byte, bool) {
+	if len(c.queue) == 0 {
+		c.queue = nil
+		return nil, false
+	}
+	b := c.queue[0]
+	c.queue[0] = nil
+	c.queue = c.queue[1:]
+	if c.room != nil {
+		close(c.room)
+		c.room = nil
+	}
+	return b, true
+}
+
+func (c *conn) write(b []byte) error {
+	ctx, cancel := context.WithTimeout(c.abort, c.s.cfg.WriteTimeout)
+	defer cancel()
+	return c.ws.Write(ctx, websocket.MessageText, b)
+}
+
+// close says goodbye and closes the socket.
+func (c *conn) close(cause error) {
+	switch {
+	case errors.Is(cause, errShutdown):
+		// Queued messages are dropped: the client reconnects anyway.
+		b, _ := signaling.Encode(signaling.Message{Type: signaling.TypeShutdown,
+			Reason: "the server is shutting down: reconnect in a moment"})
+		_ = c.write(b)
+		_ = c.ws.Close(websocket.StatusGoingAway, "server shutting down")
+	case errors.Is(cause, errSlow):
+		// No closing handshake: it would wait for a client that does not read.
+		_ = c.ws.CloseNow()
+	case errors.Is(cause, errBadToken):
+		c.flush()
+		_ = c.ws.Close(websocket.StatusPolicyViolation, "invalid token")
+	case errors.Is(cause, errNoHello):
+		c.flush()
+		_ = c.ws.Close(websocket.StatusPolicyViolation, "no connect")
+	case errors.Is(cause, errLost):
+		c.flush()
+		_ = c.ws.Close(websocket.StatusPolicyViolation, "session taken over")
+	case errors.Is(cause, errRevoked):
+		c.flush()
+		_ = c.ws.Close(websocket.StatusPolicyViolation, "revoked")
+	case errors.Is(cause, errExpired):
+		c.flush()
+		_ = c.ws.Close(websocket.StatusPolicyViolation, "token expired")
+	default:
+		c.flush()
+		_ = c.ws.Close(websocket.StatusNormalClosure, "")
+	}
+	c.mu.Lock()
+	c.queue = nil
+	c.mu.Unlock()
+}
+
+// flush writes what is queued, within one write timeout in all.
+func (c *conn) flush() {
+	ctx, cancel := context.WithTimeout(c.abort, c.s.cfg.WriteTimeout)
+	defer cancel()
+	for {
+		c.mu.Lock()
+		b, ok := c.take()
+		c.mu.Unlock()
+		if !ok || c.ws.Write(ctx, websocket.MessageText, b) != nil {
+			return
+		}
+	}
+}
+
+// ping pings the client, on the keepalive timer's goroutine, and sets the
+// timer again; a client that does not answer within the interval is
+// disconnected.
+func (c *conn) ping() {
+	if c.ctx.Err() != nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(c.abort, c.s.cfg.PingInterval)
+	err := c.ws.Ping(ctx)
+	cancel()
+	switch {
+	case c.ctx.Err() != nil:
+	case err != nil:
+		c.cancel(fmt.Errorf("server: ping: %w", err))
+	default:
+		c.pinger.Reset(c.s.cfg.PingInterval)
+	}
+}
+
+// presenceRevision tells the revision of a presence key and whether it is
+// this connection's; jetstream.ErrKeyNotFound when it is gone.
+func (c *conn) presenceRevision(ctx context.Context, key string) (rev uint64, ours bool, err error) {
+	e, err := c.s.bus.presence.Get(ctx, key)
+	if err != nil {
+		return 0, false, err
+	}
+	var p presenceRecord
+	if json.Unmarshal(e.Value(), &p) != nil || p.Conn != c.id {
+		return e.Revision(), false, nil
+	}
+	return e.Revision(), true, nil
+}
+
+// cleanup undoes connect once the socket is closed and the watcher done.
+func (c *conn) cleanup() {
+	c.pinger.Stop()
+	if c.user == "" {
+		return
+	}
+	c.s.hub.remove(c.key, c)
+	c.expiry.Stop()
+	rev := c.s.keeper.leave(c)
+	ctx, cancel := context.WithTimeout(context.Background(), c.s.cfg.RequestTimeout)
+	defer cancel()
+	// Seen before the presence goes, so that watchers who read it then
+	// find the time of this disconnect.
+	c.s.markSeen(ctx, c.key, time.Now())
+	if errors.Is(context.Cause(c.ctx), errLost) {
+		return // the key is someone else's now
+	}
+	key := presenceKey(c.key, c.session)
+	err := c.s.bus.presence.Delete(ctx, key, jetstream.LastRevision(rev))
+	if err != nil {
+		// A refresh may have landed without its answer: delete if the key
+		// is still ours.
+		if rev, ours, rerr := c.presenceRevision(ctx, key); rerr == nil && ours {
+			err = c.s.bus.presence.Delete(ctx, key, jetstream.LastRevision(rev))
+		}
+	}
+	if err != nil {
+		c.log.Warn("could not remove presence; it expires by itself", "err", err)
+	}
+}

@@ -1,0 +1,62 @@
+package server
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/parley-voice/parley/signaling"
+)
+
+func TestStartErrors(t *testing.T) {
+	s := startServer(t)
+	if err := s.Start(t.Context()); err == nil || !strings.HasPrefix(err.Error(), "server: ") {
+		t.Errorf("second Start: %v", err)
+	}
+
+	// The address is taken: Start fails and leaves nothing running (the
+	// leak check in TestMain would see the NATS server).
+	logs := &logBuffer{}
+	cfg := testConfig(t.TempDir(), logs)
+	cfg.Listen = s.Addr()
+	s2, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s2.Start(t.Context()); err == nil || !strings.Contains(err.Error(), "server: listen") {
+		t.Errorf("Start on a taken address: %v", err)
+	}
+	if err := s2.Shutdown(t.Context()); err != nil {
+		t.Errorf("Shutdown after a failed Start: %v", err)
+	}
+
+	// Shutdown before Start, then Start.
+	s3, err := New(testConfig(t.TempDir(), logs))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s3.Shutdown(context.Background()); err != nil {
+		t.Errorf("Shutdown before Start: %v", err)
+	}
+	if err := s3.Start(t.Context()); err == nil {
+		t.Errorf("Start after Shutdown succeeded")
+	}
+}
+
+// TestHTTPTimeoutsSpareWebSockets: the HTTP server's read and write
+// timeouts do not cut a WebSocket that lives longer than them.
+func TestHTTPTimeoutsSpareWebSockets(t *testing.T) {
+	s := startServer(t, func(c *Config) {
+		c.WriteTimeout = 100 * time.Millisecond // also the HTTP read, write and idle timeouts
+		c.RingTimeout = 400 * time.Millisecond
+	})
+	alice := s.connect(t, "alice", "")
+	bob := s.connect(t, "bob", "")
+	id := placeCall(t, alice, bob, "d")
+	// Wait out the ring timeout, well past the HTTP timeouts.
+	alice.expect(status(ended(id, signaling.Unanswered, out, "alice", "bob", ReasonNoAnswer, 0)))
+	bob.expect(status(ended(id, signaling.Unanswered, in, "alice", "bob", ReasonNoAnswer, 0)))
+	alice.ping("p")
+	bob.ping("p")
+}

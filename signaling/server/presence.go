@@ -1,0 +1,430 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/parley-voice/parley/signaling"
+)
+
+// Rich presence over HTTP, contacts and the directory (see the design in
+// people.go; the WebSocket side is watch.go).
+
+// maxDirectory is the most people one directory answer lists.
+const maxDirectory = 100
+
+// presenceRecord is the value of a presence key: one connected session.
+type presenceRecord struct {
+	Node    string    `json:"node"`
+	Conn    string    `json:"conn"`
+	Since   time.Time `json:"since"`
+	Updated time.Time `json:"updated,omitzero"` // the last heartbeat
+	Device  string    `json:"device,omitempty"`
+	Name    string    `json:"name,omitempty"` // the user's display name
+	Idle    bool      `json:"idle,omitempty"` // the session's user is away from it
+	// Manual is the state the user set by hand (away or dnd; "" for none),
+	// set at ManualSince.
+	Manual      signaling.State `json:"manual,omitempty"`
+	ManualSince time.Time       `json:"manual_since,omitzero"`
+}
+
+// aggregate is the state of a user with these sessions, busy or not (see
+// signaling.State for the precedence).
+func aggregate(sessions []presenceRecord, busy bool) signaling.State {
+	if len(sessions) == 0 {
+		return signaling.StateOffline
+	}
+	if busy {
+		return signaling.StateInCall
+	}
+	// Every session carries the manual state; the latest word counts.
+	latest := sessions[0]
+	idle := true
+	for _, r := range sessions {
+		if r.ManualSince.After(latest.ManualSince) {
+			latest = r
+		}
+		idle = idle && r.Idle
+	}
+	switch {
+	case latest.Manual == signaling.StateDND:
+		return signaling.StateDND
+	case latest.Manual == signaling.StateAway, idle:
+		return signaling.StateAway
+	}
+	return signaling.StateOnline
+}
+
+// sessions reads the presence records of a user.
+func (s *Server) sessions(ctx context.Context, key string) ([]presenceRecord, error) {
+	keys, err := s.sessionKeys(ctx, key)
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.RequestTimeout)
+	defer cancel()
+	var out []presenceRecord
+	for _, k := range keys {
+		var r presenceRecord
+		if _, found, err := getJSON(ctx, s.bus.presence, k, &r); err != nil {
+			return nil, err
+		} else if found {
+			out = append(out, r)
+		}
+	}
+	return out, nil
+}
+
+// isBusy reports whether a user is in a call.
+func (s *Server) isBusy(ctx context.Context, key string) (bool, error) {
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.RequestTimeout)
+	defer cancel()
+	_, err := s.bus.busy.Get(ctx, key)
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+// person is u as others see them, with their presence now.
+func (s *Server) person(ctx context.Context, team string, u userRecord) (signaling.Person, error) {
+	key := userKey(team, u.User)
+	p := signaling.Person{User: u.User, Name: u.Name, Role: u.role()}
+	recs, err := s.sessions(ctx, key)
+	if err != nil {
+		return p, err
+	}
+	busy, err := s.isBusy(ctx, key)
+	if err != nil {
+		return p, err
+	}
+	p.State = aggregate(recs, busy)
+	p.Online = p.State.Online()
+	if !p.Online {
+		if seen := s.lastSeen(ctx, key); !seen.IsZero() {
+			p.LastSeen = &seen
+		}
+	}
+	return p, nil
+}
+
+// findVisible looks up user of team for viewer (with role): a user of
+// another team, unknown, or hidden from a guest reads as unknownUser.
+func (s *Server) findVisible(ctx context.Context, team, viewer, role, user string) (userRecord, *signaling.Error) {
+	if err := signaling.CheckUserID(user); err != nil {
+		return userRecord{}, signaling.AsError(err)
+	}
+	u, found, err := s.lookup(ctx, team, user)
+	if err != nil {
+		return u, signaling.Errorf(signaling.UnknownError, "%v", err)
+	}
+	if !found {
+		return u, unknownUser(user)
+	}
+	ok, err := s.visible(ctx, team, viewer, role, user)
+	if err != nil {
+		return u, signaling.Errorf(signaling.UnknownError, "%v", err)
+	}
+	if !ok {
+		return u, unknownUser(user)
+	}
+	return u, nil
+}
+
+// handlePresence tells a user's presence: GET /v1/users/{user}/presence,
+// with ?wait=DUR to wait for an offline user to come online.
+func (s *Server) handlePresence(w http.ResponseWriter, r *http.Request) {
+	user := r.PathValue("user")
+	c, _, ok := s.bearer(w, r)
+	if !ok {
+		return
+	}
+	var wait time.Duration
+	if v := r.URL.Query().Get("wait"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < 0 || d > signaling.MaxWait {
+			s.httpError(w, r, c.Subject, signaling.Errorf(signaling.InvalidParameter,
+				"wait %.40q is not a duration up to %v", v, signaling.MaxWait))
+			return
+		}
+		wait = d
+	}
+	u, e := s.findVisible(r.Context(), c.team(), c.Subject, c.Role, user)
+	if e != nil {
+		s.httpError(w, r, c.Subject, e)
+		return
+	}
+	team := c.team()
+	var kw jetstream.KeyWatcher
+	if wait > 0 {
+		// Watch before reading, so that nothing is missed in between.
+		_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(wait + s.cfg.WriteTimeout))
+		var err error
+		kw, err = s.bus.presence.WatchFiltered(r.Context(), []string{presenceFilter(userKey(team, user))}, jetstream.UpdatesOnly())
+		if err != nil {
+			s.httpError(w, r, c.Subject, signaling.Errorf(signaling.UnknownError, "could not watch presence: %v", err))
+			return
+		}
+		defer func() { _ = kw.Stop() }()
+	}
+	p, err := s.person(r.Context(), team, u)
+	if err != nil {
+		s.httpError(w, r, c.Subject, signaling.Errorf(signaling.UnknownError, "could not read presence: %v", err))
+		return
+	}
+	if kw != nil && !p.Online {
+		t := time.NewTimer(wait)
+		defer t.Stop()
+	waiting:
+		for {
+			select {
+			case e, ok := <-kw.Updates():
+				if !ok {
+					break waiting
+				}
+				if e != nil && e.Operation() == jetstream.KeyValuePut {
+					break waiting
+				}
+			case <-t.C:
+				break waiting
+			case <-r.Context().Done():
+				return
+			}
+		}
+		if p, err = s.person(r.Context(), team, u); err != nil {
+			s.httpError(w, r, c.Subject, signaling.Errorf(signaling.UnknownError, "could not read presence: %v", err))
+			return
+		}
+	}
+	writeJSON(w, http.StatusOK, p)
+}
+
+// setManual sets the state a user chose by hand (online clears it) and
+// tells their sessions, which rewrite their presence at once.
+func (s *Server) setManual(ctx context.Context, team, user string, state signaling.State) error {
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.RequestTimeout)
+	defer cancel()
+	key := userKey(team, user)
+	rec := statusRecord{State: state, Since: time.Now().UTC()}
+	var err error
+	if state == signaling.StateOnline {
+		err = s.bus.status.Delete(ctx, key)
+		rec.State = ""
+	} else {
+		b, _ := json.Marshal(rec)
+		_, err = s.bus.status.Put(ctx, key, b)
+	}
+	if err != nil {
+		return signaling.Errorf(signaling.UnknownError, "could not save your state: %v", err)
+	}
+	b, _ := json.Marshal(rec)
+	s.control(key, ctlStatus, "", b)
+	s.log.Info("state set", "user", user, "team", team, "state", state)
+	return nil
+}
+
+// handleMyPresence sets your state by hand: PUT /v1/me/presence {state}.
+func (s *Server) handleMyPresence(w http.ResponseWriter, r *http.Request) {
+	c, u, ok := s.bearer(w, r)
+	if !ok {
+		return
+	}
+	var req signaling.PresenceRequest
+	if e := decodeBody(r, &req); e != nil {
+		s.httpError(w, r, c.Subject, e)
+		return
+	}
+	if !req.State.Settable() {
+		s.httpError(w, r, c.Subject, signaling.Errorf(signaling.InvalidParameter,
+			"state %.20q cannot be set: use online, away or dnd", string(req.State)))
+		return
+	}
+	if err := s.setManual(r.Context(), c.team(), c.Subject, req.State); err != nil {
+		s.httpError(w, r, c.Subject, signaling.AsError(err))
+		return
+	}
+	p, err := s.person(r.Context(), c.team(), u)
+	if err != nil {
+		s.httpError(w, r, c.Subject, signaling.Errorf(signaling.UnknownError, "%v", err))
+		return
+	}
+	if p.Online && p.State != signaling.StateInCall {
+		// The sessions rewrite their records in a moment: say what was set.
+		switch req.State {
+		case signaling.StateAway, signaling.StateDND:
+			p.State = req.State
+		}
+	}
+	writeJSON(w, http.StatusOK, p)
+}
+
+// handleContacts lists your contacts with their presence: GET
+// /v1/me/contacts.
+func (s *Server) handleContacts(w http.ResponseWriter, r *http.Request) {
+	c, _, ok := s.bearer(w, r)
+	if !ok {
+		return
+	}
+	list, err := s.contactsOf(r.Context(), c.team(), c.Subject)
+	if err != nil {
+		s.httpError(w, r, c.Subject, signaling.Errorf(signaling.UnknownError, "%v", err))
+		return
+	}
+	out := signaling.People{People: []signaling.Person{}}
+	for _, user := range list {
+		u, found, err := s.lookup(r.Context(), c.team(), user)
+		if err != nil {
+			s.httpError(w, r, c.Subject, signaling.Errorf(signaling.UnknownError, "%v", err))
+			return
+		}
+		if !found {
+			continue
+		}
+		p, err := s.person(r.Context(), c.team(), u)
+		if err != nil {
+			s.httpError(w, r, c.Subject, signaling.Errorf(signaling.UnknownError, "%v", err))
+			return
+		}
+		out.People = append(out.People, p)
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// handleAddContact adds a contact: PUT /v1/me/contacts/{user}.
+func (s *Server) handleAddContact(w http.ResponseWriter, r *http.Request) {
+	user := r.PathValue("user")
+	c, _, ok := s.bearer(w, r)
+	if !ok {
+		return
+	}
+	if user == c.Subject {
+		s.httpError(w, r, c.Subject, signaling.Errorf(signaling.SameCallerAndDestination, "you cannot be your own contact"))
+		return
+	}
+	u, e := s.findVisible(r.Context(), c.team(), c.Subject, c.Role, user)
+	if e != nil {
+		s.httpError(w, r, c.Subject, e)
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.RequestTimeout)
+	defer cancel()
+	key := userKey(c.team(), c.Subject)
+	full := false
+	_, err := update(ctx, s.bus.contacts, key, func(rec *contactsRecord, _ bool) bool {
+		switch {
+		case slices.Contains(rec.Contacts, user):
+			return false
+		case len(rec.Contacts) >= MaxContacts:
+			full = true
+			return false
+		}
+		rec.Contacts = append(rec.Contacts, user)
+		return true
+	})
+	switch {
+	case err != nil:
+		s.httpError(w, r, c.Subject, signaling.Errorf(signaling.UnknownError, "could not save your contacts: %v", err))
+		return
+	case full:
+		s.httpError(w, r, c.Subject, signaling.Errorf(signaling.InvalidParameter,
+			"you have %d contacts, the most there may be: remove some first", MaxContacts))
+		return
+	}
+	s.control(key, ctlContacts, "", []byte(user))
+	p, err := s.person(r.Context(), c.team(), u)
+	if err != nil {
+		s.httpError(w, r, c.Subject, signaling.Errorf(signaling.UnknownError, "%v", err))
+		return
+	}
+	writeJSON(w, http.StatusOK, p)
+}
+
+// handleRemoveContact removes a contact: DELETE /v1/me/contacts/{user}.
+func (s *Server) handleRemoveContact(w http.ResponseWriter, r *http.Request) {
+	user := r.PathValue("user")
+	c, _, ok := s.bearer(w, r)
+	if !ok {
+		return
+	}
+	if err := signaling.CheckUserID(user); err != nil {
+		s.httpError(w, r, c.Subject, signaling.AsError(err))
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.RequestTimeout)
+	defer cancel()
+	had := false
+	_, err := update(ctx, s.bus.contacts, userKey(c.team(), c.Subject), func(rec *contactsRecord, _ bool) bool {
+		i := slices.Index(rec.Contacts, user)
+		if i < 0 {
+			return false
+		}
+		had = true
+		rec.Contacts = slices.Delete(rec.Contacts, i, i+1)
+		return true
+	})
+	switch {
+	case err != nil:
+		s.httpError(w, r, c.Subject, signaling.Errorf(signaling.UnknownError, "could not save your contacts: %v", err))
+	case !had:
+		s.httpError(w, r, c.Subject, signaling.Errorf(signaling.InvalidParameter, "%s is not one of your contacts", user))
+	default:
+		writeJSON(w, http.StatusOK, struct{}{})
+	}
+}
+
+// handleDirectory lists the people of your team whose id or name contains
+// q, with online or offline: GET /v1/directory?q=. Guests may not.
+func (s *Server) handleDirectory(w http.ResponseWriter, r *http.Request) {
+	c, _, ok := s.bearer(w, r)
+	if !ok {
+		return
+	}
+	if c.Role == RoleGuest {
+		s.httpError(w, r, c.Subject, signaling.Errorf(signaling.InvalidParameter,
+			"guests cannot list the directory: ask the person you want to reach to add you as a contact"))
+		return
+	}
+	q := strings.ToLower(strings.TrimSpace(r.URL.Query().Get("q")))
+	if len(q) > signaling.MaxNameLength*4 {
+		s.httpError(w, r, c.Subject, signaling.Errorf(signaling.InvalidParameter, "the search is too long"))
+		return
+	}
+	team := c.team()
+	users, err := s.listUsers(r.Context(), team)
+	if err != nil {
+		s.httpError(w, r, c.Subject, signaling.Errorf(signaling.UnknownError, "could not list the directory: %v", err))
+		return
+	}
+	keys, err := s.keys(r.Context(), s.bus.presence, teamFilter(team)+".*")
+	if err != nil {
+		s.httpError(w, r, c.Subject, signaling.Errorf(signaling.UnknownError, "could not read presence: %v", err))
+		return
+	}
+	online := map[string]bool{}
+	for _, k := range keys {
+		if uk, _, ok := splitLast(k); ok {
+			online[uk] = true
+		}
+	}
+	out := signaling.People{People: []signaling.Person{}}
+	for _, u := range users {
+		if u.User == c.Subject || !(q == "" || strings.Contains(strings.ToLower(u.User), q) || strings.Contains(strings.ToLower(u.Name), q)) {
+			continue
+		}
+		p := signaling.Person{User: u.User, Name: u.Name, Role: u.role(), State: signaling.StateOffline}
+		if online[userKey(team, u.User)] {
+			p.State, p.Online = signaling.StateOnline, true
+		}
+		if out.People = append(out.People, p); len(out.People) == maxDirectory {
+			break
+		}
+	}
+	writeJSON(w, http.StatusOK, out)
+}

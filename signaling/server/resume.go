@@ -1,0 +1,142 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/parley-voice/parley/signaling"
+)
+
+// Calls that outlive their connections.
+//
+// Media is peer to peer, so an answered call can go on while a
+// participant's signaling connection is down, or while the server
+// restarts. The server keeps such a call for Config.ReconnectGrace:
+//
+//   - A participant whose connection dropped reconnects with the same
+//     session id and "resume" set on connect (taking the session over if
+//     the old connection still looks alive), then sends "resume" with the
+//     call's id. Its presence returns, which ends the grace period, and the
+//     owner answers with the call's status.
+//   - If the call's owner went away with its node (a restart, or a node of
+//     several that died), "resume" finds no owner: the node that receives
+//     it adopts the call from its record in the calls bucket (claiming the
+//     record with a compare and set, so that only one node does), and runs
+//     it from where it was. So does any other action on an answered call
+//     (a hang-up, a mute) from a participant whose own connection never
+//     dropped.
+//   - When the grace period ends with a participant still away, the call
+//     fails with "<user> disconnected".
+
+// actAdopting hands a participant's action (a resume, a hang-up…) to the
+// call's owner; when it has none, the call is adopted here from its record
+// and asked again.
+func (c *conn) actAdopting(m signaling.Message) {
+	for range 3 {
+		if !c.act(m) {
+			return
+		}
+		ctx, cancel := context.WithTimeout(c.ctx, c.s.cfg.RequestTimeout)
+		again, e := c.s.adopt(ctx, c, m.CallID, m.Type == signaling.TypeResume)
+		cancel()
+		switch {
+		case e != nil:
+			c.refuse(e, m.Ref, m.CallID)
+			return
+		case !again:
+			return
+		}
+	}
+	c.refuse(signaling.Errorf(signaling.UnknownError, "call %s could not be resumed: try again", m.CallID), m.Ref, m.CallID)
+}
+
+// adopt takes over the call callID from its record, for the participant on
+// connection c. For a resume, a call that has ended is told to c as it
+// ended, and a call that was never answered cannot be resumed and ends as
+// failed; any other action adopts only an answered call. again means that
+// the call has an owner now, to ask again.
+func (s *Server) adopt(ctx context.Context, c *conn, callID string, resume bool) (again bool, _ *signaling.Error) {
+	unknown := signaling.Errorf(signaling.NoConnectedCall, "there is no call %s: it has ended or never existed", callID)
+	e, err := s.bus.calls.Get(ctx, token(callID))
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return false, unknown
+	}
+	if err != nil {
+		return false, signaling.Errorf(signaling.UnknownError, "could not read call %s: %v", callID, err)
+	}
+	var rec callRecord
+	if json.Unmarshal(e.Value(), &rec) != nil || rec.Team != c.team || (c.user != rec.From && c.user != rec.To) {
+		return false, unknown
+	}
+	cs := callSetup{id: rec.ID, from: rec.From, fromSession: rec.FromSession, to: rec.To, team: rec.Team, link: rec.Link}
+	call := s.newCall(cs, rec)
+	call.answeredBy = rec.AnsweredBy
+	dir := signaling.Inbound
+	if c.user == rec.From {
+		dir = signaling.Outbound
+	}
+	if rec.Status != signaling.Answered {
+		if !resume {
+			return false, unknown
+		}
+		if !rec.Status.Terminal() {
+			// It rang when its owner went away; nobody can answer it now.
+			call.rec.Status, call.rec.Reason, call.rec.Code = signaling.Failed, "the server restarted before the call was answered", signaling.NoConnectedDestination
+			call.save()
+		}
+		c.send(signaling.Message{Type: signaling.TypeCallStatusChanged, Event: call.event(dir)})
+		return false, nil
+	}
+	call.rec.Node = s.cfg.NodeName
+	b, _ := json.Marshal(call.rec)
+	if _, err := s.bus.calls.Update(ctx, token(callID), b, e.Revision()); err != nil {
+		return true, nil // another node adopted it first: its owner answers now
+	}
+	call.adopted = true
+	if err := s.launch(call); err != nil {
+		return false, signaling.Errorf(signaling.UnknownError, "could not resume call %s: %v", callID, err)
+	}
+	return true, nil
+}
+
+// resumed answers a participant's resume with the call's status, to that
+// session only.
+func (c *call) resumed(a signaling.Message, isCaller bool) *signaling.Error {
+	c.log.Info("call resumed", "user", a.User, "session", a.Session)
+	if isCaller {
+		c.deliver(c.fromKey(), c.fromSession, signaling.Message{Type: signaling.TypeCallStatusChanged, Event: c.event(signaling.Outbound)})
+	} else {
+		c.deliver(c.toKey(), a.Session, signaling.Message{Type: signaling.TypeCallStatusChanged, Event: c.event(signaling.Inbound)})
+	}
+	return nil
+}
+
+// watchAbsence runs the grace period while a participant of the answered
+// call is away, and stops it when both are back.
+func (c *call) watchAbsence() {
+	away := !c.callerHere || !c.calleeHere[token(c.answeredBy)]
+	switch {
+	case away && !c.away:
+		c.away = true
+		c.grace.Reset(c.s.cfg.ReconnectGrace)
+		c.log.Info("participant away: waiting for a reconnect", "grace", c.s.cfg.ReconnectGrace)
+	case !away && c.away:
+		c.away = false
+		c.grace.Stop()
+		c.log.Info("participant back")
+	}
+}
+
+// graceOver ends the call whose participant did not come back in time.
+func (c *call) graceOver() {
+	c.away = false
+	switch {
+	case !c.callerHere:
+		c.end(signaling.Failed, c.from+" disconnected", signaling.NoConnectedDestination)
+	case !c.calleeHere[token(c.answeredBy)]:
+		c.end(signaling.Failed, c.to+" disconnected", signaling.NoConnectedDestination)
+	}
+}

@@ -1,0 +1,123 @@
+package server
+
+import (
+	"testing"
+	"time"
+
+	"github.com/parley-voice/parley/signaling"
+)
+
+// answeredCall places a call from alice to bob and answers it.
+func answeredCall(t *testing.T, alice, bob *client) string {
+	t.Helper()
+	id := placeCall(t, alice, bob, "d")
+	bob.send(signaling.Message{Type: signaling.TypeAnswer, CallID: id, SDP: "answer"})
+	answered := status(ev(id, signaling.Answered, signaling.Outbound, "alice", "bob"))
+	answered.SDP = "answer"
+	alice.expect(answered)
+	bob.expect(answeredIn(id, "alice", "bob", bob.session))
+	return id
+}
+
+// reconnect connects user again with the session of old, taking it over.
+func (s *testServer) reconnect(t *testing.T, old *client) *client {
+	t.Helper()
+	c := s.dial(t, old.name)
+	c.send(signaling.Message{Type: signaling.TypeConnect, Ref: "c", Token: s.token(t, old.user), Session: old.session, Resume: true})
+	if w := c.next(); w.Type != signaling.TypeWelcome || w.Session != old.session {
+		t.Fatalf("%s: reconnect: got %s", old.name, js(w))
+	}
+	c.user, c.session = old.user, old.session
+	return c
+}
+
+// TestResumeAfterDisconnect: a participant of an answered call whose
+// connection drops reconnects with its session within the grace period,
+// resumes the call, and the call goes on to complete.
+func TestResumeAfterDisconnect(t *testing.T) {
+	s := startServer(t, func(c *Config) { c.ReconnectGrace = time.Second })
+	alice, bob := s.connect(t, "alice", ""), s.connect(t, "bob", "")
+	id := answeredCall(t, alice, bob)
+
+	_ = alice.ws.CloseNow() // her network drops
+	alice2 := s.reconnect(t, alice)
+	alice2.send(signaling.Message{Type: signaling.TypeResume, CallID: id})
+	alice2.expect(status(ev(id, signaling.Answered, signaling.Outbound, "alice", "bob")))
+
+	// Past the grace period, the call is still up: hanging up completes it.
+	time.Sleep(1500 * time.Millisecond) // the grace period is what is tested
+	bob.send(msg(signaling.TypeHangup, id))
+	alice2.expect(status(ev(id, signaling.Completed, signaling.Outbound, "alice", "bob")))
+	bob.expect(status(ev(id, signaling.Completed, signaling.Inbound, "alice", "bob")))
+}
+
+// TestResumeTakesOverALiveSession: a reconnect before the server noticed
+// the old connection die takes the session over; the old one is closed.
+func TestResumeTakesOverALiveSession(t *testing.T) {
+	s := startServer(t, func(c *Config) { c.Heartbeat = 200 * time.Millisecond })
+	alice, bob := s.connect(t, "alice", ""), s.connect(t, "bob", "")
+	id := answeredCall(t, alice, bob)
+	alice2 := s.reconnect(t, alice) // the first connection still looks alive
+	alice2.send(signaling.Message{Type: signaling.TypeResume, CallID: id})
+	alice2.expect(status(ev(id, signaling.Answered, signaling.Outbound, "alice", "bob")))
+	// The old connection is closed within a heartbeat or two (it may get a
+	// copy of what was sent to the session meanwhile).
+	for range alice.in {
+	}
+	alice2.send(msg(signaling.TypeHangup, id))
+	alice2.expect(status(ev(id, signaling.Completed, signaling.Outbound, "alice", "bob")))
+}
+
+// TestGraceEnds: a participant who does not come back within the grace
+// period fails the call, and only then.
+func TestGraceEnds(t *testing.T) {
+	s := startServer(t, func(c *Config) { c.ReconnectGrace = 500 * time.Millisecond })
+	alice, bob := s.connect(t, "alice", ""), s.connect(t, "bob", "")
+	id := answeredCall(t, alice, bob)
+	start := time.Now()
+	_ = bob.ws.CloseNow()
+	alice.expect(status(ended(id, signaling.Failed, signaling.Outbound, "alice", "bob", "bob disconnected", signaling.NoConnectedDestination)))
+	if d := time.Since(start); d < 450*time.Millisecond {
+		t.Errorf("failed %v after bob left, before the grace of 500ms", d)
+	}
+}
+
+// TestResumeAfterRestart: the server restarts during an answered call; both
+// participants reconnect to the new process and resume, the call is
+// adopted from its record, and it completes normally.
+func TestResumeAfterRestart(t *testing.T) {
+	logs := &logBuffer{}
+	cfg := testConfig(t.TempDir(), logs)
+	first := startWith(t, cfg, logs)
+	alice, bob := first.connect(t, "alice", ""), first.connect(t, "bob", "")
+	id := answeredCall(t, alice, bob)
+	if err := first.Shutdown(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []*client{alice, bob} {
+		if m := c.next(); m.Type != signaling.TypeShutdown {
+			t.Fatalf("%s: got %s, want shutdown", c.name, js(m))
+		}
+	}
+
+	cfg.Listen = first.Addr() // the same address, as a restarted service has
+	second := startWith(t, cfg, logs)
+	alice2, bob2 := second.reconnect(t, alice), second.reconnect(t, bob)
+	alice2.send(signaling.Message{Type: signaling.TypeResume, CallID: id})
+	alice2.expect(status(ev(id, signaling.Answered, signaling.Outbound, "alice", "bob")))
+	bob2.send(signaling.Message{Type: signaling.TypeResume, CallID: id})
+	bob2.expect(status(ev(id, signaling.Answered, signaling.Inbound, "alice", "bob")))
+
+	// Busy again: the call holds both.
+	carol := second.connect(t, "carol", "")
+	carol.send(signaling.Message{Type: signaling.TypeDial, Ref: "x", To: "bob", SDP: "offer"})
+	carol.expectError(signaling.AlreadyBusyCall, "x", "")
+
+	alice2.send(msg(signaling.TypeHangup, id))
+	alice2.expect(status(ev(id, signaling.Completed, signaling.Outbound, "alice", "bob")))
+	bob2.expect(status(ev(id, signaling.Completed, signaling.Inbound, "alice", "bob")))
+
+	// A call that has ended resumes as ended.
+	alice2.send(signaling.Message{Type: signaling.TypeResume, CallID: id})
+	alice2.expect(status(ev(id, signaling.Completed, signaling.Outbound, "alice", "bob")))
+}

@@ -1,0 +1,393 @@
+package server
+
+import (
+	"context"
+	"crypto/tls"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/parley-voice/parley/signaling"
+)
+
+// Causes with which a connection's context ends.
+var (
+	errShutdown = errors.New("server: shutting down")
+	errSlow     = errors.New("server: client too slow: its send queue is full")
+	errBadToken = errors.New("server: connect with an invalid token")
+	errLost     = errors.New("server: session was taken over after its presence expired")
+	errNoHello  = errors.New("server: no connect in time")
+	errRevoked  = errors.New("server: the device or user was revoked")
+	errExpired  = errors.New("server: the token expired without a refresh")
+)
+
+// Server is a parley signaling server: the token endpoint, the session
+// check, the health check and the signaling WebSocket, with every call and
+// presence change routed through NATS.
+//
+// Life cycle: New prepares (secret, API key) without starting anything;
+// Start starts NATS and the HTTP listener and returns once the server
+// accepts connections (Addr is then valid); Shutdown stops it gracefully.
+// Run does all three for main. A Server is started at most once.
+type Server struct {
+	cfg       Config
+	log       *slog.Logger
+	apiKey    string
+	generated bool
+	tokens    *tokens
+	limits    *limiter
+	tls       *tls.Config // nil: plain HTTP
+
+	// Set by Start before ready is closed, read-only afterwards.
+	bus      *bus
+	hub      *hub    // the users' messages, to this node's connections
+	keeper   *keeper // the presence heartbeats of this node's sessions
+	ln       net.Listener
+	turn     *turnServer // nil when TURNListen is "off"
+	http     *http.Server
+	serveErr chan error // Serve's result
+	ready    chan struct{}
+
+	// connCtx is the parent of every connection's context; stopConns ends
+	// them with errShutdown. callCtx is the same for call owners.
+	connCtx   context.Context
+	stopConns context.CancelCauseFunc
+	callCtx   context.Context
+	stopCalls context.CancelFunc
+	stopping  chan struct{} // closed when Shutdown begins
+
+	// lifeMu is held by Start throughout, and by Shutdown before it reads
+	// what Start set, so that the two may be called concurrently.
+	lifeMu sync.Mutex
+
+	// mu guards started, closing and the Add calls of the wait groups, so
+	// that nothing is added once Shutdown waits.
+	mu      sync.Mutex
+	started bool
+	closing bool
+	conns   sync.WaitGroup
+	calls   sync.WaitGroup
+
+	shutdownOnce sync.Once
+	shutdownErr  error
+}
+
+// New checks cfg, creates DataDir and loads (or on first start makes) the
+// token secret and the API key. It starts nothing.
+func New(cfg Config) (*Server, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	cfg = cfg.withDefaults()
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("server: data dir: %w", err)
+	}
+	secret, err := loadSecret(cfg.DataDir)
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{
+		cfg:      cfg,
+		log:      cfg.Logger.With("node", cfg.NodeName),
+		apiKey:   cfg.APIKey,
+		tokens:   &tokens{secret: secret, ttl: cfg.TokenTTL},
+		limits:   newLimiter(cfg.Limits),
+		serveErr: make(chan error, 1),
+		ready:    make(chan struct{}),
+		stopping: make(chan struct{}),
+	}
+	if s.apiKey == "" {
+		if s.apiKey, s.generated, err = loadAPIKey(cfg.DataDir); err != nil {
+			return nil, err
+		}
+	}
+	if cfg.TLSCertFile != "" {
+		cert, err := tls.LoadX509KeyPair(cfg.TLSCertFile, cfg.TLSKeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("server: TLS certificate: %w", err)
+		}
+		s.tls = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	}
+	s.connCtx, s.stopConns = context.WithCancelCause(context.Background())
+	s.callCtx, s.stopCalls = context.WithCancel(context.Background())
+	return s, nil
+}
+
+// APIKey is the key the token endpoint requires.
+func (s *Server) APIKey() string { return s.apiKey }
+
+// GeneratedAPIKey reports whether New generated the API key (and saved it
+// to DataDir/api_key), so that main can show it once.
+func (s *Server) GeneratedAPIKey() bool { return s.generated }
+
+// Ready is closed once Start has succeeded.
+func (s *Server) Ready() <-chan struct{} { return s.ready }
+
+// Addr is the address the server listens on, such as "127.0.0.1:41234",
+// or "" before Start. Valid once Start returned or Ready is closed.
+func (s *Server) Addr() string {
+	if s.ln == nil {
+		return ""
+	}
+	return s.ln.Addr().String()
+}
+
+// URL is the server's base URL, such as "https://127.0.0.1:41234", or ""
+// before Start.
+func (s *Server) URL() string {
+	if s.ln == nil {
+		return ""
+	}
+	if s.tls != nil {
+		return "https://" + s.Addr()
+	}
+	return "http://" + s.Addr()
+}
+
+// NATSClientURL is the URL at which other nodes reach the embedded NATS
+// (Config.NATSListen), or "" when it takes no outside connections. Valid
+// once Start returned.
+func (s *Server) NATSClientURL() string {
+	if s.bus == nil || s.bus.ns == nil || s.cfg.NATSListen == "" {
+		return ""
+	}
+	return s.bus.ns.ClientURL()
+}
+
+// Start starts NATS (embedded or Config.NATSURL), the buckets and the HTTP
+// server, and returns once connections are accepted. ctx bounds the start
+// only; the server runs until Shutdown.
+func (s *Server) Start(ctx context.Context) (err error) {
+	s.lifeMu.Lock()
+	defer s.lifeMu.Unlock()
+	s.mu.Lock()
+	if s.started || s.closing {
+		s.mu.Unlock()
+		return errors.New("server: Start called twice or after Shutdown")
+	}
+	s.started = true
+	s.mu.Unlock()
+
+	if s.bus, err = startBus(ctx, s.cfg, s.log); err != nil {
+		return err
+	}
+	if s.cfg.TURNListen != "off" {
+		if s.turn, err = startTURN(s.cfg, s.log); err != nil {
+			s.bus.close()
+			s.bus = nil
+			return err
+		}
+	}
+	ln, err := net.Listen("tcp", s.cfg.Listen)
+	if err != nil {
+		s.turn.close()
+		s.turn = nil
+		s.bus.close()
+		s.bus = nil
+		return fmt.Errorf("server: listen: %w", err)
+	}
+	if s.hub, err = startHub(s.bus.nc); err != nil {
+		ln.Close()
+		s.turn.close()
+		s.turn = nil
+		s.bus.close()
+		s.bus = nil
+		return err
+	}
+	s.keeper = startKeeper(s)
+	s.ln = ln
+	s.http = &http.Server{
+		Handler:           s.handler(),
+		ReadHeaderTimeout: s.cfg.WriteTimeout,
+		ReadTimeout:       s.cfg.WriteTimeout,
+		WriteTimeout:      s.cfg.WriteTimeout,
+		IdleTimeout:       4 * s.cfg.WriteTimeout,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+		TLSConfig:         s.tls,
+	}
+	if s.tls != nil {
+		go func() { s.serveErr <- s.http.ServeTLS(ln, "", "") }()
+	} else {
+		go func() { s.serveErr <- s.http.Serve(ln) }()
+	}
+	close(s.ready)
+	nats := "embedded"
+	if s.cfg.NATSURL != "" {
+		nats = s.cfg.NATSURL
+	}
+	s.log.Info("listening", "url", s.URL(), "nats", nats, "data_dir", s.cfg.DataDir)
+	return nil
+}
+
+// Run starts the server and serves until ctx ends, then shuts down
+// gracefully within Config.ShutdownTimeout. It returns nil after a graceful
+// shutdown, or what failed.
+func (s *Server) Run(ctx context.Context) error {
+	if err := s.Start(ctx); err != nil {
+		return err
+	}
+	var serveErr error
+	select {
+	case <-ctx.Done():
+	case err := <-s.serveErr:
+		if !errors.Is(err, http.ErrServerClosed) {
+			serveErr = fmt.Errorf("server: serve: %w", err)
+		}
+	}
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.ShutdownTimeout)
+	defer cancel()
+	return errors.Join(serveErr, s.Shutdown(sctx))
+}
+
+// Shutdown stops the server gracefully: new connections and calls are
+// refused; the calls this node owns stop without being marked failed (their
+// media may go on); every client is sent a shutdown message and its socket
+// closed; then the HTTP server and NATS stop. ctx bounds the waiting; when
+// it ends first, the rest is stopped anyway and the error says so. Calling
+// Shutdown again returns the first call's result.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.shutdownOnce.Do(func() { s.shutdownErr = s.shutdown(ctx) })
+	return s.shutdownErr
+}
+
+func (s *Server) shutdown(ctx context.Context) error {
+	s.mu.Lock()
+	s.closing = true
+	s.mu.Unlock()
+	close(s.stopping)
+	s.lifeMu.Lock()
+	defer s.lifeMu.Unlock()
+	s.log.Info("shutting down")
+
+	var errs []error
+	s.stopCalls()
+	if err := wait(ctx, &s.calls); err != nil {
+		errs = append(errs, fmt.Errorf("server: calls did not stop: %w", err))
+	}
+	s.stopConns(errShutdown)
+	if err := wait(ctx, &s.conns); err != nil {
+		errs = append(errs, fmt.Errorf("server: connections did not close: %w", err))
+	}
+	s.keeper.close()
+	if s.http != nil {
+		if err := s.http.Shutdown(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("server: http: %w", err))
+		}
+	}
+	if err := s.turn.close(); err != nil {
+		errs = append(errs, fmt.Errorf("server: turn: %w", err))
+	}
+	if s.bus != nil {
+		s.bus.close()
+	}
+	s.log.Info("stopped")
+	return errors.Join(errs...)
+}
+
+// wait waits for wg, or for ctx to end.
+func wait(ctx context.Context, wg *sync.WaitGroup) error {
+	done := make(chan struct{})
+	go func() {
+		wg.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// track adds one to wg unless the server is shutting down.
+func (s *Server) track(wg *sync.WaitGroup) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closing {
+		return false
+	}
+	wg.Add(1)
+	return true
+}
+
+// IssueToken makes a token for user and records the user as known (in
+// o.Team, with o.Role and, when given, o.Name as their display name). A
+// refusal is a *signaling.Error (InvalidParameter, or UnknownError when
+// storage fails). Valid once Start returned.
+func (s *Server) IssueToken(ctx context.Context, user string, o TokenOptions) (string, error) {
+	if s.bus == nil {
+		return "", errors.New("server: IssueToken before Start")
+	}
+	o, err := s.tokens.check(user, o)
+	if err != nil {
+		return "", err
+	}
+	now := time.Now()
+	tok, err := s.tokens.sign(user, o, now)
+	if err != nil {
+		return "", signaling.Errorf(signaling.UnknownError, "could not sign the token: %v", err)
+	}
+	_, err = s.saveUser(ctx, o.Team, user, func(u *userRecord) {
+		u.LastToken, u.Role = now.UTC(), o.Role
+		if o.Name != "" {
+			u.Name = o.Name
+		}
+	})
+	if err != nil {
+		return "", err
+	}
+	return tok, nil
+}
+
+// VerifyToken checks a token made by this server (or a node sharing its
+// secret). A refusal is a *signaling.Error of code InvalidToken.
+func (s *Server) VerifyToken(tok string) (Claims, error) { return s.tokens.verify(tok) }
+
+// markKnown records a user who connected with a valid token, in case the
+// users bucket lost them (its store was wiped but the secret kept). A
+// failure is only logged: the user is known at the next token.
+func (s *Server) markKnown(ctx context.Context, team, user, role string) userRecord {
+	rec := userRecord{User: user, Team: team, Role: role, Created: time.Now().UTC()}
+	b, _ := json.Marshal(rec)
+	_, err := s.bus.users.Create(ctx, userKey(team, user), b)
+	if err != nil && !errors.Is(err, jetstream.ErrKeyExists) {
+		s.log.Warn("could not record user", "user", user, "team", team, "err", err)
+	}
+	return rec
+}
+
+// sessionKeys lists the presence keys of the user with userKey key.
+func (s *Server) sessionKeys(ctx context.Context, key string) ([]string, error) {
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.RequestTimeout)
+	defer cancel()
+	keys, err := s.keys(ctx, s.bus.presence, presenceFilter(key))
+	if err != nil {
+		return nil, fmt.Errorf("server: presence: %w", err)
+	}
+	return keys, nil
+}
+
+// online reports whether the user with userKey key has a connected session
+// on any node.
+func (s *Server) online(ctx context.Context, key string) (bool, error) {
+	keys, err := s.sessionKeys(ctx, key)
+	return len(keys) > 0, err
+}
+
+// logRefusal logs a refusal made to a client.
+func (s *Server) logRefusal(e *signaling.Error, user, remote string, attrs ...any) {
+	level := slog.LevelInfo
+	if e.Code == signaling.UnknownError {
+		level = slog.LevelError
+	}
+	attrs = append([]any{"code", int(e.Code), "name", e.Name, "user", user, "remote", remote, "message", e.Message}, attrs...)
+	s.log.Log(context.Background(), level, "refused", attrs...)
+}

@@ -1,0 +1,411 @@
+package server
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"reflect"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/parley-voice/parley/signaling"
+)
+
+// keys returns the sorted keys of a JSON object.
+func keys(t *testing.T, body []byte) []string {
+	t.Helper()
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(body, &m); err != nil {
+		t.Fatalf("body %s: %v", body, err)
+	}
+	var ks []string
+	for k := range m {
+		ks = append(ks, k)
+	}
+	sort.Strings(ks)
+	return ks
+}
+
+// checkHTTPError checks a JSON refusal: status, exactly code, name and
+// message, with the code's name and a message.
+func checkHTTPError(t *testing.T, gotStatus int, body []byte, status int, code signaling.Code) {
+	t.Helper()
+	if gotStatus != status {
+		t.Fatalf("status %d, want %d (%s)", gotStatus, status, body)
+	}
+	if ks := keys(t, body); !reflect.DeepEqual(ks, []string{"code", "message", "name"}) {
+		t.Fatalf("body %s has keys %v, want code, message, name and no token", body, ks)
+	}
+	var e signaling.Error
+	if err := json.Unmarshal(body, &e); err != nil {
+		t.Fatal(err)
+	}
+	if e.Code != code || e.Name != code.Name() || e.Message == "" {
+		t.Fatalf("got %s, want code %d name %s and a message", body, code, code.Name())
+	}
+}
+
+func TestTokenEndpoint(t *testing.T) {
+	s := startServer(t)
+	before := time.Now().Truncate(time.Second)
+	code, body := get(t, s.tokenURL("alice", nil), map[string]string{"APP_API_KEY": s.APIKey()})
+	if code != http.StatusOK || !reflect.DeepEqual(keys(t, body), []string{"token"}) {
+		t.Fatalf("got %d %s, want 200 {\"token\"}", code, body)
+	}
+	var r tokenResponse
+	_ = json.Unmarshal(body, &r)
+	c, err := s.VerifyToken(r.Token)
+	if err != nil {
+		t.Fatalf("VerifyToken: %v", err)
+	}
+	if c.Subject != "alice" || c.Role != RoleMember || c.Issuer != "parley" || c.ID == "" || c.Data != "" {
+		t.Errorf("claims %+v", c)
+	}
+	if got := c.ExpiresAt.Sub(c.IssuedAt.Time); got != 24*time.Hour {
+		t.Errorf("lifetime %v, want 24h", got)
+	}
+	if c.IssuedAt.Before(before) || c.IssuedAt.After(time.Now()) {
+		t.Errorf("iat %v is not now", c.IssuedAt)
+	}
+	// The header name is case-insensitive, as HTTP wants.
+	if code, body := get(t, s.tokenURL("alice", nil), map[string]string{"app_api_key": s.APIKey()}); code != http.StatusOK {
+		t.Errorf("lower-case header: %d %s", code, body)
+	}
+
+	ws := s.dial(t, "alice")
+	ws.send(signaling.Message{Type: signaling.TypeConnect, Ref: "1", Token: r.Token, Session: "desk"})
+	ws.expect(signaling.Message{Type: signaling.TypeWelcome, Ref: "1", User: "alice", Session: "desk", Role: RoleMember})
+}
+
+func TestTokenOptions(t *testing.T) {
+	s := startServer(t)
+	tests := []struct {
+		name  string
+		user  string
+		query url.Values
+		code  signaling.Code // 0: issued
+		check func(t *testing.T, c Claims)
+	}{
+		{"ttl", "u1", url.Values{"ttl": {"1h30m"}}, 0, func(t *testing.T, c Claims) {
+			if got := c.ExpiresAt.Sub(c.IssuedAt.Time); got != 90*time.Minute {
+				t.Errorf("lifetime %v, want 1h30m", got)
+			}
+		}},
+		{"ttl 30 days", "u1", url.Values{"ttl": {"720h"}}, 0, func(t *testing.T, c Claims) {
+			if got := c.ExpiresAt.Sub(c.IssuedAt.Time); got != 720*time.Hour {
+				t.Errorf("lifetime %v, want 720h", got)
+			}
+		}},
+		{"ttl over 30 days", "u1", url.Values{"ttl": {"721h"}}, signaling.InvalidParameter, nil},
+		{"ttl not a duration", "u1", url.Values{"ttl": {"soon"}}, signaling.InvalidParameter, nil},
+		{"ttl negative", "u1", url.Values{"ttl": {"-1h"}}, signaling.InvalidParameter, nil},
+		{"ttl zero", "u1", url.Values{"ttl": {"0s"}}, signaling.InvalidParameter, nil},
+		{"role admin", "u1", url.Values{"role": {"admin"}}, 0, func(t *testing.T, c Claims) {
+			if c.Role != RoleAdmin {
+				t.Errorf("role %q", c.Role)
+			}
+		}},
+		{"role guest", "u1", url.Values{"role": {"guest"}}, 0, func(t *testing.T, c Claims) {
+			if c.Role != RoleGuest {
+				t.Errorf("role %q", c.Role)
+			}
+		}},
+		{"role unknown", "u1", url.Values{"role": {"king"}}, signaling.InvalidParameter, nil},
+		{"data of 1000 characters", "u1", url.Values{"data": {strings.Repeat("é", 1000)}}, 0, func(t *testing.T, c Claims) {
+			if c.Data != strings.Repeat("é", 1000) {
+				t.Errorf("data of %d bytes", len(c.Data))
+			}
+		}},
+		{"data of 1001 characters", "u1", url.Values{"data": {strings.Repeat("x", 1001)}}, signaling.InvalidParameter, nil},
+		{"user with a space", "bad user", nil, signaling.InvalidParameter, nil},
+		{"user of 65 characters", strings.Repeat("u", 65), nil, signaling.InvalidParameter, nil},
+		{"user with dots and at", "bob.smith@example.com", nil, 0, func(t *testing.T, c Claims) {
+			if c.Subject != "bob.smith@example.com" {
+				t.Errorf("sub %q", c.Subject)
+			}
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, body := get(t, s.tokenURL(tt.user, tt.query), map[string]string{"APP_API_KEY": s.APIKey()})
+			if tt.code != 0 {
+				checkHTTPError(t, code, body, http.StatusBadRequest, tt.code)
+				return
+			}
+			if code != http.StatusOK {
+				t.Fatalf("got %d %s", code, body)
+			}
+			var r tokenResponse
+			_ = json.Unmarshal(body, &r)
+			c, err := s.VerifyToken(r.Token)
+			if err != nil {
+				t.Fatal(err)
+			}
+			tt.check(t, c)
+		})
+	}
+}
+
+func TestTokenAPIKey(t *testing.T) {
+	s := startServer(t, func(c *Config) { c.APIKey = "right-key" })
+	for name, h := range map[string]map[string]string{
+		"missing":   nil,
+		"empty":     {"APP_API_KEY": ""},
+		"wrong":     {"APP_API_KEY": "wrong-key"},
+		"prefix":    {"APP_API_KEY": "right"},
+		"other hdr": {"Authorization": "Bearer right-key"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			code, body := get(t, s.tokenURL("alice", nil), h)
+			checkHTTPError(t, code, body, http.StatusUnauthorized, signaling.InvalidToken)
+		})
+	}
+	// Refused before the user id is even looked at.
+	code, body := get(t, s.tokenURL("bad user", nil), map[string]string{"APP_API_KEY": "nope"})
+	checkHTTPError(t, code, body, http.StatusUnauthorized, signaling.InvalidToken)
+	if code, _ := get(t, s.tokenURL("alice", nil), map[string]string{"APP_API_KEY": "right-key"}); code != http.StatusOK {
+		t.Fatalf("right key: %d", code)
+	}
+}
+
+// badTokens are tokens this server must refuse, by what is wrong with them.
+func badTokens(t *testing.T, s *testServer) map[string]string {
+	t.Helper()
+	member := TokenOptions{Role: RoleMember, TTL: time.Hour}
+	expired, err := s.tokens.sign("alice", member, time.Now().Add(-2*time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := &tokens{secret: []byte(strings.Repeat("k", 32)), ttl: time.Hour}
+	forged, err := other.sign("alice", member, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	good := s.token(t, "alice")
+	parts := strings.Split(good, ".")
+	payload, _ := base64.RawURLEncoding.DecodeString(parts[1])
+	parts[1] = base64.RawURLEncoding.EncodeToString([]byte(strings.Replace(string(payload), `"alice"`, `"mallory"`, 1)))
+	tampered := strings.Join(parts, ".")
+	none, err := jwt.NewWithClaims(jwt.SigningMethodNone, Claims{Role: RoleAdmin, RegisteredClaims: jwt.RegisteredClaims{
+		Issuer: Issuer, Subject: "alice", ExpiresAt: jwt.NewNumericDate(time.Now().Add(time.Hour)),
+	}}).SignedString(jwt.UnsafeAllowNoneSignatureType)
+	if err != nil {
+		t.Fatal(err)
+	}
+	noExp, err := jwt.NewWithClaims(jwt.SigningMethodHS256, Claims{Role: RoleMember, RegisteredClaims: jwt.RegisteredClaims{
+		Issuer: Issuer, Subject: "alice",
+	}}).SignedString(s.tokens.secret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return map[string]string{
+		"expired":       expired,
+		"bad signature": forged,
+		"tampered":      tampered,
+		"alg none":      none,
+		"no expiry":     noExp,
+		"garbage":       "not-a-token",
+	}
+}
+
+func TestBadTokensRefused(t *testing.T) {
+	s := startServer(t)
+	for name, tok := range badTokens(t, s) {
+		t.Run(name, func(t *testing.T) {
+			c := s.dial(t, "alice")
+			c.send(signaling.Message{Type: signaling.TypeConnect, Ref: "c1", Token: tok})
+			e := c.expectError(signaling.InvalidToken, "c1", "")
+			if !strings.Contains(e.Message, "parley token") {
+				t.Errorf("message %q does not say how to get a token", e.Message)
+			}
+			if name == "expired" && !strings.Contains(e.Message, "expired") {
+				t.Errorf("message %q does not say it expired", e.Message)
+			}
+			if code := c.closed(); code != websocket.StatusPolicyViolation {
+				t.Errorf("close status %v, want %v", code, websocket.StatusPolicyViolation)
+			}
+			code, body := get(t, s.url("/v1/voice/users/bob/session"), map[string]string{"Authorization": "Bearer " + tok})
+			checkHTTPError(t, code, body, http.StatusUnauthorized, signaling.InvalidToken)
+		})
+	}
+	code, body := get(t, s.url("/v1/voice/users/bob/session"), nil)
+	checkHTTPError(t, code, body, http.StatusUnauthorized, signaling.InvalidToken)
+}
+
+func TestHealthz(t *testing.T) {
+	s := startServer(t)
+	code, body := get(t, s.url(PathHealth), nil)
+	if code != http.StatusOK || string(body) != `{"status":"ok"}`+"\n" {
+		t.Fatalf("got %d %s", code, body)
+	}
+}
+
+func mode(t *testing.T, path string) os.FileMode {
+	t.Helper()
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fi.Mode().Perm()
+}
+
+func TestAPIKeyGeneratedOnce(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "data")
+	s1, err := New(Config{DataDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !s1.GeneratedAPIKey() || len(s1.APIKey()) < 20 {
+		t.Fatalf("generated %v, key %q", s1.GeneratedAPIKey(), s1.APIKey())
+	}
+	for file, want := range map[string]os.FileMode{apiKeyFile: 0o600, secretFile: 0o600, ".": 0o700} {
+		if got := mode(t, filepath.Join(dir, file)); got != want {
+			t.Errorf("%s: mode %v, want %v", file, got, want)
+		}
+	}
+	if b, _ := os.ReadFile(filepath.Join(dir, apiKeyFile)); string(b) != s1.APIKey()+"\n" {
+		t.Errorf("api_key holds %q, want %q", b, s1.APIKey())
+	}
+	tok, err := s1.tokens.sign("alice", TokenOptions{Role: RoleMember, TTL: time.Hour}, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	s2, err := New(Config{DataDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s2.GeneratedAPIKey() || s2.APIKey() != s1.APIKey() {
+		t.Errorf("restart: generated %v, key %q, want the saved %q", s2.GeneratedAPIKey(), s2.APIKey(), s1.APIKey())
+	}
+	if _, err := s2.VerifyToken(tok); err != nil {
+		t.Errorf("a token of the first start is refused after a restart: %v", err)
+	}
+
+	given := t.TempDir()
+	s3, err := New(Config{DataDir: given, APIKey: "from-env"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s3.GeneratedAPIKey() || s3.APIKey() != "from-env" {
+		t.Errorf("given key: generated %v, key %q", s3.GeneratedAPIKey(), s3.APIKey())
+	}
+	if _, err := os.Stat(filepath.Join(given, apiKeyFile)); !os.IsNotExist(err) {
+		t.Errorf("a given key was saved: %v", err)
+	}
+}
+
+// TestDataSurvivesRestart: the users bucket and the other people buckets
+// are stored under DataDir, so a user known before a restart is still known
+// after it (TestPeopleSurviveRestart checks the rest).
+func TestDataSurvivesRestart(t *testing.T) {
+	dir := t.TempDir()
+	logs := &logBuffer{}
+	s1 := startWith(t, testConfig(dir, logs), logs)
+	s1.token(t, "bob")
+	if err := s1.Shutdown(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	var streams []string
+	_ = filepath.WalkDir(filepath.Join(dir, "jetstream"), func(path string, d os.DirEntry, err error) error {
+		if err == nil && d.IsDir() && strings.HasPrefix(d.Name(), "KV_") {
+			streams = append(streams, d.Name())
+		}
+		return nil
+	})
+	sort.Strings(streams)
+	want := []string{"KV_" + bucketCalls, "KV_" + bucketContacts, "KV_" + bucketDevices, "KV_" + bucketInvites,
+		"KV_" + bucketLinks, "KV_" + bucketSeen, "KV_" + bucketStatus, "KV_" + bucketTeams, "KV_" + bucketUsers, "KV_" + bucketWebhooks}
+	if !reflect.DeepEqual(streams, want) {
+		t.Fatalf("file streams under DataDir/jetstream: %v, want %v", streams, want)
+	}
+
+	s2 := startWith(t, testConfig(dir, logs), logs)
+	alice := s2.connect(t, "alice", "")
+	alice.send(signaling.Message{Type: signaling.TypeDial, Ref: "1", To: "bob", SDP: "o"})
+	alice.expectError(signaling.NoConnectedDestination, "1", "") // known, offline
+	alice.send(signaling.Message{Type: signaling.TypeDial, Ref: "2", To: "zed", SDP: "o"})
+	alice.expectError(signaling.NotFoundUserSessionID, "2", "") // never known
+}
+
+func TestConfigValidate(t *testing.T) {
+	tests := []struct {
+		name string
+		cfg  Config
+		want string // "" valid, else a part of the error
+	}{
+		{"defaults", Config{DataDir: "d"}, ""},
+		{"no data dir", Config{}, "DataDir is required"},
+		{"bad listen", Config{DataDir: "d", Listen: "7700"}, "Listen"},
+		{"token ttl too long", Config{DataDir: "d", TokenTTL: MaxTokenTTL + time.Second}, "TokenTTL"},
+		{"negative ring", Config{DataDir: "d", RingTimeout: -time.Second}, "RingTimeout"},
+		{"negative lobby", Config{DataDir: "d", LobbyTimeout: -time.Second}, "LobbyTimeout"},
+		{"link ttl too long", Config{DataDir: "d", LinkTTL: MaxLinkTTL + time.Second}, "LinkTTL"},
+		{"short heartbeat", Config{DataDir: "d", Heartbeat: time.Millisecond}, "Heartbeat"},
+		{"both nats", Config{DataDir: "d", NATSURL: "nats://x:4222", NATSListen: "127.0.0.1:0"}, "exclude"},
+		{"bad node name", Config{DataDir: "d", NodeName: "a b"}, "NodeName"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := tt.cfg.Validate()
+			switch {
+			case tt.want == "" && err != nil:
+				t.Errorf("got %v, want valid", err)
+			case tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want) || !strings.HasPrefix(err.Error(), "server: ")):
+				t.Errorf("got %v, want a server: error about %s", err, tt.want)
+			}
+		})
+	}
+	if _, err := New(Config{}); err == nil {
+		t.Error("New accepted a config without DataDir")
+	}
+}
+
+func TestSubjectToken(t *testing.T) {
+	tests := []struct{ id, want string }{
+		{"alice", "alice"},
+		{"Bob_2-x", "Bob_2-x"},
+		{"bob.smith@example.com", "bob=2Esmith=40example=2Ecom"},
+		{"a+b", "a=2Bb"},
+		{"*", "=2A"},
+		{">", "=3E"},
+		{"a=2E", "a=3D2E"},
+	}
+	seen := map[string]string{}
+	for _, tt := range tests {
+		got := token(tt.id)
+		if got != tt.want {
+			t.Errorf("token(%q) = %q, want %q", tt.id, got, tt.want)
+		}
+		if other, ok := seen[got]; ok {
+			t.Errorf("token(%q) = token(%q)", tt.id, other)
+		}
+		seen[got] = tt.id
+	}
+}
+
+func TestConnectTimeout(t *testing.T) {
+	s := startServer(t, func(c *Config) { c.ConnectTimeout = 200 * time.Millisecond })
+	late := s.dial(t, "late")
+	start := time.Now()
+	late.expectError(signaling.NoConnectedSession, "", "")
+	if code := late.closed(); code != websocket.StatusPolicyViolation {
+		t.Errorf("close status %v", code)
+	}
+	if d := time.Since(start); d < 150*time.Millisecond {
+		t.Errorf("closed after %v, before the timeout", d)
+	}
+	// A connected one stays.
+	c := s.connect(t, "alice", "")
+	late2 := s.dial(t, "late2")
+	late2.expectError(signaling.NoConnectedSession, "", "")
+	c.ping("p")
+}

@@ -1,0 +1,118 @@
+package server
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"log/slog"
+	"net"
+	"path/filepath"
+	"time"
+
+	"github.com/pion/turn/v5"
+
+	"github.com/parley-voice/parley/internal/pionlog"
+	"github.com/parley-voice/parley/signaling"
+)
+
+// The embedded TURN server relays media between clients that cannot reach
+// each other directly (symmetric NATs, firewalls that allow only outgoing
+// TCP). It also answers STUN binding requests, so clients learn their
+// public address from it. It listens on UDP and TCP at Config.TURNListen.
+//
+// Credentials follow the TURN REST API that coturn's use-auth-secret
+// implements: the username is "<expiry unix time>:<user>", the password
+// the base64 HMAC-SHA1 of the username under a secret the nodes share
+// (DataDir/turn_secret). Every welcome carries a fresh pair, valid for
+// Config.TURNCredentialTTL, so a client never holds a long-lived relay
+// credential; a coturn configured with the same secret accepts them too.
+type turnServer struct {
+	srv    *turn.Server
+	secret string
+	urls   []string
+	ttl    time.Duration
+}
+
+const turnSecretFile = "turn_secret"
+
+// startTURN starts the TURN server described by cfg.
+func startTURN(cfg Config, log *slog.Logger) (*turnServer, error) {
+	secret, _, err := loadOrCreate(filepath.Join(cfg.DataDir, turnSecretFile), func() string {
+		b := make([]byte, 32)
+		_, _ = rand.Read(b)
+		return hex.EncodeToString(b)
+	})
+	if err != nil {
+		return nil, err
+	}
+	host, port, err := net.SplitHostPort(cfg.TURNListen)
+	if err != nil {
+		return nil, fmt.Errorf("server: turn listen %q: %w", cfg.TURNListen, err)
+	}
+	public := cfg.TURNPublicIP
+	if public == "" {
+		public = host
+	}
+	relayIP := net.ParseIP(public)
+	if relayIP == nil || relayIP.IsUnspecified() {
+		return nil, fmt.Errorf("server: the TURN relay needs the address clients reach it at: set TURNPublicIP (--turn-public-ip), got %q", public)
+	}
+	udp, err := net.ListenPacket("udp4", cfg.TURNListen)
+	if err != nil {
+		return nil, fmt.Errorf("server: turn udp: %w", err)
+	}
+	addr := udp.LocalAddr().String() // the real port, when the config said 0
+	_, port, _ = net.SplitHostPort(addr)
+	tcp, err := net.Listen("tcp4", net.JoinHostPort(host, port))
+	if err != nil {
+		udp.Close()
+		return nil, fmt.Errorf("server: turn tcp: %w", err)
+	}
+	gen := func() turn.RelayAddressGenerator {
+		return &turn.RelayAddressGeneratorStatic{RelayAddress: relayIP, Address: host}
+	}
+	factory := pionlog.Factory{Log: log.With("component", "turn")}
+	srv, err := turn.NewServer(turn.ServerConfig{
+		Realm:             "parley",
+		AuthHandler:       turn.LongTermTURNRESTAuthHandler(secret, factory.NewLogger("turn")),
+		PacketConnConfigs: []turn.PacketConnConfig{{PacketConn: udp, RelayAddressGenerator: gen()}},
+		ListenerConfigs:   []turn.ListenerConfig{{Listener: tcp, RelayAddressGenerator: gen()}},
+		LoggerFactory:     factory,
+	})
+	if err != nil {
+		udp.Close()
+		tcp.Close()
+		return nil, fmt.Errorf("server: turn: %w", err)
+	}
+	hp := net.JoinHostPort(public, port)
+	log.Info("turn listening", "udp", addr, "tcp", tcp.Addr().String(), "relay", relayIP.String())
+	return &turnServer{
+		srv:    srv,
+		secret: secret,
+		ttl:    cfg.TURNCredentialTTL,
+		urls:   []string{"stun:" + hp, "turn:" + hp + "?transport=udp", "turn:" + hp + "?transport=tcp"},
+	}, nil
+}
+
+// iceServers returns the STUN and TURN servers for user, with TURN
+// credentials that expire after the configured lifetime.
+func (t *turnServer) iceServers(user string) []signaling.ICEServer {
+	if t == nil {
+		return nil
+	}
+	username, password, err := turn.GenerateLongTermTURNRESTCredentials(t.secret, user, t.ttl)
+	if err != nil {
+		return nil
+	}
+	return []signaling.ICEServer{
+		{URLs: t.urls[:1]},
+		{URLs: t.urls[1:], Username: username, Credential: password},
+	}
+}
+
+func (t *turnServer) close() error {
+	if t == nil {
+		return nil
+	}
+	return t.srv.Close()
+}

@@ -1,0 +1,86 @@
+package server
+
+import (
+	"net"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pion/turn/v5"
+
+	"github.com/parley-voice/parley/signaling"
+)
+
+// TestTURN: the welcome carries STUN and TURN servers with credentials
+// for the user; with them a real TURN client gets a relay allocation and
+// its public address by STUN; expired or forged ones are refused.
+func TestTURN(t *testing.T) {
+	s := startServer(t, func(c *Config) { c.TURNListen = "127.0.0.1:0" })
+	c := s.dial(t, "alice")
+	c.send(signaling.Message{Type: signaling.TypeConnect, Ref: "c", Token: s.token(t, "alice")})
+	w := c.next()
+	if w.Type != signaling.TypeWelcome || len(w.ICEServers) != 2 {
+		t.Fatalf("welcome %s, want two ICE servers", js(w))
+	}
+	stun, relay := w.ICEServers[0], w.ICEServers[1]
+	// The token endpoint hands them out with the token too.
+	code, body := get(t, s.tokenURL("alice", nil), map[string]string{"APP_API_KEY": s.APIKey()})
+	if code != 200 || !strings.Contains(string(body), `"ice_servers":[{"urls":["`+stun.URLs[0]+`"]}`) {
+		t.Errorf("token endpoint: %d %s, want ice_servers with %s", code, body, stun.URLs[0])
+	}
+	if len(stun.URLs) != 1 || !strings.HasPrefix(stun.URLs[0], "stun:127.0.0.1:") {
+		t.Fatalf("stun server %+v", stun)
+	}
+	if len(relay.URLs) != 2 || relay.URLs[0] != "turn:"+stun.URLs[0][5:]+"?transport=udp" || relay.URLs[1] != "turn:"+stun.URLs[0][5:]+"?transport=tcp" {
+		t.Fatalf("turn server %+v", relay)
+	}
+	exp, user, ok := strings.Cut(relay.Username, ":")
+	expiry, err := strconv.ParseInt(exp, 10, 64)
+	if !ok || user != "alice" || err != nil || time.Unix(expiry, 0).Before(time.Now().Add(DefaultTURNCredentialTTL-time.Minute)) {
+		t.Fatalf("turn username %q, want <expiry %v from now>:alice", relay.Username, DefaultTURNCredentialTTL)
+	}
+	addr := stun.URLs[0][len("stun:"):]
+
+	allocate := func(username, password string) (net.Addr, error) {
+		conn, err := net.ListenPacket("udp4", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		cl, err := turn.NewClient(&turn.ClientConfig{
+			STUNServerAddr: addr, TURNServerAddr: addr, Conn: conn,
+			Username: username, Password: password, Realm: "parley",
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer cl.Close()
+		if err := cl.Listen(); err != nil {
+			t.Fatal(err)
+		}
+		if mapped, err := cl.SendBindingRequest(); err != nil || mapped.String() != conn.LocalAddr().String() {
+			t.Errorf("STUN binding: %v %v, want %v", mapped, err, conn.LocalAddr())
+		}
+		pc, err := cl.Allocate()
+		if err != nil {
+			return nil, err
+		}
+		defer pc.Close()
+		return pc.LocalAddr(), nil
+	}
+	got, err := allocate(relay.Username, relay.Credential)
+	if err != nil {
+		t.Fatalf("allocate with the welcome's credentials: %v", err)
+	}
+	if !strings.HasPrefix(got.String(), "127.0.0.1:") {
+		t.Errorf("relayed address %v, want on 127.0.0.1", got)
+	}
+	if _, err := allocate(relay.Username, "forged"); err == nil {
+		t.Error("a forged password got an allocation")
+	}
+	expired := "1000000000:alice"
+	if _, err := allocate(expired, relay.Credential); err == nil {
+		t.Error("an expired username got an allocation")
+	}
+}

@@ -1,0 +1,320 @@
+package ui
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	tea "github.com/charmbracelet/bubbletea"
+	"github.com/parley-voice/parley/call"
+	"github.com/parley-voice/parley/signaling"
+	"github.com/parley-voice/parley/ui/common"
+	"github.com/parley-voice/parley/ui/components/header"
+	"github.com/parley-voice/parley/ui/history"
+)
+
+// handleEvent applies one event from the Phone.
+func (m *Model) handleEvent(ev call.Event) tea.Cmd {
+	log := m.common.Logger
+	log.Debug("ui: event", "type", fmt.Sprintf("%T", ev), "event", ev)
+	switch ev := ev.(type) {
+	case call.Connected:
+		return m.connected(ev)
+	case call.Presence:
+		return m.presenceChanged(ev)
+	case call.Verification:
+		if c := m.active; c != nil && (ev.CallID == "" || ev.CallID == c.ID) {
+			c.Verification = ev.Code
+		}
+	case call.StatusChanged:
+		return m.statusChanged(ev)
+	case call.Muted:
+		c := m.active
+		if c == nil || (ev.CallID != "" && c.ID != "" && ev.CallID != c.ID) {
+			return nil
+		}
+		if ev.Local {
+			c.Muted = ev.Muted
+		} else {
+			c.RemoteMuted = ev.Muted
+		}
+	case call.Levels:
+		if m.active.Up() {
+			m.active.Levels = ev
+		}
+	case call.Stats:
+		c := m.active
+		if c.Up() && (ev.CallID == "" || ev.CallID == c.ID) {
+			s := ev
+			c.Stats = &s
+		}
+	case call.Warning:
+		c := m.active
+		if c.Up() && (ev.CallID == "" || ev.CallID == c.ID) {
+			c.Warnings = slices.DeleteFunc(c.Warnings, func(w string) bool { return w == ev.Name })
+			if ev.Raised {
+				c.Warnings = append(c.Warnings, ev.Name)
+			}
+		}
+	case call.Failure:
+		return m.failure(ev)
+	case call.MicWarning, call.DeviceChanged:
+		m.audioEvent(ev) // settings.go
+	default:
+		log.Warn("ui: unknown event", "type", fmt.Sprintf("%T", ev))
+	}
+	return nil
+}
+
+// connected applies a change of the signaling connection.
+func (m *Model) connected(ev call.Connected) tea.Cmd {
+	if ev.Up {
+		m.header.SetState(header.Connected, "")
+		if ev.User != "" {
+			m.self = ev.User
+			if ev.Name != "" {
+				m.names[ev.User] = ev.Name
+			}
+			m.header.SetUser(signaling.Label(ev.User, m.names[ev.User]))
+		}
+		// The Phone watches the same users again by itself.
+		return nil
+	}
+	// Presence is unknown until the server reports it again.
+	clear(m.presence)
+	if ev.Err == nil {
+		m.header.SetState(header.Reconnecting, "")
+		return nil
+	}
+	var se *signaling.Error
+	if errors.As(ev.Err, &se) {
+		switch se.Code {
+		case signaling.InvalidToken, signaling.AlreadyConnectedSession:
+			// The engine does not retry these: the user has to act.
+			m.header.SetState(header.Offline, se.Message)
+			m.setNotice(noticeError, "Signed out: "+history.FailureText(se.Code, se.Message))
+			return nil
+		}
+		m.header.SetState(header.Reconnecting, se.Message)
+		return nil
+	}
+	m.header.SetState(header.Reconnecting, ev.Err.Error())
+	return nil
+}
+
+// statusChanged applies a call's status change.
+func (m *Model) statusChanged(ev call.StatusChanged) tea.Cmd {
+	log := m.common.Logger
+	at := ev.At
+	if at.IsZero() {
+		at = m.common.Now()
+	}
+	c, cmd := m.callFor(ev, at)
+	if c == nil {
+		log.Debug("ui: status of a call not shown", "id", ev.ID, "status", ev.Status)
+		return nil
+	}
+	if name := ev.PeerName(); name != "" {
+		c.PeerName = name
+		m.names[c.Peer] = name
+	}
+	switch {
+	case ev.Status.Terminal():
+		return tea.Batch(cmd, m.finish(c, ev.Status, ev.Code, ev.Reason, at))
+	case ev.Status == signaling.Reconnecting:
+		if c.Up() {
+			c.Status = signaling.Reconnecting
+		}
+		return cmd
+	case ev.Status == signaling.Answered:
+		if c.Up() {
+			c.Status = signaling.Answered // back from reconnecting, or a repeat
+			return cmd
+		}
+		if c == m.incoming && (!c.Answering || ev.Reason != "") {
+			// Answered, but not here: another device of this user took it.
+			m.incoming = nil
+			why := ev.Reason
+			if why == "" {
+				why = "answered elsewhere"
+			}
+			m.setNotice(noticeInfo, "The call from "+c.Label()+" was "+why+".")
+			return cmd
+		}
+		c.Status, c.Answered, c.Answering = signaling.Answered, at, false
+		if c == m.incoming {
+			if m.active != nil {
+				log.Warn("ui: a call was answered while another is up", "up", m.active.ID, "answered", c.ID)
+			}
+			m.active, m.incoming = c, nil
+			m.notice = nil
+		}
+		m.tickGen++
+		return tea.Batch(cmd, tick(m.tickGen, untilNextSecond(c.Answered, m.common.Now())))
+	case ev.Status.Valid() && !c.Up():
+		c.Status = ev.Status
+	}
+	return cmd
+}
+
+// callFor returns the call ev is about, making it when ev announces a new
+// one (with the bell, for a call coming in). It returns nil for an event
+// about a call the UI does not show.
+func (m *Model) callFor(ev call.StatusChanged, at time.Time) (*common.Call, tea.Cmd) {
+	switch {
+	case m.active != nil && m.active.ID != "" && m.active.ID == ev.ID:
+		return m.active, nil
+	case m.incoming != nil && m.incoming.ID == ev.ID:
+		return m.incoming, nil
+	case m.active != nil && m.active.ID == "" && ev.Direction == signaling.Outbound && ev.To == m.active.Peer:
+		// The server created the call this side dialed.
+		m.active.ID = ev.ID
+		return m.active, nil
+	case ev.Status.Terminal():
+		return nil, nil
+	case ev.Direction == signaling.Inbound:
+		if m.incoming != nil {
+			m.common.Logger.Warn("ui: a second call came in while one rings; not shown", "id", ev.ID, "from", ev.From)
+			return nil, nil
+		}
+		m.incoming = &common.Call{
+			ID: ev.ID, Peer: ev.From, PeerName: ev.FromName, Direction: signaling.Inbound,
+			Status: ev.Status, Started: at, Guest: ev.Guest,
+		}
+		// Close text inputs so that a and r answer and reject.
+		if m.screen == screenPrompt || m.screen == screenSearch {
+			m.screen = m.base()
+		}
+		m.contactsPane.StopFiltering()
+		return m.incoming, ringBell(m.bell, m.common.Logger)
+	case ev.Direction == signaling.Outbound && m.active == nil:
+		// A call dialed from this session by other means.
+		m.active = &common.Call{
+			ID: ev.ID, Peer: ev.To, PeerName: ev.ToName, Direction: signaling.Outbound,
+			Status: ev.Status, Started: at,
+		}
+		return m.active, nil
+	}
+	return nil, nil
+}
+
+// failure applies a refusal or an error that did not end a call by itself.
+func (m *Model) failure(ev call.Failure) tea.Cmd {
+	e := ev.Err
+	if e == nil {
+		e = signaling.Errorf(signaling.UnknownError, "")
+	}
+	m.common.Logger.Info("ui: failure", "call", ev.CallID, "code", e.Code, "message", e.Message)
+	switch c := m.active; {
+	case c != nil && c.Direction == signaling.Outbound && c.ID == "" && !c.Up():
+		// The dial was refused before the server made a call of it.
+		return m.finish(c, signaling.Failed, e.Code, e.Message, m.common.Now())
+	case c != nil && e.Code == signaling.NoConnectedCall && (ev.CallID == "" || ev.CallID == c.ID):
+		// The call is already over on the server.
+		status := signaling.Failed
+		switch {
+		case c.Up():
+			status = signaling.Completed
+		case c.Cancelled:
+			status = signaling.Unanswered
+		}
+		return m.finish(c, status, 0, "", m.common.Now())
+	}
+	if c := m.incoming; c != nil && (ev.CallID == "" || ev.CallID == c.ID) {
+		c.Answering, c.Rejecting = false, false
+		if e.Code == signaling.NoConnectedCall {
+			return m.finish(c, signaling.Unanswered, 0, "", m.common.Now())
+		}
+	}
+	if c := m.active; c != nil && (ev.CallID == "" || ev.CallID == c.ID) {
+		c.Ending = false
+	}
+	m.setNotice(noticeError, history.FailureText(e.Code, e.Message))
+	return nil
+}
+
+// finishLocally ends the active call here without waiting for the Phone to
+// report it (hang up pressed twice). Later events about it are ignored.
+func (m *Model) finishLocally() tea.Cmd {
+	c := m.active
+	status := signaling.Unanswered
+	if c.Up() {
+		status = signaling.Completed
+	}
+	m.common.Logger.Warn("ui: ending the call without the phone's report", "id", c.ID)
+	return m.finish(c, status, 0, "", m.common.Now())
+}
+
+// finish ends call c with status: it leaves the screen, its outcome is
+// shown until dismissed, and it is added to the recent calls.
+func (m *Model) finish(c *common.Call, status signaling.Status, code signaling.Code, reason string, at time.Time) tea.Cmd {
+	rec := history.Record{
+		CallID:    c.ID,
+		Peer:      c.Peer,
+		PeerName:  c.PeerName,
+		Guest:     c.Guest,
+		Direction: c.Direction,
+		Status:    status,
+		Cancelled: c.Cancelled && status == signaling.Unanswered && c.Direction == signaling.Outbound,
+		Code:      code,
+		Reason:    reason,
+		Start:     c.Started,
+		Answered:  c.Answered,
+		End:       at,
+	}
+	switch c {
+	case m.active:
+		m.active = nil
+		m.tickGen++ // stops the timer
+	case m.incoming:
+		m.incoming = nil
+	}
+	kind := noticeInfo
+	switch status {
+	case signaling.Completed:
+		kind = noticeSuccess
+	case signaling.Failed:
+		kind = noticeError
+	}
+	m.setNotice(kind, rec.Summary())
+	switch code {
+	case signaling.InvalidParameter, signaling.NotFoundUserSessionID, signaling.SameCallerAndDestination:
+		// Not a call to anyone: nothing to call back.
+		return nil
+	}
+	return m.record(rec)
+}
+
+// record adds rec to the recent calls and appends it to the history file.
+func (m *Model) record(rec history.Record) tea.Cmd {
+	m.records = slices.Insert(m.records, 0, rec)
+	if len(m.records) > history.MaxRecords {
+		m.records = m.records[:history.MaxRecords]
+	}
+	m.recents.SetRecords(m.records)
+	return tea.Batch(m.historyQ.push(saveRecord(m.store, rec)), m.watch())
+}
+
+// historyLoaded shows the recent calls read at start and watches the
+// contacts and recent peers.
+func (m *Model) historyLoaded(msg historyLoadedMsg) tea.Cmd {
+	log := m.common.Logger
+	m.loaded = true
+	if msg.err != nil {
+		log.Error("ui: reading recent calls", "err", msg.err)
+		m.setNotice(noticeError, "Could not read the recent calls: "+msg.err.Error())
+	}
+	if msg.skipped > 0 {
+		log.Warn("ui: skipped unreadable lines in the recent calls", "lines", msg.skipped, "path", m.store.Path())
+	}
+	loaded := slices.Clone(msg.records)
+	slices.Reverse(loaded)
+	// Calls that ended before the file was read come first.
+	m.records = append(m.records, loaded...)
+	if len(m.records) > history.MaxRecords {
+		m.records = m.records[:history.MaxRecords]
+	}
+	m.recents.SetRecords(m.records)
+	return m.watch()
+}

@@ -1,0 +1,98 @@
+// Package banner is the incoming-call banner: full width, bright and bold,
+// with a heavy border so that it stands out without colour too. It is drawn
+// over whatever pane is open.
+package banner
+
+import (
+	"strings"
+
+	"github.com/charmbracelet/bubbles/key"
+	tea "github.com/charmbracelet/bubbletea"
+	"github.com/charmbracelet/lipgloss"
+	"github.com/parley-voice/parley/ui/common"
+)
+
+// Model is the banner.
+type Model struct {
+	common common.Common
+	call   common.Call
+	busy   bool // another call is up: it must end before this one is answered
+}
+
+// New returns a banner with no call.
+func New(c common.Common) *Model { return &Model{common: c} }
+
+// SetCall sets the incoming call; busy is set when another call is up.
+func (m *Model) SetCall(c common.Call, busy bool) { m.call, m.busy = c, busy }
+
+// SetSize implements common.Component; the banner's height is its own.
+func (m *Model) SetSize(width, height int) { m.common.SetSize(width, height) }
+
+// Init implements tea.Model.
+func (m *Model) Init() tea.Cmd { return nil }
+
+// Update implements tea.Model; the root model handles answer and reject.
+func (m *Model) Update(tea.Msg) (tea.Model, tea.Cmd) { return m, nil }
+
+// ShortHelp implements help.KeyMap.
+func (m *Model) ShortHelp() []key.Binding {
+	km := m.common.KeyMap
+	switch {
+	case m.call.Answering || m.call.Rejecting:
+		return nil
+	case m.busy:
+		return []key.Binding{m.word(km.Reject, "turn away")}
+	}
+	return []key.Binding{m.word(km.Answer, "let in"), m.word(km.Reject, "turn away")}
+}
+
+// word renames b's action for a guest, who is let in or turned away.
+func (m *Model) word(b key.Binding, guest string) key.Binding {
+	if m.call.Guest {
+		b.SetHelp(b.Help().Key, guest)
+	}
+	return b
+}
+
+// FullHelp implements help.KeyMap.
+func (m *Model) FullHelp() [][]key.Binding { return [][]key.Binding{m.ShortHelp()} }
+
+// View implements tea.Model.
+func (m *Model) View() string {
+	st := m.common.Styles.Banner
+	inner := m.common.Width - st.Box.GetHorizontalFrameSize()
+	if inner <= 0 {
+		return ""
+	}
+	text := "INCOMING CALL from " + m.call.Label()
+	if m.call.Guest {
+		text = "Guest " + m.call.Who() + " is waiting (from your guest link)"
+	}
+	var keys string
+	switch {
+	case m.call.Answering:
+		keys = "answering…"
+	case m.call.Rejecting:
+		keys = "rejecting…"
+	default:
+		var parts []string
+		for _, b := range m.ShortHelp() {
+			parts = append(parts, b.Help().Key+" "+b.Help().Desc)
+		}
+		if m.busy {
+			parts = append(parts, "hang up to answer")
+		}
+		keys = strings.Join(parts, " · ")
+	}
+	// The text first; the keys on the same line when they fit, else on the
+	// next one.
+	var content string
+	if lipgloss.Width(text)+2+lipgloss.Width(keys) <= inner {
+		gap := inner - lipgloss.Width(text) - lipgloss.Width(keys)
+		content = st.Text.Render(text) + st.Keys.Render(strings.Repeat(" ", gap)+keys)
+	} else {
+		content = st.Text.Render(common.PadRight(text, inner)) + "\n" +
+			st.Keys.Render(common.PadRight(keys, inner))
+	}
+	return common.Box(st.Box, m.common.Width, 0, content)
+}

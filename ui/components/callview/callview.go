@@ -1,0 +1,244 @@
+// Package callview draws the current call: an outgoing call as it rings,
+// then the call in progress with its timer, mute states, level meters and
+// quality figures. It only draws; the root model owns the call and handles
+// its keys.
+package callview
+
+import (
+	"fmt"
+	"math"
+	"strings"
+	"time"
+
+	"github.com/charmbracelet/bubbles/key"
+	tea "github.com/charmbracelet/bubbletea"
+	"github.com/charmbracelet/lipgloss"
+	"github.com/parley-voice/parley/call"
+	"github.com/parley-voice/parley/signaling"
+	"github.com/parley-voice/parley/ui/common"
+	"github.com/parley-voice/parley/ui/history"
+)
+
+// Model is the call view.
+type Model struct {
+	common common.Common
+	call   common.Call
+}
+
+// New returns a call view with no call.
+func New(c common.Common) *Model { return &Model{common: c} }
+
+// SetCall sets the call to draw.
+func (m *Model) SetCall(c common.Call) { m.call = c }
+
+// SetSize implements common.Component.
+func (m *Model) SetSize(width, height int) { m.common.SetSize(width, height) }
+
+// Init implements tea.Model.
+func (m *Model) Init() tea.Cmd { return nil }
+
+// Update implements tea.Model; the root model handles the call's keys.
+func (m *Model) Update(tea.Msg) (tea.Model, tea.Cmd) { return m, nil }
+
+// ShortHelp implements help.KeyMap: the keys that act on the call now.
+func (m *Model) ShortHelp() []key.Binding {
+	km := m.common.KeyMap
+	c := m.call
+	switch {
+	case c.Ending:
+		return nil
+	case c.Up():
+		mute := km.Mute
+		if c.Muted {
+			mute.SetHelp(mute.Help().Key, "unmute")
+		} else {
+			mute.SetHelp(mute.Help().Key, "mute")
+		}
+		return []key.Binding{mute, km.Hangup}
+	}
+	return []key.Binding{km.Cancel}
+}
+
+// FullHelp implements help.KeyMap.
+func (m *Model) FullHelp() [][]key.Binding {
+	km := m.common.KeyMap
+	return [][]key.Binding{{km.Mute, km.Hangup, km.Cancel}}
+}
+
+// View implements tea.Model.
+func (m *Model) View() string {
+	if m.common.Width <= 0 || m.common.Height <= 0 {
+		return ""
+	}
+	var lines []string
+	if m.call.Up() {
+		lines = m.inCall()
+	} else {
+		lines = m.ringing()
+	}
+	return fit(lines, m.common.Height)
+}
+
+// fit drops blank spacer lines ("") from the bottom up until lines fit in
+// height, then cuts.
+func fit(lines []string, height int) string {
+	for i := len(lines) - 1; len(lines) > height && i >= 0; i-- {
+		if lines[i] == "" {
+			lines = append(lines[:i], lines[i+1:]...)
+		}
+	}
+	return common.FitLines(strings.Join(lines, "\n"), height)
+}
+
+// statusText is the outgoing call's status in words.
+func (m *Model) statusText() string {
+	c := m.call
+	switch {
+	case c.Ending:
+		return "cancelling…"
+	case c.Status == "":
+		return "dialing…"
+	case c.Status == signaling.Started:
+		return "started · waiting for " + c.Who() + "'s phone"
+	case c.Status == signaling.Ringing:
+		return "ringing · " + c.Who() + "'s phone is ringing"
+	}
+	return string(c.Status)
+}
+
+func (m *Model) ringing() []string {
+	st := m.common.Styles
+	w := m.common.Width
+	c := m.call
+	title := "Calling " + c.Label() + "…"
+	if c.Direction == signaling.Inbound {
+		title = "Connecting the call from " + c.Label() + "…"
+	}
+	return []string{
+		st.Call.Peer.Render(common.Truncate(title, w)),
+		"",
+		st.Call.Status.Render(common.Truncate("Status: "+m.statusText(), w)),
+	}
+}
+
+func (m *Model) inCall() []string {
+	st := m.common.Styles
+	w := m.common.Width
+	c := m.call
+
+	timer := history.Clock(m.common.Now().Sub(c.Answered))
+	title := common.Truncate("In call with "+c.Label(), max(1, w-lipgloss.Width(timer)-1))
+	titleLine := st.Call.Peer.Render(title) +
+		strings.Repeat(" ", max(1, w-lipgloss.Width(title)-lipgloss.Width(timer))) +
+		st.Call.Timer.Render(timer)
+
+	dir := "↗ outgoing"
+	if c.Direction == signaling.Inbound {
+		dir = "↙ incoming"
+	}
+	status := dir + " · answered"
+	switch {
+	case c.Ending:
+		status = dir + " · hanging up…"
+	case c.Status == signaling.Reconnecting:
+		status = dir + " · reconnecting… the audio stopped; trying to restore it"
+	}
+
+	// Meters: a label column as wide as the longer of "You" and the peer
+	// (at most a third of the line), the bar, and a column for "muted" or
+	// "speaking" (speaking.go).
+	const mutedWord = "muted"
+	label := min(max(len("You"), lipgloss.Width(c.Who())), max(3, w/3))
+	bar := max(1, w-label-1-1-len(speakingWord))
+	meter := func(name string, level float64, muted bool, speaking bool) string {
+		s := st.Call.Label.Render(common.PadRight(name, label)) + " " + m.bar(level, bar)
+		if muted {
+			s += " " + st.Call.Muted.Render(mutedWord)
+		} else if speaking {
+			s += " " + st.Call.Speaking.Render(speakingWord)
+		}
+		return s
+	}
+
+	quality := "Quality: measuring…"
+	if c.Stats != nil {
+		quality = "Quality: " + Quality(*c.Stats)
+	}
+	lines := []string{
+		titleLine,
+		st.Call.Status.Render(common.Truncate(status, w)),
+		"",
+		meter("You", c.Levels.Mic, c.Muted, c.Levels.MicSpeaking),
+		meter(c.Who(), c.Levels.Speaker, c.RemoteMuted, c.Levels.RemoteSpeaking),
+	}
+	lines = append(lines, m.audioLines()...) // speaking.go
+	lines = append(lines,
+		"",
+		st.Call.Quality.Width(w).Render(quality),
+	)
+	if c.Verification != "" {
+		// Both sides see the same code unless someone sits in the middle.
+		lines = append(lines, st.Call.Quality.Width(w).Render(
+			"Verification code: "+c.Verification+" (compare it with "+c.Who()+")"))
+	}
+	if len(c.Warnings) > 0 {
+		badges := make([]string, len(c.Warnings))
+		for i, name := range c.Warnings {
+			badges[i] = "⚠ " + warningText(name)
+		}
+		lines = append(lines, st.Call.Muted.Render(common.Truncate(strings.Join(badges, "  "), w)))
+	}
+	return lines
+}
+
+// warningText names a quality warning for people.
+func warningText(name string) string {
+	switch name {
+	case call.WarnHighRTT:
+		return "high latency"
+	case call.WarnHighJitter:
+		return "high jitter"
+	case call.WarnHighLoss:
+		return "packet loss"
+	case call.WarnLowMOS:
+		return "poor quality"
+	}
+	return name
+}
+
+// bar draws level (0..1) as a bar width cells wide.
+func (m *Model) bar(level float64, width int) string {
+	st := m.common.Styles.Call
+	if math.IsNaN(level) {
+		level = 0
+	}
+	level = max(0, min(1, level))
+	on := int(math.Round(level * float64(width)))
+	return st.MeterOn.Render(strings.Repeat("█", on)) + st.MeterOff.Render(strings.Repeat("░", width-on))
+}
+
+// Quality formats the call's quality figures: "RTT 42 ms · jitter 3 ms ·
+// loss 0.5% · direct · udp".
+func Quality(s call.Stats) string {
+	path := "direct"
+	if s.Relayed {
+		path = "relayed"
+	}
+	parts := []string{
+		"RTT " + ms(s.RTT),
+		"jitter " + ms(s.Jitter),
+		fmt.Sprintf("loss %.1f%%", 100*max(0, min(1, s.Loss))),
+	}
+	if s.MOS > 0 {
+		parts = append(parts, fmt.Sprintf("MOS %.1f", s.MOS), "buffer "+ms(s.JitterBuffer))
+	}
+	parts = append(parts, path)
+	if s.Network != "" {
+		parts = append(parts, s.Network)
+	}
+	return strings.Join(parts, " · ")
+}
+
+func ms(d time.Duration) string {
+	return fmt.Sprintf("%d ms", d.Round(time.Millisecond).Milliseconds())
+}

@@ -1,0 +1,26 @@
+package callview
+
+import "github.com/parley-voice/parley/ui/common"
+
+// speakingWord marks the meter of whoever is speaking.
+const speakingWord = "speaking"
+
+// MicSilentText is the warning shown while the microphone sends nothing.
+const MicSilentText = "⚠ Your microphone seems silent: pick another device with d"
+
+// audioLines are the lines under the meters about the devices: the
+// silent-microphone warning (not while muted) and what replaced a device
+// that stopped working.
+func (m *Model) audioLines() []string {
+	st := m.common.Styles
+	w := m.common.Width
+	c := m.call
+	var lines []string
+	if c.MicSilent && !c.Muted {
+		lines = append(lines, st.Call.Warning.Render(common.Truncate(MicSilentText, w)))
+	}
+	if c.DeviceNote != "" {
+		lines = append(lines, st.Call.Warning.Render(common.Truncate("⚠ "+c.DeviceNote, w)))
+	}
+	return lines
+}

@@ -1,0 +1,253 @@
+// Package contacts is the contacts pane: every contact with their display
+// name and a live presence marker and word (with the last seen when
+// offline), a filter, enter to call the selected one, w to be told when they
+// come online.
+package contacts
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/charmbracelet/bubbles/cursor"
+	"github.com/charmbracelet/bubbles/key"
+	"github.com/charmbracelet/bubbles/textinput"
+	tea "github.com/charmbracelet/bubbletea"
+	"github.com/charmbracelet/lipgloss"
+	"github.com/parley-voice/parley/ui/common"
+)
+
+// Model is the contacts pane.
+type Model struct {
+	common    common.Common
+	contacts  []string
+	people    common.PersonOf
+	filter    textinput.Model
+	filtering bool   // the filter has the keyboard
+	visible   []int  // indexes into contacts that match the filter
+	selected  int    // index into visible
+	offset    int    // first visible row shown
+	current   string // the selected contact, kept while a filter hides it
+}
+
+// New returns the pane for contacts (shown in this order, duplicates
+// dropped), whose names and presence are looked up with people.
+func New(c common.Common, contacts []string, people common.PersonOf) *Model {
+	st := c.Styles.Input
+	ti := textinput.New()
+	ti.Prompt = "/ "
+	ti.Placeholder = "type to filter"
+	ti.PromptStyle = st.Prompt
+	ti.TextStyle = st.Text
+	ti.PlaceholderStyle = st.Placeholder
+	ti.Cursor.Style = st.Cursor
+	ti.Cursor.TextStyle = st.Text
+	ti.Cursor.SetMode(cursor.CursorStatic)
+	m := &Model{common: c, people: people, filter: ti}
+	m.SetContacts(contacts)
+	return m
+}
+
+// SetContacts replaces the contacts (shown in this order, duplicates
+// dropped); the selection stays on the same contact when it is still there.
+func (m *Model) SetContacts(contacts []string) {
+	seen := map[string]bool{}
+	m.contacts = nil
+	for _, u := range contacts {
+		if u = strings.TrimSpace(u); u != "" && !seen[u] {
+			seen[u] = true
+			m.contacts = append(m.contacts, u)
+		}
+	}
+	m.refilter()
+}
+
+// Filtering reports whether the filter has the keyboard: keys are text.
+func (m *Model) Filtering() bool { return m.filtering }
+
+// StopFiltering takes the keyboard from the filter, keeping what was typed.
+func (m *Model) StopFiltering() {
+	m.filtering = false
+	m.filter.Blur()
+}
+
+// Selected returns the selected contact, if any.
+func (m *Model) Selected() (string, bool) {
+	if len(m.visible) == 0 {
+		return "", false
+	}
+	return m.contacts[m.visible[m.selected]], true
+}
+
+// SetSize implements common.Component.
+func (m *Model) SetSize(width, height int) {
+	m.common.SetSize(width, height)
+	m.filter.Width = max(1, width-lipgloss.Width(m.filter.Prompt)-1)
+	m.offset = common.Scroll(m.selected, m.offset, m.listHeight(), len(m.visible))
+}
+
+// Init implements tea.Model.
+func (m *Model) Init() tea.Cmd { return nil }
+
+// Update implements tea.Model: moving, filtering, and enter, which sends
+// common.DialMsg for the selected contact.
+func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
+	km := m.common.KeyMap
+	k, ok := msg.(tea.KeyMsg)
+	if !ok {
+		var cmd tea.Cmd
+		if m.filtering {
+			m.filter, cmd = m.filter.Update(msg)
+		}
+		return m, cmd
+	}
+	switch {
+	case key.Matches(k, km.Up) && (!m.filtering || k.Type == tea.KeyUp):
+		m.move(-1)
+	case key.Matches(k, km.Down) && (!m.filtering || k.Type == tea.KeyDown):
+		m.move(1)
+	case m.filtering && key.Matches(k, km.Apply):
+		m.StopFiltering()
+	case m.filtering && key.Matches(k, km.Clear):
+		m.clearFilter()
+	case m.filtering:
+		var cmd tea.Cmd
+		m.filter, cmd = m.filter.Update(msg)
+		m.refilter()
+		return m, cmd
+	case key.Matches(k, km.Filter):
+		m.filtering = true
+		return m, m.filter.Focus()
+	case key.Matches(k, km.Clear) && m.filter.Value() != "":
+		m.clearFilter()
+	case key.Matches(k, km.Call):
+		if u, ok := m.Selected(); ok {
+			return m, common.Dial(u)
+		}
+	case key.Matches(k, km.Notify):
+		if u, ok := m.Selected(); ok {
+			return m, common.Notify(u)
+		}
+	}
+	return m, nil
+}
+
+// HasFilter reports whether a filter narrows the list.
+func (m *Model) HasFilter() bool { return m.filter.Value() != "" }
+
+func (m *Model) clearFilter() {
+	m.StopFiltering()
+	m.filter.Reset()
+	m.refilter()
+}
+
+func (m *Model) move(by int) {
+	if len(m.visible) == 0 {
+		return
+	}
+	m.selected = max(0, min(len(m.visible)-1, m.selected+by))
+	m.current, _ = m.Selected()
+	m.offset = common.Scroll(m.selected, m.offset, m.listHeight(), len(m.visible))
+}
+
+// refilter recomputes the visible contacts: those whose id or name contains
+// the filter, ignoring case. The selection stays on the same contact when it
+// is visible.
+func (m *Model) refilter() {
+	keep := m.current
+	q := strings.ToLower(strings.TrimSpace(m.filter.Value()))
+	m.visible = m.visible[:0]
+	m.selected = 0
+	for i, u := range m.contacts {
+		if q == "" || strings.Contains(strings.ToLower(u), q) || strings.Contains(strings.ToLower(m.people(u).Name), q) {
+			if u == keep {
+				m.selected = len(m.visible)
+			}
+			m.visible = append(m.visible, i)
+		}
+	}
+	if u, ok := m.Selected(); ok {
+		m.current = u
+	}
+	m.offset = common.Scroll(m.selected, 0, m.listHeight(), len(m.visible))
+}
+
+// listHeight is the rows left for contacts under the filter line.
+func (m *Model) listHeight() int {
+	if m.filtering || m.filter.Value() != "" {
+		return m.common.Height - 1
+	}
+	return m.common.Height
+}
+
+// ShortHelp implements help.KeyMap.
+func (m *Model) ShortHelp() []key.Binding {
+	km := m.common.KeyMap
+	if m.filtering {
+		return []key.Binding{km.Apply, km.Clear}
+	}
+	var b []key.Binding
+	if len(m.visible) > 0 {
+		b = append(b, km.Call)
+	}
+	if len(m.contacts) > 0 {
+		b = append(b, km.Filter)
+	}
+	if m.filter.Value() != "" {
+		b = append(b, km.Clear)
+	}
+	return b
+}
+
+// FullHelp implements help.KeyMap.
+func (m *Model) FullHelp() [][]key.Binding {
+	km := m.common.KeyMap
+	return [][]key.Binding{{km.Up, km.Down, km.Call, km.Notify, km.Filter, km.Apply, km.Clear}}
+}
+
+// View implements tea.Model.
+func (m *Model) View() string {
+	st := m.common.Styles
+	width, height := m.common.Width, m.common.Height
+	if width <= 0 || height <= 0 {
+		return ""
+	}
+	var lines []string
+	if m.filtering || m.filter.Value() != "" {
+		lines = append(lines, m.filter.View())
+	}
+	switch {
+	case len(m.contacts) == 0:
+		lines = append(lines, st.Dim.Width(width).Render("No contacts yet. Press + to add one from your team's directory, or c to call any user id."))
+	case len(m.visible) == 0:
+		lines = append(lines, st.Dim.Render(common.Truncate(fmt.Sprintf("No contact matches %q.", m.filter.Value()), width)))
+	}
+
+	// cursor(2) marker(2) name gap(2) status; the name column (the display
+	// name and the id) fits the longest when there is room, and the status
+	// (the word, the last seen, "will notify") takes the rest.
+	const minStatus = len("do not disturb")
+	nameWidth := 0
+	for _, i := range m.visible {
+		u := m.contacts[i]
+		nameWidth = max(nameWidth, lipgloss.Width(m.people(u).Label(u)))
+	}
+	nameWidth = max(1, min(nameWidth, width-2-2-2-minStatus))
+	statusWidth := max(1, width-2-2-2-nameWidth)
+	now := m.common.Now()
+
+	rows := m.listHeight()
+	for r := m.offset; r < len(m.visible) && r < m.offset+rows; r++ {
+		u := m.contacts[m.visible[r]]
+		p := m.people(u)
+		pst := p.Presence.Style(st)
+		cur, nameStyle := "  ", st.List.Item
+		if r == m.selected {
+			cur, nameStyle = "› ", st.List.Selected
+		}
+		line := nameStyle.Render(cur) + pst.Render(p.Presence.Marker()) + " " +
+			nameStyle.Render(common.PadRight(p.Label(u), nameWidth)) + "  " +
+			pst.Render(common.Truncate(p.Status(now), statusWidth))
+		lines = append(lines, line)
+	}
+	return common.FitLines(strings.Join(lines, "\n"), height)
+}

@@ -1,0 +1,200 @@
+package ui
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/charmbracelet/lipgloss"
+	"github.com/muesli/termenv"
+	"github.com/parley-voice/parley/call"
+)
+
+// fakePhone is a Phone for tests: it records the calls made on it, and the
+// test pushes events into its channel.
+type fakePhone struct {
+	events  chan call.Event
+	calls   chan string // Dial(bob), Answer(), SetMuted(true), ... in order
+	watches chan []string
+	once    sync.Once
+}
+
+func newFakePhone() *fakePhone {
+	return &fakePhone{
+		events:  make(chan call.Event, 64),
+		calls:   make(chan string, 64),
+		watches: make(chan []string, 64),
+	}
+}
+
+func (p *fakePhone) Dial(user string)          { p.calls <- "Dial(" + user + ")" }
+func (p *fakePhone) Answer()                   { p.calls <- "Answer()" }
+func (p *fakePhone) Reject()                   { p.calls <- "Reject()" }
+func (p *fakePhone) Hangup()                   { p.calls <- "Hangup()" }
+func (p *fakePhone) SetMuted(muted bool)       { p.calls <- fmt.Sprintf("SetMuted(%t)", muted) }
+func (p *fakePhone) Watch(users []string)      { p.watches <- users }
+func (p *fakePhone) Events() <-chan call.Event { return p.events }
+
+// close closes the event channel, as a phone that shuts down does.
+func (p *fakePhone) close() { p.once.Do(func() { close(p.events) }) }
+
+// push sends events to the UI.
+func (p *fakePhone) push(evs ...call.Event) {
+	for _, ev := range evs {
+		p.events <- ev
+	}
+}
+
+// wait is how long a test waits for something that should happen at once.
+const wait = 5 * time.Second
+
+// expectCalls waits for the next Phone calls (other than Watch) and checks
+// them.
+func (p *fakePhone) expectCalls(t *testing.T, want ...string) {
+	t.Helper()
+	for _, w := range want {
+		select {
+		case got := <-p.calls:
+			if got != w {
+				t.Fatalf("phone call = %s; want %s", got, w)
+			}
+		case <-time.After(wait):
+			t.Fatalf("phone call %s not made within %v", w, wait)
+		}
+	}
+}
+
+// expectNoCalls checks that no Phone call is pending.
+func (p *fakePhone) expectNoCalls(t *testing.T) {
+	t.Helper()
+	select {
+	case got := <-p.calls:
+		t.Fatalf("unexpected phone call %s", got)
+	default:
+	}
+}
+
+// expectWatch waits for a Watch call with users want. The UI repeats the
+// same set after each reconnect, so earlier calls with another set are
+// skipped.
+func (p *fakePhone) expectWatch(t *testing.T, want ...string) {
+	t.Helper()
+	var seen [][]string
+	timeout := time.After(wait)
+	for {
+		select {
+		case got := <-p.watches:
+			if strings.Join(got, ",") == strings.Join(want, ",") {
+				return
+			}
+			seen = append(seen, got)
+		case <-timeout:
+			t.Fatalf("Watch(%v) not called within %v; saw %v", want, wait, seen)
+		}
+	}
+}
+
+// fakeDevices is a Devices for tests.
+type fakeDevices struct {
+	mu              sync.Mutex
+	inputs, outputs []string
+	input, output   string
+	err             error // returned by List
+	chosen          chan [2]string
+}
+
+func newFakeDevices() *fakeDevices {
+	return &fakeDevices{
+		inputs:  []string{"Built-in Microphone", "USB Headset Microphone"},
+		outputs: []string{"Built-in Speakers", "USB Headset", "HDMI Display Audio"},
+		input:   "default",
+		output:  "USB Headset",
+		chosen:  make(chan [2]string, 8),
+	}
+}
+
+func (d *fakeDevices) List() ([]string, []string, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.inputs, d.outputs, d.err
+}
+
+func (d *fakeDevices) Current() (string, string) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.input, d.output
+}
+
+func (d *fakeDevices) Choose(input, output string) error {
+	d.mu.Lock()
+	d.input, d.output = input, output
+	d.mu.Unlock()
+	d.chosen <- [2]string{input, output}
+	return nil
+}
+
+// clock is a settable clock for tests.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *clock) Add(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
+// t0 is the pinned time of the tests: Friday 14 March 2025, 15:04:05 UTC.
+var t0 = time.Date(2025, 3, 14, 15, 4, 5, 0, time.UTC)
+
+// asciiRenderer is a renderer pinned to no colours, so that views are plain
+// text.
+func asciiRenderer() *lipgloss.Renderer {
+	r := lipgloss.NewRenderer(io.Discard)
+	r.SetColorProfile(termenv.Ascii)
+	r.SetHasDarkBackground(true)
+	return r
+}
+
+// testOptions are the options of most tests.
+func testOptions(p *fakePhone, d *fakeDevices, c *clock) Options {
+	return Options{
+		Self:     "alice",
+		Server:   "wss://parley.example.com",
+		Contacts: []string{"bob", "carol", "dave", "erin"},
+		Phone:    p,
+		Devices:  d,
+		Settings: &fakeSettings{proc: call.DefaultProcessing},
+		Now:      c.Now,
+		Renderer: asciiRenderer(),
+	}
+}
+
+// fakeSettings keeps the audio settings in memory.
+type fakeSettings struct {
+	mu   sync.Mutex
+	proc call.Processing
+}
+
+func (s *fakeSettings) Processing() call.Processing {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.proc
+}
+
+func (s *fakeSettings) SetProcessing(p call.Processing) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.proc = p
+	return nil
+}

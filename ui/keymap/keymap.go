@@ -1,0 +1,111 @@
+// Package keymap holds parley's key bindings as data: one KeyMap, made by
+// DefaultKeyMap and handed to every component. Components match keys with
+// key.Matches against these bindings, and the help (the footer and the help
+// screen) is generated from them, so the two cannot disagree.
+package keymap
+
+import "github.com/charmbracelet/bubbles/key"
+
+// KeyMap is every key binding of the UI. Several bindings share a key
+// (esc, enter) where the screens they belong to never overlap.
+type KeyMap struct {
+	// Lists: contacts, recent calls, devices.
+	Up         key.Binding
+	Down       key.Binding
+	Call       key.Binding // enter: call the selected contact or recent peer
+	NextPane   key.Binding // tab: contacts ⇄ recent calls
+	Filter     key.Binding // /: filter the contacts
+	Apply      key.Binding // enter: stop typing, keep the filter
+	Clear      key.Binding // esc: clear the filter
+	CallUser   key.Binding // c: prompt for any user id
+	AddContact key.Binding // +: search the team's directory and add a contact
+	Notify     key.Binding // w: tell me when the selected contact comes online
+	GuestLink  key.Binding // g: a guest link, for someone to call you from a browser
+
+	// Calls.
+	Answer  key.Binding
+	Reject  key.Binding
+	Mute    key.Binding
+	Hangup  key.Binding
+	Cancel  key.Binding // h or esc: cancel an outgoing call still ringing
+	Dismiss key.Binding // esc: hide how the last call ended
+
+	// Dialogs and overlays.
+	Choose     key.Binding // enter: choose a device, confirm the dial prompt
+	SwitchList key.Binding // devices: inputs ⇄ outputs
+	Close      key.Binding // esc: close an overlay
+	Yes        key.Binding
+	No         key.Binding
+	Toggle     key.Binding // enter or space: switch a setting on or off
+
+	// Everywhere.
+	Settings key.Binding // s: audio settings
+	Devices  key.Binding
+	Help     key.Binding
+	Quit     key.Binding
+}
+
+// Group is a titled set of bindings for the help screen.
+type Group struct {
+	Title    string
+	Bindings []key.Binding
+}
+
+// DefaultKeyMap returns parley's key bindings.
+func DefaultKeyMap() *KeyMap {
+	return &KeyMap{
+		Up:         key.NewBinding(key.WithKeys("up", "k"), key.WithHelp("↑/k", "up")),
+		Down:       key.NewBinding(key.WithKeys("down", "j"), key.WithHelp("↓/j", "down")),
+		Call:       key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "call")),
+		NextPane:   key.NewBinding(key.WithKeys("tab"), key.WithHelp("tab", "switch pane")),
+		Filter:     key.NewBinding(key.WithKeys("/"), key.WithHelp("/", "filter")),
+		Apply:      key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "keep filter")),
+		Clear:      key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "clear filter")),
+		CallUser:   key.NewBinding(key.WithKeys("c"), key.WithHelp("c", "call id")),
+		AddContact: key.NewBinding(key.WithKeys("+"), key.WithHelp("+", "add contact")),
+		Notify:     key.NewBinding(key.WithKeys("w"), key.WithHelp("w", "notify when online")),
+		GuestLink:  key.NewBinding(key.WithKeys("g"), key.WithHelp("g", "guest link")),
+
+		Answer:  key.NewBinding(key.WithKeys("a"), key.WithHelp("a", "answer")),
+		Reject:  key.NewBinding(key.WithKeys("r"), key.WithHelp("r", "reject")),
+		Mute:    key.NewBinding(key.WithKeys("m"), key.WithHelp("m", "mute/unmute")),
+		Hangup:  key.NewBinding(key.WithKeys("h"), key.WithHelp("h", "hang up")),
+		Cancel:  key.NewBinding(key.WithKeys("h", "esc"), key.WithHelp("h/esc", "cancel call")),
+		Dismiss: key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "dismiss")),
+
+		Choose:     key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "choose")),
+		SwitchList: key.NewBinding(key.WithKeys("tab", "left", "right"), key.WithHelp("tab/←/→", "inputs/outputs")),
+		Close:      key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "close")),
+		Yes:        key.NewBinding(key.WithKeys("y", "Y"), key.WithHelp("y", "yes")),
+		No:         key.NewBinding(key.WithKeys("n", "N", "esc"), key.WithHelp("n/esc", "no")),
+
+		Toggle:   key.NewBinding(key.WithKeys("enter", " "), key.WithHelp("enter/space", "on/off")),
+		Settings: key.NewBinding(key.WithKeys("s"), key.WithHelp("s", "audio settings")),
+		Devices:  key.NewBinding(key.WithKeys("d"), key.WithHelp("d", "devices")),
+		Help:     key.NewBinding(key.WithKeys("?"), key.WithHelp("?", "help")),
+		Quit:     key.NewBinding(key.WithKeys("q", "ctrl+c"), key.WithHelp("q", "quit")),
+	}
+}
+
+// Groups returns every binding, grouped and titled for the help screen.
+func (k *KeyMap) Groups() []Group {
+	return []Group{
+		{"Contacts & recent calls", []key.Binding{k.Up, k.Down, k.Call, k.NextPane, k.Filter, k.Apply, k.Clear, k.CallUser, k.AddContact, k.Notify, k.GuestLink}},
+		{"Calls", []key.Binding{k.Answer, k.Reject, k.Mute, k.Hangup, k.Cancel, k.Dismiss}},
+		{"Dialogs", []key.Binding{k.Choose, k.SwitchList, k.Toggle, k.Close, k.Yes, k.No}},
+		{"General", []key.Binding{k.Settings, k.Devices, k.Help, k.Quit}},
+	}
+}
+
+// ShortHelp returns the keys that work everywhere (help.KeyMap).
+func (k *KeyMap) ShortHelp() []key.Binding { return []key.Binding{k.Help, k.Quit} }
+
+// FullHelp returns every binding in the groups of Groups (help.KeyMap).
+func (k *KeyMap) FullHelp() [][]key.Binding {
+	groups := k.Groups()
+	out := make([][]key.Binding, len(groups))
+	for i, g := range groups {
+		out[i] = g.Bindings
+	}
+	return out
+}

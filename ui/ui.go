@@ -1,0 +1,139 @@
+// Package ui is parley's terminal user interface, a Bubble Tea program.
+//
+// The root Model routes messages to small components (ui/components/...),
+// all made with one common.Common bundle: one Styles (ui/styles) and one
+// KeyMap (ui/keymap), the logger and the clock. The call engine is seen
+// through two small interfaces declared here, Phone and Devices; its events
+// come in as messages through a command that waits on Phone.Events and is
+// re-armed after each one; user intents go out as Phone method calls made
+// in commands, one at a time and in order.
+package ui
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"time"
+
+	tea "github.com/charmbracelet/bubbletea"
+	"github.com/charmbracelet/lipgloss"
+	"github.com/parley-voice/parley/call"
+	"github.com/parley-voice/parley/ui/keymap"
+)
+
+// Phone is the call engine as the UI sees it. Methods don't block; results
+// come back as events.
+type Phone interface {
+	Dial(user string)
+	Answer()
+	Reject()
+	Hangup() // also cancels an outgoing call that is still ringing
+	SetMuted(muted bool)
+	Watch(users []string)      // presence of these users comes back as call.Presence events
+	Events() <-chan call.Event // closed when the phone shuts down
+}
+
+// Devices lists and saves the audio devices (names as shown to the user).
+type Devices interface {
+	List() (inputs, outputs []string, err error)
+	Current() (input, output string)   // "default" when none chosen
+	Choose(input, output string) error // saves in the config file; applies to the call in progress too
+}
+
+// The smallest terminal the UI draws in; below it shows one line that says
+// so.
+const (
+	MinWidth  = 60
+	MinHeight = 16
+)
+
+// Options configure the UI.
+type Options struct {
+	Self     string   // the signed-in user id (updated by call.Connected events)
+	Server   string   // the server URL, shown in the header
+	Contacts []string // user ids from the config, in the order to show them
+
+	Phone   Phone   // required
+	Devices Devices // optional: nil hides the device picker
+	// Settings reads and saves the audio settings; optional: nil hides the
+	// settings screen.
+	Settings Settings
+
+	// SelfName is the signed-in user's display name (updated by
+	// call.Connected events).
+	SelfName string
+	// People is the team's directory and the contacts kept on the server;
+	// nil shows the config's contacts only, and + cannot add any.
+	People People
+	// Presence sets the user's own presence: away after IdleAfter without
+	// a key press (default DefaultIdleAfter; negative: never). nil: never.
+	Presence  PresenceSetter
+	IdleAfter time.Duration
+
+	// HistoryPath is the JSON-lines file of recent calls, created (mode
+	// 0600, directories 0700) when the first call ends. "" keeps no history.
+	HistoryPath string
+
+	Logger *slog.Logger     // nil discards; the UI never writes logs to the terminal
+	Now    func() time.Time // nil is time.Now; tests pin it
+
+	// Renderer decides colours and the colour profile. nil makes one for
+	// Output, which detects the terminal and honours NO_COLOR. Tests pin
+	// the profile (termenv.Ascii).
+	Renderer *lipgloss.Renderer
+	// KeyMap is the key bindings; nil is keymap.DefaultKeyMap().
+	KeyMap *keymap.KeyMap
+
+	Input  io.Reader // Run only; nil is os.Stdin
+	Output io.Writer // the terminal; nil is os.Stdout
+	// Bell is where the terminal bell (BEL) is written when a call comes
+	// in. Run uses Output when nil; New rings no bell when nil. It must take
+	// Writes from another goroutine than Bubble Tea's renderer (an *os.File
+	// does); use io.Discard to silence it.
+	Bell io.Writer
+	// Clipboard copies a new guest link (g); nil copies nothing, and the
+	// link is only shown.
+	Clipboard Clipboard
+}
+
+// Run runs the UI in the alternate screen until the user quits or ctx ends
+// (both return nil). It does not close the Phone.
+func Run(ctx context.Context, opts Options) error {
+	if opts.Phone == nil {
+		return errors.New("ui: Options.Phone is nil")
+	}
+	if opts.Input == nil {
+		opts.Input = os.Stdin
+	}
+	if opts.Output == nil {
+		opts.Output = os.Stdout
+	}
+	if opts.Bell == nil {
+		opts.Bell = opts.Output
+	}
+	if opts.Renderer == nil {
+		opts.Renderer = lipgloss.NewRenderer(opts.Output)
+		// Ask the terminal for its background now, before Bubble Tea reads
+		// the input, so that adaptive colours resolve without a race.
+		opts.Renderer.HasDarkBackground()
+	}
+	m := New(opts)
+	m.done = ctx.Done()
+	p := tea.NewProgram(m,
+		tea.WithContext(ctx),
+		tea.WithInput(opts.Input),
+		tea.WithOutput(opts.Output),
+		tea.WithAltScreen(),
+	)
+	_, err := p.Run()
+	if err != nil && ctx.Err() != nil && errors.Is(err, tea.ErrProgramKilled) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("ui: %w", err)
+	}
+	return nil
+}
