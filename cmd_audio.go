@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -43,15 +44,29 @@ func (o *onOff) Set(s string) error {
 func (o *onOff) Type() string { return "on|off" }
 
 // audioFlags are the microphone processing flags of call, answer, demo and
-// echo.
+// echo, and the speaker's latency.
 type audioFlags struct {
 	aec, ns, agc onOff
+	outLatency   time.Duration // --output-latency; 0: not given
 }
 
 func (f *audioFlags) register(c *cobra.Command, def string) {
 	c.Flags().Var(&f.aec, "aec", "echo cancellation: on or off (default "+def+")")
 	c.Flags().Var(&f.ns, "noise-suppression", "noise suppression: on or off (default "+def+")")
 	c.Flags().Var(&f.agc, "agc", "automatic gain control: on or off (default "+def+")")
+	c.Flags().DurationVar(&f.outLatency, "output-latency", 0,
+		"the speaker's device latency to start with, such as 40ms (default: the config's output_latency, else the device's lowest); it grows when the device runs dry")
+}
+
+// outputLatency is the speaker latency the flag, else the config, asks for.
+func (f *audioFlags) outputLatency(cfg config.Config) (time.Duration, error) {
+	if f.outLatency != 0 {
+		if f.outLatency < 0 || f.outLatency > config.MaxOutputLatency {
+			return 0, fmt.Errorf("--output-latency %v: give a duration from 0 to %v, such as 40ms", f.outLatency, config.MaxOutputLatency)
+		}
+		return f.outLatency, nil
+	}
+	return cfg.OutputLatencyDuration()
 }
 
 // processing is what the flags, else the config, else def ask for.

@@ -113,6 +113,9 @@ func (e *env) phone(ctx context.Context, f mediaFlags, pc call.Config) (*call.Ph
 	pc.Reconnect = true // a server restart or a network change is survived
 	if pc.Devices == nil {
 		d := e.devices(log, pick(f.in, cfg.Input), pick(f.out, cfg.Output))
+		if d.outLat, err = f.audio.outputLatency(cfg); err != nil {
+			return nil, nil, &exitCode{code: exitUsage, err: err}
+		}
 		d.ring = f.ring
 		if d.ring == "" {
 			d.ring = cfg.RingDevice

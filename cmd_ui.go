@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+	"time"
 
 	"github.com/aymanbagabas/go-osc52/v2"
 	"github.com/spf13/cobra"
@@ -45,7 +46,10 @@ func (e *env) openUI(ctx context.Context, log *slog.Logger, contacts []string) e
 		defer restore()
 	}
 	devs := e.devices(log, pick("", cfg.Input), pick("", cfg.Output))
-	devs.ring, devs.proc = cfg.RingDevice, configProcessing(cfg, call.DefaultProcessing)
+	devs.ring, devs.proc = cfg.RingDevice, e.audio.processing(cfg, call.DefaultProcessing)
+	if devs.outLat, err = e.audio.outputLatency(cfg); err != nil {
+		return &exitCode{code: exitUsage, err: err}
+	}
 	pc := call.Config{
 		Server: cfg.Server, Servers: cfg.ServerList(), Token: tok, TokenSource: src, HTTPClient: e.http,
 		Devices:    devs,
@@ -155,6 +159,7 @@ type devices struct {
 	proc    call.Processing // the microphone's processing, for the settings screen
 	phone   *call.Phone     // the phone the settings apply to, once started
 	sys     *audio.System
+	outLat  time.Duration // the speaker's device latency to start with (0: the lowest)
 }
 
 var (
@@ -175,6 +180,7 @@ func (d *devices) system(spec string) (*audio.System, error) {
 	if err != nil {
 		return nil, err
 	}
+	sys.SetOutputLatency(d.outLat)
 	d.sys = sys
 	d.e.closers = append(d.e.closers, sys)
 	return sys, nil

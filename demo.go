@@ -67,7 +67,7 @@ With --no-ui, call the echo service straight away and print what happens.`,
 				return fail(err)
 			}
 			if !plain {
-				e.ice = f.ice
+				e.ice, e.audio = f.ice, f.audio
 				return e.openUI(ctx, log, []string{"echo"})
 			}
 			ph, pr, err := e.phone(ctx, f, call.Config{})

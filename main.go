@@ -81,6 +81,7 @@ type env struct {
 	logFile        *os.File             // the client log, when it is a file
 	logStderr      func(*os.File) error // points fd 2 at the log file; nil to leave it
 	ice            iceFlags             // the UI's media path flags
+	audio          audioFlags           // the UI's audio flags (demo's)
 	closers        []io.Closer
 }
 

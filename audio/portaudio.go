@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -63,6 +64,16 @@ type System struct {
 	defIn   int       // index of the default input, -1 if none
 	defOut  int
 	streams map[*paStream]func() // open streams and how to wake their users
+	outLat  time.Duration        // the device latency speakers start with (SetOutputLatency)
+}
+
+// SetOutputLatency sets the device latency the speakers opened from now on
+// start with; 0, the default, is the device's lowest. A speaker whose
+// device runs dry asks for more (see OpenSpeaker).
+func (s *System) SetOutputLatency(d time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.outLat = d
 }
 
 // relistAfter is how old the device list must be before Devices reads it
@@ -310,15 +321,19 @@ func classify(err error) error {
 // open opens and starts a stream on dev, mono if the device allows and
 // stereo otherwise, registers it for System.Close (with wake, which makes
 // its user's Read or Write return) and returns it with its channel count.
-func (s *System) open(dev *portaudio.DeviceInfo, input bool, capSamples, low int, wake func()) (*paStream, int, error) {
+// latency is the device latency to ask for; 0 means the device's low
+// latency.
+func (s *System) open(dev *portaudio.DeviceInfo, input bool, latency time.Duration, capSamples, low int, wake func()) (*paStream, int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
 		return nil, 0, ErrClosed
 	}
-	latency := dev.DefaultLowOutputLatency
-	if input {
-		latency = dev.DefaultLowInputLatency
+	if latency <= 0 {
+		latency = dev.DefaultLowOutputLatency
+		if input {
+			latency = dev.DefaultLowInputLatency
+		}
 	}
 	var (
 		st  *paStream
@@ -404,7 +419,7 @@ func (s *System) OpenMic(name string, frameSamples int) (Source, error) {
 		return nil, fmt.Errorf("audio: open microphone: %w", err)
 	}
 	m := &mic{sys: s, log: s.log, closer: newCloser(), frame: frameSamples, buf: make([]byte, 64), name: dev.Name}
-	st, ch, err := s.open(dev, true, micRingSamples(frameSamples), 0, func() { m.close() })
+	st, ch, err := s.open(dev, true, 0, micRingSamples(frameSamples), 0, func() { m.close() })
 	if err != nil {
 		return nil, fmt.Errorf("audio: open microphone %q: %w", dev.Name, err)
 	}
@@ -514,6 +529,10 @@ func (m *mic) Close() error {
 // the device and the caller's next frame is produced just in time. When the
 // writer is late the device plays silence. A stereo-only device gets the
 // mono signal on both channels.
+//
+// The device starts with the System's output latency. When it runs dry
+// below PortAudio (an xrun), the speaker opens it again with twice the
+// latency (see minRaisedLatency), and counts a reopen (Reopens).
 func (s *System) OpenSpeaker(name string, frameSamples int) (Sink, error) {
 	if frameSamples <= 0 {
 		frameSamples = FrameSamples
@@ -528,42 +547,87 @@ func (s *System) OpenSpeaker(name string, frameSamples int) (Sink, error) {
 	if err != nil {
 		return nil, fmt.Errorf("audio: open speaker: %w", err)
 	}
-	sp := &speaker{sys: s, log: s.log, closer: newCloser(), buf: make([]byte, 64), name: dev.Name,
-		step: frameSamples / 2, low: frameSamples / 2, maxLow: 2 * frameSamples, calm: time.Now()}
-	st, ch, err := s.open(dev, false, spkRingFrames*frameSamples, sp.low, func() { sp.close() })
+	sp := &speaker{sys: s, log: s.log, closer: newCloser(), buf: make([]byte, 64), name: dev.Name, dev: dev,
+		frame: frameSamples, step: frameSamples / 2, low: frameSamples / 2, maxLow: 2 * frameSamples, calm: time.Now()}
+	s.mu.Lock()
+	latency := s.outLat
+	s.mu.Unlock()
+	st, ch, err := s.open(dev, false, latency, spkRingFrames*frameSamples, sp.low, func() { sp.close() })
 	if err != nil {
 		return nil, fmt.Errorf("audio: open speaker %q: %w", dev.Name, err)
 	}
-	sp.st = st
-	s.log.Info("audio: speaker open", "device", dev.Name, "channels", ch, "latency", st.latency(), "realtime", st.realtime())
+	sp.st, sp.latency = st, st.latency()
+	s.log.Info("audio: speaker open", "device", dev.Name, "channels", ch, "latency", sp.latency, "realtime", st.realtime())
 	return sp, nil
 }
 
+// Speaker latency. A speaker starts with the device latency the System is
+// set to (SetOutputLatency), by default the device's lowest. At an xrun
+// the device ran dry below PortAudio (with PulseAudio: the sound server or
+// this process was held up), which moves what is played against what was
+// written and spoils an echo canceller's model for a second or more: the
+// speaker opens the device again with twice the latency, at least
+// minRaisedLatency and at most maxSpeakerLatency. (Measured with
+// PulseAudio on this project's two-core virtual machines: 10 ms runs dry
+// several times a second, 20 ms now and then, 40 ms not in minutes.)
+const (
+	minRaisedLatency  = 20 * time.Millisecond
+	maxSpeakerLatency = 80 * time.Millisecond
+)
+
 // speaker is a playback stream; Write fills the C ring that the PortAudio
 // callback drains, with silence when it runs dry.
+//
+// The writer owns everything but what Close reads from another goroutine:
+// mu guards the stream in use, its latency and the counts of the streams
+// reopen closed, where the writer replaces them.
 type speaker struct {
 	sys  *System
 	log  *slog.Logger
-	st   *paStream
+	dev  *portaudio.DeviceInfo
 	name string
 	closer
 	buf      []byte
 	closeErr error
 
+	mu      sync.Mutex
+	st      *paStream
+	latency time.Duration // the stream's
+	prior   streamCounts  // of the streams reopen closed
+	reopens atomic.Uint64
+
 	// The queue level Write waits for adapts, owned by the writer: each
 	// underrun (the device found the queue dry, because this process or the
 	// machine was slow) raises it by step, up to maxLow; after a calm
 	// minute it comes down by a step again, to no less than step.
+	frame             int
 	step, low, maxLow int
 	underruns         uint64
 	calm              time.Time
+}
+
+// streamCounts are a playback stream's counts (see paStream).
+type streamCounts struct {
+	gaps, underruns, xruns uint64
+	shift                  int64
+}
+
+func countsOf(st *paStream) streamCounts {
+	_, u := st.counters()
+	shift, x := st.shift()
+	return streamCounts{gaps: st.gaps(), underruns: u, xruns: x, shift: shift}
+}
+
+func (c streamCounts) plus(d streamCounts) streamCounts {
+	return streamCounts{gaps: c.gaps + d.gaps, underruns: c.underruns + d.underruns, xruns: c.xruns + d.xruns, shift: c.shift + d.shift}
 }
 
 // speakerCalm is how long playback must go without an underrun before the
 // queue shrinks again.
 const speakerCalm = time.Minute
 
-// adapt follows the device's underruns with the queue level.
+// adapt follows the device's underruns with the queue level, and its
+// xruns with the device latency.
 func (sp *speaker) adapt() {
 	_, u := sp.st.counters()
 	switch {
@@ -580,6 +644,34 @@ func (sp *speaker) adapt() {
 		sp.low -= sp.step
 		sp.st.setLow(sp.low)
 	}
+	if _, x := sp.st.shift(); x > 0 && sp.latency < maxSpeakerLatency { // the writer's own field
+		sp.reopen(min(max(2*sp.latency, minRaisedLatency), maxSpeakerLatency))
+	}
+}
+
+// reopen opens the device again with the given latency and, if that
+// works, closes the stream in use for it: what was queued there is lost.
+func (sp *speaker) reopen(latency time.Duration) {
+	st, _, err := sp.sys.open(sp.dev, false, latency, spkRingFrames*sp.frame, sp.low, func() { sp.close() })
+	if err != nil {
+		sp.log.Warn("audio: speaker: opening again with more latency failed", "device", sp.name, "latency", latency, "err", err)
+		sp.mu.Lock()
+		sp.latency = maxSpeakerLatency // do not try again
+		sp.mu.Unlock()
+		return
+	}
+	sp.mu.Lock()
+	old, from := sp.st, sp.latency
+	sp.st, sp.latency = st, st.latency()
+	sp.prior = sp.prior.plus(countsOf(old))
+	sp.mu.Unlock()
+	sp.sys.release(old)
+	if sp.checkClosed() != nil { // Close took the old one
+		sp.sys.release(st)
+	}
+	sp.underruns = 0
+	sp.reopens.Add(1)
+	sp.log.Info("audio: speaker xruns: more device latency", "device", sp.name, "from", from, "to", st.latency())
 }
 
 // Write queues frame for playback at once, then waits until the device has
@@ -626,19 +718,25 @@ func (sp *speaker) Device() string { return sp.name }
 // Gaps counts the samples of silence the device played since the first
 // Write because nothing was queued (the writer was late): what was written
 // after plays that much later. An echo canceller delays its reference
-// along with it.
-func (sp *speaker) Gaps() uint64 { return sp.st.gaps() }
+// along with it. Call it from the writer's goroutine.
+func (sp *speaker) Gaps() uint64 { return sp.prior.gaps + sp.st.gaps() }
 
 // Shift is how many samples later than Gaps accounts for what Write queues
 // is played, since the speaker was opened: when the stream restarts below
 // PortAudio (an xrun: with PulseAudio, the sound server ran dry because it
 // or this process was held up), the playback timestamps move by the time
 // the restart took, less what was queued and dropped. It may be negative.
-// An echo canceller delays its reference along with it.
+// An echo canceller delays its reference along with it. Call it from the
+// writer's goroutine.
 func (sp *speaker) Shift() int64 {
 	n, _ := sp.st.shift()
-	return n
+	return sp.prior.shift + n
 }
+
+// Reopens counts the times the speaker opened its device again with more
+// latency: what is played moved by an amount no count tells, so an echo
+// canceller starts over. Any goroutine may call it.
+func (sp *speaker) Reopens() uint64 { return sp.reopens.Load() }
 
 func (sp *speaker) checkClosed() error {
 	select {
@@ -653,10 +751,13 @@ func (sp *speaker) checkClosed() error {
 // from any goroutine, more than once, and after System.Close.
 func (sp *speaker) Close() error {
 	if sp.close() {
-		_, underruns := sp.st.counters()
-		shift, xruns := sp.st.shift()
-		sp.closeErr = sp.sys.release(sp.st)
-		sp.log.Info("audio: speaker closed", "underruns", underruns, "xruns", xruns, "shift", samplesDuration(shift))
+		sp.mu.Lock()
+		st, latency := sp.st, sp.latency
+		c := sp.prior.plus(countsOf(st))
+		sp.mu.Unlock()
+		sp.closeErr = sp.sys.release(st)
+		sp.log.Info("audio: speaker closed", "underruns", c.underruns, "xruns", c.xruns, "shift", samplesDuration(c.shift),
+			"latency", latency, "reopens", sp.reopens.Load())
 		if sp.closeErr != nil {
 			sp.closeErr = fmt.Errorf("audio: close speaker: %w", sp.closeErr)
 		}

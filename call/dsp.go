@@ -77,7 +77,8 @@ type dspState struct {
 	frameDur time.Duration
 
 	mic, remote                 talk // owned by the sender and the speaker goroutine
-	srcGaps, sinkGaps           gapCounter
+	srcGaps, sinkGaps           devCounter
+	sinkReopens                 devCounter
 	srcShift, sinkShift         shiftCounter
 	dead                        time.Duration
 	micSpeaking, remoteSpeaking atomic.Bool
@@ -113,22 +114,22 @@ func (t *talk) update(level float64, d time.Duration) bool {
 	return t.hold > 0
 }
 
-// gapCounter follows a device's count of samples lost to its timeline
-// (audio.System's devices count them), so that the echo canceller's
-// reference stays in step. It belongs to the goroutine that owns the device.
-type gapCounter struct {
+// devCounter follows a count a device keeps since it was opened, so that
+// the echo canceller's reference stays in step: the samples it lost to its
+// timeline, the times it opened itself again (audio.System's devices keep
+// both). It belongs to the goroutine that owns the device.
+type devCounter struct {
 	dev  any
 	seen uint64
 }
 
-// since returns how many samples dev lost since the last call (none the
-// first time a device is seen).
-func (g *gapCounter) since(dev any) int {
-	c, ok := dev.(interface{ Gaps() uint64 })
+// since returns how much dev's count (read, false if it keeps none) grew
+// since the last call: nothing the first time a device is seen.
+func (g *devCounter) since(dev any, read func(any) (uint64, bool)) int {
+	n, ok := read(dev)
 	if !ok {
 		return 0
 	}
-	n := c.Gaps()
 	if dev != g.dev {
 		g.dev, g.seen = dev, n
 		return 0
@@ -136,6 +137,22 @@ func (g *gapCounter) since(dev any) int {
 	d := n - g.seen
 	g.seen = n
 	return int(min(d, 1<<20))
+}
+
+func gaps(dev any) (uint64, bool) {
+	c, ok := dev.(interface{ Gaps() uint64 })
+	if !ok {
+		return 0, false
+	}
+	return c.Gaps(), true
+}
+
+func reopens(dev any) (uint64, bool) {
+	c, ok := dev.(interface{ Reopens() uint64 })
+	if !ok {
+		return 0, false
+	}
+	return c.Reopens(), true
 }
 
 // shiftCounter follows a device's shift: how much later than its counts
@@ -198,7 +215,7 @@ func (d *devicePath) process(frame []int16, muted bool) {
 		}
 	}
 	if p := d.proc.Load(); p != nil {
-		if n := s.srcGaps.since(d.src); n > 0 {
+		if n := s.srcGaps.since(d.src, gaps); n > 0 {
 			p.CaptureGap(n)
 		}
 		if n := s.srcShift.since(d.src); n != 0 {
@@ -215,7 +232,10 @@ func (d *devicePath) process(frame []int16, muted bool) {
 func (d *devicePath) played(frame []int16, call bool) {
 	s := d.dsp
 	if p := d.proc.Load(); p != nil {
-		if n := s.sinkGaps.since(d.sink); n > 0 {
+		if s.sinkReopens.since(d.sink, reopens) > 0 {
+			p.Reset() // the speaker's latency changed
+		}
+		if n := s.sinkGaps.since(d.sink, gaps); n > 0 {
 			p.PlaybackGap(n)
 		}
 		if n := s.sinkShift.since(d.sink); n != 0 {

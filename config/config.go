@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/parley-voice/parley/signaling"
 )
@@ -39,6 +40,10 @@ type Config struct {
 	AEC              *bool  `json:"aec,omitempty"`               // echo cancellation
 	NoiseSuppression *bool  `json:"noise_suppression,omitempty"` // noise suppression
 	AGC              *bool  `json:"agc,omitempty"`               // automatic gain control
+	// OutputLatency is the speaker's device latency to start with (a Go
+	// duration such as "40ms"); empty: the device's lowest. It grows when
+	// the device runs dry.
+	OutputLatency string `json:"output_latency,omitempty"`
 
 	// Set by `parley login`, cleared by `parley logout`: this device's
 	// credential, traded for short-lived tokens, and who it signs in. The
@@ -182,10 +187,28 @@ func (c Config) Validate() error {
 			return fmt.Errorf("config: server %q is not a URL like %s", s, DefaultServer)
 		}
 	}
+	if _, err := c.OutputLatencyDuration(); err != nil {
+		return err
+	}
 	if c.Token == "" && c.Credential == "" {
 		return errors.New("config: not signed in: run `parley login INVITE` with the invite your admin gave you, or pass --token (PARLEY_TOKEN)")
 	}
 	return nil
+}
+
+// MaxOutputLatency bounds OutputLatency.
+const MaxOutputLatency = 200 * time.Millisecond
+
+// OutputLatencyDuration parses OutputLatency (0 when empty).
+func (c Config) OutputLatencyDuration() (time.Duration, error) {
+	if c.OutputLatency == "" {
+		return 0, nil
+	}
+	d, err := time.ParseDuration(c.OutputLatency)
+	if err != nil || d < 0 || d > MaxOutputLatency {
+		return 0, fmt.Errorf("config: output_latency %q is not a duration from 0 to %v, such as \"40ms\"", c.OutputLatency, MaxOutputLatency)
+	}
+	return d, nil
 }
 
 // Save writes c to path with mode 0600 (it holds a credential), creating the
