@@ -155,7 +155,7 @@ func TestClusterOnNATS(t *testing.T) {
 	sameEverywhere("bob", "in_call")
 	hooked(start["id"].(string), signaling.Started, signaling.Ringing, signaling.Answered)
 
-	// hear records both speakers for 2.5 s and judges the last 1.5 s: each
+	// hear records both speakers for 4 s and judges the last 3 s: each
 	// must play the other's tone at its frequency, SNR median 15 dB or more.
 	hear := func(when string) {
 		t.Helper()

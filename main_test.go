@@ -75,6 +75,17 @@ func newWorld(t *testing.T, serveArgs ...string) *world {
 		t.Fatalf("parley serve printed %q", line)
 	}
 	w.server = strings.TrimSpace(strings.TrimPrefix(line, prefix))
+	// When the test fails, the devices' side of the story: the audio lines
+	// of the client logs (call.log, answer.log, ...).
+	t.Cleanup(func() {
+		if !t.Failed() {
+			return
+		}
+		logs, _ := filepath.Glob(filepath.Join(w.home, "state", "parley", "*.log"))
+		for _, l := range logs {
+			t.Logf("audio in %s:\n%s", filepath.Base(l), audioLog(l))
+		}
+	})
 	return w
 }
 

@@ -8,6 +8,7 @@
 package audiotest
 
 import (
+	"fmt"
 	"math"
 	"math/cmplx"
 	"slices"
@@ -207,6 +208,22 @@ func QuarterSNRs(samples []int16, hz float64) []float64 {
 		snrs = append(snrs, ToneSNR(q[:SampleRate/4], hz))
 	}
 	return snrs
+}
+
+// SteadyTone judges a tone that crossed a real-time path (devices, a
+// call): the frequency of the whole of samples within 5 Hz of hz, the
+// median quarter second's SNR (QuarterSNRs) at least 20 dB, and at most
+// one quarter second in four under 15 dB. A path on a loaded machine may
+// skip now and then (a device restarting, a writer held up), and each skip
+// spoils the quarter it falls in; a path that keeps skipping, or carries
+// another tone or nothing, fails. It returns whether samples pass and what
+// it found, for the log.
+func SteadyTone(samples []int16, hz float64) (bool, string) {
+	f, snrs := DominantFrequency(samples), QuarterSNRs(samples, hz)
+	med, low := Median(snrs), CountBelow(snrs, 15)
+	ok := math.Abs(f-hz) <= 5 && med >= 20 && low <= len(snrs)/4
+	return ok, fmt.Sprintf("%.1f Hz (want %.0f ± 5), %.1f dBFS, SNR per quarter second %.1f dB: median %.1f (want ≥ 20), %d under 15 dB (want at most %d)",
+		f, hz, DBFS(samples), snrs, med, low, len(snrs)/4)
 }
 
 // Median returns the median of v (NaN when empty); v is left as it is.

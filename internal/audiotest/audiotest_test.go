@@ -203,6 +203,16 @@ func TestQuarterSNRs(t *testing.T) {
 	if len(snrs) != 4 || audiotest.CountBelow(snrs, 40) != 1 || snrs[2] >= 40 {
 		t.Errorf("SNR per quarter %.1f, want one quarter (the third) under 40 dB", snrs)
 	}
+	if ok, got := audiotest.SteadyTone(tone, 440); !ok {
+		t.Errorf("a tone with one hole: %s; want it steady", got)
+	}
+	clear(tone[audiotest.SampleRate/8 : audiotest.SampleRate/8+480]) // and another in the first quarter
+	if ok, got := audiotest.SteadyTone(tone, 440); ok {
+		t.Errorf("a tone with holes in two quarters of four: %s; want it not steady", got)
+	}
+	if ok, got := audiotest.SteadyTone(audiotest.Tone(450, 0.5, audiotest.SampleRate), 440); ok {
+		t.Errorf("a tone at 450 Hz: %s; want it not a steady 440 Hz", got)
+	}
 	if m := audiotest.Median([]float64{3, 1, 2, 10}); m != 2.5 {
 		t.Errorf("Median = %v, want 2.5", m)
 	}
