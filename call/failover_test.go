@@ -88,12 +88,15 @@ func (p *party) lastPresence(user string, quiet time.Duration) (last call.Presen
 // proxy forwards TCP connections to a node. cut closes it and every
 // connection through it at once, as when a node's process dies; freeze
 // keeps them open but passes nothing any more, as when its host dies or
-// the network to it goes.
+// the network to it goes; stall does that to the connections made so far
+// only, as when a Wi-Fi drops and comes back: new connections work.
 type proxy struct {
-	ln     net.Listener
-	frozen atomic.Bool
-	mu     sync.Mutex
-	conns  []net.Conn
+	ln      net.Listener
+	frozen  atomic.Bool
+	conns   atomic.Int64 // connections accepted so far
+	stalled atomic.Int64 // connections numbered below it pass nothing
+	mu      sync.Mutex
+	open    []net.Conn
 }
 
 func newProxy(t *testing.T, to string) *proxy {
@@ -116,17 +119,19 @@ func newProxy(t *testing.T, to string) *proxy {
 				continue
 			}
 			p.mu.Lock()
-			p.conns = append(p.conns, c, up)
+			p.open = append(p.open, c, up)
 			p.mu.Unlock()
-			go p.pipe(up, c)
-			go p.pipe(c, up)
+			n := p.conns.Add(1)
+			go p.pipe(up, c, n)
+			go p.pipe(c, up, n)
 		}
 	}()
 	return p
 }
 
-// pipe copies src to dst, dropping what comes once frozen.
-func (p *proxy) pipe(dst, src net.Conn) {
+// pipe copies src to dst, of connection number conn, dropping what comes
+// once frozen or stalled.
+func (p *proxy) pipe(dst, src net.Conn, conn int64) {
 	defer dst.Close()
 	buf := make([]byte, 32<<10)
 	for {
@@ -134,7 +139,7 @@ func (p *proxy) pipe(dst, src net.Conn) {
 		if err != nil {
 			return
 		}
-		if p.frozen.Load() {
+		if p.frozen.Load() || conn <= p.stalled.Load() {
 			continue
 		}
 		if _, err := dst.Write(buf[:n]); err != nil {
@@ -147,11 +152,13 @@ func (p *proxy) url() string { return "http://" + p.ln.Addr().String() }
 
 func (p *proxy) freeze() { p.frozen.Store(true) }
 
+func (p *proxy) stall() { p.stalled.Store(p.conns.Load()) }
+
 func (p *proxy) cut() {
 	p.ln.Close()
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	for _, c := range p.conns {
+	for _, c := range p.open {
 		if tc, ok := c.(*net.TCPConn); ok {
 			tc.SetLinger(0) // a reset, not a polite close
 		}
@@ -281,6 +288,67 @@ func testFailover(t *testing.T, a, b *rig, bURL string, kill func()) {
 			sc, ok := ev.(call.StatusChanged)
 			if !ok || sc.Status == signaling.Answered || sc.Status == signaling.Reconnecting {
 				continue // the resumed call's status, or media catching up
+			}
+			if sc.Status != signaling.Completed {
+				t.Fatalf("%s: the call went %s (%s), want completed", p.name, sc.Status, sc.Reason)
+			}
+			break
+		}
+	}
+}
+
+// TestSignalingDiesSilently: Alice knows one server. Mid-call her
+// connection to it dies without a word (a Wi-Fi that dropped and came
+// back, a NAT that forgot the connection): nothing passes any more, and
+// nothing closes it. Her pings find it dead, she connects again and
+// resumes her session within 2×SingleKeepAlive; the call, whose media
+// never stopped, goes on, and her hang-up ends it on both sides.
+func TestSignalingDiesSilently(t *testing.T) {
+	r := newRig(t, server.Config{})
+	px := newProxy(t, r.srv.Addr())
+	recB := audiotest.NewRecorder(true)
+	alice := r.phoneWith("alice", devices{tone(440), null}, func(c *call.Config) {
+		c.Server, c.Reconnect = px.url(), true
+	})
+	bob := r.phone("bob", devices{tone(660), record(recB)})
+	connect(alice, bob)
+	heard(t, recB, audio.SampleRate/2)
+
+	stalled := time.Now()
+	px.stall()
+	for up := false; !up; {
+		switch ev := alice.next().(type) {
+		case call.Connected:
+			up = ev.Up
+		case call.StatusChanged:
+			if ev.Status != signaling.Answered && ev.Status != signaling.Reconnecting {
+				t.Fatalf("alice: the call went %s (%s) while her connection was dead", ev.Status, ev.Reason)
+			}
+		}
+	}
+	back := time.Since(stalled)
+	t.Logf("alice connected again %v after her connection died", back.Round(time.Millisecond))
+	if limit := 2*call.SingleKeepAlive + 2*time.Second; back > limit {
+		t.Errorf("alice connected again after %v, want within %v", back, limit)
+	}
+
+	// Media went on all along: Bob hears Alice's tone now.
+	from := recB.Len()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := recB.Wait(ctx, from+audio.SampleRate/2); err != nil {
+		t.Fatalf("bob's speaker: %v", err)
+	}
+	if f := audiotest.DominantFrequency(recB.Samples()[from : from+audio.SampleRate/2]); f < 435 || f > 445 {
+		t.Errorf("bob hears %.1f Hz after alice's connection died, want 440", f)
+	}
+	// And the session is the same call's: a hang-up ends it on both sides.
+	alice.ph.Hangup()
+	for _, p := range []*party{alice, bob} {
+		for {
+			sc, ok := p.next().(call.StatusChanged)
+			if !ok || sc.Status == signaling.Answered || sc.Status == signaling.Reconnecting {
+				continue
 			}
 			if sc.Status != signaling.Completed {
 				t.Fatalf("%s: the call went %s (%s), want completed", p.name, sc.Status, sc.Reason)

@@ -59,9 +59,10 @@ type Config struct {
 
 	// KeepAlive is how often the phone pings the server: a ping not
 	// answered within as long drops the connection, so that a node that
-	// went away silently (its host died) is left in time for another.
-	// Default DefaultKeepAlive with several servers, none with one;
-	// negative: none.
+	// went away silently (its host died) is left in time for another, and
+	// a connection that died with the network (a Wi-Fi that dropped, a NAT
+	// that forgot it) is made again. Default DefaultKeepAlive with several
+	// servers, SingleKeepAlive with one; negative: none.
 	KeepAlive time.Duration
 
 	// MediaTimeout is how long an answered call may go without receiving
@@ -75,8 +76,13 @@ type Config struct {
 
 // DefaultKeepAlive is Config.KeepAlive's default with several servers: a
 // node that died silently is found within two of it, which leaves time to
-// be on another node within 5 s.
-const DefaultKeepAlive = 1500 * time.Millisecond
+// be on another node within 5 s. SingleKeepAlive is the default with one
+// server, where there is nowhere else to go: a dead connection is found
+// within 10 s, well inside a call's grace for signaling to come back.
+const (
+	DefaultKeepAlive = 1500 * time.Millisecond
+	SingleKeepAlive  = 5 * time.Second
+)
 
 // addrs are the server's addresses in the order to try them.
 func (c *Config) addrs() []string {
@@ -102,8 +108,11 @@ func (c *Config) defaults() error {
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
-	if c.KeepAlive == 0 && len(c.addrs()) > 1 {
-		c.KeepAlive = DefaultKeepAlive
+	if c.KeepAlive == 0 {
+		c.KeepAlive = SingleKeepAlive
+		if len(c.addrs()) > 1 {
+			c.KeepAlive = DefaultKeepAlive
+		}
 	}
 	if c.MediaTimeout == 0 {
 		c.MediaTimeout = time.Second
