@@ -4,8 +4,9 @@
 
 GO      ?= go
 BIN     := bin/parley
-# Libraries parley links (cgo) and the sound server it talks to.
-RUN_PKGS  := libopus-dev libopusfile-dev portaudio19-dev libasound2-dev libspeexdsp-dev pkg-config pulseaudio pulseaudio-utils libasound2-plugins
+# The C compiler and libraries parley links (cgo), and the sound server it
+# talks to.
+RUN_PKGS  := gcc libc6-dev libopus-dev libopusfile-dev portaudio19-dev libasound2-dev libspeexdsp-dev pkg-config pulseaudio pulseaudio-utils libasound2-plugins
 # What the tests use besides: speech, tones, tmux for the UI test, a NATS server,
 # baresip (with its Opus and ALSA modules) for the benchmark harness's short run,
 # Chromium for the guest call page.

@@ -125,13 +125,22 @@ func (d *doctor) run(ctx context.Context, in, out, echoUser string, echoDelay ti
 		d.audio(pick(in, cfg.Input), pick(out, cfg.Output))
 	}
 	if err != nil {
-		d.add(check{Name: "configuration", Detail: err.Error(), Fix: "pass --server and --token, or save them with `parley token USER --api-key KEY --save`"})
+		d.add(check{Name: "configuration", Detail: err.Error(), Fix: "sign in with `parley login INVITE` (your admin gives you the invite), or pass --server and --token"})
 		return
 	}
 	if !d.server(ctx, cfg.Server) {
 		return
 	}
-	sig, ok := d.signIn(ctx, cfg.Server, cfg.Token)
+	// A device signed in with `parley login` trades its credential for an
+	// access token, as every command does.
+	token, source := d.e.auth(cfg)
+	if source != nil {
+		if token, err = source(ctx); err != nil {
+			d.add(check{Name: "token", Detail: err.Error(), Fix: "sign in again with `parley login INVITE`: this device may have been revoked"})
+			return
+		}
+	}
+	sig, ok := d.signIn(ctx, cfg.Server, token)
 	if !ok {
 		return
 	}
@@ -145,7 +154,7 @@ func (d *doctor) run(ctx context.Context, in, out, echoUser string, echoDelay ti
 	}
 	sig.Close()
 	d.network(servers)
-	d.echoCall(ctx, cfg.Server, cfg.Token, echoUser, echoDelay, pc)
+	d.echoCall(ctx, cfg.Server, token, echoUser, echoDelay, pc)
 }
 
 // audio lists and opens the devices, records 2 s and plays a test tone.
@@ -262,7 +271,7 @@ func (d *doctor) signIn(ctx context.Context, server, token string) (*signaling.C
 		fix := "check that the server runs and that the token is this server's"
 		var se *signaling.Error
 		if errors.As(err, &se) && se.Code == signaling.InvalidToken {
-			fix = "get a new token: parley token USER --api-key KEY --save"
+			fix = "sign in again with `parley login INVITE` (ask your admin for an invite), or get a new token from your admin"
 		}
 		d.add(check{Name: "token", Detail: err.Error(), Fix: fix})
 		return nil, false
