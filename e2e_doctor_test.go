@@ -50,7 +50,7 @@ func TestDoctor(t *testing.T) {
 
 	out, code = w.run(append(pulsetest.Env(mic, spk), "PARLEY_TOKEN=not-a-token"), "doctor", "--no-audio")
 	t.Logf("with a bad token:\n%s", out)
-	if code != exitOffline || !strings.Contains(out, "✗ token") || !strings.Contains(out, "→ get a new token") {
+	if code != exitOffline || !strings.Contains(out, "✗ token") || !strings.Contains(out, "→ sign in again") {
 		t.Errorf("with a bad token: exit %d, output %q; want 1 and a failed token check with what to do", code, out)
 	}
 }

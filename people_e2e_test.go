@@ -94,6 +94,10 @@ func TestInviteLoginLogout(t *testing.T) {
 	if cfg.Credential == "" || cfg.Token != "" || cfg.User != "bob" || cfg.Name != "Bob Builder" || cfg.Server != w.server || !strings.HasPrefix(cfg.Device, "dev-") {
 		t.Fatalf("config after login: %+v", cfg)
 	}
+	// The doctor signs in as the device does.
+	if out, _ := w.run(bob, "doctor", "--no-audio"); !strings.Contains(out, "✓ token") || !strings.Contains(out, "signed in as bob") {
+		t.Errorf("doctor on a device signed in with login does not sign in:\n%s", out)
+	}
 	// The link works once.
 	if out, code := w.run(w.device("eve"), "login", link); code != exitError {
 		t.Errorf("second login with the link: exit %d: %s", code, out)
