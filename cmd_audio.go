@@ -211,6 +211,10 @@ func (p *printer) printAudio(ev call.Event) bool {
 // deviceText says what a DeviceChanged means.
 func deviceText(ev call.DeviceChanged) string {
 	switch {
+	case ev.Kind == call.RingDevice && ev.Device != "":
+		return fmt.Sprintf("the ring device could not ring (%v): ringing on %s", ev.Err, ev.Device)
+	case ev.Kind == call.RingDevice:
+		return fmt.Sprintf("no speaker could ring (%v): the call rings without a sound", ev.Err)
 	case ev.Lost && ev.Device != "":
 		return fmt.Sprintf("the %s stopped working (%v): now using the system default, %s", ev.Kind, ev.Err, ev.Device)
 	case ev.Lost:

@@ -166,12 +166,7 @@ func (p *Phone) incoming(ev signaling.CallEvent, offer string) {
 		p.log.Warn("incoming call while in a call", "call", ev.ID)
 		return
 	}
-	sink, err := p.openRing() // the ring device, if there is one (devices.go)
-	if err != nil {
-		p.send(signaling.Message{Type: signaling.TypeFail, CallID: ev.ID, Reason: err.Error()})
-		p.fail(ev.ID, err)
-		return
-	}
+	sink, ringing := p.openRing(ev.ID) // the ring device, if there is one (devices.go)
 	a, err := p.begin(ev, sink)
 	if err != nil {
 		p.send(signaling.Message{Type: signaling.TypeFail, CallID: ev.ID, Reason: "callee could not set up media"})
@@ -192,6 +187,9 @@ func (p *Phone) incoming(ev signaling.CallEvent, offer string) {
 		return
 	}
 	p.emit(StatusChanged{CallEvent: ev, First: true, At: time.Now()})
+	if ringing != nil {
+		p.emit(*ringing)
+	}
 	p.send(signaling.Message{Type: signaling.TypeRinging, CallID: ev.ID})
 	if p.cfg.AutoAnswer {
 		p.answer()

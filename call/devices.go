@@ -33,6 +33,7 @@ type FallbackDevices interface {
 const (
 	Microphone = "microphone"
 	Speaker    = "speaker"
+	RingDevice = "ring device" // the ringtone's speaker (RingDevices)
 )
 
 // DeviceChanged reports that the call's microphone or speaker changed:
@@ -42,9 +43,13 @@ const (
 // could be opened: the call goes on without that device, the default is
 // tried again every second, and another DeviceChanged reports it once it
 // opens.
+//
+// For RingDevice, Err says why an incoming call could not ring on the ring
+// device, and Device names the speaker it rings on instead ("": none could
+// be opened, so it rings without a sound; the UI's bell still rings).
 type DeviceChanged struct {
 	CallID string
-	Kind   string // Microphone or Speaker
+	Kind   string // Microphone, Speaker or RingDevice
 	Device string
 	Lost   bool
 	Err    error
@@ -312,28 +317,39 @@ func (p *Phone) switchDevices(mic, speaker bool) {
 	}
 }
 
-// openRing opens the sink an incoming call rings on: the ring device when
-// Devices has one, else the call's speaker.
-func (p *Phone) openRing() (audio.Sink, error) {
+// openRing opens the sink the incoming call callID rings on: the ring
+// device when Devices has one, else the call's speaker. A device that
+// cannot be opened does not keep the call from ringing: the ring device
+// falls back to the speaker, the speaker to silence, and the DeviceChanged
+// returned says so (nil when all went well); answering opens the call's
+// speaker again (answerSink).
+func (p *Phone) openRing(callID string) (audio.Sink, *DeviceChanged) {
 	n := p.frameSamples()
+	var ringErr error
 	if rd, ok := p.cfg.Devices.(RingDevices); ok {
 		sink, ok, err := rd.OpenRing(n)
-		if err != nil {
-			return nil, deviceError("ringtone speaker", err)
-		}
-		if ok {
+		if err == nil && ok {
 			return ringSink{sink}, nil
+		}
+		if err != nil {
+			ringErr = deviceError("ringtone speaker", err)
 		}
 	}
 	sink, err := p.cfg.Devices.OpenSink(n)
 	if err != nil {
-		return nil, deviceError(Speaker, err)
+		p.log.Warn("incoming call rings without a sound", "call", callID, "ring_device", ringErr, "speaker", err)
+		return ringSink{audio.NewNullSink()}, &DeviceChanged{CallID: callID, Kind: RingDevice, Err: errors.Join(ringErr, deviceError(Speaker, err))}
+	}
+	if ringErr != nil {
+		p.log.Warn("incoming call rings on the speaker", "call", callID, "ring_device", ringErr)
+		return sink, &DeviceChanged{CallID: callID, Kind: RingDevice, Device: deviceName(sink), Err: ringErr}
 	}
 	return sink, nil
 }
 
-// ringSink marks a sink opened on the ring device, so that answering
-// moves the call to its speaker.
+// ringSink marks a sink an incoming call rings on that is not the call's
+// speaker (the ring device, or silence), so that answering moves the call
+// to its speaker.
 type ringSink struct{ audio.Sink }
 
 func (r ringSink) Device() string { return deviceName(r.Sink) }

@@ -367,6 +367,40 @@ func TestRingDevice(t *testing.T) {
 	hangup(alice, bob)
 }
 
+// TestRingDeviceGone: Bob's ring device is gone (unplugged since he set
+// it). An incoming call still rings, on his speaker, and the phone says
+// why; once he answers, Alice's voice comes out of the speaker.
+func TestRingDeviceGone(t *testing.T) {
+	pulse := pulsetest.StartPrivate(t)
+	spk, ring := pulse.NullSink(t, "spk"), pulse.NullSink(t, "ring")
+	pulse.Unload(t, ring)
+	devs := newPulseDevices(t, pulse, "", spk)
+	devs.ring = ring
+	r := newRig(t, server.Config{})
+	alice := r.phone("alice", devices{tone(660), null})
+	bob := r.phoneOn("bob", devs, func(c *call.Config) {
+		c.Sounds = call.Sounds{Ringtone: audiotest.Tone(1000, 0.5, audio.SampleRate)}
+	})
+	alice.ph.Dial("bob")
+	alice.status(signaling.Started)
+	bob.status(signaling.Started)
+	ev, ok := bob.next().(call.DeviceChanged)
+	if !ok || ev.Kind != call.RingDevice || ev.Err == nil || ev.Device == "" {
+		t.Fatalf("bob: %+v, want the ring device's failure and the speaker it rings on instead", ev)
+	}
+	t.Logf("bob's ring device: %v; rings on %s", ev.Err, ev.Device)
+	alice.status(signaling.Ringing)
+	bob.status(signaling.Ringing)
+	wantTone(t, "Bob's speaker while it rings", playing(t, pulse, spk, time.Second/2, time.Second), 1000)
+
+	bob.ph.Answer()
+	alice.status(signaling.Answered)
+	bob.status(signaling.Answered)
+	// The speaker plays the ringtone out, then Alice's voice.
+	wantTone(t, "Bob's speaker after the answer", playing(t, pulse, spk, 2*time.Second, 2*time.Second), 660)
+	hangup(alice, bob)
+}
+
 // TestSilentMicrophoneWarning: Alice's microphone goes dead (its source is
 // muted at the sound server, so it delivers zeros). Unmuted, the phone
 // warns after 5 s and takes the warning back as soon as sound returns;
