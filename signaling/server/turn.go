@@ -72,11 +72,12 @@ func startTURN(cfg Config, log *slog.Logger) (*turnServer, error) {
 		return &turn.RelayAddressGeneratorStatic{RelayAddress: relayIP, Address: host}
 	}
 	factory := pionlog.Factory{Log: log.With("component", "turn")}
+	allow := peerFilter(relayIP, log)
 	srv, err := turn.NewServer(turn.ServerConfig{
 		Realm:             "parley",
 		AuthHandler:       turn.LongTermTURNRESTAuthHandler(secret, factory.NewLogger("turn")),
-		PacketConnConfigs: []turn.PacketConnConfig{{PacketConn: udp, RelayAddressGenerator: gen()}},
-		ListenerConfigs:   []turn.ListenerConfig{{Listener: tcp, RelayAddressGenerator: gen()}},
+		PacketConnConfigs: []turn.PacketConnConfig{{PacketConn: udp, RelayAddressGenerator: gen(), PermissionHandler: allow}},
+		ListenerConfigs:   []turn.ListenerConfig{{Listener: tcp, RelayAddressGenerator: gen(), PermissionHandler: allow}},
 		LoggerFactory:     factory,
 	})
 	if err != nil {
@@ -92,6 +93,25 @@ func startTURN(cfg Config, log *slog.Logger) (*turnServer, error) {
 		ttl:    cfg.TURNCredentialTTL,
 		urls:   []string{"stun:" + hp, "turn:" + hp + "?transport=udp", "turn:" + hp + "?transport=tcp"},
 	}, nil
+}
+
+// peerFilter decides which peers a TURN client may relay to. A relay is
+// for reaching the other side of a call, so it refuses what no call's
+// candidate is: this machine itself (loopback, unless the relay is on
+// loopback too: a server for this machine only, or a test), unspecified,
+// multicast and link-local addresses. Otherwise anyone holding a TURN
+// credential could reach the services that listen only on the server's
+// loopback (its NATS, say) through it.
+func peerFilter(relay net.IP, log *slog.Logger) turn.PermissionHandler {
+	local := relay.IsLoopback()
+	return func(client net.Addr, peer net.IP) bool {
+		ok := !peer.IsUnspecified() && !peer.IsMulticast() && !peer.IsLinkLocalUnicast() &&
+			(!peer.IsLoopback() || local)
+		if !ok {
+			log.Warn("turn: relay to a peer refused", "client", client.String(), "peer", peer.String())
+		}
+		return ok
+	}
 }
 
 // iceServers returns the STUN and TURN servers for user, with TURN

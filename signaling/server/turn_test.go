@@ -1,6 +1,7 @@
 package server
 
 import (
+	"log/slog"
 	"net"
 	"strconv"
 	"strings"
@@ -82,5 +83,30 @@ func TestTURN(t *testing.T) {
 	expired := "1000000000:alice"
 	if _, err := allocate(expired, relay.Credential); err == nil {
 		t.Error("an expired username got an allocation")
+	}
+}
+
+// TestTURNPeerFilter: the relay refuses to reach this machine (unless it
+// is itself on loopback), nowhere and link-local or multicast groups, and
+// lets calls through to everything else, private networks included.
+func TestTURNPeerFilter(t *testing.T) {
+	client := &net.UDPAddr{IP: net.ParseIP("198.51.100.9"), Port: 4000}
+	for _, c := range []struct {
+		relay, peer string
+		want        bool
+	}{
+		{"203.0.113.1", "203.0.113.77", true},
+		{"203.0.113.1", "10.1.2.3", true},
+		{"203.0.113.1", "127.0.0.1", false},
+		{"203.0.113.1", "::1", false},
+		{"203.0.113.1", "0.0.0.0", false},
+		{"203.0.113.1", "224.0.0.251", false},
+		{"203.0.113.1", "169.254.10.20", false},
+		{"127.0.0.1", "127.0.0.1", true},
+	} {
+		allow := peerFilter(net.ParseIP(c.relay), slog.New(slog.DiscardHandler))
+		if got := allow(client, net.ParseIP(c.peer)); got != c.want {
+			t.Errorf("relay at %s, peer %s: allowed %v, want %v", c.relay, c.peer, got, c.want)
+		}
 	}
 }
