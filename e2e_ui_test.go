@@ -142,3 +142,67 @@ func TestUIEndToEnd(t *testing.T) {
 	x.keys("alice", "q")
 	x.keys("bob", "q")
 }
+
+// TestDemoEndToEnd is what `make demo` promises a new user: `parley demo`
+// opens the UI with the echo contact online; enter calls it; what the
+// microphone hears comes back out of the speaker about a second later
+// (the echo service's delay).
+func TestDemoEndToEnd(t *testing.T) {
+	x := newTmux(t)
+	pulse := pulsetest.Start(t)
+	mic, spk := pulse.NullSink(t, "demo_mic"), pulse.NullSink(t, "demo_spk")
+	home := t.TempDir()
+	x.open("demo", append(pulsetest.Env(mic, spk),
+		"PARLEY_CONFIG="+filepath.Join(home, "config.json"),
+		"XDG_STATE_HOME="+filepath.Join(home, "state"),
+		"PARLEY_SERVER=", "PARLEY_TOKEN=",
+		"TERM=xterm-256color",
+	), "demo")
+	x.waitFor("demo", `● echo\s+online`)
+	x.keys("demo", "Enter")
+	x.waitFor("demo", `In call with echo\s+│?\s*00:0[1-9]`)
+
+	// Half a second of 440 Hz into the microphone, and the speaker
+	// recorded from then on: the tone comes back once, a second later.
+	ctx, cancel := context.WithTimeout(t.Context(), 15*time.Second)
+	defer cancel()
+	var (
+		heard   []int16
+		started = make(chan time.Time, 1)
+		done    = make(chan error, 1)
+	)
+	go func() {
+		done <- pulse.Listen(ctx, pulsetest.Monitor(spk), func(chunk []int16, at time.Time) bool {
+			if len(heard) == 0 {
+				started <- at.Add(-time.Duration(len(chunk)) * time.Second / audiotest.SampleRate)
+			}
+			heard = append(heard, chunk...)
+			return len(heard) < 3*audiotest.SampleRate
+		})
+	}()
+	recordingFrom := <-started
+	playedAt := time.Now()
+	pulse.Play(t, mic, audiotest.Tone(440, 0.5, audiotest.SampleRate/2))
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	on := audiotest.FirstAbove(heard, 0.1)
+	if on < 0 {
+		t.Fatalf("the speaker stayed silent for 3 s after the microphone heard a tone (%.1f dBFS)", audiotest.DBFS(heard))
+	}
+	back := recordingFrom.Add(time.Duration(on) * time.Second / audiotest.SampleRate).Sub(playedAt)
+	tone := heard[on:min(len(heard), on+audiotest.SampleRate*4/10)]
+	f := audiotest.DominantFrequency(tone)
+	t.Logf("the tone came back %v after it was played into the microphone, at %.1f Hz, %.1f dBFS", back.Round(10*time.Millisecond), f, audiotest.DBFS(tone))
+	if f < 435 || f > 445 {
+		t.Errorf("the echo plays %.1f Hz, want 440 ± 5", f)
+	}
+	// The echo service holds audio for a second; the call's own path adds
+	// a little, the pacat that plays the tone a little more.
+	if back < 900*time.Millisecond || back > 1600*time.Millisecond {
+		t.Errorf("the tone came back after %v, want about a second (0.9 to 1.6 s)", back)
+	}
+	x.keys("demo", "h")
+	x.waitFor("demo", `Call with echo completed · 00:0`)
+	x.keys("demo", "q")
+}
