@@ -218,12 +218,15 @@ func TestEchoCancellation(t *testing.T) {
 	// them all, a jitter buffer that changes its delay mid-syllable one or
 	// two.
 	got := heard.between(t, nearAt.Add(-500*time.Millisecond), nearAt.Add(5500*time.Millisecond))
-	corrs, lags := segmentCorrelation(near, got, audiotest.SampleRate/2, time.Second)
+	corrs, lags := audiotest.SegmentCorrelation(near, got, 500*time.Millisecond, 1500*time.Millisecond)
+	for i := range lags {
+		lags[i] -= 500 * time.Millisecond // got starts half a second early
+	}
 	corr := audiotest.Median(corrs)
-	at := nearAt.Add(time.Duration(lags[0]) * time.Second / audiotest.SampleRate)
+	at := nearAt.Add(lags[0])
 	lvl := audiotest.DBFS(heard.between(t, at, at.Add(4*time.Second))) - audiotest.DBFS(near)
 	t.Logf("double talk: Alice's voice at Bob's speaker: envelope correlation %.2f (median; per half second %s, %s later), level %+.1f dB",
-		corr, fmtCorrs(corrs), samplesMs(lags), lvl)
+		corr, fmtCorrs(corrs), lags, lvl)
 	if corr < 0.7 {
 		t.Errorf("Alice's voice during double talk correlates at %.2f, want ≥ 0.7", corr)
 	}
@@ -232,54 +235,12 @@ func TestEchoCancellation(t *testing.T) {
 	}
 }
 
-// segmentCorrelation finds each half second of want in got, where it
-// starts at sample offset or up to maxDelay later: it returns the
-// segments' best envelope correlations and where each starts in got, less
-// offset (samples).
-func segmentCorrelation(want, got []int16, offset int, maxDelay time.Duration) ([]float64, []int) {
-	const seg = audiotest.SampleRate / 2
-	wEnv, gEnv := audiotest.Envelope(want), audiotest.Envelope(got)
-	step := audiotest.EnvelopeWindow
-	maxLag := int(maxDelay * audiotest.SampleRate / time.Second / time.Duration(step))
-	var corrs []float64
-	var lags []int
-	for start := 0; start+seg <= len(want); start += seg {
-		a := wEnv[start/step : (start+seg)/step]
-		from := (offset + start) / step
-		c, lag := bestLater(a, gEnv[from:], maxLag)
-		corrs = append(corrs, c)
-		lags = append(lags, lag*step)
-	}
-	return corrs, lags
-}
-
 func fmtCorrs(v []float64) string {
 	s := make([]string, len(v))
 	for i, c := range v {
 		s[i] = strconv.FormatFloat(c, 'f', 2, 64)
 	}
 	return strings.Join(s, " ")
-}
-
-// bestLater finds a in b at lags 0 to maxLag, whole: the best envelope
-// correlation and its lag.
-func bestLater(a, b []float64, maxLag int) (float64, int) {
-	best, bestLag := -1.0, 0
-	for l := 0; l <= maxLag && l+len(a) <= len(b); l++ {
-		if c, _ := audiotest.Correlate(a, b[l:l+len(a)], 0); c > best {
-			best, bestLag = c, l
-		}
-	}
-	return best, bestLag
-}
-
-// samplesMs formats sample counts as milliseconds.
-func samplesMs(n []int) string {
-	ms := make([]string, len(n))
-	for i, v := range n {
-		ms[i] = strconv.Itoa(v*1000/audiotest.SampleRate) + " ms"
-	}
-	return strings.Join(ms, ", ")
 }
 
 // speakerXruns returns how often the speaker ran dry below PortAudio in

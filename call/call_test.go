@@ -238,18 +238,25 @@ func TestSpeechEnvelope(t *testing.T) {
 	})
 	bob := r.phone("bob", devices{tone(0), record(recB)})
 	connect(alice, bob) // the file starts playing when the call is answered
-	// Everything Bob's speaker played from the first audible sample on.
-	got := heard(t, recB, len(sent)-audio.SampleRate/2)
-	envSent, envGot := audiotest.Envelope(sent), audiotest.Envelope(got)
-	corr, lag := audiotest.Correlate(envSent, envGot, 50)
-	t.Logf("envelope correlation %.3f at lag %d ms", corr, lag*10)
+	// Everything Bob's speaker played from the first audible sample on,
+	// each half second of the file found in it: on a loaded machine the
+	// jitter buffer may grow on the way, which moves the rest of the
+	// speech later without spoiling it.
+	got := heard(t, recB, len(sent))
+	corrs, lags := audiotest.SegmentCorrelation(sent, got, -300*time.Millisecond, 300*time.Millisecond)
+	corr := audiotest.Median(corrs)
+	t.Logf("envelope correlation per half second %.2f (median %.2f), at %v", corrs, corr, lags)
 	if corr < 0.9 {
-		t.Errorf("envelope correlation %.3f, want ≥ 0.9", corr)
+		t.Errorf("envelope correlation %.2f (median of the half seconds), want ≥ 0.9", corr)
 	}
 	// heard starts at the first audible sample, so the speech lines up
 	// with the file within the first syllable's onset.
-	if lag < -10 || lag > 10 {
-		t.Errorf("envelope lag %d ms, want within ±100 ms: the file must start when the call is answered", lag*10)
+	ms := make([]float64, len(lags))
+	for i, l := range lags {
+		ms[i] = float64(l.Milliseconds())
+	}
+	if lag := audiotest.Median(ms); lag < -100 || lag > 100 {
+		t.Errorf("envelope lag %.0f ms (median), want within ±100 ms: the file must start when the call is answered", lag)
 	}
 	hangup(alice, bob)
 }

@@ -1,6 +1,9 @@
 package audiotest
 
-import "math"
+import (
+	"math"
+	"time"
+)
 
 // EnvelopeWindow is the window of Envelope: 10 ms.
 const EnvelopeWindow = SampleRate / 100
@@ -58,3 +61,34 @@ func pearson(x, y []float64) float64 {
 	}
 	return sxy / math.Sqrt(sxx*syy)
 }
+
+// SegmentCorrelation finds each whole half second of want in got by their
+// envelopes: the half second that starts at sample p of want is looked for
+// in got starting at p+lag, for every lag from minLag to maxLag (10 ms
+// steps). It returns each half second's best correlation and its lag.
+// Judged this way, a path whose delay changes on the way (a jitter buffer
+// that grew, a speaker that skipped) still shows each piece intact, where
+// one correlation over the whole would count the shift as a loss.
+func SegmentCorrelation(want, got []int16, minLag, maxLag time.Duration) (corrs []float64, lags []time.Duration) {
+	const seg = SampleRate / 2 / EnvelopeWindow // windows in half a second
+	w, g := Envelope(want), Envelope(got)
+	lo, hi := steps(minLag), steps(maxLag)
+	for start := 0; start+seg <= len(w); start += seg {
+		best, bestLag := -1.0, 0
+		for l := lo; l <= hi; l++ {
+			from := start + l
+			if from < 0 || from+seg > len(g) {
+				continue
+			}
+			if c := pearson(w[start:start+seg], g[from:from+seg]); c > best {
+				best, bestLag = c, l
+			}
+		}
+		corrs = append(corrs, best)
+		lags = append(lags, time.Duration(bestLag)*10*time.Millisecond)
+	}
+	return corrs, lags
+}
+
+// steps converts a duration to Envelope windows.
+func steps(d time.Duration) int { return int(d / (10 * time.Millisecond)) }
