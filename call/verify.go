@@ -18,10 +18,17 @@ import (
 // numbers.
 
 // VerificationCode is the code of a call from the local and the remote
-// SDP: six digits, shown "123 456". The order of the two does not matter:
-// the fingerprints are sorted before they are hashed (SHA-256), and the
-// first 8 bytes of the hash, modulo 10^6, are the code. Every certificate
-// is new for each call, so each call has its own code.
+// SDP: twelve digits, shown "123 456 789 012". The order of the two does
+// not matter: the fingerprints are sorted before they are hashed
+// (SHA-256), and the first 8 bytes of the hash, modulo 10^12, are the
+// code. Every certificate is new for each call, so each call has its own
+// code.
+//
+// Twelve digits, not six: the server relays both SDPs, so a server in the
+// middle picks the certificate it shows one side after it has seen the
+// other side's, and can try certificates until the two codes agree. With
+// six digits that takes a million tries, seconds of work while the phone
+// rings; with twelve, a million times longer.
 func VerificationCode(localSDP, remoteSDP string) (string, error) {
 	local, err := Fingerprint(localSDP)
 	if err != nil {
@@ -34,8 +41,8 @@ func VerificationCode(localSDP, remoteSDP string) (string, error) {
 	fps := []string{local, remote}
 	slices.Sort(fps)
 	h := sha256.Sum256([]byte("parley verification v1\n" + fps[0] + "\n" + fps[1]))
-	n := binary.BigEndian.Uint64(h[:8]) % 1_000_000
-	return fmt.Sprintf("%03d %03d", n/1000, n%1000), nil
+	n := binary.BigEndian.Uint64(h[:8]) % 1_000_000_000_000
+	return fmt.Sprintf("%03d %03d %03d %03d", n/1_000_000_000, n/1_000_000%1000, n/1000%1000, n%1000), nil
 }
 
 // Fingerprint returns the DTLS fingerprint of an SDP, "sha-256 AB:CD:…"

@@ -285,7 +285,7 @@ func screens() []scenario {
 		{"guest_link_made", concat(start, msgs(linkMadeMsg{link: fakeLink(), copied: true}))},
 		{"incoming_guest", concat(start, msgs(guestKnocks(signaling.Ringing)))},
 		{"ended_turned_away", concat(start, msgs(guestKnocks(signaling.Ringing), press("r"), guestKnocks(signaling.Rejected)))},
-		{"in_call_verified", concat(start, presenceMsgs(), inCall(), msgs(stats(), ev(call.Verification{CallID: "c1", Code: "482 913"})))},
+		{"in_call_verified", concat(start, presenceMsgs(), inCall(), msgs(stats(), ev(call.Verification{CallID: "c1", Code: "482 913 207 551"})))},
 		{"refused_dnd", concat(start, msgs(common.DialMsg{User: "bob"}, refused(signaling.AlreadyBusyCall,
 			"Bob Builder (bob) does not want to be disturbed (do not disturb): try again later; watch them to see when that changes")))},
 	}

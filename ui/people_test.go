@@ -219,8 +219,8 @@ func TestVerificationAndNamesInCall(t *testing.T) {
 	f.waitFor("Calling Bob Builder (bob)…")
 	ans := statusEvent("c1", signaling.Answered, signaling.Outbound, "alice", "bob", f.clock.Now())
 	ans.ToName = "Bob Builder"
-	f.phone.push(ans, call.Verification{CallID: "c1", Code: "482 913"})
-	f.waitFor("In call with Bob Builder (bob)", "Verification code: 482 913 (compare it with Bob Builder)")
+	f.phone.push(ans, call.Verification{CallID: "c1", Code: "482 913 207 551"})
+	f.waitFor("In call with Bob Builder (bob)", "Verification code: 482 913 207 551 (compare it with Bob Builder)")
 }
 
 // TestFlowGuestLink: g asks for the guest's name, makes a guest link with

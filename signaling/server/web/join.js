@@ -423,8 +423,8 @@
     const h = new Uint8Array(await crypto.subtle.digest('SHA-256', data));
     let n = 0n;
     for (let i = 0; i < 8; i++) n = (n << 8n) | BigInt(h[i]);
-    const digits = (n % 1000000n).toString().padStart(6, '0');
-    st.verification = digits.slice(0, 3) + ' ' + digits.slice(3);
+    const digits = (n % 1000000000000n).toString().padStart(12, '0');
+    st.verification = digits.match(/.../g).join(' ');
     ui.verify.textContent = 'Verification code ' + st.verification +
       ': if ' + hostLabel() + ' reads the same code, no one sits between you.';
     ui.verify.hidden = false;
