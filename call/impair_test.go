@@ -110,6 +110,30 @@ func (n *lossyNet) ListenPacket(network, address string) (net.PacketConn, error)
 	return &lossyPacketConn{PacketConn: c, im: n.im}, nil
 }
 
+// DialTCP connects as the system does, but while the network is down
+// what is written on the connection is dropped, as when the network went
+// away: a TURN relay over TCP is no way round an outage. (Whole writes
+// are dropped, so the stream's framing holds; loss and jitter stay UDP's.)
+func (n *lossyNet) DialTCP(network string, laddr, raddr *net.TCPAddr) (transport.TCPConn, error) {
+	c, err := n.Net.DialTCP(network, laddr, raddr)
+	if err != nil {
+		return nil, err
+	}
+	return &outageTCP{TCPConn: c, im: n.im}, nil
+}
+
+type outageTCP struct {
+	transport.TCPConn
+	im *impairment
+}
+
+func (c *outageTCP) Write(b []byte) (int, error) {
+	if c.im.isDown() {
+		return len(b), nil
+	}
+	return c.TCPConn.Write(b)
+}
+
 type lossyConn struct {
 	transport.UDPConn
 	im *impairment
@@ -130,6 +154,16 @@ type lossyPacketConn struct {
 
 func (c *lossyPacketConn) WriteTo(b []byte, addr net.Addr) (int, error) {
 	return impairedWrite(c.im, b, addr, c.PacketConn.WriteTo)
+}
+
+// isDown reports whether the network is down (a total outage).
+func (im *impairment) isDown() bool {
+	if !im.on.Load() {
+		return false
+	}
+	im.mu.Lock()
+	defer im.mu.Unlock()
+	return im.down
 }
 
 // impairedWrite drops b, sends it later (so that jittered packets can

@@ -2,8 +2,10 @@ package call_test
 
 import (
 	"context"
+	"log/slog"
 	"net"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -23,11 +25,19 @@ type lossyCall struct {
 	rec        *audiotest.Recorder
 }
 
-func newLossyCall(t *testing.T, seed uint64) *lossyCall {
+func newLossyCall(t *testing.T, seed uint64, opts ...func(*call.Config)) *lossyCall {
 	r := newRig(t, server.Config{})
 	c := &lossyCall{t: t, imA: newImpairment(seed), imB: newImpairment(seed + 1), rec: audiotest.NewRecorder(true)}
-	c.alice = r.phoneWith("alice", devices{tone(440), null}, func(cfg *call.Config) { cfg.Net = newLossyNet(c.imA) })
-	c.bob = r.phoneWith("bob", devices{tone(0), record(c.rec)}, func(cfg *call.Config) { cfg.Net = newLossyNet(c.imB) })
+	with := func(im *impairment) func(*call.Config) {
+		return func(cfg *call.Config) {
+			cfg.Net = newLossyNet(im)
+			for _, o := range opts {
+				o(cfg)
+			}
+		}
+	}
+	c.alice = r.phoneWith("alice", devices{tone(440), null}, with(c.imA))
+	c.bob = r.phoneWith("bob", devices{tone(0), record(c.rec)}, with(c.imB))
 	connect(c.alice, c.bob)
 	heard(t, c.rec, audio.SampleRate/2)
 	return c
@@ -219,6 +229,105 @@ func TestOutage(t *testing.T) {
 		t.Errorf("answered again %v after the network came back, want within 1 s", again)
 	}
 	hangup(c.alice, c.bob)
+}
+
+// TestOutageOutlastsGrace: the network goes for longer than the call's
+// grace (4 s here, 30 s by default): the call is reconnecting, then failed
+// on both sides, with a reason, once the grace is over and not before.
+func TestOutageOutlastsGrace(t *testing.T) {
+	const grace = 4 * time.Second
+	c := newLossyCall(t, 13, func(cfg *call.Config) { cfg.Grace = grace })
+	c.impair(func(im *impairment) { im.down = true })
+	for _, p := range []*party{c.alice, c.bob} {
+		p.status(signaling.Reconnecting)
+	}
+	lost := time.Now()
+	for _, p := range []*party{c.alice, c.bob} {
+		ev := p.status(signaling.Failed)
+		after := time.Since(lost)
+		t.Logf("%s: failed %v after reconnecting: %s", p.name, after.Round(time.Millisecond), ev.Reason)
+		if ev.Reason == "" {
+			t.Errorf("%s: failed without a reason", p.name)
+		}
+		if after < grace-time.Second || after > grace+3*time.Second {
+			t.Errorf("%s: failed %v after reconnecting, want about the grace, %v", p.name, after, grace)
+		}
+	}
+}
+
+// TestLongOutageRestartsICE: a 10 s outage outlasts ICE's own patience
+// (its connectivity checks give up after about 5 s): the caller restarts
+// ICE while the network is down, and once it is back audio flows again
+// within a restart's period (5 s), and the call is still the same call.
+func TestLongOutageRestartsICE(t *testing.T) {
+	if testing.Short() {
+		t.Skip("10 s")
+	}
+	var log syncLog
+	c := newLossyCall(t, 17, func(cfg *call.Config) { cfg.Logger = slog.New(slog.NewTextHandler(&log, nil)) })
+	c.impair(func(im *impairment) { im.down = true })
+	for _, p := range []*party{c.alice, c.bob} {
+		p.status(signaling.Reconnecting)
+	}
+	c.played(10 * time.Second)
+	mark := c.rec.Len()
+	c.heal()
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	if err := c.rec.Wait(ctx, mark+7*audio.SampleRate); err != nil {
+		t.Fatalf("bob's speaker: %v", err)
+	}
+	s := c.rec.Samples()[mark : mark+7*audio.SampleRate]
+	first := -1
+	for i, e := range audiotest.Envelope(s) {
+		if e > 0.2 {
+			first = i
+			break
+		}
+	}
+	restarts := strings.Count(log.String(), `msg="ICE restart"`)
+	t.Logf("after a 10 s outage and %d ICE restarts, the tone is back in Bob's speaker %d ms after the network", restarts, first*10)
+	if restarts == 0 {
+		t.Errorf("no ICE restart during a 10 s outage")
+	}
+	if first < 0 || first*10 > 6000 {
+		t.Fatalf("audio back after %d ms, want within 6 s", first*10)
+	}
+	if f := audiotest.DominantFrequency(s[len(s)-audio.SampleRate:]); f < 435 || f > 445 {
+		t.Errorf("after the outage bob hears %.1f Hz, want 440", f)
+	}
+	// The same call: a hang-up ends it on both sides.
+	c.alice.ph.Hangup()
+	for _, p := range []*party{c.alice, c.bob} {
+		for {
+			sc, ok := p.next().(call.StatusChanged)
+			if !ok || sc.Status == signaling.Answered || sc.Status == signaling.Reconnecting {
+				continue
+			}
+			if sc.Status != signaling.Completed {
+				t.Fatalf("%s: the call went %s (%s), want completed", p.name, sc.Status, sc.Reason)
+			}
+			break
+		}
+	}
+}
+
+// syncLog is a log sink that tests read while phones write.
+type syncLog struct {
+	mu  sync.Mutex
+	buf strings.Builder
+}
+
+func (l *syncLog) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.Write(p)
+}
+
+func (l *syncLog) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.String()
 }
 
 // TestHeavyLossFor30s: half the packets lost for 30 s; the call stays up,

@@ -38,7 +38,8 @@ func (p *Phone) watchMedia() {
 		p.log.Info("media restored", "call", a.ev.ID, "after", now.Sub(a.lostAt).Round(time.Millisecond))
 		p.setStatus(signaling.Answered, "")
 	case now.Sub(a.lostAt) > p.cfg.Grace:
-		reason := fmt.Sprintf("no audio from %s for %v: the network between you is down", a.ev.Peer(), p.cfg.Grace)
+		// Both sides read it (the server passes it on): name them both.
+		reason := fmt.Sprintf("no audio for %v: the network between %s and %s is down", p.cfg.Grace, a.ev.From, a.ev.To)
 		p.send(signaling.Message{Type: signaling.TypeFail, CallID: a.ev.ID, Reason: reason})
 		p.end(signaling.Failed, reason, 0)
 	case p.sig != nil && iceLost(a.pc) && now.Sub(a.restartAt) > 5*time.Second:

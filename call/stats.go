@@ -114,6 +114,15 @@ func (q *quality) sample(callID string, pc *webrtc.PeerConnection, m *media) (st
 	q.concealed, q.decoded = st.Concealed, st.Decoded+st.Recovered
 	st.MOS = MOS(st.RTT/2+st.JitterBuffer+30*time.Millisecond, heard)
 
+	changed = q.warnings(st)
+	return st, changed, true
+}
+
+// warnings raises and clears the warnings after a second's figures: a
+// warning is raised once its figure has been over the threshold for
+// warnAfter seconds in a row, and cleared once it has been back under for
+// as long.
+func (q *quality) warnings(st Stats) (changed []Warning) {
 	check := func(name string, bad bool, value float64) {
 		if bad {
 			q.over[name]++
@@ -125,10 +134,10 @@ func (q *quality) sample(callID string, pc *webrtc.PeerConnection, m *media) (st
 		switch {
 		case !q.raised[name] && q.over[name] >= warnAfter:
 			q.raised[name] = true
-			changed = append(changed, Warning{CallID: callID, Name: name, Value: value, Raised: true})
+			changed = append(changed, Warning{CallID: st.CallID, Name: name, Value: value, Raised: true})
 		case q.raised[name] && q.under[name] >= warnAfter:
 			q.raised[name] = false
-			changed = append(changed, Warning{CallID: callID, Name: name, Value: value})
+			changed = append(changed, Warning{CallID: st.CallID, Name: name, Value: value})
 		}
 	}
 	ms := func(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
@@ -136,7 +145,7 @@ func (q *quality) sample(callID string, pc *webrtc.PeerConnection, m *media) (st
 	check(WarnHighJitter, st.Jitter > 30*time.Millisecond, ms(st.Jitter))
 	check(WarnHighLoss, st.Loss > 0.03, 100*st.Loss)
 	check(WarnLowMOS, st.MOS < 3.5, st.MOS)
-	return st, changed, true
+	return changed
 }
 
 // adaptation is the sender's response to the receiver's reports: the

@@ -1,6 +1,8 @@
 package call
 
 import (
+	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -44,5 +46,64 @@ func TestAdaptationKeepsFEC(t *testing.T) {
 	}
 	if pct, bps := adaptation(0, 11*time.Second); pct != 0 || bps != audio.DefaultBitrate {
 		t.Errorf("after 11 s without loss: expected loss %d%%, %d bit/s; want 0 and %d", pct, bps, audio.DefaultBitrate)
+	}
+}
+
+// TestWarnings: each warning is raised after three seconds over its
+// threshold (400 ms round trip, 30 ms jitter, 3 % loss, MOS 3.5), not
+// after one or two, and cleared after three seconds back under.
+func TestWarnings(t *testing.T) {
+	good := Stats{CallID: "c", RTT: 20 * time.Millisecond, Jitter: 2 * time.Millisecond, MOS: 4.4}
+	for _, c := range []struct {
+		name  string
+		bad   Stats
+		value float64
+	}{
+		{WarnHighRTT, Stats{CallID: "c", RTT: 450 * time.Millisecond, MOS: 4.4}, 450},
+		{WarnHighJitter, Stats{CallID: "c", Jitter: 35 * time.Millisecond, MOS: 4.4}, 35},
+		{WarnHighLoss, Stats{CallID: "c", Loss: 0.05, MOS: 4.4}, 5},
+		{WarnLowMOS, Stats{CallID: "c", MOS: 3.2}, 3.2},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			q := newQuality()
+			seconds := []Stats{c.bad, c.bad, good, c.bad, c.bad, c.bad, c.bad, good, good, good}
+			var got []string
+			for i, st := range seconds {
+				for _, w := range q.warnings(st) {
+					if w.Name != c.name || w.CallID != "c" {
+						t.Errorf("second %d: %+v, want only %s", i+1, w, c.name)
+					}
+					if w.Raised && w.Value != c.value {
+						t.Errorf("raised with value %v, want %v", w.Value, c.value)
+					}
+					got = append(got, fmt.Sprintf("%d:%v", i+1, w.Raised))
+				}
+			}
+			// Over at 1-2 (too short), 4-7: raised at 6; under from 8: cleared at 10.
+			if want := []string{"6:true", "10:false"}; !slices.Equal(got, want) {
+				t.Errorf("warnings at (second:raised) %v, want %v", got, want)
+			}
+		})
+	}
+}
+
+// TestMOS: the E-model's figures at a few points: a clean short call
+// scores 4.4, delay and loss bring it down, and 3.5 (the warning) lies
+// between 5 % loss at 150 ms and 10 % at 150 ms.
+func TestMOS(t *testing.T) {
+	for _, c := range []struct {
+		delay  time.Duration
+		loss   float64
+		lo, hi float64
+	}{
+		{50 * time.Millisecond, 0, 4.35, 4.45},
+		{300 * time.Millisecond, 0, 3.6, 3.8},
+		{150 * time.Millisecond, 0.05, 3.5, 4.0},
+		{150 * time.Millisecond, 0.10, 2.9, 3.5},
+		{2 * time.Second, 0.5, 1, 1.5},
+	} {
+		if got := MOS(c.delay, c.loss); got < c.lo || got > c.hi {
+			t.Errorf("MOS(%v, %.0f%%) = %.2f, want %.2f to %.2f", c.delay, 100*c.loss, got, c.lo, c.hi)
+		}
 	}
 }
