@@ -131,11 +131,14 @@ func (e *env) phone(ctx context.Context, f mediaFlags, pc call.Config) (*call.Ph
 	}
 	ph, err := call.Start(ctx, pc)
 	if err != nil {
+		// Coded either way (80999 when nothing more specific applies),
+		// so that the exit status does not depend on --json.
+		se := signaling.AsError(err)
 		if f.json {
-			pr.error(signaling.AsError(err))
+			pr.error(se)
 			return nil, nil, &exitCode{code: exitError}
 		}
-		return nil, nil, fail(err)
+		return nil, nil, fail(se)
 	}
 	return ph, pr, nil
 }

@@ -195,6 +195,7 @@ func TestRefusals(t *testing.T) {
 		{"busy", nil, []string{"call", "bob"}, 80202},
 		{"bad token", []string{"PARLEY_TOKEN=not-a-token"}, []string{"call", "bob"}, 80401},
 		{"no microphone", nil, []string{"call", "dave", "--in", "no-such-microphone"}, 80801},
+		{"server unreachable", []string{"PARLEY_SERVER=http://127.0.0.1:1"}, []string{"call", "bob"}, 80999},
 	}
 	w.token("dave") // known, never online
 	for _, tc := range cases {
@@ -211,7 +212,17 @@ func TestRefusals(t *testing.T) {
 			if code := p.wait(t); code != exitError {
 				t.Errorf("exit %d, want %d", code, exitError)
 			}
+			if want := tc.args[len(tc.args)-1]; strings.HasPrefix(want, "no-such") && !strings.Contains(ev["message"].(string), want) {
+				t.Errorf("the message does not name %s: %s", want, ev["message"])
+			}
 		})
+	}
+	// Without --json the same refusal exits the same way, the code on stderr.
+	p := w.start([]string{"PARLEY_TOKEN=" + alice, "PARLEY_SERVER=http://127.0.0.1:1"}, "call", "bob", "--in", "tone:440", "--out", "null")
+	for range p.lines {
+	}
+	if code := p.wait(t); code != exitError || !strings.Contains(p.stderr.String(), "(80999)") {
+		t.Errorf("unreachable server without --json: exit %d, stderr %q; want %d and the code", code, p.stderr.String(), exitError)
 	}
 
 	// The call between Carol and Bob went on through all of that.
