@@ -4,15 +4,18 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/parley-voice/parley/call"
 	"github.com/parley-voice/parley/config"
 	"github.com/parley-voice/parley/signaling/server"
 )
 
 func (e *env) serveCommand() *cobra.Command {
 	var cfg server.Config
+	var echoUser string
 	c := &cobra.Command{
 		Use:   "serve",
 		Short: "Run the signaling server",
@@ -39,7 +42,7 @@ Logs go to stderr unless --log names a file.`,
 			if err != nil {
 				return fail(err)
 			}
-			return e.serve(cmd.Context(), srv, log)
+			return e.serve(cmd.Context(), srv, log, echoUser)
 		},
 	}
 	c.Flags().StringVar(&cfg.Listen, "listen", server.DefaultListen, "address to listen on, host:port")
@@ -56,18 +59,26 @@ Logs go to stderr unless --log names a file.`,
 	c.Flags().StringVar(&cfg.TLSKeyFile, "tls-key", "", "PEM private key of --tls-cert")
 	c.Flags().StringVar(&cfg.PublicURL, "public-url", "", "base URL of invite and guest links, when clients reach the server by another name (default: the one the admin used)")
 	c.Flags().DurationVar(&cfg.AccessTokenTTL, "access-token-ttl", 0, "lifetime of signed-in devices' access tokens, renewed by the clients (default 15m)")
+	c.Flags().StringVar(&echoUser, "echo", "", "run an echo service as this user of the default team (parley doctor calls \"echo\"): it answers every call and plays back what it hears a second later")
 	return c
 }
 
 // serve runs srv until ctx ends, printing where it listens and, once, a
-// generated API key.
-func (e *env) serve(ctx context.Context, srv *server.Server, log *slog.Logger) error {
+// generated API key; with echoUser, it runs an echo service as that user.
+func (e *env) serve(ctx context.Context, srv *server.Server, log *slog.Logger, echoUser string) error {
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Run(ctx) }()
 	select {
 	case <-srv.Ready():
 	case err := <-errc:
 		return fail(err)
+	}
+	if echoUser != "" { // before saying the server is up: the echo is part of it
+		echo, err := e.serverEcho(ctx, srv, echoUser, log.With("component", "echo"))
+		if err != nil {
+			return fail(err)
+		}
+		defer echo.Close()
 	}
 	fmt.Fprintf(e.stdout, "parley server listening on %s\n", srv.URL())
 	if srv.GeneratedAPIKey() {
@@ -78,4 +89,27 @@ func (e *env) serve(ctx context.Context, srv *server.Server, log *slog.Logger) e
 	}
 	log.Info("stopped")
 	return nil
+}
+
+// serverEcho runs an echo service on srv as user, signed in with tokens
+// the server issues itself (renewed as every client's are).
+func (e *env) serverEcho(ctx context.Context, srv *server.Server, user string, log *slog.Logger) (*call.Phone, error) {
+	tokens := func(ctx context.Context) (string, error) {
+		return srv.IssueToken(ctx, user, server.TokenOptions{Name: "Echo service"})
+	}
+	tok, err := tokens(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("echo service: %w", err)
+	}
+	ph, err := startEcho(ctx, srv.URL(), tok, time.Second, call.Processing{}, log,
+		func(c *call.Config) { c.TokenSource, c.HTTPClient = tokens, e.http })
+	if err != nil {
+		return nil, fmt.Errorf("echo service: %w", err)
+	}
+	go func() { // its events are only logged
+		for range ph.Events() {
+		}
+	}()
+	log.Info("echo service running", "user", user)
+	return ph, nil
 }

@@ -9,19 +9,16 @@ import (
 	"github.com/parley-voice/parley/internal/pulsetest"
 )
 
-// TestDoctor runs `parley doctor` against a real server and echo service,
-// over PulseAudio virtual devices (a microphone that hears a tone): every
-// check passes, the echo call's round trip is measured, and the JSON form
-// says so. With a bad token the token check fails with what to do, and the
-// exit status is 1.
+// TestDoctor runs `parley doctor` against a real server that runs the echo
+// service (`parley serve --echo echo`), over PulseAudio virtual devices (a
+// microphone that hears a tone): every check passes, STUN and TURN over
+// UDP and TCP among them, the echo call's round trip is measured, and the
+// JSON form says so. With a bad token the token check fails with what to
+// do, and the exit status is 1.
 func TestDoctor(t *testing.T) {
 	pulse := pulsetest.Start(t)
 	mic, spk := pulse.NullSink(t, "doctor_mic"), pulse.NullSink(t, "doctor_spk")
-	w := newWorld(t)
-	echo := w.start([]string{"PARLEY_TOKEN=" + w.token("echo")}, "echo")
-	if l := echo.line(t); !strings.Contains(l, "echo service running") {
-		t.Fatalf("parley echo printed %q", l)
-	}
+	w := newWorld(t, "--echo", "echo")
 	pulse.Loop(t, mic, audiotest.Tone(440, 0.3, 5*audiotest.SampleRate))
 	env := append(pulsetest.Env(mic, spk), "PARLEY_TOKEN="+w.token("alice"))
 
@@ -30,7 +27,8 @@ func TestDoctor(t *testing.T) {
 	if code != exitOK {
 		t.Errorf("doctor exited %d, want 0", code)
 	}
-	for _, want := range []string{"✓ audio devices", "✓ microphone", "✓ speaker", "✓ server", "✓ token", "✓ echo call", "audio round trip", "all checks passed"} {
+	for _, want := range []string{"✓ audio devices", "✓ microphone", "✓ speaker", "✓ server", "✓ token",
+		"✓ STUN udp", "✓ STUN tcp", "✓ TURN udp", "✓ TURN tcp", "✓ echo call", "audio round trip", "all checks passed"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("doctor's output lacks %q", want)
 		}
