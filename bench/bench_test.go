@@ -75,7 +75,11 @@ func newEnv(t *testing.T) *Env {
 // TestLatencyShort: a short call of parley, and of baresip when it is
 // installed, over the rig; each measures chirps, CPU and memory.
 func TestLatencyShort(t *testing.T) {
-	ctx := context.Background()
+	// Every wait in the harness is bounded; this bounds the whole, so that
+	// a stuck step fails the test in minutes rather than at go test's
+	// timeout.
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
 	if err := EnsurePulse(ctx); err != nil {
 		t.Skip(err)
 	}

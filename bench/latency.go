@@ -92,6 +92,9 @@ type CallResult struct {
 	JitterBuffer time.Duration
 	QueueGrowth  time.Duration
 	Jitter       time.Duration // the median of the jitter B measured (its stats' jitter_ms)
+	// parley only: the device latency B's speaker ended the call with (it
+	// starts at the device's lowest and doubles at an xrun).
+	SpeakerLatency time.Duration
 	// Where A's CPU went, share of perf's samples by library ("kernel",
 	// "parley" for the Go code, ...), when profiled.
 	Profile map[string]float64
@@ -148,10 +151,8 @@ func RunCall(ctx context.Context, e *Env, rig *Rig, c Contender, d time.Duration
 			stopRec()
 		}
 	}()
-	for rec.Seconds() < 0.2 {
-		if err := sleep(ctx, 20*time.Millisecond); err != nil {
-			return nil, err
-		}
+	if err := rec.Started(ctx, 200*time.Millisecond, 10*time.Second); err != nil {
+		return nil, err
 	}
 	cpuA, err := StartCPU(pair.a.Pid())
 	if err != nil {
@@ -206,7 +207,7 @@ func RunCall(ctx context.Context, e *Env, rig *Rig, c Contender, d time.Duration
 	r.Events, r.Missed = Delays(left, right, defaultMaxLag)
 	if c.Client == "parley" {
 		pair.stop() // so that the logs are complete
-		r.JitterBuffer, r.Jitter, r.QueueGrowth = parleyFigures(dir)
+		r.JitterBuffer, r.Jitter, r.QueueGrowth, r.SpeakerLatency = parleyFigures(dir)
 	}
 	var ds []time.Duration
 	for _, ev := range r.Events {
@@ -308,8 +309,8 @@ func startDevLoop(ctx context.Context, e *Env, rig *Rig, c Contender, dir string
 
 // parleyFigures reads what B (parley answer) reported: the median of its
 // jitter buffer delay from its stats events, and the speaker queue's
-// growth from its log.
-func parleyFigures(dir string) (jb, jitter, growth time.Duration) {
+// growth and the speaker's device latency at the end from its log.
+func parleyFigures(dir string) (jb, jitter, growth, speaker time.Duration) {
 	var ds, js []time.Duration
 	if b, err := os.ReadFile(filepath.Join(dir, "parley-answer.stdout")); err == nil {
 		for _, l := range strings.Split(string(b), "\n") {
@@ -334,14 +335,22 @@ func parleyFigures(dir string) (jb, jitter, growth time.Duration) {
 			}
 			growth = max(growth, q)
 		}
+		for _, m := range speakerLatency.FindAllSubmatch(b, -1) {
+			if d, err := time.ParseDuration(string(m[1])); err == nil {
+				speaker = max(speaker, d)
+			}
+		}
 	}
 	if growth > 0 {
 		growth -= first / 2 // the start was half the first raised level
 	}
-	return Percentile(ds, 50), Percentile(js, 50), growth
+	return Percentile(ds, 50), Percentile(js, 50), growth, speaker
 }
 
-var queueMs = regexp.MustCompile(`speaker underrun: queueing more" queue_ms=(\d+)`)
+var (
+	queueMs        = regexp.MustCompile(`speaker underrun: queueing more" queue_ms=(\d+)`)
+	speakerLatency = regexp.MustCompile(`speaker closed" .* latency=(\S+)`)
+)
 
 // perfRun is perf sampling a process's CPU.
 type perfRun struct {

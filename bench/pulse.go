@@ -220,10 +220,13 @@ func pcmBytes(pcm []int16) []byte {
 
 // Recording is a stereo capture of a source in progress.
 type Recording struct {
-	cmd  *exec.Cmd
-	mu   sync.Mutex
-	buf  []byte
-	done chan error
+	cmd    *exec.Cmd
+	source string
+	stderr *syncBuffer
+	mu     sync.Mutex
+	buf    []byte
+	done   chan error
+	ended  chan struct{} // closed when pacat's output ends
 }
 
 // Record starts capturing source (2 channels, 48 kHz) until Stop.
@@ -234,13 +237,14 @@ func Record(source string) (*Recording, error) {
 	if err != nil {
 		return nil, err
 	}
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
+	stderr := &syncBuffer{}
+	cmd.Stderr = stderr
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("bench: record %s: %w", source, err)
 	}
-	r := &Recording{cmd: cmd, done: make(chan error, 1)}
+	r := &Recording{cmd: cmd, source: source, stderr: stderr, done: make(chan error, 1), ended: make(chan struct{})}
 	go func() {
+		defer close(r.ended)
 		b := make([]byte, 8192)
 		for {
 			n, err := out.Read(b)
@@ -257,6 +261,44 @@ func Record(source string) (*Recording, error) {
 		}
 	}()
 	return r, nil
+}
+
+// Started waits until the recording holds d, and fails if pacat ends
+// first or delivers nothing for timeout.
+func (r *Recording) Started(ctx context.Context, d, timeout time.Duration) error {
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	deadline := time.After(timeout)
+	for r.Seconds() < d.Seconds() {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-r.ended:
+			return fmt.Errorf("bench: recording %s: pacat ended: %s", r.source, bytes.TrimSpace(r.stderr.Bytes()))
+		case <-deadline:
+			return fmt.Errorf("bench: recording %s: nothing for %v: %s", r.source, timeout, bytes.TrimSpace(r.stderr.Bytes()))
+		case <-tick.C:
+		}
+	}
+	return nil
+}
+
+// syncBuffer is a buffer that one goroutine writes while another reads.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) Bytes() []byte {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return bytes.Clone(s.b.Bytes())
 }
 
 // Seconds is how much has been recorded.

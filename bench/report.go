@@ -35,6 +35,7 @@ type ContenderResult struct {
 	// parley: the median over the calls of the jitter buffer's median
 	// delay, and the most the speaker queue grew in any call.
 	JitterBuffer, Jitter, QueueGrowth time.Duration
+	SpeakerLatency                    time.Duration // the highest device latency B's speaker ended a call with
 	// A's resident set by what is mapped, at the end of its first call.
 	PartsA map[string]int64
 	Err    string // why it was not measured, if it was not
@@ -70,6 +71,7 @@ func Aggregate(c Contender, calls []*CallResult) ContenderResult {
 			js = append(js, call.Jitter)
 		}
 		r.QueueGrowth = max(r.QueueGrowth, call.QueueGrowth)
+		r.SpeakerLatency = max(r.SpeakerLatency, call.SpeakerLatency)
 		if r.PartsA == nil {
 			r.PartsA = call.PartsA
 		}
@@ -378,6 +380,9 @@ func (r *Results) writeLatency(f func(string, ...any), plotFile string) {
 			jb = fmt.Sprintf("%s (jitter %s)", fms(c.JitterBuffer), fms2(c.Jitter))
 			if c.QueueGrowth > 0 {
 				jb += fmt.Sprintf("; speaker queue up to +%s", fms(c.QueueGrowth))
+			}
+			if c.SpeakerLatency > 0 {
+				jb += fmt.Sprintf("; speaker device latency up to %s", fms(c.SpeakerLatency))
 			}
 		}
 		f("| %s | %d | %d (%d) | %s | %s | %s | %s | %s | %s |\n", c.Contender.Name, len(c.Calls), c.Latency.N, c.Missed,

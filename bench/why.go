@@ -101,7 +101,11 @@ func (r *Results) writeWhy(f func(string, ...any)) {
 		if p.QueueGrowth > 0 {
 			f(" (by up to %s in these calls)", fms(p.QueueGrowth))
 		}
-		f(", shrinking only after a calm minute, ")
+		f(", shrinking only after a calm minute; when the device itself runs dry (an xrun below PortAudio), the speaker opens it again with twice the device latency (20, 40, 80 ms), which the echo canceller needs more than the milliseconds")
+		if p.SpeakerLatency > 0 {
+			f(" (up to %s in these calls)", fms(p.SpeakerLatency))
+		}
+		f("; ")
 		f("and the jitter buffer holds its clock when a packet comes late (the sender, starved, sends in bursts), then drops back a frame at a time. ")
 		f("That is the spread between p50 and p95, and between calls.\n\n")
 		if bs13 != nil {
