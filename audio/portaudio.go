@@ -604,6 +604,7 @@ type speaker struct {
 	step, low, maxLow int
 	underruns         uint64
 	calm              time.Time
+	reopenFailed      bool // the device could not be opened again: it keeps its latency
 }
 
 // streamCounts are a playback stream's counts (see paStream).
@@ -644,7 +645,7 @@ func (sp *speaker) adapt() {
 		sp.low -= sp.step
 		sp.st.setLow(sp.low)
 	}
-	if _, x := sp.st.shift(); x > 0 && sp.latency < maxSpeakerLatency { // the writer's own field
+	if _, x := sp.st.shift(); x > 0 && sp.latency < maxSpeakerLatency && !sp.reopenFailed { // the writer's own fields
 		sp.reopen(min(max(2*sp.latency, minRaisedLatency), maxSpeakerLatency))
 	}
 }
@@ -654,10 +655,8 @@ func (sp *speaker) adapt() {
 func (sp *speaker) reopen(latency time.Duration) {
 	st, _, err := sp.sys.open(sp.dev, false, latency, spkRingFrames*sp.frame, sp.low, func() { sp.close() })
 	if err != nil {
-		sp.log.Warn("audio: speaker: opening again with more latency failed", "device", sp.name, "latency", latency, "err", err)
-		sp.mu.Lock()
-		sp.latency = maxSpeakerLatency // do not try again
-		sp.mu.Unlock()
+		sp.log.Warn("audio: speaker: opening again with more latency failed; going on as it is", "device", sp.name, "latency", latency, "err", err)
+		sp.reopenFailed = true
 		return
 	}
 	sp.mu.Lock()
