@@ -127,11 +127,34 @@ func (r *rig) phoneOn(user string, d call.Devices, change func(*call.Config)) *p
 	})
 }
 
-// settle is how long a speaker that has just been opened is given before
-// its tone is judged: on a loaded machine its device runs dry in the first
-// second or two and it opens it again with more latency (see
-// audio.System.OpenSpeaker), a skip each time.
-const settle = 2 * time.Second
+// playsTone waits until sink plays a steady tone at hz
+// (audiotest.SteadyTone over the last two seconds) and fails the test if it
+// does not within 15 s. A speaker that has just been opened may run dry on
+// a loaded machine and open its device again with more latency (see
+// audio.System.OpenSpeaker), a skip each time, before it settles.
+func playsTone(t *testing.T, pulse *pulsetest.Pulse, what, sink string, hz float64) {
+	t.Helper()
+	const window, limit = 2 * audio.SampleRate, 15 * time.Second
+	ctx, cancel := context.WithTimeout(context.Background(), limit)
+	defer cancel()
+	start := time.Now()
+	var got []int16
+	last, judged := "nothing", 0
+	err := pulse.Listen(ctx, pulsetest.Monitor(sink), func(chunk []int16, _ time.Time) bool {
+		got = append(got, chunk...)
+		if len(got) < window || len(got)-judged < audio.SampleRate/4 {
+			return true
+		}
+		judged = len(got)
+		ok, found := audiotest.SteadyTone(got[len(got)-window:], hz)
+		last = found
+		return !ok
+	})
+	if err != nil {
+		t.Fatalf("%s: no steady %.0f Hz within %v; the last two seconds: %s (%v)", what, hz, limit, last, err)
+	}
+	t.Logf("%s: %s, %v after it was asked", what, last, time.Since(start).Round(time.Millisecond))
+}
 
 // playing records what sink plays for d, from after in on: a stream that
 // has just started, or moved, settles meanwhile.
@@ -234,7 +257,7 @@ func TestSwitchDevicesMidCall(t *testing.T) {
 	connect(alice, bob)
 
 	hears(t, recB, 440, 10*time.Second)
-	wantTone(t, "Alice's first speaker", playing(t, pulse, spk1, settle, 2*time.Second), 660)
+	playsTone(t, pulse, "Alice's first speaker", spk1, 660)
 
 	devs.use(mic2, spk2)
 	alice.ph.SwitchDevices(true, true)
@@ -245,7 +268,7 @@ func TestSwitchDevicesMidCall(t *testing.T) {
 	}
 	took := hears(t, recB, 880, 5*time.Second)
 	t.Logf("Bob hears the new microphone %v after the switch", took.Round(time.Millisecond))
-	wantTone(t, "Alice's second speaker", playing(t, pulse, spk2, settle, 2*time.Second), 660)
+	playsTone(t, pulse, "Alice's second speaker", spk2, 660)
 	wantSilence(t, "Alice's first speaker after the switch", playing(t, pulse, spk1, time.Second/2, time.Second/2))
 	hangup(alice, bob)
 }
@@ -265,14 +288,14 @@ func TestDeviceUnplugged(t *testing.T) {
 		alice := r.phoneOn("alice", devs, func(*call.Config) {})
 		bob := r.phone("bob", devices{tone(660), record(recB)})
 		connect(alice, bob)
-		wantTone(t, "Alice's speaker", playing(t, pulse, spk1, settle, 2*time.Second), 660)
+		playsTone(t, pulse, "Alice's speaker", spk1, 660)
 
 		unplug(t, alice, call.Speaker, func() { pulse.Unload(t, spk1) })
 		var spk2 string
 		plugIn(t, alice, call.Speaker, func() { spk2 = pulse.NullSink(t, "spk2") }) // the only sink: the default
 		// The jitter buffer plays out the delay that built up while nothing
 		// took its audio, a little faster, for a second or two.
-		wantTone(t, "the new speaker", playing(t, pulse, spk2, settle, 2*time.Second), 660)
+		playsTone(t, pulse, "the new speaker", spk2, 660)
 		hears(t, recB, 440, 5*time.Second) // Alice's voice went on all along
 		hangup(alice, bob)
 	})
@@ -346,7 +369,7 @@ func TestRingDevice(t *testing.T) {
 	bob.status(signaling.Started)
 	alice.status(signaling.Ringing)
 	bob.status(signaling.Ringing)
-	wantTone(t, "Bob's ring device while it rings", playing(t, pulse, ring, settle, 2*time.Second), 1000)
+	playsTone(t, pulse, "Bob's ring device while it rings", ring, 1000)
 	wantSilence(t, "Bob's speaker while it rings", playing(t, pulse, spk, time.Second/2, time.Second/2))
 
 	bob.ph.Answer()
@@ -354,22 +377,7 @@ func TestRingDevice(t *testing.T) {
 	bob.status(signaling.Answered)
 	// The speaker opens at the answer; Alice's voice reaches it once
 	// media flows.
-	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
-	defer cancel()
-	var got []int16
-	err := pulse.Listen(ctx, pulsetest.Monitor(spk), func(chunk []int16, _ time.Time) bool {
-		got = append(got, chunk...)
-		from := int(settle * audio.SampleRate / time.Second)
-		if on := audiotest.FirstAbove(got, 0.1); on >= 0 && len(got)-on >= from+2*audio.SampleRate {
-			got = got[on+from : on+from+2*audio.SampleRate]
-			return false
-		}
-		return true
-	})
-	if err != nil {
-		t.Fatalf("Alice's voice on Bob's speaker: %v", err)
-	}
-	wantTone(t, "Bob's speaker after the answer", got, 660)
+	playsTone(t, pulse, "Bob's speaker after the answer", spk, 660)
 	wantSilence(t, "Bob's ring device after the answer", playing(t, pulse, ring, time.Second/2, time.Second/2))
 	hangup(alice, bob)
 }
@@ -398,13 +406,13 @@ func TestRingDeviceGone(t *testing.T) {
 	t.Logf("bob's ring device: %v; rings on %s", ev.Err, ev.Device)
 	alice.status(signaling.Ringing)
 	bob.status(signaling.Ringing)
-	wantTone(t, "Bob's speaker while it rings", playing(t, pulse, spk, settle, 2*time.Second), 1000)
+	playsTone(t, pulse, "Bob's speaker while it rings", spk, 1000)
 
 	bob.ph.Answer()
 	alice.status(signaling.Answered)
 	bob.status(signaling.Answered)
 	// The speaker plays the ringtone out, then Alice's voice.
-	wantTone(t, "Bob's speaker after the answer", playing(t, pulse, spk, settle, 2*time.Second), 660)
+	playsTone(t, pulse, "Bob's speaker after the answer", spk, 660)
 	hangup(alice, bob)
 }
 
