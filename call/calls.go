@@ -256,6 +256,15 @@ func (p *Phone) hangup() {
 		a.cancel = true // the server has not named the call yet
 	case a.ev.Direction == signaling.Inbound && !a.answered:
 		p.send(signaling.Message{Type: signaling.TypeReject, CallID: a.ev.ID})
+	case p.sig == nil && p.callUp():
+		// The server is unreachable: the call ends here at once (the
+		// microphone must not stay live), and the server is told once it
+		// is back, which ends it for the other side too.
+		p.hungUp = append(p.hungUp, a.ev.ID)
+		ev := a.ev
+		ev.Status = signaling.Completed
+		p.teardown(p.cfg.Sounds.Hangup)
+		p.emit(StatusChanged{CallEvent: ev, At: time.Now()})
 	default:
 		p.send(signaling.Message{Type: signaling.TypeHangup, CallID: a.ev.ID})
 	}
@@ -272,7 +281,11 @@ func (p *Phone) setMuted(muted bool) {
 	}
 	a.muted = muted
 	a.media.muted.Store(muted)
-	if a.ev.Status == signaling.Answered || a.ev.Status == signaling.Reconnecting { // before that, the answer carries it
+	switch {
+	case !p.callUp(): // before the answer, the answer carries it
+	case p.sig == nil:
+		a.muteUnsent = true // told after the resume
+	default:
 		p.send(signaling.Message{Type: signaling.TypeMute, CallID: a.ev.ID, Muted: &muted})
 	}
 	p.emit(Muted{CallID: a.ev.ID, Local: true, Muted: muted})

@@ -401,6 +401,47 @@ func TestServerRestart(t *testing.T) {
 	hangup(alice, bob)
 }
 
+// TestActWhileServerDown: Alice mutes, and later hangs up, while the server
+// is down. Muting takes effect at once and Bob is told once the server is
+// back; hanging up ends the call on Alice's side at once (her microphone
+// stops, so Bob hears nothing and goes to reconnecting), and on Bob's once
+// the server is back and Alice has told it.
+func TestActWhileServerDown(t *testing.T) {
+	r := newRig(t, server.Config{})
+	rec := audiotest.NewRecorder(true)
+	alice := r.phoneWith("alice", devices{tone(440), null}, func(c *call.Config) { c.Reconnect = true })
+	bob := r.phoneWith("bob", devices{tone(0), record(rec)}, func(c *call.Config) { c.Reconnect = true })
+	id := connect(alice, bob)
+	heard(t, rec, audio.SampleRate/2)
+
+	r.restart(func() {
+		alice.connected(false)
+		bob.connected(false)
+		alice.ph.SetMuted(true)
+		if ev := alice.next(); ev != (call.Muted{CallID: id, Local: true, Muted: true}) {
+			t.Fatalf("alice: %#v, want her own mute", ev)
+		}
+	})
+	alice.connected(true)
+	bob.connected(true)
+	if ev := bob.next(); ev != (call.Muted{CallID: id, Muted: true}) {
+		t.Fatalf("bob: %#v, want Alice muted, told after the restart", ev)
+	}
+
+	r.restart(func() {
+		alice.connected(false)
+		bob.connected(false)
+		alice.ph.Hangup()
+		alice.status(signaling.Completed)
+		bob.status(signaling.Reconnecting) // no more audio from Alice
+	})
+	alice.connected(true)
+	bob.connected(true)
+	if ev := bob.status(signaling.Completed); ev.ID != id {
+		t.Errorf("bob: %+v, want call %s completed", ev, id)
+	}
+}
+
 // TestRelay: calls through the server's TURN relay, when the peers cannot
 // reach each other directly (a firewall lets UDP reach only the TURN
 // server, or no UDP at all), or when a side asks for relay only.

@@ -149,7 +149,8 @@ type Phone struct {
 	cur        *active
 	refs       int
 	watched    []string
-	idle       bool // SetIdle(true): sent again after a reconnect
+	idle       bool     // SetIdle(true): sent again after a reconnect
+	hungUp     []string // calls hung up while the server was unreachable, to tell it once it is back
 }
 
 // active is the call in progress.
@@ -171,6 +172,8 @@ type active struct {
 	restartAt   time.Time                 // when an ICE restart was last asked for
 	cancel      bool                      // hang up as soon as the server names the call
 	muted       bool
+	remoteMuted bool   // the other side is muted
+	muteUnsent  bool   // muted changed while the server was unreachable: told after the resume
 	verified    string // the verification code, once emitted
 }
 
@@ -375,7 +378,8 @@ func (p *Phone) handle(m signaling.Message) {
 			p.remoteCandidate(*m.Candidate)
 		}
 	case signaling.TypeMute:
-		if p.cur != nil && m.CallID == p.cur.ev.ID && m.Muted != nil {
+		if a := p.cur; a != nil && m.CallID == a.ev.ID && m.Muted != nil && *m.Muted != a.remoteMuted {
+			a.remoteMuted = *m.Muted // told again after a resume
 			p.emit(Muted{CallID: m.CallID, Muted: *m.Muted})
 		}
 	case signaling.TypeRenegotiate:

@@ -34,7 +34,16 @@ func (p *Phone) connected(sig *signaling.Client) {
 	if p.callUp() {
 		// Back after a drop: the server kept the call for a while.
 		p.send(signaling.Message{Type: signaling.TypeResume, CallID: p.cur.ev.ID})
+		if a := p.cur; a.muteUnsent {
+			a.muteUnsent = false
+			muted := a.muted
+			p.send(signaling.Message{Type: signaling.TypeMute, CallID: a.ev.ID, Muted: &muted})
+		}
 	}
+	for _, id := range p.hungUp {
+		p.send(signaling.Message{Type: signaling.TypeHangup, CallID: id})
+	}
+	p.hungUp = nil
 }
 
 // callUp reports whether the current call is answered (its media may be

@@ -44,6 +44,12 @@ func newAPI(log *slog.Logger, nw transport.Net) (*webrtc.API, error) {
 	se.LoggerFactory = pionlog.Factory{Log: log}
 	se.SetIncludeLoopbackCandidate(true)
 	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
+	// The phone's goroutine alone closes a call's peer connection, when the
+	// server says the call ended; left to itself, Pion closes it from its
+	// own goroutine when the other side's DTLS ends, racing GetStats. A
+	// peer that went away without the server knowing (a hang-up while the
+	// server is down) is noticed as media stopping, like an outage.
+	se.DisableCloseByDTLS(true)
 	if nw != nil {
 		se.SetNet(nw)
 	}

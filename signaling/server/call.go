@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"time"
 
@@ -60,6 +61,7 @@ type callRecord struct {
 	Ended       *time.Time       `json:"ended,omitempty"`
 	Statuses    []statusChange   `json:"statuses,omitempty"` // every status with its time (records.go)
 	Link        string           `json:"link,omitempty"`     // the guest link's key, for a guest's call (links.go)
+	Muted       []string         `json:"muted,omitempty"`    // the participants muted now, told again to one who resumes
 }
 
 // call is owned by the goroutine that runs it, on the node where it was
@@ -326,6 +328,11 @@ func (c *call) apply(a signaling.Message) *signaling.Error {
 			return notInState("mute works once it is answered")
 		}
 		m := signaling.Message{Type: signaling.TypeMute, CallID: c.id, User: a.User, Muted: a.Muted}
+		c.rec.Muted = slices.DeleteFunc(c.rec.Muted, func(u string) bool { return u == a.User })
+		if *a.Muted {
+			c.rec.Muted = append(c.rec.Muted, a.User)
+		}
+		c.save()
 		if isCaller {
 			c.toCallee(m, c.answeredBy)
 		} else {

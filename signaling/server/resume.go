@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"slices"
 
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -102,14 +103,19 @@ func (s *Server) adopt(ctx context.Context, c *conn, callID string, resume bool)
 	return true, nil
 }
 
-// resumed answers a participant's resume with the call's status, to that
+// resumed answers a participant's resume with the call's status, and the
+// other side's mute if it is muted (it may have changed meanwhile), to that
 // session only.
 func (c *call) resumed(a signaling.Message, isCaller bool) *signaling.Error {
 	c.log.Info("call resumed", "user", a.User, "session", a.Session)
+	key, session, dir, other := c.toKey(), a.Session, signaling.Inbound, c.from
 	if isCaller {
-		c.deliver(c.fromKey(), c.fromSession, signaling.Message{Type: signaling.TypeCallStatusChanged, Event: c.event(signaling.Outbound)})
-	} else {
-		c.deliver(c.toKey(), a.Session, signaling.Message{Type: signaling.TypeCallStatusChanged, Event: c.event(signaling.Inbound)})
+		key, session, dir, other = c.fromKey(), c.fromSession, signaling.Outbound, c.to
+	}
+	c.deliver(key, session, signaling.Message{Type: signaling.TypeCallStatusChanged, Event: c.event(dir)})
+	if slices.Contains(c.rec.Muted, other) {
+		muted := true
+		c.deliver(key, session, signaling.Message{Type: signaling.TypeMute, CallID: c.id, User: other, Muted: &muted})
 	}
 	return nil
 }
