@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -42,7 +43,7 @@ func TestCallOverRealDevices(t *testing.T) {
 	plain := []string{"--aec", "off", "--noise-suppression", "off", "--agc", "off"}
 	b := w.start(append(pulsetest.Env(bMic, bSpk), "PARLEY_TOKEN="+bob), append([]string{"answer", "--json"}, plain...)...)
 	b.expect(t, "connected", map[string]any{"user": "bob"})
-	a := w.start(append(pulsetest.Env(aMic, aSpk), "PARLEY_TOKEN="+alice), append([]string{"call", "bob", "--for", "5s", "--json"}, plain...)...)
+	a := w.start(append(pulsetest.Env(aMic, aSpk), "PARLEY_TOKEN="+alice), append([]string{"call", "bob", "--json"}, plain...)...)
 	a.expect(t, "connected", map[string]any{"user": "alice"})
 	start := a.expect(t, "call", map[string]any{"status": "started", "direction": "outbound", "from": "alice", "to": "bob"})
 	b.expect(t, "call", map[string]any{"status": "started", "direction": "inbound", "from": "alice", "to": "bob", "id": start["id"]})
@@ -51,25 +52,14 @@ func TestCallOverRealDevices(t *testing.T) {
 		p.expect(t, "call_status_changed", map[string]any{"status": "answered", "id": start["id"]})
 	}
 
-	heardA, heardB := recordSpeakers(t, aSpk, bSpk)
-	for _, c := range []struct {
-		who  string
-		s    []int16
-		want float64
-	}{{"alice's speaker", heardA, 660}, {"bob's speaker", heardB, 440}} {
-		// The SNR is judged per quarter second: the jitter buffer settles
-		// in the first seconds of a call by concealing a late frame or
-		// dropping one, and each leaves a seam in a pure tone (speech hides
-		// it) that would count against the whole recording.
-		s := c.s
-		ok, got := audiotest.SteadyTone(s, c.want)
-		t.Logf("%s: %s", c.who, got)
-		if !ok {
-			t.Errorf("%s: not a steady %.0f Hz tone", c.who, c.want)
-		}
+	spks := []speaker{{"alice's speaker", aSpk, 660}, {"bob's speaker", bSpk, 440}}
+	for i, s := range hearTones(t, "in the call", spks...) {
 		if d := audiotest.DBFS(s) - audiotest.DBFS(aTone); d < -3 || d > 3 {
-			t.Errorf("%s: the tone arrives %+.1f dB from its level at the microphone, want within 3 dB", c.who, d)
+			t.Errorf("%s: the tone arrives %+.1f dB from its level at the microphone, want within 3 dB", spks[i].who, d)
 		}
+	}
+	if err := a.cmd.Process.Signal(os.Interrupt); err != nil { // Alice hangs up
+		t.Fatal(err)
 	}
 
 	for _, p := range []*proc{a, b} {
@@ -302,31 +292,38 @@ func copyFile(from, to string, mode os.FileMode) error {
 	return os.WriteFile(to, b, mode)
 }
 
-// recordSpeakers records the monitors of the speaker sinks a and b at once
-// for 4 s and returns the last 3 s of each: the first second leaves room
-// for playout to settle.
-func recordSpeakers(t *testing.T, a, b string) (heardA, heardB []int16) {
+// speaker is a sink that a client plays into, and the tone it should play.
+type speaker struct {
+	who, sink string
+	hz        float64
+}
+
+// hearTones waits, up to 15 s, until every speaker plays its steady tone
+// (pulsetest.SteadyTone: on a loaded machine a path may skip a few times
+// before it settles), listening to all at once, and returns the two
+// seconds that passed of each. It fails the test if one does not.
+func hearTones(t *testing.T, when string, spks ...speaker) [][]int16 {
 	t.Helper()
-	type heard struct {
-		samples []int16
-		err     error
+	ctx, cancel := context.WithTimeout(t.Context(), 15*time.Second)
+	defer cancel()
+	start := time.Now()
+	heard, errs := make([][]int16, len(spks)), make([]error, len(spks))
+	var wg sync.WaitGroup
+	for i, s := range spks {
+		wg.Go(func() { heard[i], errs[i] = pulsetest.SteadyTone(ctx, s.sink, s.hz) })
 	}
-	rec := func(sink string) chan heard {
-		c := make(chan heard, 1)
-		go func() {
-			ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
-			defer cancel()
-			s, err := pulsetest.RecordN(ctx, pulsetest.Monitor(sink), audiotest.SampleRate*4)
-			c <- heard{s, err}
-		}()
-		return c
-	}
-	ca, cb := rec(a), rec(b)
-	ha, hb := <-ca, <-cb
-	for _, h := range []heard{ha, hb} {
-		if h.err != nil {
-			t.Fatalf("recording a speaker: %v", h.err)
+	wg.Wait()
+	for i, s := range spks {
+		if errs[i] != nil {
+			t.Errorf("%s, %s: %v", when, s.who, errs[i])
+			continue
 		}
+		_, got := audiotest.SteadyTone(heard[i], s.hz)
+		t.Logf("%s, %s: %s", when, s.who, got)
 	}
-	return ha.samples[audiotest.SampleRate:], hb.samples[audiotest.SampleRate:]
+	if t.Failed() {
+		t.FailNow()
+	}
+	t.Logf("%s: steady tones %v after listening began", when, time.Since(start).Round(time.Millisecond))
+	return heard
 }

@@ -128,32 +128,21 @@ func (r *rig) phoneOn(user string, d call.Devices, change func(*call.Config)) *p
 }
 
 // playsTone waits until sink plays a steady tone at hz
-// (audiotest.SteadyTone over the last two seconds) and fails the test if it
-// does not within 15 s. A speaker that has just been opened may run dry on
-// a loaded machine and open its device again with more latency (see
-// audio.System.OpenSpeaker), a skip each time, before it settles.
+// (pulsetest.SteadyTone) and fails the test if it does not within 15 s. A
+// speaker that has just been opened may run dry on a loaded machine and
+// open its device again with more latency (see audio.System.OpenSpeaker),
+// a skip each time, before it settles.
 func playsTone(t *testing.T, pulse *pulsetest.Pulse, what, sink string, hz float64) {
 	t.Helper()
-	const window, limit = 2 * audio.SampleRate, 15 * time.Second
-	ctx, cancel := context.WithTimeout(context.Background(), limit)
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
 	start := time.Now()
-	var got []int16
-	last, judged := "nothing", 0
-	err := pulse.Listen(ctx, pulsetest.Monitor(sink), func(chunk []int16, _ time.Time) bool {
-		got = append(got, chunk...)
-		if len(got) < window || len(got)-judged < audio.SampleRate/4 {
-			return true
-		}
-		judged = len(got)
-		ok, found := audiotest.SteadyTone(got[len(got)-window:], hz)
-		last = found
-		return !ok
-	})
+	s, err := pulse.SteadyTone(ctx, sink, hz)
 	if err != nil {
-		t.Fatalf("%s: no steady %.0f Hz within %v; the last two seconds: %s (%v)", what, hz, limit, last, err)
+		t.Fatalf("%s: %v", what, err)
 	}
-	t.Logf("%s: %s, %v after it was asked", what, last, time.Since(start).Round(time.Millisecond))
+	_, got := audiotest.SteadyTone(s, hz)
+	t.Logf("%s: %s, %v after it was asked", what, got, time.Since(start).Round(time.Millisecond))
 }
 
 // playing records what sink plays for d, from after in on: a stream that

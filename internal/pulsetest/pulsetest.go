@@ -612,3 +612,33 @@ func (p *Pulse) Listen(ctx context.Context, source string, fn func(chunk []int16
 		}
 	}
 }
+
+// SteadyTone waits until sink plays a steady tone at hz: the last two
+// seconds pass audiotest.SteadyTone, judged every quarter second. A stream
+// that has just been opened, or a path on a loaded machine, may skip a few
+// times before it settles. It returns the two seconds that passed, or, when
+// ctx ends first, what the last two seconds held and an error.
+func SteadyTone(ctx context.Context, sink string, hz float64) ([]int16, error) {
+	return (&Pulse{}).SteadyTone(ctx, sink, hz)
+}
+
+// SteadyTone is as the package's SteadyTone, on p's daemon.
+func (p *Pulse) SteadyTone(ctx context.Context, sink string, hz float64) ([]int16, error) {
+	const window = 2 * audiotest.SampleRate
+	var got []int16
+	last, judged := "nothing", 0
+	err := p.Listen(ctx, Monitor(sink), func(chunk []int16, _ time.Time) bool {
+		got = append(got, chunk...)
+		if len(got) < window || len(got)-judged < audiotest.SampleRate/4 {
+			return true
+		}
+		judged = len(got)
+		ok, found := audiotest.SteadyTone(got[len(got)-window:], hz)
+		last = found
+		return !ok
+	})
+	if err != nil {
+		return nil, fmt.Errorf("no steady %.0f Hz on %s; the last two seconds: %s: %w", hz, sink, last, err)
+	}
+	return got[len(got)-window:], nil
+}
