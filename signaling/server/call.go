@@ -61,7 +61,7 @@ type callRecord struct {
 	Ended       *time.Time       `json:"ended,omitempty"`
 	Statuses    []statusChange   `json:"statuses,omitempty"` // every status with its time (records.go)
 	Link        string           `json:"link,omitempty"`     // the guest link's key, for a guest's call (links.go)
-	Muted       []string         `json:"muted,omitempty"`    // the participants muted now, told again to one who resumes
+	Muted       []string         `json:"muted,omitempty"`    // the participants muted now, told to one who resumes
 }
 
 // call is owned by the goroutine that runs it, on the node where it was

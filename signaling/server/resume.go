@@ -103,8 +103,8 @@ func (s *Server) adopt(ctx context.Context, c *conn, callID string, resume bool)
 	return true, nil
 }
 
-// resumed answers a participant's resume with the call's status, and the
-// other side's mute if it is muted (it may have changed meanwhile), to that
+// resumed answers a participant's resume with the call's status and
+// whether the other side is muted (it may have changed meanwhile), to that
 // session only.
 func (c *call) resumed(a signaling.Message, isCaller bool) *signaling.Error {
 	c.log.Info("call resumed", "user", a.User, "session", a.Session)
@@ -113,10 +113,8 @@ func (c *call) resumed(a signaling.Message, isCaller bool) *signaling.Error {
 		key, session, dir, other = c.fromKey(), c.fromSession, signaling.Outbound, c.to
 	}
 	c.deliver(key, session, signaling.Message{Type: signaling.TypeCallStatusChanged, Event: c.event(dir)})
-	if slices.Contains(c.rec.Muted, other) {
-		muted := true
-		c.deliver(key, session, signaling.Message{Type: signaling.TypeMute, CallID: c.id, User: other, Muted: &muted})
-	}
+	muted := slices.Contains(c.rec.Muted, other)
+	c.deliver(key, session, signaling.Message{Type: signaling.TypeMute, CallID: c.id, User: other, Muted: &muted})
 	return nil
 }
 

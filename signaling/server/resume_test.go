@@ -31,6 +31,15 @@ func (s *testServer) reconnect(t *testing.T, old *client) *client {
 	return c
 }
 
+// resume resumes call id on c, which hears the call's status and whether
+// other is muted.
+func resume(c *client, id string, dir signaling.Direction, other string, muted bool) {
+	c.t.Helper()
+	c.send(signaling.Message{Type: signaling.TypeResume, CallID: id})
+	c.expect(status(ev(id, signaling.Answered, dir, "alice", "bob")))
+	c.expect(signaling.Message{Type: signaling.TypeMute, CallID: id, User: other, Muted: &muted})
+}
+
 // TestResumeAfterDisconnect: a participant of an answered call whose
 // connection drops reconnects with its session within the grace period,
 // resumes the call, and the call goes on to complete.
@@ -41,8 +50,7 @@ func TestResumeAfterDisconnect(t *testing.T) {
 
 	_ = alice.ws.CloseNow() // her network drops
 	alice2 := s.reconnect(t, alice)
-	alice2.send(signaling.Message{Type: signaling.TypeResume, CallID: id})
-	alice2.expect(status(ev(id, signaling.Answered, signaling.Outbound, "alice", "bob")))
+	resume(alice2, id, signaling.Outbound, "bob", false)
 
 	// Past the grace period, the call is still up: hanging up completes it.
 	time.Sleep(1500 * time.Millisecond) // the grace period is what is tested
@@ -58,8 +66,7 @@ func TestResumeTakesOverALiveSession(t *testing.T) {
 	alice, bob := s.connect(t, "alice", ""), s.connect(t, "bob", "")
 	id := answeredCall(t, alice, bob)
 	alice2 := s.reconnect(t, alice) // the first connection still looks alive
-	alice2.send(signaling.Message{Type: signaling.TypeResume, CallID: id})
-	alice2.expect(status(ev(id, signaling.Answered, signaling.Outbound, "alice", "bob")))
+	resume(alice2, id, signaling.Outbound, "bob", false)
 	// The old connection is closed within a heartbeat or two (it may get a
 	// copy of what was sent to the session meanwhile).
 	for range alice.in {
@@ -82,15 +89,19 @@ func TestGraceEnds(t *testing.T) {
 	}
 }
 
-// TestResumeAfterRestart: the server restarts during an answered call; both
-// participants reconnect to the new process and resume, the call is
-// adopted from its record, and it completes normally.
+// TestResumeAfterRestart: the server restarts during an answered call in
+// which Bob is muted; both participants reconnect to the new process and
+// resume, the call is adopted from its record (Bob still muted), and it
+// completes normally.
 func TestResumeAfterRestart(t *testing.T) {
 	logs := &logBuffer{}
 	cfg := testConfig(t.TempDir(), logs)
 	first := startWith(t, cfg, logs)
 	alice, bob := first.connect(t, "alice", ""), first.connect(t, "bob", "")
 	id := answeredCall(t, alice, bob)
+	muted := true
+	bob.send(signaling.Message{Type: signaling.TypeMute, CallID: id, Muted: &muted})
+	alice.expect(signaling.Message{Type: signaling.TypeMute, CallID: id, User: "bob", Muted: &muted})
 	if err := first.Shutdown(t.Context()); err != nil {
 		t.Fatal(err)
 	}
@@ -103,10 +114,10 @@ func TestResumeAfterRestart(t *testing.T) {
 	cfg.Listen = first.Addr() // the same address, as a restarted service has
 	second := startWith(t, cfg, logs)
 	alice2, bob2 := second.reconnect(t, alice), second.reconnect(t, bob)
-	alice2.send(signaling.Message{Type: signaling.TypeResume, CallID: id})
-	alice2.expect(status(ev(id, signaling.Answered, signaling.Outbound, "alice", "bob")))
-	bob2.send(signaling.Message{Type: signaling.TypeResume, CallID: id})
-	bob2.expect(status(ev(id, signaling.Answered, signaling.Inbound, "alice", "bob")))
+	// Each hears whether the other is muted: Bob's mute outlived the
+	// server in the call's record.
+	resume(alice2, id, signaling.Outbound, "bob", true)
+	resume(bob2, id, signaling.Inbound, "alice", false)
 
 	// Busy again: the call holds both.
 	carol := second.connect(t, "carol", "")
