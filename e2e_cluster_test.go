@@ -21,6 +21,7 @@ import (
 
 	"github.com/parley-voice/parley/internal/audiotest"
 	"github.com/parley-voice/parley/internal/pulsetest"
+	"github.com/parley-voice/parley/internal/syncbuf"
 	"github.com/parley-voice/parley/signaling"
 )
 
@@ -340,7 +341,7 @@ func runNATS(t *testing.T, bin string) string {
 	}
 	ready := make(chan struct{})
 	isReady := ready
-	log := &syncBuffer{}
+	log := &syncbuf.Buffer{}
 	go func() {
 		sc := bufio.NewScanner(out)
 		for sc.Scan() {

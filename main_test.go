@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -16,6 +15,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/parley-voice/parley/internal/syncbuf"
 )
 
 // The tests start real parley processes: the command as `go build` makes
@@ -95,7 +96,7 @@ func newWorld(t *testing.T, serveArgs ...string) *world {
 type proc struct {
 	cmd    *exec.Cmd
 	lines  chan string
-	stderr *syncBuffer
+	stderr *syncbuf.Buffer
 	done   chan struct{}
 	code   int
 }
@@ -120,7 +121,7 @@ func (w *world) start(env []string, args ...string) *proc {
 	if err != nil {
 		w.t.Fatal(err)
 	}
-	p := &proc{cmd: cmd, lines: make(chan string, 1024), stderr: &syncBuffer{}, done: make(chan struct{})}
+	p := &proc{cmd: cmd, lines: make(chan string, 1024), stderr: &syncbuf.Buffer{}, done: make(chan struct{})}
 	cmd.Stderr = p.stderr
 	if err := cmd.Start(); err != nil {
 		w.t.Fatal(err)
@@ -231,22 +232,4 @@ func (w *world) token(user string) string {
 		w.t.Fatalf("parley token %s: exit %d: %s", user, code, out)
 	}
 	return strings.TrimSpace(out)
-}
-
-// syncBuffer is a bytes.Buffer safe for a process's writer and the test.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

@@ -15,6 +15,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/parley-voice/parley/internal/syncbuf"
 )
 
 // ownerTag marks the PulseAudio modules a harness process loads, with its
@@ -222,7 +224,7 @@ func pcmBytes(pcm []int16) []byte {
 type Recording struct {
 	cmd    *exec.Cmd
 	source string
-	stderr *syncBuffer
+	stderr *syncbuf.Buffer
 	mu     sync.Mutex
 	buf    []byte
 	done   chan error
@@ -237,7 +239,7 @@ func Record(source string) (*Recording, error) {
 	if err != nil {
 		return nil, err
 	}
-	stderr := &syncBuffer{}
+	stderr := &syncbuf.Buffer{}
 	cmd.Stderr = stderr
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("bench: record %s: %w", source, err)
@@ -281,24 +283,6 @@ func (r *Recording) Started(ctx context.Context, d, timeout time.Duration) error
 		}
 	}
 	return nil
-}
-
-// syncBuffer is a buffer that one goroutine writes while another reads.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) Bytes() []byte {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return bytes.Clone(s.b.Bytes())
 }
 
 // Seconds is how much has been recorded.

@@ -175,6 +175,26 @@ func hangup(a, b *party) {
 	b.status(signaling.Completed)
 }
 
+// hangupAfterTrouble is hangup for a call that has been through trouble:
+// a reconnecting or answered that was still on its way is passed over,
+// and the call must then complete on both sides.
+func hangupAfterTrouble(a, b *party) {
+	a.t.Helper()
+	a.ph.Hangup()
+	for _, p := range []*party{a, b} {
+		for {
+			sc, ok := p.next().(call.StatusChanged)
+			if !ok || sc.Status == signaling.Answered || sc.Status == signaling.Reconnecting {
+				continue
+			}
+			if sc.Status != signaling.Completed {
+				p.t.Fatalf("%s: the call went %s (%s), want completed", p.name, sc.Status, sc.Reason)
+			}
+			break
+		}
+	}
+}
+
 // heard waits until rec has n samples after its first audible one, and
 // returns those.
 func heard(t *testing.T, rec *audiotest.Recorder, n int) []int16 {

@@ -340,22 +340,34 @@ func plugIn(t *testing.T, p *party, kind string, add func()) {
 	}
 }
 
-// TestRingDevice: Bob's ringtone plays on his ring device and not on his
-// speaker; once he answers, Alice's voice comes out of the speaker and the
-// ring device falls silent.
-func TestRingDevice(t *testing.T) {
-	pulse := pulsetest.StartPrivate(t)
-	spk, ring := pulse.NullSink(t, "spk"), pulse.NullSink(t, "ring")
+// ringBob gives Bob a speaker and a ring device (gone: unplugged since he
+// set it) and a 1000 Hz ringtone, and has Alice call him; it returns once
+// both see the call started.
+func ringBob(t *testing.T, gone bool) (pulse *pulsetest.Pulse, spk, ring string, alice, bob *party) {
+	t.Helper()
+	pulse = pulsetest.StartPrivate(t)
+	spk, ring = pulse.NullSink(t, "spk"), pulse.NullSink(t, "ring")
+	if gone {
+		pulse.Unload(t, ring)
+	}
 	devs := newPulseDevices(t, pulse, "", spk)
 	devs.ring = ring
 	r := newRig(t, server.Config{})
-	alice := r.phone("alice", devices{tone(660), null})
-	bob := r.phoneOn("bob", devs, func(c *call.Config) {
+	alice = r.phone("alice", devices{tone(660), null})
+	bob = r.phoneOn("bob", devs, func(c *call.Config) {
 		c.Sounds = call.Sounds{Ringtone: audiotest.Tone(1000, 0.5, audio.SampleRate)}
 	})
 	alice.ph.Dial("bob")
 	alice.status(signaling.Started)
 	bob.status(signaling.Started)
+	return pulse, spk, ring, alice, bob
+}
+
+// TestRingDevice: Bob's ringtone plays on his ring device and not on his
+// speaker; once he answers, Alice's voice comes out of the speaker and the
+// ring device falls silent.
+func TestRingDevice(t *testing.T) {
+	pulse, spk, ring, alice, bob := ringBob(t, false)
 	alice.status(signaling.Ringing)
 	bob.status(signaling.Ringing)
 	playsTone(t, pulse, "Bob's ring device while it rings", ring, 1000)
@@ -375,19 +387,7 @@ func TestRingDevice(t *testing.T) {
 // it). An incoming call still rings, on his speaker, and the phone says
 // why; once he answers, Alice's voice comes out of the speaker.
 func TestRingDeviceGone(t *testing.T) {
-	pulse := pulsetest.StartPrivate(t)
-	spk, ring := pulse.NullSink(t, "spk"), pulse.NullSink(t, "ring")
-	pulse.Unload(t, ring)
-	devs := newPulseDevices(t, pulse, "", spk)
-	devs.ring = ring
-	r := newRig(t, server.Config{})
-	alice := r.phone("alice", devices{tone(660), null})
-	bob := r.phoneOn("bob", devs, func(c *call.Config) {
-		c.Sounds = call.Sounds{Ringtone: audiotest.Tone(1000, 0.5, audio.SampleRate)}
-	})
-	alice.ph.Dial("bob")
-	alice.status(signaling.Started)
-	bob.status(signaling.Started)
+	pulse, spk, _, alice, bob := ringBob(t, true)
 	ev, ok := bob.next().(call.DeviceChanged)
 	if !ok || ev.Kind != call.RingDevice || ev.Err == nil || ev.Device == "" {
 		t.Fatalf("bob: %+v, want the ring device's failure and the speaker it rings on instead", ev)

@@ -343,17 +343,5 @@ func TestSignalingDiesSilently(t *testing.T) {
 		t.Errorf("bob hears %.1f Hz after alice's connection died, want 440", f)
 	}
 	// And the session is the same call's: a hang-up ends it on both sides.
-	alice.ph.Hangup()
-	for _, p := range []*party{alice, bob} {
-		for {
-			sc, ok := p.next().(call.StatusChanged)
-			if !ok || sc.Status == signaling.Answered || sc.Status == signaling.Reconnecting {
-				continue
-			}
-			if sc.Status != signaling.Completed {
-				t.Fatalf("%s: the call went %s (%s), want completed", p.name, sc.Status, sc.Reason)
-			}
-			break
-		}
-	}
+	hangupAfterTrouble(alice, bob)
 }

@@ -5,13 +5,13 @@ import (
 	"log/slog"
 	"net"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/parley-voice/parley/audio"
 	"github.com/parley-voice/parley/call"
 	"github.com/parley-voice/parley/internal/audiotest"
+	"github.com/parley-voice/parley/internal/syncbuf"
 	"github.com/parley-voice/parley/signaling"
 	"github.com/parley-voice/parley/signaling/server"
 )
@@ -95,6 +95,26 @@ func (p *party) stats() call.Stats {
 			p.t.Fatalf("%s: no stats within 15s", p.name)
 		}
 	}
+}
+
+// toneBack waits until Bob's speaker has played d from sample mark on, and
+// returns that with how far into it the tone is back (its first 10 ms
+// window above 0.2 of full scale; -1 if it is not).
+func (c *lossyCall) toneBack(mark int, d time.Duration) ([]int16, time.Duration) {
+	c.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), d+15*time.Second)
+	defer cancel()
+	n := int(d * audio.SampleRate / time.Second)
+	if err := c.rec.Wait(ctx, mark+n); err != nil {
+		c.t.Fatalf("bob's speaker: %v", err)
+	}
+	s := c.rec.Samples()[mark : mark+n]
+	for i, e := range audiotest.Envelope(s) {
+		if e > 0.2 {
+			return s, time.Duration(i) * 10 * time.Millisecond
+		}
+	}
+	return s, -1
 }
 
 // holes counts the 10 ms windows of s that are silent (below -60 dBFS):
@@ -205,25 +225,12 @@ func TestOutage(t *testing.T) {
 	}
 	again := time.Since(back)
 	// Bob's speaker from the moment the network came back (the recorder
-	// is paced like a speaker: a sample is 1/48000 s): the first window
-	// of the tone in it.
-	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
-	defer cancel()
-	if err := c.rec.Wait(ctx, mark+2*audio.SampleRate); err != nil {
-		t.Fatalf("bob's speaker: %v", err)
-	}
-	env := audiotest.Envelope(c.rec.Samples()[mark : mark+2*audio.SampleRate])
-	first := -1
-	for i, e := range env {
-		if e > 0.2 {
-			first = i
-			break
-		}
-	}
+	// is paced like a speaker: a sample is 1/48000 s).
+	_, first := c.toneBack(mark, 2*time.Second)
 	t.Logf("answered again %v after the network came back; tone back in Bob's speaker %d ms after it (from sample %d)",
-		again.Round(time.Millisecond), first*10, mark)
-	if first < 0 || first*10 > 1000 {
-		t.Errorf("audio back after %d ms, want within 1000 ms", first*10)
+		again.Round(time.Millisecond), first.Milliseconds(), mark)
+	if first < 0 || first > time.Second {
+		t.Errorf("audio back after %d ms, want within 1000 ms", first.Milliseconds())
 	}
 	if again > time.Second {
 		t.Errorf("answered again %v after the network came back, want within 1 s", again)
@@ -263,7 +270,7 @@ func TestLongOutageRestartsICE(t *testing.T) {
 	if testing.Short() {
 		t.Skip("10 s")
 	}
-	var log syncLog
+	var log syncbuf.Buffer
 	c := newLossyCall(t, 17, func(cfg *call.Config) { cfg.Logger = slog.New(slog.NewTextHandler(&log, nil)) })
 	c.impair(func(im *impairment) { im.down = true })
 	for _, p := range []*party{c.alice, c.bob} {
@@ -272,62 +279,20 @@ func TestLongOutageRestartsICE(t *testing.T) {
 	c.played(10 * time.Second)
 	mark := c.rec.Len()
 	c.heal()
-	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
-	defer cancel()
-	if err := c.rec.Wait(ctx, mark+7*audio.SampleRate); err != nil {
-		t.Fatalf("bob's speaker: %v", err)
-	}
-	s := c.rec.Samples()[mark : mark+7*audio.SampleRate]
-	first := -1
-	for i, e := range audiotest.Envelope(s) {
-		if e > 0.2 {
-			first = i
-			break
-		}
-	}
+	s, first := c.toneBack(mark, 7*time.Second)
 	restarts := strings.Count(log.String(), `msg="ICE restart"`)
-	t.Logf("after a 10 s outage and %d ICE restarts, the tone is back in Bob's speaker %d ms after the network", restarts, first*10)
+	t.Logf("after a 10 s outage and %d ICE restarts, the tone is back in Bob's speaker %d ms after the network", restarts, first.Milliseconds())
 	if restarts == 0 {
 		t.Errorf("no ICE restart during a 10 s outage")
 	}
-	if first < 0 || first*10 > 6000 {
-		t.Fatalf("audio back after %d ms, want within 6 s", first*10)
+	if first < 0 || first > 6*time.Second {
+		t.Fatalf("audio back after %d ms, want within 6 s", first.Milliseconds())
 	}
 	if f := audiotest.DominantFrequency(s[len(s)-audio.SampleRate:]); f < 435 || f > 445 {
 		t.Errorf("after the outage bob hears %.1f Hz, want 440", f)
 	}
 	// The same call: a hang-up ends it on both sides.
-	c.alice.ph.Hangup()
-	for _, p := range []*party{c.alice, c.bob} {
-		for {
-			sc, ok := p.next().(call.StatusChanged)
-			if !ok || sc.Status == signaling.Answered || sc.Status == signaling.Reconnecting {
-				continue
-			}
-			if sc.Status != signaling.Completed {
-				t.Fatalf("%s: the call went %s (%s), want completed", p.name, sc.Status, sc.Reason)
-			}
-			break
-		}
-	}
-}
-
-// syncLog is a log sink that tests read while phones write.
-type syncLog struct {
-	mu  sync.Mutex
-	buf strings.Builder
-}
-
-func (l *syncLog) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
-}
-
-func (l *syncLog) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.String()
+	hangupAfterTrouble(c.alice, c.bob)
 }
 
 // TestHeavyLossFor30s: half the packets lost for 30 s; the call stays up,

@@ -1,7 +1,6 @@
 package server
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"io"
@@ -11,12 +10,12 @@ import (
 	"os"
 	"reflect"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/coder/websocket"
 
+	"github.com/parley-voice/parley/internal/syncbuf"
 	"github.com/parley-voice/parley/signaling"
 )
 
@@ -26,24 +25,8 @@ const patience = 5 * time.Second
 
 // logBuffer collects a server's logs; tests print them when they fail and
 // may search them.
-type logBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
+type logBuffer struct{ syncbuf.Buffer }
 
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
-// records returns the JSON log records whose msg is msg.
 func (l *logBuffer) records(msg string) []map[string]any {
 	var out []map[string]any
 	for _, line := range strings.Split(l.String(), "\n") {
