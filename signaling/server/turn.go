@@ -3,10 +3,12 @@ package server
 import (
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"path/filepath"
+	"syscall"
 	"time"
 
 	"github.com/pion/turn/v5"
@@ -57,17 +59,12 @@ func startTURN(cfg Config, log *slog.Logger) (*turnServer, error) {
 	if relayIP == nil || relayIP.IsUnspecified() {
 		return nil, fmt.Errorf("server: the TURN relay needs the address clients reach it at: set TURNPublicIP (--turn-public-ip), got %q", public)
 	}
-	udp, err := net.ListenPacket("udp4", cfg.TURNListen)
+	udp, tcp, err := listenTURN(host, port)
 	if err != nil {
-		return nil, fmt.Errorf("server: turn udp: %w", err)
+		return nil, err
 	}
-	addr := udp.LocalAddr().String() // the real port, when the config said 0
-	_, port, _ = net.SplitHostPort(addr)
-	tcp, err := net.Listen("tcp4", net.JoinHostPort(host, port))
-	if err != nil {
-		udp.Close()
-		return nil, fmt.Errorf("server: turn tcp: %w", err)
-	}
+	addr := udp.LocalAddr().String()
+	_, port, _ = net.SplitHostPort(addr) // the real port, when the config said 0
 	gen := func() turn.RelayAddressGenerator {
 		return &turn.RelayAddressGeneratorStatic{RelayAddress: relayIP, Address: host}
 	}
@@ -93,6 +90,27 @@ func startTURN(cfg Config, log *slog.Logger) (*turnServer, error) {
 		ttl:    cfg.TURNCredentialTTL,
 		urls:   []string{"stun:" + hp, "turn:" + hp + "?transport=udp", "turn:" + hp + "?transport=tcp"},
 	}, nil
+}
+
+// listenTURN listens on UDP and TCP at the same port of host. With port
+// 0, the system picks a free UDP port, which may be taken on TCP (by any
+// connection's local end): another is tried then, a few times.
+func listenTURN(host, port string) (net.PacketConn, net.Listener, error) {
+	for try := 1; ; try++ {
+		udp, err := net.ListenPacket("udp4", net.JoinHostPort(host, port))
+		if err != nil {
+			return nil, nil, fmt.Errorf("server: turn udp: %w", err)
+		}
+		_, got, _ := net.SplitHostPort(udp.LocalAddr().String())
+		tcp, err := net.Listen("tcp4", net.JoinHostPort(host, got))
+		if err == nil {
+			return udp, tcp, nil
+		}
+		udp.Close()
+		if port != "0" || try == 10 || !errors.Is(err, syscall.EADDRINUSE) {
+			return nil, nil, fmt.Errorf("server: turn tcp: %w", err)
+		}
+	}
 }
 
 // peerFilter decides which peers a TURN client may relay to. A relay is

@@ -1,10 +1,12 @@
 package server
 
 import (
+	"errors"
 	"log/slog"
 	"net"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -107,6 +109,34 @@ func TestTURNPeerFilter(t *testing.T) {
 		allow := peerFilter(net.ParseIP(c.relay), slog.New(slog.DiscardHandler))
 		if got := allow(client, net.ParseIP(c.peer)); got != c.want {
 			t.Errorf("relay at %s, peer %s: allowed %v, want %v", c.relay, c.peer, got, c.want)
+		}
+	}
+}
+
+// TestListenTURN: TURN takes one port on UDP and TCP. A given port that
+// is taken on TCP is an error that says so; with port 0, a pair that is
+// free on both is found.
+func TestListenTURN(t *testing.T) {
+	taken, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	_, port, _ := net.SplitHostPort(taken.Addr().String())
+	if _, _, err := listenTURN("127.0.0.1", port); !errors.Is(err, syscall.EADDRINUSE) {
+		t.Errorf("port %s taken on TCP: %v, want address in use", port, err)
+	}
+	for range 20 {
+		udp, tcp, err := listenTURN("127.0.0.1", "0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, u, _ := net.SplitHostPort(udp.LocalAddr().String())
+		_, p, _ := net.SplitHostPort(tcp.Addr().String())
+		udp.Close()
+		tcp.Close()
+		if u != p {
+			t.Fatalf("udp port %s, tcp port %s: want the same", u, p)
 		}
 	}
 }
