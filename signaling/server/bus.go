@@ -47,8 +47,8 @@ const (
 // Keys are userKey(team, user) ("user" is that key below); see people.go.
 const (
 	bucketUsers    = "parley_users"    // file: user → userRecord; a user is known when present
-	bucketPresence = "parley_presence" // memory, TTL 3 heartbeats: user.session → presenceRecord
-	bucketBusy     = "parley_busy"     // memory, TTL 3 heartbeats: user → call id, while in a call
+	bucketPresence = "parley_presence" // memory, TTL 2.5 heartbeats: user.session → presenceRecord
+	bucketBusy     = "parley_busy"     // memory, TTL 2.5 heartbeats: user → call id, while in a call
 	bucketCalls    = "parley_calls"    // file, TTL CallHistory: call id → callRecord
 	bucketTeams    = "parley_teams"    // file: team.NAME → teamRecord, key.HASH → NAME
 	bucketDevices  = "parley_devices"  // file: user.device → deviceRecord
@@ -149,7 +149,7 @@ func startBus(ctx context.Context, cfg Config, log *slog.Logger) (_ *bus, err er
 	if b.js, err = jetstream.New(b.nc); err != nil {
 		return nil, fmt.Errorf("server: jetstream: %w", err)
 	}
-	ttl := 3 * cfg.Heartbeat
+	ttl := cfg.expiry()
 	buckets := []struct {
 		kv  *jetstream.KeyValue
 		cfg jetstream.KeyValueConfig

@@ -369,11 +369,33 @@ func (c *call) onPresence(e jetstream.KeyValueEntry) {
 		c.watchAbsence() // resume.go: a grace period, not the end
 		return
 	}
+	if !c.callerHere || c.answeredBy == "" && len(c.calleeHere) == 0 {
+		c.readPresence() // confirm it first
+	}
 	switch {
 	case !c.callerHere:
 		c.end(signaling.Failed, c.from+" disconnected", signaling.NoConnectedDestination)
 	case c.answeredBy == "" && len(c.calleeHere) == 0:
 		c.end(signaling.Failed, c.to+" disconnected", signaling.NoConnectedDestination)
+	}
+}
+
+// readPresence sets who is here from the presence as it is now. The watch
+// can be behind when it says that someone is missing: its "initial values
+// done" marker may come before all of them (see presenceNow).
+func (c *call) readPresence() {
+	callerKey := presenceKey(c.fromKey(), c.fromSession)
+	now, err := c.s.presenceNow(c.s.callCtx, callerKey, presenceFilter(c.toKey()))
+	if err != nil {
+		c.log.Warn("could not read presence: going by the watch", "err", err)
+		return
+	}
+	_, c.callerHere = now[callerKey]
+	clear(c.calleeHere)
+	for k := range now {
+		if sess, ok := strings.CutPrefix(k, c.toKey()+"."); ok {
+			c.calleeHere[sess] = true
+		}
 	}
 }
 

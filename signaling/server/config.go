@@ -90,9 +90,10 @@ type Config struct {
 	TURNCredentialTTL time.Duration
 
 	// Heartbeat is how often a connection refreshes its presence and a call
-	// its participants' busy marks. Both expire after three missed
-	// heartbeats, so the sessions and calls of a node that died go away by
-	// themselves. Default DefaultHeartbeat; at least 100ms.
+	// its participants' busy marks. Both expire 2.5 heartbeats after their
+	// last refresh (12.5 s by default), so the sessions and calls of a
+	// node that died go away by themselves, 7.5 to 12.5 s after it died.
+	// Default DefaultHeartbeat; at least 100ms.
 	Heartbeat time.Duration
 
 	// PingInterval is how often the server pings each WebSocket; a client
@@ -180,6 +181,10 @@ type Config struct {
 }
 
 // withDefaults returns a copy of c with every zero field set to its default.
+// expiry is how long a presence record or a busy mark lasts after its
+// last refresh: a heartbeat may come up to 1.5 heartbeats late.
+func (c Config) expiry() time.Duration { return c.Heartbeat * 5 / 2 }
+
 func (c Config) withDefaults() Config {
 	if c.Listen == "" {
 		c.Listen = DefaultListen

@@ -61,8 +61,8 @@
 // and JetStream key-value buckets:
 //
 //	parley_users     file    user → last token issued: the known users
-//	parley_presence  memory  user.session → node, connection; expires after
-//	                         3 heartbeats unless refreshed
+//	parley_presence  memory  user.session → node, connection; expires 2.5
+//	                         heartbeats after its last refresh
 //	parley_busy      memory  user → call id while in a call; same expiry
 //	parley_calls     file    call id → call record, kept CallHistory
 //

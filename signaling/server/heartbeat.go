@@ -22,7 +22,7 @@ const keeperSlots = 50
 // last recorded the user as seen. A connection hands its session over with
 // join once the key exists, asks for a write now with kick when its record
 // changed, and takes the revision back with leave before it deletes the
-// key. If a key expired meanwhile (NATS was away for three heartbeats) it
+// key. If a key expired meanwhile (NATS was away for 2.5 heartbeats) it
 // is made again; if another connection took the session id in between,
 // this one is closed (errLost). About once a minute a session also records
 // the user as seen.

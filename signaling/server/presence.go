@@ -4,18 +4,24 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"maps"
 	"net/http"
 	"slices"
 	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/synadia-io/orbit.go/jetstreamext"
 
 	"github.com/parley-voice/parley/signaling"
 )
 
 // Rich presence over HTTP, contacts and the directory (see the design in
 // people.go; the WebSocket side is watch.go).
+
+// presenceSubjects prefixes the NATS subjects of the presence keys.
+const presenceSubjects = "$KV." + bucketPresence + "."
 
 // maxDirectory is the most people one directory answer lists.
 const maxDirectory = 100
@@ -33,6 +39,17 @@ type presenceRecord struct {
 	// set at ManualSince.
 	Manual      signaling.State `json:"manual,omitempty"`
 	ManualSince time.Time       `json:"manual_since,omitzero"`
+}
+
+// decodePresence reads the value of a presence key written at time at. A
+// record it cannot read is a plain session.
+func decodePresence(value []byte, at time.Time) presenceRecord {
+	var r presenceRecord
+	_ = json.Unmarshal(value, &r)
+	if r.Updated.IsZero() {
+		r.Updated = at
+	}
+	return r
 }
 
 // aggregate is the state of a user with these sessions, busy or not (see
@@ -62,22 +79,41 @@ func aggregate(sessions []presenceRecord, busy bool) signaling.State {
 	return signaling.StateOnline
 }
 
-// sessions reads the presence records of a user.
-func (s *Server) sessions(ctx context.Context, key string) ([]presenceRecord, error) {
-	keys, err := s.sessionKeys(ctx, key)
-	if err != nil {
-		return nil, err
-	}
+// presenceNow reads the presence records of the keys that match filters,
+// by key, in one read that no write interleaves with (a JetStream batch
+// get of the last message of each key).
+//
+// A KV watch's "initial values done" marker cannot be trusted for this:
+// while other keys are written, nats.go sends it before every current key
+// has come (nats-io/nats.py#995 describes the same two ways it goes early),
+// and so do the key listings built on it. What depends on someone being
+// away reads it here.
+func (s *Server) presenceNow(ctx context.Context, filters ...string) (map[string]presenceRecord, error) {
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.RequestTimeout)
 	defer cancel()
-	var out []presenceRecord
-	for _, k := range keys {
-		var r presenceRecord
-		if _, found, err := getJSON(ctx, s.bus.presence, k, &r); err != nil {
-			return nil, err
-		} else if found {
-			out = append(out, r)
+	subjects := make([]string, len(filters))
+	for i, f := range filters {
+		subjects[i] = presenceSubjects + f
+	}
+	msgs, err := jetstreamext.GetLastMsgsFor(ctx, s.bus.js, "KV_"+bucketPresence, subjects)
+	if err != nil {
+		return nil, fmt.Errorf("server: presence of %v: %w", filters, err)
+	}
+	out := map[string]presenceRecord{}
+	for m, err := range msgs {
+		switch {
+		case errors.Is(err, jetstreamext.ErrNoMessages):
+			return out, nil
+		case err != nil:
+			return nil, fmt.Errorf("server: presence of %v: %w", filters, err)
+		case m.Header.Get("KV-Operation") != "" || m.Header.Get(jetstream.MarkerReasonHeader) != "":
+			continue // a goodbye or an expiry: not here
 		}
+		out[strings.TrimPrefix(m.Subject, presenceSubjects)] = decodePresence(m.Data, m.Time)
+	}
+	if err := ctx.Err(); err != nil {
+		// The batch ends quietly at a timeout: what came may be a part.
+		return nil, fmt.Errorf("server: presence of %v: %w", filters, err)
 	}
 	return out, nil
 }
@@ -97,10 +133,11 @@ func (s *Server) isBusy(ctx context.Context, key string) (bool, error) {
 func (s *Server) person(ctx context.Context, team string, u userRecord) (signaling.Person, error) {
 	key := userKey(team, u.User)
 	p := signaling.Person{User: u.User, Name: u.Name, Role: u.role()}
-	recs, err := s.sessions(ctx, key)
+	now, err := s.presenceNow(ctx, presenceFilter(key))
 	if err != nil {
 		return p, err
 	}
+	recs := slices.Collect(maps.Values(now))
 	busy, err := s.isBusy(ctx, key)
 	if err != nil {
 		return p, err

@@ -364,22 +364,11 @@ func (s *Server) markKnown(ctx context.Context, team, user, role string) userRec
 	return rec
 }
 
-// sessionKeys lists the presence keys of the user with userKey key.
-func (s *Server) sessionKeys(ctx context.Context, key string) ([]string, error) {
-	ctx, cancel := context.WithTimeout(ctx, s.cfg.RequestTimeout)
-	defer cancel()
-	keys, err := s.keys(ctx, s.bus.presence, presenceFilter(key))
-	if err != nil {
-		return nil, fmt.Errorf("server: presence: %w", err)
-	}
-	return keys, nil
-}
-
 // online reports whether the user with userKey key has a connected session
 // on any node.
 func (s *Server) online(ctx context.Context, key string) (bool, error) {
-	keys, err := s.sessionKeys(ctx, key)
-	return len(keys) > 0, err
+	recs, err := s.presenceNow(ctx, presenceFilter(key))
+	return len(recs) > 0, err
 }
 
 // logRefusal logs a refusal made to a client.

@@ -2,7 +2,6 @@ package server
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"slices"
 	"time"
@@ -218,7 +217,8 @@ func (w *watcher) restart() error {
 	var err error
 	// The watches' context must outlive this call: NATS uses it again to
 	// restart their consumers after a gap.
-	if w.pw, err = c.s.bus.presence.WatchFiltered(c.ctx, pf); err != nil {
+	// (WatchFiltered prefixes the filters in place: it gets a copy.)
+	if w.pw, err = c.s.bus.presence.WatchFiltered(c.ctx, slices.Clone(pf)); err != nil {
 		return err
 	}
 	if w.bw, err = c.s.bus.busy.WatchFiltered(c.ctx, bf); err != nil {
@@ -244,6 +244,16 @@ func (w *watcher) restart() error {
 			}
 		}
 	}
+	// The presence watch may have called itself synced before every
+	// session came (see presenceNow); what it missed is read here. It
+	// goes on from there: a later change comes through it.
+	now, err := c.s.presenceNow(ctx, pf...)
+	if err != nil {
+		c.log.Warn("could not read the contacts' presence: going by the watch", "err", err)
+	}
+	for k, r := range now {
+		w.setSession(k, r)
+	}
 	return nil
 }
 
@@ -268,22 +278,12 @@ func (w *watcher) failed(req watchRequest, fresh []*watched, err error) {
 // applyPresence records one presence entry; it returns the user it is
 // about, or nil.
 func (w *watcher) applyPresence(e jetstream.KeyValueEntry) *watched {
-	key, sess, ok := splitLast(e.Key())
-	if !ok {
-		return nil
+	if e.Operation() == jetstream.KeyValuePut {
+		return w.setSession(e.Key(), decodePresence(e.Value(), e.Created()))
 	}
-	u := w.byKey[key]
+	u, sess := w.sessionOf(e.Key())
 	if u == nil {
 		return nil
-	}
-	if e.Operation() == jetstream.KeyValuePut {
-		var r presenceRecord
-		_ = json.Unmarshal(e.Value(), &r) // a record it cannot read is a plain session
-		if r.Updated.IsZero() {
-			r.Updated = e.Created()
-		}
-		u.sessions[sess] = r
-		return u
 	}
 	if r, ok := u.sessions[sess]; ok {
 		delete(u.sessions, sess)
@@ -297,6 +297,26 @@ func (w *watcher) applyPresence(e jetstream.KeyValueEntry) *watched {
 		}
 	}
 	return u
+}
+
+// setSession records that the session with presence key k is here; it
+// returns the user it is about, or nil.
+func (w *watcher) setSession(k string, r presenceRecord) *watched {
+	u, sess := w.sessionOf(k)
+	if u != nil {
+		u.sessions[sess] = r
+	}
+	return u
+}
+
+// sessionOf returns the watched user and the session of presence key k;
+// nil when nobody watched has that key.
+func (w *watcher) sessionOf(k string) (*watched, string) {
+	key, sess, ok := splitLast(k)
+	if !ok {
+		return nil, ""
+	}
+	return w.byKey[key], sess
 }
 
 // applyBusy records one busy mark; it returns the user it is about.
