@@ -146,20 +146,22 @@ func (s *Server) handleUsers(w http.ResponseWriter, r *http.Request) {
 
 // devicesOf reads the devices of a user, oldest first.
 func (s *Server) devicesOf(ctx context.Context, team, user string) ([]deviceRecord, error) {
-	ctx, cancel := context.WithTimeout(ctx, s.cfg.RequestTimeout)
-	defer cancel()
-	keys, err := s.keys(ctx, s.bus.devices, presenceFilter(userKey(team, user)))
+	return s.devices(ctx, presenceFilter(userKey(team, user)))
+}
+
+// devices reads the devices whose keys match filter, oldest first.
+func (s *Server) devices(ctx context.Context, filter string) ([]deviceRecord, error) {
+	msgs, err := s.latest(ctx, bucketDevices, filter)
 	if err != nil {
 		return nil, err
 	}
 	var out []deviceRecord
-	for _, k := range keys {
+	for k, m := range msgs {
 		var d deviceRecord
-		if _, found, err := getJSON(ctx, s.bus.devices, k, &d); err != nil {
-			return nil, err
-		} else if found {
-			out = append(out, d)
+		if err := json.Unmarshal(m.Data, &d); err != nil {
+			return nil, fmt.Errorf("server: device %s is damaged: %w", k, err)
 		}
+		out = append(out, d)
 	}
 	slices.SortFunc(out, func(a, b deviceRecord) int { return a.Created.Compare(b.Created) })
 	return out, nil
@@ -200,22 +202,11 @@ func (s *Server) findDevice(ctx context.Context, team, id string) (deviceRecord,
 	if !signaling.ValidID(id) {
 		return deviceRecord{}, false, nil
 	}
-	keys, err := s.keys(ctx, s.bus.devices, teamFilter(team)+".*")
-	if err != nil {
+	devs, err := s.devices(ctx, teamFilter(team)+"."+token(id))
+	if err != nil || len(devs) == 0 {
 		return deviceRecord{}, false, err
 	}
-	for _, k := range keys {
-		if _, last, ok := splitLast(k); !ok || last != token(id) {
-			continue
-		}
-		var d deviceRecord
-		_, found, err := getJSON(ctx, s.bus.devices, k, &d)
-		if err != nil || !found {
-			return d, false, err
-		}
-		return d, d.Team == team, nil
-	}
-	return deviceRecord{}, false, nil
+	return devs[0], devs[0].Team == team, nil
 }
 
 // handleRevoke revokes a device or a user: POST /v1/admin/revoke {target}.

@@ -323,15 +323,11 @@ func (s *Server) revokeDevice(ctx context.Context, team, user, id string) (bool,
 // now.
 func (s *Server) revokeUser(ctx context.Context, team, user string) ([]string, error) {
 	var revoked []string
-	keys, err := s.keys(ctx, s.bus.devices, presenceFilter(userKey(team, user)))
+	devs, err := s.devicesOf(ctx, team, user)
 	if err != nil {
 		return nil, signaling.Errorf(signaling.UnknownError, "could not list the devices of %s: %v", user, err)
 	}
-	for _, k := range keys {
-		var d deviceRecord
-		if _, found, err := getJSON(ctx, s.bus.devices, k, &d); err != nil || !found {
-			continue
-		}
+	for _, d := range devs {
 		fresh, err := s.revokeDevice(ctx, team, user, d.ID)
 		if err != nil {
 			return revoked, err

@@ -127,6 +127,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/synadia-io/orbit.go/jetstreamext"
 
 	"github.com/parley-voice/parley/signaling"
 )
@@ -387,7 +388,49 @@ func (s *Server) listUsers(ctx context.Context, team string) ([]userRecord, erro
 	return out, nil
 }
 
-// keys lists the keys of kv that match filter.
+// latest reads the value of every key of bucket that matches filters, by
+// key, in one read that no write interleaves with: a JetStream batch get
+// of the last message of each key (at most 1024 keys; a team-wide list
+// uses keys).
+//
+// A KV watch, and the key listings built on it, cannot be trusted for
+// this: while other keys are written, nats.go says that all initial
+// values came before they all have (nats-io/nats.py#995 describes the
+// same two ways it goes early), and a key is missed. What must not miss a
+// session or a device reads it here.
+func (s *Server) latest(ctx context.Context, bucket string, filters ...string) (map[string]*jetstream.RawStreamMsg, error) {
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.RequestTimeout)
+	defer cancel()
+	prefix := "$KV." + bucket + "."
+	subjects := make([]string, len(filters))
+	for i, f := range filters {
+		subjects[i] = prefix + f
+	}
+	msgs, err := jetstreamext.GetLastMsgsFor(ctx, s.bus.js, "KV_"+bucket, subjects)
+	if err != nil {
+		return nil, fmt.Errorf("server: read %s %v: %w", bucket, filters, err)
+	}
+	out := map[string]*jetstream.RawStreamMsg{}
+	for m, err := range msgs {
+		switch {
+		case errors.Is(err, jetstreamext.ErrNoMessages):
+			return out, nil
+		case err != nil:
+			return nil, fmt.Errorf("server: read %s %v: %w", bucket, filters, err)
+		case m.Header.Get("KV-Operation") != "" || m.Header.Get(jetstream.MarkerReasonHeader) != "":
+			continue // deleted, or expired
+		}
+		out[strings.TrimPrefix(m.Subject, prefix)] = m
+	}
+	if err := ctx.Err(); err != nil {
+		// The batch ends quietly at a timeout: what came may be a part.
+		return nil, fmt.Errorf("server: read %s %v: %w", bucket, filters, err)
+	}
+	return out, nil
+}
+
+// keys lists the keys of kv that match filter. See latest for when it can
+// miss one.
 func (s *Server) keys(ctx context.Context, kv jetstream.KeyValue, filter string) ([]string, error) {
 	kl, err := kv.ListKeysFiltered(ctx, filter)
 	if err != nil {

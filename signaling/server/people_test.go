@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -805,4 +806,50 @@ func TestBadRequests(t *testing.T) {
 		t.Errorf("%d refusals logged, want every one", n)
 	}
 	stillServes(t, s, nil, 99)
+}
+
+// TestRevokeUserWhileDevicesRenew: revoking a user whose devices are
+// renewing their tokens at that moment revokes every one of them. (A key
+// listing over a KV watch can miss a key that is being written: see
+// latest.)
+func TestRevokeUserWhileDevicesRenew(t *testing.T) {
+	s := startServer(t)
+	ctx := context.Background()
+	admin := s.adminAPI(s.APIKey())
+	const rounds, devices = 10, 3
+	renewals := 0
+	for i := range rounds {
+		user := "bob" + strconv.Itoa(i)
+		var creds []string
+		for range devices {
+			creds = append(creds, s.login(t, s.APIKey(), user, "", "").Credential)
+		}
+		rctx, stop := context.WithCancel(ctx)
+		renewed := make(chan int)
+		for _, cred := range creds {
+			go func() {
+				n := 0
+				for rctx.Err() == nil {
+					if _, err := s.adminAPI("").AccessToken(rctx, cred); err != nil {
+						break // revoked
+					}
+					n++
+				}
+				renewed <- n
+			}()
+		}
+		r, err := admin.Revoke(ctx, user)
+		stop()
+		for range creds {
+			renewals += <-renewed
+		}
+		if err != nil || !r.All || len(r.Devices) != devices {
+			t.Fatalf("round %d: revoke %s while its devices renew: %+v, %v; want %d devices", i, user, r, err, devices)
+		}
+		for _, cred := range creds {
+			_, err := s.adminAPI("").AccessToken(ctx, cred)
+			wantCode(t, err, signaling.InvalidToken)
+		}
+	}
+	t.Logf("%d users of %d devices revoked whole, during %d renewals", rounds, devices, renewals)
 }

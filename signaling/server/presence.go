@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"maps"
 	"net/http"
 	"slices"
@@ -12,16 +11,12 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
-	"github.com/synadia-io/orbit.go/jetstreamext"
 
 	"github.com/parley-voice/parley/signaling"
 )
 
 // Rich presence over HTTP, contacts and the directory (see the design in
 // people.go; the WebSocket side is watch.go).
-
-// presenceSubjects prefixes the NATS subjects of the presence keys.
-const presenceSubjects = "$KV." + bucketPresence + "."
 
 // maxDirectory is the most people one directory answer lists.
 const maxDirectory = 100
@@ -80,40 +75,15 @@ func aggregate(sessions []presenceRecord, busy bool) signaling.State {
 }
 
 // presenceNow reads the presence records of the keys that match filters,
-// by key, in one read that no write interleaves with (a JetStream batch
-// get of the last message of each key).
-//
-// A KV watch's "initial values done" marker cannot be trusted for this:
-// while other keys are written, nats.go sends it before every current key
-// has come (nats-io/nats.py#995 describes the same two ways it goes early),
-// and so do the key listings built on it. What depends on someone being
-// away reads it here.
+// by key, as they are now (see latest: a watch can be behind).
 func (s *Server) presenceNow(ctx context.Context, filters ...string) (map[string]presenceRecord, error) {
-	ctx, cancel := context.WithTimeout(ctx, s.cfg.RequestTimeout)
-	defer cancel()
-	subjects := make([]string, len(filters))
-	for i, f := range filters {
-		subjects[i] = presenceSubjects + f
-	}
-	msgs, err := jetstreamext.GetLastMsgsFor(ctx, s.bus.js, "KV_"+bucketPresence, subjects)
+	msgs, err := s.latest(ctx, bucketPresence, filters...)
 	if err != nil {
-		return nil, fmt.Errorf("server: presence of %v: %w", filters, err)
+		return nil, err
 	}
-	out := map[string]presenceRecord{}
-	for m, err := range msgs {
-		switch {
-		case errors.Is(err, jetstreamext.ErrNoMessages):
-			return out, nil
-		case err != nil:
-			return nil, fmt.Errorf("server: presence of %v: %w", filters, err)
-		case m.Header.Get("KV-Operation") != "" || m.Header.Get(jetstream.MarkerReasonHeader) != "":
-			continue // a goodbye or an expiry: not here
-		}
-		out[strings.TrimPrefix(m.Subject, presenceSubjects)] = decodePresence(m.Data, m.Time)
-	}
-	if err := ctx.Err(); err != nil {
-		// The batch ends quietly at a timeout: what came may be a part.
-		return nil, fmt.Errorf("server: presence of %v: %w", filters, err)
+	out := make(map[string]presenceRecord, len(msgs))
+	for k, m := range msgs {
+		out[k] = decodePresence(m.Data, m.Time)
 	}
 	return out, nil
 }
