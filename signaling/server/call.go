@@ -382,7 +382,7 @@ func (c *call) onPresence(e jetstream.KeyValueEntry) {
 
 // readPresence sets who is here from the presence as it is now. The watch
 // can be behind when it says that someone is missing: its "initial values
-// done" marker may come before all of them (see presenceNow).
+// done" marker may come before all of them (see latest).
 func (c *call) readPresence() {
 	callerKey := presenceKey(c.fromKey(), c.fromSession)
 	now, err := c.s.presenceNow(c.s.callCtx, callerKey, presenceFilter(c.toKey()))

@@ -482,7 +482,7 @@ func churnPresence(t *testing.T, s *testServer, clients ...*client) func() int {
 // TestCallsWhilePresenceChurns: a call placed while its parties' presence
 // keys are being written does not fail as if a party were gone. A KV
 // watch says it has all initial values before it has them while keys
-// change (see presenceNow): until the call read the presence again, this
+// change (see latest): until the call read the presence again, this
 // failed in each of 10 runs.
 func TestCallsWhilePresenceChurns(t *testing.T) {
 	s := startServer(t)

@@ -245,7 +245,7 @@ func (w *watcher) restart() error {
 		}
 	}
 	// The presence watch may have called itself synced before every
-	// session came (see presenceNow); what it missed is read here. It
+	// session came (see latest); what it missed is read here. It
 	// goes on from there: a later change comes through it.
 	now, err := c.s.presenceNow(ctx, pf...)
 	if err != nil {
