@@ -397,10 +397,14 @@ func (p *Phone) localCandidate(a *active, c webrtc.ICECandidateInit) {
 	}
 }
 
+// candidateRef is the ref of the candidates a phone trickles, so that a
+// refusal of one is known for what it is (see refused).
+const candidateRef = "candidate"
+
 func (p *Phone) flushLocal() {
 	a := p.cur
 	for _, c := range a.localQueue {
-		p.send(signaling.Message{Type: signaling.TypeCandidate, CallID: a.ev.ID, Candidate: &c})
+		p.send(signaling.Message{Type: signaling.TypeCandidate, Ref: candidateRef, CallID: a.ev.ID, Candidate: &c})
 	}
 	a.localQueue = nil
 }

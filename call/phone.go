@@ -401,10 +401,12 @@ func (p *Phone) refused(m signaling.Message) {
 	if m.Error == nil || p.refreshRefused(m) || p.lostTheAnswer(m) {
 		return
 	}
-	if m.CallID != "" && (p.cur == nil || p.cur.ev.ID != m.CallID) {
-		// About a call that has ended here too, such as a candidate that
-		// crossed the hang-up: nothing to tell.
-		p.log.Debug("refusal about an ended call", "call", m.CallID, "code", m.Error.Code, "err", m.Error.Message)
+	if m.CallID != "" && (p.cur == nil || p.cur.ev.ID != m.CallID) ||
+		m.Ref == candidateRef && m.Error.Code == signaling.NoConnectedCall {
+		// About a call that has ended here too, or a candidate that
+		// crossed the end of its call (whose status tells the end, and may
+		// come after this): nothing to tell.
+		p.log.Info("refusal about an ended call", "call", m.CallID, "code", m.Error.Code, "err", m.Error.Message)
 		return
 	}
 	if p.cur != nil && p.cur.ev.ID == "" && m.Ref != "" && m.Ref == p.cur.ref {
