@@ -261,10 +261,7 @@ func (p *Phone) hangup() {
 		// microphone must not stay live), and the server is told once it
 		// is back, which ends it for the other side too.
 		p.hungUp = append(p.hungUp, a.ev.ID)
-		ev := a.ev
-		ev.Status = signaling.Completed
-		p.teardown(p.cfg.Sounds.Hangup)
-		p.emit(StatusChanged{CallEvent: ev, At: time.Now()})
+		p.end(signaling.Completed, "", 0, p.cfg.Sounds.Hangup)
 	default:
 		p.send(signaling.Message{Type: signaling.TypeHangup, CallID: a.ev.ID})
 	}
@@ -344,11 +341,12 @@ func (p *Phone) statusChanged(ev signaling.CallEvent, sdp string) {
 	}
 }
 
-// end closes the call locally with a status the server could not send.
-func (p *Phone) end(status signaling.Status, reason string, code signaling.Code) {
+// end closes the call locally with a status the server could not send,
+// and plays the last sound, if one is given (see teardown).
+func (p *Phone) end(status signaling.Status, reason string, code signaling.Code, last ...[]int16) {
 	ev := p.cur.ev
 	ev.Status, ev.Reason, ev.Code = status, reason, code
-	p.teardown()
+	p.teardown(last...)
 	p.emit(StatusChanged{CallEvent: ev, At: time.Now()})
 }
 

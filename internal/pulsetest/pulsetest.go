@@ -616,14 +616,15 @@ func (p *Pulse) Listen(ctx context.Context, source string, fn func(chunk []int16
 // SteadyTone waits until sink plays a steady tone at hz: the last two
 // seconds pass audiotest.SteadyTone, judged every quarter second. A stream
 // that has just been opened, or a path on a loaded machine, may skip a few
-// times before it settles. It returns the two seconds that passed, or, when
-// ctx ends first, what the last two seconds held and an error.
-func SteadyTone(ctx context.Context, sink string, hz float64) ([]int16, error) {
+// times before it settles. It returns the two seconds that passed and
+// audiotest.SteadyTone's account of them, or, when ctx ends first, an
+// error that tells what the last two seconds held.
+func SteadyTone(ctx context.Context, sink string, hz float64) ([]int16, string, error) {
 	return (&Pulse{}).SteadyTone(ctx, sink, hz)
 }
 
 // SteadyTone is as the package's SteadyTone, on p's daemon.
-func (p *Pulse) SteadyTone(ctx context.Context, sink string, hz float64) ([]int16, error) {
+func (p *Pulse) SteadyTone(ctx context.Context, sink string, hz float64) ([]int16, string, error) {
 	const window = 2 * audiotest.SampleRate
 	var got []int16
 	last, judged := "nothing", 0
@@ -638,7 +639,7 @@ func (p *Pulse) SteadyTone(ctx context.Context, sink string, hz float64) ([]int1
 		return !ok
 	})
 	if err != nil {
-		return nil, fmt.Errorf("no steady %.0f Hz on %s; the last two seconds: %s: %w", hz, sink, last, err)
+		return nil, "", fmt.Errorf("no steady %.0f Hz on %s; the last two seconds: %s: %w", hz, sink, last, err)
 	}
-	return got[len(got)-window:], nil
+	return got[len(got)-window:], last, nil
 }

@@ -447,18 +447,20 @@ func TestShutdownTellsClients(t *testing.T) {
 	}
 }
 
-// churnPresence rewrites the presence keys of the clients' sessions, as
-// their heartbeats do, and those of another session of each, as fast as
-// NATS takes it, until the test ends. It returns how many writes it made
-// so far.
-func churnPresence(t *testing.T, s *testServer, clients ...*client) func() int {
+// churningPair starts a server with alice and bob connected and rewrites
+// the presence keys of their sessions, as their heartbeats do, and those
+// of another session of each, as fast as NATS takes it, until the test
+// ends. writes returns how many writes it made so far.
+func churningPair(t *testing.T) (s *testServer, alice, bob *client, writes func() int) {
+	s = startServer(t)
+	alice, bob = s.connect(t, "alice", ""), s.connect(t, "bob", "")
 	ctx, cancel := context.WithCancel(context.Background())
 	type kv struct {
 		key   string
 		value []byte
 	}
 	var churn []kv
-	for _, c := range clients {
+	for _, c := range []*client{alice, bob} {
 		k := presenceKey(userKey(DefaultTeam, c.user), c.session)
 		e, err := s.bus.presence.Get(ctx, k)
 		if err != nil {
@@ -476,7 +478,7 @@ func churnPresence(t *testing.T, s *testServer, clients ...*client) func() int {
 		}
 	}()
 	t.Cleanup(func() { cancel(); <-done })
-	return func() int { return int(n.Load()) }
+	return s, alice, bob, func() int { return int(n.Load()) }
 }
 
 // TestCallsWhilePresenceChurns: a call placed while its parties' presence
@@ -485,10 +487,7 @@ func churnPresence(t *testing.T, s *testServer, clients ...*client) func() int {
 // change (see latest): until the call read the presence again, this
 // failed in each of 10 runs.
 func TestCallsWhilePresenceChurns(t *testing.T) {
-	s := startServer(t)
-	alice := s.connect(t, "alice", "")
-	bob := s.connect(t, "bob", "")
-	writes := churnPresence(t, s, alice, bob)
+	_, alice, bob, writes := churningPair(t)
 	const calls = 100
 	for i := range calls {
 		rejectCall(t, alice, bob, "c"+strconv.Itoa(i))
@@ -500,10 +499,7 @@ func TestCallsWhilePresenceChurns(t *testing.T) {
 // whose presence keys are being written hears at once that they are
 // online, not offline then online.
 func TestWatchWhilePresenceChurns(t *testing.T) {
-	s := startServer(t)
-	alice := s.connect(t, "alice", "")
-	bob := s.connect(t, "bob", "")
-	writes := churnPresence(t, s, alice, bob)
+	s, _, _, writes := churningPair(t)
 	const watches = 100
 	for i := range watches {
 		carol := s.connect(t, "carol", "")

@@ -180,11 +180,11 @@ type Config struct {
 	Logger *slog.Logger
 }
 
-// withDefaults returns a copy of c with every zero field set to its default.
 // expiry is how long a presence record or a busy mark lasts after its
 // last refresh: a heartbeat may come up to 1.5 heartbeats late.
 func (c Config) expiry() time.Duration { return c.Heartbeat * 5 / 2 }
 
+// withDefaults returns a copy of c with every zero field set to its default.
 func (c Config) withDefaults() Config {
 	if c.Listen == "" {
 		c.Listen = DefaultListen

@@ -27,6 +27,7 @@ const patience = 5 * time.Second
 // may search them.
 type logBuffer struct{ syncbuf.Buffer }
 
+// records returns the JSON log records whose msg is msg.
 func (l *logBuffer) records(msg string) []map[string]any {
 	var out []map[string]any
 	for _, line := range strings.Split(l.String(), "\n") {

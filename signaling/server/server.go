@@ -367,8 +367,8 @@ func (s *Server) markKnown(ctx context.Context, team, user, role string) userRec
 // online reports whether the user with userKey key has a connected session
 // on any node.
 func (s *Server) online(ctx context.Context, key string) (bool, error) {
-	recs, err := s.presenceNow(ctx, presenceFilter(key))
-	return len(recs) > 0, err
+	msgs, err := s.latest(ctx, bucketPresence, presenceFilter(key))
+	return len(msgs) > 0, err
 }
 
 // logRefusal logs a refusal made to a client.
