@@ -39,9 +39,11 @@ type callSetup struct {
 func (cs callSetup) fromKey() string { return userKey(cs.team, cs.from) }
 func (cs callSetup) toKey() string   { return userKey(cs.team, cs.to) }
 
-// actionReply is a call owner's answer to an action: nothing, or a refusal.
+// actionReply is a call owner's answer to an action: nothing, a refusal,
+// or (from an owner that stepped down, resume.go) ask again.
 type actionReply struct {
 	Error *signaling.Error `json:"error,omitempty"`
+	Again bool             `json:"again,omitempty"`
 }
 
 // callRecord is the value of a key in the calls bucket.
@@ -83,7 +85,7 @@ type call struct {
 	calleeHere map[string]bool // the callee's online sessions, by key token
 	synced     bool            // the presence watcher has sent the initial state
 	ring       *time.Timer
-	adopted    bool        // taken over from the record after its owner went away (resume.go)
+	claim      uint64      // the record's revision that adopted the call here, after its owner went away (resume.go)
 	grace      *time.Timer // running while a participant of the answered call is away
 	away       bool        // grace is running
 }
@@ -125,7 +127,9 @@ func (s *Server) launch(c *call) error {
 		s.calls.Done()
 		return fmt.Errorf("server: watch the presence of %s and %s: %w", cs.from, cs.to, err)
 	}
-	c.sub, err = s.bus.nc.Subscribe(callSubject(cs.id), func(m *nats.Msg) {
+	// A queue group: while two nodes that adopted the call at once find
+	// out which owns it (resume.go), each action goes to one of them.
+	c.sub, err = s.bus.nc.QueueSubscribe(callSubject(cs.id), "owner", func(m *nats.Msg) {
 		select {
 		case c.reqs <- m:
 		case <-c.done:
@@ -158,7 +162,10 @@ func (c *call) run() {
 	c.grace = time.NewTimer(time.Hour)
 	c.grace.Stop()
 	defer c.grace.Stop()
-	if c.adopted {
+	if c.claim != 0 {
+		if !c.confirm() {
+			return
+		}
 		c.ring.Stop()
 		c.refreshBusy() // the busy marks went with the old owner's NATS
 		c.save()
@@ -197,7 +204,12 @@ func (c *call) run() {
 			c.refreshBusy()
 		}
 	}
-	// Refuse what is still in flight until the subscription is drained.
+	c.drain(c.handle) // refuses what is still in flight
+}
+
+// drain unsubscribes the call's subject, and answers the actions still in
+// flight with answer until none is left.
+func (c *call) drain(answer func(*nats.Msg)) {
 	closed := c.sub.StatusChanged(nats.SubscriptionClosed)
 	if err := c.sub.Drain(); err != nil {
 		_ = c.sub.Unsubscribe()
@@ -206,7 +218,7 @@ func (c *call) run() {
 	for {
 		select {
 		case m := <-c.reqs:
-			c.handle(m)
+			answer(m)
 		case <-closed:
 			return
 		case <-c.s.callCtx.Done():
@@ -222,12 +234,15 @@ func (c *call) handle(m *nats.Msg) {
 		respond(m, signaling.Errorf(signaling.UnknownError, "call %s could not read the action: %v", c.id, err))
 		return
 	}
-	e := c.apply(a)
-	respond(m, e)
+	respond(m, c.apply(a))
 }
 
 func respond(m *nats.Msg, e *signaling.Error) {
-	b, _ := json.Marshal(actionReply{Error: e})
+	reply(m, actionReply{Error: e})
+}
+
+func reply(m *nats.Msg, r actionReply) {
+	b, _ := json.Marshal(r)
 	_ = m.Respond(b) // the requester gave up: nothing to do
 }
 

@@ -637,8 +637,9 @@ func (c *conn) dial(m signaling.Message) {
 }
 
 // act sends a call action to the call's owner, wherever it runs, and
-// passes on its refusal. An action that finds no owner is not refused: act
-// reports it, and the call may be adopted (resume.go).
+// passes on its refusal. An action that finds no owner (or an owner that
+// stepped down) is not refused: act reports it, and the call may be
+// adopted (resume.go).
 func (c *conn) act(m signaling.Message) (noOwner bool) {
 	a := m
 	a.Ref, a.User, a.Session, a.Role = "", c.user, c.session, c.role
@@ -664,6 +665,9 @@ func (c *conn) act(m signaling.Message) (noOwner bool) {
 	if err := json.Unmarshal(msg.Data, &r); err != nil {
 		c.refuse(signaling.Errorf(signaling.UnknownError, "call %s answered nonsense: %v", m.CallID, err), m.Ref, m.CallID)
 		return false
+	}
+	if r.Again {
+		return true
 	}
 	if r.Error != nil {
 		c.refuse(r.Error, m.Ref, m.CallID)

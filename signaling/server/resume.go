@@ -6,6 +6,7 @@ import (
 	"errors"
 	"slices"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/parley-voice/parley/signaling"
@@ -24,11 +25,18 @@ import (
 //     owner answers with the call's status.
 //   - If the call's owner went away with its node (a restart, or a node of
 //     several that died), "resume" finds no owner: the node that receives
-//     it adopts the call from its record in the calls bucket (claiming the
-//     record with a compare and set, so that only one node does), and runs
-//     it from where it was. So does any other action on an answered call
-//     (a hang-up, a mute) from a participant whose own connection never
+//     it adopts the call from its record in the calls bucket, and runs it
+//     from where it was. So does any other action on an answered call (a
+//     hang-up, a mute) from a participant whose own connection never
 //     dropped.
+//   - Both participants come back at once, often to different nodes, so
+//     two may adopt the same call. Only one may own it: an adopter reads
+//     the record, asks for an owner once more, claims the record with a
+//     compare and set, subscribes the call's subject, and confirms with a
+//     second compare and set before it acts. Of two claims that overlap,
+//     the later one makes the earlier one's confirmation fail, and that
+//     owner steps down, asking its callers to ask again; a claim after a
+//     confirmation fails, or finds the owner when it asks.
 //   - When the grace period ends with a participant still away, the call
 //     fails with "<user> disconnected".
 
@@ -41,7 +49,7 @@ func (c *conn) actAdopting(m signaling.Message) {
 			return
 		}
 		ctx, cancel := context.WithTimeout(c.ctx, c.s.cfg.RequestTimeout)
-		again, e := c.s.adopt(ctx, c, m.CallID, m.Type == signaling.TypeResume)
+		again, e := c.s.adopt(ctx, c, m)
 		cancel()
 		switch {
 		case e != nil:
@@ -54,12 +62,13 @@ func (c *conn) actAdopting(m signaling.Message) {
 	c.refuse(signaling.Errorf(signaling.UnknownError, "call %s could not be resumed: try again", m.CallID), m.Ref, m.CallID)
 }
 
-// adopt takes over the call callID from its record, for the participant on
-// connection c. For a resume, a call that has ended is told to c as it
-// ended, and a call that was never answered cannot be resumed and ends as
-// failed; any other action adopts only an answered call. again means that
-// the call has an owner now, to ask again.
-func (s *Server) adopt(ctx context.Context, c *conn, callID string, resume bool) (again bool, _ *signaling.Error) {
+// adopt takes over the call of action m from its record, for the
+// participant on connection c. For a resume, a call that has ended is told
+// to c as it ended, and a call that was never answered cannot be resumed
+// and ends as failed; any other action adopts only an answered call. again
+// means that the call has an owner now, to ask again.
+func (s *Server) adopt(ctx context.Context, c *conn, m signaling.Message) (again bool, _ *signaling.Error) {
+	callID, resume := m.CallID, m.Type == signaling.TypeResume
 	unknown := signaling.Errorf(signaling.NoConnectedCall, "there is no call %s: it has ended or never existed", callID)
 	e, err := s.bus.calls.Get(ctx, token(callID))
 	if errors.Is(err, jetstream.ErrKeyNotFound) {
@@ -91,16 +100,34 @@ func (s *Server) adopt(ctx context.Context, c *conn, callID string, resume bool)
 		c.send(signaling.Message{Type: signaling.TypeCallStatusChanged, Event: call.event(dir)})
 		return false, nil
 	}
+	if !c.act(m) {
+		return false, nil // an owner came up since the first ask, and answered
+	}
 	call.rec.Node = s.cfg.NodeName
 	b, _ := json.Marshal(call.rec)
-	if _, err := s.bus.calls.Update(ctx, token(callID), b, e.Revision()); err != nil {
+	rev, err := s.bus.calls.Update(ctx, token(callID), b, e.Revision())
+	if err != nil {
 		return true, nil // another node adopted it first: its owner answers now
 	}
-	call.adopted = true
+	call.claim = rev
 	if err := s.launch(call); err != nil {
 		return false, signaling.Errorf(signaling.UnknownError, "could not resume call %s: %v", callID, err)
 	}
 	return true, nil
+}
+
+// confirm makes the adoption of c final, or tells that another node
+// claimed the call since c's claim (see above).
+func (c *call) confirm() bool {
+	b, _ := json.Marshal(c.rec)
+	ctx, cancel := context.WithTimeout(c.s.callCtx, c.s.cfg.RequestTimeout)
+	defer cancel()
+	if _, err := c.s.bus.calls.Update(ctx, token(c.id), b, c.claim); err != nil {
+		c.log.Info("call adopted by another node at the same time: stepping down", "err", err)
+		c.drain(func(m *nats.Msg) { reply(m, actionReply{Again: true}) })
+		return false
+	}
+	return true
 }
 
 // resumed answers a participant's resume with the call's status and

@@ -89,6 +89,22 @@ func TestGraceEnds(t *testing.T) {
 	}
 }
 
+// restart shuts s down, which tells its clients, and starts it again on
+// the same address and data, as a restarted service is.
+func restart(t *testing.T, s *testServer, cfg Config, logs *logBuffer, clients ...*client) *testServer {
+	t.Helper()
+	if err := s.Shutdown(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range clients {
+		if m := c.next(); m.Type != signaling.TypeShutdown {
+			t.Fatalf("%s: got %s, want shutdown", c.name, js(m))
+		}
+	}
+	cfg.Listen = s.Addr()
+	return startWith(t, cfg, logs)
+}
+
 // TestResumeAfterRestart: the server restarts during an answered call in
 // which Bob is muted; both participants reconnect to the new process and
 // resume, the call is adopted from its record (Bob still muted), and it
@@ -102,17 +118,7 @@ func TestResumeAfterRestart(t *testing.T) {
 	muted := true
 	bob.send(signaling.Message{Type: signaling.TypeMute, CallID: id, Muted: &muted})
 	alice.expect(signaling.Message{Type: signaling.TypeMute, CallID: id, User: "bob", Muted: &muted})
-	if err := first.Shutdown(t.Context()); err != nil {
-		t.Fatal(err)
-	}
-	for _, c := range []*client{alice, bob} {
-		if m := c.next(); m.Type != signaling.TypeShutdown {
-			t.Fatalf("%s: got %s, want shutdown", c.name, js(m))
-		}
-	}
-
-	cfg.Listen = first.Addr() // the same address, as a restarted service has
-	second := startWith(t, cfg, logs)
+	second := restart(t, first, cfg, logs, alice, bob)
 	alice2, bob2 := second.reconnect(t, alice), second.reconnect(t, bob)
 	// Each hears whether the other is muted: Bob's mute outlived the
 	// server in the call's record.
@@ -131,4 +137,47 @@ func TestResumeAfterRestart(t *testing.T) {
 	// A call that has ended resumes as ended.
 	alice2.send(signaling.Message{Type: signaling.TypeResume, CallID: id})
 	alice2.expect(status(ev(id, signaling.Completed, signaling.Outbound, "alice", "bob")))
+}
+
+// TestAdoptedOnce: after a restart, many actions on one call arrive at
+// once, each finding no owner; the call is adopted by one owner only, so
+// that what it writes (Alice's mute) is not overwritten by another's stale
+// copy of the record, and outlives the next restart.
+func TestAdoptedOnce(t *testing.T) {
+	logs := &logBuffer{}
+	cfg := testConfig(t.TempDir(), logs)
+	first := startWith(t, cfg, logs)
+	alice, bob := first.connect(t, "alice", ""), first.connect(t, "bob", "")
+	id := answeredCall(t, alice, bob)
+	second := restart(t, first, cfg, logs, alice, bob)
+
+	alice2, bob2 := second.reconnect(t, alice), second.reconnect(t, bob)
+	var others []*client // Alice's other devices, refused once the call is owned
+	for range 6 {
+		others = append(others, second.connect(t, "alice", ""))
+	}
+	muted := true
+	for _, c := range others {
+		go c.send(signaling.Message{Type: signaling.TypeMute, CallID: id, Muted: &muted})
+	}
+	go alice2.send(signaling.Message{Type: signaling.TypeResume, CallID: id})
+	go bob2.send(signaling.Message{Type: signaling.TypeResume, CallID: id})
+	for _, c := range others {
+		c.expectError(signaling.NoConnectedCall, "", id)
+	}
+	alice2.expect(status(ev(id, signaling.Answered, signaling.Outbound, "alice", "bob")))
+	alice2.expect(signaling.Message{Type: signaling.TypeMute, CallID: id, User: "bob", Muted: new(false)})
+	bob2.expect(status(ev(id, signaling.Answered, signaling.Inbound, "alice", "bob")))
+	bob2.expect(signaling.Message{Type: signaling.TypeMute, CallID: id, User: "alice", Muted: new(false)})
+	alice2.send(signaling.Message{Type: signaling.TypeMute, CallID: id, Muted: &muted})
+	bob2.expect(signaling.Message{Type: signaling.TypeMute, CallID: id, User: "alice", Muted: &muted})
+	owners, stepped := len(logs.records("call adopted")), len(logs.records("call adopted by another node at the same time: stepping down"))
+	t.Logf("8 actions at once: %d owner, %d stepped down", owners, stepped)
+	if owners != 1 {
+		t.Errorf("%d owners adopted the call, want 1", owners)
+	}
+
+	third := restart(t, second, cfg, logs, append(others, alice2, bob2)...)
+	bob3 := third.reconnect(t, bob2)
+	resume(bob3, id, signaling.Inbound, "alice", true)
 }
