@@ -160,6 +160,7 @@ func converse(ctx context.Context, ph *call.Phone, pr *printer, hold time.Durati
 	interrupted := ctx.Done()
 	var giveUp <-chan time.Time
 	inCall := false
+	untold := false // the call was hung up while the server was unreachable, and it is not told yet
 	for {
 		select {
 		case ev, ok := <-ph.Events():
@@ -180,12 +181,22 @@ func converse(ctx context.Context, ph *call.Phone, pr *printer, hold time.Durati
 				if ev.Status == signaling.Answered && hold > 0 {
 					hangup = time.After(hold)
 				}
+				if ev.Untold {
+					// The phone tells the server once it is back, which
+					// ends the call for the other side: wait a while.
+					untold = true
+					giveUp = time.After(untoldWait)
+					continue
+				}
 				if ev.Status.Terminal() {
 					return statusExit(ev.Status)
 				}
 			case call.Failure:
 				return &exitCode{code: exitError}
 			case call.Connected:
+				if ev.Up && untold {
+					return nil // told: the phone sends the hang-up at once
+				}
 				// The phone reconnects by itself, unless it cannot sign in.
 				var se *signaling.Error
 				if !ev.Up && errors.As(ev.Err, &se) && se.Code == signaling.InvalidToken {
@@ -196,17 +207,24 @@ func converse(ctx context.Context, ph *call.Phone, pr *printer, hold time.Durati
 			hangup = nil
 			ph.Hangup()
 		case <-interrupted:
-			if !inCall {
+			if !inCall || untold {
 				return &exitCode{code: 130}
 			}
 			interrupted = nil
 			ph.Hangup()
 			giveUp = time.After(3 * time.Second)
 		case <-giveUp:
+			if untold {
+				return &exitCode{code: exitFailed, err: fmt.Errorf("the server was still unreachable %s after the hang-up: the other side stays in the call until the server gives up on this side", untoldWait)}
+			}
 			return &exitCode{code: exitFailed, err: errors.New("the server did not confirm the hang-up")}
 		}
 	}
 }
+
+// untoldWait is how long a command waits for the server to come back, to
+// tell it of a hang-up made while it was unreachable.
+const untoldWait = 10 * time.Second
 
 func statusExit(s signaling.Status) error {
 	switch s {
@@ -289,10 +307,14 @@ func (p *printer) describe(ev call.StatusChanged) string {
 		}
 		return "answered"
 	case signaling.Completed:
+		s := "completed"
 		if !p.answeredAt.IsZero() {
-			return fmt.Sprintf("completed after %s", ev.At.Sub(p.answeredAt).Round(100*time.Millisecond))
+			s = fmt.Sprintf("completed after %s", ev.At.Sub(p.answeredAt).Round(100*time.Millisecond))
 		}
-		return "completed"
+		if ev.Untold {
+			s += fmt.Sprintf(" here; the server is unreachable: waiting up to %s to tell it, which ends the call for the other side", untoldWait)
+		}
+		return s
 	case signaling.Rejected:
 		return fmt.Sprintf("%s rejected the call", peer)
 	case signaling.Unanswered:
@@ -316,6 +338,7 @@ type (
 	jsonStatus struct {
 		Event string `json:"event"`
 		signaling.CallEvent
+		Untold bool `json:"untold,omitempty"` // call.StatusChanged.Untold
 	}
 	jsonMute struct {
 		Event string `json:"event"`
@@ -366,7 +389,7 @@ func (p *printer) printJSON(ev call.Event) {
 		if ev.First {
 			name = "call"
 		}
-		v = jsonStatus{Event: name, CallEvent: ev.CallEvent}
+		v = jsonStatus{Event: name, CallEvent: ev.CallEvent, Untold: ev.Untold}
 	case call.Muted:
 		v = jsonMute{Event: "mute", ID: ev.CallID, Local: ev.Local, Muted: ev.Muted}
 	case call.Failure:

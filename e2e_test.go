@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"os"
+	"net/url"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -153,6 +154,59 @@ func TestCallEndings(t *testing.T) {
 			t.Errorf("caller exit %d, want %d", got, exitFailed)
 		}
 	})
+}
+
+// TestHangUpWhileServerDown: Alice hangs up while the server is down. Her
+// call ends at once, and `parley call` says that the server is not told
+// yet, waits for it to come back, tells it, and exits 0; Bob's call then
+// completes, rather than failing when his grace period for Alice ends.
+func TestHangUpWhileServerDown(t *testing.T) {
+	w := &world{t: t, home: t.TempDir(), apiKey: testAPIKey}
+	serve := []string{"--data", filepath.Join(w.home, "data"), "--turn-listen", "off", "--reconnect-grace", "10s"}
+	var srv *proc
+	w.server, srv = w.startNode(serve...)
+	alice, bob := "PARLEY_TOKEN="+w.token("alice"), "PARLEY_TOKEN="+w.token("bob")
+	media := []string{"--in", "tone:440", "--out", "null", "--json"}
+	b := w.start([]string{bob}, append([]string{"answer"}, media...)...)
+	b.expect(t, "connected", nil)
+	a := w.start([]string{alice}, append([]string{"call", "bob"}, media...)...)
+	a.expect(t, "connected", nil)
+	for _, p := range []*proc{a, b} {
+		p.expect(t, "call", map[string]any{"status": "started"})
+		p.expect(t, "call_status_changed", map[string]any{"status": "ringing"})
+		p.expect(t, "call_status_changed", map[string]any{"status": "answered"})
+	}
+
+	srv.cmd.Process.Signal(os.Interrupt)
+	if code := srv.wait(t); code != exitOK {
+		t.Fatalf("parley serve exited %d", code)
+	}
+	a.expect(t, "connected", map[string]any{"up": false})
+	a.cmd.Process.Signal(os.Interrupt) // Alice hangs up
+	a.expect(t, "call_status_changed", map[string]any{"status": "completed", "untold": true})
+
+	u, err := url.Parse(w.server)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.startNode(append(serve, "--listen", u.Host)...)
+	a.expect(t, "connected", map[string]any{"up": true})
+	if code := a.wait(t); code != exitOK {
+		t.Errorf("alice exited %d, want 0 once the server was told; stderr:\n%s", code, a.stderr.String())
+	}
+	for { // Bob may notice the silence, and the server's return, first
+		ev := b.event(t)
+		if ev["event"] == "call_status_changed" && ev["status"] == "reconnecting" || ev["event"] != "call_status_changed" && !lifecycle[ev["event"]] || ev["event"] == "connected" {
+			continue
+		}
+		if ev["event"] != "call_status_changed" || ev["status"] != "completed" {
+			t.Fatalf("bob: got %v, want the call completed", ev)
+		}
+		break
+	}
+	if code := b.wait(t); code != exitOK {
+		t.Errorf("bob exited %d, want 0", code)
+	}
 }
 
 // TestRefusals: every error a user can meet from the command line comes out

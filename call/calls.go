@@ -261,7 +261,10 @@ func (p *Phone) hangup() {
 		// microphone must not stay live), and the server is told once it
 		// is back, which ends it for the other side too.
 		p.hungUp = append(p.hungUp, a.ev.ID)
-		p.end(signaling.Completed, "", 0, p.cfg.Sounds.Hangup)
+		ev := a.ev
+		ev.Status = signaling.Completed
+		p.teardown(p.cfg.Sounds.Hangup)
+		p.emit(StatusChanged{CallEvent: ev, At: time.Now(), Untold: true})
 	default:
 		p.send(signaling.Message{Type: signaling.TypeHangup, CallID: a.ev.ID})
 	}

@@ -29,6 +29,10 @@ type StatusChanged struct {
 	signaling.CallEvent
 	First bool
 	At    time.Time
+	// Untold: the call was hung up here while the server was unreachable.
+	// The phone tells the server once it is back, which ends the call for
+	// the other side too; until then the other side is still in it.
+	Untold bool
 }
 
 // Muted reports a mute change: Local is this side, otherwise the other

@@ -14,12 +14,36 @@ import (
 	"github.com/parley-voice/parley/internal/pulsetest"
 )
 
+// TestPlayIntoSinkRecordFromMonitor: a tone played into a null sink comes
+// out of its monitor at its frequency and level (the sink is transparent).
+// Virtual devices skip now and then on a loaded machine, and one skip in
+// the measured half second moves the frequency by a hertz or two: the tone
+// is played again, up to three times in all, until one comes out whole.
 func TestPlayIntoSinkRecordFromMonitor(t *testing.T) {
 	p := pulsetest.Start(t)
 	sink := p.NullSink(t, "roundtrip")
+	for try := 1; ; try++ {
+		f, lvl := playAndRecord(t, sink)
+		ok := math.Abs(f-440) <= 1 && math.Abs(lvl+9.03) <= 0.5
+		switch {
+		case ok:
+			t.Logf("try %d: recorded %.2f Hz at %.2f dBFS", try, f, lvl)
+			return
+		case try < 3:
+			t.Logf("try %d: recorded %.2f Hz at %.2f dBFS (a skip?): again", try, f, lvl)
+		default:
+			// A null sink at 100 % volume is transparent.
+			t.Fatalf("recorded %.2f Hz at %.2f dBFS, want 440 ± 1 Hz at -9.03 ± 0.5 dBFS", f, lvl)
+		}
+	}
+}
+
+// playAndRecord plays a 1 s tone of 440 Hz at half scale into sink while
+// recording its monitor, and returns the frequency and level of half a
+// second of it.
+func playAndRecord(t *testing.T, sink string) (hz, dbfs float64) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-
 	var (
 		wg  sync.WaitGroup
 		got []int16
@@ -40,12 +64,7 @@ func TestPlayIntoSinkRecordFromMonitor(t *testing.T) {
 		t.Fatalf("tone onset at sample %d of %d; want a whole tone", on, len(got))
 	}
 	tone := got[on+2400 : on+2400+audiotest.SampleRate/2]
-	if f := audiotest.DominantFrequency(tone); math.Abs(f-440) > 1 {
-		t.Errorf("recorded %.2f Hz, want 440 ± 1", f)
-	}
-	if lvl := audiotest.DBFS(tone); math.Abs(lvl+9.03) > 0.5 {
-		t.Errorf("recorded at %.2f dBFS, want -9.03 ± 0.5 (a null sink at 100%% volume is transparent)", lvl)
-	}
+	return audiotest.DominantFrequency(tone), audiotest.DBFS(tone)
 }
 
 func TestNullSinkNamesAreUnique(t *testing.T) {
