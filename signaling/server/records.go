@@ -147,34 +147,46 @@ func (s *Server) handleCalls(w http.ResponseWriter, r *http.Request) {
 // first. It reads the whole bucket with one watcher (the bucket holds
 // CallHistory's calls, of every team).
 func (s *Server) callRecords(ctx context.Context, team string, q signaling.CallsQuery) ([]callRecord, error) {
+	var out []callRecord
+	err := s.eachCall(ctx, func(rec callRecord, _ uint64) {
+		if rec.matches(team, q) {
+			out = append(out, rec)
+		}
+	})
+	if err != nil {
+		return nil, err
+	}
+	slices.SortFunc(out, func(a, b callRecord) int { return b.Started.Compare(a.Started) })
+	return out[:min(len(out), q.Limit)], nil
+}
+
+// eachCall calls f with every call record and its revision, as a watch of
+// the calls bucket reads them.
+func (s *Server) eachCall(ctx context.Context, f func(rec callRecord, rev uint64)) error {
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.RequestTimeout)
 	defer cancel()
 	wt, err := s.bus.calls.WatchAll(ctx, jetstream.IgnoreDeletes())
 	if err != nil {
-		return nil, fmt.Errorf("server: watch the calls: %w", err)
+		return fmt.Errorf("server: watch the calls: %w", err)
 	}
 	defer func() { _ = wt.Stop() }()
-	var out []callRecord
 	for {
 		select {
 		case <-ctx.Done():
-			return nil, fmt.Errorf("server: read the calls: %w", ctx.Err())
+			return fmt.Errorf("server: read the calls: %w", ctx.Err())
 		case e, ok := <-wt.Updates():
 			if !ok {
-				return nil, fmt.Errorf("server: read the calls: the watch ended")
+				return fmt.Errorf("server: read the calls: the watch ended")
 			}
 			if e == nil { // every record has been read
-				slices.SortFunc(out, func(a, b callRecord) int { return b.Started.Compare(a.Started) })
-				return out[:min(len(out), q.Limit)], nil
+				return nil
 			}
 			var rec callRecord
 			if json.Unmarshal(e.Value(), &rec) != nil {
 				s.log.Warn("damaged call record", "key", e.Key())
 				continue
 			}
-			if rec.matches(team, q) {
-				out = append(out, rec)
-			}
+			f(rec, e.Revision())
 		}
 	}
 }

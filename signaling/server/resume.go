@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"slices"
+	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -81,9 +82,7 @@ func (s *Server) adopt(ctx context.Context, c *conn, m signaling.Message) (again
 	if json.Unmarshal(e.Value(), &rec) != nil || rec.Team != c.team || (c.user != rec.From && c.user != rec.To) {
 		return false, unknown
 	}
-	cs := callSetup{id: rec.ID, from: rec.From, fromSession: rec.FromSession, to: rec.To, team: rec.Team, link: rec.Link}
-	call := s.newCall(cs, rec)
-	call.answeredBy = rec.AnsweredBy
+	call := s.recordedCall(rec)
 	dir := signaling.Inbound
 	if c.user == rec.From {
 		dir = signaling.Outbound
@@ -103,17 +102,89 @@ func (s *Server) adopt(ctx context.Context, c *conn, m signaling.Message) (again
 	if !c.act(m) {
 		return false, nil // an owner came up since the first ask, and answered
 	}
-	call.rec.Node = s.cfg.NodeName
-	b, _ := json.Marshal(call.rec)
-	rev, err := s.bus.calls.Update(ctx, token(callID), b, e.Revision())
-	if err != nil {
-		return true, nil // another node adopted it first: its owner answers now
-	}
-	call.claim = rev
-	if err := s.launch(call); err != nil {
+	if err := s.claim(ctx, call, e.Revision()); err != nil {
 		return false, signaling.Errorf(signaling.UnknownError, "could not resume call %s: %v", callID, err)
 	}
 	return true, nil
+}
+
+// recordedCall is the call of rec, to run from where its record left it.
+func (s *Server) recordedCall(rec callRecord) *call {
+	cs := callSetup{id: rec.ID, from: rec.From, fromSession: rec.FromSession, to: rec.To, team: rec.Team, link: rec.Link}
+	c := s.newCall(cs, rec)
+	c.answeredBy = rec.AnsweredBy
+	return c
+}
+
+// claim runs the answered call c here, read from its record at revision
+// rev, unless another node claimed it since (then the caller asks that
+// node's owner).
+func (s *Server) claim(ctx context.Context, c *call, rev uint64) error {
+	c.rec.Node = s.cfg.NodeName
+	b, _ := json.Marshal(c.rec)
+	rev, err := s.bus.calls.Update(ctx, token(c.id), b, rev)
+	if err != nil {
+		return nil // another node adopted it first
+	}
+	c.claim = rev
+	return s.launch(c)
+}
+
+// sweep adopts the answered calls that have no owner, a grace period
+// after the server starts and every orphanSweep after, until ctx ends. A
+// call whose node went away (a restart, a crash) is adopted when a
+// participant comes back; when neither does, this adoption fails it once
+// another grace period is over, instead of leaving it answered in its
+// record.
+func (s *Server) sweep(ctx context.Context) {
+	defer s.calls.Done()
+	t := time.NewTimer(s.cfg.ReconnectGrace)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if err := s.adoptOrphans(ctx); err != nil && ctx.Err() == nil {
+			s.log.Warn("could not look for calls without an owner", "err", err)
+		}
+		t.Reset(orphanSweep)
+	}
+}
+
+// orphanSweep is how often a node looks for answered calls without an
+// owner, after the first look.
+const orphanSweep = 10 * time.Minute
+
+// adoptOrphans adopts each answered call whose owner does not answer.
+func (s *Server) adoptOrphans(ctx context.Context) error {
+	type entry struct {
+		rec callRecord
+		rev uint64
+	}
+	var answered []entry
+	err := s.eachCall(ctx, func(rec callRecord, rev uint64) {
+		if rec.Status == signaling.Answered {
+			answered = append(answered, entry{rec, rev})
+		}
+	})
+	if err != nil {
+		return err
+	}
+	for _, e := range answered {
+		rctx, cancel := context.WithTimeout(ctx, s.cfg.RequestTimeout)
+		_, err := s.bus.nc.RequestWithContext(rctx, callSubject(e.rec.ID), []byte("{}"))
+		if errors.Is(err, nats.ErrNoResponders) {
+			s.log.Info("adopting a call without an owner", "call", e.rec.ID)
+			err = s.claim(rctx, s.recordedCall(e.rec), e.rev)
+		}
+		cancel()
+		if err != nil && ctx.Err() == nil {
+			s.log.Warn("could not find or replace the owner of a call", "call", e.rec.ID, "err", err)
+		}
+	}
+	return nil
 }
 
 // confirm makes the adoption of c final, or tells that another node

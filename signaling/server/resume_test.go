@@ -1,6 +1,8 @@
 package server
 
 import (
+	"context"
+	"encoding/json"
 	"testing"
 	"time"
 
@@ -180,4 +182,48 @@ func TestAdoptedOnce(t *testing.T) {
 	third := restart(t, second, cfg, logs, append(others, alice2, bob2)...)
 	bob3 := third.reconnect(t, bob2)
 	resume(bob3, id, signaling.Inbound, "alice", true)
+}
+
+// TestOrphanFails: the server restarts during an answered call and neither
+// participant comes back. The new process adopts the call by itself a
+// grace period after it starts, and fails it once another is over, instead
+// of leaving it answered in its record.
+func TestOrphanFails(t *testing.T) {
+	logs := &logBuffer{}
+	cfg := testConfig(t.TempDir(), logs)
+	cfg.ReconnectGrace = 300 * time.Millisecond
+	first := startWith(t, cfg, logs)
+	alice, bob := first.connect(t, "alice", ""), first.connect(t, "bob", "")
+	id := answeredCall(t, alice, bob)
+	second := restart(t, first, cfg, logs, alice, bob)
+	start := time.Now()
+
+	ctx, cancel := context.WithTimeout(t.Context(), patience)
+	defer cancel()
+	w, err := second.bus.calls.Watch(ctx, token(id))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Stop()
+	var rec callRecord
+	for !rec.Status.Terminal() {
+		select {
+		case <-ctx.Done():
+			t.Fatalf("the call is still %s %v after the restart, want it failed", rec.Status, time.Since(start).Round(time.Millisecond))
+		case e := <-w.Updates():
+			if e != nil {
+				if err := json.Unmarshal(e.Value(), &rec); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+	}
+	took := time.Since(start)
+	t.Logf("failed %v after the restart (grace %v): %s", took.Round(time.Millisecond), cfg.ReconnectGrace, rec.Reason)
+	if took < 2*cfg.ReconnectGrace {
+		t.Errorf("failed %v after the restart, before two grace periods", took)
+	}
+	if rec.Status != signaling.Failed || rec.Code != signaling.NoConnectedDestination || rec.Reason != "alice disconnected" || rec.Ended == nil {
+		t.Errorf("record: %+v, want failed (%d) with \"alice disconnected\"", rec, signaling.NoConnectedDestination)
+	}
 }

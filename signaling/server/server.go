@@ -218,6 +218,9 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	} else {
 		go func() { s.serveErr <- s.http.Serve(ln) }()
 	}
+	if s.track(&s.calls) {
+		go s.sweep(s.callCtx) // resume.go
+	}
 	close(s.ready)
 	nats := "embedded"
 	if s.cfg.NATSURL != "" {
