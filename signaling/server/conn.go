@@ -637,43 +637,52 @@ func (c *conn) dial(m signaling.Message) {
 }
 
 // act sends a call action to the call's owner, wherever it runs, and
-// passes on its refusal. An action that finds no owner (or an owner that
-// stepped down) is not refused: act reports it, and the call may be
-// adopted (resume.go).
-func (c *conn) act(m signaling.Message) (noOwner bool) {
+// passes on its refusal. An action that finds no owner, or an owner that
+// stepped down, is not refused: act says so, and the call may be adopted
+// (resume.go).
+func (c *conn) act(m signaling.Message) actResult {
 	a := m
 	a.Ref, a.User, a.Session, a.Role = "", c.user, c.session, c.role
 	a.State, a.Idle = "", nil
 	data, err := signaling.Encode(a)
 	if err != nil {
 		c.refuse(signaling.Errorf(signaling.UnknownError, "could not encode %s: %v", m.Type, err), m.Ref, m.CallID)
-		return false
+		return acted
 	}
 	ctx, cancel := context.WithTimeout(c.ctx, c.s.cfg.RequestTimeout)
 	defer cancel()
 	msg, err := c.s.bus.nc.RequestWithContext(ctx, callSubject(m.CallID), data)
 	switch {
 	case errors.Is(err, nats.ErrNoResponders):
-		return true
+		return noOwner
 	case err != nil:
 		if c.ctx.Err() == nil {
 			c.refuse(signaling.Errorf(signaling.UnknownError, "call %s did not respond: %v", m.CallID, err), m.Ref, m.CallID)
 		}
-		return false
+		return acted
 	}
 	var r actionReply
 	if err := json.Unmarshal(msg.Data, &r); err != nil {
 		c.refuse(signaling.Errorf(signaling.UnknownError, "call %s answered nonsense: %v", m.CallID, err), m.Ref, m.CallID)
-		return false
+		return acted
 	}
 	if r.Again {
-		return true
+		return askAgain
 	}
 	if r.Error != nil {
 		c.refuse(r.Error, m.Ref, m.CallID)
 	}
-	return false
+	return acted
 }
+
+// actResult is what became of an action sent to a call's owner.
+type actResult int
+
+const (
+	acted    actResult = iota // carried out, or refused (and the refusal passed on)
+	noOwner                   // nobody runs the call
+	askAgain                  // its owner stepped down (resume.go)
+)
 
 // watch hands a watch to the watcher.
 func (c *conn) watch(m signaling.Message) {

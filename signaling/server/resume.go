@@ -43,11 +43,18 @@ import (
 
 // actAdopting hands a participant's action (a resume, a hang-up…) to the
 // call's owner; when it has none, the call is adopted here from its record
-// and asked again.
+// and asked again. An owner that stepped down was one of several adopters
+// at once: the one that won answers a moment later.
 func (c *conn) actAdopting(m signaling.Message) {
-	for range 3 {
-		if !c.act(m) {
+	for try := range adoptTries {
+		switch c.act(m) {
+		case acted:
 			return
+		case askAgain:
+			if !c.pause(time.Duration(try+1) * 10 * time.Millisecond) {
+				return
+			}
+			continue
 		}
 		ctx, cancel := context.WithTimeout(c.ctx, c.s.cfg.RequestTimeout)
 		again, e := c.s.adopt(ctx, c, m)
@@ -61,6 +68,22 @@ func (c *conn) actAdopting(m signaling.Message) {
 		}
 	}
 	c.refuse(signaling.Errorf(signaling.UnknownError, "call %s could not be resumed: try again", m.CallID), m.Ref, m.CallID)
+}
+
+// adoptTries bounds actAdopting's asks: with the pauses after an owner
+// stepped down, about half a second.
+const adoptTries = 10
+
+// pause waits d, or until the connection ends (false).
+func (c *conn) pause(d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-c.ctx.Done():
+		return false
+	}
 }
 
 // adopt takes over the call of action m from its record, for the
@@ -99,8 +122,11 @@ func (s *Server) adopt(ctx context.Context, c *conn, m signaling.Message) (again
 		c.send(signaling.Message{Type: signaling.TypeCallStatusChanged, Event: call.event(dir)})
 		return false, nil
 	}
-	if !c.act(m) {
+	switch c.act(m) {
+	case acted:
 		return false, nil // an owner came up since the first ask, and answered
+	case askAgain:
+		return true, nil
 	}
 	if err := s.claim(ctx, call, e.Revision()); err != nil {
 		return false, signaling.Errorf(signaling.UnknownError, "could not resume call %s: %v", callID, err)
