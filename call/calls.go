@@ -154,7 +154,7 @@ func (p *Phone) placed(ev signaling.CallEvent, ref string) {
 	p.flushLocal()
 	p.emit(StatusChanged{CallEvent: ev, First: true, At: time.Now()})
 	if a.cancel {
-		p.send(signaling.Message{Type: signaling.TypeHangup, CallID: ev.ID})
+		p.sendHangup(ev.ID)
 	}
 }
 
@@ -266,7 +266,7 @@ func (p *Phone) hangup() {
 		p.teardown(p.cfg.Sounds.Hangup)
 		p.emit(StatusChanged{CallEvent: ev, At: time.Now(), Untold: true})
 	default:
-		p.send(signaling.Message{Type: signaling.TypeHangup, CallID: a.ev.ID})
+		p.sendHangup(a.ev.ID)
 	}
 }
 
@@ -286,7 +286,7 @@ func (p *Phone) setMuted(muted bool) {
 	case p.sig == nil:
 		a.muteUnsent = true // told after the resume
 	default:
-		p.send(signaling.Message{Type: signaling.TypeMute, CallID: a.ev.ID, Muted: &muted})
+		p.sendMute(a.ev.ID, muted)
 	}
 	p.emit(Muted{CallID: a.ev.ID, Local: true, Muted: muted})
 }
@@ -322,8 +322,7 @@ func (p *Phone) statusChanged(ev signaling.CallEvent, sdp string) {
 		}
 		a.media.cue(nil)
 		if a.muted { // muted while it rang: tell the other side now
-			muted := true
-			p.send(signaling.Message{Type: signaling.TypeMute, CallID: ev.ID, Muted: &muted})
+			p.sendMute(ev.ID, true)
 		}
 		if ev.Direction == signaling.Outbound {
 			err := a.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: sdp})
@@ -398,9 +397,33 @@ func (p *Phone) localCandidate(a *active, c webrtc.ICECandidateInit) {
 	}
 }
 
-// candidateRef is the ref of the candidates a phone trickles, so that a
-// refusal of one is known for what it is (see refused).
-const candidateRef = "candidate"
+// The refs of the messages that may cross the end of their call at the
+// server (a candidate trickled, a hang-up or a mute as the other side
+// hangs up), so that a refusal of one is known for what it is (see
+// refused).
+const (
+	candidateRef = "candidate"
+	hangupRef    = "hangup"
+	muteRef      = "mute"
+)
+
+// crosses reports whether m is a refusal of a message that crossed the end
+// of its call: the call's status tells the end, and may come after it.
+func crosses(m signaling.Message) bool {
+	switch m.Ref {
+	case candidateRef, hangupRef, muteRef:
+		return m.Error.Code == signaling.NoConnectedCall
+	}
+	return false
+}
+
+func (p *Phone) sendHangup(callID string) {
+	p.send(signaling.Message{Type: signaling.TypeHangup, Ref: hangupRef, CallID: callID})
+}
+
+func (p *Phone) sendMute(callID string, muted bool) {
+	p.send(signaling.Message{Type: signaling.TypeMute, Ref: muteRef, CallID: callID, Muted: &muted})
+}
 
 func (p *Phone) flushLocal() {
 	a := p.cur

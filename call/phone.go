@@ -401,11 +401,9 @@ func (p *Phone) refused(m signaling.Message) {
 	if m.Error == nil || p.refreshRefused(m) || p.lostTheAnswer(m) {
 		return
 	}
-	if m.CallID != "" && (p.cur == nil || p.cur.ev.ID != m.CallID) ||
-		m.Ref == candidateRef && m.Error.Code == signaling.NoConnectedCall {
-		// About a call that has ended here too, or a candidate that
-		// crossed the end of its call (whose status tells the end, and may
-		// come after this): nothing to tell.
+	if m.CallID != "" && (p.cur == nil || p.cur.ev.ID != m.CallID) || crosses(m) {
+		// About a call that has ended here too, or a message that crossed
+		// the end of its call: nothing to tell.
 		p.log.Info("refusal about an ended call", "call", m.CallID, "code", m.Error.Code, "err", m.Error.Message)
 		return
 	}

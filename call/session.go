@@ -36,12 +36,11 @@ func (p *Phone) connected(sig *signaling.Client) {
 		p.send(signaling.Message{Type: signaling.TypeResume, CallID: p.cur.ev.ID})
 		if a := p.cur; a.muteUnsent {
 			a.muteUnsent = false
-			muted := a.muted
-			p.send(signaling.Message{Type: signaling.TypeMute, CallID: a.ev.ID, Muted: &muted})
+			p.sendMute(a.ev.ID, a.muted)
 		}
 	}
 	for _, id := range p.hungUp {
-		p.send(signaling.Message{Type: signaling.TypeHangup, CallID: id})
+		p.sendHangup(id)
 	}
 	p.hungUp = nil
 }
@@ -122,7 +121,7 @@ func (p *Phone) redial(ctx context.Context, session, from string) {
 func (p *Phone) shutdown() {
 	if p.cur != nil {
 		if p.cur.ev.ID != "" {
-			p.send(signaling.Message{Type: signaling.TypeHangup, CallID: p.cur.ev.ID})
+			p.sendHangup(p.cur.ev.ID)
 		}
 		p.teardown()
 	}
