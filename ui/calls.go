@@ -121,7 +121,11 @@ func (m *Model) statusChanged(ev call.StatusChanged) tea.Cmd {
 	}
 	switch {
 	case ev.Status.Terminal():
-		return tea.Batch(cmd, m.finish(c, ev.Status, ev.Code, ev.Reason, at))
+		cmd = tea.Batch(cmd, m.finish(c, ev.Status, ev.Code, ev.Reason, at))
+		if ev.Untold { // hung up while the server was unreachable
+			m.notice.text += " · the server is told when it is back"
+		}
+		return cmd
 	case ev.Status == signaling.Reconnecting:
 		if c.Up() {
 			c.Status = signaling.Reconnecting

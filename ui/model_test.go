@@ -135,6 +135,23 @@ func TestEventsOfOtherCallsAreIgnored(t *testing.T) {
 	}
 }
 
+// TestHangupWhileServerDown: a call hung up while the server is
+// unreachable ends here at once, and says that the server is told later.
+func TestHangupWhileServerDown(t *testing.T) {
+	m := newGoldenModel(scenario{}, 80, 24)
+	drive(m, concat(startMsgs(), inCall(), msgs(
+		press("h"),
+		ev(call.StatusChanged{
+			CallEvent: signaling.CallEvent{ID: "c1", Status: signaling.Completed, Direction: signaling.Outbound, From: "alice", To: "bob"},
+			At:        t0, Untold: true,
+		}),
+	)))
+	want := "Call with bob completed · 02:13 · the server is told when it is back"
+	if m.active != nil || m.notice == nil || m.notice.text != want {
+		t.Errorf("active %+v, notice %+v; want %q", m.active, m.notice, want)
+	}
+}
+
 // TestHangupTwiceEndsWithoutThePhone checks the way out when the Phone
 // never reports the end of a call.
 func TestHangupTwiceEndsWithoutThePhone(t *testing.T) {

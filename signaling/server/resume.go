@@ -40,6 +40,9 @@ import (
 //     confirmation fails, or finds the owner when it asks.
 //   - When the grace period ends with a participant still away, the call
 //     fails with "<user> disconnected".
+//   - A call that neither participant comes back to has nobody to adopt
+//     it: each node's sweep does, a grace period after the node starts
+//     and every orphanSweep after, and the grace period then runs out.
 
 // actAdopting hands a participant's action (a resume, a hang-up…) to the
 // call's owner; when it has none, the call is adopted here from its record
