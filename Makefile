@@ -64,6 +64,8 @@ demo: build sound
 test: test-deps
 	$(GO) vet ./...
 	$(GO) test -race -p 1 -timeout 30m ./...
+	# A short fuzz of the decoding of what clients send (the seeds ran above).
+	$(GO) test -run '^$$' -fuzz FuzzDecodeClient -fuzztime 15s ./signaling
 
 # bench measures parley beside baresip (latency over PulseAudio virtual
 # devices, CPU, memory, call setup, server capacity, Go micro-benchmarks) and
