@@ -366,31 +366,59 @@ func (s *Server) checkAccess(ctx context.Context, c Claims) (userRecord, error) 
 		return s.guestAccess(ctx, c) // links.go
 	}
 	team, user := c.team(), c.Subject
-	u, found, err := s.lookup(ctx, team, user)
+	u, found, err := s.unrevoked(ctx, team, user, c.Device, c.issued())
 	if err != nil {
-		return u, signaling.Errorf(signaling.UnknownError, "%v", err)
-	}
-	if found && u.revokes(c.issued()) {
-		return u, signaling.Errorf(signaling.InvalidToken,
-			"your access was revoked by an admin: sign in again with a new invite (`parley login INVITE`)")
-	}
-	if c.Device != "" {
-		ctx, cancel := context.WithTimeout(ctx, s.cfg.RequestTimeout)
-		defer cancel()
-		var d deviceRecord
-		_, dfound, err := getJSON(ctx, s.bus.devices, deviceKey(team, user, c.Device), &d)
-		if err != nil {
-			return u, signaling.Errorf(signaling.UnknownError, "could not read your device: %v", err)
-		}
-		if !dfound || !d.Revoked.IsZero() {
-			return u, badCredential(true)
-		}
+		return u, err
 	}
 	if !found {
 		// Known by its valid token, but the users bucket lost it.
 		u = s.markKnown(ctx, team, user, c.Role)
 	}
 	return u, nil
+}
+
+// unrevoked checks that access given to user at iat (on device, unless it
+// is empty) was not revoked since: InvalidToken when it was. It returns
+// the user's record, and whether there is one.
+func (s *Server) unrevoked(ctx context.Context, team, user, device string, iat time.Time) (userRecord, bool, error) {
+	u, found, err := s.lookup(ctx, team, user)
+	if err != nil {
+		return u, false, signaling.Errorf(signaling.UnknownError, "%v", err)
+	}
+	if found && u.revokes(iat) {
+		return u, found, signaling.Errorf(signaling.InvalidToken,
+			"your access was revoked by an admin: sign in again with a new invite (`parley login INVITE`)")
+	}
+	if device != "" {
+		ctx, cancel := context.WithTimeout(ctx, s.cfg.RequestTimeout)
+		defer cancel()
+		var d deviceRecord
+		_, dfound, err := getJSON(ctx, s.bus.devices, deviceKey(team, user, device), &d)
+		if err != nil {
+			return u, found, signaling.Errorf(signaling.UnknownError, "could not read your device: %v", err)
+		}
+		if !dfound || !d.Revoked.IsZero() {
+			return u, found, badCredential(true)
+		}
+	}
+	return u, found, nil
+}
+
+// turnAllowed reports whether the holder of a TURN credential still has
+// access (turn.go). When the stores cannot tell, it allows: the credential
+// is signed and expires.
+func (s *Server) turnAllowed(h turnHolder) bool {
+	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.RequestTimeout)
+	defer cancel()
+	_, _, err := s.unrevoked(ctx, h.team, h.user, h.device, h.issued)
+	var e *signaling.Error
+	if errors.As(err, &e) && e.Code == signaling.InvalidToken {
+		return false
+	}
+	if err != nil {
+		s.log.Warn("turn: could not check a credential's holder", "user", h.user, "team", h.team, "err", err)
+	}
+	return true
 }
 
 // bearer checks the Authorization: Bearer token of an API request, limited

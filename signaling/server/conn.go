@@ -385,8 +385,12 @@ func (c *conn) connect(m signaling.Message) error {
 	c.log = c.log.With("user", user, "team", team, "session", session)
 	c.s.keeper.join(c, presenceKey(key, session), rev)
 	c.expiry = time.AfterFunc(time.Until(claims.ExpiresAt.Time), c.tokenExpired)
+	holder := turnHolder{user: user} // a guest's: its link expires
+	if c.link == nil {
+		holder = turnHolder{user: user, team: team, device: claims.Device, issued: claims.issued()}
+	}
 	c.send(signaling.Message{Type: signaling.TypeWelcome, Ref: m.Ref, User: user, Name: u.Name, Session: session, Role: claims.Role,
-		ICEServers: c.s.turn.iceServers(user)})
+		ICEServers: c.s.turn.iceServers(holder)})
 	c.admit()
 	c.log.Info("connected", "role", claims.Role, "device", claims.Device)
 	if len(contacts) > 0 {

@@ -97,7 +97,8 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.log.Info("token issued", "user", user, "team", team, "role", cmp.Or(o.Role, RoleMember), "remote", r.RemoteAddr)
-	writeJSON(w, http.StatusOK, tokenResponse{Token: tok, ICEServers: s.turn.iceServers(user)})
+	holder := turnHolder{user: user, team: team, issued: time.Now()}
+	writeJSON(w, http.StatusOK, tokenResponse{Token: tok, ICEServers: s.turn.iceServers(holder)})
 }
 
 // handleSession tells whether a user is online: GET

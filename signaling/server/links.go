@@ -305,7 +305,7 @@ func (s *Server) handleJoin(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, signaling.Join{
-		Token: tok, ICEServers: s.turn.iceServers(rec.Guest),
+		Token: tok, ICEServers: s.turn.iceServers(turnHolder{user: rec.Guest}),
 		Host: rec.Host, HostName: rec.HostName, Guest: rec.Guest, GuestName: rec.GuestName, Expires: rec.Expires,
 	})
 }

@@ -180,7 +180,7 @@ func (s *Server) Start(ctx context.Context) (err error) {
 		return err
 	}
 	if s.cfg.TURNListen != "off" {
-		if s.turn, err = startTURN(s.cfg, s.log); err != nil {
+		if s.turn, err = startTURN(s.cfg, s.log, s.turnAllowed); err != nil {
 			s.bus.close()
 			s.bus = nil
 			return err

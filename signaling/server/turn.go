@@ -8,6 +8,8 @@ import (
 	"log/slog"
 	"net"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -23,11 +25,15 @@ import (
 // public address from it. It listens on UDP and TCP at Config.TURNListen.
 //
 // Credentials follow the TURN REST API that coturn's use-auth-secret
-// implements: the username is "<expiry unix time>:<user>", the password
+// implements: the username is "<expiry unix time>:<holder>", the password
 // the base64 HMAC-SHA1 of the username under a secret the nodes share
 // (DataDir/turn_secret). Every welcome carries a fresh pair, valid for
 // Config.TURNCredentialTTL, so a client never holds a long-lived relay
 // credential; a coturn configured with the same secret accepts them too.
+// The holder (turnHolder) names the user, and for a signed-in device the
+// device: the embedded server refuses the credential once that access is
+// revoked, so a revoked device loses the relay with its next request to
+// it (allocations and permissions are refreshed every few minutes).
 type turnServer struct {
 	srv    *turn.Server
 	secret string
@@ -37,8 +43,38 @@ type turnServer struct {
 
 const turnSecretFile = "turn_secret"
 
-// startTURN starts the TURN server described by cfg.
-func startTURN(cfg Config, log *slog.Logger) (*turnServer, error) {
+// turnHolder is whom a TURN credential was given to, written in its
+// username after the expiry as "user:team:device:issued unix time". A
+// guest's has its user only, and is not checked: its link expires.
+type turnHolder struct {
+	user, team, device string
+	issued             time.Time
+}
+
+func (h turnHolder) String() string {
+	if h.team == "" {
+		return h.user
+	}
+	return fmt.Sprintf("%s:%s:%s:%d", h.user, h.team, h.device, h.issued.Unix())
+}
+
+// parseTurnHolder reads the holder of a TURN username; ok is false for a
+// username that names no team (a guest's).
+func parseTurnHolder(username string) (h turnHolder, ok bool) {
+	f := strings.Split(username, ":")
+	if len(f) != 5 {
+		return h, false
+	}
+	iat, err := strconv.ParseInt(f[4], 10, 64)
+	if err != nil {
+		return h, false
+	}
+	return turnHolder{user: f[1], team: f[2], device: f[3], issued: time.Unix(iat, 0)}, true
+}
+
+// startTURN starts the TURN server described by cfg. allowed tells whether
+// a credential's holder still has access.
+func startTURN(cfg Config, log *slog.Logger, allowed func(turnHolder) bool) (*turnServer, error) {
 	secret, _, err := loadOrCreate(filepath.Join(cfg.DataDir, turnSecretFile), func() string {
 		b := make([]byte, 32)
 		_, _ = rand.Read(b)
@@ -72,7 +108,7 @@ func startTURN(cfg Config, log *slog.Logger) (*turnServer, error) {
 	allow := peerFilter(relayIP, log)
 	srv, err := turn.NewServer(turn.ServerConfig{
 		Realm:             "parley",
-		AuthHandler:       turn.LongTermTURNRESTAuthHandler(secret, factory.NewLogger("turn")),
+		AuthHandler:       authHandler(turn.LongTermTURNRESTAuthHandler(secret, factory.NewLogger("turn")), allowed, log),
 		PacketConnConfigs: []turn.PacketConnConfig{{PacketConn: udp, RelayAddressGenerator: gen(), PermissionHandler: allow}},
 		ListenerConfigs:   []turn.ListenerConfig{{Listener: tcp, RelayAddressGenerator: gen(), PermissionHandler: allow}},
 		LoggerFactory:     factory,
@@ -132,13 +168,29 @@ func peerFilter(relay net.IP, log *slog.Logger) turn.PermissionHandler {
 	}
 }
 
-// iceServers returns the STUN and TURN servers for user, with TURN
+// authHandler checks a credential as rest does, then that its holder
+// still has access.
+func authHandler(rest turn.AuthHandler, allowed func(turnHolder) bool, log *slog.Logger) turn.AuthHandler {
+	return func(ra *turn.RequestAttributes) (string, []byte, bool) {
+		id, key, ok := rest(ra)
+		if !ok {
+			return id, key, ok
+		}
+		if h, named := parseTurnHolder(ra.Username); named && !allowed(h) {
+			log.Info("turn: refused a revoked credential", "user", h.user, "team", h.team, "device", h.device, "remote", ra.SrcAddr)
+			return "", nil, false
+		}
+		return id, key, true
+	}
+}
+
+// iceServers returns the STUN and TURN servers for holder h, with TURN
 // credentials that expire after the configured lifetime.
-func (t *turnServer) iceServers(user string) []signaling.ICEServer {
+func (t *turnServer) iceServers(h turnHolder) []signaling.ICEServer {
 	if t == nil {
 		return nil
 	}
-	username, password, err := turn.GenerateLongTermTURNRESTCredentials(t.secret, user, t.ttl)
+	username, password, err := turn.GenerateLongTermTURNRESTCredentials(t.secret, h.String(), t.ttl)
 	if err != nil {
 		return nil
 	}

@@ -38,40 +38,14 @@ func TestTURN(t *testing.T) {
 	if len(relay.URLs) != 2 || relay.URLs[0] != "turn:"+stun.URLs[0][5:]+"?transport=udp" || relay.URLs[1] != "turn:"+stun.URLs[0][5:]+"?transport=tcp" {
 		t.Fatalf("turn server %+v", relay)
 	}
-	exp, user, ok := strings.Cut(relay.Username, ":")
+	exp, holder, ok := strings.Cut(relay.Username, ":")
 	expiry, err := strconv.ParseInt(exp, 10, 64)
-	if !ok || user != "alice" || err != nil || time.Unix(expiry, 0).Before(time.Now().Add(DefaultTURNCredentialTTL-time.Minute)) {
-		t.Fatalf("turn username %q, want <expiry %v from now>:alice", relay.Username, DefaultTURNCredentialTTL)
+	if !ok || !strings.HasPrefix(holder, "alice:default::") || err != nil || time.Unix(expiry, 0).Before(time.Now().Add(DefaultTURNCredentialTTL-time.Minute)) {
+		t.Fatalf("turn username %q, want <expiry %v from now>:alice:default::<issued>", relay.Username, DefaultTURNCredentialTTL)
 	}
 	addr := stun.URLs[0][len("stun:"):]
 
-	allocate := func(username, password string) (net.Addr, error) {
-		conn, err := net.ListenPacket("udp4", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer conn.Close()
-		cl, err := turn.NewClient(&turn.ClientConfig{
-			STUNServerAddr: addr, TURNServerAddr: addr, Conn: conn,
-			Username: username, Password: password, Realm: "parley",
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer cl.Close()
-		if err := cl.Listen(); err != nil {
-			t.Fatal(err)
-		}
-		if mapped, err := cl.SendBindingRequest(); err != nil || mapped.String() != conn.LocalAddr().String() {
-			t.Errorf("STUN binding: %v %v, want %v", mapped, err, conn.LocalAddr())
-		}
-		pc, err := cl.Allocate()
-		if err != nil {
-			return nil, err
-		}
-		defer pc.Close()
-		return pc.LocalAddr(), nil
-	}
+	allocate := func(username, password string) (net.Addr, error) { return turnAllocate(t, addr, username, password) }
 	got, err := allocate(relay.Username, relay.Credential)
 	if err != nil {
 		t.Fatalf("allocate with the welcome's credentials: %v", err)
@@ -85,6 +59,79 @@ func TestTURN(t *testing.T) {
 	expired := "1000000000:alice"
 	if _, err := allocate(expired, relay.Credential); err == nil {
 		t.Error("an expired username got an allocation")
+	}
+}
+
+// turnAllocate gets a relay allocation from the TURN server at addr with
+// a real TURN client, after checking its STUN binding, and returns the
+// relayed address.
+func turnAllocate(t *testing.T, addr, username, password string) (net.Addr, error) {
+	t.Helper()
+	conn, err := net.ListenPacket("udp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	cl, err := turn.NewClient(&turn.ClientConfig{
+		STUNServerAddr: addr, TURNServerAddr: addr, Conn: conn,
+		Username: username, Password: password, Realm: "parley",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	if err := cl.Listen(); err != nil {
+		t.Fatal(err)
+	}
+	if mapped, err := cl.SendBindingRequest(); err != nil || mapped.String() != conn.LocalAddr().String() {
+		t.Errorf("STUN binding: %v %v, want %v", mapped, err, conn.LocalAddr())
+	}
+	pc, err := cl.Allocate()
+	if err != nil {
+		return nil, err
+	}
+	defer pc.Close()
+	return pc.LocalAddr(), nil
+}
+
+// TestTURNRevoked: a TURN credential is refused once its holder's access
+// is revoked: a signed-in device's when the device is, a token's when its
+// user is. Another user's goes on working.
+func TestTURNRevoked(t *testing.T) {
+	s := startServer(t, func(c *Config) { c.TURNListen = "127.0.0.1:0" })
+	welcome := func(name, tok string) (addr string, relay signaling.ICEServer) {
+		c := s.dial(t, name)
+		c.send(signaling.Message{Type: signaling.TypeConnect, Ref: "c", Token: tok})
+		w := c.next()
+		if w.Type != signaling.TypeWelcome || len(w.ICEServers) != 2 {
+			t.Fatalf("%s: welcome %s, want two ICE servers", name, js(w))
+		}
+		return strings.TrimPrefix(w.ICEServers[0].URLs[0], "stun:"), w.ICEServers[1]
+	}
+	l := s.login(t, s.APIKey(), "bob", "Bob", RoleMember)
+	addr, bob := welcome("bob", s.accessToken(t, l.Credential))
+	_, alice := welcome("alice", s.token(t, "alice"))
+	_, carol := welcome("carol", s.token(t, "carol"))
+	for _, r := range []signaling.ICEServer{bob, alice, carol} {
+		if _, err := turnAllocate(t, addr, r.Username, r.Credential); err != nil {
+			t.Fatalf("%s: allocate before any revoke: %v", r.Username, err)
+		}
+	}
+
+	ctx := t.Context()
+	if _, err := s.revokeDevice(ctx, DefaultTeam, "bob", l.Device); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.revokeUser(ctx, DefaultTeam, "alice"); err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range []signaling.ICEServer{bob, alice} {
+		if _, err := turnAllocate(t, addr, r.Username, r.Credential); err == nil {
+			t.Errorf("%s: got an allocation after the revoke", r.Username)
+		}
+	}
+	if _, err := turnAllocate(t, addr, carol.Username, carol.Credential); err != nil {
+		t.Errorf("carol: allocate after the others' revokes: %v", err)
 	}
 }
 
