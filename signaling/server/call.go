@@ -127,22 +127,27 @@ func (s *Server) launch(c *call) error {
 		s.calls.Done()
 		return fmt.Errorf("server: watch the presence of %s and %s: %w", cs.from, cs.to, err)
 	}
-	// A queue group: while two nodes that adopted the call at once find
-	// out which owns it (resume.go), each action goes to one of them.
-	c.sub, err = s.bus.nc.QueueSubscribe(callSubject(cs.id), "owner", func(m *nats.Msg) {
-		select {
-		case c.reqs <- m:
-		case <-c.done:
-			respond(m, signaling.Errorf(signaling.NoConnectedCall, "call %s has ended", cs.id))
-		}
-	})
-	if err != nil {
+	if err = c.subscribe(); err != nil {
 		_ = c.pw.Stop()
 		s.calls.Done()
 		return fmt.Errorf("server: subscribe call %s: %w", cs.id, err)
 	}
 	go c.run()
 	return nil
+}
+
+// subscribe subscribes the call's subject: the actions queue for run. It
+// is a queue group: while two nodes that adopted the call at once find out
+// which owns it (resume.go), each action goes to one of them.
+func (c *call) subscribe() (err error) {
+	c.sub, err = c.s.bus.nc.QueueSubscribe(callSubject(c.id), "owner", func(m *nats.Msg) {
+		select {
+		case c.reqs <- m:
+		case <-c.done:
+			respond(m, signaling.Errorf(signaling.NoConnectedCall, "call %s has ended", c.id))
+		}
+	})
+	return err
 }
 
 // run is the call's owner loop.
@@ -213,15 +218,25 @@ func (c *call) drain(answer func(*nats.Msg)) {
 	closed := c.sub.StatusChanged(nats.SubscriptionClosed)
 	if err := c.sub.Drain(); err != nil {
 		_ = c.sub.Unsubscribe()
-		return
+	} else {
+	wait:
+		for {
+			select {
+			case m := <-c.reqs:
+				answer(m)
+			case <-closed:
+				break wait
+			case <-c.s.callCtx.Done():
+				return
+			}
+		}
 	}
+	// Every callback has run: what they queued is all there is.
 	for {
 		select {
 		case m := <-c.reqs:
 			answer(m)
-		case <-closed:
-			return
-		case <-c.s.callCtx.Done():
+		default:
 			return
 		}
 	}

@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
+
 	"github.com/parley-voice/parley/signaling"
 )
 
@@ -225,5 +227,46 @@ func TestOrphanFails(t *testing.T) {
 	}
 	if rec.Status != signaling.Failed || rec.Code != signaling.NoConnectedDestination || rec.Reason != "alice disconnected" || rec.Ended == nil {
 		t.Errorf("record: %+v, want failed (%d) with \"alice disconnected\"", rec, signaling.NoConnectedDestination)
+	}
+}
+
+// TestDrainAnswersEveryQueuedAction: an owner that stops (its call ended,
+// or it stepped down) answers every action it had queued, rather than
+// leaving some to time out. (A full run lost 4 of a stepped-down owner's.)
+func TestDrainAnswersEveryQueuedAction(t *testing.T) {
+	s := startServer(t)
+	c := s.newCall(callSetup{id: "drained"}, callRecord{})
+	if err := c.subscribe(); err != nil {
+		t.Fatal(err)
+	}
+	const n = 8
+	replies := make(chan error, n)
+	for range n {
+		go func() {
+			ctx, cancel := context.WithTimeout(t.Context(), patience)
+			defer cancel()
+			_, err := s.bus.nc.RequestWithContext(ctx, callSubject("drained"), []byte("{}"))
+			replies <- err
+		}()
+	}
+	// Take the actions as the owner's loop would, and queue them again:
+	// every callback of the subscription has run. Then the subscription
+	// ends before the drain, as it may between the drain's last look at
+	// the queue and its learning that the subscription closed.
+	var queued []*nats.Msg
+	for range n {
+		queued = append(queued, <-c.reqs)
+	}
+	for _, m := range queued {
+		c.reqs <- m
+	}
+	if err := c.sub.Unsubscribe(); err != nil {
+		t.Fatal(err)
+	}
+	c.drain(func(m *nats.Msg) { reply(m, actionReply{Again: true}) })
+	for range n {
+		if err := <-replies; err != nil {
+			t.Errorf("an action queued before the drain: %v", err)
+		}
 	}
 }
