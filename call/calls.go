@@ -261,10 +261,7 @@ func (p *Phone) hangup() {
 		// microphone must not stay live), and the server is told once it
 		// is back, which ends it for the other side too.
 		p.hungUp = append(p.hungUp, a.ev.ID)
-		ev := a.ev
-		ev.Status = signaling.Completed
-		p.teardown(p.cfg.Sounds.Hangup)
-		p.emit(StatusChanged{CallEvent: ev, At: time.Now(), Untold: true})
+		p.end(signaling.Completed, "", 0, p.cfg.Sounds.Hangup)
 	default:
 		p.sendHangup(a.ev.ID)
 	}
@@ -344,12 +341,13 @@ func (p *Phone) statusChanged(ev signaling.CallEvent, sdp string) {
 }
 
 // end closes the call locally with a status the server could not send,
-// and plays the last sound, if one is given (see teardown).
+// and plays the last sound, if one is given (see teardown). A call hung up
+// while the server was unreachable is Untold until the phone is back.
 func (p *Phone) end(status signaling.Status, reason string, code signaling.Code, last ...[]int16) {
 	ev := p.cur.ev
 	ev.Status, ev.Reason, ev.Code = status, reason, code
 	p.teardown(last...)
-	p.emit(StatusChanged{CallEvent: ev, At: time.Now()})
+	p.emit(StatusChanged{CallEvent: ev, At: time.Now(), Untold: slices.Contains(p.hungUp, ev.ID)})
 }
 
 // teardown ends the current call's media. With a last sound, the speaker

@@ -173,7 +173,7 @@ func (c *call) run() {
 		}
 		c.ring.Stop()
 		c.refreshBusy() // the busy marks went with the old owner's NATS
-		c.save()
+		// confirm saved the record.
 		c.log.Info("call adopted", "status", c.rec.Status)
 	} else {
 		c.save()
@@ -218,20 +218,25 @@ func (c *call) drain(answer func(*nats.Msg)) {
 	closed := c.sub.StatusChanged(nats.SubscriptionClosed)
 	if err := c.sub.Drain(); err != nil {
 		_ = c.sub.Unsubscribe()
-	} else {
-	wait:
-		for {
-			select {
-			case m := <-c.reqs:
-				answer(m)
-			case <-closed:
-				break wait
-			case <-c.s.callCtx.Done():
-				return
-			}
+		c.answerQueued(answer)
+		return
+	}
+	for {
+		select {
+		case m := <-c.reqs:
+			answer(m)
+		case <-closed:
+			c.answerQueued(answer)
+			return
+		case <-c.s.callCtx.Done():
+			return
 		}
 	}
-	// Every callback has run: what they queued is all there is.
+}
+
+// answerQueued answers the actions queued for run, once the subscription
+// is closed: every callback has run, so what they queued is all there is.
+func (c *call) answerQueued(answer func(*nats.Msg)) {
 	for {
 		select {
 		case m := <-c.reqs:

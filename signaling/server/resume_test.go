@@ -93,11 +93,35 @@ func TestGraceEnds(t *testing.T) {
 	}
 }
 
-// restart shuts s down, which tells its clients, and starts it again on
-// the same address and data, as a restarted service is.
-func restart(t *testing.T, s *testServer, cfg Config, logs *logBuffer, clients ...*client) *testServer {
+// restartable is a server that a test restarts as a service is restarted
+// (the same address and data), with alice and bob in answered call id.
+type restartable struct {
+	cfg        Config
+	logs       *logBuffer
+	srv        *testServer
+	alice, bob *client
+	id         string
+}
+
+// answeredRestartable starts a restartable server, changed by mods, and
+// the call between alice and bob.
+func answeredRestartable(t *testing.T, mods ...func(*Config)) *restartable {
 	t.Helper()
-	if err := s.Shutdown(t.Context()); err != nil {
+	r := &restartable{logs: &logBuffer{}}
+	r.cfg = testConfig(t.TempDir(), r.logs)
+	for _, mod := range mods {
+		mod(&r.cfg)
+	}
+	r.srv = startWith(t, r.cfg, r.logs)
+	r.alice, r.bob = r.srv.connect(t, "alice", ""), r.srv.connect(t, "bob", "")
+	r.id = answeredCall(t, r.alice, r.bob)
+	return r
+}
+
+// restart shuts the server down, which tells clients, and starts it again.
+func (r *restartable) restart(t *testing.T, clients ...*client) *testServer {
+	t.Helper()
+	if err := r.srv.Shutdown(t.Context()); err != nil {
 		t.Fatal(err)
 	}
 	for _, c := range clients {
@@ -105,8 +129,9 @@ func restart(t *testing.T, s *testServer, cfg Config, logs *logBuffer, clients .
 			t.Fatalf("%s: got %s, want shutdown", c.name, js(m))
 		}
 	}
-	cfg.Listen = s.Addr()
-	return startWith(t, cfg, logs)
+	r.cfg.Listen = r.srv.Addr()
+	r.srv = startWith(t, r.cfg, r.logs)
+	return r.srv
 }
 
 // TestResumeAfterRestart: the server restarts during an answered call in
@@ -114,15 +139,12 @@ func restart(t *testing.T, s *testServer, cfg Config, logs *logBuffer, clients .
 // resume, the call is adopted from its record (Bob still muted), and it
 // completes normally.
 func TestResumeAfterRestart(t *testing.T) {
-	logs := &logBuffer{}
-	cfg := testConfig(t.TempDir(), logs)
-	first := startWith(t, cfg, logs)
-	alice, bob := first.connect(t, "alice", ""), first.connect(t, "bob", "")
-	id := answeredCall(t, alice, bob)
+	r := answeredRestartable(t)
+	alice, bob, id := r.alice, r.bob, r.id
 	muted := true
 	bob.send(signaling.Message{Type: signaling.TypeMute, CallID: id, Muted: &muted})
 	alice.expect(signaling.Message{Type: signaling.TypeMute, CallID: id, User: "bob", Muted: &muted})
-	second := restart(t, first, cfg, logs, alice, bob)
+	second := r.restart(t, alice, bob)
 	alice2, bob2 := second.reconnect(t, alice), second.reconnect(t, bob)
 	// Each hears whether the other is muted: Bob's mute outlived the
 	// server in the call's record.
@@ -148,12 +170,9 @@ func TestResumeAfterRestart(t *testing.T) {
 // that what it writes (Alice's mute) is not overwritten by another's stale
 // copy of the record, and outlives the next restart.
 func TestAdoptedOnce(t *testing.T) {
-	logs := &logBuffer{}
-	cfg := testConfig(t.TempDir(), logs)
-	first := startWith(t, cfg, logs)
-	alice, bob := first.connect(t, "alice", ""), first.connect(t, "bob", "")
-	id := answeredCall(t, alice, bob)
-	second := restart(t, first, cfg, logs, alice, bob)
+	r := answeredRestartable(t)
+	alice, bob, id := r.alice, r.bob, r.id
+	second := r.restart(t, alice, bob)
 
 	alice2, bob2 := second.reconnect(t, alice), second.reconnect(t, bob)
 	var others []*client // Alice's other devices, refused once the call is owned
@@ -175,13 +194,13 @@ func TestAdoptedOnce(t *testing.T) {
 	bob2.expect(signaling.Message{Type: signaling.TypeMute, CallID: id, User: "alice", Muted: new(false)})
 	alice2.send(signaling.Message{Type: signaling.TypeMute, CallID: id, Muted: &muted})
 	bob2.expect(signaling.Message{Type: signaling.TypeMute, CallID: id, User: "alice", Muted: &muted})
-	owners, stepped := len(logs.records("call adopted")), len(logs.records("call adopted by another node at the same time: stepping down"))
+	owners, stepped := len(r.logs.records("call adopted")), len(r.logs.records("call adopted by another node at the same time: stepping down"))
 	t.Logf("8 actions at once: %d owner, %d stepped down", owners, stepped)
 	if owners != 1 {
 		t.Errorf("%d owners adopted the call, want 1", owners)
 	}
 
-	third := restart(t, second, cfg, logs, append(others, alice2, bob2)...)
+	third := r.restart(t, append(others, alice2, bob2)...)
 	bob3 := third.reconnect(t, bob2)
 	resume(bob3, id, signaling.Inbound, "alice", true)
 }
@@ -191,13 +210,10 @@ func TestAdoptedOnce(t *testing.T) {
 // grace period after it starts, and fails it once another is over, instead
 // of leaving it answered in its record.
 func TestOrphanFails(t *testing.T) {
-	logs := &logBuffer{}
-	cfg := testConfig(t.TempDir(), logs)
-	cfg.ReconnectGrace = 300 * time.Millisecond
-	first := startWith(t, cfg, logs)
-	alice, bob := first.connect(t, "alice", ""), first.connect(t, "bob", "")
-	id := answeredCall(t, alice, bob)
-	second := restart(t, first, cfg, logs, alice, bob)
+	const grace = 300 * time.Millisecond
+	r := answeredRestartable(t, func(c *Config) { c.ReconnectGrace = grace })
+	id := r.id
+	second := r.restart(t, r.alice, r.bob)
 	start := time.Now()
 
 	ctx, cancel := context.WithTimeout(t.Context(), patience)
@@ -221,8 +237,8 @@ func TestOrphanFails(t *testing.T) {
 		}
 	}
 	took := time.Since(start)
-	t.Logf("failed %v after the restart (grace %v): %s", took.Round(time.Millisecond), cfg.ReconnectGrace, rec.Reason)
-	if took < 2*cfg.ReconnectGrace {
+	t.Logf("failed %v after the restart (grace %v): %s", took.Round(time.Millisecond), grace, rec.Reason)
+	if took < 2*grace {
 		t.Errorf("failed %v after the restart, before two grace periods", took)
 	}
 	if rec.Status != signaling.Failed || rec.Code != signaling.NoConnectedDestination || rec.Reason != "alice disconnected" || rec.Ended == nil {
