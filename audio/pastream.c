@@ -343,3 +343,42 @@ static void no_alsa_errors(const char *file, int line, const char *function, int
 // ps_quiet_alsa keeps ALSA from printing its errors (an underrun while a
 // stream plays, say) on stderr, where they would tear the terminal UI.
 void ps_quiet_alsa(void) { snd_lib_error_set_handler(no_alsa_errors); }
+
+// ps_skip_converters removes, from this process's copy of ALSA's
+// configuration, the PCMs that only convert audio for another device: AC-3
+// encoding (a52), sample rate conversion (rate: lavrate, samplerate,
+// speexrate), speex's preprocessing, up- and downmixing. They are no sound
+// devices anyone picks, but PortAudio opens every PCM the configuration
+// defines while it lists devices, and opening a52 or lavrate loads
+// libavcodec and the dozens of codec libraries it links: 14 MB of the
+// process's memory, kept until it exits. The files on disk and other
+// programs are untouched. Returns how many it removed, or ALSA's error.
+int ps_skip_converters(void) {
+	static const char *types[] = {"a52", "rate", "speex", "upmix", "vdownmix", NULL};
+	snd_config_t *pcms;
+	int err = snd_config_update();
+	if (err < 0) {
+		return err;
+	}
+	if (snd_config == NULL || snd_config_search(snd_config, "pcm", &pcms) < 0) {
+		return 0;
+	}
+	int removed = 0;
+	snd_config_iterator_t i, next;
+	snd_config_for_each(i, next, pcms) {
+		snd_config_t *n = snd_config_iterator_entry(i), *tp;
+		const char *type;
+		if (snd_config_search(n, "type", &tp) < 0 || snd_config_get_string(tp, &type) < 0) {
+			continue;
+		}
+		for (int t = 0; types[t]; t++) {
+			if (strcmp(type, types[t]) == 0) {
+				if (snd_config_delete(n) == 0) {
+					removed++;
+				}
+				break;
+			}
+		}
+	}
+	return removed;
+}

@@ -182,6 +182,18 @@ func (s *paStream) setLow(low int) {
 // printed on stderr while streams run, outside any quiet section.
 func quietALSA() { C.ps_quiet_alsa() }
 
+// skipConverters keeps PortAudio from probing ALSA's converter PCMs (see
+// ps_skip_converters) and returns how many it skipped. Call it before
+// PortAudio starts, each time: PortAudio frees ALSA's configuration when it
+// terminates, and the next start reads it again from the files.
+func skipConverters() (int, error) {
+	n := C.ps_skip_converters()
+	if n < 0 {
+		return 0, fmt.Errorf("read ALSA's configuration: %w", syscall.Errno(-n))
+	}
+	return int(n), nil
+}
+
 // counters returns the capture overruns (samples) and playback underruns
 // (callbacks) so far.
 func (s *paStream) counters() (overruns, underruns uint64) {

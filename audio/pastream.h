@@ -57,3 +57,4 @@ uint64_t ps_xruns(pstream *s);
 void ps_set_low(pstream *s, size_t low);
 int64_t ps_simulate(int input, const double *times, const unsigned long *flags, int n, unsigned long frames);
 void ps_quiet_alsa(void);
+int ps_skip_converters(void);

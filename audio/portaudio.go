@@ -103,6 +103,11 @@ func NewSystem(log *slog.Logger) (*System, error) {
 // start initialises PortAudio and reads the device list; s.mu must be held
 // and stderr silenced.
 func (s *System) start() error {
+	if n, err := skipConverters(); err != nil {
+		s.log.Debug("audio: ALSA's converters are probed too", "err", err)
+	} else {
+		s.log.Debug("audio: ALSA's converters skipped", "pcms", n)
+	}
 	if err := portaudio.Initialize(); err != nil {
 		return err
 	}
@@ -524,11 +529,12 @@ func (m *mic) Close() error {
 // is as for OpenMic; frameSamples is the frame size the caller will usually
 // write (0 means FrameSamples).
 //
-// Write queues the frame and returns once no more than half a frame is
-// still queued, so at most about one and a half frames ever wait ahead of
-// the device and the caller's next frame is produced just in time. When the
-// writer is late the device plays silence. A stereo-only device gets the
-// mono signal on both channels.
+// Write queues the frame and returns once no more than one device period
+// (paBufferSamples, 5 ms) is still queued, so at most a frame and a period
+// ever wait ahead of the device and the caller's next frame is produced
+// just in time. When the writer is late the device plays silence, and the
+// level Write waits for grows by half a frame (see adapt). A stereo-only
+// device gets the mono signal on both channels.
 //
 // The device starts with the System's output latency. When it runs dry
 // below PortAudio (an xrun), the speaker opens it again with twice the
@@ -548,7 +554,8 @@ func (s *System) OpenSpeaker(name string, frameSamples int) (Sink, error) {
 		return nil, fmt.Errorf("audio: open speaker: %w", err)
 	}
 	sp := &speaker{sys: s, log: s.log, closer: newCloser(), buf: make([]byte, 64), name: dev.Name, dev: dev,
-		frame: frameSamples, step: frameSamples / 2, low: frameSamples / 2, maxLow: 2 * frameSamples, calm: time.Now()}
+		frame: frameSamples, step: frameSamples / 2, floor: min(paBufferSamples, frameSamples/2), maxLow: 2 * frameSamples, calm: time.Now()}
+	sp.low = sp.floor
 	s.mu.Lock()
 	latency := s.outLat
 	s.mu.Unlock()
@@ -557,7 +564,7 @@ func (s *System) OpenSpeaker(name string, frameSamples int) (Sink, error) {
 		return nil, fmt.Errorf("audio: open speaker %q: %w", dev.Name, err)
 	}
 	sp.st, sp.latency = st, st.latency()
-	s.log.Info("audio: speaker open", "device", dev.Name, "channels", ch, "latency", sp.latency, "realtime", st.realtime())
+	s.log.Info("audio: speaker open", "device", dev.Name, "channels", ch, "latency", sp.latency, "queue_ms", sp.low*1000/SampleRate, "realtime", st.realtime())
 	return sp, nil
 }
 
@@ -596,15 +603,16 @@ type speaker struct {
 	prior   streamCounts  // of the streams reopen closed
 	reopens atomic.Uint64
 
-	// The queue level Write waits for adapts, owned by the writer: each
-	// underrun (the device found the queue dry, because this process or the
-	// machine was slow) raises it by step, up to maxLow; after a calm
-	// minute it comes down by a step again, to no less than step.
-	frame             int
-	step, low, maxLow int
-	underruns         uint64
-	calm              time.Time
-	reopenFailed      bool // the device could not be opened again: it keeps its latency
+	// The queue level Write waits for adapts, owned by the writer: it
+	// starts at floor (one device period); each underrun (the device found
+	// the queue dry, because this process or the machine was slow) raises
+	// it by step, up to maxLow; after a calm minute it comes down by a step
+	// again, to no less than floor.
+	frame                    int
+	floor, step, low, maxLow int
+	underruns                uint64
+	calm                     time.Time
+	reopenFailed             bool // the device could not be opened again: it keeps its latency
 }
 
 // streamCounts are a playback stream's counts (see paStream).
@@ -640,9 +648,9 @@ func (sp *speaker) adapt() {
 			sp.st.setLow(sp.low)
 			sp.log.Info("audio: speaker underrun: queueing more", "queue_ms", sp.low*1000/SampleRate)
 		}
-	case sp.low > sp.step && time.Since(sp.calm) > speakerCalm:
+	case sp.low > sp.floor && time.Since(sp.calm) > speakerCalm:
 		sp.calm = time.Now()
-		sp.low -= sp.step
+		sp.low = max(sp.low-sp.step, sp.floor)
 		sp.st.setLow(sp.low)
 	}
 	if _, x := sp.st.shift(); x > 0 && sp.latency < maxSpeakerLatency && !sp.reopenFailed { // the writer's own fields
@@ -674,9 +682,10 @@ func (sp *speaker) reopen(latency time.Duration) {
 }
 
 // Write queues frame for playback at once, then waits until the device has
-// played all but half a frame of the queue, so that the caller produces the
-// next frame just in time: a frame spends at most half a frame in the queue
-// before it starts playing, plus the device's own latency.
+// played all but the queue level (one device period, more after
+// underruns), so that the caller produces the next frame just in time: a
+// frame spends at most that long in the queue before it starts playing,
+// plus the device's own latency.
 func (sp *speaker) Write(frame []int16) error {
 	for {
 		if err := sp.checkClosed(); err != nil {

@@ -354,6 +354,21 @@ func TestSystemCloseStopsStreams(t *testing.T) {
 	}
 }
 
+// runAudioChild runs TestAudioChild in a child process in mode, with sink
+// as its microphone (monitor) and speaker, and returns what it printed.
+func runAudioChild(t *testing.T, mode, sink string) (stdout, stderr string) {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^TestAudioChild$", "-test.count=1")
+	cmd.Env = append(os.Environ(), "PARLEY_AUDIO_CHILD="+mode)
+	cmd.Env = append(cmd.Env, pulsetest.Env(sink, sink)...)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("child %s: %v\nstdout:\n%s\nstderr:\n%s", mode, err, out.String(), errb.String())
+	}
+	return out.String(), errb.String()
+}
+
 // TestPortAudioIsQuiet runs the device code in a child process and checks
 // that nothing reaches its stderr, while a bare PortAudio initialisation in
 // the same environment does print (so the check means something).
@@ -363,24 +378,13 @@ func TestPortAudioIsQuiet(t *testing.T) {
 	}
 	p := pulsetest.Start(t)
 	sink := p.NullSink(t, "quiet")
-	run := func(mode string) (stdout, stderr string) {
-		cmd := exec.Command(os.Args[0], "-test.run=^TestQuietChild$", "-test.count=1")
-		cmd.Env = append(os.Environ(), "PARLEY_AUDIO_CHILD="+mode)
-		cmd.Env = append(cmd.Env, pulsetest.Env(sink, sink)...)
-		var out, errb bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &out, &errb
-		if err := cmd.Run(); err != nil {
-			t.Fatalf("child %s: %v\nstdout:\n%s\nstderr:\n%s", mode, err, out.String(), errb.String())
-		}
-		return out.String(), errb.String()
-	}
-	_, noisy := run("raw")
+	_, noisy := runAudioChild(t, "raw", sink)
 	if noisy == "" {
 		t.Log("bare PortAudio printed nothing here; the quiet check below is vacuous")
 	} else {
 		t.Logf("bare PortAudio printed %d lines to stderr, e.g. %q", strings.Count(noisy, "\n"), strings.SplitN(noisy, "\n", 2)[0])
 	}
-	out, errs := run("quiet")
+	out, errs := runAudioChild(t, "quiet", sink)
 	if !strings.Contains(out, "child ok") {
 		t.Fatalf("child did not finish:\n%s", out)
 	}
@@ -389,15 +393,74 @@ func TestPortAudioIsQuiet(t *testing.T) {
 	}
 }
 
-// TestQuietChild is the child of TestPortAudioIsQuiet.
-func TestQuietChild(t *testing.T) {
+// TestConvertersNotProbed checks that listing devices leaves ALSA's
+// converter plugins unloaded: a bare PortAudio initialisation opens a52 and
+// lavrate, which load libavcodec and its codec libraries, and keeps them
+// mapped; a System skips them and still lists "pulse" and "default".
+func TestConvertersNotProbed(t *testing.T) {
+	if os.Getenv("PARLEY_AUDIO_CHILD") != "" {
+		t.Skip("child")
+	}
+	p := pulsetest.Start(t)
+	sink := p.NullSink(t, "probe")
+	raw, _ := runAudioChild(t, "raw", sink)
+	if !strings.Contains(raw, "libavcodec mapped") {
+		t.Skipf("a bare PortAudio initialisation loads no libavcodec here (no a52 or lavrate ALSA plugin?):\n%s", raw)
+	}
+	out, _ := runAudioChild(t, "list", sink)
+	t.Logf("bare PortAudio: %s; System: %s", strings.TrimSpace(raw), strings.TrimSpace(out))
+	if strings.Contains(out, "libavcodec mapped") {
+		t.Errorf("listing devices with a System loaded libavcodec: ALSA's converters were probed")
+	}
+	for _, dev := range []string{`"pulse"`, `"default"`} {
+		if !strings.Contains(out, dev) {
+			t.Errorf("the System lists no %s device:\n%s", dev, out)
+		}
+	}
+}
+
+// mapsReport describes what the process maps and its peak resident set.
+func mapsReport() string {
+	maps, _ := os.ReadFile("/proc/self/maps")
+	status, _ := os.ReadFile("/proc/self/status")
+	peak := "?"
+	for line := range strings.Lines(string(status)) {
+		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			peak = strings.TrimSpace(v)
+		}
+	}
+	mapped := "libavcodec not mapped"
+	if bytes.Contains(maps, []byte("/libavcodec.so")) {
+		mapped = "libavcodec mapped"
+	}
+	return fmt.Sprintf("%s, peak RSS %s", mapped, peak)
+}
+
+// TestAudioChild is the child of TestPortAudioIsQuiet and
+// TestConvertersNotProbed.
+func TestAudioChild(t *testing.T) {
 	switch os.Getenv("PARLEY_AUDIO_CHILD") {
 	case "raw":
 		if err := portaudio.Initialize(); err != nil {
 			t.Fatal(err)
 		}
 		portaudio.Devices()
+		fmt.Println(mapsReport())
 		portaudio.Terminate()
+	case "list":
+		sys, err := audio.NewSystem(nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		devs, err := sys.Devices()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, d := range devs {
+			fmt.Printf("device %q\n", d.Name)
+		}
+		fmt.Println(mapsReport())
+		sys.Close()
 	case "quiet":
 		sys, err := audio.NewSystem(nil)
 		if err != nil {
@@ -428,6 +491,6 @@ func TestQuietChild(t *testing.T) {
 		}
 		fmt.Println("child ok")
 	default:
-		t.Skip("only run as a child of TestPortAudioIsQuiet")
+		t.Skip("only run as a child of TestPortAudioIsQuiet or TestConvertersNotProbed")
 	}
 }
