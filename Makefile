@@ -11,10 +11,11 @@ RUN_PKGS  := gcc libc6-dev libopus-dev libopusfile-dev portaudio19-dev libasound
 # baresip (with its Opus and ALSA modules) for the benchmark harness's short run,
 # Chromium for the guest call page.
 TEST_PKGS := $(RUN_PKGS) sox espeak-ng tmux nats-server coturn baresip-core chromium
-# What `make bench` uses besides: perf, to see where the clients' CPU goes.
-BENCH_PKGS := $(TEST_PKGS) linux-perf
+# What `make bench` uses besides: perf, to see where the clients' CPU goes,
+# and GNU time, for the peak memory of short commands.
+BENCH_PKGS := $(TEST_PKGS) linux-perf time
 
-.PHONY: demo test bench build deps test-deps bench-deps sound clean
+.PHONY: demo test bench build client deps test-deps bench-deps sound clean
 
 # apt-install installs the packages of $(1) that are missing (with sudo when
 # not root).
@@ -38,6 +39,12 @@ bench-deps:
 
 build: deps
 	$(GO) build -o $(BIN) .
+
+# client builds the client alone, without the signaling server (its NATS,
+# JetStream and TURN): 13 MB less program, and as much less memory in every
+# call. Its serve and demo commands say they need the full build.
+client: deps
+	$(GO) build -tags client -o bin/client/parley .
 
 # sound starts a PulseAudio daemon when no sound server runs (a machine
 # without a desktop session), so that the default devices exist.
@@ -63,6 +70,7 @@ demo: build sound
 # package's race-detector tests would starve another's calls.
 test: test-deps
 	$(GO) vet ./...
+	$(GO) vet -tags client .
 	$(GO) test -race -p 1 -timeout 30m ./...
 	# A short fuzz of the decoding of what clients send (the seeds ran above).
 	$(GO) test -run '^$$' -fuzz FuzzDecodeClient -fuzztime 15s ./signaling
