@@ -190,7 +190,7 @@ func TestReport(t *testing.T) {
 		BaseRSS: 60 << 20, LoadedRSS: 1800 << 20, PerConn: 90 << 10, Setup: r.Setup, Addrs: 100, Procs: 3}
 	r.Micro = []Micro{{Package: "audio", Name: "Encode", PerOp: 200 * time.Microsecond, Runs: 5}}
 	r.Allocs = []AllocFigure{{"send 20ms", 0}, {"receive 20ms", 0.002}}
-	r.Baseline = []Baseline{{"parley --help", 34 << 20}}
+	r.Baseline = []Baseline{{Command: "parley --help", RSS: 34 << 20}}
 
 	dir := t.TempDir()
 	var b strings.Builder

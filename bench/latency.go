@@ -20,6 +20,9 @@ import (
 type Env struct {
 	Dir    string
 	Parley string
+	// Client is the client build of parley (BuildParley with "client"),
+	// which the calls run; empty, they run Parley.
+	Client string
 	Server *Server
 	Logf   func(format string, args ...any)
 	// Self is a command that runs DevLoop when given "devloop -frame N"
@@ -30,6 +33,14 @@ type Env struct {
 	Profile func(Contender) bool
 	// Settle is how long a call runs before the chirps (default 2 s).
 	Settle time.Duration
+}
+
+// client is the parley binary the calls run.
+func (e *Env) client() string {
+	if e.Client != "" {
+		return e.Client
+	}
+	return e.Parley
 }
 
 // Contender is one client set-up measured on the rig.
@@ -88,7 +99,7 @@ type CallResult struct {
 	Load   float64 // the machine's 1-minute load average at the end
 	// parley only: the median of the jitter buffer's delay that B reported
 	// every second (its stats event), and how far B's speaker queue grew
-	// after underruns (0: it stayed at half a frame).
+	// after underruns (0: it stayed where it started, one device period).
 	JitterBuffer time.Duration
 	QueueGrowth  time.Duration
 	Jitter       time.Duration // the median of the jitter B measured (its stats' jitter_ms)
@@ -252,7 +263,7 @@ func startParley(ctx context.Context, e *Env, rig *Rig, c Contender, dir string)
 		}
 	}
 	b, err := StartProc("parley-answer", dir, append(env("b", bob), PulseEnv(Monitor(rig.BMic), rig.BSpk)...),
-		e.Parley, append([]string{"answer", "--json"}, c.Args...)...)
+		e.client(), append([]string{"answer", "--json"}, c.Args...)...)
 	if err != nil {
 		return nil, err
 	}
@@ -272,7 +283,7 @@ func startParley(ctx context.Context, e *Env, rig *Rig, c Contender, dir string)
 		return fail(err)
 	}
 	a, err := StartProc("parley-call", dir, append(env("a", alice), PulseEnv(rig.AMicSource, rig.ASpk)...),
-		e.Parley, append([]string{"call", "bob", "--json"}, c.Args...)...)
+		e.client(), append([]string{"call", "bob", "--json"}, c.Args...)...)
 	if err != nil {
 		return fail(err)
 	}
@@ -327,11 +338,11 @@ func parleyFigures(dir string) (jb, jitter, growth, speaker time.Duration) {
 	}
 	first := time.Duration(0)
 	if b, err := os.ReadFile(filepath.Join(dir, "b", "parley", "parley.log")); err == nil {
-		for _, m := range queueMs.FindAllSubmatch(b, -1) {
+		for i, m := range queueMs.FindAllSubmatch(b, -1) {
 			v, _ := strconv.Atoi(string(m[1]))
 			q := time.Duration(v) * time.Millisecond
-			if first == 0 {
-				first = q // the first raise is one step over the start
+			if i == 0 {
+				first = q // the speaker's start
 			}
 			growth = max(growth, q)
 		}
@@ -341,14 +352,12 @@ func parleyFigures(dir string) (jb, jitter, growth, speaker time.Duration) {
 			}
 		}
 	}
-	if growth > 0 {
-		growth -= first / 2 // the start was half the first raised level
-	}
+	growth -= first
 	return Percentile(ds, 50), Percentile(js, 50), growth, speaker
 }
 
 var (
-	queueMs        = regexp.MustCompile(`speaker underrun: queueing more" queue_ms=(\d+)`)
+	queueMs        = regexp.MustCompile(`speaker (?:open|underrun: queueing more)" .*?queue_ms=(\d+)`)
 	speakerLatency = regexp.MustCompile(`speaker closed" .* latency=(\S+)`)
 )
 

@@ -22,8 +22,9 @@ import (
 
 // BuildParley builds the parley command from the module at dir into out,
 // with the race detector when race is set (a test binary built with -race
-// then shares its compiled packages).
-func BuildParley(ctx context.Context, dir, out string, race bool) error {
+// then shares its compiled packages), and with the build tags given
+// ("client": the client build, without the server).
+func BuildParley(ctx context.Context, dir, out string, race bool, tags ...string) error {
 	gobin, err := exec.LookPath("go")
 	if err != nil {
 		gobin = filepath.Join(runtime.GOROOT(), "bin", "go")
@@ -31,6 +32,9 @@ func BuildParley(ctx context.Context, dir, out string, race bool) error {
 	args := []string{"build", "-o", out}
 	if race {
 		args = append(args, "-race")
+	}
+	if len(tags) > 0 {
+		args = append(args, "-tags", strings.Join(tags, ","))
 	}
 	cmd := exec.CommandContext(ctx, gobin, append(args, ".")...)
 	cmd.Dir = dir

@@ -83,6 +83,7 @@ func Aggregate(c Contender, calls []*CallResult) ContenderResult {
 // Baseline is a command's peak RSS.
 type Baseline struct {
 	Command string
+	Build   string // "": the client build the calls run; else which build, in words
 	RSS     int64
 }
 
@@ -109,14 +110,16 @@ type Results struct {
 	Cluster  *ClusterResult
 	Micro    []Micro
 	Allocs   []AllocFigure
-	// Peak RSS of parley commands that make no call: "parley --help"
-	// (the binary alone) and "parley devices" (PortAudio's start-up).
 	// How late the microphone's processing gives audio back, at 20 ms and
 	// 10 ms frames.
 	ProcessingDelay20, ProcessingDelay10 time.Duration
-	Baseline                             []Baseline
-	BinarySize                           int64    // of the parley binary, bytes
-	Problems                             []string // what could not be measured, and why
+	// Peak RSS of parley commands that make no call: "parley --help"
+	// (the binary alone, client and full builds) and "parley devices"
+	// (PortAudio's start-up).
+	Baseline   []Baseline
+	BinarySize int64    // of the parley binary, bytes
+	ClientSize int64    // of its client build, bytes
+	Problems   []string // what could not be measured, and why
 }
 
 func (r *Results) contender(name string) *ContenderResult {
@@ -410,7 +413,7 @@ func (r *Results) writeLatency(f func(string, ...any), plotFile string) {
 		f("Each call's own p50: %s.\n\n", strings.Join(calls, "; "))
 	}
 	f("\"Jitter buffer\" is parley's own figure: the median of the delay its jitter buffer reported every second on B (the `jitter_buffer_ms` of its stats events; the jitter is their `jitter_ms`), ")
-	f("and how far B's speaker queue grew after underruns (it starts at half a frame, grows by half a frame at each underrun and shrinks after a calm minute).\n\n")
+	f("and how far B's speaker queue grew after underruns (it starts at one device period, 5 ms, grows by half a frame at each underrun and shrinks after a calm minute).\n\n")
 }
 
 func (r *Results) writeCPU(f func(string, ...any)) {

@@ -79,7 +79,7 @@ func (r *Results) writeWhy(f func(string, ...any)) {
 		} else {
 			f("- **The devices.** ")
 		}
-		f("A frame is read only once complete (20 ms); the speaker asks for the next frame when half a frame (10 ms) is left queued; ")
+		f("A frame is read only once complete (20 ms); the speaker asks for the next frame when one device period (5 ms) is left queued; ")
 		f("the rest is PortAudio, ALSA's PulseAudio plugin and PulseAudio, both ways (PortAudio runs 5 ms periods).\n")
 		if r.ProcessingDelay20 > 0 {
 			f("- **The microphone's processing: %s.** Echo cancellation, noise suppression and gain control are on by default for a microphone, and speexdsp's preprocessor, ", fms(r.ProcessingDelay20))
@@ -117,14 +117,14 @@ func (r *Results) writeWhy(f func(string, ...any)) {
 			f("but baresip's own floor here is higher than the issue's figures (its ALSA periods are its packet time, 20 ms, and its audio buffer holds 20 to 160 ms).\n\n")
 		}
 		f("**What would fix it** (not changed here: each is the design of the jitter buffer or the device layer, and each trades away margin against underruns on a busy machine, which this one is):\n\n")
-		f("1. The speaker could ask for the next frame when one device period (5 ms) is left rather than half a frame: 5 ms less at 20 ms frames.\n")
-		f("2. Reaching PulseAudio (or PipeWire) through its own API instead of PortAudio over ALSA's plugin would cut the devices' share, and their CPU (below).\n")
-		f("3. Playing out in 10 ms frames while sending 20 ms packets would halve the frame-sized terms on the receiving side.\n")
+		f("1. Reaching PulseAudio (or PipeWire) through its own API instead of PortAudio over ALSA's plugin would cut the devices' share, and their CPU (below).\n")
+		f("2. Playing out in 10 ms frames while sending 20 ms packets would halve the frame-sized terms on the receiving side.\n")
 		if r.ProcessingDelay20 > 0 {
-			f("4. The microphone's processing could run on 5 ms blocks (speexdsp's preprocessor costs one block, whatever its size): %s less; ", fms(r.ProcessingDelay20-5*time.Millisecond))
-			f("or run only where needed (no echo canceller with headphones).\n")
+			f("3. The microphone's processing could run on smaller blocks (speexdsp's preprocessor costs one block, whatever its size): on 5 ms blocks, %s less. ", fms(r.ProcessingDelay20-5*time.Millisecond))
+			f("Tried with 10 ms blocks at 20 ms frames, speexdsp's echo canceller did worse: in one case of `TestProcessorCancelsEcho` it took 20.1 dB off the echo, against 36.7 dB on 20 ms blocks, and 27.8 dB against 36.5 dB in `TestProcessorLateMicrophone`; so it stays on the frame. ")
+			f("Or the processing could run only where needed (no echo canceller with headphones).\n")
 		}
-		f("\nTogether, 1 and 4 would take about %s off at 20 ms frames.\n\n", fms(5*time.Millisecond+max(0, r.ProcessingDelay20-5*time.Millisecond)))
+		f("\n")
 	}
 	if low != nil {
 		f("### Low-latency mode (10 ms frames)\n\n")
@@ -138,8 +138,8 @@ func (r *Results) writeWhy(f func(string, ...any)) {
 		if r.ProcessingDelay10 > 0 {
 			f("the microphone's processing %s; ", fms(r.ProcessingDelay10))
 		}
-		f("Opus still adds 6.5 ms. p50 %s against 55 ms: the same fixes apply, and 4 would take about %s off.\n\n", fms(low.Latency.P50),
-			fms(max(0, r.ProcessingDelay10-5*time.Millisecond))) // at 10 ms frames, half a frame is one device period already
+		f("Opus still adds 6.5 ms. p50 %s against 55 ms: the same fixes apply, and 3 would take about %s off.\n\n", fms(low.Latency.P50),
+			fms(max(0, r.ProcessingDelay10-5*time.Millisecond)))
 	}
 	if p != nil && bs != nil {
 		f("### CPU\n\n")
@@ -156,7 +156,7 @@ func (r *Results) writeWhy(f func(string, ...any)) {
 			if f20.CPUA > bs.CPUA {
 				f(", more than baresip's whole client")
 			}
-			f(". PortAudio runs 5 ms periods through ALSA's PulseAudio plugin: 200 callbacks a second in each direction, each waking PortAudio's thread, the plugin's PulseAudio thread and, through a pipe, parley's reader or writer. ")
+			f(". PortAudio runs 5 ms periods through ALSA's PulseAudio plugin: 200 callbacks a second in each direction, each waking PortAudio's thread and the plugin's PulseAudio thread (parley's reader and writer wake once a frame, through a pipe). ")
 			f("Most of it is the kernel switching between those threads. baresip's ALSA periods are 20 ms.\n")
 		}
 		if noproc != nil {
@@ -165,7 +165,8 @@ func (r *Results) writeWhy(f func(string, ...any)) {
 		if m := r.micro("SendPath/20ms"); m != nil {
 			f("- **Opus encoding** is most of the send path's %s of a core (micro-benchmarks below); receiving costs little.\n", pct(m.PerOp.Seconds()/0.02))
 		}
-		f("\n**What would fix it**: 10 ms device periods outside low-latency mode (half the wake-ups, 5 ms more delay), or PulseAudio's own API with a single thread; ")
+		f("\n**What would fix it**: 10 ms device periods outside low-latency mode, half the wake-ups, trade latency for CPU: in a trial with this harness on 2026-12-03 (three calls each, the default set-up), they took the speaking side from 18.3 %% to 14.7 %% of a core and the listening side from 13.4 %% to 11.2 %% (medians), and the p50 latency from 94.7 ms to 101.3 ms; parley keeps 5 ms periods. ")
+		f("PulseAudio's own API, with one thread rather than PortAudio's and the ALSA plugin's, would cut the wake-ups without the delay; ")
 		f("echo cancellation only where the speaker can reach the microphone (not with headphones).\n\n")
 	}
 	if p != nil {
@@ -187,17 +188,21 @@ func (r *Results) writeWhy(f func(string, ...any)) {
 			f(".")
 		}
 		f("\n\n")
+		f("The calls ran the client build of parley (`make client`, `go build -tags client`: %s, without the server; the full build is %s).\n\n", mbSize(r.ClientSize), mbSize(r.BinarySize))
 		for _, b := range r.Baseline {
-			f("- `%s` alone peaks at %.1f MB.", b.Command, mb(b.RSS))
-			if b.Command == "parley --help" {
-				f(" The parley binary is %s, one executable with the server (NATS, JetStream, TURN) and the terminal UI, and this machine's kernel maps file pages in large folios (2 MB), so most of it is resident as soon as it starts.", r.binarySize())
-			} else {
-				f(" PortAudio's start-up probes every ALSA device, which loads the libraries of ALSA's plugins (libavcodec among them) and opens PulseAudio connections (baresip here uses ALSA directly; in a trial while building the harness, merely loading its PortAudio module raised its RSS by about 17 MB).")
+			f("- `%s`%s alone peaks at %.1f MB.", b.Command, b.Build, mb(b.RSS))
+			switch {
+			case b.Build != "":
+				f(" The full build carries the server (NATS, JetStream, TURN) besides, and this machine's kernel maps a program's file in large folios (2 MB), so most of it is resident as soon as it starts: the client build saves that much in every call.")
+			case b.Command == "parley --help":
+				f(" The program alone: the client build's file, most of it resident from the start.")
+			default:
+				f(" PortAudio's start-up opens every PCM that ALSA's configuration defines, and the PulseAudio connections. parley first drops ALSA's converters (a52, the rate converters, upmix…) from its copy of the configuration: opening a52 or lavrate loaded libavcodec and the codec libraries it links, 14 MB that stayed resident (`TestConvertersNotProbed` in `audio/`: a bare PortAudio start peaks at about 30 MB in a test process, parley's at 15 MB).")
 			}
 			f("\n")
 		}
 		f("- PulseAudio's shared memory: its pool pages that the two device streams touched.\n\n")
-		f("**What would fix it**: a client binary without the server (the server in a command of its own, or behind a build tag); opening PulseAudio directly rather than probing every ALSA device through PortAudio. ")
+		f("**What would fix it**: opening PulseAudio directly rather than through PortAudio and ALSA (their libraries and threads); a smaller program still (the terminal UI, WebRTC and its DTLS are most of the client build). ")
 		f("The Go heap itself is small: the media path allocates nothing per frame.\n\n")
 	}
 	if s := r.Setup; s != nil {
@@ -219,8 +224,9 @@ func (r *Results) writeWhy(f func(string, ...any)) {
 		f("the WebSocket's state with its 512-byte read and write buffers (net/http's 4 KB ones are let go at the upgrade); a context with its cancel functions and timers; the presence record in the embedded NATS. ")
 		f("The rest of the resident set is the garbage collector's headroom (GOGC=100) over the garbage the heartbeats make: ")
 		f("each connection rewrites its presence record every 5 s, which is the server's %s of a core while they idle.\n\n", pct(c.IdleCPU))
-		f("**What would fix it**: a memory limit (GOMEMLIMIT) or a lower GOGC for the collector, and a longer heartbeat for sessions that have been idle for a while (fewer rewrites, less garbage); ")
-		f("past that, the reader's stack: reading each connection from one poller instead of a goroutine per connection.\n\n")
+		f("**What would fix it**: a lower GOGC for the collector, which trades memory for CPU: in a trial with this harness on 2026-12-03 (19910 connections, GOGC set in the server's environment), GOGC=50 gave 21.9 KB per connection at 36.2 %% of a core while idle, and GOGC=25 19.3 KB at 46.3 %%, where the default then gave 27.7 KB at 41.1 %%. ")
+		f("The default stays Go's: an operator who wants the memory sets GOGC. Besides the collector: a longer heartbeat for sessions that have been idle for a while (fewer rewrites, less garbage); ")
+		f("and the reader's stack: reading each connection from one poller instead of a goroutine per connection.\n\n")
 	}
 	f("### What was changed in parley for this\n\n")
 	f("- `call/media.go`: the receive path read each packet with `TrackRemote.ReadRTP`, which allocates a buffer and a packet per read; it now reads into buffers from a fixed pool, ")
@@ -231,7 +237,10 @@ func (r *Results) writeWhy(f func(string, ...any)) {
 	f("- `parley call`, `answer` and `echo` take `--low-latency`: 10 ms frames.\n")
 	f("- `signaling/server`: a connection had five goroutines (reader, writer, WebSocket pings, presence heartbeat, presence watcher), a NATS subscription, net/http's 4 KB buffers and a send queue of 256 messages allocated up front, 85.6 KB in all in the first run of this harness; ")
 	f("it now has its reader alone (`hub.go`: one subscription per node; `heartbeat.go`: one goroutine refreshes every session's presence; the writer and the watcher start when there is something to send or watch).\n")
-	f("- `audio`' jitter buffer shrinks once it holds half a frame more than its target for a while (it waited for a whole frame), so that a calm network plays one frame behind, not two.\n\n")
+	f("- `audio`' jitter buffer shrinks once it holds half a frame more than its target for a while (it waited for a whole frame), so that a calm network plays one frame behind, not two.\n")
+	f("- `audio`' speaker asks for the next frame when one device period (5 ms) is left queued, not half a frame (10 ms at 20 ms frames); an underrun still raises that by half a frame.\n")
+	f("- `audio` drops ALSA's converter PCMs from its copy of ALSA's configuration before PortAudio probes the devices (14 MB less: libavcodec and its codec libraries are no longer loaded).\n")
+	f("- `make client` (`go build -tags client`) builds parley without the server: the calls above ran it.\n\n")
 }
 
 func rssOf(c *ContenderResult) int64 {
@@ -241,12 +250,12 @@ func rssOf(c *ContenderResult) int64 {
 	return c.RSSA
 }
 
-// binarySize says how large the parley binary is, if the run noted it.
-func (r *Results) binarySize() string {
-	if r.BinarySize == 0 {
-		return "large"
+// mbSize says how large a binary is, if the run noted it.
+func mbSize(size int64) string {
+	if size == 0 {
+		return "size not noted"
 	}
-	return fmt.Sprintf("%.0f MB", mb(r.BinarySize))
+	return fmt.Sprintf("%.0f MB", mb(size))
 }
 
 // writeFile writes path through write, atomically.

@@ -113,10 +113,17 @@ func run(ctx context.Context) error {
 	if err := bench.BuildParley(ctx, root, bin, false); err != nil {
 		return err
 	}
+	client := filepath.Join(work, "bin", "client", "parley")
+	if err := bench.BuildParley(ctx, root, client, false, "client"); err != nil {
+		return err
+	}
 	if st, err := os.Stat(bin); err == nil {
 		res.BinarySize = st.Size()
 	}
-	e := &bench.Env{Dir: work, Parley: bin, Logf: logf, Self: self}
+	if st, err := os.Stat(client); err == nil {
+		res.ClientSize = st.Size()
+	}
+	e := &bench.Env{Dir: work, Parley: bin, Client: client, Logf: logf, Self: self}
 	if want["latency"] || want["setup"] {
 		srv, err := bench.StartServer(ctx, bin, filepath.Join(work, "server"))
 		if err != nil {
@@ -141,13 +148,16 @@ func run(ctx context.Context) error {
 		if err := latency(ctx, e, o, res, problem); err != nil {
 			return err
 		}
-		for _, args := range [][]string{{"--help"}, {"devices"}} {
-			rss, err := bench.PeakRSS([]string{"PARLEY_CONFIG=" + filepath.Join(work, "none.json"), "XDG_STATE_HOME=" + work}, bin, args...)
+		for _, b := range []struct {
+			bin, build string
+			args       []string
+		}{{client, "", []string{"--help"}}, {client, "", []string{"devices"}}, {bin, " (the full build)", []string{"--help"}}} {
+			rss, err := bench.PeakRSS([]string{"PARLEY_CONFIG=" + filepath.Join(work, "none.json"), "XDG_STATE_HOME=" + work}, b.bin, b.args...)
 			if err != nil {
 				problem("baseline memory: %v", err)
 				continue
 			}
-			res.Baseline = append(res.Baseline, bench.Baseline{Command: "parley " + strings.Join(args, " "), RSS: rss})
+			res.Baseline = append(res.Baseline, bench.Baseline{Command: "parley " + strings.Join(b.args, " "), Build: b.build, RSS: rss})
 		}
 	}
 	if want["setup"] {
