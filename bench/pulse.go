@@ -16,6 +16,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/parley-voice/parley/internal/pulsetest"
 	"github.com/parley-voice/parley/internal/syncbuf"
 )
 
@@ -24,7 +25,10 @@ import (
 const ownerTag = "parleybench.pid="
 
 // EnsurePulse makes sure a PulseAudio server answers, starting a daemon
-// (left running) when none does.
+// (left running) when none does. A daemon it starts gets the real-time
+// priority the tests give theirs (pulsetest.RealtimeShared), when this
+// process may give it: at normal priority, on a loaded machine, the
+// daemon's main thread is held up and the streams run dry.
 func EnsurePulse(ctx context.Context) error {
 	for _, bin := range []string{"pactl", "pacat", "pulseaudio"} {
 		if _, err := exec.LookPath(bin); err != nil {
@@ -41,6 +45,9 @@ func EnsurePulse(ctx context.Context) error {
 	for {
 		err := pactl(ctx, "info")
 		if err == nil {
+			if runErr == nil {
+				_ = pulsetest.RealtimeShared() // without the privilege, the daemon runs as it is
+			}
 			return nil
 		}
 		if time.Now().After(deadline) {

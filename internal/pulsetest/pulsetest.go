@@ -175,27 +175,50 @@ func StartPrivate(t testing.TB) *Pulse {
 // SCHED_RR at PulseAudio's own real-time priority (its default
 // realtime-priority), as its device threads run; see StartPrivate.
 func realtime(t testing.TB, pid int) {
-	if out, err := exec.Command("chrt", "--rr", "--pid", "5", strconv.Itoa(pid)).CombinedOutput(); err != nil {
-		t.Logf("pulsetest: PulseAudio's main thread stays at normal priority: chrt: %v: %s", err, bytes.TrimSpace(out))
+	if err := setRealtime(pid); err != nil {
+		t.Logf("pulsetest: PulseAudio's main thread stays at normal priority: %v", err)
 	}
 }
 
+func setRealtime(pid int) error {
+	if out, err := exec.Command("chrt", "--rr", "--pid", "5", strconv.Itoa(pid)).CombinedOutput(); err != nil {
+		return fmt.Errorf("chrt: %w: %s", err, bytes.TrimSpace(out))
+	}
+	return nil
+}
+
 // realtimeDaemon does what realtime does for the shared daemon Start has
-// just launched, which says where it is (and so its pid file) in pactl
-// info's "Server String".
+// just launched.
 func realtimeDaemon(t testing.TB) {
+	if err := RealtimeShared(); err != nil {
+		t.Logf("pulsetest: PulseAudio's main thread stays at normal priority: %v", err)
+	}
+}
+
+// RealtimeShared gives the shared daemon's main thread the real-time
+// priority StartPrivate gives a private one, for a process that launched
+// that daemon (the benchmark harness does too). pactl info's "Server
+// String" says where the daemon is, and so its pid file. It needs root or
+// an RLIMIT_RTPRIO.
+func RealtimeShared() error {
 	out, err := exec.Command("pactl", "info").Output()
 	if err != nil {
-		return
+		return fmt.Errorf("pactl info: %w", err)
 	}
 	for line := range strings.Lines(string(out)) {
 		if sock, ok := strings.CutPrefix(line, "Server String: "); ok {
 			b, err := os.ReadFile(filepath.Join(filepath.Dir(strings.TrimSpace(sock)), "pid"))
-			if pid, perr := strconv.Atoi(strings.TrimSpace(string(b))); err == nil && perr == nil {
-				realtime(t, pid)
+			if err != nil {
+				return err
 			}
+			pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+			if err != nil {
+				return fmt.Errorf("the daemon's pid file: %w", err)
+			}
+			return setRealtime(pid)
 		}
 	}
+	return errors.New("pactl info names no server")
 }
 
 // Server is the PULSE_SERVER of a private daemon, "" for the shared one.
