@@ -553,9 +553,9 @@ func (s *System) OpenSpeaker(name string, frameSamples int) (Sink, error) {
 	if err != nil {
 		return nil, fmt.Errorf("audio: open speaker: %w", err)
 	}
+	floor := min(paBufferSamples, frameSamples/2)
 	sp := &speaker{sys: s, log: s.log, closer: newCloser(), buf: make([]byte, 64), name: dev.Name, dev: dev,
-		frame: frameSamples, step: frameSamples / 2, floor: min(paBufferSamples, frameSamples/2), maxLow: 2 * frameSamples, calm: time.Now()}
-	sp.low = sp.floor
+		frame: frameSamples, step: frameSamples / 2, floor: floor, low: floor, maxLow: 2 * frameSamples, calm: time.Now()}
 	s.mu.Lock()
 	latency := s.outLat
 	s.mu.Unlock()

@@ -373,9 +373,6 @@ func runAudioChild(t *testing.T, mode, sink string) (stdout, stderr string) {
 // that nothing reaches its stderr, while a bare PortAudio initialisation in
 // the same environment does print (so the check means something).
 func TestPortAudioIsQuiet(t *testing.T) {
-	if os.Getenv("PARLEY_AUDIO_CHILD") != "" {
-		t.Skip("child")
-	}
 	p := pulsetest.Start(t)
 	sink := p.NullSink(t, "quiet")
 	_, noisy := runAudioChild(t, "raw", sink)
@@ -396,21 +393,24 @@ func TestPortAudioIsQuiet(t *testing.T) {
 // TestConvertersNotProbed checks that listing devices leaves ALSA's
 // converter plugins unloaded: a bare PortAudio initialisation opens a52 and
 // lavrate, which load libavcodec and its codec libraries, and keeps them
-// mapped; a System skips them and still lists "pulse" and "default".
+// mapped; a System skips them, peaks at least 5 MB lower, and still lists
+// "pulse" and "default".
 func TestConvertersNotProbed(t *testing.T) {
-	if os.Getenv("PARLEY_AUDIO_CHILD") != "" {
-		t.Skip("child")
-	}
 	p := pulsetest.Start(t)
 	sink := p.NullSink(t, "probe")
 	raw, _ := runAudioChild(t, "raw", sink)
-	if !strings.Contains(raw, "libavcodec mapped") {
+	rawMapped, rawPeak := parseMaps(t, raw)
+	if !rawMapped {
 		t.Skipf("a bare PortAudio initialisation loads no libavcodec here (no a52 or lavrate ALSA plugin?):\n%s", raw)
 	}
 	out, _ := runAudioChild(t, "list", sink)
-	t.Logf("bare PortAudio: %s; System: %s", strings.TrimSpace(raw), strings.TrimSpace(out))
-	if strings.Contains(out, "libavcodec mapped") {
+	mapped, peak := parseMaps(t, out)
+	t.Logf("peak RSS: bare PortAudio %d KB (libavcodec mapped), System %d KB (mapped: %v)", rawPeak, peak, mapped)
+	if mapped {
 		t.Errorf("listing devices with a System loaded libavcodec: ALSA's converters were probed")
+	}
+	if peak > rawPeak-5<<10 {
+		t.Errorf("a System peaks at %d KB, a bare PortAudio start at %d KB: want at least 5 MB less", peak, rawPeak)
 	}
 	for _, dev := range []string{`"pulse"`, `"default"`} {
 		if !strings.Contains(out, dev) {
@@ -419,21 +419,30 @@ func TestConvertersNotProbed(t *testing.T) {
 	}
 }
 
-// mapsReport describes what the process maps and its peak resident set.
+// mapsReport says whether the process maps libavcodec, and its peak
+// resident set in KB, for parseMaps.
 func mapsReport() string {
 	maps, _ := os.ReadFile("/proc/self/maps")
 	status, _ := os.ReadFile("/proc/self/status")
 	peak := "?"
 	for line := range strings.Lines(string(status)) {
 		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
-			peak = strings.TrimSpace(v)
+			peak = strings.TrimSuffix(strings.TrimSpace(v), " kB")
 		}
 	}
-	mapped := "libavcodec not mapped"
-	if bytes.Contains(maps, []byte("/libavcodec.so")) {
-		mapped = "libavcodec mapped"
+	return fmt.Sprintf("maps: libavcodec=%v peak_kb=%s", bytes.Contains(maps, []byte("/libavcodec.so")), peak)
+}
+
+// parseMaps reads the line mapsReport printed in a child's output.
+func parseMaps(t *testing.T, out string) (libavcodec bool, peakKB int) {
+	t.Helper()
+	for line := range strings.Lines(out) {
+		if _, err := fmt.Sscanf(line, "maps: libavcodec=%t peak_kb=%d", &libavcodec, &peakKB); err == nil {
+			return libavcodec, peakKB
+		}
 	}
-	return fmt.Sprintf("%s, peak RSS %s", mapped, peak)
+	t.Fatalf("the child printed no maps report:\n%s", out)
+	return false, 0
 }
 
 // TestAudioChild is the child of TestPortAudioIsQuiet and

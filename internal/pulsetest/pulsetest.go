@@ -80,7 +80,7 @@ func Start(t testing.TB) *Pulse {
 		err := pactlInfo()
 		if err == nil {
 			if runErr == nil {
-				realtimeDaemon(t)
+				logPriority(t, RealtimeShared())
 			}
 			sweep(t)
 			return &Pulse{}
@@ -167,19 +167,13 @@ func StartPrivate(t testing.TB) *Pulse {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	realtime(t, cmd.Process.Pid)
+	logPriority(t, setRealtime(cmd.Process.Pid))
 	return p
 }
 
-// realtime gives the main thread of the daemon with process id pid
+// setRealtime gives the main thread of the daemon with process id pid
 // SCHED_RR at PulseAudio's own real-time priority (its default
 // realtime-priority), as its device threads run; see StartPrivate.
-func realtime(t testing.TB, pid int) {
-	if err := setRealtime(pid); err != nil {
-		t.Logf("pulsetest: PulseAudio's main thread stays at normal priority: %v", err)
-	}
-}
-
 func setRealtime(pid int) error {
 	if out, err := exec.Command("chrt", "--rr", "--pid", "5", strconv.Itoa(pid)).CombinedOutput(); err != nil {
 		return fmt.Errorf("chrt: %w: %s", err, bytes.TrimSpace(out))
@@ -187,10 +181,10 @@ func setRealtime(pid int) error {
 	return nil
 }
 
-// realtimeDaemon does what realtime does for the shared daemon Start has
-// just launched.
-func realtimeDaemon(t testing.TB) {
-	if err := RealtimeShared(); err != nil {
+// logPriority notes in t's log that a daemon's main thread could not be
+// given real-time priority, if err says so.
+func logPriority(t testing.TB, err error) {
+	if err != nil {
 		t.Logf("pulsetest: PulseAudio's main thread stays at normal priority: %v", err)
 	}
 }
