@@ -176,6 +176,10 @@ func TestHangUpWhileServerDown(t *testing.T) {
 		p.expect(t, "call_status_changed", map[string]any{"status": "ringing"})
 		p.expect(t, "call_status_changed", map[string]any{"status": "answered"})
 	}
+	// The media path is up (stats come once ICE has chosen it): no
+	// candidate is still on its way through the server when it stops.
+	a.expect(t, "stats", nil)
+	b.expect(t, "stats", nil)
 
 	srv.cmd.Process.Signal(os.Interrupt)
 	if code := srv.wait(t); code != exitOK {

@@ -31,10 +31,11 @@ type Client struct {
 	// credentials for this user, from the welcome.
 	ICEServers []ICEServer
 
-	conn *websocket.Conn
-	in   chan Message
-	out  chan []byte
-	done chan struct{}
+	conn    *websocket.Conn
+	in      chan Message
+	out     chan []byte
+	done    chan struct{}
+	written chan struct{} // closed when the writer has flushed and closed
 
 	closeOnce sync.Once
 	mu        sync.Mutex // guards err
@@ -93,11 +94,12 @@ func Dial(ctx context.Context, serverURL, token string, opts DialOptions) (*Clie
 	}
 	c := &Client{
 		User: m.User, Name: m.Name, Session: m.Session, Role: m.Role, ICEServers: m.ICEServers,
-		Server: serverURL,
-		conn:   conn,
-		in:     make(chan Message, 64),
-		out:    make(chan []byte, 64),
-		done:   make(chan struct{}),
+		Server:  serverURL,
+		conn:    conn,
+		in:      make(chan Message, 64),
+		out:     make(chan []byte, 64),
+		done:    make(chan struct{}),
+		written: make(chan struct{}),
 	}
 	go c.read()
 	go c.write()
@@ -234,12 +236,23 @@ func (c *Client) Send(m Message) error {
 	}
 }
 
-// Close flushes what was queued (for up to a second) and closes the
-// connection.
+// Close flushes what was queued (for up to a second), closes the
+// connection, and returns once that is done (or after closeWait), so that
+// a program may exit right after: a hang-up is often its last message.
 func (c *Client) Close() error {
 	c.finish(nil)
+	t := time.NewTimer(closeWait)
+	defer t.Stop()
+	select {
+	case <-c.written:
+	case <-t.C:
+	}
 	return nil
 }
+
+// closeWait bounds Close: the flush, then the close handshake with a
+// server that may not answer.
+const closeWait = 2 * time.Second
 
 func (c *Client) finish(err error) {
 	c.closeOnce.Do(func() {
@@ -274,6 +287,7 @@ func (c *Client) read() {
 }
 
 func (c *Client) write() {
+	defer close(c.written)
 	defer c.conn.CloseNow()
 	for {
 		select {

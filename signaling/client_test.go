@@ -49,8 +49,9 @@ func TestFailoverOrder(t *testing.T) {
 	}
 }
 
-// fakeNode answers a connect with welcome, or with refusal when not nil.
-func fakeNode(t *testing.T, refusal *Error) string {
+// fakeNode answers a connect with welcome, or with refusal when not nil,
+// then hands what the client sends to got, if not nil.
+func fakeNode(t *testing.T, refusal *Error, got chan<- []byte) string {
 	t.Helper()
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		c, err := websocket.Accept(w, r, nil)
@@ -68,7 +69,15 @@ func fakeNode(t *testing.T, refusal *Error) string {
 		}
 		b, _ := Encode(m)
 		c.Write(ctx, websocket.MessageText, b)
-		c.Read(ctx) // until the client goes
+		for { // until the client goes
+			_, b, err := c.Read(ctx)
+			if err != nil {
+				return
+			}
+			if got != nil {
+				got <- b
+			}
+		}
 	}))
 	t.Cleanup(srv.Close)
 	return srv.URL
@@ -89,7 +98,7 @@ func deadAddress(t *testing.T) string {
 func TestDialAny(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	dead, live := deadAddress(t), fakeNode(t, nil)
+	dead, live := deadAddress(t), fakeNode(t, nil, nil)
 
 	c, err := DialAny(ctx, []string{dead, live}, "tok", DialOptions{})
 	if err != nil {
@@ -101,7 +110,7 @@ func TestDialAny(t *testing.T) {
 	c.Close()
 
 	// A refusal is the service's answer: the next node is not asked.
-	refusing := fakeNode(t, Errorf(InvalidToken, "bad token"))
+	refusing := fakeNode(t, Errorf(InvalidToken, "bad token"), nil)
 	_, err = DialAny(ctx, []string{refusing, live}, "tok", DialOptions{})
 	var se *Error
 	if !errors.As(err, &se) || se.Code != InvalidToken {
@@ -122,5 +131,25 @@ func TestDialAny(t *testing.T) {
 
 	if _, err := DialAny(ctx, nil, "tok", DialOptions{}); !errors.As(err, &se) || se.Code != InvalidParameter {
 		t.Errorf("no address: %v, want InvalidParameter", err)
+	}
+}
+
+// TestCloseDelivers: what was sent before Close has reached the server when
+// Close returns, so that a program that hangs up and exits is heard.
+func TestCloseDelivers(t *testing.T) {
+	got := make(chan []byte, 100)
+	c, err := Dial(t.Context(), fakeNode(t, nil, got), "tok", DialOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 50
+	for range n {
+		if err := c.Send(Message{Type: TypeHangup, CallID: "c1"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c.Close()
+	if len(got) != n {
+		t.Fatalf("the server had %d of the %d messages when Close returned", len(got), n)
 	}
 }
