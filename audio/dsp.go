@@ -6,8 +6,9 @@ package audio
 #include <speex/speex_echo.h>
 #include <speex/speex_preprocess.h>
 
-// dsp is one microphone's echo canceller and preprocessor, driven one block
-// at a time by a single C call so that a block costs one cgo crossing.
+// dsp is one microphone's echo canceller and preprocessor, driven one frame
+// at a time by a single C call so that a frame costs one cgo crossing; it
+// runs the frame in blocks of its own size.
 typedef struct {
 	SpeexEchoState *echo;
 	SpeexPreprocessState *pre;
@@ -75,14 +76,17 @@ static void dsp_set(dsp *d, int aec, int ns, int agc, int noise_db, float agc_le
 
 static void dsp_reset_echo(dsp *d) { speex_echo_state_reset(d->echo); }
 
-// dsp_run processes one block of mic in place, with ref the block of
-// far-end audio that was played meanwhile.
-static void dsp_run(dsp *d, spx_int16_t *mic, const spx_int16_t *ref) {
-	if (d->aec) {
-		speex_echo_cancellation(d->echo, mic, ref, d->tmp);
-		for (int i = 0; i < d->block; i++) mic[i] = d->tmp[i];
+// dsp_run processes the n samples of mic in place, a block at a time, with
+// ref the far-end audio that was played meanwhile; n is a multiple of the
+// block.
+static void dsp_run(dsp *d, spx_int16_t *mic, const spx_int16_t *ref, int n) {
+	for (int at = 0; at < n; at += d->block) {
+		if (d->aec) {
+			speex_echo_cancellation(d->echo, mic + at, ref + at, d->tmp);
+			for (int i = 0; i < d->block; i++) mic[at + i] = d->tmp[i];
+		}
+		if (d->aec || d->ns || d->agc) speex_preprocess_run(d->pre, mic + at);
 	}
-	if (d->aec || d->ns || d->agc) speex_preprocess_run(d->pre, mic);
 }
 */
 import "C"
@@ -173,7 +177,7 @@ func (o ProcessorOptions) bits() uint32 {
 type Processor struct {
 	d     *C.dsp
 	opts  atomic.Uint32 // ProcessorOptions as bits
-	block int           // samples per DSP block: the frame size
+	frame int           // samples per microphone frame
 
 	// The hand-off ring: samples given to Playback, indexed by their
 	// position in the reference stream (wpos counts samples ever written).
@@ -210,14 +214,14 @@ func NewProcessor(frameSamples int, tail time.Duration, opts ProcessorOptions) (
 		tail = DefaultEchoTail
 	}
 	taps := int(tail * SampleRate / time.Second)
-	d := C.dsp_new(C.int(frameSamples), C.int(SampleRate), C.int(taps))
+	d := C.dsp_new(C.int(dspBlock(frameSamples)), C.int(SampleRate), C.int(taps))
 	if d == nil {
 		return nil, errors.New("audio: processor: speexdsp could not be initialised")
 	}
 	maxDelay := int(MaxEchoDelay * SampleRate / time.Second)
 	p := &Processor{
 		d:        d,
-		block:    frameSamples,
+		frame:    frameSamples,
 		ring:     make([]int16, maxDelay+int(maxLead*SampleRate/time.Second)+ringSpare*frameSamples),
 		fresh:    make([]int16, frameSamples),
 		ref:      make([]int16, frameSamples),
@@ -226,6 +230,21 @@ func NewProcessor(frameSamples int, tail time.Duration, opts ProcessorOptions) (
 	}
 	p.SetOptions(opts)
 	return p, nil
+}
+
+// dspBlock is the block speexdsp runs on for frames of frameSamples. Its
+// preprocessor (the noise and residual echo suppression, the gain) hands
+// each block back one block late, so the block is the processing's share of
+// the latency. 10 ms frames run in 5 ms blocks: the echo canceller takes as
+// much off the echo as on 10 ms blocks (TestProcessorCancelsEcho), for
+// 5 ms less. Longer frames run whole: on 20 ms blocks it takes about 5 dB
+// more off in a reverberant room than on 5 or 10 ms blocks, which converge
+// slower.
+func dspBlock(frameSamples int) int {
+	if frameSamples == SampleRate/100 {
+		return frameSamples / 2
+	}
+	return frameSamples
 }
 
 // SetOptions changes what Process does from its next frame on.
@@ -302,7 +321,7 @@ func (p *Processor) CaptureGap(n int) { p.pos += int64(n) }
 // Process cleans frame, just read from the microphone, in place. frame
 // must be as long as the frames the Processor was made for.
 func (p *Processor) Process(frame []int16) {
-	if len(frame) != p.block {
+	if len(frame) != p.frame {
 		return
 	}
 	b := p.opts.Load()
@@ -325,7 +344,7 @@ func (p *Processor) Process(frame []int16) {
 		}
 	}
 	if aec || ns || agc {
-		C.dsp_run(p.d, (*C.spx_int16_t)(unsafe.Pointer(&frame[0])), (*C.spx_int16_t)(unsafe.Pointer(&p.ref[0])))
+		C.dsp_run(p.d, (*C.spx_int16_t)(unsafe.Pointer(&frame[0])), (*C.spx_int16_t)(unsafe.Pointer(&p.ref[0])), C.int(len(frame)))
 	}
 }
 
@@ -349,7 +368,7 @@ const (
 // not delivered yet is silence.
 func (p *Processor) align() {
 	w := int64(p.wpos.Load())
-	blk := int64(p.block)
+	n := int64(p.frame)
 	if s := p.shift.Swap(0); s != 0 && p.synced {
 		p.pos -= s // played sooner (s < 0): what is heard now was written later
 	}
@@ -359,14 +378,14 @@ func (p *Processor) align() {
 		if !p.synced {
 			p.synced, p.settle = true, settleFrames
 		}
-		p.pos = max(0, w-2*blk)
+		p.pos = max(0, w-2*n)
 		p.settle--
 	case lead > limit || lead < -limit:
 		p.realign(w)
 	}
 	p.read(p.fresh, p.pos, w)
 	p.read(p.ref, p.pos-p.delay.Load(), w)
-	p.pos += blk
+	p.pos += n
 }
 
 // realign starts the alignment and the echo path over: a slip.
@@ -375,7 +394,7 @@ func (p *Processor) realign(w int64) {
 	p.est.reset()
 	p.delay.Store(0)
 	C.dsp_reset_echo(p.d)
-	p.pos = max(0, w-2*int64(p.block))
+	p.pos = max(0, w-2*int64(p.frame))
 	p.settle = settleFrames
 }
 
