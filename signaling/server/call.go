@@ -280,7 +280,7 @@ func (c *call) apply(a signaling.Message) *signaling.Error {
 		return signaling.Errorf(signaling.NoConnectedCall, "you are not part of call %s", c.id)
 	}
 	st := c.rec.Status
-	if st.Terminal() {
+	if st.Terminal() && a.Type != signaling.TypeResume {
 		return signaling.Errorf(signaling.NoConnectedCall, "call %s has ended (%s)", c.id, st)
 	}
 	notInState := func(what string) *signaling.Error {

@@ -232,7 +232,8 @@ func (c *call) confirm() bool {
 
 // resumed answers a participant's resume with the call's status and
 // whether the other side is muted (it may have changed meanwhile), to that
-// session only.
+// session only. A call that has ended (as the participant came back, its
+// resume on the way) is told as it ended, like a call without an owner.
 func (c *call) resumed(a signaling.Message, isCaller bool) *signaling.Error {
 	c.log.Info("call resumed", "user", a.User, "session", a.Session)
 	key, session, dir, other := c.toKey(), a.Session, signaling.Inbound, c.from
@@ -240,6 +241,9 @@ func (c *call) resumed(a signaling.Message, isCaller bool) *signaling.Error {
 		key, session, dir, other = c.fromKey(), c.fromSession, signaling.Outbound, c.to
 	}
 	c.deliver(key, session, signaling.Message{Type: signaling.TypeCallStatusChanged, Event: c.event(dir)})
+	if c.rec.Status.Terminal() {
+		return nil
+	}
 	muted := slices.Contains(c.rec.Muted, other)
 	c.deliver(key, session, signaling.Message{Type: signaling.TypeMute, CallID: c.id, User: other, Muted: &muted})
 	return nil
