@@ -103,17 +103,21 @@ func TestPercentile(t *testing.T) {
 	}
 }
 
-// TestProcessingDelay: the microphone's processing gives chirps back, and
-// says how late.
+// TestProcessingDelay: the microphone's processing gives chirps back one
+// block late (speexdsp's preprocessor works on overlapping windows): 20 ms
+// at 20 ms frames, 5 ms at 10 ms frames, which run in 5 ms blocks.
 func TestProcessingDelay(t *testing.T) {
-	for _, n := range []int{audio.FrameSamples, audio.FrameSamples / 2} {
-		d, err := ProcessingDelay(n)
+	for _, c := range []struct {
+		n    int
+		want time.Duration
+	}{{audio.FrameSamples, 20 * time.Millisecond}, {audio.FrameSamples / 2, 5 * time.Millisecond}} {
+		d, err := ProcessingDelay(c.n)
 		if err != nil {
 			t.Fatal(err)
 		}
-		t.Logf("frames of %d samples: processing delays the microphone by %v", n, d)
-		if d < 0 || d > 100*time.Millisecond {
-			t.Errorf("frames of %d samples: processing delay %v", n, d)
+		t.Logf("frames of %d samples: processing delays the microphone by %v", c.n, d)
+		if d < c.want-250*time.Microsecond || d > c.want+250*time.Microsecond {
+			t.Errorf("frames of %d samples: processing delay %v, want %v ± 0.25 ms", c.n, d, c.want)
 		}
 	}
 }

@@ -279,8 +279,11 @@ func (c *call) apply(a signaling.Message) *signaling.Error {
 	default:
 		return signaling.Errorf(signaling.NoConnectedCall, "you are not part of call %s", c.id)
 	}
+	if a.Type == signaling.TypeResume {
+		return c.resumed(a, isCaller) // whatever the status, even ended
+	}
 	st := c.rec.Status
-	if st.Terminal() && a.Type != signaling.TypeResume {
+	if st.Terminal() {
 		return signaling.Errorf(signaling.NoConnectedCall, "call %s has ended (%s)", c.id, st)
 	}
 	notInState := func(what string) *signaling.Error {
@@ -346,8 +349,6 @@ func (c *call) apply(a signaling.Message) *signaling.Error {
 		default:
 			c.toCaller(m)
 		}
-	case signaling.TypeResume:
-		return c.resumed(a, isCaller)
 	case signaling.TypeRenegotiate:
 		if st != signaling.Answered {
 			return notInState("media can be renegotiated once it is answered")
