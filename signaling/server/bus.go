@@ -301,6 +301,9 @@ func startEmbedded(cfg Config, log *slog.Logger) (*natsserver.Server, error) {
 
 // close drains the NATS connection and stops the embedded server.
 func (b *bus) close() {
+	if b == nil {
+		return
+	}
 	b.hooks.close()
 	if b.nc != nil {
 		// Drain delivers what is in flight, bounded by the connection's

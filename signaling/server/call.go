@@ -77,13 +77,12 @@ type call struct {
 	sub  *nats.Subscription
 	reqs chan *nats.Msg // actions, from sub's callback
 	done chan struct{}  // closed when run returns
-	pw   jetstream.KeyWatcher
+	box  *presenceBox   // the parties' presence, from the node's feed
 
 	rec        callRecord
 	answeredBy string          // the callee's session that answered
 	callerHere bool            // the caller's session is online
 	calleeHere map[string]bool // the callee's online sessions, by key token
-	synced     bool            // the presence watcher has sent the initial state
 	ring       *time.Timer
 	claim      uint64      // the record's revision that adopted the call here, after its owner went away (resume.go)
 	grace      *time.Timer // running while a participant of the answered call is away
@@ -108,29 +107,25 @@ func (s *Server) newCall(cs callSetup, rec callRecord) *call {
 		reqs:       make(chan *nats.Msg, 16),
 		done:       make(chan struct{}),
 		calleeHere: map[string]bool{},
+		box:        newPresenceBox(""),
 		rec:        rec,
 	}
 }
 
-// launch subscribes the call's subject and watches its parties' presence,
+// launch subscribes the call's subject and follows its parties' presence,
 // so that the call is reachable before anyone hears of it, then runs it.
 func (s *Server) launch(c *call) error {
 	if !s.track(&s.calls) {
 		return errShutdown
 	}
-	cs := c.callSetup
-	var err error
-	// The watch's context must outlive the call: NATS uses it again to
-	// restart the watch's consumer after a gap.
-	c.pw, err = s.bus.presence.WatchFiltered(s.callCtx, []string{presenceKey(cs.fromKey(), cs.fromSession), presenceFilter(cs.toKey())})
-	if err != nil {
+	if !s.feed.followBox(s.callCtx, c.box, c.fromKey(), c.toKey()) {
 		s.calls.Done()
-		return fmt.Errorf("server: watch the presence of %s and %s: %w", cs.from, cs.to, err)
+		return errShutdown
 	}
-	if err = c.subscribe(); err != nil {
-		_ = c.pw.Stop()
+	if err := c.subscribe(); err != nil {
+		s.feed.unfollowBox(c.box, c.fromKey(), c.toKey())
 		s.calls.Done()
-		return fmt.Errorf("server: subscribe call %s: %w", cs.id, err)
+		return fmt.Errorf("server: subscribe call %s: %w", c.id, err)
 	}
 	go c.run()
 	return nil
@@ -154,7 +149,7 @@ func (c *call) subscribe() (err error) {
 func (c *call) run() {
 	defer c.s.calls.Done()
 	defer close(c.done)
-	defer func() { _ = c.pw.Stop() }()
+	defer c.s.feed.unfollowBox(c.box, c.fromKey(), c.toKey())
 	ringFor := c.s.cfg.RingTimeout
 	if c.link != "" {
 		ringFor = c.s.cfg.LobbyTimeout // a guest waits in the lobby
@@ -182,7 +177,6 @@ func (c *call) run() {
 		c.toCallee(signaling.Message{Type: signaling.TypeCall, SDP: c.offer, Event: c.event(signaling.Inbound)}, "")
 	}
 
-	updates := c.pw.Updates()
 	for !c.rec.Status.Terminal() {
 		select {
 		case <-c.s.callCtx.Done():
@@ -194,13 +188,8 @@ func (c *call) run() {
 			return
 		case m := <-c.reqs:
 			c.handle(m)
-		case e, ok := <-updates:
-			if !ok {
-				updates = nil
-				c.log.Warn("presence watch ended: disconnects are no longer noticed")
-				continue
-			}
-			c.onPresence(e)
+		case <-c.box.ready:
+			c.onPresence(c.box.take())
 		case <-c.ring.C:
 			c.end(signaling.Unanswered, ReasonNoAnswer, 0)
 		case <-c.grace.C:
@@ -254,7 +243,7 @@ func (c *call) handle(m *nats.Msg) {
 		respond(m, signaling.Errorf(signaling.UnknownError, "call %s could not read the action: %v", c.id, err))
 		return
 	}
-	respond(m, c.apply(a))
+	respond(m, c.apply(a, m.Header.Get(hdrTeam)))
 }
 
 func respond(m *nats.Msg, e *signaling.Error) {
@@ -266,12 +255,17 @@ func reply(m *nats.Msg, r actionReply) {
 	_ = m.Respond(b) // the requester gave up: nothing to do
 }
 
-// apply carries out an action of a participant, or says why not.
-func (c *call) apply(a signaling.Message) *signaling.Error {
-	isCaller := a.User == c.from && a.Session == c.fromSession
-	isCallee := a.User == c.to && (c.answeredBy == "" || a.Session == c.answeredBy)
+// apply carries out an action of a participant, or says why not. The
+// participant is a.User of team (a user of another team with the same id
+// is someone else).
+func (c *call) apply(a signaling.Message, team string) *signaling.Error {
+	ours := team == c.team
+	isCaller := ours && a.User == c.from && a.Session == c.fromSession
+	isCallee := ours && a.User == c.to && (c.answeredBy == "" || a.Session == c.answeredBy)
 	switch {
 	case isCaller || isCallee:
+	case !ours:
+		return signaling.Errorf(signaling.NoConnectedCall, "you are not part of call %s", c.id)
 	case a.User == c.to:
 		return signaling.Errorf(signaling.NoConnectedCall, "call %s was answered on another of your devices", c.id)
 	case a.User == c.from:
@@ -380,25 +374,20 @@ func (c *call) apply(a signaling.Message) *signaling.Error {
 	return nil
 }
 
-// onPresence follows the parties' sessions. Once the initial state is
-// known, a call whose caller session is gone, whose answering session is
-// gone, or (before an answer) whose callee has no session left, fails.
-func (c *call) onPresence(e jetstream.KeyValueEntry) {
-	if e == nil {
-		c.synced = true
-	} else {
-		here := e.Operation() == jetstream.KeyValuePut
-		if e.Key() == presenceKey(c.fromKey(), c.fromSession) {
-			c.callerHere = here
-		} else if sess, ok := strings.CutPrefix(e.Key(), c.toKey()+"."); ok {
-			if here {
-				c.calleeHere[sess] = true
-			} else {
-				delete(c.calleeHere, sess)
-			}
+// onPresence follows the parties' sessions. A call whose caller session
+// is gone, whose answering session is gone, or (before an answer) whose
+// callee has no session left, fails.
+func (c *call) onPresence(views map[string]presenceView) {
+	if v, ok := views[c.fromKey()]; ok {
+		c.callerHere = v.has(token(c.fromSession))
+	}
+	if v, ok := views[c.toKey()]; ok {
+		clear(c.calleeHere)
+		for _, sess := range v.sessions {
+			c.calleeHere[sess] = true
 		}
 	}
-	if !c.synced || c.rec.Status.Terminal() {
+	if c.rec.Status.Terminal() {
 		return
 	}
 	if c.rec.Status == signaling.Answered {
@@ -406,7 +395,7 @@ func (c *call) onPresence(e jetstream.KeyValueEntry) {
 		return
 	}
 	if !c.callerHere || c.answeredBy == "" && len(c.calleeHere) == 0 {
-		c.readPresence() // confirm it first
+		c.readPresence() // confirm it first: the feed may be a moment behind
 	}
 	switch {
 	case !c.callerHere:
@@ -416,9 +405,8 @@ func (c *call) onPresence(e jetstream.KeyValueEntry) {
 	}
 }
 
-// readPresence sets who is here from the presence as it is now. The watch
-// can be behind when it says that someone is missing: its "initial values
-// done" marker may come before all of them (see latest).
+// readPresence sets who is here from the presence as it is now: the
+// feed can be behind when it says that someone is missing.
 func (c *call) readPresence() {
 	callerKey := presenceKey(c.fromKey(), c.fromSession)
 	now, err := c.s.presenceNow(c.s.callCtx, callerKey, presenceFilter(c.toKey()))

@@ -42,9 +42,9 @@ const (
 // messages to the socket; it runs only while there is something to write
 // (or, once the connection ends, to say goodbye and close the socket).
 // Keepalive pings run on a timer, and the session's presence is refreshed
-// by the node's keeper. After the first watch, the watcher follows the
-// presence of the watched users. The node's hub delivers the user's
-// messages on its own goroutine, which only queues them. Everything that
+// by the node's keeper. The node's feed follows the presence of the users
+// the connection watches, and the node's hub delivers the user's messages:
+// both on their own goroutines, which only queue them. Everything that
 // wants to send queues without blocking: a client whose queue reaches
 // Config.SendQueue is disconnected (errSlow).
 type conn struct {
@@ -60,7 +60,7 @@ type conn struct {
 	abort       context.Context
 	cancelAbort context.CancelFunc
 	done        chan struct{}  // closed by the writer once the socket is closed
-	wg          sync.WaitGroup // the watcher
+	wg          sync.WaitGroup // the watches of contacts added elsewhere
 
 	// Written by the reader at connect, before the session is admitted
 	// (and so before the hub, the keeper and the watcher use them), and
@@ -93,13 +93,6 @@ type conn struct {
 	held     []*nats.Msg
 	// pres is the session's presence record, which the keeper writes.
 	pres presenceRecord
-	// watching is set once the watcher runs, with watchReqs (watches from
-	// the reader) and watchKick, which tells it of watchAdds: users to start
-	// watching at the owner's request (a contact added elsewhere).
-	watching  bool
-	watchReqs chan watchRequest
-	watchKick chan struct{}
-	watchAdds []string
 }
 
 // handleWS upgrades to the signaling WebSocket and serves it on a goroutine
@@ -358,6 +351,10 @@ func (c *conn) connect(m signaling.Message) error {
 	b, _ := json.Marshal(rec)
 	ctx, cancel := context.WithTimeout(c.ctx, c.s.cfg.RequestTimeout)
 	defer cancel()
+	if n := c.s.feed.sessions(ctx, key); n >= MaxSessions && !m.Resume {
+		return fail(signaling.Errorf(signaling.AlreadyConnectedSession,
+			"%s has %d sessions connected, the most there may be: close one, or sign out a device you no longer use (`parley logout` there, or `parley admin revoke DEVICE`)", user, n))
+	}
 	rev, err := c.s.bus.presence.Create(ctx, presenceKey(key, session), b)
 	if errors.Is(err, jetstream.ErrKeyExists) && m.Resume {
 		// A reconnect before the server noticed the old connection die:
@@ -541,6 +538,15 @@ func (c *conn) refresh(m signaling.Message) {
 		c.refuse(signaling.AsError(err), m.Ref, "")
 		return
 	}
+	if claims.Role != c.role {
+		// The rights of a connection are its role's, taken at connect:
+		// a new role takes a new connection.
+		c.refuse(signaling.Errorf(signaling.InvalidToken,
+			"your role changed from %s to %s: connect again with the new token", c.role, claims.Role), m.Ref, "")
+		c.log.Info("role changed: disconnecting", "from", c.role, "to", claims.Role)
+		c.cancel(errRoleChanged)
+		return
+	}
 	c.expiry.Reset(time.Until(claims.ExpiresAt.Time))
 	c.log.Debug("token refreshed", "expires", claims.ExpiresAt.Time)
 	c.send(signaling.Message{Type: signaling.TypeRefreshed, Ref: m.Ref})
@@ -653,9 +659,12 @@ func (c *conn) act(m signaling.Message) actResult {
 		c.refuse(signaling.Errorf(signaling.UnknownError, "could not encode %s: %v", m.Type, err), m.Ref, m.CallID)
 		return acted
 	}
+	req := nats.NewMsg(callSubject(m.CallID))
+	req.Data = data
+	req.Header.Set(hdrTeam, c.team) // a call's parties are (team, user, session)
 	ctx, cancel := context.WithTimeout(c.ctx, c.s.cfg.RequestTimeout)
 	defer cancel()
-	msg, err := c.s.bus.nc.RequestWithContext(ctx, callSubject(m.CallID), data)
+	msg, err := c.s.bus.nc.RequestMsgWithContext(ctx, req)
 	switch {
 	case errors.Is(err, nats.ErrNoResponders):
 		return noOwner
@@ -697,67 +706,19 @@ func (c *conn) watch(m signaling.Message) {
 	c.watchUsers(watchRequest{ref: m.Ref, users: m.Users})
 }
 
-// watchUsers hands req to the watcher, which starts if it does not run.
-func (c *conn) watchUsers(req watchRequest) {
-	c.mu.Lock()
-	reqs := c.startWatcher()
-	c.mu.Unlock()
-	if reqs == nil {
-		return // closing
-	}
-	select {
-	case reqs <- req:
-	case <-c.ctx.Done():
-	}
-}
-
-// maxWatchAdds bounds the contacts added elsewhere that wait for the
-// watcher.
-const maxWatchAdds = 64
-
-// watchAdded has the watcher start watching user, a contact added
-// elsewhere. It never blocks.
+// watchAdded has the feed follow user, a contact added elsewhere, on a
+// goroutine of its own: it is called on the hub's, which must not wait.
 func (c *conn) watchAdded(user string) {
 	c.mu.Lock()
-	if len(c.watchAdds) >= maxWatchAdds {
-		c.mu.Unlock()
-		c.s.log.Warn("a contact added elsewhere is not watched: too many at once", "user", c.user, "contact", user)
+	defer c.mu.Unlock()
+	if c.closed {
 		return
 	}
-	c.watchAdds = append(c.watchAdds, user)
-	c.startWatcher()
-	kick := c.watchKick
-	c.mu.Unlock()
-	select {
-	case kick <- struct{}{}:
-	default:
-	}
-}
-
-// startWatcher starts the watcher unless it runs, and returns its channel
-// of watches; nil once the connection is closing. c.mu must be held.
-func (c *conn) startWatcher() chan<- watchRequest {
-	if c.closed {
-		return nil
-	}
-	if !c.watching {
-		c.watching = true
-		c.watchReqs = make(chan watchRequest)
-		c.watchKick = make(chan struct{}, 1)
-		c.wg.Add(1)
-		go c.watcher(c.watchReqs, c.watchKick)
-	}
-	return c.watchReqs
-}
-
-// takeWatchAdds returns the users added by watchAdded since it was last
-// called.
-func (c *conn) takeWatchAdds() []string {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	adds := c.watchAdds
-	c.watchAdds = nil
-	return adds
+	c.wg.Add(1)
+	go func() {
+		defer c.wg.Done()
+		c.watchUsers(watchRequest{users: []string{user}, auto: true})
+	}()
 }
 
 // send queues a message for the client.
@@ -940,6 +901,12 @@ func (c *conn) close(cause error) {
 	case errors.Is(cause, errExpired):
 		c.flush()
 		_ = c.ws.Close(websocket.StatusPolicyViolation, "token expired")
+	case errors.Is(cause, errRoleChanged):
+		c.flush()
+		_ = c.ws.Close(websocket.StatusPolicyViolation, "role changed")
+	case errors.Is(cause, errPing):
+		c.flush()
+		_ = c.ws.Close(websocket.StatusPolicyViolation, "no answer to pings")
 	default:
 		c.flush()
 		_ = c.ws.Close(websocket.StatusNormalClosure, "")
@@ -976,7 +943,8 @@ func (c *conn) ping() {
 	switch {
 	case c.ctx.Err() != nil:
 	case err != nil:
-		c.cancel(fmt.Errorf("server: ping: %w", err))
+		c.log.Info("no answer to a ping: disconnecting", "within", c.s.cfg.PingInterval)
+		c.cancel(fmt.Errorf("%w: %w", errPing, err))
 	default:
 		c.pinger.Reset(c.s.cfg.PingInterval)
 	}
@@ -1003,6 +971,7 @@ func (c *conn) cleanup() {
 		return
 	}
 	c.s.hub.remove(c.key, c)
+	c.s.feed.unwatch(c)
 	c.expiry.Stop()
 	rev := c.s.keeper.leave(c)
 	ctx, cancel := context.WithTimeout(context.Background(), c.s.cfg.RequestTimeout)

@@ -116,6 +116,7 @@ package server
 // that is not on a loopback address unless told --insecure.
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -139,6 +140,7 @@ const DefaultTeam = "default"
 // Limits of the people store.
 const (
 	MaxContacts   = signaling.MaxWatch // contacts per user
+	MaxSessions   = 10                 // sessions connected at once per user, on all nodes
 	MaxInviteTTL  = 30 * 24 * time.Hour
 	maxCASRetries = 8 // read-modify-write attempts before giving up
 )
@@ -334,6 +336,31 @@ func (s *Server) lookup(ctx context.Context, team, user string) (rec userRecord,
 	return rec, found, nil
 }
 
+// lookupAll reads the users of team with these ids (at most 1,000) in one
+// read, by id; those who do not exist in team are missing.
+func (s *Server) lookupAll(ctx context.Context, team string, ids []string) (map[string]userRecord, error) {
+	out := map[string]userRecord{}
+	if len(ids) == 0 {
+		return out, nil
+	}
+	keys := make([]string, len(ids))
+	for i, id := range ids {
+		keys[i] = userKey(team, id)
+	}
+	msgs, err := s.latest(ctx, bucketUsers, keys...)
+	if err != nil {
+		return nil, fmt.Errorf("could not look up users: %w", err)
+	}
+	for i, id := range ids {
+		var rec userRecord
+		if m, ok := msgs[keys[i]]; ok && json.Unmarshal(m.Data, &rec) == nil {
+			rec.User, rec.Team = id, cmp.Or(rec.Team, DefaultTeam)
+			out[id] = rec
+		}
+	}
+	return out, nil
+}
+
 // unknownUser is the refusal for a user who is not there: unknown, of
 // another team, or hidden from a guest. Every such case must read the same.
 func unknownUser(user string) *signaling.Error {
@@ -362,30 +389,25 @@ func (s *Server) saveUser(ctx context.Context, team, user string, change func(*u
 
 // listUsers reads every user of team, sorted by id.
 func (s *Server) listUsers(ctx context.Context, team string) ([]userRecord, error) {
-	keys, err := s.keys(ctx, s.bus.users, teamFilter(team))
-	if err != nil {
-		return nil, err
-	}
-	var out []userRecord
-	for _, k := range keys {
+	byKey := map[string]userRecord{} // the last revision read of each
+	err := s.scan(ctx, bucketUsers, teamFilter(team), func(key string, m *jetstream.RawStreamMsg) error {
 		var u userRecord
-		_, found, err := getJSON(ctx, s.bus.users, k, &u)
-		if err != nil {
-			return nil, err
+		if json.Unmarshal(m.Data, &u) == nil && u.User != "" {
+			byKey[key] = u
 		}
-		if !found || u.User == "" {
-			continue
-		}
+		return nil
+	})
+	var out []userRecord
+	for _, u := range byKey {
 		if u.Team == "" {
 			u.Team = DefaultTeam
 		}
-		if u.Team != team {
-			continue
+		if u.Team == team {
+			out = append(out, u)
 		}
-		out = append(out, u)
 	}
 	slices.SortFunc(out, func(a, b userRecord) int { return strings.Compare(a.User, b.User) })
-	return out, nil
+	return out, err
 }
 
 // latest reads the value of every key of bucket that matches filters, by
@@ -429,22 +451,49 @@ func (s *Server) latest(ctx context.Context, bucket string, filters ...string) (
 	return out, nil
 }
 
-// keys lists the keys of kv that match filter. See latest for when it can
-// miss one.
-func (s *Server) keys(ctx context.Context, kv jetstream.KeyValue, filter string) ([]string, error) {
-	kl, err := kv.ListKeysFiltered(ctx, filter)
-	if err != nil {
-		if errors.Is(err, jetstream.ErrNoKeysFound) {
-			return nil, nil
+// scanBatch is how many messages one read of scan asks for.
+const scanBatch = 1000
+
+// scan calls f with the value of every key of bucket that matches filter,
+// in batches of direct reads: no consumer is created (a consumer per
+// request made their number grow with the requests, and a stream allows
+// 1,000). The buckets it reads keep one revision per key; a key written
+// while scan runs may be seen at its old and at its new revision, once
+// each. It stops at f's first error.
+func (s *Server) scan(ctx context.Context, bucket, filter string, f func(key string, m *jetstream.RawStreamMsg) error) error {
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.RequestTimeout)
+	defer cancel()
+	prefix := "$KV." + bucket + "."
+	for seq := uint64(1); ; {
+		msgs, err := jetstreamext.GetBatch(ctx, s.bus.js, "KV_"+bucket, scanBatch,
+			jetstreamext.GetBatchSubject(prefix+filter), jetstreamext.GetBatchSeq(seq))
+		if err != nil {
+			return fmt.Errorf("server: read %s %s: %w", bucket, filter, err)
 		}
-		return nil, fmt.Errorf("server: list %s: %w", filter, err)
+		n := 0
+		for m, err := range msgs {
+			switch {
+			case errors.Is(err, jetstreamext.ErrNoMessages):
+				return nil
+			case err != nil:
+				return fmt.Errorf("server: read %s %s: %w", bucket, filter, err)
+			}
+			n++
+			seq = m.Sequence + 1
+			if m.Header.Get("KV-Operation") != "" || m.Header.Get(jetstream.MarkerReasonHeader) != "" {
+				continue // deleted, or expired
+			}
+			if err := f(strings.TrimPrefix(m.Subject, prefix), m); err != nil {
+				return err
+			}
+		}
+		if err := ctx.Err(); err != nil {
+			return fmt.Errorf("server: read %s %s: %w", bucket, filter, err)
+		}
+		if n < scanBatch {
+			return nil
+		}
 	}
-	defer kl.Stop()
-	var out []string
-	for k := range kl.Keys() {
-		out = append(out, k)
-	}
-	return out, nil
 }
 
 // contactsOf reads the contacts of a user.

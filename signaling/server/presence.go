@@ -1,16 +1,13 @@
 package server
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
-	"errors"
-	"maps"
 	"net/http"
 	"slices"
 	"strings"
 	"time"
-
-	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/parley-voice/parley/signaling"
 )
@@ -47,33 +44,6 @@ func decodePresence(value []byte, at time.Time) presenceRecord {
 	return r
 }
 
-// aggregate is the state of a user with these sessions, busy or not (see
-// signaling.State for the precedence).
-func aggregate(sessions []presenceRecord, busy bool) signaling.State {
-	if len(sessions) == 0 {
-		return signaling.StateOffline
-	}
-	if busy {
-		return signaling.StateInCall
-	}
-	// Every session carries the manual state; the latest word counts.
-	latest := sessions[0]
-	idle := true
-	for _, r := range sessions {
-		if r.ManualSince.After(latest.ManualSince) {
-			latest = r
-		}
-		idle = idle && r.Idle
-	}
-	switch {
-	case latest.Manual == signaling.StateDND:
-		return signaling.StateDND
-	case latest.Manual == signaling.StateAway, idle:
-		return signaling.StateAway
-	}
-	return signaling.StateOnline
-}
-
 // presenceNow reads the presence records of the keys that match filters,
 // by key, as they are now (see latest: a watch can be behind).
 func (s *Server) presenceNow(ctx context.Context, filters ...string) (map[string]presenceRecord, error) {
@@ -88,38 +58,47 @@ func (s *Server) presenceNow(ctx context.Context, filters ...string) (map[string
 	return out, nil
 }
 
-// isBusy reports whether a user is in a call.
-func (s *Server) isBusy(ctx context.Context, key string) (bool, error) {
-	ctx, cancel := context.WithTimeout(ctx, s.cfg.RequestTimeout)
-	defer cancel()
-	_, err := s.bus.busy.Get(ctx, key)
-	if errors.Is(err, jetstream.ErrKeyNotFound) {
-		return false, nil
-	}
-	return err == nil, err
-}
-
 // person is u as others see them, with their presence now.
 func (s *Server) person(ctx context.Context, team string, u userRecord) (signaling.Person, error) {
-	key := userKey(team, u.User)
-	p := signaling.Person{User: u.User, Name: u.Name, Role: u.role()}
-	now, err := s.presenceNow(ctx, presenceFilter(key))
+	ps, err := s.people(ctx, team, []userRecord{u})
 	if err != nil {
-		return p, err
+		return signaling.Person{}, err
 	}
-	recs := slices.Collect(maps.Values(now))
-	busy, err := s.isBusy(ctx, key)
-	if err != nil {
-		return p, err
+	return ps[0], nil
+}
+
+// people is users as others see them, with their presence now, in one
+// sync of the node's feed and one read of when the offline were last
+// seen.
+func (s *Server) people(ctx context.Context, team string, users []userRecord) ([]signaling.Person, error) {
+	keys := make([]string, len(users))
+	for i, u := range users {
+		keys[i] = userKey(team, u.User)
 	}
-	p.State = aggregate(recs, busy)
-	p.Online = p.State.Online()
-	if !p.Online {
-		if seen := s.lastSeen(ctx, key); !seen.IsZero() {
-			p.LastSeen = &seen
+	if err := s.feed.sync(ctx); err != nil {
+		s.log.Warn("going by the presence this node has", "err", err)
+	}
+	views := s.feed.views(ctx, keys)
+	var offline []string
+	for _, k := range keys {
+		if v := views[k]; !v.state.Online() && v.lastSeen.IsZero() {
+			offline = append(offline, k)
 		}
 	}
-	return p, nil
+	seen, err := s.seenAll(ctx, offline)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]signaling.Person, len(users))
+	for i, u := range users {
+		v := views[keys[i]]
+		p := signaling.Person{User: u.User, Name: u.Name, Role: u.role(), State: v.state, Online: v.state.Online()}
+		if t := cmp.Or(v.lastSeen, seen[keys[i]]); !p.Online && !t.IsZero() {
+			p.LastSeen = &t
+		}
+		out[i] = p
+	}
+	return out, nil
 }
 
 // findVisible looks up user of team for viewer (with role): a user of
@@ -168,49 +147,50 @@ func (s *Server) handlePresence(w http.ResponseWriter, r *http.Request) {
 		s.httpError(w, r, c.Subject, e)
 		return
 	}
-	team := c.team()
-	var kw jetstream.KeyWatcher
+	team, key := c.team(), userKey(c.team(), user)
+	var box *presenceBox
 	if wait > 0 {
-		// Watch before reading, so that nothing is missed in between.
-		_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(wait + s.cfg.WriteTimeout))
-		var err error
-		kw, err = s.bus.presence.WatchFiltered(r.Context(), []string{presenceFilter(userKey(team, user))}, jetstream.UpdatesOnly())
-		if err != nil {
-			s.httpError(w, r, c.Subject, signaling.Errorf(signaling.UnknownError, "could not watch presence: %v", err))
+		// Follow before reading, so that nothing is missed in between.
+		box = newPresenceBox(userKey(team, c.Subject))
+		if !s.feed.followBox(r.Context(), box, key) {
+			s.httpError(w, r, c.Subject, signaling.Errorf(signaling.InvalidParameter,
+				"you wait for %d people to come online already, the most there may be: wait for one of them first", maxWaits))
 			return
 		}
-		defer func() { _ = kw.Stop() }()
+		defer s.feed.unfollowBox(box, key)
+		_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(wait + s.cfg.WriteTimeout))
 	}
 	p, err := s.person(r.Context(), team, u)
+	if err == nil && box != nil && !p.Online {
+		if !waitOnline(r.Context(), box, key, wait) {
+			return // the client went away
+		}
+		p, err = s.person(r.Context(), team, u)
+	}
 	if err != nil {
 		s.httpError(w, r, c.Subject, signaling.Errorf(signaling.UnknownError, "could not read presence: %v", err))
 		return
 	}
-	if kw != nil && !p.Online {
-		t := time.NewTimer(wait)
-		defer t.Stop()
-	waiting:
-		for {
-			select {
-			case e, ok := <-kw.Updates():
-				if !ok {
-					break waiting
-				}
-				if e != nil && e.Operation() == jetstream.KeyValuePut {
-					break waiting
-				}
-			case <-t.C:
-				break waiting
-			case <-r.Context().Done():
-				return
+	writeJSON(w, http.StatusOK, p)
+}
+
+// waitOnline waits until the user with userKey key, followed by box, is
+// online, or for wait; false when ctx ends first.
+func waitOnline(ctx context.Context, box *presenceBox, key string, wait time.Duration) bool {
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	for {
+		select {
+		case <-box.ready:
+			if box.take()[key].state.Online() {
+				return true
 			}
-		}
-		if p, err = s.person(r.Context(), team, u); err != nil {
-			s.httpError(w, r, c.Subject, signaling.Errorf(signaling.UnknownError, "could not read presence: %v", err))
-			return
+		case <-t.C:
+			return true
+		case <-ctx.Done():
+			return false
 		}
 	}
-	writeJSON(w, http.StatusOK, p)
 }
 
 // setManual sets the state a user chose by hand (online clears it) and
@@ -284,24 +264,23 @@ func (s *Server) handleContacts(w http.ResponseWriter, r *http.Request) {
 		s.httpError(w, r, c.Subject, signaling.Errorf(signaling.UnknownError, "%v", err))
 		return
 	}
-	out := signaling.People{People: []signaling.Person{}}
-	for _, user := range list {
-		u, found, err := s.lookup(r.Context(), c.team(), user)
-		if err != nil {
-			s.httpError(w, r, c.Subject, signaling.Errorf(signaling.UnknownError, "%v", err))
-			return
-		}
-		if !found {
-			continue
-		}
-		p, err := s.person(r.Context(), c.team(), u)
-		if err != nil {
-			s.httpError(w, r, c.Subject, signaling.Errorf(signaling.UnknownError, "%v", err))
-			return
-		}
-		out.People = append(out.People, p)
+	found, err := s.lookupAll(r.Context(), c.team(), list)
+	if err != nil {
+		s.httpError(w, r, c.Subject, signaling.Errorf(signaling.UnknownError, "%v", err))
+		return
 	}
-	writeJSON(w, http.StatusOK, out)
+	var users []userRecord
+	for _, user := range list {
+		if u, ok := found[user]; ok {
+			users = append(users, u)
+		}
+	}
+	people, err := s.people(r.Context(), c.team(), users)
+	if err != nil {
+		s.httpError(w, r, c.Subject, signaling.Errorf(signaling.UnknownError, "%v", err))
+		return
+	}
+	writeJSON(w, http.StatusOK, signaling.People{People: append([]signaling.Person{}, people...)})
 }
 
 // handleAddContact adds a contact: PUT /v1/me/contacts/{user}.
@@ -409,29 +388,23 @@ func (s *Server) handleDirectory(w http.ResponseWriter, r *http.Request) {
 		s.httpError(w, r, c.Subject, signaling.Errorf(signaling.UnknownError, "could not list the directory: %v", err))
 		return
 	}
-	keys, err := s.keys(r.Context(), s.bus.presence, teamFilter(team)+".*")
-	if err != nil {
-		s.httpError(w, r, c.Subject, signaling.Errorf(signaling.UnknownError, "could not read presence: %v", err))
-		return
-	}
-	online := map[string]bool{}
-	for _, k := range keys {
-		if uk, _, ok := splitLast(k); ok {
-			online[uk] = true
-		}
-	}
-	out := signaling.People{People: []signaling.Person{}}
+	var match []userRecord
 	for _, u := range users {
-		if u.User == c.Subject || !(q == "" || strings.Contains(strings.ToLower(u.User), q) || strings.Contains(strings.ToLower(u.Name), q)) {
-			continue
+		if u.User != c.Subject && (q == "" || strings.Contains(strings.ToLower(u.User), q) || strings.Contains(strings.ToLower(u.Name), q)) {
+			if match = append(match, u); len(match) == maxDirectory {
+				break
+			}
 		}
-		p := signaling.Person{User: u.User, Name: u.Name, Role: u.role(), State: signaling.StateOffline}
-		if online[userKey(team, u.User)] {
-			p.State, p.Online = signaling.StateOnline, true
-		}
-		if out.People = append(out.People, p); len(out.People) == maxDirectory {
-			break
-		}
+	}
+	keys := make([]string, len(match))
+	for i, u := range match {
+		keys[i] = userKey(team, u.User)
+	}
+	views := s.feed.views(r.Context(), keys)
+	out := signaling.People{People: []signaling.Person{}}
+	for i, u := range match {
+		st := views[keys[i]].state
+		out.People = append(out.People, signaling.Person{User: u.User, Name: u.Name, Role: u.role(), State: st, Online: st.Online()})
 	}
 	writeJSON(w, http.StatusOK, out)
 }

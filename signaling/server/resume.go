@@ -1,6 +1,7 @@
 package server
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -105,7 +106,7 @@ func (s *Server) adopt(ctx context.Context, c *conn, m signaling.Message) (again
 		return false, signaling.Errorf(signaling.UnknownError, "could not read call %s: %v", callID, err)
 	}
 	var rec callRecord
-	if json.Unmarshal(e.Value(), &rec) != nil || rec.Team != c.team || (c.user != rec.From && c.user != rec.To) {
+	if json.Unmarshal(e.Value(), &rec) != nil || cmp.Or(rec.Team, DefaultTeam) != c.team || (c.user != rec.From && c.user != rec.To) {
 		return false, unknown
 	}
 	call := s.recordedCall(rec)
@@ -139,7 +140,7 @@ func (s *Server) adopt(ctx context.Context, c *conn, m signaling.Message) (again
 
 // recordedCall is the call of rec, to run from where its record left it.
 func (s *Server) recordedCall(rec callRecord) *call {
-	cs := callSetup{id: rec.ID, from: rec.From, fromSession: rec.FromSession, to: rec.To, team: rec.Team, link: rec.Link}
+	cs := callSetup{id: rec.ID, from: rec.From, fromSession: rec.FromSession, to: rec.To, team: cmp.Or(rec.Team, DefaultTeam), link: rec.Link}
 	c := s.newCall(cs, rec)
 	c.answeredBy = rec.AnsweredBy
 	return c

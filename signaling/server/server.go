@@ -20,13 +20,15 @@ import (
 
 // Causes with which a connection's context ends.
 var (
-	errShutdown = errors.New("server: shutting down")
-	errSlow     = errors.New("server: client too slow: its send queue is full")
-	errBadToken = errors.New("server: connect with an invalid token")
-	errLost     = errors.New("server: session was taken over after its presence expired")
-	errNoHello  = errors.New("server: no connect in time")
-	errRevoked  = errors.New("server: the device or user was revoked")
-	errExpired  = errors.New("server: the token expired without a refresh")
+	errShutdown    = errors.New("server: shutting down")
+	errSlow        = errors.New("server: client too slow: its send queue is full")
+	errBadToken    = errors.New("server: connect with an invalid token")
+	errLost        = errors.New("server: session was taken over after its presence expired")
+	errNoHello     = errors.New("server: no connect in time")
+	errRevoked     = errors.New("server: the device or user was revoked")
+	errExpired     = errors.New("server: the token expired without a refresh")
+	errRoleChanged = errors.New("server: the connection's token was refreshed with another role")
+	errPing        = errors.New("server: no answer to a ping in time")
 )
 
 // Server is a parley signaling server: the token endpoint, the session
@@ -50,6 +52,7 @@ type Server struct {
 	bus      *bus
 	hub      *hub    // the users' messages, to this node's connections
 	keeper   *keeper // the presence heartbeats of this node's sessions
+	feed     *feed   // everyone's presence, for this node's followers
 	ln       net.Listener
 	turn     *turnServer // nil when TURNListen is "off"
 	http     *http.Server
@@ -176,30 +179,33 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	s.started = true
 	s.mu.Unlock()
 
+	var ln net.Listener
+	defer func() { // undo what started, on failure
+		if err != nil {
+			if ln != nil {
+				ln.Close()
+			}
+			s.feed.close()
+			s.turn.close()
+			s.bus.close()
+			s.feed, s.turn, s.bus = nil, nil, nil
+		}
+	}()
 	if s.bus, err = startBus(ctx, s.cfg, s.log); err != nil {
 		return err
 	}
 	if s.cfg.TURNListen != "off" {
 		if s.turn, err = startTURN(s.cfg, s.log, s.turnAllowed); err != nil {
-			s.bus.close()
-			s.bus = nil
 			return err
 		}
 	}
-	ln, err := net.Listen("tcp", s.cfg.Listen)
-	if err != nil {
-		s.turn.close()
-		s.turn = nil
-		s.bus.close()
-		s.bus = nil
+	if ln, err = net.Listen("tcp", s.cfg.Listen); err != nil {
 		return fmt.Errorf("server: listen: %w", err)
 	}
 	if s.hub, err = startHub(s.bus.nc); err != nil {
-		ln.Close()
-		s.turn.close()
-		s.turn = nil
-		s.bus.close()
-		s.bus = nil
+		return err
+	}
+	if s.feed, err = startFeed(s); err != nil {
 		return err
 	}
 	s.keeper = startKeeper(s)
@@ -285,6 +291,7 @@ func (s *Server) shutdown(ctx context.Context) error {
 			errs = append(errs, fmt.Errorf("server: http: %w", err))
 		}
 	}
+	s.feed.close()
 	if err := s.turn.close(); err != nil {
 		errs = append(errs, fmt.Errorf("server: turn: %w", err))
 	}

@@ -1,0 +1,726 @@
+package server
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/parley-voice/parley/signaling"
+)
+
+// How often the connections that watch a user are told of the user's
+// changes: at once, up to presenceBurst changes in a row, then at most
+// presenceRate a second, the changes between told together. A user who
+// toggles their state thousands of times a second costs each watcher two
+// messages a second; one who changes state now and then is told in
+// milliseconds.
+const (
+	presenceBurst = 5
+	presenceRate  = 2
+)
+
+// maxWaits bounds the presence long-polls (GET …/presence?wait=) that one
+// user may hold open on a node at once.
+const maxWaits = 4
+
+// feed is this node's view of everyone's presence: one KV watch of the
+// whole presence bucket and one of the busy bucket, however many
+// connections, calls and long-polls follow someone. (A JetStream consumer
+// per follower made the number of consumers grow with the connections,
+// and the stream allows 1,000: issue 21.) Every node sees every session,
+// so each keeps the whole service's presence: about 150 bytes a session.
+//
+// The feed's goroutine owns the view and who follows whom. Others ask it
+// through do, which runs a function on that goroutine. It tells followers
+// of changes without ever blocking: a watching connection gets a presence
+// message queued (a client too slow for it is disconnected, as for any
+// message), at most one per user per presenceThrottle; a call or a
+// long-poll gets the user's latest view in its presenceBox at once.
+//
+// sync makes the view exact for a caller: it returns once the feed has
+// applied every change the buckets held when sync was called.
+type feed struct {
+	s    *Server
+	log  *slog.Logger
+	reqs chan func()
+	ctx  context.Context // ends with close
+	stop context.CancelFunc
+	done chan struct{} // closed when run returns
+
+	// Owned by run.
+	pw, bw         jetstream.KeyWatcher
+	users          map[string]*feedUser // by userKey: everyone with a session, a busy mark, or a follower
+	conns          map[*conn]map[string]*watchEntry
+	pRev, bRev     uint64 // the last revisions applied, of each bucket
+	pStart, bStart uint64 // the buckets' last revisions when the watches started
+	syncs          []feedSync
+	due            map[*feedUser]bool // users whose watchers wait out the throttle
+	timer          *time.Timer
+	gen            int // the current watch's generation: see restart
+}
+
+// feedUser is one user in the view.
+type feedUser struct {
+	key      string
+	sessions map[string]feedSession // by the session's key token
+	busy     bool
+	lastSeen time.Time // when their last session went, while the feed watched
+
+	state signaling.State // as of the last change
+	name  string
+	// The watchers' allowance of changes (see presenceBurst), as of
+	// refilled.
+	allowance float64
+	refilled  time.Time
+
+	watchers []*watchEntry
+	boxes    []*presenceBox
+}
+
+// feedSession is what the feed keeps of a presence record.
+type feedSession struct {
+	name        string
+	idle        bool
+	manual      signaling.State
+	manualSince time.Time
+	updated     time.Time
+	gen         int
+}
+
+func newFeedSession(r presenceRecord, gen int) feedSession {
+	return feedSession{name: r.Name, idle: r.Idle, manual: r.Manual, manualSince: r.ManualSince, updated: r.Updated, gen: gen}
+}
+
+// same reports whether s and o differ only in their heartbeat.
+func (s feedSession) same(o feedSession) bool {
+	return s.name == o.name && s.idle == o.idle && s.manual == o.manual && s.manualSince.Equal(o.manualSince)
+}
+
+// watchEntry is one user a connection watches.
+type watchEntry struct {
+	c    *conn
+	user string    // the id the connection watches
+	name string    // their name in the users bucket, for when no session names them
+	u    *feedUser // nil for a user hidden from the connection: always offline
+
+	// The feed's: what the connection was last told, and whether it may
+	// be told more (its first presence is queued).
+	state signaling.State
+	told  string // the name
+	ready bool
+}
+
+// now is the state and name of w's user as the feed has them.
+func (w *watchEntry) now() (signaling.State, string) {
+	if w.u == nil {
+		return signaling.StateOffline, w.name
+	}
+	return w.u.state, cmp.Or(w.u.name, w.name)
+}
+
+// stale reports whether w's connection was told otherwise than now.
+func (w *watchEntry) stale() bool {
+	state, name := w.now()
+	return state != w.state || name != w.told
+}
+
+// feedSync is a sync waiting for the feed to reach these revisions.
+type feedSync struct {
+	pRev, bRev uint64
+	done       chan struct{}
+}
+
+// presenceView is one user's presence, for calls and long-polls.
+type presenceView struct {
+	sessions []string // the key tokens of their sessions
+	state    signaling.State
+	name     string
+	lastSeen time.Time
+}
+
+func (v presenceView) has(session string) bool { return slices.Contains(v.sessions, session) }
+
+// presenceBox keeps the latest views of the users one call or long-poll
+// follows, for its own goroutine: the feed puts, the owner takes after
+// Ready.
+type presenceBox struct {
+	owner string // the userKey of a long-poll's user; "" for a call
+	ready chan struct{}
+	mu    sync.Mutex
+	views map[string]presenceView // by userKey; changed since the last take
+}
+
+func newPresenceBox(owner string) *presenceBox {
+	return &presenceBox{owner: owner, ready: make(chan struct{}, 1), views: map[string]presenceView{}}
+}
+
+func (b *presenceBox) put(key string, v presenceView) {
+	b.mu.Lock()
+	b.views[key] = v
+	b.mu.Unlock()
+	select {
+	case b.ready <- struct{}{}:
+	default:
+	}
+}
+
+// take returns the views that changed since the last take.
+func (b *presenceBox) take() map[string]presenceView {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	v := b.views
+	b.views = map[string]presenceView{}
+	return v
+}
+
+func startFeed(s *Server) (*feed, error) {
+	ctx, stop := context.WithCancel(context.Background())
+	f := &feed{
+		s: s, log: s.log.With("component", "feed"),
+		reqs: make(chan func()), ctx: ctx, stop: stop, done: make(chan struct{}),
+		users: map[string]*feedUser{}, conns: map[*conn]map[string]*watchEntry{}, due: map[*feedUser]bool{},
+		timer: time.NewTimer(time.Hour),
+	}
+	f.timer.Stop()
+	if err := f.watch(); err != nil {
+		stop()
+		return nil, err
+	}
+	go f.run()
+	return f, nil
+}
+
+// watch starts the two KV watches. Their context must outlive this call:
+// NATS uses it again to restart their consumers after a gap.
+func (f *feed) watch() (err error) {
+	// What the watches' initial values cover: once they are read, the
+	// view is as of these revisions at least.
+	if f.pStart, err = f.s.lastRevision(f.ctx, bucketPresence); err != nil {
+		return err
+	}
+	if f.bStart, err = f.s.lastRevision(f.ctx, bucketBusy); err != nil {
+		return err
+	}
+	if f.pw, err = f.s.bus.presence.WatchAll(f.ctx); err != nil {
+		return fmt.Errorf("server: watch presence: %w", err)
+	}
+	if f.bw, err = f.s.bus.busy.WatchAll(f.ctx, jetstream.MetaOnly()); err != nil {
+		_ = f.pw.Stop()
+		return fmt.Errorf("server: watch busy marks: %w", err)
+	}
+	return nil
+}
+
+// close stops the feed and waits for it.
+func (f *feed) close() {
+	if f == nil {
+		return
+	}
+	f.stop()
+	<-f.done
+}
+
+func (f *feed) run() {
+	defer close(f.done)
+	defer f.timer.Stop()
+	defer func() {
+		_ = f.pw.Stop()
+		_ = f.bw.Stop()
+	}()
+	for {
+		select {
+		case <-f.ctx.Done():
+			return
+		case fn := <-f.reqs:
+			fn()
+		case e, ok := <-f.pw.Updates():
+			if !ok {
+				f.restart()
+				continue
+			}
+			if e != nil {
+				f.applyPresence(e)
+			} else {
+				f.pRev = max(f.pRev, f.pStart)
+				f.sweep()
+			}
+			f.release()
+		case e, ok := <-f.bw.Updates():
+			if !ok {
+				f.restart()
+				continue
+			}
+			if e != nil {
+				f.applyBusy(e)
+			} else {
+				f.bRev = max(f.bRev, f.bStart)
+			}
+			f.release()
+		case <-f.timer.C:
+			f.flushDue()
+		}
+	}
+}
+
+// do runs fn on the feed's goroutine and waits for it; false when the feed
+// stopped first.
+func (f *feed) do(ctx context.Context, fn func()) bool {
+	done := make(chan struct{})
+	select {
+	case f.reqs <- func() { fn(); close(done) }:
+	case <-f.done:
+		return false
+	case <-ctx.Done():
+		return false
+	}
+	<-done
+	return true
+}
+
+// restart watches again after a watch ended by itself (NATS gave up on
+// it): every entry is read again, and the sessions not read again by the
+// end of the initial values (sweep) are gone.
+func (f *feed) restart() {
+	if f.ctx.Err() != nil {
+		return
+	}
+	f.log.Error("presence watch ended: watching again")
+	_ = f.pw.Stop()
+	_ = f.bw.Stop()
+	f.gen++
+	for f.watch() != nil {
+		select {
+		case <-f.ctx.Done():
+			return
+		case <-time.After(time.Second):
+		}
+	}
+	for _, u := range f.users {
+		u.busy = false // the busy watch tells again
+	}
+}
+
+// sweep drops the sessions that a restarted watch did not read again,
+// and tells what changed meanwhile.
+func (f *feed) sweep() {
+	if f.gen == 0 {
+		return
+	}
+	for _, u := range f.users {
+		gone := false
+		for sess, r := range u.sessions {
+			if r.gen != f.gen {
+				delete(u.sessions, sess)
+				gone = true
+			}
+		}
+		f.changed(u, gone)
+		f.forget(u)
+	}
+}
+
+// user returns the view of key, making it.
+func (f *feed) user(key string) *feedUser {
+	u := f.users[key]
+	if u == nil {
+		u = &feedUser{key: key, sessions: map[string]feedSession{}, state: signaling.StateOffline}
+		f.users[key] = u
+	}
+	return u
+}
+
+// forget drops u from the view once nothing keeps it.
+func (f *feed) forget(u *feedUser) {
+	if len(u.sessions) == 0 && !u.busy && len(u.watchers) == 0 && len(u.boxes) == 0 {
+		delete(f.users, u.key)
+		delete(f.due, u)
+	}
+}
+
+func (f *feed) applyPresence(e jetstream.KeyValueEntry) {
+	f.pRev = max(f.pRev, e.Revision())
+	key, sess, ok := splitLast(e.Key())
+	if !ok {
+		return
+	}
+	if e.Operation() == jetstream.KeyValuePut {
+		u := f.user(key)
+		r := newFeedSession(decodePresence(e.Value(), e.Created()), f.gen)
+		old, had := u.sessions[sess]
+		u.sessions[sess] = r
+		if !had || !old.same(r) {
+			f.changed(u, !had)
+		}
+		return
+	}
+	u := f.users[key]
+	if u == nil {
+		return
+	}
+	r, had := u.sessions[sess]
+	if !had {
+		return
+	}
+	delete(u.sessions, sess)
+	// Gone now (a goodbye), or at its last heartbeat (an expiry).
+	seen := r.updated
+	if e.Operation() == jetstream.KeyValueDelete {
+		seen = time.Now()
+	}
+	if seen.After(u.lastSeen) {
+		u.lastSeen = seen.UTC().Truncate(time.Second)
+	}
+	f.changed(u, true)
+	f.forget(u)
+}
+
+func (f *feed) applyBusy(e jetstream.KeyValueEntry) {
+	f.bRev = max(f.bRev, e.Revision())
+	busy := e.Operation() == jetstream.KeyValuePut
+	u := f.users[e.Key()]
+	if u == nil {
+		if !busy {
+			return
+		}
+		u = f.user(e.Key())
+	}
+	if u.busy != busy {
+		u.busy = busy
+		f.changed(u, false)
+	}
+	f.forget(u)
+}
+
+// changed follows a change of u: its boxes hear of it at once, its
+// watchers when its state or name changed, within the throttle.
+func (f *feed) changed(u *feedUser, sessions bool) {
+	state, name := u.aggregate()
+	stateChanged := state != u.state || name != u.name
+	u.state, u.name = state, name
+	if sessions || stateChanged {
+		if len(u.boxes) > 0 {
+			v := u.view()
+			for _, b := range u.boxes {
+				b.put(u.key, v)
+			}
+		}
+	}
+	if !stateChanged || len(u.watchers) == 0 || f.due[u] {
+		return
+	}
+	if wait := u.spend(); wait > 0 {
+		f.due[u] = true
+		if len(f.due) == 1 {
+			f.timer.Reset(wait)
+		}
+		return
+	}
+	f.tell(u)
+}
+
+// spend takes one change from u's allowance: 0 when there was one, else
+// how long until there is.
+func (u *feedUser) spend() time.Duration {
+	now := time.Now()
+	if u.refilled.IsZero() {
+		u.allowance = presenceBurst
+	} else {
+		u.allowance = min(presenceBurst, u.allowance+now.Sub(u.refilled).Seconds()*presenceRate)
+	}
+	u.refilled = now
+	if u.allowance >= 1 {
+		u.allowance--
+		return 0
+	}
+	return time.Duration((1 - u.allowance) / presenceRate * float64(time.Second))
+}
+
+// aggregate is u's state now (see signaling.State), and the display name
+// of its latest session.
+func (u *feedUser) aggregate() (signaling.State, string) {
+	if len(u.sessions) == 0 {
+		return signaling.StateOffline, ""
+	}
+	var name string
+	var named, manualAt time.Time
+	var manual signaling.State
+	idle := true
+	for _, r := range u.sessions {
+		if r.name != "" && r.updated.After(named) {
+			name, named = r.name, r.updated
+		}
+		if manual == "" || r.manualSince.After(manualAt) {
+			manual, manualAt = r.manual, r.manualSince
+		}
+		idle = idle && r.idle
+	}
+	switch {
+	case u.busy:
+		return signaling.StateInCall, name
+	case manual == signaling.StateDND:
+		return signaling.StateDND, name
+	case manual == signaling.StateAway, idle:
+		return signaling.StateAway, name
+	}
+	return signaling.StateOnline, name
+}
+
+func (u *feedUser) view() presenceView {
+	v := presenceView{state: u.state, name: u.name, lastSeen: u.lastSeen}
+	for s := range u.sessions {
+		v.sessions = append(v.sessions, s)
+	}
+	return v
+}
+
+// tell queues u's presence for each watcher that was told otherwise.
+func (f *feed) tell(u *feedUser) {
+	delete(f.due, u)
+	for _, w := range u.watchers {
+		if w.ready && w.stale() {
+			f.send(w)
+		}
+	}
+}
+
+// flushDue tells the users whose allowance came back, and sets the timer
+// for the next.
+func (f *feed) flushDue() {
+	var next time.Duration
+	for u := range f.due {
+		if wait := u.spend(); wait > 0 {
+			next = min(cmp.Or(next, wait), wait)
+			continue
+		}
+		f.tell(u)
+	}
+	if len(f.due) > 0 {
+		f.timer.Reset(next)
+	}
+}
+
+// send queues the presence of w's user for its connection.
+func (f *feed) send(w *watchEntry) {
+	if b := f.presence(w, ""); b != nil {
+		w.c.enqueue(b)
+	}
+}
+
+// presence is the wire form of the presence of w's user as the feed has
+// it, answering ref; w is told so.
+func (f *feed) presence(w *watchEntry, ref string) []byte {
+	w.state, w.told = w.now()
+	online := w.state.Online()
+	m := signaling.Message{Type: signaling.TypePresence, Ref: ref, User: w.user, Online: &online, State: w.state, Name: w.told}
+	if !online && w.u != nil && !w.u.lastSeen.IsZero() {
+		t := w.u.lastSeen
+		m.LastSeen = &t
+	}
+	b, err := signaling.Encode(m)
+	if err != nil {
+		f.log.Error("encode presence", "err", err)
+	}
+	return b
+}
+
+// release answers the syncs that the revisions applied have reached.
+func (f *feed) release() {
+	if len(f.syncs) == 0 {
+		return
+	}
+	f.syncs = slices.DeleteFunc(f.syncs, func(s feedSync) bool {
+		if f.pRev >= s.pRev && f.bRev >= s.bRev {
+			close(s.done)
+			return true
+		}
+		return false
+	})
+}
+
+// sync returns once the feed has applied every change that the presence
+// and busy buckets held when it was called, or when ctx ends (then the
+// view may be a moment behind, and it says so).
+func (f *feed) sync(ctx context.Context) error {
+	pRev, err := f.s.lastRevision(ctx, bucketPresence)
+	if err != nil {
+		return err
+	}
+	bRev, err := f.s.lastRevision(ctx, bucketBusy)
+	if err != nil {
+		return err
+	}
+	done := make(chan struct{})
+	if !f.do(ctx, func() {
+		f.syncs = append(f.syncs, feedSync{pRev: pRev, bRev: bRev, done: done})
+		f.release()
+	}) {
+		return errors.New("server: the presence feed stopped")
+	}
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("server: presence not up to date: %w", ctx.Err())
+	}
+}
+
+// views returns the presence of the users with these keys, as the feed
+// has it now.
+func (f *feed) views(ctx context.Context, keys []string) map[string]presenceView {
+	out := make(map[string]presenceView, len(keys))
+	f.do(ctx, func() {
+		for _, k := range keys {
+			if u := f.users[k]; u != nil {
+				out[k] = u.view()
+			} else {
+				out[k] = presenceView{state: signaling.StateOffline}
+			}
+		}
+	})
+	return out
+}
+
+// sessions tells how many sessions the user with userKey key has.
+func (f *feed) sessions(ctx context.Context, key string) int {
+	n := 0
+	f.do(ctx, func() {
+		if u := f.users[key]; u != nil {
+			n = len(u.sessions)
+		}
+	})
+	return n
+}
+
+// followBox has box follow the users with these keys, and puts their
+// views in it now. A long-poll's box (with an owner) is refused when its
+// owner holds maxWaits already.
+func (f *feed) followBox(ctx context.Context, box *presenceBox, keys ...string) bool {
+	ok := true
+	f.do(ctx, func() {
+		if box.owner != "" && f.waits(box.owner) >= maxWaits {
+			ok = false
+			return
+		}
+		for _, k := range keys {
+			u := f.user(k)
+			u.boxes = append(u.boxes, box)
+			box.put(k, u.view())
+		}
+	})
+	return ok
+}
+
+// waits counts the long-polls of the user with userKey owner.
+func (f *feed) waits(owner string) int {
+	seen := map[*presenceBox]bool{}
+	for _, u := range f.users {
+		for _, b := range u.boxes {
+			if b.owner == owner {
+				seen[b] = true
+			}
+		}
+	}
+	return len(seen)
+}
+
+// unfollowBox undoes followBox.
+func (f *feed) unfollowBox(box *presenceBox, keys ...string) {
+	f.do(context.Background(), func() {
+		for _, k := range keys {
+			if u := f.users[k]; u != nil {
+				u.boxes = slices.DeleteFunc(u.boxes, func(b *presenceBox) bool { return b == box })
+				f.forget(u)
+			}
+		}
+	})
+}
+
+// unwatched returns the users of users (in order, once each) that c does
+// not watch yet, and how many it watches.
+func (f *feed) unwatched(ctx context.Context, c *conn, users []string) (fresh []string, watched int) {
+	f.do(ctx, func() {
+		have := f.conns[c]
+		watched = len(have)
+		for _, u := range users {
+			if have[u] == nil && !slices.Contains(fresh, u) {
+				fresh = append(fresh, u)
+			}
+		}
+	})
+	return fresh, watched
+}
+
+// follow has c watch the users of entries, unless it does already, and
+// returns their presence in wire form, answering ref, for c to queue in
+// that order. seen holds when each (by userKey) was last seen, from the
+// seen bucket. Until ready, the feed tells c nothing more about them.
+func (f *feed) follow(ctx context.Context, c *conn, entries []*watchEntry, keys []string, seen map[string]time.Time, ref string) [][]byte {
+	var out [][]byte
+	f.do(ctx, func() {
+		have := f.conns[c]
+		if have == nil {
+			have = map[string]*watchEntry{}
+			f.conns[c] = have
+		}
+		for i, w := range entries {
+			if have[w.user] != nil {
+				continue
+			}
+			have[w.user] = w
+			if keys[i] != "" {
+				w.u = f.user(keys[i])
+				w.u.watchers = append(w.u.watchers, w)
+				if t := seen[keys[i]]; t.After(w.u.lastSeen) {
+					w.u.lastSeen = t
+				}
+			}
+			out = append(out, f.presence(w, ref))
+		}
+	})
+	return out
+}
+
+// ready lets the feed tell c of changes to the users of entries, and tells
+// what changed since follow.
+func (f *feed) ready(ctx context.Context, entries []*watchEntry) {
+	f.do(ctx, func() {
+		for _, w := range entries {
+			w.ready = true
+			if w.stale() && !f.due[w.u] {
+				f.send(w)
+			}
+		}
+	})
+}
+
+// unwatch forgets everything c watches.
+func (f *feed) unwatch(c *conn) {
+	f.do(context.Background(), func() {
+		for _, w := range f.conns[c] {
+			if w.u != nil {
+				w.u.watchers = slices.DeleteFunc(w.u.watchers, func(o *watchEntry) bool { return o == w })
+				f.forget(w.u)
+			}
+		}
+		delete(f.conns, c)
+	})
+}
+
+// lastRevision is the revision of the last change in bucket; 0 when it
+// has none.
+func (s *Server) lastRevision(ctx context.Context, bucket string) (uint64, error) {
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.RequestTimeout)
+	defer cancel()
+	st, err := s.bus.js.Stream(ctx, "KV_"+bucket)
+	if err != nil {
+		return 0, fmt.Errorf("server: read %s: %w", bucket, err)
+	}
+	return st.CachedInfo().State.LastSeq, nil
+}

@@ -1,0 +1,210 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/parley-voice/parley/signaling"
+)
+
+// quietConn is a signed-in WebSocket that counts the presence messages it
+// is sent and keeps the last state of each user: for tests that hold many
+// connections, where a client each would be too heavy.
+type quietConn struct {
+	ws       *websocket.Conn
+	presence atomic.Int64 // presence messages received
+	done     chan struct{}
+	news     chan struct{} // a presence came
+	mu       sync.Mutex
+	last     map[string]signaling.State
+}
+
+// connectQuiet signs in with tok and reads on in the background.
+func (s *testServer) connectQuiet(t testing.TB, tok string) *quietConn {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), patience)
+	defer cancel()
+	ws, _, err := websocket.Dial(ctx, "ws://"+s.Addr()+PathWS, nil)
+	if err != nil {
+		t.Fatalf("dial: %v", err)
+	}
+	b, _ := json.Marshal(signaling.Message{Type: signaling.TypeConnect, Token: tok})
+	if err := ws.Write(ctx, websocket.MessageText, b); err != nil {
+		t.Fatalf("connect: %v", err)
+	}
+	if _, b, err = ws.Read(ctx); err != nil {
+		t.Fatalf("welcome: %v", err)
+	}
+	if m, _ := signaling.DecodeServer(b); m.Type != signaling.TypeWelcome {
+		t.Fatalf("welcome: got %s", b)
+	}
+	q := &quietConn{ws: ws, done: make(chan struct{}), news: make(chan struct{}, 1), last: map[string]signaling.State{}}
+	go func() {
+		defer close(q.done)
+		for {
+			_, b, err := ws.Read(context.Background())
+			if err != nil {
+				return
+			}
+			if m, _ := signaling.DecodeServer(b); m.Type == signaling.TypePresence {
+				q.mu.Lock()
+				q.last[m.User] = m.State
+				q.mu.Unlock()
+				q.presence.Add(1)
+				select {
+				case q.news <- struct{}{}:
+				default:
+				}
+			}
+		}
+	}()
+	t.Cleanup(func() {
+		_ = ws.CloseNow()
+		<-q.done
+	})
+	return q
+}
+
+// waitState waits until the last presence q heard of user is state.
+func (q *quietConn) waitState(t testing.TB, user string, state signaling.State) {
+	t.Helper()
+	timeout := time.After(patience)
+	for {
+		q.mu.Lock()
+		got := q.last[user]
+		q.mu.Unlock()
+		if got == state {
+			return
+		}
+		select {
+		case <-q.news:
+		case <-timeout:
+			t.Fatalf("never told %s is %s (last: %q)", user, state, got)
+		}
+	}
+}
+
+// consumers counts the JetStream consumers of the presence and busy
+// buckets.
+func (s *testServer) consumers(t testing.TB) int {
+	t.Helper()
+	n := 0
+	for _, b := range []string{bucketPresence, bucketBusy} {
+		st, err := s.bus.js.Stream(t.Context(), "KV_"+b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n += st.CachedInfo().State.Consumers
+	}
+	return n
+}
+
+// TestManyWatchersLeaveCallingWorking: 2,000 connections, each watching a
+// contact, plus calls, long-polls and directory requests, create no
+// JetStream consumer beyond the node's own two; calling goes on. (Each
+// watch, call and long-poll created one, and the stream allows 1,000:
+// past them, no call could start.)
+func TestManyWatchersLeaveCallingWorking(t *testing.T) {
+	if testing.Short() {
+		t.Skip("2,000 connections")
+	}
+	const n = 2000
+	s := startServer(t)
+	ctx := t.Context()
+	base := s.consumers(t)
+	tokens := make([]string, n)
+	for i := range n {
+		user := fmt.Sprintf("w%04d", i)
+		tok, err := s.IssueToken(ctx, user, TokenOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		tokens[i] = tok
+		b, _ := json.Marshal(contactsRecord{Contacts: []string{fmt.Sprintf("w%04d", (i+1)%n)}})
+		if _, err := s.bus.contacts.Put(ctx, userKey(DefaultTeam, user), b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var wg sync.WaitGroup
+	conns := make([]*quietConn, n)
+	for i := range n {
+		wg.Go(func() { conns[i] = s.connectQuiet(t, tokens[i]) })
+		if i%50 == 49 {
+			wg.Wait()
+		}
+	}
+	wg.Wait()
+	// Every connection is told of its contact: online, once everyone is.
+	for i, q := range conns {
+		q.waitState(t, fmt.Sprintf("w%04d", (i+1)%n), signaling.StateOnline)
+	}
+	alice, bob := s.connect(t, "alice", ""), s.connect(t, "bob", "")
+	api := s.userAPI(s.token(t, "carol"))
+	for i := range 20 {
+		if _, err := api.Directory(ctx, "w00"); err != nil {
+			t.Fatal(err)
+		}
+		wctx, cancel := context.WithTimeout(ctx, 10*time.Millisecond)
+		_, _ = api.Presence(wctx, fmt.Sprintf("w%04d", i), time.Minute) // a long-poll, cut short
+		cancel()
+		id := placeCall(t, alice, bob, "d")
+		bob.send(msg(signaling.TypeRinging, id))
+		alice.expect(status(ev(id, signaling.Ringing, out, "alice", "bob")))
+		bob.expect(status(ev(id, signaling.Ringing, in, "alice", "bob")))
+		alice.send(msg(signaling.TypeHangup, id))
+		alice.expect(status(ended(id, signaling.Unanswered, out, "alice", "bob", ReasonCanceled, 0)))
+		bob.expect(status(ended(id, signaling.Unanswered, in, "alice", "bob", ReasonCanceled, 0)))
+	}
+	if got := s.consumers(t); got > base {
+		t.Errorf("presence and busy buckets: %d consumers with %d watching connections, 20 calls, long-polls and directory requests; %d before", got, n, base)
+	}
+}
+
+// TestPresenceFloodCoalesced: a user who toggles their state 2,000 times
+// costs a watcher a handful of presence messages, and the watcher ends up
+// with the last state. (Each change the presence bucket saw reached every
+// watcher: hundreds.)
+func TestPresenceFloodCoalesced(t *testing.T) {
+	s := startServer(t, func(c *Config) { c.Heartbeat = 200 * time.Millisecond })
+	aliceTok := s.token(t, "alice")
+	s.token(t, "bob")
+	if _, err := s.userAPI(aliceTok).AddContact(t.Context(), "bob"); err != nil {
+		t.Fatal(err)
+	}
+	bob := s.connect(t, "bob", "")
+	alice := s.connectQuiet(t, aliceTok)
+	alice.waitState(t, "bob", signaling.StateOnline)
+	start := time.Now()
+	const toggles = 2000
+	for i := range toggles + 1 {
+		state := signaling.StateOnline // the last leaves him online
+		if i%2 == 0 && i < toggles {
+			state = signaling.StateAway
+		}
+		bob.send(signaling.Message{Type: signaling.TypePresence, State: state})
+	}
+	bob.ping("p") // every toggle was handled
+	alice.waitState(t, "bob", signaling.StateAway)
+	alice.waitState(t, "bob", signaling.StateOnline)
+	// Nothing more is due: what alice was sent is all she gets.
+	for due := true; due; {
+		if err := s.feed.sync(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		s.feed.do(t.Context(), func() { due = len(s.feed.due) > 0 })
+	}
+	took := time.Since(start)
+	got := alice.presence.Load() - 1
+	limit := int64(presenceBurst + presenceRate*took.Seconds() + 1)
+	t.Logf("%d toggles in %v: %d presence messages to a watcher (at most %d)", toggles, took.Round(time.Millisecond), got, limit)
+	if got > limit {
+		t.Errorf("%d presence messages for %d toggles in %v, want at most %d", got, toggles, took, limit)
+	}
+}
