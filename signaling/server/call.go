@@ -87,6 +87,7 @@ type call struct {
 	claim      uint64      // the record's revision that adopted the call here, after its owner went away (resume.go)
 	grace      *time.Timer // running while a participant of the answered call is away
 	away       bool        // grace is running
+	candidates [2]int      // relayed so far, from the caller and from the callee
 }
 
 // startCall subscribes the call's subject and watches its parties'
@@ -334,6 +335,14 @@ func (c *call) apply(a signaling.Message, team string) *signaling.Error {
 		}
 		c.end(signaling.Failed, reason, 0)
 	case signaling.TypeCandidate:
+		side := 1
+		if isCaller {
+			side = 0
+		}
+		if c.candidates[side]++; c.candidates[side] > maxCandidates {
+			return signaling.Errorf(signaling.InvalidParameter,
+				"you sent %d candidates for call %s, the most there may be: the call has all it can use", maxCandidates, c.id)
+		}
 		m := signaling.Message{Type: signaling.TypeCandidate, CallID: c.id, Candidate: a.Candidate}
 		switch {
 		case isCaller:

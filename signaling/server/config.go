@@ -175,6 +175,12 @@ type Config struct {
 	// secret. The zero value is DefaultLimits.
 	Limits Limits
 
+	// DialLimit is how many calls one user may place in a minute, and
+	// RingLimit how many calls may ring one user in a minute, on this
+	// node; a third of either may come at once. Defaults DefaultDialLimit
+	// and DefaultRingLimit; negative: no limit.
+	DialLimit, RingLimit int
+
 	// Logger receives the server's logs, including every refusal sent to a
 	// client. Default: logs are discarded.
 	Logger *slog.Logger
@@ -248,6 +254,12 @@ func (c Config) withDefaults() Config {
 		c.InviteTTL = DefaultInviteTTL
 	}
 	c.Limits = c.Limits.withDefaults()
+	if c.DialLimit == 0 {
+		c.DialLimit = DefaultDialLimit
+	}
+	if c.RingLimit == 0 {
+		c.RingLimit = DefaultRingLimit
+	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/coder/websocket"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"golang.org/x/time/rate"
 
 	"github.com/parley-voice/parley/signaling"
 )
@@ -75,7 +76,9 @@ type conn struct {
 	pinger   *time.Timer // the next keepalive ping
 
 	// Owned by the reader.
-	expiry *time.Timer // closes the connection when its token expires
+	expiry  *time.Timer   // closes the connection when its token expires
+	rate    *rate.Limiter // of the messages it reads (abuse.go)
+	strikes int           // messages refused in a row
 
 	mu sync.Mutex // guards what follows
 	// queue holds what waits to be written, in wire form; it grows as
@@ -141,6 +144,7 @@ func (s *Server) handleWS(w http.ResponseWriter, r *http.Request) {
 		abort:       abort,
 		cancelAbort: cancelAbort,
 		log:         s.log.With("remote", r.RemoteAddr),
+		rate:        rate.NewLimiter(msgRate, msgBurst),
 	}
 	served = true
 	go func() {
@@ -217,26 +221,53 @@ func (c *conn) readLoop() error {
 			if err != nil {
 				return fmt.Errorf("server: read: %w", err)
 			}
-			c.refuse(signaling.Errorf(signaling.InvalidParameter,
+			if err := c.strike(signaling.Errorf(signaling.InvalidParameter,
 				"message of %d bytes is over the limit of %d: send one message per frame, SDP under %d bytes",
-				int64(len(b))+rest, signaling.MaxMessageBytes, signaling.MaxSDPLength), "", "")
+				int64(len(b))+rest, signaling.MaxMessageBytes, signaling.MaxSDPLength), "", ""); err != nil {
+				return err
+			}
 			continue
 		}
 		if typ != websocket.MessageText {
-			c.refuse(signaling.Errorf(signaling.InvalidParameter,
-				"binary frame: signaling messages are JSON in text frames"), "", "")
+			if err := c.strike(signaling.Errorf(signaling.InvalidParameter,
+				"binary frame: signaling messages are JSON in text frames"), "", ""); err != nil {
+				return err
+			}
+			continue
+		}
+		if !c.rate.Allow() {
+			ref, callID := peekRef(b)
+			if err := c.strike(signaling.Errorf(signaling.InvalidParameter,
+				"too many messages: send at most %d a second", msgRate), ref, callID); err != nil {
+				return err
+			}
 			continue
 		}
 		m, err := signaling.DecodeClient(b)
 		if err != nil {
 			ref, callID := peekRef(b)
-			c.refuse(signaling.AsError(err), ref, callID)
+			if err := c.strike(signaling.AsError(err), ref, callID); err != nil {
+				return err
+			}
 			continue
 		}
 		if err := c.handle(m); err != nil {
 			return err
 		}
 	}
+}
+
+// strike refuses the message answered by ref and callID, and ends the
+// connection (errFlood) after msgStrikes refusals in a row, or
+// helloStrikes before it signed in.
+func (c *conn) strike(e *signaling.Error, ref, callID string) error {
+	c.refuse(e, ref, callID)
+	c.strikes++
+	if c.strikes >= msgStrikes || c.user == "" && c.strikes >= helloStrikes {
+		c.log.Info("too many refused messages: disconnecting", "refused", c.strikes)
+		return errFlood
+	}
+	return nil
 }
 
 // peekRef finds ref and call_id in a message that failed to decode, so that
@@ -264,9 +295,8 @@ func peekRef(b []byte) (ref, callID string) {
 func (c *conn) handle(m signaling.Message) error {
 	if c.user == "" {
 		if m.Type != signaling.TypeConnect {
-			c.refuse(signaling.Errorf(signaling.NoConnectedSession,
+			return c.strike(signaling.Errorf(signaling.NoConnectedSession,
 				`connect first: send {"type":"connect","token":TOKEN}; get a token with `+"`parley token USER --api-key KEY`"), m.Ref, m.CallID)
-			return nil
 		}
 		return c.connect(m)
 	}
@@ -593,6 +623,11 @@ func (c *conn) dial(m signaling.Message) {
 		}
 	}
 	toKey := userKey(c.team, m.To)
+	if ok, retry := c.s.dials.allow(c.key); !ok {
+		refuse(signaling.Errorf(signaling.InvalidParameter,
+			"you placed %d calls in a minute, the most there may be: try again in %s", c.s.cfg.DialLimit, seconds(retry)))
+		return
+	}
 	online, err := c.s.online(c.ctx, toKey)
 	if err != nil {
 		internal("could not read the presence of "+m.To, err)
@@ -609,6 +644,11 @@ func (c *conn) dial(m signaling.Message) {
 	} else if st.State == signaling.StateDND {
 		refuse(signaling.Errorf(signaling.AlreadyBusyCall,
 			"%s does not want to be disturbed (do not disturb): try again later; watch them to see when that changes", signaling.Label(m.To, callee.Name)))
+		return
+	}
+	if ok, retry := c.s.rings.allow(toKey); !ok {
+		refuse(signaling.Errorf(signaling.AlreadyBusyCall,
+			"%s was called %d times in the last minute, the most there may be: try again in %s", m.To, c.s.cfg.RingLimit, seconds(retry)))
 		return
 	}
 	id := newID()
@@ -904,6 +944,9 @@ func (c *conn) close(cause error) {
 	case errors.Is(cause, errRoleChanged):
 		c.flush()
 		_ = c.ws.Close(websocket.StatusPolicyViolation, "role changed")
+	case errors.Is(cause, errFlood):
+		c.flush()
+		_ = c.ws.Close(websocket.StatusPolicyViolation, "too many refused messages")
 	case errors.Is(cause, errPing):
 		c.flush()
 		_ = c.ws.Close(websocket.StatusPolicyViolation, "no answer to pings")

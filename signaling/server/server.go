@@ -29,6 +29,7 @@ var (
 	errExpired     = errors.New("server: the token expired without a refresh")
 	errRoleChanged = errors.New("server: the connection's token was refreshed with another role")
 	errPing        = errors.New("server: no answer to a ping in time")
+	errFlood       = errors.New("server: too many refused messages")
 )
 
 // Server is a parley signaling server: the token endpoint, the session
@@ -46,6 +47,9 @@ type Server struct {
 	generated bool
 	tokens    *tokens
 	limits    *limiter
+	dials     *rates // calls placed, by caller (abuse.go)
+	rings     *rates // calls rung, by callee
+	refused   refusals
 	tls       *tls.Config // nil: plain HTTP
 
 	// Set by Start before ready is closed, read-only afterwards.
@@ -103,6 +107,8 @@ func New(cfg Config) (*Server, error) {
 		apiKey:   cfg.APIKey,
 		tokens:   &tokens{secret: secret, ttl: cfg.TokenTTL},
 		limits:   newLimiter(cfg.Limits),
+		dials:    perMinute(cfg.DialLimit),
+		rings:    perMinute(cfg.RingLimit),
 		serveErr: make(chan error, 1),
 		ready:    make(chan struct{}),
 		stopping: make(chan struct{}),
@@ -226,6 +232,9 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	}
 	if s.track(&s.calls) {
 		go s.sweep(s.callCtx) // resume.go
+	}
+	if s.track(&s.calls) {
+		go s.reportRefusals(s.callCtx, time.Minute) // abuse.go
 	}
 	close(s.ready)
 	nats := "embedded"
@@ -379,14 +388,4 @@ func (s *Server) markKnown(ctx context.Context, team, user, role string) userRec
 func (s *Server) online(ctx context.Context, key string) (bool, error) {
 	msgs, err := s.latest(ctx, bucketPresence, presenceFilter(key))
 	return len(msgs) > 0, err
-}
-
-// logRefusal logs a refusal made to a client.
-func (s *Server) logRefusal(e *signaling.Error, user, remote string, attrs ...any) {
-	level := slog.LevelInfo
-	if e.Code == signaling.UnknownError {
-		level = slog.LevelError
-	}
-	attrs = append([]any{"code", int(e.Code), "name", e.Name, "user", user, "remote", remote, "message", e.Message}, attrs...)
-	s.log.Log(context.Background(), level, "refused", attrs...)
 }
