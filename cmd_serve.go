@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -18,6 +19,7 @@ import (
 func (e *env) serveCommand() *cobra.Command {
 	var cfg server.Config
 	var echoUser string
+	var webhookAllow []string
 	c := &cobra.Command{
 		Use:   "serve",
 		Short: "Run the signaling server",
@@ -37,6 +39,16 @@ Logs go to stderr unless --log names a file.`,
 			}
 			if cfg.DataDir == "" {
 				cfg.DataDir = config.DataDir(e.getenv)
+			}
+			for _, a := range webhookAllow {
+				p, err := netip.ParsePrefix(a)
+				if ip, aerr := netip.ParseAddr(a); err != nil && aerr == nil {
+					p, err = netip.PrefixFrom(ip, ip.BitLen()), nil
+				}
+				if err != nil {
+					return fail(fmt.Errorf("--webhook-allow %q is neither an address nor a range such as 10.20.0.0/16", a))
+				}
+				cfg.Webhooks.Allow = append(cfg.Webhooks.Allow, p)
 			}
 			cfg.APIKey = e.getenv("PARLEY_API_KEY")
 			cfg.Logger = log
@@ -61,6 +73,8 @@ Logs go to stderr unless --log names a file.`,
 	c.Flags().StringVar(&cfg.TLSKeyFile, "tls-key", "", "PEM private key of --tls-cert")
 	c.Flags().StringVar(&cfg.PublicURL, "public-url", "", "base URL of invite and guest links, when clients reach the server by another name (default: the one the admin used)")
 	c.Flags().DurationVar(&cfg.AccessTokenTTL, "access-token-ttl", 0, "lifetime of signed-in devices' access tokens, renewed by the clients (default 15m)")
+	c.Flags().StringArrayVar(&webhookAllow, "webhook-allow", nil, "let webhooks go to this address or `CIDR` range although it is "+
+		"loopback, private, shared, link-local or the server's own, which they are refused by default; repeatable")
 	c.Flags().StringVar(&echoUser, "echo", "", "run an echo service as this user of the default team (parley doctor calls \"echo\"): it answers every call and plays back what it hears a second later")
 	return c
 }

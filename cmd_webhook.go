@@ -14,7 +14,9 @@ func (e *env) webhookCommand(apiKey *string) *cobra.Command {
 		Short: "Manage the team's webhooks: URLs that receive every call status change",
 		Long: `A webhook receives every status change of the team's calls as a signed JSON POST
 (see "Call records and webhooks" in the README for the payload and how to verify the
-X-Parley-Signature header). A receiver that fails is retried with backoff.`,
+X-Parley-Signature header). A receiver that fails is retried with backoff. URLs that
+reach loopback, private, link-local or the server's own addresses are refused unless
+the server's operator allows them (parley serve --webhook-allow).`,
 	}
 	add := &cobra.Command{
 		Use:   "add URL",

@@ -50,7 +50,8 @@ func TestClusterOnNATS(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		return w.startNode("--data", data, "--nats", natsURL+","+strings.Replace(natsURL, "127.0.0.1", "localhost", 1), "--turn-listen", "off")
+		return w.startNode("--data", data, "--nats", natsURL+","+strings.Replace(natsURL, "127.0.0.1", "localhost", 1), "--turn-listen", "off",
+			"--webhook-allow", "127.0.0.1") // the webhook's receiver is on loopback
 	}
 	var nodes [3]string
 	var procs [3]*proc

@@ -126,8 +126,9 @@ type Config struct {
 	// Default DefaultCallHistory.
 	CallHistory time.Duration
 
-	// Webhooks tunes the delivery of webhooks (timeout, retries); see
-	// webhooks.go. Zero fields take its defaults.
+	// Webhooks tunes the delivery of webhooks (timeout, retries, the
+	// address ranges allowed besides public ones); see webhooks.go. Zero
+	// fields take its defaults.
 	Webhooks WebhookOptions
 
 	// NATSURL, when set, is the NATS server (with JetStream) to use instead
@@ -331,6 +332,9 @@ func (c Config) Validate() error {
 	}
 	if (c.TLSCertFile == "") != (c.TLSKeyFile == "") {
 		bad("TLSCertFile and TLSKeyFile go together: give both or neither")
+	}
+	if err := c.Webhooks.validate(); err != nil {
+		bad("%w", err)
 	}
 	if err := c.Limits.validate(); err != nil {
 		bad("%w", err)

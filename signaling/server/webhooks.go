@@ -8,11 +8,15 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -41,6 +45,12 @@ import (
 //     delivery; a failure (another status, a network error, a timeout)
 //     naks it with a delay that doubles from RetryBase up to RetryMax,
 //     until Attempts attempts were made; then it is dropped and logged.
+//
+// Webhooks do not go inside the operator's network or to the server itself
+// (destinations): a URL whose host is, or resolves only to, such an address
+// is refused at registration, and every connection is checked again on the
+// address it is made to, since a name's DNS answer may change (and a
+// receiver's redirect is not followed).
 //
 // A delivery acked is gone from the stream; a node that dies while it
 // POSTs leaves its delivery to be redelivered by another node after the
@@ -81,6 +91,25 @@ type WebhookOptions struct {
 	RetryMax  time.Duration // the longest delay between two attempts; default DefaultWebhookRetryMax
 	Attempts  int           // attempts in all before a delivery is dropped; default DefaultWebhookAttempts
 	Workers   int           // deliveries under way at once on this node; default DefaultWebhookWorkers
+
+	// Allow lists ranges that webhooks may go to although they are refused
+	// by default (refusedRanges and the server's own addresses), such as a
+	// receiver on the operator's private network. An address inside one is
+	// allowed whatever else it is.
+	Allow []netip.Prefix
+}
+
+// validate reports a problem of o, for Config.Validate.
+func (o WebhookOptions) validate() error {
+	for _, p := range o.Allow {
+		switch {
+		case !p.IsValid():
+			return fmt.Errorf("Webhooks.Allow holds an invalid range %v: give ranges such as 10.20.0.0/16", p)
+		case p.Addr().Is4In6():
+			return fmt.Errorf("Webhooks.Allow holds %v: write IPv4 ranges as IPv4, such as 10.20.0.0/16", p)
+		}
+	}
+	return nil
 }
 
 func (o WebhookOptions) withDefaults() WebhookOptions {
@@ -133,6 +162,7 @@ type hooks struct {
 	node       string
 	reqTimeout time.Duration
 	log        *slog.Logger
+	dest       destinations
 	hc         *http.Client
 
 	events, sends jetstream.MessagesContext
@@ -194,11 +224,17 @@ func startHooks(ctx context.Context, js jetstream.JetStream, cfg Config, log *sl
 	if err != nil {
 		return nil, fmt.Errorf("server: consumer %s: %w", consumerHookSends, err)
 	}
+	dest := destinations{allow: o.Allow}
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.Proxy = nil // a proxy would connect for us, to addresses dest cannot check
+	tr.DialContext = (&net.Dialer{Timeout: o.Timeout, Control: dest.control}).DialContext
 	h := &hooks{
 		js: js, kv: kv, opts: o, node: cfg.NodeName, reqTimeout: cfg.RequestTimeout,
-		log: log.With("component", "webhooks"),
+		log:  log.With("component", "webhooks"),
+		dest: dest,
 		hc: &http.Client{
-			Timeout: o.Timeout,
+			Transport: tr,
+			Timeout:   o.Timeout,
 			// A receiver's redirect is not followed: the POST would turn
 			// into a GET. It counts as a failure.
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
@@ -340,6 +376,11 @@ func (h *hooks) deliver(m jetstream.Msg) {
 		}
 	case h.ctx.Err() != nil:
 		_ = m.Nak() // shutting down: another node tries again now
+	case errors.As(err, new(*refusedAddrError)):
+		// Dropped at once: every attempt meets the same rules, so a
+		// retry would only be refused again, and logged again.
+		log.Warn("webhook delivery refused: its address is not allowed", "url", w.URL, "err", err)
+		_ = m.Term()
 	case attempt >= h.opts.Attempts:
 		log.Error("webhook delivery given up", "url", w.URL, "status", code, "err", err)
 		_ = m.Term()
@@ -400,8 +441,10 @@ func (h *hooks) list(ctx context.Context, team string) ([]webhookRecord, error) 
 	return out, nil
 }
 
-// checkWebhookURL refuses a URL a webhook cannot be sent to.
-func checkWebhookURL(raw string) *signaling.Error {
+// checkURL refuses a URL a webhook cannot or may not be sent to: one
+// whose host is, or resolves only to, addresses d refuses. A name that
+// does not resolve now is accepted: each connection is checked anyway.
+func (d destinations) checkURL(ctx context.Context, raw string) *signaling.Error {
 	bad := func(why string) *signaling.Error {
 		return signaling.Errorf(signaling.InvalidParameter,
 			"webhook URL %.80q %s: give an absolute http:// or https:// URL such as https://app.example.com/parley/events", raw, why)
@@ -430,7 +473,124 @@ func checkWebhookURL(raw string) *signaling.Error {
 			return bad("has a port out of range")
 		}
 	}
+	host := u.Hostname()
+	name := strings.ToLower(strings.TrimSuffix(host, "."))
+	var addrs []netip.Addr
+	var where string // "" for an address
+	if a, err := netip.ParseAddr(host); err == nil {
+		addrs = []netip.Addr{a}
+	} else if endsInNumber(host) {
+		return signaling.Errorf(signaling.InvalidParameter, "webhook URL %.80q: its host %.40q is a number but not an address "+
+			"as webhooks take them: write an IPv4 address as four decimal numbers, such as 203.0.113.7", raw, host)
+	} else {
+		where = host + " resolves to no address webhooks may go to: "
+		if name == "localhost" || strings.HasSuffix(name, ".localhost") { // RFC 6761, whatever the resolver says
+			addrs = []netip.Addr{netip.AddrFrom4([4]byte{127, 0, 0, 1}), netip.IPv6Loopback()}
+		} else {
+			addrs, _ = net.DefaultResolver.LookupNetIP(ctx, "ip", host)
+		}
+	}
+	var refused error
+	for _, a := range addrs {
+		err := d.check(a)
+		if err == nil {
+			return nil
+		}
+		if refused == nil {
+			refused = err
+		}
+	}
+	switch {
+	case refused == nil:
+		return nil
+	case !errors.As(refused, new(*refusedAddrError)):
+		return signaling.Errorf(signaling.UnknownError, "could not check webhook URL %.80q: %v", raw, refused)
+	}
+	return signaling.Errorf(signaling.InvalidParameter, "webhook URL %.80q: %s%v", raw, where, refused)
+}
+
+// endsInNumber reports whether host's last label is a number, decimal or
+// hexadecimal (0x), as no DNS name's is (the URL standard's "ends in a
+// number"): host is then an IPv4 address in one of the forms that some
+// resolvers read and others do not (2130706433, 0x7f.1, 0177.0.0.1, 127.1).
+func endsInNumber(host string) bool {
+	h := strings.TrimSuffix(host, ".")
+	last := strings.ToLower(h[strings.LastIndexByte(h, '.')+1:])
+	if x, ok := strings.CutPrefix(last, "0x"); ok {
+		return strings.Trim(x, "0123456789abcdef") == ""
+	}
+	return last != "" && strings.Trim(last, "0123456789") == ""
+}
+
+// refusedRanges are the ranges webhooks do not go to unless the operator
+// allows them (WebhookOptions.Allow), with what each is. Read only.
+var refusedRanges = []struct {
+	what   string
+	prefix netip.Prefix
+}{
+	{"a loopback address", netip.MustParsePrefix("127.0.0.0/8")},
+	{"a loopback address", netip.MustParsePrefix("::1/128")},
+	{"an unspecified address", netip.MustParsePrefix("0.0.0.0/8")}, // 0.0.0.0 reaches the server itself
+	{"an unspecified address", netip.MustParsePrefix("::/128")},
+	{"a private address", netip.MustParsePrefix("10.0.0.0/8")},
+	{"a private address", netip.MustParsePrefix("172.16.0.0/12")},
+	{"a private address", netip.MustParsePrefix("192.168.0.0/16")},
+	{"a private address", netip.MustParsePrefix("fc00::/7")},
+	{"a shared address (carrier-grade NAT)", netip.MustParsePrefix("100.64.0.0/10")},
+	{"a link-local address (cloud metadata services are there)", netip.MustParsePrefix("169.254.0.0/16")},
+	{"a link-local address", netip.MustParsePrefix("fe80::/10")},
+	{"a multicast address", netip.MustParsePrefix("224.0.0.0/4")},
+	{"a multicast address", netip.MustParsePrefix("ff00::/8")},
+	{"a reserved or broadcast address", netip.MustParsePrefix("240.0.0.0/4")},
+}
+
+// destinations decides which addresses webhooks may go to: none in
+// refusedRanges nor of the server's own, unless inside an allowed range.
+type destinations struct{ allow []netip.Prefix }
+
+// refusedAddrError is the refusal of an address.
+type refusedAddrError struct {
+	addr netip.Addr
+	what string
+}
+
+func (e *refusedAddrError) Error() string {
+	return fmt.Sprintf("%s is %s, which webhooks are not sent to unless the server's operator allows it "+
+		"(parley serve --webhook-allow %s, or a range around it)", e.addr, e.what, netip.PrefixFrom(e.addr, e.addr.BitLen()))
+}
+
+// check returns a *refusedAddrError when webhooks may not go to a.
+func (d destinations) check(a netip.Addr) error {
+	a = a.Unmap().WithZone("")
+	if slices.ContainsFunc(d.allow, func(p netip.Prefix) bool { return p.Contains(a) }) {
+		return nil
+	}
+	for _, r := range refusedRanges {
+		if r.prefix.Contains(a) {
+			return &refusedAddrError{addr: a, what: r.what}
+		}
+	}
+	// The interfaces' addresses are read each time: they may change.
+	own, err := net.InterfaceAddrs()
+	if err != nil {
+		return fmt.Errorf("server: webhook to %s: list the server's own addresses: %w", a, err)
+	}
+	for _, o := range own {
+		if p, err := netip.ParsePrefix(o.String()); err == nil && p.Addr().Unmap() == a {
+			return &refusedAddrError{addr: a, what: "one of the server's own addresses"}
+		}
+	}
 	return nil
+}
+
+// control is the webhook dialer's Control: it checks the address each
+// connection is about to be made to, after DNS.
+func (d destinations) control(_, address string, _ syscall.RawConn) error {
+	ap, err := netip.ParseAddrPort(address)
+	if err != nil {
+		return fmt.Errorf("server: webhook connection to %s: %w", address, err)
+	}
+	return d.check(ap.Addr())
 }
 
 // handleAddWebhook registers a webhook: POST /v1/voice/webhooks {url} →
@@ -446,11 +606,14 @@ func (s *Server) handleAddWebhook(w http.ResponseWriter, r *http.Request) {
 		s.httpError(w, r, "", e)
 		return
 	}
-	if e := checkWebhookURL(req.URL); e != nil {
+	h := s.bus.hooks
+	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.RequestTimeout) // its name's lookup
+	e := h.dest.checkURL(ctx, req.URL)
+	cancel()
+	if e != nil {
 		s.httpError(w, r, "", e)
 		return
 	}
-	h := s.bus.hooks
 	list, err := h.list(r.Context(), a.team)
 	if err != nil {
 		s.httpError(w, r, "", signaling.Errorf(signaling.UnknownError, "could not read the webhooks: %v", err))
@@ -463,7 +626,7 @@ func (s *Server) handleAddWebhook(w http.ResponseWriter, r *http.Request) {
 	}
 	rec := webhookRecord{ID: newID()[:16], Team: a.team, URL: req.URL, Secret: newID() + newID(), Created: time.Now().UTC()}
 	b, _ := json.Marshal(rec)
-	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.RequestTimeout)
+	ctx, cancel = context.WithTimeout(r.Context(), s.cfg.RequestTimeout)
 	defer cancel()
 	if _, err := h.kv.Create(ctx, webhookKey(a.team, rec.ID), b); err != nil {
 		s.httpError(w, r, "", signaling.Errorf(signaling.UnknownError, "could not save the webhook: %v", err))

@@ -3,9 +3,13 @@ package server
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"slices"
@@ -40,6 +44,10 @@ func startPair(t *testing.T, mods ...func(*Config)) (a, b *testServer) {
 	cfg.NATSURL, cfg.NodeName = a.NATSClientURL(), "b"
 	return a, startWith(t, cfg, logs)
 }
+
+// loopback is the allowance the tests' receivers need: they are on
+// 127.0.0.1, which webhooks are not sent to unless the operator allows it.
+var loopback = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")}
 
 // hookRequest is one POST a receiver got.
 type hookRequest struct {
@@ -126,7 +134,9 @@ func wantEvent(t *testing.T, r hookRequest, secret string) {
 // a webhook gets every status change of calls owned by either node
 // exactly once, signed.
 func TestWebhooksTwoNodes(t *testing.T) {
-	fast := func(c *Config) { c.Webhooks = WebhookOptions{RetryBase: 50 * time.Millisecond, Workers: 2} }
+	fast := func(c *Config) {
+		c.Webhooks = WebhookOptions{RetryBase: 50 * time.Millisecond, Workers: 2, Allow: loopback}
+	}
 	a, b := startPair(t, fast)
 	srv, got := startReceiver(t, func(hookRequest) int { return http.StatusNoContent })
 	ctx := context.Background()
@@ -222,7 +232,7 @@ func TestWebhooksTwoNodes(t *testing.T) {
 // that cannot be reached is given up after Attempts.
 func TestWebhookRetries(t *testing.T) {
 	const base = 100 * time.Millisecond
-	s := startServer(t, func(c *Config) { c.Webhooks = WebhookOptions{RetryBase: base, Attempts: 4} })
+	s := startServer(t, func(c *Config) { c.Webhooks = WebhookOptions{RetryBase: base, Attempts: 4, Allow: loopback} })
 	srv, got := startReceiver(t, func(r hookRequest) int {
 		if r.header.Get(signaling.HeaderAttempt) == "3" {
 			return http.StatusOK
@@ -324,7 +334,7 @@ func TestWebhookRegistration(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h2, err := api.AddWebhook(ctx, "http://127.0.0.1:8080/events?src=parley")
+	h2, err := api.AddWebhook(ctx, "http://203.0.113.7:8080/events?src=parley")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -358,5 +368,166 @@ func TestWebhookRegistration(t *testing.T) {
 	code, _ := get(t, s.url(signaling.PathWebhooks), map[string]string{HeaderAPIKey: "wrong"})
 	if code != http.StatusUnauthorized {
 		t.Errorf("list with a wrong key: %d, want 401", code)
+	}
+}
+
+// TestWebhookDestinations: a webhook whose host is, or resolves only to,
+// an address inside the operator's network or the server itself is
+// refused at registration with a refusal that names the rule and how the
+// operator allows it; numbers that are not written as addresses are
+// refused; an allowance lets its range through and no other.
+func TestWebhookDestinations(t *testing.T) {
+	ctx := context.Background()
+	refused := []struct{ host, rule, allow string }{
+		{"127.0.0.1", "loopback", "127.0.0.1/32"},
+		{"127.9.8.7", "loopback", "127.9.8.7/32"},
+		{"localhost", "loopback", "127.0.0.1/32"},
+		{"api.localhost", "loopback", "127.0.0.1/32"},
+		{"[::1]", "loopback", "::1/128"},
+		{"[::ffff:127.0.0.1]", "loopback", "127.0.0.1/32"},
+		{"0.0.0.0", "unspecified", "0.0.0.0/32"},
+		{"[::]", "unspecified", "::/128"},
+		{"10.1.2.3", "private", "10.1.2.3/32"},
+		{"172.16.0.1", "private", "172.16.0.1/32"},
+		{"192.168.1.1", "private", "192.168.1.1/32"},
+		{"[fd00::1]", "private", "fd00::1/128"},
+		{"100.64.0.1", "shared", "100.64.0.1/32"},
+		{"169.254.169.254", "link-local", "169.254.169.254/32"},
+		{"[fe80::1%25eth0]", "link-local", "fe80::1/128"},
+		{"224.0.0.1", "multicast", "224.0.0.1/32"},
+		{"[ff02::1]", "multicast", "ff02::1/128"},
+		{"255.255.255.255", "broadcast", "255.255.255.255/32"},
+	}
+	// One of the server's own addresses that no other rule refuses, if the
+	// machine has one.
+	if addrs, err := net.InterfaceAddrs(); err == nil {
+		for _, a := range addrs {
+			p, err := netip.ParsePrefix(a.String())
+			if ip := p.Addr(); err == nil && ip.Is4() && !ip.IsPrivate() && !ip.IsLoopback() && !ip.IsLinkLocalUnicast() &&
+				!netip.MustParsePrefix("100.64.0.0/10").Contains(ip) {
+				refused = append(refused, struct{ host, rule, allow string }{ip.String(), "server's own", ip.String() + "/32"})
+				t.Logf("the server's own address %s", ip)
+				break
+			}
+		}
+	}
+	numbers := []string{"2130706433", "0x7f000001", "0x7f.1", "0177.0.0.1", "127.1", "127.0.0.1.", "1.2.3.4.5", "example.0x10"}
+
+	s := startServer(t)
+	api := s.adminAPI(s.APIKey())
+	// refusal registers host's URL and returns the refusal's message.
+	refusal := func(host string) (string, bool) {
+		_, err := api.AddWebhook(ctx, "http://"+host+":8080/events")
+		var e *signaling.Error
+		if !errors.As(err, &e) || e.Code != signaling.InvalidParameter {
+			t.Errorf("%s: got %v, want a refusal %d", host, err, signaling.InvalidParameter)
+			return "", false
+		}
+		return e.Message, true
+	}
+	for _, r := range refused {
+		if m, ok := refusal(r.host); ok && (!strings.Contains(m, r.rule) || !strings.Contains(m, "parley serve --webhook-allow "+r.allow)) {
+			t.Errorf("%s: refusal %q does not say %q and how to allow %s", r.host, m, r.rule, r.allow)
+		}
+	}
+	for _, n := range numbers {
+		if m, ok := refusal(n); ok && !strings.Contains(m, "four decimal numbers") {
+			t.Errorf("%s: refusal %q does not say how to write the address", n, m)
+		}
+	}
+	if m, ok := refusal("localhost"); ok {
+		t.Logf("refusal: %s", m)
+	}
+	// A public address, and a name that does not resolve now (each delivery
+	// checks the address it connects to), are accepted.
+	for _, u := range []string{"http://203.0.113.7:8080/", "https://parley-receiver.invalid/events"} {
+		if _, err := api.AddWebhook(ctx, u); err != nil {
+			t.Errorf("%s: %v", u, err)
+		}
+	}
+
+	// The operator allows loopback: it is accepted, however written, and
+	// the other ranges are still refused.
+	s = startServer(t, func(c *Config) { c.Webhooks.Allow = loopback })
+	api = s.adminAPI(s.APIKey())
+	for _, h := range []string{"127.0.0.1", "localhost", "[::1]", "[::ffff:127.0.0.1]"} {
+		if _, err := api.AddWebhook(ctx, "http://"+h+":8080/events"); err != nil {
+			t.Errorf("%s with loopback allowed: %v", h, err)
+		}
+	}
+	for _, h := range []string{"10.1.2.3", "169.254.169.254", "2130706433"} {
+		refusal(h)
+	}
+
+	for _, bad := range [][]netip.Prefix{{{}}, {netip.MustParsePrefix("::ffff:10.0.0.0/104")}} {
+		err := Config{DataDir: "d", Webhooks: WebhookOptions{Allow: bad}}.Validate()
+		if err == nil || !strings.Contains(err.Error(), "Webhooks.Allow") {
+			t.Errorf("Allow %v: %v, want a refusal", bad, err)
+		}
+	}
+}
+
+// TestWebhookRefusedAtConnection: a webhook registered while its name
+// resolved to an allowed address is not POSTed to once that address is
+// refused (as when a name's DNS answer changes after registration): the
+// check is made on the address each connection is made to, IPv4 written
+// in IPv6 included. Its deliveries are dropped at once, each logged once
+// with the reason.
+func TestWebhookRefusedAtConnection(t *testing.T) {
+	ctx := context.Background()
+	logs := &logBuffer{}
+	cfg := testConfig(t.TempDir(), logs)
+	cfg.Webhooks = WebhookOptions{RetryBase: 50 * time.Millisecond, Attempts: 4, Allow: loopback}
+	s := startWith(t, cfg, logs)
+	srv, got := startReceiver(t, func(hookRequest) int { return http.StatusNoContent })
+	_, port, _ := net.SplitHostPort(srv.Listener.Addr().String())
+	hookURLs := []string{
+		"http://localhost:" + port + "/events", // resolves to 127.0.0.1
+		"http://[::ffff:127.0.0.1]:" + port + "/events",
+	}
+	for _, u := range hookURLs {
+		if _, err := s.adminAPI(s.APIKey()).AddWebhook(ctx, u); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+
+	cfg.Webhooks.Allow = nil // the operator no longer allows loopback
+	s = startWith(t, cfg, logs)
+	alice, bob := s.connect(t, "alice", ""), s.connect(t, "bob", "")
+	id := rejectCall(t, alice, bob, "d1") // two events
+	waitDrained(t, s)
+	select {
+	case r := <-got:
+		t.Fatalf("event %s POSTed to loopback (attempt %s)", r.event.EventID, r.header.Get(signaling.HeaderAttempt))
+	default:
+	}
+	refusals := s.logs.records("webhook delivery refused: its address is not allowed")
+	seen := map[string]bool{} // url event
+	for _, r := range refusals {
+		seen[fmt.Sprint(r["url"], " ", r["event"])] = true
+		err, _ := r["err"].(string)
+		if r["attempt"] != 1.0 || !strings.Contains(err, "127.0.0.1 is a loopback address") ||
+			!strings.Contains(err, "parley serve --webhook-allow 127.0.0.1/32") {
+			t.Errorf("refusal logged: %v", r)
+		}
+	}
+	for _, u := range hookURLs {
+		for _, e := range []string{id + ".1", id + ".2"} {
+			if !seen[u+" "+e] {
+				t.Errorf("no refusal logged for event %s to %s", e, u)
+			}
+		}
+	}
+	if len(refusals) != 4 {
+		t.Errorf("%d refusals logged, want 4: one per event and webhook", len(refusals))
+	}
+	if n := len(s.logs.records("webhook delivery failed; retrying")); n != 0 {
+		t.Errorf("%d refused deliveries retried, want none", n)
+	}
+	if len(refusals) > 0 {
+		t.Logf("logged: %v", refusals[0]["err"])
 	}
 }
