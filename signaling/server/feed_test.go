@@ -21,9 +21,35 @@ type quietConn struct {
 	ws       *websocket.Conn
 	presence atomic.Int64 // presence messages received
 	done     chan struct{}
-	news     chan struct{} // a presence came
+	news     chan struct{} // a message came
+	hold     sync.Mutex    // held by pause: the reader stops before its next read
 	mu       sync.Mutex
 	last     map[string]signaling.State
+	counts   map[signaling.Type]int
+}
+
+// pause stops reading (after the read under way, if any); resume reads on.
+func (q *quietConn) pause()  { q.hold.Lock() }
+func (q *quietConn) resume() { q.hold.Unlock() }
+
+// count tells how many messages of typ came.
+func (q *quietConn) count(typ signaling.Type) int {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.counts[typ]
+}
+
+// waitType waits until a message of typ came.
+func (q *quietConn) waitType(t testing.TB, typ signaling.Type) {
+	t.Helper()
+	timeout := time.After(patience)
+	for q.count(typ) == 0 {
+		select {
+		case <-q.news:
+		case <-timeout:
+			t.Fatalf("no %s within %v", typ, patience)
+		}
+	}
 }
 
 // connectQuiet signs in with tok and reads on in the background.
@@ -45,23 +71,28 @@ func (s *testServer) connectQuiet(t testing.TB, tok string) *quietConn {
 	if m, _ := signaling.DecodeServer(b); m.Type != signaling.TypeWelcome {
 		t.Fatalf("welcome: got %s", b)
 	}
-	q := &quietConn{ws: ws, done: make(chan struct{}), news: make(chan struct{}, 1), last: map[string]signaling.State{}}
+	q := &quietConn{ws: ws, done: make(chan struct{}), news: make(chan struct{}, 1),
+		last: map[string]signaling.State{}, counts: map[signaling.Type]int{}}
 	go func() {
 		defer close(q.done)
 		for {
+			q.hold.Lock()
+			q.hold.Unlock()
 			_, b, err := ws.Read(context.Background())
 			if err != nil {
 				return
 			}
-			if m, _ := signaling.DecodeServer(b); m.Type == signaling.TypePresence {
-				q.mu.Lock()
+			m, _ := signaling.DecodeServer(b)
+			q.mu.Lock()
+			q.counts[m.Type]++
+			if m.Type == signaling.TypePresence {
 				q.last[m.User] = m.State
-				q.mu.Unlock()
 				q.presence.Add(1)
-				select {
-				case q.news <- struct{}{}:
-				default:
-				}
+			}
+			q.mu.Unlock()
+			select {
+			case q.news <- struct{}{}:
+			default:
 			}
 		}
 	}()
