@@ -72,6 +72,10 @@ Logs go to stderr unless --log names a file.`,
 	c.Flags().StringVar(&cfg.TLSCertFile, "tls-cert", "", "PEM certificate (chain): serve HTTPS and WSS only (with --tls-key)")
 	c.Flags().StringVar(&cfg.TLSKeyFile, "tls-key", "", "PEM private key of --tls-cert")
 	c.Flags().StringVar(&cfg.PublicURL, "public-url", "", "base URL of invite and guest links, when clients reach the server by another name (default: the one the admin used)")
+	c.Flags().StringSliceVar(&cfg.TrustedProxies, "trusted-proxy", nil, "a load balancer or proxy in front of the server, CIDR or address (repeatable): "+
+		"its requests count as coming from the client its X-Forwarded-For names, for the per-address limits and the logs")
+	c.Flags().Float64Var(&cfg.Limits.Rate, "limit-rate", 0, "requests a second that one address may make to each endpoint that takes a secret, on average (default 50)")
+	c.Flags().IntVar(&cfg.Limits.Burst, "limit-burst", 0, "requests that one address may make at once to each endpoint that takes a secret (default 200)")
 	c.Flags().DurationVar(&cfg.AccessTokenTTL, "access-token-ttl", 0, "lifetime of signed-in devices' access tokens, renewed by the clients (default 15m)")
 	c.Flags().StringArrayVar(&webhookAllow, "webhook-allow", nil, "let webhooks go to this address or `CIDR` range although it is "+
 		"loopback, private, shared, link-local or the server's own, which they are refused by default; repeatable")

@@ -181,6 +181,13 @@ type Config struct {
 	// node; a third of either may come at once. Defaults DefaultDialLimit
 	// and DefaultRingLimit; negative: no limit.
 	DialLimit, RingLimit int
+	// TrustedProxies are the load balancers and proxies in front of the
+	// server: CIDRs such as 10.0.0.0/8, or single addresses. A request from
+	// one of them comes, for the limits and the logs, from the rightmost
+	// address of its X-Forwarded-For that is not itself a trusted proxy.
+	// Empty: every request comes from its TCP peer, and X-Forwarded-For is
+	// ignored.
+	TrustedProxies []string
 
 	// Logger receives the server's logs, including every refusal sent to a
 	// client. Default: logs are discarded.
@@ -337,6 +344,9 @@ func (c Config) Validate() error {
 		bad("%w", err)
 	}
 	if err := c.Limits.validate(); err != nil {
+		bad("%w", err)
+	}
+	if _, err := parseProxies(c.TrustedProxies); err != nil {
 		bad("%w", err)
 	}
 	if !signaling.ValidID(c.NodeName) {

@@ -114,7 +114,7 @@ func (s *Server) handleWS(w http.ResponseWriter, r *http.Request) {
 			s.conns.Done()
 		}
 	}()
-	if _, retry, ok := s.limits.admit(limitConnect, remoteHost(r.RemoteAddr)); !ok {
+	if retry, ok := s.limits.admit(limitConnect, remoteHost(r.RemoteAddr)); !ok {
 		e := tooMany(retry)
 		s.logRefusal(e, "", r.RemoteAddr, "path", r.URL.Path, "limit", limitConnect)
 		w.Header().Set("Retry-After", fmt.Sprint(int(retry.Seconds())+1))
@@ -337,17 +337,20 @@ func (c *conn) connect(m signaling.Message) error {
 	var u userRecord
 	if err == nil {
 		u, err = c.s.checkAccess(c.ctx, claims)
+	} else if e := c.s.tokenLocked(addr, err); e != nil {
+		c.refuse(e, m.Ref, "")
+		return errBadToken
 	}
 	if err != nil {
 		e := signaling.AsError(err)
-		c.refuse(e, m.Ref, "")
 		if e.Code != signaling.InvalidToken {
+			c.refuse(e, m.Ref, "")
 			return nil // the store failed: they may try again
 		}
-		c.s.limits.failed(limitConnect, addr)
+		c.s.failedGuess(c.ctx, limitConnect, addr, "")
+		c.refuse(e, m.Ref, "")
 		return errBadToken
 	}
-	c.s.limits.succeeded(limitConnect, addr)
 	team, user, session := claims.team(), claims.Subject, m.Session
 	key := userKey(team, user)
 	if session == "" {
@@ -554,6 +557,10 @@ func (c *conn) tokenExpired() {
 func (c *conn) refresh(m signaling.Message) {
 	addr := remoteHost(c.remote)
 	claims, err := c.s.tokens.verify(m.Token)
+	if e := c.s.tokenLocked(addr, err); e != nil {
+		c.refuse(e, m.Ref, "")
+		return
+	}
 	if err == nil && (claims.Subject != c.user || claims.team() != c.team || claims.Device != c.device) {
 		err = signaling.Errorf(signaling.InvalidToken,
 			"the token is for another user or device than this connection's: connect again with it")
@@ -563,7 +570,7 @@ func (c *conn) refresh(m signaling.Message) {
 	}
 	if err != nil {
 		if e := signaling.AsError(err); e.Code == signaling.InvalidToken {
-			c.s.limits.failed(limitConnect, addr)
+			c.s.failedGuess(c.ctx, limitConnect, addr, "")
 		}
 		c.refuse(signaling.AsError(err), m.Ref, "")
 		return

@@ -50,7 +50,7 @@ func (s *Server) handler() http.Handler {
 	mux.HandleFunc("POST "+signaling.PathWebhooks, s.handleAddWebhook)     // webhooks.go
 	mux.HandleFunc("GET "+signaling.PathWebhooks, s.handleWebhooks)        // webhooks.go
 	mux.HandleFunc("DELETE "+signaling.PathWebhook, s.handleRemoveWebhook) // webhooks.go
-	return mux
+	return fromProxies(s.cfg.TrustedProxies, mux)
 }
 
 // tokenResponse is the token endpoint's answer, as in the Gitple SDK,

@@ -257,7 +257,7 @@ func claimOf(r *http.Request) string {
 // handleJoin lets a browser join a guest link: POST /join/{code}. The first
 // claims it; the answer is a guest token for a call with the host.
 func (s *Server) handleJoin(w http.ResponseWriter, r *http.Request) {
-	done, ok := s.gate(w, r, limitLogin)
+	done, ok := s.gate(w, r, limitJoin)
 	if !ok {
 		return
 	}

@@ -101,12 +101,14 @@ package server
 //
 // Every message and field has a limit (signaling.DecodeClient; names
 // signaling.MaxNameLength, contacts MaxContacts). The endpoints that take a
-// secret (the token and admin endpoints' API key, login's invite, the
-// device credential, the WebSocket's token) are limited per remote address
-// (limiter): a steady rate of requests, then, after a few failures, each
-// answer is slowed, and after more the address is refused for a while:
-// HTTP 429 with Retry-After and 80101 saying when to try again. Every
-// refusal is logged (logRefusal) and answered with the error table.
+// secret (the token and admin endpoints' API key, login's invite, a guest
+// link's code, the device credential, the tokens) are limited per client
+// address (limiter, Limits; Config.TrustedProxies): a steady rate of
+// requests, then, after a few failed guesses of one target, each refusal is
+// slowed, and after more the guesses are refused for a while: HTTP 429 with
+// Retry-After and 80101 saying when to try again. Secrets that succeeded
+// from the address and signed tokens pass. Every refusal is logged
+// (logRefusal) and answered with the error table.
 //
 // # TLS
 //

@@ -678,19 +678,7 @@ func TestRateLimits(t *testing.T) {
 	if e := wantCode(t, last, signaling.InvalidParameter); !strings.Contains(e.Message, "try again in") {
 		t.Errorf("login refusal %q", e.Message)
 	}
-	// And bad WebSocket tokens lock it out of connecting.
-	for range lim.LockAfter {
-		c := s.dial(t, "bad")
-		c.send(signaling.Message{Type: signaling.TypeConnect, Ref: "c", Token: "bad"})
-		c.expectError(signaling.InvalidToken, "c", "")
-		c.closed()
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), patience)
-	defer cancel()
-	_, resp, err := websocket.Dial(ctx, "ws://"+s.Addr()+PathWS, nil)
-	if err == nil || resp == nil || resp.StatusCode != http.StatusTooManyRequests {
-		t.Errorf("WebSocket after bad tokens: %v %v", resp, err)
-	}
+	// The WebSocket's tokens: TestTokensAreNotLockedOut, TestWebSocketSlowsFailures.
 
 	// A steady rate: over the burst, requests wait their turn.
 	s2 := startServer(t, func(c *Config) { c.Limits = Limits{Rate: 1, Burst: 3} })

@@ -1,12 +1,17 @@
 package server
 
 import (
+	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"math"
 	"net"
 	"net/http"
+	"net/netip"
+	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -15,22 +20,32 @@ import (
 	"github.com/parley-voice/parley/signaling"
 )
 
-// Limits are the per-address limits of the endpoints that take a secret:
-// the token and admin endpoints (API key), login (invite), the access token
-// and logout endpoints (device credential) and the WebSocket (token). Each
-// endpoint class counts for itself. The zero value of a field takes the
-// default of DefaultLimits.
+// Limits are the limits of the endpoints that take a secret: the token and
+// admin endpoints (API key), login (invite), guest-link joins (the link's
+// code), the access token and logout endpoints (device credential), the
+// HTTP API's bearer tokens and the WebSocket's token. Each of these classes
+// counts for itself, per client address (see Config.TrustedProxies). The
+// zero value of a field takes the default of DefaultLimits.
+//
+// A wrong secret is a failed guess. Failures are counted per class, address
+// and target: the device that a device credential names; other requests
+// name none, and the failures of their class from the address count
+// together. A success forgives none: they are forgotten Forget after the
+// last one. A lock refuses guesses, not holders: a secret that succeeded
+// from the address lately (one of the last 8 of its class) passes it, and
+// a token that the server signed is no guess at all. A right secret new to
+// the address waits out the lock like a wrong one.
 type Limits struct {
 	// Rate and Burst bound the requests of one address: Rate a second on
 	// average, Burst at once.
 	Rate  float64
 	Burst int
 
-	// After SlowAfter failures (a wrong key, invite, credential or token),
-	// each answer to the address waits Delay for every failure beyond
-	// SlowAfter, at most MaxDelay. After LockAfter failures the address is
-	// refused for LockFor. A success clears the failures; so does Forget
-	// without any.
+	// After SlowAfter failures of a target, each refusal of another waits
+	// Delay for every failure beyond SlowAfter, at most MaxDelay, before it
+	// is written. The LockAfter-th failure locks the target: its guesses
+	// from the address are refused for LockFor. Failures are forgotten
+	// Forget after the last one.
 	SlowAfter int
 	Delay     time.Duration
 	MaxDelay  time.Duration
@@ -94,122 +109,174 @@ func (l Limits) validate() error {
 const (
 	limitAPIKey  = "api_key" // token and admin endpoints
 	limitLogin   = "login"   // invites
+	limitJoin    = "join"    // guest-link codes
 	limitDevice  = "device"  // device credentials
 	limitConnect = "connect" // WebSocket tokens
 	limitBearer  = "bearer"  // bearer tokens of the HTTP API
-	maxAddresses = 100_000   // states kept before the oldest are forgotten
-	sweepEvery   = 10_000    // new addresses between two sweeps
+	knownSecrets = 8         // secrets that passed, kept per class and address
+	maxStates    = 100_000   // states of each kind kept before the oldest are forgotten
+	sweepEvery   = 10_000    // new states between two sweeps
 )
 
-// limiter keeps the state of each (class, address).
+// limiter keeps the rate and the good secrets of each (class, address),
+// and the failures of each (class, address, target).
 type limiter struct {
 	cfg Limits
-	now func() time.Time
+	now func() time.Time // called with mu held
 
-	mu    sync.Mutex
-	addrs map[string]*addrState
-	added int // since the last sweep
+	mu      sync.Mutex
+	addrs   map[addrKey]*addrState
+	guesses map[guessKey]*guessState
+	added   int // states made since the last sweep
 }
+
+type addrKey struct{ class, addr string }
+
+type guessKey struct{ class, addr, target string }
 
 type addrState struct {
 	bucket   *rate.Limiter
-	fails    int
+	known    [][sha256.Size]byte // hashes of the secrets that passed lately, the latest last
 	lastSeen time.Time
+}
+
+type guessState struct {
+	fails    int
 	lastFail time.Time
-	until    time.Time // refused until
+	until    time.Time // guesses refused until
 }
 
 func newLimiter(cfg Limits) *limiter {
-	return &limiter{cfg: cfg, now: time.Now, addrs: map[string]*addrState{}}
+	return &limiter{cfg: cfg, now: time.Now, addrs: map[addrKey]*addrState{}, guesses: map[guessKey]*guessState{}}
 }
 
-// state returns the state of key, making it; l.mu must be held.
-func (l *limiter) state(key string, now time.Time) *addrState {
-	st := l.addrs[key]
-	if st == nil {
-		if l.added++; l.added >= sweepEvery || len(l.addrs) >= maxAddresses {
-			l.sweep(now)
-		}
-		st = &addrState{bucket: rate.NewLimiter(rate.Limit(l.cfg.Rate), l.cfg.Burst)}
-		l.addrs[key] = st
+// made counts a new state, sweeping now and then; l.mu must be held.
+func (l *limiter) made(now time.Time) {
+	if l.added++; l.added >= sweepEvery || len(l.addrs) >= maxStates || len(l.guesses) >= maxStates {
+		l.sweep(now)
 	}
-	if !st.lastFail.IsZero() && now.Sub(st.lastFail) > l.cfg.Forget {
-		st.fails, st.lastFail = 0, time.Time{}
+}
+
+// sweep forgets the addresses quiet for Forget and the failures older than
+// that, unless locked; l.mu must be held.
+func (l *limiter) sweep(now time.Time) {
+	l.added = 0
+	for k, st := range l.addrs {
+		if now.Sub(st.lastSeen) > l.cfg.Forget {
+			delete(l.addrs, k)
+		}
+	}
+	for k, g := range l.guesses {
+		if now.Sub(g.lastFail) > l.cfg.Forget && !now.Before(g.until) {
+			delete(l.guesses, k)
+		}
+	}
+	for k := range l.addrs { // still too many: forget any
+		if len(l.addrs) < maxStates {
+			break
+		}
+		delete(l.addrs, k)
+	}
+	for k := range l.guesses {
+		if len(l.guesses) < maxStates {
+			break
+		}
+		delete(l.guesses, k)
+	}
+}
+
+// addr returns the state of (class, addr), making it; l.mu must be held.
+func (l *limiter) addr(k addrKey, now time.Time) *addrState {
+	st := l.addrs[k]
+	if st == nil {
+		l.made(now)
+		st = &addrState{bucket: rate.NewLimiter(rate.Limit(l.cfg.Rate), l.cfg.Burst)}
+		l.addrs[k] = st
 	}
 	st.lastSeen = now
 	return st
 }
 
-// sweep forgets the addresses that have been quiet for Forget and are not
-// refused; l.mu must be held.
-func (l *limiter) sweep(now time.Time) {
-	l.added = 0
-	for k, st := range l.addrs {
-		if now.Sub(st.lastSeen) > l.cfg.Forget && now.After(st.until) {
-			delete(l.addrs, k)
-		}
-	}
-	for k := range l.addrs { // still too many: forget any
-		if len(l.addrs) < maxAddresses {
-			break
-		}
-		delete(l.addrs, k)
-	}
-}
-
-// admit tells whether a request of class from addr may go on, after
-// waiting delay; when not, retry is when it may try again.
-func (l *limiter) admit(class, addr string) (delay, retry time.Duration, ok bool) {
+// admit tells whether addr's rate lets a request of class go on; when not,
+// retry is when it may try again.
+func (l *limiter) admit(class, addr string) (retry time.Duration, ok bool) {
 	if l.cfg.Off {
-		return 0, 0, true
+		return 0, true
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	now := l.now()
-	st := l.state(class+"|"+addr, now)
-	if now.Before(st.until) {
-		return 0, st.until.Sub(now), false
-	}
-	r := st.bucket.ReserveN(now, 1)
+	r := l.addr(addrKey{class, addr}, now).bucket.ReserveN(now, 1)
 	if d := r.DelayFrom(now); d > 0 {
 		r.CancelAt(now)
-		return 0, d, false
+		return d, false
 	}
-	if extra := st.fails - l.cfg.SlowAfter; extra >= 0 {
-		delay = min(time.Duration(extra+1)*l.cfg.Delay, l.cfg.MaxDelay)
-	}
-	return delay, 0, true
+	return 0, true
 }
 
-// failed counts a failure of addr; it reports whether the address is now
-// refused.
-func (l *limiter) failed(class, addr string) bool {
+// locked tells how long the guesses of target from addr are still refused,
+// or 0; never for a secret that passed from addr lately.
+func (l *limiter) locked(class, addr, target, secret string) time.Duration {
 	if l.cfg.Off {
-		return false
+		return 0
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	now := l.now()
-	st := l.state(class+"|"+addr, now)
-	st.fails++
-	st.lastFail = now
-	if st.fails >= l.cfg.LockAfter {
-		st.until = now.Add(l.cfg.LockFor)
-		st.fails = 0
-		return true
+	g := l.guesses[guessKey{class, addr, target}]
+	if g == nil || !now.Before(g.until) {
+		return 0
 	}
-	return false
+	st := l.addrs[addrKey{class, addr}]
+	if st != nil && secret != "" && slices.Contains(st.known, sha256.Sum256([]byte(secret))) {
+		return 0
+	}
+	return g.until.Sub(now)
 }
 
-// succeeded clears the failures of addr.
-func (l *limiter) succeeded(class, addr string) {
+// failed counts a failed guess of target from addr: its refusal waits
+// delay, and locked tells whether it locked the target.
+func (l *limiter) failed(class, addr, target string) (delay time.Duration, locked bool) {
 	if l.cfg.Off {
-		return
+		return 0, false
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if st := l.addrs[class+"|"+addr]; st != nil {
-		st.fails, st.lastFail = 0, time.Time{}
+	now := l.now()
+	k := guessKey{class, addr, target}
+	g := l.guesses[k]
+	if g == nil {
+		l.made(now)
+		g = &guessState{}
+		l.guesses[k] = g
+	}
+	if now.Sub(g.lastFail) > l.cfg.Forget {
+		g.fails = 0
+	}
+	g.fails++
+	g.lastFail = now
+	if extra := g.fails - l.cfg.SlowAfter; extra > 0 {
+		delay = min(time.Duration(extra)*l.cfg.Delay, l.cfg.MaxDelay)
+	}
+	if g.fails >= l.cfg.LockAfter {
+		g.fails, g.until = 0, now.Add(l.cfg.LockFor)
+		return delay, true
+	}
+	return delay, false
+}
+
+// succeeded remembers that secret passed from addr.
+func (l *limiter) succeeded(class, addr, secret string) {
+	if l.cfg.Off || secret == "" {
+		return
+	}
+	h := sha256.Sum256([]byte(secret))
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	st := l.addr(addrKey{class, addr}, l.now())
+	st.known = append(slices.DeleteFunc(st.known, func(k [sha256.Size]byte) bool { return k == h }), h)
+	if len(st.known) > knownSecrets {
+		st.known = slices.Delete(st.known, 0, len(st.known)-knownSecrets)
 	}
 }
 
@@ -220,6 +287,78 @@ func remoteHost(remote string) string {
 		return remote
 	}
 	return host
+}
+
+// parseProxies parses Config.TrustedProxies: CIDRs or single addresses.
+func parseProxies(list []string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, s := range list {
+		if p, err := netip.ParsePrefix(s); err == nil {
+			out = append(out, p.Masked())
+			continue
+		}
+		a, err := netip.ParseAddr(s)
+		if err != nil {
+			return nil, fmt.Errorf("TrustedProxies: %q is not an address or a CIDR such as 10.0.0.0/8", s)
+		}
+		a = a.Unmap()
+		out = append(out, netip.PrefixFrom(a, a.BitLen()))
+	}
+	return out, nil
+}
+
+// fromProxies makes a request that a trusted proxy forwarded come from its
+// client (forwardedClient) for the limits and the logs alike. Nothing else
+// reads X-Forwarded-For.
+func fromProxies(trusted []string, next http.Handler) http.Handler {
+	proxies, _ := parseProxies(trusted) // Validate checked them
+	if len(proxies) == 0 {
+		return next
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		r.RemoteAddr = forwardedClient(r.RemoteAddr, r.Header.Values("X-Forwarded-For"), proxies)
+		next.ServeHTTP(w, r)
+	})
+}
+
+// forwardedClient is the address of the client of a request from peer
+// (host:port) with the X-Forwarded-For headers xff: peer, unless it is a
+// trusted proxy; then the rightmost address in xff that is not a trusted
+// proxy's (each proxy appends the address it was reached from: what is
+// left of that, the client wrote), or the leftmost when all are. An entry
+// that is not an address stops the search at the one on its right.
+func forwardedClient(peer string, xff []string, trusted []netip.Prefix) string {
+	proxy := func(a netip.Addr) bool {
+		return slices.ContainsFunc(trusted, func(p netip.Prefix) bool { return p.Contains(a) })
+	}
+	if a, ok := parseAddr(peer); !ok || !proxy(a) {
+		return peer
+	}
+	var entries []string
+	for _, h := range xff {
+		entries = append(entries, strings.Split(h, ",")...)
+	}
+	client := peer
+	for i := len(entries) - 1; i >= 0; i-- {
+		a, ok := parseAddr(strings.TrimSpace(entries[i]))
+		if !ok {
+			break
+		}
+		client = a.String()
+		if !proxy(a) {
+			break
+		}
+	}
+	return client
+}
+
+// parseAddr parses an address, with or without a port.
+func parseAddr(s string) (netip.Addr, bool) {
+	if ap, err := netip.ParseAddrPort(s); err == nil {
+		return ap.Addr().Unmap(), true
+	}
+	a, err := netip.ParseAddr(strings.TrimSuffix(strings.TrimPrefix(s, "["), "]"))
+	return a.Unmap(), err == nil
 }
 
 // tooMany is the refusal of a limited address.
@@ -236,13 +375,44 @@ func plural(n int, unit string) string {
 	return fmt.Sprintf("%d %ss", n, unit)
 }
 
-// gate admits an HTTP request of class, or answers it with 429 and says
-// so. An admitted request waits out the delay of its address first; its
-// handler then reports with done whether the secret it checked was good
-// (nil: it checked none).
+// guessOf tells what a request of class guesses: the target that its
+// secret opens, when the request names one (a device credential names its
+// device), and the secret, when it is in the headers or the path (not an
+// invite: in the body, and good once). A bearer token that the server
+// signed is no guess (signed).
+func (s *Server) guessOf(class string, r *http.Request) (target, secret string, signed bool) {
+	switch class {
+	case limitAPIKey:
+		return "", r.Header.Get(HeaderAPIKey), false
+	case limitJoin:
+		return "", r.PathValue("code"), false
+	case limitDevice:
+		cred, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Device ")
+		cred = strings.TrimSpace(cred)
+		if team, user, id, _, valid := parseCredential(cred); ok && valid {
+			return deviceKey(team, user, id), cred, false
+		}
+	case limitBearer:
+		tok, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		_, err := s.tokens.verify(tok)
+		return "", "", err == nil
+	}
+	return "", "", false
+}
+
+// gate admits an HTTP request of class, or answers it with 429 (over its
+// address's rate, or guessing a locked target) and says so. Its handler
+// then reports with done whether the secret it checked was good; done(false)
+// waits out the delay of the failures, before the handler writes its
+// refusal.
 func (s *Server) gate(w http.ResponseWriter, r *http.Request, class string) (done func(ok bool), admitted bool) {
 	addr := remoteHost(r.RemoteAddr)
-	delay, retry, ok := s.limits.admit(class, addr)
+	target, secret, signed := s.guessOf(class, r)
+	retry, ok := s.limits.admit(class, addr)
+	if ok && !signed {
+		retry = s.limits.locked(class, addr, target, secret)
+		ok = retry == 0
+	}
 	if !ok {
 		e := tooMany(retry)
 		s.logRefusal(e, "", r.RemoteAddr, "path", r.URL.Path, "limit", class, "retry_after", retry.String())
@@ -250,22 +420,42 @@ func (s *Server) gate(w http.ResponseWriter, r *http.Request, class string) (don
 		writeJSON(w, http.StatusTooManyRequests, e)
 		return nil, false
 	}
-	if delay > 0 {
-		t := time.NewTimer(delay)
-		select {
-		case <-t.C:
-		case <-r.Context().Done():
-			t.Stop()
-			return nil, false
-		}
-	}
 	return func(good bool) {
 		if good {
-			s.limits.succeeded(class, addr)
+			s.limits.succeeded(class, addr, secret)
 			return
 		}
-		if s.limits.failed(class, addr) {
-			s.log.Warn("address refused for a while after repeated failures", "remote", addr, "limit", class, "for", s.cfg.Limits.LockFor.String())
-		}
+		s.failedGuess(r.Context(), class, addr, target)
 	}, true
+}
+
+// failedGuess counts a failed guess of target from addr, and waits the
+// delay of its failures (or until ctx ends) before its refusal is written.
+func (s *Server) failedGuess(ctx context.Context, class, addr, target string) {
+	delay, locked := s.limits.failed(class, addr, target)
+	if locked {
+		s.log.Warn("guesses refused for a while after repeated failures",
+			"remote", addr, "limit", class, "target", target, "for", s.cfg.Limits.LockFor.String())
+	}
+	if delay > 0 {
+		t := time.NewTimer(delay)
+		defer t.Stop()
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+		}
+	}
+}
+
+// tokenLocked is the refusal of a WebSocket token from addr that did not
+// verify (verr) while the guesses of tokens from there are locked, or nil.
+// A token that verifies is no guess: it is never refused for a lock.
+func (s *Server) tokenLocked(addr string, verr error) *signaling.Error {
+	if verr == nil {
+		return nil
+	}
+	if retry := s.limits.locked(limitConnect, addr, "", ""); retry > 0 {
+		return tooMany(retry)
+	}
+	return nil
 }
