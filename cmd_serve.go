@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -69,6 +70,10 @@ Logs go to stderr unless --log names a file.`,
 	c.Flags().DurationVar(&cfg.ReconnectGrace, "reconnect-grace", 0, "how long an answered call waits for a participant whose connection dropped (default 30s)")
 	c.Flags().StringVar(&cfg.TURNListen, "turn-listen", "", `where the embedded TURN server listens, UDP and TCP, host:port, or "off" (default: the --listen host, port 3478)`)
 	c.Flags().StringVar(&cfg.TURNPublicIP, "turn-public-ip", "", "the address clients reach the TURN server at (default: the --turn-listen host)")
+	c.Flags().Var(prefixes{&cfg.TURNAllowPeers}, "turn-allow-peer",
+		"a range the TURN relay may reach though it refuses it by default (private, shared 100.64.0.0/10, link-local), such as 10.20.0.0/16; repeatable")
+	c.Flags().BoolVar(&cfg.TURNTCPRelay, "turn-tcp-relay", false,
+		"let TURN clients open TCP relays to peers (RFC 6062); clients reach the TURN server over TCP without it")
 	c.Flags().StringVar(&cfg.TLSCertFile, "tls-cert", "", "PEM certificate (chain): serve HTTPS and WSS only (with --tls-key)")
 	c.Flags().StringVar(&cfg.TLSKeyFile, "tls-key", "", "PEM private key of --tls-cert")
 	c.Flags().StringVar(&cfg.PublicURL, "public-url", "", "base URL of invite and guest links, when clients reach the server by another name (default: the one the admin used)")
@@ -132,4 +137,29 @@ func (e *env) serverEcho(ctx context.Context, srv *server.Server, user string, l
 	}()
 	log.Info("echo service running", "user", user)
 	return ph, nil
+}
+
+// prefixes is a repeatable flag of address ranges (CIDR).
+type prefixes struct{ p *[]netip.Prefix }
+
+func (v prefixes) Type() string { return "CIDR" }
+
+func (v prefixes) String() string {
+	if v.p == nil {
+		return ""
+	}
+	s := make([]string, len(*v.p))
+	for i, p := range *v.p {
+		s[i] = p.String()
+	}
+	return strings.Join(s, ",")
+}
+
+func (v prefixes) Set(s string) error {
+	p, err := netip.ParsePrefix(s)
+	if err != nil {
+		return fmt.Errorf("%q is not a range such as 10.20.0.0/16 or fd00::/8", s)
+	}
+	*v.p = append(*v.p, p.Masked())
+	return nil
 }

@@ -11,20 +11,32 @@ import (
 )
 
 // Factory makes Pion loggers that write to a slog logger, each tagged with
-// its Pion scope ("ice", "dtls", "turn", ...).
-type Factory struct{ Log *slog.Logger }
+// its Pion scope ("ice", "dtls", "turn", ...). Quiet logs everything at
+// debug: for a server, where what Pion says is set off by what strangers
+// send (pion/turn logs each refused credential as an error), so that they
+// cannot flood the log.
+type Factory struct {
+	Log   *slog.Logger
+	Quiet bool
+}
 
 // NewLogger implements logging.LoggerFactory.
 func (f Factory) NewLogger(scope string) logging.LeveledLogger {
-	return logger{f.Log.With("pion", scope)}
+	return logger{f.Log.With("pion", scope), f.Quiet}
 }
 
 // levelTrace is below slog's Debug: Pion's trace output is very chatty.
 const levelTrace = slog.LevelDebug - 4
 
-type logger struct{ log *slog.Logger }
+type logger struct {
+	log   *slog.Logger
+	quiet bool
+}
 
 func (l logger) logf(level slog.Level, format string, args ...any) {
+	if l.quiet {
+		level = min(level, slog.LevelDebug)
+	}
 	if l.log.Enabled(context.Background(), level) {
 		l.log.Log(context.Background(), level, fmt.Sprintf(format, args...))
 	}

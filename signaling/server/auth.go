@@ -319,8 +319,8 @@ func (s *Server) revokeDevice(ctx context.Context, team, user, id string) (bool,
 }
 
 // revokeUser revokes every device of a user and every token issued to them
-// so far, and disconnects them everywhere. It returns the devices revoked
-// now.
+// so far, and the guest links they made, and disconnects them and their
+// guests everywhere. It returns the devices revoked now.
 func (s *Server) revokeUser(ctx context.Context, team, user string) ([]string, error) {
 	var revoked []string
 	devs, err := s.devicesOf(ctx, team, user)
@@ -341,6 +341,7 @@ func (s *Server) revokeUser(ctx context.Context, team, user string) ([]string, e
 		return revoked, err
 	}
 	s.control(userKey(team, user), ctlRevoke, "", nil)
+	s.revokeGuests(ctx, team, user) // links.go
 	return revoked, nil
 }
 
@@ -405,12 +406,17 @@ func (s *Server) unrevoked(ctx context.Context, team, user, device string, iat t
 }
 
 // turnAllowed reports whether the holder of a TURN credential still has
-// access (turn.go). When the stores cannot tell, it allows: the credential
-// is signed and expires.
+// access (turn.go): a guest's link still works for them (links.go). When
+// the stores cannot tell, it allows: the credential is signed and expires.
 func (s *Server) turnAllowed(h turnHolder) bool {
 	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.RequestTimeout)
 	defer cancel()
-	_, _, err := s.unrevoked(ctx, h.team, h.user, h.device, h.issued)
+	var err error
+	if h.link != "" {
+		_, err = s.guestLink(ctx, h.link, h.user)
+	} else {
+		_, _, err = s.unrevoked(ctx, h.team, h.user, h.device, h.issued)
+	}
 	var e *signaling.Error
 	if errors.As(err, &e) && e.Code == signaling.InvalidToken {
 		return false

@@ -56,7 +56,7 @@ const (
 	bucketContacts = "parley_contacts" // file: user → contactsRecord
 	bucketStatus   = "parley_status"   // file: user → statusRecord (away or dnd, set by hand)
 	bucketSeen     = "parley_seen"     // file: user → seenRecord (last seen online)
-	bucketLinks    = "parley_links"    // file, TTL MaxLinkTTL: SHA-256 of the code → linkRecord
+	bucketLinks    = "parley_links"    // file, a TTL per key: SHA-256 of the code → linkRecord; host.user → hostLinks
 )
 
 // token encodes an id for use as one NATS subject token or KV key token:
@@ -198,7 +198,8 @@ func startBus(ctx context.Context, cfg Config, log *slog.Logger) (_ *bus, err er
 		}},
 		{&b.links, jetstream.KeyValueConfig{
 			Bucket: bucketLinks, Description: "parley guest links, by the hash of the code",
-			Storage: jetstream.FileStorage, TTL: MaxLinkTTL,
+			Storage: jetstream.FileStorage, TTL: MaxLinkTTL + cfg.linkMargin, // each key has its own, shorter (links.go)
+			LimitMarkerTTL: time.Minute, // allows per-key TTLs
 		}},
 	}
 	for _, bk := range buckets {

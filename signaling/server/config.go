@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"net/url"
 	"time"
 
@@ -34,6 +35,10 @@ const (
 
 	// MaxLinkTTL is the longest a guest link may be opened.
 	MaxLinkTTL = 7 * 24 * time.Hour
+
+	// MaxOpenLinks is how many guest links a member may have open (neither
+	// expired nor used) at once.
+	MaxOpenLinks = 100
 
 	// MaxTokenTTL is the longest lifetime a token may be given.
 	MaxTokenTTL = 30 * 24 * time.Hour
@@ -88,6 +93,18 @@ type Config struct {
 	TURNListen        string
 	TURNPublicIP      string
 	TURNCredentialTTL time.Duration
+
+	// TURNAllowPeers are ranges the TURN relay may reach although it
+	// refuses them by default: private (RFC 1918, fc00::/7), shared
+	// (100.64.0.0/10), link-local and reserved addresses (peerPolicy in
+	// turn.go). Loopback, multicast, broadcast and this machine's own
+	// addresses stay refused whatever the ranges.
+	TURNAllowPeers []netip.Prefix
+
+	// TURNTCPRelay lets TURN clients open TCP relays to peers (RFC 6062
+	// TCP allocations). Without it clients still reach the TURN server over
+	// TCP (turn:…?transport=tcp), for UDP relays: all a call's media needs.
+	TURNTCPRelay bool
 
 	// Heartbeat is how often a connection refreshes its presence and a call
 	// its participants' busy marks. Both expire 2.5 heartbeats after their
@@ -192,6 +209,10 @@ type Config struct {
 	// Logger receives the server's logs, including every refusal sent to a
 	// client. Default: logs are discarded.
 	Logger *slog.Logger
+
+	// linkMargin is how long past its link's expiry a guest's call may go
+	// on (links.go). Default guestCallMargin; tests shorten it.
+	linkMargin time.Duration
 }
 
 // expiry is how long a presence record or a busy mark lasts after its
@@ -260,6 +281,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.InviteTTL == 0 {
 		c.InviteTTL = DefaultInviteTTL
+	}
+	if c.linkMargin == 0 {
+		c.linkMargin = guestCallMargin
 	}
 	c.Limits = c.Limits.withDefaults()
 	if c.DialLimit == 0 {
@@ -335,6 +359,11 @@ func (c Config) Validate() error {
 	if c.PublicURL != "" {
 		if u, err := url.Parse(c.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			bad("PublicURL %q is not a URL like https://voice.example.com:7700", c.PublicURL)
+		}
+	}
+	for _, p := range c.TURNAllowPeers {
+		if !p.IsValid() {
+			bad("TURNAllowPeers: %v is not a range such as 10.20.0.0/16", p)
 		}
 	}
 	if (c.TLSCertFile == "") != (c.TLSKeyFile == "") {

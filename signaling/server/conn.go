@@ -415,9 +415,9 @@ func (c *conn) connect(m signaling.Message) error {
 	c.log = c.log.With("user", user, "team", team, "session", session)
 	c.s.keeper.join(c, presenceKey(key, session), rev)
 	c.expiry = time.AfterFunc(time.Until(claims.ExpiresAt.Time), c.tokenExpired)
-	holder := turnHolder{user: user} // a guest's: its link expires
-	if c.link == nil {
-		holder = turnHolder{user: user, team: team, device: claims.Device, issued: claims.issued()}
+	holder := turnHolder{user: user, team: team, device: claims.Device, issued: claims.issued()}
+	if c.link != nil { // a guest's: as long as its link works, and its token at most
+		holder = turnHolder{user: user, link: c.link.Key, end: claims.ExpiresAt.Time}
 	}
 	c.send(signaling.Message{Type: signaling.TypeWelcome, Ref: m.Ref, User: user, Name: u.Name, Session: session, Role: claims.Role,
 		ICEServers: c.s.turn.iceServers(holder)})
@@ -497,6 +497,9 @@ func (c *conn) control(ctl string, msg *nats.Msg) {
 			"your access was revoked by an admin: sign in again with a new invite (`parley login INVITE`)")
 		if dev != "" {
 			e = badCredential(true)
+		} else if c.link != nil { // the host's access was (revokeGuests)
+			_, title, msg := linkWithdrawn.refusal(linkRecord{Host: c.link.Host})
+			e = signaling.Errorf(signaling.InvalidToken, "%s. %s", title, msg)
 		}
 		c.refuse(e, "", "")
 		c.cancel(errRevoked)

@@ -53,7 +53,7 @@ func testConfig(dir string, logs *logBuffer) Config {
 		Limits:      Limits{Off: true}, // TestRateLimits turns them on
 		DialLimit:   -1,                // TestDialLimits turns them on
 		RingLimit:   -1,
-		TURNListen:  "off",             // TestTURN turns it on
+		TURNListen:  "off", // TestTURN turns it on
 		Logger:      slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 	}
 }

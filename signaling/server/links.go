@@ -5,8 +5,12 @@ package server
 //
 // A signed-in member makes a link (POST /v1/me/links): a random code of 26
 // letters and digits (128 bits), kept as the SHA-256 of the code in the
-// bucket parley_links (TTL MaxLinkTTL) with the host (its maker), the guest's
-// name and user id ("guest-…", never in parley_users) and when it expires.
+// bucket parley_links with the host (its maker), the guest's name and user
+// id ("guest-…", never in parley_users) and when it expires. The record is
+// kept for the link's life and the margin of a call that outlives it
+// (Config.linkMargin, guestCallMargin): a per-message TTL, renewed with each
+// write (putLink). A member has at most MaxOpenLinks links open, counted in
+// one record per member in the same bucket (hostLinks).
 //
 // GET /join/CODE serves the call page (web/), or a page that says plainly
 // why the link does not work. The page's script POSTs to the same address to
@@ -24,6 +28,12 @@ package server
 // rejecting turns them away. The link is spent once its call completes or
 // is rejected; until then (and until it expires) the same browser may
 // knock again, after a knock nobody answered or a call that failed.
+//
+// The guest's token and relay credentials (turnHolder names the link) work
+// while the link does (guestLink): not spent, its host not revoked, and not
+// expired, or expired during the guest's call, for the margin at most. They
+// end with the link's life and the margin, and a revocation of the host
+// disconnects the guests of its links (revokeGuests).
 
 import (
 	"context"
@@ -31,18 +41,27 @@ import (
 	"crypto/subtle"
 	"embed"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"html/template"
 	"io/fs"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/parley-voice/parley/signaling"
 )
 
-// guestTokenTTL is the lifetime of a guest token: long enough for a call
-// that starts just before the link expires.
-const guestTokenTTL = 12 * time.Hour
+// guestCallMargin is how long past its link's expiry a guest's call may go
+// on: a call answered just before the link expires. The guest's token and
+// relay credentials, and the link's record, last until the link's expiry
+// and this margin; past the expiry they work only while the guest is in a
+// call.
+const guestCallMargin = 4 * time.Hour
 
 // linkCookie names the cookie by which the browser that claimed a link
 // shows it again.
@@ -121,10 +140,13 @@ func (s *Server) handleMakeLink(w http.ResponseWriter, r *http.Request) {
 		Created: now, Expires: now.Add(ttl),
 	}
 	code := linkCode()
-	b, _ := json.Marshal(rec)
 	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.RequestTimeout)
 	defer cancel()
-	if _, err := s.bus.links.Create(ctx, hashHex(code), b); err != nil {
+	if e := s.countLink(ctx, hashHex(code), rec); e != nil {
+		s.httpError(w, r, c.Subject, e)
+		return
+	}
+	if err := s.putLink(ctx, hashHex(code), rec, 0, s.linkEnd(rec.Expires)); err != nil {
 		s.httpError(w, r, c.Subject, signaling.Errorf(signaling.UnknownError, "could not record the link: %v", err))
 		return
 	}
@@ -145,6 +167,7 @@ const (
 	linkTaken // claimed by another browser
 	linkOver  // its call completed
 	linkTurnedAway
+	linkWithdrawn // its host's access was revoked
 )
 
 // linkFor reads the link of code and tells what the browser with claim
@@ -161,7 +184,25 @@ func (s *Server) linkFor(ctx context.Context, code, claim string) (rec linkRecor
 		return rec, 0, linkUnknown, nil
 	}
 	mine := rec.ClaimHash == "" || (claim != "" && subtle.ConstantTimeCompare([]byte(rec.ClaimHash), []byte(hashHex(claim))) == 1)
-	return rec, rev, rec.state(mine), nil
+	st, err = s.withdrawn(ctx, rec, rec.state(mine))
+	return rec, rev, st, err
+}
+
+// withdrawn turns st, the state of the link rec, into linkWithdrawn when
+// its host's access was revoked since they made it: a link works only as
+// long as its host's access.
+func (s *Server) withdrawn(ctx context.Context, rec linkRecord, st linkState) (linkState, error) {
+	if st != linkOpen && st != linkExpired {
+		return st, nil
+	}
+	host, found, err := s.lookup(ctx, rec.Team, rec.Host)
+	if err != nil {
+		return st, err
+	}
+	if found && host.revokes(rec.Created) {
+		return linkWithdrawn, nil
+	}
+	return st, nil
 }
 
 // state tells what the browser that claimed the link (mine), or may claim
@@ -196,6 +237,9 @@ func (st linkState) refusal(rec linkRecord) (status int, title, msg string) {
 	case linkTurnedAway:
 		return http.StatusGone, host + " did not let you in",
 			host + " turned the call down. You can ask them for a new link."
+	case linkWithdrawn:
+		return http.StatusGone, "This link was withdrawn",
+			host + " can no longer take calls here, so their links no longer work."
 	}
 	return http.StatusNotFound, "This link does not work",
 		"Check that you copied the whole link, or ask whoever sent it for a new one."
@@ -277,35 +321,36 @@ func (s *Server) handleJoin(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	done(true)
+	key, end := hashHex(code), s.linkEnd(rec.Expires)
 	if rec.ClaimHash == "" {
 		// The first join claims it: of two at once, one updates it at rev.
 		claim = strings.ToLower(rand.Text() + rand.Text())
 		rec.ClaimHash = hashHex(claim)
-		b, _ := json.Marshal(rec)
-		if _, err := s.bus.links.Update(ctx, hashHex(code), b, rev); err != nil {
+		if err := s.putLink(ctx, key, rec, rev, end); err != nil {
 			_, title, msg := linkTaken.refusal(rec)
 			s.httpError(w, r, "", signaling.Errorf(signaling.InvalidToken, "%s. %s", title, msg))
 			return
 		}
 		http.SetCookie(w, &http.Cookie{
 			Name: linkCookie, Value: claim, Path: "/join/" + code,
-			Expires: rec.Expires.Add(guestTokenTTL), HttpOnly: true, Secure: r.TLS != nil, SameSite: http.SameSiteStrictMode,
+			Expires: end, HttpOnly: true, Secure: r.TLS != nil, SameSite: http.SameSiteStrictMode,
 		})
 		s.log.Info("guest link claimed", "host", rec.Host, "guest", rec.Guest, "remote", r.RemoteAddr)
 	}
-	o, err := s.tokens.check(rec.Guest, TokenOptions{Role: RoleGuest, Team: rec.Team, TTL: guestTokenTTL})
+	// The token lasts as long as the link, and a call that outlives it.
+	o, err := s.tokens.check(rec.Guest, TokenOptions{Role: RoleGuest, Team: rec.Team, TTL: time.Until(end)})
 	if err != nil {
 		s.httpError(w, r, rec.Guest, signaling.AsError(err))
 		return
 	}
-	o.link = guestLink{Key: hashHex(code), Host: rec.Host, Name: rec.GuestName}
+	o.link = guestLink{Key: key, Host: rec.Host, Name: rec.GuestName}
 	tok, err := s.tokens.sign(rec.Guest, o, time.Now())
 	if err != nil {
 		s.httpError(w, r, rec.Guest, signaling.Errorf(signaling.UnknownError, "could not sign the token: %v", err))
 		return
 	}
 	writeJSON(w, http.StatusOK, signaling.Join{
-		Token: tok, ICEServers: s.turn.iceServers(turnHolder{user: rec.Guest}),
+		Token: tok, ICEServers: s.turn.iceServers(turnHolder{user: rec.Guest, link: key, end: end}),
 		Host: rec.Host, HostName: rec.HostName, Guest: rec.Guest, GuestName: rec.GuestName, Expires: rec.Expires,
 	})
 }
@@ -333,20 +378,49 @@ func linkKey(l *guestLink) string {
 	return l.Key
 }
 
-// guestAccess is checkAccess for a guest link's token: the link must
-// still be there, and the guest is who it names.
+// guestAccess is checkAccess for a guest link's token: the link still
+// works for its guest (guestLink), in the token's team.
 func (s *Server) guestAccess(ctx context.Context, c Claims) (userRecord, error) {
-	ctx, cancel := context.WithTimeout(ctx, s.cfg.RequestTimeout)
-	defer cancel()
-	var rec linkRecord
-	_, found, err := getJSON(ctx, s.bus.links, c.Link.Key, &rec)
+	rec, err := s.guestLink(ctx, c.Link.Key, c.Subject)
 	if err != nil {
-		return userRecord{}, signaling.Errorf(signaling.UnknownError, "could not read your link: %v", err)
+		return userRecord{}, err
 	}
-	if !found || rec.Guest != c.Subject || rec.Team != c.team() {
+	if rec.Team != c.team() {
 		return userRecord{}, signaling.Errorf(signaling.InvalidToken, "this guest link no longer exists: ask for a new one")
 	}
 	return userRecord{User: c.Subject, Team: rec.Team, Name: rec.GuestName, Role: RoleGuest}, nil
+}
+
+// guestLink checks that the link at key still works for guest, for a
+// connect or the relay: it is open, or it expired during the guest's call,
+// which may go on for the margin. It returns the link, or InvalidToken
+// with the reason in words for the guest.
+func (s *Server) guestLink(ctx context.Context, key, guest string) (linkRecord, error) {
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.RequestTimeout)
+	defer cancel()
+	var rec linkRecord
+	_, found, err := getJSON(ctx, s.bus.links, key, &rec)
+	if err != nil {
+		return rec, signaling.Errorf(signaling.UnknownError, "could not read your link: %v", err)
+	}
+	if !found || rec.Guest != guest {
+		return rec, signaling.Errorf(signaling.InvalidToken, "this guest link no longer exists: ask for a new one")
+	}
+	st, err := s.withdrawn(ctx, rec, rec.state(true)) // the guest claimed it
+	if err == nil && st == linkExpired && time.Now().Before(s.linkEnd(rec.Expires)) {
+		var busy bool
+		if busy, err = s.isBusy(ctx, userKey(rec.Team, rec.Guest)); busy {
+			st = linkOpen // a call that outlives the link
+		}
+	}
+	if err != nil {
+		return rec, signaling.Errorf(signaling.UnknownError, "could not check your link: %v", err)
+	}
+	if st != linkOpen {
+		_, title, msg := st.refusal(rec)
+		return rec, signaling.Errorf(signaling.InvalidToken, "%s. %s", title, msg)
+	}
+	return rec, nil
 }
 
 // guestDial checks a guest's dial: only the link's host, while the link is
@@ -356,20 +430,13 @@ func (s *Server) guestDial(ctx context.Context, c *conn, to string) (userRecord,
 		return userRecord{}, signaling.Errorf(signaling.InvalidParameter,
 			"a guest link is for a call with %s only", c.link.Host)
 	}
-	ctx, cancel := context.WithTimeout(ctx, s.cfg.RequestTimeout)
-	defer cancel()
-	var rec linkRecord
-	_, found, err := getJSON(ctx, s.bus.links, c.link.Key, &rec)
+	rec, err := s.guestLink(ctx, c.link.Key, c.user)
+	if err == nil && time.Now().After(rec.Expires) { // in a call that outlives it: no new knock
+		_, title, msg := linkExpired.refusal(rec)
+		err = signaling.Errorf(signaling.InvalidToken, "%s. %s", title, msg)
+	}
 	if err != nil {
-		return userRecord{}, signaling.Errorf(signaling.UnknownError, "could not read your link: %v", err)
-	}
-	st := linkUnknown
-	if found {
-		st = rec.state(true) // the token's holder claimed it
-	}
-	if st != linkOpen {
-		_, title, msg := st.refusal(rec)
-		return userRecord{}, signaling.Errorf(signaling.InvalidToken, "%s. %s", title, msg)
+		return userRecord{}, signaling.AsError(err)
 	}
 	host, found, err := s.lookup(ctx, rec.Team, rec.Host)
 	if err != nil {
@@ -382,19 +449,147 @@ func (s *Server) guestDial(ctx context.Context, c *conn, to string) (userRecord,
 }
 
 // spendLink marks the link of a call that completed or was rejected, so
-// that it cannot be used again. A failure is logged: the link then stays
-// usable until it expires.
+// that it cannot be used again, and no longer counts it as its host's. A
+// failure is logged: the link then stays usable until it expires.
 func (s *Server) spendLink(key, how string) {
 	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.RequestTimeout)
 	defer cancel()
-	_, err := update(ctx, s.bus.links, key, func(rec *linkRecord, found bool) bool {
+	rec, err := updateLink(ctx, s, key, func(rec *linkRecord, found bool) bool {
 		if !found || rec.Spent != "" {
 			return false
 		}
 		rec.Spent = how
 		return true
-	})
+	}, func(rec linkRecord) time.Time { return s.linkEnd(rec.Expires) })
+	if err == nil && rec.Host != "" {
+		_, err = updateLink(ctx, s, hostKey(rec.Team, rec.Host), func(h *hostLinks, _ bool) bool {
+			n := len(h.Links)
+			h.Links = slices.DeleteFunc(h.Links, func(l hostLink) bool { return l.Key == key })
+			return len(h.Links) < n
+		}, s.hostLinksEnd)
+	}
 	if err != nil {
 		s.log.Warn("could not mark a guest link used", "err", err)
 	}
+}
+
+// linkEnd is when a link that expires at expires ends for good: its record
+// goes, and with it any call of its guest that outlived it.
+func (s *Server) linkEnd(expires time.Time) time.Time { return expires.Add(s.cfg.linkMargin) }
+
+// hostLinks is the record, in the links bucket at hostKey, of the links a
+// member made that were not used and have not ended: what MaxOpenLinks
+// counts (one read and one write per link made, rather than a listing of
+// the bucket), and whose guests the member's revocation disconnects.
+type hostLinks struct {
+	Links []hostLink `json:"links"`
+}
+
+type hostLink struct {
+	Key     string    `json:"key"` // in the links bucket
+	Guest   string    `json:"guest"`
+	Expires time.Time `json:"expires"`
+}
+
+// hostKey is the key of the hostLinks of a member.
+func hostKey(team, user string) string { return "host." + userKey(team, user) }
+
+// hostLinksEnd is when a member's hostLinks may go: when their last link
+// ends.
+func (s *Server) hostLinksEnd(h hostLinks) time.Time {
+	end := time.Now()
+	for _, l := range h.Links {
+		if e := s.linkEnd(l.Expires); e.After(end) {
+			end = e
+		}
+	}
+	return end
+}
+
+// countLink adds the link rec, at key, to its host's, unless they have
+// MaxOpenLinks open already (not expired): that is an InvalidParameter
+// refusal. Links whose end has come are dropped from the record.
+func (s *Server) countLink(ctx context.Context, key string, rec linkRecord) *signaling.Error {
+	var full *signaling.Error
+	_, err := updateLink(ctx, s, hostKey(rec.Team, rec.Host), func(h *hostLinks, _ bool) bool {
+		now := time.Now()
+		h.Links = slices.DeleteFunc(h.Links, func(l hostLink) bool { return now.After(s.linkEnd(l.Expires)) })
+		open, next := 0, time.Time{}
+		for _, l := range h.Links {
+			if now.Before(l.Expires) {
+				open++
+				if next.IsZero() || l.Expires.Before(next) {
+					next = l.Expires
+				}
+			}
+		}
+		full = nil
+		if open >= MaxOpenLinks {
+			full = signaling.Errorf(signaling.InvalidParameter,
+				"you have %d open guest links, the most a member may have: make another once one is used or expires (the next at %s)",
+				open, next.UTC().Format(time.RFC3339))
+			return false
+		}
+		h.Links = append(h.Links, hostLink{Key: key, Guest: rec.Guest, Expires: rec.Expires})
+		return true
+	}, s.hostLinksEnd)
+	if err != nil {
+		return signaling.Errorf(signaling.UnknownError, "could not record the link: %v", err)
+	}
+	return full
+}
+
+// revokeGuests disconnects the guests of the links of a member whose access
+// was revoked: those links no longer work (linkWithdrawn). A failure is
+// logged: the guests' next request is refused all the same.
+func (s *Server) revokeGuests(ctx context.Context, team, host string) {
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.RequestTimeout)
+	defer cancel()
+	var h hostLinks
+	if _, _, err := getJSON(ctx, s.bus.links, hostKey(team, host), &h); err != nil {
+		s.log.Warn("could not read the guest links of a revoked user", "user", host, "team", team, "err", err)
+		return
+	}
+	for _, l := range h.Links {
+		s.control(userKey(team, l.Guest), ctlRevoke, "", nil)
+	}
+}
+
+// putLink writes v at key in the links bucket, at revision rev (0: a new
+// key), to be kept until end: a per-message TTL, which kv.Update cannot
+// set, so an update is published to the key's subject.
+func (s *Server) putLink(ctx context.Context, key string, v any, rev uint64, end time.Time) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	ttl := max(time.Until(end).Truncate(time.Second)+time.Second, time.Second) // whole seconds, rounded up
+	if rev == 0 {
+		_, err = s.bus.links.Create(ctx, key, b, jetstream.KeyTTL(ttl))
+	} else {
+		msg := &nats.Msg{Subject: "$KV." + bucketLinks + "." + key, Data: b}
+		_, err = s.bus.js.PublishMsg(ctx, msg, jetstream.WithExpectLastSequencePerSubject(rev), jetstream.WithMsgTTL(ttl))
+	}
+	if err != nil {
+		return fmt.Errorf("server: write %s: %w", key, err)
+	}
+	return nil
+}
+
+// updateLink is update (people.go) for the links bucket: each write keeps
+// the value until end(value) (putLink).
+func updateLink[T any](ctx context.Context, s *Server, key string, change func(v *T, found bool) bool, end func(T) time.Time) (T, error) {
+	for range maxCASRetries {
+		var v T
+		rev, found, err := getJSON(ctx, s.bus.links, key, &v)
+		if err != nil || !change(&v, found) {
+			return v, err
+		}
+		err = s.putLink(ctx, key, v, rev, end(v))
+		if err == nil || (!errors.Is(err, jetstream.ErrKeyExists) && !isWrongSequence(err)) {
+			return v, err
+		}
+	}
+	var zero T
+	return zero, fmt.Errorf("server: %s changed too often to be updated", key)
 }

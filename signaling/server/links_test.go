@@ -2,13 +2,18 @@ package server
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/parley-voice/parley/signaling"
 )
@@ -264,4 +269,228 @@ func TestGuestLinkLobby(t *testing.T) {
 	if st, _ := s.post(t, nil, signaling.PathLinks, "", signaling.LinkRequest{}); st != http.StatusUnauthorized {
 		t.Errorf("a link without a token: %d, want 401", st)
 	}
+}
+
+// guestRefused connects with the guest token of j and returns the refusal,
+// which must be 80401; "" when the connect was welcomed.
+func (s *testServer) guestRefused(t *testing.T, j signaling.Join) string {
+	t.Helper()
+	c := s.dial(t, "guest")
+	c.send(signaling.Message{Type: signaling.TypeConnect, Ref: "c", Token: j.Token})
+	m := c.next()
+	if m.Type == signaling.TypeWelcome {
+		return ""
+	}
+	if m.Type != signaling.TypeError || m.Error == nil || m.Error.Code != signaling.InvalidToken {
+		t.Fatalf("guest connect: got %s, want 80401", js(m))
+	}
+	return m.Error.Message
+}
+
+// guestRelay allocates a TURN relay with the credentials of j, or of
+// another pair of STUN and TURN servers.
+func guestRelay(t *testing.T, j signaling.Join, ice ...signaling.ICEServer) error {
+	t.Helper()
+	if ice == nil {
+		ice = j.ICEServers
+	}
+	if len(ice) != 2 {
+		t.Fatalf("ICE servers %+v, want STUN and TURN", ice)
+	}
+	_, err := turnAllocate(t, relayAddr(ice[0]), ice[1].Username, ice[1].Credential)
+	return err
+}
+
+// answerKnock has the guest g knock on host, who answers; it returns the
+// call id.
+func answerKnock(t *testing.T, g, host *client) string {
+	t.Helper()
+	g.send(signaling.Message{Type: signaling.TypeDial, Ref: "k", To: host.user, SDP: "offer"})
+	m := g.next()
+	if m.Type != signaling.TypeCall || m.Event == nil {
+		t.Fatalf("knock: %s", js(m))
+	}
+	host.nextNotPresence()
+	host.send(signaling.Message{Type: signaling.TypeAnswer, CallID: m.Event.ID, SDP: "answer"})
+	for _, c := range []*client{g, host} {
+		if m := c.nextNotPresence(); m.Event == nil || m.Event.Status != signaling.Answered {
+			t.Fatalf("%s: %s, want answered", c.name, js(m))
+		}
+	}
+	return m.Event.ID
+}
+
+// hangUp has c hang up call id and both c and other hear it completed.
+func hangUp(t *testing.T, id string, c, other *client) {
+	t.Helper()
+	c.send(signaling.Message{Type: signaling.TypeHangup, CallID: id})
+	for _, c := range []*client{c, other} {
+		if m := c.nextNotPresence(); m.Event == nil || m.Event.Status != signaling.Completed {
+			t.Fatalf("%s: %s, want completed", c.name, js(m))
+		}
+	}
+}
+
+// TestGuestLinkSpent: once the call of a link completes, its guest can
+// neither connect again nor use the relay.
+func TestGuestLinkSpent(t *testing.T) {
+	s := startServer(t, func(c *Config) { c.TURNListen = "127.0.0.1:0" })
+	alice := s.connect(t, "alice", "")
+	j, e := s.join(t, browser(t), s.makeLink(t, s.token(t, "alice"), signaling.LinkRequest{Name: "Carol"}))
+	if e != nil {
+		t.Fatal(e)
+	}
+	stunServer, relay := welcomeICE(t, s, "guest", j.Token)
+	for _, ice := range [][]signaling.ICEServer{j.ICEServers, {stunServer, relay}} {
+		if err := guestRelay(t, j, ice...); err != nil {
+			t.Fatalf("relay as %s before the call: %v", ice[1].Username, err)
+		}
+	}
+	g := s.guest(t, j)
+	hangUp(t, answerKnock(t, g, alice), g, alice)
+
+	if msg := s.guestRefused(t, j); !strings.Contains(msg, "call is over") {
+		t.Errorf("connect after the call: %q, want refused: the call is over", msg)
+	}
+	wantRefused(t, "relay with the join's credentials after the call", guestRelay(t, j))
+	wantRefused(t, "relay with the welcome's credentials after the call", guestRelay(t, j, stunServer, relay))
+}
+
+// TestGuestLinkExpired: once its link expires, a guest can neither connect
+// nor use the relay, unless in a call that started before: that call keeps
+// both until it ends. The guest's token and relay credentials end with the
+// link's life and the margin for such a call, not 12 h later.
+func TestGuestLinkExpired(t *testing.T) {
+	const margin = 4 * time.Hour // guestCallMargin
+	s := startServer(t, func(c *Config) { c.TURNListen = "127.0.0.1:0" })
+	alice := s.connect(t, "alice", "")
+	in, e := s.join(t, browser(t), s.makeLink(t, s.token(t, "alice"), signaling.LinkRequest{Name: "Carol", TTL: "3s"}))
+	if e != nil {
+		t.Fatal(e)
+	}
+	idle, e := s.join(t, browser(t), s.makeLink(t, s.token(t, "bob"), signaling.LinkRequest{Name: "Dan", TTL: "3s"}))
+	if e != nil {
+		t.Fatal(e)
+	}
+	end := idle.Expires.Add(margin)
+	c, err := s.tokens.verify(idle.Token)
+	if err != nil || c.ExpiresAt.Time.After(end.Add(time.Second)) || c.ExpiresAt.Time.Before(end.Add(-time.Second)) {
+		t.Errorf("the guest token expires at %v (%v), want %v: the link's expiry and %v", c.ExpiresAt, err, end, margin)
+	}
+	exp, _, _ := strings.Cut(idle.ICEServers[1].Username, ":")
+	if at, err := strconv.ParseInt(exp, 10, 64); err != nil || time.Unix(at, 0).After(end.Add(time.Second)) {
+		t.Errorf("the guest's TURN credential %q expires after %v", idle.ICEServers[1].Username, end)
+	}
+	g := s.guest(t, in)
+	id := answerKnock(t, g, alice)
+
+	time.Sleep(time.Until(in.Expires.Add(100 * time.Millisecond))) // the links' own clock
+	if msg := s.guestRefused(t, idle); !strings.Contains(msg, "expired") {
+		t.Errorf("connect after the link expired: %q, want refused: expired", msg)
+	}
+	wantRefused(t, "relay after the link expired", guestRelay(t, idle))
+	if err := guestRelay(t, in); err != nil {
+		t.Errorf("relay in a call that outlives its link: %v", err)
+	}
+	if msg := s.guestRefused(t, in); msg != "" {
+		t.Errorf("a reconnect in a call that outlives its link: refused %q", msg)
+	}
+	hangUp(t, id, g, alice)
+	wantRefused(t, "relay after that call", guestRelay(t, in))
+}
+
+// TestGuestLinkHostRevoked: revoking a link's host ends its guest's access:
+// the guest's connection is closed, and neither a connect, a join nor the
+// relay works any more.
+func TestGuestLinkHostRevoked(t *testing.T) {
+	s := startServer(t, func(c *Config) { c.TURNListen = "127.0.0.1:0" })
+	carol := browser(t)
+	l := s.makeLink(t, s.token(t, "alice"), signaling.LinkRequest{Name: "Carol"})
+	j, e := s.join(t, carol, l)
+	if e != nil {
+		t.Fatal(e)
+	}
+	g := s.guest(t, j)
+	if _, err := s.adminAPI(s.APIKey()).Revoke(t.Context(), "alice"); err != nil {
+		t.Fatal(err)
+	}
+	if msg := s.guestRefused(t, j); !strings.Contains(msg, "alice") {
+		t.Errorf("connect after the host's revocation: %q, want refused, naming the host", msg)
+	}
+	wantRefused(t, "relay after the host's revocation", guestRelay(t, j))
+	if _, e := s.join(t, carol, l); e == nil || e.Code != signaling.InvalidToken {
+		t.Errorf("join after the host's revocation: %v, want 80401", e)
+	}
+	if st, body := page(t, carol, l.URL); st != http.StatusGone {
+		t.Errorf("the page after the host's revocation: %d\n%s", st, body)
+	}
+	g.expectError(signaling.InvalidToken, "", "")
+	g.closed()
+}
+
+// TestLinkStorage: a link is kept for its own life (its ttl, and the margin
+// for a call that outlives it), claimed or not, not for MaxLinkTTL.
+func TestLinkStorage(t *testing.T) {
+	s := startServer(t, func(c *Config) { c.linkMargin = time.Second })
+	tok := s.token(t, "alice")
+	for _, claim := range []bool{false, true} {
+		l := s.makeLink(t, tok, signaling.LinkRequest{TTL: "1s"})
+		if claim { // an update of the record
+			if _, e := s.join(t, browser(t), l); e != nil {
+				t.Fatal(e)
+			}
+		}
+		ctx, cancel := context.WithTimeout(t.Context(), patience)
+		w, err := s.bus.links.Watch(ctx, hashHex(l.Code))
+		if err != nil {
+			t.Fatal(err)
+		}
+		gone := false
+		for e := range w.Updates() {
+			if e != nil && e.Operation() != jetstream.KeyValuePut {
+				gone = true
+				break
+			}
+		}
+		_ = w.Stop()
+		for range w.Updates() { // until the watcher closes it, so that it ends
+		}
+		cancel()
+		if !gone {
+			t.Errorf("claimed %v: the link (expired at %v) still in the bucket at %v", claim, l.Expires, time.Now())
+		}
+		if _, err := s.bus.links.Get(t.Context(), hashHex(l.Code)); !errors.Is(err, jetstream.ErrKeyNotFound) {
+			t.Errorf("claimed %v: get after it went: %v, want not found", claim, err)
+		}
+	}
+}
+
+// TestLinkCap: a member has at most MaxOpenLinks links open (neither
+// expired nor used); more are refused with 80101 until one is.
+func TestLinkCap(t *testing.T) {
+	s := startServer(t)
+	alice := s.connect(t, "alice", "")
+	tok := s.token(t, "alice")
+	short := s.makeLink(t, tok, signaling.LinkRequest{TTL: "1s"})
+	time.Sleep(time.Until(short.Expires.Add(100 * time.Millisecond))) // expired: not open
+	used := s.makeLink(t, tok, signaling.LinkRequest{})
+	for range MaxOpenLinks - 1 {
+		s.makeLink(t, tok, signaling.LinkRequest{})
+	}
+	over := func() {
+		t.Helper()
+		st, body := s.post(t, nil, signaling.PathLinks, tok, signaling.LinkRequest{})
+		if st != http.StatusBadRequest || !strings.Contains(string(body), "80101") || !strings.Contains(string(body), "100 open guest links") {
+			t.Fatalf("link %d: %d %s, want 400 80101", MaxOpenLinks+1, st, body)
+		}
+	}
+	over()
+	j, e := s.join(t, browser(t), used)
+	if e != nil {
+		t.Fatal(e)
+	}
+	g := s.guest(t, j)
+	hangUp(t, answerKnock(t, g, alice), g, alice) // used: no longer open
+	s.makeLink(t, tok, signaling.LinkRequest{})
+	over()
 }

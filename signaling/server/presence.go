@@ -4,11 +4,13 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"slices"
 	"strings"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/parley-voice/parley/signaling"
 )
 
@@ -56,6 +58,17 @@ func (s *Server) presenceNow(ctx context.Context, filters ...string) (map[string
 		out[k] = decodePresence(m.Data, m.Time)
 	}
 	return out, nil
+}
+
+// isBusy reports whether the user with userKey key is in a call.
+func (s *Server) isBusy(ctx context.Context, key string) (bool, error) {
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.RequestTimeout)
+	defer cancel()
+	_, err := s.bus.busy.Get(ctx, key)
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return false, nil
+	}
+	return err == nil, err
 }
 
 // person is u as others see them, with their presence now.
