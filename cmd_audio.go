@@ -201,9 +201,9 @@ func (p *printer) printAudio(ev call.Event) bool {
 	}
 	if p.json {
 		b, _ := json.Marshal(v)
-		fmt.Fprintf(p.w, "%s\n", b)
+		fmt.Fprintf(p.w, "%s\n", harmlessJSON(b))
 	} else {
-		fmt.Fprintln(p.w, text)
+		say(p.w, "%s", text)
 	}
 	return true
 }

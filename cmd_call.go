@@ -8,6 +8,9 @@ import (
 	"io"
 	"math"
 	"time"
+	"unicode"
+	"unicode/utf16"
+	"unicode/utf8"
 
 	"github.com/spf13/cobra"
 
@@ -254,37 +257,45 @@ func (p *printer) print(ev call.Event) {
 		p.printJSON(ev)
 		return
 	}
+	if line := p.text(ev); line != "" {
+		// Names, reasons and messages come from the other side and the
+		// server: say makes them harmless.
+		say(p.w, "%s", line)
+	}
+}
+
+// text is the line that tells ev to people, or "".
+func (p *printer) text(ev call.Event) string {
 	switch ev := ev.(type) {
 	case call.StatusChanged:
-		fmt.Fprintln(p.w, p.describe(ev))
+		return p.describe(ev)
 	case call.Muted:
 		switch {
 		case ev.Local && ev.Muted:
-			fmt.Fprintln(p.w, "you are muted")
+			return "you are muted"
 		case ev.Local:
-			fmt.Fprintln(p.w, "you are unmuted")
+			return "you are unmuted"
 		case ev.Muted:
-			fmt.Fprintln(p.w, "the other side muted")
+			return "the other side muted"
 		default:
-			fmt.Fprintln(p.w, "the other side unmuted")
+			return "the other side unmuted"
 		}
 	case call.Failure:
-		fmt.Fprintf(p.w, "error %s (%d): %s\n", ev.Err.Name, ev.Err.Code, ev.Err.Message)
+		return fmt.Sprintf("error %s (%d): %s", ev.Err.Name, ev.Err.Code, ev.Err.Message)
 	case call.Warning:
 		if ev.Raised {
-			fmt.Fprintf(p.w, "warning: %s (%.1f)\n", ev.Name, ev.Value)
-		} else {
-			fmt.Fprintf(p.w, "cleared: %s\n", ev.Name)
+			return fmt.Sprintf("warning: %s (%.1f)", ev.Name, ev.Value)
 		}
+		return fmt.Sprintf("cleared: %s", ev.Name)
 	case call.Verification:
-		fmt.Fprintf(p.w, "verification code: %s (the other side must see the same)\n", ev.Code)
+		return fmt.Sprintf("verification code: %s (the other side must see the same)", ev.Code)
 	case call.Connected:
 		if ev.Up {
-			fmt.Fprintf(p.w, "signed in as %s\n", signaling.Label(ev.User, ev.Name))
-		} else {
-			fmt.Fprintf(p.w, "disconnected: %v\n", ev.Err)
+			return fmt.Sprintf("signed in as %s", signaling.Label(ev.User, ev.Name))
 		}
+		return fmt.Sprintf("disconnected: %v", ev.Err)
 	}
+	return ""
 }
 
 func (p *printer) describe(ev call.StatusChanged) string {
@@ -415,7 +426,29 @@ func (p *printer) printJSON(ev call.Event) {
 		return
 	}
 	b, _ := json.Marshal(v)
-	fmt.Fprintf(p.w, "%s\n", b)
+	fmt.Fprintf(p.w, "%s\n", harmlessJSON(b))
+}
+
+// harmlessJSON returns JSON from encoding/json with the characters
+// signaling.Printable escapes written as \u escapes. encoding/json escapes
+// the C0 controls but writes DEL, the C1 controls (U+009B is CSI to some
+// terminals) and the bidi controls as they are: escaped, the output is as
+// harmless on a terminal as text output, and a script decodes the very
+// text that came. Outside strings, JSON is ASCII, so only strings change.
+func harmlessJSON(b []byte) []byte {
+	out := make([]byte, 0, len(b))
+	for i := 0; i < len(b); {
+		r, n := utf8.DecodeRune(b[i:])
+		if r < 0x7f || unicode.IsPrint(r) {
+			out = append(out, b[i:i+n]...)
+		} else if r1, r2 := utf16.EncodeRune(r); r1 != unicode.ReplacementChar {
+			out = fmt.Appendf(out, `\u%04x\u%04x`, r1, r2) // beyond the BMP: a surrogate pair
+		} else {
+			out = fmt.Appendf(out, `\u%04x`, r)
+		}
+		i += n
+	}
+	return out
 }
 
 func (p *printer) error(e *signaling.Error) {

@@ -53,9 +53,9 @@ func (d *doctor) add(c check) {
 	case !c.OK:
 		mark = "✗"
 	}
-	fmt.Fprintf(d.out, "%s %-18s %s\n", mark, c.Name, c.Detail)
+	say(d.out, "%s %-18s %s", mark, c.Name, c.Detail) // the detail may hold the server's words
 	if !c.OK && !c.Skip && c.Fix != "" {
-		fmt.Fprintf(d.out, "  %-18s → %s\n", "", c.Fix)
+		say(d.out, "  %-18s → %s", "", c.Fix)
 	}
 }
 
@@ -87,7 +87,7 @@ quality. Exit status 0 when every check passes, 1 otherwise.`,
 					OK     bool    `json:"ok"`
 					Checks []check `json:"checks"`
 				}{d.passed(), d.checks}, "", "  ")
-				fmt.Fprintf(e.stdout, "%s\n", b)
+				fmt.Fprintf(e.stdout, "%s\n", harmlessJSON(b))
 			} else if d.passed() {
 				fmt.Fprintln(e.stdout, "all checks passed")
 			}

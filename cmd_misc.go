@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -42,7 +41,7 @@ token are saved in the config file for later commands and the UI.`,
 			if save {
 				err := config.Update(config.Path(e.getenv), func(c *config.Config) {
 					if c.Credential != "" {
-						fmt.Fprintf(e.stderr, "parley: the saved token replaces this device's sign-in (%s); it stays valid on the server until revoked\n", c.Device)
+						say(e.stderr, "parley: the saved token replaces this device's sign-in (%s); it stays valid on the server until revoked", c.Device)
 					}
 					c.SetServers(cfg.ServerList())
 					c.Token = tok
@@ -52,7 +51,7 @@ token are saved in the config file for later commands and the UI.`,
 					return fail(err)
 				}
 			}
-			fmt.Fprintln(e.stdout, tok)
+			say(e.stdout, "%s", tok)
 			return nil
 		},
 	}
@@ -92,12 +91,12 @@ they come online.`,
 				}
 				return fail(err)
 			}
-			fmt.Fprintln(e.stdout, p.State)
+			say(e.stdout, "%s", p.State)
 			if p.Name != "" {
-				fmt.Fprintf(e.stdout, "name: %s\n", p.Name)
+				say(e.stdout, "name: %s", p.Name)
 			}
 			if !p.Online && p.LastSeen != nil {
-				fmt.Fprintf(e.stdout, "last seen: %s (%s)\n", p.LastSeen.Local().Format("2006-01-02 15:04:05 MST"), signaling.Ago(*p.LastSeen, time.Now()))
+				say(e.stdout, "last seen: %s (%s)", p.LastSeen.Local().Format("2006-01-02 15:04:05 MST"), signaling.Ago(*p.LastSeen, time.Now()))
 			}
 			if !p.Online {
 				return &exitCode{code: exitOffline}
@@ -128,12 +127,12 @@ func (e *env) devicesCommand() *cobra.Command {
 			if err != nil {
 				return fail(deviceErr(err))
 			}
-			tw := tabwriter.NewWriter(e.stdout, 2, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "INDEX\tNAME\tINPUT\tOUTPUT\tHOST API")
+			var rows [][]string
 			for _, d := range devs {
-				fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\n", d.Index, d.Name, channels(d.MaxInputChannels, d.DefaultInput), channels(d.MaxOutputChannels, d.DefaultOutput), d.HostAPI)
+				rows = append(rows, []string{fmt.Sprint(d.Index), d.Name, channels(d.MaxInputChannels, d.DefaultInput),
+					channels(d.MaxOutputChannels, d.DefaultOutput), d.HostAPI})
 			}
-			return tw.Flush()
+			return e.table("INDEX\tNAME\tINPUT\tOUTPUT\tHOST API", rows)
 		},
 	}
 }
@@ -191,7 +190,7 @@ plays back what it hears, about a second later. Runs until interrupted.`,
 			if err != nil {
 				return fail(err)
 			}
-			fmt.Fprintf(e.stdout, "echo service running as %s; interrupt to stop\n", ph.User())
+			say(e.stdout, "echo service running as %s; interrupt to stop", ph.User())
 			pr := &printer{w: e.stdout}
 			for ev := range ph.Events() {
 				if _, ok := ev.(call.StatusChanged); ok {

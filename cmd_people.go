@@ -64,9 +64,10 @@ last line of the output, for scripts.`,
 			if err != nil {
 				return fail(err)
 			}
-			fmt.Fprintf(e.stdout, "Guest link for %s, to a call with you (%s): one person, until %s.\n",
+			say(e.stdout, "Guest link for %s, to a call with you (%s): one person, until %s.",
 				l.GuestName, signaling.Label(l.Host, l.HostName), l.Expires.Local().Format("2006-01-02 15:04 MST"))
-			fmt.Fprintf(e.stdout, "Send it to them; they open it in a browser:\n%s\n", l.URL)
+			say(e.stdout, "Send it to them; they open it in a browser:")
+			say(e.stdout, "%s", l.URL)
 			return nil
 		},
 	}
@@ -206,7 +207,11 @@ func (e *env) table(header string, rows [][]string) error {
 	tw := tabwriter.NewWriter(e.stdout, 2, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, header)
 	for _, r := range rows {
-		fmt.Fprintln(tw, strings.Join(r, "\t"))
+		cells := make([]string, len(r))
+		for i, c := range r {
+			cells[i] = signaling.Printable(c) // a tab or an escape in a name breaks neither the columns nor the terminal
+		}
+		fmt.Fprintln(tw, strings.Join(cells, "\t"))
 	}
 	return tw.Flush()
 }
@@ -318,7 +323,7 @@ certificate a private CA signed, pass --ca FILE: it is remembered too.`,
 			if err != nil {
 				return fail(err)
 			}
-			fmt.Fprintf(e.stdout, "Signed in as %s on %s (team %s, %s). This device is %s (%s).\n",
+			say(e.stdout, "Signed in as %s on %s (team %s, %s). This device is %s (%s).",
 				signaling.Label(l.User, l.Name), server, l.Team, l.Role, l.Device, device)
 			return nil
 		},
@@ -351,7 +356,7 @@ func (e *env) logoutCommand() *cobra.Command {
 			var se *signaling.Error
 			if revokeErr != nil && !(errors.As(revokeErr, &se) && se.Code == signaling.InvalidToken) {
 				// Unreachable: forget it here all the same, and say so.
-				fmt.Fprintf(e.stderr, "parley: could not reach %s to revoke this device (%v): ask an admin to run `parley admin revoke %s`\n",
+				say(e.stderr, "parley: could not reach %s to revoke this device (%v): ask an admin to run `parley admin revoke %s`",
 					cfg.Server, revokeErr, saved.Device)
 			}
 			err = config.Update(path, func(c *config.Config) {
@@ -360,7 +365,7 @@ func (e *env) logoutCommand() *cobra.Command {
 			if err != nil {
 				return fail(err)
 			}
-			fmt.Fprintf(e.stdout, "Signed out: device %s of %s is revoked and forgotten.\n", saved.Device, signaling.Label(saved.User, saved.Name))
+			say(e.stdout, "Signed out: device %s of %s is revoked and forgotten.", saved.Device, signaling.Label(saved.User, saved.Name))
 			return nil
 		},
 	}
@@ -391,10 +396,11 @@ who exists already adds a device for them.`,
 			if err != nil {
 				return fail(err)
 			}
-			fmt.Fprintf(e.stdout, "Invite for %s, %s of team %s: single use, valid until %s.\n",
+			say(e.stdout, "Invite for %s, %s of team %s: single use, valid until %s.",
 				signaling.Label(inv.User, inv.Name), inv.Role, inv.Team, inv.Expires.Local().Format("2006-01-02 15:04 MST"))
-			fmt.Fprintf(e.stdout, "Code: %s   (parley login %s --server %s)\n", inv.Code, inv.Code, strings.TrimSuffix(inv.URL, "/invite/"+inv.Code))
-			fmt.Fprintf(e.stdout, "Link, to sign in with 'parley login LINK':\n%s\n", inv.URL)
+			say(e.stdout, "Code: %s   (parley login %s --server %s)", inv.Code, inv.Code, strings.TrimSuffix(inv.URL, "/invite/"+inv.Code))
+			say(e.stdout, "Link, to sign in with 'parley login LINK':")
+			say(e.stdout, "%s", inv.URL)
 			return nil
 		},
 	}
@@ -473,14 +479,14 @@ as the signed-in user, who needs the admin role).`,
 				return fail(err)
 			}
 			if !r.All {
-				fmt.Fprintf(e.stdout, "Revoked device %s of %s: it was disconnected and cannot sign in again.\n", strings.Join(r.Devices, ", "), r.User)
+				say(e.stdout, "Revoked device %s of %s: it was disconnected and cannot sign in again.", strings.Join(r.Devices, ", "), r.User)
 				return nil
 			}
 			devs := "no device signed in"
 			if len(r.Devices) > 0 {
 				devs = fmt.Sprintf("%d device(s): %s", len(r.Devices), strings.Join(r.Devices, ", "))
 			}
-			fmt.Fprintf(e.stdout, "Revoked %s: %s, and every token issued until now; they were disconnected. A new invite lets them back.\n", r.User, devs)
+			say(e.stdout, "Revoked %s: %s, and every token issued until now; they were disconnected. A new invite lets them back.", r.User, devs)
 			return nil
 		},
 	}
@@ -501,7 +507,8 @@ as the signed-in user, who needs the admin role).`,
 			if err != nil {
 				return fail(err)
 			}
-			fmt.Fprintf(e.stdout, "Team %s created. Its API key, shown only now (use it with --api-key on token, invite and admin):\n%s\n", t.Team, t.APIKey)
+			say(e.stdout, "Team %s created. Its API key, shown only now (use it with --api-key on token, invite and admin):", t.Team)
+			say(e.stdout, "%s", t.APIKey)
 			return nil
 		},
 	}
@@ -539,7 +546,7 @@ presence change at once.`,
 			if err != nil {
 				return fail(err)
 			}
-			fmt.Fprintf(e.stdout, "Added %s: %s.\n", signaling.Label(p.User, p.Name), describePerson(p))
+			say(e.stdout, "Added %s: %s.", signaling.Label(p.User, p.Name), describePerson(p))
 			return nil
 		},
 	}
@@ -615,7 +622,7 @@ The UI also shows you away by itself after ten minutes without a key press.`,
 			case signaling.StateAway:
 				fmt.Fprintln(e.stdout, "You are away until `parley presence online`.")
 			default:
-				fmt.Fprintf(e.stdout, "You are %s.\n", describePerson(p))
+				say(e.stdout, "You are %s.", describePerson(p))
 			}
 			return nil
 		},

@@ -31,7 +31,8 @@ the server's operator allows them (parley serve --webhook-allow).`,
 			if err != nil {
 				return fail(err)
 			}
-			fmt.Fprintf(e.stdout, "Webhook %s registered for %s. Its signing secret, shown only now:\n%s\n", w.ID, w.URL, w.Secret)
+			say(e.stdout, "Webhook %s registered for %s. Its signing secret, shown only now:", w.ID, w.URL)
+			say(e.stdout, "%s", w.Secret)
 			return nil
 		},
 	}

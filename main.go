@@ -118,10 +118,20 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 func (e *env) printError(err error) {
 	var se *signaling.Error
 	if errors.As(err, &se) {
-		fmt.Fprintf(e.stderr, "parley: %s (%d): %s\n", se.Name, se.Code, se.Message)
+		say(e.stderr, "parley: %s (%d): %s", se.Name, se.Code, se.Message)
 		return
 	}
-	fmt.Fprintf(e.stderr, "parley: %v\n", err)
+	say(e.stderr, "parley: %v", err)
+}
+
+// say writes one line made of format and args, made harmless with
+// signaling.Printable: whatever the arguments hold (names, reasons, messages
+// from other people or from the server), no escape sequence reaches the
+// terminal, and the line stays one line. format holds no newline. Text
+// output that shows what came from elsewhere goes through say (or table);
+// --json output keeps that text as it came, escaped as JSON (harmlessJSON).
+func say(w io.Writer, format string, args ...any) {
+	fmt.Fprintln(w, signaling.Printable(fmt.Sprintf(format, args...)))
 }
 
 // fail turns err into the exit status for refusals: exitError when it

@@ -349,6 +349,7 @@ func (p *Phone) send(m signaling.Message) {
 	if p.sig == nil {
 		return
 	}
+	m.Reason = signaling.FitReason(m.Reason) // else the server refuses the fail, and the call goes on
 	if err := p.sig.Send(m); err != nil {
 		p.log.Warn("send to server", "type", m.Type, "err", err)
 	}

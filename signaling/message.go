@@ -191,6 +191,10 @@ func (m Message) validate() error {
 	if len(m.Reason) > MaxReasonLength {
 		return Errorf(InvalidParameter, "reason is longer than %d characters", MaxReasonLength)
 	}
+	// The reason reaches the other party's terminal; no escape sequences.
+	if err := checkPrintable("reason", m.Reason); err != nil {
+		return err
+	}
 	if len(m.Users) > MaxWatch {
 		return Errorf(InvalidParameter, "watch at most %d users at once", MaxWatch)
 	}
@@ -236,6 +240,17 @@ func (m Message) validate() error {
 		}
 		if len(m.Candidate.Candidate) > MaxCandidate {
 			return Errorf(InvalidParameter, "candidate is longer than %d characters", MaxCandidate)
+		}
+		c := m.Candidate
+		for _, f := range []struct {
+			what string
+			s    *string
+		}{{"candidate", &c.Candidate}, {"sdpMid", c.SDPMid}, {"usernameFragment", c.UsernameFragment}} {
+			if f.s != nil {
+				if err := checkPrintable(f.what, *f.s); err != nil {
+					return err
+				}
+			}
 		}
 	case TypeRenegotiate:
 		if err := needCall(); err != nil {

@@ -37,6 +37,8 @@ func FuzzDecodeClient(f *testing.F) {
 		`{"type":"presence","name":"me","state":"away"}`,
 		`{"type":"refresh","ref":"refresh-1","token":"t"}`,
 		`{"type":"refresh"}`,
+		`{"type":"fail","call_id":"c","reason":"\u001b]0;pwned\u0007"}`,
+		`{"type":"hangup","call_id":"c","reason":"a\u202eb\u009b"}`,
 	} {
 		f.Add([]byte(s))
 	}
@@ -64,4 +66,44 @@ func FuzzDecodeClient(f *testing.F) {
 			t.Fatalf("accepted %q as %+v, its encoding %q decodes to %+v", b, m, enc, again)
 		}
 	})
+}
+
+// TestDecodeClientRefusesControls: text a client sends that reaches another
+// party (a call's reason, a candidate) is refused with InvalidParameter when
+// it holds a control character, as display names are.
+func TestDecodeClientRefusesControls(t *testing.T) {
+	tests := []struct {
+		msg  string
+		want string // "" when accepted, else in the refusal's message
+	}{
+		{`{"type":"fail","call_id":"c","reason":"no microphone"}`, ""},
+		{`{"type":"fail","call_id":"c","reason":"micro introuvable — réessayez, 日本語"}`, ""},
+		{`{"type":"fail","call_id":"c","reason":"\u001b]0;pwned\u0007"}`, "reason contains a control character (U+001B)"},
+		{`{"type":"fail","call_id":"c","reason":"\u001b[2J"}`, "reason contains a control character (U+001B)"},
+		{`{"type":"hangup","call_id":"c","reason":"bye\nrun this"}`, "reason contains a control character (U+000A)"},
+		{`{"type":"fail","call_id":"c","reason":"tab\there"}`, "reason contains a control character (U+0009)"},
+		{`{"type":"fail","call_id":"c","reason":"csi \u009b2J"}`, "reason contains a control character (U+009B)"},
+		{`{"type":"fail","call_id":"c","reason":"del \u007f"}`, "reason contains a control character (U+007F)"},
+		{`{"type":"fail","call_id":"c","reason":"txt.exe\u202egnp"}`, "reason contains a control character (U+202E)"},
+		{`{"type":"fail","call_id":"c","reason":"\u2066isolate"}`, "reason contains a control character (U+2066)"},
+		{`{"type":"candidate","call_id":"c","candidate":{"candidate":"candidate:1 1 udp 1 1.2.3.4 5 typ host\u001b[2J"}}`,
+			"candidate contains a control character (U+001B)"},
+		{`{"type":"candidate","call_id":"c","candidate":{"candidate":"","sdpMid":"0\u0007"}}`, "sdpMid contains a control character (U+0007)"},
+		{`{"type":"candidate","call_id":"c","candidate":{"candidate":"","usernameFragment":"\r"}}`,
+			"usernameFragment contains a control character (U+000D)"},
+	}
+	for _, tt := range tests {
+		_, err := DecodeClient([]byte(tt.msg))
+		if tt.want == "" {
+			if err != nil {
+				t.Errorf("DecodeClient(%s) = %v; want it accepted", tt.msg, err)
+			}
+			continue
+		}
+		var e *Error
+		if !errors.As(err, &e) || e.Code != InvalidParameter || !strings.Contains(e.Message, tt.want) ||
+			!strings.Contains(e.Message, "use one line of printable text") {
+			t.Errorf("DecodeClient(%s) = %v; want invalid_parameter saying %q and what to send", tt.msg, err, tt.want)
+		}
+	}
 }

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"strings"
 	"time"
-	"unicode"
 	"unicode/utf8"
 )
 
@@ -98,10 +97,8 @@ func CheckName(what, name string) (string, error) {
 	case utf8.RuneCountInString(name) > MaxNameLength:
 		return "", Errorf(InvalidParameter, "%s is longer than %d characters", what, MaxNameLength)
 	}
-	for _, r := range name {
-		if !unicode.IsPrint(r) {
-			return "", Errorf(InvalidParameter, "%s contains a control character (%U)", what, r)
-		}
+	if err := checkPrintable(what, name); err != nil {
+		return "", err
 	}
 	return name, nil
 }

