@@ -1,9 +1,14 @@
 package server
 
 import (
+	"bytes"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -408,4 +413,153 @@ func TestConnectTimeout(t *testing.T) {
 	late2 := s.dial(t, "late2")
 	late2.expectError(signaling.NoConnectedSession, "", "")
 	c.ping("p")
+}
+
+// usersWritten is the number of writes to the users bucket so far.
+func usersWritten(t *testing.T, s *testServer) uint64 {
+	t.Helper()
+	st, err := s.bus.js.Stream(t.Context(), "KV_"+bucketUsers)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st.CachedInfo().State.LastSeq
+}
+
+// concurrentTokens asks for n tokens for user at once, the i-th with query
+// q(i), and returns the count of each HTTP status and the bodies of the
+// answers that were not 200.
+func concurrentTokens(t *testing.T, s *testServer, user string, n int, q func(i int) url.Values) (map[int]int, []string) {
+	t.Helper()
+	type answer struct {
+		status int
+		retry  string
+		body   []byte
+	}
+	answers := make(chan answer, n)
+	// Each request on a connection of its own, closed after it: none is
+	// left for the server's shutdown to wait for.
+	hc := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
+	for i := range n {
+		go func() {
+			req, _ := http.NewRequestWithContext(t.Context(), http.MethodGet, s.tokenURL(user, q(i)), nil)
+			req.Header[HeaderAPIKey] = []string{s.APIKey()}
+			resp, err := hc.Do(req)
+			if err != nil {
+				answers <- answer{body: []byte(err.Error())}
+				return
+			}
+			defer resp.Body.Close()
+			body, _ := io.ReadAll(resp.Body)
+			answers <- answer{resp.StatusCode, resp.Header.Get("Retry-After"), body}
+		}()
+	}
+	statuses := map[int]int{}
+	var refused []string
+	bad := 0
+	for range n {
+		a := <-answers
+		statuses[a.status]++
+		if a.status == http.StatusOK {
+			continue
+		}
+		refused = append(refused, fmt.Sprintf("%d (Retry-After %q) %s", a.status, a.retry, bytes.TrimSpace(a.body)))
+		var e signaling.Error
+		if a.status != http.StatusTooManyRequests || a.retry != "1" || json.Unmarshal(a.body, &e) != nil ||
+			e.Code != signaling.InvalidParameter || !strings.Contains(e.Message, "try again") {
+			if bad == 0 {
+				t.Errorf("answer %s: want 200, or 429 with Retry-After 1 and %d saying to try again",
+					refused[len(refused)-1], signaling.InvalidParameter)
+			}
+			bad++
+		}
+	}
+	if bad > 0 {
+		t.Errorf("%d of %d answers were neither 200 nor such a 429: %v", bad, n, statuses)
+	}
+	return statuses, refused
+}
+
+// TestConcurrentTokens: 400 token requests for one user at once are all
+// answered with a token, and the user's record is written once (it
+// changes only when the role or the name does, or LastToken is an hour
+// old); 400 at once that each change the name are answered 200, or 429
+// with Retry-After (to try again), never 5xx, and each 200 wrote the
+// record once.
+func TestConcurrentTokens(t *testing.T) {
+	s := startServer(t)
+	const n = 400
+	before := usersWritten(t, s)
+	statuses, _ := concurrentTokens(t, s, "alice", n, func(int) url.Values { return nil })
+	written := usersWritten(t, s) - before
+	t.Logf("%d token requests at once: %v; the user record written %d times", n, statuses, written)
+	if statuses[http.StatusOK] != n {
+		t.Errorf("got %v, want %d of 200", statuses, n)
+	}
+	if written != 1 {
+		t.Errorf("the user record was written %d times, want once", written)
+	}
+
+	before = usersWritten(t, s)
+	statuses, refused := concurrentTokens(t, s, "alice", n, func(i int) url.Values {
+		return url.Values{"name": {fmt.Sprintf("Alice %d", i)}}
+	})
+	written = usersWritten(t, s) - before
+	t.Logf("%d token requests at once, each with another name: %v; the user record written %d times", n, statuses, written)
+	if len(refused) > 0 {
+		t.Logf("a refusal: %s", refused[0])
+	}
+	if statuses[http.StatusOK]+statuses[http.StatusTooManyRequests] != n || written != uint64(statuses[http.StatusOK]) {
+		t.Errorf("got %v and %d writes, want only 200 (each one write) and 429", statuses, written)
+	}
+
+	// LastToken is written again once it is an hour old.
+	ctx := t.Context()
+	rec, err := update(ctx, s.bus.users, userKey(DefaultTeam, "alice"), func(u *userRecord, _ bool) bool {
+		u.LastToken = u.LastToken.Add(-lastTokenEvery)
+		return true
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	before = usersWritten(t, s)
+	s.token(t, "alice")
+	s.token(t, "alice")
+	got, _, err := s.lookup(ctx, DefaultTeam, "alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if written := usersWritten(t, s) - before; written != 1 || !got.LastToken.After(rec.LastToken.Add(lastTokenEvery-time.Second)) {
+		t.Errorf("after an hour, two tokens wrote the record %d times (want 1), LastToken %v (was %v)", written, got.LastToken, rec.LastToken)
+	}
+}
+
+// TestUpdateGivesUp: a change that another writer beats every time is
+// tried maxCASRetries times, with short waits between, then refused with
+// 80101 and, over HTTP, 429 and Retry-After: 1, saying to try again.
+func TestUpdateGivesUp(t *testing.T) {
+	s := startServer(t)
+	ctx := t.Context()
+	tries := 0
+	start := time.Now()
+	_, err := s.saveUser(ctx, DefaultTeam, "bob", func(u *userRecord) {
+		tries++
+		// Another writer changes bob between this read and its write.
+		if _, err := s.bus.users.Put(ctx, userKey(DefaultTeam, "bob"), []byte(`{"user":"bob"}`)); err != nil {
+			t.Fatal(err)
+		}
+		u.Name = "Bob"
+	})
+	took := time.Since(start)
+	t.Logf("gave up after %d tries in %v: %v", tries, took.Round(time.Millisecond), err)
+	if tries != maxCASRetries || !errors.Is(err, errContended) || took > 2*time.Second {
+		t.Fatalf("%d tries in %v: %v; want %d tries and errContended", tries, took, err, maxCASRetries)
+	}
+	w := httptest.NewRecorder()
+	s.httpRefuse(w, httptest.NewRequest(http.MethodGet, "/v1/voice/users/bob/token", nil), "bob", err)
+	var e signaling.Error
+	if w.Code != http.StatusTooManyRequests || w.Header().Get("Retry-After") != "1" ||
+		json.Unmarshal(w.Body.Bytes(), &e) != nil || e.Code != signaling.InvalidParameter || !strings.Contains(e.Message, "try again") {
+		t.Errorf("answered %d (Retry-After %q) %s, want 429, Retry-After 1, 80101 saying to try again",
+			w.Code, w.Header().Get("Retry-After"), w.Body)
+	}
 }
