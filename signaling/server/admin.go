@@ -36,6 +36,16 @@ func (s *Server) inviteBase(r *http.Request) string {
 	return scheme + "://" + host
 }
 
+// checkStoredUser is CheckUserID for a user who may exist already: any id
+// the server ever made a user of (ValidID), so that an admin can still
+// list, look up and revoke a user whose id new users may no longer have.
+func checkStoredUser(id string) error {
+	if signaling.ValidID(id) {
+		return nil
+	}
+	return signaling.CheckUserID(id) // its refusal says what an id is
+}
+
 // handleInvite makes a single-use invite: POST /v1/admin/invites.
 func (s *Server) handleInvite(w http.ResponseWriter, r *http.Request) {
 	a, ok := s.admin(w, r)
@@ -174,7 +184,7 @@ func (s *Server) handleDevices(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	if err := signaling.CheckUserID(user); err != nil {
+	if err := checkStoredUser(user); err != nil {
 		s.httpError(w, r, user, signaling.AsError(err))
 		return
 	}
@@ -220,7 +230,7 @@ func (s *Server) handleRevoke(w http.ResponseWriter, r *http.Request) {
 		s.httpError(w, r, "", e)
 		return
 	}
-	if err := signaling.CheckUserID(req.Target); err != nil {
+	if !signaling.ValidID(req.Target) { // a user of any id made before (checkStoredUser), or a device
 		s.httpError(w, r, "", signaling.Errorf(signaling.InvalidParameter, "name a user id or a device id to revoke"))
 		return
 	}

@@ -348,7 +348,8 @@ func pause(ctx context.Context, d time.Duration) bool {
 // Not 80202, which clients take for a callee who is busy, nor 80999: the
 // request was fine, only too many came at once.
 func contended(what string, err error) error {
-	e := signaling.Errorf(signaling.InvalidParameter, "%s is being changed by too many requests at once: try again in a second", what)
+	e := signaling.Errorf(signaling.InvalidParameter,
+		"%s is being changed by too many requests at once: try again in a second", what)
 	return fmt.Errorf("%w: %w", e, err)
 }
 

@@ -99,7 +99,7 @@ func callsQuery(r *http.Request) (signaling.CallsQuery, *signaling.Error) {
 	v := r.URL.Query()
 	q := signaling.CallsQuery{User: v.Get("user"), Status: signaling.Status(v.Get("status")), Limit: signaling.DefaultCallsLimit}
 	if q.User != "" {
-		if err := signaling.CheckUserID(q.User); err != nil {
+		if err := checkStoredUser(q.User); err != nil {
 			return q, signaling.AsError(err)
 		}
 	}
@@ -221,7 +221,7 @@ func (s *Server) eachCall(ctx context.Context, f func(rec callRecord, rev uint64
 // more (the bucket keeps one message per key; one written meanwhile is
 // read too, and the last one read of a key wins). GetLastMsgsFor would
 // refuse to read more than 1,024 keys.
-func (s *Server) readCalls(ctx context.Context, f func(rec callRecord, rev uint64), filters ...string) (read int, _ error) {
+func (s *Server) readCalls(ctx context.Context, f func(callRecord, uint64), filters ...string) (read int, _ error) {
 	if len(filters) == 0 {
 		filters = []string{">"}
 	}
@@ -255,7 +255,9 @@ func (s *Server) readCalls(ctx context.Context, f func(rec callRecord, rev uint6
 // filter, from sequence seq on, into last (the last message of each
 // subject). It returns how many it read and the sequence to read from
 // next: 0 after the last page.
-func (s *Server) callsPage(ctx context.Context, filter string, seq uint64, last map[string]*jetstream.RawStreamMsg) (n int, next uint64, _ error) {
+func (s *Server) callsPage(ctx context.Context, filter string, seq uint64, last map[string]*jetstream.RawStreamMsg) (
+	n int, next uint64, _ error,
+) {
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.RequestTimeout)
 	defer cancel()
 	msgs, err := jetstreamext.GetBatch(ctx, s.bus.js, "KV_"+bucketCalls, callsPage,

@@ -195,16 +195,16 @@ func TestCallRecordsTeams(t *testing.T) {
 }
 
 // putCalls writes n call records of team under key(id), each written
-// revisions times (started, then completed), started a second apart from
+// writes times (started, then completed), started a second apart from
 // start; it returns their ids, oldest first.
-func putCalls(t *testing.T, s *testServer, team string, n, revisions int, start time.Time, key func(id string) string) []string {
+func putCalls(t *testing.T, s *testServer, team string, n, writes int, start time.Time, key func(string) string) []string {
 	t.Helper()
 	var ids []string
 	for i := range n {
 		rec := callRecord{ID: newID(), Team: team, From: "alice", To: "bob", Status: signaling.Started, Node: "n1",
 			Started: start.Add(time.Duration(i) * time.Second)}
-		for r := range revisions {
-			if r == revisions-1 && r > 0 {
+		for w := range writes {
+			if w == writes-1 && w > 0 {
 				rec.Status = signaling.Completed
 			}
 			b, _ := json.Marshal(rec)

@@ -428,7 +428,9 @@ func usersWritten(t *testing.T, s *testServer) uint64 {
 // concurrentTokens asks for n tokens for user at once, the i-th with query
 // q(i), and returns the count of each HTTP status and the bodies of the
 // answers that were not 200.
-func concurrentTokens(t *testing.T, s *testServer, user string, n int, q func(i int) url.Values) (map[int]int, []string) {
+func concurrentTokens(t *testing.T, s *testServer, user string, n int, q func(i int) url.Values) (
+	statuses map[int]int, refused []string,
+) {
 	t.Helper()
 	type answer struct {
 		status int
@@ -453,8 +455,7 @@ func concurrentTokens(t *testing.T, s *testServer, user string, n int, q func(i 
 			answers <- answer{resp.StatusCode, resp.Header.Get("Retry-After"), body}
 		}()
 	}
-	statuses := map[int]int{}
-	var refused []string
+	statuses = map[int]int{}
 	bad := 0
 	for range n {
 		a := <-answers
@@ -528,8 +529,10 @@ func TestConcurrentTokens(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if written := usersWritten(t, s) - before; written != 1 || !got.LastToken.After(rec.LastToken.Add(lastTokenEvery-time.Second)) {
-		t.Errorf("after an hour, two tokens wrote the record %d times (want 1), LastToken %v (was %v)", written, got.LastToken, rec.LastToken)
+	written = usersWritten(t, s) - before
+	if written != 1 || !got.LastToken.After(rec.LastToken.Add(lastTokenEvery-time.Second)) {
+		t.Errorf("after an hour, two tokens wrote the record %d times (want 1), LastToken %v (was %v)",
+			written, got.LastToken, rec.LastToken)
 	}
 }
 
@@ -557,9 +560,83 @@ func TestUpdateGivesUp(t *testing.T) {
 	w := httptest.NewRecorder()
 	s.httpRefuse(w, httptest.NewRequest(http.MethodGet, "/v1/voice/users/bob/token", nil), "bob", err)
 	var e signaling.Error
-	if w.Code != http.StatusTooManyRequests || w.Header().Get("Retry-After") != "1" ||
-		json.Unmarshal(w.Body.Bytes(), &e) != nil || e.Code != signaling.InvalidParameter || !strings.Contains(e.Message, "try again") {
+	err = json.Unmarshal(w.Body.Bytes(), &e)
+	if w.Code != http.StatusTooManyRequests || w.Header().Get("Retry-After") != "1" || err != nil ||
+		e.Code != signaling.InvalidParameter || !strings.Contains(e.Message, "try again") {
 		t.Errorf("answered %d (Retry-After %q) %s, want 429, Retry-After 1, 80101 saying to try again",
 			w.Code, w.Header().Get("Retry-After"), w.Body)
+	}
+}
+
+// TestNewUserIDs: the token endpoint and invites take a new user id only
+// when it starts with a letter or digit and has no two punctuation marks in
+// a row (80101 otherwise); a token issued before to a user with another id
+// still verifies and connects, and an admin can still revoke that user.
+func TestNewUserIDs(t *testing.T) {
+	s := startServer(t)
+	ctx := t.Context()
+	api := s.adminAPI(s.APIKey())
+	// pathID puts id in a path with its dots escaped, so that ".." is an
+	// id and not the parent of the path.
+	pathID := func(id string) string { return strings.ReplaceAll(url.PathEscape(id), ".", "%2E") }
+	for _, id := range []string{"..", "...@+", ".bob", "a..b", "bob-_x", "@bob"} {
+		code, body := get(t, s.url("/v1/voice/users/"+pathID(id)+"/token"), map[string]string{HeaderAPIKey: s.APIKey()})
+		var e signaling.Error
+		if code != http.StatusBadRequest || json.Unmarshal(body, &e) != nil || e.Code != signaling.InvalidParameter {
+			t.Errorf("token for %q: got %d %s, want 400 %d", id, code, body, signaling.InvalidParameter)
+		}
+		_, err := api.Invite(ctx, signaling.InviteRequest{User: id})
+		if e := signaling.AsError(err); e == nil || e.Code != signaling.InvalidParameter {
+			t.Errorf("invite for %q: got %v, want %d", id, err, signaling.InvalidParameter)
+		}
+	}
+	for _, id := range []string{"a.b@c.com", "first_last", "bob-2", "7seas", "a+tag@example.org"} {
+		code, body := get(t, s.url("/v1/voice/users/"+pathID(id)+"/token"), map[string]string{HeaderAPIKey: s.APIKey()})
+		if code != http.StatusOK {
+			t.Errorf("token for %q: got %d %s, want 200", id, code, body)
+		}
+		if _, err := api.Invite(ctx, signaling.InviteRequest{User: id}); err != nil {
+			t.Errorf("invite for %q: %v", id, err)
+		}
+	}
+
+	// An invite made for ".." before ids were checked so makes no user.
+	code := newInviteCode()
+	now := time.Now()
+	b, _ := json.Marshal(inviteRecord{User: "..", Team: DefaultTeam, Role: RoleMember, Created: now, Expires: now.Add(time.Hour)})
+	if _, err := s.bus.invites.Create(ctx, hashHex(normalizeCode(code)), b); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := api.Login(ctx, code, "laptop"); err == nil || signaling.AsError(err).Code != signaling.InvalidToken {
+		t.Errorf("login with an old invite for \"..\": got %v, want %d", err, signaling.InvalidToken)
+	}
+	if _, found, _ := s.lookup(ctx, DefaultTeam, ".."); found {
+		t.Errorf("the old invite made user \"..\"")
+	}
+
+	// A token issued to ".." before ids were checked so still works.
+	o, err := s.tokens.check("old", TokenOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, err := s.tokens.sign("..", o, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c, err := s.VerifyToken(tok); err != nil || c.Subject != ".." {
+		t.Fatalf("an old token for \"..\": %v %v", c.Subject, err)
+	}
+	dots := s.connectWith(t, "..", tok)
+	if dots.user != ".." {
+		t.Errorf("connected as %q, want \"..\"", dots.user)
+	}
+	devices := s.url(strings.Replace(signaling.PathDevices, "{user}", pathID(".."), 1))
+	if code, body := get(t, devices, map[string]string{HeaderAPIKey: s.APIKey()}); code != http.StatusOK {
+		t.Errorf("devices of \"..\": got %d %s, want 200", code, body)
+	}
+	if r, err := api.Revoke(ctx, ".."); err != nil || r.User != ".." || !r.All {
+		t.Errorf("revoke \"..\": %+v %v", r, err)
+	}
+	for range dots.in { // closed: revoked
 	}
 }
