@@ -66,7 +66,11 @@ last line of the output, for scripts.`,
 			}
 			fmt.Fprintf(e.stdout, "Guest link for %s, to a call with you (%s): one person, until %s.\n",
 				l.GuestName, signaling.Label(l.Host, l.HostName), l.Expires.Local().Format("2006-01-02 15:04 MST"))
-			fmt.Fprintf(e.stdout, "Send it to them; they open it in a browser:\n%s\n", l.URL)
+			link, note := linkOn(l.URL, api.Server, "/join/"+l.Code)
+			if note != "" {
+				fmt.Fprintln(e.stdout, note)
+			}
+			fmt.Fprintf(e.stdout, "Send it to them; they open it in a browser:\n%s\n", link)
 			return nil
 		},
 	}
@@ -393,8 +397,12 @@ who exists already adds a device for them.`,
 			}
 			fmt.Fprintf(e.stdout, "Invite for %s, %s of team %s: single use, valid until %s.\n",
 				signaling.Label(inv.User, inv.Name), inv.Role, inv.Team, inv.Expires.Local().Format("2006-01-02 15:04 MST"))
-			fmt.Fprintf(e.stdout, "Code: %s   (parley login %s --server %s)\n", inv.Code, inv.Code, strings.TrimSuffix(inv.URL, "/invite/"+inv.Code))
-			fmt.Fprintf(e.stdout, "Link, to sign in with 'parley login LINK':\n%s\n", inv.URL)
+			link, note := linkOn(inv.URL, api.Server, "/invite/"+inv.Code)
+			fmt.Fprintf(e.stdout, "Code: %s   (parley login %s --server %s)\n", inv.Code, inv.Code, strings.TrimSuffix(link, "/invite/"+inv.Code))
+			if note != "" {
+				fmt.Fprintln(e.stdout, note)
+			}
+			fmt.Fprintf(e.stdout, "Link, to sign in with 'parley login LINK':\n%s\n", link)
 			return nil
 		},
 	}
@@ -403,6 +411,18 @@ who exists already adds a device for them.`,
 	c.Flags().StringVar(&role, "role", "member", "member, guest (reaches only people who have them as a contact) or admin")
 	c.Flags().DurationVar(&ttl, "ttl", 0, "how long the invite may be used (default: the server's, 7 days)")
 	return c
+}
+
+// linkOn returns the link the server made, or, when it made none (it has
+// no --public-url and listens on every address, so it does not know its
+// name), the link to path on server, the address this command reached it
+// at, and a note that says so.
+func linkOn(link, server, path string) (_, note string) {
+	if link != "" {
+		return link, ""
+	}
+	return strings.TrimSuffix(server, "/") + path, fmt.Sprintf(
+		"(The server has no --public-url and listens on every address: the link is on %s, where this command reached it.)", server)
 }
 
 func (e *env) adminCommand() *cobra.Command {

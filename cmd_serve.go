@@ -59,7 +59,7 @@ Logs go to stderr unless --log names a file.`,
 	c.Flags().StringVar(&cfg.TURNPublicIP, "turn-public-ip", "", "the address clients reach the TURN server at (default: the --turn-listen host)")
 	c.Flags().StringVar(&cfg.TLSCertFile, "tls-cert", "", "PEM certificate (chain): serve HTTPS and WSS only (with --tls-key)")
 	c.Flags().StringVar(&cfg.TLSKeyFile, "tls-key", "", "PEM private key of --tls-cert")
-	c.Flags().StringVar(&cfg.PublicURL, "public-url", "", "base URL of invite and guest links, when clients reach the server by another name (default: the one the admin used)")
+	c.Flags().StringVar(&cfg.PublicURL, "public-url", "", "base URL of invite and guest links, such as https://voice.example.com:7700 (default: the --listen address; on 0.0.0.0 or :: none, and parley invite and link use the address they reached)")
 	c.Flags().DurationVar(&cfg.AccessTokenTTL, "access-token-ttl", 0, "lifetime of signed-in devices' access tokens, renewed by the clients (default 15m)")
 	c.Flags().StringVar(&echoUser, "echo", "", "run an echo service as this user of the default team (parley doctor calls \"echo\"): it answers every call and plays back what it hears a second later")
 	return c

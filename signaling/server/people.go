@@ -36,9 +36,10 @@ package server
 //
 //   - `parley invite USER` (API key) makes a single-use code of twelve
 //     letters and digits (60 bits) valid for Config.InviteTTL, and a link
-//     BASE/invite/CODE (BASE: Config.PublicURL, else the scheme and Host the
-//     admin reached the server at). GET /invite/CODE shows a browser how to
-//     use it; it neither checks nor spends the code.
+//     BASE/invite/CODE (BASE: Config.PublicURL, else the listener's URL
+//     when it is one address, else none: the CLI then builds the link on
+//     the server address it used; see publicLink). GET /invite/CODE shows
+//     a browser how to use it; it neither checks nor spends the code.
 //   - POST /v1/auth/login {invite, device} spends the code (deleted at its
 //     last revision, so two logins cannot both use it), creates or updates
 //     the user, and creates a device with a random 256-bit secret. The
