@@ -398,7 +398,8 @@ who exists already adds a device for them.`,
 			fmt.Fprintf(e.stdout, "Invite for %s, %s of team %s: single use, valid until %s.\n",
 				signaling.Label(inv.User, inv.Name), inv.Role, inv.Team, inv.Expires.Local().Format("2006-01-02 15:04 MST"))
 			link, note := linkOn(inv.URL, api.Server, "/invite/"+inv.Code)
-			fmt.Fprintf(e.stdout, "Code: %s   (parley login %s --server %s)\n", inv.Code, inv.Code, strings.TrimSuffix(link, "/invite/"+inv.Code))
+			base := strings.TrimSuffix(link, "/invite/"+inv.Code)
+			fmt.Fprintf(e.stdout, "Code: %s   (parley login %s --server %s)\n", inv.Code, inv.Code, base)
 			if note != "" {
 				fmt.Fprintln(e.stdout, note)
 			}
@@ -421,8 +422,8 @@ func linkOn(link, server, path string) (_, note string) {
 	if link != "" {
 		return link, ""
 	}
-	return strings.TrimSuffix(server, "/") + path, fmt.Sprintf(
-		"(The server has no --public-url and listens on every address: the link is on %s, where this command reached it.)", server)
+	return strings.TrimSuffix(server, "/") + path, fmt.Sprintf("(The server has no --public-url and listens "+
+		"on every address: the link is on %s, where this command reached it.)", server)
 }
 
 func (e *env) adminCommand() *cobra.Command {
