@@ -144,8 +144,8 @@ const (
 	MaxContacts  = signaling.MaxWatch // contacts per user
 	MaxInviteTTL = 30 * 24 * time.Hour
 	// update's read-modify-write attempts, and its waits between them: a
-	// random time up to casWait, doubled at each attempt up to
-	// casWaitMax (about 0.5 s in all at most).
+	// random time up to casWait, doubled at each attempt up to casWaitMax
+	// (at most 0.7 s in all, half that on average).
 	maxCASRetries = 12
 	casWait       = 2 * time.Millisecond
 	casWaitMax    = 100 * time.Millisecond
@@ -189,14 +189,12 @@ func hashHex(s string) string {
 // before teams existed have only User and LastToken: their team is the
 // default team and their role member.
 type userRecord struct {
-	User    string    `json:"user"`
-	Team    string    `json:"team,omitempty"`
-	Name    string    `json:"name,omitempty"`
-	Role    string    `json:"role,omitempty"`
-	Created time.Time `json:"created,omitzero"`
-	// LastToken is when the token endpoint last issued a token to the
-	// user, to within lastTokenEvery (informational: nothing reads it).
-	LastToken time.Time `json:"last_token,omitzero"`
+	User      string    `json:"user"`
+	Team      string    `json:"team,omitempty"`
+	Name      string    `json:"name,omitempty"`
+	Role      string    `json:"role,omitempty"`
+	Created   time.Time `json:"created,omitzero"`
+	LastToken time.Time `json:"last_token,omitzero"` // the last token's time, to within lastTokenEvery (nothing reads it)
 	// RevokedAt: tokens issued at or before this second are refused.
 	RevokedAt time.Time `json:"revoked_at,omitzero"`
 }
