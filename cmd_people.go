@@ -66,8 +66,12 @@ last line of the output, for scripts.`,
 			}
 			say(e.stdout, "Guest link for %s, to a call with you (%s): one person, until %s.",
 				l.GuestName, signaling.Label(l.Host, l.HostName), l.Expires.Local().Format("2006-01-02 15:04 MST"))
+			link, note := linkOn(l.URL, api.Server, "/join/"+l.Code)
+			if note != "" {
+				say(e.stdout, "%s", note)
+			}
 			say(e.stdout, "Send it to them; they open it in a browser:")
-			say(e.stdout, "%s", l.URL)
+			say(e.stdout, "%s", link)
 			return nil
 		},
 	}
@@ -398,9 +402,14 @@ who exists already adds a device for them.`,
 			}
 			say(e.stdout, "Invite for %s, %s of team %s: single use, valid until %s.",
 				signaling.Label(inv.User, inv.Name), inv.Role, inv.Team, inv.Expires.Local().Format("2006-01-02 15:04 MST"))
-			say(e.stdout, "Code: %s   (parley login %s --server %s)", inv.Code, inv.Code, strings.TrimSuffix(inv.URL, "/invite/"+inv.Code))
+			link, note := linkOn(inv.URL, api.Server, "/invite/"+inv.Code)
+			base := strings.TrimSuffix(link, "/invite/"+inv.Code)
+			say(e.stdout, "Code: %s   (parley login %s --server %s)", inv.Code, inv.Code, base)
+			if note != "" {
+				say(e.stdout, "%s", note)
+			}
 			say(e.stdout, "Link, to sign in with 'parley login LINK':")
-			say(e.stdout, "%s", inv.URL)
+			say(e.stdout, "%s", link)
 			return nil
 		},
 	}
@@ -409,6 +418,18 @@ who exists already adds a device for them.`,
 	c.Flags().StringVar(&role, "role", "member", "member, guest (reaches only people who have them as a contact) or admin")
 	c.Flags().DurationVar(&ttl, "ttl", 0, "how long the invite may be used (default: the server's, 7 days)")
 	return c
+}
+
+// linkOn returns the link the server made, or, when it made none (it has
+// no --public-url and listens on every address, so it does not know its
+// name), the link to path on server, the address this command reached it
+// at, and a note that says so.
+func linkOn(link, server, path string) (_, note string) {
+	if link != "" {
+		return link, ""
+	}
+	return strings.TrimSuffix(server, "/") + path, fmt.Sprintf("(The server has no --public-url and listens "+
+		"on every address: the link is on %s, where this command reached it.)", server)
 }
 
 func (e *env) adminCommand() *cobra.Command {

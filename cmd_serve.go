@@ -76,7 +76,7 @@ Logs go to stderr unless --log names a file.`,
 		"let TURN clients open TCP relays to peers (RFC 6062); clients reach the TURN server over TCP without it")
 	c.Flags().StringVar(&cfg.TLSCertFile, "tls-cert", "", "PEM certificate (chain): serve HTTPS and WSS only (with --tls-key)")
 	c.Flags().StringVar(&cfg.TLSKeyFile, "tls-key", "", "PEM private key of --tls-cert")
-	c.Flags().StringVar(&cfg.PublicURL, "public-url", "", "base URL of invite and guest links, when clients reach the server by another name (default: the one the admin used)")
+	c.Flags().StringVar(&cfg.PublicURL, "public-url", "", "base URL of invite and guest links, such as https://voice.example.com:7700 (default: the --listen address; on 0.0.0.0 or :: none, and parley invite and link use the address they reached)")
 	c.Flags().StringSliceVar(&cfg.TrustedProxies, "trusted-proxy", nil, "a load balancer or proxy in front of the server, CIDR or address (repeatable): "+
 		"its requests count as coming from the client its X-Forwarded-For names, for the per-address limits and the logs")
 	c.Flags().Float64Var(&cfg.Limits.Rate, "limit-rate", 0, "requests a second that one address may make to each endpoint that takes a secret, on average (default 50)")

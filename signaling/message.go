@@ -308,13 +308,33 @@ func ValidID(s string) bool {
 }
 
 // CheckUserID returns an InvalidParameter error when id is not a valid user
-// id.
+// id: a ValidID that starts with a letter or a digit and has no two of
+// . _ - @ + in a row ("a.b@c.com", "first_last" and "bob-2" are; "..",
+// ".bob" and "a..b" are not). The server made users of any ValidID before,
+// and still accepts their tokens.
 func CheckUserID(id string) error {
 	if id == "" {
 		return Errorf(InvalidParameter, "user id is empty: name the person to reach")
 	}
-	if !ValidID(id) {
-		return Errorf(InvalidParameter, "user id %.64q is not valid: use 1 to 64 letters, digits and . _ - @ +", id)
+	if !ValidID(id) || !plainID(id) {
+		return Errorf(InvalidParameter,
+			"user id %.64q is not valid: use 1 to 64 letters, digits and . _ - @ +, starting with a letter or digit, "+
+				"with no two of . _ - @ + in a row", id)
 	}
 	return nil
+}
+
+// plainID reports whether the ValidID id starts with a letter or a digit
+// and has no two punctuation marks in a row.
+func plainID(id string) bool {
+	punct := true // as if one came before the first character
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		p := c == '.' || c == '_' || c == '-' || c == '@' || c == '+'
+		if p && punct {
+			return false
+		}
+		punct = p
+	}
+	return true
 }

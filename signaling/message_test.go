@@ -107,3 +107,28 @@ func TestDecodeClientRefusesControls(t *testing.T) {
 		}
 	}
 }
+
+// TestCheckUserID: a user id starts with a letter or digit and has no two
+// punctuation marks in a row; other ids (ValidID) keep their rule.
+func TestCheckUserID(t *testing.T) {
+	for _, id := range []string{
+		"a", "7", "alice", "a.b@c.com", "first_last", "bob-2", "a+tag@example.org", "bob.", "Z9",
+		strings.Repeat("a", MaxIDLength),
+	} {
+		if err := CheckUserID(id); err != nil {
+			t.Errorf("%q: %v", id, err)
+		}
+	}
+	for _, id := range []string{
+		"", "..", "...@+", ".bob", "a..b", "_x", "-x", "@x", "+x", "a._b", "a@-b", "a b", "a/b",
+		strings.Repeat("a", MaxIDLength+1),
+	} {
+		var e *Error
+		if err := CheckUserID(id); !errors.As(err, &e) || e.Code != InvalidParameter {
+			t.Errorf("%q: got %v, want %d", id, err, InvalidParameter)
+		}
+	}
+	if !ValidID("..") || !ValidID(".session-1") {
+		t.Errorf("ValidID changed: sessions, devices, teams and nodes keep their ids")
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"net/url"
 	"slices"
@@ -20,20 +21,38 @@ import (
 // Administration of a team: invites, users, devices, revocation; and, with
 // the server's own key, teams.
 
-// inviteBase is the base URL of invite links for r.
-func (s *Server) inviteBase(r *http.Request) string {
-	if s.cfg.PublicURL != "" {
-		return strings.TrimSuffix(s.cfg.PublicURL, "/")
+// publicLink is the link to path (such as /invite/CODE) on the server:
+// on Config.PublicURL, else on the listener's own URL when it listens on
+// one address; "" when it listens on every address (0.0.0.0, ::), as the
+// server does not know which of its names people reach it at. It never
+// takes the request's Host header, which whoever makes the request sets:
+// the links' makers build them from the address they used (`parley invite`
+// and `parley link` do).
+func (s *Server) publicLink(path string) string {
+	switch {
+	case s.cfg.PublicURL != "":
+		return strings.TrimSuffix(s.cfg.PublicURL, "/") + path
+	case everyAddress(s.ln.Addr()):
+		return ""
 	}
-	scheme := "http"
-	if r.TLS != nil {
-		scheme = "https"
+	return s.URL() + path
+}
+
+// everyAddress reports whether a listener's address is every address of
+// the host (an unspecified IP).
+func everyAddress(a net.Addr) bool {
+	tcp, ok := a.(*net.TCPAddr)
+	return !ok || tcp.IP.IsUnspecified()
+}
+
+// checkStoredUser is CheckUserID for a user who may exist already: any id
+// the server ever made a user of (ValidID), so that an admin can still
+// list, look up and revoke a user whose id new users may no longer have.
+func checkStoredUser(id string) error {
+	if signaling.ValidID(id) {
+		return nil
 	}
-	host := r.Host
-	if host == "" {
-		host = s.Addr()
-	}
-	return scheme + "://" + host
+	return signaling.CheckUserID(id) // its refusal says what an id is
 }
 
 // handleInvite makes a single-use invite: POST /v1/admin/invites.
@@ -90,7 +109,7 @@ func (s *Server) handleInvite(w http.ResponseWriter, r *http.Request) {
 	}
 	s.log.Info("invite made", "user", inv.User, "team", inv.Team, "role", inv.Role, "by", a.by, "expires", inv.Expires)
 	writeJSON(w, http.StatusOK, signaling.Invite{
-		Code: code, URL: s.inviteBase(r) + "/invite/" + code,
+		Code: code, URL: s.publicLink("/invite/" + code),
 		User: inv.User, Name: inv.Name, Role: inv.Role, Team: inv.Team, Expires: inv.Expires,
 	})
 }
@@ -98,7 +117,10 @@ func (s *Server) handleInvite(w http.ResponseWriter, r *http.Request) {
 // handleInvitePage tells a browser that followed an invite link what to do
 // with it. It neither checks nor spends the code.
 func (s *Server) handleInvitePage(w http.ResponseWriter, r *http.Request) {
-	link := s.inviteBase(r) + "/invite/" + url.PathEscape(r.PathValue("code"))
+	link := s.publicLink("/invite/" + url.PathEscape(r.PathValue("code")))
+	if link == "" {
+		link = "LINK\n\nwith the address of this page (the link you opened) for LINK"
+	}
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.Header().Set("Cache-Control", "no-store")
@@ -174,7 +196,7 @@ func (s *Server) handleDevices(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	if err := signaling.CheckUserID(user); err != nil {
+	if err := checkStoredUser(user); err != nil {
 		s.httpError(w, r, user, signaling.AsError(err))
 		return
 	}
@@ -220,7 +242,7 @@ func (s *Server) handleRevoke(w http.ResponseWriter, r *http.Request) {
 		s.httpError(w, r, "", e)
 		return
 	}
-	if err := signaling.CheckUserID(req.Target); err != nil {
+	if !signaling.ValidID(req.Target) { // a user of any id made before (checkStoredUser), or a device
 		s.httpError(w, r, "", signaling.Errorf(signaling.InvalidParameter, "name a user id or a device id to revoke"))
 		return
 	}

@@ -161,7 +161,9 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 		s.httpError(w, r, "", signaling.Errorf(signaling.UnknownError, "could not read the invite: %v", err))
 		return
 	}
-	if !found || time.Now().After(inv.Expires) {
+	// An invite made before user ids were checked as they are now makes
+	// no user of an id that is no longer taken.
+	if !found || time.Now().After(inv.Expires) || signaling.CheckUserID(inv.User) != nil {
 		done(false)
 		if found {
 			_ = s.bus.invites.Delete(ctx, key, jetstream.LastRevision(rev))

@@ -49,7 +49,7 @@ const (
 	bucketUsers    = "parley_users"    // file: user → userRecord; a user is known when present
 	bucketPresence = "parley_presence" // memory, TTL 2.5 heartbeats: user.session → presenceRecord
 	bucketBusy     = "parley_busy"     // memory, TTL 2.5 heartbeats: user → call id, while in a call
-	bucketCalls    = "parley_calls"    // file, TTL CallHistory: call id → callRecord
+	bucketCalls    = "parley_calls"    // file, TTL CallHistory: team.call id → callRecord (records.go)
 	bucketTeams    = "parley_teams"    // file: team.NAME → teamRecord, key.HASH → NAME
 	bucketDevices  = "parley_devices"  // file: user.device → deviceRecord
 	bucketInvites  = "parley_invites"  // file, TTL MaxInviteTTL: SHA-256 of the code → inviteRecord

@@ -64,6 +64,7 @@ type callRecord struct {
 	Statuses    []statusChange   `json:"statuses,omitempty"` // every status with its time (records.go)
 	Link        string           `json:"link,omitempty"`     // the guest link's key, for a guest's call (links.go)
 	Muted       []string         `json:"muted,omitempty"`    // the participants muted now, told to one who resumes
+	key         string           // its key in the calls bucket, when read from there (records.go: storeKey)
 }
 
 // call is owned by the goroutine that runs it, on the node where it was
@@ -513,7 +514,7 @@ func (c *call) save() {
 	b, _ := json.Marshal(c.rec)
 	ctx, cancel := context.WithTimeout(context.Background(), c.s.cfg.RequestTimeout)
 	defer cancel()
-	if _, err := c.s.bus.calls.Put(ctx, token(c.id), b); err != nil {
+	if _, err := c.s.bus.calls.Put(ctx, c.rec.storeKey(), b); err != nil {
 		c.log.Warn("could not save the call record", "err", err)
 	}
 	c.s.bus.hooks.publish(c.team, event) // webhooks.go

@@ -180,8 +180,10 @@ type Config struct {
 
 	// PublicURL is the base of invite and guest links, such as
 	// https://voice.example.com:7700, for a server reached through another
-	// name than its listener. Empty: the scheme and host the admin used to
-	// reach the server.
+	// name than its listener. Empty: the listener's own URL when it
+	// listens on one address; on every address (0.0.0.0, ::) the server
+	// makes no link, and the clients that asked for one build it from the
+	// address they used. The request's Host header is never used.
 	PublicURL string
 
 	// TLSCertFile and TLSKeyFile, both or neither, are the PEM certificate

@@ -93,7 +93,7 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 	}
 	tok, err := s.IssueToken(r.Context(), user, o)
 	if err != nil {
-		s.httpError(w, r, user, signaling.AsError(err))
+		s.httpRefuse(w, r, user, err) // people.go
 		return
 	}
 	s.log.Info("token issued", "user", user, "team", team, "role", cmp.Or(o.Role, RoleMember), "remote", r.RemoteAddr)

@@ -152,7 +152,7 @@ func (s *Server) handleMakeLink(w http.ResponseWriter, r *http.Request) {
 	}
 	s.log.Info("guest link made", "host", rec.Host, "team", rec.Team, "guest", rec.Guest, "expires", rec.Expires)
 	writeJSON(w, http.StatusOK, signaling.Link{
-		URL: s.inviteBase(r) + "/join/" + code, Code: code,
+		URL: s.publicLink("/join/" + code), Code: code, // admin.go
 		Host: rec.Host, HostName: rec.HostName, Guest: rec.Guest, GuestName: rec.GuestName, Expires: rec.Expires,
 	})
 }

@@ -36,9 +36,10 @@ package server
 //
 //   - `parley invite USER` (API key) makes a single-use code of twelve
 //     letters and digits (60 bits) valid for Config.InviteTTL, and a link
-//     BASE/invite/CODE (BASE: Config.PublicURL, else the scheme and Host the
-//     admin reached the server at). GET /invite/CODE shows a browser how to
-//     use it; it neither checks nor spends the code.
+//     BASE/invite/CODE (BASE: Config.PublicURL, else the listener's URL
+//     when it is one address, else none: the CLI then builds the link on
+//     the server address it used; see publicLink). GET /invite/CODE shows
+//     a browser how to use it; it neither checks nor spends the code.
 //   - POST /v1/auth/login {invite, device} spends the code (deleted at its
 //     last revision, so two logins cannot both use it), creates or updates
 //     the user, and creates a device with a random 256-bit secret. The
@@ -125,6 +126,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/rand/v2"
+	"net/http"
 	"slices"
 	"strings"
 	"time"
@@ -141,10 +144,18 @@ const DefaultTeam = "default"
 
 // Limits of the people store.
 const (
-	MaxContacts   = signaling.MaxWatch // contacts per user
-	MaxSessions   = 10                 // sessions connected at once per user, on all nodes
-	MaxInviteTTL  = 30 * 24 * time.Hour
-	maxCASRetries = 8 // read-modify-write attempts before giving up
+	MaxContacts  = signaling.MaxWatch // contacts per user
+	MaxSessions  = 10                 // sessions connected at once per user, on all nodes
+	MaxInviteTTL = 30 * 24 * time.Hour
+	// update's read-modify-write attempts, and its waits between them: a
+	// random time up to casWait, doubled at each attempt up to casWaitMax
+	// (at most 0.7 s in all, half that on average).
+	maxCASRetries = 12
+	casWait       = 2 * time.Millisecond
+	casWaitMax    = 100 * time.Millisecond
+	// lastTokenEvery: a token rewrites its user's record for LastToken
+	// only when it is this old, unless the role or name changed.
+	lastTokenEvery = time.Hour
 )
 
 // userKey is a user's key in every bucket and subject (see the design).
@@ -187,7 +198,7 @@ type userRecord struct {
 	Name      string    `json:"name,omitempty"`
 	Role      string    `json:"role,omitempty"`
 	Created   time.Time `json:"created,omitzero"`
-	LastToken time.Time `json:"last_token,omitzero"`
+	LastToken time.Time `json:"last_token,omitzero"` // the last token's time, to within lastTokenEvery (nothing reads it)
 	// RevokedAt: tokens issued at or before this second are refused.
 	RevokedAt time.Time `json:"revoked_at,omitzero"`
 }
@@ -280,11 +291,20 @@ func getJSON(ctx context.Context, kv jetstream.KeyValue, key string, v any) (rev
 	return e.Revision(), true, nil
 }
 
+// errContended is update giving up: others changed the key each time it
+// tried.
+var errContended = errors.New("changed by too many requests at once")
+
 // update reads key, lets change modify the value (found tells whether it
-// existed) and writes it back at the revision read, again on a conflict.
-// change returns false to write nothing.
+// existed) and writes it back at the revision read, again on a conflict
+// after a short random wait. change returns false to write nothing. When
+// the key changed under it maxCASRetries times, or ctx ended while it
+// waited to try again, it gives up with errContended.
 func update[T any](ctx context.Context, kv jetstream.KeyValue, key string, change func(v *T, found bool) bool) (T, error) {
-	for range maxCASRetries {
+	for try := range maxCASRetries {
+		if try > 0 && !pause(ctx, rand.N(min(casWait<<try, casWaitMax))) {
+			break
+		}
 		var v T
 		rev, found, err := getJSON(ctx, kv, key, &v)
 		if err != nil {
@@ -310,7 +330,43 @@ func update[T any](ctx context.Context, kv jetstream.KeyValue, key string, chang
 		}
 	}
 	var zero T
-	return zero, fmt.Errorf("server: %s changed too often to be updated", key)
+	return zero, fmt.Errorf("server: %s: %w", key, errContended)
+}
+
+// pause waits d, or until ctx ends (false).
+func pause(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// contended is the refusal of a change that update gave up on (err is
+// errContended): 80101, the code of the limiter's "try again in N
+// seconds" too, answered over HTTP with 429 and Retry-After (httpRefuse).
+// Not 80202, which clients take for a callee who is busy, nor 80999: the
+// request was fine, only too many came at once.
+func contended(what string, err error) error {
+	e := signaling.Errorf(signaling.InvalidParameter,
+		"%s is being changed by too many requests at once: try again in a second", what)
+	return fmt.Errorf("%w: %w", e, err)
+}
+
+// httpRefuse answers a request that failed with err, as httpError does;
+// a change that update gave up on with 429 and Retry-After: 1.
+func (s *Server) httpRefuse(w http.ResponseWriter, r *http.Request, user string, err error) {
+	e := signaling.AsError(err)
+	if !errors.Is(err, errContended) {
+		s.httpError(w, r, user, e)
+		return
+	}
+	s.logRefusal(e, user, r.RemoteAddr, "path", r.URL.Path)
+	w.Header().Set("Retry-After", "1")
+	writeJSON(w, http.StatusTooManyRequests, e)
 }
 
 // isWrongSequence reports a failed Update at a revision that is not the
@@ -370,19 +426,24 @@ func unknownUser(user string) *signaling.Error {
 		"user %s is unknown to this server: check the id, or ask an admin to invite them (`parley invite %s`) or to get them a token (`parley token %s --api-key KEY`)", user, user, user)
 }
 
-// saveUser creates or changes a user of team with change.
+// saveUser creates or changes a user of team with change, and writes the
+// record only when that changed it.
 func (s *Server) saveUser(ctx context.Context, team, user string, change func(*userRecord)) (userRecord, error) {
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.RequestTimeout)
 	defer cancel()
 	now := time.Now().UTC()
 	rec, err := update(ctx, s.bus.users, userKey(team, user), func(u *userRecord, found bool) bool {
+		before := *u
 		if !found {
 			u.Created = now
 		}
 		u.User, u.Team = user, team
 		change(u)
-		return true
+		return *u != before
 	})
+	if errors.Is(err, errContended) {
+		return rec, contended("user "+user, err)
+	}
 	if err != nil {
 		return rec, signaling.Errorf(signaling.UnknownError, "could not record user %s: %v", user, err)
 	}

@@ -2,9 +2,11 @@ package server
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -840,4 +842,61 @@ func TestRevokeUserWhileDevicesRenew(t *testing.T) {
 		}
 	}
 	t.Logf("%d users of %d devices revoked whole, during %d renewals", rounds, devices, renewals)
+}
+
+// TestLinksIgnoreHost: without a public URL, invite and guest links are on
+// the listener's own address whatever Host the request named, and so is
+// the invite page's; a listener on every address (0.0.0.0, ::) makes no
+// link at all.
+func TestLinksIgnoreHost(t *testing.T) {
+	s := startServer(t)
+	tok := s.token(t, "alice")
+	post := func(path, body string, header map[string]string) []byte {
+		t.Helper()
+		req, _ := http.NewRequest(http.MethodPost, s.url(path), strings.NewReader(body))
+		req.Host = "evil.example"
+		for k, v := range header {
+			req.Header[k] = []string{v}
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("POST %s: %d %s", path, resp.StatusCode, b)
+		}
+		return b
+	}
+	var inv signaling.Invite
+	_ = json.Unmarshal(post(signaling.PathInvites, `{"user":"bob"}`, map[string]string{HeaderAPIKey: s.APIKey()}), &inv)
+	var l signaling.Link
+	_ = json.Unmarshal(post(signaling.PathLinks, `{}`, map[string]string{"Authorization": "Bearer " + tok}), &l)
+	if inv.URL != s.URL()+"/invite/"+inv.Code || l.URL != s.URL()+"/join/"+l.Code {
+		t.Errorf("with Host: evil.example, links %q and %q, want them on %s", inv.URL, l.URL, s.URL())
+	}
+	req, _ := http.NewRequest(http.MethodGet, s.url("/invite/"+inv.Code), nil)
+	req.Host = "evil.example"
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if strings.Contains(string(page), "evil") || !strings.Contains(string(page), "parley login "+inv.URL) {
+		t.Errorf("invite page with Host: evil.example:\n%s", page)
+	}
+
+	for addr, want := range map[string]bool{
+		"0.0.0.0:7700": true, "[::]:7700": true, "127.0.0.1:7700": false, "[::1]:7700": false, "192.0.2.7:7700": false,
+	} {
+		a, err := net.ResolveTCPAddr("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := everyAddress(a); got != want {
+			t.Errorf("everyAddress(%s) = %v, want %v", addr, got, want)
+		}
+	}
 }

@@ -3,24 +3,28 @@ package server
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/synadia-io/orbit.go/jetstreamext"
 
 	"github.com/parley-voice/parley/signaling"
 )
 
 // Call records.
 //
-// Every call's record lives in the calls bucket (call id → callRecord)
-// for Config.CallHistory, written by the call's owner on whichever node
-// it runs; so the records API answers the same on every node. Each status
-// the call entered is kept in the record with its time (noteStatus), and
-// each one is also published as a webhook event (webhooks.go).
+// Every call's record lives in the calls bucket (team.call id →
+// callRecord, callKey) for Config.CallHistory, written by the call's owner
+// on whichever node it runs; so the records API answers the same on every
+// node, and reads one team's records only. Each status the call entered
+// is kept in the record with its time (noteStatus), and each one is also
+// published as a webhook event (webhooks.go).
 
 // statusChange is one status of a call in its record.
 type statusChange struct {
@@ -95,7 +99,7 @@ func callsQuery(r *http.Request) (signaling.CallsQuery, *signaling.Error) {
 	v := r.URL.Query()
 	q := signaling.CallsQuery{User: v.Get("user"), Status: signaling.Status(v.Get("status")), Limit: signaling.DefaultCallsLimit}
 	if q.User != "" {
-		if err := signaling.CheckUserID(q.User); err != nil {
+		if err := checkStoredUser(q.User); err != nil {
 			return q, signaling.AsError(err)
 		}
 	}
@@ -131,11 +135,12 @@ func (s *Server) handleCalls(w http.ResponseWriter, r *http.Request) {
 		s.httpError(w, r, "", e)
 		return
 	}
-	recs, err := s.callRecords(r.Context(), a.team, q)
+	recs, read, err := s.callRecords(r.Context(), a.team, q)
 	if err != nil {
 		s.httpError(w, r, "", signaling.Errorf(signaling.UnknownError, "could not list calls: %v", err))
 		return
 	}
+	s.log.Debug("calls listed", "team", a.team, "read", read, "listed", len(recs))
 	out := signaling.CallRecords{Calls: make([]signaling.CallRecord, 0, len(recs))}
 	for _, rec := range recs {
 		out.Calls = append(out.Calls, rec.public(q.User))
@@ -144,51 +149,141 @@ func (s *Server) handleCalls(w http.ResponseWriter, r *http.Request) {
 }
 
 // callRecords reads the records of team's calls that match q, newest
-// first. It reads the whole bucket with one watcher (the bucket holds
-// CallHistory's calls, of every team).
-func (s *Server) callRecords(ctx context.Context, team string, q signaling.CallsQuery) ([]callRecord, error) {
+// first, and says how many records it read. It reads the team's records
+// only (callKey), and those written before records were kept by team
+// (legacyCalls) until they expire.
+func (s *Server) callRecords(ctx context.Context, team string, q signaling.CallsQuery) ([]callRecord, int, error) {
 	var out []callRecord
-	err := s.eachCall(ctx, func(rec callRecord, _ uint64) {
+	read, err := s.readCalls(ctx, func(rec callRecord, _ uint64) {
 		if rec.matches(team, q) {
 			out = append(out, rec)
 		}
-	})
+	}, teamCalls(team), legacyCalls)
 	if err != nil {
-		return nil, err
+		return nil, read, err
 	}
 	slices.SortFunc(out, func(a, b callRecord) int { return b.Started.Compare(a.Started) })
-	return out[:min(len(out), q.Limit)], nil
+	return out[:min(len(out), q.Limit)], read, nil
 }
 
-// eachCall calls f with every call record and its revision, as a watch of
-// the calls bucket reads them.
-func (s *Server) eachCall(ctx context.Context, f func(rec callRecord, rev uint64)) error {
-	ctx, cancel := context.WithTimeout(ctx, s.cfg.RequestTimeout)
-	defer cancel()
-	wt, err := s.bus.calls.WatchAll(ctx, jetstream.IgnoreDeletes())
-	if err != nil {
-		return fmt.Errorf("server: watch the calls: %w", err)
+// callKey is the key of a new call record: the team's token, a dot and
+// the call's, so that one team's records are read alone (teamCalls).
+func callKey(team, id string) string {
+	if team == "" {
+		team = DefaultTeam
 	}
-	defer func() { _ = wt.Stop() }()
-	for {
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("server: read the calls: %w", ctx.Err())
-		case e, ok := <-wt.Updates():
-			if !ok {
-				return fmt.Errorf("server: read the calls: the watch ended")
+	return token(team) + "." + token(id)
+}
+
+// teamCalls matches the keys of team's call records.
+func teamCalls(team string) string { return callKey(team, "") + "*" }
+
+// legacyCalls matches the records written before records were kept by
+// team, under the call's token alone (so "*", one token, matches them and
+// no callKey). They are read, and written again, where they are, until
+// they expire (Config.CallHistory after they were last written).
+const legacyCalls = "*"
+
+// storeKey is where rec is kept: where it was read from, or else its
+// callKey.
+func (rec callRecord) storeKey() string {
+	if rec.key != "" {
+		return rec.key
+	}
+	return callKey(rec.Team, rec.ID)
+}
+
+// callEntry reads the record of call id of team: under its callKey, or
+// else under the call's token alone (legacyCalls). A record under the old
+// key may be of another team: the caller checks.
+func (s *Server) callEntry(ctx context.Context, team, id string) (jetstream.KeyValueEntry, error) {
+	e, err := s.bus.calls.Get(ctx, callKey(team, id))
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return s.bus.calls.Get(ctx, token(id))
+	}
+	return e, err
+}
+
+// callsPage is how many messages one direct get of the calls reads.
+const callsPage = 500
+
+// eachCall is readCalls without the count.
+func (s *Server) eachCall(ctx context.Context, f func(rec callRecord, rev uint64), filters ...string) error {
+	_, err := s.readCalls(ctx, f, filters...)
+	return err
+}
+
+// readCalls calls f with the record of every key that matches one of
+// filters (every key when none is given), and its revision, and returns
+// how many messages it read. It reads them with JetStream direct batch
+// gets of the matching keys' messages, page after page by sequence: no
+// consumer is made, and a read costs the records the filters match and no
+// more (the bucket keeps one message per key; one written meanwhile is
+// read too, and the last one read of a key wins). GetLastMsgsFor would
+// refuse to read more than 1,024 keys.
+func (s *Server) readCalls(ctx context.Context, f func(callRecord, uint64), filters ...string) (read int, _ error) {
+	if len(filters) == 0 {
+		filters = []string{">"}
+	}
+	last := map[string]*jetstream.RawStreamMsg{}
+	for _, filter := range filters {
+		for seq := uint64(1); seq > 0; {
+			n, next, err := s.callsPage(ctx, filter, seq, last)
+			if err != nil {
+				return read, err
 			}
-			if e == nil { // every record has been read
-				return nil
-			}
-			var rec callRecord
-			if json.Unmarshal(e.Value(), &rec) != nil {
-				s.log.Warn("damaged call record", "key", e.Key())
-				continue
-			}
-			f(rec, e.Revision())
+			read, seq = read+n, next
 		}
 	}
+	prefix := "$KV." + bucketCalls + "."
+	for subject, m := range last {
+		if m.Header.Get("KV-Operation") != "" {
+			continue // deleted or purged
+		}
+		var rec callRecord
+		if json.Unmarshal(m.Data, &rec) != nil {
+			s.log.Warn("damaged call record", "key", strings.TrimPrefix(subject, prefix))
+			continue
+		}
+		rec.key = strings.TrimPrefix(subject, prefix)
+		f(rec, m.Sequence)
+	}
+	return read, nil
+}
+
+// callsPage reads a page of the calls bucket's messages whose keys match
+// filter, from sequence seq on, into last (the last message of each
+// subject). It returns how many it read and the sequence to read from
+// next: 0 after the last page.
+func (s *Server) callsPage(ctx context.Context, filter string, seq uint64, last map[string]*jetstream.RawStreamMsg) (
+	n int, next uint64, _ error,
+) {
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.RequestTimeout)
+	defer cancel()
+	msgs, err := jetstreamext.GetBatch(ctx, s.bus.js, "KV_"+bucketCalls, callsPage,
+		jetstreamext.GetBatchSeq(seq), jetstreamext.GetBatchSubject("$KV."+bucketCalls+"."+filter))
+	if err != nil {
+		return 0, 0, fmt.Errorf("server: read the calls: %w", err)
+	}
+	for m, err := range msgs {
+		switch {
+		case errors.Is(err, jetstreamext.ErrNoMessages):
+			return n, 0, nil
+		case err != nil:
+			return n, 0, fmt.Errorf("server: read the calls: %w", err)
+		}
+		n++
+		next = m.Sequence + 1
+		last[m.Subject] = m
+	}
+	if err := ctx.Err(); err != nil {
+		// The batch ends quietly at a timeout: what came may be a part.
+		return n, 0, fmt.Errorf("server: read the calls: %w", err)
+	}
+	if n < callsPage {
+		return n, 0, nil
+	}
+	return n, next, nil
 }
 
 // matches reports whether the record is of team's and matches q.

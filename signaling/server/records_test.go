@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"reflect"
+	"slices"
 	"testing"
 	"time"
 
@@ -190,5 +191,165 @@ func TestCallRecordsTeams(t *testing.T) {
 				t.Errorf("%s: got %d %s, want 401 %d invalid_token", tc.name, code, body, signaling.InvalidToken)
 			}
 		}
+	}
+}
+
+// putCalls writes n call records of team under key(id), each written
+// writes times (started, then completed), started a second apart from
+// start; it returns their ids, oldest first.
+func putCalls(t *testing.T, s *testServer, team string, n, writes int, start time.Time, key func(string) string) []string {
+	t.Helper()
+	var ids []string
+	for i := range n {
+		rec := callRecord{ID: newID(), Team: team, From: "alice", To: "bob", Status: signaling.Started, Node: "n1",
+			Started: start.Add(time.Duration(i) * time.Second)}
+		for w := range writes {
+			if w == writes-1 && w > 0 {
+				rec.Status = signaling.Completed
+			}
+			b, _ := json.Marshal(rec)
+			if _, err := s.bus.calls.Put(t.Context(), key(rec.ID), b); err != nil {
+				t.Fatal(err)
+			}
+		}
+		ids = append(ids, rec.ID)
+	}
+	return ids
+}
+
+// TestCallRecordsReadOneTeam: the listing of a team's calls reads that
+// team's records and those written before records were kept by team, and
+// nothing of the other teams'. It also reads every
+// record past the 1,024 keys that one direct get of the last message of
+// each key may read.
+func TestCallRecordsReadOneTeam(t *testing.T) {
+	s := startServer(t)
+	ctx := t.Context()
+	keys := map[string]string{}
+	for _, name := range []string{"acme", "big", "empty"} {
+		team, err := s.adminAPI(s.APIKey()).AddTeam(ctx, name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		keys[name] = team.APIKey
+	}
+	start := time.Now().UTC().Add(-time.Hour).Truncate(time.Second)
+	byTeam := func(team string) func(string) string { return func(id string) string { return callKey(team, id) } }
+	acme := putCalls(t, s, "acme", 5, 2, start, byTeam("acme"))
+	big := putCalls(t, s, "big", 1100, 1, start, byTeam("big"))
+	putCalls(t, s, DefaultTeam, 50, 2, start, byTeam(DefaultTeam))
+	// Written before records were kept by team: under the call id alone.
+	legacy := putCalls(t, s, "acme", 2, 2, start.Add(-time.Minute), token)
+	putCalls(t, s, DefaultTeam, 3, 1, start, token)
+	// The bucket keeps the last message of each key: one per record.
+	const all, legacyRecords = 5 + 1100 + 50 + 2 + 3, 2 + 3
+
+	// list lists team's calls and returns them, the records the listing
+	// read (as it logs) and the messages the server's NATS connection
+	// received meanwhile.
+	list := func(team string, limit int) (calls []signaling.CallRecord, read int, received uint64) {
+		t.Helper()
+		before := s.bus.nc.Stats().InMsgs
+		calls, err := s.adminAPI(keys[team]).Calls(ctx, signaling.CallsQuery{Limit: limit})
+		if err != nil {
+			t.Fatalf("%s: %v", team, err)
+		}
+		received = s.bus.nc.Stats().InMsgs - before
+		read = -1
+		if logged := s.logs.records("calls listed"); len(logged) > 0 && logged[len(logged)-1]["team"] == team {
+			n, _ := logged[len(logged)-1]["read"].(float64)
+			read = int(n)
+		}
+		t.Logf("%s: %d calls listed, %d records read, %d messages received (the bucket holds %d records)",
+			team, len(calls), read, received, all)
+		return calls, read, received
+	}
+	ids := func(calls []signaling.CallRecord) []string {
+		var out []string
+		for _, c := range calls {
+			out = append(out, c.ID)
+		}
+		return out
+	}
+	newestFirst := func(ids ...[]string) []string {
+		var out []string
+		for _, l := range ids {
+			l = slices.Clone(l)
+			slices.Reverse(l)
+			out = append(out, l...)
+		}
+		return out
+	}
+
+	for _, tc := range []struct {
+		team  string
+		limit int
+		want  []string
+		read  int
+	}{
+		{"empty", 0, nil, legacyRecords},
+		{"acme", 0, newestFirst(acme, legacy), 5 + legacyRecords},
+		{"big", signaling.MaxCallsLimit, newestFirst(big[len(big)-signaling.MaxCallsLimit:]), 1100 + legacyRecords},
+	} {
+		calls, read, received := list(tc.team, tc.limit)
+		if got := ids(calls); !reflect.DeepEqual(got, tc.want) {
+			t.Errorf("%s: got %d calls %v, want %d, newest first", tc.team, len(got), got, len(tc.want))
+		}
+		for _, c := range calls {
+			if c.Status != signaling.Completed && tc.team == "acme" {
+				t.Errorf("acme: call %s is %s, want its last record's status (completed)", c.ID, c.Status)
+			}
+		}
+		if read != tc.read {
+			t.Errorf("%s: read %d records, want %d", tc.team, read, tc.read)
+		}
+		// Two for each message read (a direct get's reply also reaches the
+		// connection's request mux), and a few more.
+		if received > uint64(2*tc.read+20) {
+			t.Errorf("%s: the server received %d messages, want at most %d", tc.team, received, 2*tc.read+20)
+		}
+	}
+}
+
+// TestLegacyCallRecord: a call answered before the server restarted, whose
+// record is under the key of records written before they were kept by
+// team (the call id alone), is resumed from that record, runs to its end
+// with its record written where it was, and is listed once.
+func TestLegacyCallRecord(t *testing.T) {
+	r := answeredRestartable(t)
+	id := r.id
+	second := r.restart(t, r.alice, r.bob)
+	ctx := t.Context()
+	e, err := second.bus.calls.Get(ctx, callKey(DefaultTeam, id))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := second.bus.calls.Put(ctx, token(id), e.Value()); err != nil {
+		t.Fatal(err)
+	}
+	if err := second.bus.calls.Purge(ctx, callKey(DefaultTeam, id)); err != nil {
+		t.Fatal(err)
+	}
+
+	alice2, bob2 := second.reconnect(t, r.alice), second.reconnect(t, r.bob)
+	resume(alice2, id, signaling.Outbound, "bob", false)
+	resume(bob2, id, signaling.Inbound, "alice", false)
+	alice2.send(msg(signaling.TypeHangup, id))
+	alice2.expect(status(ev(id, signaling.Completed, signaling.Outbound, "alice", "bob")))
+	bob2.expect(status(ev(id, signaling.Completed, signaling.Inbound, "alice", "bob")))
+
+	var rec callRecord
+	if e, err := second.bus.calls.Get(ctx, token(id)); err != nil || json.Unmarshal(e.Value(), &rec) != nil {
+		t.Fatalf("the record under the old key: %v", err)
+	}
+	if rec.Status != signaling.Completed {
+		t.Errorf("the record under the old key is %s, want completed", rec.Status)
+	}
+	calls, err := second.adminAPI(second.APIKey()).Calls(ctx, signaling.CallsQuery{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(calls) != 1 || calls[0].ID != id || calls[0].Status != signaling.Completed {
+		t.Errorf("calls: got %s, want %s completed, once", js(calls), id)
 	}
 }

@@ -98,7 +98,7 @@ func (c *conn) pause(d time.Duration) bool {
 func (s *Server) adopt(ctx context.Context, c *conn, m signaling.Message) (again bool, _ *signaling.Error) {
 	callID, resume := m.CallID, m.Type == signaling.TypeResume
 	unknown := signaling.Errorf(signaling.NoConnectedCall, "there is no call %s: it has ended or never existed", callID)
-	e, err := s.bus.calls.Get(ctx, token(callID))
+	e, err := s.callEntry(ctx, c.team, callID) // records.go
 	if errors.Is(err, jetstream.ErrKeyNotFound) {
 		return false, unknown
 	}
@@ -109,6 +109,7 @@ func (s *Server) adopt(ctx context.Context, c *conn, m signaling.Message) (again
 	if json.Unmarshal(e.Value(), &rec) != nil || cmp.Or(rec.Team, DefaultTeam) != c.team || (c.user != rec.From && c.user != rec.To) {
 		return false, unknown
 	}
+	rec.key = e.Key()
 	call := s.recordedCall(rec)
 	dir := signaling.Inbound
 	if c.user == rec.From {
@@ -152,7 +153,7 @@ func (s *Server) recordedCall(rec callRecord) *call {
 func (s *Server) claim(ctx context.Context, c *call, rev uint64) error {
 	c.rec.Node = s.cfg.NodeName
 	b, _ := json.Marshal(c.rec)
-	rev, err := s.bus.calls.Update(ctx, token(c.id), b, rev)
+	rev, err := s.bus.calls.Update(ctx, c.rec.storeKey(), b, rev)
 	if err != nil {
 		return nil // another node adopted it first
 	}
@@ -223,7 +224,7 @@ func (c *call) confirm() bool {
 	b, _ := json.Marshal(c.rec)
 	ctx, cancel := context.WithTimeout(c.s.callCtx, c.s.cfg.RequestTimeout)
 	defer cancel()
-	if _, err := c.s.bus.calls.Update(ctx, token(c.id), b, c.claim); err != nil {
+	if _, err := c.s.bus.calls.Update(ctx, c.rec.storeKey(), b, c.claim); err != nil {
 		c.log.Info("call adopted by another node at the same time: stepping down", "err", err)
 		c.drain(func(m *nats.Msg) { reply(m, actionReply{Again: true}) })
 		return false

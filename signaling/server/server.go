@@ -338,9 +338,11 @@ func (s *Server) track(wg *sync.WaitGroup) bool {
 }
 
 // IssueToken makes a token for user and records the user as known (in
-// o.Team, with o.Role and, when given, o.Name as their display name). A
-// refusal is a *signaling.Error (InvalidParameter, or UnknownError when
-// storage fails). Valid once Start returned.
+// o.Team, with o.Role and, when given, o.Name as their display name). It
+// writes the user's record only when that changes it, or LastToken is
+// lastTokenEvery old. A refusal is a *signaling.Error (InvalidParameter,
+// also when too many requests change the record at once, or UnknownError
+// when storage fails). Valid once Start returned.
 func (s *Server) IssueToken(ctx context.Context, user string, o TokenOptions) (string, error) {
 	if s.bus == nil {
 		return "", errors.New("server: IssueToken before Start")
@@ -355,9 +357,13 @@ func (s *Server) IssueToken(ctx context.Context, user string, o TokenOptions) (s
 		return "", signaling.Errorf(signaling.UnknownError, "could not sign the token: %v", err)
 	}
 	_, err = s.saveUser(ctx, o.Team, user, func(u *userRecord) {
-		u.LastToken, u.Role = now.UTC(), o.Role
+		before := *u
+		u.Role = o.Role
 		if o.Name != "" {
 			u.Name = o.Name
+		}
+		if *u != before || now.Sub(u.LastToken) >= lastTokenEvery {
+			u.LastToken = now.UTC()
 		}
 	})
 	if err != nil {

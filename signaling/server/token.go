@@ -182,10 +182,14 @@ func (t *tokens) verify(s string) (Claims, error) {
 	case err != nil:
 		return c, signaling.Errorf(signaling.InvalidToken, "token is not valid (%v): %s", err, fix)
 	}
+	// Any id the server ever issued a token to (ValidID), not only those
+	// it takes for new users now (CheckUserID).
 	if !signaling.ValidID(c.Subject) {
 		return c, signaling.Errorf(signaling.InvalidToken, "token names no valid user: %s", fix)
 	}
-	if _, err := t.check(c.Subject, TokenOptions{Role: c.Role, TTL: time.Second}); err != nil {
+	switch c.Role {
+	case "", RoleMember, RoleAdmin, RoleGuest:
+	default:
 		return c, signaling.Errorf(signaling.InvalidToken, "token has a bad role %.40q: %s", c.Role, fix)
 	}
 	if (c.Team != "" && !signaling.ValidID(c.Team)) || (c.Device != "" && !signaling.ValidID(c.Device)) {

@@ -1,9 +1,14 @@
 package server
 
 import (
+	"bytes"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -408,4 +413,230 @@ func TestConnectTimeout(t *testing.T) {
 	late2 := s.dial(t, "late2")
 	late2.expectError(signaling.NoConnectedSession, "", "")
 	c.ping("p")
+}
+
+// usersWritten is the number of writes to the users bucket so far.
+func usersWritten(t *testing.T, s *testServer) uint64 {
+	t.Helper()
+	st, err := s.bus.js.Stream(t.Context(), "KV_"+bucketUsers)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st.CachedInfo().State.LastSeq
+}
+
+// concurrentTokens asks for n tokens for user at once, the i-th with query
+// q(i), and returns the count of each HTTP status and the bodies of the
+// answers that were not 200.
+func concurrentTokens(t *testing.T, s *testServer, user string, n int, q func(i int) url.Values) (
+	statuses map[int]int, refused []string,
+) {
+	t.Helper()
+	type answer struct {
+		status int
+		retry  string
+		body   []byte
+	}
+	answers := make(chan answer, n)
+	// Each request on a connection of its own, closed after it: none is
+	// left for the server's shutdown to wait for.
+	hc := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
+	for i := range n {
+		go func() {
+			req, _ := http.NewRequestWithContext(t.Context(), http.MethodGet, s.tokenURL(user, q(i)), nil)
+			req.Header[HeaderAPIKey] = []string{s.APIKey()}
+			resp, err := hc.Do(req)
+			if err != nil {
+				answers <- answer{body: []byte(err.Error())}
+				return
+			}
+			defer resp.Body.Close()
+			body, _ := io.ReadAll(resp.Body)
+			answers <- answer{resp.StatusCode, resp.Header.Get("Retry-After"), body}
+		}()
+	}
+	statuses = map[int]int{}
+	bad := 0
+	for range n {
+		a := <-answers
+		statuses[a.status]++
+		if a.status == http.StatusOK {
+			continue
+		}
+		refused = append(refused, fmt.Sprintf("%d (Retry-After %q) %s", a.status, a.retry, bytes.TrimSpace(a.body)))
+		var e signaling.Error
+		if a.status != http.StatusTooManyRequests || a.retry != "1" || json.Unmarshal(a.body, &e) != nil ||
+			e.Code != signaling.InvalidParameter || !strings.Contains(e.Message, "try again") {
+			if bad == 0 {
+				t.Errorf("answer %s: want 200, or 429 with Retry-After 1 and %d saying to try again",
+					refused[len(refused)-1], signaling.InvalidParameter)
+			}
+			bad++
+		}
+	}
+	if bad > 0 {
+		t.Errorf("%d of %d answers were neither 200 nor such a 429: %v", bad, n, statuses)
+	}
+	return statuses, refused
+}
+
+// TestConcurrentTokens: 400 token requests for one user at once are all
+// answered with a token, and the user's record is written once (it
+// changes only when the role or the name does, or LastToken is an hour
+// old); 400 at once that each change the name are answered 200, or 429
+// with Retry-After (to try again), never 5xx, and each 200 wrote the
+// record once.
+func TestConcurrentTokens(t *testing.T) {
+	s := startServer(t)
+	const n = 400
+	before := usersWritten(t, s)
+	statuses, _ := concurrentTokens(t, s, "alice", n, func(int) url.Values { return nil })
+	written := usersWritten(t, s) - before
+	t.Logf("%d token requests at once: %v; the user record written %d times", n, statuses, written)
+	if statuses[http.StatusOK] != n {
+		t.Errorf("got %v, want %d of 200", statuses, n)
+	}
+	if written != 1 {
+		t.Errorf("the user record was written %d times, want once", written)
+	}
+
+	before = usersWritten(t, s)
+	statuses, refused := concurrentTokens(t, s, "alice", n, func(i int) url.Values {
+		return url.Values{"name": {fmt.Sprintf("Alice %d", i)}}
+	})
+	written = usersWritten(t, s) - before
+	t.Logf("%d token requests at once, each with another name: %v; the user record written %d times", n, statuses, written)
+	if len(refused) > 0 {
+		t.Logf("a refusal: %s", refused[0])
+	}
+	if statuses[http.StatusOK]+statuses[http.StatusTooManyRequests] != n || written != uint64(statuses[http.StatusOK]) {
+		t.Errorf("got %v and %d writes, want only 200 (each one write) and 429", statuses, written)
+	}
+
+	// LastToken is written again once it is an hour old.
+	ctx := t.Context()
+	rec, err := update(ctx, s.bus.users, userKey(DefaultTeam, "alice"), func(u *userRecord, _ bool) bool {
+		u.LastToken = u.LastToken.Add(-lastTokenEvery)
+		return true
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	before = usersWritten(t, s)
+	s.token(t, "alice")
+	s.token(t, "alice")
+	got, _, err := s.lookup(ctx, DefaultTeam, "alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	written = usersWritten(t, s) - before
+	if written != 1 || !got.LastToken.After(rec.LastToken.Add(lastTokenEvery-time.Second)) {
+		t.Errorf("after an hour, two tokens wrote the record %d times (want 1), LastToken %v (was %v)",
+			written, got.LastToken, rec.LastToken)
+	}
+}
+
+// TestUpdateGivesUp: a change that another writer beats every time is
+// tried maxCASRetries times, with short waits between, then refused with
+// 80101 and, over HTTP, 429 and Retry-After: 1, saying to try again.
+func TestUpdateGivesUp(t *testing.T) {
+	s := startServer(t)
+	ctx := t.Context()
+	tries := 0
+	start := time.Now()
+	_, err := s.saveUser(ctx, DefaultTeam, "bob", func(u *userRecord) {
+		tries++
+		// Another writer changes bob between this read and its write.
+		if _, err := s.bus.users.Put(ctx, userKey(DefaultTeam, "bob"), []byte(`{"user":"bob"}`)); err != nil {
+			t.Fatal(err)
+		}
+		u.Name = "Bob"
+	})
+	took := time.Since(start)
+	t.Logf("gave up after %d tries in %v: %v", tries, took.Round(time.Millisecond), err)
+	if tries != maxCASRetries || !errors.Is(err, errContended) || took > 2*time.Second {
+		t.Fatalf("%d tries in %v: %v; want %d tries and errContended", tries, took, err, maxCASRetries)
+	}
+	w := httptest.NewRecorder()
+	s.httpRefuse(w, httptest.NewRequest(http.MethodGet, "/v1/voice/users/bob/token", nil), "bob", err)
+	var e signaling.Error
+	err = json.Unmarshal(w.Body.Bytes(), &e)
+	if w.Code != http.StatusTooManyRequests || w.Header().Get("Retry-After") != "1" || err != nil ||
+		e.Code != signaling.InvalidParameter || !strings.Contains(e.Message, "try again") {
+		t.Errorf("answered %d (Retry-After %q) %s, want 429, Retry-After 1, 80101 saying to try again",
+			w.Code, w.Header().Get("Retry-After"), w.Body)
+	}
+}
+
+// TestNewUserIDs: the token endpoint and invites take a new user id only
+// when it starts with a letter or digit and has no two punctuation marks in
+// a row (80101 otherwise); a token issued before to a user with another id
+// still verifies and connects, and an admin can still revoke that user.
+func TestNewUserIDs(t *testing.T) {
+	s := startServer(t)
+	ctx := t.Context()
+	api := s.adminAPI(s.APIKey())
+	// pathID puts id in a path with its dots escaped, so that ".." is an
+	// id and not the parent of the path.
+	pathID := func(id string) string { return strings.ReplaceAll(url.PathEscape(id), ".", "%2E") }
+	for _, id := range []string{"..", "...@+", ".bob", "a..b", "bob-_x", "@bob"} {
+		code, body := get(t, s.url("/v1/voice/users/"+pathID(id)+"/token"), map[string]string{HeaderAPIKey: s.APIKey()})
+		var e signaling.Error
+		if code != http.StatusBadRequest || json.Unmarshal(body, &e) != nil || e.Code != signaling.InvalidParameter {
+			t.Errorf("token for %q: got %d %s, want 400 %d", id, code, body, signaling.InvalidParameter)
+		}
+		_, err := api.Invite(ctx, signaling.InviteRequest{User: id})
+		if e := signaling.AsError(err); e == nil || e.Code != signaling.InvalidParameter {
+			t.Errorf("invite for %q: got %v, want %d", id, err, signaling.InvalidParameter)
+		}
+	}
+	for _, id := range []string{"a.b@c.com", "first_last", "bob-2", "7seas", "a+tag@example.org"} {
+		code, body := get(t, s.url("/v1/voice/users/"+pathID(id)+"/token"), map[string]string{HeaderAPIKey: s.APIKey()})
+		if code != http.StatusOK {
+			t.Errorf("token for %q: got %d %s, want 200", id, code, body)
+		}
+		if _, err := api.Invite(ctx, signaling.InviteRequest{User: id}); err != nil {
+			t.Errorf("invite for %q: %v", id, err)
+		}
+	}
+
+	// An invite made for ".." before ids were checked so makes no user.
+	code := newInviteCode()
+	now := time.Now()
+	b, _ := json.Marshal(inviteRecord{User: "..", Team: DefaultTeam, Role: RoleMember, Created: now, Expires: now.Add(time.Hour)})
+	if _, err := s.bus.invites.Create(ctx, hashHex(normalizeCode(code)), b); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := api.Login(ctx, code, "laptop"); err == nil || signaling.AsError(err).Code != signaling.InvalidToken {
+		t.Errorf("login with an old invite for \"..\": got %v, want %d", err, signaling.InvalidToken)
+	}
+	if _, found, _ := s.lookup(ctx, DefaultTeam, ".."); found {
+		t.Errorf("the old invite made user \"..\"")
+	}
+
+	// A token issued to ".." before ids were checked so still works.
+	o, err := s.tokens.check("old", TokenOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, err := s.tokens.sign("..", o, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c, err := s.VerifyToken(tok); err != nil || c.Subject != ".." {
+		t.Fatalf("an old token for \"..\": %v %v", c.Subject, err)
+	}
+	dots := s.connectWith(t, "..", tok)
+	if dots.user != ".." {
+		t.Errorf("connected as %q, want \"..\"", dots.user)
+	}
+	devices := s.url(strings.Replace(signaling.PathDevices, "{user}", pathID(".."), 1))
+	if code, body := get(t, devices, map[string]string{HeaderAPIKey: s.APIKey()}); code != http.StatusOK {
+		t.Errorf("devices of \"..\": got %d %s, want 200", code, body)
+	}
+	if r, err := api.Revoke(ctx, ".."); err != nil || r.User != ".." || !r.All {
+		t.Errorf("revoke \"..\": %+v %v", r, err)
+	}
+	for range dots.in { // closed: revoked
+	}
 }
