@@ -68,16 +68,20 @@ func TestSlowClientDisconnected(t *testing.T) {
 		t.Fatalf("got %s", js(m))
 	}
 
-	// Flood bob until the server gives up on him: batches of candidates,
-	// each followed by a ping, so that alice's own replies stay few.
-	cand := &signaling.Candidate{Candidate: strings.Repeat("c", signaling.MaxCandidate)}
+	// Send bob more than he reads until the server gives up on him:
+	// batches of large offers, within alice's allowance of messages (see
+	// msgRate), each followed by a ping, so that alice's own replies stay
+	// few.
+	offer := strings.Repeat("v", signaling.MaxSDPLength-1024)
+	pace := time.NewTicker(time.Second / 5)
+	defer pace.Stop()
 	sent := 0
-	for done := false; !done; {
-		if sent >= 100000 {
-			t.Fatalf("bob still connected after %d candidates", sent)
+	for done := false; !done; <-pace.C {
+		if sent >= 2000 {
+			t.Fatalf("bob still connected after %d offers", sent)
 		}
 		for range 8 {
-			alice.send(signaling.Message{Type: signaling.TypeCandidate, CallID: id, Candidate: cand})
+			alice.send(signaling.Message{Type: signaling.TypeRenegotiate, CallID: id, SDP: offer, SDPType: "offer"})
 		}
 		sent += 8
 		alice.send(signaling.Message{Type: signaling.TypePing, Ref: "batch"})
@@ -87,7 +91,7 @@ func TestSlowClientDisconnected(t *testing.T) {
 				alice.expectMsg(m, status(ended(id, signaling.Failed, out, "alice", "bob", "bob disconnected", signaling.NoConnectedDestination)))
 				done = true
 			case m.Type == signaling.TypeError && m.Error.Code == signaling.NoConnectedCall:
-				// candidates after the end, which the status may trail
+				// offers after the end, which the status may trail
 			case m.Type == signaling.TypePresence && m.User == "bob":
 				// alice watches bob
 			default:
@@ -95,7 +99,7 @@ func TestSlowClientDisconnected(t *testing.T) {
 			}
 		}
 	}
-	t.Logf("bob disconnected after %d candidates of %d bytes", sent, len(cand.Candidate))
+	t.Logf("bob disconnected after %d offers of %d bytes", sent, len(offer))
 	if len(s.logs.records("disconnecting a slow client")) != 1 {
 		t.Errorf("slow client not logged")
 	}
