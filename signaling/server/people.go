@@ -452,23 +452,16 @@ func (s *Server) saveUser(ctx context.Context, team, user string, change func(*u
 
 // listUsers reads every user of team, sorted by id.
 func (s *Server) listUsers(ctx context.Context, team string) ([]userRecord, error) {
-	byKey := map[string]userRecord{} // the last revision read of each
-	err := s.scan(ctx, bucketUsers, teamFilter(team), func(key string, m *jetstream.RawStreamMsg) error {
-		var u userRecord
-		if json.Unmarshal(m.Data, &u) == nil && u.User != "" {
-			byKey[key] = u
-		}
-		return nil
-	})
 	var out []userRecord
-	for _, u := range byKey {
-		if u.Team == "" {
-			u.Team = DefaultTeam
+	_, err := scan(ctx, s.bus.js, bucketUsers, []string{teamFilter(team)}, func(_ string, m *jetstream.RawStreamMsg) {
+		var u userRecord
+		if json.Unmarshal(m.Data, &u) != nil || u.User == "" {
+			return
 		}
-		if u.Team == team {
+		if u.Team = cmp.Or(u.Team, DefaultTeam); u.Team == team {
 			out = append(out, u)
 		}
-	}
+	})
 	slices.SortFunc(out, func(a, b userRecord) int { return strings.Compare(a.User, b.User) })
 	return out, err
 }
@@ -514,49 +507,77 @@ func (s *Server) latest(ctx context.Context, bucket string, filters ...string) (
 	return out, nil
 }
 
-// scanBatch is how many messages one read of scan asks for.
-const scanBatch = 1000
+// scanPage is how many messages one direct batch get of scan reads.
+const scanPage = 500
 
-// scan calls f with the value of every key of bucket that matches filter,
-// in batches of direct reads: no consumer is created (a consumer per
-// request made their number grow with the requests, and a stream allows
-// 1,000). The buckets it reads keep one revision per key; a key written
-// while scan runs may be seen at its old and at its new revision, once
-// each. It stops at f's first error.
-func (s *Server) scan(ctx context.Context, bucket, filter string, f func(key string, m *jetstream.RawStreamMsg) error) error {
-	ctx, cancel := context.WithTimeout(ctx, s.cfg.RequestTimeout)
-	defer cancel()
-	prefix := "$KV." + bucket + "."
-	for seq := uint64(1); ; {
-		msgs, err := jetstreamext.GetBatch(ctx, s.bus.js, "KV_"+bucket, scanBatch,
-			jetstreamext.GetBatchSubject(prefix+filter), jetstreamext.GetBatchSeq(seq))
-		if err != nil {
-			return fmt.Errorf("server: read %s %s: %w", bucket, filter, err)
-		}
-		n := 0
-		for m, err := range msgs {
-			switch {
-			case errors.Is(err, jetstreamext.ErrNoMessages):
-				return nil
-			case err != nil:
-				return fmt.Errorf("server: read %s %s: %w", bucket, filter, err)
+// scan calls f with the value of every key of bucket that matches one of
+// filters (every key when none is given), once each, and returns how many
+// messages it read. It reads them with JetStream direct batch gets of the
+// matching keys' messages, page after page by sequence: no consumer is
+// made (a consumer per request made their number grow with the requests,
+// and a stream allows 1,000), and a read costs the keys the filters match
+// and no more. The buckets it reads keep one message per key; a key
+// written meanwhile is read twice, and the later one wins. GetLastMsgsFor
+// (latest) refuses to read more than 1,024 keys.
+func scan(ctx context.Context, js jetstream.JetStream, bucket string, filters []string, f func(key string, m *jetstream.RawStreamMsg)) (read int, _ error) {
+	if len(filters) == 0 {
+		filters = []string{">"}
+	}
+	last := map[string]*jetstream.RawStreamMsg{}
+	for _, filter := range filters {
+		for seq := uint64(1); seq > 0; {
+			n, next, err := scanPageOf(ctx, js, bucket, filter, seq, last)
+			if err != nil {
+				return read, err
 			}
-			n++
-			seq = m.Sequence + 1
-			if m.Header.Get("KV-Operation") != "" || m.Header.Get(jetstream.MarkerReasonHeader) != "" {
-				continue // deleted, or expired
-			}
-			if err := f(strings.TrimPrefix(m.Subject, prefix), m); err != nil {
-				return err
-			}
-		}
-		if err := ctx.Err(); err != nil {
-			return fmt.Errorf("server: read %s %s: %w", bucket, filter, err)
-		}
-		if n < scanBatch {
-			return nil
+			read, seq = read+n, next
 		}
 	}
+	prefix := "$KV." + bucket + "."
+	for subject, m := range last {
+		if m.Header.Get("KV-Operation") == "" && m.Header.Get(jetstream.MarkerReasonHeader) == "" { // not deleted or expired
+			f(strings.TrimPrefix(subject, prefix), m)
+		}
+	}
+	return read, nil
+}
+
+// scanPageOf reads a page of bucket's messages whose keys match filter,
+// from sequence seq on, into last (the last message of each subject). It
+// returns how many it read and the sequence to read from next: 0 after
+// the last page.
+func scanPageOf(ctx context.Context, js jetstream.JetStream, bucket, filter string, seq uint64, last map[string]*jetstream.RawStreamMsg) (
+	n int, next uint64, _ error,
+) {
+	fail := func(err error) (int, uint64, error) {
+		return n, 0, fmt.Errorf("server: read %s %s: %w", bucket, filter, err)
+	}
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	msgs, err := jetstreamext.GetBatch(ctx, js, "KV_"+bucket, scanPage,
+		jetstreamext.GetBatchSeq(seq), jetstreamext.GetBatchSubject("$KV."+bucket+"."+filter))
+	if err != nil {
+		return fail(err)
+	}
+	for m, err := range msgs {
+		switch {
+		case errors.Is(err, jetstreamext.ErrNoMessages):
+			return n, 0, nil
+		case err != nil:
+			return fail(err)
+		}
+		n++
+		next = m.Sequence + 1
+		last[m.Subject] = m
+	}
+	if err := ctx.Err(); err != nil {
+		// The batch ends quietly at a timeout: what came may be a part.
+		return fail(err)
+	}
+	if n < scanPage {
+		return n, 0, nil
+	}
+	return n, next, nil
 }
 
 // contactsOf reads the contacts of a user.

@@ -4,15 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"net/http"
 	"slices"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
-	"github.com/synadia-io/orbit.go/jetstreamext"
 
 	"github.com/parley-voice/parley/signaling"
 )
@@ -204,9 +201,6 @@ func (s *Server) callEntry(ctx context.Context, team, id string) (jetstream.KeyV
 	return e, err
 }
 
-// callsPage is how many messages one direct get of the calls reads.
-const callsPage = 500
-
 // eachCall is readCalls without the count.
 func (s *Server) eachCall(ctx context.Context, f func(rec callRecord, rev uint64), filters ...string) error {
 	_, err := s.readCalls(ctx, f, filters...)
@@ -215,75 +209,17 @@ func (s *Server) eachCall(ctx context.Context, f func(rec callRecord, rev uint64
 
 // readCalls calls f with the record of every key that matches one of
 // filters (every key when none is given), and its revision, and returns
-// how many messages it read. It reads them with JetStream direct batch
-// gets of the matching keys' messages, page after page by sequence: no
-// consumer is made, and a read costs the records the filters match and no
-// more (the bucket keeps one message per key; one written meanwhile is
-// read too, and the last one read of a key wins). GetLastMsgsFor would
-// refuse to read more than 1,024 keys.
+// how many messages it read (see scan).
 func (s *Server) readCalls(ctx context.Context, f func(callRecord, uint64), filters ...string) (read int, _ error) {
-	if len(filters) == 0 {
-		filters = []string{">"}
-	}
-	last := map[string]*jetstream.RawStreamMsg{}
-	for _, filter := range filters {
-		for seq := uint64(1); seq > 0; {
-			n, next, err := s.callsPage(ctx, filter, seq, last)
-			if err != nil {
-				return read, err
-			}
-			read, seq = read+n, next
-		}
-	}
-	prefix := "$KV." + bucketCalls + "."
-	for subject, m := range last {
-		if m.Header.Get("KV-Operation") != "" {
-			continue // deleted or purged
-		}
+	return scan(ctx, s.bus.js, bucketCalls, filters, func(key string, m *jetstream.RawStreamMsg) {
 		var rec callRecord
 		if json.Unmarshal(m.Data, &rec) != nil {
-			s.log.Warn("damaged call record", "key", strings.TrimPrefix(subject, prefix))
-			continue
+			s.log.Warn("damaged call record", "key", key)
+			return
 		}
-		rec.key = strings.TrimPrefix(subject, prefix)
+		rec.key = key
 		f(rec, m.Sequence)
-	}
-	return read, nil
-}
-
-// callsPage reads a page of the calls bucket's messages whose keys match
-// filter, from sequence seq on, into last (the last message of each
-// subject). It returns how many it read and the sequence to read from
-// next: 0 after the last page.
-func (s *Server) callsPage(ctx context.Context, filter string, seq uint64, last map[string]*jetstream.RawStreamMsg) (
-	n int, next uint64, _ error,
-) {
-	ctx, cancel := context.WithTimeout(ctx, s.cfg.RequestTimeout)
-	defer cancel()
-	msgs, err := jetstreamext.GetBatch(ctx, s.bus.js, "KV_"+bucketCalls, callsPage,
-		jetstreamext.GetBatchSeq(seq), jetstreamext.GetBatchSubject("$KV."+bucketCalls+"."+filter))
-	if err != nil {
-		return 0, 0, fmt.Errorf("server: read the calls: %w", err)
-	}
-	for m, err := range msgs {
-		switch {
-		case errors.Is(err, jetstreamext.ErrNoMessages):
-			return n, 0, nil
-		case err != nil:
-			return n, 0, fmt.Errorf("server: read the calls: %w", err)
-		}
-		n++
-		next = m.Sequence + 1
-		last[m.Subject] = m
-	}
-	if err := ctx.Err(); err != nil {
-		// The batch ends quietly at a timeout: what came may be a part.
-		return n, 0, fmt.Errorf("server: read the calls: %w", err)
-	}
-	if n < callsPage {
-		return n, 0, nil
-	}
-	return n, next, nil
+	})
 }
 
 // matches reports whether the record is of team's and matches q.

@@ -418,24 +418,15 @@ func (h *hooks) post(w webhookRecord, eventID string, attempt int, body []byte) 
 
 // list reads team's webhooks, oldest first.
 func (h *hooks) list(ctx context.Context, team string) ([]webhookRecord, error) {
-	kl, err := h.kv.ListKeysFiltered(ctx, token(team)+".*")
-	if err != nil {
-		if errors.Is(err, jetstream.ErrNoKeysFound) {
-			return nil, nil
-		}
-		return nil, fmt.Errorf("server: list webhooks: %w", err)
-	}
-	defer func() { _ = kl.Stop() }()
 	var out []webhookRecord
-	for k := range kl.Keys() {
+	_, err := scan(ctx, h.js, bucketWebhooks, []string{token(team) + ".*"}, func(_ string, m *jetstream.RawStreamMsg) {
 		var w webhookRecord
-		_, found, err := getJSON(ctx, h.kv, k, &w)
-		if err != nil {
-			return nil, fmt.Errorf("server: read webhook: %w", err)
-		}
-		if found {
+		if json.Unmarshal(m.Data, &w) == nil {
 			out = append(out, w)
 		}
+	})
+	if err != nil {
+		return nil, fmt.Errorf("server: list webhooks: %w", err)
 	}
 	slices.SortFunc(out, func(a, b webhookRecord) int { return a.Created.Compare(b.Created) })
 	return out, nil
