@@ -2,7 +2,9 @@ package server
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -126,5 +128,112 @@ func (c *client) closedAfterErrors() websocket.StatusCode {
 		case <-time.After(patience):
 			c.t.Fatalf("%s: not closed within %v", c.name, patience)
 		}
+	}
+}
+
+// TestContactsRequestCost: the contacts of someone with 1,000 contacts are
+// read in a handful of requests to NATS, not several per contact. (Four a
+// contact: half a second of CPU per request.)
+func TestContactsRequestCost(t *testing.T) {
+	s := startServer(t)
+	ctx := t.Context()
+	var contacts []string
+	for i := range MaxContacts {
+		u := fmt.Sprintf("c%04d", i)
+		if _, err := s.IssueToken(ctx, u, TokenOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		contacts = append(contacts, u)
+	}
+	b, _ := json.Marshal(contactsRecord{Contacts: contacts})
+	if _, err := s.bus.contacts.Put(ctx, userKey(DefaultTeam, "alice"), b); err != nil {
+		t.Fatal(err)
+	}
+	api := s.userAPI(s.token(t, "alice"))
+	s.connect(t, "c0001", "") // one of them online
+	before := s.bus.nc.Stats().OutMsgs
+	people, err := api.Contacts(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	requests := s.bus.nc.Stats().OutMsgs - before
+	t.Logf("%d contacts listed in %d requests to NATS", len(people), requests)
+	if len(people) != MaxContacts || !people[1].Online || people[0].Online {
+		t.Fatalf("%d contacts; c0000 online %v, c0001 online %v", len(people), people[0].Online, people[1].Online)
+	}
+	if requests > 10 {
+		t.Errorf("%d requests to NATS for one contacts list, want at most 10", requests)
+	}
+}
+
+// TestWatchesOfUnknownUsers: connections that each watch 1,000 users who
+// do not exist cost the server a few hundred bytes a watched user. (200
+// of them took the server from 168 MB to 858 MB: 3.4 KB a watched user.)
+func TestWatchesOfUnknownUsers(t *testing.T) {
+	if testing.Short() {
+		t.Skip("50,000 watched users")
+	}
+	const conns = 50
+	s := startServer(t)
+	users := make([]string, signaling.MaxWatch)
+	for i := range users {
+		users[i] = fmt.Sprintf("nobody%04d", i)
+	}
+	heap := func() uint64 {
+		runtime.GC()
+		var m runtime.MemStats
+		runtime.ReadMemStats(&m)
+		return m.HeapInuse
+	}
+	tokens := make([]string, conns)
+	for i := range tokens {
+		tokens[i] = s.token(t, fmt.Sprintf("mallory%d", i))
+	}
+	before := heap()
+	for _, tok := range tokens {
+		c := s.connectQuiet(t, tok)
+		b, _ := json.Marshal(signaling.Message{Type: signaling.TypeWatch, Ref: "w", Users: users})
+		if err := c.ws.Write(t.Context(), websocket.MessageText, b); err != nil {
+			t.Fatal(err)
+		}
+		c.waitState(t, users[len(users)-1], signaling.StateOffline)
+	}
+	per := float64(heap()-before) / (conns * signaling.MaxWatch)
+	t.Logf("%d connections watching %d unknown users each: %.0f bytes a watched user", conns, signaling.MaxWatch, per)
+	if per > 500 {
+		t.Errorf("%.0f bytes a watched user, want at most 500", per)
+	}
+}
+
+// TestLongPollsPerUser: one user holds at most maxWaits presence
+// long-polls on a node; one more is refused at once with 80101. (1,000
+// long-polls of one user were held, 80 KB each.)
+func TestLongPollsPerUser(t *testing.T) {
+	s := startServer(t)
+	s.token(t, "bob")
+	api := s.userAPI(s.token(t, "alice"))
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	errs := make(chan error, maxWaits)
+	for range maxWaits {
+		go func() {
+			_, err := api.Presence(ctx, "bob", time.Minute)
+			errs <- err
+		}()
+	}
+	// Until the server holds them all, one more may still get in.
+	for {
+		var n int
+		s.feed.do(ctx, func() { n = s.feed.waits(userKey(DefaultTeam, "alice")) })
+		if n == maxWaits {
+			break
+		}
+		time.Sleep(time.Millisecond)
+	}
+	_, err := api.Presence(t.Context(), "bob", time.Minute)
+	wantCode(t, err, signaling.InvalidParameter)
+	cancel()
+	for range maxWaits {
+		<-errs
 	}
 }
