@@ -104,6 +104,7 @@ type bus struct {
 	seen     jetstream.KeyValue
 	links    jetstream.KeyValue
 	hooks    *hooks        // webhooks: their bucket, stream and this node's share of the work
+	direct   *directGets   // batch reads of the buckets
 	closed   chan struct{} // closed when nc is closed
 }
 
@@ -148,6 +149,9 @@ func startBus(ctx context.Context, cfg Config, log *slog.Logger) (_ *bus, err er
 	}
 	if b.js, err = jetstream.New(b.nc); err != nil {
 		return nil, fmt.Errorf("server: jetstream: %w", err)
+	}
+	if b.direct, err = startDirectGets(b.nc); err != nil {
+		return nil, err
 	}
 	ttl := cfg.expiry()
 	buckets := []struct {
@@ -209,7 +213,7 @@ func startBus(ctx context.Context, cfg Config, log *slog.Logger) (_ *bus, err er
 		}
 		*bk.kv = kv
 	}
-	if b.hooks, err = startHooks(ctx, b.js, cfg, log); err != nil {
+	if b.hooks, err = startHooks(ctx, b.js, b.direct, cfg, log); err != nil {
 		return nil, err
 	}
 	return b, nil

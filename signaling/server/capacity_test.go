@@ -3,6 +3,7 @@ package server
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"os"
@@ -23,11 +24,12 @@ import (
 
 // Environment of TestIdleConnections and of its client processes.
 const (
-	envIdleConns   = "PARLEY_IDLE_CONNS"   // connections to measure (default 300)
-	envIdleCalls   = "PARLEY_IDLE_CALLS"   // calls placed under that load (default 20)
-	envIdleProfile = "PARLEY_IDLE_PROFILE" // a directory for heap and goroutine profiles
-	envIdleServer  = "PARLEY_IDLE_SERVER"  // set in a client process: the server's URL
-	envIdleTokens  = "PARLEY_IDLE_TOKENS"  // set in a client process: its tokens, one a line
+	envIdleConns    = "PARLEY_IDLE_CONNS"    // connections to measure (default 300)
+	envIdleContacts = "PARLEY_IDLE_CONTACTS" // contacts each user has on the server (default 20)
+	envIdleCalls    = "PARLEY_IDLE_CALLS"    // calls placed under that load (default 20)
+	envIdleProfile  = "PARLEY_IDLE_PROFILE"  // a directory for heap and goroutine profiles
+	envIdleServer   = "PARLEY_IDLE_SERVER"   // set in a client process: the server's URL
+	envIdleTokens   = "PARLEY_IDLE_TOKENS"   // set in a client process: its tokens, one a line
 )
 
 // idlePerProc is how many connections one client process holds: well
@@ -49,6 +51,7 @@ const idlePerProc = 8000
 // return of per-connection goroutines or buffers, not small drifts.
 func TestIdleConnections(t *testing.T) {
 	n := envInt(t, envIdleConns, 300)
+	contacts := envInt(t, envIdleContacts, 20)
 	calls := envInt(t, envIdleCalls, 20)
 	if testing.Short() {
 		t.Skip("starts client processes")
@@ -67,12 +70,22 @@ func TestIdleConnections(t *testing.T) {
 		c.Logger = slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	})
 	tokens := make([]string, n)
+	user := func(i int) string { return fmt.Sprintf("idle%05d", i%n) }
 	for i := range n {
-		tok, err := s.IssueToken(t.Context(), fmt.Sprintf("idle%05d", i), TokenOptions{})
+		tok, err := s.IssueToken(t.Context(), user(i), TokenOptions{})
 		if err != nil {
 			t.Fatal(err)
 		}
 		tokens[i] = tok
+		// Each has the next ones as contacts: everyone is watched as often.
+		var rec contactsRecord
+		for k := range min(contacts, n-1) {
+			rec.Contacts = append(rec.Contacts, user(i+1+k))
+		}
+		b, _ := json.Marshal(rec)
+		if _, err := s.bus.contacts.Put(t.Context(), userKey(DefaultTeam, user(i)), b); err != nil {
+			t.Fatal(err)
+		}
 	}
 	base := readMemory(t)
 
@@ -81,8 +94,15 @@ func TestIdleConnections(t *testing.T) {
 		procs = append(procs, startIdleClients(t, s.URL(), tokens[first:min(n, first+idlePerProc)]))
 	}
 	start := time.Now()
+	if dir := os.Getenv(envIdleProfile); dir != "" {
+		f, _ := os.Create(filepath.Join(dir, "cpu.pprof"))
+		pprof.StartCPUProfile(f)
+	}
 	for _, p := range procs {
 		p.waitReady(t)
+	}
+	if dir := os.Getenv(envIdleProfile); dir != "" {
+		pprof.StopCPUProfile()
 	}
 	t.Logf("%d connections up in %v", n, time.Since(start).Round(time.Millisecond))
 	time.Sleep(2*time.Second + time.Duration(n)*200*time.Microsecond) // past the connect burst
@@ -94,8 +114,8 @@ func TestIdleConnections(t *testing.T) {
 	goroutines := per(uint64(loaded.goroutines), uint64(base.goroutines))
 	heap := per(loaded.heap, base.heap)
 	stack := per(loaded.stack, base.stack)
-	t.Logf("per connection, %d connections: RSS %.1f KB; after GC heap in use %.1f KB, stacks %.1f KB, together %.1f KB; goroutines %.2f",
-		n, per(loaded.rss, base.rss)/1024, heap/1024, stack/1024, (heap+stack)/1024, goroutines)
+	t.Logf("per connection, %d connections with %d contacts each: RSS %.1f KB; after GC heap in use %.1f KB, stacks %.1f KB, together %.1f KB; goroutines %.2f",
+		n, contacts, per(loaded.rss, base.rss)/1024, heap/1024, stack/1024, (heap+stack)/1024, goroutines)
 	t.Logf("server: RSS %.1f MB, heap in use %.1f MB, stacks %.1f MB, %d goroutines",
 		float64(loaded.rss)/(1<<20), float64(loaded.heap)/(1<<20), float64(loaded.stack)/(1<<20), loaded.goroutines)
 

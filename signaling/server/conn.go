@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/coder/websocket"
@@ -51,6 +52,7 @@ const (
 type conn struct {
 	s      *Server
 	ws     *websocket.Conn
+	sock   *hijacked // its connection
 	remote string
 	id     string          // this connection, in its presence record
 	ctx    context.Context // ends when the connection must close; the cause says why
@@ -70,12 +72,12 @@ type conn struct {
 	team, key           string     // the user's team and userKey
 	device, name        string     // the token's device, if any; the user's display name
 	link                *guestLink // a guest of a guest link: one call, with its host (links.go)
-	log                 *slog.Logger
 
 	slowOnce sync.Once
 	pinger   *time.Timer // the next keepalive ping
 
 	// Owned by the reader.
+	hello   *time.Timer   // closes the connection when it has not connected in time; nil once it has
 	expiry  *time.Timer   // closes the connection when its token expires
 	rate    *rate.Limiter // of the messages it reads (abuse.go)
 	strikes int           // messages refused in a row
@@ -125,17 +127,20 @@ func (s *Server) handleWS(w http.ResponseWriter, r *http.Request) {
 	// its deadlines when Accept hijacks the connection (see
 	// TestHTTPTimeoutsSpareWebSockets); the WebSocket has its own keepalive
 	// and write timeouts.
-	ws, err := websocket.Accept(smallBuffers{w}, r, nil)
+	sock := &hijacked{ResponseWriter: w}
+	ws, err := websocket.Accept(sock, r, nil)
 	if err != nil {
 		s.log.Info("websocket upgrade failed", "remote", r.RemoteAddr, "err", err)
 		return // Accept wrote the HTTP error
 	}
+	sock.ResponseWriter = nil // and with it net/http's buffers and the request
 	ws.SetReadLimit(hardReadLimit)
 	ctx, cancel := context.WithCancelCause(s.connCtx)
 	abort, cancelAbort := context.WithCancel(context.Background())
 	c := &conn{
 		s:           s,
 		ws:          ws,
+		sock:        sock,
 		remote:      r.RemoteAddr,
 		id:          newID(),
 		done:        make(chan struct{}),
@@ -143,7 +148,6 @@ func (s *Server) handleWS(w http.ResponseWriter, r *http.Request) {
 		cancel:      cancel,
 		abort:       abort,
 		cancelAbort: cancelAbort,
-		log:         s.log.With("remote", r.RemoteAddr),
 		rate:        rate.NewLimiter(msgRate, msgBurst),
 	}
 	served = true
@@ -154,24 +158,44 @@ func (s *Server) handleWS(w http.ResponseWriter, r *http.Request) {
 	}()
 }
 
-// smallBuffers is the http.ResponseWriter that the WebSocket hijacks: it
+// hijacked is the http.ResponseWriter that the WebSocket hijacks: it
 // hands it buffers of wsReadBuffer and wsWriteBuffer bytes instead of
-// net/http's.
-type smallBuffers struct{ http.ResponseWriter }
+// net/http's, and keeps the connection for conn: its write deadlines, and
+// its waits for something to read.
+type hijacked struct {
+	http.ResponseWriter
+	nc net.Conn
+	br *bufio.Reader // the WebSocket's reader, nil when net/http's was kept
+	// raw is a plain TCP connection's, for waiting with a small stack (see
+	// idle); nil for TLS, whose connection holds what it decrypted.
+	raw syscall.RawConn
+}
 
-func (w smallBuffers) Hijack() (net.Conn, *bufio.ReadWriter, error) {
-	nc, brw, err := http.NewResponseController(w.ResponseWriter).Hijack()
-	if err != nil || brw.Reader.Buffered() > 0 {
-		return nc, brw, err // what the client sent early stays in the reader that holds it
+func (h *hijacked) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	nc, brw, err := http.NewResponseController(h.ResponseWriter).Hijack()
+	if err != nil {
+		return nc, brw, err
 	}
-	return nc, bufio.NewReadWriter(bufio.NewReaderSize(nc, wsReadBuffer), bufio.NewWriterSize(nc, wsWriteBuffer)), nil
+	h.nc = nc
+	if brw.Reader.Buffered() > 0 {
+		return nc, brw, nil // what the client sent early stays in the reader that holds it
+	}
+	h.br = bufio.NewReaderSize(nc, wsReadBuffer)
+	if tc, ok := nc.(*net.TCPConn); ok {
+		h.raw, _ = tc.SyscallConn()
+	}
+	return nc, bufio.NewReadWriter(h.br, bufio.NewWriterSize(nc, wsWriteBuffer)), nil
 }
 
 // serve runs the connection until it closes, then cleans up after it.
 func (c *conn) serve() {
-	c.log.Debug("websocket open")
-	hello := time.AfterFunc(c.s.cfg.ConnectTimeout, c.connectTimedOut)
-	defer hello.Stop()
+	c.logger().Debug("websocket open")
+	c.hello = time.AfterFunc(c.s.cfg.ConnectTimeout, c.connectTimedOut)
+	defer func() {
+		if c.hello != nil {
+			c.hello.Stop()
+		}
+	}()
 	// Once the connection must end, the writer says goodbye and closes the
 	// socket, which ends the read.
 	context.AfterFunc(c.ctx, c.wakeWriter)
@@ -182,7 +206,17 @@ func (c *conn) serve() {
 	<-c.done
 	c.wg.Wait()
 	c.cleanup()
-	c.log.Info("disconnected", "cause", context.Cause(c.ctx))
+	c.logger().Info("disconnected", "cause", context.Cause(c.ctx))
+}
+
+// logger is the connection's logger: with its remote address, and once
+// connected its user, team and session. (Made when needed: kept, it cost
+// each idle connection 350 bytes.)
+func (c *conn) logger() *slog.Logger {
+	if c.user == "" {
+		return c.s.log.With("remote", c.remote)
+	}
+	return c.s.log.With("remote", c.remote, "user", c.user, "team", c.team, "session", c.session)
 }
 
 // connectTimedOut closes a connection that has not connected in time.
@@ -208,53 +242,51 @@ func (c *conn) readLoop() error {
 	// the read.
 	ctx := context.WithoutCancel(c.ctx)
 	for {
-		typ, r, err := c.ws.Reader(ctx)
-		if err != nil {
-			return fmt.Errorf("server: read: %w", err)
+		if err := c.idle(); err != nil {
+			return err
 		}
-		b, err := io.ReadAll(io.LimitReader(r, signaling.MaxMessageBytes+1))
-		if err != nil {
-			return fmt.Errorf("server: read: %w", err)
-		}
-		if len(b) > signaling.MaxMessageBytes {
-			rest, err := io.Copy(io.Discard, r)
-			if err != nil {
-				return fmt.Errorf("server: read: %w", err)
-			}
-			if err := c.strike(signaling.Errorf(signaling.InvalidParameter,
-				"message of %d bytes is over the limit of %d: send one message per frame, SDP under %d bytes",
-				int64(len(b))+rest, signaling.MaxMessageBytes, signaling.MaxSDPLength), "", ""); err != nil {
-				return err
-			}
-			continue
-		}
-		if typ != websocket.MessageText {
-			if err := c.strike(signaling.Errorf(signaling.InvalidParameter,
-				"binary frame: signaling messages are JSON in text frames"), "", ""); err != nil {
-				return err
-			}
-			continue
-		}
-		if !c.rate.Allow() {
-			ref, callID := peekRef(b)
-			if err := c.strike(signaling.Errorf(signaling.InvalidParameter,
-				"too many messages: send at most %d a second", msgRate), ref, callID); err != nil {
-				return err
-			}
-			continue
-		}
-		m, err := signaling.DecodeClient(b)
-		if err != nil {
-			ref, callID := peekRef(b)
-			if err := c.strike(signaling.AsError(err), ref, callID); err != nil {
-				return err
-			}
-			continue
-		}
-		if err := c.handle(m); err != nil {
+		if err := c.readMessage(ctx); err != nil {
 			return err
 		}
 	}
+}
+
+// readMessage reads and handles one message. (A function of its own, so
+// that its locals are off the stack while the reader waits in idle.)
+func (c *conn) readMessage(ctx context.Context) error {
+	typ, r, err := c.ws.Reader(ctx)
+	if err != nil {
+		return fmt.Errorf("server: read: %w", err)
+	}
+	b, err := io.ReadAll(io.LimitReader(r, signaling.MaxMessageBytes+1))
+	if err != nil {
+		return fmt.Errorf("server: read: %w", err)
+	}
+	if len(b) > signaling.MaxMessageBytes {
+		rest, err := io.Copy(io.Discard, r)
+		if err != nil {
+			return fmt.Errorf("server: read: %w", err)
+		}
+		return c.strike(signaling.Errorf(signaling.InvalidParameter,
+			"message of %d bytes is over the limit of %d: send one message per frame, SDP under %d bytes",
+			int64(len(b))+rest, signaling.MaxMessageBytes, signaling.MaxSDPLength), "", "")
+	}
+	if typ != websocket.MessageText {
+		return c.strike(signaling.Errorf(signaling.InvalidParameter,
+			"binary frame: signaling messages are JSON in text frames"), "", "")
+	}
+	if !c.rate.Allow() {
+		ref, callID := peekRef(b)
+		return c.strike(signaling.Errorf(signaling.InvalidParameter,
+			"too many messages: send at most %d a second", msgRate), ref, callID)
+	}
+	m, err := signaling.DecodeClient(b)
+	if err != nil {
+		ref, callID := peekRef(b)
+		return c.strike(signaling.AsError(err), ref, callID)
+	}
+	c.strikes = 0
+	return c.handle(m)
 }
 
 // strike refuses the message answered by ref and callID, and ends the
@@ -264,7 +296,7 @@ func (c *conn) strike(e *signaling.Error, ref, callID string) error {
 	c.refuse(e, ref, callID)
 	c.strikes++
 	if c.strikes >= msgStrikes || c.user == "" && c.strikes >= helloStrikes {
-		c.log.Info("too many refused messages: disconnecting", "refused", c.strikes)
+		c.logger().Info("too many refused messages: disconnecting", "refused", c.strikes)
 		return errFlood
 	}
 	return nil
@@ -359,11 +391,11 @@ func (c *conn) connect(m signaling.Message) error {
 	// checkAccess read the user; read the state set by hand.
 	manual, err := c.s.manualState(c.ctx, key)
 	if err != nil {
-		c.log.Warn("could not read the state set by hand", "err", err)
+		c.logger().Warn("could not read the state set by hand", "err", err)
 	}
 	contacts, err := c.s.contactsOf(c.ctx, team, user)
 	if err != nil {
-		c.log.Warn("could not read the contacts", "err", err)
+		c.logger().Warn("could not read the contacts", "err", err)
 	}
 	// Messages for the user wait in held until the welcome is queued, so
 	// that the welcome comes first; if the connect fails, they are dropped.
@@ -394,7 +426,7 @@ func (c *conn) connect(m signaling.Message) error {
 		// take the session over; the old connection's heartbeat finds the
 		// key no longer its own and closes it.
 		rev, err = c.s.bus.presence.Put(ctx, presenceKey(key, session), b)
-		c.log.Info("session taken over by a reconnect", "session", session)
+		c.logger().Info("session taken over by a reconnect", "session", session)
 	}
 	if errors.Is(err, jetstream.ErrKeyExists) {
 		return fail(signaling.Errorf(signaling.AlreadyConnectedSession,
@@ -412,7 +444,6 @@ func (c *conn) connect(m signaling.Message) error {
 	if c.link == nil { // a guest of a link is seen by no one
 		c.s.markSeen(ctx, key, now)
 	}
-	c.log = c.log.With("user", user, "team", team, "session", session)
 	c.s.keeper.join(c, presenceKey(key, session), rev)
 	c.expiry = time.AfterFunc(time.Until(claims.ExpiresAt.Time), c.tokenExpired)
 	holder := turnHolder{user: user, team: team, device: claims.Device, issued: claims.issued()}
@@ -422,7 +453,9 @@ func (c *conn) connect(m signaling.Message) error {
 	c.send(signaling.Message{Type: signaling.TypeWelcome, Ref: m.Ref, User: user, Name: u.Name, Session: session, Role: claims.Role,
 		ICEServers: c.s.turn.iceServers(holder)})
 	c.admit()
-	c.log.Info("connected", "role", claims.Role, "device", claims.Device)
+	c.hello.Stop()
+	c.hello = nil
+	c.logger().Info("connected", "role", claims.Role, "device", claims.Device)
 	if len(contacts) > 0 {
 		// Everyone who has a person as a contact hears of their presence.
 		c.watchUsers(watchRequest{users: contacts, auto: true})
@@ -583,12 +616,12 @@ func (c *conn) refresh(m signaling.Message) {
 		// a new role takes a new connection.
 		c.refuse(signaling.Errorf(signaling.InvalidToken,
 			"your role changed from %s to %s: connect again with the new token", c.role, claims.Role), m.Ref, "")
-		c.log.Info("role changed: disconnecting", "from", c.role, "to", claims.Role)
+		c.logger().Info("role changed: disconnecting", "from", c.role, "to", claims.Role)
 		c.cancel(errRoleChanged)
 		return
 	}
 	c.expiry.Reset(time.Until(claims.ExpiresAt.Time))
-	c.log.Debug("token refreshed", "expires", claims.ExpiresAt.Time)
+	c.logger().Debug("token refreshed", "expires", claims.ExpiresAt.Time)
 	c.send(signaling.Message{Type: signaling.TypeRefreshed, Ref: m.Ref})
 }
 
@@ -775,7 +808,7 @@ func (c *conn) watchAdded(user string) {
 func (c *conn) send(m signaling.Message) {
 	b, err := signaling.Encode(m)
 	if err != nil {
-		c.log.Error("encode", "type", m.Type, "err", err)
+		c.logger().Error("encode", "type", m.Type, "err", err)
 		return
 	}
 	c.enqueue(b)
@@ -918,10 +951,19 @@ func (c *conn) take() ([]byte, bool) {
 	return b, true
 }
 
+// write writes one message, within a write timeout. (The timeout is the
+// connection's deadline rather than a context's: the WebSocket keeps the
+// context of its last write, which would keep its timer.)
 func (c *conn) write(b []byte) error {
-	ctx, cancel := context.WithTimeout(c.abort, c.s.cfg.WriteTimeout)
-	defer cancel()
-	return c.ws.Write(ctx, websocket.MessageText, b)
+	c.deadline(time.Now().Add(c.s.cfg.WriteTimeout))
+	defer c.deadline(time.Time{})
+	return c.ws.Write(c.abort, websocket.MessageText, b)
+}
+
+// deadline sets the write deadline of the connection; the zero time
+// clears it.
+func (c *conn) deadline(t time.Time) {
+	_ = c.sock.nc.SetWriteDeadline(t)
 }
 
 // close says goodbye and closes the socket.
@@ -971,13 +1013,13 @@ func (c *conn) close(cause error) {
 
 // flush writes what is queued, within one write timeout in all.
 func (c *conn) flush() {
-	ctx, cancel := context.WithTimeout(c.abort, c.s.cfg.WriteTimeout)
-	defer cancel()
+	c.deadline(time.Now().Add(c.s.cfg.WriteTimeout))
+	defer c.deadline(time.Time{})
 	for {
 		c.mu.Lock()
 		b, ok := c.take()
 		c.mu.Unlock()
-		if !ok || c.ws.Write(ctx, websocket.MessageText, b) != nil {
+		if !ok || c.ws.Write(c.abort, websocket.MessageText, b) != nil {
 			return
 		}
 	}
@@ -996,7 +1038,7 @@ func (c *conn) ping() {
 	switch {
 	case c.ctx.Err() != nil:
 	case err != nil:
-		c.log.Info("no answer to a ping: disconnecting", "within", c.s.cfg.PingInterval)
+		c.logger().Info("no answer to a ping: disconnecting", "within", c.s.cfg.PingInterval)
 		c.cancel(fmt.Errorf("%w: %w", errPing, err))
 	default:
 		c.pinger.Reset(c.s.cfg.PingInterval)
@@ -1045,6 +1087,6 @@ func (c *conn) cleanup() {
 		}
 	}
 	if err != nil {
-		c.log.Warn("could not remove presence; it expires by itself", "err", err)
+		c.logger().Warn("could not remove presence; it expires by itself", "err", err)
 	}
 }

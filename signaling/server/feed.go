@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strconv"
 	"sync"
 	"time"
 
@@ -57,7 +58,7 @@ type feed struct {
 	// Owned by run.
 	pw, bw         jetstream.KeyWatcher
 	users          map[string]*feedUser // by userKey: everyone with a session, a busy mark, or a follower
-	conns          map[*conn]map[string]*watchEntry
+	conns          map[*conn][]*watchEntry
 	pRev, bRev     uint64 // the last revisions applied, of each bucket
 	pStart, bStart uint64 // the buckets' last revisions when the watches started
 	syncs          []feedSync
@@ -69,9 +70,10 @@ type feed struct {
 // feedUser is one user in the view.
 type feedUser struct {
 	key      string
-	sessions map[string]feedSession // by the session's key token
+	sessions []feedSession // most have one; a slice is a tenth of a map's size
 	busy     bool
 	lastSeen time.Time // when their last session went, while the feed watched
+	recName  string    // their name in the users bucket, for when no session names them
 
 	state signaling.State // as of the last change
 	name  string
@@ -86,6 +88,7 @@ type feedUser struct {
 
 // feedSession is what the feed keeps of a presence record.
 type feedSession struct {
+	token       string // the session's key token
 	name        string
 	idle        bool
 	manual      signaling.State
@@ -94,8 +97,8 @@ type feedSession struct {
 	gen         int
 }
 
-func newFeedSession(r presenceRecord, gen int) feedSession {
-	return feedSession{name: r.Name, idle: r.Idle, manual: r.Manual, manualSince: r.ManualSince, updated: r.Updated, gen: gen}
+func newFeedSession(token string, r presenceRecord, gen int) feedSession {
+	return feedSession{token: token, name: r.Name, idle: r.Idle, manual: r.Manual, manualSince: r.ManualSince, updated: r.Updated, gen: gen}
 }
 
 // same reports whether s and o differ only in their heartbeat.
@@ -107,7 +110,6 @@ func (s feedSession) same(o feedSession) bool {
 type watchEntry struct {
 	c    *conn
 	user string    // the id the connection watches
-	name string    // their name in the users bucket, for when no session names them
 	u    *feedUser // nil for a user hidden from the connection: always offline
 
 	// The feed's: what the connection was last told, and whether it may
@@ -120,9 +122,9 @@ type watchEntry struct {
 // now is the state and name of w's user as the feed has them.
 func (w *watchEntry) now() (signaling.State, string) {
 	if w.u == nil {
-		return signaling.StateOffline, w.name
+		return signaling.StateOffline, ""
 	}
-	return w.u.state, cmp.Or(w.u.name, w.name)
+	return w.u.state, cmp.Or(w.u.name, w.u.recName)
 }
 
 // stale reports whether w's connection was told otherwise than now.
@@ -185,7 +187,7 @@ func startFeed(s *Server) (*feed, error) {
 	f := &feed{
 		s: s, log: s.log.With("component", "feed"),
 		reqs: make(chan func()), ctx: ctx, stop: stop, done: make(chan struct{}),
-		users: map[string]*feedUser{}, conns: map[*conn]map[string]*watchEntry{}, due: map[*feedUser]bool{},
+		users: map[string]*feedUser{}, conns: map[*conn][]*watchEntry{}, due: map[*feedUser]bool{},
 		timer: time.NewTimer(time.Hour),
 	}
 	f.timer.Stop()
@@ -314,14 +316,9 @@ func (f *feed) sweep() {
 		return
 	}
 	for _, u := range f.users {
-		gone := false
-		for sess, r := range u.sessions {
-			if r.gen != f.gen {
-				delete(u.sessions, sess)
-				gone = true
-			}
-		}
-		f.changed(u, gone)
+		n := len(u.sessions)
+		u.sessions = slices.DeleteFunc(u.sessions, func(r feedSession) bool { return r.gen != f.gen })
+		f.changed(u, len(u.sessions) != n)
 		f.forget(u)
 	}
 }
@@ -330,7 +327,7 @@ func (f *feed) sweep() {
 func (f *feed) user(key string) *feedUser {
 	u := f.users[key]
 	if u == nil {
-		u = &feedUser{key: key, sessions: map[string]feedSession{}, state: signaling.StateOffline}
+		u = &feedUser{key: key, state: signaling.StateOffline}
 		f.users[key] = u
 	}
 	return u
@@ -352,11 +349,17 @@ func (f *feed) applyPresence(e jetstream.KeyValueEntry) {
 	}
 	if e.Operation() == jetstream.KeyValuePut {
 		u := f.user(key)
-		r := newFeedSession(decodePresence(e.Value(), e.Created()), f.gen)
-		old, had := u.sessions[sess]
-		u.sessions[sess] = r
-		if !had || !old.same(r) {
-			f.changed(u, !had)
+		r := newFeedSession(sess, decodePresence(e.Value(), e.Created()), f.gen)
+		i := u.session(sess)
+		if i < 0 {
+			u.sessions = append(u.sessions, r)
+			f.changed(u, true)
+			return
+		}
+		old := u.sessions[i]
+		u.sessions[i] = r
+		if !old.same(r) {
+			f.changed(u, false)
 		}
 		return
 	}
@@ -364,11 +367,12 @@ func (f *feed) applyPresence(e jetstream.KeyValueEntry) {
 	if u == nil {
 		return
 	}
-	r, had := u.sessions[sess]
-	if !had {
+	i := u.session(sess)
+	if i < 0 {
 		return
 	}
-	delete(u.sessions, sess)
+	r := u.sessions[i]
+	u.sessions = slices.Delete(u.sessions, i, i+1)
 	// Gone now (a goodbye), or at its last heartbeat (an expiry).
 	seen := r.updated
 	if e.Operation() == jetstream.KeyValueDelete {
@@ -472,10 +476,15 @@ func (u *feedUser) aggregate() (signaling.State, string) {
 	return signaling.StateOnline, name
 }
 
+// session is the index of u's session with key token tok, or -1.
+func (u *feedUser) session(tok string) int {
+	return slices.IndexFunc(u.sessions, func(r feedSession) bool { return r.token == tok })
+}
+
 func (u *feedUser) view() presenceView {
 	v := presenceView{state: u.state, name: u.name, lastSeen: u.lastSeen}
-	for s := range u.sessions {
-		v.sessions = append(v.sessions, s)
+	for _, r := range u.sessions {
+		v.sessions = append(v.sessions, r.token)
 	}
 	return v
 }
@@ -649,7 +658,7 @@ func (f *feed) unwatched(ctx context.Context, c *conn, users []string) (fresh []
 		have := f.conns[c]
 		watched = len(have)
 		for _, u := range users {
-			if have[u] == nil && !slices.Contains(fresh, u) {
+			if !watching(have, u) && !slices.Contains(fresh, u) {
 				fresh = append(fresh, u)
 			}
 		}
@@ -659,30 +668,30 @@ func (f *feed) unwatched(ctx context.Context, c *conn, users []string) (fresh []
 
 // follow has c watch the users of entries, unless it does already, and
 // returns their presence in wire form, answering ref, for c to queue in
-// that order. seen holds when each (by userKey) was last seen, from the
-// seen bucket. Until ready, the feed tells c nothing more about them.
-func (f *feed) follow(ctx context.Context, c *conn, entries []*watchEntry, keys []string, seen map[string]time.Time, ref string) [][]byte {
+// that order. keys and names hold each one's userKey ("" for one hidden
+// from c) and name in the users bucket; seen when each (by userKey) was
+// last seen, from the seen bucket. Until ready, the feed tells c nothing
+// more about them.
+func (f *feed) follow(ctx context.Context, c *conn, entries []*watchEntry, keys, names []string, seen map[string]time.Time, ref string) [][]byte {
 	var out [][]byte
 	f.do(ctx, func() {
 		have := f.conns[c]
-		if have == nil {
-			have = map[string]*watchEntry{}
-			f.conns[c] = have
-		}
 		for i, w := range entries {
-			if have[w.user] != nil {
+			if watching(have, w.user) {
 				continue
 			}
-			have[w.user] = w
+			have = append(have, w)
 			if keys[i] != "" {
 				w.u = f.user(keys[i])
 				w.u.watchers = append(w.u.watchers, w)
+				w.u.recName = names[i]
 				if t := seen[keys[i]]; t.After(w.u.lastSeen) {
 					w.u.lastSeen = t
 				}
 			}
 			out = append(out, f.presence(w, ref))
 		}
+		f.conns[c] = have
 	})
 	return out
 }
@@ -700,6 +709,11 @@ func (f *feed) ready(ctx context.Context, entries []*watchEntry) {
 	})
 }
 
+// watching reports whether have holds user.
+func watching(have []*watchEntry, user string) bool {
+	return slices.ContainsFunc(have, func(w *watchEntry) bool { return w.user == user })
+}
+
 // unwatch forgets everything c watches.
 func (f *feed) unwatch(c *conn) {
 	f.do(context.Background(), func() {
@@ -713,11 +727,20 @@ func (f *feed) unwatch(c *conn) {
 	})
 }
 
-// lastRevision is the revision of the last change in bucket; 0 when it
-// has none.
+// lastRevision is the revision of the last change in bucket that is
+// still there; 0 when it has none.
 func (s *Server) lastRevision(ctx context.Context, bucket string) (uint64, error) {
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.RequestTimeout)
 	defer cancel()
+	// A direct get of the last message is served by the stream itself,
+	// not by JetStream's API: cheap enough for every watch.
+	m, err := s.bus.nc.RequestWithContext(ctx, "$JS.API.DIRECT.GET.KV_"+bucket, []byte(`{"last_by_subj":">"}`))
+	if err == nil {
+		if seq, err := strconv.ParseUint(m.Header.Get(jetstream.SequenceHeader), 10, 64); err == nil {
+			return seq, nil
+		}
+	}
+	// Empty, or its last message expired: the stream says.
 	st, err := s.bus.js.Stream(ctx, "KV_"+bucket)
 	if err != nil {
 		return 0, fmt.Errorf("server: read %s: %w", bucket, err)

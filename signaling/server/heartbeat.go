@@ -170,12 +170,12 @@ func (k *keeper) beat(sessions map[*conn]*session, ss *session) {
 	}
 	switch {
 	case errors.Is(err, errLost):
-		c.log.Warn("session taken over by another connection after its presence expired")
+		c.logger().Warn("session taken over by another connection after its presence expired")
 		delete(sessions, c)
 		c.cancel(errLost)
 	case err != nil:
 		if c.ctx.Err() == nil {
-			c.log.Warn("presence heartbeat failed", "err", err)
+			c.logger().Warn("presence heartbeat failed", "err", err)
 		}
 	default:
 		ss.rev = rev

@@ -133,7 +133,6 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
-	"github.com/synadia-io/orbit.go/jetstreamext"
 
 	"github.com/parley-voice/parley/signaling"
 )
@@ -453,7 +452,7 @@ func (s *Server) saveUser(ctx context.Context, team, user string, change func(*u
 // listUsers reads every user of team, sorted by id.
 func (s *Server) listUsers(ctx context.Context, team string) ([]userRecord, error) {
 	var out []userRecord
-	_, err := scan(ctx, s.bus.js, bucketUsers, []string{teamFilter(team)}, func(_ string, m *jetstream.RawStreamMsg) {
+	_, err := scan(ctx, s.bus.direct, bucketUsers, []string{teamFilter(team)}, func(_ string, m *jetstream.RawStreamMsg) {
 		var u userRecord
 		if json.Unmarshal(m.Data, &u) != nil || u.User == "" {
 			return
@@ -484,25 +483,15 @@ func (s *Server) latest(ctx context.Context, bucket string, filters ...string) (
 	for i, f := range filters {
 		subjects[i] = prefix + f
 	}
-	msgs, err := jetstreamext.GetLastMsgsFor(ctx, s.bus.js, "KV_"+bucket, subjects)
-	if err != nil {
+	msgs, err := s.bus.direct.get(ctx, "KV_"+bucket, multiLastRequest{MultiLastFor: subjects})
+	if err != nil && !errors.Is(err, errNoMessages) {
 		return nil, fmt.Errorf("server: read %s %v: %w", bucket, filters, err)
 	}
 	out := map[string]*jetstream.RawStreamMsg{}
-	for m, err := range msgs {
-		switch {
-		case errors.Is(err, jetstreamext.ErrNoMessages):
-			return out, nil
-		case err != nil:
-			return nil, fmt.Errorf("server: read %s %v: %w", bucket, filters, err)
-		case m.Header.Get("KV-Operation") != "" || m.Header.Get(jetstream.MarkerReasonHeader) != "":
-			continue // deleted, or expired
+	for _, m := range msgs {
+		if m.Header.Get("KV-Operation") == "" && m.Header.Get(jetstream.MarkerReasonHeader) == "" { // not deleted or expired
+			out[strings.TrimPrefix(m.Subject, prefix)] = m
 		}
-		out[strings.TrimPrefix(m.Subject, prefix)] = m
-	}
-	if err := ctx.Err(); err != nil {
-		// The batch ends quietly at a timeout: what came may be a part.
-		return nil, fmt.Errorf("server: read %s %v: %w", bucket, filters, err)
 	}
 	return out, nil
 }
@@ -519,65 +508,35 @@ const scanPage = 500
 // and no more. The buckets it reads keep one message per key; a key
 // written meanwhile is read twice, and the later one wins. GetLastMsgsFor
 // (latest) refuses to read more than 1,024 keys.
-func scan(ctx context.Context, js jetstream.JetStream, bucket string, filters []string, f func(key string, m *jetstream.RawStreamMsg)) (read int, _ error) {
+func scan(ctx context.Context, d *directGets, bucket string, filters []string, f func(key string, m *jetstream.RawStreamMsg)) (read int, _ error) {
 	if len(filters) == 0 {
 		filters = []string{">"}
 	}
+	prefix := "$KV." + bucket + "."
 	last := map[string]*jetstream.RawStreamMsg{}
 	for _, filter := range filters {
 		for seq := uint64(1); seq > 0; {
-			n, next, err := scanPageOf(ctx, js, bucket, filter, seq, last)
-			if err != nil {
-				return read, err
+			pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+			msgs, err := d.get(pctx, "KV_"+bucket, batchRequest{Batch: scanPage, Seq: seq, NextBySubject: prefix + filter})
+			cancel()
+			if err != nil && !errors.Is(err, errNoMessages) {
+				return read, fmt.Errorf("server: read %s %s: %w", bucket, filter, err)
 			}
-			read, seq = read+n, next
+			for _, m := range msgs {
+				last[m.Subject] = m
+			}
+			read += len(msgs)
+			if seq = 0; len(msgs) == scanPage {
+				seq = msgs[len(msgs)-1].Sequence + 1
+			}
 		}
 	}
-	prefix := "$KV." + bucket + "."
 	for subject, m := range last {
 		if m.Header.Get("KV-Operation") == "" && m.Header.Get(jetstream.MarkerReasonHeader) == "" { // not deleted or expired
 			f(strings.TrimPrefix(subject, prefix), m)
 		}
 	}
 	return read, nil
-}
-
-// scanPageOf reads a page of bucket's messages whose keys match filter,
-// from sequence seq on, into last (the last message of each subject). It
-// returns how many it read and the sequence to read from next: 0 after
-// the last page.
-func scanPageOf(ctx context.Context, js jetstream.JetStream, bucket, filter string, seq uint64, last map[string]*jetstream.RawStreamMsg) (
-	n int, next uint64, _ error,
-) {
-	fail := func(err error) (int, uint64, error) {
-		return n, 0, fmt.Errorf("server: read %s %s: %w", bucket, filter, err)
-	}
-	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	defer cancel()
-	msgs, err := jetstreamext.GetBatch(ctx, js, "KV_"+bucket, scanPage,
-		jetstreamext.GetBatchSeq(seq), jetstreamext.GetBatchSubject("$KV."+bucket+"."+filter))
-	if err != nil {
-		return fail(err)
-	}
-	for m, err := range msgs {
-		switch {
-		case errors.Is(err, jetstreamext.ErrNoMessages):
-			return n, 0, nil
-		case err != nil:
-			return fail(err)
-		}
-		n++
-		next = m.Sequence + 1
-		last[m.Subject] = m
-	}
-	if err := ctx.Err(); err != nil {
-		// The batch ends quietly at a timeout: what came may be a part.
-		return fail(err)
-	}
-	if n < scanPage {
-		return n, 0, nil
-	}
-	return n, next, nil
 }
 
 // contactsOf reads the contacts of a user.

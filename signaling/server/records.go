@@ -211,7 +211,7 @@ func (s *Server) eachCall(ctx context.Context, f func(rec callRecord, rev uint64
 // filters (every key when none is given), and its revision, and returns
 // how many messages it read (see scan).
 func (s *Server) readCalls(ctx context.Context, f func(callRecord, uint64), filters ...string) (read int, _ error) {
-	return scan(ctx, s.bus.js, bucketCalls, filters, func(key string, m *jetstream.RawStreamMsg) {
+	return scan(ctx, s.bus.direct, bucketCalls, filters, func(key string, m *jetstream.RawStreamMsg) {
 		var rec callRecord
 		if json.Unmarshal(m.Data, &rec) != nil {
 			s.log.Warn("damaged call record", "key", key)

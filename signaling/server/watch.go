@@ -29,7 +29,7 @@ func (c *conn) watchUsers(req watchRequest) {
 	}
 	if watched+len(fresh) > signaling.MaxWatch {
 		if req.auto {
-			c.log.Warn("too many contacts to watch", "watched", watched, "more", len(fresh))
+			c.logger().Warn("too many contacts to watch", "watched", watched, "more", len(fresh))
 			return
 		}
 		c.refuse(signaling.Errorf(signaling.InvalidParameter,
@@ -38,21 +38,26 @@ func (c *conn) watchUsers(req watchRequest) {
 	}
 	ctx, cancel := context.WithTimeout(c.ctx, c.s.cfg.RequestTimeout)
 	defer cancel()
-	entries, keys, seen, err := c.describe(ctx, fresh)
+	entries, keys, names, seen, err := c.describe(ctx, fresh)
 	if err != nil {
 		switch {
 		case c.ctx.Err() != nil:
 		case req.auto:
-			c.log.Warn("could not watch the contacts", "err", err)
+			c.logger().Warn("could not watch the contacts", "err", err)
 		default:
 			c.refuse(signaling.Errorf(signaling.UnknownError, "could not watch presence: %v", err), req.ref, "")
 		}
 		return
 	}
-	if err := f.sync(ctx); err != nil {
-		c.log.Warn("going by the presence this node has", "err", err)
+	// A watch asked for is answered as of now. The server's own watch of
+	// the contacts at connect is not waited for: what the feed does not
+	// have yet follows in a moment.
+	if !req.auto {
+		if err := f.sync(ctx); err != nil {
+			c.logger().Warn("going by the presence this node has", "err", err)
+		}
 	}
-	for _, b := range f.follow(c.ctx, c, entries, keys, seen, req.ref) {
+	for _, b := range f.follow(c.ctx, c, entries, keys, names, seen, req.ref) {
 		c.enqueueWait(b)
 	}
 	f.ready(c.ctx, entries)
@@ -61,12 +66,12 @@ func (c *conn) watchUsers(req watchRequest) {
 // describe reads what does not change while watching users: their names,
 // whether they are hidden from this connection (a user hidden from a
 // guest reads as one who does not exist: always offline, nothing else),
-// and when each was last seen. keys holds each user's userKey, "" for
-// one who is hidden.
-func (c *conn) describe(ctx context.Context, users []string) (entries []*watchEntry, keys []string, seen map[string]time.Time, err error) {
+// and when each was last seen. keys and names hold each user's userKey
+// and name, "" for one who is hidden.
+func (c *conn) describe(ctx context.Context, users []string) (entries []*watchEntry, keys, names []string, seen map[string]time.Time, err error) {
 	recs, err := c.s.lookupAll(ctx, c.team, users)
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, nil, nil, nil, err
 	}
 	for _, user := range users {
 		w := &watchEntry{c: c, user: user}
@@ -80,18 +85,16 @@ func (c *conn) describe(ctx context.Context, users []string) (entries []*watchEn
 		default:
 			vis, err := c.s.visible(ctx, c.team, c.user, c.role, user)
 			if err != nil {
-				return nil, nil, nil, err
+				return nil, nil, nil, nil, err
 			}
-			if vis {
-				w.name = rec.Name
-			} else {
-				key = ""
+			if !vis {
+				key, rec.Name = "", ""
 			}
 		}
-		entries, keys = append(entries, w), append(keys, key)
+		entries, keys, names = append(entries, w), append(keys, key), append(names, rec.Name)
 	}
 	seen, err = c.s.seenAll(ctx, keys)
-	return entries, keys, seen, err
+	return entries, keys, names, seen, err
 }
 
 // seenAll reads when each of the users with these keys was last seen

@@ -157,6 +157,7 @@ func webhookKey(team, id string) string { return token(team) + "." + token(id) }
 // nothing but the message each handles; close stops them.
 type hooks struct {
 	js         jetstream.JetStream
+	direct     *directGets
 	kv         jetstream.KeyValue
 	opts       WebhookOptions
 	node       string
@@ -173,7 +174,7 @@ type hooks struct {
 
 // startHooks makes sure the webhooks bucket, the stream and its two
 // consumers exist, and starts this node's share of the work.
-func startHooks(ctx context.Context, js jetstream.JetStream, cfg Config, log *slog.Logger) (*hooks, error) {
+func startHooks(ctx context.Context, js jetstream.JetStream, direct *directGets, cfg Config, log *slog.Logger) (*hooks, error) {
 	o := cfg.Webhooks.withDefaults()
 	kv, err := racing(ctx, func() (jetstream.KeyValue, error) {
 		return js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
@@ -229,7 +230,7 @@ func startHooks(ctx context.Context, js jetstream.JetStream, cfg Config, log *sl
 	tr.Proxy = nil // a proxy would connect for us, to addresses dest cannot check
 	tr.DialContext = (&net.Dialer{Timeout: o.Timeout, Control: dest.control}).DialContext
 	h := &hooks{
-		js: js, kv: kv, opts: o, node: cfg.NodeName, reqTimeout: cfg.RequestTimeout,
+		js: js, direct: direct, kv: kv, opts: o, node: cfg.NodeName, reqTimeout: cfg.RequestTimeout,
 		log:  log.With("component", "webhooks"),
 		dest: dest,
 		hc: &http.Client{
@@ -419,7 +420,7 @@ func (h *hooks) post(w webhookRecord, eventID string, attempt int, body []byte) 
 // list reads team's webhooks, oldest first.
 func (h *hooks) list(ctx context.Context, team string) ([]webhookRecord, error) {
 	var out []webhookRecord
-	_, err := scan(ctx, h.js, bucketWebhooks, []string{token(team) + ".*"}, func(_ string, m *jetstream.RawStreamMsg) {
+	_, err := scan(ctx, h.direct, bucketWebhooks, []string{token(team) + ".*"}, func(_ string, m *jetstream.RawStreamMsg) {
 		var w webhookRecord
 		if json.Unmarshal(m.Data, &w) == nil {
 			out = append(out, w)
