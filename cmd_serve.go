@@ -81,6 +81,8 @@ Logs go to stderr unless --log names a file.`,
 		"its requests count as coming from the client its X-Forwarded-For names, for the per-address limits and the logs")
 	c.Flags().Float64Var(&cfg.Limits.Rate, "limit-rate", 0, "requests a second that one address may make to each endpoint that takes a secret, on average (default 50)")
 	c.Flags().IntVar(&cfg.Limits.Burst, "limit-burst", 0, "requests that one address may make at once to each endpoint that takes a secret (default 200)")
+	c.Flags().IntVar(&cfg.DialLimit, "dial-limit", 0, "calls one user may place in a minute, a third of them at once (default 30; -1: no limit)")
+	c.Flags().IntVar(&cfg.RingLimit, "ring-limit", 0, "calls that may ring one user in a minute, a third of them at once (default 60; -1: no limit)")
 	c.Flags().DurationVar(&cfg.AccessTokenTTL, "access-token-ttl", 0, "lifetime of signed-in devices' access tokens, renewed by the clients (default 15m)")
 	c.Flags().StringArrayVar(&webhookAllow, "webhook-allow", nil, "let webhooks go to this address or `CIDR` range although it is "+
 		"loopback, private, shared, link-local or the server's own, which they are refused by default; repeatable")

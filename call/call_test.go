@@ -39,6 +39,9 @@ func newRig(t *testing.T, cfg server.Config) *rig {
 
 func (r *rig) start() {
 	r.t.Helper()
+	if r.cfg.DialLimit == 0 { // the tests call one another over and over
+		r.cfg.DialLimit, r.cfg.RingLimit = -1, -1
+	}
 	srv, err := server.New(r.cfg)
 	if err != nil {
 		r.t.Fatal(err)
