@@ -41,6 +41,9 @@ type CapacityResult struct {
 	Procs int // client processes holding the connections (0: this one)
 }
 
+// Contacts is how many contacts each idle client has on the server.
+const Contacts = 20
+
 const (
 	perAddr = 200  // connections per source address: the per-address burst of the server's limits
 	perProc = 9000 // connections per client process, well within a process's file limit
@@ -79,7 +82,9 @@ func MeasureCapacity(ctx context.Context, e *Env, n, calls int, settle time.Dura
 	if err != nil {
 		return nil, fmt.Errorf("bench: raise the open files limit: %w", err)
 	}
-	srv, err := StartServer(ctx, e.Parley, filepath.Join(e.Dir, "capacity-server"))
+	// The contacts are added in bulk: far more requests a second from
+	// one address than the limits allow a person.
+	srv, err := StartServer(ctx, e.Parley, filepath.Join(e.Dir, "capacity-server"), "--limit-rate", "100000", "--limit-burst", "100000")
 	if err != nil {
 		return nil, err
 	}
@@ -100,10 +105,20 @@ func MeasureCapacity(ctx context.Context, e *Env, n, calls int, settle time.Dura
 	if err != nil {
 		return nil, err
 	}
+	e.Logf("capacity: %d tokens issued", n)
+	// Each has the next Contacts users as contacts, on the server: every
+	// connection watches that many, and is watched by as many.
+	start := time.Now()
+	err = parallel(ctx, n, 16, func(ctx context.Context, i int) error {
+		return addContacts(ctx, srv.URL, idleClient(clients, &mu, i), tokens[i], i, n, user)
+	})
+	if err != nil {
+		return nil, err
+	}
+	e.Logf("capacity: %d contacts each added in %v", min(Contacts, n-1), time.Since(start).Round(time.Second))
 	for _, c := range clients { // their keep-alive connections would take the server's files
 		c.CloseIdleConnections()
 	}
-	e.Logf("capacity: %d tokens issued", n)
 	if err := sleep(ctx, settle/3); err != nil {
 		return nil, err
 	}
@@ -121,7 +136,7 @@ func MeasureCapacity(ctx context.Context, e *Env, n, calls int, settle time.Dura
 	}
 	r.Addrs = (r.Tried + perAddr - 1) / perAddr
 
-	start := time.Now()
+	start = time.Now()
 	var lost func() int
 	var stop func()
 	if e.Self != "" {
@@ -183,6 +198,29 @@ func MeasureCapacity(ctx context.Context, e *Env, n, calls int, settle time.Dura
 		return r, fmt.Errorf("bench: %d of %d idle connections dropped during the calls", l, r.Connected)
 	}
 	return r, nil
+}
+
+// addContacts adds the Contacts users after user i (of n) as contacts of
+// user i, whose token is tok, waiting out the per-address limit when it
+// refuses.
+func addContacts(ctx context.Context, url string, hc *http.Client, tok string, i, n int, user func(int) string) error {
+	api := signaling.API{Server: url, HTTP: hc, Token: func(context.Context) (string, error) { return tok, nil }}
+	for k := 1; k <= min(Contacts, n-1); k++ {
+		for try := 0; ; try++ {
+			_, err := api.AddContact(ctx, user((i+k)%n))
+			var se *signaling.Error
+			if err == nil || try == 50 || !errors.As(err, &se) || !strings.Contains(se.Message, "too many") {
+				if err != nil {
+					return fmt.Errorf("bench: contacts of %s: %w", user(i), err)
+				}
+				break
+			}
+			if err := sleep(ctx, time.Second); err != nil { // the per-address limit: wait for its bucket
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // connectHere connects tokens (connection numbers from first on) from
