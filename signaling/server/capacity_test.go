@@ -155,8 +155,10 @@ func TestIdleConnections(t *testing.T) {
 	if goroutines > 1.1 {
 		t.Errorf("%.2f goroutines per idle connection, want at most 1.1", goroutines)
 	}
-	if !raceEnabled && n >= 200 && heap+stack > 24<<10 {
-		t.Errorf("%.1f KB of heap and stack per idle connection, want at most 24 KB", (heap+stack)/1024)
+	// With 20 contacts each, about 3 KB of it is the watches (the feed's
+	// view of a user, each watch).
+	if !raceEnabled && n >= 200 && heap+stack > 28<<10 {
+		t.Errorf("%.1f KB of heap and stack per idle connection, want at most 28 KB", (heap+stack)/1024)
 	}
 }
 
