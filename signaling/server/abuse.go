@@ -25,6 +25,11 @@ const (
 	DefaultDialLimit = 30
 	DefaultRingLimit = 60
 
+	// dailyDials bounds the calls one caller places in a day (with
+	// DialLimit on): so the call records one caller can make the server
+	// keep for CallHistory (7 days) are at most 7,000, about 6 MB.
+	dailyDials = 1000
+
 	// maxCandidates bounds the ICE candidates one participant sends in one
 	// call, ICE restarts included: a few dozen is usual. 3,000 of them
 	// filled the other side's send queue, which disconnected it.
@@ -55,6 +60,11 @@ type rates struct {
 // perMinute makes rates of n a minute, n/3 at once; n < 0 turns them off.
 func perMinute(n int) *rates {
 	return &rates{limit: rate.Limit(float64(n) / 60), burst: max(1, n/3), off: n < 0, m: map[string]*rate.Limiter{}}
+}
+
+// perDay makes rates of n a day, all of them at once; off turns them off.
+func perDay(n int, off bool) *rates {
+	return &rates{limit: rate.Limit(float64(n) / 86400), burst: n, off: off, m: map[string]*rate.Limiter{}}
 }
 
 // allow takes one from key's bucket; when it is empty, retry says when it

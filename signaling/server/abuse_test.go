@@ -68,7 +68,7 @@ func TestCandidateFlood(t *testing.T) {
 		b := fmt.Sprintf(`{"type":"candidate","call_id":%q,"candidate":{"candidate":"candidate:%d 1 udp 1 198.51.100.1 %d typ host"}}`, id, i, 1000+i)
 		writeErr = alice.ws.Write(ctx, websocket.MessageText, []byte(b))
 	}
-	if code := alice.closedAfterErrors(); code != websocket.StatusPolicyViolation {
+	if code := alice.closed(); code != websocket.StatusPolicyViolation {
 		t.Errorf("the flooder was closed with %v, want %v", code, websocket.StatusPolicyViolation)
 	}
 	bob.resume()
@@ -95,7 +95,7 @@ func TestGarbageBeforeConnect(t *testing.T) {
 			break
 		}
 	}
-	if code := c.closedAfterErrors(); code != websocket.StatusPolicyViolation {
+	if code := c.closed(); code != websocket.StatusPolicyViolation {
 		t.Errorf("closed with %v (%v), want %v", code, c.err, websocket.StatusPolicyViolation)
 	}
 	info := 0
@@ -109,25 +109,6 @@ func TestGarbageBeforeConnect(t *testing.T) {
 	}
 	if n := len(s.logs.records("refused")); n != helloStrikes {
 		t.Errorf("%d refusals, want %d", n, helloStrikes)
-	}
-}
-
-// closedAfterErrors skips refusals until the server closes the
-// connection, and returns the close status.
-func (c *client) closedAfterErrors() websocket.StatusCode {
-	c.t.Helper()
-	for {
-		select {
-		case m, ok := <-c.in:
-			if !ok {
-				return websocket.CloseStatus(c.err)
-			}
-			if m.Type != signaling.TypeError {
-				c.t.Fatalf("%s: got %s, want refusals, then the connection closed", c.name, js(m))
-			}
-		case <-time.After(patience):
-			c.t.Fatalf("%s: not closed within %v", c.name, patience)
-		}
 	}
 }
 
@@ -235,5 +216,26 @@ func TestLongPollsPerUser(t *testing.T) {
 	cancel()
 	for range maxWaits {
 		<-errs
+	}
+}
+
+// TestRates: a bucket of n a day lets n through at once, then one every
+// 86400/n seconds; a full bucket is forgotten.
+func TestRates(t *testing.T) {
+	r := perDay(4, false)
+	for i := range 4 {
+		if ok, _ := r.allow("a"); !ok {
+			t.Fatalf("call %d refused", i+1)
+		}
+	}
+	ok, retry := r.allow("a")
+	if ok || retry < 5*time.Hour || retry > 6*time.Hour {
+		t.Errorf("5th call: allowed %v, retry in %v; want refused for 6 h (a day over 4)", ok, retry)
+	}
+	if ok, _ := r.allow("b"); !ok {
+		t.Errorf("another caller refused")
+	}
+	if ok, _ := perDay(4, true).allow("a"); !ok {
+		t.Errorf("off, yet refused")
 	}
 }

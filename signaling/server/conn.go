@@ -671,6 +671,11 @@ func (c *conn) dial(m signaling.Message) {
 			"you placed %d calls in a minute, the most there may be: try again in %s", c.s.cfg.DialLimit, seconds(retry)))
 		return
 	}
+	if ok, retry := c.s.daily.allow(c.key); !ok {
+		refuse(signaling.Errorf(signaling.InvalidParameter,
+			"you placed %d calls today, the most there may be: try again in %s", dailyDials, retry.Round(time.Minute)))
+		return
+	}
 	online, err := c.s.online(c.ctx, toKey)
 	if err != nil {
 		internal("could not read the presence of "+m.To, err)
@@ -966,6 +971,22 @@ func (c *conn) deadline(t time.Time) {
 	_ = c.sock.nc.SetWriteDeadline(t)
 }
 
+// policyCloses are the causes that close a connection with 1008 (policy
+// violation), once what is queued is written, and the reason they give.
+var policyCloses = []struct {
+	cause  error
+	reason string
+}{
+	{errBadToken, "invalid token"},
+	{errNoHello, "no connect"},
+	{errLost, "session taken over"},
+	{errRevoked, "revoked"},
+	{errExpired, "token expired"},
+	{errRoleChanged, "role changed"},
+	{errFlood, "too many refused messages"},
+	{errPing, "no answer to pings"},
+}
+
 // close says goodbye and closes the socket.
 func (c *conn) close(cause error) {
 	switch {
@@ -978,33 +999,16 @@ func (c *conn) close(cause error) {
 	case errors.Is(cause, errSlow):
 		// No closing handshake: it would wait for a client that does not read.
 		_ = c.ws.CloseNow()
-	case errors.Is(cause, errBadToken):
-		c.flush()
-		_ = c.ws.Close(websocket.StatusPolicyViolation, "invalid token")
-	case errors.Is(cause, errNoHello):
-		c.flush()
-		_ = c.ws.Close(websocket.StatusPolicyViolation, "no connect")
-	case errors.Is(cause, errLost):
-		c.flush()
-		_ = c.ws.Close(websocket.StatusPolicyViolation, "session taken over")
-	case errors.Is(cause, errRevoked):
-		c.flush()
-		_ = c.ws.Close(websocket.StatusPolicyViolation, "revoked")
-	case errors.Is(cause, errExpired):
-		c.flush()
-		_ = c.ws.Close(websocket.StatusPolicyViolation, "token expired")
-	case errors.Is(cause, errRoleChanged):
-		c.flush()
-		_ = c.ws.Close(websocket.StatusPolicyViolation, "role changed")
-	case errors.Is(cause, errFlood):
-		c.flush()
-		_ = c.ws.Close(websocket.StatusPolicyViolation, "too many refused messages")
-	case errors.Is(cause, errPing):
-		c.flush()
-		_ = c.ws.Close(websocket.StatusPolicyViolation, "no answer to pings")
 	default:
+		code, reason := websocket.StatusNormalClosure, ""
+		for _, p := range policyCloses {
+			if errors.Is(cause, p.cause) {
+				code, reason = websocket.StatusPolicyViolation, p.reason
+				break
+			}
+		}
 		c.flush()
-		_ = c.ws.Close(websocket.StatusNormalClosure, "")
+		_ = c.ws.Close(code, reason)
 	}
 	c.mu.Lock()
 	c.queue = nil

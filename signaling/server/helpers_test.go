@@ -264,8 +264,8 @@ func (c *client) ping(ref string) {
 	c.expect(signaling.Message{Type: signaling.TypePong, Ref: ref})
 }
 
-// closed waits for the server to close the connection and returns the
-// close status.
+// closed waits for the server to close the connection, skipping the
+// refusals it sends before, and returns the close status.
 func (c *client) closed() websocket.StatusCode {
 	c.t.Helper()
 	for {
@@ -274,7 +274,9 @@ func (c *client) closed() websocket.StatusCode {
 			if !ok {
 				return websocket.CloseStatus(c.err)
 			}
-			c.t.Fatalf("%s: got %s, want the connection closed", c.name, js(m))
+			if m.Type != signaling.TypeError {
+				c.t.Fatalf("%s: got %s, want refusals, then the connection closed", c.name, js(m))
+			}
 		case <-time.After(patience):
 			c.t.Fatalf("%s: not closed within %v", c.name, patience)
 		}

@@ -48,6 +48,7 @@ type Server struct {
 	tokens    *tokens
 	limits    *limiter
 	dials     *rates // calls placed, by caller (abuse.go)
+	daily     *rates // calls placed in a day, by caller
 	rings     *rates // calls rung, by callee
 	refused   refusals
 	tls       *tls.Config // nil: plain HTTP
@@ -108,6 +109,7 @@ func New(cfg Config) (*Server, error) {
 		tokens:   &tokens{secret: secret, ttl: cfg.TokenTTL},
 		limits:   newLimiter(cfg.Limits),
 		dials:    perMinute(cfg.DialLimit),
+		daily:    perDay(dailyDials, cfg.DialLimit < 0),
 		rings:    perMinute(cfg.RingLimit),
 		serveErr: make(chan error, 1),
 		ready:    make(chan struct{}),
