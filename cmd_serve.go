@@ -82,6 +82,7 @@ Logs go to stderr unless --log names a file.`,
 	c.Flags().Float64Var(&cfg.Limits.Rate, "limit-rate", 0, "requests a second that one address may make to each endpoint that takes a secret, on average (default 50)")
 	c.Flags().IntVar(&cfg.Limits.Burst, "limit-burst", 0, "requests that one address may make at once to each endpoint that takes a secret (default 200)")
 	c.Flags().IntVar(&cfg.DialLimit, "dial-limit", 0, "calls one user may place in a minute, a third of them at once (default 30; -1: no limit)")
+	c.Flags().IntVar(&cfg.MessageLimit, "message-limit", 0, "messages one connection may send in a second, four times as many at once (default 50; -1: no limit)")
 	c.Flags().IntVar(&cfg.RingLimit, "ring-limit", 0, "calls that may ring one user in a minute, a third of them at once (default 60; -1: no limit)")
 	c.Flags().DurationVar(&cfg.AccessTokenTTL, "access-token-ttl", 0, "lifetime of signed-in devices' access tokens, renewed by the clients (default 15m)")
 	c.Flags().StringArrayVar(&webhookAllow, "webhook-allow", nil, "let webhooks go to this address or `CIDR` range although it is "+

@@ -85,9 +85,9 @@ func StartServer(ctx context.Context, parley, dir string, args ...string) (*Serv
 	}
 	defer logf.Close()
 	// The calls of a benchmark come one after another between the same
-	// two users: no limit on them.
+	// two users, as fast as they can: no limit on them.
 	cmd := exec.Command(parley, append([]string{"serve", "--listen", "127.0.0.1:0", "--data", filepath.Join(dir, "data"),
-		"--log", filepath.Join(dir, "serve.log"), "--dial-limit", "-1", "--ring-limit", "-1"}, args...)...)
+		"--log", filepath.Join(dir, "serve.log"), "--dial-limit", "-1", "--ring-limit", "-1", "--message-limit", "-1"}, args...)...)
 	cmd.Env = append(os.Environ(), "PARLEY_API_KEY="+apiKey)
 	cmd.Stderr = logf
 	out, err := cmd.StdoutPipe()

@@ -40,7 +40,7 @@ func newRig(t *testing.T, cfg server.Config) *rig {
 func (r *rig) start() {
 	r.t.Helper()
 	if r.cfg.DialLimit == 0 { // the tests call one another over and over
-		r.cfg.DialLimit, r.cfg.RingLimit = -1, -1
+		r.cfg.DialLimit, r.cfg.RingLimit, r.cfg.MessageLimit = -1, -1, -1
 	}
 	srv, err := server.New(r.cfg)
 	if err != nil {

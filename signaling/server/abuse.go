@@ -35,14 +35,14 @@ const (
 	// filled the other side's send queue, which disconnected it.
 	maxCandidates = 200
 
-	// A connection may send msgRate messages a second, msgBurst at once;
+	// DefaultMessageLimit is how many messages a second one connection
+	// may send when the Config does not say, four times as many at once;
 	// past that they are refused, and after msgStrikes refusals in a row
 	// the connection is closed (1008). Before it signs in, a connection
 	// is closed after helloStrikes refused messages.
-	msgRate      = 50
-	msgBurst     = 200
-	msgStrikes   = 100
-	helloStrikes = 10
+	DefaultMessageLimit = 50
+	msgStrikes          = 100
+	helloStrikes        = 10
 )
 
 // rates is a token bucket per key (a user), made when first asked and
@@ -100,6 +100,15 @@ func (r *rates) sweep(now time.Time) {
 			delete(r.m, k)
 		}
 	}
+}
+
+// messageRate is the limiter of one connection's messages (see
+// DefaultMessageLimit); n < 0 lets every message through.
+func messageRate(n int) *rate.Limiter {
+	if n < 0 {
+		return rate.NewLimiter(rate.Inf, 0)
+	}
+	return rate.NewLimiter(rate.Limit(n), 4*n)
 }
 
 // seconds says d in whole seconds, at least one, for a refusal.

@@ -200,6 +200,11 @@ type Config struct {
 	// node; a third of either may come at once. Defaults DefaultDialLimit
 	// and DefaultRingLimit; negative: no limit.
 	DialLimit, RingLimit int
+
+	// MessageLimit is how many messages a second one connection may send,
+	// four times as many at once. Default DefaultMessageLimit; negative:
+	// no limit.
+	MessageLimit int
 	// TrustedProxies are the load balancers and proxies in front of the
 	// server: CIDRs such as 10.0.0.0/8, or single addresses. A request from
 	// one of them comes, for the limits and the logs, from the rightmost
@@ -293,6 +298,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.RingLimit == 0 {
 		c.RingLimit = DefaultRingLimit
+	}
+	if c.MessageLimit == 0 {
+		c.MessageLimit = DefaultMessageLimit
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)

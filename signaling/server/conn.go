@@ -148,7 +148,7 @@ func (s *Server) handleWS(w http.ResponseWriter, r *http.Request) {
 		cancel:      cancel,
 		abort:       abort,
 		cancelAbort: cancelAbort,
-		rate:        rate.NewLimiter(msgRate, msgBurst),
+		rate:        messageRate(s.cfg.MessageLimit),
 	}
 	served = true
 	go func() {
@@ -278,7 +278,7 @@ func (c *conn) readMessage(ctx context.Context) error {
 	if !c.rate.Allow() {
 		ref, callID := peekRef(b)
 		return c.strike(signaling.Errorf(signaling.InvalidParameter,
-			"too many messages: send at most %d a second", msgRate), ref, callID)
+			"too many messages: send at most %d a second", c.s.cfg.MessageLimit), ref, callID)
 	}
 	m, err := signaling.DecodeClient(b)
 	if err != nil {
