@@ -57,13 +57,8 @@ type conn struct {
 	id     string          // this connection, in its presence record
 	ctx    context.Context // ends when the connection must close; the cause says why
 	cancel context.CancelCauseFunc
-	// abort ends with ctx when the client is too slow: it cuts short a
-	// write in progress, which ctx must not do (on shutdown the goodbye
-	// still has to be written).
-	abort       context.Context
-	cancelAbort context.CancelFunc
-	done        chan struct{}  // closed by the writer once the socket is closed
-	wg          sync.WaitGroup // the watches of contacts added elsewhere
+	done   chan struct{}  // closed by the writer once the socket is closed
+	wg     sync.WaitGroup // the watches of contacts added elsewhere
 
 	// Written by the reader at connect, before the session is admitted
 	// (and so before the hub, the keeper and the watcher use them), and
@@ -136,24 +131,20 @@ func (s *Server) handleWS(w http.ResponseWriter, r *http.Request) {
 	sock.ResponseWriter = nil // and with it net/http's buffers and the request
 	ws.SetReadLimit(hardReadLimit)
 	ctx, cancel := context.WithCancelCause(s.connCtx)
-	abort, cancelAbort := context.WithCancel(context.Background())
 	c := &conn{
-		s:           s,
-		ws:          ws,
-		sock:        sock,
-		remote:      r.RemoteAddr,
-		id:          newID(),
-		done:        make(chan struct{}),
-		ctx:         ctx,
-		cancel:      cancel,
-		abort:       abort,
-		cancelAbort: cancelAbort,
-		rate:        messageRate(s.cfg.MessageLimit),
+		s:      s,
+		ws:     ws,
+		sock:   sock,
+		remote: r.RemoteAddr,
+		id:     newID(),
+		done:   make(chan struct{}),
+		ctx:    ctx,
+		cancel: cancel,
+		rate:   messageRate(s.cfg.MessageLimit),
 	}
 	served = true
 	go func() {
 		defer s.conns.Done()
-		defer cancelAbort()
 		c.serve()
 	}()
 }
@@ -882,7 +873,7 @@ func (c *conn) tooSlow() {
 		c.s.log.Warn("disconnecting a slow client", "remote", c.remote, "queue", c.s.cfg.SendQueue)
 	})
 	c.cancel(errSlow)
-	c.cancelAbort()
+	c.deadline(time.Now()) // a write under way gives up now
 }
 
 // refuse logs a refusal and sends it to the client. Safe from any
@@ -961,8 +952,11 @@ func (c *conn) take() ([]byte, bool) {
 // context of its last write, which would keep its timer.)
 func (c *conn) write(b []byte) error {
 	c.deadline(time.Now().Add(c.s.cfg.WriteTimeout))
+	if errors.Is(context.Cause(c.ctx), errSlow) {
+		c.deadline(time.Now()) // tooSlow's, which the line above may have undone
+	}
 	defer c.deadline(time.Time{})
-	return c.ws.Write(c.abort, websocket.MessageText, b)
+	return c.ws.Write(context.Background(), websocket.MessageText, b)
 }
 
 // deadline sets the write deadline of the connection; the zero time
@@ -1023,7 +1017,7 @@ func (c *conn) flush() {
 		c.mu.Lock()
 		b, ok := c.take()
 		c.mu.Unlock()
-		if !ok || c.ws.Write(c.abort, websocket.MessageText, b) != nil {
+		if !ok || c.ws.Write(context.Background(), websocket.MessageText, b) != nil {
 			return
 		}
 	}
@@ -1036,7 +1030,7 @@ func (c *conn) ping() {
 	if c.ctx.Err() != nil {
 		return
 	}
-	ctx, cancel := context.WithTimeout(c.abort, c.s.cfg.PingInterval)
+	ctx, cancel := context.WithTimeout(context.Background(), c.s.cfg.PingInterval)
 	err := c.ws.Ping(ctx)
 	cancel()
 	switch {
