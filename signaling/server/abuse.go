@@ -102,13 +102,32 @@ func (r *rates) sweep(now time.Time) {
 	}
 }
 
-// messageRate is the limiter of one connection's messages (see
-// DefaultMessageLimit); n < 0 lets every message through.
-func messageRate(n int) *rate.Limiter {
-	if n < 0 {
-		return rate.NewLimiter(rate.Inf, 0)
+// msgBucket is the allowance of one connection's messages (see
+// DefaultMessageLimit), owned by its reader: a token bucket of limit a
+// second, 4×limit deep, in 12 bytes where a rate.Limiter takes 100.
+type msgBucket struct {
+	tokens float32
+	last   int64 // the Unix nanoseconds of the last refill; 0 before the first message
+}
+
+// allow takes one message from the bucket, refilled at limit a second; a
+// negative limit lets every message through.
+func (b *msgBucket) allow(limit int, now time.Time) bool {
+	if limit < 0 {
+		return true
 	}
-	return rate.NewLimiter(rate.Limit(n), 4*n)
+	t := now.UnixNano()
+	if b.last == 0 {
+		b.tokens = float32(4 * limit)
+	} else {
+		b.tokens = min(float32(4*limit), b.tokens+float32(t-b.last)/1e9*float32(limit))
+	}
+	b.last = t
+	if b.tokens < 1 {
+		return false
+	}
+	b.tokens--
+	return true
 }
 
 // seconds says d in whole seconds, at least one, for a refusal.

@@ -18,7 +18,6 @@ import (
 	"github.com/coder/websocket"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
-	"golang.org/x/time/rate"
 
 	"github.com/parley-voice/parley/signaling"
 )
@@ -72,10 +71,10 @@ type conn struct {
 	pinger   *time.Timer // the next keepalive ping
 
 	// Owned by the reader.
-	hello   *time.Timer   // closes the connection when it has not connected in time; nil once it has
-	expiry  *time.Timer   // closes the connection when its token expires
-	rate    *rate.Limiter // of the messages it reads (abuse.go)
-	strikes int           // messages refused in a row
+	hello   *time.Timer // closes the connection when it has not connected in time; nil once it has
+	expiry  *time.Timer // closes the connection when its token expires
+	msgs    msgBucket   // the allowance of messages it reads (abuse.go)
+	strikes int         // messages refused in a row
 
 	mu sync.Mutex // guards what follows
 	// queue holds what waits to be written, in wire form; it grows as
@@ -140,7 +139,6 @@ func (s *Server) handleWS(w http.ResponseWriter, r *http.Request) {
 		done:   make(chan struct{}),
 		ctx:    ctx,
 		cancel: cancel,
-		rate:   messageRate(s.cfg.MessageLimit),
 	}
 	served = true
 	go func() {
@@ -266,7 +264,7 @@ func (c *conn) readMessage(ctx context.Context) error {
 		return c.strike(signaling.Errorf(signaling.InvalidParameter,
 			"binary frame: signaling messages are JSON in text frames"), "", "")
 	}
-	if !c.rate.Allow() {
+	if !c.msgs.allow(c.s.cfg.MessageLimit, time.Now()) {
 		ref, callID := peekRef(b)
 		return c.strike(signaling.Errorf(signaling.InvalidParameter,
 			"too many messages: send at most %d a second", c.s.cfg.MessageLimit), ref, callID)

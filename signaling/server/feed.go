@@ -112,10 +112,11 @@ type watchEntry struct {
 	user string    // the id the connection watches
 	u    *feedUser // nil for a user hidden from the connection: always offline
 
-	// The feed's: what the connection was last told, and whether it may
-	// be told more (its first presence is queued).
-	state signaling.State
-	told  string // the name
+	// The feed's: what the connection was last told (told's hash of the
+	// state and name: a watch is a third the size with it than with
+	// them), and whether it may be told more (its first presence is
+	// queued).
+	told  uint64
 	ready bool
 }
 
@@ -128,9 +129,17 @@ func (w *watchEntry) now() (signaling.State, string) {
 }
 
 // stale reports whether w's connection was told otherwise than now.
-func (w *watchEntry) stale() bool {
-	state, name := w.now()
-	return state != w.state || name != w.told
+func (w *watchEntry) stale() bool { return told(w.now()) != w.told }
+
+// told is the hash of a state and name that a watchEntry keeps (FNV-1a).
+func told(state signaling.State, name string) uint64 {
+	h := uint64(14695981039346656037)
+	for _, s := range [...]string{string(state), "\x00", name} {
+		for i := 0; i < len(s); i++ {
+			h = (h ^ uint64(s[i])) * 1099511628211
+		}
+	}
+	return h
 }
 
 // feedSync is a sync waiting for the feed to reach these revisions.
@@ -525,9 +534,10 @@ func (f *feed) send(w *watchEntry) {
 // presence is the wire form of the presence of w's user as the feed has
 // it, answering ref; w is told so.
 func (f *feed) presence(w *watchEntry, ref string) []byte {
-	w.state, w.told = w.now()
-	online := w.state.Online()
-	m := signaling.Message{Type: signaling.TypePresence, Ref: ref, User: w.user, Online: &online, State: w.state, Name: w.told}
+	state, name := w.now()
+	w.told = told(state, name)
+	online := state.Online()
+	m := signaling.Message{Type: signaling.TypePresence, Ref: ref, User: w.user, Online: &online, State: state, Name: name}
 	if !online && w.u != nil && !w.u.lastSeen.IsZero() {
 		t := w.u.lastSeen
 		m.LastSeen = &t
