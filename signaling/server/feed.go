@@ -42,7 +42,7 @@ const maxWaits = 4
 // through do, which runs a function on that goroutine. It tells followers
 // of changes without ever blocking: a watching connection gets a presence
 // message queued (a client too slow for it is disconnected, as for any
-// message), at most one per user per presenceThrottle; a call or a
+// message), within the user's allowance (presenceBurst); a call or a
 // long-poll gets the user's latest view in its presenceBox at once.
 //
 // sync makes the view exact for a caller: it returns once the feed has
@@ -62,7 +62,7 @@ type feed struct {
 	pRev, bRev     uint64 // the last revisions applied, of each bucket
 	pStart, bStart uint64 // the buckets' last revisions when the watches started
 	syncs          []feedSync
-	due            map[*feedUser]bool // users whose watchers wait out the throttle
+	due            map[*feedUser]bool // users whose watchers wait for their allowance
 	timer          *time.Timer
 	gen            int // the current watch's generation: see restart
 }
