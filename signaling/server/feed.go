@@ -412,7 +412,7 @@ func (f *feed) applyBusy(e jetstream.KeyValueEntry) {
 }
 
 // changed follows a change of u: its boxes hear of it at once, its
-// watchers when its state or name changed, within the throttle.
+// watchers when its state or name changed, within their allowance.
 func (f *feed) changed(u *feedUser, sessions bool) {
 	state, name := u.aggregate()
 	stateChanged := state != u.state || name != u.name
