@@ -1,6 +1,6 @@
 // Command parleybench measures parley beside baresip and writes
 // docs/BENCHMARKS.md and its plot: `make bench` runs it from the module's
-// root. See package bench for what it measures and how.
+// root. See package internal/bench for what it measures and how.
 package main
 
 import (
@@ -18,7 +18,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/parley-voice/parley/bench"
+	"github.com/parley-voice/parley/internal/bench"
 )
 
 func main() {
