@@ -1,10 +1,15 @@
 package bench
 
 import (
+	"bytes"
 	"context"
+	"encoding/xml"
 	"flag"
+	"io"
 	"os"
 	"path/filepath"
+	"reflect"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -194,12 +199,12 @@ func TestReport(t *testing.T) {
 
 	dir := t.TempDir()
 	var b strings.Builder
-	if err := r.WriteMarkdown(&b, "plot.png"); err != nil {
+	if err := r.WriteMarkdown(&b, "plot.svg"); err != nil {
 		t.Fatal(err)
 	}
 	doc := b.String()
 	for _, want := range []string{"## Targets (issue 7)", "## Mouth-to-ear latency", "## CPU and memory", "## Call setup", "## Server capacity",
-		"## Go micro-benchmarks", "## Why the misses", "![latency distributions](plot.png)", "baresip jb 1-3", "**missed**", "**met**"} {
+		"## Go micro-benchmarks", "## Why the misses", "![latency distributions](plot.svg)", "baresip jb 1-3", "**missed**", "**met**"} {
 		if !strings.Contains(doc, want) {
 			t.Errorf("report lacks %q", want)
 		}
@@ -207,10 +212,102 @@ func TestReport(t *testing.T) {
 	if n := strings.Count(doc, "not measured |"); n > 0 {
 		t.Errorf("%d targets not judged:\n%s", n, doc)
 	}
-	if err := r.WritePlot(filepath.Join(dir, "plot.png")); err != nil {
+	if err := r.WritePlot(filepath.Join(dir, "plot.svg")); err != nil {
 		t.Fatal(err)
 	}
-	if st, err := os.Stat(filepath.Join(dir, "plot.png")); err != nil || st.Size() < 10<<10 {
-		t.Errorf("plot: %v, %v", st, err)
+	checkPlot(t, filepath.Join(dir, "plot.svg"), append(slices.Clone(r.Latency), r.Floors...))
+}
+
+// checkPlot checks that the SVG at path is well-formed and shows a box, a
+// cumulative distribution and a legend line for each of cs, in their
+// colours, the device floors dashed.
+func checkPlot(t *testing.T, path string, cs []ContenderResult) {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var boxes, legend []string
+	var cdfs []xml.StartElement
+	dec := xml.NewDecoder(bytes.NewReader(b))
+	for {
+		tok, err := dec.Token()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatalf("plot: not well-formed SVG: %v", err)
+		}
+		el, ok := tok.(xml.StartElement)
+		if !ok {
+			continue
+		}
+		switch attr(el, "class") {
+		case "box":
+			boxes = append(boxes, attr(el, "fill"))
+		case "cdf":
+			cdfs = append(cdfs, el)
+		case "legend":
+			var name string
+			if err := dec.DecodeElement(&name, &el); err != nil {
+				t.Fatal(err)
+			}
+			legend = append(legend, name)
+		}
+	}
+	if len(boxes) != len(cs) || len(cdfs) != len(cs) || len(legend) != len(cs) {
+		t.Fatalf("plot: %d boxes, %d distributions, %d legend lines; want %d of each", len(boxes), len(cdfs), len(legend), len(cs))
+	}
+	for i, c := range cs {
+		col := hex(colorOf(c.Contender, i))
+		dashed := attr(cdfs[i], "stroke-dasharray") != ""
+		if boxes[i] != col || attr(cdfs[i], "stroke") != col || legend[i] != c.Contender.Name || dashed != (c.Contender.Client == "devloop") {
+			t.Errorf("plot, %s: box %s, line %s (dashed %v), legend %q; want %s, %s, dashed only for a floor",
+				c.Contender.Name, boxes[i], attr(cdfs[i], "stroke"), dashed, legend[i], col, col)
+		}
+		// Two points a chirp: the step up at its delay.
+		if n := len(strings.Fields(attr(cdfs[i], "points"))); n != 2*c.Latency.N {
+			t.Errorf("plot, %s: %d points, want %d", c.Contender.Name, n, 2*c.Latency.N)
+		}
+	}
+}
+
+func attr(el xml.StartElement, name string) string {
+	for _, a := range el.Attr {
+		if a.Name.Local == name {
+			return a.Value
+		}
+	}
+	return ""
+}
+
+// TestBox: the quartiles, whiskers and outliers of a box plot.
+func TestBox(t *testing.T) {
+	var ds []time.Duration
+	for _, v := range []int{10, 11, 12, 13, 14, 15, 16, 17, 18, 60, 1} {
+		ds = append(ds, time.Duration(v)*time.Millisecond)
+	}
+	got := newBox(ds)
+	// Sorted: 1 10 11 12 13 14 15 16 17 18 60; quartiles 11.5, 14, 16.5;
+	// the whiskers reach 7.5 ms beyond them: 10 and 18; 1 and 60 are beyond.
+	want := box{q1: 11.5, median: 14, q3: 16.5, lo: 10, hi: 18, outliers: []float64{60, 1}}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("newBox = %+v, want %+v", got, want)
+	}
+}
+
+func TestTicks(t *testing.T) {
+	for _, c := range []struct {
+		end  float64
+		want []float64
+	}{
+		{300, []float64{0, 50, 100, 150, 200, 250, 300}},
+		{1, []float64{0, 0.2, 0.4, 0.6, 0.8, 1}},
+		{250, []float64{0, 50, 100, 150, 200, 250}},
+		{50, []float64{0, 10, 20, 30, 40, 50}},
+	} {
+		if got := ticks(c.end); !reflect.DeepEqual(got, c.want) {
+			t.Errorf("ticks(%v) = %v, want %v", c.end, got, c.want)
+		}
 	}
 }
