@@ -14,6 +14,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/parley-voice/parley/internal/pulsetest"
 )
 
 // The short version of the harness: every measurement runs, briefly, and
@@ -85,11 +87,9 @@ func TestLatencyShort(t *testing.T) {
 	// timeout.
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	if err := EnsurePulse(ctx); err != nil {
-		t.Skip(err)
-	}
+	pulse := pulsetest.Start(t)
 	e := newEnv(t)
-	rig, err := NewRig(ctx, "short")
+	rig, err := NewRig(ctx, pulse, "short")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,6 +2,8 @@ package pulsetest_test
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"math"
 	"os/exec"
 	"slices"
@@ -126,5 +128,72 @@ func TestPrivateDaemon(t *testing.T) {
 	// The shared daemon, if one runs, knows nothing of it.
 	if out, err := exec.Command("pactl", "list", "short", "sinks").Output(); err == nil && strings.Contains(string(out), sink) {
 		t.Errorf("the shared daemon lists the private sink %s:\n%s", sink, out)
+	}
+}
+
+// TestEnsureSharedSweeps: a module that a process which no longer exists
+// loaded with Describe's tag (a remap source, as the benchmark's rig has)
+// is unloaded; those of this process stay.
+func TestEnsureSharedSweeps(t *testing.T) {
+	p := pulsetest.Start(t)
+	sink := p.NullSink(t, "sweep")
+	dead := exec.Command("true")
+	if err := dead.Run(); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	name := sink + "_left"
+	module, err := p.Pactl(ctx, "load-module", "module-remap-source", "source_name="+name,
+		"master="+pulsetest.Monitor(sink), fmt.Sprintf("source_properties='device.description=%s pulsetest.pid=%d'",
+			name, dead.Process.Pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.Pactl(ctx, "unload-module", module) }) // if the sweep missed it
+	var said []string
+	if _, err := pulsetest.EnsureShared(ctx, func(f string, args ...any) { said = append(said, fmt.Sprintf(f, args...)) }); err != nil {
+		t.Fatal(err)
+	}
+	modules, err := p.Pactl(ctx, "list", "short", "modules")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(modules, "source_name="+name+" ") {
+		t.Errorf("module %s of dead process %d still loaded", module, dead.Process.Pid)
+	}
+	if !strings.Contains(modules, "sink_name="+sink+" ") {
+		t.Errorf("this process's null sink %s was unloaded", sink)
+	}
+	want := fmt.Sprintf("pulsetest: unloaded module-remap-source module %s left by dead process %d", module, dead.Process.Pid)
+	if !slices.Contains(said, want) {
+		t.Errorf("EnsureShared said %q; want %q among it", said, want)
+	}
+}
+
+// TestKeepAliveNoSink: a keep-alive stream for a sink that does not exist
+// is an error, and leaves no pacat behind.
+func TestKeepAliveNoSink(t *testing.T) {
+	p := pulsetest.Start(t)
+	stop, err := p.KeepAlive(context.Background(), "pulsetest_no_such_sink", 1)
+	if err == nil {
+		stop()
+		t.Fatal("KeepAlive into no sink succeeded")
+	}
+	if want := "keep-alive stream for pulsetest_no_such_sink ended before connecting"; !strings.Contains(err.Error(), want) {
+		t.Errorf("KeepAlive: %v; want %q", err, want)
+	}
+}
+
+// TestPlaySamplesStops: PlaySamples returns ctx's error when ctx ends
+// before the samples have been played.
+func TestPlaySamplesStops(t *testing.T) {
+	p := pulsetest.Start(t)
+	sink := p.NullSink(t, "stop")
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	err := p.PlaySamples(ctx, sink, audiotest.Tone(440, 0.5, 10*audiotest.SampleRate))
+	if !errors.Is(err, context.DeadlineExceeded) || time.Since(start) > 5*time.Second {
+		t.Errorf("PlaySamples of 10 s cut after 0.2 s: %v after %v; want context.DeadlineExceeded at once", err, time.Since(start))
 	}
 }
