@@ -167,19 +167,12 @@ func TestCapacityShort(t *testing.T) {
 // TestReport: a report and its plot come out of made-up results, with
 // every section and every target judged.
 func TestReport(t *testing.T) {
-	ms := func(v ...int) []time.Duration {
-		var ds []time.Duration
-		for _, x := range v {
-			ds = append(ds, time.Duration(x)*time.Millisecond)
-		}
-		return ds
-	}
 	call := func(c Contender, d ...int) ContenderResult {
 		var evs []Event
-		for _, x := range ms(d...) {
+		for _, x := range msList(d...) {
 			evs = append(evs, Event{Delay: x, Score: 0.9})
 		}
-		cr := &CallResult{Contender: c, Events: evs, Latency: NewDist(ms(d...)), Window: 20 * time.Second,
+		cr := &CallResult{Contender: c, Events: evs, Latency: NewDist(msList(d...)), Window: 20 * time.Second,
 			CPUA: 0.05, CPUB: 0.04, RSSA: 40 << 20, RSSB: 30 << 20, Load: 1.5, JitterBuffer: 40 * time.Millisecond}
 		return Aggregate(c, []*CallResult{cr})
 	}
@@ -189,8 +182,8 @@ func TestReport(t *testing.T) {
 		r.Latency = append(r.Latency, call(c, 60+10*i, 65+10*i, 70+10*i))
 	}
 	r.Floors = []ContenderResult{call(Floors[0], 50, 52), call(Floors[1], 30, 31)}
-	r.Setup = &SetupResult{Calls: 3, DialToRinging: NewDist(ms(10, 12, 14)), AnswerToAudioCaller: NewDist(ms(70, 80, 90)),
-		AnswerToAudioCallee: NewDist(ms(70, 75, 80))}
+	r.Setup = &SetupResult{Calls: 3, DialToRinging: NewDist(msList(10, 12, 14)), AnswerToAudioCaller: NewDist(msList(70, 80, 90)),
+		AnswerToAudioCallee: NewDist(msList(70, 75, 80))}
 	r.Capacity = &CapacityResult{Target: 20000, Tried: 19900, Connected: 19900, FileLimit: 20000, ServerFiles: 30,
 		BaseRSS: 60 << 20, LoadedRSS: 1800 << 20, PerConn: 90 << 10, Setup: r.Setup, Addrs: 100, Procs: 3}
 	r.Micro = []Micro{{Package: "audio", Name: "Encode", PerOp: 200 * time.Microsecond, Runs: 5}}
