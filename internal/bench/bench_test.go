@@ -182,8 +182,8 @@ func TestReport(t *testing.T) {
 		r.Latency = append(r.Latency, call(c, 60+10*i, 65+10*i, 70+10*i))
 	}
 	r.Floors = []ContenderResult{call(Floors[0], 50, 52), call(Floors[1], 30, 31)}
-	r.Setup = &SetupResult{Calls: 3, DialToRinging: NewDist(msList(10, 12, 14)), AnswerToAudioCaller: NewDist(msList(70, 80, 90)),
-		AnswerToAudioCallee: NewDist(msList(70, 75, 80))}
+	r.Setup = &SetupResult{Calls: 3, DialToRinging: NewDist(msList(10, 12, 14)),
+		AnswerToAudioCaller: NewDist(msList(70, 80, 90)), AnswerToAudioCallee: NewDist(msList(70, 75, 80))}
 	r.Capacity = &CapacityResult{Target: 20000, Tried: 19900, Connected: 19900, FileLimit: 20000, ServerFiles: 30,
 		BaseRSS: 60 << 20, LoadedRSS: 1800 << 20, PerConn: 90 << 10, Setup: r.Setup, Addrs: 100, Procs: 3}
 	r.Micro = []Micro{{Package: "audio", Name: "Encode", PerOp: 200 * time.Microsecond, Runs: 5}}
@@ -196,8 +196,9 @@ func TestReport(t *testing.T) {
 		t.Fatal(err)
 	}
 	doc := b.String()
-	for _, want := range []string{"## Targets (issue 7)", "## Mouth-to-ear latency", "## CPU and memory", "## Call setup", "## Server capacity",
-		"## Go micro-benchmarks", "## Why the misses", "![latency distributions](plot.svg)", "baresip jb 1-3", "**missed**", "**met**"} {
+	for _, want := range []string{"## Targets (issue 7)", "## Mouth-to-ear latency", "## CPU and memory", "## Call setup",
+		"## Server capacity", "## Go micro-benchmarks", "## Why the misses", "![latency distributions](plot.svg)",
+		"baresip jb 1-3", "**missed**", "**met**"} {
 		if !strings.Contains(doc, want) {
 			t.Errorf("report lacks %q", want)
 		}
@@ -249,12 +250,14 @@ func checkPlot(t *testing.T, path string, cs []ContenderResult) {
 		}
 	}
 	if len(boxes) != len(cs) || len(cdfs) != len(cs) || len(legend) != len(cs) {
-		t.Fatalf("plot: %d boxes, %d distributions, %d legend lines; want %d of each", len(boxes), len(cdfs), len(legend), len(cs))
+		t.Fatalf("plot: %d boxes, %d distributions, %d legend lines; want %d of each",
+			len(boxes), len(cdfs), len(legend), len(cs))
 	}
 	for i, c := range cs {
 		col := hex(colorOf(c.Contender, i))
 		dashed := attr(cdfs[i], "stroke-dasharray") != ""
-		if boxes[i] != col || attr(cdfs[i], "stroke") != col || legend[i] != c.Contender.Name || dashed != (c.Contender.Client == "devloop") {
+		floor := c.Contender.Client == "devloop"
+		if boxes[i] != col || attr(cdfs[i], "stroke") != col || legend[i] != c.Contender.Name || dashed != floor {
 			t.Errorf("plot, %s: box %s, line %s (dashed %v), legend %q; want %s, %s, dashed only for a floor",
 				c.Contender.Name, boxes[i], attr(cdfs[i], "stroke"), dashed, legend[i], col, col)
 		}

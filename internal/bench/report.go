@@ -289,8 +289,8 @@ func (r *Results) WriteMarkdown(w io.Writer, plotFile string) error {
 	var b strings.Builder
 	f := func(format string, args ...any) { fmt.Fprintf(&b, format, args...) }
 	f("# Benchmarks: parley beside baresip\n\n")
-	f("Written by `make bench` (the harness is `cmd/parleybench`, its measurements package `internal/bench`) on %s, in %s. ",
-		r.Date.UTC().Format("2006-01-02 15:04 MST"), r.Duration.Round(time.Second))
+	f("Written by `make bench` (the harness is `cmd/parleybench`, its measurements package `internal/bench`) ")
+	f("on %s, in %s. ", r.Date.UTC().Format("2006-01-02 15:04 MST"), r.Duration.Round(time.Second))
 	f("Every figure below was measured in that one run, parley and baresip on the same machine under the same conditions; ")
 	f("run `make bench` again to measure yours. The machine is shared and noisy: read medians and ratios, not single figures.\n\n")
 
@@ -340,9 +340,11 @@ func (r *Results) WriteMarkdown(w io.Writer, plotFile string) error {
 		f("\n")
 	}
 	f("## How to run it\n\n")
-	f("`make bench` installs what it needs (baresip-core, PulseAudio, sox…), builds parley, and runs `go run ./cmd/parleybench`, ")
-	f("which writes this file and its plot. `go run ./cmd/parleybench -h` lists the knobs (rounds, chirp time, numbers of calls and connections). ")
-	f("A short version of every measurement runs with the tests (`go test ./internal/bench`), asserting only that each produces sane figures.\n")
+	f("`make bench` installs what it needs (baresip-core, PulseAudio, sox…), builds parley, ")
+	f("and runs `go run ./cmd/parleybench`, which writes this file and its plot. ")
+	f("`go run ./cmd/parleybench -h` lists the knobs (rounds, chirp time, numbers of calls and connections). ")
+	f("A short version of every measurement runs with the tests (`go test ./internal/bench`), ")
+	f("asserting only that each produces sane figures.\n")
 	_, err := io.WriteString(w, b.String())
 	return err
 }

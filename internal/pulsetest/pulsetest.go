@@ -399,7 +399,8 @@ func (p *Pulse) KeepAlive(ctx context.Context, sink string, channels int) (stop 
 // can hold up. Recorded from the sink's monitor it is at about -6 dBFS.
 func (p *Pulse) Sine(t testing.TB, sink string, hz int) {
 	t.Helper()
-	module, err := p.Pactl(context.Background(), "load-module", "module-sine", "sink="+sink, fmt.Sprintf("frequency=%d", hz))
+	module, err := p.Pactl(context.Background(), "load-module", "module-sine", "sink="+sink,
+		fmt.Sprintf("frequency=%d", hz))
 	if err != nil {
 		t.Fatal(err)
 	}

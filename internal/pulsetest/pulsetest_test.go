@@ -132,7 +132,8 @@ func TestEnsureSharedSweeps(t *testing.T) {
 	}
 	t.Cleanup(func() { p.Pactl(ctx, "unload-module", module) }) // if the sweep missed it
 	var said []string
-	if _, err := pulsetest.EnsureShared(ctx, func(f string, args ...any) { said = append(said, fmt.Sprintf(f, args...)) }); err != nil {
+	logf := func(f string, args ...any) { said = append(said, fmt.Sprintf(f, args...)) }
+	if _, err := pulsetest.EnsureShared(ctx, logf); err != nil {
 		t.Fatal(err)
 	}
 	modules, err := p.Pactl(ctx, "list", "short", "modules")
@@ -145,7 +146,8 @@ func TestEnsureSharedSweeps(t *testing.T) {
 	if !strings.Contains(modules, "sink_name="+sink+" ") {
 		t.Errorf("this process's null sink %s was unloaded", sink)
 	}
-	want := fmt.Sprintf("pulsetest: unloaded module-remap-source module %s left by dead process %d", module, dead.Process.Pid)
+	want := fmt.Sprintf("pulsetest: unloaded module-remap-source module %s left by dead process %d",
+		module, dead.Process.Pid)
 	if !slices.Contains(said, want) {
 		t.Errorf("EnsureShared said %q; want %q among it", said, want)
 	}
@@ -160,7 +162,8 @@ func TestKeepAliveNoSink(t *testing.T) {
 		stop()
 		t.Fatal("KeepAlive into no sink succeeded")
 	}
-	if want := "keep-alive stream for pulsetest_no_such_sink ended before connecting"; !strings.Contains(err.Error(), want) {
+	want := "keep-alive stream for pulsetest_no_such_sink ended before connecting"
+	if !strings.Contains(err.Error(), want) {
 		t.Errorf("KeepAlive: %v; want %q", err, want)
 	}
 }
@@ -175,6 +178,7 @@ func TestPlaySamplesStops(t *testing.T) {
 	start := time.Now()
 	err := p.PlaySamples(ctx, sink, audiotest.Tone(440, 0.5, 10*audiotest.SampleRate))
 	if !errors.Is(err, context.DeadlineExceeded) || time.Since(start) > 5*time.Second {
-		t.Errorf("PlaySamples of 10 s cut after 0.2 s: %v after %v; want context.DeadlineExceeded at once", err, time.Since(start))
+		t.Errorf("PlaySamples of 10 s cut after 0.2 s: %v after %v; want context.DeadlineExceeded at once",
+			err, time.Since(start))
 	}
 }
