@@ -79,7 +79,7 @@ test: test-deps
 # devices, CPU, memory, call setup, server capacity, Go micro-benchmarks) and
 # writes docs/BENCHMARKS.md and its plot. It takes about 20 minutes.
 bench: bench-deps
-	$(GO) run ./bench/cmd/parleybench $(BENCH_ARGS)
+	$(GO) run ./cmd/parleybench $(BENCH_ARGS)
 
 clean:
 	rm -rf bin

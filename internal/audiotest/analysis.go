@@ -108,7 +108,7 @@ func spectrum(samples []int16, minSize int, win func(i, n int) float64) ([]float
 	for i, s := range samples {
 		x[i] = complex(float64(s)/32768*win(i, len(samples)), 0)
 	}
-	fft(x)
+	FFT(x, false)
 	p := make([]float64, size/2+1)
 	for i := range p {
 		a := cmplx.Abs(x[i])
@@ -117,8 +117,10 @@ func spectrum(samples []int16, minSize int, win func(i, n int) float64) ([]float
 	return p, float64(SampleRate) / float64(size)
 }
 
-// fft is an in-place iterative radix-2 FFT; len(x) must be a power of two.
-func fft(x []complex128) {
+// FFT transforms x in place (an iterative radix-2 FFT; len(x) must be a
+// power of two), or, if inverse, transforms it back without dividing by
+// len(x).
+func FFT(x []complex128, inverse bool) {
 	n := len(x)
 	for i, j := 1, 0; i < n; i++ {
 		bit := n >> 1
@@ -130,8 +132,12 @@ func fft(x []complex128) {
 			x[i], x[j] = x[j], x[i]
 		}
 	}
+	sign := -1.0
+	if inverse {
+		sign = 1
+	}
 	for size := 2; size <= n; size <<= 1 {
-		step := cmplx.Exp(complex(0, -2*math.Pi/float64(size)))
+		step := cmplx.Rect(1, sign*2*math.Pi/float64(size))
 		for start := 0; start < n; start += size {
 			w := complex(1, 0)
 			for k := range size / 2 {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"math/cmplx"
 	"math/rand/v2"
 	"path/filepath"
 	"slices"
@@ -35,6 +36,37 @@ func TestDominantFrequency(t *testing.T) {
 	}
 	if got := audiotest.DominantFrequency(make([]int16, 480)); got != 0 {
 		t.Errorf("silence: got %v Hz, want 0", got)
+	}
+}
+
+// TestFFT: a sine that fits 3 periods in 16 points has all its energy in
+// bins 3 and 13 (n/2 each, opposite phases); the inverse gives it back
+// times n.
+func TestFFT(t *testing.T) {
+	const n = 16
+	x := make([]complex128, n)
+	for i := range x {
+		x[i] = complex(math.Sin(2*math.Pi*3*float64(i)/n), 0)
+	}
+	orig := slices.Clone(x)
+	audiotest.FFT(x, false)
+	for k, v := range x {
+		want := complex(0, 0)
+		switch k {
+		case 3:
+			want = complex(0, -n/2)
+		case n - 3:
+			want = complex(0, n/2)
+		}
+		if cmplx.Abs(v-want) > 1e-9 {
+			t.Errorf("bin %d = %.6f, want %v", k, v, want)
+		}
+	}
+	audiotest.FFT(x, true)
+	for i, v := range x {
+		if cmplx.Abs(v-n*orig[i]) > 1e-9 {
+			t.Errorf("inverse: x[%d] = %.6f, want %.6f", i, v, n*orig[i])
+		}
 	}
 }
 

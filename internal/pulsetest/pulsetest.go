@@ -9,6 +9,11 @@
 // streams and modules must not disturb. The package functions (Play, Record,
 // Env, ...) talk to the shared daemon, the Pulse methods of the same names to
 // the Pulse's own.
+//
+// The benchmark harness drives PulseAudio too, outside any test: the
+// functions that do the work return errors (EnsureShared, Pactl,
+// KeepAlive, PlaySamples, Capture, Listen, Record...), and those that take
+// a testing.TB are thin wrappers over them for tests.
 package pulsetest
 
 import (
@@ -45,49 +50,80 @@ type Pulse struct {
 	modules map[string]string // module of each sink made, by name, until unloaded
 }
 
-// Start ensures a PulseAudio daemon is reachable, launching one if needed
-// (it is left running for other tests and processes). It skips the test if
-// PulseAudio or its utilities are not installed and fails it if a daemon
-// cannot be reached.
+// ErrNotInstalled is wrapped by EnsureShared's error when PulseAudio or
+// its utilities are not installed.
+var ErrNotInstalled = errors.New("pulsetest: PulseAudio is not installed (install pulseaudio and pulseaudio-utils)")
+
+// Start ensures a PulseAudio daemon is reachable, as EnsureShared does. It
+// skips the test if PulseAudio or its utilities are not installed and fails
+// it if a daemon cannot be reached.
 func Start(t testing.TB) *Pulse {
 	t.Helper()
+	p, err := EnsureShared(context.Background(), t.Logf)
+	if errors.Is(err, ErrNotInstalled) {
+		t.Skip(err)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// EnsureShared ensures the shared PulseAudio daemon is reachable, launching
+// one if needed (it is left running for other tests and processes), and
+// unloads the modules that processes which no longer exist left loaded (see
+// Describe). A daemon it launches gets real-time priority (see StartPrivate)
+// when this process may give it. logf (nil: nothing) hears which modules
+// were unloaded, and when the daemon's priority could not be raised.
+func EnsureShared(ctx context.Context, logf func(format string, args ...any)) (*Pulse, error) {
+	if logf == nil {
+		logf = func(string, ...any) {}
+	}
 	for _, bin := range []string{"pactl", "pacat"} {
 		if _, err := exec.LookPath(bin); err != nil {
-			t.Skipf("pulsetest: %s not found (install pulseaudio-utils): %v", bin, err)
+			return nil, fmt.Errorf("%w: %w", ErrNotInstalled, err)
 		}
 	}
-	if pactlInfo() == nil {
-		sweep(t)
-		return &Pulse{}
+	p := &Pulse{}
+	if p.info(ctx) != nil {
+		if err := launchShared(ctx, logf); err != nil {
+			return nil, err
+		}
 	}
+	p.sweep(ctx, logf)
+	return p, nil
+}
+
+// launchShared starts the shared daemon and waits until it answers.
+func launchShared(ctx context.Context, logf func(format string, args ...any)) error {
 	if _, err := exec.LookPath("pulseaudio"); err != nil {
-		t.Skipf("pulsetest: no PulseAudio server reachable and the pulseaudio binary is not installed: %v", err)
+		return fmt.Errorf("%w: no PulseAudio server reachable and no pulseaudio binary: %w", ErrNotInstalled, err)
 	}
 	// The daemon forks and may keep inherited descriptors, so its output
 	// goes to a file rather than a pipe that would never close.
-	logf, err := os.CreateTemp(t.TempDir(), "pulseaudio-*.log")
+	logFile, err := os.CreateTemp("", "pulsetest-*.log")
 	if err != nil {
-		t.Fatalf("pulsetest: %v", err)
+		return fmt.Errorf("pulsetest: %w", err)
 	}
-	defer logf.Close()
-	cmd := exec.Command("pulseaudio", "-D", "-n", "--exit-idle-time=-1", "--system=false",
+	defer os.Remove(logFile.Name())
+	defer logFile.Close()
+	cmd := exec.CommandContext(ctx, "pulseaudio", "-D", "-n", "--exit-idle-time=-1", "--system=false",
 		"--disallow-exit", "--load=module-native-protocol-unix")
-	cmd.Stdout, cmd.Stderr = logf, logf
-	runErr := cmd.Run() // may fail if another test process started one first
+	cmd.Stdout, cmd.Stderr = logFile, logFile
+	runErr := cmd.Run() // may fail if another process started one first
 	// There is no event to wait on, so poll with a bound.
 	deadline := time.Now().Add(startTimeout)
 	for {
-		err := pactlInfo()
+		err := (&Pulse{}).info(ctx)
 		if err == nil {
 			if runErr == nil {
-				logPriority(t, RealtimeShared())
+				logPriority(logf, realtimeShared())
 			}
-			sweep(t)
-			return &Pulse{}
+			return nil
 		}
-		if time.Now().After(deadline) {
-			out, _ := os.ReadFile(logf.Name())
-			t.Fatalf("pulsetest: PulseAudio not reachable after starting it (start: %v): %v\n%s", runErr, err, out)
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			out, _ := os.ReadFile(logFile.Name())
+			return fmt.Errorf("pulsetest: PulseAudio not reachable after starting it (start: %v): %w\n%s", runErr, err, out)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
@@ -151,7 +187,7 @@ func StartPrivate(t testing.TB) *Pulse {
 	// There is no event to wait on, so poll with a bound.
 	deadline := time.Now().Add(startTimeout)
 	for {
-		err := p.info()
+		err := p.info(context.Background())
 		if err == nil {
 			break
 		}
@@ -167,7 +203,7 @@ func StartPrivate(t testing.TB) *Pulse {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	logPriority(t, setRealtime(cmd.Process.Pid))
+	logPriority(t.Logf, setRealtime(cmd.Process.Pid))
 	return p
 }
 
@@ -181,20 +217,19 @@ func setRealtime(pid int) error {
 	return nil
 }
 
-// logPriority notes in t's log that a daemon's main thread could not be
-// given real-time priority, if err says so.
-func logPriority(t testing.TB, err error) {
+// logPriority notes that a daemon's main thread could not be given
+// real-time priority, if err says so.
+func logPriority(logf func(format string, args ...any), err error) {
 	if err != nil {
-		t.Logf("pulsetest: PulseAudio's main thread stays at normal priority: %v", err)
+		logf("pulsetest: PulseAudio's main thread stays at normal priority: %v", err)
 	}
 }
 
-// RealtimeShared gives the shared daemon's main thread the real-time
-// priority StartPrivate gives a private one, for a process that launched
-// that daemon (the benchmark harness does too). pactl info's "Server
-// String" says where the daemon is, and so its pid file. It needs root or
-// an RLIMIT_RTPRIO.
-func RealtimeShared() error {
+// realtimeShared gives the shared daemon's main thread the real-time
+// priority StartPrivate gives a private one, for the process that launched
+// that daemon. pactl info's "Server String" says where the daemon is, and
+// so its pid file. It needs root or an RLIMIT_RTPRIO.
+func realtimeShared() error {
 	out, err := exec.Command("pactl", "info").Output()
 	if err != nil {
 		return fmt.Errorf("pactl info: %w", err)
@@ -231,85 +266,94 @@ func (p *Pulse) commandContext(ctx context.Context, name string, args ...string)
 	return cmd
 }
 
-func pactlInfo() error { return (&Pulse{}).info() }
+func (p *Pulse) info(ctx context.Context) error {
+	_, err := p.Pactl(ctx, "info")
+	return err
+}
 
-func (p *Pulse) info() error {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+// pactlTimeout bounds a pactl command: the daemon answers at once, or is
+// stuck.
+const pactlTimeout = 10 * time.Second
+
+// Pactl runs pactl with args on p's daemon and returns its output, trimmed
+// (load-module prints the module's number).
+func (p *Pulse) Pactl(ctx context.Context, args ...string) (string, error) {
+	ctx, cancel := context.WithTimeout(ctx, pactlTimeout)
 	defer cancel()
-	out, err := p.commandContext(ctx, "pactl", "info").CombinedOutput()
+	out, err := p.commandContext(ctx, "pactl", args...).CombinedOutput()
 	if err != nil {
-		return fmt.Errorf("pactl info: %w: %s", err, bytes.TrimSpace(out))
+		return "", fmt.Errorf("pulsetest: pactl %s: %w: %s", strings.Join(args, " "), err, bytes.TrimSpace(out))
 	}
-	return nil
+	return strings.TrimSpace(string(out)), nil
+}
+
+// Describe returns the load-module argument that describes the device a
+// module makes (kind "sink" or "source") as description, tagged with this
+// process's id: EnsureShared unloads the tagged modules of processes that
+// no longer exist (a test binary or a harness that was killed never
+// unloaded its own).
+func Describe(kind, description string) string {
+	return fmt.Sprintf("%s_properties='device.description=%s %s%d'", kind, description, ownerProp, os.Getpid())
 }
 
 // NullSink loads a 48 kHz mono null sink with a unique name derived from
 // name and returns that name; its monitor source is name + ".monitor". The
-// sink is unloaded when the test ends.
-//
-// An idle null sink renders in 2 s blocks, which delays the first stream
-// opened on it (or its monitor) by up to 2 s. NullSink therefore keeps a
-// silent 10 ms-latency stream playing into it and restarts the sink's clock
-// once that stream is connected, so the sink behaves like a sound card from
-// the start; silence adds nothing to what the monitor carries.
+// sink is unloaded when the test ends. It keeps a silent stream playing
+// into the sink (KeepAlive), so that the sink behaves like a sound card
+// from the start; silence adds nothing to what the monitor carries.
 func (p *Pulse) NullSink(t testing.TB, name string) string {
 	t.Helper()
+	ctx := context.Background()
 	sink := fmt.Sprintf("%s_%d_%d", sanitize(name), os.Getpid(), p.sinks.Add(1))
-	out, err := p.Command("pactl", "load-module", "module-null-sink",
-		"sink_name="+sink, "rate=48000", "channels=1",
-		fmt.Sprintf("sink_properties='device.description=%s %s%d'", sink, ownerProp, os.Getpid())).CombinedOutput()
+	module, err := p.Pactl(ctx, "load-module", "module-null-sink", "sink_name="+sink, "rate=48000", "channels=1",
+		Describe("sink", sink))
 	if err != nil {
-		t.Fatalf("pulsetest: load null sink %s: %v: %s", sink, err, bytes.TrimSpace(out))
+		t.Fatal(err)
 	}
-	module := strings.TrimSpace(string(out))
 	p.loaded(sink, module)
-
 	t.Cleanup(func() {
 		if !p.unloading(sink) {
 			return // Unload did
 		}
-		if out, err := p.Command("pactl", "unload-module", module).CombinedOutput(); err != nil {
-			t.Errorf("pulsetest: unload null sink %s (module %s): %v: %s", sink, module, err, bytes.TrimSpace(out))
+		if _, err := p.Pactl(ctx, "unload-module", module); err != nil {
+			t.Errorf("pulsetest: unload null sink %s: %v", sink, err)
 		}
 	})
-	p.keepAlive(t, sink)
-	// Restart the sink's clock: its first render block was sized for an
-	// idle sink (2 s), and only a suspend/resume makes it adopt the
-	// keep-alive's 10 ms at once.
-	for _, arg := range []string{"1", "0"} {
-		if out, err := p.Command("pactl", "suspend-sink", sink, arg).CombinedOutput(); err != nil {
-			t.Fatalf("pulsetest: suspend-sink %s %s: %v: %s", sink, arg, err, bytes.TrimSpace(out))
-		}
+	stop, err := p.KeepAlive(ctx, sink, 1)
+	if err != nil {
+		t.Fatal(err)
 	}
+	t.Cleanup(stop) // before the sink's unloading: cleanups run last first
 	return sink
 }
 
-// keepAlive plays silence into sink with a 10 ms stream, so that the sink
-// runs as a sound card does rather than in an idle sink's 2 s blocks, and
-// returns once it is connected. The stream ends when the test does, before
-// the cleanups registered earlier (the sink's unloading).
-func (p *Pulse) keepAlive(t testing.TB, sink string) {
-	t.Helper()
+// KeepAlive plays silence into sink (48 kHz, of channels channels) with a
+// 10 ms stream until stop is called, and returns once the stream is
+// connected. An idle null sink renders in 2 s blocks, which delays the
+// first stream opened on it (or its monitor) by up to 2 s: with the
+// keep-alive, and its clock restarted (a suspend and resume; only that
+// makes a sink give up the 2 s block it was rendering), it runs like a
+// sound card. The silence comes through a pipe from this process, so that
+// if the process dies without calling stop, pacat sees the end of its
+// input and exits.
+func (p *Pulse) KeepAlive(ctx context.Context, sink string, channels int) (stop func(), err error) {
 	keep := p.Command("pacat", "--verbose", "--playback", "--device="+sink, "--raw",
-		"--format=s16le", "--rate=48000", "--channels=1", "--latency-msec=10",
+		"--format=s16le", "--rate=48000", fmt.Sprintf("--channels=%d", channels), "--latency-msec=10",
 		"--client-name=pulsetest-keepalive")
-	// Silence comes through a pipe from this process, so that if the test
-	// binary dies without cleaning up, pacat sees end of input and exits.
 	keep.Stdin = zeros{}
 	stderr, err := keep.StderrPipe()
 	if err != nil {
-		t.Fatalf("pulsetest: %v", err)
+		return nil, fmt.Errorf("pulsetest: %w", err)
 	}
 	if err := keep.Start(); err != nil {
-		t.Fatalf("pulsetest: keep-alive stream for %s: %v", sink, err)
+		return nil, fmt.Errorf("pulsetest: keep-alive stream for %s: %w", sink, err)
 	}
 	drained := make(chan struct{})
-	stop := func() {
+	stop = func() {
 		keep.Process.Kill()
 		<-drained
 		keep.Wait()
 	}
-	t.Cleanup(stop)
 	// Wait for the stream to connect (pacat says so).
 	connected := make(chan bool, 1)
 	go func() {
@@ -326,14 +370,28 @@ func (p *Pulse) keepAlive(t testing.TB, sink string) {
 			connected <- false
 		}
 	}()
+	timeout := time.NewTimer(startTimeout)
+	defer timeout.Stop()
 	select {
 	case ok := <-connected:
 		if !ok {
-			t.Fatalf("pulsetest: keep-alive stream for %s ended before connecting", sink)
+			stop()
+			return nil, fmt.Errorf("pulsetest: keep-alive stream for %s ended before connecting", sink)
 		}
-	case <-time.After(startTimeout):
-		t.Fatalf("pulsetest: keep-alive stream for %s did not connect within %v", sink, startTimeout)
+	case <-timeout.C:
+		stop()
+		return nil, fmt.Errorf("pulsetest: keep-alive stream for %s did not connect within %v", sink, startTimeout)
+	case <-ctx.Done():
+		stop()
+		return nil, ctx.Err()
 	}
+	for _, arg := range []string{"1", "0"} {
+		if _, err := p.Pactl(ctx, "suspend-sink", sink, arg); err != nil {
+			stop()
+			return nil, err
+		}
+	}
+	return stop, nil
 }
 
 // Sine plays a sine at hz into sink until the test ends: PulseAudio's
@@ -341,14 +399,14 @@ func (p *Pulse) keepAlive(t testing.TB, sink string) {
 // can hold up. Recorded from the sink's monitor it is at about -6 dBFS.
 func (p *Pulse) Sine(t testing.TB, sink string, hz int) {
 	t.Helper()
-	out, err := p.Command("pactl", "load-module", "module-sine", "sink="+sink, fmt.Sprintf("frequency=%d", hz)).CombinedOutput()
+	module, err := p.Pactl(context.Background(), "load-module", "module-sine", "sink="+sink,
+		fmt.Sprintf("frequency=%d", hz))
 	if err != nil {
-		t.Fatalf("pulsetest: load module-sine into %s: %v: %s", sink, err, bytes.TrimSpace(out))
+		t.Fatal(err)
 	}
-	module := strings.TrimSpace(string(out))
 	t.Cleanup(func() {
 		// Gone already if its sink was unloaded.
-		p.Command("pactl", "unload-module", module).Run()
+		p.Pactl(context.Background(), "unload-module", module)
 	})
 }
 
@@ -364,8 +422,8 @@ func (p *Pulse) Unload(t testing.TB, name string) {
 	if !ok {
 		t.Fatalf("pulsetest: Unload(%q): no such sink made by this Pulse", name)
 	}
-	if out, err := p.Command("pactl", "unload-module", module).CombinedOutput(); err != nil {
-		t.Fatalf("pulsetest: unload %s (module %s): %v: %s", name, module, err, bytes.TrimSpace(out))
+	if _, err := p.Pactl(context.Background(), "unload-module", module); err != nil {
+		t.Fatalf("pulsetest: unload %s: %v", name, err)
 	}
 }
 
@@ -388,7 +446,7 @@ func (p *Pulse) unloading(name string) bool {
 	return ok
 }
 
-// ownerProp tags the sinks NullSink loads with the test process's pid.
+// ownerProp tags the modules loaded with Describe with the process's pid.
 const ownerProp = "pulsetest.pid="
 
 // zeros is an endless source of silence.
@@ -399,17 +457,18 @@ func (zeros) Read(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// sweep unloads null sinks that NullSink loaded for test processes that no
-// longer exist: a test binary that crashed or was killed never ran its
-// cleanups. (Their keep-alive pacats end by themselves with their input.)
-func sweep(t testing.TB) {
-	out, err := exec.Command("pactl", "list", "short", "modules").Output()
+// sweep unloads the modules that processes which no longer exist loaded
+// with Describe's tag: a test binary that crashed or was killed never ran
+// its cleanups. (Their keep-alive pacats end by themselves with their
+// input.)
+func (p *Pulse) sweep(ctx context.Context, logf func(format string, args ...any)) {
+	out, err := p.Pactl(ctx, "list", "short", "modules")
 	if err != nil {
 		return
 	}
-	for _, line := range strings.Split(string(out), "\n") {
+	for _, line := range strings.Split(out, "\n") {
 		f := strings.SplitN(line, "\t", 3)
-		if len(f) < 3 || f[1] != "module-null-sink" {
+		if len(f) < 3 {
 			continue
 		}
 		i := strings.Index(f[2], ownerProp)
@@ -420,8 +479,8 @@ func sweep(t testing.TB) {
 		if err != nil || pid == os.Getpid() || alive(pid) {
 			continue
 		}
-		if err := exec.Command("pactl", "unload-module", f[0]).Run(); err == nil {
-			t.Logf("pulsetest: unloaded null sink module %s left by dead test process %d", f[0], pid)
+		if _, err := p.Pactl(ctx, "unload-module", f[0]); err == nil {
+			logf("pulsetest: unloaded %s module %s left by dead process %d", f[1], f[0], pid)
 		}
 	}
 }
@@ -490,19 +549,28 @@ func (p *Pulse) Play(t testing.TB, sink string, samples []int16) {
 // failure: a test stops a background talker with it before its sinks go.
 func (p *Pulse) PlayContext(ctx context.Context, t testing.TB, sink string, samples []int16) {
 	t.Helper()
+	if err := p.PlaySamples(ctx, sink, samples); err != nil && ctx.Err() == nil {
+		t.Error(err)
+	}
+}
+
+// PlaySamples plays samples (48 kHz mono) into sink with pacat and returns
+// once they have been played, or ctx.Err() once ctx is done.
+func (p *Pulse) PlaySamples(ctx context.Context, sink string, samples []int16) error {
 	b := make([]byte, 2*len(samples))
 	for i, s := range samples {
 		binary.LittleEndian.PutUint16(b[2*i:], uint16(s))
 	}
-	// 40 ms of buffering: enough that a busy test machine does not make
-	// pacat underrun (a gap would spoil frequency and SNR figures).
+	// 40 ms of buffering: enough that a busy machine does not make pacat
+	// underrun (a gap would spoil frequency and SNR figures).
 	cmd := p.commandContext(ctx, "pacat", "--playback", "--device="+sink, "--raw",
 		"--format=s16le", "--rate=48000", "--channels=1", "--latency-msec=40",
 		"--client-name=pulsetest-play")
 	cmd.Stdin = bytes.NewReader(b)
 	if out, err := cmd.CombinedOutput(); err != nil && ctx.Err() == nil {
-		t.Errorf("pulsetest: play into %s: %v: %s", sink, err, bytes.TrimSpace(out))
+		return fmt.Errorf("pulsetest: play into %s: %w: %s", sink, err, bytes.TrimSpace(out))
 	}
+	return ctx.Err()
 }
 
 // Loop plays samples into sink over and over, in the background, until
@@ -585,10 +653,17 @@ func Listen(ctx context.Context, source string, fn func(chunk []int16, at time.T
 
 // Listen is as the package's Listen, on p's daemon.
 func (p *Pulse) Listen(ctx context.Context, source string, fn func(chunk []int16, at time.Time) bool) error {
+	return p.Capture(ctx, source, 1, fn)
+}
+
+// Capture is as Listen, with channels channels: a chunk holds interleaved
+// samples, and may end within a frame (the next chunk goes on with it).
+func (p *Pulse) Capture(ctx context.Context, source string, channels int,
+	fn func(chunk []int16, at time.Time) bool) error {
 	rctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	cmd := p.commandContext(rctx, "pacat", "--record", "--device="+source, "--raw",
-		"--format=s16le", "--rate=48000", "--channels=1", "--latency-msec=10",
+		"--format=s16le", "--rate=48000", fmt.Sprintf("--channels=%d", channels), "--latency-msec=10",
 		"--client-name=pulsetest-record")
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr

@@ -6,10 +6,12 @@ import (
 	"math/rand/v2"
 	"slices"
 	"time"
+
+	"github.com/parley-voice/parley/internal/audiotest"
 )
 
 // SampleRate is the rate of every signal here, as everywhere in parley.
-const SampleRate = 48000
+const SampleRate = audiotest.SampleRate
 
 // Chirps returns d of silence with linear chirps at irregular intervals:
 // each 50 to 90 ms long, sweeping up or down between a start of 400 to
@@ -140,12 +142,12 @@ func bestLag(x, y []int16) (int, float64) {
 	for i, v := range y {
 		fy[i] = complex(float64(v), 0)
 	}
-	fft(fx, false)
-	fft(fy, false)
+	audiotest.FFT(fx, false)
+	audiotest.FFT(fy, false)
 	for i := range fx {
 		fy[i] *= cmplx.Conj(fx[i])
 	}
-	fft(fy, true) // fy[k] = Σ x[i] y[i+k] · n
+	audiotest.FFT(fy, true) // fy[k] = Σ x[i] y[i+k] · n
 	// Energy of each window of y, by prefix sums.
 	prefix := make([]float64, len(y)+1)
 	for i, v := range y {
@@ -167,37 +169,6 @@ func bestLag(x, y []int16) (int, float64) {
 		return 0, 0
 	}
 	return best, score
-}
-
-// fft is an in-place iterative radix-2 FFT (inverse unscaled); len(x) is a
-// power of two.
-func fft(x []complex128, inverse bool) {
-	n := len(x)
-	for i, j := 1, 0; i < n; i++ {
-		bit := n >> 1
-		for ; j&bit != 0; bit >>= 1 {
-			j ^= bit
-		}
-		j ^= bit
-		if i < j {
-			x[i], x[j] = x[j], x[i]
-		}
-	}
-	sign := -1.0
-	if inverse {
-		sign = 1
-	}
-	for size := 2; size <= n; size <<= 1 {
-		step := cmplx.Rect(1, sign*2*math.Pi/float64(size))
-		for start := 0; start < n; start += size {
-			w := complex(1, 0)
-			for k := range size / 2 {
-				a, b := x[start+k], x[start+k+size/2]*w
-				x[start+k], x[start+k+size/2] = a+b, a-b
-				w *= step
-			}
-		}
-	}
 }
 
 // Percentile returns the p-th percentile (0 to 100) of ds, interpolating

@@ -10,7 +10,7 @@ import (
 // TestClusterShort: a few calls on one node and across three nodes on a
 // nats-server, with sane figures, and their section in the report.
 func TestClusterShort(t *testing.T) {
-	e := &Env{Dir: "/tmp/clbench", Parley: parley(t), Logf: t.Logf}
+	e := &Env{Dir: t.TempDir(), Parley: parley(t), Logf: t.Logf}
 	const pairs, calls = 2, 20
 	r, err := MeasureCluster(context.Background(), e, pairs, calls)
 	if err != nil {

@@ -2,20 +2,10 @@ package bench
 
 import (
 	"fmt"
-	"image/color"
 	"io"
-	"math"
-	"path/filepath"
 	"slices"
 	"strings"
 	"time"
-
-	"gonum.org/v1/plot"
-	"gonum.org/v1/plot/plotter"
-	"gonum.org/v1/plot/plotutil"
-	"gonum.org/v1/plot/vg"
-	"gonum.org/v1/plot/vg/draw"
-	"gonum.org/v1/plot/vg/vgimg"
 )
 
 // ContenderResult is a contender's calls taken together.
@@ -299,8 +289,8 @@ func (r *Results) WriteMarkdown(w io.Writer, plotFile string) error {
 	var b strings.Builder
 	f := func(format string, args ...any) { fmt.Fprintf(&b, format, args...) }
 	f("# Benchmarks: parley beside baresip\n\n")
-	f("Written by `make bench` (the harness is in `bench/`, its entry point `bench/cmd/parleybench`) on %s, in %s. ",
-		r.Date.UTC().Format("2006-01-02 15:04 MST"), r.Duration.Round(time.Second))
+	f("Written by `make bench` (the harness is `cmd/parleybench`, its measurements package `internal/bench`) ")
+	f("on %s, in %s. ", r.Date.UTC().Format("2006-01-02 15:04 MST"), r.Duration.Round(time.Second))
 	f("Every figure below was measured in that one run, parley and baresip on the same machine under the same conditions; ")
 	f("run `make bench` again to measure yours. The machine is shared and noisy: read medians and ratios, not single figures.\n\n")
 
@@ -350,9 +340,11 @@ func (r *Results) WriteMarkdown(w io.Writer, plotFile string) error {
 		f("\n")
 	}
 	f("## How to run it\n\n")
-	f("`make bench` installs what it needs (baresip-core, PulseAudio, sox…), builds parley, and runs `go run ./bench/cmd/parleybench`, ")
-	f("which writes this file and its plot. `go run ./bench/cmd/parleybench -h` lists the knobs (rounds, chirp time, numbers of calls and connections). ")
-	f("A short version of every measurement runs with the tests (`go test ./bench`), asserting only that each produces sane figures.\n")
+	f("`make bench` installs what it needs (baresip-core, PulseAudio, sox…), builds parley, ")
+	f("and runs `go run ./cmd/parleybench`, which writes this file and its plot. ")
+	f("`go run ./cmd/parleybench -h` lists the knobs (rounds, chirp time, numbers of calls and connections). ")
+	f("A short version of every measurement runs with the tests (`go test ./internal/bench`), ")
+	f("asserting only that each produces sane figures.\n")
 	_, err := io.WriteString(w, b.String())
 	return err
 }
@@ -535,119 +527,6 @@ func fmtDur(d time.Duration) string {
 		return fmt.Sprintf("%.1f µs", float64(d)/1e3)
 	}
 	return fmt.Sprintf("%d ns", d.Nanoseconds())
-}
-
-// WritePlot draws the latency distributions: a box plot per set-up, and
-// their cumulative distributions, parley beside baresip.
-func (r *Results) WritePlot(path string) error {
-	var cs []ContenderResult
-	for _, c := range append(slices.Clone(r.Latency), r.Floors...) {
-		if c.Latency.N > 0 {
-			cs = append(cs, c)
-		}
-	}
-	if len(cs) == 0 {
-		return fmt.Errorf("bench: no latency to plot")
-	}
-	box := plot.New()
-	box.Title.Text = "Mouth-to-ear latency per chirp (axes end past the clients' highest p99)"
-	box.Y.Label.Text = "ms"
-	var names []string
-	for i, c := range cs {
-		vals := make(plotter.Values, c.Latency.N)
-		for j, d := range c.Latency.Values {
-			vals[j] = float64(d) / float64(time.Millisecond)
-		}
-		b, err := plotter.NewBoxPlot(vg.Points(18), float64(i), vals)
-		if err != nil {
-			return err
-		}
-		b.FillColor = colorOf(c.Contender, i)
-		box.Add(b)
-		names = append(names, strings.ReplaceAll(c.Contender.Name, ", ", ",\n"))
-	}
-	// The axes end a little past the highest p99: a few chirps of a call
-	// that the machine's load held up would squash the rest.
-	ymax := 0.0
-	for _, c := range cs {
-		if c.Contender.Client != "devloop" {
-			ymax = max(ymax, float64(c.Latency.P99)/float64(time.Millisecond))
-		}
-	}
-	ymax = math.Ceil(ymax*1.15/50) * 50
-	box.Y.Max = ymax
-	box.NominalX(names...)
-	box.X.Tick.Label.Font.Size = vg.Points(7)
-	box.Y.Min = 0
-	box.Add(plotter.NewGrid())
-
-	cdf := plot.New()
-	cdf.Title.Text = "Cumulative distribution"
-	cdf.X.Label.Text = "mouth-to-ear latency, ms"
-	cdf.Y.Label.Text = "share of chirps"
-	cdf.Y.Min, cdf.Y.Max = 0, 1
-	cdf.X.Min = 0
-	cdf.Legend.Top = false
-	cdf.Legend.Left = false
-	cdf.Legend.TextStyle.Font.Size = vg.Points(7)
-	xmax := 0.0
-	for i, c := range cs {
-		s := slices.Clone(c.Latency.Values)
-		slices.Sort(s)
-		pts := make(plotter.XYs, 0, 2*len(s))
-		for j, d := range s {
-			x := float64(d) / float64(time.Millisecond)
-			pts = append(pts, plotter.XY{X: x, Y: float64(j) / float64(len(s))}, plotter.XY{X: x, Y: float64(j+1) / float64(len(s))})
-			xmax = max(xmax, x)
-		}
-		l, err := plotter.NewLine(pts)
-		if err != nil {
-			return err
-		}
-		l.Color = colorOf(c.Contender, i)
-		l.Width = vg.Points(1.5)
-		if c.Contender.Client == "devloop" {
-			l.Dashes = []vg.Length{vg.Points(2), vg.Points(2)}
-		}
-		cdf.Add(l)
-		cdf.Legend.Add(c.Contender.Name, l)
-	}
-	cdf.X.Max = min(ymax, math.Ceil(xmax/50)*50)
-	cdf.Add(plotter.NewGrid())
-
-	const w, h = 30 * vg.Centimeter, 12 * vg.Centimeter
-	img := vgimg.New(w, h)
-	dc := draw.New(img)
-	tiles := draw.Tiles{Rows: 1, Cols: 2, PadX: vg.Centimeter, PadTop: vg.Millimeter * 3, PadBottom: vg.Millimeter * 3,
-		PadLeft: vg.Millimeter * 3, PadRight: vg.Millimeter * 3}
-	cv := plot.Align([][]*plot.Plot{{box, cdf}}, tiles, dc)
-	box.Draw(cv[0][0])
-	cdf.Draw(cv[0][1])
-	png := vgimg.PngCanvas{Canvas: img}
-	return writeFile(path, func(w io.Writer) error { _, err := png.WriteTo(w); return err })
-}
-
-// colorOf gives parley blues and greens and baresip reds and oranges.
-func colorOf(c Contender, i int) color.Color {
-	palette := map[string]color.RGBA{
-		"parley":                {31, 119, 180, 255},
-		"parley --low-latency":  {44, 160, 44, 255},
-		"parley, no processing": {23, 190, 207, 255},
-		"baresip":               {214, 39, 40, 255},
-		"baresip jb 1-3":        {255, 127, 14, 255},
-		"baresip, no jb":        {227, 119, 194, 255},
-		"devices only, 20 ms":   {127, 127, 127, 255},
-		"devices only, 10 ms":   {188, 189, 34, 255},
-	}
-	if col, ok := palette[c.Name]; ok {
-		return col
-	}
-	return plotutil.Color(i)
-}
-
-// PlotName is the plot's file name beside the document.
-func PlotName(doc string) string {
-	return strings.TrimSuffix(filepath.Base(doc), filepath.Ext(doc)) + "-latency.png"
 }
 
 func (r *Results) writeCluster(f func(string, ...any)) {

@@ -13,6 +13,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/parley-voice/parley/internal/pulsetest"
 )
 
 // Env is what the measurements share: a work directory, the parley
@@ -152,10 +154,7 @@ func RunCall(ctx context.Context, e *Env, rig *Rig, c Contender, d time.Duration
 	if err := sleep(ctx, settle); err != nil {
 		return nil, err
 	}
-	rec, err := Record(rig.Sink + ".monitor")
-	if err != nil {
-		return nil, err
-	}
+	rec := rig.Record(pulsetest.Monitor(rig.Sink))
 	stopRec := func() ([]int16, []int16, error) { return rec.Stop() }
 	defer func() {
 		if rec != nil {
@@ -178,7 +177,7 @@ func RunCall(ctx context.Context, e *Env, rig *Rig, c Contender, d time.Duration
 		prof = startPerf(dir, pair.a.Pid(), d)
 	}
 	start := time.Now()
-	if err := Play(ctx, rig.AMic, Chirps(seed, d)); err != nil {
+	if err := rig.Play(ctx, rig.AMic, Chirps(seed, d)); err != nil {
 		return nil, err
 	}
 	r := &CallResult{Contender: c, Window: time.Since(start), Load: LoadAverage()}
@@ -262,7 +261,7 @@ func startParley(ctx context.Context, e *Env, rig *Rig, c Contender, dir string)
 			"XDG_STATE_HOME=" + filepath.Join(dir, who), "XDG_DATA_HOME=" + filepath.Join(dir, who),
 		}
 	}
-	b, err := StartProc("parley-answer", dir, append(env("b", bob), PulseEnv(Monitor(rig.BMic), rig.BSpk)...),
+	b, err := StartProc("parley-answer", dir, append(env("b", bob), PulseEnv(pulsetest.Monitor(rig.BMic), rig.BSpk)...),
 		e.client(), append([]string{"answer", "--json"}, c.Args...)...)
 	if err != nil {
 		return nil, err
@@ -295,9 +294,6 @@ func startParley(ctx context.Context, e *Env, rig *Rig, c Contender, dir string)
 	}
 	return pair, nil
 }
-
-// Monitor is the monitor source of a sink.
-func Monitor(sink string) string { return sink + ".monitor" }
 
 var errNoBaresip = errors.New("bench: baresip is not installed (apt-get install baresip-core)")
 

@@ -1,6 +1,6 @@
 // Command parleybench measures parley beside baresip and writes
 // docs/BENCHMARKS.md and its plot: `make bench` runs it from the module's
-// root. See package bench for what it measures and how.
+// root. See package internal/bench for what it measures and how.
 package main
 
 import (
@@ -18,7 +18,8 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/parley-voice/parley/bench"
+	"github.com/parley-voice/parley/internal/bench"
+	"github.com/parley-voice/parley/internal/pulsetest"
 )
 
 func main() {
@@ -251,11 +252,12 @@ func write(root, out string, res *bench.Results, logf func(string, ...any)) erro
 
 // latency runs every contender's calls over one rig, in rounds.
 func latency(ctx context.Context, e *bench.Env, o options, res *bench.Results, problem func(string, ...any)) error {
-	if err := bench.EnsurePulse(ctx); err != nil {
+	pulse, err := pulsetest.EnsureShared(ctx, nil)
+	if err != nil {
 		problem("latency: %v", err)
 		return nil
 	}
-	rig, err := bench.NewRig(ctx, "run")
+	rig, err := bench.NewRig(ctx, pulse, "run")
 	if err != nil {
 		return err
 	}

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/parley-voice/parley/internal/pulsetest"
 )
 
 // HaveBaresip reports whether baresip (with its Opus and ALSA modules) is
@@ -110,7 +112,8 @@ func startBaresip(ctx context.Context, rig *Rig, c Contender, dir string) (*call
 	}
 	// stdbuf: baresip's stdout is a pipe here, and its events must come
 	// line by line.
-	b, err := StartProc("baresip-b", bdir, PulseEnv(Monitor(rig.BMic), rig.BSpk), "stdbuf", "-oL", "baresip", "-4", "-f", bdir)
+	b, err := StartProc("baresip-b", bdir, PulseEnv(pulsetest.Monitor(rig.BMic), rig.BSpk),
+		"stdbuf", "-oL", "baresip", "-4", "-f", bdir)
 	if err != nil {
 		return nil, err
 	}

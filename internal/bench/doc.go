@@ -1,7 +1,7 @@
 // Package bench is parley's benchmark harness: it measures parley beside
 // baresip, the best-known terminal SIP client, on one machine in one run,
-// and writes docs/BENCHMARKS.md with a plot of the latency distributions
-// (`make bench`, through cmd/parleybench).
+// and writes docs/BENCHMARKS.md with a plot of the latency distributions,
+// an SVG it draws itself (`make bench`, through cmd/parleybench).
 //
 // What it measures, and how:
 //
@@ -19,8 +19,15 @@
 //   - Server capacity (MeasureCapacity): idle signed-in connections to one
 //     `parley serve`, its memory per connection and idle CPU, and call
 //     setup under that load.
+//   - Several nodes (MeasureCluster): call routing on one node and on
+//     three nodes of a nats-server.
 //   - Go micro-benchmarks of the media path (RunMicro), and the media
 //     path's allocations per frame.
+//
+// It drives PulseAudio through internal/pulsetest, runs nats-server through
+// internal/natstest and takes its FFT from internal/audiotest, calling the
+// functions there that return errors; the tests call the same through
+// their testing.TB wrappers.
 //
 // The package's tests run every measurement briefly, asserting only that
 // it produces sane figures.

@@ -78,24 +78,26 @@ func opusRoundTrip(t *testing.T, pcm []int16) []int16 {
 	return append(out, make([]int16, len(pcm)-len(out))...)
 }
 
-func TestPercentile(t *testing.T) {
-	ms := func(v ...int) []time.Duration {
-		var ds []time.Duration
-		for _, x := range v {
-			ds = append(ds, time.Duration(x)*time.Millisecond)
-		}
-		return ds
+// msList returns milliseconds as durations.
+func msList(v ...int) []time.Duration {
+	var ds []time.Duration
+	for _, x := range v {
+		ds = append(ds, time.Duration(x)*time.Millisecond)
 	}
+	return ds
+}
+
+func TestPercentile(t *testing.T) {
 	for _, c := range []struct {
 		in   []time.Duration
 		p    float64
 		want time.Duration
 	}{
 		{nil, 50, 0},
-		{ms(5), 99, 5 * time.Millisecond},
-		{ms(1, 2, 3, 4), 50, 2500 * time.Microsecond},
-		{ms(4, 3, 2, 1, 100), 100, 100 * time.Millisecond},
-		{ms(10, 20), 95, 19500 * time.Microsecond},
+		{msList(5), 99, 5 * time.Millisecond},
+		{msList(1, 2, 3, 4), 50, 2500 * time.Microsecond},
+		{msList(4, 3, 2, 1, 100), 100, 100 * time.Millisecond},
+		{msList(10, 20), 95, 19500 * time.Microsecond},
 	} {
 		if got := Percentile(c.in, c.p); got != c.want {
 			t.Errorf("Percentile(%v, %v) = %v, want %v", c.in, c.p, got, c.want)

@@ -1,18 +1,15 @@
 package bench
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strings"
 	"sync"
 	"time"
 
+	"github.com/parley-voice/parley/internal/natstest"
 	"github.com/parley-voice/parley/signaling"
 )
 
@@ -78,14 +75,19 @@ func MeasureCluster(ctx context.Context, e *Env, pairs, calls int) (*ClusterResu
 	r.Runs = append(r.Runs, *run)
 	e.Logf("cluster: %s: dial to ringing p50 %v p99 %v; %.0f calls/s, p99 %v", run.Name, run.DialToRinging.P50, run.DialToRinging.P99, run.CallsPerSecond, run.LoadedDialToRinging.P99)
 
-	nats, version, stop, err := StartNATS(ctx, filepath.Join(e.Dir, "cluster-nats"))
+	dir := filepath.Join(e.Dir, "cluster-nats")
+	bin, version, err := natstest.Binary(ctx, dir)
 	if err != nil {
 		return r, err
 	}
-	defer stop()
+	nats, err := natstest.Run(ctx, bin, dir)
+	if err != nil {
+		return r, err
+	}
+	defer nats.Stop()
 	r.NATS = version
 	for _, n := range []int{1, 3} {
-		nodes, err := startNodes(ctx, e, n, nats)
+		nodes, err := startNodes(ctx, e, n, nats.URL)
 		if err != nil {
 			return r, err
 		}
@@ -363,86 +365,5 @@ func nextEvent(ctx context.Context, c *signaling.Client, t signaling.Type) (sign
 		case <-ctx.Done():
 			return signaling.Message{}, ctx.Err()
 		}
-	}
-}
-
-// StartNATS starts a nats-server with JetStream on a free loopback port,
-// storing in dir, and returns its URL, its version and how to stop it.
-// parley needs 2.11 or later: when the nats-server on the PATH is older
-// (Debian 12 has 2.9) or missing, the one parley embeds is built from the
-// module cache.
-func StartNATS(ctx context.Context, dir string) (url, version string, stop func(), err error) {
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return "", "", nil, err
-	}
-	bin, err := exec.LookPath("nats-server")
-	if err != nil {
-		bin = "/usr/sbin/nats-server"
-	}
-	out, err := exec.CommandContext(ctx, bin, "--version").Output()
-	var major, minor int
-	if _, serr := fmt.Sscanf(strings.TrimSpace(string(out)), "nats-server: v%d.%d", &major, &minor); err != nil || serr != nil || major == 2 && minor < 11 {
-		root, err := ModuleRoot()
-		if err != nil {
-			return "", "", nil, err
-		}
-		bin = filepath.Join(dir, "nats-server")
-		cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, "github.com/nats-io/nats-server/v2")
-		cmd.Dir = root
-		if out, err := cmd.CombinedOutput(); err != nil {
-			return "", "", nil, fmt.Errorf("bench: no nats-server 2.11 or later, and go build: %v: %s", err, out)
-		}
-		if out, err = exec.CommandContext(ctx, bin, "--version").Output(); err != nil {
-			return "", "", nil, err
-		}
-	}
-	version = strings.TrimPrefix(strings.TrimSpace(string(out)), "nats-server: ")
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", "", nil, err
-	}
-	port := l.Addr().(*net.TCPAddr).Port
-	l.Close()
-	cmd := exec.Command(bin, "-js", "-sd", filepath.Join(dir, "store"), "-a", "127.0.0.1", "-p", fmt.Sprint(port))
-	logs, err := cmd.StderrPipe()
-	if err != nil {
-		return "", "", nil, err
-	}
-	if err := cmd.Start(); err != nil {
-		return "", "", nil, fmt.Errorf("bench: nats-server: %w", err)
-	}
-	ready, done := make(chan struct{}), make(chan struct{})
-	go func() {
-		sc := bufio.NewScanner(logs)
-		r := ready
-		for sc.Scan() {
-			if r != nil && strings.Contains(sc.Text(), "Server is ready") {
-				close(r)
-				r = nil
-			}
-		}
-		cmd.Wait()
-		close(done)
-	}()
-	stop = func() {
-		cmd.Process.Signal(os.Interrupt)
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			cmd.Process.Kill()
-			<-done
-		}
-	}
-	select {
-	case <-ready:
-		return fmt.Sprintf("nats://127.0.0.1:%d", port), version, stop, nil
-	case <-done:
-		return "", "", nil, errors.New("bench: nats-server exited before it was ready")
-	case <-time.After(30 * time.Second):
-		stop()
-		return "", "", nil, errors.New("bench: nats-server not ready within 30s")
-	case <-ctx.Done():
-		stop()
-		return "", "", nil, ctx.Err()
 	}
 }
