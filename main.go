@@ -1,240 +1,26 @@
 // Command parley is a terminal voice-calling client and its signaling
 // server. `parley` alone opens the terminal UI; the sub-commands place and
 // answer calls from scripts, run the server and check who is online.
+//
+// This file only wires: a context that ends on an interrupt or SIGTERM,
+// stderr split from file descriptor 2 (internal/stderr), and the command
+// tree (internal/cli), whose exit status is the process's.
 package main
 
 import (
 	"context"
-	"errors"
-	"fmt"
-	"io"
-	"log/slog"
-	"net/http"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"syscall"
 
-	"github.com/spf13/cobra"
-
-	"github.com/parley-voice/parley/config"
-	"github.com/parley-voice/parley/signaling"
+	"github.com/parley-voice/parley/internal/cli"
+	"github.com/parley-voice/parley/internal/stderr"
 )
-
-// Exit statuses. They are a contract: scripts and tests depend on them.
-const (
-	exitOK         = 0 // the call completed, or the command did what it was asked
-	exitOffline    = 1 // `parley status`: the user is offline; other commands: a failure without a code
-	exitUsage      = 2 // bad flags or arguments
-	exitRejected   = 3 // the callee rejected the call
-	exitUnanswered = 4 // nobody answered, or the caller gave up
-	exitFailed     = 5 // the call failed after it was placed
-	exitError      = 6 // refused with an error code (printed, or as {"event":"error"} with --json)
-)
-
-const exitHelp = `Exit status:
-  0  the call completed (other commands: success)
-  1  status: the user is offline (online, away, dnd and in a call: 0);
-     other commands: failure without an error code
-  2  bad flags or arguments
-  3  the call was rejected
-  4  the call was unanswered (no answer in time, or canceled; answer: another
-     device of yours answered it)
-  5  the call failed
-  6  refused with an error code from the error table (80101 … 80999)
-`
-
-// exitCode carries a process exit status through cobra.
-type exitCode struct {
-	code int
-	err  error // already reported when nil
-}
-
-func (e *exitCode) Error() string {
-	if e.err == nil {
-		return fmt.Sprintf("exit status %d", e.code)
-	}
-	return e.err.Error()
-}
-
-func (e *exitCode) Unwrap() error { return e.err }
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	stderr, logStderr := splitStderr()
-	code := run(ctx, os.Args[1:], os.Stdout, stderr, os.Getenv, logStderr)
+	errOut, logStderr := stderr.Split()
+	code := cli.Main(ctx, os.Args[1:], os.Stdout, errOut, os.Getenv, logStderr)
 	stop()
 	os.Exit(code)
-}
-
-// env is what every command gets: where to write, the environment, and the
-// global flags.
-type env struct {
-	stdout, stderr io.Writer
-	getenv         func(string) string
-	servers        []string // --server, repeatable (or comma-separated)
-	token          string
-	ca             string // --ca: a PEM file of a CA to trust
-	logPath        string
-	debug          bool
-	http           *http.Client
-	logFile        *os.File             // the client log, when it is a file
-	logStderr      func(*os.File) error // points fd 2 at the log file; nil to leave it
-	ice            iceFlags             // the UI's media path flags
-	audio          audioFlags           // the UI's audio flags (demo's)
-	closers        []io.Closer
-}
-
-// run executes one parley command line and returns the exit status.
-// logStderr, when not nil, points file descriptor 2 at the log file once
-// it is open (see splitStderr).
-func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string, logStderr func(*os.File) error) int {
-	e := &env{stdout: stdout, stderr: stderr, getenv: getenv, http: &http.Client{}, logStderr: logStderr}
-	defer func() {
-		for _, c := range e.closers {
-			c.Close()
-		}
-	}()
-	root := e.rootCommand()
-	root.SetArgs(args)
-	root.SetOut(stdout)
-	root.SetErr(stderr)
-	err := root.ExecuteContext(ctx)
-	if err == nil {
-		return exitOK
-	}
-	var ec *exitCode
-	if errors.As(err, &ec) {
-		if ec.err != nil {
-			e.printError(ec.err)
-		}
-		return ec.code
-	}
-	// Cobra's own complaints (unknown flag, missing argument) are usage errors.
-	fmt.Fprintf(stderr, "parley: %v\nRun 'parley --help' for usage.\n", err)
-	return exitUsage
-}
-
-func (e *env) printError(err error) {
-	var se *signaling.Error
-	if errors.As(err, &se) {
-		say(e.stderr, "parley: %s (%d): %s", se.Name, se.Code, se.Message)
-		return
-	}
-	say(e.stderr, "parley: %v", err)
-}
-
-// say writes one line made of format and args, made harmless with
-// signaling.Printable: whatever the arguments hold (names, reasons, messages
-// from other people or from the server), no escape sequence reaches the
-// terminal, and the line stays one line. format holds no newline. Text
-// output that shows what came from elsewhere goes through say (or table);
-// --json output keeps that text as it came, escaped as JSON (harmlessJSON).
-func say(w io.Writer, format string, args ...any) {
-	fmt.Fprintln(w, signaling.Printable(fmt.Sprintf(format, args...)))
-}
-
-// fail turns err into the exit status for refusals: exitError when it
-// carries a code, exitOffline otherwise.
-func fail(err error) error {
-	var se *signaling.Error
-	if errors.As(err, &se) {
-		return &exitCode{code: exitError, err: err}
-	}
-	return &exitCode{code: exitOffline, err: err}
-}
-
-func (e *env) rootCommand() *cobra.Command {
-	root := &cobra.Command{
-		Use:   "parley",
-		Short: "Voice calls from the terminal",
-		Long: `parley places and answers voice calls from a terminal, with its own signaling server.
-
-Run 'parley' alone to open the terminal UI, 'parley demo' for a first call to an echo service.`,
-		SilenceUsage:  true,
-		SilenceErrors: true,
-		Args:          cobra.NoArgs,
-		RunE:          e.runUI,
-	}
-	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return err })
-	e.ice.register(root.Flags())
-	pf := root.PersistentFlags()
-	pf.StringSliceVar(&e.servers, "server", nil, "server `URL`; repeat it (or separate with commas) for the nodes of one service, tried in turn (default $PARLEY_SERVER, the saved config, or "+config.DefaultServer+")")
-	pf.StringVar(&e.token, "token", "", "token (default $PARLEY_TOKEN, the device signed in with 'parley login', or the saved token)")
-	pf.StringVar(&e.ca, "ca", "", "PEM file of the CA that signed the server's certificate, trusted besides the system's (default $PARLEY_CA or the saved one)")
-	pf.StringVar(&e.logPath, "log", "", "log file (default parley.log in $XDG_STATE_HOME/parley; - for stderr)")
-	pf.BoolVar(&e.debug, "debug", false, "log debug messages")
-	root.AddCommand(
-		e.serveCommand(),
-		e.tokenCommand(),
-		e.callCommand(),
-		e.answerCommand(),
-		e.statusCommand(),
-		e.devicesCommand(),
-		e.echoCommand(),
-		e.demoCommand(),
-		e.doctorCommand(),
-	)
-	root.AddCommand(e.peopleCommands()...)
-	root.SetUsageTemplate(root.UsageTemplate() + "\n" + exitHelp)
-	return root
-}
-
-// config loads the saved configuration with the environment and the global
-// flags on top.
-func (e *env) config() (config.Config, error) {
-	c, err := config.Load(config.Path(e.getenv), e.getenv)
-	if err != nil {
-		return c, err
-	}
-	if len(e.servers) > 0 {
-		c.SetServers(e.servers)
-	}
-	if e.token != "" {
-		c.Token = e.token
-	}
-	if e.ca != "" {
-		c.CA = e.ca
-	}
-	if c.CA != "" {
-		hc, err := trustCA(c.CA)
-		if err != nil {
-			return c, err
-		}
-		e.http = hc
-	}
-	return c, nil
-}
-
-// logger opens the log: a file for client commands (nothing may print over
-// the terminal), stderr when asked with --log -.
-func (e *env) logger(name string) (*slog.Logger, error) {
-	level := slog.LevelInfo
-	if e.debug {
-		level = slog.LevelDebug
-	}
-	opts := &slog.HandlerOptions{Level: level}
-	if e.logPath == "-" {
-		return slog.New(slog.NewTextHandler(e.stderr, opts)), nil
-	}
-	path := e.logPath
-	if path == "" {
-		path = filepath.Join(config.StateDir(e.getenv), name+".log")
-	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return nil, fmt.Errorf("log: %w", err)
-	}
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
-	if err != nil {
-		return nil, fmt.Errorf("log: %w", err)
-	}
-	e.closers = append(e.closers, f)
-	e.logFile = f
-	log := slog.New(slog.NewTextHandler(f, opts))
-	if e.logStderr != nil {
-		if err := e.logStderr(f); err != nil {
-			log.Warn("cannot send stderr to the log", "err", err)
-		}
-	}
-	return log, nil
 }

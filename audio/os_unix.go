@@ -9,9 +9,13 @@ import (
 )
 
 // silenceStderr points file descriptor 2 at /dev/null until restore is
-// called. PortAudio, ALSA and JACK print their probing chatter straight to
-// fd 2 from C, where no Go logger can catch it, and the terminal belongs to
-// the UI.
+// called, and then back at what it was. PortAudio, ALSA and JACK print
+// their probing chatter straight to fd 2 from C, where no Go logger can
+// catch it (15 lines of JACK's on a machine without a JACK server, at each
+// start of PortAudio). The parley command points fd 2 at its log file
+// (internal/stderr), but this package imports nothing of parley's, is used
+// by programs that do not (the benchmark harness, tests; parley with
+// --log -), and the chatter is noise in a log too: it silences its own.
 func silenceStderr() (restore func(), err error) {
 	null, err := os.OpenFile(os.DevNull, os.O_WRONLY, 0)
 	if err != nil {

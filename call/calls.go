@@ -19,7 +19,7 @@ import (
 // begin makes ev the current call, with its peer connection and its media
 // playing into sink (which it owns from now on, even when it fails).
 func (p *Phone) begin(ev signaling.CallEvent, sink audio.Sink) (*active, error) {
-	conf := webrtc.Configuration{ICEServers: append(slices.Clip(p.cfg.ICEServers), p.iceServers...)}
+	conf := webrtc.Configuration{ICEServers: append(pionICEServers(p.cfg.ICEServers), p.iceServers...)}
 	if p.cfg.RelayOnly {
 		conf.ICETransportPolicy = webrtc.ICETransportPolicyRelay
 	}

@@ -38,16 +38,16 @@ type Sounds struct {
 
 // Config is what a Phone needs.
 type Config struct {
-	Server     string             // http://host:port of `parley serve`
-	Servers    []string           // more addresses of the same service (other nodes), tried after Server and on a drop (redial)
-	Token      string             // the user's token, when TokenSource is nil
-	HTTPClient *http.Client       // nil: http.DefaultClient
-	Devices    Devices            // required
-	ICEServers []webrtc.ICEServer // besides the server's own, which come with each sign-in
-	RelayOnly  bool               // media only through a TURN relay: hides this side's address from the other
-	Frame      time.Duration      // audio frame: 20 ms (default) or 10 ms
-	AutoAnswer bool               // answer every incoming call at once (the echo service)
-	Reconnect  bool               // redial the server with backoff when the connection drops
+	Server     string                // http://host:port of `parley serve`
+	Servers    []string              // more addresses of the same service (other nodes), tried after Server and on a drop (redial)
+	Token      string                // the user's token, when TokenSource is nil
+	HTTPClient *http.Client          // nil: http.DefaultClient
+	Devices    Devices               // required
+	ICEServers []signaling.ICEServer // besides the server's own, which come with each sign-in (see CheckICEURL)
+	RelayOnly  bool                  // media only through a TURN relay: hides this side's address from the other
+	Frame      time.Duration         // audio frame: 20 ms (default) or 10 ms
+	AutoAnswer bool                  // answer every incoming call at once (the echo service)
+	Reconnect  bool                  // redial the server with backoff when the connection drops
 	Sounds     Sounds
 	Processing Processing   // what is done to a microphone's audio (dsp.go); zero: nothing
 	Logger     *slog.Logger // nil: discard

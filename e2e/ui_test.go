@@ -1,0 +1,208 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/parley-voice/parley/config"
+	"github.com/parley-voice/parley/internal/audiotest"
+	"github.com/parley-voice/parley/internal/pulsetest"
+)
+
+// tmux drives real parley UIs in a private tmux server.
+type tmux struct {
+	t      *testing.T
+	socket string
+}
+
+func newTmux(t *testing.T) *tmux {
+	t.Helper()
+	if _, err := exec.LookPath("tmux"); err != nil {
+		t.Skip("tmux is not installed (make test installs it)")
+	}
+	x := &tmux{t: t, socket: fmt.Sprintf("parley-test-%d", os.Getpid())}
+	t.Cleanup(func() { exec.Command("tmux", "-L", x.socket, "kill-server").Run() })
+	return x
+}
+
+func (x *tmux) run(args ...string) string {
+	x.t.Helper()
+	out, err := exec.Command("tmux", append([]string{"-L", x.socket}, args...)...).CombinedOutput()
+	if err != nil {
+		x.t.Fatalf("tmux %v: %v: %s", args, err, out)
+	}
+	return string(out)
+}
+
+// open starts parley (the test binary) with args in a new 100×30 session.
+func (x *tmux) open(name string, env []string, args ...string) {
+	x.t.Helper()
+	cmd := []string{"new-session", "-d", "-s", name, "-x", "100", "-y", "30"}
+	for _, e := range env {
+		cmd = append(cmd, "-e", e)
+	}
+	x.run(append(cmd, append([]string{parleyBin()}, args...)...)...)
+}
+
+func (x *tmux) keys(name string, keys ...string) {
+	x.run(append([]string{"send-keys", "-t", name}, keys...)...)
+}
+
+func (x *tmux) screen(name string) string { return x.run("capture-pane", "-p", "-t", name) }
+
+// waitFor polls the screen until it matches re: a terminal says nothing
+// when it changes, so polling (bounded) is all there is.
+func (x *tmux) waitFor(name, re string) string {
+	x.t.Helper()
+	r := regexp.MustCompile(re)
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		s := x.screen(name)
+		if r.MatchString(s) {
+			return s
+		}
+		if time.Now().After(deadline) {
+			x.t.Fatalf("%s's screen never matched %q; it shows:\n%s", name, re, s)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestUIEndToEnd: two real parley UIs in tmux, over PulseAudio virtual
+// devices and a real `parley serve`. Alice sees Bob online and calls him;
+// Bob answers with a; both see the timer; Alice mutes and Bob sees it; Bob
+// hears Alice's tone; Alice hangs up and both see the call completed.
+func TestUIEndToEnd(t *testing.T) {
+	x := newTmux(t)
+	pulse := pulsetest.Start(t)
+	aMic, aSpk := pulse.NullSink(t, "ui_alice_mic"), pulse.NullSink(t, "ui_alice_spk")
+	bMic, bSpk := pulse.NullSink(t, "ui_bob_mic"), pulse.NullSink(t, "ui_bob_spk")
+	w := newWorld(t)
+
+	user := func(name, contact, mic, spk string) []string {
+		dir := filepath.Join(w.home, name)
+		cfg := config.Config{Server: w.server, Token: w.token(name), Contacts: []string{contact}}
+		if err := cfg.Save(filepath.Join(dir, "config.json")); err != nil {
+			t.Fatal(err)
+		}
+		return append(pulsetest.Env(mic, spk),
+			"PARLEY_TEST_EXEC=1",
+			"PARLEY_CONFIG="+filepath.Join(dir, "config.json"),
+			"XDG_STATE_HOME="+filepath.Join(dir, "state"),
+			"PARLEY_SERVER=", "PARLEY_TOKEN=",
+			"TERM=xterm-256color",
+		)
+	}
+	x.open("bob", user("bob", "alice", bMic, bSpk))
+	x.waitFor("bob", `● connected`)
+	x.open("alice", user("alice", "bob", aMic, aSpk))
+	x.waitFor("alice", `● bob\s+online`)
+	x.waitFor("bob", `● alice\s+online`)
+
+	pulse.Loop(t, aMic, audiotest.Tone(440, 0.5, 10*audiotest.SampleRate))
+
+	x.keys("alice", "Enter")
+	x.waitFor("alice", `(?s)Calling bob|bob.*ringing`)
+	x.waitFor("bob", `INCOMING CALL from alice`)
+	x.keys("bob", "a")
+	x.waitFor("alice", `In call with bob\s+│?\s*00:0[1-9]`)
+	x.waitFor("bob", `In call with alice\s+│?\s*00:0[1-9]`)
+
+	// Bob hears Alice's tone.
+	rctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	heard, err := pulsetest.RecordN(rctx, pulsetest.Monitor(bSpk), audiotest.SampleRate)
+	cancel()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f := audiotest.DominantFrequency(heard); f < 435 || f > 445 {
+		t.Errorf("Bob's speaker plays %.1f Hz, want 440 ± 5", f)
+	}
+
+	x.keys("alice", "m")
+	x.waitFor("alice", `(?m)^│ You .* muted`)
+	x.waitFor("bob", `(?m)^│ alice .* muted`)
+	x.keys("alice", "h")
+	x.waitFor("alice", `Call with bob completed · 00:0`)
+	x.waitFor("bob", `Call with alice completed · 00:0`)
+
+	// Nothing but the UI reached the terminal: no stray lines above it.
+	for _, name := range []string{"alice", "bob"} {
+		if s := x.screen(name); !strings.HasPrefix(s, " parley · "+name) {
+			t.Errorf("%s's screen does not start with the header:\n%s", name, s)
+		}
+	}
+	x.keys("alice", "q")
+	x.keys("bob", "q")
+}
+
+// TestDemoEndToEnd is what `make demo` promises a new user: `parley demo`
+// opens the UI with the echo contact online; enter calls it; what the
+// microphone hears comes back out of the speaker about a second later
+// (the echo service's delay).
+func TestDemoEndToEnd(t *testing.T) {
+	x := newTmux(t)
+	pulse := pulsetest.Start(t)
+	mic, spk := pulse.NullSink(t, "demo_mic"), pulse.NullSink(t, "demo_spk")
+	home := t.TempDir()
+	x.open("demo", append(pulsetest.Env(mic, spk),
+		"PARLEY_CONFIG="+filepath.Join(home, "config.json"),
+		"XDG_STATE_HOME="+filepath.Join(home, "state"),
+		"PARLEY_SERVER=", "PARLEY_TOKEN=",
+		"TERM=xterm-256color",
+	), "demo")
+	x.waitFor("demo", `● echo\s+online`)
+	x.keys("demo", "Enter")
+	x.waitFor("demo", `In call with echo\s+│?\s*00:0[1-9]`)
+
+	// Half a second of 440 Hz into the microphone, and the speaker
+	// recorded from then on: the tone comes back once, a second later.
+	ctx, cancel := context.WithTimeout(t.Context(), 15*time.Second)
+	defer cancel()
+	var (
+		heard   []int16
+		started = make(chan time.Time, 1)
+		done    = make(chan error, 1)
+	)
+	go func() {
+		done <- pulse.Listen(ctx, pulsetest.Monitor(spk), func(chunk []int16, at time.Time) bool {
+			if len(heard) == 0 {
+				started <- at.Add(-time.Duration(len(chunk)) * time.Second / audiotest.SampleRate)
+			}
+			heard = append(heard, chunk...)
+			return len(heard) < 3*audiotest.SampleRate
+		})
+	}()
+	recordingFrom := <-started
+	playedAt := time.Now()
+	pulse.Play(t, mic, audiotest.Tone(440, 0.5, audiotest.SampleRate/2))
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	on := audiotest.FirstAbove(heard, 0.1)
+	if on < 0 {
+		t.Fatalf("the speaker stayed silent for 3 s after the microphone heard a tone (%.1f dBFS)", audiotest.DBFS(heard))
+	}
+	back := recordingFrom.Add(time.Duration(on) * time.Second / audiotest.SampleRate).Sub(playedAt)
+	tone := heard[on:min(len(heard), on+audiotest.SampleRate*4/10)]
+	f := audiotest.DominantFrequency(tone)
+	t.Logf("the tone came back %v after it was played into the microphone, at %.1f Hz, %.1f dBFS", back.Round(10*time.Millisecond), f, audiotest.DBFS(tone))
+	if f < 435 || f > 445 {
+		t.Errorf("the echo plays %.1f Hz, want 440 ± 5", f)
+	}
+	// The echo service holds audio for a second; the call's own path adds
+	// a little, the pacat that plays the tone a little more.
+	if back < 900*time.Millisecond || back > 1600*time.Millisecond {
+		t.Errorf("the tone came back after %v, want about a second (0.9 to 1.6 s)", back)
+	}
+	x.keys("demo", "h")
+	x.waitFor("demo", `Call with echo completed · 00:0`)
+	x.keys("demo", "q")
+}

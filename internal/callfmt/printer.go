@@ -1,0 +1,129 @@
+package callfmt
+
+import (
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/parley-voice/parley/call"
+	"github.com/parley-voice/parley/signaling"
+)
+
+// Printer writes a phone's events for people, one line each, or as JSON
+// lines (--json). It remembers when the call was answered, to say how long
+// it lasted: one goroutine uses it, the one that reads the events.
+type Printer struct {
+	w          io.Writer
+	json       bool
+	untoldWait time.Duration
+	answeredAt time.Time
+}
+
+// NewPrinter writes to w, as JSON lines when asJSON. untoldWait is how long
+// the command waits to tell the server of a hang-up made while it was
+// unreachable: the line that says so names it.
+func NewPrinter(w io.Writer, asJSON bool, untoldWait time.Duration) *Printer {
+	return &Printer{w: w, json: asJSON, untoldWait: untoldWait}
+}
+
+// Print writes ev; events that people are not told of (stats) are written
+// as JSON only.
+func (p *Printer) Print(ev call.Event) {
+	if p.printAudio(ev) { // device changes and microphone warnings (audio.go)
+		return
+	}
+	if p.json {
+		p.printJSON(ev)
+		return
+	}
+	if line := p.text(ev); line != "" {
+		// Names, reasons and messages come from the other side and the
+		// server: Say makes them harmless.
+		Say(p.w, "%s", line)
+	}
+}
+
+// Error writes a refusal that came before any call, as a call.Failure.
+func (p *Printer) Error(e *signaling.Error) {
+	p.Print(call.Failure{Err: e})
+}
+
+// text is the line that tells ev to people, or "".
+func (p *Printer) text(ev call.Event) string {
+	switch ev := ev.(type) {
+	case call.StatusChanged:
+		return p.describe(ev)
+	case call.Muted:
+		switch {
+		case ev.Local && ev.Muted:
+			return "you are muted"
+		case ev.Local:
+			return "you are unmuted"
+		case ev.Muted:
+			return "the other side muted"
+		default:
+			return "the other side unmuted"
+		}
+	case call.Failure:
+		return fmt.Sprintf("error %s (%d): %s", ev.Err.Name, ev.Err.Code, ev.Err.Message)
+	case call.Warning:
+		if ev.Raised {
+			return fmt.Sprintf("warning: %s (%.1f)", ev.Name, ev.Value)
+		}
+		return fmt.Sprintf("cleared: %s", ev.Name)
+	case call.Verification:
+		return fmt.Sprintf("verification code: %s (the other side must see the same)", ev.Code)
+	case call.Connected:
+		if ev.Up {
+			return fmt.Sprintf("signed in as %s", signaling.Label(ev.User, ev.Name))
+		}
+		return fmt.Sprintf("disconnected: %v", ev.Err)
+	}
+	return ""
+}
+
+func (p *Printer) describe(ev call.StatusChanged) string {
+	peer := signaling.Label(ev.Peer(), ev.PeerName())
+	switch ev.Status {
+	case signaling.Started:
+		if ev.Direction == signaling.Outbound {
+			return fmt.Sprintf("calling %s (call %s)", peer, ev.ID)
+		}
+		if ev.Guest {
+			return fmt.Sprintf("Guest %s is waiting, from your guest link (call %s)", peer, ev.ID)
+		}
+		return fmt.Sprintf("incoming call from %s (call %s)", peer, ev.ID)
+	case signaling.Ringing:
+		return "ringing"
+	case signaling.Answered:
+		p.answeredAt = ev.At
+		if ev.Reason != "" {
+			return "answered: " + ev.Reason
+		}
+		return "answered"
+	case signaling.Completed:
+		s := "completed"
+		if !p.answeredAt.IsZero() {
+			s = fmt.Sprintf("completed after %s", ev.At.Sub(p.answeredAt).Round(100*time.Millisecond))
+		}
+		if ev.Untold {
+			s += fmt.Sprintf(" here; the server is unreachable: waiting up to %s to tell it, "+
+				"which ends the call for the other side", p.untoldWait)
+		}
+		return s
+	case signaling.Rejected:
+		return fmt.Sprintf("%s rejected the call", peer)
+	case signaling.Unanswered:
+		return "unanswered" + reason(ev.Reason)
+	case signaling.Failed:
+		return "failed" + reason(ev.Reason)
+	}
+	return string(ev.Status)
+}
+
+func reason(r string) string {
+	if r == "" {
+		return ""
+	}
+	return ": " + r
+}

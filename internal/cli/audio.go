@@ -1,0 +1,98 @@
+package cli
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/parley-voice/parley/call"
+	"github.com/parley-voice/parley/config"
+)
+
+// onOff is a flag that takes on or off (also true/false, yes/no, 1/0) and
+// remembers whether it was given.
+type onOff struct {
+	set, on bool
+}
+
+func (o *onOff) String() string {
+	switch {
+	case !o.set:
+		return ""
+	case o.on:
+		return "on"
+	}
+	return "off"
+}
+
+func (o *onOff) Set(s string) error {
+	switch strings.ToLower(s) {
+	case "on", "true", "yes", "1":
+		o.set, o.on = true, true
+	case "off", "false", "no", "0":
+		o.set, o.on = true, false
+	default:
+		return fmt.Errorf("%q: use on or off", s)
+	}
+	return nil
+}
+
+func (o *onOff) Type() string { return "on|off" }
+
+// audioFlags are the microphone processing flags of call, answer, demo and
+// echo, and the speaker's latency.
+type audioFlags struct {
+	aec, ns, agc onOff
+	outLatency   time.Duration // --output-latency; 0: not given
+}
+
+func (f *audioFlags) register(c *cobra.Command, def string) {
+	c.Flags().Var(&f.aec, "aec", "echo cancellation: on or off (default "+def+")")
+	c.Flags().Var(&f.ns, "noise-suppression", "noise suppression: on or off (default "+def+")")
+	c.Flags().Var(&f.agc, "agc", "automatic gain control: on or off (default "+def+")")
+	c.Flags().DurationVar(&f.outLatency, "output-latency", 0,
+		"the speaker's device latency to start with, such as 40ms (default: the config's output_latency, "+
+			"else the device's lowest); it grows when the device runs dry")
+}
+
+// outputLatency is the speaker latency the flag, else the config, asks for.
+func (f *audioFlags) outputLatency(cfg config.Config) (time.Duration, error) {
+	if f.outLatency != 0 {
+		if f.outLatency < 0 || f.outLatency > config.MaxOutputLatency {
+			return 0, fmt.Errorf("--output-latency %v: give a duration from 0 to %v, such as 40ms",
+				f.outLatency, config.MaxOutputLatency)
+		}
+		return f.outLatency, nil
+	}
+	return cfg.OutputLatencyDuration()
+}
+
+// processing is what the flags, else the config, else def ask for.
+func (f *audioFlags) processing(cfg config.Config, def call.Processing) call.Processing {
+	p := configProcessing(cfg, def)
+	for _, o := range []struct {
+		flag *onOff
+		dst  *bool
+	}{{&f.aec, &p.EchoCancellation}, {&f.ns, &p.NoiseSuppression}, {&f.agc, &p.AutoGain}} {
+		if o.flag.set {
+			*o.dst = o.flag.on
+		}
+	}
+	return p
+}
+
+// configProcessing is the config's processing, def where it says nothing.
+func configProcessing(cfg config.Config, def call.Processing) call.Processing {
+	p := def
+	for _, o := range []struct {
+		cfg *bool
+		dst *bool
+	}{{cfg.AEC, &p.EchoCancellation}, {cfg.NoiseSuppression, &p.NoiseSuppression}, {cfg.AGC, &p.AutoGain}} {
+		if o.cfg != nil {
+			*o.dst = *o.cfg
+		}
+	}
+	return p
+}

@@ -1,0 +1,239 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/parley-voice/parley/call"
+	"github.com/parley-voice/parley/internal/callfmt"
+	"github.com/parley-voice/parley/internal/devices"
+	"github.com/parley-voice/parley/signaling"
+)
+
+const specHelp = `SRC is default (the default microphone), a device name or index, file:PATH.wav
+(played at real-time pace, then silence), tone:HZ or silence.
+SINK is default, a device name or index, file:PATH.wav (48 kHz mono 16-bit,
+written as it plays) or null.`
+
+// mediaFlags are the flags of the commands that carry audio.
+type mediaFlags struct {
+	ice     iceFlags
+	in, out string
+	hold    time.Duration
+	json    bool
+	audio   audioFlags // --aec, --noise-suppression, --agc (audio.go)
+	ring    string     // --ring-device, where registered
+	low     bool       // --low-latency: 10 ms frames
+}
+
+func (f *mediaFlags) register(c *cobra.Command) {
+	c.Flags().StringVar(&f.in, "in", "", "audio source: default, device name or index, file:PATH.wav, tone:HZ, "+
+		"silence (default: the saved input, else default)")
+	c.Flags().StringVar(&f.out, "out", "", "audio sink: default, device name or index, file:PATH.wav, null "+
+		"(default: the saved output, else default)")
+	c.Flags().DurationVar(&f.hold, "for", 0, "hang up this long after the call is answered "+
+		"(default: stay until the other side hangs up)")
+	c.Flags().BoolVar(&f.json, "json", false, "print one JSON object per line for every event")
+	f.audio.register(c, "the config's aec, noise_suppression and agc, else on")
+	f.ice.register(c.Flags())
+	c.Flags().BoolVar(&f.low, "low-latency", false, lowLatencyHelp)
+}
+
+const lowLatencyHelp = "send and play 10 ms frames instead of 20 ms: less delay, for more CPU and packets"
+
+func (e *env) callCommand() *cobra.Command {
+	var f mediaFlags
+	c := &cobra.Command{
+		Use:   "call USER",
+		Short: "Place a call to USER",
+		Long:  "Place a call to USER and stay in it until either side hangs up (or --for elapses).\n\n" + specHelp,
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ph, pr, err := e.phone(cmd.Context(), f, call.Config{})
+			if err != nil {
+				return err
+			}
+			defer ph.Close()
+			ph.Dial(args[0])
+			return converse(cmd.Context(), ph, pr, f.hold, nil)
+		},
+	}
+	f.register(c)
+	return c
+}
+
+func (e *env) answerCommand() *cobra.Command {
+	var f mediaFlags
+	var reject bool
+	c := &cobra.Command{
+		Use:   "answer",
+		Short: "Wait for the next incoming call and answer it (or reject it)",
+		Long:  "Wait for the next incoming call and answer it, or reject it with --reject.\n\n" + specHelp,
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ph, pr, err := e.phone(cmd.Context(), f, call.Config{})
+			if err != nil {
+				return err
+			}
+			defer ph.Close()
+			return converse(cmd.Context(), ph, pr, f.hold, func() {
+				if reject {
+					ph.Reject()
+				} else {
+					ph.Answer()
+				}
+			})
+		},
+	}
+	f.register(c)
+	c.Flags().BoolVar(&reject, "reject", false, "reject the call instead of answering")
+	c.Flags().StringVar(&f.ring, "ring-device", "", "speaker the ringtone plays on until the call is answered "+
+		"(default: the config's ring_device, else --out)")
+	return c
+}
+
+// phone starts a phone for a command with media flags.
+func (e *env) phone(ctx context.Context, f mediaFlags, pc call.Config) (*call.Phone, *callfmt.Printer, error) {
+	cfg, err := e.config()
+	if err != nil {
+		return nil, nil, fail(err)
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, nil, fail(err)
+	}
+	log, err := e.logger("parley")
+	if err != nil {
+		return nil, nil, fail(err)
+	}
+	pr := callfmt.NewPrinter(e.stdout, f.json, untoldWait)
+	pc.Server, pc.Token, pc.Logger, pc.HTTPClient = cfg.Server, cfg.Token, log, e.http
+	pc.Servers = cfg.ServerList()
+	pc.Token, pc.TokenSource = e.auth(cfg)
+	pc.Reconnect = true // a server restart or a network change is survived
+	if pc.Devices == nil {
+		outLat, err := f.audio.outputLatency(cfg)
+		if err != nil {
+			return nil, nil, &exitCode{code: exitUsage, err: err}
+		}
+		ring := f.ring
+		if ring == "" {
+			ring = cfg.RingDevice
+		}
+		d := devices.New(devices.Options{
+			Input: devices.Pick(f.in, cfg.Input), Output: devices.Pick(f.out, cfg.Output), Ring: ring,
+			OutputLatency: outLat, Logger: log,
+		})
+		e.closers = append(e.closers, d)
+		pc.Devices = d
+	}
+	pc.Processing = f.audio.processing(cfg, call.DefaultProcessing)
+	if f.low {
+		pc.Frame = 10 * time.Millisecond
+	}
+	if err := f.ice.apply(&pc, cfg); err != nil {
+		return nil, nil, fail(err)
+	}
+	ph, err := call.Start(ctx, pc)
+	if err != nil {
+		// Coded either way (80999 when nothing more specific applies),
+		// so that the exit status does not depend on --json.
+		se := signaling.AsError(err)
+		if f.json {
+			pr.Error(se)
+			return nil, nil, &exitCode{code: exitError}
+		}
+		return nil, nil, fail(se)
+	}
+	return ph, pr, nil
+}
+
+// converse prints the phone's events until the call ends and returns the
+// exit status that says how. onIncoming runs when a call comes in.
+func converse(ctx context.Context, ph *call.Phone, pr *callfmt.Printer, hold time.Duration, onIncoming func()) error {
+	var hangup <-chan time.Time
+	interrupted := ctx.Done()
+	var giveUp <-chan time.Time
+	inCall := false
+	untold := false // the call was hung up while the server was unreachable, and it is not told yet
+	for {
+		select {
+		case ev, ok := <-ph.Events():
+			if !ok {
+				return &exitCode{code: exitFailed, err: errors.New("the phone stopped")}
+			}
+			pr.Print(ev)
+			switch ev := ev.(type) {
+			case call.StatusChanged:
+				inCall = true
+				if ev.First && ev.Direction == signaling.Inbound && onIncoming != nil {
+					onIncoming()
+					onIncoming = nil
+				}
+				if ev.Status == signaling.Answered && ev.Reason == call.ReasonAnsweredElsewhere {
+					return &exitCode{code: exitUnanswered} // not here: another device took it
+				}
+				if ev.Status == signaling.Answered && hold > 0 {
+					hangup = time.After(hold)
+				}
+				if ev.Untold {
+					// The phone tells the server once it is back, which
+					// ends the call for the other side: wait a while.
+					untold = true
+					giveUp = time.After(untoldWait)
+					continue
+				}
+				if ev.Status.Terminal() {
+					return statusExit(ev.Status)
+				}
+			case call.Failure:
+				return &exitCode{code: exitError}
+			case call.Connected:
+				if ev.Up && untold {
+					return nil // told: the phone sends the hang-up at once
+				}
+				// The phone reconnects by itself, unless it cannot sign in.
+				var se *signaling.Error
+				if !ev.Up && errors.As(ev.Err, &se) && se.Code == signaling.InvalidToken {
+					return &exitCode{code: exitError}
+				}
+			}
+		case <-hangup:
+			hangup = nil
+			ph.Hangup()
+		case <-interrupted:
+			if !inCall || untold {
+				return &exitCode{code: 130}
+			}
+			interrupted = nil
+			ph.Hangup()
+			giveUp = time.After(3 * time.Second)
+		case <-giveUp:
+			if untold {
+				return &exitCode{code: exitFailed, err: fmt.Errorf("the server was still unreachable %s after the hang-up: "+
+					"the other side stays in the call until the server gives up on this side", untoldWait)}
+			}
+			return &exitCode{code: exitFailed, err: errors.New("the server did not confirm the hang-up")}
+		}
+	}
+}
+
+// untoldWait is how long a command waits for the server to come back, to
+// tell it of a hang-up made while it was unreachable.
+const untoldWait = 10 * time.Second
+
+func statusExit(s signaling.Status) error {
+	switch s {
+	case signaling.Completed:
+		return nil
+	case signaling.Rejected:
+		return &exitCode{code: exitRejected}
+	case signaling.Unanswered:
+		return &exitCode{code: exitUnanswered}
+	default:
+		return &exitCode{code: exitFailed}
+	}
+}

@@ -1,0 +1,245 @@
+// Package devices chooses and opens the audio devices of calls: the
+// microphone, the speaker and the ring device named by --in, --out and
+// --ring-device or by the saved choice (Pick), falling back to the
+// system's defaults when one stops working; and it lists the devices and
+// saves the choices of the UI's picker and settings screen.
+package devices
+
+import (
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/parley-voice/parley/audio"
+	"github.com/parley-voice/parley/call"
+	"github.com/parley-voice/parley/config"
+)
+
+// Pick is the source or sink spec a command uses: the flag's, else the
+// saved one (the config's input or output), else "default".
+func Pick(flag, saved string) string {
+	if flag != "" {
+		return flag
+	}
+	if saved != "" {
+		return saved
+	}
+	return "default"
+}
+
+// Options are what a Manager starts with.
+type Options struct {
+	Input, Output string          // the source and sink specs (see Pick and audio.OpenSource)
+	Ring          string          // the ringtone's device; "": the output
+	OutputLatency time.Duration   // the speaker's device latency to start with (0: the lowest)
+	Processing    call.Processing // the microphone's processing, for the settings screen
+	ConfigPath    string          // the config file that Choose and SetProcessing save to
+	Logger        *slog.Logger
+}
+
+// Phone is what the choices made during a call apply to (a *call.Phone).
+type Phone interface {
+	SwitchDevices(mic, speaker bool)
+	SetProcessing(p call.Processing)
+}
+
+// Manager opens the audio of a command's calls, and lists and saves
+// devices for the UI. PortAudio is started only when a spec names a
+// device, and stays up until Close. The phone's loop and the UI both call
+// it, so a mutex guards it.
+type Manager struct {
+	log        *slog.Logger
+	configPath string
+	outLat     time.Duration
+
+	mu      sync.Mutex
+	in, out string
+	ring    string
+	proc    call.Processing
+	phone   Phone // the phone the choices apply to, once attached
+	sys     *audio.System
+}
+
+var (
+	_ call.Devices         = (*Manager)(nil)
+	_ call.RingDevices     = (*Manager)(nil)
+	_ call.FallbackDevices = (*Manager)(nil)
+)
+
+// New returns a Manager of the devices o names; it opens nothing yet.
+func New(o Options) *Manager {
+	return &Manager{log: o.Logger, configPath: o.ConfigPath, outLat: o.OutputLatency,
+		in: o.Input, out: o.Output, ring: o.Ring, proc: o.Processing}
+}
+
+// Attach makes the choices made from now on (Choose, SetProcessing) apply
+// to the call in progress on ph too.
+func (m *Manager) Attach(ph Phone) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.phone = ph
+}
+
+// Close stops PortAudio, if it was started. Call it once the phone is
+// closed.
+func (m *Manager) Close() error {
+	m.mu.Lock()
+	sys := m.sys
+	m.sys = nil
+	m.mu.Unlock()
+	if sys == nil {
+		return nil
+	}
+	return sys.Close()
+}
+
+// system starts PortAudio if spec needs it; m.mu must be held.
+func (m *Manager) system(spec string) (*audio.System, error) {
+	if !namesDevice(spec) || m.sys != nil {
+		return m.sys, nil
+	}
+	sys, err := audio.NewSystem(m.log)
+	if err != nil {
+		return nil, err
+	}
+	sys.SetOutputLatency(m.outLat)
+	m.sys = sys
+	return sys, nil
+}
+
+// namesDevice tells whether a source or sink spec needs the sound system.
+func namesDevice(spec string) bool {
+	if strings.HasPrefix(spec, "file:") || strings.HasPrefix(spec, "tone:") {
+		return false
+	}
+	return spec != "silence" && spec != "null"
+}
+
+// OpenSource opens the microphone (or the generated source) of the input
+// spec.
+func (m *Manager) OpenSource(n int) (audio.Source, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	sys, err := m.system(m.in)
+	if err != nil {
+		return nil, err
+	}
+	return audio.OpenSource(sys, m.in, n)
+}
+
+// OpenSink opens the speaker (or the file, or null) of the output spec.
+func (m *Manager) OpenSink(n int) (audio.Sink, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	sys, err := m.system(m.out)
+	if err != nil {
+		return nil, err
+	}
+	return audio.OpenSink(sys, m.out, n)
+}
+
+// OpenRing opens the ring device, when one is set apart from the output.
+func (m *Manager) OpenRing(n int) (audio.Sink, bool, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.ring == "" || m.ring == m.out {
+		return nil, false, nil
+	}
+	sys, err := m.system(m.ring)
+	if err != nil {
+		return nil, false, err
+	}
+	sink, err := audio.OpenSink(sys, m.ring, n)
+	return sink, err == nil, err
+}
+
+// OpenDefaultSource opens the system's default microphone.
+func (m *Manager) OpenDefaultSource(n int) (audio.Source, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	sys, err := m.system("default")
+	if err != nil {
+		return nil, err
+	}
+	return audio.OpenSource(sys, "default", n)
+}
+
+// OpenDefaultSink opens the system's default speaker.
+func (m *Manager) OpenDefaultSink(n int) (audio.Sink, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	sys, err := m.system("default")
+	if err != nil {
+		return nil, err
+	}
+	return audio.OpenSink(sys, "default", n)
+}
+
+// List names the input and output devices.
+func (m *Manager) List() (inputs, outputs []string, err error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	sys, err := m.system("default")
+	if err != nil {
+		return nil, nil, err
+	}
+	all, err := sys.Devices()
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, dev := range all {
+		if dev.MaxInputChannels > 0 {
+			inputs = append(inputs, dev.Name)
+		}
+		if dev.MaxOutputChannels > 0 {
+			outputs = append(outputs, dev.Name)
+		}
+	}
+	return inputs, outputs, nil
+}
+
+// Current is the input and output the next call uses.
+func (m *Manager) Current() (input, output string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.in, m.out
+}
+
+// Choose uses input and output from now on, in the call in progress too,
+// and saves them in the config file.
+func (m *Manager) Choose(input, output string) error {
+	m.mu.Lock()
+	mic, speaker := input != m.in, output != m.out
+	m.in, m.out = input, output
+	ph := m.phone
+	m.mu.Unlock()
+	if ph != nil && (mic || speaker) {
+		ph.SwitchDevices(mic, speaker)
+	}
+	return config.Update(m.configPath, func(c *config.Config) {
+		c.Input, c.Output = input, output
+	})
+}
+
+// Processing is what is done to the microphone now.
+func (m *Manager) Processing() call.Processing {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.proc
+}
+
+// SetProcessing saves p in the config file and applies it to the call in
+// progress and the next ones.
+func (m *Manager) SetProcessing(p call.Processing) error {
+	m.mu.Lock()
+	m.proc = p
+	ph := m.phone
+	m.mu.Unlock()
+	if ph != nil {
+		ph.SetProcessing(p)
+	}
+	return config.Update(m.configPath, func(c *config.Config) {
+		c.AEC, c.NoiseSuppression, c.AGC = &p.EchoCancellation, &p.NoiseSuppression, &p.AutoGain
+	})
+}
