@@ -1,17 +1,14 @@
 package e2e
 
 import (
-	"bufio"
-	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -20,8 +17,8 @@ import (
 	"time"
 
 	"github.com/parley-voice/parley/internal/audiotest"
+	"github.com/parley-voice/parley/internal/natstest"
 	"github.com/parley-voice/parley/internal/pulsetest"
-	"github.com/parley-voice/parley/internal/syncbuf"
 	"github.com/parley-voice/parley/signaling"
 )
 
@@ -34,7 +31,7 @@ import (
 // the call, is killed: the audio goes on (media is peer to peer) and alice,
 // who has nowhere to go, shows offline from node 3 within 15 s.
 func TestClusterOnNATS(t *testing.T) {
-	natsURL := startNATS(t)
+	natsURL := natstest.Start(t).URL
 	w := &world{t: t, home: t.TempDir(), apiKey: testAPIKey}
 	// The three nodes share the token secret (the first one makes it) and the
 	// API key (PARLEY_API_KEY). Their TURN servers are off: the calls are on
@@ -259,33 +256,21 @@ func TestClusterOnNATS(t *testing.T) {
 // 2.11 (Debian 12's is 2.9) does not start, and says which version it
 // needs, rather than failing later on the first call.
 func TestClusterRefusesOldNATS(t *testing.T) {
-	bin, err := exec.LookPath("nats-server")
-	if err != nil {
-		bin = "/usr/sbin/nats-server"
+	bin, out, err := natstest.Installed(context.Background())
+	if err != nil || natstest.VersionOK(out) {
+		t.Skipf("no nats-server older than 2.11 here: %s %v", out, err)
 	}
-	out, err := exec.Command(bin, "--version").Output()
-	if err != nil || natsVersionOK(string(out)) {
-		t.Skipf("no nats-server older than 2.11 here: %s %v", bytes.TrimSpace(out), err)
-	}
-	url := runNATS(t, bin)
+	url := natstest.StartBinary(t, bin).URL
 	w := &world{t: t, home: t.TempDir(), apiKey: testAPIKey}
 	p := w.start(nil, "serve", "--listen", "127.0.0.1:0", "--data", w.home+"/data", "--nats", url, "--turn-listen", "off")
 	if code := p.wait(t); code == 0 {
-		t.Fatalf("parley serve on %s exited 0", bytes.TrimSpace(out))
+		t.Fatalf("parley serve on %s exited 0", out)
 	}
 	msg := p.stderr.String()
-	t.Logf("parley serve on %s: %s", bytes.TrimSpace(out), msg)
+	t.Logf("parley serve on %s: %s", out, msg)
 	if !strings.Contains(msg, "needs nats-server 2.11 or later") {
-		t.Errorf("parley serve on %s: stderr %q, want it to say it needs nats-server 2.11 or later", bytes.TrimSpace(out), msg)
+		t.Errorf("parley serve on %s: stderr %q, want it to say it needs nats-server 2.11 or later", out, msg)
 	}
-}
-
-// natsVersionOK reports whether `nats-server --version` printed 2.11 or
-// later ("nats-server: v2.11.4").
-func natsVersionOK(out string) bool {
-	var major, minor int
-	_, err := fmt.Sscanf(strings.TrimSpace(out), "nats-server: v%d.%d", &major, &minor)
-	return err == nil && (major > 2 || major == 2 && minor >= 11)
 }
 
 // startNode starts `parley serve` on a free loopback port with args and
@@ -299,77 +284,4 @@ func (w *world) startNode(args ...string) (string, *proc) {
 		w.t.Fatalf("parley serve printed %q", line)
 	}
 	return strings.TrimSpace(strings.TrimPrefix(line, prefix)), p
-}
-
-// startNATS starts a nats-server with JetStream on a free loopback port,
-// stored in a temporary directory, and returns its URL. parley needs
-// nats-server 2.11 or later: where the installed one (Debian package
-// nats-server) is older, or missing, the test builds the one parley embeds
-// (the module is in go.mod) and skips when it cannot.
-func startNATS(t *testing.T) string {
-	t.Helper()
-	bin, err := exec.LookPath("nats-server")
-	if err != nil {
-		bin = "/usr/sbin/nats-server"
-	}
-	if out, err := exec.Command(bin, "--version").Output(); err != nil || !natsVersionOK(string(out)) {
-		t.Logf("%s: %s %v: building nats-server from the module cache", bin, bytes.TrimSpace(out), err)
-		bin = filepath.Join(t.TempDir(), "nats-server")
-		if out, err := exec.Command("go", "build", "-o", bin, "github.com/nats-io/nats-server/v2").CombinedOutput(); err != nil {
-			t.Skipf("no nats-server 2.11 or later: go build: %v: %s", err, out)
-		}
-	}
-	return runNATS(t, bin)
-}
-
-// runNATS runs the nats-server bin with JetStream on a free loopback port,
-// stored in a temporary directory, and returns its URL.
-func runNATS(t *testing.T, bin string) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := l.Addr().(*net.TCPAddr).Port
-	l.Close()
-	cmd := exec.Command(bin, "-js", "-sd", t.TempDir(), "-a", "127.0.0.1", "-p", fmt.Sprint(port))
-	out, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	ready := make(chan struct{})
-	isReady := ready
-	log := &syncbuf.Buffer{}
-	go func() {
-		sc := bufio.NewScanner(out)
-		for sc.Scan() {
-			log.Write([]byte(sc.Text() + "\n"))
-			if strings.Contains(sc.Text(), "Server is ready") && ready != nil {
-				close(ready)
-				ready = nil
-			}
-		}
-	}()
-	done := make(chan struct{})
-	go func() { cmd.Wait(); close(done) }()
-	t.Cleanup(func() {
-		cmd.Process.Signal(os.Interrupt)
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			cmd.Process.Kill()
-			<-done
-		}
-	})
-	select {
-	case <-isReady:
-	case <-done:
-		t.Fatalf("nats-server exited: %s", log.String())
-	case <-time.After(30 * time.Second):
-		t.Fatalf("nats-server not ready after 30s: %s", log.String())
-	}
-	return fmt.Sprintf("nats://127.0.0.1:%d", port)
 }
