@@ -70,7 +70,7 @@ demo: build sound
 # package's race-detector tests would starve another's calls.
 test: test-deps
 	$(GO) vet ./...
-	$(GO) vet -tags client .
+	$(GO) vet -tags client . ./internal/cli
 	$(GO) test -race -p 1 -timeout 30m ./...
 	# A short fuzz of the decoding of what clients send (the seeds ran above).
 	$(GO) test -run '^$$' -fuzz FuzzDecodeClient -fuzztime 15s ./signaling
