@@ -20,6 +20,10 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/parley-voice/parley/signaling"
+	"github.com/parley-voice/parley/signaling/server/ratelimit"
+	"github.com/parley-voice/parley/signaling/server/store"
+	"github.com/parley-voice/parley/signaling/server/token"
+	"github.com/parley-voice/parley/signaling/server/turn"
 )
 
 // hardReadLimit is the largest WebSocket message the server reads at all:
@@ -63,18 +67,18 @@ type conn struct {
 	// (and so before the hub, the keeper and the watcher use them), and
 	// never again.
 	user, session, role string
-	team, key           string     // the user's team and userKey
-	device, name        string     // the token's device, if any; the user's display name
-	link                *guestLink // a guest of a guest link: one call, with its host (links.go)
+	team, key           string           // the user's team and userKey
+	device, name        string           // the token's device, if any; the user's display name
+	link                *token.GuestLink // a guest of a guest link: one call, with its host (links.go)
 
 	slowOnce sync.Once
 	pinger   *time.Timer // the next keepalive ping
 
 	// Owned by the reader.
-	hello   *time.Timer // closes the connection when it has not connected in time; nil once it has
-	expiry  *time.Timer // closes the connection when its token expires
-	msgs    msgBucket   // the allowance of messages it reads (abuse.go)
-	strikes int         // messages refused in a row
+	hello   *time.Timer         // closes the connection when it has not connected in time; nil once it has
+	expiry  *time.Timer         // closes the connection when its token expires
+	msgs    ratelimit.Allowance // the allowance of messages it reads
+	strikes int                 // messages refused in a row
 
 	mu sync.Mutex // guards what follows
 	// queue holds what waits to be written, in wire form; it grows as
@@ -110,7 +114,7 @@ func (s *Server) handleWS(w http.ResponseWriter, r *http.Request) {
 			s.conns.Done()
 		}
 	}()
-	if retry, ok := s.limits.admit(limitConnect, remoteHost(r.RemoteAddr)); !ok {
+	if retry, ok := s.limits.Admit(limitConnect, remoteHost(r.RemoteAddr)); !ok {
 		e := tooMany(retry)
 		s.logRefusal(e, "", r.RemoteAddr, "path", r.URL.Path, "limit", limitConnect)
 		w.Header().Set("Retry-After", fmt.Sprint(int(retry.Seconds())+1))
@@ -264,7 +268,7 @@ func (c *conn) readMessage(ctx context.Context) error {
 		return c.strike(signaling.Errorf(signaling.InvalidParameter,
 			"binary frame: signaling messages are JSON in text frames"), "", "")
 	}
-	if !c.msgs.allow(c.s.cfg.MessageLimit, time.Now()) {
+	if !c.msgs.Allow(c.s.cfg.MessageLimit, time.Now()) {
 		ref, callID := peekRef(b)
 		return c.strike(signaling.Errorf(signaling.InvalidParameter,
 			"too many messages: send at most %d a second", c.s.cfg.MessageLimit), ref, callID)
@@ -354,8 +358,8 @@ func (c *conn) handle(m signaling.Message) error {
 // expiry.
 func (c *conn) connect(m signaling.Message) error {
 	addr := remoteHost(c.remote)
-	claims, err := c.s.tokens.verify(m.Token)
-	var u userRecord
+	claims, err := c.s.tokens.Verify(m.Token)
+	var u store.User
 	if err == nil {
 		u, err = c.s.checkAccess(c.ctx, claims)
 	} else if e := c.s.tokenLocked(addr, err); e != nil {
@@ -372,8 +376,8 @@ func (c *conn) connect(m signaling.Message) error {
 		c.refuse(e, m.Ref, "")
 		return errBadToken
 	}
-	team, user, session := claims.team(), claims.Subject, m.Session
-	key := userKey(team, user)
+	team, user, session := claims.TeamID(), claims.Subject, m.Session
+	key := store.UserKey(team, user)
 	if session == "" {
 		session = newID()
 	}
@@ -409,12 +413,12 @@ func (c *conn) connect(m signaling.Message) error {
 		return fail(signaling.Errorf(signaling.AlreadyConnectedSession,
 			"%s has %d sessions connected, the most there may be: close one, or sign out a device you no longer use (`parley logout` there, or `parley admin revoke DEVICE`)", user, n))
 	}
-	rev, err := c.s.bus.presence.Create(ctx, presenceKey(key, session), b)
+	rev, err := c.s.store.Presence.Create(ctx, presenceKey(key, session), b)
 	if errors.Is(err, jetstream.ErrKeyExists) && m.Resume {
 		// A reconnect before the server noticed the old connection die:
 		// take the session over; the old connection's heartbeat finds the
 		// key no longer its own and closes it.
-		rev, err = c.s.bus.presence.Put(ctx, presenceKey(key, session), b)
+		rev, err = c.s.store.Presence.Put(ctx, presenceKey(key, session), b)
 		c.logger().Info("session taken over by a reconnect", "session", session)
 	}
 	if errors.Is(err, jetstream.ErrKeyExists) {
@@ -435,12 +439,12 @@ func (c *conn) connect(m signaling.Message) error {
 	}
 	c.s.keeper.join(c, presenceKey(key, session), rev)
 	c.expiry = time.AfterFunc(time.Until(claims.ExpiresAt.Time), c.tokenExpired)
-	holder := turnHolder{user: user, team: team, device: claims.Device, issued: claims.issued()}
+	holder := turn.Holder{User: user, Team: team, Device: claims.Device, Issued: claims.Issued()}
 	if c.link != nil { // a guest's: as long as its link works, and its token at most
-		holder = turnHolder{user: user, link: c.link.Key, end: claims.ExpiresAt.Time}
+		holder = turn.Holder{User: user, Link: c.link.Key, End: claims.ExpiresAt.Time}
 	}
 	c.send(signaling.Message{Type: signaling.TypeWelcome, Ref: m.Ref, User: user, Name: u.Name, Session: session, Role: claims.Role,
-		ICEServers: c.s.turn.iceServers(holder)})
+		ICEServers: c.s.turn.ICEServers(holder)})
 	c.admit()
 	c.hello.Stop()
 	c.hello = nil
@@ -526,7 +530,7 @@ func (c *conn) control(ctl string, msg *nats.Msg) {
 		c.refuse(e, "", "")
 		c.cancel(errRevoked)
 	case ctlStatus:
-		var st statusRecord
+		var st store.Status
 		if json.Unmarshal(msg.Data, &st) != nil {
 			return
 		}
@@ -581,12 +585,12 @@ func (c *conn) tokenExpired() {
 // device, not revoked. The connection then lasts until that token expires.
 func (c *conn) refresh(m signaling.Message) {
 	addr := remoteHost(c.remote)
-	claims, err := c.s.tokens.verify(m.Token)
+	claims, err := c.s.tokens.Verify(m.Token)
 	if e := c.s.tokenLocked(addr, err); e != nil {
 		c.refuse(e, m.Ref, "")
 		return
 	}
-	if err == nil && (claims.Subject != c.user || claims.team() != c.team || claims.Device != c.device) {
+	if err == nil && (claims.Subject != c.user || claims.TeamID() != c.team || claims.Device != c.device) {
 		err = signaling.Errorf(signaling.InvalidToken,
 			"the token is for another user or device than this connection's: connect again with it")
 	}
@@ -631,7 +635,7 @@ func (c *conn) dial(m signaling.Message) {
 		return
 	}
 	// A user of another team, or one a guest may not reach, is not there.
-	var callee userRecord
+	var callee store.User
 	var e *signaling.Error
 	if c.link != nil {
 		callee, e = c.s.guestDial(c.ctx, c, m.To) // links.go
@@ -642,7 +646,7 @@ func (c *conn) dial(m signaling.Message) {
 		refuse(e)
 		return
 	}
-	if callee.role() == RoleGuest {
+	if callee.EffectiveRole() == RoleGuest {
 		ok, err := c.s.hasContact(c.ctx, c.team, c.user, m.To)
 		if err != nil {
 			internal("could not read your contacts", err)
@@ -654,13 +658,13 @@ func (c *conn) dial(m signaling.Message) {
 			return
 		}
 	}
-	toKey := userKey(c.team, m.To)
-	if ok, retry := c.s.dials.allow(c.key); !ok {
+	toKey := store.UserKey(c.team, m.To)
+	if ok, retry := c.s.dials.Allow(c.key); !ok {
 		refuse(signaling.Errorf(signaling.InvalidParameter,
 			"you placed %d calls in a minute, the most there may be: try again in %s", c.s.cfg.DialLimit, seconds(retry)))
 		return
 	}
-	if ok, retry := c.s.daily.allow(c.key); !ok {
+	if ok, retry := c.s.daily.Allow(c.key); !ok {
 		refuse(signaling.Errorf(signaling.InvalidParameter,
 			"you placed %d calls today, the most there may be: try again in %s", dailyDials, retry.Round(time.Minute)))
 		return
@@ -683,7 +687,7 @@ func (c *conn) dial(m signaling.Message) {
 			"%s does not want to be disturbed (do not disturb): try again later; watch them to see when that changes", signaling.Label(m.To, callee.Name)))
 		return
 	}
-	if ok, retry := c.s.rings.allow(toKey); !ok {
+	if ok, retry := c.s.rings.Allow(toKey); !ok {
 		refuse(signaling.Errorf(signaling.AlreadyBusyCall,
 			"%s was called %d times in the last minute, the most there may be: try again in %s", m.To, c.s.cfg.RingLimit, seconds(retry)))
 		return
@@ -691,7 +695,7 @@ func (c *conn) dial(m signaling.Message) {
 	id := newID()
 	ctx, cancel := context.WithTimeout(c.ctx, c.s.cfg.RequestTimeout)
 	defer cancel()
-	callerRev, err := c.s.bus.busy.Create(ctx, c.key, []byte(id))
+	callerRev, err := c.s.store.Busy.Create(ctx, c.key, []byte(id))
 	if errors.Is(err, jetstream.ErrKeyExists) {
 		refuse(signaling.Errorf(signaling.AlreadyBusyCall, "you are already in a call: hang up before dialing again"))
 		return
@@ -700,7 +704,7 @@ func (c *conn) dial(m signaling.Message) {
 		internal("could not mark you busy", err)
 		return
 	}
-	calleeRev, err := c.s.bus.busy.Create(ctx, toKey, []byte(id))
+	calleeRev, err := c.s.store.Busy.Create(ctx, toKey, []byte(id))
 	if err != nil {
 		c.s.releaseBusy(c.key, callerRev)
 		if errors.Is(err, jetstream.ErrKeyExists) {
@@ -1044,7 +1048,7 @@ func (c *conn) ping() {
 // presenceRevision tells the revision of a presence key and whether it is
 // this connection's; jetstream.ErrKeyNotFound when it is gone.
 func (c *conn) presenceRevision(ctx context.Context, key string) (rev uint64, ours bool, err error) {
-	e, err := c.s.bus.presence.Get(ctx, key)
+	e, err := c.s.store.Presence.Get(ctx, key)
 	if err != nil {
 		return 0, false, err
 	}
@@ -1074,12 +1078,12 @@ func (c *conn) cleanup() {
 		return // the key is someone else's now
 	}
 	key := presenceKey(c.key, c.session)
-	err := c.s.bus.presence.Delete(ctx, key, jetstream.LastRevision(rev))
+	err := c.s.store.Presence.Delete(ctx, key, jetstream.LastRevision(rev))
 	if err != nil {
 		// A refresh may have landed without its answer: delete if the key
 		// is still ours.
 		if rev, ours, rerr := c.presenceRevision(ctx, key); rerr == nil && ours {
-			err = c.s.bus.presence.Delete(ctx, key, jetstream.LastRevision(rev))
+			err = c.s.store.Presence.Delete(ctx, key, jetstream.LastRevision(rev))
 		}
 	}
 	if err != nil {

@@ -12,6 +12,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/parley-voice/parley/signaling"
+	"github.com/parley-voice/parley/signaling/server/store"
 )
 
 // Calls that outlive their connections.
@@ -153,7 +154,7 @@ func (s *Server) recordedCall(rec callRecord) *call {
 func (s *Server) claim(ctx context.Context, c *call, rev uint64) error {
 	c.rec.Node = s.cfg.NodeName
 	b, _ := json.Marshal(c.rec)
-	rev, err := s.bus.calls.Update(ctx, c.rec.storeKey(), b, rev)
+	rev, err := s.store.Calls.Update(ctx, c.rec.storeKey(), b, rev)
 	if err != nil {
 		return nil // another node adopted it first
 	}
@@ -224,7 +225,7 @@ func (c *call) confirm() bool {
 	b, _ := json.Marshal(c.rec)
 	ctx, cancel := context.WithTimeout(c.s.callCtx, c.s.cfg.RequestTimeout)
 	defer cancel()
-	if _, err := c.s.bus.calls.Update(ctx, c.rec.storeKey(), b, c.claim); err != nil {
+	if _, err := c.s.store.Calls.Update(ctx, c.rec.storeKey(), b, c.claim); err != nil {
 		c.log.Info("call adopted by another node at the same time: stepping down", "err", err)
 		c.drain(func(m *nats.Msg) { reply(m, actionReply{Again: true}) })
 		return false
@@ -254,7 +255,7 @@ func (c *call) resumed(a signaling.Message, isCaller bool) *signaling.Error {
 // watchAbsence runs the grace period while a participant of the answered
 // call is away, and stops it when both are back.
 func (c *call) watchAbsence() {
-	away := !c.callerHere || !c.calleeHere[token(c.answeredBy)]
+	away := !c.callerHere || !c.calleeHere[store.Token(c.answeredBy)]
 	switch {
 	case away && !c.away:
 		c.away = true
@@ -273,7 +274,7 @@ func (c *call) graceOver() {
 	switch {
 	case !c.callerHere:
 		c.end(signaling.Failed, c.from+" disconnected", signaling.NoConnectedDestination)
-	case !c.calleeHere[token(c.answeredBy)]:
+	case !c.calleeHere[store.Token(c.answeredBy)]:
 		c.end(signaling.Failed, c.to+" disconnected", signaling.NoConnectedDestination)
 	}
 }
