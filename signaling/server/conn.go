@@ -50,8 +50,8 @@ const (
 // by the node's keeper. The node's feed follows the presence of the users
 // the connection watches, and the node's hub delivers the user's messages:
 // both on their own goroutines, which only queue them. Everything that
-// wants to send queues without blocking: a client whose queue reaches
-// Config.SendQueue is disconnected (errSlow).
+// wants to send queues without blocking (sendQueue): a client whose queue
+// reaches Config.SendQueue is disconnected (errSlow).
 type conn struct {
 	s      *Server
 	ws     *websocket.Conn
@@ -80,16 +80,9 @@ type conn struct {
 	msgs    ratelimit.Allowance // the allowance of messages it reads
 	strikes int                 // messages refused in a row
 
+	q sendQueue // what waits to be written, and whether the writer runs
+
 	mu sync.Mutex // guards what follows
-	// queue holds what waits to be written, in wire form; it grows as
-	// needed, up to Config.SendQueue. writing is set while a writer runs,
-	// closed once it closes the socket: nothing is queued after that. room
-	// is closed (and cleared) by the writer when it takes a message, for
-	// enqueueWait.
-	queue   [][]byte
-	writing bool
-	closed  bool
-	room    chan struct{}
 	// admitted is set once the welcome is queued; the user's messages
 	// that come before wait in held.
 	admitted bool
@@ -140,6 +133,7 @@ func (s *Server) handleWS(w http.ResponseWriter, r *http.Request) {
 		sock:   sock,
 		remote: r.RemoteAddr,
 		id:     newID(),
+		q:      sendQueue{limit: s.cfg.SendQueue},
 		done:   make(chan struct{}),
 		ctx:    ctx,
 		cancel: cancel,
@@ -790,16 +784,13 @@ func (c *conn) watch(m signaling.Message) {
 // watchAdded has the feed follow user, a contact added elsewhere, on a
 // goroutine of its own: it is called on the hub's, which must not wait.
 func (c *conn) watchAdded(user string) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.closed {
-		return
-	}
-	c.wg.Add(1)
-	go func() {
-		defer c.wg.Done()
-		c.watchUsers(watchRequest{users: []string{user}, auto: true})
-	}()
+	c.q.whileOpen(func() { // serve waits for c.wg once the socket is closed
+		c.wg.Add(1)
+		go func() {
+			defer c.wg.Done()
+			c.watchUsers(watchRequest{users: []string{user}, auto: true})
+		}()
+	})
 }
 
 // send queues a message for the client.
@@ -816,55 +807,24 @@ func (c *conn) send(m signaling.Message) {
 // its queue is full. Safe from any goroutine; what is queued once the
 // socket closes is dropped.
 func (c *conn) enqueue(b []byte) {
-	c.mu.Lock()
-	if c.closed {
-		c.mu.Unlock()
-		return
-	}
-	if len(c.queue) >= c.s.cfg.SendQueue {
-		c.mu.Unlock()
-		c.tooSlow()
-		return
-	}
-	c.queue = append(c.queue, b)
-	c.startWriter()
-	c.mu.Unlock()
+	c.queued(c.q.put(b))
 }
 
 // enqueueWait queues a message, waiting up to a write timeout for room:
 // for a burst the connection itself asked for, such as the presence of a
 // thousand watched users.
 func (c *conn) enqueueWait(b []byte) {
-	var t *time.Timer
-	for {
-		c.mu.Lock()
-		if c.closed {
-			c.mu.Unlock()
-			return
-		}
-		if len(c.queue) < c.s.cfg.SendQueue {
-			c.queue = append(c.queue, b)
-			c.startWriter()
-			c.mu.Unlock()
-			return
-		}
-		if c.room == nil {
-			c.room = make(chan struct{})
-		}
-		room := c.room
-		c.mu.Unlock()
-		if t == nil {
-			t = time.NewTimer(c.s.cfg.WriteTimeout)
-			defer t.Stop()
-		}
-		select {
-		case <-room:
-		case <-c.ctx.Done():
-			return
-		case <-t.C:
-			c.tooSlow()
-			return
-		}
+	c.queued(c.q.putWait(c.ctx, b, c.s.cfg.WriteTimeout))
+}
+
+// queued acts on what a put said: start the writer, or drop a client too
+// slow for its queue.
+func (c *conn) queued(start, full bool) {
+	switch {
+	case full:
+		c.tooSlow()
+	case start:
+		go c.writer()
 	}
 }
 
@@ -885,68 +845,35 @@ func (c *conn) refuse(e *signaling.Error, ref, callID string) {
 	c.send(signaling.Message{Type: signaling.TypeError, Ref: ref, CallID: callID, Error: e})
 }
 
-// startWriter starts the writer unless it runs. c.mu must be held.
-func (c *conn) startWriter() {
-	if !c.writing && !c.closed {
-		c.writing = true
-		go c.writer()
-	}
-}
-
 // wakeWriter starts the writer, if it does not run, to close the
 // connection: it runs once c.ctx has ended.
 func (c *conn) wakeWriter() {
-	c.mu.Lock()
-	c.startWriter()
-	c.mu.Unlock()
+	if c.q.wake() {
+		go c.writer()
+	}
 }
 
 // writer writes queued messages until there are none left, then exits; once
 // the connection ends, it closes the socket in the way the cause calls for.
 func (c *conn) writer() {
 	for {
-		c.mu.Lock()
-		if c.ctx.Err() != nil {
-			c.closed = true
-			c.mu.Unlock()
+		b, step := c.q.next(c.ctx)
+		switch step {
+		case writerIdle:
+			return
+		case writerEnd:
 			c.close(context.Cause(c.ctx))
 			close(c.done)
 			return
 		}
-		b, ok := c.take()
-		if !ok {
-			c.writing = false
-			c.mu.Unlock()
-			return
-		}
-		c.mu.Unlock()
 		if err := c.write(b); err != nil {
 			c.cancel(fmt.Errorf("server: write: %w", err))
-			c.mu.Lock()
-			c.closed = true
-			c.mu.Unlock()
+			c.q.close()
 			_ = c.ws.CloseNow()
 			close(c.done)
 			return
 		}
 	}
-}
-
-// take takes the next message from the queue; the queue's memory goes
-// once it is empty. c.mu must be held.
-func (c *conn) take() ([]byte, bool) {
-	if len(c.queue) == 0 {
-		c.queue = nil
-		return nil, false
-	}
-	b := c.queue[0]
-	c.queue[0] = nil
-	c.queue = c.queue[1:]
-	if c.room != nil {
-		close(c.room)
-		c.room = nil
-	}
-	return b, true
 }
 
 // write writes one message, within a write timeout. (The timeout is the
@@ -1006,9 +933,7 @@ func (c *conn) close(cause error) {
 		c.flush()
 		_ = c.ws.Close(code, reason)
 	}
-	c.mu.Lock()
-	c.queue = nil
-	c.mu.Unlock()
+	c.q.clear()
 }
 
 // flush writes what is queued, within one write timeout in all.
@@ -1016,9 +941,7 @@ func (c *conn) flush() {
 	c.deadline(time.Now().Add(c.s.cfg.WriteTimeout))
 	defer c.deadline(time.Time{})
 	for {
-		c.mu.Lock()
-		b, ok := c.take()
-		c.mu.Unlock()
+		b, ok := c.q.pop()
 		if !ok || c.ws.Write(context.Background(), websocket.MessageText, b) != nil {
 			return
 		}
