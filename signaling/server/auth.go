@@ -204,7 +204,8 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 		s.httpError(w, r, inv.User, signaling.Errorf(signaling.UnknownError, "could not record the device: %v", err))
 		return
 	}
-	s.log.Info("signed in", "user", inv.User, "team", inv.Team, "role", u.EffectiveRole(), "device", dev.ID, "device_name", dev.Name, "remote", r.RemoteAddr)
+	s.log.Info("signed in", "user", inv.User, "team", inv.Team, "role", u.EffectiveRole(), "device", dev.ID,
+		"device_name", dev.Name, "remote", r.RemoteAddr)
 	writeJSON(w, http.StatusOK, signaling.Login{
 		User: inv.User, Name: u.Name, Team: inv.Team, Role: u.EffectiveRole(), Device: dev.ID,
 		Credential: makeCredential(dev.Team, dev.User, dev.ID, secret),

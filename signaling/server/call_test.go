@@ -493,7 +493,8 @@ func churningPair(t *testing.T) (s *testServer, alice, bob *client, writes func(
 		if err != nil {
 			t.Fatal(err)
 		}
-		churn = append(churn, kv{k, e.Value()}, kv{presenceKey(store.UserKey(DefaultTeam, c.user), "other"), []byte(`{"node":"elsewhere"}`)})
+		other := presenceKey(store.UserKey(DefaultTeam, c.user), "other")
+		churn = append(churn, kv{k, e.Value()}, kv{other, []byte(`{"node":"elsewhere"}`)})
 	}
 	var n atomic.Int64
 	done := make(chan struct{})

@@ -98,7 +98,8 @@ type Config struct {
 
 	// TURNAllowPeers are ranges the TURN relay may reach although it
 	// refuses them by default: private (RFC 1918, fc00::/7), shared
-	// (100.64.0.0/10), link-local and reserved addresses (package turn). Loopback, multicast, broadcast and this machine's own
+	// (100.64.0.0/10), link-local and reserved addresses (package turn).
+	// Loopback, multicast, broadcast and this machine's own
 	// addresses stay refused whatever the ranges.
 	TURNAllowPeers []netip.Prefix
 

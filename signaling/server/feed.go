@@ -32,21 +32,15 @@ const (
 const maxWaits = 4
 
 // feed is this node's view of everyone's presence: one KV watch of the
-// whole presence bucket and one of the busy bucket, however many
-// connections, calls and long-polls follow someone. (A JetStream consumer
-// per follower made the number of consumers grow with the connections,
-// and the stream allows 1,000: issue 21.) Every node sees every session,
-// so each keeps the whole service's presence: about 150 bytes a session.
+// presence bucket and one of the busy bucket, however many connections,
+// calls and long-polls follow someone (docs/SERVER.md tells why).
 //
 // The feed's goroutine owns the view and who follows whom. Others ask it
 // through do, which runs a function on that goroutine. It tells followers
 // of changes without ever blocking: a watching connection gets a presence
-// message queued (a client too slow for it is disconnected, as for any
-// message), at most one per user per presenceThrottle; a call or a
-// long-poll gets the user's latest view in its presenceBox at once.
-//
-// sync makes the view exact for a caller: it returns once the feed has
-// applied every change the buckets held when sync was called.
+// message queued (see presenceBurst), a call or a long-poll the user's
+// latest view in its presenceBox. sync returns once the feed has applied
+// every change the buckets held when sync was called.
 type feed struct {
 	s    *Server
 	log  *slog.Logger

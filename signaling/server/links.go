@@ -1,39 +1,11 @@
 package server
 
-// Guest links (issue 9): a call page for someone who has no account, in
-// their browser.
-//
-// A signed-in member makes a link (POST /v1/me/links): a random code of 26
-// letters and digits (128 bits), kept as the SHA-256 of the code in the
-// bucket parley_links with the host (its maker), the guest's name and user
-// id ("guest-…", never in parley_users) and when it expires. The record is
-// kept for the link's life and the margin of a call that outlives it
-// (Config.linkMargin, guestCallMargin): a per-message TTL, renewed with each
-// write (store.PutLink). A member has at most MaxOpenLinks links open, counted in
-// one record per member in the same bucket (hostLinks).
-//
-// GET /join/CODE serves the call page (web/), or a page that says plainly
-// why the link does not work. The page's script POSTs to the same address to
-// join: the first browser to do so claims the link (a random secret in an
-// HttpOnly cookie for that path, its hash in the record), and later joins
-// must bring the same cookie, so a link is for one person but survives a
-// reload. A join returns a guest token whose lnk claim names the link and
-// its host: with it a connection may dial the host and act on that call,
-// and nothing else (no watch, no presence, no HTTP API), and it reaches no
-// one either, since no one has the guest as a contact.
-//
-// The guest dials the host like any caller; the call event says guest, so
-// the host's terminal shows "Guest NAME is waiting", and it rings for
-// Config.LobbyTimeout rather than RingTimeout: answering lets the guest in,
-// rejecting turns them away. The link is spent once its call completes or
-// is rejected; until then (and until it expires) the same browser may
-// knock again, after a knock nobody answered or a call that failed.
-//
-// The guest's token and relay credentials (turn.Holder names the link) work
-// while the link does (guestLink): not spent, its host not revoked, and not
-// expired, or expired during the guest's call, for the margin at most. They
-// end with the link's life and the margin, and a revocation of the host
-// disconnects the guests of its links (revokeGuests).
+// Guest links: a call page for someone who has no account, in their
+// browser. A member makes a link (POST /v1/me/links); the first browser
+// to join it claims it (a cookie), gets a guest token that can only call
+// the link's host, and knocks; the link is spent once its call completes
+// or is rejected. The guest's token and relay credentials work while the
+// link does (guestLink). docs/SERVER.md tells the design.
 
 import (
 	"context"

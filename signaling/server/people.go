@@ -1,122 +1,8 @@
 package server
 
-// People, not tokens: accounts, devices, invites, contacts, rich presence,
-// teams, roles, TLS and limits (issue 4).
-//
-// # Teams and who is who
-//
-// One server hosts several teams. A team has a name (an id: letters,
-// digits, . _ - @ +) and its own API key; the server's API key (api_key in
-// DataDir, or PARLEY_API_KEY) is the key of the team "default", which holds
-// every user made before teams existed, and it alone may create teams. A
-// team's key is shown once when the team is made; the server keeps only its
-// SHA-256 (bucket parley_teams: "team.NAME" → teamRecord, "key.HASH" →
-// NAME).
-//
-// A user is (team, user id). Everything the server keeps or routes for a
-// user is keyed by userKey(team, user): token(user) in the default team (so
-// the keys of existing users do not change) and token(team)+"."+token(user)
-// in other teams. NATS wildcards match whole tokens, so the two forms never
-// collide: "alice.*" (alice's sessions in the default team) does not match
-// "t1.alice.s1" (alice of team t1), and a default user's id cannot contain
-// the dot of a team key because token() escapes dots. The wire keeps plain
-// user ids ("from":"alice"); the team comes from the token (claim "team",
-// absent for the default team) and is never taken from what a client says.
-// So a user of another team is simply not there: dialing, watching, looking
-// up or adding them as a contact goes through exactly the code path, the
-// code (80102) and the message of a user who does not exist.
-//
-// # Accounts, devices, invites
-//
-// Bucket parley_users (file) keeps userRecord: display name, role, team,
-// created, last token, and RevokedAt. parley_devices (file) keeps one
-// deviceRecord per signed-in device under userKey+"."+token(device id),
-// with the SHA-256 of its secret. parley_invites (file, entries expire after
-// MaxInviteTTL) keeps inviteRecord under the SHA-256 of the code.
-//
-//   - `parley invite USER` (API key) makes a single-use code of twelve
-//     letters and digits (60 bits) valid for Config.InviteTTL, and a link
-//     BASE/invite/CODE (BASE: Config.PublicURL, else the listener's URL
-//     when it is one address, else none: the CLI then builds the link on
-//     the server address it used; see publicLink). GET /invite/CODE shows
-//     a browser how to use it; it neither checks nor spends the code.
-//   - POST /v1/auth/login {invite, device} spends the code (deleted at its
-//     last revision, so two logins cannot both use it), creates or updates
-//     the user, and creates a device with a random 256-bit secret. The
-//     credential is "pd1.<base64url(team \n user)>.<device>.<secret>"; the
-//     client keeps it in its config file (0600).
-//   - POST /v1/auth/token with Authorization: Device CRED returns an access
-//     token (JWT, Config.AccessTokenTTL, default 15 min) with claims team
-//     and did (the device). Clients renew before expiry: a new WebSocket
-//     uses the new token, and a live one gets {"type":"refresh","token"}
-//     (answered "refreshed"). The server holds every connection to its
-//     token's expiry: one that was not refreshed in time is closed with
-//     80401. Tokens from the Gitple endpoint work as before, and end the
-//     same way when they expire.
-//   - Revocation: `admin revoke DEVICE` marks the device revoked; `admin
-//     revoke USER` revokes every device of the user and sets RevokedAt, so
-//     that any token issued up to that second is refused. Either publishes
-//     a control message (header Parley-Control: revoke) on the user's
-//     subject; every connection of that device (or user), on every node,
-//     sends 80401 and closes at once. Connecting, refreshing and renewing
-//     check the device and RevokedAt, so a revoked device cannot come back.
-//     `parley logout` revokes its own device the same way.
-//
-// # Presence
-//
-// A session's presence record (memory bucket parley_presence, kept alive by
-// its heartbeat) carries its idle flag (the UI's automatic away) and the
-// user's manual state. The manual state (away or dnd, set by hand) lives in
-// parley_status (file) so that it outlasts sessions and restarts; setting
-// it publishes Parley-Control: status on the user's subject and every
-// session rewrites its record at once. In a call is the busy mark
-// (parley_busy). A watcher follows both buckets for the users it watches
-// and computes the state (see signaling.State for the precedence); offline
-// comes with the last time the user was seen, from the last record of the
-// session that went away, or from parley_seen (file), written at connect,
-// every minute and at disconnect. KV watches push, so a change reaches the
-// watchers in milliseconds.
-//
-// Each connection watches its owner's server-side contacts from the start
-// (the client may watch more), so a change reaches everyone who has that
-// person as a contact. Contacts live in parley_contacts (file): userKey →
-// list of user ids of the same team; adding one publishes
-// Parley-Control: contacts so the owner's sessions start watching it.
-//
-// A call to someone in dnd is refused at once with 80202
-// already_busy_call: "busy" is what telephony answers for a callee who
-// cannot take the call now (SIP 486 Busy Here is what PBXs send for DND);
-// clients already treat it as "try later" (with the busy tone), while 80404
-// would claim the person is offline and 80101 would blame the request. The
-// message says they do not want to be disturbed.
-//
-// # Roles
-//
-// Tokens carry admin, member or guest. A guest can call and be called only
-// by people who have them as a contact, may only watch or add those people,
-// and cannot list the directory (80101). To a guest, anyone else looks like
-// a user who does not exist (80102). A bearer token with the admin role may
-// use the admin endpoints of its own team, like the team's API key.
-//
-// # Limits and refusals
-//
-// Every message and field has a limit (signaling.DecodeClient; names
-// signaling.MaxNameLength, contacts MaxContacts). The endpoints that take a
-// secret (the token and admin endpoints' API key, login's invite, a guest
-// link's code, the device credential, the tokens) are limited per client
-// address (limiter, Limits; Config.TrustedProxies): a steady rate of
-// requests, then, after a few failed guesses of one target, each refusal is
-// slowed, and after more the guesses are refused for a while: HTTP 429 with
-// Retry-After and 80101 saying when to try again. Secrets that succeeded
-// from the address and signed tokens pass. Every refusal is logged
-// (logRefusal) and answered with the error table.
-//
-// # TLS
-//
-// With Config.TLSCertFile and TLSKeyFile the server speaks HTTPS and WSS
-// only (TLS 1.2 or later). Clients verify the certificate against the
-// system's CAs plus --ca FILE; `parley login` refuses a plain-HTTP server
-// that is not on a loopback address unless told --insecure.
+// People: users, contacts, the states set by hand and last seen, read
+// and written through package store. docs/SERVER.md tells the design:
+// teams, accounts, devices, invites, roles, presence and limits.
 
 import (
 	"cmp"
@@ -263,7 +149,8 @@ func (s *Server) saveUser(ctx context.Context, team, user string, change func(*s
 // listUsers reads every user of team, sorted by id.
 func (s *Server) listUsers(ctx context.Context, team string) ([]store.User, error) {
 	var out []store.User
-	_, err := s.store.Scan(ctx, store.BucketUsers, []string{store.TeamFilter(team)}, func(_ string, m *jetstream.RawStreamMsg) {
+	filters := []string{store.TeamFilter(team)}
+	_, err := s.store.Scan(ctx, store.BucketUsers, filters, func(_ string, m *jetstream.RawStreamMsg) {
 		var u store.User
 		if json.Unmarshal(m.Data, &u) != nil || u.User == "" {
 			return

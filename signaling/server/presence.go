@@ -361,7 +361,8 @@ func (s *Server) handleRemoveContact(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.RequestTimeout)
 	defer cancel()
 	had := false
-	_, err := store.Update(ctx, s.store.Contacts, store.UserKey(c.TeamID(), c.Subject), func(rec *store.Contacts, _ bool) bool {
+	key := store.UserKey(c.TeamID(), c.Subject)
+	_, err := store.Update(ctx, s.store.Contacts, key, func(rec *store.Contacts, _ bool) bool {
 		i := slices.Index(rec.Contacts, user)
 		if i < 0 {
 			return false
@@ -419,7 +420,8 @@ func (s *Server) handleDirectory(w http.ResponseWriter, r *http.Request) {
 	out := signaling.People{People: []signaling.Person{}}
 	for i, u := range match {
 		st := views[keys[i]].state
-		out.People = append(out.People, signaling.Person{User: u.User, Name: u.Name, Role: u.EffectiveRole(), State: st, Online: st.Online()})
+		out.People = append(out.People,
+			signaling.Person{User: u.User, Name: u.Name, Role: u.EffectiveRole(), State: st, Online: st.Online()})
 	}
 	writeJSON(w, http.StatusOK, out)
 }

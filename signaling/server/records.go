@@ -15,14 +15,10 @@ import (
 	"github.com/parley-voice/parley/signaling/server/store"
 )
 
-// Call records.
-//
-// Every call's record lives in the calls bucket (team.call id →
-// callRecord, callKey) for Config.CallHistory, written by the call's owner
-// on whichever node it runs; so the records API answers the same on every
-// node, and reads one team's records only. Each status the call entered
-// is kept in the record with its time (noteStatus), and each one is also
-// published as a webhook event (package webhook).
+// Call records: every call's record lives in the calls bucket
+// (team.call id, callKey) for Config.CallHistory, written by the call's
+// owner; each status the call entered is kept in it with its time
+// (noteStatus) and published as a webhook event.
 
 // statusChange is one status of a call in its record.
 type statusChange struct {

@@ -404,7 +404,8 @@ func (s *Server) IssueToken(ctx context.Context, user string, opts TokenOptions)
 	if s.bus == nil {
 		return "", errors.New("server: IssueToken before Start")
 	}
-	o, err := s.tokens.Check(user, token.Options{Role: opts.Role, Data: opts.Data, TTL: opts.TTL, Team: opts.Team, Name: opts.Name})
+	o, err := s.tokens.Check(user,
+		token.Options{Role: opts.Role, Data: opts.Data, TTL: opts.TTL, Team: opts.Team, Name: opts.Name})
 	if err != nil {
 		return "", err
 	}

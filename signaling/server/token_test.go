@@ -333,8 +333,11 @@ func TestDataSurvivesRestart(t *testing.T) {
 		return nil
 	})
 	sort.Strings(streams)
-	want := []string{"KV_" + store.BucketCalls, "KV_" + store.BucketContacts, "KV_" + store.BucketDevices, "KV_" + store.BucketInvites,
-		"KV_" + store.BucketLinks, "KV_" + store.BucketSeen, "KV_" + store.BucketStatus, "KV_" + store.BucketTeams, "KV_" + store.BucketUsers, "KV_" + store.BucketWebhooks}
+	var want []string
+	for _, b := range []string{store.BucketCalls, store.BucketContacts, store.BucketDevices, store.BucketInvites,
+		store.BucketLinks, store.BucketSeen, store.BucketStatus, store.BucketTeams, store.BucketUsers, store.BucketWebhooks} {
+		want = append(want, "KV_"+b)
+	}
 	if !reflect.DeepEqual(streams, want) {
 		t.Fatalf("file streams under DataDir/jetstream: %v, want %v", streams, want)
 	}
@@ -586,7 +589,8 @@ func TestNewUserIDs(t *testing.T) {
 	// An invite made for ".." before ids were checked so makes no user.
 	code := newInviteCode()
 	now := time.Now()
-	b, _ := json.Marshal(store.Invite{User: "..", Team: DefaultTeam, Role: RoleMember, Created: now, Expires: now.Add(time.Hour)})
+	b, _ := json.Marshal(store.Invite{User: "..", Team: DefaultTeam, Role: RoleMember, Created: now,
+		Expires: now.Add(time.Hour)})
 	if _, err := s.store.Invites.Create(ctx, hashHex(normalizeCode(code)), b); err != nil {
 		t.Fatal(err)
 	}

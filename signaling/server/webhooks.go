@@ -59,7 +59,8 @@ func (s *Server) handleAddWebhook(w http.ResponseWriter, r *http.Request) {
 			"team %s has %d webhooks, the most there may be: remove one (`parley admin webhook remove ID`)", a.team, len(list)))
 		return
 	}
-	rec := store.Webhook{ID: newID()[:16], Team: a.team, URL: req.URL, Secret: newID() + newID(), Created: time.Now().UTC()}
+	rec := store.Webhook{ID: newID()[:16], Team: a.team, URL: req.URL, Secret: newID() + newID(),
+		Created: time.Now().UTC()}
 	b, _ := json.Marshal(rec)
 	ctx, cancel = context.WithTimeout(r.Context(), s.cfg.RequestTimeout)
 	defer cancel()

@@ -149,7 +149,10 @@ func New(cfg Limits, now func() time.Time) *Limiter {
 	if now == nil {
 		now = time.Now
 	}
-	return &Limiter{cfg: cfg.WithDefaults(), now: now, addrs: map[addrKey]*addrState{}, guesses: map[guessKey]*guessState{}}
+	return &Limiter{
+		cfg: cfg.WithDefaults(), now: now,
+		addrs: map[addrKey]*addrState{}, guesses: map[guessKey]*guessState{},
+	}
 }
 
 // made counts a new state, sweeping now and then; l.mu must be held.

@@ -46,7 +46,8 @@ func GetJSON(ctx context.Context, kv jetstream.KeyValue, key string, v any) (rev
 // after a short random wait. change returns false to write nothing. When
 // the key changed under it MaxTries times, or ctx ended while it waited to
 // try again, it gives up with ErrContended.
-func Update[T any](ctx context.Context, kv jetstream.KeyValue, key string, change func(v *T, found bool) bool) (T, error) {
+func Update[T any](ctx context.Context, kv jetstream.KeyValue, key string,
+	change func(v *T, found bool) bool) (T, error) {
 	for try := range MaxTries {
 		if try > 0 && !pause(ctx, rand.N(min(casWait<<try, casWaitMax))) {
 			break

@@ -156,7 +156,8 @@ type (
 // values came before they all have (nats-io/nats.py#995 describes the
 // same two ways it goes early), and a key is missed. What must not miss a
 // session or a device reads it here.
-func (st *Store) Latest(ctx context.Context, bucket string, filters ...string) (map[string]*jetstream.RawStreamMsg, error) {
+func (st *Store) Latest(ctx context.Context, bucket string,
+	filters ...string) (map[string]*jetstream.RawStreamMsg, error) {
 	ctx, cancel := context.WithTimeout(ctx, st.timeout)
 	defer cancel()
 	prefix := "$KV." + bucket + "."
@@ -199,7 +200,8 @@ func (st *Store) Scan(ctx context.Context, bucket string, filters []string,
 	for _, filter := range filters {
 		for seq := uint64(1); seq > 0; {
 			pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-			msgs, err := st.direct.get(pctx, "KV_"+bucket, batchRequest{Batch: scanPage, Seq: seq, NextBySubject: prefix + filter})
+			req := batchRequest{Batch: scanPage, Seq: seq, NextBySubject: prefix + filter}
+			msgs, err := st.direct.get(pctx, "KV_"+bucket, req)
 			cancel()
 			if err != nil && !errors.Is(err, errNoMessages) {
 				return read, fmt.Errorf("store: read %s %s: %w", bucket, filter, err)

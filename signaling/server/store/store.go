@@ -38,7 +38,7 @@ const (
 	BucketContacts = "parley_contacts" // file: user → Contacts
 	BucketStatus   = "parley_status"   // file: user → Status (away or dnd, set by hand)
 	BucketSeen     = "parley_seen"     // file: user → Seen (last seen online)
-	BucketLinks    = "parley_links"    // file, a TTL per key: SHA-256 of the code → a guest link; host.user → its links
+	BucketLinks    = "parley_links"    // file, a TTL per key: SHA-256 of the code → link; host.user → links
 	BucketWebhooks = "parley_webhooks" // file: token(team).token(id) → Webhook
 )
 

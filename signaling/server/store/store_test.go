@@ -121,12 +121,13 @@ func TestUpdate(t *testing.T) {
 	}
 	wg.Wait()
 	var got Contacts
-	if _, found, err := GetJSON(ctx, st.Contacts, "alice", &got); err != nil || !found || len(got.Contacts) != writers*each {
+	_, found, err := GetJSON(ctx, st.Contacts, "alice", &got)
+	if err != nil || !found || len(got.Contacts) != writers*each {
 		t.Errorf("after %d changes: %d contacts, found %v, %v", writers*each, len(got.Contacts), found, err)
 	}
 
 	tries := 0
-	_, err := Update(ctx, st.Users, "bob", func(u *User, _ bool) bool {
+	_, err = Update(ctx, st.Users, "bob", func(u *User, _ bool) bool {
 		tries++
 		// Another writer changes bob between this read and its write.
 		if _, err := st.Users.Put(ctx, "bob", []byte(`{"user":"bob"}`)); err != nil {

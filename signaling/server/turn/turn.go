@@ -1,24 +1,14 @@
 // Package turn is the signaling server's embedded TURN server: it relays
-// media between clients that cannot reach each other directly (symmetric
-// NATs, firewalls that allow only outgoing TCP), and answers STUN binding
-// requests, so clients learn their public address from it. It listens on
-// UDP and TCP at one port, and relays UDP only (TCP relays, RFC 6062, with
-// Config.TCPRelay), to the peers its policy allows.
+// media between clients that cannot reach each other directly, and
+// answers STUN. It listens on UDP and TCP at one port and relays UDP (TCP
+// with Config.TCPRelay) to the peers its policy allows (peerPolicy).
 //
-// Credentials follow the TURN REST API that coturn's use-auth-secret
-// implements: the username is "<expiry unix time>:<holder>", the password
-// the base64 HMAC-SHA1 of the username under a secret the nodes share.
-// ICEServers hands out a fresh pair, valid for Config.CredentialTTL (a
-// guest's, no longer than its link), so a client never holds a long-lived
-// relay credential; a coturn configured with the same secret accepts them
-// too. The Holder names the user and device, or the guest's link: the
-// server refuses the credential once the allowed function given to Start
-// says that access is revoked or the link no longer works, so the relay
-// stops with its next request to it (allocations and permissions are
-// refreshed every few minutes).
-//
-// Refusals are routine (anyone may knock): they are logged at debug, and
-// so is everything pion/turn says.
+// Credentials follow the TURN REST API of coturn's use-auth-secret: the
+// username is "<expiry unix time>:<holder>", the password the HMAC-SHA1 of
+// the username under the secret the nodes share. The Holder names whom
+// they were given to; the server refuses them once the allowed function
+// given to Start says that access is gone. docs/SERVER.md tells the
+// design. Refusals are routine: they are logged at debug level only.
 package turn
 
 import (
@@ -136,12 +126,15 @@ func Start(cfg Config, log *slog.Logger, allowed func(Holder) bool) (*Server, er
 	factory := pionlog.Factory{Log: log.With("component", "turn"), Quiet: true}
 	policy := newPeerPolicy(relayIP, localAddrs(append([]string{cfg.Listen}, cfg.Local...)...), cfg.AllowPeers)
 	allow := policy.handler(log)
+	rest := pionturn.LongTermTURNRESTAuthHandler(cfg.Secret, factory.NewLogger("turn"))
 	srv, err := pionturn.NewServer(pionturn.ServerConfig{
-		Realm:             "parley",
-		AuthHandler:       authHandler(pionturn.LongTermTURNRESTAuthHandler(cfg.Secret, factory.NewLogger("turn")), allowed, log),
-		PacketConnConfigs: []pionturn.PacketConnConfig{{PacketConn: udp, RelayAddressGenerator: gen, PermissionHandler: allow}},
-		ListenerConfigs:   []pionturn.ListenerConfig{{Listener: tcp, RelayAddressGenerator: gen, PermissionHandler: allow}},
-		LoggerFactory:     factory,
+		Realm:       "parley",
+		AuthHandler: authHandler(rest, allowed, log),
+		PacketConnConfigs: []pionturn.PacketConnConfig{
+			{PacketConn: udp, RelayAddressGenerator: gen, PermissionHandler: allow},
+		},
+		ListenerConfigs: []pionturn.ListenerConfig{{Listener: tcp, RelayAddressGenerator: gen, PermissionHandler: allow}},
+		LoggerFactory:   factory,
 	})
 	if err != nil {
 		udp.Close()

@@ -7,6 +7,7 @@ import (
 	"maps"
 	"net"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -92,12 +93,14 @@ func TestAllocate(t *testing.T) {
 		t.Fatalf("stun server %+v", stunServer)
 	}
 	hp := stunServer.URLs[0][len("stun:"):]
-	if len(relay.URLs) != 2 || relay.URLs[0] != "turn:"+hp+"?transport=udp" || relay.URLs[1] != "turn:"+hp+"?transport=tcp" {
+	want := []string{"turn:" + hp + "?transport=udp", "turn:" + hp + "?transport=tcp"}
+	if !slices.Equal(relay.URLs, want) {
 		t.Fatalf("turn server %+v", relay)
 	}
 	exp, holder, ok := strings.Cut(relay.Username, ":")
 	expiry, err := strconv.ParseInt(exp, 10, 64)
-	if !ok || holder != "alice:default::1700000000" || err != nil || time.Unix(expiry, 0).Before(time.Now().Add(12*time.Hour-time.Minute)) {
+	if !ok || holder != "alice:default::1700000000" || err != nil ||
+		time.Unix(expiry, 0).Before(time.Now().Add(12*time.Hour-time.Minute)) {
 		t.Fatalf("turn username %q, want <expiry 12h from now>:alice:default::1700000000", relay.Username)
 	}
 	got, err := turntest.Allocate(t, hp, relay.Username, relay.Credential)
@@ -231,7 +234,8 @@ func TestRelayConn(t *testing.T) {
 	other, service := listen(), listen()
 	ports.set(other.LocalAddr().(*net.UDPAddr).Port, true)
 	sock := listen()
-	rc := &relayConn{PacketConn: sock, relay: netip.MustParseAddr("127.0.0.1"), ports: ports, port: sock.LocalAddr().(*net.UDPAddr).Port}
+	rc := &relayConn{PacketConn: sock, relay: netip.MustParseAddr("127.0.0.1"), ports: ports,
+		port: sock.LocalAddr().(*net.UDPAddr).Port}
 	for _, to := range []net.PacketConn{service, other} {
 		if n, err := rc.WriteTo([]byte("hello"), to.LocalAddr()); n != 5 || err != nil {
 			t.Fatalf("write: %d %v", n, err)
@@ -377,7 +381,8 @@ func TestPeers(t *testing.T) {
 		if !c.want && (err == nil || !strings.Contains(err.Error(), "403")) {
 			t.Errorf("permission for %s: %v, want refused (403)", c.peer, err)
 		}
-		code := channelBind(t, cl, addr, relay.Username, relay.Credential, i, netip.AddrPortFrom(netip.MustParseAddr(c.peer), 4000))
+		to := netip.AddrPortFrom(netip.MustParseAddr(c.peer), 4000)
+		code := channelBind(t, cl, addr, relay.Username, relay.Credential, i, to)
 		if want := map[bool]int{true: 0, false: 401}[c.want]; code != want {
 			t.Errorf("channel bind to %s: code %d, want %d", c.peer, code, want)
 		}

@@ -385,7 +385,8 @@ func (d *Dispatcher) post(w store.Webhook, eventID string, attempt int, body []b
 func (d Destinations) CheckURL(ctx context.Context, raw string) *signaling.Error {
 	bad := func(why string) *signaling.Error {
 		return signaling.Errorf(signaling.InvalidParameter,
-			"webhook URL %.80q %s: give an absolute http:// or https:// URL such as https://app.example.com/parley/events", raw, why)
+			"webhook URL %.80q %s: give an absolute http:// or https:// URL "+
+				"such as https://app.example.com/parley/events", raw, why)
 	}
 	if raw == "" {
 		return bad("is empty")
@@ -418,8 +419,9 @@ func (d Destinations) CheckURL(ctx context.Context, raw string) *signaling.Error
 	if a, err := netip.ParseAddr(host); err == nil {
 		addrs = []netip.Addr{a}
 	} else if endsInNumber(host) {
-		return signaling.Errorf(signaling.InvalidParameter, "webhook URL %.80q: its host %.40q is a number but not an address "+
-			"as webhooks take them: write an IPv4 address as four decimal numbers, such as 203.0.113.7", raw, host)
+		return signaling.Errorf(signaling.InvalidParameter,
+			"webhook URL %.80q: its host %.40q is a number but not an address "+
+				"as webhooks take them: write an IPv4 address as four decimal numbers, such as 203.0.113.7", raw, host)
 	} else {
 		where = host + " resolves to no address webhooks may go to: "
 		if name == "localhost" || strings.HasSuffix(name, ".localhost") { // RFC 6761, whatever the resolver says

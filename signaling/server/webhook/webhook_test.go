@@ -72,7 +72,8 @@ func TestDestinations(t *testing.T) {
 			}
 		}
 	}
-	numbers := []string{"2130706433", "0x7f000001", "0x7f.1", "0177.0.0.1", "127.1", "127.0.0.1.", "1.2.3.4.5", "example.0x10"}
+	numbers := []string{"2130706433", "0x7f000001", "0x7f.1", "0177.0.0.1", "127.1", "127.0.0.1.", "1.2.3.4.5",
+		"example.0x10"}
 
 	var d Destinations
 	// refusal checks host's URL and returns the refusal's message.
@@ -85,7 +86,8 @@ func TestDestinations(t *testing.T) {
 		return e.Message, true
 	}
 	for _, r := range refused {
-		if m, ok := refusal(r.host); ok && (!strings.Contains(m, r.rule) || !strings.Contains(m, "parley serve --webhook-allow "+r.allow)) {
+		m, ok := refusal(r.host)
+		if ok && (!strings.Contains(m, r.rule) || !strings.Contains(m, "parley serve --webhook-allow "+r.allow)) {
 			t.Errorf("%s: refusal %q does not say %q and how to allow %s", r.host, m, r.rule, r.allow)
 		}
 	}
@@ -94,9 +96,11 @@ func TestDestinations(t *testing.T) {
 			t.Errorf("%s: refusal %q does not say how to write the address", n, m)
 		}
 	}
-	for _, u := range []string{"", "ftp://example.com/", "http:///x", "https://user:pw@example.com/", "https://example.com/#f",
-		"http://example.com:70000/", "https://example.com/" + strings.Repeat("x", signaling.MaxWebhookURL)} {
-		if e := d.CheckURL(ctx, u); e == nil || e.Code != signaling.InvalidParameter || !strings.Contains(e.Message, "webhook URL") {
+	for _, u := range []string{"", "ftp://example.com/", "http:///x", "https://user:pw@example.com/",
+		"https://example.com/#f", "http://example.com:70000/",
+		"https://example.com/" + strings.Repeat("x", signaling.MaxWebhookURL)} {
+		e := d.CheckURL(ctx, u)
+		if e == nil || e.Code != signaling.InvalidParameter || !strings.Contains(e.Message, "webhook URL") {
 			t.Errorf("%.60q: %v, want a refusal that names the webhook URL", u, e)
 		}
 	}
@@ -164,7 +168,8 @@ func TestBackoff(t *testing.T) {
 	for n := 1; n <= 6; n++ {
 		got = append(got, o.backoff(n))
 	}
-	want := []time.Duration{time.Second, 2 * time.Second, 4 * time.Second, 8 * time.Second, 10 * time.Second, 10 * time.Second}
+	s := time.Second
+	want := []time.Duration{s, 2 * s, 4 * s, 8 * s, 10 * s, 10 * s}
 	for i := range want {
 		if got[i] != want[i] {
 			t.Fatalf("delays %v, want %v", got, want)
