@@ -7,14 +7,12 @@ import (
 	"sync"
 	"time"
 
-	"golang.org/x/time/rate"
-
 	"github.com/parley-voice/parley/signaling"
 )
 
 // Limits on what one signed-in user can make the server and others do,
 // beside the per-address limits of the endpoints that take a secret
-// (ratelimit.go). A node counts for itself: on n nodes, a user who spreads
+// (package ratelimit). A node counts for itself: on n nodes, a user who spreads
 // their connections over all of them gets n times as much.
 const (
 	// DefaultDialLimit and DefaultRingLimit are the calls a minute one
@@ -44,91 +42,6 @@ const (
 	msgStrikes          = 100
 	helloStrikes        = 10
 )
-
-// rates is a token bucket per key (a user), made when first asked and
-// forgotten once full again. Safe for concurrent use.
-type rates struct {
-	limit rate.Limit
-	burst int
-	off   bool
-
-	mu    sync.Mutex
-	m     map[string]*rate.Limiter
-	added int // since the last sweep
-}
-
-// perMinute makes rates of n a minute, n/3 at once; n < 0 turns them off.
-func perMinute(n int) *rates {
-	return &rates{limit: rate.Limit(float64(n) / 60), burst: max(1, n/3), off: n < 0, m: map[string]*rate.Limiter{}}
-}
-
-// perDay makes rates of n a day, all of them at once; off turns them off.
-func perDay(n int, off bool) *rates {
-	return &rates{limit: rate.Limit(float64(n) / 86400), burst: n, off: off, m: map[string]*rate.Limiter{}}
-}
-
-// allow takes one from key's bucket; when it is empty, retry says when it
-// will not be.
-func (r *rates) allow(key string) (ok bool, retry time.Duration) {
-	if r.off {
-		return true, 0
-	}
-	now := time.Now()
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	l := r.m[key]
-	if l == nil {
-		if r.added++; r.added >= 1000 {
-			r.sweep(now)
-		}
-		l = rate.NewLimiter(r.limit, r.burst)
-		r.m[key] = l
-	}
-	res := l.ReserveN(now, 1)
-	if d := res.DelayFrom(now); d > 0 {
-		res.CancelAt(now)
-		return false, d
-	}
-	return true, 0
-}
-
-// sweep forgets the buckets that are full again. r.mu must be held.
-func (r *rates) sweep(now time.Time) {
-	r.added = 0
-	for k, l := range r.m {
-		if l.TokensAt(now) >= float64(r.burst) {
-			delete(r.m, k)
-		}
-	}
-}
-
-// msgBucket is the allowance of one connection's messages (see
-// DefaultMessageLimit), owned by its reader: a token bucket of limit a
-// second, 4×limit deep, in 12 bytes where a rate.Limiter takes 100.
-type msgBucket struct {
-	tokens float32
-	last   int64 // the Unix nanoseconds of the last refill; 0 before the first message
-}
-
-// allow takes one message from the bucket, refilled at limit a second; a
-// negative limit lets every message through.
-func (b *msgBucket) allow(limit int, now time.Time) bool {
-	if limit < 0 {
-		return true
-	}
-	t := now.UnixNano()
-	if b.last == 0 {
-		b.tokens = float32(4 * limit)
-	} else {
-		b.tokens = min(float32(4*limit), b.tokens+float32(t-b.last)/1e9*float32(limit))
-	}
-	b.last = t
-	if b.tokens < 1 {
-		return false
-	}
-	b.tokens--
-	return true
-}
 
 // seconds says d in whole seconds, at least one, for a refusal.
 func seconds(d time.Duration) string {

@@ -12,6 +12,7 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/parley-voice/parley/signaling"
+	"github.com/parley-voice/parley/signaling/server/store"
 )
 
 // TestDialLimits: a caller may place DialLimit calls a minute (a third at
@@ -126,8 +127,8 @@ func TestContactsRequestCost(t *testing.T) {
 		}
 		contacts = append(contacts, u)
 	}
-	b, _ := json.Marshal(contactsRecord{Contacts: contacts})
-	if _, err := s.bus.contacts.Put(ctx, userKey(DefaultTeam, "alice"), b); err != nil {
+	b, _ := json.Marshal(store.Contacts{Contacts: contacts})
+	if _, err := s.store.Contacts.Put(ctx, store.UserKey(DefaultTeam, "alice"), b); err != nil {
 		t.Fatal(err)
 	}
 	api := s.userAPI(s.token(t, "alice"))
@@ -205,7 +206,7 @@ func TestLongPollsPerUser(t *testing.T) {
 	// Until the server holds them all, one more may still get in.
 	for {
 		var n int
-		s.feed.do(ctx, func() { n = s.feed.waits(userKey(DefaultTeam, "alice")) })
+		s.feed.do(ctx, func() { n = s.feed.waits(store.UserKey(DefaultTeam, "alice")) })
 		if n == maxWaits {
 			break
 		}
@@ -216,26 +217,5 @@ func TestLongPollsPerUser(t *testing.T) {
 	cancel()
 	for range maxWaits {
 		<-errs
-	}
-}
-
-// TestRates: a bucket of n a day lets n through at once, then one every
-// 86400/n seconds; a full bucket is forgotten.
-func TestRates(t *testing.T) {
-	r := perDay(4, false)
-	for i := range 4 {
-		if ok, _ := r.allow("a"); !ok {
-			t.Fatalf("call %d refused", i+1)
-		}
-	}
-	ok, retry := r.allow("a")
-	if ok || retry < 5*time.Hour || retry > 6*time.Hour {
-		t.Errorf("5th call: allowed %v, retry in %v; want refused for 6 h (a day over 4)", ok, retry)
-	}
-	if ok, _ := r.allow("b"); !ok {
-		t.Errorf("another caller refused")
-	}
-	if ok, _ := perDay(4, true).allow("a"); !ok {
-		t.Errorf("off, yet refused")
 	}
 }

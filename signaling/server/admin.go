@@ -16,6 +16,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/parley-voice/parley/signaling"
+	"github.com/parley-voice/parley/signaling/server/store"
 )
 
 // Administration of a team: invites, users, devices, revocation; and, with
@@ -70,7 +71,7 @@ func (s *Server) handleInvite(w http.ResponseWriter, r *http.Request) {
 		s.httpError(w, r, "", signaling.AsError(err))
 		return
 	}
-	inv := inviteRecord{Team: a.team, User: req.User, Role: req.Role, By: a.by}
+	inv := store.Invite{Team: a.team, User: req.User, Role: req.Role, By: a.by}
 	switch inv.Role {
 	case "":
 		inv.Role = RoleMember
@@ -103,7 +104,7 @@ func (s *Server) handleInvite(w http.ResponseWriter, r *http.Request) {
 	b, _ := json.Marshal(inv)
 	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.RequestTimeout)
 	defer cancel()
-	if _, err := s.bus.invites.Create(ctx, hashHex(normalizeCode(code)), b); err != nil {
+	if _, err := s.store.Invites.Create(ctx, hashHex(normalizeCode(code)), b); err != nil {
 		s.httpError(w, r, req.User, signaling.Errorf(signaling.UnknownError, "could not record the invite: %v", err))
 		return
 	}
@@ -167,25 +168,25 @@ func (s *Server) handleUsers(w http.ResponseWriter, r *http.Request) {
 }
 
 // devicesOf reads the devices of a user, oldest first.
-func (s *Server) devicesOf(ctx context.Context, team, user string) ([]deviceRecord, error) {
-	return s.devices(ctx, presenceFilter(userKey(team, user)))
+func (s *Server) devicesOf(ctx context.Context, team, user string) ([]store.Device, error) {
+	return s.devices(ctx, presenceFilter(store.UserKey(team, user)))
 }
 
 // devices reads the devices whose keys match filter, oldest first.
-func (s *Server) devices(ctx context.Context, filter string) ([]deviceRecord, error) {
-	msgs, err := s.latest(ctx, bucketDevices, filter)
+func (s *Server) devices(ctx context.Context, filter string) ([]store.Device, error) {
+	msgs, err := s.store.Latest(ctx, store.BucketDevices, filter)
 	if err != nil {
 		return nil, err
 	}
-	var out []deviceRecord
+	var out []store.Device
 	for k, m := range msgs {
-		var d deviceRecord
+		var d store.Device
 		if err := json.Unmarshal(m.Data, &d); err != nil {
 			return nil, fmt.Errorf("server: device %s is damaged: %w", k, err)
 		}
 		out = append(out, d)
 	}
-	slices.SortFunc(out, func(a, b deviceRecord) int { return a.Created.Compare(b.Created) })
+	slices.SortFunc(out, func(a, b store.Device) int { return a.Created.Compare(b.Created) })
 	return out, nil
 }
 
@@ -214,19 +215,19 @@ func (s *Server) handleDevices(w http.ResponseWriter, r *http.Request) {
 	}
 	out := signaling.Devices{Devices: []signaling.Device{}}
 	for _, d := range devs {
-		out.Devices = append(out.Devices, d.public())
+		out.Devices = append(out.Devices, d.Public())
 	}
 	writeJSON(w, http.StatusOK, out)
 }
 
 // findDevice finds a device of team by id.
-func (s *Server) findDevice(ctx context.Context, team, id string) (deviceRecord, bool, error) {
+func (s *Server) findDevice(ctx context.Context, team, id string) (store.Device, bool, error) {
 	if !signaling.ValidID(id) {
-		return deviceRecord{}, false, nil
+		return store.Device{}, false, nil
 	}
-	devs, err := s.devices(ctx, teamFilter(team)+"."+token(id))
+	devs, err := s.devices(ctx, store.TeamFilter(team)+"."+store.Token(id))
 	if err != nil || len(devs) == 0 {
-		return deviceRecord{}, false, err
+		return store.Device{}, false, err
 	}
 	return devs[0], devs[0].Team == team, nil
 }
@@ -303,11 +304,11 @@ func (s *Server) handleTeams(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	key := rand.Text()
-	rec := teamRecord{Team: req.Name, KeyHash: hashHex(key), Created: time.Now().UTC()}
+	rec := store.Team{Team: req.Name, KeyHash: hashHex(key), Created: time.Now().UTC()}
 	b, _ := json.Marshal(rec)
 	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.RequestTimeout)
 	defer cancel()
-	if _, err := s.bus.teams.Create(ctx, "team."+token(req.Name), b); err != nil {
+	if _, err := s.store.Teams.Create(ctx, "team."+store.Token(req.Name), b); err != nil {
 		if errors.Is(err, jetstream.ErrKeyExists) {
 			s.httpError(w, r, "", signaling.Errorf(signaling.InvalidParameter, "team %s exists already", req.Name))
 			return
@@ -315,8 +316,8 @@ func (s *Server) handleTeams(w http.ResponseWriter, r *http.Request) {
 		s.httpError(w, r, "", signaling.Errorf(signaling.UnknownError, "could not record the team: %v", err))
 		return
 	}
-	if _, err := s.bus.teams.Create(ctx, "key."+rec.KeyHash, []byte(req.Name)); err != nil {
-		_ = s.bus.teams.Delete(ctx, "team."+token(req.Name))
+	if _, err := s.store.Teams.Create(ctx, "key."+rec.KeyHash, []byte(req.Name)); err != nil {
+		_ = s.store.Teams.Delete(ctx, "team."+store.Token(req.Name))
 		s.httpError(w, r, "", signaling.Errorf(signaling.UnknownError, "could not record the team's key: %v", err))
 		return
 	}

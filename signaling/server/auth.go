@@ -16,10 +16,13 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/parley-voice/parley/signaling"
+	"github.com/parley-voice/parley/signaling/server/store"
+	"github.com/parley-voice/parley/signaling/server/token"
+	"github.com/parley-voice/parley/signaling/server/turn"
 )
 
 // Sign-in: invites, device credentials, access tokens, logout and
-// revocation (see the design in people.go).
+// revocation (docs/SERVER.md tells the design).
 
 // credentialPrefix starts every device credential, so that a credential is
 // told from a token at a glance.
@@ -99,7 +102,9 @@ func parseCredential(c string) (team, user, device, secret string, ok bool) {
 }
 
 // deviceKey is a device's key in the devices bucket.
-func deviceKey(team, user, device string) string { return userKey(team, user) + "." + token(device) }
+func deviceKey(team, user, device string) string {
+	return store.UserKey(team, user) + "." + store.Token(device)
+}
 
 // decodeBody reads a JSON request body into v, strictly.
 func decodeBody(r *http.Request, v any) *signaling.Error {
@@ -154,9 +159,9 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.RequestTimeout)
 	defer cancel()
-	var inv inviteRecord
+	var inv store.Invite
 	key := hashHex(code)
-	rev, found, err := getJSON(ctx, s.bus.invites, key, &inv)
+	rev, found, err := store.GetJSON(ctx, s.store.Invites, key, &inv)
 	if err != nil {
 		s.httpError(w, r, "", signaling.Errorf(signaling.UnknownError, "could not read the invite: %v", err))
 		return
@@ -166,19 +171,19 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 	if !found || time.Now().After(inv.Expires) || signaling.CheckUserID(inv.User) != nil {
 		done(false)
 		if found {
-			_ = s.bus.invites.Delete(ctx, key, jetstream.LastRevision(rev))
+			_ = s.store.Invites.Delete(ctx, key, jetstream.LastRevision(rev))
 		}
 		s.httpError(w, r, "", badInvite())
 		return
 	}
 	// Spend it: of two logins with one code, one deletes it at rev.
-	if err := s.bus.invites.Delete(ctx, key, jetstream.LastRevision(rev)); err != nil {
+	if err := s.store.Invites.Delete(ctx, key, jetstream.LastRevision(rev)); err != nil {
 		done(false)
 		s.httpError(w, r, inv.User, badInvite())
 		return
 	}
 	done(true)
-	u, err := s.saveUser(ctx, inv.Team, inv.User, func(u *userRecord) {
+	u, err := s.saveUser(ctx, inv.Team, inv.User, func(u *store.User) {
 		u.Role = inv.Role
 		if inv.Name != "" {
 			u.Name = inv.Name
@@ -188,20 +193,21 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 		s.httpError(w, r, inv.User, signaling.AsError(err))
 		return
 	}
-	dev := deviceRecord{
+	dev := store.Device{
 		ID: "dev-" + newID()[:10], Team: inv.Team, User: inv.User, Name: deviceName,
 		Created: time.Now().UTC(),
 	}
 	secret := strings.ToLower(rand.Text() + rand.Text())
 	dev.SecretHash = hashHex(secret)
 	b, _ := json.Marshal(dev)
-	if _, err := s.bus.devices.Create(ctx, deviceKey(dev.Team, dev.User, dev.ID), b); err != nil {
+	if _, err := s.store.Devices.Create(ctx, deviceKey(dev.Team, dev.User, dev.ID), b); err != nil {
 		s.httpError(w, r, inv.User, signaling.Errorf(signaling.UnknownError, "could not record the device: %v", err))
 		return
 	}
-	s.log.Info("signed in", "user", inv.User, "team", inv.Team, "role", u.role(), "device", dev.ID, "device_name", dev.Name, "remote", r.RemoteAddr)
+	s.log.Info("signed in", "user", inv.User, "team", inv.Team, "role", u.EffectiveRole(), "device", dev.ID,
+		"device_name", dev.Name, "remote", r.RemoteAddr)
 	writeJSON(w, http.StatusOK, signaling.Login{
-		User: inv.User, Name: u.Name, Team: inv.Team, Role: u.role(), Device: dev.ID,
+		User: inv.User, Name: u.Name, Team: inv.Team, Role: u.EffectiveRole(), Device: dev.ID,
 		Credential: makeCredential(dev.Team, dev.User, dev.ID, secret),
 	})
 }
@@ -218,35 +224,35 @@ func badCredential(revoked bool) *signaling.Error {
 
 // device checks the Authorization: Device credential of r. A refusal says
 // why; the limiter hears of it.
-func (s *Server) device(w http.ResponseWriter, r *http.Request) (deviceRecord, uint64, bool) {
+func (s *Server) device(w http.ResponseWriter, r *http.Request) (store.Device, uint64, bool) {
 	done, ok := s.gate(w, r, limitDevice)
 	if !ok {
-		return deviceRecord{}, 0, false
+		return store.Device{}, 0, false
 	}
 	cred, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Device ")
 	team, user, id, secret, valid := parseCredential(strings.TrimSpace(cred))
 	if !ok || !valid {
 		done(false)
 		s.httpError(w, r, "", badCredential(false))
-		return deviceRecord{}, 0, false
+		return store.Device{}, 0, false
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.RequestTimeout)
 	defer cancel()
-	var dev deviceRecord
-	rev, found, err := getJSON(ctx, s.bus.devices, deviceKey(team, user, id), &dev)
+	var dev store.Device
+	rev, found, err := store.GetJSON(ctx, s.store.Devices, deviceKey(team, user, id), &dev)
 	if err != nil {
 		s.httpError(w, r, user, signaling.Errorf(signaling.UnknownError, "could not read the device: %v", err))
-		return deviceRecord{}, 0, false
+		return store.Device{}, 0, false
 	}
 	if !found || !keysEqual(hashHex(secret), dev.SecretHash) {
 		done(false)
 		s.httpError(w, r, user, badCredential(false))
-		return deviceRecord{}, 0, false
+		return store.Device{}, 0, false
 	}
 	if !dev.Revoked.IsZero() {
 		done(false)
 		s.httpError(w, r, user, badCredential(true))
-		return deviceRecord{}, 0, false
+		return store.Device{}, 0, false
 	}
 	done(true)
 	return dev, rev, true
@@ -265,8 +271,8 @@ func (s *Server) handleAccessToken(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	now := time.Now()
-	o := TokenOptions{Role: u.role(), Team: dev.Team, TTL: s.cfg.AccessTokenTTL, device: dev.ID}
-	tok, err := s.tokens.sign(dev.User, o, now)
+	o := token.Options{Role: u.EffectiveRole(), Team: dev.Team, TTL: s.cfg.AccessTokenTTL, Device: dev.ID}
+	tok, err := s.tokens.Sign(dev.User, o, now)
 	if err != nil {
 		s.httpError(w, r, dev.User, signaling.Errorf(signaling.UnknownError, "could not sign the token: %v", err))
 		return
@@ -275,14 +281,14 @@ func (s *Server) handleAccessToken(w http.ResponseWriter, r *http.Request) {
 	defer cancel()
 	dev.LastUsed = now.UTC().Truncate(time.Second)
 	if b, err := json.Marshal(dev); err == nil {
-		if _, err := s.bus.devices.Update(ctx, deviceKey(dev.Team, dev.User, dev.ID), b, rev); err != nil {
+		if _, err := s.store.Devices.Update(ctx, deviceKey(dev.Team, dev.User, dev.ID), b, rev); err != nil {
 			s.log.Debug("could not record the device's last use", "device", dev.ID, "err", err)
 		}
 	}
 	s.log.Debug("access token issued", "user", dev.User, "team", dev.Team, "device", dev.ID)
 	writeJSON(w, http.StatusOK, signaling.AccessToken{
 		Token: tok, Expires: now.Add(s.cfg.AccessTokenTTL).UTC().Truncate(time.Second),
-		User: dev.User, Name: u.Name, Role: u.role(),
+		User: dev.User, Name: u.Name, Role: u.EffectiveRole(),
 	})
 }
 
@@ -306,7 +312,7 @@ func (s *Server) revokeDevice(ctx context.Context, team, user, id string) (bool,
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.RequestTimeout)
 	defer cancel()
 	fresh := false
-	_, err := update(ctx, s.bus.devices, deviceKey(team, user, id), func(d *deviceRecord, found bool) bool {
+	_, err := store.Update(ctx, s.store.Devices, deviceKey(team, user, id), func(d *store.Device, found bool) bool {
 		if !found || !d.Revoked.IsZero() {
 			return false
 		}
@@ -316,7 +322,7 @@ func (s *Server) revokeDevice(ctx context.Context, team, user, id string) (bool,
 	if err != nil {
 		return false, signaling.Errorf(signaling.UnknownError, "could not revoke device %s: %v", id, err)
 	}
-	s.control(userKey(team, user), ctlRevoke, id, nil)
+	s.control(store.UserKey(team, user), ctlRevoke, id, nil)
 	return fresh, nil
 }
 
@@ -338,11 +344,11 @@ func (s *Server) revokeUser(ctx context.Context, team, user string) ([]string, e
 			revoked = append(revoked, d.ID)
 		}
 	}
-	_, err = s.saveUser(ctx, team, user, func(u *userRecord) { u.RevokedAt = time.Now().UTC() })
+	_, err = s.saveUser(ctx, team, user, func(u *store.User) { u.RevokedAt = time.Now().UTC() })
 	if err != nil {
 		return revoked, err
 	}
-	s.control(userKey(team, user), ctlRevoke, "", nil)
+	s.control(store.UserKey(team, user), ctlRevoke, "", nil)
 	s.revokeGuests(ctx, team, user) // links.go
 	return revoked, nil
 }
@@ -364,12 +370,12 @@ func (s *Server) control(key, ctl, device string, body []byte) {
 // checkAccess checks that a verified token was not revoked since it was
 // issued: its user's RevokedAt, and its device. It returns the user, or
 // InvalidToken.
-func (s *Server) checkAccess(ctx context.Context, c Claims) (userRecord, error) {
+func (s *Server) checkAccess(ctx context.Context, c Claims) (store.User, error) {
 	if c.Link != nil {
 		return s.guestAccess(ctx, c) // links.go
 	}
-	team, user := c.team(), c.Subject
-	u, found, err := s.unrevoked(ctx, team, user, c.Device, c.issued())
+	team, user := c.TeamID(), c.Subject
+	u, found, err := s.unrevoked(ctx, team, user, c.Device, c.Issued())
 	if err != nil {
 		return u, err
 	}
@@ -383,20 +389,20 @@ func (s *Server) checkAccess(ctx context.Context, c Claims) (userRecord, error) 
 // unrevoked checks that access given to user at iat (on device, unless it
 // is empty) was not revoked since: InvalidToken when it was. It returns
 // the user's record, and whether there is one.
-func (s *Server) unrevoked(ctx context.Context, team, user, device string, iat time.Time) (userRecord, bool, error) {
+func (s *Server) unrevoked(ctx context.Context, team, user, device string, iat time.Time) (store.User, bool, error) {
 	u, found, err := s.lookup(ctx, team, user)
 	if err != nil {
 		return u, false, signaling.Errorf(signaling.UnknownError, "%v", err)
 	}
-	if found && u.revokes(iat) {
+	if found && u.Revokes(iat) {
 		return u, found, signaling.Errorf(signaling.InvalidToken,
 			"your access was revoked by an admin: sign in again with a new invite (`parley login INVITE`)")
 	}
 	if device != "" {
 		ctx, cancel := context.WithTimeout(ctx, s.cfg.RequestTimeout)
 		defer cancel()
-		var d deviceRecord
-		_, dfound, err := getJSON(ctx, s.bus.devices, deviceKey(team, user, device), &d)
+		var d store.Device
+		_, dfound, err := store.GetJSON(ctx, s.store.Devices, deviceKey(team, user, device), &d)
 		if err != nil {
 			return u, found, signaling.Errorf(signaling.UnknownError, "could not read your device: %v", err)
 		}
@@ -408,58 +414,58 @@ func (s *Server) unrevoked(ctx context.Context, team, user, device string, iat t
 }
 
 // turnAllowed reports whether the holder of a TURN credential still has
-// access (turn.go): a guest's link still works for them (links.go). When
+// access (package turn): a guest's link still works for them (links.go). When
 // the stores cannot tell, it allows: the credential is signed and expires.
-func (s *Server) turnAllowed(h turnHolder) bool {
+func (s *Server) turnAllowed(h turn.Holder) bool {
 	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.RequestTimeout)
 	defer cancel()
 	var err error
-	if h.link != "" {
-		_, err = s.guestLink(ctx, h.link, h.user)
+	if h.Link != "" {
+		_, err = s.guestLink(ctx, h.Link, h.User)
 	} else {
-		_, _, err = s.unrevoked(ctx, h.team, h.user, h.device, h.issued)
+		_, _, err = s.unrevoked(ctx, h.Team, h.User, h.Device, h.Issued)
 	}
 	var e *signaling.Error
 	if errors.As(err, &e) && e.Code == signaling.InvalidToken {
 		return false
 	}
 	if err != nil {
-		s.log.Warn("turn: could not check a credential's holder", "user", h.user, "team", h.team, "err", err)
+		s.log.Warn("turn: could not check a credential's holder", "user", h.User, "team", h.Team, "err", err)
 	}
 	return true
 }
 
 // bearer checks the Authorization: Bearer token of an API request, limited
 // per address. It answers the refusal itself.
-func (s *Server) bearer(w http.ResponseWriter, r *http.Request) (Claims, userRecord, bool) {
+func (s *Server) bearer(w http.ResponseWriter, r *http.Request) (Claims, store.User, bool) {
 	done, ok := s.gate(w, r, limitBearer)
 	if !ok {
-		return Claims{}, userRecord{}, false
+		return Claims{}, store.User{}, false
 	}
 	tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 	if !ok || tok == "" {
 		done(false)
 		s.httpError(w, r, "", signaling.Errorf(signaling.InvalidToken,
 			"send your token as Authorization: Bearer TOKEN; sign in with `parley login INVITE`"))
-		return Claims{}, userRecord{}, false
+		return Claims{}, store.User{}, false
 	}
-	c, err := s.tokens.verify(tok)
+	c, err := s.tokens.Verify(tok)
 	if err != nil {
 		done(false)
 		s.httpError(w, r, "", signaling.AsError(err))
-		return Claims{}, userRecord{}, false
+		return Claims{}, store.User{}, false
 	}
 	u, err := s.checkAccess(r.Context(), c)
 	if err != nil {
 		done(false)
 		s.httpError(w, r, c.Subject, signaling.AsError(err))
-		return Claims{}, userRecord{}, false
+		return Claims{}, store.User{}, false
 	}
 	done(true)
 	if c.Link != nil {
 		s.httpError(w, r, c.Subject, signaling.Errorf(signaling.InvalidParameter,
 			"a guest link is for one call: its token opens nothing else"))
-		return Claims{}, userRecord{}, false
+		return Claims{}, store.User{}, false
 	}
 	return c, u, true
 }
@@ -475,7 +481,7 @@ func (s *Server) teamOfKey(ctx context.Context, key string) (team string, server
 	}
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.RequestTimeout)
 	defer cancel()
-	e, err := s.bus.teams.Get(ctx, "key."+hashHex(key))
+	e, err := s.store.Teams.Get(ctx, "key."+hashHex(key))
 	if errors.Is(err, jetstream.ErrKeyNotFound) {
 		return "", false, false, nil
 	}
@@ -541,5 +547,5 @@ func (s *Server) admin(w http.ResponseWriter, r *http.Request) (adminCaller, boo
 			"administration needs the team's API key or the admin role; you are a %s", c.Role))
 		return adminCaller{}, false
 	}
-	return adminCaller{team: c.team(), by: c.Subject}, true
+	return adminCaller{team: c.TeamID(), by: c.Subject}, true
 }

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -14,6 +15,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/parley-voice/parley/signaling"
+	"github.com/parley-voice/parley/signaling/server/store"
 )
 
 // Reasons a call ends with, besides a client's own fail reason.
@@ -36,8 +38,8 @@ type callSetup struct {
 }
 
 // fromKey and toKey are the parties' userKeys.
-func (cs callSetup) fromKey() string { return userKey(cs.team, cs.from) }
-func (cs callSetup) toKey() string   { return userKey(cs.team, cs.to) }
+func (cs callSetup) fromKey() string { return store.UserKey(cs.team, cs.from) }
+func (cs callSetup) toKey() string   { return store.UserKey(cs.team, cs.to) }
 
 // actionReply is a call owner's answer to an action: nothing, a refusal,
 // or (from an owner that stepped down, resume.go) ask again.
@@ -389,7 +391,7 @@ func (c *call) apply(a signaling.Message, team string) *signaling.Error {
 // callee has no session left, fails.
 func (c *call) onPresence(views map[string]presenceView) {
 	if v, ok := views[c.fromKey()]; ok {
-		c.callerHere = v.has(token(c.fromSession))
+		c.callerHere = v.has(store.Token(c.fromSession))
 	}
 	if v, ok := views[c.toKey()]; ok {
 		clear(c.calleeHere)
@@ -514,10 +516,10 @@ func (c *call) save() {
 	b, _ := json.Marshal(c.rec)
 	ctx, cancel := context.WithTimeout(context.Background(), c.s.cfg.RequestTimeout)
 	defer cancel()
-	if _, err := c.s.bus.calls.Put(ctx, c.rec.storeKey(), b); err != nil {
+	if _, err := c.s.store.Calls.Put(ctx, c.rec.storeKey(), b); err != nil {
 		c.log.Warn("could not save the call record", "err", err)
 	}
-	c.s.bus.hooks.publish(c.team, event) // webhooks.go
+	c.s.hooks.Publish(cmp.Or(c.team, DefaultTeam), event) // package webhook
 }
 
 // refreshBusy keeps both busy marks from expiring.
@@ -528,10 +530,10 @@ func (c *call) refreshBusy() {
 		key string
 		rev *uint64
 	}{{c.fromKey(), &c.fromBusy}, {c.toKey(), &c.toBusy}} {
-		rev, err := c.s.bus.busy.Update(ctx, p.key, []byte(c.id), *p.rev)
+		rev, err := c.s.store.Busy.Update(ctx, p.key, []byte(c.id), *p.rev)
 		if err != nil {
 			// Expired while NATS was away: take it again if it is free.
-			rev, err = c.s.bus.busy.Create(ctx, p.key, []byte(c.id))
+			rev, err = c.s.store.Busy.Create(ctx, p.key, []byte(c.id))
 		}
 		if err != nil {
 			c.log.Warn("could not refresh busy mark", "key", p.key, "err", err)
@@ -555,7 +557,7 @@ func (s *Server) releaseBusy(key string, rev uint64) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.RequestTimeout)
 	defer cancel()
-	err := s.bus.busy.Delete(ctx, key, jetstream.LastRevision(rev))
+	err := s.store.Busy.Delete(ctx, key, jetstream.LastRevision(rev))
 	if err != nil && !errors.Is(err, jetstream.ErrKeyNotFound) {
 		s.log.Warn("could not release busy mark; it expires by itself", "key", key, "err", err)
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/parley-voice/parley/signaling"
+	"github.com/parley-voice/parley/signaling/server/store"
 )
 
 const (
@@ -428,7 +429,7 @@ func TestPresenceExpires(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), patience)
 	defer cancel()
 	start := time.Now()
-	if _, err := s.bus.presence.Create(ctx, presenceKey("ghost", "s1"), []byte(`{"node":"dead"}`)); err != nil {
+	if _, err := s.store.Presence.Create(ctx, presenceKey("ghost", "s1"), []byte(`{"node":"dead"}`)); err != nil {
 		t.Fatal(err)
 	}
 	carol.expectPresence("ghost", signaling.StateOnline, "")
@@ -487,19 +488,20 @@ func churningPair(t *testing.T) (s *testServer, alice, bob *client, writes func(
 	}
 	var churn []kv
 	for _, c := range []*client{alice, bob} {
-		k := presenceKey(userKey(DefaultTeam, c.user), c.session)
-		e, err := s.bus.presence.Get(ctx, k)
+		k := presenceKey(store.UserKey(DefaultTeam, c.user), c.session)
+		e, err := s.store.Presence.Get(ctx, k)
 		if err != nil {
 			t.Fatal(err)
 		}
-		churn = append(churn, kv{k, e.Value()}, kv{presenceKey(userKey(DefaultTeam, c.user), "other"), []byte(`{"node":"elsewhere"}`)})
+		other := presenceKey(store.UserKey(DefaultTeam, c.user), "other")
+		churn = append(churn, kv{k, e.Value()}, kv{other, []byte(`{"node":"elsewhere"}`)})
 	}
 	var n atomic.Int64
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
 		for i := 0; ctx.Err() == nil; i++ {
-			_, _ = s.bus.presence.Put(ctx, churn[i%len(churn)].key, churn[i%len(churn)].value)
+			_, _ = s.store.Presence.Put(ctx, churn[i%len(churn)].key, churn[i%len(churn)].value)
 			n.Add(1)
 		}
 	}()
@@ -510,7 +512,7 @@ func churningPair(t *testing.T) (s *testServer, alice, bob *client, writes func(
 // TestCallsWhilePresenceChurns: a call placed while its parties' presence
 // keys are being written does not fail as if a party were gone. A KV
 // watch says it has all initial values before it has them while keys
-// change (see latest): until the call read the presence again, this
+// change (see store.Store.Latest): until the call read the presence again, this
 // failed in each of 10 runs.
 func TestCallsWhilePresenceChurns(t *testing.T) {
 	_, alice, bob, writes := churningPair(t)

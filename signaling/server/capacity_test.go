@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/parley-voice/parley/signaling"
+	"github.com/parley-voice/parley/signaling/server/store"
 )
 
 // Environment of TestIdleConnections and of its client processes.
@@ -78,12 +79,12 @@ func TestIdleConnections(t *testing.T) {
 		}
 		tokens[i] = tok
 		// Each has the next ones as contacts: everyone is watched as often.
-		var rec contactsRecord
+		var rec store.Contacts
 		for k := range min(contacts, n-1) {
 			rec.Contacts = append(rec.Contacts, user(i+1+k))
 		}
 		b, _ := json.Marshal(rec)
-		if _, err := s.bus.contacts.Put(t.Context(), userKey(DefaultTeam, user(i)), b); err != nil {
+		if _, err := s.store.Contacts.Put(t.Context(), store.UserKey(DefaultTeam, user(i)), b); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/parley-voice/parley/signaling"
+	"github.com/parley-voice/parley/signaling/server/ratelimit"
+	"github.com/parley-voice/parley/signaling/server/token"
 )
 
 // Defaults for the Config fields left zero.
@@ -41,7 +43,7 @@ const (
 	MaxOpenLinks = 100
 
 	// MaxTokenTTL is the longest lifetime a token may be given.
-	MaxTokenTTL = 30 * 24 * time.Hour
+	MaxTokenTTL = token.MaxTTL
 )
 
 // Config configures a Server. Every field but DataDir has a default, used
@@ -96,8 +98,8 @@ type Config struct {
 
 	// TURNAllowPeers are ranges the TURN relay may reach although it
 	// refuses them by default: private (RFC 1918, fc00::/7), shared
-	// (100.64.0.0/10), link-local and reserved addresses (peerPolicy in
-	// turn.go). Loopback, multicast, broadcast and this machine's own
+	// (100.64.0.0/10), link-local and reserved addresses (package turn).
+	// Loopback, multicast, broadcast and this machine's own
 	// addresses stay refused whatever the ranges.
 	TURNAllowPeers []netip.Prefix
 
@@ -144,8 +146,8 @@ type Config struct {
 	CallHistory time.Duration
 
 	// Webhooks tunes the delivery of webhooks (timeout, retries, the
-	// address ranges allowed besides public ones); see webhooks.go. Zero
-	// fields take its defaults.
+	// address ranges allowed besides public ones); see package webhook.
+	// Zero fields take its defaults.
 	Webhooks WebhookOptions
 
 	// NATSURL, when set, is the NATS server (with JetStream) to use instead
@@ -220,6 +222,10 @@ type Config struct {
 	// linkMargin is how long past its link's expiry a guest's call may go
 	// on (links.go). Default guestCallMargin; tests shorten it.
 	linkMargin time.Duration
+
+	// clock is the per-address limiter's clock; nil: time.Now. Tests move
+	// it.
+	clock func() time.Time
 }
 
 // expiry is how long a presence record or a busy mark lasts after its
@@ -292,7 +298,7 @@ func (c Config) withDefaults() Config {
 	if c.linkMargin == 0 {
 		c.linkMargin = guestCallMargin
 	}
-	c.Limits = c.Limits.withDefaults()
+	c.Limits = c.Limits.WithDefaults()
 	if c.DialLimit == 0 {
 		c.DialLimit = DefaultDialLimit
 	}
@@ -379,13 +385,13 @@ func (c Config) Validate() error {
 	if (c.TLSCertFile == "") != (c.TLSKeyFile == "") {
 		bad("TLSCertFile and TLSKeyFile go together: give both or neither")
 	}
-	if err := c.Webhooks.validate(); err != nil {
+	if err := c.Webhooks.Validate(); err != nil {
 		bad("%w", err)
 	}
-	if err := c.Limits.validate(); err != nil {
+	if err := c.Limits.Validate(); err != nil {
 		bad("%w", err)
 	}
-	if _, err := parseProxies(c.TrustedProxies); err != nil {
+	if _, err := ratelimit.ParseProxies(c.TrustedProxies); err != nil {
 		bad("%w", err)
 	}
 	if !signaling.ValidID(c.NodeName) {

@@ -20,6 +20,10 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/parley-voice/parley/signaling"
+	"github.com/parley-voice/parley/signaling/server/ratelimit"
+	"github.com/parley-voice/parley/signaling/server/store"
+	"github.com/parley-voice/parley/signaling/server/token"
+	"github.com/parley-voice/parley/signaling/server/turn"
 )
 
 // hardReadLimit is the largest WebSocket message the server reads at all:
@@ -46,8 +50,8 @@ const (
 // by the node's keeper. The node's feed follows the presence of the users
 // the connection watches, and the node's hub delivers the user's messages:
 // both on their own goroutines, which only queue them. Everything that
-// wants to send queues without blocking: a client whose queue reaches
-// Config.SendQueue is disconnected (errSlow).
+// wants to send queues without blocking (sendQueue): a client whose queue
+// reaches Config.SendQueue is disconnected (errSlow).
 type conn struct {
 	s      *Server
 	ws     *websocket.Conn
@@ -63,29 +67,22 @@ type conn struct {
 	// (and so before the hub, the keeper and the watcher use them), and
 	// never again.
 	user, session, role string
-	team, key           string     // the user's team and userKey
-	device, name        string     // the token's device, if any; the user's display name
-	link                *guestLink // a guest of a guest link: one call, with its host (links.go)
+	team, key           string           // the user's team and userKey
+	device, name        string           // the token's device, if any; the user's display name
+	link                *token.GuestLink // a guest of a guest link: one call, with its host (links.go)
 
 	slowOnce sync.Once
 	pinger   *time.Timer // the next keepalive ping
 
 	// Owned by the reader.
-	hello   *time.Timer // closes the connection when it has not connected in time; nil once it has
-	expiry  *time.Timer // closes the connection when its token expires
-	msgs    msgBucket   // the allowance of messages it reads (abuse.go)
-	strikes int         // messages refused in a row
+	hello   *time.Timer         // closes the connection when it has not connected in time; nil once it has
+	expiry  *time.Timer         // closes the connection when its token expires
+	msgs    ratelimit.Allowance // the allowance of messages it reads
+	strikes int                 // messages refused in a row
+
+	q sendQueue // what waits to be written, and whether the writer runs
 
 	mu sync.Mutex // guards what follows
-	// queue holds what waits to be written, in wire form; it grows as
-	// needed, up to Config.SendQueue. writing is set while a writer runs,
-	// closed once it closes the socket: nothing is queued after that. room
-	// is closed (and cleared) by the writer when it takes a message, for
-	// enqueueWait.
-	queue   [][]byte
-	writing bool
-	closed  bool
-	room    chan struct{}
 	// admitted is set once the welcome is queued; the user's messages
 	// that come before wait in held.
 	admitted bool
@@ -110,7 +107,7 @@ func (s *Server) handleWS(w http.ResponseWriter, r *http.Request) {
 			s.conns.Done()
 		}
 	}()
-	if retry, ok := s.limits.admit(limitConnect, remoteHost(r.RemoteAddr)); !ok {
+	if retry, ok := s.limits.Admit(limitConnect, remoteHost(r.RemoteAddr)); !ok {
 		e := tooMany(retry)
 		s.logRefusal(e, "", r.RemoteAddr, "path", r.URL.Path, "limit", limitConnect)
 		w.Header().Set("Retry-After", fmt.Sprint(int(retry.Seconds())+1))
@@ -136,6 +133,7 @@ func (s *Server) handleWS(w http.ResponseWriter, r *http.Request) {
 		sock:   sock,
 		remote: r.RemoteAddr,
 		id:     newID(),
+		q:      sendQueue{limit: s.cfg.SendQueue},
 		done:   make(chan struct{}),
 		ctx:    ctx,
 		cancel: cancel,
@@ -264,7 +262,7 @@ func (c *conn) readMessage(ctx context.Context) error {
 		return c.strike(signaling.Errorf(signaling.InvalidParameter,
 			"binary frame: signaling messages are JSON in text frames"), "", "")
 	}
-	if !c.msgs.allow(c.s.cfg.MessageLimit, time.Now()) {
+	if !c.msgs.Allow(c.s.cfg.MessageLimit, time.Now()) {
 		ref, callID := peekRef(b)
 		return c.strike(signaling.Errorf(signaling.InvalidParameter,
 			"too many messages: send at most %d a second", c.s.cfg.MessageLimit), ref, callID)
@@ -354,8 +352,8 @@ func (c *conn) handle(m signaling.Message) error {
 // expiry.
 func (c *conn) connect(m signaling.Message) error {
 	addr := remoteHost(c.remote)
-	claims, err := c.s.tokens.verify(m.Token)
-	var u userRecord
+	claims, err := c.s.tokens.Verify(m.Token)
+	var u store.User
 	if err == nil {
 		u, err = c.s.checkAccess(c.ctx, claims)
 	} else if e := c.s.tokenLocked(addr, err); e != nil {
@@ -372,8 +370,8 @@ func (c *conn) connect(m signaling.Message) error {
 		c.refuse(e, m.Ref, "")
 		return errBadToken
 	}
-	team, user, session := claims.team(), claims.Subject, m.Session
-	key := userKey(team, user)
+	team, user, session := claims.TeamID(), claims.Subject, m.Session
+	key := store.UserKey(team, user)
 	if session == "" {
 		session = newID()
 	}
@@ -409,12 +407,12 @@ func (c *conn) connect(m signaling.Message) error {
 		return fail(signaling.Errorf(signaling.AlreadyConnectedSession,
 			"%s has %d sessions connected, the most there may be: close one, or sign out a device you no longer use (`parley logout` there, or `parley admin revoke DEVICE`)", user, n))
 	}
-	rev, err := c.s.bus.presence.Create(ctx, presenceKey(key, session), b)
+	rev, err := c.s.store.Presence.Create(ctx, presenceKey(key, session), b)
 	if errors.Is(err, jetstream.ErrKeyExists) && m.Resume {
 		// A reconnect before the server noticed the old connection die:
 		// take the session over; the old connection's heartbeat finds the
 		// key no longer its own and closes it.
-		rev, err = c.s.bus.presence.Put(ctx, presenceKey(key, session), b)
+		rev, err = c.s.store.Presence.Put(ctx, presenceKey(key, session), b)
 		c.logger().Info("session taken over by a reconnect", "session", session)
 	}
 	if errors.Is(err, jetstream.ErrKeyExists) {
@@ -435,12 +433,12 @@ func (c *conn) connect(m signaling.Message) error {
 	}
 	c.s.keeper.join(c, presenceKey(key, session), rev)
 	c.expiry = time.AfterFunc(time.Until(claims.ExpiresAt.Time), c.tokenExpired)
-	holder := turnHolder{user: user, team: team, device: claims.Device, issued: claims.issued()}
+	holder := turn.Holder{User: user, Team: team, Device: claims.Device, Issued: claims.Issued()}
 	if c.link != nil { // a guest's: as long as its link works, and its token at most
-		holder = turnHolder{user: user, link: c.link.Key, end: claims.ExpiresAt.Time}
+		holder = turn.Holder{User: user, Link: c.link.Key, End: claims.ExpiresAt.Time}
 	}
 	c.send(signaling.Message{Type: signaling.TypeWelcome, Ref: m.Ref, User: user, Name: u.Name, Session: session, Role: claims.Role,
-		ICEServers: c.s.turn.iceServers(holder)})
+		ICEServers: c.s.turn.ICEServers(holder)})
 	c.admit()
 	c.hello.Stop()
 	c.hello = nil
@@ -526,7 +524,7 @@ func (c *conn) control(ctl string, msg *nats.Msg) {
 		c.refuse(e, "", "")
 		c.cancel(errRevoked)
 	case ctlStatus:
-		var st statusRecord
+		var st store.Status
 		if json.Unmarshal(msg.Data, &st) != nil {
 			return
 		}
@@ -581,12 +579,12 @@ func (c *conn) tokenExpired() {
 // device, not revoked. The connection then lasts until that token expires.
 func (c *conn) refresh(m signaling.Message) {
 	addr := remoteHost(c.remote)
-	claims, err := c.s.tokens.verify(m.Token)
+	claims, err := c.s.tokens.Verify(m.Token)
 	if e := c.s.tokenLocked(addr, err); e != nil {
 		c.refuse(e, m.Ref, "")
 		return
 	}
-	if err == nil && (claims.Subject != c.user || claims.team() != c.team || claims.Device != c.device) {
+	if err == nil && (claims.Subject != c.user || claims.TeamID() != c.team || claims.Device != c.device) {
 		err = signaling.Errorf(signaling.InvalidToken,
 			"the token is for another user or device than this connection's: connect again with it")
 	}
@@ -631,7 +629,7 @@ func (c *conn) dial(m signaling.Message) {
 		return
 	}
 	// A user of another team, or one a guest may not reach, is not there.
-	var callee userRecord
+	var callee store.User
 	var e *signaling.Error
 	if c.link != nil {
 		callee, e = c.s.guestDial(c.ctx, c, m.To) // links.go
@@ -642,7 +640,7 @@ func (c *conn) dial(m signaling.Message) {
 		refuse(e)
 		return
 	}
-	if callee.role() == RoleGuest {
+	if callee.EffectiveRole() == RoleGuest {
 		ok, err := c.s.hasContact(c.ctx, c.team, c.user, m.To)
 		if err != nil {
 			internal("could not read your contacts", err)
@@ -654,13 +652,13 @@ func (c *conn) dial(m signaling.Message) {
 			return
 		}
 	}
-	toKey := userKey(c.team, m.To)
-	if ok, retry := c.s.dials.allow(c.key); !ok {
+	toKey := store.UserKey(c.team, m.To)
+	if ok, retry := c.s.dials.Allow(c.key); !ok {
 		refuse(signaling.Errorf(signaling.InvalidParameter,
 			"you placed %d calls in a minute, the most there may be: try again in %s", c.s.cfg.DialLimit, seconds(retry)))
 		return
 	}
-	if ok, retry := c.s.daily.allow(c.key); !ok {
+	if ok, retry := c.s.daily.Allow(c.key); !ok {
 		refuse(signaling.Errorf(signaling.InvalidParameter,
 			"you placed %d calls today, the most there may be: try again in %s", dailyDials, retry.Round(time.Minute)))
 		return
@@ -683,7 +681,7 @@ func (c *conn) dial(m signaling.Message) {
 			"%s does not want to be disturbed (do not disturb): try again later; watch them to see when that changes", signaling.Label(m.To, callee.Name)))
 		return
 	}
-	if ok, retry := c.s.rings.allow(toKey); !ok {
+	if ok, retry := c.s.rings.Allow(toKey); !ok {
 		refuse(signaling.Errorf(signaling.AlreadyBusyCall,
 			"%s was called %d times in the last minute, the most there may be: try again in %s", m.To, c.s.cfg.RingLimit, seconds(retry)))
 		return
@@ -691,7 +689,7 @@ func (c *conn) dial(m signaling.Message) {
 	id := newID()
 	ctx, cancel := context.WithTimeout(c.ctx, c.s.cfg.RequestTimeout)
 	defer cancel()
-	callerRev, err := c.s.bus.busy.Create(ctx, c.key, []byte(id))
+	callerRev, err := c.s.store.Busy.Create(ctx, c.key, []byte(id))
 	if errors.Is(err, jetstream.ErrKeyExists) {
 		refuse(signaling.Errorf(signaling.AlreadyBusyCall, "you are already in a call: hang up before dialing again"))
 		return
@@ -700,7 +698,7 @@ func (c *conn) dial(m signaling.Message) {
 		internal("could not mark you busy", err)
 		return
 	}
-	calleeRev, err := c.s.bus.busy.Create(ctx, toKey, []byte(id))
+	calleeRev, err := c.s.store.Busy.Create(ctx, toKey, []byte(id))
 	if err != nil {
 		c.s.releaseBusy(c.key, callerRev)
 		if errors.Is(err, jetstream.ErrKeyExists) {
@@ -786,16 +784,13 @@ func (c *conn) watch(m signaling.Message) {
 // watchAdded has the feed follow user, a contact added elsewhere, on a
 // goroutine of its own: it is called on the hub's, which must not wait.
 func (c *conn) watchAdded(user string) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.closed {
-		return
-	}
-	c.wg.Add(1)
-	go func() {
-		defer c.wg.Done()
-		c.watchUsers(watchRequest{users: []string{user}, auto: true})
-	}()
+	c.q.whileOpen(func() { // serve waits for c.wg once the socket is closed
+		c.wg.Add(1)
+		go func() {
+			defer c.wg.Done()
+			c.watchUsers(watchRequest{users: []string{user}, auto: true})
+		}()
+	})
 }
 
 // send queues a message for the client.
@@ -812,55 +807,24 @@ func (c *conn) send(m signaling.Message) {
 // its queue is full. Safe from any goroutine; what is queued once the
 // socket closes is dropped.
 func (c *conn) enqueue(b []byte) {
-	c.mu.Lock()
-	if c.closed {
-		c.mu.Unlock()
-		return
-	}
-	if len(c.queue) >= c.s.cfg.SendQueue {
-		c.mu.Unlock()
-		c.tooSlow()
-		return
-	}
-	c.queue = append(c.queue, b)
-	c.startWriter()
-	c.mu.Unlock()
+	c.queued(c.q.put(b))
 }
 
 // enqueueWait queues a message, waiting up to a write timeout for room:
 // for a burst the connection itself asked for, such as the presence of a
 // thousand watched users.
 func (c *conn) enqueueWait(b []byte) {
-	var t *time.Timer
-	for {
-		c.mu.Lock()
-		if c.closed {
-			c.mu.Unlock()
-			return
-		}
-		if len(c.queue) < c.s.cfg.SendQueue {
-			c.queue = append(c.queue, b)
-			c.startWriter()
-			c.mu.Unlock()
-			return
-		}
-		if c.room == nil {
-			c.room = make(chan struct{})
-		}
-		room := c.room
-		c.mu.Unlock()
-		if t == nil {
-			t = time.NewTimer(c.s.cfg.WriteTimeout)
-			defer t.Stop()
-		}
-		select {
-		case <-room:
-		case <-c.ctx.Done():
-			return
-		case <-t.C:
-			c.tooSlow()
-			return
-		}
+	c.queued(c.q.putWait(c.ctx, b, c.s.cfg.WriteTimeout))
+}
+
+// queued acts on what a put said: start the writer, or drop a client too
+// slow for its queue.
+func (c *conn) queued(start, full bool) {
+	switch {
+	case full:
+		c.tooSlow()
+	case start:
+		go c.writer()
 	}
 }
 
@@ -881,68 +845,35 @@ func (c *conn) refuse(e *signaling.Error, ref, callID string) {
 	c.send(signaling.Message{Type: signaling.TypeError, Ref: ref, CallID: callID, Error: e})
 }
 
-// startWriter starts the writer unless it runs. c.mu must be held.
-func (c *conn) startWriter() {
-	if !c.writing && !c.closed {
-		c.writing = true
-		go c.writer()
-	}
-}
-
 // wakeWriter starts the writer, if it does not run, to close the
 // connection: it runs once c.ctx has ended.
 func (c *conn) wakeWriter() {
-	c.mu.Lock()
-	c.startWriter()
-	c.mu.Unlock()
+	if c.q.wake() {
+		go c.writer()
+	}
 }
 
 // writer writes queued messages until there are none left, then exits; once
 // the connection ends, it closes the socket in the way the cause calls for.
 func (c *conn) writer() {
 	for {
-		c.mu.Lock()
-		if c.ctx.Err() != nil {
-			c.closed = true
-			c.mu.Unlock()
+		b, step := c.q.next(c.ctx)
+		switch step {
+		case writerIdle:
+			return
+		case writerEnd:
 			c.close(context.Cause(c.ctx))
 			close(c.done)
 			return
 		}
-		b, ok := c.take()
-		if !ok {
-			c.writing = false
-			c.mu.Unlock()
-			return
-		}
-		c.mu.Unlock()
 		if err := c.write(b); err != nil {
 			c.cancel(fmt.Errorf("server: write: %w", err))
-			c.mu.Lock()
-			c.closed = true
-			c.mu.Unlock()
+			c.q.close()
 			_ = c.ws.CloseNow()
 			close(c.done)
 			return
 		}
 	}
-}
-
-// take takes the next message from the queue; the queue's memory goes
-// once it is empty. c.mu must be held.
-func (c *conn) take() ([]byte, bool) {
-	if len(c.queue) == 0 {
-		c.queue = nil
-		return nil, false
-	}
-	b := c.queue[0]
-	c.queue[0] = nil
-	c.queue = c.queue[1:]
-	if c.room != nil {
-		close(c.room)
-		c.room = nil
-	}
-	return b, true
 }
 
 // write writes one message, within a write timeout. (The timeout is the
@@ -1002,9 +933,7 @@ func (c *conn) close(cause error) {
 		c.flush()
 		_ = c.ws.Close(code, reason)
 	}
-	c.mu.Lock()
-	c.queue = nil
-	c.mu.Unlock()
+	c.q.clear()
 }
 
 // flush writes what is queued, within one write timeout in all.
@@ -1012,9 +941,7 @@ func (c *conn) flush() {
 	c.deadline(time.Now().Add(c.s.cfg.WriteTimeout))
 	defer c.deadline(time.Time{})
 	for {
-		c.mu.Lock()
-		b, ok := c.take()
-		c.mu.Unlock()
+		b, ok := c.q.pop()
 		if !ok || c.ws.Write(context.Background(), websocket.MessageText, b) != nil {
 			return
 		}
@@ -1044,7 +971,7 @@ func (c *conn) ping() {
 // presenceRevision tells the revision of a presence key and whether it is
 // this connection's; jetstream.ErrKeyNotFound when it is gone.
 func (c *conn) presenceRevision(ctx context.Context, key string) (rev uint64, ours bool, err error) {
-	e, err := c.s.bus.presence.Get(ctx, key)
+	e, err := c.s.store.Presence.Get(ctx, key)
 	if err != nil {
 		return 0, false, err
 	}
@@ -1074,12 +1001,12 @@ func (c *conn) cleanup() {
 		return // the key is someone else's now
 	}
 	key := presenceKey(c.key, c.session)
-	err := c.s.bus.presence.Delete(ctx, key, jetstream.LastRevision(rev))
+	err := c.s.store.Presence.Delete(ctx, key, jetstream.LastRevision(rev))
 	if err != nil {
 		// A refresh may have landed without its answer: delete if the key
 		// is still ours.
 		if rev, ours, rerr := c.presenceRevision(ctx, key); rerr == nil && ours {
-			err = c.s.bus.presence.Delete(ctx, key, jetstream.LastRevision(rev))
+			err = c.s.store.Presence.Delete(ctx, key, jetstream.LastRevision(rev))
 		}
 	}
 	if err != nil {

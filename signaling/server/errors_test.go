@@ -11,6 +11,7 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/parley-voice/parley/signaling"
+	"github.com/parley-voice/parley/signaling/server/store"
 )
 
 // stillServes checks that the server goes on after a refusal: c (if still
@@ -256,7 +257,7 @@ func TestInternalErrors(t *testing.T) {
 	bobToken := s.token(t, "bob")
 	ctx, cancel := context.WithTimeout(context.Background(), patience)
 	defer cancel()
-	for _, b := range []string{bucketPresence, bucketUsers} {
+	for _, b := range []string{store.BucketPresence, store.BucketUsers} {
 		if err := s.bus.js.DeleteKeyValue(ctx, b); err != nil {
 			t.Fatal(err)
 		}

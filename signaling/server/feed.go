@@ -7,13 +7,13 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
-	"strconv"
 	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/parley-voice/parley/signaling"
+	"github.com/parley-voice/parley/signaling/server/store"
 )
 
 // How often the connections that watch a user are told of the user's
@@ -32,21 +32,15 @@ const (
 const maxWaits = 4
 
 // feed is this node's view of everyone's presence: one KV watch of the
-// whole presence bucket and one of the busy bucket, however many
-// connections, calls and long-polls follow someone. (A JetStream consumer
-// per follower made the number of consumers grow with the connections,
-// and the stream allows 1,000: issue 21.) Every node sees every session,
-// so each keeps the whole service's presence: about 150 bytes a session.
+// presence bucket and one of the busy bucket, however many connections,
+// calls and long-polls follow someone (docs/SERVER.md tells why).
 //
 // The feed's goroutine owns the view and who follows whom. Others ask it
 // through do, which runs a function on that goroutine. It tells followers
 // of changes without ever blocking: a watching connection gets a presence
-// message queued (a client too slow for it is disconnected, as for any
-// message), within the user's allowance (presenceBurst); a call or a
-// long-poll gets the user's latest view in its presenceBox at once.
-//
-// sync makes the view exact for a caller: it returns once the feed has
-// applied every change the buckets held when sync was called.
+// message queued (see presenceBurst), a call or a long-poll the user's
+// latest view in its presenceBox. sync returns once the feed has applied
+// every change the buckets held when sync was called.
 type feed struct {
 	s    *Server
 	log  *slog.Logger
@@ -213,16 +207,16 @@ func startFeed(s *Server) (*feed, error) {
 func (f *feed) watch() (err error) {
 	// What the watches' initial values cover: once they are read, the
 	// view is as of these revisions at least.
-	if f.pStart, err = f.s.lastRevision(f.ctx, bucketPresence); err != nil {
+	if f.pStart, err = f.s.store.LastRevision(f.ctx, store.BucketPresence); err != nil {
 		return err
 	}
-	if f.bStart, err = f.s.lastRevision(f.ctx, bucketBusy); err != nil {
+	if f.bStart, err = f.s.store.LastRevision(f.ctx, store.BucketBusy); err != nil {
 		return err
 	}
-	if f.pw, err = f.s.bus.presence.WatchAll(f.ctx); err != nil {
+	if f.pw, err = f.s.store.Presence.WatchAll(f.ctx); err != nil {
 		return fmt.Errorf("server: watch presence: %w", err)
 	}
-	if f.bw, err = f.s.bus.busy.WatchAll(f.ctx, jetstream.MetaOnly()); err != nil {
+	if f.bw, err = f.s.store.Busy.WatchAll(f.ctx, jetstream.MetaOnly()); err != nil {
 		_ = f.pw.Stop()
 		return fmt.Errorf("server: watch busy marks: %w", err)
 	}
@@ -567,11 +561,11 @@ func (f *feed) release() {
 // and busy buckets held when it was called, or when ctx ends (then the
 // view may be a moment behind, and it says so).
 func (f *feed) sync(ctx context.Context) error {
-	pRev, err := f.s.lastRevision(ctx, bucketPresence)
+	pRev, err := f.s.store.LastRevision(ctx, store.BucketPresence)
 	if err != nil {
 		return err
 	}
-	bRev, err := f.s.lastRevision(ctx, bucketBusy)
+	bRev, err := f.s.store.LastRevision(ctx, store.BucketBusy)
 	if err != nil {
 		return err
 	}
@@ -735,25 +729,4 @@ func (f *feed) unwatch(c *conn) {
 		}
 		delete(f.conns, c)
 	})
-}
-
-// lastRevision is the revision of the last change in bucket that is
-// still there; 0 when it has none.
-func (s *Server) lastRevision(ctx context.Context, bucket string) (uint64, error) {
-	ctx, cancel := context.WithTimeout(ctx, s.cfg.RequestTimeout)
-	defer cancel()
-	// A direct get of the last message is served by the stream itself,
-	// not by JetStream's API: cheap enough for every watch.
-	m, err := s.bus.nc.RequestWithContext(ctx, "$JS.API.DIRECT.GET.KV_"+bucket, []byte(`{"last_by_subj":">"}`))
-	if err == nil {
-		if seq, err := strconv.ParseUint(m.Header.Get(jetstream.SequenceHeader), 10, 64); err == nil {
-			return seq, nil
-		}
-	}
-	// Empty, or its last message expired: the stream says.
-	st, err := s.bus.js.Stream(ctx, "KV_"+bucket)
-	if err != nil {
-		return 0, fmt.Errorf("server: read %s: %w", bucket, err)
-	}
-	return st.CachedInfo().State.LastSeq, nil
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/parley-voice/parley/signaling"
+	"github.com/parley-voice/parley/signaling/server/store"
 )
 
 // quietConn is a signed-in WebSocket that counts the presence messages it
@@ -129,7 +130,7 @@ func (q *quietConn) waitState(t testing.TB, user string, state signaling.State) 
 func (s *testServer) consumers(t testing.TB) int {
 	t.Helper()
 	n := 0
-	for _, b := range []string{bucketPresence, bucketBusy} {
+	for _, b := range []string{store.BucketPresence, store.BucketBusy} {
 		st, err := s.bus.js.Stream(t.Context(), "KV_"+b)
 		if err != nil {
 			t.Fatal(err)
@@ -160,8 +161,8 @@ func TestManyWatchersLeaveCallingWorking(t *testing.T) {
 			t.Fatal(err)
 		}
 		tokens[i] = tok
-		b, _ := json.Marshal(contactsRecord{Contacts: []string{fmt.Sprintf("w%04d", (i+1)%n)}})
-		if _, err := s.bus.contacts.Put(ctx, userKey(DefaultTeam, user), b); err != nil {
+		b, _ := json.Marshal(store.Contacts{Contacts: []string{fmt.Sprintf("w%04d", (i+1)%n)}})
+		if _, err := s.store.Contacts.Put(ctx, store.UserKey(DefaultTeam, user), b); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -144,7 +144,7 @@ func (k *keeper) beat(sessions map[*conn]*session, ss *session) {
 	if c.ctx.Err() != nil {
 		return // closing: it leaves in a moment
 	}
-	kv := k.s.bus.presence
+	kv := k.s.store.Presence
 	rec := c.presenceJSON()
 	ctx, cancel := context.WithTimeout(c.ctx, k.s.cfg.RequestTimeout)
 	defer cancel()

@@ -7,6 +7,9 @@ import (
 	"time"
 
 	"github.com/parley-voice/parley/signaling"
+	"github.com/parley-voice/parley/signaling/server/ratelimit"
+	"github.com/parley-voice/parley/signaling/server/store"
+	"github.com/parley-voice/parley/signaling/server/turn"
 )
 
 // HTTP paths.
@@ -50,7 +53,7 @@ func (s *Server) handler() http.Handler {
 	mux.HandleFunc("POST "+signaling.PathWebhooks, s.handleAddWebhook)     // webhooks.go
 	mux.HandleFunc("GET "+signaling.PathWebhooks, s.handleWebhooks)        // webhooks.go
 	mux.HandleFunc("DELETE "+signaling.PathWebhook, s.handleRemoveWebhook) // webhooks.go
-	return fromProxies(s.cfg.TrustedProxies, mux)
+	return ratelimit.FromProxies(s.cfg.TrustedProxies, mux)
 }
 
 // tokenResponse is the token endpoint's answer, as in the Gitple SDK,
@@ -97,8 +100,8 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.log.Info("token issued", "user", user, "team", team, "role", cmp.Or(o.Role, RoleMember), "remote", r.RemoteAddr)
-	holder := turnHolder{user: user, team: team, issued: time.Now()}
-	writeJSON(w, http.StatusOK, tokenResponse{Token: tok, ICEServers: s.turn.iceServers(holder)})
+	holder := turn.Holder{User: user, Team: team, Issued: time.Now()}
+	writeJSON(w, http.StatusOK, tokenResponse{Token: tok, ICEServers: s.turn.ICEServers(holder)})
 }
 
 // handleSession tells whether a user is online: GET
@@ -115,7 +118,7 @@ func (s *Server) handleSession(w http.ResponseWriter, r *http.Request) {
 		s.httpError(w, r, user, signaling.AsError(err))
 		return
 	}
-	if vis, err := s.visible(r.Context(), c.team(), c.Subject, c.Role, user); err != nil || !vis {
+	if vis, err := s.visible(r.Context(), c.TeamID(), c.Subject, c.Role, user); err != nil || !vis {
 		if err != nil {
 			s.httpError(w, r, user, signaling.Errorf(signaling.UnknownError, "%v", err))
 			return
@@ -123,7 +126,7 @@ func (s *Server) handleSession(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, sessionResponse{User: user})
 		return
 	}
-	online, err := s.online(r.Context(), userKey(c.team(), user))
+	online, err := s.online(r.Context(), store.UserKey(c.TeamID(), user))
 	if err != nil {
 		s.httpError(w, r, user, signaling.Errorf(signaling.UnknownError, "could not read presence: %v", err))
 		return

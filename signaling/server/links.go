@@ -1,48 +1,17 @@
 package server
 
-// Guest links (issue 9): a call page for someone who has no account, in
-// their browser.
-//
-// A signed-in member makes a link (POST /v1/me/links): a random code of 26
-// letters and digits (128 bits), kept as the SHA-256 of the code in the
-// bucket parley_links with the host (its maker), the guest's name and user
-// id ("guest-…", never in parley_users) and when it expires. The record is
-// kept for the link's life and the margin of a call that outlives it
-// (Config.linkMargin, guestCallMargin): a per-message TTL, renewed with each
-// write (putLink). A member has at most MaxOpenLinks links open, counted in
-// one record per member in the same bucket (hostLinks).
-//
-// GET /join/CODE serves the call page (web/), or a page that says plainly
-// why the link does not work. The page's script POSTs to the same address to
-// join: the first browser to do so claims the link (a random secret in an
-// HttpOnly cookie for that path, its hash in the record), and later joins
-// must bring the same cookie, so a link is for one person but survives a
-// reload. A join returns a guest token whose lnk claim names the link and
-// its host: with it a connection may dial the host and act on that call,
-// and nothing else (no watch, no presence, no HTTP API), and it reaches no
-// one either, since no one has the guest as a contact.
-//
-// The guest dials the host like any caller; the call event says guest, so
-// the host's terminal shows "Guest NAME is waiting", and it rings for
-// Config.LobbyTimeout rather than RingTimeout: answering lets the guest in,
-// rejecting turns them away. The link is spent once its call completes or
-// is rejected; until then (and until it expires) the same browser may
-// knock again, after a knock nobody answered or a call that failed.
-//
-// The guest's token and relay credentials (turnHolder names the link) work
-// while the link does (guestLink): not spent, its host not revoked, and not
-// expired, or expired during the guest's call, for the margin at most. They
-// end with the link's life and the margin, and a revocation of the host
-// disconnects the guests of its links (revokeGuests).
+// Guest links: a call page for someone who has no account, in their
+// browser. A member makes a link (POST /v1/me/links); the first browser
+// to join it claims it (a cookie), gets a guest token that can only call
+// the link's host, and knocks; the link is spent once its call completes
+// or is rejected. The guest's token and relay credentials work while the
+// link does (guestLink). docs/SERVER.md tells the design.
 
 import (
 	"context"
 	"crypto/rand"
 	"crypto/subtle"
 	"embed"
-	"encoding/json"
-	"errors"
-	"fmt"
 	"html/template"
 	"io/fs"
 	"net/http"
@@ -50,10 +19,10 @@ import (
 	"strings"
 	"time"
 
-	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
-
 	"github.com/parley-voice/parley/signaling"
+	"github.com/parley-voice/parley/signaling/server/store"
+	"github.com/parley-voice/parley/signaling/server/token"
+	"github.com/parley-voice/parley/signaling/server/turn"
 )
 
 // guestCallMargin is how long past its link's expiry a guest's call may go
@@ -135,7 +104,7 @@ func (s *Server) handleMakeLink(w http.ResponseWriter, r *http.Request) {
 	}
 	now := time.Now().UTC().Truncate(time.Second)
 	rec := linkRecord{
-		Team: c.team(), Host: c.Subject, HostName: u.Name,
+		Team: c.TeamID(), Host: c.Subject, HostName: u.Name,
 		Guest: "guest-" + newID()[:12], GuestName: name,
 		Created: now, Expires: now.Add(ttl),
 	}
@@ -146,7 +115,7 @@ func (s *Server) handleMakeLink(w http.ResponseWriter, r *http.Request) {
 		s.httpError(w, r, c.Subject, e)
 		return
 	}
-	if err := s.putLink(ctx, hashHex(code), rec, 0, s.linkEnd(rec.Expires)); err != nil {
+	if err := s.store.PutLink(ctx, hashHex(code), rec, 0, s.linkEnd(rec.Expires)); err != nil {
 		s.httpError(w, r, c.Subject, signaling.Errorf(signaling.UnknownError, "could not record the link: %v", err))
 		return
 	}
@@ -176,7 +145,7 @@ func (s *Server) linkFor(ctx context.Context, code, claim string) (rec linkRecor
 	if len(code) != 26 {
 		return rec, 0, linkUnknown, nil
 	}
-	rev, found, err := getJSON(ctx, s.bus.links, hashHex(strings.ToLower(code)), &rec)
+	rev, found, err := store.GetJSON(ctx, s.store.Links, hashHex(strings.ToLower(code)), &rec)
 	switch {
 	case err != nil:
 		return rec, 0, linkUnknown, err
@@ -199,7 +168,7 @@ func (s *Server) withdrawn(ctx context.Context, rec linkRecord, st linkState) (l
 	if err != nil {
 		return st, err
 	}
-	if found && host.revokes(rec.Created) {
+	if found && host.Revokes(rec.Created) {
 		return linkWithdrawn, nil
 	}
 	return st, nil
@@ -326,7 +295,7 @@ func (s *Server) handleJoin(w http.ResponseWriter, r *http.Request) {
 		// The first join claims it: of two at once, one updates it at rev.
 		claim = strings.ToLower(rand.Text() + rand.Text())
 		rec.ClaimHash = hashHex(claim)
-		if err := s.putLink(ctx, key, rec, rev, end); err != nil {
+		if err := s.store.PutLink(ctx, key, rec, rev, end); err != nil {
 			_, title, msg := linkTaken.refusal(rec)
 			s.httpError(w, r, "", signaling.Errorf(signaling.InvalidToken, "%s. %s", title, msg))
 			return
@@ -338,19 +307,19 @@ func (s *Server) handleJoin(w http.ResponseWriter, r *http.Request) {
 		s.log.Info("guest link claimed", "host", rec.Host, "guest", rec.Guest, "remote", r.RemoteAddr)
 	}
 	// The token lasts as long as the link, and a call that outlives it.
-	o, err := s.tokens.check(rec.Guest, TokenOptions{Role: RoleGuest, Team: rec.Team, TTL: time.Until(end)})
+	o, err := s.tokens.Check(rec.Guest, token.Options{Role: RoleGuest, Team: rec.Team, TTL: time.Until(end)})
 	if err != nil {
 		s.httpError(w, r, rec.Guest, signaling.AsError(err))
 		return
 	}
-	o.link = guestLink{Key: key, Host: rec.Host, Name: rec.GuestName}
-	tok, err := s.tokens.sign(rec.Guest, o, time.Now())
+	o.Link = &token.GuestLink{Key: key, Host: rec.Host, Name: rec.GuestName}
+	tok, err := s.tokens.Sign(rec.Guest, o, time.Now())
 	if err != nil {
 		s.httpError(w, r, rec.Guest, signaling.Errorf(signaling.UnknownError, "could not sign the token: %v", err))
 		return
 	}
 	writeJSON(w, http.StatusOK, signaling.Join{
-		Token: tok, ICEServers: s.turn.iceServers(turnHolder{user: rec.Guest, link: key, end: end}),
+		Token: tok, ICEServers: s.turn.ICEServers(turn.Holder{User: rec.Guest, Link: key, End: end}),
 		Host: rec.Host, HostName: rec.HostName, Guest: rec.Guest, GuestName: rec.GuestName, Expires: rec.Expires,
 	})
 }
@@ -371,7 +340,7 @@ func guestAssets() http.Handler {
 }
 
 // linkKey is the key of a guest's link, or "" for anyone else.
-func linkKey(l *guestLink) string {
+func linkKey(l *token.GuestLink) string {
 	if l == nil {
 		return ""
 	}
@@ -380,15 +349,15 @@ func linkKey(l *guestLink) string {
 
 // guestAccess is checkAccess for a guest link's token: the link still
 // works for its guest (guestLink), in the token's team.
-func (s *Server) guestAccess(ctx context.Context, c Claims) (userRecord, error) {
+func (s *Server) guestAccess(ctx context.Context, c Claims) (store.User, error) {
 	rec, err := s.guestLink(ctx, c.Link.Key, c.Subject)
 	if err != nil {
-		return userRecord{}, err
+		return store.User{}, err
 	}
-	if rec.Team != c.team() {
-		return userRecord{}, signaling.Errorf(signaling.InvalidToken, "this guest link no longer exists: ask for a new one")
+	if rec.Team != c.TeamID() {
+		return store.User{}, signaling.Errorf(signaling.InvalidToken, "this guest link no longer exists: ask for a new one")
 	}
-	return userRecord{User: c.Subject, Team: rec.Team, Name: rec.GuestName, Role: RoleGuest}, nil
+	return store.User{User: c.Subject, Team: rec.Team, Name: rec.GuestName, Role: RoleGuest}, nil
 }
 
 // guestLink checks that the link at key still works for guest, for a
@@ -399,7 +368,7 @@ func (s *Server) guestLink(ctx context.Context, key, guest string) (linkRecord, 
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.RequestTimeout)
 	defer cancel()
 	var rec linkRecord
-	_, found, err := getJSON(ctx, s.bus.links, key, &rec)
+	_, found, err := store.GetJSON(ctx, s.store.Links, key, &rec)
 	if err != nil {
 		return rec, signaling.Errorf(signaling.UnknownError, "could not read your link: %v", err)
 	}
@@ -409,7 +378,7 @@ func (s *Server) guestLink(ctx context.Context, key, guest string) (linkRecord, 
 	st, err := s.withdrawn(ctx, rec, rec.state(true)) // the guest claimed it
 	if err == nil && st == linkExpired && time.Now().Before(s.linkEnd(rec.Expires)) {
 		var busy bool
-		if busy, err = s.isBusy(ctx, userKey(rec.Team, rec.Guest)); busy {
+		if busy, err = s.isBusy(ctx, store.UserKey(rec.Team, rec.Guest)); busy {
 			st = linkOpen // a call that outlives the link
 		}
 	}
@@ -425,9 +394,9 @@ func (s *Server) guestLink(ctx context.Context, key, guest string) (linkRecord, 
 
 // guestDial checks a guest's dial: only the link's host, while the link is
 // open. It returns the host.
-func (s *Server) guestDial(ctx context.Context, c *conn, to string) (userRecord, *signaling.Error) {
+func (s *Server) guestDial(ctx context.Context, c *conn, to string) (store.User, *signaling.Error) {
 	if to != c.link.Host {
-		return userRecord{}, signaling.Errorf(signaling.InvalidParameter,
+		return store.User{}, signaling.Errorf(signaling.InvalidParameter,
 			"a guest link is for a call with %s only", c.link.Host)
 	}
 	rec, err := s.guestLink(ctx, c.link.Key, c.user)
@@ -436,14 +405,14 @@ func (s *Server) guestDial(ctx context.Context, c *conn, to string) (userRecord,
 		err = signaling.Errorf(signaling.InvalidToken, "%s. %s", title, msg)
 	}
 	if err != nil {
-		return userRecord{}, signaling.AsError(err)
+		return store.User{}, signaling.AsError(err)
 	}
 	host, found, err := s.lookup(ctx, rec.Team, rec.Host)
 	if err != nil {
-		return userRecord{}, signaling.Errorf(signaling.UnknownError, "%v", err)
+		return store.User{}, signaling.Errorf(signaling.UnknownError, "%v", err)
 	}
 	if !found {
-		return userRecord{}, unknownUser(rec.Host)
+		return store.User{}, unknownUser(rec.Host)
 	}
 	return host, nil
 }
@@ -454,7 +423,7 @@ func (s *Server) guestDial(ctx context.Context, c *conn, to string) (userRecord,
 func (s *Server) spendLink(key, how string) {
 	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.RequestTimeout)
 	defer cancel()
-	rec, err := updateLink(ctx, s, key, func(rec *linkRecord, found bool) bool {
+	rec, err := store.UpdateLink(ctx, s.store, key, func(rec *linkRecord, found bool) bool {
 		if !found || rec.Spent != "" {
 			return false
 		}
@@ -462,7 +431,7 @@ func (s *Server) spendLink(key, how string) {
 		return true
 	}, func(rec linkRecord) time.Time { return s.linkEnd(rec.Expires) })
 	if err == nil && rec.Host != "" {
-		_, err = updateLink(ctx, s, hostKey(rec.Team, rec.Host), func(h *hostLinks, _ bool) bool {
+		_, err = store.UpdateLink(ctx, s.store, hostKey(rec.Team, rec.Host), func(h *hostLinks, _ bool) bool {
 			n := len(h.Links)
 			h.Links = slices.DeleteFunc(h.Links, func(l hostLink) bool { return l.Key == key })
 			return len(h.Links) < n
@@ -492,7 +461,7 @@ type hostLink struct {
 }
 
 // hostKey is the key of the hostLinks of a member.
-func hostKey(team, user string) string { return "host." + userKey(team, user) }
+func hostKey(team, user string) string { return "host." + store.UserKey(team, user) }
 
 // hostLinksEnd is when a member's hostLinks may go: when their last link
 // ends.
@@ -511,7 +480,7 @@ func (s *Server) hostLinksEnd(h hostLinks) time.Time {
 // refusal. Links whose end has come are dropped from the record.
 func (s *Server) countLink(ctx context.Context, key string, rec linkRecord) *signaling.Error {
 	var full *signaling.Error
-	_, err := updateLink(ctx, s, hostKey(rec.Team, rec.Host), func(h *hostLinks, _ bool) bool {
+	_, err := store.UpdateLink(ctx, s.store, hostKey(rec.Team, rec.Host), func(h *hostLinks, _ bool) bool {
 		now := time.Now()
 		h.Links = slices.DeleteFunc(h.Links, func(l hostLink) bool { return now.After(s.linkEnd(l.Expires)) })
 		open, next := 0, time.Time{}
@@ -546,50 +515,11 @@ func (s *Server) revokeGuests(ctx context.Context, team, host string) {
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.RequestTimeout)
 	defer cancel()
 	var h hostLinks
-	if _, _, err := getJSON(ctx, s.bus.links, hostKey(team, host), &h); err != nil {
+	if _, _, err := store.GetJSON(ctx, s.store.Links, hostKey(team, host), &h); err != nil {
 		s.log.Warn("could not read the guest links of a revoked user", "user", host, "team", team, "err", err)
 		return
 	}
 	for _, l := range h.Links {
-		s.control(userKey(team, l.Guest), ctlRevoke, "", nil)
+		s.control(store.UserKey(team, l.Guest), ctlRevoke, "", nil)
 	}
-}
-
-// putLink writes v at key in the links bucket, at revision rev (0: a new
-// key), to be kept until end: a per-message TTL, which kv.Update cannot
-// set, so an update is published to the key's subject.
-func (s *Server) putLink(ctx context.Context, key string, v any, rev uint64, end time.Time) error {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
-	ttl := max(time.Until(end).Truncate(time.Second)+time.Second, time.Second) // whole seconds, rounded up
-	if rev == 0 {
-		_, err = s.bus.links.Create(ctx, key, b, jetstream.KeyTTL(ttl))
-	} else {
-		msg := &nats.Msg{Subject: "$KV." + bucketLinks + "." + key, Data: b}
-		_, err = s.bus.js.PublishMsg(ctx, msg, jetstream.WithExpectLastSequencePerSubject(rev), jetstream.WithMsgTTL(ttl))
-	}
-	if err != nil {
-		return fmt.Errorf("server: write %s: %w", key, err)
-	}
-	return nil
-}
-
-// updateLink is update (people.go) for the links bucket: each write keeps
-// the value until end(value) (putLink).
-func updateLink[T any](ctx context.Context, s *Server, key string, change func(v *T, found bool) bool, end func(T) time.Time) (T, error) {
-	for range maxCASRetries {
-		var v T
-		rev, found, err := getJSON(ctx, s.bus.links, key, &v)
-		if err != nil || !change(&v, found) {
-			return v, err
-		}
-		err = s.putLink(ctx, key, v, rev, end(v))
-		if err == nil || (!errors.Is(err, jetstream.ErrKeyExists) && !isWrongSequence(err)) {
-			return v, err
-		}
-	}
-	var zero T
-	return zero, fmt.Errorf("server: %s changed too often to be updated", key)
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/parley-voice/parley/signaling"
+	"github.com/parley-voice/parley/signaling/server/turn/turntest"
 )
 
 // makeLink makes a guest link as the holder of token, or fails.
@@ -297,7 +298,7 @@ func guestRelay(t *testing.T, j signaling.Join, ice ...signaling.ICEServer) erro
 	if len(ice) != 2 {
 		t.Fatalf("ICE servers %+v, want STUN and TURN", ice)
 	}
-	_, err := turnAllocate(t, relayAddr(ice[0]), ice[1].Username, ice[1].Credential)
+	_, err := turntest.Allocate(t, turntest.Addr(ice[0]), ice[1].Username, ice[1].Credential)
 	return err
 }
 
@@ -352,8 +353,8 @@ func TestGuestLinkSpent(t *testing.T) {
 	if msg := s.guestRefused(t, j); !strings.Contains(msg, "call is over") {
 		t.Errorf("connect after the call: %q, want refused: the call is over", msg)
 	}
-	wantRefused(t, "relay with the join's credentials after the call", guestRelay(t, j))
-	wantRefused(t, "relay with the welcome's credentials after the call", guestRelay(t, j, stunServer, relay))
+	turntest.WantRefused(t, "relay with the join's credentials after the call", guestRelay(t, j))
+	turntest.WantRefused(t, "relay with the welcome's credentials after the call", guestRelay(t, j, stunServer, relay))
 }
 
 // TestGuestLinkExpired: once its link expires, a guest can neither connect
@@ -373,7 +374,7 @@ func TestGuestLinkExpired(t *testing.T) {
 		t.Fatal(e)
 	}
 	end := idle.Expires.Add(margin)
-	c, err := s.tokens.verify(idle.Token)
+	c, err := s.tokens.Verify(idle.Token)
 	if err != nil || c.ExpiresAt.Time.After(end.Add(time.Second)) || c.ExpiresAt.Time.Before(end.Add(-time.Second)) {
 		t.Errorf("the guest token expires at %v (%v), want %v: the link's expiry and %v", c.ExpiresAt, err, end, margin)
 	}
@@ -388,7 +389,7 @@ func TestGuestLinkExpired(t *testing.T) {
 	if msg := s.guestRefused(t, idle); !strings.Contains(msg, "expired") {
 		t.Errorf("connect after the link expired: %q, want refused: expired", msg)
 	}
-	wantRefused(t, "relay after the link expired", guestRelay(t, idle))
+	turntest.WantRefused(t, "relay after the link expired", guestRelay(t, idle))
 	if err := guestRelay(t, in); err != nil {
 		t.Errorf("relay in a call that outlives its link: %v", err)
 	}
@@ -396,7 +397,7 @@ func TestGuestLinkExpired(t *testing.T) {
 		t.Errorf("a reconnect in a call that outlives its link: refused %q", msg)
 	}
 	hangUp(t, id, g, alice)
-	wantRefused(t, "relay after that call", guestRelay(t, in))
+	turntest.WantRefused(t, "relay after that call", guestRelay(t, in))
 }
 
 // TestGuestLinkHostRevoked: revoking a link's host ends its guest's access:
@@ -417,7 +418,7 @@ func TestGuestLinkHostRevoked(t *testing.T) {
 	if msg := s.guestRefused(t, j); !strings.Contains(msg, "alice") {
 		t.Errorf("connect after the host's revocation: %q, want refused, naming the host", msg)
 	}
-	wantRefused(t, "relay after the host's revocation", guestRelay(t, j))
+	turntest.WantRefused(t, "relay after the host's revocation", guestRelay(t, j))
 	if _, e := s.join(t, carol, l); e == nil || e.Code != signaling.InvalidToken {
 		t.Errorf("join after the host's revocation: %v, want 80401", e)
 	}
@@ -441,7 +442,7 @@ func TestLinkStorage(t *testing.T) {
 			}
 		}
 		ctx, cancel := context.WithTimeout(t.Context(), patience)
-		w, err := s.bus.links.Watch(ctx, hashHex(l.Code))
+		w, err := s.store.Links.Watch(ctx, hashHex(l.Code))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -459,7 +460,7 @@ func TestLinkStorage(t *testing.T) {
 		if !gone {
 			t.Errorf("claimed %v: the link (expired at %v) still in the bucket at %v", claim, l.Expires, time.Now())
 		}
-		if _, err := s.bus.links.Get(t.Context(), hashHex(l.Code)); !errors.Is(err, jetstream.ErrKeyNotFound) {
+		if _, err := s.store.Links.Get(t.Context(), hashHex(l.Code)); !errors.Is(err, jetstream.ErrKeyNotFound) {
 			t.Errorf("claimed %v: get after it went: %v, want not found", claim, err)
 		}
 	}

@@ -801,7 +801,7 @@ func TestBadRequests(t *testing.T) {
 // TestRevokeUserWhileDevicesRenew: revoking a user whose devices are
 // renewing their tokens at that moment revokes every one of them. (A key
 // listing over a KV watch can miss a key that is being written: see
-// latest.)
+// store.Store.Latest.)
 func TestRevokeUserWhileDevicesRenew(t *testing.T) {
 	s := startServer(t)
 	ctx := context.Background()

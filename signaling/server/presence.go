@@ -11,11 +11,13 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+
 	"github.com/parley-voice/parley/signaling"
+	"github.com/parley-voice/parley/signaling/server/store"
 )
 
-// Rich presence over HTTP, contacts and the directory (see the design in
-// people.go; the WebSocket side is watch.go).
+// Rich presence over HTTP, contacts and the directory (docs/SERVER.md
+// tells the design; the WebSocket side is watch.go).
 
 // maxDirectory is the most people one directory answer lists.
 const maxDirectory = 100
@@ -47,9 +49,9 @@ func decodePresence(value []byte, at time.Time) presenceRecord {
 }
 
 // presenceNow reads the presence records of the keys that match filters,
-// by key, as they are now (see latest: a watch can be behind).
+// by key, as they are now (see store.Store.Latest: a watch can be behind).
 func (s *Server) presenceNow(ctx context.Context, filters ...string) (map[string]presenceRecord, error) {
-	msgs, err := s.latest(ctx, bucketPresence, filters...)
+	msgs, err := s.store.Latest(ctx, store.BucketPresence, filters...)
 	if err != nil {
 		return nil, err
 	}
@@ -64,7 +66,7 @@ func (s *Server) presenceNow(ctx context.Context, filters ...string) (map[string
 func (s *Server) isBusy(ctx context.Context, key string) (bool, error) {
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.RequestTimeout)
 	defer cancel()
-	_, err := s.bus.busy.Get(ctx, key)
+	_, err := s.store.Busy.Get(ctx, key)
 	if errors.Is(err, jetstream.ErrKeyNotFound) {
 		return false, nil
 	}
@@ -72,8 +74,8 @@ func (s *Server) isBusy(ctx context.Context, key string) (bool, error) {
 }
 
 // person is u as others see them, with their presence now.
-func (s *Server) person(ctx context.Context, team string, u userRecord) (signaling.Person, error) {
-	ps, err := s.people(ctx, team, []userRecord{u})
+func (s *Server) person(ctx context.Context, team string, u store.User) (signaling.Person, error) {
+	ps, err := s.people(ctx, team, []store.User{u})
 	if err != nil {
 		return signaling.Person{}, err
 	}
@@ -83,10 +85,10 @@ func (s *Server) person(ctx context.Context, team string, u userRecord) (signali
 // people is users as others see them, with their presence now, in one
 // sync of the node's feed and one read of when the offline were last
 // seen.
-func (s *Server) people(ctx context.Context, team string, users []userRecord) ([]signaling.Person, error) {
+func (s *Server) people(ctx context.Context, team string, users []store.User) ([]signaling.Person, error) {
 	keys := make([]string, len(users))
 	for i, u := range users {
-		keys[i] = userKey(team, u.User)
+		keys[i] = store.UserKey(team, u.User)
 	}
 	if err := s.feed.sync(ctx); err != nil {
 		s.log.Warn("going by the presence this node has", "err", err)
@@ -105,7 +107,7 @@ func (s *Server) people(ctx context.Context, team string, users []userRecord) ([
 	out := make([]signaling.Person, len(users))
 	for i, u := range users {
 		v := views[keys[i]]
-		p := signaling.Person{User: u.User, Name: u.Name, Role: u.role(), State: v.state, Online: v.state.Online()}
+		p := signaling.Person{User: u.User, Name: u.Name, Role: u.EffectiveRole(), State: v.state, Online: v.state.Online()}
 		if t := cmp.Or(v.lastSeen, seen[keys[i]]); !p.Online && !t.IsZero() {
 			p.LastSeen = &t
 		}
@@ -116,9 +118,9 @@ func (s *Server) people(ctx context.Context, team string, users []userRecord) ([
 
 // findVisible looks up user of team for viewer (with role): a user of
 // another team, unknown, or hidden from a guest reads as unknownUser.
-func (s *Server) findVisible(ctx context.Context, team, viewer, role, user string) (userRecord, *signaling.Error) {
+func (s *Server) findVisible(ctx context.Context, team, viewer, role, user string) (store.User, *signaling.Error) {
 	if err := signaling.CheckUserID(user); err != nil {
-		return userRecord{}, signaling.AsError(err)
+		return store.User{}, signaling.AsError(err)
 	}
 	u, found, err := s.lookup(ctx, team, user)
 	if err != nil {
@@ -155,16 +157,16 @@ func (s *Server) handlePresence(w http.ResponseWriter, r *http.Request) {
 		}
 		wait = d
 	}
-	u, e := s.findVisible(r.Context(), c.team(), c.Subject, c.Role, user)
+	u, e := s.findVisible(r.Context(), c.TeamID(), c.Subject, c.Role, user)
 	if e != nil {
 		s.httpError(w, r, c.Subject, e)
 		return
 	}
-	team, key := c.team(), userKey(c.team(), user)
+	team, key := c.TeamID(), store.UserKey(c.TeamID(), user)
 	var box *presenceBox
 	if wait > 0 {
 		// Follow before reading, so that nothing is missed in between.
-		box = newPresenceBox(userKey(team, c.Subject))
+		box = newPresenceBox(store.UserKey(team, c.Subject))
 		if !s.feed.followBox(r.Context(), box, key) {
 			s.httpError(w, r, c.Subject, signaling.Errorf(signaling.InvalidParameter,
 				"you wait for %d people to come online already, the most there may be: wait for one of them first", maxWaits))
@@ -211,15 +213,15 @@ func waitOnline(ctx context.Context, box *presenceBox, key string, wait time.Dur
 func (s *Server) setManual(ctx context.Context, team, user string, state signaling.State) error {
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.RequestTimeout)
 	defer cancel()
-	key := userKey(team, user)
-	rec := statusRecord{State: state, Since: time.Now().UTC()}
+	key := store.UserKey(team, user)
+	rec := store.Status{State: state, Since: time.Now().UTC()}
 	var err error
 	if state == signaling.StateOnline {
-		err = s.bus.status.Delete(ctx, key)
+		err = s.store.Status.Delete(ctx, key)
 		rec.State = ""
 	} else {
 		b, _ := json.Marshal(rec)
-		_, err = s.bus.status.Put(ctx, key, b)
+		_, err = s.store.Status.Put(ctx, key, b)
 	}
 	if err != nil {
 		return signaling.Errorf(signaling.UnknownError, "could not save your state: %v", err)
@@ -246,11 +248,11 @@ func (s *Server) handleMyPresence(w http.ResponseWriter, r *http.Request) {
 			"state %.20q cannot be set: use online, away or dnd", string(req.State)))
 		return
 	}
-	if err := s.setManual(r.Context(), c.team(), c.Subject, req.State); err != nil {
+	if err := s.setManual(r.Context(), c.TeamID(), c.Subject, req.State); err != nil {
 		s.httpError(w, r, c.Subject, signaling.AsError(err))
 		return
 	}
-	p, err := s.person(r.Context(), c.team(), u)
+	p, err := s.person(r.Context(), c.TeamID(), u)
 	if err != nil {
 		s.httpError(w, r, c.Subject, signaling.Errorf(signaling.UnknownError, "%v", err))
 		return
@@ -272,23 +274,23 @@ func (s *Server) handleContacts(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	list, err := s.contactsOf(r.Context(), c.team(), c.Subject)
+	list, err := s.contactsOf(r.Context(), c.TeamID(), c.Subject)
 	if err != nil {
 		s.httpError(w, r, c.Subject, signaling.Errorf(signaling.UnknownError, "%v", err))
 		return
 	}
-	found, err := s.lookupAll(r.Context(), c.team(), list)
+	found, err := s.lookupAll(r.Context(), c.TeamID(), list)
 	if err != nil {
 		s.httpError(w, r, c.Subject, signaling.Errorf(signaling.UnknownError, "%v", err))
 		return
 	}
-	var users []userRecord
+	var users []store.User
 	for _, user := range list {
 		if u, ok := found[user]; ok {
 			users = append(users, u)
 		}
 	}
-	people, err := s.people(r.Context(), c.team(), users)
+	people, err := s.people(r.Context(), c.TeamID(), users)
 	if err != nil {
 		s.httpError(w, r, c.Subject, signaling.Errorf(signaling.UnknownError, "%v", err))
 		return
@@ -307,16 +309,16 @@ func (s *Server) handleAddContact(w http.ResponseWriter, r *http.Request) {
 		s.httpError(w, r, c.Subject, signaling.Errorf(signaling.SameCallerAndDestination, "you cannot be your own contact"))
 		return
 	}
-	u, e := s.findVisible(r.Context(), c.team(), c.Subject, c.Role, user)
+	u, e := s.findVisible(r.Context(), c.TeamID(), c.Subject, c.Role, user)
 	if e != nil {
 		s.httpError(w, r, c.Subject, e)
 		return
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.RequestTimeout)
 	defer cancel()
-	key := userKey(c.team(), c.Subject)
+	key := store.UserKey(c.TeamID(), c.Subject)
 	full := false
-	_, err := update(ctx, s.bus.contacts, key, func(rec *contactsRecord, _ bool) bool {
+	_, err := store.Update(ctx, s.store.Contacts, key, func(rec *store.Contacts, _ bool) bool {
 		switch {
 		case slices.Contains(rec.Contacts, user):
 			return false
@@ -337,7 +339,7 @@ func (s *Server) handleAddContact(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.control(key, ctlContacts, "", []byte(user))
-	p, err := s.person(r.Context(), c.team(), u)
+	p, err := s.person(r.Context(), c.TeamID(), u)
 	if err != nil {
 		s.httpError(w, r, c.Subject, signaling.Errorf(signaling.UnknownError, "%v", err))
 		return
@@ -359,7 +361,8 @@ func (s *Server) handleRemoveContact(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.RequestTimeout)
 	defer cancel()
 	had := false
-	_, err := update(ctx, s.bus.contacts, userKey(c.team(), c.Subject), func(rec *contactsRecord, _ bool) bool {
+	key := store.UserKey(c.TeamID(), c.Subject)
+	_, err := store.Update(ctx, s.store.Contacts, key, func(rec *store.Contacts, _ bool) bool {
 		i := slices.Index(rec.Contacts, user)
 		if i < 0 {
 			return false
@@ -395,13 +398,13 @@ func (s *Server) handleDirectory(w http.ResponseWriter, r *http.Request) {
 		s.httpError(w, r, c.Subject, signaling.Errorf(signaling.InvalidParameter, "the search is too long"))
 		return
 	}
-	team := c.team()
+	team := c.TeamID()
 	users, err := s.listUsers(r.Context(), team)
 	if err != nil {
 		s.httpError(w, r, c.Subject, signaling.Errorf(signaling.UnknownError, "could not list the directory: %v", err))
 		return
 	}
-	var match []userRecord
+	var match []store.User
 	for _, u := range users {
 		if u.User != c.Subject && (q == "" || strings.Contains(strings.ToLower(u.User), q) || strings.Contains(strings.ToLower(u.Name), q)) {
 			if match = append(match, u); len(match) == maxDirectory {
@@ -411,13 +414,14 @@ func (s *Server) handleDirectory(w http.ResponseWriter, r *http.Request) {
 	}
 	keys := make([]string, len(match))
 	for i, u := range match {
-		keys[i] = userKey(team, u.User)
+		keys[i] = store.UserKey(team, u.User)
 	}
 	views := s.feed.views(r.Context(), keys)
 	out := signaling.People{People: []signaling.Person{}}
 	for i, u := range match {
 		st := views[keys[i]].state
-		out.People = append(out.People, signaling.Person{User: u.User, Name: u.Name, Role: u.role(), State: st, Online: st.Online()})
+		out.People = append(out.People,
+			signaling.Person{User: u.User, Name: u.Name, Role: u.EffectiveRole(), State: st, Online: st.Online()})
 	}
 	writeJSON(w, http.StatusOK, out)
 }

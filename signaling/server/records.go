@@ -12,16 +12,13 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/parley-voice/parley/signaling"
+	"github.com/parley-voice/parley/signaling/server/store"
 )
 
-// Call records.
-//
-// Every call's record lives in the calls bucket (team.call id →
-// callRecord, callKey) for Config.CallHistory, written by the call's owner
-// on whichever node it runs; so the records API answers the same on every
-// node, and reads one team's records only. Each status the call entered
-// is kept in the record with its time (noteStatus), and each one is also
-// published as a webhook event (webhooks.go).
+// Call records: every call's record lives in the calls bucket
+// (team.call id, callKey) for Config.CallHistory, written by the call's
+// owner; each status the call entered is kept in it with its time
+// (noteStatus) and published as a webhook event.
 
 // statusChange is one status of a call in its record.
 type statusChange struct {
@@ -169,7 +166,7 @@ func callKey(team, id string) string {
 	if team == "" {
 		team = DefaultTeam
 	}
-	return token(team) + "." + token(id)
+	return store.Token(team) + "." + store.Token(id)
 }
 
 // teamCalls matches the keys of team's call records.
@@ -194,9 +191,9 @@ func (rec callRecord) storeKey() string {
 // else under the call's token alone (legacyCalls). A record under the old
 // key may be of another team: the caller checks.
 func (s *Server) callEntry(ctx context.Context, team, id string) (jetstream.KeyValueEntry, error) {
-	e, err := s.bus.calls.Get(ctx, callKey(team, id))
+	e, err := s.store.Calls.Get(ctx, callKey(team, id))
 	if errors.Is(err, jetstream.ErrKeyNotFound) {
-		return s.bus.calls.Get(ctx, token(id))
+		return s.store.Calls.Get(ctx, store.Token(id))
 	}
 	return e, err
 }
@@ -209,9 +206,9 @@ func (s *Server) eachCall(ctx context.Context, f func(rec callRecord, rev uint64
 
 // readCalls calls f with the record of every key that matches one of
 // filters (every key when none is given), and its revision, and returns
-// how many messages it read (see scan).
+// how many messages it read (see store.Store.Scan).
 func (s *Server) readCalls(ctx context.Context, f func(callRecord, uint64), filters ...string) (read int, _ error) {
-	return scan(ctx, s.bus.direct, bucketCalls, filters, func(key string, m *jetstream.RawStreamMsg) {
+	return s.store.Scan(ctx, store.BucketCalls, filters, func(key string, m *jetstream.RawStreamMsg) {
 		var rec callRecord
 		if json.Unmarshal(m.Data, &rec) != nil {
 			s.log.Warn("damaged call record", "key", key)

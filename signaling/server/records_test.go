@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/parley-voice/parley/signaling"
+	"github.com/parley-voice/parley/signaling/server/store"
 )
 
 // completeCall runs a call from caller to callee through ringing and an
@@ -208,7 +209,7 @@ func putCalls(t *testing.T, s *testServer, team string, n, writes int, start tim
 				rec.Status = signaling.Completed
 			}
 			b, _ := json.Marshal(rec)
-			if _, err := s.bus.calls.Put(t.Context(), key(rec.ID), b); err != nil {
+			if _, err := s.store.Calls.Put(t.Context(), key(rec.ID), b); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -239,8 +240,8 @@ func TestCallRecordsReadOneTeam(t *testing.T) {
 	big := putCalls(t, s, "big", 1100, 1, start, byTeam("big"))
 	putCalls(t, s, DefaultTeam, 50, 2, start, byTeam(DefaultTeam))
 	// Written before records were kept by team: under the call id alone.
-	legacy := putCalls(t, s, "acme", 2, 2, start.Add(-time.Minute), token)
-	putCalls(t, s, DefaultTeam, 3, 1, start, token)
+	legacy := putCalls(t, s, "acme", 2, 2, start.Add(-time.Minute), store.Token)
+	putCalls(t, s, DefaultTeam, 3, 1, start, store.Token)
 	// The bucket keeps the last message of each key: one per record.
 	const all, legacyRecords = 5 + 1100 + 50 + 2 + 3, 2 + 3
 
@@ -320,14 +321,14 @@ func TestLegacyCallRecord(t *testing.T) {
 	id := r.id
 	second := r.restart(t, r.alice, r.bob)
 	ctx := t.Context()
-	e, err := second.bus.calls.Get(ctx, callKey(DefaultTeam, id))
+	e, err := second.store.Calls.Get(ctx, callKey(DefaultTeam, id))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := second.bus.calls.Put(ctx, token(id), e.Value()); err != nil {
+	if _, err := second.store.Calls.Put(ctx, store.Token(id), e.Value()); err != nil {
 		t.Fatal(err)
 	}
-	if err := second.bus.calls.Purge(ctx, callKey(DefaultTeam, id)); err != nil {
+	if err := second.store.Calls.Purge(ctx, callKey(DefaultTeam, id)); err != nil {
 		t.Fatal(err)
 	}
 
@@ -339,7 +340,7 @@ func TestLegacyCallRecord(t *testing.T) {
 	bob2.expect(status(ev(id, signaling.Completed, signaling.Inbound, "alice", "bob")))
 
 	var rec callRecord
-	if e, err := second.bus.calls.Get(ctx, token(id)); err != nil || json.Unmarshal(e.Value(), &rec) != nil {
+	if e, err := second.store.Calls.Get(ctx, store.Token(id)); err != nil || json.Unmarshal(e.Value(), &rec) != nil {
 		t.Fatalf("the record under the old key: %v", err)
 	}
 	if rec.Status != signaling.Completed {

@@ -12,38 +12,15 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/parley-voice/parley/signaling"
+	"github.com/parley-voice/parley/signaling/server/store"
 )
 
-// Calls that outlive their connections.
-//
-// Media is peer to peer, so an answered call can go on while a
-// participant's signaling connection is down, or while the server
-// restarts. The server keeps such a call for Config.ReconnectGrace:
-//
-//   - A participant whose connection dropped reconnects with the same
-//     session id and "resume" set on connect (taking the session over if
-//     the old connection still looks alive), then sends "resume" with the
-//     call's id. Its presence returns, which ends the grace period, and the
-//     owner answers with the call's status.
-//   - If the call's owner went away with its node (a restart, or a node of
-//     several that died), "resume" finds no owner: the node that receives
-//     it adopts the call from its record in the calls bucket, and runs it
-//     from where it was. So does any other action on an answered call (a
-//     hang-up, a mute) from a participant whose own connection never
-//     dropped.
-//   - Both participants come back at once, often to different nodes, so
-//     two may adopt the same call. Only one may own it: an adopter reads
-//     the record, asks for an owner once more, claims the record with a
-//     compare and set, subscribes the call's subject, and confirms with a
-//     second compare and set before it acts. Of two claims that overlap,
-//     the later one makes the earlier one's confirmation fail, and that
-//     owner steps down, asking its callers to ask again; a claim after a
-//     confirmation fails, or finds the owner when it asks.
-//   - When the grace period ends with a participant still away, the call
-//     fails with "<user> disconnected".
-//   - A call that neither participant comes back to has nobody to adopt
-//     it: each node's sweep does, a grace period after the node starts
-//     and every orphanSweep after, and the grace period then runs out.
+// Calls that outlive their connections: an answered call waits
+// Config.ReconnectGrace for a participant whose connection dropped to
+// resume it; a call whose owner went away with its node is adopted from
+// its record by the node that hears of it first, and only one of several
+// adopters at once keeps it (claim, then confirm, each a compare and set
+// of the record). docs/SERVER.md tells the design.
 
 // actAdopting hands a participant's action (a resume, a hang-up…) to the
 // call's owner; when it has none, the call is adopted here from its record
@@ -153,7 +130,7 @@ func (s *Server) recordedCall(rec callRecord) *call {
 func (s *Server) claim(ctx context.Context, c *call, rev uint64) error {
 	c.rec.Node = s.cfg.NodeName
 	b, _ := json.Marshal(c.rec)
-	rev, err := s.bus.calls.Update(ctx, c.rec.storeKey(), b, rev)
+	rev, err := s.store.Calls.Update(ctx, c.rec.storeKey(), b, rev)
 	if err != nil {
 		return nil // another node adopted it first
 	}
@@ -224,7 +201,7 @@ func (c *call) confirm() bool {
 	b, _ := json.Marshal(c.rec)
 	ctx, cancel := context.WithTimeout(c.s.callCtx, c.s.cfg.RequestTimeout)
 	defer cancel()
-	if _, err := c.s.bus.calls.Update(ctx, c.rec.storeKey(), b, c.claim); err != nil {
+	if _, err := c.s.store.Calls.Update(ctx, c.rec.storeKey(), b, c.claim); err != nil {
 		c.log.Info("call adopted by another node at the same time: stepping down", "err", err)
 		c.drain(func(m *nats.Msg) { reply(m, actionReply{Again: true}) })
 		return false
@@ -254,7 +231,7 @@ func (c *call) resumed(a signaling.Message, isCaller bool) *signaling.Error {
 // watchAbsence runs the grace period while a participant of the answered
 // call is away, and stops it when both are back.
 func (c *call) watchAbsence() {
-	away := !c.callerHere || !c.calleeHere[token(c.answeredBy)]
+	away := !c.callerHere || !c.calleeHere[store.Token(c.answeredBy)]
 	switch {
 	case away && !c.away:
 		c.away = true
@@ -273,7 +250,7 @@ func (c *call) graceOver() {
 	switch {
 	case !c.callerHere:
 		c.end(signaling.Failed, c.from+" disconnected", signaling.NoConnectedDestination)
-	case !c.calleeHere[token(c.answeredBy)]:
+	case !c.calleeHere[store.Token(c.answeredBy)]:
 		c.end(signaling.Failed, c.to+" disconnected", signaling.NoConnectedDestination)
 	}
 }

@@ -218,7 +218,7 @@ func TestOrphanFails(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(t.Context(), patience)
 	defer cancel()
-	w, err := second.bus.calls.Watch(ctx, callKey(DefaultTeam, id))
+	w, err := second.store.Calls.Watch(ctx, callKey(DefaultTeam, id))
 	if err != nil {
 		t.Fatal(err)
 	}

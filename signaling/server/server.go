@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/tls"
 	"encoding/json"
 	"errors"
@@ -10,13 +11,43 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/parley-voice/parley/signaling"
+	"github.com/parley-voice/parley/signaling/server/ratelimit"
+	"github.com/parley-voice/parley/signaling/server/store"
+	"github.com/parley-voice/parley/signaling/server/token"
+	"github.com/parley-voice/parley/signaling/server/turn"
+	"github.com/parley-voice/parley/signaling/server/webhook"
 )
+
+// Token roles, the issuer of every token and the team of a token that
+// names none (package token).
+const (
+	RoleMember  = token.RoleMember // a token without a role is a member's
+	RoleAdmin   = token.RoleAdmin
+	RoleGuest   = token.RoleGuest
+	Issuer      = token.Issuer
+	DefaultTeam = token.DefaultTeam
+)
+
+// Claims are the claims of a parley token (JWT, HS256).
+type Claims = token.Claims
+
+// TokenOptions customise a token that IssueToken makes. The zero value is
+// a member's token of the default team valid for Config.TokenTTL, without
+// data.
+type TokenOptions struct {
+	Role string        // RoleMember (default), RoleAdmin or RoleGuest
+	Data string        // free metadata for the token's holder, at most signaling.MaxDataLength characters
+	TTL  time.Duration // lifetime; 0 means Config.TokenTTL; at most MaxTokenTTL
+	Team string        // the user's team; "" is DefaultTeam
+	Name string        // a display name to record for the user; "" keeps theirs
+}
 
 // Causes with which a connection's context ends.
 var (
@@ -45,21 +76,23 @@ type Server struct {
 	log       *slog.Logger
 	apiKey    string
 	generated bool
-	tokens    *tokens
-	limits    *limiter
-	dials     *rates // calls placed, by caller (abuse.go)
-	daily     *rates // calls placed in a day, by caller
-	rings     *rates // calls rung, by callee
+	tokens    *token.Signer
+	limits    *ratelimit.Limiter
+	dials     *ratelimit.Keyed // calls placed, by caller (limits in abuse.go)
+	daily     *ratelimit.Keyed // calls placed in a day, by caller
+	rings     *ratelimit.Keyed // calls rung, by callee
 	refused   refusals
 	tls       *tls.Config // nil: plain HTTP
 
 	// Set by Start before ready is closed, read-only afterwards.
 	bus      *bus
-	hub      *hub    // the users' messages, to this node's connections
-	keeper   *keeper // the presence heartbeats of this node's sessions
-	feed     *feed   // everyone's presence, for this node's followers
+	store    *store.Store        // the buckets
+	hooks    *webhook.Dispatcher // this node's share of the webhook deliveries
+	hub      *hub                // the users' messages, to this node's connections
+	keeper   *keeper             // the presence heartbeats of this node's sessions
+	feed     *feed               // everyone's presence, for this node's followers
 	ln       net.Listener
-	turn     *turnServer // nil when TURNListen is "off"
+	turn     *turn.Server // nil when TURNListen is "off"
 	http     *http.Server
 	serveErr chan error // Serve's result
 	ready    chan struct{}
@@ -106,11 +139,11 @@ func New(cfg Config) (*Server, error) {
 		cfg:      cfg,
 		log:      cfg.Logger.With("node", cfg.NodeName),
 		apiKey:   cfg.APIKey,
-		tokens:   &tokens{secret: secret, ttl: cfg.TokenTTL},
-		limits:   newLimiter(cfg.Limits),
-		dials:    perMinute(cfg.DialLimit),
-		daily:    perDay(dailyDials, cfg.DialLimit < 0),
-		rings:    perMinute(cfg.RingLimit),
+		tokens:   token.NewSigner(secret, cfg.TokenTTL),
+		limits:   ratelimit.New(cfg.Limits, cfg.clock),
+		dials:    ratelimit.PerMinute(cfg.DialLimit),
+		daily:    ratelimit.PerDay(dailyDials, cfg.DialLimit < 0),
+		rings:    ratelimit.PerMinute(cfg.RingLimit),
 		serveErr: make(chan error, 1),
 		ready:    make(chan struct{}),
 		stopping: make(chan struct{}),
@@ -194,17 +227,38 @@ func (s *Server) Start(ctx context.Context) (err error) {
 				ln.Close()
 			}
 			s.feed.close()
-			s.turn.close()
+			s.turn.Close()
+			s.hooks.Close()
 			s.bus.close()
-			s.feed, s.turn, s.bus = nil, nil, nil
+			s.feed, s.turn, s.hooks, s.store, s.bus = nil, nil, nil, nil, nil
 		}
 	}()
-	if s.bus, err = startBus(ctx, s.cfg, s.log); err != nil {
+	if s.bus, err = startBus(s.cfg, s.log); err != nil {
 		return err
 	}
+	s.store, err = store.Open(ctx, s.bus.nc, s.bus.js, store.Options{
+		Expiry: s.cfg.expiry(), CallHistory: s.cfg.CallHistory, InviteTTL: MaxInviteTTL,
+		LinkTTL: MaxLinkTTL + s.cfg.linkMargin, Timeout: s.cfg.RequestTimeout,
+	})
+	if err != nil {
+		return fmt.Errorf("server: %w", err)
+	}
+	s.hooks, err = webhook.Start(ctx, s.bus.js, s.store, s.cfg.Webhooks, s.cfg.NodeName, s.cfg.RequestTimeout, s.log)
+	if err != nil {
+		return fmt.Errorf("server: %w", err)
+	}
 	if s.cfg.TURNListen != "off" {
-		if s.turn, err = startTURN(s.cfg, s.log, s.turnAllowed); err != nil {
+		secret, err := loadTURNSecret(s.cfg.DataDir)
+		if err != nil {
 			return err
+		}
+		s.turn, err = turn.Start(turn.Config{
+			Listen: s.cfg.TURNListen, PublicIP: s.cfg.TURNPublicIP, CredentialTTL: s.cfg.TURNCredentialTTL,
+			AllowPeers: s.cfg.TURNAllowPeers, TCPRelay: s.cfg.TURNTCPRelay, Secret: secret,
+			Local: []string{s.cfg.Listen, s.cfg.NATSListen},
+		}, s.log, s.turnAllowed)
+		if err != nil {
+			return fmt.Errorf("server: %w", err)
 		}
 	}
 	if ln, err = net.Listen("tcp", s.cfg.Listen); err != nil {
@@ -303,9 +357,10 @@ func (s *Server) shutdown(ctx context.Context) error {
 		}
 	}
 	s.feed.close()
-	if err := s.turn.close(); err != nil {
-		errs = append(errs, fmt.Errorf("server: turn: %w", err))
+	if err := s.turn.Close(); err != nil {
+		errs = append(errs, fmt.Errorf("server: %w", err))
 	}
+	s.hooks.Close()
 	if s.bus != nil {
 		s.bus.close()
 	}
@@ -345,20 +400,21 @@ func (s *Server) track(wg *sync.WaitGroup) bool {
 // lastTokenEvery old. A refusal is a *signaling.Error (InvalidParameter,
 // also when too many requests change the record at once, or UnknownError
 // when storage fails). Valid once Start returned.
-func (s *Server) IssueToken(ctx context.Context, user string, o TokenOptions) (string, error) {
+func (s *Server) IssueToken(ctx context.Context, user string, opts TokenOptions) (string, error) {
 	if s.bus == nil {
 		return "", errors.New("server: IssueToken before Start")
 	}
-	o, err := s.tokens.check(user, o)
+	o, err := s.tokens.Check(user,
+		token.Options{Role: opts.Role, Data: opts.Data, TTL: opts.TTL, Team: opts.Team, Name: opts.Name})
 	if err != nil {
 		return "", err
 	}
 	now := time.Now()
-	tok, err := s.tokens.sign(user, o, now)
+	tok, err := s.tokens.Sign(user, o, now)
 	if err != nil {
 		return "", signaling.Errorf(signaling.UnknownError, "could not sign the token: %v", err)
 	}
-	_, err = s.saveUser(ctx, o.Team, user, func(u *userRecord) {
+	_, err = s.saveUser(ctx, o.Team, user, func(u *store.User) {
 		before := *u
 		u.Role = o.Role
 		if o.Name != "" {
@@ -376,15 +432,15 @@ func (s *Server) IssueToken(ctx context.Context, user string, o TokenOptions) (s
 
 // VerifyToken checks a token made by this server (or a node sharing its
 // secret). A refusal is a *signaling.Error of code InvalidToken.
-func (s *Server) VerifyToken(tok string) (Claims, error) { return s.tokens.verify(tok) }
+func (s *Server) VerifyToken(tok string) (Claims, error) { return s.tokens.Verify(tok) }
 
 // markKnown records a user who connected with a valid token, in case the
 // users bucket lost them (its store was wiped but the secret kept). A
 // failure is only logged: the user is known at the next token.
-func (s *Server) markKnown(ctx context.Context, team, user, role string) userRecord {
-	rec := userRecord{User: user, Team: team, Role: role, Created: time.Now().UTC()}
+func (s *Server) markKnown(ctx context.Context, team, user, role string) store.User {
+	rec := store.User{User: user, Team: team, Role: role, Created: time.Now().UTC()}
 	b, _ := json.Marshal(rec)
-	_, err := s.bus.users.Create(ctx, userKey(team, user), b)
+	_, err := s.store.Users.Create(ctx, store.UserKey(team, user), b)
 	if err != nil && !errors.Is(err, jetstream.ErrKeyExists) {
 		s.log.Warn("could not record user", "user", user, "team", team, "err", err)
 	}
@@ -394,6 +450,9 @@ func (s *Server) markKnown(ctx context.Context, team, user, role string) userRec
 // online reports whether the user with userKey key has a connected session
 // on any node.
 func (s *Server) online(ctx context.Context, key string) (bool, error) {
-	msgs, err := s.latest(ctx, bucketPresence, presenceFilter(key))
+	msgs, err := s.store.Latest(ctx, store.BucketPresence, presenceFilter(key))
 	return len(msgs) > 0, err
 }
+
+// newID returns a random id of 26 lower-case letters and digits.
+func newID() string { return strings.ToLower(rand.Text()) }

@@ -22,6 +22,8 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/parley-voice/parley/signaling"
+	"github.com/parley-voice/parley/signaling/server/store"
+	"github.com/parley-voice/parley/signaling/server/token"
 )
 
 // keys returns the sorted keys of a JSON object.
@@ -184,13 +186,13 @@ func TestTokenAPIKey(t *testing.T) {
 // badTokens are tokens this server must refuse, by what is wrong with them.
 func badTokens(t *testing.T, s *testServer) map[string]string {
 	t.Helper()
-	member := TokenOptions{Role: RoleMember, TTL: time.Hour}
-	expired, err := s.tokens.sign("alice", member, time.Now().Add(-2*time.Hour))
+	member := token.Options{Role: RoleMember, TTL: time.Hour}
+	expired, err := s.tokens.Sign("alice", member, time.Now().Add(-2*time.Hour))
 	if err != nil {
 		t.Fatal(err)
 	}
-	other := &tokens{secret: []byte(strings.Repeat("k", 32)), ttl: time.Hour}
-	forged, err := other.sign("alice", member, time.Now())
+	other := token.NewSigner([]byte(strings.Repeat("k", 32)), time.Hour)
+	forged, err := other.Sign("alice", member, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -205,9 +207,13 @@ func badTokens(t *testing.T, s *testServer) map[string]string {
 	if err != nil {
 		t.Fatal(err)
 	}
+	secret, err := loadSecret(s.cfg.DataDir)
+	if err != nil {
+		t.Fatal(err)
+	}
 	noExp, err := jwt.NewWithClaims(jwt.SigningMethodHS256, Claims{Role: RoleMember, RegisteredClaims: jwt.RegisteredClaims{
 		Issuer: Issuer, Subject: "alice",
-	}}).SignedString(s.tokens.secret)
+	}}).SignedString(secret)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -279,7 +285,7 @@ func TestAPIKeyGeneratedOnce(t *testing.T) {
 	if b, _ := os.ReadFile(filepath.Join(dir, apiKeyFile)); string(b) != s1.APIKey()+"\n" {
 		t.Errorf("api_key holds %q, want %q", b, s1.APIKey())
 	}
-	tok, err := s1.tokens.sign("alice", TokenOptions{Role: RoleMember, TTL: time.Hour}, time.Now())
+	tok, err := s1.tokens.Sign("alice", token.Options{Role: RoleMember, TTL: time.Hour}, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -327,8 +333,11 @@ func TestDataSurvivesRestart(t *testing.T) {
 		return nil
 	})
 	sort.Strings(streams)
-	want := []string{"KV_" + bucketCalls, "KV_" + bucketContacts, "KV_" + bucketDevices, "KV_" + bucketInvites,
-		"KV_" + bucketLinks, "KV_" + bucketSeen, "KV_" + bucketStatus, "KV_" + bucketTeams, "KV_" + bucketUsers, "KV_" + bucketWebhooks}
+	var want []string
+	for _, b := range []string{store.BucketCalls, store.BucketContacts, store.BucketDevices, store.BucketInvites,
+		store.BucketLinks, store.BucketSeen, store.BucketStatus, store.BucketTeams, store.BucketUsers, store.BucketWebhooks} {
+		want = append(want, "KV_"+b)
+	}
 	if !reflect.DeepEqual(streams, want) {
 		t.Fatalf("file streams under DataDir/jetstream: %v, want %v", streams, want)
 	}
@@ -374,29 +383,6 @@ func TestConfigValidate(t *testing.T) {
 	}
 }
 
-func TestSubjectToken(t *testing.T) {
-	tests := []struct{ id, want string }{
-		{"alice", "alice"},
-		{"Bob_2-x", "Bob_2-x"},
-		{"bob.smith@example.com", "bob=2Esmith=40example=2Ecom"},
-		{"a+b", "a=2Bb"},
-		{"*", "=2A"},
-		{">", "=3E"},
-		{"a=2E", "a=3D2E"},
-	}
-	seen := map[string]string{}
-	for _, tt := range tests {
-		got := token(tt.id)
-		if got != tt.want {
-			t.Errorf("token(%q) = %q, want %q", tt.id, got, tt.want)
-		}
-		if other, ok := seen[got]; ok {
-			t.Errorf("token(%q) = token(%q)", tt.id, other)
-		}
-		seen[got] = tt.id
-	}
-}
-
 func TestConnectTimeout(t *testing.T) {
 	s := startServer(t, func(c *Config) { c.ConnectTimeout = 200 * time.Millisecond })
 	late := s.dial(t, "late")
@@ -418,7 +404,7 @@ func TestConnectTimeout(t *testing.T) {
 // usersWritten is the number of writes to the users bucket so far.
 func usersWritten(t *testing.T, s *testServer) uint64 {
 	t.Helper()
-	st, err := s.bus.js.Stream(t.Context(), "KV_"+bucketUsers)
+	st, err := s.bus.js.Stream(t.Context(), "KV_"+store.BucketUsers)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -515,7 +501,7 @@ func TestConcurrentTokens(t *testing.T) {
 
 	// LastToken is written again once it is an hour old.
 	ctx := t.Context()
-	rec, err := update(ctx, s.bus.users, userKey(DefaultTeam, "alice"), func(u *userRecord, _ bool) bool {
+	rec, err := store.Update(ctx, s.store.Users, store.UserKey(DefaultTeam, "alice"), func(u *store.User, _ bool) bool {
 		u.LastToken = u.LastToken.Add(-lastTokenEvery)
 		return true
 	})
@@ -537,25 +523,25 @@ func TestConcurrentTokens(t *testing.T) {
 }
 
 // TestUpdateGivesUp: a change that another writer beats every time is
-// tried maxCASRetries times, with short waits between, then refused with
+// tried store.MaxTries times, with short waits between, then refused with
 // 80101 and, over HTTP, 429 and Retry-After: 1, saying to try again.
 func TestUpdateGivesUp(t *testing.T) {
 	s := startServer(t)
 	ctx := t.Context()
 	tries := 0
 	start := time.Now()
-	_, err := s.saveUser(ctx, DefaultTeam, "bob", func(u *userRecord) {
+	_, err := s.saveUser(ctx, DefaultTeam, "bob", func(u *store.User) {
 		tries++
 		// Another writer changes bob between this read and its write.
-		if _, err := s.bus.users.Put(ctx, userKey(DefaultTeam, "bob"), []byte(`{"user":"bob"}`)); err != nil {
+		if _, err := s.store.Users.Put(ctx, store.UserKey(DefaultTeam, "bob"), []byte(`{"user":"bob"}`)); err != nil {
 			t.Fatal(err)
 		}
 		u.Name = "Bob"
 	})
 	took := time.Since(start)
 	t.Logf("gave up after %d tries in %v: %v", tries, took.Round(time.Millisecond), err)
-	if tries != maxCASRetries || !errors.Is(err, errContended) || took > 2*time.Second {
-		t.Fatalf("%d tries in %v: %v; want %d tries and errContended", tries, took, err, maxCASRetries)
+	if tries != store.MaxTries || !errors.Is(err, store.ErrContended) || took > 2*time.Second {
+		t.Fatalf("%d tries in %v: %v; want %d tries and store.ErrContended", tries, took, err, store.MaxTries)
 	}
 	w := httptest.NewRecorder()
 	s.httpRefuse(w, httptest.NewRequest(http.MethodGet, "/v1/voice/users/bob/token", nil), "bob", err)
@@ -603,8 +589,9 @@ func TestNewUserIDs(t *testing.T) {
 	// An invite made for ".." before ids were checked so makes no user.
 	code := newInviteCode()
 	now := time.Now()
-	b, _ := json.Marshal(inviteRecord{User: "..", Team: DefaultTeam, Role: RoleMember, Created: now, Expires: now.Add(time.Hour)})
-	if _, err := s.bus.invites.Create(ctx, hashHex(normalizeCode(code)), b); err != nil {
+	b, _ := json.Marshal(store.Invite{User: "..", Team: DefaultTeam, Role: RoleMember, Created: now,
+		Expires: now.Add(time.Hour)})
+	if _, err := s.store.Invites.Create(ctx, hashHex(normalizeCode(code)), b); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := api.Login(ctx, code, "laptop"); err == nil || signaling.AsError(err).Code != signaling.InvalidToken {
@@ -615,11 +602,11 @@ func TestNewUserIDs(t *testing.T) {
 	}
 
 	// A token issued to ".." before ids were checked so still works.
-	o, err := s.tokens.check("old", TokenOptions{})
+	o, err := s.tokens.Check("old", token.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	tok, err := s.tokens.sign("..", o, time.Now())
+	tok, err := s.tokens.Sign("..", o, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/parley-voice/parley/signaling"
+	"github.com/parley-voice/parley/signaling/server/store"
 )
 
 // watchRequest adds users to a connection's watch list.
@@ -75,7 +76,7 @@ func (c *conn) describe(ctx context.Context, users []string) (entries []*watchEn
 	}
 	for _, user := range users {
 		w := &watchEntry{c: c, user: user}
-		key := userKey(c.team, user)
+		key := store.UserKey(c.team, user)
 		rec, found := recs[user]
 		switch {
 		case !found && c.role == RoleGuest:
@@ -110,12 +111,12 @@ func (s *Server) seenAll(ctx context.Context, keys []string) (map[string]time.Ti
 	if len(filters) == 0 {
 		return out, nil
 	}
-	msgs, err := s.latest(ctx, bucketSeen, filters...)
+	msgs, err := s.store.Latest(ctx, store.BucketSeen, filters...)
 	if err != nil {
 		return nil, err
 	}
 	for k, m := range msgs {
-		var rec seenRecord
+		var rec store.Seen
 		if json.Unmarshal(m.Data, &rec) == nil {
 			out[k] = rec.Seen
 		}

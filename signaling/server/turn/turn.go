@@ -1,156 +1,165 @@
-package server
+// Package turn is the signaling server's embedded TURN server: it relays
+// media between clients that cannot reach each other directly, and
+// answers STUN. It listens on UDP and TCP at one port and relays UDP (TCP
+// with Config.TCPRelay) to the peers its policy allows (peerPolicy).
+//
+// Credentials follow the TURN REST API of coturn's use-auth-secret: the
+// username is "<expiry unix time>:<holder>", the password the HMAC-SHA1 of
+// the username under the secret the nodes share. The Holder names whom
+// they were given to; the server refuses them once the allowed function
+// given to Start says that access is gone. docs/SERVER.md tells the
+// design. Refusals are routine: they are logged at debug level only.
+package turn
 
 import (
-	"crypto/rand"
-	"encoding/hex"
+	"cmp"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/netip"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
 	"syscall"
 	"time"
 
-	"github.com/pion/turn/v5"
+	pionturn "github.com/pion/turn/v5"
 
 	"github.com/parley-voice/parley/internal/pionlog"
 	"github.com/parley-voice/parley/signaling"
 )
 
-// The embedded TURN server relays media between clients that cannot reach
-// each other directly (symmetric NATs, firewalls that allow only outgoing
-// TCP). It also answers STUN binding requests, so clients learn their
-// public address from it. It listens on UDP and TCP at Config.TURNListen,
-// and relays UDP only (TCP relays, RFC 6062, with Config.TURNTCPRelay), to
-// the peers peerPolicy allows.
-//
-// Credentials follow the TURN REST API that coturn's use-auth-secret
-// implements: the username is "<expiry unix time>:<holder>", the password
-// the base64 HMAC-SHA1 of the username under a secret the nodes share
-// (DataDir/turn_secret). Every welcome carries a fresh pair, valid for
-// Config.TURNCredentialTTL (a guest's, no longer than its link), so a
-// client never holds a long-lived relay credential; a coturn configured
-// with the same secret accepts them too. The holder (turnHolder) names the
-// user and device, or the guest's link: the embedded server refuses the
-// credential once that access is revoked or the link no longer works, so
-// the relay stops with its next request to it (allocations and permissions
-// are refreshed every few minutes).
-//
-// Refusals are routine (anyone may knock): they are logged at debug, and
-// so is everything pion/turn says.
-type turnServer struct {
-	srv    *turn.Server
+// Config describes a TURN server.
+type Config struct {
+	// Listen is where it listens, on UDP and TCP, host:port; port 0 picks
+	// a port free on both.
+	Listen string
+	// PublicIP is the address clients reach it at and relays are
+	// announced with; default the host of Listen, which must then be a
+	// specific address.
+	PublicIP string
+	// CredentialTTL is how long the credentials of ICEServers stay valid.
+	CredentialTTL time.Duration
+	// AllowPeers are ranges the relay may reach although it refuses them
+	// by default (see the policy in peerPolicy).
+	AllowPeers []netip.Prefix
+	// TCPRelay lets clients open TCP relays to peers (RFC 6062). Without it
+	// clients still reach the server over TCP, for UDP relays.
+	TCPRelay bool
+	// Secret is the key of the credentials, shared by the nodes of a
+	// service (and a coturn that takes the same credentials).
+	Secret string
+	// Local are the addresses (host:port) of this machine's other
+	// listeners, refused as peers as every address of the machine is.
+	Local []string
+}
+
+// Server is a running TURN server.
+type Server struct {
+	srv    *pionturn.Server
 	secret string
 	urls   []string
 	ttl    time.Duration
 }
 
-const turnSecretFile = "turn_secret"
-
-// turnHolder is whom a TURN credential was given to, written in its
-// username after the expiry: "user:team:device:issued unix time" for a
-// member (device empty for a token from the token endpoint), "user:link
-// key" for a guest of a guest link.
-type turnHolder struct {
-	user, team, device string
-	issued             time.Time
-	link               string    // a guest's link key
-	end                time.Time // when the credential must end, if sooner than its lifetime (not written)
+// Holder is whom a TURN credential was given to, written in its username
+// after the expiry: "user:team:device:issued unix time" for a member
+// (Device empty for a token from the token endpoint), "user:link key" for
+// a guest of a guest link.
+type Holder struct {
+	User, Team, Device string
+	Issued             time.Time
+	Link               string    // a guest's link key
+	End                time.Time // when the credential must end, if sooner than its lifetime (not written)
 }
 
-func (h turnHolder) String() string {
-	if h.link != "" {
-		return h.user + ":" + h.link
+func (h Holder) String() string {
+	if h.Link != "" {
+		return h.User + ":" + h.Link
 	}
-	return fmt.Sprintf("%s:%s:%s:%d", h.user, h.team, h.device, h.issued.Unix())
+	return fmt.Sprintf("%s:%s:%s:%d", h.User, h.Team, h.Device, h.Issued.Unix())
 }
 
-// parseTurnHolder reads the holder of a TURN username; ok is false for a
+// parseHolder reads the holder of a TURN username; ok is false for a
 // username that names none.
-func parseTurnHolder(username string) (h turnHolder, ok bool) {
+func parseHolder(username string) (h Holder, ok bool) {
 	f := strings.Split(username, ":")
 	switch len(f) {
 	case 3:
-		return turnHolder{user: f[1], link: f[2]}, f[2] != ""
+		return Holder{User: f[1], Link: f[2]}, f[2] != ""
 	case 5:
 		iat, err := strconv.ParseInt(f[4], 10, 64)
-		return turnHolder{user: f[1], team: f[2], device: f[3], issued: time.Unix(iat, 0)}, err == nil
+		return Holder{User: f[1], Team: f[2], Device: f[3], Issued: time.Unix(iat, 0)}, err == nil
 	}
 	return h, false
 }
 
-// startTURN starts the TURN server described by cfg. allowed tells whether
-// a credential's holder still has access.
-func startTURN(cfg Config, log *slog.Logger, allowed func(turnHolder) bool) (*turnServer, error) {
-	secret, _, err := loadOrCreate(filepath.Join(cfg.DataDir, turnSecretFile), func() string {
-		b := make([]byte, 32)
-		_, _ = rand.Read(b)
-		return hex.EncodeToString(b)
-	})
+// Start starts the TURN server described by cfg. allowed tells whether a
+// credential's holder still has access; it is called for each request
+// that carries a valid credential, on pion/turn's goroutines.
+func Start(cfg Config, log *slog.Logger, allowed func(Holder) bool) (*Server, error) {
+	host, port, err := net.SplitHostPort(cfg.Listen)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("turn: listen %q: %w", cfg.Listen, err)
 	}
-	host, port, err := net.SplitHostPort(cfg.TURNListen)
-	if err != nil {
-		return nil, fmt.Errorf("server: turn listen %q: %w", cfg.TURNListen, err)
-	}
-	public := cmpOr(cfg.TURNPublicIP, host)
+	public := cmp.Or(cfg.PublicIP, host)
 	relayIP, err := netip.ParseAddr(public)
 	if err != nil || relayIP.IsUnspecified() {
-		return nil, fmt.Errorf("server: the TURN relay needs the address clients reach it at: set TURNPublicIP (--turn-public-ip), got %q", public)
+		return nil, fmt.Errorf("turn: the relay needs the address clients reach it at: "+
+			"set TURNPublicIP (--turn-public-ip), got %q", public)
 	}
 	relayIP = relayIP.Unmap()
-	udp, tcp, err := listenTURN(host, port)
+	udp, tcp, err := listen(host, port)
 	if err != nil {
 		return nil, err
 	}
 	addr := udp.LocalAddr().String()
 	_, port, _ = net.SplitHostPort(addr) // the real port, when the config said 0
 	gen := &relayGen{
-		RelayAddressGeneratorStatic: turn.RelayAddressGeneratorStatic{RelayAddress: relayIP.AsSlice(), Address: host},
-		relay:                       relayIP, tcp: cfg.TURNTCPRelay,
+		RelayAddressGeneratorStatic: pionturn.RelayAddressGeneratorStatic{RelayAddress: relayIP.AsSlice(), Address: host},
+		relay:                       relayIP, tcp: cfg.TCPRelay,
 	}
 	if !relayIP.IsLoopback() {
 		gen.ports = &relayPorts{ports: map[int]bool{}}
 	}
 	factory := pionlog.Factory{Log: log.With("component", "turn"), Quiet: true}
-	policy := newPeerPolicy(relayIP, localAddrs(cfg.Listen, cfg.TURNListen, cfg.NATSListen), cfg.TURNAllowPeers)
+	policy := newPeerPolicy(relayIP, localAddrs(append([]string{cfg.Listen}, cfg.Local...)...), cfg.AllowPeers)
 	allow := policy.handler(log)
-	srv, err := turn.NewServer(turn.ServerConfig{
-		Realm:             "parley",
-		AuthHandler:       authHandler(turn.LongTermTURNRESTAuthHandler(secret, factory.NewLogger("turn")), allowed, log),
-		PacketConnConfigs: []turn.PacketConnConfig{{PacketConn: udp, RelayAddressGenerator: gen, PermissionHandler: allow}},
-		ListenerConfigs:   []turn.ListenerConfig{{Listener: tcp, RelayAddressGenerator: gen, PermissionHandler: allow}},
-		LoggerFactory:     factory,
+	rest := pionturn.LongTermTURNRESTAuthHandler(cfg.Secret, factory.NewLogger("turn"))
+	srv, err := pionturn.NewServer(pionturn.ServerConfig{
+		Realm:       "parley",
+		AuthHandler: authHandler(rest, allowed, log),
+		PacketConnConfigs: []pionturn.PacketConnConfig{
+			{PacketConn: udp, RelayAddressGenerator: gen, PermissionHandler: allow},
+		},
+		ListenerConfigs: []pionturn.ListenerConfig{{Listener: tcp, RelayAddressGenerator: gen, PermissionHandler: allow}},
+		LoggerFactory:   factory,
 	})
 	if err != nil {
 		udp.Close()
 		tcp.Close()
-		return nil, fmt.Errorf("server: turn: %w", err)
+		return nil, fmt.Errorf("turn: %w", err)
 	}
 	hp := net.JoinHostPort(public, port)
 	log.Info("turn listening", "udp", addr, "tcp", tcp.Addr().String(), "relay", relayIP.String(),
-		"tcp_relay", cfg.TURNTCPRelay, "allow_peers", cfg.TURNAllowPeers)
-	return &turnServer{
+		"tcp_relay", cfg.TCPRelay, "allow_peers", cfg.AllowPeers)
+	return &Server{
 		srv:    srv,
-		secret: secret,
-		ttl:    cfg.TURNCredentialTTL,
+		secret: cfg.Secret,
+		ttl:    cfg.CredentialTTL,
 		urls:   []string{"stun:" + hp, "turn:" + hp + "?transport=udp", "turn:" + hp + "?transport=tcp"},
 	}, nil
 }
 
-// listenTURN listens on UDP and TCP at the same port of host. With port
-// 0, the system picks a free UDP port, which may be taken on TCP (by any
+// listen listens on UDP and TCP at the same port of host. With port 0,
+// the system picks a free UDP port, which may be taken on TCP (by any
 // connection's local end): another is tried then, a few times.
-func listenTURN(host, port string) (net.PacketConn, net.Listener, error) {
+func listen(host, port string) (net.PacketConn, net.Listener, error) {
 	for try := 1; ; try++ {
 		udp, err := net.ListenPacket("udp4", net.JoinHostPort(host, port))
 		if err != nil {
-			return nil, nil, fmt.Errorf("server: turn udp: %w", err)
+			return nil, nil, fmt.Errorf("turn: udp: %w", err)
 		}
 		_, got, _ := net.SplitHostPort(udp.LocalAddr().String())
 		tcp, err := net.Listen("tcp4", net.JoinHostPort(host, got))
@@ -159,7 +168,7 @@ func listenTURN(host, port string) (net.PacketConn, net.Listener, error) {
 		}
 		udp.Close()
 		if port != "0" || try == 10 || !errors.Is(err, syscall.EADDRINUSE) {
-			return nil, nil, fmt.Errorf("server: turn tcp: %w", err)
+			return nil, nil, fmt.Errorf("turn: tcp: %w", err)
 		}
 	}
 }
@@ -175,7 +184,7 @@ func listenTURN(host, port string) (net.PacketConn, net.Listener, error) {
 //     which relayConn lets packets reach the relays only;
 //   - private (RFC 1918, fc00::/7), shared (100.64.0.0/10), link-local
 //     and reserved (0.0.0.0/8, 240.0.0.0/4) ranges, unless the operator
-//     allows them (Config.TURNAllowPeers).
+//     allows them (Config.AllowPeers).
 //
 // Otherwise anyone holding a credential, a guest included, could reach
 // the services of the operator's network, or of the machine, through it.
@@ -225,7 +234,7 @@ func (p *peerPolicy) allows(ip netip.Addr) bool {
 
 // handler is the policy as pion/turn asks it, for each permission and
 // channel (and TCP connection) a client asks for.
-func (p *peerPolicy) handler(log *slog.Logger) turn.PermissionHandler {
+func (p *peerPolicy) handler(log *slog.Logger) pionturn.PermissionHandler {
 	return func(client net.Addr, peer net.IP) bool {
 		ip, _ := netip.AddrFromSlice(peer)
 		ok := p.allows(ip)
@@ -267,19 +276,19 @@ func localAddrs(listen ...string) []netip.Addr {
 
 // errTCPRelayOff refuses a TCP allocation: pion/turn answers it with 508
 // (insufficient capacity).
-var errTCPRelayOff = errors.New("server: TCP relaying is off (--turn-tcp-relay)")
+var errTCPRelayOff = errors.New("turn: TCP relaying is off (--turn-tcp-relay)")
 
 // relayGen makes the relays, as RelayAddressGeneratorStatic does, but TCP
 // ones only when tcp, and UDP ones (when ports is not nil: a relay not on
 // loopback) as relayConns.
 type relayGen struct {
-	turn.RelayAddressGeneratorStatic
+	pionturn.RelayAddressGeneratorStatic
 	relay netip.Addr
 	tcp   bool
 	ports *relayPorts
 }
 
-func (g *relayGen) AllocatePacketConn(c turn.AllocateListenerConfig) (net.PacketConn, net.Addr, error) {
+func (g *relayGen) AllocatePacketConn(c pionturn.AllocateListenerConfig) (net.PacketConn, net.Addr, error) {
 	conn, addr, err := g.RelayAddressGeneratorStatic.AllocatePacketConn(c)
 	if err != nil || g.ports == nil {
 		return conn, addr, err
@@ -289,7 +298,7 @@ func (g *relayGen) AllocatePacketConn(c turn.AllocateListenerConfig) (net.Packet
 	return &relayConn{PacketConn: conn, relay: g.relay, ports: g.ports, port: port}, addr, nil
 }
 
-func (g *relayGen) AllocateListener(c turn.AllocateListenerConfig) (net.Listener, net.Addr, error) {
+func (g *relayGen) AllocateListener(c pionturn.AllocateListenerConfig) (net.Listener, net.Addr, error) {
 	if !g.tcp {
 		return nil, nil, errTCPRelayOff
 	}
@@ -299,12 +308,12 @@ func (g *relayGen) AllocateListener(c turn.AllocateListenerConfig) (net.Listener
 // AllocateConn opens a TCP relay's connection to a peer (the policy
 // allowed it), but not to the relay's own address: that is other clients'
 // relays on UDP, and this machine's services on TCP.
-func (g *relayGen) AllocateConn(c turn.AllocateConnConfig) (net.Conn, error) {
+func (g *relayGen) AllocateConn(c pionturn.AllocateConnConfig) (net.Conn, error) {
 	if !g.tcp {
 		return nil, errTCPRelayOff
 	}
 	if to, ok := c.RemoteAddr.(*net.TCPAddr); ok && to.AddrPort().Addr().Unmap() == g.relay {
-		return nil, fmt.Errorf("server: a TCP relay to the relay's own address %v is refused", to)
+		return nil, fmt.Errorf("turn: a TCP relay to the relay's own address %v is refused", to)
 	}
 	return g.RelayAddressGeneratorStatic.AllocateConn(c)
 }
@@ -357,13 +366,13 @@ func (c *relayConn) Close() error {
 
 // authHandler checks a credential as rest does (its expiry, its password),
 // then that it names a holder who still has access.
-func authHandler(rest turn.AuthHandler, allowed func(turnHolder) bool, log *slog.Logger) turn.AuthHandler {
-	return func(ra *turn.RequestAttributes) (string, []byte, bool) {
+func authHandler(rest pionturn.AuthHandler, allowed func(Holder) bool, log *slog.Logger) pionturn.AuthHandler {
+	return func(ra *pionturn.RequestAttributes) (string, []byte, bool) {
 		id, key, ok := rest(ra)
 		if !ok {
 			return id, key, ok
 		}
-		if h, named := parseTurnHolder(ra.Username); !named || !allowed(h) {
+		if h, named := parseHolder(ra.Username); !named || !allowed(h) {
 			log.Debug("turn: credential refused", "username", ra.Username, "remote", ra.SrcAddr.String())
 			return "", nil, false
 		}
@@ -371,18 +380,18 @@ func authHandler(rest turn.AuthHandler, allowed func(turnHolder) bool, log *slog
 	}
 }
 
-// iceServers returns the STUN and TURN servers for holder h, with TURN
-// credentials that expire after the configured lifetime, or at h.end if
-// that is sooner.
-func (t *turnServer) iceServers(h turnHolder) []signaling.ICEServer {
+// ICEServers returns the STUN and TURN servers for holder h, with TURN
+// credentials that expire after the configured lifetime, or at h.End if
+// that is sooner; none from a nil Server (TURN off).
+func (t *Server) ICEServers(h Holder) []signaling.ICEServer {
 	if t == nil {
 		return nil
 	}
 	ttl := t.ttl
-	if !h.end.IsZero() {
-		ttl = min(ttl, time.Until(h.end))
+	if !h.End.IsZero() {
+		ttl = min(ttl, time.Until(h.End))
 	}
-	username, password, err := turn.GenerateLongTermTURNRESTCredentials(t.secret, h.String(), ttl)
+	username, password, err := pionturn.GenerateLongTermTURNRESTCredentials(t.secret, h.String(), ttl)
 	if err != nil {
 		return nil
 	}
@@ -392,9 +401,13 @@ func (t *turnServer) iceServers(h turnHolder) []signaling.ICEServer {
 	}
 }
 
-func (t *turnServer) close() error {
+// Close stops the server and closes its sockets; nil does nothing.
+func (t *Server) Close() error {
 	if t == nil {
 		return nil
 	}
-	return t.srv.Close()
+	if err := t.srv.Close(); err != nil {
+		return fmt.Errorf("turn: %w", err)
+	}
+	return nil
 }

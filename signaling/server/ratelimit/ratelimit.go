@@ -1,31 +1,32 @@
-package server
+// Package ratelimit keeps the signaling server's counts of what clients
+// may do: per client address, the requests to each class of endpoint that
+// takes a secret and the failed guesses of each target (Limiter); per
+// key, such as a user, the calls of a minute or a day (Keyed); per
+// connection, its messages (Allowance). It also finds a request's client
+// behind trusted proxies (FromProxies). It knows nothing of HTTP answers
+// or of the protocol: the server refuses with what it is told here.
+package ratelimit
 
 import (
-	"context"
 	"crypto/sha256"
 	"errors"
 	"fmt"
-	"math"
-	"net"
 	"net/http"
 	"net/netip"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
 
 	"golang.org/x/time/rate"
-
-	"github.com/parley-voice/parley/signaling"
 )
 
 // Limits are the limits of the endpoints that take a secret: the token and
 // admin endpoints (API key), login (invite), guest-link joins (the link's
 // code), the access token and logout endpoints (device credential), the
 // HTTP API's bearer tokens and the WebSocket's token. Each of these classes
-// counts for itself, per client address (see Config.TrustedProxies). The
-// zero value of a field takes the default of DefaultLimits.
+// counts for itself, per client address (see FromProxies). The zero value
+// of a field takes the default of DefaultLimits.
 //
 // A wrong secret is a failed guess. Failures are counted per class, address
 // and target: the device that a device credential names; other requests
@@ -64,7 +65,8 @@ var DefaultLimits = Limits{
 	LockAfter: 10, LockFor: time.Minute, Forget: 15 * time.Minute,
 }
 
-func (l Limits) withDefaults() Limits {
+// WithDefaults returns l with every zero field set to DefaultLimits'.
+func (l Limits) WithDefaults() Limits {
 	d := DefaultLimits
 	if l.Rate == 0 {
 		l.Rate = d.Rate
@@ -93,7 +95,8 @@ func (l Limits) withDefaults() Limits {
 	return l
 }
 
-func (l Limits) validate() error {
+// Validate reports what is wrong with l.
+func (l Limits) Validate() error {
 	switch {
 	case l.Rate < 0 || l.Burst < 0:
 		return errors.New("Limits: Rate and Burst must not be negative")
@@ -105,22 +108,16 @@ func (l Limits) validate() error {
 	return nil
 }
 
-// The endpoint classes.
 const (
-	limitAPIKey  = "api_key" // token and admin endpoints
-	limitLogin   = "login"   // invites
-	limitJoin    = "join"    // guest-link codes
-	limitDevice  = "device"  // device credentials
-	limitConnect = "connect" // WebSocket tokens
-	limitBearer  = "bearer"  // bearer tokens of the HTTP API
-	knownSecrets = 8         // secrets that passed, kept per class and address
-	maxStates    = 100_000   // states of each kind kept before the oldest are forgotten
-	sweepEvery   = 10_000    // new states between two sweeps
+	knownSecrets = 8       // secrets that passed, kept per class and address
+	maxStates    = 100_000 // states of each kind kept before the oldest are forgotten
+	sweepEvery   = 10_000  // new states between two sweeps
 )
 
-// limiter keeps the rate and the good secrets of each (class, address),
-// and the failures of each (class, address, target).
-type limiter struct {
+// Limiter keeps the rate and the good secrets of each (class, address),
+// and the failures of each (class, address, target). A class is any name
+// for a kind of endpoint. Safe for concurrent use.
+type Limiter struct {
 	cfg Limits
 	now func() time.Time // called with mu held
 
@@ -146,12 +143,20 @@ type guessState struct {
 	until    time.Time // guesses refused until
 }
 
-func newLimiter(cfg Limits) *limiter {
-	return &limiter{cfg: cfg, now: time.Now, addrs: map[addrKey]*addrState{}, guesses: map[guessKey]*guessState{}}
+// New returns a Limiter of cfg, with its defaults, whose clock is now
+// (nil: time.Now).
+func New(cfg Limits, now func() time.Time) *Limiter {
+	if now == nil {
+		now = time.Now
+	}
+	return &Limiter{
+		cfg: cfg.WithDefaults(), now: now,
+		addrs: map[addrKey]*addrState{}, guesses: map[guessKey]*guessState{},
+	}
 }
 
 // made counts a new state, sweeping now and then; l.mu must be held.
-func (l *limiter) made(now time.Time) {
+func (l *Limiter) made(now time.Time) {
 	if l.added++; l.added >= sweepEvery || len(l.addrs) >= maxStates || len(l.guesses) >= maxStates {
 		l.sweep(now)
 	}
@@ -159,7 +164,7 @@ func (l *limiter) made(now time.Time) {
 
 // sweep forgets the addresses quiet for Forget and the failures older than
 // that, unless locked; l.mu must be held.
-func (l *limiter) sweep(now time.Time) {
+func (l *Limiter) sweep(now time.Time) {
 	l.added = 0
 	for k, st := range l.addrs {
 		if now.Sub(st.lastSeen) > l.cfg.Forget {
@@ -186,7 +191,7 @@ func (l *limiter) sweep(now time.Time) {
 }
 
 // addr returns the state of (class, addr), making it; l.mu must be held.
-func (l *limiter) addr(k addrKey, now time.Time) *addrState {
+func (l *Limiter) addr(k addrKey, now time.Time) *addrState {
 	st := l.addrs[k]
 	if st == nil {
 		l.made(now)
@@ -197,9 +202,9 @@ func (l *limiter) addr(k addrKey, now time.Time) *addrState {
 	return st
 }
 
-// admit tells whether addr's rate lets a request of class go on; when not,
+// Admit tells whether addr's rate lets a request of class go on; when not,
 // retry is when it may try again.
-func (l *limiter) admit(class, addr string) (retry time.Duration, ok bool) {
+func (l *Limiter) Admit(class, addr string) (retry time.Duration, ok bool) {
 	if l.cfg.Off {
 		return 0, true
 	}
@@ -214,9 +219,9 @@ func (l *limiter) admit(class, addr string) (retry time.Duration, ok bool) {
 	return 0, true
 }
 
-// locked tells how long the guesses of target from addr are still refused,
+// Locked tells how long the guesses of target from addr are still refused,
 // or 0; never for a secret that passed from addr lately.
-func (l *limiter) locked(class, addr, target, secret string) time.Duration {
+func (l *Limiter) Locked(class, addr, target, secret string) time.Duration {
 	if l.cfg.Off {
 		return 0
 	}
@@ -234,9 +239,9 @@ func (l *limiter) locked(class, addr, target, secret string) time.Duration {
 	return g.until.Sub(now)
 }
 
-// failed counts a failed guess of target from addr: its refusal waits
+// Failed counts a failed guess of target from addr: its refusal waits
 // delay, and locked tells whether it locked the target.
-func (l *limiter) failed(class, addr, target string) (delay time.Duration, locked bool) {
+func (l *Limiter) Failed(class, addr, target string) (delay time.Duration, locked bool) {
 	if l.cfg.Off {
 		return 0, false
 	}
@@ -265,8 +270,8 @@ func (l *limiter) failed(class, addr, target string) (delay time.Duration, locke
 	return delay, false
 }
 
-// succeeded remembers that secret passed from addr.
-func (l *limiter) succeeded(class, addr, secret string) {
+// Succeeded remembers that secret passed from addr.
+func (l *Limiter) Succeeded(class, addr, secret string) {
 	if l.cfg.Off || secret == "" {
 		return
 	}
@@ -280,17 +285,9 @@ func (l *limiter) succeeded(class, addr, secret string) {
 	}
 }
 
-// remoteHost is the address part of a request's remote address.
-func remoteHost(remote string) string {
-	host, _, err := net.SplitHostPort(remote)
-	if err != nil {
-		return remote
-	}
-	return host
-}
-
-// parseProxies parses Config.TrustedProxies: CIDRs or single addresses.
-func parseProxies(list []string) ([]netip.Prefix, error) {
+// ParseProxies parses a list of trusted proxies: CIDRs or single
+// addresses.
+func ParseProxies(list []string) ([]netip.Prefix, error) {
 	var out []netip.Prefix
 	for _, s := range list {
 		if p, err := netip.ParsePrefix(s); err == nil {
@@ -307,11 +304,12 @@ func parseProxies(list []string) ([]netip.Prefix, error) {
 	return out, nil
 }
 
-// fromProxies makes a request that a trusted proxy forwarded come from its
-// client (forwardedClient) for the limits and the logs alike. Nothing else
-// reads X-Forwarded-For.
-func fromProxies(trusted []string, next http.Handler) http.Handler {
-	proxies, _ := parseProxies(trusted) // Validate checked them
+// FromProxies makes a request that a trusted proxy forwarded come from its
+// client (forwardedClient) for the limits and the logs alike: its
+// RemoteAddr becomes the client's. Nothing else reads X-Forwarded-For.
+// trusted must have passed ParseProxies.
+func FromProxies(trusted []string, next http.Handler) http.Handler {
+	proxies, _ := ParseProxies(trusted)
 	if len(proxies) == 0 {
 		return next
 	}
@@ -359,103 +357,4 @@ func parseAddr(s string) (netip.Addr, bool) {
 	}
 	a, err := netip.ParseAddr(strings.TrimSuffix(strings.TrimPrefix(s, "["), "]"))
 	return a.Unmap(), err == nil
-}
-
-// tooMany is the refusal of a limited address.
-func tooMany(retry time.Duration) *signaling.Error {
-	secs := int(math.Ceil(retry.Seconds()))
-	return signaling.Errorf(signaling.InvalidParameter,
-		"too many attempts from your address: try again in %s", plural(max(secs, 1), "second"))
-}
-
-func plural(n int, unit string) string {
-	if n == 1 {
-		return "1 " + unit
-	}
-	return fmt.Sprintf("%d %ss", n, unit)
-}
-
-// guessOf tells what a request of class guesses: the target that its
-// secret opens, when the request names one (a device credential names its
-// device), and the secret, when it is in the headers or the path (not an
-// invite: in the body, and good once). A bearer token that the server
-// signed is no guess (signed).
-func (s *Server) guessOf(class string, r *http.Request) (target, secret string, signed bool) {
-	switch class {
-	case limitAPIKey:
-		return "", r.Header.Get(HeaderAPIKey), false
-	case limitJoin:
-		return "", r.PathValue("code"), false
-	case limitDevice:
-		cred, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Device ")
-		cred = strings.TrimSpace(cred)
-		if team, user, id, _, valid := parseCredential(cred); ok && valid {
-			return deviceKey(team, user, id), cred, false
-		}
-	case limitBearer:
-		tok, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-		_, err := s.tokens.verify(tok)
-		return "", "", err == nil
-	}
-	return "", "", false
-}
-
-// gate admits an HTTP request of class, or answers it with 429 (over its
-// address's rate, or guessing a locked target) and says so. Its handler
-// then reports with done whether the secret it checked was good; done(false)
-// waits out the delay of the failures, before the handler writes its
-// refusal.
-func (s *Server) gate(w http.ResponseWriter, r *http.Request, class string) (done func(ok bool), admitted bool) {
-	addr := remoteHost(r.RemoteAddr)
-	target, secret, signed := s.guessOf(class, r)
-	retry, ok := s.limits.admit(class, addr)
-	if ok && !signed {
-		retry = s.limits.locked(class, addr, target, secret)
-		ok = retry == 0
-	}
-	if !ok {
-		e := tooMany(retry)
-		s.logRefusal(e, "", r.RemoteAddr, "path", r.URL.Path, "limit", class, "retry_after", retry.String())
-		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(retry.Seconds()))))
-		writeJSON(w, http.StatusTooManyRequests, e)
-		return nil, false
-	}
-	return func(good bool) {
-		if good {
-			s.limits.succeeded(class, addr, secret)
-			return
-		}
-		s.failedGuess(r.Context(), class, addr, target)
-	}, true
-}
-
-// failedGuess counts a failed guess of target from addr, and waits the
-// delay of its failures (or until ctx ends) before its refusal is written.
-func (s *Server) failedGuess(ctx context.Context, class, addr, target string) {
-	delay, locked := s.limits.failed(class, addr, target)
-	if locked {
-		s.log.Warn("guesses refused for a while after repeated failures",
-			"remote", addr, "limit", class, "target", target, "for", s.cfg.Limits.LockFor.String())
-	}
-	if delay > 0 {
-		t := time.NewTimer(delay)
-		defer t.Stop()
-		select {
-		case <-t.C:
-		case <-ctx.Done():
-		}
-	}
-}
-
-// tokenLocked is the refusal of a WebSocket token from addr that did not
-// verify (verr) while the guesses of tokens from there are locked, or nil.
-// A token that verifies is no guess: it is never refused for a lock.
-func (s *Server) tokenLocked(addr string, verr error) *signaling.Error {
-	if verr == nil {
-		return nil
-	}
-	if retry := s.limits.locked(limitConnect, addr, "", ""); retry > 0 {
-		return tooMany(retry)
-	}
-	return nil
 }
