@@ -18,6 +18,7 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -28,6 +29,7 @@ import (
 
 	"github.com/parley-voice/parley/internal/pionlog"
 	"github.com/parley-voice/parley/signaling"
+	"github.com/parley-voice/parley/signaling/server/netrange"
 )
 
 // Config describes a TURN server.
@@ -189,19 +191,15 @@ func listen(host, port string) (net.PacketConn, net.Listener, error) {
 // Otherwise anyone holding a credential, a guest included, could reach
 // the services of the operator's network, or of the machine, through it.
 type peerPolicy struct {
-	relay    netip.Addr
-	local    map[netip.Addr]bool
-	allow    []netip.Prefix
-	reserved []netip.Prefix // refused unless allowed, besides netip's private and link-local
+	relay netip.Addr
+	local map[netip.Addr]bool
+	allow []netip.Prefix
 }
 
 func newPeerPolicy(relay netip.Addr, local []netip.Addr, allow []netip.Prefix) *peerPolicy {
 	p := &peerPolicy{relay: relay, local: map[netip.Addr]bool{}, allow: allow}
 	for _, a := range local {
 		p.local[a.Unmap()] = true
-	}
-	for _, r := range []string{"0.0.0.0/8", "100.64.0.0/10", "240.0.0.0/4"} {
-		p.reserved = append(p.reserved, netip.MustParsePrefix(r))
 	}
 	return p
 }
@@ -218,18 +216,10 @@ func (p *peerPolicy) allows(ip netip.Addr) bool {
 		return true
 	case p.local[ip]:
 		return false
+	case slices.ContainsFunc(p.allow, func(r netip.Prefix) bool { return r.Contains(ip) }):
+		return true
 	}
-	for _, r := range p.allow {
-		if r.Contains(ip) {
-			return true
-		}
-	}
-	for _, r := range p.reserved {
-		if r.Contains(ip) {
-			return false
-		}
-	}
-	return !ip.IsPrivate() && !ip.IsLinkLocalUnicast()
+	return netrange.Kind(ip) == ""
 }
 
 // handler is the policy as pion/turn asks it, for each permission and
@@ -245,30 +235,14 @@ func (p *peerPolicy) handler(log *slog.Logger) pionturn.PermissionHandler {
 	}
 }
 
-// localAddrs returns this machine's addresses: its interfaces' with the
-// broadcast addresses of their IPv4 subnets, and the hosts of the listen
-// addresses given (those that are addresses).
+// localAddrs returns this machine's addresses (netrange.Local) and the
+// hosts of the listen addresses given (those that are addresses).
 func localAddrs(listen ...string) []netip.Addr {
-	var out []netip.Addr
+	out := netrange.Local() // none known: the listen addresses and the ranges refused still hold
 	for _, hp := range listen {
 		host, _, _ := net.SplitHostPort(hp)
 		if a, err := netip.ParseAddr(host); err == nil {
 			out = append(out, a)
-		}
-	}
-	addrs, _ := net.InterfaceAddrs() // none known: the listen addresses and the ranges refused still hold
-	for _, a := range addrs {
-		p, err := netip.ParsePrefix(a.String())
-		if err != nil {
-			continue
-		}
-		out = append(out, p.Addr())
-		if p.Addr().Is4() && p.Bits() < 31 {
-			b, mask := p.Addr().As4(), net.CIDRMask(p.Bits(), 32)
-			for i := range b {
-				b[i] |= ^mask[i]
-			}
-			out = append(out, netip.AddrFrom4(b))
 		}
 	}
 	return out

@@ -35,6 +35,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/parley-voice/parley/signaling"
+	"github.com/parley-voice/parley/signaling/server/netrange"
 	"github.com/parley-voice/parley/signaling/server/store"
 )
 
@@ -75,7 +76,7 @@ type Options struct {
 	Workers   int           // deliveries under way at once on this node; default DefaultWorkers
 
 	// Allow lists ranges that webhooks may go to although they are refused
-	// by default (refusedRanges and the server's own addresses), such as a
+	// by default (netrange.Kind and the server's own addresses), such as a
 	// receiver on the operator's private network. An address inside one is
 	// allowed whatever else it is.
 	Allow []netip.Prefix
@@ -462,30 +463,9 @@ func endsInNumber(host string) bool {
 	return last != "" && strings.Trim(last, "0123456789") == ""
 }
 
-// refusedRanges are the ranges webhooks do not go to unless the operator
-// allows them (Options.Allow), with what each is. Read only.
-var refusedRanges = []struct {
-	what   string
-	prefix netip.Prefix
-}{
-	{"a loopback address", netip.MustParsePrefix("127.0.0.0/8")},
-	{"a loopback address", netip.MustParsePrefix("::1/128")},
-	{"an unspecified address", netip.MustParsePrefix("0.0.0.0/8")}, // 0.0.0.0 reaches the server itself
-	{"an unspecified address", netip.MustParsePrefix("::/128")},
-	{"a private address", netip.MustParsePrefix("10.0.0.0/8")},
-	{"a private address", netip.MustParsePrefix("172.16.0.0/12")},
-	{"a private address", netip.MustParsePrefix("192.168.0.0/16")},
-	{"a private address", netip.MustParsePrefix("fc00::/7")},
-	{"a shared address (carrier-grade NAT)", netip.MustParsePrefix("100.64.0.0/10")},
-	{"a link-local address (cloud metadata services are there)", netip.MustParsePrefix("169.254.0.0/16")},
-	{"a link-local address", netip.MustParsePrefix("fe80::/10")},
-	{"a multicast address", netip.MustParsePrefix("224.0.0.0/4")},
-	{"a multicast address", netip.MustParsePrefix("ff00::/8")},
-	{"a reserved or broadcast address", netip.MustParsePrefix("240.0.0.0/4")},
-}
-
-// Destinations decides which addresses webhooks may go to: none in
-// refusedRanges nor of the server's own, unless inside an Allow range.
+// Destinations decides which addresses webhooks may go to: none that is
+// not the Internet's (netrange.Kind) nor of the server's own, unless
+// inside an Allow range.
 type Destinations struct{ Allow []netip.Prefix }
 
 // Client is an HTTP client for webhooks: each connection it makes is
@@ -521,20 +501,12 @@ func (d Destinations) check(a netip.Addr) error {
 	if slices.ContainsFunc(d.Allow, func(p netip.Prefix) bool { return p.Contains(a) }) {
 		return nil
 	}
-	for _, r := range refusedRanges {
-		if r.prefix.Contains(a) {
-			return &refusedAddrError{addr: a, what: r.what}
-		}
+	if what := netrange.Kind(a); what != "" {
+		return &refusedAddrError{addr: a, what: what}
 	}
-	// The interfaces' addresses are read each time: they may change.
-	own, err := net.InterfaceAddrs()
-	if err != nil {
-		return fmt.Errorf("webhook: to %s: list the server's own addresses: %w", a, err)
-	}
-	for _, o := range own {
-		if p, err := netip.ParsePrefix(o.String()); err == nil && p.Addr().Unmap() == a {
-			return &refusedAddrError{addr: a, what: "one of the server's own addresses"}
-		}
+	// The server's addresses are read each time: they may change.
+	if slices.Contains(netrange.Local(), a) {
+		return &refusedAddrError{addr: a, what: "one of the server's own addresses"}
 	}
 	return nil
 }
