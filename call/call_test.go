@@ -100,6 +100,12 @@ func (r *rig) phone(user string, d devices) *party {
 // phoneWith signs user in with a configuration that change adjusts.
 func (r *rig) phoneWith(user string, d devices, change func(*call.Config)) *party {
 	r.t.Helper()
+	return r.phoneCtx(context.Background(), user, d, change)
+}
+
+// phoneCtx is phoneWith with the context given to call.Start.
+func (r *rig) phoneCtx(ctx context.Context, user string, d devices, change func(*call.Config)) *party {
+	r.t.Helper()
 	tok, err := r.srv.IssueToken(context.Background(), user, server.TokenOptions{})
 	if err != nil {
 		r.t.Fatal(err)
@@ -109,7 +115,7 @@ func (r *rig) phoneWith(user string, d devices, change func(*call.Config)) *part
 		cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug})).With("user", user)
 	}
 	change(&cfg)
-	ph, err := call.Start(context.Background(), cfg)
+	ph, err := call.Start(ctx, cfg)
 	if err != nil {
 		r.t.Fatal(err)
 	}
