@@ -42,6 +42,12 @@ func (r *rig) start() {
 	if r.cfg.DialLimit == 0 { // the tests call one another over and over
 		r.cfg.DialLimit, r.cfg.RingLimit, r.cfg.MessageLimit = -1, -1, -1
 	}
+	if r.cfg.TURNListen == "" {
+		// Any free port, at every start: after a restart Listen has a port
+		// of its own, and TURN's default would then be 3478 (whoever holds
+		// it, a `parley serve` or a coturn, would fail the test).
+		r.cfg.TURNListen = "127.0.0.1:0"
+	}
 	srv, err := server.New(r.cfg)
 	if err != nil {
 		r.t.Fatal(err)
