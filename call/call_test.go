@@ -42,6 +42,12 @@ func (r *rig) start() {
 	if r.cfg.DialLimit == 0 { // the tests call one another over and over
 		r.cfg.DialLimit, r.cfg.RingLimit, r.cfg.MessageLimit = -1, -1, -1
 	}
+	if r.cfg.TURNListen == "" {
+		// Any free port, at every start: after a restart Listen has a port
+		// of its own, and TURN's default would then be 3478 (whoever holds
+		// it, a `parley serve` or a coturn, would fail the test).
+		r.cfg.TURNListen = "127.0.0.1:0"
+	}
 	srv, err := server.New(r.cfg)
 	if err != nil {
 		r.t.Fatal(err)
@@ -100,6 +106,12 @@ func (r *rig) phone(user string, d devices) *party {
 // phoneWith signs user in with a configuration that change adjusts.
 func (r *rig) phoneWith(user string, d devices, change func(*call.Config)) *party {
 	r.t.Helper()
+	return r.phoneCtx(context.Background(), user, d, change)
+}
+
+// phoneCtx is phoneWith with the context given to call.Start.
+func (r *rig) phoneCtx(ctx context.Context, user string, d devices, change func(*call.Config)) *party {
+	r.t.Helper()
 	tok, err := r.srv.IssueToken(context.Background(), user, server.TokenOptions{})
 	if err != nil {
 		r.t.Fatal(err)
@@ -109,7 +121,7 @@ func (r *rig) phoneWith(user string, d devices, change func(*call.Config)) *part
 		cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug})).With("user", user)
 	}
 	change(&cfg)
-	ph, err := call.Start(context.Background(), cfg)
+	ph, err := call.Start(ctx, cfg)
 	if err != nil {
 		r.t.Fatal(err)
 	}

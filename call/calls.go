@@ -41,7 +41,7 @@ func (p *Phone) begin(ev signaling.CallEvent, sink audio.Sink) (*active, error) 
 	a := &active{ev: ev, pc: pc, track: track, media: p.newMedia(sink), quality: newQuality()}
 	p.cur = a
 	p.watchPeer(a)
-	go a.media.readRTCP(sender)
+	a.media.readRTCP(sender)
 	return a, nil
 }
 
@@ -351,7 +351,8 @@ func (p *Phone) end(status signaling.Status, reason string, code signaling.Code,
 }
 
 // teardown ends the current call's media. With a last sound, the speaker
-// stays open until it has played, in the background; Close waits for it.
+// stays open until it has played, in the background; the phone waits for
+// it before it stops.
 func (p *Phone) teardown(last ...[]int16) {
 	a := p.cur
 	if a == nil {
@@ -365,11 +366,7 @@ func (p *Phone) teardown(last ...[]int16) {
 		a.media.stop()
 		return
 	}
-	p.lingering.Add(1)
-	go func() {
-		defer p.lingering.Done()
-		a.media.finish(last[0])
-	}()
+	p.spawn(func() { a.media.finish(last[0]) })
 }
 
 // lastSound is what the speaker plays when a call ends with ev.

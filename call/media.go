@@ -176,10 +176,19 @@ func (m *media) send(track sampleWriter) error {
 	return nil
 }
 
-// readRTCP reads what the receiver reports about our stream (the
-// interceptors need it read too) and keeps the loss it reports for the
-// sender. It returns when the peer connection closes.
+// readRTCP starts reading what the receiver reports about our stream (the
+// interceptors need it read too), keeping the loss it reports for the
+// sender. It returns when the peer connection closes, which the phone does
+// before it stops the media; stop waits for it.
 func (m *media) readRTCP(sender *webrtc.RTPSender) {
+	m.wg.Add(1)
+	go func() {
+		defer m.wg.Done()
+		m.reports(sender)
+	}()
+}
+
+func (m *media) reports(sender *webrtc.RTPSender) {
 	buf := make([]byte, 1500)
 	for {
 		n, _, err := sender.Read(buf)

@@ -135,10 +135,13 @@ type Phone struct {
 	api     *webrtc.API
 	events  chan Event
 	actions chan func()
-	done    chan struct{} // closed when run has returned
+	quit    chan struct{} // closed when run takes no more actions
+	done    chan struct{} // closed when the phone has stopped: every goroutine of its has returned, Events is closed
 	cancel  context.CancelFunc
 
-	lingering sync.WaitGroup // media playing a call's last sound
+	// The phone's goroutines besides run (token renewal, redials, a call's
+	// last sound): run waits for them before it closes Events.
+	workers sync.WaitGroup
 
 	// Owned by run.
 	sig        *signaling.Client
@@ -179,7 +182,11 @@ type active struct {
 
 // Start signs in to the server and starts the phone. It fails with a
 // *signaling.Error when the server refuses the token. The phone runs until
-// ctx ends or Close is called; Events is closed after that.
+// ctx ends or Close is called, whichever comes first: it then hangs up any
+// call, signs out, and closes Events once every goroutine it started has
+// returned. A caller that wants to end a call its own way on an interrupt
+// (hang up and wait for the server to confirm) gives Start a context the
+// interrupt does not end, and calls Close after.
 func Start(ctx context.Context, cfg Config) (*Phone, error) {
 	if err := cfg.defaults(); err != nil {
 		return nil, err
@@ -196,26 +203,20 @@ func Start(ctx context.Context, cfg Config) (*Phone, error) {
 	if err != nil {
 		return nil, err
 	}
-	ctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	ctx, cancel := context.WithCancel(ctx)
 	p := &Phone{
 		cfg:     cfg,
 		log:     cfg.Logger,
 		api:     api,
 		events:  make(chan Event, 256),
 		actions: make(chan func(), 64),
+		quit:    make(chan struct{}),
 		done:    make(chan struct{}),
 		cancel:  cancel,
 	}
 	p.connected(sig)
 	p.keepFresh(ctx, sig, tok)
 	go p.run(ctx)
-	go func() { // the caller's context ends the phone too
-		select {
-		case <-ctx.Done():
-		case <-p.done:
-		}
-		cancel()
-	}()
 	return p, nil
 }
 
@@ -236,7 +237,12 @@ func (p *Phone) User() string {
 	}) {
 		return ""
 	}
-	return <-ch
+	select {
+	case u := <-ch:
+		return u
+	case <-p.done: // stopped before it took f
+		return ""
+	}
 }
 
 // Dial places a call to user.
@@ -264,34 +270,58 @@ func (p *Phone) Watch(users []string) {
 	})
 }
 
-// Close hangs up any call, signs out and waits until the phone has stopped.
+// Close hangs up any call, signs out and waits until the phone has stopped
+// (as when Start's context ends).
 func (p *Phone) Close() error {
 	p.cancel()
 	<-p.done
-	p.lingering.Wait()
 	return nil
 }
 
-// post hands f to the loop; false when the phone has stopped.
+// post hands f to the loop; false when the phone is stopping. The loop may
+// still stop before it takes f.
 func (p *Phone) post(f func()) bool {
+	select {
+	case <-p.quit: // before the queue, which may have room
+		return false
+	default:
+	}
 	select {
 	case p.actions <- f:
 		return true
-	case <-p.done:
+	case <-p.quit:
 		return false
 	}
 }
 
+// spawn runs f in a goroutine of the phone's, which run waits for before
+// it closes Events.
+func (p *Phone) spawn(f func()) {
+	p.workers.Add(1)
+	go func() {
+		defer p.workers.Done()
+		f()
+	}()
+}
+
+// run is the phone's loop: it owns the phone's state until ctx ends, and
+// then stops the phone.
 func (p *Phone) run(ctx context.Context) {
-	defer close(p.done)
-	defer close(p.events)
+	p.loop(ctx)
+	p.shutdown()
+	close(p.quit)
+	p.workers.Wait() // they end with ctx, and a call's last sound within its length
+	close(p.events)
+	close(p.done)
+}
+
+func (p *Phone) loop(ctx context.Context) {
 	levels := time.NewTicker(100 * time.Millisecond)
 	defer levels.Stop()
 	tick := 0
 	for {
 		select {
 		case <-ctx.Done():
-			p.shutdown()
 			return
 		case f := <-p.actions:
 			f()

@@ -45,7 +45,7 @@ func (p *Phone) keepFresh(ctx context.Context, sig *signaling.Client, tok string
 	if p.cfg.TokenSource == nil {
 		return
 	}
-	go func() {
+	p.spawn(func() {
 		for n := 1; ; n++ {
 			iat, exp, ok := signaling.TokenTimes(tok)
 			if !ok {
@@ -73,7 +73,7 @@ func (p *Phone) keepFresh(ctx context.Context, sig *signaling.Client, tok string
 			p.log.Debug("token renewed")
 			tok = next
 		}
-	}()
+	})
 }
 
 // freshToken asks TokenSource for a new token, again a few times until

@@ -72,7 +72,7 @@ func (p *Phone) disconnected(ctx context.Context) {
 	}
 	p.emit(Connected{Up: false, Err: err})
 	if p.cfg.Reconnect || p.callUp() {
-		go p.redial(ctx, p.session, p.server)
+		p.spawn(func() { p.redial(ctx, p.session, p.server) })
 	} else {
 		p.cancel()
 	}
@@ -111,7 +111,7 @@ func (p *Phone) redial(ctx context.Context, session, from string) {
 		p.log.Info("reconnect failed", "err", err, "next", backoff)
 		var se *signaling.Error
 		if errors.As(err, &se) && se.Code == signaling.InvalidToken {
-			p.emit(Connected{Up: false, Err: err})
+			p.post(func() { p.emit(Connected{Up: false, Err: err}) }) // the loop alone sends on Events
 			return
 		}
 		backoff = min(backoff*2, 30*time.Second)

@@ -155,7 +155,7 @@ func (m *Model) statusChanged(ev call.StatusChanged) tea.Cmd {
 			m.notice = nil
 		}
 		m.tickGen++
-		return tea.Batch(cmd, tick(m.tickGen, untilNextSecond(c.Answered, m.common.Now())))
+		return tea.Batch(cmd, tick(m.tickGen, untilNextSecond(c.Answered, m.common.Now()), m.done))
 	case ev.Status.Valid() && !c.Up():
 		c.Status = ev.Status
 	}

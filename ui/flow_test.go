@@ -17,6 +17,7 @@ import (
 	"github.com/parley-voice/parley/call"
 	"github.com/parley-voice/parley/signaling"
 	"github.com/parley-voice/parley/ui/history"
+	"go.uber.org/goleak"
 )
 
 // The flow tests run the model in a real Bubble Tea program (teatest)
@@ -53,9 +54,17 @@ func startFlow(t *testing.T, historyPath string) *flow {
 	}
 	f.opts.HistoryPath = historyPath
 	f.opts.Bell = f.bell
-	f.tm = teatest.NewTestModel(t, New(f.opts), teatest.WithInitialTermSize(80, 24))
+	f.tm = teatest.NewTestModel(t, testModel(t, f.opts), teatest.WithInitialTermSize(80, 24))
 	t.Cleanup(func() { _ = f.tm.Quit() })
 	return f
+}
+
+// testModel is New(opts) for a program the test runs, whose commands give
+// up when the test ends, as Run's do when it returns.
+func testModel(t *testing.T, opts Options) *Model {
+	m := New(opts)
+	m.done = t.Context().Done()
+	return m
 }
 
 // waitFor waits until the screen has shown all of strs since the last wait.
@@ -438,6 +447,33 @@ func TestRunEndsWithContext(t *testing.T) {
 	case <-time.After(wait):
 		t.Fatal("Run did not return when the context ended")
 	}
+}
+
+// TestRunLeavesNoGoroutine: once Run has returned because the user quit,
+// nothing of the program waits on: not even for the Phone's next event,
+// though the Phone goes on (it is closed after the UI).
+func TestRunLeavesNoGoroutine(t *testing.T) {
+	before := goleak.IgnoreCurrent()
+	p := newFakePhone()
+	in, inW := io.Pipe()
+	opts := testOptions(p, nil, &clock{t: t0})
+	opts.Input, opts.Output = in, io.Discard
+	errc := make(chan error, 1)
+	go func() { errc <- Run(context.Background(), opts) }()
+	p.expectWatch(t, "bob", "carol", "dave", "erin") // the program runs
+	if _, err := inW.Write([]byte("q")); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-errc:
+		if err != nil {
+			t.Errorf("Run = %v; want nil when the user quits", err)
+		}
+	case <-time.After(wait):
+		t.Fatal("Run did not return when the user quit")
+	}
+	inW.Close() // the terminal goes too: Bubble Tea's reader of a pipe cannot be cancelled
+	goleak.VerifyNone(t, before)
 }
 
 func TestRunNeedsPhone(t *testing.T) {

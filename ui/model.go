@@ -83,7 +83,7 @@ type Model struct {
 	store     *history.Store
 	bell      io.Writer
 	clipboard Clipboard
-	done      <-chan struct{} // closed when Run's context ends
+	done      <-chan struct{} // closed when the program ends (Run); its commands then give up
 	self      string
 	contacts  []string // shown: the config's, then the server's
 
@@ -223,7 +223,7 @@ func (m *Model) Init() tea.Cmd {
 		cmds = append(cmds, loadContacts(m.people))
 	}
 	if m.presenceSet != nil && m.idleAfter > 0 {
-		cmds = append(cmds, idleCheck(m.idleEvery()))
+		cmds = append(cmds, idleCheck(m.idleEvery(), m.done))
 	}
 	return tea.Batch(cmds...)
 }

@@ -39,8 +39,24 @@ func waitEvent(ch <-chan call.Event, done <-chan struct{}) tea.Cmd {
 type tickMsg struct{ gen int }
 
 // tick returns a command that sends tickMsg{gen} after d.
-func tick(gen int, d time.Duration) tea.Cmd {
-	return tea.Tick(d, func(time.Time) tea.Msg { return tickMsg{gen: gen} })
+func tick(gen int, d time.Duration, done <-chan struct{}) tea.Cmd {
+	return after(d, done, tickMsg{gen: gen})
+}
+
+// after returns a command that sends msg after d (counted from now, as
+// tea.Tick does), or nothing once done is closed, so that no goroutine
+// waits on after the program.
+func after(d time.Duration, done <-chan struct{}, msg tea.Msg) tea.Cmd {
+	t := time.NewTimer(d)
+	return func() tea.Msg {
+		defer t.Stop()
+		select {
+		case <-t.C:
+			return msg
+		case <-done:
+			return nil
+		}
+	}
 }
 
 // untilNextSecond is how long until the timer of a call answered at

@@ -92,8 +92,8 @@ func addContact(p People, user string) tea.Cmd {
 type idleCheckMsg struct{}
 
 // idleCheck returns a command that sends idleCheckMsg after d.
-func idleCheck(d time.Duration) tea.Cmd {
-	return tea.Tick(d, func(time.Time) tea.Msg { return idleCheckMsg{} })
+func idleCheck(d time.Duration, done <-chan struct{}) tea.Cmd {
+	return after(d, done, idleCheckMsg{})
 }
 
 // idleEvery is how often the model checks for idleness.
@@ -237,7 +237,7 @@ func (m *Model) checkIdle() tea.Cmd {
 	if m.presenceSet == nil || m.idleAfter <= 0 || m.phoneClosed {
 		return nil
 	}
-	next := idleCheck(m.idleEvery())
+	next := idleCheck(m.idleEvery(), m.done)
 	if m.idle || m.common.Now().Sub(m.lastKey) < m.idleAfter {
 		return next
 	}

@@ -90,7 +90,7 @@ func startPeopleFlow(t *testing.T, change func(*Options)) *flow {
 	f.opts.HistoryPath = filepath.Join(t.TempDir(), "history.jsonl")
 	f.opts.Bell = f.bell
 	change(&f.opts)
-	f.tm = teatest.NewTestModel(t, New(f.opts), teatest.WithInitialTermSize(100, 30))
+	f.tm = teatest.NewTestModel(t, testModel(t, f.opts), teatest.WithInitialTermSize(100, 30))
 	t.Cleanup(func() { _ = f.tm.Quit() })
 	return f
 }

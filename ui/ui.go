@@ -120,6 +120,10 @@ func Run(ctx context.Context, opts Options) error {
 		// the input, so that adaptive colours resolve without a race.
 		opts.Renderer.HasDarkBackground()
 	}
+	// The program's commands end with it: one waiting for the Phone's next
+	// event would otherwise wait until the Phone closes, after Run.
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	m := New(opts)
 	m.done = ctx.Done()
 	p := tea.NewProgram(m,

@@ -1,8 +1,6 @@
 package ui
 
 import (
-	"time"
-
 	"github.com/charmbracelet/bubbles/key"
 	tea "github.com/charmbracelet/bubbletea"
 	"github.com/parley-voice/parley/signaling"
@@ -46,7 +44,7 @@ func (m *Model) update(msg tea.Msg) tea.Cmd {
 
 	case tickMsg:
 		if msg.gen == m.tickGen && m.active.Up() {
-			return tick(msg.gen, untilNextSecond(m.active.Answered, m.common.Now()))
+			return tick(msg.gen, untilNextSecond(m.active.Answered, m.common.Now()), m.done)
 		}
 		return nil
 
@@ -357,7 +355,7 @@ func (m *Model) hangupAndQuit() tea.Cmd {
 func (m *Model) beginQuit() tea.Cmd {
 	m.quitting = true
 	m.screen = m.base()
-	return tea.Tick(quitTimeout, func(time.Time) tea.Msg { return quitTimeoutMsg{} })
+	return after(quitTimeout, m.done, quitTimeoutMsg{})
 }
 
 // maybeQuit returns tea.Quit once quitting has nothing left to wait for.
