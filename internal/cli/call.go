@@ -137,7 +137,9 @@ func (e *env) phone(ctx context.Context, f mediaFlags, pc call.Config) (*call.Ph
 	if err := f.ice.apply(&pc, cfg); err != nil {
 		return nil, nil, fail(err)
 	}
-	ph, err := call.Start(ctx, pc)
+	// converse owns the interrupt: it hangs up and waits for the server's
+	// word; the phone stops on Close, after that.
+	ph, err := call.Start(context.WithoutCancel(ctx), pc)
 	if err != nil {
 		// Coded either way (80999 when nothing more specific applies),
 		// so that the exit status does not depend on --json.
