@@ -4,11 +4,17 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
+	"net"
 	"net/netip"
+	"os"
+	"path/filepath"
 	"runtime/debug"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -26,11 +32,12 @@ func (e *env) serveCommand() *cobra.Command {
 	c := &cobra.Command{
 		Use:   "serve",
 		Short: "Run the signaling server",
-		Long: `Run the signaling server: tokens, presence and call routing over an embedded NATS.
+		Long: `Run the signaling server: tokens, presence and call routing over an embedded
+NATS.
 
-The admin API key comes from $PARLEY_API_KEY; without it, one is generated on the
-first start, saved in the data directory (mode 0600) and printed once.
-Logs go to stderr unless --log names a file.`,
+The admin API key comes from $PARLEY_API_KEY; without it, one is generated on
+the first start, saved in the data directory (mode 0600) and printed once. Logs
+go to stderr unless --log names a file.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if e.logPath == "" {
@@ -62,11 +69,17 @@ Logs go to stderr unless --log names a file.`,
 			}
 			cfg.APIKey = e.getenv("PARLEY_API_KEY")
 			cfg.Logger = log
+			unshown := filepath.Join(cfg.DataDir, apiKeyUnshown)
+			if cfg.APIKey == "" {
+				if err := markNewKey(cfg.DataDir); err != nil {
+					return fail(err)
+				}
+			}
 			srv, err := server.New(cfg)
 			if err != nil {
-				return fail(err)
+				return fail(portHint(err, cfg))
 			}
-			return e.serve(cmd.Context(), srv, log, echoUser)
+			return e.serve(cmd.Context(), srv, cfg, echoUser, unshown)
 		},
 	}
 	c.Flags().StringVar(&cfg.Listen, "listen", server.DefaultListen, "address to listen on, host:port")
@@ -100,15 +113,17 @@ Logs go to stderr unless --log names a file.`,
 	return c
 }
 
-// serve runs srv until ctx ends, printing where it listens and, once, a
-// generated API key; with echoUser, it runs an echo service as that user.
-func (e *env) serve(ctx context.Context, srv *server.Server, log *slog.Logger, echoUser string) error {
+// serve runs srv, made with cfg, until ctx ends, printing where it listens
+// and, once, a generated API key (when the file unshown says that it was
+// not shown yet); with echoUser, it runs an echo service as that user.
+func (e *env) serve(ctx context.Context, srv *server.Server, cfg server.Config, echoUser, unshown string) error {
+	log := cfg.Logger
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Run(ctx) }()
 	select {
 	case <-srv.Ready():
 	case err := <-errc:
-		return fail(err)
+		return fail(portHint(err, cfg))
 	}
 	if echoUser != "" { // before saying the server is up: the echo is part of it
 		echoPhone, err := e.serverEcho(ctx, srv, echoUser, log.With("component", "echo"))
@@ -118,14 +133,69 @@ func (e *env) serve(ctx context.Context, srv *server.Server, log *slog.Logger, e
 		defer echoPhone.Close()
 	}
 	fmt.Fprintf(e.stdout, "parley server listening on %s\n", srv.URL())
-	if srv.GeneratedAPIKey() {
+	if _, err := os.Stat(unshown); srv.GeneratedAPIKey() || err == nil {
 		fmt.Fprintf(e.stdout, "admin API key (shown once, saved in the data directory): %s\n", srv.APIKey())
+		if err := os.Remove(unshown); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			log.Warn("the API key will be shown again on the next start", "err", err)
+		}
 	}
 	if err := <-errc; err != nil {
 		return fail(err)
 	}
 	log.Info("stopped")
 	return nil
+}
+
+// The admin API key that `parley serve` generates on its first start is
+// shown once, on the first start that succeeds. The server writes the key
+// (DATA/api_key, docs/DEPLOY.md) before it listens, so a first start that
+// fails after that (a port that is taken) would leave a key nobody saw:
+// apiKeyUnshown, written in the data directory before the server makes the
+// key and removed once it is shown, says that it is still to be shown.
+const (
+	apiKeyFile    = "api_key"
+	apiKeyUnshown = "api_key.unshown"
+)
+
+// markNewKey writes apiKeyUnshown in dir when the server is about to
+// generate its API key there.
+func markNewKey(dir string) error {
+	if _, err := os.Stat(filepath.Join(dir, apiKeyFile)); !errors.Is(err, fs.ErrNotExist) {
+		return nil // there is one already (or the server will say why it cannot read it)
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("serve: data directory: %w", err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, apiKeyUnshown), nil, 0o600); err != nil {
+		return fmt.Errorf("serve: %w", err)
+	}
+	return nil
+}
+
+// portHint adds to a failure to listen on an address that is taken the
+// flag that moves it: --listen, --turn-listen (or off) or --nats-listen.
+func portHint(err error, cfg server.Config) error {
+	var op *net.OpError
+	if !errors.Is(err, syscall.EADDRINUSE) || !errors.As(err, &op) || op.Addr == nil {
+		return err
+	}
+	addr := op.Addr.String()
+	port := func(hostPort string) string {
+		_, p, _ := net.SplitHostPort(hostPort)
+		return p
+	}
+	_, taken, _ := net.SplitHostPort(addr)
+	switch {
+	case strings.HasPrefix(op.Net, "tcp") && taken == port(cfg.Listen):
+		return fmt.Errorf("%w: another program listens on %s (another parley serve?): "+
+			"listen on another address with --listen HOST:PORT", err, addr)
+	case strings.HasPrefix(op.Net, "tcp") && cfg.NATSListen != "" && taken == port(cfg.NATSListen):
+		return fmt.Errorf("%w: another program listens on %s: give the embedded NATS another address with "+
+			"--nats-listen HOST:PORT", err, addr)
+	}
+	return fmt.Errorf("%w: another program listens on %s (another parley serve, or a TURN server such as "+
+		"coturn?): give the TURN server another address with --turn-listen HOST:PORT, or run without it with "+
+		"--turn-listen off", err, addr)
 }
 
 // serverEcho runs an echo service on srv as user, signed in with tokens
