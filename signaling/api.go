@@ -409,8 +409,8 @@ func roundTrip(hc *http.Client, req *http.Request, server string, out any) error
 	return nil
 }
 
-// transportError explains a failure to reach the server, a certificate
-// that is not trusted in particular.
+// transportError explains a failure to reach the server: nothing answered
+// (an *UnreachableError), or a certificate that is not trusted.
 func transportError(server string, err error) error {
 	var unknown x509.UnknownAuthorityError
 	var invalid x509.CertificateInvalidError
@@ -423,6 +423,8 @@ func transportError(server string, err error) error {
 		return fmt.Errorf("signaling: %s: its certificate is for another name: %w", server, err)
 	case errors.As(err, &invalid):
 		return fmt.Errorf("signaling: %s: its certificate is not valid: %w", server, err)
+	case unreachable(err):
+		return &UnreachableError{Servers: []string{server}, Err: err}
 	}
 	return fmt.Errorf("signaling: %s: %w", server, err)
 }

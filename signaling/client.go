@@ -147,6 +147,7 @@ func DialAny(ctx context.Context, addrs []string, token string, opts DialOptions
 		return nil, Errorf(InvalidParameter, "no server address to connect to")
 	}
 	var errs []error
+	var down *UnreachableError // the addresses where nothing answered
 	for i, addr := range addrs {
 		actx, cancel := ctx, context.CancelFunc(func() {})
 		if i < len(addrs)-1 {
@@ -161,13 +162,28 @@ func DialAny(ctx context.Context, addrs []string, token string, opts DialOptions
 		if errors.As(err, &se) {
 			return nil, err
 		}
-		errs = append(errs, err)
+		var u *UnreachableError
+		switch {
+		case !errors.As(err, &u):
+			errs = append(errs, err)
+		case down == nil:
+			down = &UnreachableError{Servers: []string{addr}, Err: u.Err}
+		default:
+			down.Servers = append(down.Servers, addr)
+		}
 		if ctx.Err() != nil {
 			break
 		}
 	}
-	if len(errs) == 1 {
+	switch {
+	case len(errs) == 0:
+		return nil, down
+	case len(errs) == 1 && down == nil:
 		return nil, errs[0]
+	case down != nil:
+		// Where something answered, it says more: down is told, not
+		// wrapped, so that the error is not taken for unreachable.
+		errs = append(errs, errors.New(down.Message()))
 	}
 	return nil, fmt.Errorf("signaling: no server could be reached: %w", errors.Join(errs...))
 }
@@ -351,7 +367,7 @@ func FetchToken(ctx context.Context, hc *http.Client, serverURL, apiKey, user st
 	var out struct {
 		Token string `json:"token"`
 	}
-	if err := getJSON(ctx, hc, u, http.Header{"APP_API_KEY": {apiKey}}, &out); err != nil {
+	if err := getJSON(ctx, hc, serverURL, u, http.Header{"APP_API_KEY": {apiKey}}, &out); err != nil {
 		return "", err
 	}
 	return out.Token, nil
@@ -370,13 +386,13 @@ func CheckSession(ctx context.Context, hc *http.Client, serverURL, token, user s
 	var out struct {
 		Online bool `json:"online"`
 	}
-	if err := getJSON(ctx, hc, u, http.Header{"Authorization": {"Bearer " + token}}, &out); err != nil {
+	if err := getJSON(ctx, hc, serverURL, u, http.Header{"Authorization": {"Bearer " + token}}, &out); err != nil {
 		return false, err
 	}
 	return out.Online, nil
 }
 
-func getJSON(ctx context.Context, hc *http.Client, u string, h http.Header, out any) error {
+func getJSON(ctx context.Context, hc *http.Client, server, u string, h http.Header, out any) error {
 	if hc == nil {
 		hc = http.DefaultClient
 	}
@@ -389,7 +405,7 @@ func getJSON(ctx context.Context, hc *http.Client, u string, h http.Header, out 
 	}
 	resp, err := hc.Do(req)
 	if err != nil {
-		return transportError(u, err)
+		return transportError(server, err)
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))

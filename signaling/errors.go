@@ -76,8 +76,8 @@ func (e *Error) Error() string {
 }
 
 // AsError finds the *Error in err's chain. An error that carries none is
-// reported as UnknownError with err's text, so that every failure can be
-// shown with a code.
+// reported as UnknownError with err's text (an *UnreachableError's
+// message), so that every failure can be shown with a code.
 func AsError(err error) *Error {
 	if err == nil {
 		return nil
@@ -85,6 +85,10 @@ func AsError(err error) *Error {
 	var e *Error
 	if errors.As(err, &e) {
 		return e
+	}
+	var u *UnreachableError
+	if errors.As(err, &u) {
+		return Errorf(UnknownError, "%s", u.Message())
 	}
 	return Errorf(UnknownError, "%v; if it persists, run with --log and report the log file", err)
 }
