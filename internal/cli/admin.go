@@ -65,7 +65,7 @@ as the signed-in user, who needs the admin role).`,
 	}
 	revoke := &cobra.Command{
 		Use:   "revoke USER|DEVICE",
-		Short: "Revoke a device, or every device and token of a user; they are disconnected at once",
+		Short: "Revoke a device, or all of a user's: they are disconnected at once",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			api, _, err := e.adminAPI(apiKey)

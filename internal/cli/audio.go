@@ -48,10 +48,21 @@ type audioFlags struct {
 	outLatency   time.Duration // --output-latency; 0: not given
 }
 
-func (f *audioFlags) register(c *cobra.Command, def string) {
-	c.Flags().Var(&f.aec, "aec", "echo cancellation: on or off (default "+def+")")
-	c.Flags().Var(&f.ns, "noise-suppression", "noise suppression: on or off (default "+def+")")
-	c.Flags().Var(&f.agc, "agc", "automatic gain control: on or off (default "+def+")")
+// register adds the flags to c; off says that they default to off (the
+// echo service) rather than to the config's setting, else on.
+func (f *audioFlags) register(c *cobra.Command, off bool) {
+	def := func(key string) string {
+		if off {
+			return " (default off: the echo returns what it hears)"
+		}
+		return " (default: the config's " + key + ", else on)"
+	}
+	c.Flags().Var(&f.aec, "aec", "echo cancellation: take out of your microphone what your speaker plays, so "+
+		"that the other side does not hear itself; off with headphones"+def("aec"))
+	c.Flags().Var(&f.ns, "noise-suppression", "noise suppression: take steady background noise (fans, hum) "+
+		"out of your microphone"+def("noise_suppression"))
+	c.Flags().Var(&f.agc, "agc", "automatic gain control: bring your microphone to an even level, louder when "+
+		"you are far or quiet"+def("agc"))
 	c.Flags().DurationVar(&f.outLatency, "output-latency", 0,
 		"the speaker's device latency to start with, such as 40ms (default: the config's output_latency, "+
 			"else the device's lowest); it grows when the device runs dry")

@@ -31,14 +31,14 @@ type mediaFlags struct {
 }
 
 func (f *mediaFlags) register(c *cobra.Command) {
-	c.Flags().StringVar(&f.in, "in", "", "audio source: default, device name or index, file:PATH.wav, tone:HZ, "+
-		"silence (default: the saved input, else default)")
-	c.Flags().StringVar(&f.out, "out", "", "audio sink: default, device name or index, file:PATH.wav, null "+
+	c.Flags().StringVar(&f.in, "in", "", "audio source `SRC`: default, device name or index, file:PATH.wav, "+
+		"tone:HZ, silence (default: the saved input, else default)")
+	c.Flags().StringVar(&f.out, "out", "", "audio sink `SINK`: default, device name or index, file:PATH.wav, null "+
 		"(default: the saved output, else default)")
 	c.Flags().DurationVar(&f.hold, "for", 0, "hang up this long after the call is answered "+
 		"(default: stay until the other side hangs up)")
 	c.Flags().BoolVar(&f.json, "json", false, "print one JSON object per line for every event")
-	f.audio.register(c, "the config's aec, noise_suppression and agc, else on")
+	f.audio.register(c, false)
 	f.ice.register(c.Flags())
 	c.Flags().BoolVar(&f.low, "low-latency", false, lowLatencyHelp)
 }
@@ -50,7 +50,7 @@ func (e *env) callCommand() *cobra.Command {
 	c := &cobra.Command{
 		Use:   "call USER",
 		Short: "Place a call to USER",
-		Long:  "Place a call to USER and stay in it until either side hangs up (or --for elapses).\n\n" + specHelp,
+		Long:  "Place a call to USER and stay in it until either side hangs up (or --for\nelapses).\n\n" + specHelp,
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ph, pr, err := e.phone(cmd.Context(), f, call.Config{})
@@ -98,11 +98,8 @@ func (e *env) answerCommand() *cobra.Command {
 
 // phone starts a phone for a command with media flags.
 func (e *env) phone(ctx context.Context, f mediaFlags, pc call.Config) (*call.Phone, *callfmt.Printer, error) {
-	cfg, err := e.config()
+	cfg, err := e.signedIn()
 	if err != nil {
-		return nil, nil, fail(err)
-	}
-	if err := cfg.Validate(); err != nil {
 		return nil, nil, fail(err)
 	}
 	log, err := e.logger("parley")
@@ -141,16 +138,25 @@ func (e *env) phone(ctx context.Context, f mediaFlags, pc call.Config) (*call.Ph
 	// word; the phone stops on Close, after that.
 	ph, err := call.Start(context.WithoutCancel(ctx), pc)
 	if err != nil {
-		// Coded either way (80999 when nothing more specific applies),
-		// so that the exit status does not depend on --json.
-		se := signaling.AsError(err)
-		if f.json {
-			pr.Error(se)
-			return nil, nil, &exitCode{code: exitError}
-		}
-		return nil, nil, fail(se)
+		return nil, nil, e.refused(pr, f.json, err)
 	}
 	return ph, pr, nil
+}
+
+// refused reports an error that came before any call: as an error event
+// with --json, on stderr otherwise. It is coded either way (80999 when
+// nothing more specific applies), so that the exit status does not depend
+// on --json; a server that could not be reached has its own.
+func (e *env) refused(pr *callfmt.Printer, asJSON bool, err error) error {
+	var u *signaling.UnreachableError
+	if !errors.As(err, &u) {
+		err = signaling.AsError(err)
+	}
+	if asJSON {
+		pr.Error(signaling.AsError(err))
+		return &exitCode{code: failCode(err)}
+	}
+	return fail(err)
 }
 
 // converse prints the phone's events until the call ends and returns the

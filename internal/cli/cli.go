@@ -16,6 +16,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 
 	"github.com/spf13/cobra"
 
@@ -25,6 +26,8 @@ import (
 )
 
 // Exit statuses. They are a contract: scripts and tests depend on them.
+// Each command's help lists those it can end with (help.go), the README
+// all of them.
 const (
 	exitOK         = 0 // the call completed, or the command did what it was asked
 	exitOffline    = 1 // `parley status`: the user is offline; other commands: a failure without a code
@@ -33,19 +36,9 @@ const (
 	exitUnanswered = 4 // nobody answered, or the caller gave up
 	exitFailed     = 5 // the call failed after it was placed
 	exitError      = 6 // refused with an error code (printed, or as {"event":"error"} with --json)
+	exitNoServer   = 7 // the server could not be reached
+	exitSetup      = 8 // not set up: not signed in, a config file or --ca that cannot be used
 )
-
-const exitHelp = `Exit status:
-  0  the call completed (other commands: success)
-  1  status: the user is offline (online, away, dnd and in a call: 0);
-     other commands: failure without an error code
-  2  bad flags or arguments
-  3  the call was rejected
-  4  the call was unanswered (no answer in time, or canceled; answer: another
-     device of yours answered it)
-  5  the call failed
-  6  refused with an error code from the error table (80101 … 80999)
-`
 
 // exitCode carries a process exit status through cobra.
 type exitCode struct {
@@ -115,40 +108,71 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer, getenv f
 
 func (e *env) printError(err error) {
 	var se *signaling.Error
-	if errors.As(err, &se) {
+	var u *signaling.UnreachableError
+	switch {
+	case errors.As(err, &se):
 		say(e.stderr, "parley: %s (%d): %s", se.Name, se.Code, se.Message)
-		return
+	case errors.As(err, &u):
+		say(e.stderr, "parley: %s", u.Message())
+	default:
+		say(e.stderr, "parley: %v", err)
 	}
-	say(e.stderr, "parley: %v", err)
 }
 
 // say is callfmt.Say: one line, with what came from elsewhere made
 // harmless.
 func say(w io.Writer, format string, args ...any) { callfmt.Say(w, format, args...) }
 
-// fail turns err into the exit status for refusals: exitError when it
-// carries a code, exitOffline otherwise.
+// fail turns err into the exit status that says what went wrong:
+// exitNoServer when the server could not be reached, exitSetup when this
+// machine is not set up (setupError), exitError when the error carries a
+// code, exitOffline (a failure without a code) otherwise.
 func fail(err error) error {
-	var se *signaling.Error
-	if errors.As(err, &se) {
-		return &exitCode{code: exitError, err: err}
-	}
-	return &exitCode{code: exitOffline, err: err}
+	return &exitCode{code: failCode(err), err: err}
 }
+
+func failCode(err error) int {
+	var u *signaling.UnreachableError
+	var setup *setupError
+	var se *signaling.Error
+	switch {
+	case errors.As(err, &u):
+		return exitNoServer
+	case errors.As(err, &setup):
+		return exitSetup
+	case errors.As(err, &se):
+		return exitError
+	}
+	return exitOffline
+}
+
+// setupError is a command that cannot run as this machine is set up: not
+// signed in, a config file or a --ca that cannot be used.
+type setupError struct{ err error }
+
+func (e *setupError) Error() string { return e.err.Error() }
+func (e *setupError) Unwrap() error { return e.err }
 
 func (e *env) rootCommand() *cobra.Command {
 	root := &cobra.Command{
 		Use:   "parley",
 		Short: "Voice calls from the terminal",
-		Long: `parley places and answers voice calls from a terminal, with its own signaling server.
+		Long: `parley places and answers voice calls from a terminal, with its own signaling
+server.
 
-Run 'parley' alone to open the terminal UI, 'parley demo' for a first call to an echo service.`,
+Run 'parley' alone to open the terminal UI, 'parley demo' for a first call to an
+echo service.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		Args:          cobra.NoArgs,
 		RunE:          e.runUI,
 	}
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return err })
+	bi, _ := debug.ReadBuildInfo()
+	root.Version = versionText(bi)
+	root.SetVersionTemplate("{{.Version}}")
+	root.Flags().BoolP("version", "v", false, "print parley's version, the commit it was built from, and the Go "+
+		"that built it")
 	e.ice.register(root.Flags())
 	pf := root.PersistentFlags()
 	pf.StringSliceVar(&e.servers, "server", nil, "server `URL`; repeat it (or separate with commas) for the nodes of "+
@@ -159,28 +183,37 @@ Run 'parley' alone to open the terminal UI, 'parley demo' for a first call to an
 		"system's (default $PARLEY_CA or the saved one)")
 	pf.StringVar(&e.logPath, "log", "", "log file (default parley.log in $XDG_STATE_HOME/parley; - for stderr)")
 	pf.BoolVar(&e.debug, "debug", false, "log debug messages")
+	addGroups(root)
 	root.AddCommand(
-		e.serveCommand(),
-		e.tokenCommand(),
-		e.callCommand(),
-		e.answerCommand(),
-		e.statusCommand(),
-		e.devicesCommand(),
-		e.echoCommand(),
-		e.demoCommand(),
-		e.doctorCommand(),
+		inGroup(groupCalls, setExits(e.callCommand(), callExits())),
+		inGroup(groupCalls, setExits(e.answerCommand(), callExits())),
+		inGroup(groupCalls, setExits(e.demoCommand(), callExits())),
+		inGroup(groupPeople, e.loginCommand()),
+		inGroup(groupPeople, e.logoutCommand()),
+		inGroup(groupPeople, setExits(e.statusCommand(), statusExits())),
+		inGroup(groupPeople, e.contactsCommand()),
+		inGroup(groupPeople, e.presenceCommand()),
+		inGroup(groupPeople, e.linkCommand()),
+		inGroup(groupAdmin, e.inviteCommand()),
+		inGroup(groupAdmin, e.tokenCommand()),
+		inGroup(groupAdmin, e.adminCommand()),
+		inGroup(groupServer, setExits(e.serveCommand(), serveExits())),
+		inGroup(groupServer, setExits(e.echoCommand(), echoExits())),
+		inGroup(groupDiagnostics, setExits(e.doctorCommand(), doctorExits())),
+		inGroup(groupDiagnostics, setExits(e.devicesCommand(), devicesExits())),
+		inGroup(groupDiagnostics, versionCommand()),
 	)
-	root.AddCommand(e.peopleCommands()...)
-	root.SetUsageTemplate(root.UsageTemplate() + "\n" + exitHelp)
+	defaultExits(root)
+	root.SetUsageTemplate(usageTemplate())
 	return root
 }
 
 // config loads the saved configuration with the environment and the global
-// flags on top.
+// flags on top. Its errors are setupErrors.
 func (e *env) config() (config.Config, error) {
 	c, err := config.Load(config.Path(e.getenv), e.getenv)
 	if err != nil {
-		return c, err
+		return c, &setupError{err}
 	}
 	if len(e.servers) > 0 {
 		c.SetServers(e.servers)
@@ -194,7 +227,7 @@ func (e *env) config() (config.Config, error) {
 	if c.CA != "" {
 		hc, err := signaling.TrustCA(c.CA)
 		if err != nil {
-			return c, fmt.Errorf("--ca: %w", err)
+			return c, &setupError{fmt.Errorf("--ca: %w", err)}
 		}
 		e.http = hc
 	}
@@ -234,6 +267,19 @@ func (e *env) logger(name string) (*slog.Logger, error) {
 	return log, nil
 }
 
+// signedIn is the configuration of a command that signs in: config, with
+// a server and a token or a device to sign in with (config.Validate).
+func (e *env) signedIn() (config.Config, error) {
+	cfg, err := e.config()
+	if err != nil {
+		return cfg, err
+	}
+	if err := cfg.Validate(); err != nil {
+		return cfg, &setupError{err}
+	}
+	return cfg, nil
+}
+
 // auth is how client commands sign in: a token given with --token or
 // PARLEY_TOKEN; else the device signed in with `parley login` (source
 // set); else a token saved with `parley token --save`.
@@ -250,11 +296,8 @@ func (e *env) auth(cfg config.Config) (token string, source func(context.Context
 
 // userAPI is the HTTP API as the signed-in user.
 func (e *env) userAPI() (*signaling.API, config.Config, error) {
-	cfg, err := e.config()
+	cfg, err := e.signedIn()
 	if err != nil {
-		return nil, cfg, err
-	}
-	if err := cfg.Validate(); err != nil {
 		return nil, cfg, err
 	}
 	tok, src := e.auth(cfg)

@@ -2,6 +2,8 @@ package cli
 
 import (
 	"bytes"
+	"encoding/json"
+	"net"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -21,11 +23,17 @@ func run(t *testing.T, args ...string) (stdout, stderr string, code int) {
 	return out.String(), errOut.String(), code
 }
 
-// TestExitStatuses: the statuses of what is refused before any server is
-// asked: usage errors are 2 with a hint, a setting that cannot be used is
-// 1 (no code) or 6 (coded), said on stderr with nothing on stdout.
+// TestExitStatuses: the statuses of what is refused before a server
+// answers: usage errors are 2 with a hint; a machine that is not set up
+// for the command (not signed in, a --ca that cannot be read) is 8; a
+// server that cannot be reached is 7, said with the address tried and
+// --server; a refusal with a code is 6. Each is said on stderr, with
+// nothing on stdout.
 func TestExitStatuses(t *testing.T) {
 	missingCA := filepath.Join(t.TempDir(), "ca.pem")
+	down := closedAddr(t)
+	unreachable := "parley: could not reach the server at " + down + " (connection refused): is it running, " +
+		"and is that its address? Name another with --server URL (or PARLEY_SERVER)"
 	for _, tc := range []struct {
 		args   []string
 		code   int
@@ -36,8 +44,15 @@ func TestExitStatuses(t *testing.T) {
 		{[]string{"presence", "busy"}, exitUsage, `parley: presence "busy": use online, away or dnd`},
 		{[]string{"call", "bob", "--aec", "maybe"}, exitUsage,
 			`parley: invalid argument "maybe" for "--aec" flag: "maybe": use on or off`},
-		{[]string{"status", "bob", "--ca", missingCA}, exitOffline,
+		{[]string{"status", "bob", "--ca", missingCA}, exitSetup,
 			"parley: --ca: open " + missingCA + ": no such file or directory"},
+		{[]string{"status", "bob"}, exitSetup, "parley: config: not signed in: run `parley login INVITE`"},
+		{[]string{"call", "bob", "--in", "silence", "--out", "null"}, exitSetup, "parley: config: not signed in: "},
+		{[]string{"status", "bob", "--token", "t", "--server", down}, exitNoServer, unreachable},
+		{[]string{"contacts", "--token", "t", "--server", down}, exitNoServer, unreachable},
+		{[]string{"admin", "users", "--api-key", "k", "--server", down}, exitNoServer, unreachable},
+		{[]string{"call", "bob", "--token", "t", "--server", down, "--in", "silence", "--out", "null"}, exitNoServer,
+			unreachable},
 		{[]string{"token", "bob"}, exitError, "parley: invalid_parameter (80101): no API key: pass --api-key KEY " +
 			"or set PARLEY_API_KEY (the key 'parley serve' printed on its first start)"},
 		{[]string{"call", "bob", "--token", "t", "--in", "silence", "--out", "null", "--ice-server", "turn:"}, exitError,
@@ -50,4 +65,39 @@ func TestExitStatuses(t *testing.T) {
 				strings.Join(tc.args, " "), code, out, errOut, tc.code, tc.stderr)
 		}
 	}
+}
+
+// TestUnreachableJSON: with --json, a server that cannot be reached is an
+// error event on stdout that says so (80999: the error table has no code of
+// its own for it), and the exit status is still 7.
+func TestUnreachableJSON(t *testing.T) {
+	down := closedAddr(t)
+	out, errOut, code := run(t, "call", "bob", "--token", "t", "--server", down, "--in", "silence", "--out", "null",
+		"--json")
+	var ev struct {
+		Event, Name, Message string
+		Code                 int
+	}
+	if err := json.Unmarshal([]byte(out), &ev); err != nil {
+		t.Fatalf("stdout %q: %v", out, err)
+	}
+	want := "could not reach the server at " + down + " (connection refused): "
+	if code != exitNoServer || errOut != "" || ev.Event != "error" || ev.Code != 80999 ||
+		!strings.HasPrefix(ev.Message, want) {
+		t.Errorf("exit %d, stdout %s, stderr %q; want %d, an error event whose message starts %q, nothing on stderr",
+			code, out, errOut, exitNoServer, want)
+	}
+}
+
+// closedAddr is the URL of a port on this machine where nothing listens
+// (one the system gave out, then closed).
+func closedAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := "http://" + ln.Addr().String()
+	ln.Close()
+	return addr
 }

@@ -25,8 +25,8 @@ func (e *env) demoCommand() *cobra.Command {
 		Use:   "demo",
 		Short: "Start a server and an echo service here, and call it",
 		Long: `Start an embedded server and the echo service, sign in as you, and open the UI
-with the echo contact online: press enter to call it and hear yourself a second later.
-With --no-ui, call the echo service straight away and print what happens.`,
+with the echo contact online: press enter to call it and hear yourself a second
+later. With --no-ui, call the echo service straight away and print what happens.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()

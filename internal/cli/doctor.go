@@ -18,7 +18,7 @@ func (e *env) doctorCommand() *cobra.Command {
 	)
 	c := &cobra.Command{
 		Use:   "doctor",
-		Short: "Check the audio devices, the server, the network and a call to the echo service",
+		Short: "Check the audio devices, the server, the network and an echo call",
 		Long: `Check what a call needs, one line each, and say what to do about each failure:
 the audio devices (listed, opened; 2 s recorded with the level shown; a test
 tone played), the server (reachable, token valid, round trip), STUN and TURN

@@ -69,12 +69,12 @@ func (e *env) statusCommand() *cobra.Command {
 	var wait bool
 	c := &cobra.Command{
 		Use:   "status USER",
-		Short: "Print USER's presence: exit 0 when online (away, dnd, in a call too), 1 when offline",
-		Long: `Print USER's presence on the first line: online, away, dnd, in_call or offline; then
-their display name and, when offline, when they were last seen. The exit status is 0
-when they are online in any state (away, dnd and in_call are online: they have a
-session), 1 when offline, 6 when the user does not exist. With --wait, wait until
-they come online.`,
+		Short: "Print USER's presence: exit 0 when online, 1 when offline",
+		Long: `Print USER's presence on the first line: online, away, dnd, in_call or offline;
+then their display name and, when offline, when they were last seen. The exit
+status tells them apart for scripts: 0 when they are online in any state (away,
+dnd and in_call are online: they have a session), 1 when offline; a failure to
+ask has a status of its own (below). With --wait, wait until they come online.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			api, _, err := e.userAPI()
@@ -168,11 +168,8 @@ func (e *env) echoCommand() *cobra.Command {
 plays back what it hears, about a second later. Runs until interrupted.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := e.config()
+			cfg, err := e.signedIn()
 			if err != nil {
-				return fail(err)
-			}
-			if err := cfg.Validate(); err != nil {
 				return fail(err)
 			}
 			log, err := e.logger("parley-echo")
@@ -204,7 +201,7 @@ plays back what it hears, about a second later. Runs until interrupted.`,
 		},
 	}
 	c.Flags().DurationVar(&delay, "delay", time.Second, "how long after hearing it the audio is played back")
-	af.register(c, "off: the echo returns what it hears")
+	af.register(c, true)
 	ice.register(c.Flags())
 	c.Flags().BoolVar(&low, "low-latency", false, lowLatencyHelp)
 	return c

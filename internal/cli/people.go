@@ -21,18 +21,6 @@ import (
 // The commands of people: login, logout, invite, contacts, presence, link
 // (admin is in admin.go, status in misc.go).
 
-func (e *env) peopleCommands() []*cobra.Command {
-	return []*cobra.Command{
-		e.loginCommand(),
-		e.logoutCommand(),
-		e.inviteCommand(),
-		e.adminCommand(), // admin.go
-		e.contactsCommand(),
-		e.presenceCommand(),
-		e.linkCommand(),
-	}
-}
-
 func (e *env) linkCommand() *cobra.Command {
 	var name string
 	var expires time.Duration
@@ -41,10 +29,10 @@ func (e *env) linkCommand() *cobra.Command {
 		Short: "Make a guest link: someone without parley calls you from a browser",
 		Long: `Make a guest link to a call with you, for someone who has no parley: they open
 it in a browser, press "Join the call", and knock. Your terminal rings with
-"Guest NAME is waiting": answer to let them in (a in the UI, or 'parley answer'),
-reject to turn them away. The link is for one person (the first browser that
-opens it), works until it expires or its call is over, and stands alone on the
-last line of the output, for scripts.`,
+"Guest NAME is waiting": answer to let them in (a in the UI, or 'parley
+answer'), reject to turn them away. The link is for one person (the first
+browser that opens it), works until it expires or its call is over, and stands
+alone on the last line of the output, for scripts.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			api, _, err := e.userAPI()
@@ -133,11 +121,12 @@ func (e *env) loginCommand() *cobra.Command {
 	var insecure bool
 	c := &cobra.Command{
 		Use:   "login INVITE",
-		Short: "Sign in with an invite (the link or the code) and remember this device",
+		Short: "Sign in with an invite (its link or code) and remember this device",
 		Long: `Sign in with the invite your admin made with 'parley invite': the link
-(https://HOST:PORT/invite/CODE) or the code (then name the server with --server).
-This device gets a credential of its own, kept in the config file (mode 0600); parley
-trades it for short-lived tokens and renews them by itself. 'parley logout' forgets it.
+(https://HOST:PORT/invite/CODE) or the code (then name the server with
+--server). This device gets a credential of its own, kept in the config file
+(mode 0600); parley trades it for short-lived tokens and renews them by itself.
+'parley logout' forgets it.
 
 A plain-HTTP server that is not on this machine is refused (the credential would
 cross the network in clear) unless --insecure is given. For a server whose
@@ -198,7 +187,7 @@ certificate a private CA signed, pass --ca FILE: it is remembered too.`,
 func (e *env) logoutCommand() *cobra.Command {
 	return &cobra.Command{
 		Use:   "logout",
-		Short: "Sign this device out: the server revokes its credential, the config forgets it",
+		Short: "Sign this device out: its credential is revoked and forgotten",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			path := config.Path(e.getenv)
@@ -241,9 +230,9 @@ func (e *env) inviteCommand() *cobra.Command {
 	c := &cobra.Command{
 		Use:   "invite USER",
 		Short: "Make a single-use invite for USER (needs the team's API key)",
-		Long: `Make a single-use invite for USER, with the API key of the team (the key
-'parley serve' printed, or one from 'parley admin team add'). It prints a short code
-and a link; the link stands alone on the last line, for scripts. The person signs in
+		Long: `Make a single-use invite for USER, with the API key of the team (the key 'parley
+serve' printed, or one from 'parley admin team add'). It prints a short code and
+a link; the link stands alone on the last line, for scripts. The person signs in
 with 'parley login LINK' (or 'parley login CODE --server URL'). Inviting someone
 who exists already adds a device for them.`,
 		Args: cobra.ExactArgs(1),
@@ -297,8 +286,8 @@ func (e *env) contactsCommand() *cobra.Command {
 		Use:   "contacts",
 		Short: "List, add and remove your contacts (kept on the server)",
 		Long: `Your contacts are kept on the server, so they follow you to every device; the UI
-shows them with those of the config file. Everyone who has you as a contact sees your
-presence change at once.`,
+shows them with those of the config file. Everyone who has you as a contact sees
+your presence change at once.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return e.listContacts(cmd.Context()) },
 	}
@@ -372,10 +361,11 @@ func (e *env) listContacts(ctx context.Context) error {
 func (e *env) presenceCommand() *cobra.Command {
 	return &cobra.Command{
 		Use:   "presence online|away|dnd",
-		Short: "Set your presence: away, dnd (calls to you are refused), or online again",
-		Long: `Set your presence by hand, on every device: away, or dnd (do not disturb: calls to
-you are refused at once, and callers are told why). It stays until you set online.
-The UI also shows you away by itself after ten minutes without a key press.`,
+		Short: "Set your presence: away, dnd (calls refused), or online again",
+		Long: `Set your presence by hand, on every device: away, or dnd (do not disturb: calls
+to you are refused at once, and callers are told why). It stays until you set
+online. The UI also shows you away by itself after ten minutes without a key
+press.`,
 		Args:      cobra.ExactArgs(1),
 		ValidArgs: []string{"online", "away", "dnd"},
 		RunE: func(cmd *cobra.Command, args []string) error {

@@ -36,11 +36,8 @@ func (e *env) runUI(cmd *cobra.Command, _ []string) error {
 // is open: file descriptor 2 points at it (logger), so what a library
 // prints from now on goes there instead of tearing the screen.
 func (e *env) openUI(ctx context.Context, log *slog.Logger, contacts []string) error {
-	cfg, err := e.config()
+	cfg, err := e.signedIn()
 	if err != nil {
-		return fail(err)
-	}
-	if err := cfg.Validate(); err != nil {
 		return fail(err)
 	}
 	tok, src := e.auth(cfg)

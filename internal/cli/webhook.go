@@ -11,16 +11,16 @@ import (
 func (e *env) webhookCommand(apiKey *string) *cobra.Command {
 	webhook := &cobra.Command{
 		Use:   "webhook",
-		Short: "Manage the team's webhooks: URLs that receive every call status change",
+		Short: "Manage the team's webhooks: URLs told of every call status change",
 		Long: `A webhook receives every status change of the team's calls as a signed JSON POST
-(see "Call records and webhooks" in the README for the payload and how to verify the
-X-Parley-Signature header). A receiver that fails is retried with backoff. URLs that
-reach loopback, private, link-local or the server's own addresses are refused unless
-the server's operator allows them (parley serve --webhook-allow).`,
+(see "Call records and webhooks" in the README for the payload and how to verify
+the X-Parley-Signature header). A receiver that fails is retried with backoff.
+URLs that reach loopback, private, link-local or the server's own addresses are
+refused unless the server's operator allows them (parley serve --webhook-allow).`,
 	}
 	add := &cobra.Command{
 		Use:   "add URL",
-		Short: "Register URL; its signing secret is printed once, alone on the last line",
+		Short: "Register URL; its secret is printed once, alone on the last line",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			api, _, err := e.adminAPI(*apiKey)
