@@ -52,6 +52,13 @@ type Config struct {
 	Processing Processing   // what is done to a microphone's audio (dsp.go); zero: nothing
 	Logger     *slog.Logger // nil: discard
 
+	// StartOffline: when no server can be reached at all (a
+	// *signaling.UnreachableError: nothing answered), Start does not fail
+	// but returns a phone that is not connected yet, which reports
+	// Connected{Up: false} with that error and redials as Reconnect does.
+	// A server that answers and refuses still fails Start.
+	StartOffline bool
+
 	// TokenSource, when set, gives a token for every (re)connect and
 	// renews the live connection's before it expires (see renew.go). It
 	// must return a token with more than half its life left.
@@ -181,10 +188,11 @@ type active struct {
 }
 
 // Start signs in to the server and starts the phone. It fails with a
-// *signaling.Error when the server refuses the token. The phone runs until
-// ctx ends or Close is called, whichever comes first: it then hangs up any
-// call, signs out, and closes Events once every goroutine it started has
-// returned. A caller that wants to end a call its own way on an interrupt
+// *signaling.Error when the server refuses the token, and with a
+// *signaling.UnreachableError when no server answers (unless
+// Config.StartOffline). The phone runs until ctx ends or Close is called,
+// whichever comes first: it then hangs up any call, signs out, and closes
+// Events once every goroutine it started has returned. A caller that wants to end a call its own way on an interrupt
 // (hang up and wait for the server to confirm) gives Start a context the
 // interrupt does not end, and calls Close after.
 func Start(ctx context.Context, cfg Config) (*Phone, error) {
@@ -196,11 +204,12 @@ func Start(ctx context.Context, cfg Config) (*Phone, error) {
 		return nil, err
 	}
 	tok, err := cfg.token(ctx)
-	if err != nil {
-		return nil, err
+	var sig *signaling.Client
+	if err == nil {
+		sig, err = signaling.DialAny(ctx, cfg.addrs(), tok, cfg.dialOptions("", false))
 	}
-	sig, err := signaling.DialAny(ctx, cfg.addrs(), tok, cfg.dialOptions("", false))
-	if err != nil {
+	var down *signaling.UnreachableError
+	if err != nil && !(cfg.StartOffline && errors.As(err, &down)) {
 		return nil, err
 	}
 	ctx, cancel := context.WithCancel(ctx)
@@ -214,8 +223,14 @@ func Start(ctx context.Context, cfg Config) (*Phone, error) {
 		done:    make(chan struct{}),
 		cancel:  cancel,
 	}
-	p.connected(sig)
-	p.keepFresh(ctx, sig, tok)
+	if sig != nil {
+		p.connected(sig)
+		p.keepFresh(ctx, sig, tok)
+	} else {
+		p.log.Warn("no server could be reached: starting disconnected", "err", err)
+		p.emit(Connected{Up: false, Err: err})
+		p.spawn(func() { p.redial(ctx, "", "") })
+	}
 	go p.run(ctx)
 	return p, nil
 }

@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -205,4 +206,41 @@ func TestDemoEndToEnd(t *testing.T) {
 	x.keys("demo", "h")
 	x.waitFor("demo", `Call with echo completed · 00:0`)
 	x.keys("demo", "q")
+}
+
+// TestUIStartsWithServerDown: the UI opens while the server is down, says
+// in words that it cannot reach it and keeps trying, and is connected once
+// the server is back (before, it refused to start).
+func TestUIStartsWithServerDown(t *testing.T) {
+	x := newTmux(t)
+	w := &world{t: t, home: t.TempDir(), apiKey: testAPIKey}
+	serve := []string{"--data", filepath.Join(w.home, "data"), "--turn-listen", "off"}
+	var srv *proc
+	w.server, srv = w.startNode(serve...)
+	cfg := config.Config{Server: w.server, Token: w.token("alice"), Contacts: []string{"bob"}}
+	if err := cfg.Save(filepath.Join(w.home, "alice", "config.json")); err != nil {
+		t.Fatal(err)
+	}
+	srv.cmd.Process.Signal(os.Interrupt)
+	if code := srv.wait(t); code != exitOK {
+		t.Fatalf("parley serve exited %d", code)
+	}
+
+	x.open("alice", []string{
+		"PARLEY_TEST_EXEC=1",
+		"PARLEY_CONFIG=" + filepath.Join(w.home, "alice", "config.json"),
+		"XDG_STATE_HOME=" + filepath.Join(w.home, "alice", "state"),
+		"PARLEY_SERVER=", "PARLEY_TOKEN=",
+		"TERM=xterm-256color",
+	})
+	x.waitFor("alice", `◌ reconnecting… cannot reach the`)
+
+	u, err := url.Parse(w.server)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.startNode(append(serve, "--listen", u.Host)...)
+	x.waitFor("alice", `● connected`)
+	x.waitFor("alice", `parley · alice`)
+	x.keys("alice", "q")
 }

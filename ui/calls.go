@@ -99,8 +99,18 @@ func (m *Model) connected(ev call.Connected) tea.Cmd {
 		m.header.SetState(header.Reconnecting, se.Message)
 		return nil
 	}
-	m.header.SetState(header.Reconnecting, ev.Err.Error())
+	m.header.SetState(header.Reconnecting, downReason(ev.Err))
 	return nil
+}
+
+// downReason is why the connection is down, in a sentence for the header
+// (the error itself, a library's text, goes to the log).
+func downReason(err error) string {
+	var u *signaling.UnreachableError
+	if errors.As(err, &u) {
+		return "cannot reach the server: " + signaling.Reason(u.Err)
+	}
+	return "the connection to the server was lost"
 }
 
 // statusChanged applies a call's status change.

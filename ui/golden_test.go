@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -282,7 +283,8 @@ func screens() []scenario {
 		// The confirmation sends ConfirmMsg through a command, which drive
 		// does not run: the scenario sends it.
 		{"quitting", concat(start, inCall(), msgs(stats(), press("q"), press("y"), common.ConfirmMsg{Yes: true}))},
-		{"reconnecting", concat(start, msgs(ev(call.Connected{Err: errors.New("dial tcp 10.0.0.7:443: connection refused")})))},
+		{"reconnecting", concat(start, msgs(ev(call.Connected{Err: &signaling.UnreachableError{
+			Servers: []string{"wss://parley.example.com"}, Err: syscall.ECONNREFUSED}})))},
 		{"signed_out", concat(start, msgs(ev(call.Connected{Err: signaling.Errorf(signaling.InvalidToken, "the token expired at 2025-03-14 12:00 UTC")})))},
 		{"phone_stopped", concat(start, msgs(phoneClosedMsg{}))},
 

@@ -56,8 +56,11 @@ func (e *env) openUI(ctx context.Context, log *slog.Logger, contacts []string) e
 		Devices:    devs,
 		Processing: proc,
 		Reconnect:  true,
-		Sounds:     sounds(log),
-		Logger:     log,
+		// The UI starts while the server is down, and shows that it
+		// reconnects: commands fail at once instead.
+		StartOffline: true,
+		Sounds:       sounds(log),
+		Logger:       log,
 	}
 	if err := e.ice.apply(&pc, cfg); err != nil {
 		return fail(err)
