@@ -96,7 +96,8 @@ func (e *env) answerCommand() *cobra.Command {
 	return c
 }
 
-// phone starts a phone for a command with media flags.
+// phone starts a phone for a command with media flags. The caller closes
+// it.
 func (e *env) phone(ctx context.Context, f mediaFlags, pc call.Config) (*call.Phone, *callfmt.Printer, error) {
 	cfg, err := e.signedIn()
 	if err != nil {
@@ -134,9 +135,19 @@ func (e *env) phone(ctx context.Context, f mediaFlags, pc call.Config) (*call.Ph
 	if err := f.ice.apply(&pc, cfg); err != nil {
 		return nil, nil, fail(err)
 	}
-	// converse owns the interrupt: it hangs up and waits for the server's
-	// word; the phone stops on Close, after that.
-	ph, err := call.Start(context.WithoutCancel(ctx), pc)
+	// An interrupt ends the sign-in, but not the phone: converse ends the
+	// call its own way (it hangs up and waits for the server to confirm,
+	// or to come back and be told), and the command closes the phone.
+	phoneCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
+	e.closers = append(e.closers, closeFunc(stop))
+	signingIn := context.AfterFunc(ctx, stop)
+	ph, err := call.Start(phoneCtx, pc)
+	if !signingIn() { // interrupted: the phone, if it started, is stopping
+		if ph != nil {
+			ph.Close()
+		}
+		return nil, nil, &exitCode{code: 130}
+	}
 	if err != nil {
 		return nil, nil, e.refused(pr, f.json, err)
 	}
@@ -228,6 +239,11 @@ func converse(ctx context.Context, ph *call.Phone, pr *callfmt.Printer, hold tim
 		}
 	}
 }
+
+// closeFunc is a function to call when the command is over.
+type closeFunc func()
+
+func (f closeFunc) Close() error { f(); return nil }
 
 // untoldWait is how long a command waits for the server to come back, to
 // tell it of a hang-up made while it was unreachable.
