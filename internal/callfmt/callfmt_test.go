@@ -66,6 +66,31 @@ error no_connected_destination (80404): bob is not online
 	}
 }
 
+// TestRejectedText: a rejected call names the side that rejected it, on
+// both sides: the caller is told that the callee rejected it, the callee
+// that they did.
+func TestRejectedText(t *testing.T) {
+	ev := signaling.CallEvent{ID: "c1", Status: signaling.Rejected, From: "alice", FromName: "Alice",
+		To: "bob", ToName: "Bob"}
+	for _, tc := range []struct {
+		dir   signaling.Direction
+		guest bool
+		want  string
+	}{
+		{signaling.Outbound, false, "Bob (bob) rejected the call\n"},
+		{signaling.Inbound, false, "you rejected the call from Alice (alice)\n"},
+		{signaling.Inbound, true, "you turned guest Alice (alice) away\n"},
+	} {
+		var out bytes.Buffer
+		e := ev
+		e.Direction, e.Guest = tc.dir, tc.guest
+		callfmt.NewPrinter(&out, false, time.Second).Print(call.StatusChanged{CallEvent: e})
+		if out.String() != tc.want {
+			t.Errorf("%s (guest %v): printed %q, want %q", tc.dir, tc.guest, out.String(), tc.want)
+		}
+	}
+}
+
 // TestPrinterJSON: the --json lines, field by field, as the README shows
 // them to scripts.
 func TestPrinterJSON(t *testing.T) {

@@ -112,7 +112,13 @@ func (p *Printer) describe(ev call.StatusChanged) string {
 		}
 		return s
 	case signaling.Rejected:
-		return fmt.Sprintf("%s rejected the call", peer)
+		switch {
+		case ev.Direction == signaling.Outbound:
+			return fmt.Sprintf("%s rejected the call", peer)
+		case ev.Guest:
+			return fmt.Sprintf("you turned guest %s away", peer)
+		}
+		return fmt.Sprintf("you rejected the call from %s", peer) // here, or on another device of yours
 	case signaling.Unanswered:
 		return "unanswered" + reason(ev.Reason)
 	case signaling.Failed:
