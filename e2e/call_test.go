@@ -241,10 +241,19 @@ func TestRefusals(t *testing.T) {
 		{"bad user id", nil, []string{"call", "no such user"}, 80101},
 		{"busy", nil, []string{"call", "bob"}, 80202},
 		{"bad token", []string{"PARLEY_TOKEN=not-a-token"}, []string{"call", "bob"}, 80401},
-		{"no microphone", nil, []string{"call", "dave", "--in", "no-such-microphone"}, 80801},
-		{"server unreachable", []string{"PARLEY_SERVER=http://127.0.0.1:1"}, []string{"call", "bob"}, 80999},
+		{"no microphone", nil, []string{"call", "erin", "--in", "no-such-microphone"}, 80801},
+		// The callee is checked before the devices are opened.
+		{"unknown user, no speaker", nil, []string{"call", "nobody", "--out", "no-such-speaker"}, 80102},
+		{"offline user, no speaker", nil, []string{"call", "dave", "--out", "no-such-speaker"}, 80404},
 	}
 	w.token("dave") // known, never online
+	// Erin is online, on a bare signaling connection, for the device case:
+	// her call is refused before it rings.
+	erin, err := signaling.Dial(context.Background(), w.server, w.token("erin"), signaling.DialOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer erin.Close()
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			env := append([]string{"PARLEY_TOKEN=" + alice}, tc.env...)
@@ -259,17 +268,29 @@ func TestRefusals(t *testing.T) {
 			if code := p.wait(t); code != exitError {
 				t.Errorf("exit %d, want %d", code, exitError)
 			}
-			if want := tc.args[len(tc.args)-1]; strings.HasPrefix(want, "no-such") && !strings.Contains(ev["message"].(string), want) {
+			if want := tc.args[len(tc.args)-1]; tc.code == 80801 && !strings.Contains(ev["message"].(string), want) {
 				t.Errorf("the message does not name %s: %s", want, ev["message"])
 			}
 		})
 	}
-	// Without --json the same refusal exits the same way, the code on stderr.
-	p := w.start([]string{"PARLEY_TOKEN=" + alice, "PARLEY_SERVER=http://127.0.0.1:1"}, "call", "bob", "--in", "tone:440", "--out", "null")
+	// A server that cannot be reached is said so, with its address, and
+	// exits 7: with --json as an error event (80999), else on stderr.
+	down := "PARLEY_SERVER=http://127.0.0.1:1"
+	const unreachable = "could not reach the server at http://127.0.0.1:1 (connection refused)"
+	p := w.start([]string{"PARLEY_TOKEN=" + alice, down}, append([]string{"call", "bob"}, media...)...)
+	if ev := p.event(t); ev["event"] != "error" || ev["code"] != 80999.0 ||
+		!strings.HasPrefix(ev["message"].(string), unreachable) {
+		t.Errorf("unreachable server: %v; want an error event that starts %q", ev, unreachable)
+	}
+	if code := p.wait(t); code != exitNoServer {
+		t.Errorf("unreachable server: exit %d, want %d", code, exitNoServer)
+	}
+	p = w.start([]string{"PARLEY_TOKEN=" + alice, down}, "call", "bob", "--in", "tone:440", "--out", "null")
 	for range p.lines {
 	}
-	if code := p.wait(t); code != exitError || !strings.Contains(p.stderr.String(), "(80999)") {
-		t.Errorf("unreachable server without --json: exit %d, stderr %q; want %d and the code", code, p.stderr.String(), exitError)
+	if code := p.wait(t); code != exitNoServer || !strings.HasPrefix(p.stderr.String(), "parley: "+unreachable) {
+		t.Errorf("unreachable server without --json: exit %d, stderr %q; want %d and %q", code, p.stderr.String(),
+			exitNoServer, unreachable)
 	}
 
 	// The call between Carol and Bob went on through all of that.

@@ -68,6 +68,7 @@ const (
 	exitUnanswered = 4
 	exitFailed     = 5
 	exitError      = 6 // refused with an error code
+	exitNoServer   = 7 // the server could not be reached
 )
 
 // parleyBin returns the parley command the tests run, building it the

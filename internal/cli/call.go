@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/parley-voice/parley/call"
+	"github.com/parley-voice/parley/config"
 	"github.com/parley-voice/parley/internal/callfmt"
 	"github.com/parley-voice/parley/internal/devices"
 	"github.com/parley-voice/parley/signaling"
@@ -28,6 +29,7 @@ type mediaFlags struct {
 	audio   audioFlags // --aec, --noise-suppression, --agc (audio.go)
 	ring    string     // --ring-device, where registered
 	low     bool       // --low-latency: 10 ms frames
+	callee  string     // the user to call, checked before the phone starts (callable)
 }
 
 func (f *mediaFlags) register(c *cobra.Command) {
@@ -53,6 +55,7 @@ func (e *env) callCommand() *cobra.Command {
 		Long:  "Place a call to USER and stay in it until either side hangs up (or --for\nelapses).\n\n" + specHelp,
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			f.callee = args[0]
 			ph, pr, err := e.phone(cmd.Context(), f, call.Config{})
 			if err != nil {
 				return err
@@ -99,9 +102,17 @@ func (e *env) answerCommand() *cobra.Command {
 // phone starts a phone for a command with media flags. The caller closes
 // it.
 func (e *env) phone(ctx context.Context, f mediaFlags, pc call.Config) (*call.Phone, *callfmt.Printer, error) {
-	cfg, err := e.signedIn()
+	cfg, err := e.config()
 	if err != nil {
 		return nil, nil, fail(err)
+	}
+	if pc.Devices == nil {
+		if err := f.checkSpecs(cfg); err != nil {
+			return nil, nil, &exitCode{code: exitUsage, err: err}
+		}
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, nil, fail(&setupError{err})
 	}
 	log, err := e.logger("parley")
 	if err != nil {
@@ -151,7 +162,58 @@ func (e *env) phone(ctx context.Context, f mediaFlags, pc call.Config) (*call.Ph
 	if err != nil {
 		return nil, nil, e.refused(pr, f.json, err)
 	}
+	if f.callee != "" && f.callee != ph.User() { // calling yourself is the server's to refuse
+		if err := callable(ctx, e.peopleAPI(cfg, pc.Token, pc.TokenSource), f.callee); err != nil {
+			ph.Close()
+			return nil, nil, e.refused(pr, f.json, err)
+		}
+	}
 	return ph, pr, nil
+}
+
+// checkSpecs finds what is wrong with the source and sink specs (the flags,
+// else the saved ones) before anything is opened and before signing in.
+func (f *mediaFlags) checkSpecs(cfg config.Config) error {
+	for _, c := range []struct {
+		flag, given, key, saved string
+		check                   func(string) error
+	}{
+		{"--in", f.in, "input", cfg.Input, devices.CheckSource},
+		{"--out", f.out, "output", cfg.Output, devices.CheckSink},
+		{"--ring-device", f.ring, "ring_device", cfg.RingDevice, devices.CheckSink},
+	} {
+		if c.given == "" && c.saved == "" {
+			continue // the default device
+		}
+		if err := c.check(devices.Pick(c.given, c.saved)); err != nil {
+			if c.given == "" {
+				return fmt.Errorf("the config's %s: %w", c.key, err)
+			}
+			return fmt.Errorf("%s: %w", c.flag, err)
+		}
+	}
+	return nil
+}
+
+// callable refuses a callee who does not exist (or whom the caller may not
+// see) or who is offline, as the server would refuse the call, before the
+// phone opens the audio devices for it: a call to nobody reports that, not
+// a missing speaker. Whatever else goes wrong in asking is left to the call.
+func callable(ctx context.Context, api *signaling.API, user string) error {
+	if err := signaling.CheckUserID(user); err != nil {
+		return err
+	}
+	p, err := api.Presence(ctx, user, 0)
+	var se *signaling.Error
+	switch {
+	case errors.As(err, &se) && (se.Code == signaling.NotFoundUserSessionID || se.Code == signaling.InvalidParameter):
+		return err
+	case err == nil && !p.Online:
+		return signaling.Errorf(signaling.NoConnectedDestination,
+			"%s is not online: try again when they are (parley status %s --wait waits for that)",
+			signaling.Label(user, p.Name), user)
+	}
+	return nil
 }
 
 // refused reports an error that came before any call: as an error event

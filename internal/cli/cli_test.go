@@ -31,6 +31,7 @@ func run(t *testing.T, args ...string) (stdout, stderr string, code int) {
 // nothing on stdout.
 func TestExitStatuses(t *testing.T) {
 	missingCA := filepath.Join(t.TempDir(), "ca.pem")
+	missingWAV := filepath.Join(t.TempDir(), "hello.wav")
 	down := closedAddr(t)
 	unreachable := "parley: could not reach the server at " + down + " (connection refused): is it running, " +
 		"and is that its address? Name another with --server URL (or PARLEY_SERVER)"
@@ -53,6 +54,17 @@ func TestExitStatuses(t *testing.T) {
 		{[]string{"admin", "users", "--api-key", "k", "--server", down}, exitNoServer, unreachable},
 		{[]string{"call", "bob", "--token", "t", "--server", down, "--in", "silence", "--out", "null"}, exitNoServer,
 			unreachable},
+		// Sources and sinks that cannot work are found before signing in
+		// (the server is down, and no token is needed to be told).
+		{[]string{"call", "bob", "--server", down, "--in", "tone:abc", "--out", "null"}, exitUsage,
+			`parley: --in: audio: bad spec: source "tone:abc": tone:HZ needs a frequency between 0 and 24000 Hz`},
+		{[]string{"answer", "--server", down, "--in", "file:" + missingWAV}, exitUsage,
+			"parley: --in: audio: open wav source: open " + missingWAV + ": no such file or directory"},
+		{[]string{"call", "bob", "--server", down, "--in", "silence", "--out", "file:" + missingWAV + "/out.wav"},
+			exitUsage, `parley: --out: devices: sink "file:` + missingWAV + `/out.wav": stat ` + missingWAV +
+				": no such file or directory"},
+		{[]string{"answer", "--server", down, "--in", "silence", "--out", "null", "--ring-device", "tone:440"},
+			exitUsage, `parley: --ring-device: audio: bad spec: sink "tone:440": that is a source`},
 		{[]string{"token", "bob"}, exitError, "parley: invalid_parameter (80101): no API key: pass --api-key KEY " +
 			"or set PARLEY_API_KEY (the key 'parley serve' printed on its first start)"},
 		{[]string{"call", "bob", "--token", "t", "--in", "silence", "--out", "null", "--ice-server", "turn:"}, exitError,

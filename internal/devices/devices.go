@@ -6,7 +6,10 @@
 package devices
 
 import (
+	"fmt"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -27,6 +30,49 @@ func Pick(flag, saved string) string {
 	}
 	return "default"
 }
+
+// CheckSource finds what is wrong with a source spec without opening a
+// device, so that a command can refuse it before it signs in: a malformed
+// spec (tone:abc, null), a WAV file that cannot be read or decoded. A
+// device name is checked when it is opened: PortAudio starts only then.
+func CheckSource(spec string) error {
+	if namesDevice(spec) && spec != "null" {
+		return nil
+	}
+	src, err := audio.OpenSource(nil, spec, checkFrame)
+	if err != nil {
+		return err
+	}
+	return src.Close()
+}
+
+// CheckSink is CheckSource for a sink spec: a malformed spec (silence,
+// tone:HZ, file: without a path), a file: whose folder does not exist. The
+// file itself is created only when the call opens the sink.
+func CheckSink(spec string) error {
+	path, isFile := strings.CutPrefix(spec, "file:")
+	switch {
+	case isFile && path != "":
+		fi, err := os.Stat(filepath.Dir(path))
+		if err == nil && !fi.IsDir() {
+			err = fmt.Errorf("%s is not a folder", filepath.Dir(path))
+		}
+		if err != nil {
+			return fmt.Errorf("devices: sink %q: %w", spec, err)
+		}
+		return nil
+	case namesDevice(spec):
+		return nil
+	}
+	sink, err := audio.OpenSink(nil, spec, checkFrame)
+	if err != nil {
+		return err
+	}
+	return sink.Close()
+}
+
+// checkFrame is the frame the checks open sources and sinks with (20 ms).
+const checkFrame = audio.SampleRate / 50
 
 // Options are what a Manager starts with.
 type Options struct {

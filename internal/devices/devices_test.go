@@ -1,7 +1,9 @@
 package devices
 
 import (
+	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/parley-voice/parley/audio"
@@ -87,5 +89,40 @@ func TestManager(t *testing.T) {
 		*saved.NoiseSuppression || saved.AGC == nil || !*saved.AGC {
 		t.Errorf("saved input %q output %q aec %v ns %v agc %v; want %q, %q, on, off, on",
 			saved.Input, saved.Output, saved.AEC, saved.NoiseSuppression, saved.AGC, in, out)
+	}
+}
+
+// TestCheckSpecs: what is wrong with a source or sink spec is found
+// without opening a device or creating a file; device names pass (they are
+// checked when opened).
+func TestCheckSpecs(t *testing.T) {
+	dir := t.TempDir()
+	for _, tc := range []struct {
+		check func(string) error
+		spec  string
+		want  string // what the error says; "" for none
+	}{
+		{CheckSource, "default", ""},
+		{CheckSource, "USB mic", ""},
+		{CheckSource, "tone:440", ""},
+		{CheckSource, "silence", ""},
+		{CheckSource, "tone:abc", `audio: bad spec: source "tone:abc": tone:HZ needs a frequency`},
+		{CheckSource, "null", `audio: bad spec: source "null": null is a sink; use silence`},
+		{CheckSource, "file:" + dir + "/missing.wav", "missing.wav: no such file or directory"},
+		{CheckSink, "default", ""},
+		{CheckSink, "null", ""},
+		{CheckSink, "file:" + dir + "/out.wav", ""},
+		{CheckSink, "file:" + dir + "/no/out.wav", `devices: sink "file:` + dir + `/no/out.wav": stat ` + dir +
+			"/no: no such file or directory"},
+		{CheckSink, "silence", `audio: bad spec: sink "silence": that is a source`},
+		{CheckSink, "file:", `audio: bad spec: sink "file:": file: needs a path`},
+	} {
+		err := tc.check(tc.spec)
+		if (err == nil) != (tc.want == "") || err != nil && !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%q: %v; want %q", tc.spec, err, tc.want)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, "out.wav")); err == nil {
+		t.Error("CheckSink created the file")
 	}
 }
