@@ -3,6 +3,7 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -283,4 +284,42 @@ func audioLog(path string) string {
 		}
 	}
 	return out.String()
+}
+
+// TestDevicesJSON: `parley devices --json` lists the sound system's devices
+// as one JSON object, the default ones marked, as the table shows them.
+func TestDevicesJSON(t *testing.T) {
+	pulse := pulsetest.Start(t)
+	w := &world{t: t, home: t.TempDir()}
+	out, code := w.run(pulse.Env("", ""), "devices", "--json")
+	var got struct {
+		Devices []struct {
+			Index          *int
+			Name           string
+			HostAPI        string `json:"host_api"`
+			InputChannels  int    `json:"input_channels"`
+			OutputChannels int    `json:"output_channels"`
+			DefaultInput   bool   `json:"default_input"`
+			DefaultOutput  bool   `json:"default_output"`
+		}
+	}
+	if err := json.Unmarshal([]byte(out), &got); err != nil || code != exitOK {
+		t.Fatalf("parley devices --json: exit %d, %q (%v)", code, out, err)
+	}
+	var in, outs int
+	for _, d := range got.Devices {
+		if d.Index == nil || d.Name == "" || d.HostAPI == "" {
+			t.Errorf("a device without an index, name or host API: %+v", d)
+		}
+		if d.DefaultInput {
+			in++
+		}
+		if d.DefaultOutput {
+			outs++
+		}
+	}
+	if len(got.Devices) == 0 || in != 1 || outs != 1 {
+		t.Errorf("%d devices, %d default inputs, %d default outputs; want some, 1 and 1:\n%s", len(got.Devices), in,
+			outs, out)
+	}
 }

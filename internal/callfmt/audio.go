@@ -2,6 +2,7 @@ package callfmt
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/parley-voice/parley/call"
 )
@@ -13,13 +14,14 @@ func (p *Printer) printAudio(ev call.Event) bool {
 	var text string
 	switch ev := ev.(type) {
 	case call.DeviceChanged:
-		j := jsonDevice{Event: "device", ID: ev.CallID, Kind: ev.Kind, Device: ev.Device, Lost: ev.Lost}
+		j := jsonDevice{Event: "device", Time: p.time(time.Time{}), ID: ev.CallID, Kind: ev.Kind, Device: ev.Device,
+			Lost: ev.Lost}
 		if ev.Err != nil {
 			j.Error = ev.Err.Error()
 		}
 		v, text = j, deviceText(ev)
 	case call.MicWarning:
-		v = jsonMicWarning{Event: "mic_warning", ID: ev.CallID, Silent: ev.Raised}
+		v = jsonMicWarning{Event: "mic_warning", Time: p.time(time.Time{}), ID: ev.CallID, Silent: ev.Raised}
 		text = "your microphone picks up sound again"
 		if ev.Raised {
 			text = "your microphone seems silent: check it, or pick another one with --in (parley devices lists them)"

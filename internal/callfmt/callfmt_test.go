@@ -41,10 +41,11 @@ func aCall() []call.Event {
 	}
 }
 
-// TestPrinterText: one line for people per event they are told of.
+// TestPrinterText: one line for people per event they are told of; errors
+// on the error writer (stderr), as every command's are.
 func TestPrinterText(t *testing.T) {
-	var out bytes.Buffer
-	p := callfmt.NewPrinter(&out, false, 10*time.Second)
+	var out, errOut bytes.Buffer
+	p := callfmt.NewPrinter(&out, &errOut, false, 10*time.Second)
 	for _, ev := range aCall() {
 		p.Print(ev)
 	}
@@ -59,10 +60,12 @@ the speaker stopped working (unplugged): now using the system default, default
 your microphone seems silent: check it, or pick another one with --in (parley devices lists them)
 completed after 2.3s here; the server is unreachable: waiting up to 10s to tell it, ` +
 		`which ends the call for the other side
-error no_connected_destination (80404): bob is not online
 `
 	if got := out.String(); got != want {
 		t.Errorf("printed\n%s\nwant\n%s", got, want)
+	}
+	if got, want := errOut.String(), "parley: no_connected_destination (80404): bob is not online\n"; got != want {
+		t.Errorf("printed on stderr %q, want %q", got, want)
 	}
 }
 
@@ -84,7 +87,7 @@ func TestRejectedText(t *testing.T) {
 		var out bytes.Buffer
 		e := ev
 		e.Direction, e.Guest = tc.dir, tc.guest
-		callfmt.NewPrinter(&out, false, time.Second).Print(call.StatusChanged{CallEvent: e})
+		callfmt.NewPrinter(&out, nil, false, time.Second).Print(call.StatusChanged{CallEvent: e})
 		if out.String() != tc.want {
 			t.Errorf("%s (guest %v): printed %q, want %q", tc.dir, tc.guest, out.String(), tc.want)
 		}
@@ -92,30 +95,37 @@ func TestRejectedText(t *testing.T) {
 }
 
 // TestPrinterJSON: the --json lines, field by field, as the README shows
-// them to scripts.
+// them to scripts, each with its time (a status change's when the phone saw
+// it, the others' when printed), and errors among them.
 func TestPrinterJSON(t *testing.T) {
-	var out bytes.Buffer
-	p := callfmt.NewPrinter(&out, true, 10*time.Second)
+	var out, errOut bytes.Buffer
+	p := callfmt.NewPrinter(&out, &errOut, true, 10*time.Second)
+	p.Now = func() time.Time { return time.Date(2026, 1, 2, 4, 5, 6, 789_654_000, time.FixedZone("CET", 3600)) }
 	for _, ev := range aCall() {
 		p.Print(ev)
 	}
 	p.Error(signaling.Errorf(signaling.NoConnectedDestination, "bob is not online"))
+	const now, t0 = `"time":"2026-01-02T03:05:06.789Z"`, `"time":"2026-01-02T03:04:0`
 	want := []string{
-		`{"event":"connected","up":true,"user":"alice","name":"Alice","server":"http://127.0.0.1:7700"}`,
-		`{"event":"call","id":"c1","status":"started","direction":"outbound","from":"alice","to":"bob","to_name":"Bob"}`,
-		`{"event":"call_status_changed","id":"c1","status":"ringing","direction":"outbound","from":"alice","to":"bob",` +
-			`"to_name":"Bob"}`,
-		`{"event":"call_status_changed","id":"c1","status":"answered","direction":"outbound","from":"alice","to":"bob",` +
-			`"to_name":"Bob"}`,
-		`{"event":"verification","id":"c1","code":"482 913 207 551"}`,
-		`{"event":"mute","id":"c1","local":true,"muted":true}`,
-		`{"event":"stats","id":"c1","rtt_ms":1.5,"jitter_ms":0.7,"loss":0.01,"jitter_buffer_ms":20,"mos":4.39,` +
-			`"relayed":false,"transport":"udp","send_fec_loss_pct":0,"send_bitrate":32000}`,
-		`{"event":"device","id":"c1","kind":"speaker","device":"default","lost":true,"error":"unplugged"}`,
-		`{"event":"mic_warning","id":"c1","silent":true}`,
-		`{"event":"call_status_changed","id":"c1","status":"completed","direction":"outbound","from":"alice","to":"bob",` +
-			`"to_name":"Bob","untold":true}`,
-		`{"event":"error","code":80404,"name":"no_connected_destination","message":"bob is not online"}`,
+		`{"event":"connected",` + now + `,"up":true,"user":"alice","name":"Alice","server":"http://127.0.0.1:7700"}`,
+		`{"event":"call",` + t0 + `5.000Z","id":"c1","status":"started","direction":"outbound","from":"alice",` +
+			`"to":"bob","to_name":"Bob"}`,
+		`{"event":"call_status_changed",` + t0 + `5.100Z","id":"c1","status":"ringing","direction":"outbound",` +
+			`"from":"alice","to":"bob","to_name":"Bob"}`,
+		`{"event":"call_status_changed",` + t0 + `6.000Z","id":"c1","status":"answered","direction":"outbound",` +
+			`"from":"alice","to":"bob","to_name":"Bob"}`,
+		`{"event":"verification",` + now + `,"id":"c1","code":"482 913 207 551"}`,
+		`{"event":"mute",` + now + `,"id":"c1","local":true,"muted":true}`,
+		`{"event":"stats",` + now + `,"id":"c1","rtt_ms":1.5,"jitter_ms":0.7,"loss":0.01,"jitter_buffer_ms":20,` +
+			`"mos":4.39,"relayed":false,"transport":"udp","send_fec_loss_pct":0,"send_bitrate":32000}`,
+		`{"event":"device",` + now + `,"id":"c1","kind":"speaker","device":"default","lost":true,"error":"unplugged"}`,
+		`{"event":"mic_warning",` + now + `,"id":"c1","silent":true}`,
+		`{"event":"call_status_changed",` + t0 + `8.260Z","id":"c1","status":"completed","direction":"outbound",` +
+			`"from":"alice","to":"bob","to_name":"Bob","untold":true}`,
+		`{"event":"error",` + now + `,"code":80404,"name":"no_connected_destination","message":"bob is not online"}`,
+	}
+	if errOut.Len() > 0 {
+		t.Errorf("printed on stderr %q, want nothing", errOut.String())
 	}
 	got := strings.Split(strings.TrimSuffix(out.String(), "\n"), "\n")
 	for i := range max(len(got), len(want)) {

@@ -5,38 +5,46 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"reflect"
 	"time"
 	"unicode"
 	"unicode/utf16"
 	"unicode/utf8"
 
+	"github.com/parley-voice/parley/audio"
 	"github.com/parley-voice/parley/call"
 	"github.com/parley-voice/parley/signaling"
 )
 
-// The --json forms of the events: one object per line, named by "event".
+// The --json forms of the events: one object per line, named by "event",
+// with the "time" it happened (RFC 3339 in UTC, with milliseconds: a status
+// change when the phone saw it, other events when they were printed).
 // Status events carry the Gitple payload {"id","status","direction","from",
-// "to"} with "event" beside it. The README's "Scripts" section documents
-// them; scripts depend on every field.
+// "to"} with "event" and "time" beside it. The README's "Scripts" section
+// documents them; scripts depend on every field.
 type (
 	jsonStatus struct {
 		Event string `json:"event"` // "call" (the first of a call) or "call_status_changed"
+		Time  string `json:"time"`  // when it happened, RFC 3339 in UTC with milliseconds
 		signaling.CallEvent
 		Untold bool `json:"untold,omitempty"` // call.StatusChanged.Untold
 	}
 	jsonMute struct {
 		Event string `json:"event"` // "mute"
+		Time  string `json:"time"`
 		ID    string `json:"id"`
 		Local bool   `json:"local"`
 		Muted bool   `json:"muted"`
 	}
 	jsonError struct {
 		Event  string `json:"event"` // "error"
+		Time   string `json:"time"`
 		CallID string `json:"id,omitempty"`
 		*signaling.Error
 	}
 	jsonConnected struct {
 		Event string `json:"event"` // "connected"
+		Time  string `json:"time"`
 		Up    bool   `json:"up"`
 		User  string `json:"user,omitempty"`
 		Name  string `json:"name,omitempty"`
@@ -46,6 +54,7 @@ type (
 	}
 	jsonStats struct {
 		Event          string  `json:"event"` // "stats"
+		Time           string  `json:"time"`
 		ID             string  `json:"id"`
 		RTTMs          float64 `json:"rtt_ms"`
 		JitterMs       float64 `json:"jitter_ms"`
@@ -59,17 +68,20 @@ type (
 	}
 	jsonWarning struct {
 		Event string  `json:"event"` // "warning" or "warning_cleared"
+		Time  string  `json:"time"`
 		ID    string  `json:"id"`
 		Name  string  `json:"name"`
 		Value float64 `json:"value"`
 	}
 	jsonVerification struct {
 		Event string `json:"event"` // "verification"
+		Time  string `json:"time"`
 		ID    string `json:"id"`
 		Code  string `json:"code"`
 	}
 	jsonDevice struct {
 		Event  string `json:"event"` // "device"
+		Time   string `json:"time"`
 		ID     string `json:"id,omitempty"`
 		Kind   string `json:"kind"`
 		Device string `json:"device"`
@@ -78,12 +90,14 @@ type (
 	}
 	jsonMicWarning struct {
 		Event  string `json:"event"` // "mic_warning"
+		Time   string `json:"time"`
 		ID     string `json:"id,omitempty"`
 		Silent bool   `json:"silent"`
 	}
 )
 
 func (p *Printer) printJSON(ev call.Event) {
+	now := p.time(time.Time{})
 	var v any
 	switch ev := ev.(type) {
 	case call.StatusChanged:
@@ -91,32 +105,55 @@ func (p *Printer) printJSON(ev call.Event) {
 		if ev.First {
 			name = "call"
 		}
-		v = jsonStatus{Event: name, CallEvent: ev.CallEvent, Untold: ev.Untold}
+		v = jsonStatus{Event: name, Time: p.time(ev.At), CallEvent: ev.CallEvent, Untold: ev.Untold}
 	case call.Muted:
-		v = jsonMute{Event: "mute", ID: ev.CallID, Local: ev.Local, Muted: ev.Muted}
+		v = jsonMute{Event: "mute", Time: now, ID: ev.CallID, Local: ev.Local, Muted: ev.Muted}
 	case call.Failure:
-		v = jsonError{Event: "error", CallID: ev.CallID, Error: ev.Err}
+		v = jsonError{Event: "error", Time: now, CallID: ev.CallID, Error: ev.Err}
 	case call.Verification:
-		v = jsonVerification{Event: "verification", ID: ev.CallID, Code: ev.Code}
+		v = jsonVerification{Event: "verification", Time: now, ID: ev.CallID, Code: ev.Code}
 	case call.Connected:
-		v = jsonConnected{Event: "connected", Up: ev.Up, User: ev.User, Name: ev.Name, Server: ev.Server}
+		v = jsonConnected{Event: "connected", Time: now, Up: ev.Up, User: ev.User, Name: ev.Name, Server: ev.Server}
 		if ev.Err != nil {
-			v = jsonConnected{Event: "connected", Error: ev.Err.Error()}
+			v = jsonConnected{Event: "connected", Time: now, Error: ev.Err.Error()}
 		}
 	case call.Stats:
-		v = jsonStats{Event: "stats", ID: ev.CallID, RTTMs: ms(ev.RTT), JitterMs: ms(ev.Jitter), Loss: ev.Loss,
-			JitterBufferMs: ms(ev.JitterBuffer), MOS: math.Round(ev.MOS*100) / 100, Relayed: ev.Relayed,
-			Transport: ev.Network, SendLoss: ev.SendLoss, SendBitrate: ev.SendBitrate}
+		v = jsonStats{Event: "stats", Time: now, ID: ev.CallID, RTTMs: ms(ev.RTT), JitterMs: ms(ev.Jitter),
+			Loss: ev.Loss, JitterBufferMs: ms(ev.JitterBuffer), MOS: math.Round(ev.MOS*100) / 100,
+			Relayed: ev.Relayed, Transport: ev.Network, SendLoss: ev.SendLoss, SendBitrate: ev.SendBitrate}
 	case call.Warning:
 		name := "warning"
 		if !ev.Raised {
 			name = "warning_cleared"
 		}
-		v = jsonWarning{Event: name, ID: ev.CallID, Name: ev.Name, Value: math.Round(ev.Value*100) / 100}
+		v = jsonWarning{Event: name, Time: now, ID: ev.CallID, Name: ev.Name, Value: math.Round(ev.Value*100) / 100}
 	default:
 		return
 	}
 	writeJSON(p.w, v)
+}
+
+// time is t, or now when t is zero, as the events' "time".
+func (p *Printer) time(t time.Time) string {
+	if t.IsZero() {
+		t = p.now()
+	}
+	return t.UTC().Format(TimeFormat)
+}
+
+// TimeFormat is the layout of the events' "time": RFC 3339 with
+// milliseconds, in UTC ("2026-01-02T03:04:05.120Z").
+const TimeFormat = "2006-01-02T15:04:05.000Z07:00"
+
+// JSON writes v as one JSON line, made harmless (HarmlessJSON): the
+// --json output of the commands that show data.
+func JSON(w io.Writer, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Errorf("callfmt: %w", err)
+	}
+	_, err = fmt.Fprintf(w, "%s\n", HarmlessJSON(b))
+	return err
 }
 
 // writeJSON writes v as one harmless JSON line.
@@ -148,3 +185,37 @@ func HarmlessJSON(b []byte) []byte {
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+// List writes items (a slice) as one JSON object named for them, such as
+// {"contacts":[…]}: the --json output of the commands that list. No items
+// is an empty list, not null.
+func List(w io.Writer, name string, items any) error {
+	if v := reflect.ValueOf(items); v.Kind() == reflect.Slice && v.IsNil() {
+		items = []struct{}{}
+	}
+	return JSON(w, map[string]any{name: items})
+}
+
+// jsonAudioDevice is a sound device in `parley devices --json`.
+type jsonAudioDevice struct {
+	Index          int    `json:"index"` // what --in and --out take, as the name does
+	Name           string `json:"name"`
+	InputChannels  int    `json:"input_channels"` // 0: not a microphone
+	OutputChannels int    `json:"output_channels"`
+	DefaultInput   bool   `json:"default_input"`
+	DefaultOutput  bool   `json:"default_output"`
+	HostAPI        string `json:"host_api"`
+}
+
+// AudioDevices writes devs as `parley devices --json` does:
+// {"devices":[{"index","name","input_channels","output_channels",
+// "default_input","default_output","host_api"}…]}.
+func AudioDevices(w io.Writer, devs []audio.Device) error {
+	out := make([]jsonAudioDevice, len(devs))
+	for i, d := range devs {
+		out[i] = jsonAudioDevice{Index: d.Index, Name: d.Name, InputChannels: d.MaxInputChannels,
+			OutputChannels: d.MaxOutputChannels, DefaultInput: d.DefaultInput, DefaultOutput: d.DefaultOutput,
+			HostAPI: d.HostAPI}
+	}
+	return List(w, "devices", out)
+}

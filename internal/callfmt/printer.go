@@ -10,20 +10,33 @@ import (
 )
 
 // Printer writes a phone's events for people, one line each, or as JSON
-// lines (--json). It remembers when the call was answered, to say how long
-// it lasted: one goroutine uses it, the one that reads the events.
+// lines (--json). For people, errors go to a writer of their own (stderr),
+// as every command's do; with --json they are events like the others. It
+// remembers when the call was answered, to say how long it lasted: one
+// goroutine uses it, the one that reads the events.
 type Printer struct {
-	w          io.Writer
+	w, errw    io.Writer
 	json       bool
 	untoldWait time.Duration
 	answeredAt time.Time
+
+	// Now is the clock of the events' "time" (nil: time.Now); tests set
+	// it.
+	Now func() time.Time
 }
 
-// NewPrinter writes to w, as JSON lines when asJSON. untoldWait is how long
-// the command waits to tell the server of a hang-up made while it was
-// unreachable: the line that says so names it.
-func NewPrinter(w io.Writer, asJSON bool, untoldWait time.Duration) *Printer {
-	return &Printer{w: w, json: asJSON, untoldWait: untoldWait}
+// NewPrinter writes to w, as JSON lines when asJSON; errors for people go
+// to errw. untoldWait is how long the command waits to tell the server of
+// a hang-up made while it was unreachable: the line that says so names it.
+func NewPrinter(w, errw io.Writer, asJSON bool, untoldWait time.Duration) *Printer {
+	return &Printer{w: w, errw: errw, json: asJSON, untoldWait: untoldWait}
+}
+
+func (p *Printer) now() time.Time {
+	if p.Now != nil {
+		return p.Now()
+	}
+	return time.Now()
 }
 
 // Print writes ev; events that people are not told of (stats) are written
@@ -34,6 +47,10 @@ func (p *Printer) Print(ev call.Event) {
 	}
 	if p.json {
 		p.printJSON(ev)
+		return
+	}
+	if f, ok := ev.(call.Failure); ok {
+		Say(p.errw, "parley: %s (%d): %s", f.Err.Name, f.Err.Code, f.Err.Message)
 		return
 	}
 	if line := p.text(ev); line != "" {
@@ -64,8 +81,6 @@ func (p *Printer) text(ev call.Event) string {
 		default:
 			return "the other side unmuted"
 		}
-	case call.Failure:
-		return fmt.Sprintf("error %s (%d): %s", ev.Err.Name, ev.Err.Code, ev.Err.Message)
 	case call.Warning:
 		if ev.Raised {
 			return fmt.Sprintf("warning: %s (%.1f)", ev.Name, ev.Value)

@@ -5,12 +5,15 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+
+	"github.com/parley-voice/parley/internal/callfmt"
 )
 
 // adminCommand is `parley admin`: the team's users, devices, revocation,
 // teams and webhooks (webhook.go).
 func (e *env) adminCommand() *cobra.Command {
 	var apiKey string
+	var asJSON bool // of the listings
 	admin := &cobra.Command{
 		Use:   "admin",
 		Short: "Administer the team: users, devices, revocation, teams",
@@ -30,6 +33,9 @@ as the signed-in user, who needs the admin role).`,
 			list, err := api.Users(cmd.Context())
 			if err != nil {
 				return fail(err)
+			}
+			if asJSON {
+				return callfmt.List(e.stdout, "users", list)
 			}
 			var rows [][]string
 			for _, u := range list {
@@ -54,6 +60,9 @@ as the signed-in user, who needs the admin role).`,
 			list, err := api.Devices(cmd.Context(), args[0])
 			if err != nil {
 				return fail(err)
+			}
+			if asJSON {
+				return callfmt.List(e.stdout, "devices", list)
 			}
 			var rows [][]string
 			for _, d := range list {
@@ -113,6 +122,10 @@ as the signed-in user, who needs the admin role).`,
 			return nil
 		},
 	}
+	users.Flags().BoolVar(&asJSON, "json", false, `print the users as one JSON object: {"users":[{"user", "name", `+
+		`"role", "state", "online", "last_seen", "team", "created", "devices", "disabled"}…]}`)
+	devices.Flags().BoolVar(&asJSON, "json", false, `print the devices as one JSON object: {"devices":[{"id", `+
+		`"user", "name", "created", "last_used", "revoked"}…]}`)
 	team.AddCommand(teamAdd)
 	admin.AddCommand(users, devices, revoke, team, e.webhookCommand(&apiKey))
 	return admin

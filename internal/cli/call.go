@@ -118,7 +118,7 @@ func (e *env) phone(ctx context.Context, f mediaFlags, pc call.Config) (*call.Ph
 	if err != nil {
 		return nil, nil, fail(err)
 	}
-	pr := callfmt.NewPrinter(e.stdout, f.json, untoldWait)
+	pr := callfmt.NewPrinter(e.stdout, e.stderr, f.json, untoldWait)
 	pc.Server, pc.Token, pc.Logger, pc.HTTPClient = cfg.Server, cfg.Token, log, e.http
 	pc.Servers = cfg.ServerList()
 	pc.Token, pc.TokenSource = e.auth(cfg)

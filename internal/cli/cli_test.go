@@ -3,6 +3,7 @@ package cli
 import (
 	"bytes"
 	"encoding/json"
+	"maps"
 	"net"
 	"path/filepath"
 	"strings"
@@ -13,11 +14,18 @@ import (
 // config file that does not exist, a state directory in dir).
 func run(t *testing.T, args ...string) (stdout, stderr string, code int) {
 	t.Helper()
+	return runWith(t, nil, args...)
+}
+
+// runWith is run with more of an environment: env.
+func runWith(t *testing.T, more map[string]string, args ...string) (stdout, stderr string, code int) {
+	t.Helper()
 	dir := t.TempDir()
 	env := map[string]string{
 		"PARLEY_CONFIG":  filepath.Join(dir, "config.json"),
 		"XDG_STATE_HOME": filepath.Join(dir, "state"),
 	}
+	maps.Copy(env, more)
 	var out, errOut bytes.Buffer
 	code = Main(t.Context(), args, &out, &errOut, func(k string) string { return env[k] }, nil)
 	return out.String(), errOut.String(), code

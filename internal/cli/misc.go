@@ -66,7 +66,7 @@ token are saved in the config file for later commands and the UI.`,
 }
 
 func (e *env) statusCommand() *cobra.Command {
-	var wait bool
+	var wait, asJSON bool
 	c := &cobra.Command{
 		Use:   "status USER",
 		Short: "Print USER's presence: exit 0 when online, 1 when offline",
@@ -95,13 +95,12 @@ ask has a status of its own (below). With --wait, wait until they come online.`,
 				}
 				return fail(err)
 			}
-			say(e.stdout, "%s", p.State)
-			if p.Name != "" {
-				say(e.stdout, "name: %s", p.Name)
-			}
-			if !p.Online && p.LastSeen != nil {
-				say(e.stdout, "last seen: %s (%s)", p.LastSeen.Local().Format("2006-01-02 15:04:05 MST"),
-					signaling.Ago(*p.LastSeen, time.Now()))
+			if asJSON {
+				if err := callfmt.JSON(e.stdout, p); err != nil {
+					return fail(err)
+				}
+			} else {
+				e.printPresence(p)
 			}
 			if !p.Online {
 				return &exitCode{code: exitOffline}
@@ -110,11 +109,26 @@ ask has a status of its own (below). With --wait, wait until they come online.`,
 		},
 	}
 	c.Flags().BoolVar(&wait, "wait", false, "wait until USER is online (interrupt to give up)")
+	c.Flags().BoolVar(&asJSON, "json", false, `print the presence as one JSON object: {"user", "name", "role", `+
+		`"state", "online", "last_seen"}`)
 	return c
 }
 
+// printPresence is status's output for people.
+func (e *env) printPresence(p signaling.Person) {
+	say(e.stdout, "%s", p.State)
+	if p.Name != "" {
+		say(e.stdout, "name: %s", p.Name)
+	}
+	if !p.Online && p.LastSeen != nil {
+		say(e.stdout, "last seen: %s (%s)", p.LastSeen.Local().Format("2006-01-02 15:04:05 MST"),
+			signaling.Ago(*p.LastSeen, time.Now()))
+	}
+}
+
 func (e *env) devicesCommand() *cobra.Command {
-	return &cobra.Command{
+	var asJSON bool
+	c := &cobra.Command{
 		Use:   "devices",
 		Short: "List the audio input and output devices",
 		Args:  cobra.NoArgs,
@@ -132,6 +146,9 @@ func (e *env) devicesCommand() *cobra.Command {
 			if err != nil {
 				return fail(deviceErr(err))
 			}
+			if asJSON {
+				return callfmt.AudioDevices(e.stdout, devs)
+			}
 			var rows [][]string
 			for _, d := range devs {
 				rows = append(rows, []string{fmt.Sprint(d.Index), d.Name, channels(d.MaxInputChannels, d.DefaultInput),
@@ -140,6 +157,9 @@ func (e *env) devicesCommand() *cobra.Command {
 			return e.table("INDEX\tNAME\tINPUT\tOUTPUT\tHOST API", rows)
 		},
 	}
+	c.Flags().BoolVar(&asJSON, "json", false, `print the devices as one JSON object: {"devices":[{"index", "name", `+
+		`"input_channels", "output_channels", "default_input", "default_output", "host_api"}…]}`)
+	return c
 }
 
 func channels(n int, def bool) string {
@@ -191,7 +211,7 @@ plays back what it hears, about a second later. Runs until interrupted.`,
 				return fail(err)
 			}
 			say(e.stdout, "echo service running as %s; interrupt to stop", ph.User())
-			pr := callfmt.NewPrinter(e.stdout, false, untoldWait)
+			pr := callfmt.NewPrinter(e.stdout, e.stderr, false, untoldWait)
 			for ev := range ph.Events() {
 				if _, ok := ev.(call.StatusChanged); ok {
 					pr.Print(ev)

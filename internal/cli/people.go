@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/parley-voice/parley/config"
+	"github.com/parley-voice/parley/internal/callfmt"
 	"github.com/parley-voice/parley/signaling"
 )
 
@@ -282,6 +283,7 @@ func linkOn(link, server, path string) (_, note string) {
 }
 
 func (e *env) contactsCommand() *cobra.Command {
+	var asJSON bool
 	contacts := &cobra.Command{
 		Use:   "contacts",
 		Short: "List, add and remove your contacts (kept on the server)",
@@ -289,13 +291,17 @@ func (e *env) contactsCommand() *cobra.Command {
 shows them with those of the config file. Everyone who has you as a contact sees
 your presence change at once.`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error { return e.listContacts(cmd.Context()) },
+		RunE: func(cmd *cobra.Command, _ []string) error { return e.listContacts(cmd.Context(), asJSON) },
 	}
 	list := &cobra.Command{
 		Use:   "list",
 		Short: "List your contacts with their state",
 		Args:  cobra.NoArgs,
-		RunE:  func(cmd *cobra.Command, _ []string) error { return e.listContacts(cmd.Context()) },
+		RunE:  func(cmd *cobra.Command, _ []string) error { return e.listContacts(cmd.Context(), asJSON) },
+	}
+	for _, c := range []*cobra.Command{contacts, list} {
+		c.Flags().BoolVar(&asJSON, "json", false, `print the contacts as one JSON object: {"contacts":[{"user", `+
+			`"name", "role", "state", "online", "last_seen"}…]}`)
 	}
 	add := &cobra.Command{
 		Use:   "add USER",
@@ -334,7 +340,7 @@ your presence change at once.`,
 	return contacts
 }
 
-func (e *env) listContacts(ctx context.Context) error {
+func (e *env) listContacts(ctx context.Context, asJSON bool) error {
 	api, _, err := e.userAPI()
 	if err != nil {
 		return fail(err)
@@ -342,6 +348,9 @@ func (e *env) listContacts(ctx context.Context) error {
 	people, err := api.Contacts(ctx)
 	if err != nil {
 		return fail(err)
+	}
+	if asJSON {
+		return callfmt.List(e.stdout, "contacts", people)
 	}
 	if len(people) == 0 {
 		fmt.Fprintln(e.stdout, "No contacts yet: add one with `parley contacts add USER`.")
@@ -359,7 +368,8 @@ func (e *env) listContacts(ctx context.Context) error {
 }
 
 func (e *env) presenceCommand() *cobra.Command {
-	return &cobra.Command{
+	var asJSON bool
+	c := &cobra.Command{
 		Use:   "presence online|away|dnd",
 		Short: "Set your presence: away, dnd (calls refused), or online again",
 		Long: `Set your presence by hand, on every device: away, or dnd (do not disturb: calls
@@ -381,6 +391,9 @@ press.`,
 			if err != nil {
 				return fail(err)
 			}
+			if asJSON {
+				return callfmt.JSON(e.stdout, p)
+			}
 			switch state {
 			case signaling.StateDND:
 				fmt.Fprintln(e.stdout, "You are in do not disturb: calls to you are refused until `parley presence online`.")
@@ -392,4 +405,7 @@ press.`,
 			return nil
 		},
 	}
+	c.Flags().BoolVar(&asJSON, "json", false, `print your presence as one JSON object: {"user", "name", "role", `+
+		`"state", "online"}`)
+	return c
 }

@@ -6,6 +6,7 @@ import (
 	"bufio"
 	"context"
 	"io"
+	"maps"
 	"net"
 	"os"
 	"path/filepath"
@@ -26,10 +27,15 @@ type serving struct {
 }
 
 // startServe runs parley serve with args in process, with an environment
-// of its own (no PARLEY_API_KEY: the key is the data directory's).
-func startServe(t *testing.T, args ...string) *serving {
+// of its own and env (without PARLEY_API_KEY, the key is the data
+// directory's).
+func startServe(t *testing.T, env map[string]string, args ...string) *serving {
 	t.Helper()
-	env := map[string]string{"GOGC": "100", "PARLEY_CONFIG": filepath.Join(t.TempDir(), "config.json")}
+	env = maps.Clone(env)
+	if env == nil {
+		env = map[string]string{}
+	}
+	env["GOGC"], env["PARLEY_CONFIG"] = "100", filepath.Join(t.TempDir(), "config.json")
 	ctx, stop := context.WithCancel(t.Context())
 	r, w := io.Pipe()
 	s := &serving{lines: make(chan string, 16), stderr: &syncbuf.Buffer{}, stop: stop, code: make(chan int, 1)}
@@ -89,7 +95,7 @@ func TestServeShowsTheKeyOnce(t *testing.T) {
 	taken := udp.LocalAddr().String()
 
 	// The first start: the key is made, then the TURN port is taken.
-	s := startServe(t, "--listen", "127.0.0.1:0", "--data", data, "--turn-listen", taken)
+	s := startServe(t, nil, "--listen", "127.0.0.1:0", "--data", data, "--turn-listen", taken)
 	lines, code := s.rest(false)
 	stderr := s.stderr.String()
 	if code != exitOffline || len(lines) != 0 ||
@@ -104,7 +110,7 @@ func TestServeShowsTheKeyOnce(t *testing.T) {
 	}
 
 	// The next start succeeds: the key nobody saw is shown.
-	s = startServe(t, "--listen", "127.0.0.1:0", "--data", data, "--turn-listen", "off")
+	s = startServe(t, nil, "--listen", "127.0.0.1:0", "--data", data, "--turn-listen", "off")
 	if l := s.line(); !strings.HasPrefix(l, "parley server listening on ") {
 		t.Fatalf("serve printed %q", l)
 	}
@@ -117,7 +123,7 @@ func TestServeShowsTheKeyOnce(t *testing.T) {
 	}
 
 	// And once only.
-	s = startServe(t, "--listen", "127.0.0.1:0", "--data", data, "--turn-listen", "off")
+	s = startServe(t, nil, "--listen", "127.0.0.1:0", "--data", data, "--turn-listen", "off")
 	s.line()
 	if lines, code := s.rest(true); code != exitOK || len(lines) != 0 {
 		t.Errorf("the third start: exit %d, then printed %q; want 0 and nothing", code, lines)
@@ -132,7 +138,7 @@ func TestServeListenTaken(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer ln.Close()
-	s := startServe(t, "--listen", ln.Addr().String(), "--data", t.TempDir(), "--turn-listen", "off")
+	s := startServe(t, nil, "--listen", ln.Addr().String(), "--data", t.TempDir(), "--turn-listen", "off")
 	lines, code := s.rest(false)
 	want := "another program listens on " + ln.Addr().String() + " (another parley serve?): " +
 		"listen on another address with --listen HOST:PORT"

@@ -4,6 +4,8 @@ import (
 	"fmt"
 
 	"github.com/spf13/cobra"
+
+	"github.com/parley-voice/parley/internal/callfmt"
 )
 
 // webhookCommand is `parley admin webhook`: register, list and remove the
@@ -36,6 +38,7 @@ refused unless the server's operator allows them (parley serve --webhook-allow).
 			return nil
 		},
 	}
+	var asJSON bool
 	list := &cobra.Command{
 		Use:   "list",
 		Short: "List the team's webhooks",
@@ -48,6 +51,9 @@ refused unless the server's operator allows them (parley serve --webhook-allow).
 			hooks, err := api.Webhooks(cmd.Context())
 			if err != nil {
 				return fail(err)
+			}
+			if asJSON {
+				return callfmt.List(e.stdout, "webhooks", hooks)
 			}
 			var rows [][]string
 			for _, w := range hooks {
@@ -73,6 +79,8 @@ refused unless the server's operator allows them (parley serve --webhook-allow).
 			return nil
 		},
 	}
+	list.Flags().BoolVar(&asJSON, "json", false, `print the webhooks as one JSON object: {"webhooks":[{"id", "url", `+
+		`"created"}…]}`)
 	webhook.AddCommand(add, list, remove)
 	return webhook
 }
