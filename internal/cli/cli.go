@@ -22,6 +22,7 @@ import (
 
 	"github.com/parley-voice/parley/config"
 	"github.com/parley-voice/parley/internal/callfmt"
+	"github.com/parley-voice/parley/internal/logfile"
 	"github.com/parley-voice/parley/signaling"
 )
 
@@ -235,8 +236,9 @@ func (e *env) config() (config.Config, error) {
 }
 
 // logger opens the log: a file for client commands (nothing may print over
-// the terminal), stderr when asked with --log -. Once the file is open,
-// file descriptor 2 points at it (logStderr).
+// the terminal), capped at logfile.DefaultMax (the file before is kept as
+// NAME.1), stderr when asked with --log -. Once the file is open, file
+// descriptor 2 points at it (logStderr).
 func (e *env) logger(name string) (*slog.Logger, error) {
 	level := slog.LevelInfo
 	if e.debug {
@@ -250,19 +252,14 @@ func (e *env) logger(name string) (*slog.Logger, error) {
 	if path == "" {
 		path = filepath.Join(config.StateDir(e.getenv), name+".log")
 	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return nil, fmt.Errorf("log: %w", err)
-	}
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
-	if err != nil {
+	f, err := logfile.Open(path, logfile.DefaultMax, e.logStderr)
+	if f == nil {
 		return nil, fmt.Errorf("log: %w", err)
 	}
 	e.closers = append(e.closers, f)
 	log := slog.New(slog.NewTextHandler(f, opts))
-	if e.logStderr != nil {
-		if err := e.logStderr(f); err != nil {
-			log.Warn("cannot send stderr to the log", "err", err)
-		}
+	if err != nil {
+		log.Warn("cannot send stderr to the log", "err", err)
 	}
 	return log, nil
 }

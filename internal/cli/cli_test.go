@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"maps"
 	"net"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -120,4 +121,32 @@ func closedAddr(t *testing.T) string {
 	addr := "http://" + ln.Addr().String()
 	ln.Close()
 	return addr
+}
+
+// TestLogCapped: a log file that has reached its cap (10 MB) is kept as
+// NAME.1 and a new one begins, so that the logs of a machine where parley
+// runs for months stay under 20 MB.
+func TestLogCapped(t *testing.T) {
+	state := t.TempDir()
+	path := filepath.Join(state, "parley", "parley.log")
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	full := bytes.Repeat([]byte("time=2026-01-02T03:04:05Z level=INFO msg=\"an old line\"\n"), 10<<20/50)
+	if err := os.WriteFile(path, full, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// A command that logs: a call to a server that is down.
+	_, _, code := runWith(t, map[string]string{"XDG_STATE_HOME": state}, "call", "bob", "--token", "t",
+		"--server", closedAddr(t), "--in", "silence", "--out", "null")
+	if code != exitNoServer {
+		t.Fatalf("exit %d, want %d", code, exitNoServer)
+	}
+	old, err := os.ReadFile(path + ".1")
+	if !bytes.Equal(old, full) {
+		t.Errorf("parley.log.1: %d bytes (%v); want the full log, %d bytes", len(old), err, len(full))
+	}
+	if fi, err := os.Stat(path); err != nil || fi.Size() >= int64(len(full)) {
+		t.Errorf("parley.log: %v, %v; want a new, small file", fi.Size(), err)
+	}
 }

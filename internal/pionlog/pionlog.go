@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"strings"
 
 	"github.com/pion/logging"
 )
@@ -37,9 +38,29 @@ func (l logger) logf(level slog.Level, format string, args ...any) {
 	if l.quiet {
 		level = min(level, slog.LevelDebug)
 	}
-	if l.log.Enabled(context.Background(), level) {
-		l.log.Log(context.Background(), level, fmt.Sprintf(format, args...))
+	if level < slog.LevelWarn && !l.log.Enabled(context.Background(), level) {
+		return
 	}
+	msg := fmt.Sprintf(format, args...)
+	if level >= slog.LevelWarn && routine(msg) {
+		level = slog.LevelDebug
+	}
+	if l.log.Enabled(context.Background(), level) {
+		l.log.Log(context.Background(), level, msg)
+	}
+}
+
+// routine reports whether a warning or an error of Pion's is what every
+// call's end brings, as its goroutines find the streams and the ICE agent
+// closed under them ("Failed to accept RTP stream is already closed",
+// "… the agent is closed"): nothing is wrong, so it is logged at debug.
+func routine(msg string) bool {
+	for _, s := range []string{"stream is already closed", "agent is closed"} {
+		if strings.HasSuffix(msg, s) {
+			return true
+		}
+	}
+	return false
 }
 
 func (l logger) Trace(msg string)          { l.logf(levelTrace, "%s", msg) }
