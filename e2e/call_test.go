@@ -313,6 +313,12 @@ func TestRefusals(t *testing.T) {
 func TestPermissionDenied(t *testing.T) {
 	w := newWorld(t)
 	alice := w.token("alice")
+	// Bob is online (the callee is checked before the devices are opened).
+	bob, err := signaling.Dial(context.Background(), w.server, w.token("bob"), signaling.DialOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer bob.Close()
 	dir, err := os.MkdirTemp("", "parley-perm-")
 	if err != nil {
 		t.Fatal(err)

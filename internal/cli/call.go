@@ -164,11 +164,27 @@ func (e *env) phone(ctx context.Context, f mediaFlags, pc call.Config) (*call.Ph
 	}
 	if f.callee != "" && f.callee != ph.User() { // calling yourself is the server's to refuse
 		if err := callable(ctx, e.peopleAPI(cfg, pc.Token, pc.TokenSource), f.callee); err != nil {
+			printPending(ph, pr) // signed in: told first, as when the server refuses the call
 			ph.Close()
 			return nil, nil, e.refused(pr, f.json, err)
 		}
 	}
 	return ph, pr, nil
+}
+
+// printPending prints the events the phone has reported so far.
+func printPending(ph *call.Phone, pr *callfmt.Printer) {
+	for {
+		select {
+		case ev, ok := <-ph.Events():
+			if !ok {
+				return
+			}
+			pr.Print(ev)
+		default:
+			return
+		}
+	}
 }
 
 // checkSpecs finds what is wrong with the source and sink specs (the flags,

@@ -6,7 +6,9 @@
 package devices
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -33,13 +35,18 @@ func Pick(flag, saved string) string {
 
 // CheckSource finds what is wrong with a source spec without opening a
 // device, so that a command can refuse it before it signs in: a malformed
-// spec (tone:abc, null), a WAV file that cannot be read or decoded. A
-// device name is checked when it is opened: PortAudio starts only then.
+// spec (tone:abc, null), a WAV file that is missing or cannot be decoded. A
+// device name is checked when it is opened (PortAudio starts only then), as
+// is a file the user may not read: that is the call's to refuse
+// (permission_denied, as for a microphone).
 func CheckSource(spec string) error {
 	if namesDevice(spec) && spec != "null" {
 		return nil
 	}
 	src, err := audio.OpenSource(nil, spec, checkFrame)
+	if errors.Is(err, fs.ErrPermission) {
+		return nil
+	}
 	if err != nil {
 		return err
 	}
