@@ -2,13 +2,16 @@ package cli
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
+	"io"
 	"maps"
 	"net"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // run runs a command line in process, with an environment of its own (a
@@ -148,5 +151,53 @@ func TestLogCapped(t *testing.T) {
 	}
 	if fi, err := os.Stat(path); err != nil || fi.Size() >= int64(len(full)) {
 		t.Errorf("parley.log: %v, %v; want a new, small file", fi.Size(), err)
+	}
+}
+
+// TestInterruptWhileSigningIn: an interrupt while `parley call` signs in
+// to a server that does not answer ends it with 130 at once (the phone's
+// own context outlives interrupts, for converse to hang up its way).
+func TestInterruptWhileSigningIn(t *testing.T) {
+	silent, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer silent.Close()
+	accepted := make(chan struct{}, 1)
+	go func() { // accepts, and never answers
+		var conns []net.Conn
+		defer func() {
+			for _, c := range conns {
+				c.Close()
+			}
+		}()
+		for {
+			c, err := silent.Accept()
+			if err != nil {
+				return
+			}
+			conns = append(conns, c)
+			select {
+			case accepted <- struct{}{}:
+			default:
+			}
+		}
+	}()
+	ctx, interrupt := context.WithCancel(t.Context())
+	code := make(chan int, 1)
+	go func() {
+		env := map[string]string{"PARLEY_CONFIG": filepath.Join(t.TempDir(), "c.json"), "XDG_STATE_HOME": t.TempDir()}
+		code <- Main(ctx, []string{"call", "bob", "--token", "t", "--server", "http://" + silent.Addr().String(),
+			"--in", "silence", "--out", "null"}, io.Discard, io.Discard, func(k string) string { return env[k] }, nil)
+	}()
+	<-accepted // signing in: the server holds the connection
+	interrupt()
+	select {
+	case c := <-code:
+		if c != 130 {
+			t.Errorf("exit %d, want 130", c)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("parley call still signs in 5 s after the interrupt")
 	}
 }
