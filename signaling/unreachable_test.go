@@ -35,9 +35,9 @@ func TestUnreachable(t *testing.T) {
 		if !errors.As(err, &u) {
 			t.Fatalf("%s: %v (%T), want an *UnreachableError", what, err, err)
 		}
-		if strings.Join(u.Servers, " ") != strings.Join(servers, " ") || signaling.Reason(u.Err) != "connection refused" {
-			t.Errorf("%s: servers %q, reason %q; want %q, connection refused", what, u.Servers, signaling.Reason(u.Err),
-				servers)
+		reason := signaling.Reason(u.Err)
+		if strings.Join(u.Servers, " ") != strings.Join(servers, " ") || reason != "connection refused" {
+			t.Errorf("%s: servers %q, reason %q; want %q, connection refused", what, u.Servers, reason, servers)
 		}
 		want := "could not reach the server at " + servers[0] + " (connection refused): "
 		if len(servers) > 1 {

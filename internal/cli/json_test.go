@@ -32,7 +32,8 @@ func TestDataAsJSON(t *testing.T) {
 		code int
 		want string // the JSON, with times left out
 	}{
-		{[]string{"status", "bob", "--json"}, exitOffline, `{"user":"bob","role":"member","state":"offline","online":false}`},
+		{[]string{"status", "bob", "--json"}, exitOffline,
+			`{"user":"bob","role":"member","state":"offline","online":false}`},
 		{[]string{"contacts", "--json"}, exitOK, `{"contacts":[]}`},
 		{[]string{"contacts", "add", "bob"}, exitOK, ""},
 		{[]string{"contacts", "list", "--json"}, exitOK,

@@ -40,7 +40,8 @@ func startServe(t *testing.T, env map[string]string, args ...string) *serving {
 	r, w := io.Pipe()
 	s := &serving{lines: make(chan string, 16), stderr: &syncbuf.Buffer{}, stop: stop, code: make(chan int, 1)}
 	go func() {
-		s.code <- Main(ctx, append([]string{"serve"}, args...), w, s.stderr, func(k string) string { return env[k] }, nil)
+		getenv := func(k string) string { return env[k] }
+		s.code <- Main(ctx, append([]string{"serve"}, args...), w, s.stderr, getenv, nil)
 		w.Close()
 	}()
 	go func() {
