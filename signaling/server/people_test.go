@@ -397,6 +397,8 @@ func TestTeams(t *testing.T) {
 	id := placeCall(t, alice, acmeBob, "d2")
 	bob.ping("default bob heard nothing")
 	acmeBob.send(msg(signaling.TypeHangup, id))
+	// Over once the callee hears it (dave calls acme's bob below).
+	acmeBob.expectMsg(acmeBob.nextNotPresence(), status(ended(id, signaling.Rejected, in, "alice", "bob", ReasonDeclined, 0)))
 	// And a default-team user cannot reach acme's alice either.
 	bob.send(signaling.Message{Type: signaling.TypeDial, Ref: "x", To: "alice", SDP: "o"})
 	bob.expectError(signaling.NotFoundUserSessionID, "x", "")
