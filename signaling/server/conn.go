@@ -156,6 +156,10 @@ type hijacked struct {
 	// raw is a plain TCP connection's, for waiting with a small stack (see
 	// idle); nil for TLS, whose connection holds what it decrypted.
 	raw syscall.RawConn
+	// mu is held by idle while it looks into br outside the WebSocket's
+	// own lock, and by close while the WebSocket's closing handshake reads
+	// br on the writer's goroutine.
+	mu sync.Mutex
 }
 
 func (h *hijacked) Hijack() (net.Conn, *bufio.ReadWriter, error) {
@@ -912,6 +916,8 @@ var policyCloses = []struct {
 
 // close says goodbye and closes the socket.
 func (c *conn) close(cause error) {
+	c.sock.mu.Lock()
+	defer c.sock.mu.Unlock()
 	switch {
 	case errors.Is(cause, errShutdown):
 		// Queued messages are dropped: the client reconnects anyway.

@@ -12,7 +12,13 @@ import (
 // connection's goroutine then keeps a stack of 2 to 4 KB, not 8.
 func (c *conn) idle() error {
 	h := c.sock
-	if h.raw == nil || h.br == nil || h.br.Buffered() > 0 {
+	if h.raw == nil || h.br == nil {
+		return nil
+	}
+	h.mu.Lock()
+	buffered := h.br.Buffered()
+	h.mu.Unlock()
+	if buffered > 0 {
 		return nil
 	}
 	err := h.raw.Read(func(fd uintptr) bool {
