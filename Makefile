@@ -1,21 +1,25 @@
 # parley: two commands for a fresh Debian or Ubuntu machine.
 #   make demo   install what is missing, build, and make a first call
-#   make test   install what the tests need, and run every test
+#   make test   install what the tests need, and run every test (both tiers)
+#   make test-fast  the fast tier alone: no sound server, browser or daemon
 
 GO      ?= go
 BIN     := bin/parley
 # The C compiler and libraries parley links (cgo), and the sound server it
 # talks to.
 RUN_PKGS  := gcc libc6-dev libopus-dev libopusfile-dev portaudio19-dev libasound2-dev libspeexdsp-dev pkg-config pulseaudio pulseaudio-utils libasound2-plugins
-# What the tests use besides: speech, tones, tmux for the UI test, a NATS server,
+# What the fast tier uses besides: sox and espeak-ng, whose WAV files the
+# audio package's decoder is tested on.
+FAST_PKGS := $(RUN_PKGS) sox espeak-ng
+# What the e2e tier uses besides: tmux for the UI test, a NATS server, coturn,
 # baresip (with its Opus and ALSA modules) for the benchmark harness's short run,
 # Chromium for the guest call page.
-TEST_PKGS := $(RUN_PKGS) sox espeak-ng tmux nats-server coturn baresip-core chromium
+TEST_PKGS := $(FAST_PKGS) tmux nats-server coturn baresip-core chromium
 # What `make bench` uses besides: perf, to see where the clients' CPU goes,
 # and GNU time, for the peak memory of short commands.
 BENCH_PKGS := $(TEST_PKGS) linux-perf time
 
-.PHONY: demo test bench build client deps test-deps bench-deps sound clean
+.PHONY: demo test test-fast test-e2e bench build client deps test-deps bench-deps sound clean
 
 # apt-install installs the packages of $(1) that are missing (with sudo when
 # not root).
@@ -65,15 +69,47 @@ sound:
 demo: build sound
 	./$(BIN) demo
 
-# The packages are tested one at a time (-p 1): several of them play and
-# record real-time audio through PulseAudio, and on a two-core machine one
-# package's race-detector tests would starve another's calls.
+# The tests come in two tiers (the README's "Two commands" says which is
+# which). The fast tier is plain `go test ./...`: every test file without a
+# build tag, which needs no sound server, browser, tmux, NATS, coturn or
+# baresip; its packages run in parallel. The e2e tier is the test files with
+# a `//go:build e2e` line: the e2e/ folder (parley built and run as users
+# do) and, beside the code they test, the tests of real devices, of the
+# benchmark harness, and the longest runs (loss levels, load). Its packages
+# run one at a time: several play and record real-time audio through
+# PulseAudio, and on a two-core machine one package's race-detector tests
+# would starve another's calls. Each runs only its e2e tests (those of the
+# tagged files), not again the fast tier's beside them.
+FAST_TIER = $(GO) test -race -timeout 15m ./...
+define E2E_TIER
+	@status=0; \
+	for dir in $$(grep -rl --include='*_test.go' --exclude-dir=.git '^//go:build e2e' . | \
+			xargs -n1 dirname | sort -u); do \
+		tests=$$(grep -ho '^func Test[A-Za-z0-9_]*' $$(grep -l '^//go:build e2e' $$dir/*_test.go) | \
+			sed 's/^func //' | paste -sd'|' -); \
+		echo "$(GO) test -race -tags e2e -run '^($$tests)$$' $$dir"; \
+		$(GO) test -race -tags e2e -timeout 30m -run "^($$tests)$$" $$dir || status=1; \
+	done; \
+	exit $$status
+endef
+
 test: test-deps
 	$(GO) vet ./...
+	$(GO) vet -tags e2e ./...
 	$(GO) vet -tags client . ./internal/cli
-	$(GO) test -race -p 1 -timeout 30m ./...
+	$(FAST_TIER)
+	$(E2E_TIER)
 	# A short fuzz of the decoding of what clients send (the seeds ran above).
 	$(GO) test -run '^$$' -fuzz FuzzDecodeClient -fuzztime 15s ./signaling
+
+# test-fast runs the fast tier alone (about 2 minutes 40 s on two cores).
+test-fast:
+	$(call apt-install,$(FAST_PKGS))
+	$(FAST_TIER)
+
+# test-e2e runs the e2e tier alone (about 7 minutes).
+test-e2e: test-deps
+	$(E2E_TIER)
 
 # bench measures parley beside baresip (latency over PulseAudio virtual
 # devices, CPU, memory, call setup, server capacity, Go micro-benchmarks) and

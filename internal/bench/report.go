@@ -343,7 +343,8 @@ func (r *Results) WriteMarkdown(w io.Writer, plotFile string) error {
 	f("`make bench` installs what it needs (baresip-core, PulseAudio, sox…), builds parley, ")
 	f("and runs `go run ./cmd/parleybench`, which writes this file and its plot. ")
 	f("`go run ./cmd/parleybench -h` lists the knobs (rounds, chirp time, numbers of calls and connections). ")
-	f("A short version of every measurement runs with the tests (`go test ./internal/bench`), ")
+	f("A short version of every measurement runs with the e2e tier of the tests " +
+		"(`go test -tags e2e ./internal/bench`), ")
 	f("asserting only that each produces sane figures.\n")
 	_, err := io.WriteString(w, b.String())
 	return err
