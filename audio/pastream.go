@@ -55,7 +55,8 @@ func openPAStream(dev int, input bool, channels int, latency time.Duration, capS
 		closeFD(wfd)
 		return nil, errors.New("out of memory")
 	}
-	if code := C.ps_open(c, C.PaDeviceIndex(dev), C.double(latency.Seconds()), C.ulong(paBufferSamples)); code != C.paNoError {
+	if code := C.ps_open(c, C.PaDeviceIndex(dev), C.double(latency.Seconds()),
+		C.ulong(paBufferSamples)); code != C.paNoError {
 		err := paError(code)
 		C.ps_free(c)
 		wake.Close()

@@ -274,7 +274,8 @@ func (d *devicePath) close() {
 func (d *devicePath) free() {
 	d.freeDSP.Do(func() {
 		if p := d.proc.Swap(nil); p != nil {
-			d.log.Info("audio processing ended", "options", fmt.Sprintf("%+v", p.Options()), "echo_delay", p.EchoDelay(), "slips", p.Slips())
+			d.log.Info("audio processing ended", "options", fmt.Sprintf("%+v", p.Options()), "echo_delay",
+				p.EchoDelay(), "slips", p.Slips())
 			p.Close()
 		}
 	})
@@ -338,7 +339,8 @@ func (p *Phone) openRing(callID string) (audio.Sink, *DeviceChanged) {
 	sink, err := p.cfg.Devices.OpenSink(n)
 	if err != nil {
 		p.log.Warn("incoming call rings without a sound", "call", callID, "ring_device", ringErr, "speaker", err)
-		return ringSink{audio.NewNullSink()}, &DeviceChanged{CallID: callID, Kind: RingDevice, Err: errors.Join(ringErr, deviceError(Speaker, err))}
+		return ringSink{audio.NewNullSink()}, &DeviceChanged{CallID: callID, Kind: RingDevice, Err: errors.Join(ringErr,
+			deviceError(Speaker, err))}
 	}
 	if ringErr != nil {
 		p.log.Warn("incoming call rings on the speaker", "call", callID, "ring_device", ringErr)

@@ -156,10 +156,12 @@ func TestLoss(t *testing.T) {
 			sent, dropped := c.imA.sent.Load(), c.imA.lost.Load()
 			c.heal()
 
-			dec, rec, con := after.Decoded-before.Decoded, after.Recovered-before.Recovered, after.Concealed-before.Concealed
+			dec, rec, con := after.Decoded-before.Decoded, after.Recovered-before.Recovered,
+				after.Concealed-before.Concealed
 			share := float64(dec+rec) / float64(dec+rec+con)
 			lost := float64(dropped) / float64(sent)
-			t.Logf("sent loss %.1f%%: %d decoded, %d recovered by FEC, %d concealed: %.1f%% arrived or recovered; %d silent windows; sender FEC at %d%%, %d bit/s; MOS %.2f",
+			t.Logf("sent loss %.1f%%: %d decoded, %d recovered by FEC, %d concealed: %.1f%% arrived or recovered; %d "+
+				"silent windows; sender FEC at %d%%, %d bit/s; MOS %.2f",
 				100*lost, dec, rec, con, 100*share, holes(s), after.SendLoss, after.SendBitrate, after.MOS)
 			if share < tc.minShare {
 				t.Errorf("%.1f%% of frames arrived or were recovered, want ≥ %.0f%%", 100*share, 100*tc.minShare)
@@ -281,7 +283,8 @@ func TestLongOutageRestartsICE(t *testing.T) {
 	c.heal()
 	s, first := c.toneBack(mark, 7*time.Second)
 	restarts := strings.Count(log.String(), `msg="ICE restart"`)
-	t.Logf("after a 10 s outage and %d ICE restarts, the tone is back in Bob's speaker %d ms after the network", restarts, first.Milliseconds())
+	t.Logf("after a 10 s outage and %d ICE restarts, the tone is back in Bob's speaker %d ms after the network",
+		restarts, first.Milliseconds())
 	if restarts == 0 {
 		t.Errorf("no ICE restart during a 10 s outage")
 	}
@@ -449,7 +452,8 @@ func TestRelay(t *testing.T) {
 			connect(alice, bob)
 			s := heard(t, rec, audio.SampleRate)
 			st := bob.stats()
-			t.Logf("%s: relayed %v over %s, RTT %v; bob hears %.0f Hz", tc.name, st.Relayed, st.Network, st.RTT, audiotest.DominantFrequency(s))
+			t.Logf("%s: relayed %v over %s, RTT %v; bob hears %.0f Hz", tc.name, st.Relayed, st.Network, st.RTT,
+				audiotest.DominantFrequency(s))
 			if !st.Relayed || st.Network != tc.network {
 				t.Errorf("path relayed=%v over %s, want relayed over %s", st.Relayed, st.Network, tc.network)
 			}

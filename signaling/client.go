@@ -353,7 +353,8 @@ func endpoint(serverURL, path string) (string, error) {
 // FetchToken asks the server for a token for user, with the admin API key
 // (GET /v1/voice/users/{user}/token with header APP_API_KEY). A ttl of 0
 // takes the server's default.
-func FetchToken(ctx context.Context, hc *http.Client, serverURL, apiKey, user string, ttl time.Duration) (string, error) {
+func FetchToken(ctx context.Context, hc *http.Client, serverURL, apiKey, user string,
+	ttl time.Duration) (string, error) {
 	if err := CheckUserID(user); err != nil {
 		return "", err
 	}

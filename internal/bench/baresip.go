@@ -133,7 +133,8 @@ func startBaresip(ctx context.Context, rig *Rig, c Contender, dir string) (*call
 	if _, err := b.WaitLine(ctx, wait, "baresip is ready", ready); err != nil {
 		return fail(err)
 	}
-	a, err := StartProc("baresip-a", adir, PulseEnv(rig.AMicSource, rig.ASpk), "stdbuf", "-oL", "baresip", "-4", "-f", adir,
+	a, err := StartProc("baresip-a", adir, PulseEnv(rig.AMicSource, rig.ASpk),
+		"stdbuf", "-oL", "baresip", "-4", "-f", adir,
 		"-e", fmt.Sprintf("/dial sip:bob@127.0.0.1:%d", ports[0]))
 	if err != nil {
 		return fail(err)

@@ -107,7 +107,8 @@ func TestLatencyShort(t *testing.T) {
 			}
 			want := int(chirpTime.Seconds()) + 1 // chirps come every 0.25 to 0.6 s
 			if len(r.Events) < want || len(r.Missed) > len(r.Events)/2 {
-				t.Errorf("%d chirps found and %d missed in %v; want %d or more, and few missed", len(r.Events), len(r.Missed), *chirpTime, want)
+				t.Errorf("%d chirps found and %d missed in %v; want %d or more, and few missed", len(r.Events),
+					len(r.Missed), *chirpTime, want)
 			}
 			if r.Latency.P50 < 5*time.Millisecond || r.Latency.P95 > time.Second {
 				t.Errorf("latency p50 %v, p95 %v: not a call's", r.Latency.P50, r.Latency.P95)
@@ -139,10 +140,12 @@ func TestSetupShort(t *testing.T) {
 
 func checkSetup(t *testing.T, r *SetupResult, n int) {
 	t.Helper()
-	t.Logf("%d calls: dial to ringing p50 %v p99 %v; answer to audio at the caller p50 %v p99 %v, at the callee p50 %v p99 %v",
+	t.Logf("%d calls: dial to ringing p50 %v p99 %v; answer to audio at the caller p50 %v p99 %v, at the callee "+
+		"p50 %v p99 %v",
 		r.Calls, r.DialToRinging.P50, r.DialToRinging.P99, r.AnswerToAudioCaller.P50, r.AnswerToAudioCaller.P99,
 		r.AnswerToAudioCallee.P50, r.AnswerToAudioCallee.P99)
-	for name, d := range map[string]Dist{"dial to ringing": r.DialToRinging, "answer to audio at the caller": r.AnswerToAudioCaller,
+	for name, d := range map[string]Dist{"dial to ringing": r.DialToRinging, "answer to audio " +
+		"at the caller": r.AnswerToAudioCaller,
 		"answer to audio at the callee": r.AnswerToAudioCallee} {
 		if d.N != n || d.Min <= 0 || d.Max > 30*time.Second {
 			t.Errorf("%s: %d calls from %v to %v; want %d, each over 0 and under 30 s", name, d.N, d.Min, d.Max, n)
@@ -196,7 +199,8 @@ func TestReport(t *testing.T) {
 		t.Fatal(err)
 	}
 	doc := b.String()
-	for _, want := range []string{"## Targets (issue 7)", "## Mouth-to-ear latency", "## CPU and memory", "## Call setup",
+	for _, want := range []string{"## Targets (issue 7)", "## Mouth-to-ear latency", "## CPU and memory",
+		"## Call setup",
 		"## Server capacity", "## Go micro-benchmarks", "## Why the misses", "![latency distributions](plot.svg)",
 		"baresip jb 1-3", "**missed**", "**met**"} {
 		if !strings.Contains(doc, want) {

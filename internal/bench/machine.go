@@ -98,7 +98,8 @@ func Versions(ctx context.Context, root string) []Version {
 		{"PulseAudio", deb("pulseaudio")},
 		{"ALSA pulse plugin", "Debian " + deb("libasound2-plugins")},
 	}
-	for _, mod := range []string{"github.com/pion/webrtc/v4", "github.com/coder/websocket", "github.com/nats-io/nats-server/v2"} {
+	for _, mod := range []string{"github.com/pion/webrtc/v4", "github.com/coder/websocket",
+		"github.com/nats-io/nats-server/v2"} {
 		v = append(v, Version{mod, or(modVersion(root, mod), "unknown")})
 	}
 	bs := "not installed"

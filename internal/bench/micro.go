@@ -50,7 +50,8 @@ var microBenchmarks = []struct {
 func RunMicro(ctx context.Context, root string, count int) ([]Micro, error) {
 	var out []Micro
 	for _, mb := range microBenchmarks {
-		b, err := GoTest(ctx, root, "-run", "^$", "-bench", mb.pattern, "-benchmem", "-count", strconv.Itoa(count), mb.pkg)
+		b, err := GoTest(ctx, root, "-run", "^$", "-bench", mb.pattern, "-benchmem", "-count", strconv.Itoa(count),
+			mb.pkg)
 		if err != nil {
 			return nil, fmt.Errorf("bench: go test -bench %s: %w: %s", mb.pkg, err, b)
 		}
@@ -113,7 +114,8 @@ func parseBench(b []byte) []Micro {
 			continue
 		}
 		slices.Sort(r.ns)
-		out = append(out, Micro{Name: name, PerOp: time.Duration(r.ns[len(r.ns)/2]), Allocs: r.allocs, Bytes: r.bytes, Runs: len(r.ns)})
+		out = append(out, Micro{Name: name, PerOp: time.Duration(r.ns[len(r.ns)/2]), Allocs: r.allocs, Bytes: r.bytes,
+			Runs: len(r.ns)})
 	}
 	return out
 }

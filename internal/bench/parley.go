@@ -52,7 +52,8 @@ func ModuleRoot() (string, error) {
 		return "", err
 	}
 	for {
-		if b, err := os.ReadFile(filepath.Join(dir, "go.mod")); err == nil && strings.Contains(string(b), "module github.com/parley-voice/parley\n") {
+		if b, err := os.ReadFile(filepath.Join(dir, "go.mod")); err == nil && strings.Contains(string(b),
+			"module github.com/parley-voice/parley\n") {
 			return dir, nil
 		}
 		up := filepath.Dir(dir)
@@ -86,8 +87,9 @@ func StartServer(ctx context.Context, parley, dir string, args ...string) (*Serv
 	defer logf.Close()
 	// The calls of a benchmark come one after another between the same
 	// two users, as fast as they can: no limit on them.
-	cmd := exec.Command(parley, append([]string{"serve", "--listen", "127.0.0.1:0", "--data", filepath.Join(dir, "data"),
-		"--log", filepath.Join(dir, "serve.log"), "--dial-limit", "-1", "--ring-limit", "-1", "--message-limit", "-1"}, args...)...)
+	cmd := exec.Command(parley, append([]string{"serve", "--listen", "127.0.0.1:0",
+		"--data", filepath.Join(dir, "data"), "--log", filepath.Join(dir, "serve.log"),
+		"--dial-limit", "-1", "--ring-limit", "-1", "--message-limit", "-1"}, args...)...)
 	cmd.Env = append(os.Environ(), "PARLEY_API_KEY="+apiKey)
 	cmd.Stderr = logf
 	out, err := cmd.StdoutPipe()
@@ -151,7 +153,8 @@ func (s *Server) Token(ctx context.Context, hc *http.Client, user string) (strin
 		hc = http.DefaultClient
 	}
 	for try := 0; ; try++ {
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.URL+"/v1/voice/users/"+url.PathEscape(user)+"/token", nil)
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.URL+"/v1/voice/users/"+url.PathEscape(user)+
+			"/token", nil)
 		if err != nil {
 			return "", err
 		}
@@ -257,7 +260,8 @@ func StartProc(name, dir string, env []string, bin string, args ...string) (*Pro
 func (p *Proc) Pid() int { return p.cmd.Process.Pid }
 
 // WaitLine waits for a line for which match returns true.
-func (p *Proc) WaitLine(ctx context.Context, timeout time.Duration, what string, match func(string) bool) (string, error) {
+func (p *Proc) WaitLine(ctx context.Context, timeout time.Duration, what string,
+	match func(string) bool) (string, error) {
 	t := time.NewTimer(timeout)
 	defer t.Stop()
 	for {
@@ -265,7 +269,8 @@ func (p *Proc) WaitLine(ctx context.Context, timeout time.Duration, what string,
 		case l, ok := <-p.lines:
 			if !ok {
 				<-p.done
-				return "", fmt.Errorf("bench: %s exited (%v) before %s; last output: %s", p.Name, p.err, what, p.lastLines())
+				return "", fmt.Errorf("bench: %s exited (%v) before %s; last output: %s", p.Name, p.err, what,
+					p.lastLines())
 			}
 			if match(l) {
 				return l, nil

@@ -218,7 +218,8 @@ func MemoryParts(pid int) (map[string]int64, error) {
 				part = PartPulse
 			case strings.Contains(name, ".so"):
 				part = PartLibs
-			case name == "" || strings.HasPrefix(name, "[heap]") || strings.HasPrefix(name, "[stack") || strings.HasPrefix(name, "[anon"):
+			case name == "" || strings.HasPrefix(name, "[heap]") || strings.HasPrefix(name, "[stack") ||
+				strings.HasPrefix(name, "[anon"):
 				part = PartAnon
 			default:
 				part = PartOther

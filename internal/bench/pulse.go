@@ -54,7 +54,8 @@ func NewRig(ctx context.Context, pulse *pulsetest.Pulse, name string) (*Rig, err
 		{"module-remap-sink", "sink_name=" + r.BSpk, "master=" + r.Sink, "rate=48000", "channels=1", "channel_map=mono",
 			"master_channel_map=front-right", "remix=no", desc("sink", r.BSpk)},
 		{"module-remap-source", "source_name=" + r.AMicSource, "master=" + pulsetest.Monitor(r.Sink), "rate=48000",
-			"channels=1", "channel_map=mono", "master_channel_map=front-left", "remix=no", desc("source", r.AMicSource)},
+			"channels=1", "channel_map=mono", "master_channel_map=front-left", "remix=no",
+			desc("source", r.AMicSource)},
 		{"module-null-sink", "sink_name=" + r.ASpk, "rate=48000", "channels=1", desc("sink", r.ASpk)},
 		{"module-null-sink", "sink_name=" + r.BMic, "rate=48000", "channels=1", desc("sink", r.BMic)},
 	}

@@ -13,7 +13,8 @@ func (d *doctor) audio(in, out string) {
 	sys, err := audio.NewSystem(d.o.Log)
 	if err != nil {
 		d.add(Check{Name: "audio system", Detail: err.Error(),
-			Fix: "install and start a sound server (PulseAudio or PipeWire), or use --no-audio on a machine without sound"})
+			Fix: "install and start a sound server (PulseAudio or PipeWire), or use --no-audio on a machine " +
+				"without sound"})
 		return
 	}
 	defer sys.Close()
@@ -30,7 +31,8 @@ func (d *doctor) audio(in, out string) {
 	ok := ins > 0 && outs > 0
 	d.add(Check{Name: "audio devices", OK: ok,
 		Detail: fmt.Sprintf("%d inputs, %d outputs (parley devices lists them)", ins, outs),
-		Fix:    "no microphone or no speaker: is the sound server running, and may your user use it (the audio group)?"})
+		Fix: "no microphone or no speaker: is the sound server running, and may your user use it (the " +
+			"audio group)?"})
 	if !ok {
 		return
 	}

@@ -123,7 +123,8 @@ func launchShared(ctx context.Context, logf func(format string, args ...any)) er
 		}
 		if time.Now().After(deadline) || ctx.Err() != nil {
 			out, _ := os.ReadFile(logFile.Name())
-			return fmt.Errorf("pulsetest: PulseAudio not reachable after starting it (start: %v): %w\n%s", runErr, err, out)
+			return fmt.Errorf("pulsetest: PulseAudio not reachable after starting it (start: %v): %w\n%s", runErr, err,
+				out)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}

@@ -107,7 +107,8 @@ func TestPrivateDaemon(t *testing.T) {
 		t.Errorf("Env = %q, want PULSE_SERVER=%s in it", env, p.Server())
 	}
 	// The shared daemon, if one runs, knows nothing of it.
-	if out, err := exec.Command("pactl", "list", "short", "sinks").Output(); err == nil && strings.Contains(string(out), sink) {
+	if out, err := exec.Command("pactl", "list", "short", "sinks").Output(); err == nil &&
+		strings.Contains(string(out), sink) {
 		t.Errorf("the shared daemon lists the private sink %s:\n%s", sink, out)
 	}
 }

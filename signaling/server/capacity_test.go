@@ -115,7 +115,8 @@ func TestIdleConnections(t *testing.T) {
 	goroutines := per(uint64(loaded.goroutines), uint64(base.goroutines))
 	heap := per(loaded.heap, base.heap)
 	stack := per(loaded.stack, base.stack)
-	t.Logf("per connection, %d connections with %d contacts each: RSS %.1f KB; after GC heap in use %.1f KB, stacks %.1f KB, together %.1f KB; goroutines %.2f",
+	t.Logf("per connection, %d connections with %d contacts each: RSS %.1f KB; after GC heap in use %.1f KB, stacks "+
+		"%.1f KB, together %.1f KB; goroutines %.2f",
 		n, contacts, per(loaded.rss, base.rss)/1024, heap/1024, stack/1024, (heap+stack)/1024, goroutines)
 	t.Logf("server: RSS %.1f MB, heap in use %.1f MB, stacks %.1f MB, %d goroutines",
 		float64(loaded.rss)/(1<<20), float64(loaded.heap)/(1<<20), float64(loaded.stack)/(1<<20), loaded.goroutines)

@@ -197,7 +197,8 @@ func TestManyWatchersLeaveCallingWorking(t *testing.T) {
 		bob.expect(status(ended(id, signaling.Unanswered, in, "alice", "bob", ReasonCanceled, 0)))
 	}
 	if got := s.consumers(t); got > base {
-		t.Errorf("presence and busy buckets: %d consumers with %d watching connections, 20 calls, long-polls and directory requests; %d before", got, n, base)
+		t.Errorf("presence and busy buckets: %d consumers with %d watching connections, 20 calls, long-polls and "+
+			"directory requests; %d before", got, n, base)
 	}
 }
 
@@ -256,7 +257,8 @@ func TestPresenceFloodCoalesced(t *testing.T) {
 	alice.waitState(t, "bob", signaling.StateOnline)
 	got := alice.presence.Load() - 1
 	limit := int64(presenceBurst + presenceRate*took.Seconds() + 1)
-	t.Logf("%d toggles in %v: %d presence messages to a watcher (at most %d)", toggles, took.Round(time.Millisecond), got, limit)
+	t.Logf("%d toggles in %v: %d presence messages to a watcher (at most %d)", toggles, took.Round(time.Millisecond),
+		got, limit)
 	if got > limit {
 		t.Errorf("%d presence messages for %d toggles in %v, want at most %d", got, toggles, took, limit)
 	}

@@ -119,7 +119,8 @@ func (s *Server) lookupAll(ctx context.Context, team string, ids []string) (map[
 // another team, or hidden from a guest. Every such case must read the same.
 func unknownUser(user string) *signaling.Error {
 	return signaling.Errorf(signaling.NotFoundUserSessionID,
-		"user %s is unknown to this server: check the id, or ask an admin to invite them (`parley invite %s`) or to get them a token (`parley token %s --api-key KEY`)", user, user, user)
+		"user %s is unknown to this server: check the id, or ask an admin to invite them (`parley invite %s`) or to "+
+			"get them a token (`parley token %s --api-key KEY`)", user, user, user)
 }
 
 // saveUser creates or changes a user of team with change, and writes the
