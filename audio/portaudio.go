@@ -87,7 +87,7 @@ func NewSystem(log *slog.Logger) (*System, error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	if _, ok := os.LookupEnv("JACK_NO_START_SERVER"); !ok {
-		os.Setenv("JACK_NO_START_SERVER", "1")
+		_ = os.Setenv("JACK_NO_START_SERVER", "1") // fails only for a name or value with NUL or =
 	}
 	quietALSA()
 	s := &System{log: log, defIn: -1, defOut: -1, streams: map[*paStream]func(){}}
@@ -113,7 +113,7 @@ func (s *System) start() error {
 	}
 	devs, err := portaudio.Devices()
 	if err != nil {
-		portaudio.Terminate()
+		_ = portaudio.Terminate()
 		return err
 	}
 	s.devices, s.listed, s.defIn, s.defOut = devs, time.Now(), -1, -1
@@ -680,9 +680,13 @@ func (sp *speaker) reopen(latency time.Duration) {
 	sp.st, sp.latency = st, st.latency()
 	sp.prior = sp.prior.plus(countsOf(old))
 	sp.mu.Unlock()
-	sp.sys.release(old)
+	if err := sp.sys.release(old); err != nil {
+		sp.log.Warn("audio: speaker: closing the stream it replaced", "device", sp.name, "err", err)
+	}
 	if sp.checkClosed() != nil { // Close took the old one
-		sp.sys.release(st)
+		if err := sp.sys.release(st); err != nil {
+			sp.log.Warn("audio: speaker: closing the new stream after Close", "device", sp.name, "err", err)
+		}
 	}
 	sp.underruns = 0
 	sp.reopens.Add(1)

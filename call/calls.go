@@ -25,7 +25,7 @@ func (p *Phone) begin(ev signaling.CallEvent, sink audio.Sink) (*active, error) 
 	}
 	pc, err := p.api.NewPeerConnection(conf)
 	if err != nil {
-		sink.Close()
+		_ = sink.Close()
 		return nil, fmt.Errorf("call: peer connection: %w", err)
 	}
 	track, err := webrtc.NewTrackLocalStaticSample(opusCodec, "audio", "parley")
@@ -34,8 +34,8 @@ func (p *Phone) begin(ev signaling.CallEvent, sink audio.Sink) (*active, error) 
 		sender, err = pc.AddTrack(track)
 	}
 	if err != nil {
-		pc.Close()
-		sink.Close()
+		_ = pc.Close()
+		_ = sink.Close()
 		return nil, fmt.Errorf("call: audio track: %w", err)
 	}
 	a := &active{ev: ev, pc: pc, track: track, media: p.newMedia(sink), quality: newQuality()}
@@ -81,7 +81,7 @@ func (p *Phone) openDevices(withSource bool) (audio.Source, audio.Sink, error) {
 	}
 	src, err := p.cfg.Devices.OpenSource(n)
 	if err != nil {
-		sink.Close()
+		_ = sink.Close()
 		return nil, nil, deviceError("microphone", err)
 	}
 	return src, sink, nil

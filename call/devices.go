@@ -202,13 +202,13 @@ func (d *devicePath) replaceSink(s audio.Sink) bool {
 	d.mu.Lock()
 	if d.closed {
 		d.mu.Unlock()
-		s.Close()
+		d.closeSink(s)
 		return false
 	}
 	old := d.sink
 	d.sink = s
 	d.mu.Unlock()
-	old.Close()
+	d.closeSink(old)
 	return true
 }
 
@@ -231,7 +231,7 @@ func (d *devicePath) handSource(s audio.Source) {
 func (d *devicePath) handSink(s audio.Sink) {
 	select {
 	case old := <-d.newSink:
-		old.Close()
+		d.closeSink(old)
 	default:
 	}
 	d.newSink <- s
@@ -257,16 +257,24 @@ func (d *devicePath) close() {
 	if src != nil {
 		src.Close()
 	}
-	sink.Close()
+	d.closeSink(sink)
 	for {
 		select {
 		case s := <-d.newSrc:
 			s.Close()
 		case s := <-d.newSink:
-			s.Close()
+			d.closeSink(s)
 		default:
 			return
 		}
+	}
+}
+
+// closeSink closes a sink the call is done with. Nobody waits for its
+// error (a WAV file that could not be finished, say), so it is logged.
+func (d *devicePath) closeSink(s audio.Sink) {
+	if err := s.Close(); err != nil {
+		d.log.Warn("call: closing a speaker", "err", err)
 	}
 }
 

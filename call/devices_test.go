@@ -62,10 +62,14 @@ func (d *pulseDevices) use(mic, spk string) {
 // routed runs open with the environment variable key (PULSE_SOURCE or
 // PULSE_SINK) set to device, or unset if "": the daemon's default.
 func routed(key, device string, open func() error) error {
+	var err error
 	if device == "" {
-		os.Unsetenv(key)
+		err = os.Unsetenv(key)
 	} else {
-		os.Setenv(key, device)
+		err = os.Setenv(key, device)
+	}
+	if err != nil {
+		return err
 	}
 	return open()
 }

@@ -161,7 +161,7 @@ func (p *proxy) cut() {
 	defer p.mu.Unlock()
 	for _, c := range p.open {
 		if tc, ok := c.(*net.TCPConn); ok {
-			tc.SetLinger(0) // a reset, not a polite close
+			_ = tc.SetLinger(0) // a reset, not a polite close (a polite one if this fails)
 		}
 		c.Close()
 	}

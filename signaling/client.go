@@ -86,7 +86,7 @@ func Dial(ctx context.Context, serverURL, token string, opts DialOptions) (*Clie
 	}
 	switch {
 	case m.Type == TypeError && m.Error != nil:
-		conn.Close(websocket.StatusNormalClosure, "")
+		_ = conn.Close(websocket.StatusNormalClosure, "")
 		return nil, m.Error
 	case m.Type != TypeWelcome:
 		conn.CloseNow()
@@ -334,7 +334,7 @@ func (c *Client) flush() {
 				return
 			}
 		default:
-			c.conn.Close(websocket.StatusNormalClosure, "bye")
+			_ = c.conn.Close(websocket.StatusNormalClosure, "bye") // the queue is flushed: closing is all that is left
 			return
 		}
 	}

@@ -246,7 +246,7 @@ func write(root, out string, res *bench.Results, logf func(string, ...any)) erro
 		return err
 	}
 	if err := res.WriteMarkdown(f, plotName); err != nil {
-		f.Close()
+		_ = f.Close()
 		return err
 	}
 	if err := f.Close(); err != nil {
@@ -267,7 +267,11 @@ func latency(ctx context.Context, e *bench.Env, o options, res *bench.Results, p
 	if err != nil {
 		return err
 	}
-	defer rig.Close()
+	defer func() {
+		if err := rig.Close(); err != nil {
+			problem("latency: %v", err)
+		}
+	}()
 	var all []bench.Contender
 	match, err := regexp.Compile(o.contenders)
 	if err != nil {

@@ -156,7 +156,7 @@ func freePorts(n int) ([]int, error) {
 	var held []interface{ Close() error }
 	defer func() {
 		for _, h := range held {
-			h.Close()
+			_ = h.Close() // sockets held to keep ports: nothing to flush
 		}
 	}()
 	for try := 0; len(ports) < n && try < 100; try++ {
@@ -183,7 +183,7 @@ func freePorts(n int) ([]int, error) {
 		}
 		if !ok {
 			for _, m := range mine {
-				m.Close()
+				_ = m.Close()
 			}
 			continue
 		}

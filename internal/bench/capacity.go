@@ -370,7 +370,7 @@ func RunIdle(ctx context.Context, url, tokensFile string, first int, out io.Writ
 		wmu.Lock()
 		defer wmu.Unlock()
 		fmt.Fprintf(w, format+"\n", args...)
-		w.Flush()
+		_ = w.Flush() // progress for whoever reads it; a reader gone is no reason to stop
 	}
 	var connected int
 	lost, stop, err := connectHere(ctx, url, tokens, first, &connected, func(k int) {

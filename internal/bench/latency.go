@@ -161,7 +161,7 @@ func RunCall(ctx context.Context, e *Env, rig *Rig, c Contender, d time.Duration
 	stopRec := func() ([]int16, []int16, error) { return rec.Stop() }
 	defer func() {
 		if rec != nil {
-			stopRec()
+			_, _, _ = stopRec() // a run that failed before it stopped the recording
 		}
 	}()
 	if err := rec.Started(ctx, 200*time.Millisecond, 10*time.Second); err != nil {

@@ -115,7 +115,7 @@ func modVersion(root, mod string) string {
 	if err != nil {
 		return ""
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }() // read only
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
 		fs := strings.Fields(strings.TrimPrefix(strings.TrimSpace(sc.Text()), "require "))

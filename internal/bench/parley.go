@@ -27,7 +27,10 @@ import (
 func BuildParley(ctx context.Context, dir, out string, race bool, tags ...string) error {
 	gobin, err := exec.LookPath("go")
 	if err != nil {
-		gobin = filepath.Join(runtime.GOROOT(), "bin", "go")
+		// No go on PATH: the toolchain that built this harness (go test,
+		// go run), which is where its GOROOT points.
+		gobin = filepath.Join(runtime.GOROOT(), "bin", "go") //nolint:staticcheck // SA1019: see above
+
 	}
 	args := []string{"build", "-o", out}
 	if race {
@@ -84,7 +87,7 @@ func StartServer(ctx context.Context, parley, dir string, args ...string) (*Serv
 	if err != nil {
 		return nil, err
 	}
-	defer logf.Close()
+	defer func() { _ = logf.Close() }() // the server writes to its own copy
 	// The calls of a benchmark come one after another between the same
 	// two users, as fast as they can: no limit on them.
 	cmd := exec.Command(parley, append([]string{"serve", "--listen", "127.0.0.1:0",
@@ -217,25 +220,25 @@ func StartProc(name, dir string, env []string, bin string, args ...string) (*Pro
 	cmd.Stderr = stderr
 	out, err := cmd.StdoutPipe()
 	if err != nil {
-		stderr.Close()
+		_ = stderr.Close()
 		return nil, err
 	}
 	if err := cmd.Start(); err != nil {
-		stderr.Close()
+		_ = stderr.Close()
 		return nil, fmt.Errorf("bench: start %s: %w", name, err)
 	}
 	stdout, err := os.Create(filepath.Join(dir, name+".stdout"))
 	if err != nil {
 		cmd.Process.Kill()
 		cmd.Wait()
-		stderr.Close()
+		_ = stderr.Close()
 		return nil, err
 	}
 	p := &Proc{Name: name, cmd: cmd, lines: make(chan string, 4096), done: make(chan struct{})}
 	go func() {
 		defer close(p.done)
-		defer stderr.Close()
-		defer stdout.Close()
+		defer func() { _ = stderr.Close() }() // the process wrote to its own copy
+		defer func() { _ = stdout.Close() }() // a copy of what p.lines has
 		sc := bufio.NewScanner(io.TeeReader(out, stdout))
 		sc.Buffer(make([]byte, 64*1024), 1<<20)
 		for sc.Scan() {

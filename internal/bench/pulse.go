@@ -62,7 +62,7 @@ func NewRig(ctx context.Context, pulse *pulsetest.Pulse, name string) (*Rig, err
 	for _, l := range loads {
 		id, err := pulse.Pactl(ctx, append([]string{"load-module"}, l...)...)
 		if err != nil {
-			r.Close()
+			_ = r.Close() // what loaded before: the load's error is the one to report
 			return nil, err
 		}
 		r.modules = append(r.modules, id)
@@ -75,7 +75,7 @@ func NewRig(ctx context.Context, pulse *pulsetest.Pulse, name string) (*Rig, err
 	}{{r.Sink, 2}, {r.ASpk, 1}, {r.BMic, 1}} {
 		stop, err := pulse.KeepAlive(ctx, s.sink, s.channels)
 		if err != nil {
-			r.Close()
+			_ = r.Close() // what loaded before: the load's error is the one to report
 			return nil, err
 		}
 		r.keep = append(r.keep, stop)

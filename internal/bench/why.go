@@ -315,13 +315,6 @@ func (r *Results) writeWhy(f func(string, ...any)) {
 	f("- `make client` (`go build -tags client`) builds parley without the server: the calls above ran it.\n\n")
 }
 
-func rssOf(c *ContenderResult) int64 {
-	if c == nil {
-		return 0
-	}
-	return c.RSSA
-}
-
 // mbSize says how large a binary is, if the run noted it.
 func mbSize(size int64) string {
 	if size == 0 {
@@ -341,7 +334,7 @@ func writeFile(path string, write func(io.Writer) error) error {
 	}
 	defer os.Remove(tmp.Name())
 	if err := write(tmp); err != nil {
-		tmp.Close()
+		_ = tmp.Close()
 		return err
 	}
 	if err := tmp.Close(); err != nil {

@@ -50,7 +50,7 @@ later. With --no-ui, call the echo service straight away and print what happens.
 			defer func() {
 				sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 				defer cancel()
-				srv.Shutdown(sctx)
+				_ = srv.Shutdown(sctx) // the demo is over: a slow shutdown is not the user's problem
 			}()
 			e.servers = []string{"http://" + srv.Addr()}
 			echoToken, err := srv.IssueToken(ctx, "echo", server.TokenOptions{})

@@ -80,9 +80,10 @@ func (d *doctor) network(servers []signaling.ICEServer) {
 				continue
 			}
 			t := target{uri, s.Username, s.Credential}
-			if uri.Scheme == stun.SchemeTypeSTUN {
+			switch uri.Scheme {
+			case stun.SchemeTypeSTUN:
 				stuns = append(stuns, t)
-			} else if uri.Scheme == stun.SchemeTypeTURN {
+			case stun.SchemeTypeTURN:
 				turns = append(turns, t)
 			}
 		}

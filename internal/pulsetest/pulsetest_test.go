@@ -131,7 +131,7 @@ func TestEnsureSharedSweeps(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { p.Pactl(ctx, "unload-module", module) }) // if the sweep missed it
+	t.Cleanup(func() { _, _ = p.Pactl(ctx, "unload-module", module) }) // if the sweep missed it (gone: an error)
 	var said []string
 	logf := func(f string, args ...any) { said = append(said, fmt.Sprintf(f, args...)) }
 	if _, err := pulsetest.EnsureShared(ctx, logf); err != nil {

@@ -217,6 +217,6 @@ func TestLongPollsPerUser(t *testing.T) {
 	wantCode(t, err, signaling.InvalidParameter)
 	cancel()
 	for range maxWaits {
-		<-errs
+		<-errs //nolint:errcheck // the waits end when cancelled, with an error: this waits for them to return
 	}
 }

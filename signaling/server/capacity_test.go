@@ -96,8 +96,13 @@ func TestIdleConnections(t *testing.T) {
 	}
 	start := time.Now()
 	if dir := os.Getenv(envIdleProfile); dir != "" {
-		f, _ := os.Create(filepath.Join(dir, "cpu.pprof"))
-		pprof.StartCPUProfile(f)
+		f, err := os.Create(filepath.Join(dir, "cpu.pprof"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			t.Fatal(err)
+		}
 	}
 	for _, p := range procs {
 		p.waitReady(t)

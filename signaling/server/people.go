@@ -219,14 +219,3 @@ func (s *Server) markSeen(ctx context.Context, key string, t time.Time) {
 		s.log.Warn("could not record last seen", "key", key, "err", err)
 	}
 }
-
-// lastSeen reads when a user was last online; zero when never.
-func (s *Server) lastSeen(ctx context.Context, key string) time.Time {
-	ctx, cancel := context.WithTimeout(ctx, s.cfg.RequestTimeout)
-	defer cancel()
-	var rec store.Seen
-	if _, _, err := store.GetJSON(ctx, s.store.Seen, key, &rec); err != nil {
-		s.log.Warn("could not read last seen", "key", key, "err", err)
-	}
-	return rec.Seen
-}

@@ -88,7 +88,7 @@ func loadOrCreate(path string, generate func() string) (value string, created bo
 		return "", false, fmt.Errorf("server: %w", err)
 	}
 	if _, err := f.WriteString(v + "\n"); err != nil {
-		f.Close()
+		_ = f.Close()
 		os.Remove(path)
 		return "", false, fmt.Errorf("server: write %s: %w", path, err)
 	}

@@ -124,7 +124,7 @@ func (s *Store) Append(r Record) error {
 		return fmt.Errorf("history: %w", err)
 	}
 	if _, err := f.Write(line); err != nil {
-		f.Close()
+		_ = f.Close()
 		return fmt.Errorf("history: %w", err)
 	}
 	if err := f.Close(); err != nil {
