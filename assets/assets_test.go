@@ -133,7 +133,8 @@ func TestHangupFalls(t *testing.T) {
 	first := dominant(samples[:n], 300, 1200, 1)
 	last := dominant(samples[3*n:], 300, 1200, 1)
 	if !(first > 750 && last < 550) {
-		t.Errorf("dominant frequency %v Hz in the first quarter, %v Hz in the last; want a fall from ~880 to ~440 Hz", first, last)
+		t.Errorf("dominant frequency %v Hz in the first quarter, %v Hz in the last; want a fall from ~880 to ~440 Hz",
+			first, last)
 	}
 }
 
@@ -197,7 +198,8 @@ func TestDecodeWAV(t *testing.T) {
 		wantErr string
 	}{
 		{"plain", wav("fmt ", pcm, "data", data), []int16{1, -1, -32768}, ""},
-		{"odd chunk before data is skipped with its pad byte", wav("fmt ", pcm, "LIST", []byte("abc"), "data", data), []int16{1, -1, -32768}, ""},
+		{"odd chunk before data is skipped with its pad byte", wav("fmt ", pcm, "LIST", []byte("abc"), "data", data),
+			[]int16{1, -1, -32768}, ""},
 		{"extensible PCM", wav("fmt ", extensibleFmt(wavPCM), "data", data), []int16{1, -1, -32768}, ""},
 		{"extensible float", wav("fmt ", extensibleFmt(3), "data", data), nil, "not integer PCM"},
 		{"float", wav("fmt ", fmtChunk(3, 1, 48000, 32), "data", data), nil, "not integer PCM"},

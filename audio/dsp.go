@@ -326,7 +326,8 @@ func (p *Processor) Process(frame []int16) {
 	}
 	b := p.opts.Load()
 	aec, ns, agc := b&1 != 0, b&2 != 0, b&4 != 0
-	C.dsp_set(p.d, cbool(aec), cbool(ns), cbool(agc), C.int(noiseSuppressDB), C.float(agcLevel), C.int(agcMaxGainDB), C.int(agcIncrementDB))
+	C.dsp_set(p.d, cbool(aec), cbool(ns), cbool(agc), C.int(noiseSuppressDB), C.float(agcLevel), C.int(agcMaxGainDB),
+		C.int(agcIncrementDB))
 	if aec != p.aec || p.reset.Swap(false) {
 		p.aec = aec
 		p.est.reset()
@@ -338,13 +339,15 @@ func (p *Processor) Process(frame []int16) {
 	if aec {
 		// A new estimate is taken when it moves the echo by more than the
 		// margin: less, and the echo is where the filter has it already.
-		if d, ok := p.est.update(p.fresh, frame); ok && abs(d-int(p.delay.Load())) > int(echoMargin*SampleRate/time.Second) {
+		if d, ok := p.est.update(p.fresh, frame); ok &&
+			abs(d-int(p.delay.Load())) > int(echoMargin*SampleRate/time.Second) {
 			p.delay.Store(int64(d))
 			C.dsp_reset_echo(p.d)
 		}
 	}
 	if aec || ns || agc {
-		C.dsp_run(p.d, (*C.spx_int16_t)(unsafe.Pointer(&frame[0])), (*C.spx_int16_t)(unsafe.Pointer(&p.ref[0])), C.int(len(frame)))
+		C.dsp_run(p.d, (*C.spx_int16_t)(unsafe.Pointer(&frame[0])), (*C.spx_int16_t)(unsafe.Pointer(&p.ref[0])),
+			C.int(len(frame)))
 	}
 }
 

@@ -72,7 +72,8 @@ func (r *echoRoom) mic(at int, near []int16, dst []int16) {
 // runRoom plays far through room for its length with near talking at the
 // microphone, in frames of n samples, and returns what the microphone
 // heard, what the processor made of it and the echo delay it settled on.
-func runRoom(t testing.TB, n int, opts audio.ProcessorOptions, room *echoRoom, far, near []int16) (mic, out []int16, est time.Duration) {
+func runRoom(t testing.TB, n int, opts audio.ProcessorOptions, room *echoRoom, far,
+	near []int16) (mic, out []int16, est time.Duration) {
 	p, err := audio.NewProcessor(n, 0, opts)
 	if err != nil {
 		t.Fatal(err)
@@ -100,7 +101,8 @@ func TestProcessorJitter(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer p.Close()
-	room := &echoRoom{delay: int(80 * time.Millisecond * audio.SampleRate / time.Second), gain: 0.5, rng: rand.New(rand.NewPCG(3, 4))}
+	room := &echoRoom{delay: int(80 * time.Millisecond * audio.SampleRate / time.Second), gain: 0.5,
+		rng: rand.New(rand.NewPCG(3, 4))}
 	rng := rand.New(rand.NewPCG(5, 6))
 	n := audio.FrameSamples
 	frames := len(far) / n
@@ -148,7 +150,8 @@ func TestProcessorCancelsEcho(t *testing.T) {
 		for _, c := range []struct {
 			delay       time.Duration
 			reverberant bool
-		}{{30 * time.Millisecond, false}, {150 * time.Millisecond, false}, {300 * time.Millisecond, false}, {150 * time.Millisecond, true}} {
+		}{{30 * time.Millisecond, false}, {150 * time.Millisecond, false}, {300 * time.Millisecond, false},
+			{150 * time.Millisecond, true}} {
 			t.Run(fmt.Sprintf("frame=%v,delay=%v,reverberant=%v", frame, c.delay, c.reverberant), func(t *testing.T) {
 				cancelsEcho(t, int(frame*audio.SampleRate/time.Second), newRoom(c.delay, c.reverberant), far, talker)
 			})
@@ -165,7 +168,8 @@ func cancelsEcho(t *testing.T, n int, room *echoRoom, far, talker []int16) {
 	// The estimate is the direct path's delay less the one-frame cushion
 	// and the 20 ms margin, to 10 ms.
 	delay := time.Duration(room.delay-n) * time.Second / audio.SampleRate
-	if want := max(0, delay-20*time.Millisecond); room.reflections == nil && (est < want-10*time.Millisecond || est > want+10*time.Millisecond) {
+	if want := max(0, delay-20*time.Millisecond); room.reflections == nil && (est < want-10*time.Millisecond ||
+		est > want+10*time.Millisecond) {
 		t.Errorf("estimated delay %v, want %v ± 10ms", est, want)
 	}
 	echo, residual := audiotest.DBFS(mic[sec(2):sec(4)]), audiotest.DBFS(out[sec(2):sec(4)])
@@ -197,7 +201,8 @@ func TestProcessorLateMicrophone(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer p.Close()
-	room := &echoRoom{delay: int(80 * time.Millisecond * audio.SampleRate / time.Second), gain: 0.5, rng: rand.New(rand.NewPCG(7, 8))}
+	room := &echoRoom{delay: int(80 * time.Millisecond * audio.SampleRate / time.Second), gain: 0.5,
+		rng: rand.New(rand.NewPCG(7, 8))}
 	rng := rand.New(rand.NewPCG(9, 10))
 	n := audio.FrameSamples
 	frames := len(far) / n
@@ -286,7 +291,8 @@ func TestProcessorFollowsShifts(t *testing.T) {
 			}
 			before := audiotest.DBFS(mic[sec(2):sec(3)]) - audiotest.DBFS(out[sec(2):sec(3)])
 			after := audiotest.DBFS(mic[sec(3.5):sec(6)]) - audiotest.DBFS(out[sec(3.5):sec(6)])
-			t.Logf("%.1f dB less echo before, %.1f dB from 0.5 s after; delay %v, %d slips", before, after, p.EchoDelay(), p.Slips())
+			t.Logf("%.1f dB less echo before, %.1f dB from 0.5 s after; delay %v, %d slips", before, after,
+				p.EchoDelay(), p.Slips())
 			if before < 25 {
 				t.Errorf("echo reduced by %.1f dB before the restart, want ≥ 25", before)
 			}
@@ -302,7 +308,8 @@ func TestProcessorFollowsShifts(t *testing.T) {
 
 func TestProcessorOff(t *testing.T) {
 	far := audiotest.Speech(1, 2*time.Second)
-	mic, out, _ := runRoom(t, audio.FrameSamples, audio.ProcessorOptions{}, newRoom(50*time.Millisecond, false), far, make([]int16, len(far)))
+	mic, out, _ := runRoom(t, audio.FrameSamples, audio.ProcessorOptions{}, newRoom(50*time.Millisecond, false), far,
+		make([]int16, len(far)))
 	for i := range mic {
 		if mic[i] != out[i] {
 			t.Fatalf("sample %d changed with everything off: %d → %d", i, mic[i], out[i])
@@ -317,20 +324,21 @@ func BenchmarkProcessor(b *testing.B) {
 		{EchoCancellation: true},
 		{NoiseSuppression: true, AutoGain: true},
 	} {
-		b.Run(fmt.Sprintf("aec=%v,ns=%v,agc=%v", o.EchoCancellation, o.NoiseSuppression, o.AutoGain), func(b *testing.B) {
-			p, err := audio.NewProcessor(audio.FrameSamples, 0, o)
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer p.Close()
-			frame := make([]int16, audio.FrameSamples)
-			b.ReportAllocs()
-			for i := 0; b.Loop(); i++ {
-				at := (i * audio.FrameSamples) % (len(far) - audio.FrameSamples)
-				p.Playback(far[at : at+audio.FrameSamples])
-				copy(frame, far[at:at+audio.FrameSamples])
-				p.Process(frame)
-			}
-		})
+		b.Run(fmt.Sprintf("aec=%v,ns=%v,agc=%v", o.EchoCancellation, o.NoiseSuppression, o.AutoGain),
+			func(b *testing.B) {
+				p, err := audio.NewProcessor(audio.FrameSamples, 0, o)
+				if err != nil {
+					b.Fatal(err)
+				}
+				defer p.Close()
+				frame := make([]int16, audio.FrameSamples)
+				b.ReportAllocs()
+				for i := 0; b.Loop(); i++ {
+					at := (i * audio.FrameSamples) % (len(far) - audio.FrameSamples)
+					p.Playback(far[at : at+audio.FrameSamples])
+					copy(frame, far[at:at+audio.FrameSamples])
+					p.Process(frame)
+				}
+			})
 	}
 }

@@ -117,11 +117,11 @@ func (e *expander) pitch() (lag int, corr float64) {
 }
 
 // note records audio about to be played: decoded (or recovered) when
-// real, otherwise concealed, by fill when expanded. Audio after an expanded
+// genuine, otherwise concealed, by fill when expanded. Audio after an expanded
 // gap is cross-faded in from the continuing expansion, so the seam does
 // not click.
-func (e *expander) note(pcm []int16, real, expanded bool) {
-	if real {
+func (e *expander) note(pcm []int16, genuine, expanded bool) {
+	if genuine {
 		e.spent = false
 	}
 	if e.bridged > 0 && !expanded {

@@ -71,9 +71,11 @@ func (c JitterConfig) Validate() error {
 	c = c.withDefaults()
 	switch {
 	case c.FrameSamples < 120 || c.FrameSamples > MaxFrameSamples || c.FrameSamples%120 != 0:
-		return fmt.Errorf("audio: jitter buffer: frame of %d samples is not a multiple of 2.5 ms up to 120 ms", c.FrameSamples)
+		return fmt.Errorf("audio: jitter buffer: frame of %d samples is not a multiple of 2.5 ms up to 120 ms",
+			c.FrameSamples)
 	case c.MinDelay <= 0 || c.StartDelay < c.MinDelay || c.MaxDelay < c.StartDelay:
-		return fmt.Errorf("audio: jitter buffer: want 0 < MinDelay (%v) <= StartDelay (%v) <= MaxDelay (%v)", c.MinDelay, c.StartDelay, c.MaxDelay)
+		return fmt.Errorf("audio: jitter buffer: want 0 < MinDelay (%v) <= StartDelay (%v) <= MaxDelay (%v)",
+			c.MinDelay, c.StartDelay, c.MaxDelay)
 	case c.MaxDelay > 2*time.Second:
 		return fmt.Errorf("audio: jitter buffer: MaxDelay %v is over 2 s", c.MaxDelay)
 	}

@@ -253,7 +253,8 @@ func checkNoHoles(t testing.TB, s sim) {
 			worst, at = d, i
 		}
 	}
-	t.Logf("windows below -40 dBFS: %d; largest step between samples: %.0f (at frame %d)", quiet, worst, at/audio.FrameSamples+first)
+	t.Logf("windows below -40 dBFS: %d; largest step between samples: %.0f (at frame %d)", quiet, worst,
+		at/audio.FrameSamples+first)
 	if quiet > 0 {
 		t.Errorf("%d 10 ms windows below -40 dBFS: concealment left holes", quiet)
 	}
@@ -300,16 +301,19 @@ func TestJitterAdaptsToJitterAndCalm(t *testing.T) {
 	s := run(t, pkts, 7*time.Millisecond)
 	k := s.started(t)
 	at := func(d time.Duration) audio.JitterStats { return s.stats[int(d/frameDur)] }
-	for _, d := range []time.Duration{9 * time.Second, 12 * time.Second, 19 * time.Second, 22 * time.Second, 25 * time.Second, 29 * time.Second} {
+	for _, d := range []time.Duration{9 * time.Second, 12 * time.Second, 19 * time.Second, 22 * time.Second,
+		25 * time.Second, 29 * time.Second} {
 		st := at(d)
-		t.Logf("t=%2.0fs target %5v jitter %6v buffered %5v playout %6v", d.Seconds(), st.TargetDelay, st.Jitter.Round(time.Millisecond), st.BufferedDelay, st.PlayoutDelay.Round(time.Millisecond))
+		t.Logf("t=%2.0fs target %5v jitter %6v buffered %5v playout %6v", d.Seconds(), st.TargetDelay,
+			st.Jitter.Round(time.Millisecond), st.BufferedDelay, st.PlayoutDelay.Round(time.Millisecond))
 	}
 	calm, jittery, after := at(9*time.Second), at(19*time.Second), at(29*time.Second)
 	if calm.TargetDelay > 25*time.Millisecond || calm.BufferedDelay > 40*time.Millisecond {
 		t.Errorf("before jitter: target %v buffered %v, want <= 25ms and <= 40ms", calm.TargetDelay, calm.BufferedDelay)
 	}
 	if jittery.TargetDelay < 40*time.Millisecond || jittery.TargetDelay > 60*time.Millisecond {
-		t.Errorf("under 30 ms jitter: target %v, want 40..60ms (20 ms + 95th percentile ≈ 28.5 ms)", jittery.TargetDelay)
+		t.Errorf("under 30 ms jitter: target %v, want 40..60ms (20 ms + 95th percentile ≈ 28.5 ms)",
+			jittery.TargetDelay)
 	}
 	// The playout delay at one instant depends on which packet came last;
 	// its mean over the adapted jitter phase is what the target steers.
@@ -329,7 +333,8 @@ func TestJitterAdaptsToJitterAndCalm(t *testing.T) {
 		t.Errorf("%d of %d frames concealed under jitter after adapting, want <= 3%%", c, len(adapted))
 	}
 	if after.TargetDelay > 25*time.Millisecond || after.BufferedDelay > 40*time.Millisecond {
-		t.Errorf("9 s after calm: target %v buffered %v, want <= 25ms and <= 40ms", after.TargetDelay, after.BufferedDelay)
+		t.Errorf("9 s after calm: target %v buffered %v, want <= 25ms and <= 40ms", after.TargetDelay,
+			after.BufferedDelay)
 	}
 	if d := after.Dropped - jittery.Dropped; d == 0 {
 		t.Error("no frame dropped after calm returned; the delay cannot have shrunk")
@@ -379,7 +384,8 @@ func TestJitterWrapAround(t *testing.T) {
 	// Reorder across the sequence wrap (packet 35 is seq 65535). Reordering
 	// needs 20 ms of delay headroom, so ask for 60 ms.
 	pkts[35].arrive += 25 * time.Millisecond
-	s := runWith(t, audio.JitterConfig{MinDelay: 60 * time.Millisecond, StartDelay: 60 * time.Millisecond}, pkts, 15*time.Millisecond)
+	s := runWith(t, audio.JitterConfig{MinDelay: 60 * time.Millisecond, StartDelay: 60 * time.Millisecond}, pkts,
+		15*time.Millisecond)
 	k := s.started(t)
 	st := s.jb.Stats()
 	if c := count(k, audio.Concealed); c != 0 || st.Late != 0 || st.Resyncs != 0 {

@@ -40,7 +40,8 @@ func NewEncoder(frameSamples int) (*Encoder, error) {
 		frameSamples = FrameSamples
 	}
 	if !validFrame(frameSamples) || frameSamples > SampleRate*60/1000 {
-		return nil, fmt.Errorf("audio: opus encoder: frame of %d samples is not 2.5, 5, 10, 20, 40 or 60 ms", frameSamples)
+		return nil, fmt.Errorf("audio: opus encoder: frame of %d samples is not 2.5, 5, 10, 20, 40 or 60 ms",
+			frameSamples)
 	}
 	enc, err := opus.NewEncoder(SampleRate, Channels, opus.AppVoIP)
 	if err != nil {

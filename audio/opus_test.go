@@ -106,7 +106,8 @@ func TestOpusFECRecoversLostFrame(t *testing.T) {
 		t.Errorf("FEC frame level = %.1f dBFS, want > -20", lvl)
 	}
 	if got := audiotest.DominantFrequency(concealed); math.Abs(got-1000) < 100 {
-		t.Errorf("PLC frame dominant frequency = %.1f Hz; PLC cannot know the new tone, so the test proves nothing", got)
+		t.Errorf("PLC frame dominant frequency = %.1f Hz; PLC cannot know the new tone, so the test proves nothing",
+			got)
 	}
 	// The stream goes on normally after the recovered frame.
 	if _, err := fecDec.Decode(pkts[lost+1], pcm); err != nil {
@@ -149,7 +150,8 @@ func TestPacketHasFECFollowsExpectedLoss(t *testing.T) {
 		share := float64(with) / float64(len(pkts)-1)
 		t.Logf("expected loss %2d%%: %3.0f%% of packets carry FEC", tc.loss, 100*share)
 		if share < tc.minShare || share > tc.maxShare {
-			t.Errorf("expected loss %d%%: %.0f%% of packets carry FEC, want %.0f%%..%.0f%%", tc.loss, 100*share, 100*tc.minShare, 100*tc.maxShare)
+			t.Errorf("expected loss %d%%: %.0f%% of packets carry FEC, want %.0f%%..%.0f%%", tc.loss, 100*share,
+				100*tc.minShare, 100*tc.maxShare)
 		}
 	}
 }

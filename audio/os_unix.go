@@ -21,18 +21,19 @@ func silenceStderr() (restore func(), err error) {
 	if err != nil {
 		return nil, err
 	}
-	defer null.Close()
+	defer func() { _ = null.Close() }() // descriptor 2 is a copy of it
 	saved, err := unix.FcntlInt(2, unix.F_DUPFD_CLOEXEC, 0)
 	if err != nil {
 		return nil, err
 	}
 	if err := unix.Dup2(int(null.Fd()), 2); err != nil {
-		unix.Close(saved)
+		_ = unix.Close(saved)
 		return nil, err
 	}
 	return func() {
-		unix.Dup2(saved, 2)
-		unix.Close(saved)
+		// Nowhere to report a failure: stderr is what it would restore.
+		_ = unix.Dup2(saved, 2)
+		_ = unix.Close(saved)
 	}, nil
 }
 
@@ -47,8 +48,8 @@ func newWakePipe() (r *os.File, w int, err error) {
 	for _, fd := range p {
 		unix.CloseOnExec(fd)
 		if err := unix.SetNonblock(fd, true); err != nil {
-			unix.Close(p[0])
-			unix.Close(p[1])
+			_ = unix.Close(p[0])
+			_ = unix.Close(p[1])
 			return nil, -1, err
 		}
 	}

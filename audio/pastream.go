@@ -51,15 +51,16 @@ func openPAStream(dev int, input bool, channels int, latency time.Duration, capS
 	}
 	c := C.ps_new(in, C.int(channels), C.size_t(capSamples), C.size_t(low), C.int(wfd))
 	if c == nil {
-		wake.Close()
-		closeFD(wfd)
+		_ = wake.Close()
+		_ = closeFD(wfd)
 		return nil, errors.New("out of memory")
 	}
-	if code := C.ps_open(c, C.PaDeviceIndex(dev), C.double(latency.Seconds()), C.ulong(paBufferSamples)); code != C.paNoError {
+	if code := C.ps_open(c, C.PaDeviceIndex(dev), C.double(latency.Seconds()),
+		C.ulong(paBufferSamples)); code != C.paNoError {
 		err := paError(code)
 		C.ps_free(c)
-		wake.Close()
-		closeFD(wfd)
+		_ = wake.Close()
+		_ = closeFD(wfd)
 		return nil, err
 	}
 	return &paStream{input: input, wake: wake, wfd: wfd, c: c}, nil

@@ -87,7 +87,7 @@ func NewSystem(log *slog.Logger) (*System, error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	if _, ok := os.LookupEnv("JACK_NO_START_SERVER"); !ok {
-		os.Setenv("JACK_NO_START_SERVER", "1")
+		_ = os.Setenv("JACK_NO_START_SERVER", "1") // fails only for a name or value with NUL or =
 	}
 	quietALSA()
 	s := &System{log: log, defIn: -1, defOut: -1, streams: map[*paStream]func(){}}
@@ -113,7 +113,7 @@ func (s *System) start() error {
 	}
 	devs, err := portaudio.Devices()
 	if err != nil {
-		portaudio.Terminate()
+		_ = portaudio.Terminate()
 		return err
 	}
 	s.devices, s.listed, s.defIn, s.defOut = devs, time.Now(), -1, -1
@@ -297,7 +297,8 @@ func (s *System) find(name string, input bool) (*portaudio.DeviceInfo, error) {
 	for i, d := range matches {
 		names[i] = strconv.Quote(d.Name)
 	}
-	return nil, notFound("%q matches several %s devices (%s); use a full name or an index", name, dir, strings.Join(names, ", "))
+	return nil, notFound("%q matches several %s devices (%s); use a full name or an index", name, dir,
+		strings.Join(names, ", "))
 }
 
 // findListed is find, after reading the device list again if the device
@@ -328,7 +329,8 @@ func classify(err error) error {
 // its user's Read or Write return) and returns it with its channel count.
 // latency is the device latency to ask for; 0 means the device's low
 // latency.
-func (s *System) open(dev *portaudio.DeviceInfo, input bool, latency time.Duration, capSamples, low int, wake func()) (*paStream, int, error) {
+func (s *System) open(dev *portaudio.DeviceInfo, input bool, latency time.Duration, capSamples, low int,
+	wake func()) (*paStream, int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
@@ -429,7 +431,8 @@ func (s *System) OpenMic(name string, frameSamples int) (Source, error) {
 		return nil, fmt.Errorf("audio: open microphone %q: %w", dev.Name, err)
 	}
 	m.st = st
-	s.log.Info("audio: microphone open", "device", dev.Name, "channels", ch, "latency", st.latency(), "realtime", st.realtime())
+	s.log.Info("audio: microphone open", "device", dev.Name, "channels", ch, "latency", st.latency(), "realtime",
+		st.realtime())
 	return m, nil
 }
 
@@ -517,7 +520,8 @@ func (m *mic) Close() error {
 		overruns, _ := m.st.counters()
 		shift, xruns := m.st.shift()
 		m.closeErr = m.sys.release(m.st)
-		m.log.Info("audio: microphone closed", "dropped_samples", overruns, "xruns", xruns, "shift", samplesDuration(shift))
+		m.log.Info("audio: microphone closed", "dropped_samples", overruns, "xruns", xruns, "shift",
+			samplesDuration(shift))
 		if m.closeErr != nil {
 			m.closeErr = fmt.Errorf("audio: close microphone: %w", m.closeErr)
 		}
@@ -555,7 +559,8 @@ func (s *System) OpenSpeaker(name string, frameSamples int) (Sink, error) {
 	}
 	floor := min(paBufferSamples, frameSamples/2)
 	sp := &speaker{sys: s, log: s.log, closer: newCloser(), buf: make([]byte, 64), name: dev.Name, dev: dev,
-		frame: frameSamples, step: frameSamples / 2, floor: floor, low: floor, maxLow: 2 * frameSamples, calm: time.Now()}
+		frame: frameSamples, step: frameSamples / 2, floor: floor, low: floor, maxLow: 2 * frameSamples,
+		calm: time.Now()}
 	s.mu.Lock()
 	latency := s.outLat
 	s.mu.Unlock()
@@ -564,7 +569,8 @@ func (s *System) OpenSpeaker(name string, frameSamples int) (Sink, error) {
 		return nil, fmt.Errorf("audio: open speaker %q: %w", dev.Name, err)
 	}
 	sp.st, sp.latency = st, st.latency()
-	s.log.Info("audio: speaker open", "device", dev.Name, "channels", ch, "latency", sp.latency, "queue_ms", sp.low*1000/SampleRate, "realtime", st.realtime())
+	s.log.Info("audio: speaker open", "device", dev.Name, "channels", ch, "latency", sp.latency, "queue_ms",
+		sp.low*1000/SampleRate, "realtime", st.realtime())
 	return sp, nil
 }
 
@@ -628,7 +634,8 @@ func countsOf(st *paStream) streamCounts {
 }
 
 func (c streamCounts) plus(d streamCounts) streamCounts {
-	return streamCounts{gaps: c.gaps + d.gaps, underruns: c.underruns + d.underruns, xruns: c.xruns + d.xruns, shift: c.shift + d.shift}
+	return streamCounts{gaps: c.gaps + d.gaps, underruns: c.underruns + d.underruns, xruns: c.xruns + d.xruns,
+		shift: c.shift + d.shift}
 }
 
 // speakerCalm is how long playback must go without an underrun before the
@@ -663,7 +670,8 @@ func (sp *speaker) adapt() {
 func (sp *speaker) reopen(latency time.Duration) {
 	st, _, err := sp.sys.open(sp.dev, false, latency, spkRingFrames*sp.frame, sp.low, func() { sp.close() })
 	if err != nil {
-		sp.log.Warn("audio: speaker: opening again with more latency failed; going on as it is", "device", sp.name, "latency", latency, "err", err)
+		sp.log.Warn("audio: speaker: opening again with more latency failed; going on as it is", "device", sp.name,
+			"latency", latency, "err", err)
 		sp.reopenFailed = true
 		return
 	}
@@ -672,9 +680,13 @@ func (sp *speaker) reopen(latency time.Duration) {
 	sp.st, sp.latency = st, st.latency()
 	sp.prior = sp.prior.plus(countsOf(old))
 	sp.mu.Unlock()
-	sp.sys.release(old)
+	if err := sp.sys.release(old); err != nil {
+		sp.log.Warn("audio: speaker: closing the stream it replaced", "device", sp.name, "err", err)
+	}
 	if sp.checkClosed() != nil { // Close took the old one
-		sp.sys.release(st)
+		if err := sp.sys.release(st); err != nil {
+			sp.log.Warn("audio: speaker: closing the new stream after Close", "device", sp.name, "err", err)
+		}
 	}
 	sp.underruns = 0
 	sp.reopens.Add(1)
@@ -764,7 +776,8 @@ func (sp *speaker) Close() error {
 		c := sp.prior.plus(countsOf(st))
 		sp.mu.Unlock()
 		sp.closeErr = sp.sys.release(st)
-		sp.log.Info("audio: speaker closed", "underruns", c.underruns, "xruns", c.xruns, "shift", samplesDuration(c.shift),
+		sp.log.Info("audio: speaker closed", "underruns", c.underruns, "xruns", c.xruns, "shift",
+			samplesDuration(c.shift),
 			"latency", latency, "reopens", sp.reopens.Load())
 		if sp.closeErr != nil {
 			sp.closeErr = fmt.Errorf("audio: close speaker: %w", sp.closeErr)

@@ -98,7 +98,8 @@ func TestMicCapturesTone(t *testing.T) {
 		}
 		got = append(got, frame...)
 	}
-	t.Logf("capture: tone heard %v after pacat started (an upper bound: includes pacat start-up and its 40 ms buffer)", heardAt.Sub(playAt).Round(100*time.Microsecond))
+	t.Logf("capture: tone heard %v after pacat started (an upper bound: includes pacat start-up and its 40 ms buffer)",
+		heardAt.Sub(playAt).Round(100*time.Microsecond))
 	if f := audiotest.DominantFrequency(got); math.Abs(f-440) > 5 {
 		t.Errorf("captured %.2f Hz, want 440 ± 5", f)
 	}
@@ -122,7 +123,8 @@ func wantClean(t *testing.T, what string, s []int16, hz float64) {
 	low := audiotest.CountBelow(snrs, 40)
 	t.Logf("%s SNR per 100 ms: %.1f dB", what, snrs)
 	if med := audiotest.Median(snrs); med < 40 || low > len(snrs)/5 {
-		t.Errorf("%s: SNR median %.1f dB, under 40 dB in %d of %d windows of 100 ms; want a median of 40 dB or more and at most %d under",
+		t.Errorf("%s: SNR median %.1f dB, under 40 dB in %d of %d windows of 100 ms; want a median of 40 dB or more "+
+			"and at most %d under",
 			what, med, low, len(snrs), len(snrs)/5)
 	}
 }
@@ -187,7 +189,8 @@ func TestSpeakerPlaysTone(t *testing.T) {
 	if err := <-writerDone; err != nil && !errors.Is(err, audio.ErrClosed) {
 		t.Fatal(err)
 	}
-	t.Logf("playback: tone reached the sink %v after Write was called (includes parec's 10 ms fragments)", heardAt.Sub(<-writeAt).Round(100*time.Microsecond))
+	t.Logf("playback: tone reached the sink %v after Write was called (includes parec's 10 ms fragments)",
+		heardAt.Sub(<-writeAt).Round(100*time.Microsecond))
 	got = got[audio.SampleRate/10:] // past the onset
 	if f := audiotest.DominantFrequency(got); math.Abs(f-660) > 5 {
 		t.Errorf("played %.2f Hz, want 660 ± 5", f)
@@ -256,7 +259,8 @@ func TestLoopbackLatency(t *testing.T) {
 	}
 	slices.Sort(lat)
 	t.Logf("speaker→mic loopback latency over %d bursts: min %v, median %v, max %v", bursts,
-		lat[0].Round(100*time.Microsecond), lat[bursts/2].Round(100*time.Microsecond), lat[bursts-1].Round(100*time.Microsecond))
+		lat[0].Round(100*time.Microsecond), lat[bursts/2].Round(100*time.Microsecond),
+		lat[bursts-1].Round(100*time.Microsecond))
 	if lat[bursts/2] > 150*time.Millisecond {
 		t.Errorf("median loopback latency %v, want < 150ms", lat[bursts/2])
 	}
@@ -273,7 +277,8 @@ func TestDeviceNames(t *testing.T) {
 	devs, _ := sys.Devices()
 	var pulse audio.Device
 	for _, d := range devs {
-		t.Logf("device %d %q in %d out %d default in %v out %v host %s", d.Index, d.Name, d.MaxInputChannels, d.MaxOutputChannels, d.DefaultInput, d.DefaultOutput, d.HostAPI)
+		t.Logf("device %d %q in %d out %d default in %v out %v host %s", d.Index, d.Name, d.MaxInputChannels,
+			d.MaxOutputChannels, d.DefaultInput, d.DefaultOutput, d.HostAPI)
 		if d.Name == "pulse" {
 			pulse = d
 		}
@@ -299,7 +304,8 @@ func TestDeviceNames(t *testing.T) {
 		}
 	}
 	// "e" is in both "pulse" and "default".
-	if _, err := sys.OpenMic("e", 0); !errors.Is(err, audio.ErrDeviceNotFound) || !strings.Contains(err.Error(), "several") {
+	if _, err := sys.OpenMic("e", 0); !errors.Is(err, audio.ErrDeviceNotFound) ||
+		!strings.Contains(err.Error(), "several") {
 		t.Errorf("ambiguous OpenMic(\"e\") = %v, want ErrDeviceNotFound naming several", err)
 	}
 }
@@ -381,7 +387,8 @@ func TestPortAudioIsQuiet(t *testing.T) {
 	if noisy == "" {
 		t.Log("bare PortAudio printed nothing here; the quiet check below is vacuous")
 	} else {
-		t.Logf("bare PortAudio printed %d lines to stderr, e.g. %q", strings.Count(noisy, "\n"), strings.SplitN(noisy, "\n", 2)[0])
+		t.Logf("bare PortAudio printed %d lines to stderr, e.g. %q", strings.Count(noisy, "\n"),
+			strings.SplitN(noisy, "\n", 2)[0])
 	}
 	out, errs := runAudioChild(t, "quiet", sink)
 	if !strings.Contains(out, "child ok") {
@@ -455,9 +462,9 @@ func TestAudioChild(t *testing.T) {
 		if err := portaudio.Initialize(); err != nil {
 			t.Fatal(err)
 		}
-		portaudio.Devices()
+		_, _ = portaudio.Devices() // the probe is what loads the libraries; the list is not needed
 		fmt.Println(mapsReport())
-		portaudio.Terminate()
+		_ = portaudio.Terminate()
 	case "list":
 		sys, err := audio.NewSystem(nil)
 		if err != nil {

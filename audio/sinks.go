@@ -49,7 +49,7 @@ func CreateWAVSink(path string) (Sink, error) {
 	var h [wavHeaderSize]byte
 	wavHeader(h[:], 0)
 	if _, err := f.Write(h[:]); err != nil {
-		f.Close()
+		_ = f.Close()
 		return nil, fmt.Errorf("audio: create wav sink %s: %w", path, err)
 	}
 	return w, nil

@@ -186,7 +186,9 @@ func TestOpenWAVSourceErrors(t *testing.T) {
 		t.Errorf("missing file: %v, want ErrNotExist", err)
 	}
 	bad := filepath.Join(t.TempDir(), "bad.wav")
-	os.WriteFile(bad, []byte("not a wav file at all"), 0o644)
+	if err := os.WriteFile(bad, []byte("not a wav file at all"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := audio.OpenWAVSource(bad); err == nil {
 		t.Error("garbage file opened")
 	}

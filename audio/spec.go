@@ -32,7 +32,8 @@ func OpenSource(sys *System, spec string, frameSamples int) (Source, error) {
 	case strings.HasPrefix(spec, "tone:"):
 		hz, err := strconv.ParseFloat(strings.TrimPrefix(spec, "tone:"), 64)
 		if err != nil || !(hz > 0 && hz < SampleRate/2) {
-			return nil, badSpec("source", spec, SourceSpecHelp, "tone:HZ needs a frequency between 0 and 24000 Hz, e.g. tone:440")
+			return nil, badSpec("source", spec, SourceSpecHelp,
+				"tone:HZ needs a frequency between 0 and 24000 Hz, e.g. tone:440")
 		}
 		return NewTone(hz, toneSpecAmplitude, frameSamples), nil
 	case strings.HasPrefix(spec, "file:"):

@@ -168,5 +168,5 @@ func TestWakeWaitTimesOutAndCloses(t *testing.T) {
 	if err := <-done; !errors.Is(err, ErrClosed) {
 		t.Errorf("wait across close = %v, want ErrClosed", err)
 	}
-	closeFD(wfd)
+	_ = closeFD(wfd)
 }

@@ -118,7 +118,8 @@ func (r *rig) phoneCtx(ctx context.Context, user string, d devices, change func(
 	}
 	cfg := call.Config{Server: r.url, Token: tok, Devices: d}
 	if os.Getenv("PARLEY_TEST_LOG") != "" { // the phones' logs, for debugging a test
-		cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug})).With("user", user)
+		cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug})).With("user",
+			user)
 	}
 	change(&cfg)
 	ph, err := call.Start(ctx, cfg)
@@ -251,7 +252,8 @@ func TestToneBothWays(t *testing.T) {
 		}
 		// One seam of the jitter buffer settling may spoil one quarter.
 		if med, low := audiotest.Median(snrs), audiotest.CountBelow(snrs, 15); med < 20 || low > 1 {
-			t.Errorf("%s: tone SNR median %.1f dB with %d quarter seconds under 15 dB, want ≥ 20 dB and at most one", c.who, med, low)
+			t.Errorf("%s: tone SNR median %.1f dB with %d quarter seconds under 15 dB, want ≥ 20 dB and at most one",
+				c.who, med, low)
 		}
 	}
 	hangup(alice, bob)
@@ -291,7 +293,8 @@ func TestSpeechEnvelope(t *testing.T) {
 		ms[i] = float64(l.Milliseconds())
 	}
 	if lag := audiotest.Median(ms); lag < -100 || lag > 100 {
-		t.Errorf("envelope lag %.0f ms (median), want within ±100 ms: the file must start when the call is answered", lag)
+		t.Errorf("envelope lag %.0f ms (median), want within ±100 ms: the file must start when the call is answered",
+			lag)
 	}
 	hangup(alice, bob)
 }

@@ -25,7 +25,7 @@ func (p *Phone) begin(ev signaling.CallEvent, sink audio.Sink) (*active, error) 
 	}
 	pc, err := p.api.NewPeerConnection(conf)
 	if err != nil {
-		sink.Close()
+		_ = sink.Close()
 		return nil, fmt.Errorf("call: peer connection: %w", err)
 	}
 	track, err := webrtc.NewTrackLocalStaticSample(opusCodec, "audio", "parley")
@@ -34,8 +34,8 @@ func (p *Phone) begin(ev signaling.CallEvent, sink audio.Sink) (*active, error) 
 		sender, err = pc.AddTrack(track)
 	}
 	if err != nil {
-		pc.Close()
-		sink.Close()
+		_ = pc.Close()
+		_ = sink.Close()
 		return nil, fmt.Errorf("call: audio track: %w", err)
 	}
 	a := &active{ev: ev, pc: pc, track: track, media: p.newMedia(sink), quality: newQuality()}
@@ -81,7 +81,7 @@ func (p *Phone) openDevices(withSource bool) (audio.Source, audio.Sink, error) {
 	}
 	src, err := p.cfg.Devices.OpenSource(n)
 	if err != nil {
-		sink.Close()
+		_ = sink.Close()
 		return nil, nil, deviceError("microphone", err)
 	}
 	return src, sink, nil
@@ -96,11 +96,13 @@ func deviceError(what string, err error) error {
 	case errors.Is(err, audio.ErrBadSpec):
 		return signaling.Errorf(signaling.InvalidParameter, "%v", err)
 	case errors.Is(err, audio.ErrPermission), errors.Is(err, fs.ErrPermission):
-		return signaling.Errorf(signaling.PermissionDenied, "cannot open the %s: %v; check that your user may use the sound system (e.g. the audio group)", what, err)
+		return signaling.Errorf(signaling.PermissionDenied,
+			"cannot open the %s: %v; check that your user may use the sound system (e.g. the audio group)", what, err)
 	case errors.Is(err, audio.ErrDeviceNotFound):
 		return signaling.Errorf(signaling.NotFoundDevice, "%v; list devices with `parley devices`", err)
 	default:
-		return signaling.Errorf(signaling.NotFoundDevice, "cannot open the %s: %v; list devices with `parley devices`", what, err)
+		return signaling.Errorf(signaling.NotFoundDevice, "cannot open the %s: %v; list devices with `parley devices`",
+			what, err)
 	}
 }
 
@@ -110,7 +112,8 @@ func (p *Phone) dial(user string) {
 		return
 	}
 	if p.sig == nil {
-		p.fail("", signaling.Errorf(signaling.NoConnectedSession, "not connected to the server yet: wait for the connection and try again"))
+		p.fail("", signaling.Errorf(signaling.NoConnectedSession,
+			"not connected to the server yet: wait for the connection and try again"))
 		return
 	}
 	if err := signaling.CheckUserID(user); err != nil {
@@ -181,7 +184,8 @@ func (p *Phone) incoming(ev signaling.CallEvent, offer string) {
 		}
 	}
 	if err != nil {
-		p.send(signaling.Message{Type: signaling.TypeFail, CallID: ev.ID, Reason: "the offer could not be used: " + err.Error()})
+		p.send(signaling.Message{Type: signaling.TypeFail, CallID: ev.ID, Reason: "the offer could not be used: " +
+			err.Error()})
 		p.teardown()
 		p.fail(ev.ID, signaling.Errorf(signaling.InvalidParameter, "the caller's offer could not be used: %v", err))
 		return
@@ -198,7 +202,8 @@ func (p *Phone) incoming(ev signaling.CallEvent, offer string) {
 
 func (p *Phone) answer() {
 	a := p.cur
-	if a == nil || a.ev.Direction != signaling.Inbound || a.answered || a.ev.Status.Terminal() || a.ev.Status == signaling.Answered {
+	if a == nil || a.ev.Direction != signaling.Inbound || a.answered || a.ev.Status.Terminal() ||
+		a.ev.Status == signaling.Answered {
 		p.fail("", signaling.Errorf(signaling.NoConnectedCall, "there is no incoming call to answer"))
 		return
 	}
@@ -231,7 +236,8 @@ func (p *Phone) startSending(a *active) {
 		return
 	}
 	if err := a.media.send(a.track); err != nil {
-		p.send(signaling.Message{Type: signaling.TypeFail, CallID: a.ev.ID, Reason: "media could not start: " + err.Error()})
+		p.send(signaling.Message{Type: signaling.TypeFail, CallID: a.ev.ID, Reason: "media could not start: " +
+			err.Error()})
 		p.fail(a.ev.ID, err)
 		return
 	}
@@ -240,7 +246,8 @@ func (p *Phone) startSending(a *active) {
 
 func (p *Phone) reject() {
 	a := p.cur
-	if a == nil || a.ev.Direction != signaling.Inbound || a.answered || a.ev.Status.Terminal() || a.ev.Status == signaling.Answered {
+	if a == nil || a.ev.Direction != signaling.Inbound || a.answered || a.ev.Status.Terminal() ||
+		a.ev.Status == signaling.Answered {
 		p.fail("", signaling.Errorf(signaling.NoConnectedCall, "there is no incoming call to reject"))
 		return
 	}
@@ -297,7 +304,8 @@ func (p *Phone) statusChanged(ev signaling.CallEvent, sdp string) {
 		return // the answer to a resume: nothing new (reconnecting is ours to end)
 	}
 	if !signaling.CanTransition(a.ev.Status, ev.Status) {
-		p.log.Warn("server sent an illegal transition; following the server", "from", a.ev.Status, "to", ev.Status, "call", ev.ID)
+		p.log.Warn("server sent an illegal transition; following the server", "from", a.ev.Status, "to", ev.Status,
+			"call", ev.ID)
 	}
 	wasAnswered := a.ev.Status == signaling.Answered
 	a.ev = ev
@@ -324,7 +332,8 @@ func (p *Phone) statusChanged(ev signaling.CallEvent, sdp string) {
 		if ev.Direction == signaling.Outbound {
 			err := a.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: sdp})
 			if err != nil {
-				p.send(signaling.Message{Type: signaling.TypeFail, CallID: ev.ID, Reason: "the answer could not be used: " + err.Error()})
+				p.send(signaling.Message{Type: signaling.TypeFail, CallID: ev.ID,
+					Reason: "the answer could not be used: " + err.Error()})
 			}
 			a.remoteReady = true
 			p.flushRemote()

@@ -202,13 +202,13 @@ func (d *devicePath) replaceSink(s audio.Sink) bool {
 	d.mu.Lock()
 	if d.closed {
 		d.mu.Unlock()
-		s.Close()
+		d.closeSink(s)
 		return false
 	}
 	old := d.sink
 	d.sink = s
 	d.mu.Unlock()
-	old.Close()
+	d.closeSink(old)
 	return true
 }
 
@@ -231,7 +231,7 @@ func (d *devicePath) handSource(s audio.Source) {
 func (d *devicePath) handSink(s audio.Sink) {
 	select {
 	case old := <-d.newSink:
-		old.Close()
+		d.closeSink(old)
 	default:
 	}
 	d.newSink <- s
@@ -257,16 +257,24 @@ func (d *devicePath) close() {
 	if src != nil {
 		src.Close()
 	}
-	sink.Close()
+	d.closeSink(sink)
 	for {
 		select {
 		case s := <-d.newSrc:
 			s.Close()
 		case s := <-d.newSink:
-			s.Close()
+			d.closeSink(s)
 		default:
 			return
 		}
+	}
+}
+
+// closeSink closes a sink the call is done with. Nobody waits for its
+// error (a WAV file that could not be finished, say), so it is logged.
+func (d *devicePath) closeSink(s audio.Sink) {
+	if err := s.Close(); err != nil {
+		d.log.Warn("call: closing a speaker", "err", err)
 	}
 }
 
@@ -274,7 +282,8 @@ func (d *devicePath) close() {
 func (d *devicePath) free() {
 	d.freeDSP.Do(func() {
 		if p := d.proc.Swap(nil); p != nil {
-			d.log.Info("audio processing ended", "options", fmt.Sprintf("%+v", p.Options()), "echo_delay", p.EchoDelay(), "slips", p.Slips())
+			d.log.Info("audio processing ended", "options", fmt.Sprintf("%+v", p.Options()), "echo_delay",
+				p.EchoDelay(), "slips", p.Slips())
 			p.Close()
 		}
 	})
@@ -338,7 +347,8 @@ func (p *Phone) openRing(callID string) (audio.Sink, *DeviceChanged) {
 	sink, err := p.cfg.Devices.OpenSink(n)
 	if err != nil {
 		p.log.Warn("incoming call rings without a sound", "call", callID, "ring_device", ringErr, "speaker", err)
-		return ringSink{audio.NewNullSink()}, &DeviceChanged{CallID: callID, Kind: RingDevice, Err: errors.Join(ringErr, deviceError(Speaker, err))}
+		return ringSink{audio.NewNullSink()}, &DeviceChanged{CallID: callID, Kind: RingDevice, Err: errors.Join(ringErr,
+			deviceError(Speaker, err))}
 	}
 	if ringErr != nil {
 		p.log.Warn("incoming call rings on the speaker", "call", callID, "ring_device", ringErr)

@@ -33,9 +33,11 @@ import (
 type pulseDevices struct {
 	sys *audio.System
 
-	mu       sync.Mutex // held while opening, as the environment is the process's
-	mic, spk string     // the sinks whose monitor is the microphone, and the speaker; "": a 440 Hz tone generator, a sink that discards
-	ring     string     // the ringtone's sink; "": the speaker
+	mu sync.Mutex // held while opening, as the environment is the process's
+	// mic and spk are the sinks whose monitor is the microphone, and the
+	// speaker; "": a 440 Hz tone generator, a sink that discards.
+	mic, spk string
+	ring     string // the ringtone's sink; "": the speaker
 }
 
 func newPulseDevices(t *testing.T, pulse *pulsetest.Pulse, mic, spk string) *pulseDevices {
@@ -62,10 +64,14 @@ func (d *pulseDevices) use(mic, spk string) {
 // routed runs open with the environment variable key (PULSE_SOURCE or
 // PULSE_SINK) set to device, or unset if "": the daemon's default.
 func routed(key, device string, open func() error) error {
+	var err error
 	if device == "" {
-		os.Unsetenv(key)
+		err = os.Unsetenv(key)
 	} else {
-		os.Setenv(key, device)
+		err = os.Setenv(key, device)
+	}
+	if err != nil {
+		return err
 	}
 	return open()
 }
@@ -76,7 +82,10 @@ func (d *pulseDevices) OpenSource(n int) (src audio.Source, err error) {
 	if d.mic == "" {
 		return audio.NewTone(440, 0.5, n), nil
 	}
-	err = routed("PULSE_SOURCE", pulsetest.Monitor(d.mic), func() (err error) { src, err = d.sys.OpenMic("default", n); return })
+	err = routed("PULSE_SOURCE", pulsetest.Monitor(d.mic), func() (err error) {
+		src, err = d.sys.OpenMic("default", n)
+		return
+	})
 	return src, err
 }
 
@@ -182,7 +191,8 @@ func hears(t *testing.T, rec *audiotest.Recorder, hz float64, limit time.Duratio
 		n := rec.Len()
 		if err := rec.Wait(ctx, n+audio.FrameSamples); err != nil {
 			s := rec.Samples()
-			t.Fatalf("no %.0f Hz within %v (the last quarter second: %.1f Hz): %v", hz, limit, audiotest.DominantFrequency(s[max(0, len(s)-window):]), err)
+			t.Fatalf("no %.0f Hz within %v (the last quarter second: %.1f Hz): %v", hz, limit,
+				audiotest.DominantFrequency(s[max(0, len(s)-window):]), err)
 		}
 		if s := rec.Samples(); len(s) >= window {
 			if f := audiotest.DominantFrequency(s[len(s)-window:]); f > hz-5 && f < hz+5 {
@@ -208,7 +218,8 @@ func steady(t *testing.T, rec *audiotest.Recorder, hz float64, from int) {
 		s := rec.Samples()
 		ok, found := audiotest.SteadyTone(s[len(s)-audio.SampleRate:], hz)
 		if ok {
-			t.Logf("%.0f Hz heard: %s, judged over the second to %v after it was first heard", hz, found, time.Duration(len(s)-from)*time.Second/audio.SampleRate)
+			t.Logf("%.0f Hz heard: %s, judged over the second to %v after it was first heard", hz, found,
+				time.Duration(len(s)-from)*time.Second/audio.SampleRate)
 			return
 		}
 		last = found
@@ -308,7 +319,8 @@ func TestDeviceUnplugged(t *testing.T) {
 		plugIn(t, alice, call.Microphone, func() {
 			mic2 := pulse.NullSink(t, "mic2")
 			pulse.Sine(t, mic2, 880)
-			if out, err := pulse.Command("pactl", "set-default-source", pulsetest.Monitor(mic2)).CombinedOutput(); err != nil {
+			out, err := pulse.Command("pactl", "set-default-source", pulsetest.Monitor(mic2)).CombinedOutput()
+			if err != nil {
 				t.Fatalf("set-default-source: %v: %s", err, out)
 			}
 		})
@@ -429,7 +441,8 @@ func TestSilentMicrophoneWarning(t *testing.T) {
 		if dead {
 			v = "1"
 		}
-		if out, err := pulse.Command("pactl", "set-source-mute", pulsetest.Monitor(mic), v).CombinedOutput(); err != nil {
+		out, err := pulse.Command("pactl", "set-source-mute", pulsetest.Monitor(mic), v).CombinedOutput()
+		if err != nil {
 			t.Fatalf("mute %s: %v: %s", pulsetest.Monitor(mic), err, out)
 		}
 	}
@@ -453,7 +466,8 @@ func TestSilentMicrophoneWarning(t *testing.T) {
 	w, at := warning()
 	t.Logf("dead microphone: warning %+v after %v", w, at.Sub(dead).Round(time.Millisecond))
 	if !w.Raised || at.Sub(dead) < call.MicSilentAfter || at.Sub(dead) > call.MicSilentAfter+1500*time.Millisecond {
-		t.Errorf("warning %+v %v after the microphone went dead, want raised after %v (+1.5 s)", w, at.Sub(dead), call.MicSilentAfter)
+		t.Errorf("warning %+v %v after the microphone went dead, want raised after %v (+1.5 s)",
+			w, at.Sub(dead), call.MicSilentAfter)
 	}
 	alive := time.Now()
 	deaf(false)

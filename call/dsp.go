@@ -21,7 +21,8 @@ type Processing struct {
 var DefaultProcessing = Processing{EchoCancellation: true, NoiseSuppression: true, AutoGain: true}
 
 func (p Processing) options() audio.ProcessorOptions {
-	return audio.ProcessorOptions{EchoCancellation: p.EchoCancellation, NoiseSuppression: p.NoiseSuppression, AutoGain: p.AutoGain}
+	return audio.ProcessorOptions{EchoCancellation: p.EchoCancellation, NoiseSuppression: p.NoiseSuppression,
+		AutoGain: p.AutoGain}
 }
 
 func (p Processing) bits() uint32 {
@@ -269,7 +270,8 @@ func (p *Phone) SetProcessing(pr Processing) {
 				proc.SetOptions(pr.options())
 			}
 		}
-		p.log.Info("audio processing", "aec", pr.EchoCancellation, "noise_suppression", pr.NoiseSuppression, "agc", pr.AutoGain)
+		p.log.Info("audio processing", "aec", pr.EchoCancellation, "noise_suppression", pr.NoiseSuppression, "agc",
+			pr.AutoGain)
 	})
 }
 

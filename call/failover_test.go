@@ -36,7 +36,8 @@ func newCluster(t *testing.T) (a, b *rig) {
 			t.Fatal(err)
 		}
 	}
-	b = &rig{t: t, cfg: server.Config{Listen: "127.0.0.1:0", DataDir: dir, NATSURL: a.srv.NATSClientURL(), NodeName: "b"}}
+	b = &rig{t: t, cfg: server.Config{Listen: "127.0.0.1:0", DataDir: dir, NATSURL: a.srv.NATSClientURL(),
+		NodeName: "b"}}
 	b.start()
 	b.cfg.Listen = b.srv.Addr()
 	b.url = "http://" + b.srv.Addr()
@@ -160,7 +161,7 @@ func (p *proxy) cut() {
 	defer p.mu.Unlock()
 	for _, c := range p.open {
 		if tc, ok := c.(*net.TCPConn); ok {
-			tc.SetLinger(0) // a reset, not a polite close
+			_ = tc.SetLinger(0) // a reset, not a polite close (a polite one if this fails)
 		}
 		c.Close()
 	}

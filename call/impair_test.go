@@ -175,7 +175,7 @@ func impairedWrite(im *impairment, b []byte, addr net.Addr, write func([]byte, n
 		return len(b), nil
 	case delay > 0:
 		held := append([]byte(nil), b...)
-		time.AfterFunc(delay, func() { write(held, addr) })
+		time.AfterFunc(delay, func() { _, _ = write(held, addr) }) // a late packet may be lost, as on a network
 		return len(b), nil
 	}
 	return write(b, addr)

@@ -367,7 +367,8 @@ func TestRelay(t *testing.T) {
 			connect(alice, bob)
 			s := heard(t, rec, audio.SampleRate)
 			st := bob.stats()
-			t.Logf("%s: relayed %v over %s, RTT %v; bob hears %.0f Hz", tc.name, st.Relayed, st.Network, st.RTT, audiotest.DominantFrequency(s))
+			t.Logf("%s: relayed %v over %s, RTT %v; bob hears %.0f Hz", tc.name, st.Relayed, st.Network, st.RTT,
+				audiotest.DominantFrequency(s))
 			if !st.Relayed || st.Network != tc.network {
 				t.Errorf("path relayed=%v over %s, want relayed over %s", st.Relayed, st.Network, tc.network)
 			}

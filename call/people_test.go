@@ -15,7 +15,8 @@ import (
 
 func TestVerificationCode(t *testing.T) {
 	sdp := func(fp string) string {
-		return "v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\ns=-\r\na=fingerprint:sha-256 " + fp + "\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111\r\n"
+		return "v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\ns=-\r\na=fingerprint:sha-256 " + fp +
+			"\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111\r\n"
 	}
 	a, b, c := sdp("AA:BB:CC"), sdp("11:22:33"), sdp("11:22:34")
 	ab, err := call.VerificationCode(a, b)

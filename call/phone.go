@@ -38,8 +38,10 @@ type Sounds struct {
 
 // Config is what a Phone needs.
 type Config struct {
-	Server     string                // http://host:port of `parley serve`
-	Servers    []string              // more addresses of the same service (other nodes), tried after Server and on a drop (redial)
+	Server string // http://host:port of `parley serve`
+	// Servers are more addresses of the same service (other nodes), tried
+	// after Server and on a drop (redial).
+	Servers    []string
 	Token      string                // the user's token, when TokenSource is nil
 	HTTPClient *http.Client          // nil: http.DefaultClient
 	Devices    Devices               // required
@@ -98,7 +100,8 @@ func (c *Config) addrs() []string {
 
 // dialOptions are the options of a (re)connect.
 func (c *Config) dialOptions(session string, resume bool) signaling.DialOptions {
-	return signaling.DialOptions{HTTPClient: c.HTTPClient, Session: session, Resume: resume, KeepAlive: max(c.KeepAlive, 0)}
+	return signaling.DialOptions{HTTPClient: c.HTTPClient, Session: session, Resume: resume,
+		KeepAlive: max(c.KeepAlive, 0)}
 }
 
 func (c *Config) defaults() error {
@@ -355,7 +358,8 @@ func (p *Phone) loop(ctx context.Context) {
 				continue
 			}
 			p.audioTick() // levels, who speaks, a silent microphone, failed devices (dsp.go)
-			if tick++; tick%10 == 0 && (p.cur.ev.Status == signaling.Answered || p.cur.ev.Status == signaling.Reconnecting) {
+			if tick++; tick%10 == 0 && (p.cur.ev.Status == signaling.Answered ||
+				p.cur.ev.Status == signaling.Reconnecting) {
 				if st, warnings, ok := p.cur.quality.sample(p.cur.ev.ID, p.cur.pc, p.cur.media); ok {
 					p.emitLossy(st)
 					for _, w := range warnings {

@@ -15,7 +15,8 @@ const ReasonAnsweredElsewhere = "answered on another device"
 func (p *Phone) SetPresence(state signaling.State) {
 	p.post(func() {
 		if !state.Settable() {
-			p.fail("", signaling.Errorf(signaling.InvalidParameter, "state %q cannot be set: use online, away or dnd", state))
+			p.fail("", signaling.Errorf(signaling.InvalidParameter, "state %q cannot be set: use online, away or dnd",
+				state))
 			return
 		}
 		p.send(signaling.Message{Type: signaling.TypePresence, State: state})

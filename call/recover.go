@@ -32,7 +32,8 @@ func (p *Phone) watchMedia() {
 	switch {
 	case a.ev.Status == signaling.Answered && silent > timeout:
 		a.lostAt, a.restartAt = now, time.Time{}
-		p.setStatus(signaling.Reconnecting, fmt.Sprintf("no audio from %s for %v", a.ev.Peer(), silent.Round(100*time.Millisecond)))
+		p.setStatus(signaling.Reconnecting, fmt.Sprintf("no audio from %s for %v", a.ev.Peer(),
+			silent.Round(100*time.Millisecond)))
 	case a.ev.Status == signaling.Answered:
 	case silent < 2*time.Duration(p.frameSamples())*time.Second/audio.SampleRate+50*time.Millisecond:
 		p.log.Info("media restored", "call", a.ev.ID, "after", now.Sub(a.lostAt).Round(time.Millisecond))
@@ -116,7 +117,8 @@ func (p *Phone) renegotiate(m signaling.Message) {
 			err = a.pc.SetLocalDescription(answer)
 		}
 		if err == nil {
-			p.send(signaling.Message{Type: signaling.TypeRenegotiate, CallID: a.ev.ID, SDPType: "answer", SDP: answer.SDP})
+			p.send(signaling.Message{Type: signaling.TypeRenegotiate, CallID: a.ev.ID, SDPType: "answer",
+				SDP: answer.SDP})
 		}
 	case "answer":
 		err = a.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: m.SDP})

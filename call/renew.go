@@ -64,10 +64,12 @@ func (p *Phone) keepFresh(ctx context.Context, sig *signaling.Client, tok string
 			}
 			next, err := p.freshToken(ctx, sig, exp)
 			if err != nil {
-				p.log.Warn("token renewal failed; the connection ends when the token expires", "err", err, "expires", exp)
+				p.log.Warn("token renewal failed; the connection ends when the token expires", "err", err, "expires",
+					exp)
 				return
 			}
-			if err := sig.Send(signaling.Message{Type: signaling.TypeRefresh, Ref: refreshRef + strconv.Itoa(n), Token: next}); err != nil {
+			if err := sig.Send(signaling.Message{Type: signaling.TypeRefresh, Ref: refreshRef + strconv.Itoa(n),
+				Token: next}); err != nil {
 				return
 			}
 			p.log.Debug("token renewed")

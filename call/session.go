@@ -20,7 +20,8 @@ func (p *Phone) connected(sig *signaling.Client) {
 	p.server = sig.Server
 	p.iceServers = nil // a new slice: peer connections keep the old one
 	for _, s := range sig.ICEServers {
-		p.iceServers = append(p.iceServers, webrtc.ICEServer{URLs: s.URLs, Username: s.Username, Credential: s.Credential})
+		p.iceServers = append(p.iceServers, webrtc.ICEServer{URLs: s.URLs, Username: s.Username,
+			Credential: s.Credential})
 	}
 	p.log.Info("signed in", "user", sig.User, "session", sig.Session, "server", sig.Server)
 	p.emit(Connected{Up: true, User: sig.User, Name: sig.Name, Server: sig.Server})
@@ -65,10 +66,12 @@ func (p *Phone) disconnected(ctx context.Context) {
 		// Media is peer to peer: the call goes on, and is resumed once the
 		// connection is back (the server waits for that a while).
 	case p.cur != nil && p.cur.ev.ID != "":
-		p.end(signaling.Failed, "lost the connection to the server before the call was answered", signaling.NoConnectedSession)
+		p.end(signaling.Failed, "lost the connection to the server before the call was answered",
+			signaling.NoConnectedSession)
 	case p.cur != nil:
 		p.teardown()
-		p.fail("", signaling.Errorf(signaling.NoConnectedSession, "lost the connection to the server before the call was placed"))
+		p.fail("", signaling.Errorf(signaling.NoConnectedSession,
+			"lost the connection to the server before the call was placed"))
 	}
 	p.emit(Connected{Up: false, Err: err})
 	if p.cfg.Reconnect || p.callUp() {

@@ -90,7 +90,8 @@ func (q *quality) sample(callID string, pc *webrtc.PeerConnection, m *media) (st
 	}
 	st.RTT = time.Duration(pair.CurrentRoundTripTime * float64(time.Second))
 	local, remote := candidates[pair.LocalCandidateID], candidates[pair.RemoteCandidateID]
-	st.Relayed = local.CandidateType == webrtc.ICECandidateTypeRelay || remote.CandidateType == webrtc.ICECandidateTypeRelay
+	st.Relayed = local.CandidateType == webrtc.ICECandidateTypeRelay ||
+		remote.CandidateType == webrtc.ICECandidateTypeRelay
 	switch {
 	case local.CandidateType == webrtc.ICECandidateTypeRelay && local.RelayProtocol != "":
 		st.Network = local.RelayProtocol // the leg to the TURN server
@@ -102,7 +103,8 @@ func (q *quality) sample(callID string, pc *webrtc.PeerConnection, m *media) (st
 	}
 	q.lost, q.received = lost, received
 	st.SendLoss, st.SendBitrate = m.sendLoss.Load(), m.sendBitrate.Load()
-	st.Decoded, st.Recovered, st.Concealed = m.frames.decoded.Load(), m.frames.recovered.Load(), m.frames.concealed.Load()
+	st.Decoded, st.Recovered, st.Concealed = m.frames.decoded.Load(), m.frames.recovered.Load(),
+		m.frames.concealed.Load()
 	// The loss a listener hears is what FEC could not recover: the share
 	// of frames concealed in the last second. One-way delay: half the
 	// round trip, the jitter buffer, and about 30 ms of framing, codec

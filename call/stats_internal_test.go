@@ -39,9 +39,11 @@ func TestAdaptationKeepsFEC(t *testing.T) {
 				fec++
 			}
 		}
-		t.Logf("reported loss %2.0f%%: expected loss %d%%, %d bit/s: FEC in %d of %d packets", 100*loss, pct, bps, fec, frames)
+		t.Logf("reported loss %2.0f%%: expected loss %d%%, %d bit/s: FEC in %d of %d packets", 100*loss, pct, bps, fec,
+			frames)
 		if fec < frames-5 {
-			t.Errorf("at %.0f%% loss the sender sends FEC in %d of %d packets, want all but the first few", 100*loss, fec, frames)
+			t.Errorf("at %.0f%% loss the sender sends FEC in %d of %d packets, want all but the first few", 100*loss,
+				fec, frames)
 		}
 	}
 	if pct, bps := adaptation(0, 11*time.Second); pct != 0 || bps != audio.DefaultBitrate {

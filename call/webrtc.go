@@ -53,5 +53,6 @@ func newAPI(log *slog.Logger, nw transport.Net) (*webrtc.API, error) {
 	if nw != nil {
 		se.SetNet(nw)
 	}
-	return webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(ir), webrtc.WithSettingEngine(se)), nil
+	api := webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(ir), webrtc.WithSettingEngine(se))
+	return api, nil
 }

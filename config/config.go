@@ -22,8 +22,10 @@ const DefaultServer = "http://127.0.0.1:7700"
 
 // Config is the client's configuration file.
 type Config struct {
-	Server   string   `json:"server,omitempty"`   // URL of `parley serve`; PARLEY_SERVER overrides
-	Servers  []string `json:"servers,omitempty"`  // more URLs of the same service (other nodes), tried in turn after Server
+	Server string `json:"server,omitempty"` // URL of `parley serve`; PARLEY_SERVER overrides
+	// Servers are more URLs of the same service (other nodes), tried in
+	// turn after Server.
+	Servers  []string `json:"servers,omitempty"`
 	Token    string   `json:"token,omitempty"`    // the user's token; PARLEY_TOKEN overrides
 	Input    string   `json:"input,omitempty"`    // microphone: "default", a device name or index
 	Output   string   `json:"output,omitempty"`   // speaker: same forms
@@ -191,7 +193,8 @@ func (c Config) Validate() error {
 		return err
 	}
 	if c.Token == "" && c.Credential == "" {
-		return errors.New("config: not signed in: run `parley login INVITE` with the invite your admin gave you, or pass --token (PARLEY_TOKEN)")
+		return errors.New("config: not signed in: run `parley login INVITE` with the invite your admin gave you, or " +
+			"pass --token (PARLEY_TOKEN)")
 	}
 	return nil
 }
@@ -206,7 +209,8 @@ func (c Config) OutputLatencyDuration() (time.Duration, error) {
 	}
 	d, err := time.ParseDuration(c.OutputLatency)
 	if err != nil || d < 0 || d > MaxOutputLatency {
-		return 0, fmt.Errorf("config: output_latency %q is not a duration from 0 to %v, such as \"40ms\"", c.OutputLatency, MaxOutputLatency)
+		return 0, fmt.Errorf("config: output_latency %q is not a duration from 0 to %v, such as \"40ms\"",
+			c.OutputLatency, MaxOutputLatency)
 	}
 	return d, nil
 }

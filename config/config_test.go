@@ -16,10 +16,14 @@ func TestServers(t *testing.T) {
 	}{
 		{"nothing", `{}`, "", DefaultServer, []string{DefaultServer}},
 		{"server", `{"server":"http://a:1"}`, "", "http://a:1", []string{"http://a:1"}},
-		{"server and servers", `{"server":"http://a:1","servers":["http://b:1","http://a:1"]}`, "", "http://a:1", []string{"http://a:1", "http://b:1"}},
-		{"servers only", `{"servers":["http://b:1","http://c:1"]}`, "", "http://b:1", []string{"http://b:1", "http://c:1"}},
-		{"env one", `{"server":"http://a:1","servers":["http://b:1"]}`, "http://e:1", "http://e:1", []string{"http://e:1"}},
-		{"env list", `{"server":"http://a:1"}`, "http://e:1, http://f:1,", "http://e:1", []string{"http://e:1", "http://f:1"}},
+		{"server and servers", `{"server":"http://a:1","servers":["http://b:1","http://a:1"]}`, "", "http://a:1",
+			[]string{"http://a:1", "http://b:1"}},
+		{"servers only", `{"servers":["http://b:1","http://c:1"]}`, "", "http://b:1",
+			[]string{"http://b:1", "http://c:1"}},
+		{"env one", `{"server":"http://a:1","servers":["http://b:1"]}`, "http://e:1", "http://e:1",
+			[]string{"http://e:1"}},
+		{"env list", `{"server":"http://a:1"}`, "http://e:1, http://f:1,", "http://e:1",
+			[]string{"http://e:1", "http://f:1"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			path := filepath.Join(t.TempDir(), "config.json")

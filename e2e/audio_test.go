@@ -24,7 +24,8 @@ import (
 // at gain (dB), as a laptop's speaker reaches its microphone: a PulseAudio
 // loopback on pulse's daemon from the speaker's monitor into the
 // microphone's sink. It is removed when the test ends.
-func echoPath(t *testing.T, pulse *pulsetest.Pulse, speakerSink, micSink string, latency time.Duration, gainDB float64) {
+func echoPath(t *testing.T, pulse *pulsetest.Pulse, speakerSink, micSink string, latency time.Duration,
+	gainDB float64) {
 	t.Helper()
 	out, err := pulse.Command("pactl", "load-module", "module-loopback",
 		"source="+pulsetest.Monitor(speakerSink), "sink="+micSink,
@@ -47,7 +48,8 @@ func echoPath(t *testing.T, pulse *pulsetest.Pulse, speakerSink, micSink string,
 	if m == nil {
 		t.Fatalf("no sink input of loopback module %s in:\n%s", module, list)
 	}
-	if out, err := pulse.Command("pactl", "set-sink-input-volume", string(m[1]), fmt.Sprintf("%.1fdB", gainDB)).CombinedOutput(); err != nil {
+	if out, err := pulse.Command("pactl", "set-sink-input-volume", string(m[1]),
+		fmt.Sprintf("%.1fdB", gainDB)).CombinedOutput(); err != nil {
 		t.Fatalf("set loopback volume: %v: %s", err, bytes.TrimSpace(out))
 	}
 }
@@ -85,7 +87,8 @@ func (r *timedRecording) between(t *testing.T, from, to time.Time) []int16 {
 	i := int(from.Sub(r.start) * audiotest.SampleRate / time.Second)
 	j := int(to.Sub(r.start) * audiotest.SampleRate / time.Second)
 	if i < 0 || j > len(r.samples) || i >= j {
-		t.Fatalf("recording holds %v from %v; want %v to %v", time.Duration(len(r.samples))*time.Second/audiotest.SampleRate,
+		t.Fatalf("recording holds %v from %v; want %v to %v",
+			time.Duration(len(r.samples))*time.Second/audiotest.SampleRate,
 			r.start.Format("15:04:05.000"), from.Format("15:04:05.000"), to.Format("15:04:05.000"))
 	}
 	return append([]int16(nil), r.samples[i:j]...)
@@ -199,11 +202,14 @@ func TestEchoCancellation(t *testing.T) {
 			break
 		}
 		if try == 3 {
-			t.Fatalf("Alice's speaker ran dry in each of %d calls: this machine cannot keep a 40 ms device buffer filled, and the echo path moved every time", try)
+			t.Fatalf("Alice's speaker ran dry in each of %d calls: this machine cannot keep a 40 ms device buffer "+
+				"filled, and the echo path moved every time", try)
 		}
-		t.Logf("call %d with cancellation: Alice's speaker ran dry %d times while the echo was measured, which moves the echo path; calling again", try, moves)
+		t.Logf("call %d with cancellation: Alice's speaker ran dry %d times while the echo was measured, which moves "+
+			"the echo path; calling again", try, moves)
 	}
-	t.Logf("echo Bob hears 2 s into the call: %.1f dBFS without echo cancellation, %.1f dBFS with it: %.1f dB less", off, on, off-on)
+	t.Logf("echo Bob hears 2 s into the call: %.1f dBFS without echo cancellation, %.1f dBFS with it: %.1f dB less",
+		off, on, off-on)
 	if off < -35 {
 		t.Errorf("without cancellation Bob hears his echo at %.1f dBFS; the test's echo path is off", off)
 	}
@@ -229,7 +235,8 @@ func TestEchoCancellation(t *testing.T) {
 	corr := audiotest.Median(corrs)
 	at := nearAt.Add(lags[0])
 	lvl := audiotest.DBFS(heard.between(t, at, at.Add(4*time.Second))) - audiotest.DBFS(near)
-	t.Logf("double talk: Alice's voice at Bob's speaker: envelope correlation %.2f (median; per half second %s, %s later), level %+.1f dB",
+	t.Logf("double talk: Alice's voice at Bob's speaker: envelope correlation %.2f (median; per half second %s, %s "+
+		"later), level %+.1f dB",
 		corr, fmtCorrs(corrs), lags, lvl)
 	if corr < 0.7 {
 		t.Errorf("Alice's voice during double talk correlates at %.2f, want ≥ 0.7", corr)
@@ -264,7 +271,8 @@ func speakerMoves(t *testing.T, path string, from, to time.Time) int {
 		t.Fatalf("no \"speaker closed\" line in %s", path)
 	}
 	n, _ := strconv.Atoi(string(m[len(m)-1][1]))
-	for _, q := range regexp.MustCompile(`time=(\S+) .*msg="audio: speaker underrun: queueing more"`).FindAllSubmatch(b, -1) {
+	for _, q := range regexp.MustCompile(`time=(\S+) .*msg="audio: speaker underrun: queueing more"`).FindAllSubmatch(b,
+		-1) {
 		if at, err := time.Parse(time.RFC3339Nano, string(q[1])); err == nil && at.After(from) && at.Before(to) {
 			n++
 		}
@@ -281,7 +289,8 @@ func audioLog(path string) string {
 	}
 	var out strings.Builder
 	for _, l := range strings.Split(string(b), "\n") {
-		if strings.Contains(l, "audio") || strings.Contains(l, "echo") || strings.Contains(l, "microphone") || strings.Contains(l, "speaker") {
+		if strings.Contains(l, "audio") || strings.Contains(l, "echo") || strings.Contains(l, "microphone") ||
+			strings.Contains(l, "speaker") {
 			out.WriteString(l + "\n")
 		}
 	}

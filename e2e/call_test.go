@@ -44,12 +44,16 @@ func TestCallOverRealDevices(t *testing.T) {
 	// diverges (speexdsp then resets it). The level and SNR then measure the
 	// path. TestEchoCancellation sends speech through the default processing.
 	plain := []string{"--aec", "off", "--noise-suppression", "off", "--agc", "off"}
-	b := w.start(append(pulsetest.Env(bMic, bSpk), "PARLEY_TOKEN="+bob), append([]string{"answer", "--json"}, plain...)...)
+	b := w.start(append(pulsetest.Env(bMic, bSpk), "PARLEY_TOKEN="+bob), append([]string{"answer", "--json"},
+		plain...)...)
 	b.expect(t, "connected", map[string]any{"user": "bob"})
-	a := w.start(append(pulsetest.Env(aMic, aSpk), "PARLEY_TOKEN="+alice), append([]string{"call", "bob", "--json"}, plain...)...)
+	a := w.start(append(pulsetest.Env(aMic, aSpk), "PARLEY_TOKEN="+alice), append([]string{"call", "bob", "--json"},
+		plain...)...)
 	a.expect(t, "connected", map[string]any{"user": "alice"})
-	start := a.expect(t, "call", map[string]any{"status": "started", "direction": "outbound", "from": "alice", "to": "bob"})
-	b.expect(t, "call", map[string]any{"status": "started", "direction": "inbound", "from": "alice", "to": "bob", "id": start["id"]})
+	start := a.expect(t, "call", map[string]any{"status": "started", "direction": "outbound", "from": "alice",
+		"to": "bob"})
+	b.expect(t, "call", map[string]any{"status": "started", "direction": "inbound", "from": "alice", "to": "bob",
+		"id": start["id"]})
 	for _, p := range []*proc{a, b} {
 		p.expect(t, "call_status_changed", map[string]any{"status": "ringing", "id": start["id"]})
 		p.expect(t, "call_status_changed", map[string]any{"status": "answered", "id": start["id"]})
@@ -121,7 +125,8 @@ func TestCallEndings(t *testing.T) {
 
 	t.Run("unanswered", func(t *testing.T) {
 		// Bob is online, on a bare signaling connection that never answers.
-		sig, err := signaling.Dial(context.Background(), w.server, strings.TrimPrefix(bob, "PARLEY_TOKEN="), signaling.DialOptions{})
+		sig, err := signaling.Dial(context.Background(), w.server, strings.TrimPrefix(bob, "PARLEY_TOKEN="),
+			signaling.DialOptions{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -300,7 +305,8 @@ func TestRefusals(t *testing.T) {
 	if out, code := w.run([]string{"PARLEY_TOKEN=" + alice}, "status", "bob"); code != exitOK || out != "in_call\n" {
 		t.Errorf("status bob = %q, exit %d; want in_call, 0", out, code)
 	}
-	if out, code := w.run([]string{"PARLEY_TOKEN=" + alice}, "status", "dave"); code != exitOffline || out != "offline\n" {
+	if out, code := w.run([]string{"PARLEY_TOKEN=" + alice}, "status", "dave"); code != exitOffline ||
+		out != "offline\n" {
 		t.Errorf("status dave = %q, exit %d; want offline, 1", out, code)
 	}
 	if _, code := w.run(nil, "token", "erin", "--api-key", "wrong"); code != exitError {
@@ -361,10 +367,11 @@ func TestPermissionDenied(t *testing.T) {
 	}
 	var last map[string]any
 	for _, l := range strings.Split(strings.TrimSpace(string(out)), "\n") {
-		json.Unmarshal([]byte(l), &last)
+		_ = json.Unmarshal([]byte(l), &last) // the checks below fail on anything but the error event
 	}
 	msg, _ := last["message"].(string)
-	if last["event"] != "error" || last["code"] != float64(80802) || last["name"] != "permission_denied" || !strings.Contains(msg, "secret.wav") {
+	if last["event"] != "error" || last["code"] != float64(80802) || last["name"] != "permission_denied" ||
+		!strings.Contains(msg, "secret.wav") {
 		t.Fatalf("last event %v, want error 80802 naming secret.wav", last)
 	}
 	t.Logf("80802: %s", msg)

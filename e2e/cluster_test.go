@@ -45,11 +45,13 @@ func TestClusterOnNATS(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if err := errors.Join(os.MkdirAll(data, 0o700), os.WriteFile(filepath.Join(data, "token_secret"), secret, 0o600)); err != nil {
+			if err := errors.Join(os.MkdirAll(data, 0o700), os.WriteFile(filepath.Join(data, "token_secret"), secret,
+				0o600)); err != nil {
 				t.Fatal(err)
 			}
 		}
-		return w.startNode("--data", data, "--nats", natsURL+","+strings.Replace(natsURL, "127.0.0.1", "localhost", 1), "--turn-listen", "off",
+		return w.startNode("--data", data, "--nats", natsURL+","+strings.Replace(natsURL, "127.0.0.1", "localhost", 1),
+			"--turn-listen", "off",
 			"--webhook-allow", "127.0.0.1") // the webhook's receiver is on loopback
 	}
 	var nodes [3]string
@@ -117,7 +119,8 @@ func TestClusterOnNATS(t *testing.T) {
 						t.Errorf("webhook: event of call %s, want %s", ev.ID, id)
 					}
 					seen[ev.Status]++
-					t.Logf("webhook: %s %s from node %s, %v after it happened", ev.ID, ev.Status, ev.Node, time.Since(ev.Time).Round(time.Millisecond))
+					t.Logf("webhook: %s %s from node %s, %v after it happened", ev.ID, ev.Status, ev.Node,
+						time.Since(ev.Time).Round(time.Millisecond))
 				case <-timeout:
 					t.Fatalf("webhook: no %s event for call %s within 15 s (seen %v)", st, id, seen)
 				}
@@ -139,14 +142,17 @@ func TestClusterOnNATS(t *testing.T) {
 	// Plain tones, as in TestCallOverRealDevices (see there why).
 	plain := []string{"--aec", "off", "--noise-suppression", "off", "--agc", "off"}
 
-	b := w.start(append(pulsetest.Env(bMic, bSpk), "PARLEY_SERVER="+nodes[1]+","+nodes[2], "PARLEY_TOKEN="+bob), append([]string{"answer", "--json"}, plain...)...)
+	b := w.start(append(pulsetest.Env(bMic, bSpk), "PARLEY_SERVER="+nodes[1]+","+nodes[2], "PARLEY_TOKEN="+bob),
+		append([]string{"answer", "--json"}, plain...)...)
 	b.expect(t, "connected", map[string]any{"user": "bob", "server": nodes[1]})
 	sameEverywhere("bob", "online")
 	sameEverywhere("alice", "offline")
 
-	a := w.start(append(pulsetest.Env(aMic, aSpk), "PARLEY_SERVER="+nodes[0], "PARLEY_TOKEN="+alice), append([]string{"call", "bob", "--json"}, plain...)...)
+	a := w.start(append(pulsetest.Env(aMic, aSpk), "PARLEY_SERVER="+nodes[0], "PARLEY_TOKEN="+alice),
+		append([]string{"call", "bob", "--json"}, plain...)...)
 	a.expect(t, "connected", map[string]any{"user": "alice"})
-	start := a.expect(t, "call", map[string]any{"status": "started", "direction": "outbound", "from": "alice", "to": "bob"})
+	start := a.expect(t, "call", map[string]any{"status": "started", "direction": "outbound", "from": "alice",
+		"to": "bob"})
 	b.expect(t, "call", map[string]any{"status": "started", "direction": "inbound", "id": start["id"]})
 	for _, p := range []*proc{a, b} {
 		p.expect(t, "call_status_changed", map[string]any{"status": "ringing", "id": start["id"]})
@@ -264,7 +270,8 @@ func TestClusterRefusesOldNATS(t *testing.T) {
 	}
 	url := natstest.StartBinary(t, bin).URL
 	w := &world{t: t, home: t.TempDir(), apiKey: testAPIKey}
-	p := w.start(nil, "serve", "--listen", "127.0.0.1:0", "--data", w.home+"/data", "--nats", url, "--turn-listen", "off")
+	p := w.start(nil, "serve", "--listen", "127.0.0.1:0", "--data", w.home+"/data", "--nats", url, "--turn-listen",
+		"off")
 	if code := p.wait(t); code == 0 {
 		t.Fatalf("parley serve on %s exited 0", out)
 	}

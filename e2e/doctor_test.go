@@ -30,7 +30,8 @@ func TestDoctor(t *testing.T) {
 		t.Errorf("doctor exited %d, want 0", code)
 	}
 	for _, want := range []string{"✓ audio devices", "✓ microphone", "✓ speaker", "✓ server", "✓ token",
-		"✓ STUN udp", "✓ STUN tcp", "✓ TURN udp", "✓ TURN tcp", "✓ echo call", "audio round trip", "all checks passed"} {
+		"✓ STUN udp", "✓ STUN tcp", "✓ TURN udp", "✓ TURN tcp", "✓ echo call", "audio round trip",
+		"all checks passed"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("doctor's output lacks %q", want)
 		}

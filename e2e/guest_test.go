@@ -67,7 +67,8 @@ func browser(t *testing.T, wav string) (tab context.Context, newTab func() conte
 func waitFor(tab context.Context, js string, within time.Duration) error {
 	ctx, cancel := context.WithTimeout(tab, within)
 	defer cancel()
-	_, err := chromedp.Run(ctx, chromedp.Poll[bool](js, chromedp.WithPollingInterval(50*time.Millisecond), chromedp.WithPollingTimeout(within)))
+	_, err := chromedp.Run(ctx, chromedp.Poll[bool](js, chromedp.WithPollingInterval(50*time.Millisecond),
+		chromedp.WithPollingTimeout(within)))
 	return err
 }
 
@@ -150,7 +151,8 @@ func TestGuestLinkInBrowser(t *testing.T) {
 	t.Logf("guest link: %s", link)
 
 	tab, newTab := browser(t, wav)
-	if text := bodyText(t, tab, link); !strings.Contains(text, "Call with alice") || !strings.Contains(text, "You join as Carol") {
+	if text := bodyText(t, tab, link); !strings.Contains(text, "Call with alice") ||
+		!strings.Contains(text, "You join as Carol") {
 		t.Errorf("the call page reads:\n%s\nwant it to name alice and Carol", text)
 	}
 	click(t, tab, "join")
@@ -160,7 +162,8 @@ func TestGuestLinkInBrowser(t *testing.T) {
 	rec := filepath.Join(w.home, "alice-heard.wav")
 	a := w.start([]string{alice}, "answer", "--json", "--in", "tone:880", "--out", "file:"+rec, "--for", "9s")
 	a.expect(t, "connected", map[string]any{"user": "alice"})
-	knock := a.expect(t, "call", map[string]any{"status": "started", "direction": "inbound", "to": "alice", "from_name": "Carol", "guest": true})
+	knock := a.expect(t, "call", map[string]any{"status": "started", "direction": "inbound", "to": "alice",
+		"from_name": "Carol", "guest": true})
 	if from, _ := knock["from"].(string); !strings.HasPrefix(from, "guest-") {
 		t.Errorf("the guest's call comes from %q, want a guest- id", from)
 	}
@@ -215,7 +218,8 @@ func TestGuestLinkInBrowser(t *testing.T) {
 	}
 	got := heard.Samples[audiotest.SampleRate/2 : 5*audiotest.SampleRate/2] // 0.5 to 2.5 s after media began
 	loop := slices.Concat(speech, speech, speech)
-	corr, lag := audiotest.Correlate(audiotest.Envelope(loop), audiotest.Envelope(got), len(loop)/audiotest.EnvelopeWindow)
+	corr, lag := audiotest.Correlate(audiotest.Envelope(loop), audiotest.Envelope(got),
+		len(loop)/audiotest.EnvelopeWindow)
 	t.Logf("Carol's speech at Alice's side: envelope correlation %.2f (lag %d ms into the loop), %.1f dBFS", corr,
 		-lag*10, audiotest.DBFS(got))
 	if corr < 0.7 {
@@ -236,7 +240,8 @@ func TestGuestLinkInBrowser(t *testing.T) {
 	for _, c := range []struct {
 		url  string
 		want int
-	}{{link, http.StatusGone}, {expiring, http.StatusGone}, {strings.TrimSuffix(link, link[len(link)-4:]) + "zzzz", http.StatusNotFound}} {
+	}{{link, http.StatusGone}, {expiring, http.StatusGone}, {strings.TrimSuffix(link, link[len(link)-4:]) + "zzzz",
+		http.StatusNotFound}} {
 		resp, err := http.Get(c.url)
 		if err != nil {
 			t.Fatal(err)

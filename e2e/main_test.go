@@ -91,7 +91,8 @@ const testAPIKey = "test-api-key-0123456789"
 func newWorld(t *testing.T, serveArgs ...string) *world {
 	t.Helper()
 	w := &world{t: t, home: t.TempDir(), apiKey: testAPIKey}
-	srv := w.start(nil, append([]string{"serve", "--listen", "127.0.0.1:0", "--data", w.home + "/data"}, serveArgs...)...)
+	srv := w.start(nil, append([]string{"serve", "--listen", "127.0.0.1:0", "--data", w.home + "/data"},
+		serveArgs...)...)
 	line := srv.line(t)
 	const prefix = "parley server listening on "
 	if !strings.HasPrefix(line, prefix) {
@@ -191,7 +192,8 @@ func (p *proc) line(t *testing.T) string {
 	select {
 	case l, ok := <-p.lines:
 		if !ok {
-			t.Fatalf("%v: exited (%d) before printing what was expected; stderr: %s", p.cmd.Args[1:], p.wait(t), p.stderr.String())
+			t.Fatalf("%v: exited (%d) before printing what was expected; stderr: %s", p.cmd.Args[1:], p.wait(t),
+				p.stderr.String())
 		}
 		return l
 	case <-time.After(30 * time.Second):

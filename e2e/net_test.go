@@ -82,9 +82,11 @@ func TestCoturn(t *testing.T) {
 	w := newWorld(t, "--turn-listen", "off")
 	alice, bob := "PARLEY_TOKEN="+w.token("alice"), "PARLEY_TOKEN="+w.token("bob")
 	heard := filepath.Join(dir, "bob.wav")
-	b := w.start([]string{bob}, append([]string{"answer", "--in", "tone:660", "--out", "file:" + heard, "--json"}, creds("bob")...)...)
+	b := w.start([]string{bob}, append([]string{"answer", "--in", "tone:660", "--out", "file:" + heard, "--json"},
+		creds("bob")...)...)
 	b.expect(t, "connected", nil)
-	a := w.start([]string{alice}, append([]string{"call", "bob", "--in", "tone:440", "--out", "null", "--for", "3s", "--json"}, creds("alice")...)...)
+	a := w.start([]string{alice}, append([]string{"call", "bob", "--in", "tone:440", "--out", "null", "--for", "3s",
+		"--json"}, creds("alice")...)...)
 	a.expect(t, "connected", nil)
 	a.expect(t, "call", nil)
 	a.expect(t, "call_status_changed", map[string]any{"status": "ringing"})

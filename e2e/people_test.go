@@ -93,11 +93,13 @@ func TestInviteLoginLogout(t *testing.T) {
 		t.Fatalf("login: %d %s", code, out)
 	}
 	cfg := readConfig(t, bob)
-	if cfg.Credential == "" || cfg.Token != "" || cfg.User != "bob" || cfg.Name != "Bob Builder" || cfg.Server != w.server || !strings.HasPrefix(cfg.Device, "dev-") {
+	if cfg.Credential == "" || cfg.Token != "" || cfg.User != "bob" || cfg.Name != "Bob Builder" ||
+		cfg.Server != w.server || !strings.HasPrefix(cfg.Device, "dev-") {
 		t.Fatalf("config after login: %+v", cfg)
 	}
 	// The doctor signs in as the device does.
-	if out, _ := w.run(bob, "doctor", "--no-audio"); !strings.Contains(out, "✓ token") || !strings.Contains(out, "signed in as bob") {
+	if out, _ := w.run(bob, "doctor", "--no-audio"); !strings.Contains(out, "✓ token") ||
+		!strings.Contains(out, "signed in as bob") {
 		t.Errorf("doctor on a device signed in with login does not sign in:\n%s", out)
 	}
 	// The link works once.
@@ -207,7 +209,8 @@ func TestTwoDevicesRing(t *testing.T) {
 	w.login(laptop, "bob", "--name", "Bob")
 	w.login(phone, "bob")
 	media := []string{"--in", "silence", "--out", "null", "--json"}
-	devs := []*proc{w.start(laptop, append([]string{"answer"}, media...)...), w.start(phone, append([]string{"answer"}, media...)...)}
+	devs := []*proc{w.start(laptop, append([]string{"answer"}, media...)...),
+		w.start(phone, append([]string{"answer"}, media...)...)}
 	for _, d := range devs {
 		d.expect(t, "connected", map[string]any{"user": "bob"})
 	}
@@ -328,7 +331,8 @@ func TestTeamsCLI(t *testing.T) {
 		return e
 	}
 	other, nobody := refusal("alice"), refusal("nobody")
-	if strings.ReplaceAll(other["message"].(string), "alice", "X") != strings.ReplaceAll(nobody["message"].(string), "nobody", "X") {
+	if strings.ReplaceAll(other["message"].(string), "alice", "X") != strings.ReplaceAll(nobody["message"].(string),
+		"nobody", "X") {
 		t.Errorf("another team's user: %v\nnobody: %v", other, nobody)
 	}
 	out1, c1 := w.run(carol, "status", "alice")

@@ -178,7 +178,8 @@ func TestForeignTextIsHarmless(t *testing.T) {
 		}
 		code := p.wait(t)
 		stderr := p.stderr.String()
-		if want := "parley: invalid_parameter (80101): " + shownReason + "\n"; code != exitError || !strings.HasSuffix(stderr, want) {
+		if want := "parley: invalid_parameter (80101): " + shownReason + "\n"; code != exitError ||
+			!strings.HasSuffix(stderr, want) {
 			t.Errorf("parley contacts add bob: exit %d, stderr\n%q\nwant %d and\n%q", code, stderr, exitError, want)
 		}
 		if s := harmful(stderr); s != "" {

@@ -191,12 +191,14 @@ func TestDemoEndToEnd(t *testing.T) {
 	}
 	on := audiotest.FirstAbove(heard, 0.1)
 	if on < 0 {
-		t.Fatalf("the speaker stayed silent for 3 s after the microphone heard a tone (%.1f dBFS)", audiotest.DBFS(heard))
+		t.Fatalf("the speaker stayed silent for 3 s after the microphone heard a tone (%.1f dBFS)",
+			audiotest.DBFS(heard))
 	}
 	back := recordingFrom.Add(time.Duration(on) * time.Second / audiotest.SampleRate).Sub(playedAt)
 	tone := heard[on:min(len(heard), on+audiotest.SampleRate*4/10)]
 	f := audiotest.DominantFrequency(tone)
-	t.Logf("the tone came back %v after it was played into the microphone, at %.1f Hz, %.1f dBFS", back.Round(10*time.Millisecond), f, audiotest.DBFS(tone))
+	t.Logf("the tone came back %v after it was played into the microphone, at %.1f Hz, %.1f dBFS",
+		back.Round(10*time.Millisecond), f, audiotest.DBFS(tone))
 	if f < 435 || f > 445 {
 		t.Errorf("the echo plays %.1f Hz, want 440 ± 5", f)
 	}

@@ -203,7 +203,8 @@ func (a *API) Login(ctx context.Context, code, device string) (Login, error) {
 // AccessToken trades a device credential for an access token.
 func (a *API) AccessToken(ctx context.Context, credential string) (AccessToken, error) {
 	var out AccessToken
-	err := a.do(ctx, http.MethodPost, PathAccessToken, http.Header{"Authorization": {"Device " + credential}}, nil, &out)
+	err := a.do(ctx, http.MethodPost, PathAccessToken, http.Header{"Authorization": {"Device " + credential}}, nil,
+		&out)
 	return out, err
 }
 
@@ -297,7 +298,8 @@ func (a *API) Devices(ctx context.Context, user string) ([]Device, error) {
 	if err := CheckUserID(user); err != nil {
 		return nil, err
 	}
-	err := a.do(ctx, http.MethodGet, strings.Replace(PathDevices, "{user}", url.PathEscape(user), 1), a.admin, nil, &out)
+	err := a.do(ctx, http.MethodGet, strings.Replace(PathDevices, "{user}", url.PathEscape(user), 1), a.admin, nil,
+		&out)
 	return out.Devices, err
 }
 
@@ -418,7 +420,8 @@ func transportError(server string, err error) error {
 	var verify *tls.CertificateVerificationError
 	switch {
 	case errors.As(err, &unknown), errors.As(err, &verify) && errors.As(verify.Err, &unknown):
-		return fmt.Errorf("signaling: %s: its certificate is not signed by a CA this machine trusts; pass --ca FILE with the CA that signed it: %w", server, err)
+		return fmt.Errorf("signaling: %s: its certificate is not signed by a CA this machine trusts; pass --ca FILE "+
+			"with the CA that signed it: %w", server, err)
 	case errors.As(err, &hostname):
 		return fmt.Errorf("signaling: %s: its certificate is for another name: %w", server, err)
 	case errors.As(err, &invalid):

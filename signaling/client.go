@@ -86,7 +86,7 @@ func Dial(ctx context.Context, serverURL, token string, opts DialOptions) (*Clie
 	}
 	switch {
 	case m.Type == TypeError && m.Error != nil:
-		conn.Close(websocket.StatusNormalClosure, "")
+		_ = conn.Close(websocket.StatusNormalClosure, "")
 		return nil, m.Error
 	case m.Type != TypeWelcome:
 		conn.CloseNow()
@@ -334,7 +334,7 @@ func (c *Client) flush() {
 				return
 			}
 		default:
-			c.conn.Close(websocket.StatusNormalClosure, "bye")
+			_ = c.conn.Close(websocket.StatusNormalClosure, "bye") // the queue is flushed: closing is all that is left
 			return
 		}
 	}
@@ -353,7 +353,8 @@ func endpoint(serverURL, path string) (string, error) {
 // FetchToken asks the server for a token for user, with the admin API key
 // (GET /v1/voice/users/{user}/token with header APP_API_KEY). A ttl of 0
 // takes the server's default.
-func FetchToken(ctx context.Context, hc *http.Client, serverURL, apiKey, user string, ttl time.Duration) (string, error) {
+func FetchToken(ctx context.Context, hc *http.Client, serverURL, apiKey, user string,
+	ttl time.Duration) (string, error) {
 	if err := CheckUserID(user); err != nil {
 		return "", err
 	}

@@ -68,8 +68,8 @@ func fakeNode(t *testing.T, refusal *Error, got chan<- []byte) string {
 			m = Message{Type: TypeError, Error: refusal}
 		}
 		b, _ := Encode(m)
-		c.Write(ctx, websocket.MessageText, b)
-		for { // until the client goes
+		_ = c.Write(ctx, websocket.MessageText, b) // a client gone already is seen by the reads below
+		for {                                      // until the client goes
 			_, b, err := c.Read(ctx)
 			if err != nil {
 				return

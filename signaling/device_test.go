@@ -29,13 +29,13 @@ func tokenServer(t *testing.T, age, life time.Duration) (string, *atomic.Int32) 
 		n.Add(1)
 		if r.URL.Path != signaling.PathAccessToken || r.Header.Get("Authorization") != "Device cred" {
 			w.WriteHeader(http.StatusUnauthorized)
-			json.NewEncoder(w).Encode(signaling.Errorf(signaling.InvalidToken, "unknown device"))
+			_ = json.NewEncoder(w).Encode(signaling.Errorf(signaling.InvalidToken, "unknown device"))
 			return
 		}
 		iat := time.Now().Add(-age)
 		claims := fmt.Sprintf(`{"sub":"alice","iat":%d,"exp":%d,"n":%d}`, iat.Unix(), iat.Add(life).Unix(), n.Load())
 		tok := "e30." + base64.RawURLEncoding.EncodeToString([]byte(claims)) + ".sig"
-		json.NewEncoder(w).Encode(signaling.AccessToken{Token: tok, User: "alice"})
+		_ = json.NewEncoder(w).Encode(signaling.AccessToken{Token: tok, User: "alice"})
 	}))
 	t.Cleanup(srv.Close)
 	return srv.URL, &n
@@ -93,7 +93,7 @@ func TestTrustCA(t *testing.T) {
 		t.Fatal(err)
 	}
 	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-		w.Write([]byte("ok"))
+		_, _ = w.Write([]byte("ok"))
 	}))
 	srv.TLS = &tls.Config{Certificates: []tls.Certificate{cert}}
 	srv.StartTLS()

@@ -107,8 +107,8 @@ type Message struct {
 	Candidate  *Candidate  `json:"candidate,omitempty"`   // candidate
 	Muted      *bool       `json:"muted,omitempty"`       // mute
 	Online     *bool       `json:"online,omitempty"`      // presence
-	State      State       `json:"state,omitempty"`       // presence: the user's state; from a client: online, away or dnd
-	Idle       *bool       `json:"idle,omitempty"`        // presence from a client: this session is idle (automatic away)
+	State      State       `json:"state,omitempty"`       // presence: the user's state; from a client: online/away/dnd
+	Idle       *bool       `json:"idle,omitempty"`        // presence from a client: this session is idle (auto away)
 	Name       string      `json:"name,omitempty"`        // welcome, presence: the user's display name
 	LastSeen   *time.Time  `json:"last_seen,omitempty"`   // presence: when an offline user was last online
 	Users      []string    `json:"users,omitempty"`       // watch
@@ -198,8 +198,10 @@ func (m Message) validate() error {
 	if len(m.Users) > MaxWatch {
 		return Errorf(InvalidParameter, "watch at most %d users at once", MaxWatch)
 	}
-	if m.Event != nil || m.Error != nil || m.Online != nil || m.User != "" || m.Role != "" || m.Name != "" || m.LastSeen != nil || m.ICEServers != nil {
-		return Errorf(InvalidParameter, "%s: event, error, online, user, role, name, last_seen and ice_servers are set by the server only", m.Type)
+	if m.Event != nil || m.Error != nil || m.Online != nil || m.User != "" || m.Role != "" || m.Name != "" ||
+		m.LastSeen != nil || m.ICEServers != nil {
+		return Errorf(InvalidParameter, "%s: event, error, online, user, role, name, last_seen and ice_servers are "+
+			"set by the server only", m.Type)
 	}
 	needCall := func() error {
 		if m.CallID == "" {
@@ -213,7 +215,8 @@ func (m Message) validate() error {
 			return Errorf(InvalidParameter, `connect needs "token": get one with "parley token USER --api-key KEY"`)
 		}
 		if m.Session != "" && !ValidID(m.Session) {
-			return Errorf(InvalidParameter, "session %.64q is not a valid id (letters, digits and . _ - @ +)", m.Session)
+			return Errorf(InvalidParameter, "session %.64q is not a valid id (letters, digits and . _ - @ +)",
+				m.Session)
 		}
 	case TypeDial:
 		if err := CheckUserID(m.To); err != nil {
@@ -260,7 +263,8 @@ func (m Message) validate() error {
 		case m.SDPType == "request" && m.SDP == "":
 		case (m.SDPType == "offer" || m.SDPType == "answer") && m.SDP != "":
 		default:
-			return Errorf(InvalidParameter, `renegotiate needs "sdp_type" offer or answer with "sdp", or "request" without`)
+			return Errorf(InvalidParameter,
+				`renegotiate needs "sdp_type" offer or answer with "sdp", or "request" without`)
 		}
 	case TypeMute:
 		if err := needCall(); err != nil {
@@ -272,7 +276,8 @@ func (m Message) validate() error {
 	case TypePresence:
 		switch {
 		case (m.State == "") == (m.Idle == nil):
-			return Errorf(InvalidParameter, `presence needs either "state" (online, away or dnd) or "idle" (true or false)`)
+			return Errorf(InvalidParameter,
+				`presence needs either "state" (online, away or dnd) or "idle" (true or false)`)
 		case m.State != "" && !m.State.Settable():
 			return Errorf(InvalidParameter, "state %.20q cannot be set: use online, away or dnd", string(m.State))
 		}

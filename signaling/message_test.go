@@ -17,7 +17,8 @@ func FuzzDecodeClient(f *testing.F) {
 		`{"type":"answer","call_id":"c","sdp":"v=0"}`,
 		`{"type":"ringing","call_id":"c"}`,
 		`{"type":"hangup","call_id":"c","reason":"bye"}`,
-		`{"type":"candidate","call_id":"c","candidate":{"candidate":"candidate:1 1 udp 1 1.2.3.4 5 typ host","sdpMid":"0","sdpMLineIndex":0}}`,
+		`{"type":"candidate","call_id":"c",` +
+			`"candidate":{"candidate":"candidate:1 1 udp 1 1.2.3.4 5 typ host","sdpMid":"0","sdpMLineIndex":0}}`,
 		`{"type":"mute","call_id":"c","muted":false}`,
 		`{"type":"watch","users":["a","b.c@d"]}`,
 		`{"type":"watch","users":[]}`,
@@ -78,7 +79,8 @@ func TestDecodeClientRefusesControls(t *testing.T) {
 	}{
 		{`{"type":"fail","call_id":"c","reason":"no microphone"}`, ""},
 		{`{"type":"fail","call_id":"c","reason":"micro introuvable — réessayez, 日本語"}`, ""},
-		{`{"type":"fail","call_id":"c","reason":"\u001b]0;pwned\u0007"}`, "reason contains a control character (U+001B)"},
+		{`{"type":"fail","call_id":"c","reason":"\u001b]0;pwned\u0007"}`, "reason contains a control " +
+			"character (U+001B)"},
 		{`{"type":"fail","call_id":"c","reason":"\u001b[2J"}`, "reason contains a control character (U+001B)"},
 		{`{"type":"hangup","call_id":"c","reason":"bye\nrun this"}`, "reason contains a control character (U+000A)"},
 		{`{"type":"fail","call_id":"c","reason":"tab\there"}`, "reason contains a control character (U+0009)"},
@@ -86,9 +88,11 @@ func TestDecodeClientRefusesControls(t *testing.T) {
 		{`{"type":"fail","call_id":"c","reason":"del \u007f"}`, "reason contains a control character (U+007F)"},
 		{`{"type":"fail","call_id":"c","reason":"txt.exe\u202egnp"}`, "reason contains a control character (U+202E)"},
 		{`{"type":"fail","call_id":"c","reason":"\u2066isolate"}`, "reason contains a control character (U+2066)"},
-		{`{"type":"candidate","call_id":"c","candidate":{"candidate":"candidate:1 1 udp 1 1.2.3.4 5 typ host\u001b[2J"}}`,
+		{`{"type":"candidate","call_id":"c",` +
+			`"candidate":{"candidate":"candidate:1 1 udp 1 1.2.3.4 5 typ host\u001b[2J"}}`,
 			"candidate contains a control character (U+001B)"},
-		{`{"type":"candidate","call_id":"c","candidate":{"candidate":"","sdpMid":"0\u0007"}}`, "sdpMid contains a control character (U+0007)"},
+		{`{"type":"candidate","call_id":"c","candidate":{"candidate":"","sdpMid":"0\u0007"}}`,
+			"sdpMid contains a control character (U+0007)"},
 		{`{"type":"candidate","call_id":"c","candidate":{"candidate":"","usernameFragment":"\r"}}`,
 			"usernameFragment contains a control character (U+000D)"},
 	}

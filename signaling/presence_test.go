@@ -80,7 +80,8 @@ func TestTokenTimes(t *testing.T) {
 	if !ok || iat.Unix() != 1700000000 || exp.Sub(iat) != 15*time.Minute {
 		t.Errorf("TokenTimes = %v %v %v", iat, exp, ok)
 	}
-	for _, bad := range []string{"", "a.b", "a.!!!.c", "a." + base64.RawURLEncoding.EncodeToString([]byte(`{"sub":"x"}`)) + ".c"} {
+	for _, bad := range []string{"", "a.b", "a.!!!.c", "a." +
+		base64.RawURLEncoding.EncodeToString([]byte(`{"sub":"x"}`)) + ".c"} {
 		if _, _, ok := TokenTimes(bad); ok {
 			t.Errorf("TokenTimes(%q) ok", bad)
 		}

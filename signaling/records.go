@@ -155,7 +155,8 @@ func VerifyWebhook(secret string, header http.Header, body []byte, tolerance tim
 	}
 	if tolerance > 0 {
 		if d := now.Sub(time.Unix(ts, 0)).Abs(); d > tolerance {
-			return fmt.Errorf("signaling: webhook: timestamp is %v away from now, over %v", d.Round(time.Second), tolerance)
+			return fmt.Errorf("signaling: webhook: timestamp is %v away from now, over %v", d.Round(time.Second),
+				tolerance)
 		}
 	}
 	return nil

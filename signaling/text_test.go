@@ -62,7 +62,8 @@ func TestFitReason(t *testing.T) {
 	for _, r := range []string{"", "ice failed", "one\ntwo", "\x1b[2J", strings.Repeat("é", 200),
 		strings.Repeat("x", 255) + "é", strings.Repeat("\x07", 100)} {
 		got := FitReason(r)
-		if _, err := DecodeClient([]byte(`{"type":"fail","call_id":"c","reason":` + strconv.Quote(got) + `}`)); err != nil {
+		if _, err := DecodeClient([]byte(`{"type":"fail","call_id":"c","reason":` + strconv.Quote(got) +
+			`}`)); err != nil {
 			t.Errorf("FitReason(%q) = %q, refused: %v", r, got, err)
 		}
 		if len(r) <= MaxReasonLength && Printable(r) == r && got != r {

@@ -262,7 +262,8 @@ func (m *Model) finishLocally() tea.Cmd {
 
 // finish ends call c with status: it leaves the screen, its outcome is
 // shown until dismissed, and it is added to the recent calls.
-func (m *Model) finish(c *common.Call, status signaling.Status, code signaling.Code, reason string, at time.Time) tea.Cmd {
+func (m *Model) finish(c *common.Call, status signaling.Status, code signaling.Code, reason string,
+	at time.Time) tea.Cmd {
 	rec := history.Record{
 		CallID:    c.ID,
 		Peer:      c.Peer,

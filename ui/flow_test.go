@@ -103,7 +103,8 @@ func (f *flow) connect() {
 	f.waitFor("● connected", "Contacts 2/4 online")
 }
 
-func statusEvent(id string, status signaling.Status, dir signaling.Direction, from, to string, at time.Time) call.StatusChanged {
+func statusEvent(id string, status signaling.Status, dir signaling.Direction, from, to string,
+	at time.Time) call.StatusChanged {
 	return call.StatusChanged{
 		CallEvent: signaling.CallEvent{ID: id, Status: status, Direction: dir, From: from, To: to},
 		First:     status == signaling.Started || (dir == signaling.Inbound && status == signaling.Ringing),
@@ -186,7 +187,8 @@ func TestFlowDialMuteUnmuteHangup(t *testing.T) {
 		t.Fatalf("history has %d records; want 1", len(recs))
 	}
 	r := recs[0]
-	if r.Peer != "bob" || r.Direction != signaling.Outbound || r.Status != signaling.Completed || r.Duration() != 73*time.Second {
+	if r.Peer != "bob" || r.Direction != signaling.Outbound || r.Status != signaling.Completed ||
+		r.Duration() != 73*time.Second {
 		t.Errorf("history record = %+v; want bob, outbound, completed, 1m13s", r)
 	}
 }

@@ -59,17 +59,19 @@ func ev(e call.Event) tea.Msg { return eventMsg{event: e} }
 // calls bob (c1), carol calls alice (c2).
 func outbound(status signaling.Status, at time.Time) tea.Msg {
 	return ev(call.StatusChanged{
-		CallEvent: signaling.CallEvent{ID: "c1", Status: status, Direction: signaling.Outbound, From: "alice", To: "bob"},
-		First:     status == signaling.Started,
-		At:        at,
+		CallEvent: signaling.CallEvent{ID: "c1", Status: status, Direction: signaling.Outbound, From: "alice",
+			To: "bob"},
+		First: status == signaling.Started,
+		At:    at,
 	})
 }
 
 func inbound(status signaling.Status, at time.Time) tea.Msg {
 	return ev(call.StatusChanged{
-		CallEvent: signaling.CallEvent{ID: "c2", Status: status, Direction: signaling.Inbound, From: "carol", To: "alice"},
-		First:     status == signaling.Ringing,
-		At:        at,
+		CallEvent: signaling.CallEvent{ID: "c2", Status: status, Direction: signaling.Inbound, From: "carol",
+			To: "alice"},
+		First: status == signaling.Ringing,
+		At:    at,
 	})
 }
 
@@ -92,8 +94,9 @@ func fakeLink() signaling.Link {
 // ended is a terminal StatusChanged of the outbound call with a reason.
 func ended(status signaling.Status, code signaling.Code, reason string, at time.Time) tea.Msg {
 	return ev(call.StatusChanged{
-		CallEvent: signaling.CallEvent{ID: "c1", Status: status, Direction: signaling.Outbound, From: "alice", To: "bob", Code: code, Reason: reason},
-		At:        at,
+		CallEvent: signaling.CallEvent{ID: "c1", Status: status, Direction: signaling.Outbound, From: "alice",
+			To: "bob", Code: code, Reason: reason},
+		At: at,
 	})
 }
 
@@ -107,8 +110,10 @@ func sampleHistory() []history.Record {
 	day := func(d int, h, m int) time.Time { return time.Date(2025, 3, d, h, m, 0, 0, time.UTC) }
 	return []history.Record{
 		{CallID: "h1", Peer: "frank", Direction: signaling.Inbound, Status: signaling.Completed,
-			Start: day(2, 9, 30), Answered: day(2, 9, 30).Add(4 * time.Second), End: day(2, 9, 30).Add(4*time.Second + 62*time.Minute + 7*time.Second)},
-		{CallID: "h2", Peer: "dave", Direction: signaling.Outbound, Status: signaling.Failed, Code: signaling.NoConnectedDestination,
+			Start: day(2, 9, 30), Answered: day(2, 9, 30).Add(4 * time.Second),
+			End: day(2, 9, 30).Add(4*time.Second + 62*time.Minute + 7*time.Second)},
+		{CallID: "h2", Peer: "dave", Direction: signaling.Outbound, Status: signaling.Failed,
+			Code:   signaling.NoConnectedDestination,
 			Reason: "dave is not online", Start: day(11, 18, 2), End: day(11, 18, 2)},
 		{CallID: "h3", Peer: "carol", Direction: signaling.Inbound, Status: signaling.Unanswered,
 			Start: day(13, 20, 15), End: day(13, 20, 15).Add(30 * time.Second)},
@@ -134,7 +139,8 @@ func startMsgs() []tea.Msg {
 func presenceMsgs() []tea.Msg {
 	return []tea.Msg{
 		ev(call.Presence{User: "bob", Online: true, State: signaling.StateAway, Name: "Bob Builder"}),
-		ev(call.Presence{User: "carol", State: signaling.StateOffline, Name: "Carol Jones", LastSeen: t0.Add(-3 * time.Hour)}),
+		ev(call.Presence{User: "carol", State: signaling.StateOffline, Name: "Carol Jones",
+			LastSeen: t0.Add(-3 * time.Hour)}),
 		ev(call.Presence{User: "dave", Online: true, State: signaling.StateDND}),
 		ev(call.Presence{User: "erin", Online: true, State: signaling.StateInCall}),
 	}
@@ -152,7 +158,8 @@ func inCall() []tea.Msg {
 }
 
 func stats() tea.Msg {
-	return ev(call.Stats{CallID: "c1", RTT: 42 * time.Millisecond, Jitter: 3200 * time.Microsecond, Loss: 0.005, Network: "udp"})
+	return ev(call.Stats{CallID: "c1", RTT: 42 * time.Millisecond, Jitter: 3200 * time.Microsecond, Loss: 0.005,
+		Network: "udp"})
 }
 
 // hostileTitle is an escape sequence that retitles the terminal's window,
@@ -215,56 +222,81 @@ func screens() []scenario {
 		{"dial_prompt_invalid", concat(start, msgs(press("c"), press("enter")))},
 		{"outgoing_dialing", concat(start, msgs(common.DialMsg{User: "bob"}))},
 		{"outgoing_started", concat(start, msgs(common.DialMsg{User: "bob"}, outbound(signaling.Started, t0)))},
-		{"outgoing_ringing", concat(start, msgs(common.DialMsg{User: "bob"}, outbound(signaling.Started, t0), outbound(signaling.Ringing, t0)))},
-		{"outgoing_cancelling", concat(start, msgs(common.DialMsg{User: "bob"}, outbound(signaling.Started, t0), outbound(signaling.Ringing, t0), press("esc")))},
+		{"outgoing_ringing", concat(start, msgs(common.DialMsg{User: "bob"}, outbound(signaling.Started, t0),
+			outbound(signaling.Ringing, t0)))},
+		{"outgoing_cancelling", concat(start, msgs(common.DialMsg{User: "bob"}, outbound(signaling.Started, t0),
+			outbound(signaling.Ringing, t0), press("esc")))},
 		{"incoming", concat(start, msgs(inbound(signaling.Ringing, t0)))},
 		{"incoming_over_recent", concat(start, msgs(press("tab"), inbound(signaling.Ringing, t0)))},
 		{"incoming_answering", concat(start, msgs(inbound(signaling.Ringing, t0), press("a")))},
 		{"incoming_while_in_call", concat(start, inCall(), msgs(stats(), ev(call.StatusChanged{
-			CallEvent: signaling.CallEvent{ID: "c3", Status: signaling.Ringing, Direction: signaling.Inbound, From: "erin", To: "alice"},
-			First:     true, At: t0,
+			CallEvent: signaling.CallEvent{ID: "c3", Status: signaling.Ringing, Direction: signaling.Inbound,
+				From: "erin", To: "alice"},
+			First: true, At: t0,
 		})))},
 		{"in_call_measuring", concat(start, inCall())},
 		{"in_call", concat(start, inCall(), msgs(stats()))},
-		{"in_call_relayed_tcp", concat(start, inCall(), msgs(ev(call.Stats{CallID: "c1", RTT: 181 * time.Millisecond, Jitter: 24 * time.Millisecond, Loss: 0.083, Relayed: true, Network: "tcp"})))},
+		{"in_call_relayed_tcp",
+			concat(start, inCall(),
+				msgs(ev(call.Stats{CallID: "c1", RTT: 181 * time.Millisecond, Jitter: 24 * time.Millisecond,
+					Loss: 0.083, Relayed: true, Network: "tcp"})))},
 		{"in_call_poor_network", concat(start, inCall(), msgs(
-			ev(call.Stats{CallID: "c1", RTT: 460 * time.Millisecond, Jitter: 38 * time.Millisecond, Loss: 0.12, JitterBuffer: 120 * time.Millisecond, MOS: 2.7}),
+			ev(call.Stats{CallID: "c1", RTT: 460 * time.Millisecond, Jitter: 38 * time.Millisecond, Loss: 0.12,
+				JitterBuffer: 120 * time.Millisecond, MOS: 2.7}),
 			ev(call.Warning{CallID: "c1", Name: call.WarnHighLoss, Value: 12, Raised: true}),
 			ev(call.Warning{CallID: "c1", Name: call.WarnHighRTT, Value: 460, Raised: true}),
 			ev(call.Warning{CallID: "c1", Name: call.WarnLowMOS, Value: 2.7, Raised: true}),
 			ev(call.Warning{CallID: "c1", Name: call.WarnHighRTT, Value: 120}), // cleared
 		))},
-		{"in_call_reconnecting", concat(start, inCall(), msgs(stats(), outbound(signaling.Reconnecting, t0.Add(-2*time.Second))))},
+		{"in_call_reconnecting",
+			concat(start, inCall(), msgs(stats(), outbound(signaling.Reconnecting, t0.Add(-2*time.Second))))},
 		{"in_call_muted", concat(start, inCall(), msgs(stats(), press("m")))},
 		{"in_call_remote_muted", concat(start, inCall(), msgs(stats(), ev(call.Muted{CallID: "c1", Muted: true})))},
-		{"in_call_both_muted", concat(start, inCall(), msgs(stats(), press("m"), ev(call.Muted{CallID: "c1", Local: true, Muted: true}), ev(call.Muted{CallID: "c1", Muted: true})))},
+		{"in_call_both_muted",
+			concat(start, inCall(), msgs(stats(), press("m"), ev(call.Muted{CallID: "c1", Local: true, Muted: true}),
+				ev(call.Muted{CallID: "c1", Muted: true})))},
 		{"in_call_speaking_mic_silent", concat(start, inCall(), msgs(stats(),
 			ev(call.Levels{Mic: 0, Speaker: 0.7, RemoteSpeaking: true}),
 			ev(call.MicWarning{CallID: "c1", Raised: true}),
-			ev(call.DeviceChanged{CallID: "c1", Kind: call.Speaker, Device: "pulse", Lost: true, Err: errors.New("audio: speaker: device took no audio for 4s: audio: device stalled")}),
+			ev(call.DeviceChanged{CallID: "c1", Kind: call.Speaker, Device: "pulse", Lost: true,
+				Err: errors.New("audio: speaker: device took no audio for 4s: audio: device stalled")}),
 		))},
-		{"in_call_you_speaking", concat(start, inCall(), msgs(stats(), ev(call.Levels{Mic: 0.7, Speaker: 0.1, MicSpeaking: true})))},
+		{"in_call_you_speaking",
+			concat(start, inCall(), msgs(stats(), ev(call.Levels{Mic: 0.7, Speaker: 0.1, MicSpeaking: true})))},
 		{"settings", concat(start, msgs(press("s"), press("down")))},
 		{"settings_switched", concat(start, msgs(press("s"), press("down"), press("enter"),
 			processingSavedMsg{processing: call.Processing{EchoCancellation: true, AutoGain: true}}))},
 		{"in_call_hanging_up", concat(start, inCall(), msgs(stats(), press("h")))},
-		{"incoming_in_call", concat(start, msgs(inbound(signaling.Ringing, t0.Add(-70*time.Second)), press("a"), inbound(signaling.Answered, t0.Add(-65*time.Second)), ev(call.Levels{Mic: 0.1, Speaker: 0.9}), stats()))},
+		{"incoming_in_call", concat(start, msgs(inbound(signaling.Ringing, t0.Add(-70*time.Second)), press("a"),
+			inbound(signaling.Answered, t0.Add(-65*time.Second)), ev(call.Levels{Mic: 0.1, Speaker: 0.9}), stats()))},
 		{"ended_completed", concat(start, inCall(), msgs(stats(), press("h"), ended(signaling.Completed, 0, "", t0)))},
-		{"ended_rejected", concat(start, msgs(common.DialMsg{User: "bob"}, outbound(signaling.Started, t0), outbound(signaling.Ringing, t0), ended(signaling.Rejected, 0, "", t0)))},
-		{"ended_unanswered", concat(start, msgs(common.DialMsg{User: "bob"}, outbound(signaling.Started, t0), outbound(signaling.Ringing, t0), ended(signaling.Unanswered, 0, "no answer within 45 s", t0)))},
-		{"ended_cancelled", concat(start, msgs(common.DialMsg{User: "bob"}, outbound(signaling.Started, t0), press("h"), ended(signaling.Unanswered, 0, "", t0)))},
-		{"ended_failed", concat(start, inCall(), msgs(ended(signaling.Failed, signaling.UnknownError, "media could not be set up: ICE failed", t0)))},
-		{"ended_failed_device", concat(start, msgs(common.DialMsg{User: "bob"}, refused(signaling.NotFoundDevice, "no microphone named \"USB Headset\"")))},
-		{"ended_declined", concat(start, msgs(inbound(signaling.Ringing, t0), press("r"), inbound(signaling.Rejected, t0)))},
+		{"ended_rejected", concat(start, msgs(common.DialMsg{User: "bob"}, outbound(signaling.Started, t0),
+			outbound(signaling.Ringing, t0), ended(signaling.Rejected, 0, "", t0)))},
+		{"ended_unanswered", concat(start, msgs(common.DialMsg{User: "bob"}, outbound(signaling.Started, t0),
+			outbound(signaling.Ringing, t0), ended(signaling.Unanswered, 0, "no answer within 45 s", t0)))},
+		{"ended_cancelled", concat(start, msgs(common.DialMsg{User: "bob"}, outbound(signaling.Started, t0), press("h"),
+			ended(signaling.Unanswered, 0, "", t0)))},
+		{"ended_failed", concat(start, inCall(), msgs(ended(signaling.Failed, signaling.UnknownError,
+			"media could not be set up: ICE failed", t0)))},
+		{"ended_failed_device", concat(start, msgs(common.DialMsg{User: "bob"}, refused(signaling.NotFoundDevice,
+			"no microphone named \"USB Headset\"")))},
+		{"ended_declined", concat(start, msgs(inbound(signaling.Ringing, t0), press("r"), inbound(signaling.Rejected,
+			t0)))},
 		{"answered_elsewhere", concat(start, msgs(inbound(signaling.Ringing, t0), ev(call.StatusChanged{
-			CallEvent: signaling.CallEvent{ID: "c2", Status: signaling.Answered, Direction: signaling.Inbound, From: "carol", To: "alice", Reason: "answered on another device"},
-			At:        t0,
+			CallEvent: signaling.CallEvent{ID: "c2", Status: signaling.Answered, Direction: signaling.Inbound,
+				From: "carol", To: "alice", Reason: "answered on another device"},
+			At: t0,
 		})))},
-		{"ended_missed", concat(start, msgs(inbound(signaling.Ringing, t0), inbound(signaling.Unanswered, t0.Add(30*time.Second))))},
-		{"refused_offline", concat(start, msgs(common.DialMsg{User: "bob"}, refused(signaling.NoConnectedDestination, "bob is not online")))},
-		{"refused_busy", concat(start, msgs(common.DialMsg{User: "bob"}, refused(signaling.AlreadyBusyCall, "bob is in another call")))},
-		{"refused_unknown", concat(start, msgs(press("c"), common.DialMsg{User: "zoe"}, refused(signaling.NotFoundUserSessionID, "no user zoe")))},
-		{"ended_then_recent", concat(start, inCall(), msgs(press("h"), ended(signaling.Completed, 0, "", t0), press("tab")))},
+		{"ended_missed", concat(start, msgs(inbound(signaling.Ringing, t0), inbound(signaling.Unanswered,
+			t0.Add(30*time.Second))))},
+		{"refused_offline", concat(start, msgs(common.DialMsg{User: "bob"}, refused(signaling.NoConnectedDestination,
+			"bob is not online")))},
+		{"refused_busy", concat(start, msgs(common.DialMsg{User: "bob"}, refused(signaling.AlreadyBusyCall,
+			"bob is in another call")))},
+		{"refused_unknown", concat(start, msgs(press("c"), common.DialMsg{User: "zoe"},
+			refused(signaling.NotFoundUserSessionID, "no user zoe")))},
+		{"ended_then_recent", concat(start, inCall(), msgs(press("h"), ended(signaling.Completed, 0, "", t0),
+			press("tab")))},
 		{"help", concat(start, msgs(press("?")))},
 		{"help_scrolled", concat(start, msgs(press("?"), press("down"), press("down"), press("down")))},
 		{"devices_loading", concat(start, msgs(press("d")))},
@@ -277,7 +309,8 @@ func screens() []scenario {
 			inputs:  []string{"Built-in Microphone", "USB Headset Microphone"},
 			outputs: []string{"Built-in Speakers", "USB Headset", "HDMI Display Audio"},
 			input:   "default", output: "USB Headset",
-		}, press("down"), press("down"), press("enter"), devicesChosenMsg{input: "USB Headset Microphone", output: "USB Headset"}))},
+		}, press("down"), press("down"), press("enter"), devicesChosenMsg{input: "USB Headset Microphone",
+			output: "USB Headset"}))},
 		{"devices_error", concat(start, msgs(press("d"), devicesListedMsg{err: errors.New("portaudio: no host API")}))},
 		{"quit_confirm", concat(start, inCall(), msgs(stats(), press("q")))},
 		// The confirmation sends ConfirmMsg through a command, which drive
@@ -285,7 +318,9 @@ func screens() []scenario {
 		{"quitting", concat(start, inCall(), msgs(stats(), press("q"), press("y"), common.ConfirmMsg{Yes: true}))},
 		{"reconnecting", concat(start, msgs(ev(call.Connected{Err: &signaling.UnreachableError{
 			Servers: []string{"wss://parley.example.com"}, Err: syscall.ECONNREFUSED}})))},
-		{"signed_out", concat(start, msgs(ev(call.Connected{Err: signaling.Errorf(signaling.InvalidToken, "the token expired at 2025-03-14 12:00 UTC")})))},
+		{"signed_out",
+			concat(start, msgs(ev(call.Connected{Err: signaling.Errorf(signaling.InvalidToken,
+				"the token expired at 2025-03-14 12:00 UTC")})))},
 		{"phone_stopped", concat(start, msgs(phoneClosedMsg{}))},
 
 		// People: rich presence, names, notify, the add-contact dialog,
@@ -293,20 +328,25 @@ func screens() []scenario {
 		{"contacts_presence", concat(start, presenceMsgs(), msgs(press("down"), common.NotifyMsg{User: "carol"}))},
 		{"notified_online", concat(start, presenceMsgs(), msgs(common.NotifyMsg{User: "carol"},
 			ev(call.Presence{User: "carol", Online: true, State: signaling.StateOnline, Name: "Carol Jones"})))},
-		{"add_contact", concat(start, msgs(press("+"), directoryMsg{seq: 1, people: newFakePeople().directory}, press("down")))},
+		{"add_contact", concat(start, msgs(press("+"), directoryMsg{seq: 1, people: newFakePeople().directory},
+			press("down")))},
 		{"contact_added", concat(start, msgs(press("+"), directoryMsg{seq: 1, people: newFakePeople().directory},
 			contactAddedMsg{user: "frank", person: newFakePeople().directory[0]}))},
 		{"incoming_named", concat(start, msgs(ev(call.StatusChanged{
-			CallEvent: signaling.CallEvent{ID: "c2", Status: signaling.Ringing, Direction: signaling.Inbound, From: "carol", To: "alice", FromName: "Carol Jones"},
-			First:     true, At: t0,
+			CallEvent: signaling.CallEvent{ID: "c2", Status: signaling.Ringing, Direction: signaling.Inbound,
+				From: "carol", To: "alice", FromName: "Carol Jones"},
+			First: true, At: t0,
 		})))},
 		{"guest_link_prompt", concat(start, msgs(press("g")), typeText("Carol"))},
 		{"guest_link_made", concat(start, msgs(linkMadeMsg{link: fakeLink(), copied: true}))},
 		{"incoming_guest", concat(start, msgs(guestKnocks(signaling.Ringing)))},
-		{"ended_turned_away", concat(start, msgs(guestKnocks(signaling.Ringing), press("r"), guestKnocks(signaling.Rejected)))},
-		{"in_call_verified", concat(start, presenceMsgs(), inCall(), msgs(stats(), ev(call.Verification{CallID: "c1", Code: "482 913 207 551"})))},
+		{"ended_turned_away", concat(start, msgs(guestKnocks(signaling.Ringing), press("r"),
+			guestKnocks(signaling.Rejected)))},
+		{"in_call_verified", concat(start, presenceMsgs(), inCall(),
+			msgs(stats(), ev(call.Verification{CallID: "c1", Code: "482 913 207 551"})))},
 		{"refused_dnd", concat(start, msgs(common.DialMsg{User: "bob"}, refused(signaling.AlreadyBusyCall,
-			"Bob Builder (bob) does not want to be disturbed (do not disturb): try again later; watch them to see when that changes")))},
+			"Bob Builder (bob) does not want to be disturbed (do not disturb): try again later; watch them to see "+
+				"when that changes")))},
 
 		// Text from others with escape sequences is shown escaped.
 		{"hostile_text", hostileMsgs()},
@@ -317,7 +357,8 @@ func screens() []scenario {
 // TestHostileTextIsShownEscaped: the escape sequences in names, reasons and
 // the history file are shown escaped, and none reaches the terminal.
 func TestHostileTextIsShownEscaped(t *testing.T) {
-	for _, s := range []scenario{{"hostile_text", hostileMsgs()}, {"hostile_text_recent", concat(hostileMsgs(), msgs(press("tab")))}} {
+	for _, s := range []scenario{{"hostile_text", hostileMsgs()},
+		{"hostile_text_recent", concat(hostileMsgs(), msgs(press("tab")))}} {
 		m := newGoldenModel(s, 120, 40)
 		drive(m, s.msgs)
 		view := m.View()

@@ -106,7 +106,8 @@ func harmlessErr(err error) error {
 	case err == nil:
 		return nil
 	case errors.As(err, &se):
-		return &signaling.Error{Code: se.Code, Name: signaling.Printable(se.Name), Message: signaling.Printable(se.Message)}
+		return &signaling.Error{Code: se.Code, Name: signaling.Printable(se.Name),
+			Message: signaling.Printable(se.Message)}
 	case signaling.Printable(err.Error()) != err.Error():
 		return errors.New(signaling.Printable(err.Error()))
 	}

@@ -125,7 +125,8 @@ func TestEventsOfOtherCallsAreIgnored(t *testing.T) {
 	drive(m, msgs(
 		ev(call.Stats{CallID: "other", RTT: time.Second}),
 		ev(call.Muted{CallID: "other", Muted: true}),
-		ev(call.StatusChanged{CallEvent: signaling.CallEvent{ID: "other", Status: signaling.Completed, Direction: signaling.Outbound, From: "alice", To: "erin"}}),
+		ev(call.StatusChanged{CallEvent: signaling.CallEvent{ID: "other", Status: signaling.Completed,
+			Direction: signaling.Outbound, From: "alice", To: "erin"}}),
 	))
 	if m.active == nil || m.active.Stats != nil || m.active.RemoteMuted {
 		t.Errorf("events of another call changed this one: %+v", m.active)
@@ -142,8 +143,9 @@ func TestHangupWhileServerDown(t *testing.T) {
 	drive(m, concat(startMsgs(), inCall(), msgs(
 		press("h"),
 		ev(call.StatusChanged{
-			CallEvent: signaling.CallEvent{ID: "c1", Status: signaling.Completed, Direction: signaling.Outbound, From: "alice", To: "bob"},
-			At:        t0, Untold: true,
+			CallEvent: signaling.CallEvent{ID: "c1", Status: signaling.Completed, Direction: signaling.Outbound,
+				From: "alice", To: "bob"},
+			At: t0, Untold: true,
 		}),
 	)))
 	want := "Call with bob completed · 02:13 · the server is told when it is back"

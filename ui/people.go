@@ -172,7 +172,8 @@ func (m *Model) contactAdded(msg contactAddedMsg) tea.Cmd {
 // openDirectory opens the add-contact dialog.
 func (m *Model) openDirectory() tea.Cmd {
 	if m.people == nil {
-		m.setNotice(noticeError, "Contacts on the server need a server connection; add contacts to the config file instead.")
+		m.setNotice(noticeError, "Contacts on the server need a server connection; add contacts to the config "+
+			"file instead.")
 		return nil
 	}
 	m.screen = screenSearch

@@ -51,7 +51,8 @@ func (p *fakePeople) AddContact(_ context.Context, user string) (signaling.Perso
 			return d, nil
 		}
 	}
-	return signaling.Person{}, signaling.Errorf(signaling.NotFoundUserSessionID, "user %s is unknown to this server", user)
+	return signaling.Person{}, signaling.Errorf(signaling.NotFoundUserSessionID, "user %s is unknown to this server",
+		user)
 }
 
 func (p *fakePeople) Directory(_ context.Context, q string) ([]signaling.Person, error) {
@@ -160,7 +161,8 @@ func TestFlowRichPresenceAndNotify(t *testing.T) {
 		call.Presence{User: "dave", Online: true, State: signaling.StateDND},
 		call.Presence{User: "erin", Online: true, State: signaling.StateInCall},
 	)
-	f.waitFor("◐ Bob Builder (bob)", "away", "○ carol", "offline, seen 2 hours ago", "⊘ dave", "do not disturb", "◉ erin", "in a call")
+	f.waitFor("◐ Bob Builder (bob)", "away", "○ carol", "offline, seen 2 hours ago", "⊘ dave", "do not disturb",
+		"◉ erin", "in a call")
 	f.press("j", "w") // carol
 	f.waitFor("You will be told (with the bell) when carol comes online.", "will notify")
 	f.phone.push(call.Presence{User: "carol", Online: true, State: signaling.StateOnline})
@@ -252,8 +254,9 @@ func TestFlowGuestLink(t *testing.T) {
 	case <-time.After(wait):
 		t.Fatal("nothing copied")
 	}
-	f.phone.push(call.StatusChanged{CallEvent: signaling.CallEvent{ID: "g1", Status: signaling.Ringing, Direction: signaling.Inbound,
-		From: "guest-2f7c9d1e0a3b", FromName: "Carol", To: "alice", Guest: true}, First: true, At: t0})
+	f.phone.push(call.StatusChanged{CallEvent: signaling.CallEvent{ID: "g1", Status: signaling.Ringing,
+		Direction: signaling.Inbound,
+		From:      "guest-2f7c9d1e0a3b", FromName: "Carol", To: "alice", Guest: true}, First: true, At: t0})
 	f.waitFor("Guest Carol is waiting", "a let in", "r turn away")
 	f.press("a")
 	f.phone.expectCalls(t, "Answer()")

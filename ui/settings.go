@@ -78,14 +78,18 @@ func (m *Model) audioEvent(ev call.Event) {
 		}
 		switch {
 		case ev.Kind == call.RingDevice && ev.Device != "":
-			m.setNotice(noticeError, fmt.Sprintf("The ring device could not ring (%v): ringing on %s.", ev.Err, ev.Device))
+			m.setNotice(noticeError, fmt.Sprintf("The ring device could not ring (%v): ringing on %s.", ev.Err,
+				ev.Device))
 		case ev.Kind == call.RingDevice:
 			m.setNotice(noticeError, fmt.Sprintf("No speaker could ring (%v): pick one with d.", ev.Err))
 		case ev.Lost && ev.Device != "":
-			c.DeviceNote = fmt.Sprintf("Your %s stopped working: now using the system default (%s).", ev.Kind, ev.Device)
-			m.setNotice(noticeError, fmt.Sprintf("The %s stopped working (%v); parley switched to the system default.", ev.Kind, ev.Err))
+			c.DeviceNote = fmt.Sprintf("Your %s stopped working: now using the system default (%s).", ev.Kind,
+				ev.Device)
+			m.setNotice(noticeError, fmt.Sprintf("The %s stopped working (%v); parley switched to the system default.",
+				ev.Kind, ev.Err))
 		case ev.Lost:
-			c.DeviceNote = fmt.Sprintf("Your %s stopped working and no other could be opened: pick one with d.", ev.Kind)
+			c.DeviceNote = fmt.Sprintf("Your %s stopped working and no other could be opened: pick one with d.",
+				ev.Kind)
 			m.setNotice(noticeError, fmt.Sprintf("The %s stopped working: %v", ev.Kind, ev.Err))
 		case ev.Err != nil:
 			m.setNotice(noticeError, fmt.Sprintf("Could not switch the %s: %v", ev.Kind, ev.Err))

@@ -58,9 +58,11 @@ func run(ctx context.Context) error {
 	var o options
 	flag.StringVar(&o.out, "out", "docs/BENCHMARKS.md", "the report to write; the plot goes beside it")
 	flag.StringVar(&o.work, "work", "", "work directory, kept afterwards (default: a temporary one, removed)")
-	flag.StringVar(&o.only, "only", "latency,setup,capacity,cluster,micro", "which measurements to run, comma-separated")
+	flag.StringVar(&o.only, "only", "latency,setup,capacity,cluster,micro", "which measurements to run, "+
+		"comma-separated")
 	flag.IntVar(&o.rounds, "rounds", 3, "calls per latency set-up (the set-ups take turns)")
-	flag.DurationVar(&o.chirps, "chirps", 20*time.Second, "how long each latency call plays chirps (CPU is measured over the same time)")
+	flag.DurationVar(&o.chirps, "chirps", 20*time.Second, "how long each latency call plays chirps (CPU is measured "+
+		"over the same time)")
 	flag.IntVar(&o.calls, "calls", 200, "calls for the call setup figures")
 	flag.IntVar(&o.conns, "conns", 20000, "idle connections for the server capacity")
 	flag.IntVar(&o.loadedCalls, "loaded-calls", 200, "calls placed while the idle connections stay up")
@@ -68,7 +70,8 @@ func run(ctx context.Context) error {
 	flag.IntVar(&o.clusterPairs, "cluster-pairs", 8, "caller and callee pairs placing them at once")
 	flag.IntVar(&o.microCount, "micro-count", 5, "runs of each Go micro-benchmark")
 	flag.StringVar(&o.contenders, "contenders", "", "a regular expression: only the latency set-ups whose names match")
-	flag.StringVar(&o.results, "results", "", "write the report from this results.json of an earlier run (in its work directory) instead of measuring")
+	flag.StringVar(&o.results, "results", "", "write the report from this results.json of an earlier run (in its "+
+		"work directory) instead of measuring")
 	flag.Parse()
 	want := map[string]bool{}
 	for _, s := range strings.Split(o.only, ",") {
@@ -152,13 +155,16 @@ func run(ctx context.Context) error {
 		for _, b := range []struct {
 			bin, build string
 			args       []string
-		}{{client, "", []string{"--help"}}, {client, "", []string{"devices"}}, {bin, " (the full build)", []string{"--help"}}} {
-			rss, err := bench.PeakRSS([]string{"PARLEY_CONFIG=" + filepath.Join(work, "none.json"), "XDG_STATE_HOME=" + work}, b.bin, b.args...)
+		}{{client, "", []string{"--help"}}, {client, "", []string{"devices"}}, {bin, " (the full build)",
+			[]string{"--help"}}} {
+			rss, err := bench.PeakRSS([]string{"PARLEY_CONFIG=" + filepath.Join(work, "none.json"), "XDG_STATE_HOME=" +
+				work}, b.bin, b.args...)
 			if err != nil {
 				problem("baseline memory: %v", err)
 				continue
 			}
-			res.Baseline = append(res.Baseline, bench.Baseline{Command: "parley " + strings.Join(b.args, " "), Build: b.build, RSS: rss})
+			res.Baseline = append(res.Baseline, bench.Baseline{Command: "parley " + strings.Join(b.args, " "),
+				Build: b.build, RSS: rss})
 		}
 	}
 	if want["setup"] {
@@ -240,7 +246,7 @@ func write(root, out string, res *bench.Results, logf func(string, ...any)) erro
 		return err
 	}
 	if err := res.WriteMarkdown(f, plotName); err != nil {
-		f.Close()
+		_ = f.Close()
 		return err
 	}
 	if err := f.Close(); err != nil {
@@ -261,7 +267,11 @@ func latency(ctx context.Context, e *bench.Env, o options, res *bench.Results, p
 	if err != nil {
 		return err
 	}
-	defer rig.Close()
+	defer func() {
+		if err := rig.Close(); err != nil {
+			problem("latency: %v", err)
+		}
+	}()
 	var all []bench.Contender
 	match, err := regexp.Compile(o.contenders)
 	if err != nil {

@@ -228,7 +228,8 @@ func SteadyTone(samples []int16, hz float64) (bool, string) {
 	f, snrs := DominantFrequency(samples), QuarterSNRs(samples, hz)
 	med, low := Median(snrs), CountBelow(snrs, 15)
 	ok := math.Abs(f-hz) <= 5 && med >= 20 && low <= len(snrs)/4
-	return ok, fmt.Sprintf("%.1f Hz (want %.0f ± 5), %.1f dBFS, SNR per quarter second %.1f dB: median %.1f (want ≥ 20), %d under 15 dB (want at most %d)",
+	return ok, fmt.Sprintf("%.1f Hz (want %.0f ± 5), %.1f dBFS, SNR per quarter second %.1f dB: median %.1f (want ≥ "+
+		"20), %d under 15 dB (want at most %d)",
 		f, hz, DBFS(samples), snrs, med, low, len(snrs)/4)
 }
 

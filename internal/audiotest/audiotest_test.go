@@ -200,7 +200,8 @@ func TestWAVRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	if w.Rate != 22050 || w.Channels != 2 || !slices.Equal(w.Samples, in) {
-		t.Errorf("read %d Hz %d ch %d samples, want 22050 Hz 2 ch %d equal samples", w.Rate, w.Channels, len(w.Samples), len(in))
+		t.Errorf("read %d Hz %d ch %d samples, want 22050 Hz 2 ch %d equal samples", w.Rate, w.Channels, len(w.Samples),
+			len(in))
 	}
 }
 

@@ -133,7 +133,8 @@ func startBaresip(ctx context.Context, rig *Rig, c Contender, dir string) (*call
 	if _, err := b.WaitLine(ctx, wait, "baresip is ready", ready); err != nil {
 		return fail(err)
 	}
-	a, err := StartProc("baresip-a", adir, PulseEnv(rig.AMicSource, rig.ASpk), "stdbuf", "-oL", "baresip", "-4", "-f", adir,
+	a, err := StartProc("baresip-a", adir, PulseEnv(rig.AMicSource, rig.ASpk),
+		"stdbuf", "-oL", "baresip", "-4", "-f", adir,
 		"-e", fmt.Sprintf("/dial sip:bob@127.0.0.1:%d", ports[0]))
 	if err != nil {
 		return fail(err)
@@ -155,7 +156,7 @@ func freePorts(n int) ([]int, error) {
 	var held []interface{ Close() error }
 	defer func() {
 		for _, h := range held {
-			h.Close()
+			_ = h.Close() // sockets held to keep ports: nothing to flush
 		}
 	}()
 	for try := 0; len(ports) < n && try < 100; try++ {
@@ -182,7 +183,7 @@ func freePorts(n int) ([]int, error) {
 		}
 		if !ok {
 			for _, m := range mine {
-				m.Close()
+				_ = m.Close()
 			}
 			continue
 		}

@@ -45,7 +45,8 @@ func TestReport(t *testing.T) {
 		t.Fatal(err)
 	}
 	doc := b.String()
-	for _, want := range []string{"## Targets (issue 7)", "## Mouth-to-ear latency", "## CPU and memory", "## Call setup",
+	for _, want := range []string{"## Targets (issue 7)", "## Mouth-to-ear latency", "## CPU and memory",
+		"## Call setup",
 		"## Server capacity", "## Go micro-benchmarks", "## Why the misses", "![latency distributions](plot.svg)",
 		"baresip jb 1-3", "**missed**", "**met**"} {
 		if !strings.Contains(doc, want) {

@@ -84,7 +84,8 @@ func MeasureCapacity(ctx context.Context, e *Env, n, calls int, settle time.Dura
 	}
 	// The contacts are added in bulk: far more requests a second from
 	// one address than the limits allow a person.
-	srv, err := StartServer(ctx, e.Parley, filepath.Join(e.Dir, "capacity-server"), "--limit-rate", "100000", "--limit-burst", "100000")
+	srv, err := StartServer(ctx, e.Parley, filepath.Join(e.Dir, "capacity-server"), "--limit-rate", "100000",
+		"--limit-burst", "100000")
 	if err != nil {
 		return nil, err
 	}
@@ -132,7 +133,8 @@ func MeasureCapacity(ctx context.Context, e *Env, n, calls int, settle time.Dura
 	// server's own files to come (JetStream opens some as it goes).
 	r.Tried = min(n, r.FileLimit-r.ServerFiles-64)
 	if r.Tried < n {
-		e.Logf("capacity: the server may open %d files and has %d open: trying %d connections of %d", r.FileLimit, r.ServerFiles, r.Tried, n)
+		e.Logf("capacity: the server may open %d files and has %d open: trying %d connections of %d", r.FileLimit,
+			r.ServerFiles, r.Tried, n)
 	}
 	r.Addrs = (r.Tried + perAddr - 1) / perAddr
 
@@ -226,7 +228,8 @@ func addContacts(ctx context.Context, url string, hc *http.Client, tok string, i
 // connectHere connects tokens (connection numbers from first on) from
 // this process. lost counts the connections that dropped since; stop
 // closes them all.
-func connectHere(ctx context.Context, url string, tokens []string, first int, connected *int, progress func(int)) (lost func() int, stop func(), err error) {
+func connectHere(ctx context.Context, url string, tokens []string, first int, connected *int,
+	progress func(int)) (lost func() int, stop func(), err error) {
 	var mu sync.Mutex
 	clients := map[int]*http.Client{}
 	conns := make([]*signaling.Client, len(tokens))
@@ -245,7 +248,8 @@ func connectHere(ctx context.Context, url string, tokens []string, first int, co
 		var last error
 		for try := 0; try < 20; try++ {
 			dctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-			c, err := signaling.Dial(dctx, url, tokens[i], signaling.DialOptions{HTTPClient: idleClient(clients, &mu, first+i)})
+			opts := signaling.DialOptions{HTTPClient: idleClient(clients, &mu, first+i)}
+			c, err := signaling.Dial(dctx, url, tokens[i], opts)
 			cancel()
 			if err == nil {
 				conns[i] = c
@@ -273,7 +277,8 @@ func connectHere(ctx context.Context, url string, tokens []string, first int, co
 
 // connectElsewhere connects tokens from helper processes (e.Self idle),
 // perProc each.
-func connectElsewhere(ctx context.Context, e *Env, url string, tokens []string, connected *int) (lost func() int, stop func(), err error) {
+func connectElsewhere(ctx context.Context, e *Env, url string, tokens []string,
+	connected *int) (lost func() int, stop func(), err error) {
 	var procs []*Proc
 	var wg sync.WaitGroup
 	stop = func() {
@@ -296,7 +301,8 @@ func connectElsewhere(ctx context.Context, e *Env, url string, tokens []string, 
 		if err := os.WriteFile(file, []byte(strings.Join(chunk, "\n")), 0o600); err != nil {
 			return nil, stop, err
 		}
-		p, err := StartProc(fmt.Sprintf("idle-%d", k), e.Dir, nil, e.Self, "idle", "-server", url, "-tokens", file, "-first", strconv.Itoa(first))
+		p, err := StartProc(fmt.Sprintf("idle-%d", k), e.Dir, nil, e.Self, "idle", "-server", url, "-tokens", file,
+			"-first", strconv.Itoa(first))
 		if err != nil {
 			return nil, stop, err
 		}
@@ -312,7 +318,8 @@ func connectElsewhere(ctx context.Context, e *Env, url string, tokens []string, 
 				return l == "ready" || strings.HasPrefix(l, "failed")
 			})
 			if err == nil && count < len(chunk) {
-				err = fmt.Errorf("bench: %s connected %d of %d; see %s.stdout", p.Name, count, len(chunk), filepath.Join(e.Dir, p.Name))
+				err = fmt.Errorf("bench: %s connected %d of %d; see %s.stdout", p.Name, count, len(chunk),
+					filepath.Join(e.Dir, p.Name))
 			}
 			ready <- report{count, err}
 			// From now on it reports drops.
@@ -363,7 +370,7 @@ func RunIdle(ctx context.Context, url, tokensFile string, first int, out io.Writ
 		wmu.Lock()
 		defer wmu.Unlock()
 		fmt.Fprintf(w, format+"\n", args...)
-		w.Flush()
+		_ = w.Flush() // progress for whoever reads it; a reader gone is no reason to stop
 	}
 	var connected int
 	lost, stop, err := connectHere(ctx, url, tokens, first, &connected, func(k int) {

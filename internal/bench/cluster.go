@@ -73,7 +73,8 @@ func MeasureCluster(ctx context.Context, e *Env, pairs, calls int) (*ClusterResu
 	}
 	run.Name = "one node, embedded NATS"
 	r.Runs = append(r.Runs, *run)
-	e.Logf("cluster: %s: dial to ringing p50 %v p99 %v; %.0f calls/s, p99 %v", run.Name, run.DialToRinging.P50, run.DialToRinging.P99, run.CallsPerSecond, run.LoadedDialToRinging.P99)
+	e.Logf("cluster: %s: dial to ringing p50 %v p99 %v; %.0f calls/s, p99 %v", run.Name, run.DialToRinging.P50,
+		run.DialToRinging.P99, run.CallsPerSecond, run.LoadedDialToRinging.P99)
 
 	dir := filepath.Join(e.Dir, "cluster-nats")
 	bin, version, err := natstest.Binary(ctx, dir)
@@ -103,7 +104,8 @@ func MeasureCluster(ctx context.Context, e *Env, pairs, calls int) (*ClusterResu
 			run.Name = "three nodes on nats-server, caller and callee on different nodes"
 		}
 		r.Runs = append(r.Runs, *run)
-		e.Logf("cluster: %s: dial to ringing p50 %v p99 %v; %.0f calls/s, p99 %v", run.Name, run.DialToRinging.P50, run.DialToRinging.P99, run.CallsPerSecond, run.LoadedDialToRinging.P99)
+		e.Logf("cluster: %s: dial to ringing p50 %v p99 %v; %.0f calls/s, p99 %v", run.Name, run.DialToRinging.P50,
+			run.DialToRinging.P99, run.CallsPerSecond, run.LoadedDialToRinging.P99)
 		if s := run.SameNodeDialToRinging; s.N > 0 {
 			e.Logf("cluster: within one of the %d nodes: dial to ringing p50 %v p99 %v", n, s.P50, s.P99)
 		}
@@ -357,7 +359,8 @@ func nextEvent(ctx context.Context, c *signaling.Client, t signaling.Type) (sign
 			if m.Type == signaling.TypeError {
 				return m, fmt.Errorf("error %v", m.Error)
 			}
-			if (m.Type == signaling.TypeCall || m.Type == signaling.TypeCallStatusChanged) && m.Event != nil && (t == "" || m.Type == t) {
+			if (m.Type == signaling.TypeCall || m.Type == signaling.TypeCallStatusChanged) && m.Event != nil &&
+				(t == "" || m.Type == t) {
 				return m, nil
 			}
 		case <-timeout.C:

@@ -23,16 +23,20 @@ func TestClusterShort(t *testing.T) {
 	}
 	for _, run := range r.Runs {
 		d := run.DialToRinging
-		t.Logf("%s: %d calls, dial to ringing p50 %v p99 %v; %.0f calls/s, p99 %v", run.Name, d.N, d.P50, d.P99, run.CallsPerSecond, run.LoadedDialToRinging.P99)
+		t.Logf("%s: %d calls, dial to ringing p50 %v p99 %v; %.0f calls/s, p99 %v", run.Name, d.N, d.P50, d.P99,
+			run.CallsPerSecond, run.LoadedDialToRinging.P99)
 		if l := run.LoadedDialToRinging; l.N != calls || l.Min <= 0 || l.P99 > 5*time.Second {
-			t.Errorf("%s, %d pairs at once: %d calls, min %v, p99 %v; want %d calls, each under 5 s", run.Name, pairs, l.N, l.Min, l.P99, calls)
+			t.Errorf("%s, %d pairs at once: %d calls, min %v, p99 %v; want %d calls, each under 5 s", run.Name, pairs,
+				l.N, l.Min, l.P99, calls)
 		}
 		if d.N != calls || d.Min <= 0 || d.P99 > 5*time.Second || run.CallsPerSecond <= 0 {
-			t.Errorf("%s: %d calls, min %v, p99 %v, %.1f calls/s; want %d calls, each under 5 s", run.Name, d.N, d.Min, d.P99, run.CallsPerSecond, calls)
+			t.Errorf("%s: %d calls, min %v, p99 %v, %.1f calls/s; want %d calls, each under 5 s", run.Name, d.N, d.Min,
+				d.P99, run.CallsPerSecond, calls)
 		}
 	}
 	if s := r.Runs[2].SameNodeDialToRinging; s.N != calls || s.Min <= 0 || r.Runs[0].SameNodeDialToRinging.N != 0 {
-		t.Errorf("calls within one node: %d on three nodes, %d on one; want %d and 0", s.N, r.Runs[0].SameNodeDialToRinging.N, calls)
+		t.Errorf("calls within one node: %d on three nodes, %d on one; want %d and 0", s.N,
+			r.Runs[0].SameNodeDialToRinging.N, calls)
 	}
 	if _, ok := r.ExtraHop(); !ok {
 		t.Error("no extra hop figure")

@@ -21,7 +21,7 @@ func DevLoop(ctx context.Context, frameSamples int) error {
 	if err != nil {
 		return err
 	}
-	defer sys.Close()
+	defer func() { _ = sys.Close() }() // the loop's result is all there is to report
 	mic, err := sys.OpenMic("default", frameSamples)
 	if err != nil {
 		return err
@@ -31,8 +31,8 @@ func DevLoop(ctx context.Context, frameSamples int) error {
 	if err != nil {
 		return err
 	}
-	defer spk.Close()
-	go func() { <-ctx.Done(); mic.Close(); spk.Close() }()
+	defer func() { _ = spk.Close() }()
+	go func() { <-ctx.Done(); mic.Close(); _ = spk.Close() }() // unblock the loop
 
 	var (
 		mu     sync.Mutex

@@ -13,7 +13,8 @@ import (
 // frameSamples, with a silent far end: the processing's share of the
 // mouth-to-ear latency.
 func ProcessingDelay(frameSamples int) (time.Duration, error) {
-	p, err := audio.NewProcessor(frameSamples, 0, audio.ProcessorOptions{EchoCancellation: true, NoiseSuppression: true, AutoGain: true})
+	p, err := audio.NewProcessor(frameSamples, 0, audio.ProcessorOptions{EchoCancellation: true, NoiseSuppression: true,
+		AutoGain: true})
 	if err != nil {
 		return 0, err
 	}

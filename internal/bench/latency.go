@@ -57,11 +57,14 @@ type Contender struct {
 // Contenders are the set-ups `make bench` measures.
 var Contenders = []Contender{
 	{Name: "parley", Client: "parley",
-		About: "20 ms frames, adaptive jitter buffer, echo cancellation, noise suppression and gain control on (the defaults)"},
+		About: "20 ms frames, adaptive jitter buffer, echo cancellation, noise suppression and gain control on " +
+			"(the defaults)"},
 	{Name: "parley --low-latency", Client: "parley", Args: []string{"--low-latency"},
 		About: "10 ms frames, otherwise the defaults"},
-	{Name: "parley, no processing", Client: "parley", Args: []string{"--aec", "off", "--noise-suppression", "off", "--agc", "off"},
-		About: "20 ms frames, echo cancellation, noise suppression and gain control off: like for like with baresip, which runs none"},
+	{Name: "parley, no processing", Client: "parley", Args: []string{"--aec", "off", "--noise-suppression", "off",
+		"--agc", "off"},
+		About: "20 ms frames, echo cancellation, noise suppression and gain control off: like for like with baresip, " +
+			"which runs none"},
 	{Name: "baresip", Client: "baresip", Jitter: "5-10",
 		About: "Opus, 20 ms packets, its default jitter buffer (jitter_buffer_delay 5-10)"},
 	{Name: "baresip jb 1-3", Client: "baresip", Jitter: "1-3",
@@ -158,7 +161,7 @@ func RunCall(ctx context.Context, e *Env, rig *Rig, c Contender, d time.Duration
 	stopRec := func() ([]int16, []int16, error) { return rec.Stop() }
 	defer func() {
 		if rec != nil {
-			stopRec()
+			_, _, _ = stopRec() // a run that failed before it stopped the recording
 		}
 	}()
 	if err := rec.Started(ctx, 200*time.Millisecond, 10*time.Second); err != nil {
@@ -225,7 +228,8 @@ func RunCall(ctx context.Context, e *Env, rig *Rig, c Contender, d time.Duration
 	}
 	r.Latency = NewDist(ds)
 	e.Logf("%s: %d chirps (%d missed): p50 %v p95 %v; CPU A %.1f%% B %.1f%%; peak RSS A %.1f MB B %.1f MB; load %.1f",
-		c.Name, len(r.Events), len(r.Missed), ms(r.Latency.P50), ms(r.Latency.P95), 100*r.CPUA, 100*r.CPUB, mb(r.RSSA), mb(r.RSSB), r.Load)
+		c.Name, len(r.Events), len(r.Missed), ms(r.Latency.P50), ms(r.Latency.P95), 100*r.CPUA, 100*r.CPUB, mb(r.RSSA),
+		mb(r.RSSB), r.Load)
 	return r, nil
 }
 
@@ -288,7 +292,8 @@ func startParley(ctx context.Context, e *Env, rig *Rig, c Contender, dir string)
 	}
 	pair.a = a
 	for _, p := range []*Proc{a, b} {
-		if err := p.WaitEvent(ctx, wait, map[string]string{"event": "call_status_changed", "status": "answered"}); err != nil {
+		if err := p.WaitEvent(ctx, wait, map[string]string{"event": "call_status_changed",
+			"status": "answered"}); err != nil {
 			return fail(err)
 		}
 	}
@@ -307,7 +312,8 @@ func startDevLoop(ctx context.Context, e *Env, rig *Rig, c Contender, dir string
 	if err != nil {
 		return nil, err
 	}
-	if _, err := p.WaitLine(ctx, 30*time.Second, "the device loop", func(l string) bool { return l == "devloop running" }); err != nil {
+	if _, err := p.WaitLine(ctx, 30*time.Second, "the device loop",
+		func(l string) bool { return l == "devloop running" }); err != nil {
 		p.Stop(syscall.SIGINT)
 		return nil, err
 	}
@@ -380,7 +386,8 @@ func (p *perfRun) shares() map[string]float64 {
 	if err := <-p.done; err != nil {
 		return nil
 	}
-	out, err := exec.Command("perf", "report", "-i", p.out, "--no-children", "--sort", "dso", "--stdio", "-g", "none").Output()
+	out, err := exec.Command("perf", "report", "-i", p.out, "--no-children", "--sort", "dso", "--stdio", "-g",
+		"none").Output()
 	if err != nil {
 		return nil
 	}
@@ -408,13 +415,16 @@ func dsoPart(dso string) string {
 		return "echo cancellation and noise suppression (speexdsp)"
 	case strings.Contains(dso, "opus"):
 		return "Opus"
-	case strings.Contains(dso, "pulse") || strings.Contains(dso, "asound") || strings.Contains(dso, "portaudio") || dso == "alsa.so":
+	case strings.Contains(dso, "pulse") || strings.Contains(dso, "asound") || strings.Contains(dso, "portaudio") ||
+		dso == "alsa.so":
 		return "PortAudio, ALSA and PulseAudio client libraries"
-	case strings.HasPrefix(dso, "libc.") || strings.HasPrefix(dso, "libm.") || strings.Contains(dso, "vdso") || strings.Contains(dso, "ld-linux"):
+	case strings.HasPrefix(dso, "libc.") || strings.HasPrefix(dso, "libm.") || strings.Contains(dso, "vdso") ||
+		strings.Contains(dso, "ld-linux"):
 		return "C library"
 	case dso == "parley":
 		return "parley's Go code (with Pion and the Go runtime)"
-	case dso == "baresip" || strings.HasPrefix(dso, "libre.") || strings.HasPrefix(dso, "librem.") || strings.Contains(dso, "/baresip/"):
+	case dso == "baresip" || strings.HasPrefix(dso, "libre.") || strings.HasPrefix(dso, "librem.") ||
+		strings.Contains(dso, "/baresip/"):
 		return "baresip and its libre"
 	}
 	return "other"

@@ -98,7 +98,8 @@ func Versions(ctx context.Context, root string) []Version {
 		{"PulseAudio", deb("pulseaudio")},
 		{"ALSA pulse plugin", "Debian " + deb("libasound2-plugins")},
 	}
-	for _, mod := range []string{"github.com/pion/webrtc/v4", "github.com/coder/websocket", "github.com/nats-io/nats-server/v2"} {
+	for _, mod := range []string{"github.com/pion/webrtc/v4", "github.com/coder/websocket",
+		"github.com/nats-io/nats-server/v2"} {
 		v = append(v, Version{mod, or(modVersion(root, mod), "unknown")})
 	}
 	bs := "not installed"
@@ -114,7 +115,7 @@ func modVersion(root, mod string) string {
 	if err != nil {
 		return ""
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }() // read only
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
 		fs := strings.Fields(strings.TrimPrefix(strings.TrimSpace(sc.Text()), "require "))

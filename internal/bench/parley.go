@@ -27,7 +27,10 @@ import (
 func BuildParley(ctx context.Context, dir, out string, race bool, tags ...string) error {
 	gobin, err := exec.LookPath("go")
 	if err != nil {
-		gobin = filepath.Join(runtime.GOROOT(), "bin", "go")
+		// No go on PATH: the toolchain that built this harness (go test,
+		// go run), which is where its GOROOT points.
+		gobin = filepath.Join(runtime.GOROOT(), "bin", "go") //nolint:staticcheck // SA1019: see above
+
 	}
 	args := []string{"build", "-o", out}
 	if race {
@@ -52,7 +55,8 @@ func ModuleRoot() (string, error) {
 		return "", err
 	}
 	for {
-		if b, err := os.ReadFile(filepath.Join(dir, "go.mod")); err == nil && strings.Contains(string(b), "module github.com/parley-voice/parley\n") {
+		if b, err := os.ReadFile(filepath.Join(dir, "go.mod")); err == nil && strings.Contains(string(b),
+			"module github.com/parley-voice/parley\n") {
 			return dir, nil
 		}
 		up := filepath.Dir(dir)
@@ -83,11 +87,12 @@ func StartServer(ctx context.Context, parley, dir string, args ...string) (*Serv
 	if err != nil {
 		return nil, err
 	}
-	defer logf.Close()
+	defer func() { _ = logf.Close() }() // the server writes to its own copy
 	// The calls of a benchmark come one after another between the same
 	// two users, as fast as they can: no limit on them.
-	cmd := exec.Command(parley, append([]string{"serve", "--listen", "127.0.0.1:0", "--data", filepath.Join(dir, "data"),
-		"--log", filepath.Join(dir, "serve.log"), "--dial-limit", "-1", "--ring-limit", "-1", "--message-limit", "-1"}, args...)...)
+	cmd := exec.Command(parley, append([]string{"serve", "--listen", "127.0.0.1:0",
+		"--data", filepath.Join(dir, "data"), "--log", filepath.Join(dir, "serve.log"),
+		"--dial-limit", "-1", "--ring-limit", "-1", "--message-limit", "-1"}, args...)...)
 	cmd.Env = append(os.Environ(), "PARLEY_API_KEY="+apiKey)
 	cmd.Stderr = logf
 	out, err := cmd.StdoutPipe()
@@ -151,7 +156,8 @@ func (s *Server) Token(ctx context.Context, hc *http.Client, user string) (strin
 		hc = http.DefaultClient
 	}
 	for try := 0; ; try++ {
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.URL+"/v1/voice/users/"+url.PathEscape(user)+"/token", nil)
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.URL+"/v1/voice/users/"+url.PathEscape(user)+
+			"/token", nil)
 		if err != nil {
 			return "", err
 		}
@@ -214,25 +220,25 @@ func StartProc(name, dir string, env []string, bin string, args ...string) (*Pro
 	cmd.Stderr = stderr
 	out, err := cmd.StdoutPipe()
 	if err != nil {
-		stderr.Close()
+		_ = stderr.Close()
 		return nil, err
 	}
 	if err := cmd.Start(); err != nil {
-		stderr.Close()
+		_ = stderr.Close()
 		return nil, fmt.Errorf("bench: start %s: %w", name, err)
 	}
 	stdout, err := os.Create(filepath.Join(dir, name+".stdout"))
 	if err != nil {
 		cmd.Process.Kill()
 		cmd.Wait()
-		stderr.Close()
+		_ = stderr.Close()
 		return nil, err
 	}
 	p := &Proc{Name: name, cmd: cmd, lines: make(chan string, 4096), done: make(chan struct{})}
 	go func() {
 		defer close(p.done)
-		defer stderr.Close()
-		defer stdout.Close()
+		defer func() { _ = stderr.Close() }() // the process wrote to its own copy
+		defer func() { _ = stdout.Close() }() // a copy of what p.lines has
 		sc := bufio.NewScanner(io.TeeReader(out, stdout))
 		sc.Buffer(make([]byte, 64*1024), 1<<20)
 		for sc.Scan() {
@@ -257,7 +263,8 @@ func StartProc(name, dir string, env []string, bin string, args ...string) (*Pro
 func (p *Proc) Pid() int { return p.cmd.Process.Pid }
 
 // WaitLine waits for a line for which match returns true.
-func (p *Proc) WaitLine(ctx context.Context, timeout time.Duration, what string, match func(string) bool) (string, error) {
+func (p *Proc) WaitLine(ctx context.Context, timeout time.Duration, what string,
+	match func(string) bool) (string, error) {
 	t := time.NewTimer(timeout)
 	defer t.Stop()
 	for {
@@ -265,7 +272,8 @@ func (p *Proc) WaitLine(ctx context.Context, timeout time.Duration, what string,
 		case l, ok := <-p.lines:
 			if !ok {
 				<-p.done
-				return "", fmt.Errorf("bench: %s exited (%v) before %s; last output: %s", p.Name, p.err, what, p.lastLines())
+				return "", fmt.Errorf("bench: %s exited (%v) before %s; last output: %s", p.Name, p.err, what,
+					p.lastLines())
 			}
 			if match(l) {
 				return l, nil

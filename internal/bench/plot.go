@@ -63,7 +63,8 @@ func (s *svg) flush() error {
 
 // text writes a text element; anchor is start, middle or end.
 func (s *svg) text(x, y float64, size int, anchor, attrs, body string) {
-	s.f(`<text x="%.1f" y="%.1f" font-size="%d" text-anchor="%s"%s>%s</text>`+"\n", x, y, size, anchor, attrs, esc(body))
+	s.f(`<text x="%.1f" y="%.1f" font-size="%d" text-anchor="%s"%s>%s</text>`+"\n", x, y, size, anchor, attrs,
+		esc(body))
 }
 
 func esc(t string) string {

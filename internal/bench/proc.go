@@ -48,7 +48,7 @@ func Memory(pid int) (rss, peak int64, err error) {
 	if err != nil {
 		return 0, 0, fmt.Errorf("bench: memory of %d: %w", pid, err)
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }() // read only
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
 		k, v, ok := strings.Cut(sc.Text(), ":")
@@ -166,7 +166,7 @@ func PeakRSS(env []string, bin string, args ...string) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
-	out.Close()
+	_ = out.Close() // only its name is used: time writes the file
 	defer os.Remove(out.Name())
 	cmd := exec.Command("/usr/bin/time", append([]string{"-f", "%M", "-o", out.Name(), bin}, args...)...)
 	cmd.Env = append(os.Environ(), env...)
@@ -218,7 +218,8 @@ func MemoryParts(pid int) (map[string]int64, error) {
 				part = PartPulse
 			case strings.Contains(name, ".so"):
 				part = PartLibs
-			case name == "" || strings.HasPrefix(name, "[heap]") || strings.HasPrefix(name, "[stack") || strings.HasPrefix(name, "[anon"):
+			case name == "" || strings.HasPrefix(name, "[heap]") || strings.HasPrefix(name, "[stack") ||
+				strings.HasPrefix(name, "[anon"):
 				part = PartAnon
 			default:
 				part = PartOther

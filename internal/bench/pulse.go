@@ -54,14 +54,15 @@ func NewRig(ctx context.Context, pulse *pulsetest.Pulse, name string) (*Rig, err
 		{"module-remap-sink", "sink_name=" + r.BSpk, "master=" + r.Sink, "rate=48000", "channels=1", "channel_map=mono",
 			"master_channel_map=front-right", "remix=no", desc("sink", r.BSpk)},
 		{"module-remap-source", "source_name=" + r.AMicSource, "master=" + pulsetest.Monitor(r.Sink), "rate=48000",
-			"channels=1", "channel_map=mono", "master_channel_map=front-left", "remix=no", desc("source", r.AMicSource)},
+			"channels=1", "channel_map=mono", "master_channel_map=front-left", "remix=no",
+			desc("source", r.AMicSource)},
 		{"module-null-sink", "sink_name=" + r.ASpk, "rate=48000", "channels=1", desc("sink", r.ASpk)},
 		{"module-null-sink", "sink_name=" + r.BMic, "rate=48000", "channels=1", desc("sink", r.BMic)},
 	}
 	for _, l := range loads {
 		id, err := pulse.Pactl(ctx, append([]string{"load-module"}, l...)...)
 		if err != nil {
-			r.Close()
+			_ = r.Close() // what loaded before: the load's error is the one to report
 			return nil, err
 		}
 		r.modules = append(r.modules, id)
@@ -74,7 +75,7 @@ func NewRig(ctx context.Context, pulse *pulsetest.Pulse, name string) (*Rig, err
 	}{{r.Sink, 2}, {r.ASpk, 1}, {r.BMic, 1}} {
 		stop, err := pulse.KeepAlive(ctx, s.sink, s.channels)
 		if err != nil {
-			r.Close()
+			_ = r.Close() // what loaded before: the load's error is the one to report
 			return nil, err
 		}
 		r.keep = append(r.keep, stop)

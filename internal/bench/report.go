@@ -147,9 +147,11 @@ func pct(v float64) string { return fmt.Sprintf("%.1f %%", 100*v) }
 func (r *Results) Targets() []Target {
 	var ts []Target
 	add := func(t Target) { ts = append(ts, t) }
-	p, low, bs, bs13 := r.contender("parley"), r.contender("parley --low-latency"), r.contender("baresip"), r.contender("baresip jb 1-3")
+	p, low, bs, bs13 := r.contender("parley"), r.contender("parley --low-latency"), r.contender("baresip"),
+		r.contender("baresip jb 1-3")
 	{
-		t := Target{Goal: "mouth-to-ear p50 ≤ 70 ms with the adaptive jitter buffer and 20 ms frames, and below baresip's low-latency setting (jb 1-3)"}
+		t := Target{Goal: "mouth-to-ear p50 ≤ 70 ms with the adaptive jitter buffer and 20 ms frames, and below " +
+			"baresip's low-latency setting (jb 1-3)"}
 		if p != nil {
 			t.Known = true
 			t.Measured = "parley " + fms(p.Latency.P50)
@@ -180,10 +182,12 @@ func (r *Results) Targets() []Target {
 		add(t)
 	}
 	{
-		t := Target{Goal: "each client's CPU ≤ baresip's in the same run (speaking side against speaking side, listening against listening)"}
+		t := Target{Goal: "each client's CPU ≤ baresip's in the same run (speaking side against speaking side, " +
+			"listening against listening)"}
 		if p != nil && bs != nil {
 			t.Known = true
-			t.Measured = fmt.Sprintf("parley %s speaking, %s listening; baresip %s, %s", pct(p.CPUA), pct(p.CPUB), pct(bs.CPUA), pct(bs.CPUB))
+			t.Measured = fmt.Sprintf("parley %s speaking, %s listening; baresip %s, %s", pct(p.CPUA), pct(p.CPUB),
+				pct(bs.CPUA), pct(bs.CPUB))
 			t.Met = p.CPUA <= bs.CPUA && p.CPUB <= bs.CPUB
 			if !t.Met {
 				t.By = fmt.Sprintf("%.1f× and %.1f× baresip's", p.CPUA/bs.CPUA, p.CPUB/bs.CPUB)
@@ -201,7 +205,8 @@ func (r *Results) Targets() []Target {
 				}
 			}
 			t.Known = true
-			t.Measured = fmt.Sprintf("parley %.1f MB caller, %.1f MB callee (up to %.1f MB in any set-up)", mb(p.RSSA), mb(p.RSSB), mb(hi))
+			t.Measured = fmt.Sprintf("parley %.1f MB caller, %.1f MB callee (up to %.1f MB in any set-up)", mb(p.RSSA),
+				mb(p.RSSB), mb(hi))
 			t.Met = hi <= 30<<20
 			if !t.Met {
 				t.By = fmt.Sprintf("%.1f MB over", mb(hi-30<<20))
@@ -211,7 +216,8 @@ func (r *Results) Targets() []Target {
 	}
 	if s := r.Setup; s != nil {
 		d := s.DialToRinging
-		t := Target{Goal: "dial to ringing p95 ≤ 50 ms", Known: true, Measured: fmt.Sprintf("p95 %s (p50 %s, p99 %s)", fms2(d.P95), fms2(d.P50), fms2(d.P99)),
+		t := Target{Goal: "dial to ringing p95 ≤ 50 ms", Known: true, Measured: fmt.Sprintf("p95 %s (p50 %s, p99 %s)",
+			fms2(d.P95), fms2(d.P50), fms2(d.P99)),
 			Met: d.P95 <= 50*time.Millisecond}
 		if !t.Met {
 			t.By = fms(d.P95-50*time.Millisecond) + " over"
@@ -219,8 +225,9 @@ func (r *Results) Targets() []Target {
 		add(t)
 		worst := max(s.AnswerToAudioCaller.P95, s.AnswerToAudioCallee.P95)
 		t = Target{Goal: "answer to first audio ≤ 150 ms (p95, both directions)", Known: true,
-			Measured: fmt.Sprintf("p95 %s to the caller, %s to the callee", fms2(s.AnswerToAudioCaller.P95), fms2(s.AnswerToAudioCallee.P95)),
-			Met:      worst <= 150*time.Millisecond}
+			Measured: fmt.Sprintf("p95 %s to the caller, %s to the callee", fms2(s.AnswerToAudioCaller.P95),
+				fms2(s.AnswerToAudioCallee.P95)),
+			Met: worst <= 150*time.Millisecond}
 		if !t.Met {
 			t.By = fms(worst-150*time.Millisecond) + " over"
 		}
@@ -232,8 +239,10 @@ func (r *Results) Targets() []Target {
 	if c := r.Cluster; c != nil {
 		if d, ok := c.ExtraHop(); ok {
 			t := Target{Goal: "crossing nodes adds ≤ 1 ms to dial to ringing p99 (issue 8)", Known: true,
-				Measured: fmt.Sprintf("%+.2f ms (p99 %s across the three nodes, %s within one of them)", float64(d)/float64(time.Millisecond), fms2(c.Runs[2].DialToRinging.P99), fms2(c.Runs[2].SameNodeDialToRinging.P99)),
-				Met:      d <= time.Millisecond}
+				Measured: fmt.Sprintf("%+.2f ms (p99 %s across the three nodes, %s within one of them)",
+					float64(d)/float64(time.Millisecond), fms2(c.Runs[2].DialToRinging.P99),
+					fms2(c.Runs[2].SameNodeDialToRinging.P99)),
+				Met: d <= time.Millisecond}
 			if !t.Met {
 				t.By = fms2(d-time.Millisecond) + " over"
 			}
@@ -248,12 +257,14 @@ func (r *Results) Targets() []Target {
 		if c.Connected < 20000 {
 			short := fmt.Sprintf("%d connections short", 20000-c.Connected)
 			if c.Tried < c.Target && c.Connected == c.Tried {
-				short += fmt.Sprintf(" (this machine's limit of %d open files per process, which root cannot raise here)", c.FileLimit)
+				short += fmt.Sprintf(" (this machine's limit of %d open files per process, which root cannot "+
+					"raise here)", c.FileLimit)
 			}
 			by = append(by, short)
 		}
 		if c.PerConn > 20<<10 {
-			by = append(by, fmt.Sprintf("%.1f KB (%.1f×) over per connection", float64(c.PerConn-20<<10)/1024, float64(c.PerConn)/(20<<10)))
+			by = append(by, fmt.Sprintf("%.1f KB (%.1f×) over per connection", float64(c.PerConn-20<<10)/1024,
+				float64(c.PerConn)/(20<<10)))
 		}
 		t.By = strings.Join(by, "; ")
 		add(t)
@@ -291,8 +302,10 @@ func (r *Results) WriteMarkdown(w io.Writer, plotFile string) error {
 	f("# Benchmarks: parley beside baresip\n\n")
 	f("Written by `make bench` (the harness is `cmd/parleybench`, its measurements package `internal/bench`) ")
 	f("on %s, in %s. ", r.Date.UTC().Format("2006-01-02 15:04 MST"), r.Duration.Round(time.Second))
-	f("Every figure below was measured in that one run, parley and baresip on the same machine under the same conditions; ")
-	f("run `make bench` again to measure yours. The machine is shared and noisy: read medians and ratios, not single figures.\n\n")
+	f("Every figure below was measured in that one run, parley and baresip on the same machine under the same " +
+		"conditions; ")
+	f("run `make bench` again to measure yours. The machine is shared and noisy: read medians and ratios, not single " +
+		"figures.\n\n")
 
 	f("## Machine and versions\n\n| | |\n|---|---|\n")
 	f("| machine | %s |\n", r.Machine)
@@ -304,7 +317,8 @@ func (r *Results) WriteMarkdown(w io.Writer, plotFile string) error {
 			}
 		}
 		if len(loads) > 0 {
-			f("| load during the calls | 1-minute load average %.1f to %.1f (2 cores: above 2, something else was running) |\n", slices.Min(loads), slices.Max(loads))
+			f("| load during the calls | 1-minute load average %.1f to %.1f (2 cores: above 2, something else was "+
+				"running) |\n", slices.Min(loads), slices.Max(loads))
 		}
 	}
 	for _, v := range r.Versions {
@@ -352,20 +366,28 @@ func (r *Results) WriteMarkdown(w io.Writer, plotFile string) error {
 
 func (r *Results) writeLatency(f func(string, ...any), plotFile string) {
 	f("## Mouth-to-ear latency\n\n")
-	f("**Rig.** PulseAudio null sinks, loopback network, real devices: parley opens them through PortAudio and ALSA's PulseAudio plugin, ")
-	f("baresip through its ALSA module and the same plugin. One stereo null sink carries A's microphone on its left channel and B's speaker on its right ")
-	f("(remap sinks and a remap source route the clients to their channel), so that one recording of its monitor shows, sample-aligned on one clock, ")
+	f("**Rig.** PulseAudio null sinks, loopback network, real devices: parley opens them through PortAudio and " +
+		"ALSA's PulseAudio plugin, ")
+	f("baresip through its ALSA module and the same plugin. One stereo null sink carries A's microphone on its left " +
+		"channel and B's speaker on its right ")
+	f("(remap sinks and a remap source route the clients to their channel), so that one recording of its monitor " +
+		"shows, sample-aligned on one clock, ")
 	f("when a sound was rendered into A's microphone and when B rendered it into its speaker. ")
-	f("The stimulus is linear chirps (50–90 ms, random sweeps between 400 and 3400 Hz) at irregular intervals (250–600 ms): periodic clicks would alias. ")
-	f("Each chirp's onset is found on the left channel and a 100 ms window around it cross-correlated with the right channel (normalised; below 0.5 the chirp counts as missed): ")
-	f("one delay per chirp. Each set-up made %d calls (A calls B, B answers; each call's first 2 s are left to settle) of %v of chirps, in rounds that interleave the set-ups, ",
+	f("The stimulus is linear chirps (50–90 ms, random sweeps between 400 and 3400 Hz) at irregular intervals " +
+		"(250–600 ms): periodic clicks would alias. ")
+	f("Each chirp's onset is found on the left channel and a 100 ms window around it cross-correlated with the right " +
+		"channel (normalised; below 0.5 the chirp counts as missed): ")
+	f("one delay per chirp. Each set-up made %d calls (A calls B, B answers; each call's first 2 s are left to "+
+		"settle) of %v of chirps, in rounds that interleave the set-ups, ",
 		r.Rounds, r.Chirps)
-	f("so that a load from elsewhere falls on all of them alike. Several calls per set-up matter: the phase between the sender's frames and the receiver's playout is fixed for a call ")
+	f("so that a load from elsewhere falls on all of them alike. Several calls per set-up matter: the phase between " +
+		"the sender's frames and the receiver's playout is fixed for a call ")
 	f("but random from call to call, which moves a call's latency by up to a frame.\n\n")
 	if plotFile != "" {
 		f("![latency distributions](%s)\n\n", plotFile)
 	}
-	f("| set-up | calls | chirps (missed) | p50 | p95 | min | max | jitter buffer | what it is |\n|---|---|---|---|---|---|---|---|---|\n")
+	f("| set-up | calls | chirps (missed) | p50 | p95 | min | max | jitter buffer | what it is " +
+		"|\n|---|---|---|---|---|---|---|---|---|\n")
 	row := func(c ContenderResult) {
 		if c.Latency.N == 0 {
 			f("| %s | – | – | – | – | – | – | – | not measured: %s |\n", c.Contender.Name, c.Err)
@@ -381,7 +403,8 @@ func (r *Results) writeLatency(f func(string, ...any), plotFile string) {
 				jb += fmt.Sprintf("; speaker device latency up to %s", fms(c.SpeakerLatency))
 			}
 		}
-		f("| %s | %d | %d (%d) | %s | %s | %s | %s | %s | %s |\n", c.Contender.Name, len(c.Calls), c.Latency.N, c.Missed,
+		f("| %s | %d | %d (%d) | %s | %s | %s | %s | %s | %s |\n", c.Contender.Name, len(c.Calls), c.Latency.N,
+			c.Missed,
 			fms2(c.Latency.P50), fms2(c.Latency.P95), fms2(c.Latency.Min), fms2(c.Latency.Max), jb, c.Contender.About)
 	}
 	for _, c := range r.Latency {
@@ -405,22 +428,30 @@ func (r *Results) writeLatency(f func(string, ...any), plotFile string) {
 	if len(calls) > 0 {
 		f("Each call's own p50: %s.\n\n", strings.Join(calls, "; "))
 	}
-	f("\"Jitter buffer\" is parley's own figure: the median of the delay its jitter buffer reported every second on B (the `jitter_buffer_ms` of its stats events; the jitter is their `jitter_ms`), ")
-	f("and how far B's speaker queue grew after underruns (it starts at one device period, 5 ms, grows by half a frame at each underrun and shrinks after a calm minute).\n\n")
+	f("\"Jitter buffer\" is parley's own figure: the median of the delay its jitter buffer reported every second on " +
+		"B (the `jitter_buffer_ms` of its stats events; the jitter is their `jitter_ms`), ")
+	f("and how far B's speaker queue grew after underruns (it starts at one device period, 5 ms, grows by half a " +
+		"frame at each underrun and shrinks after a calm minute).\n\n")
 }
 
 func (r *Results) writeCPU(f func(string, ...any)) {
 	f("## CPU and memory of each client\n\n")
-	f("Measured over the same calls: CPU time (user and system, all threads, from `/proc/PID/stat`) over the wall time while the chirps played, ")
-	f("as a share of one core; peak resident set size (`VmHWM`), and, at the end of the chirps, the proportional set size (shared pages divided among ")
-	f("the processes that map them) and the anonymous memory (heaps and stacks: the process's own) from `smaps_rollup`. ")
-	f("A speaks (the chirps), B listens; both send and receive all along (neither uses DTX or silence suppression).\n\n")
-	f("| set-up | CPU, A speaking | CPU, B listening | peak RSS, A / B | PSS, A / B | anonymous, A / B |\n|---|---|---|---|---|---|\n")
+	f("Measured over the same calls: CPU time (user and system, all threads, from `/proc/PID/stat`) over the wall " +
+		"time while the chirps played, ")
+	f("as a share of one core; peak resident set size (`VmHWM`), and, at the end of the chirps, the proportional set " +
+		"size (shared pages divided among ")
+	f("the processes that map them) and the anonymous memory (heaps and stacks: the process's own) from " +
+		"`smaps_rollup`. ")
+	f("A speaks (the chirps), B listens; both send and receive all along (neither uses DTX or silence " +
+		"suppression).\n\n")
+	f("| set-up | CPU, A speaking | CPU, B listening | peak RSS, A / B | PSS, A / B | anonymous, A / B " +
+		"|\n|---|---|---|---|---|---|\n")
 	for _, c := range r.Latency {
 		if c.Latency.N == 0 {
 			continue
 		}
-		f("| %s | %s | %s | %.1f / %.1f MB | %.1f / %.1f MB | %.1f / %.1f MB |\n", c.Contender.Name, pct(c.CPUA), pct(c.CPUB),
+		f("| %s | %s | %s | %.1f / %.1f MB | %.1f / %.1f MB | %.1f / %.1f MB |\n", c.Contender.Name, pct(c.CPUA),
+			pct(c.CPUB),
 			mb(c.RSSA), mb(c.RSSB), mb(c.PssA), mb(c.PssB), mb(c.AnonA), mb(c.AnonB))
 	}
 	f("\n")
@@ -432,10 +463,14 @@ func (r *Results) writeSetup(f func(string, ...any)) {
 		return
 	}
 	f("## Call setup\n\n")
-	f("%d calls on loopback, one after the other, between two phones of the `call` package in the harness's process (real signaling over WebSocket to a `parley serve` process, ", s.Calls)
-	f("real Pion peer connections, ICE with the server's TURN among the candidates, DTLS-SRTP), with a tone as each microphone and paced null sinks as speakers. ")
-	f("Dial to ringing runs from `Phone.Dial` on the caller to the callee's ringing event (when its ringtone starts); answer to first audio from `Phone.Answer` on the callee ")
-	f("to the first frame of the other side's tone handed to each speaker (ICE, DTLS, the first packets, and the jitter buffer's 40 ms start).\n\n")
+	f("%d calls on loopback, one after the other, between two phones of the `call` package in the harness's process "+
+		"(real signaling over WebSocket to a `parley serve` process, ", s.Calls)
+	f("real Pion peer connections, ICE with the server's TURN among the candidates, DTLS-SRTP), with a tone as each " +
+		"microphone and paced null sinks as speakers. ")
+	f("Dial to ringing runs from `Phone.Dial` on the caller to the callee's ringing event (when its ringtone " +
+		"starts); answer to first audio from `Phone.Answer` on the callee ")
+	f("to the first frame of the other side's tone handed to each speaker (ICE, DTLS, the first packets, and the " +
+		"jitter buffer's 40 ms start).\n\n")
 	setupTable(f, s)
 }
 
@@ -464,23 +499,31 @@ func (r *Results) writeCapacity(f func(string, ...any)) {
 	if c.Procs > 0 {
 		where = fmt.Sprintf("%d helper processes of the harness", c.Procs)
 	}
-	f("One `parley serve` (embedded NATS, default settings) and %d clients of the `signaling` package in %s, each a user with its own token ", c.Tried, where)
-	f("and %d contacts on the server (the next %d users: so each connection watches %d people, and is watched by as many): ", Contacts, Contacts, Contacts)
-	f("WebSocket, connect, welcome (with its TURN credentials), the contacts' presence, then idle, answering the server's pings and hearing of the others' comings. ")
+	f("One `parley serve` (embedded NATS, default settings) and %d clients of the `signaling` package in %s, each a "+
+		"user with its own token ", c.Tried, where)
+	f("and %d contacts on the server (the next %d users: so each connection watches %d people, and is watched "+
+		"by as many): ", Contacts, Contacts, Contacts)
+	f("WebSocket, connect, welcome (with its TURN credentials), the contacts' presence, then idle, answering the " +
+		"server's pings and hearing of the others' comings. ")
 	f("They leave from %d loopback addresses (200 each: each address has its own ephemeral ports). ", c.Addrs)
 	f("The contacts are added first, over HTTP, with the per-address limits raised for that; nothing else is changed. ")
 	if c.Tried < c.Target {
-		f("**%d rather than %d:** this machine limits every process to %d open files, a limit that root cannot raise here, and the server had %d open before the connections (its stores, listeners and logs) and needs a few more for the calls that follow; ",
+		f("**%d rather than %d:** this machine limits every process to %d open files, a limit that root cannot raise "+
+			"here, and the server had %d open before the connections (its stores, listeners and logs) and needs a "+
+			"few more for the calls that follow; ",
 			c.Tried, c.Target, c.FileLimit, c.ServerFiles)
-		f("on a machine that allows more (`LimitNOFILE` in a systemd unit, `ulimit -n`), the same run connects all %d. ", c.Target)
+		f("on a machine that allows more (`LimitNOFILE` in a systemd unit, `ulimit -n`), the same run "+
+			"connects all %d. ", c.Target)
 	}
-	f("Memory per connection is the server's resident set growth from before the connections (their users already created by issuing the tokens) ")
+	f("Memory per connection is the server's resident set growth from before the connections (their users already " +
+		"created by issuing the tokens) ")
 	f("to 10 s after the last one (the median of five readings), over the connections.\n\n")
 	f("| | |\n|---|---|\n")
 	f("| connected | %d of %d tried, in %v |\n", c.Connected, c.Tried, c.ConnectTime.Round(100*time.Millisecond))
 	f("| server RSS | %.1f MB before, %.1f MB with them |\n", mb(c.BaseRSS), mb(c.LoadedRSS))
 	f("| per connection | %.1f KB |\n", float64(c.PerConn)/1024)
-	f("| server CPU while they idle | %s of one core (presence heartbeats: each connection rewrites its presence record every 5 s) |\n", pct(c.IdleCPU))
+	f("| server CPU while they idle | %s of one core (presence heartbeats: each connection rewrites its presence "+
+		"record every 5 s) |\n", pct(c.IdleCPU))
 	f("\n")
 	if c.Setup != nil {
 		f("Then %d calls between two more clients, with all of them still connected:\n\n", c.Setup.Calls)
@@ -493,10 +536,14 @@ func (r *Results) writeMicro(f func(string, ...any)) {
 		return
 	}
 	f("## Go micro-benchmarks\n\n")
-	f("`go test -bench -benchmem`, median of %d runs each. The call package's paths run through the same goroutines as a call, with in-memory ends: ", r.Micro[0].Runs)
-	f("a source that never waits, a track that keeps nothing (send); a track that serves pre-encoded RTP packets and a sink that never waits (receive). ")
-	f("They leave out Pion's own work (packetisation, SRTP, interceptors, sockets). \"+dsp\" passes the source for a microphone, so echo cancellation, ")
-	f("noise suppression and gain control run too. The share of a core is the time per op over the op's audio (20 ms or 10 ms).\n\n")
+	f("`go test -bench -benchmem`, median of %d runs each. The call package's paths run through the same goroutines "+
+		"as a call, with in-memory ends: ", r.Micro[0].Runs)
+	f("a source that never waits, a track that keeps nothing (send); a track that serves pre-encoded RTP packets and " +
+		"a sink that never waits (receive). ")
+	f("They leave out Pion's own work (packetisation, SRTP, interceptors, sockets). \"+dsp\" passes the source for a " +
+		"microphone, so echo cancellation, ")
+	f("noise suppression and gain control run too. The share of a core is the time per op over the op's audio (20 ms " +
+		"or 10 ms).\n\n")
 	f("| benchmark | time per op | share of a core | allocs/op | B/op | one op |\n|---|---|---|---|---|---|\n")
 	for _, m := range r.Micro {
 		frame := 20 * time.Millisecond
@@ -511,7 +558,8 @@ func (r *Results) writeMicro(f func(string, ...any)) {
 	}
 	f("\n")
 	if len(r.Allocs) > 0 {
-		f("Allocations per frame once a path runs (`TestMediaPathAllocs` in `call/`, which fails above 0.05: counted over 1000 frames, whole process): ")
+		f("Allocations per frame once a path runs (`TestMediaPathAllocs` in `call/`, which fails above 0.05: counted " +
+			"over 1000 frames, whole process): ")
 		var parts []string
 		for _, a := range r.Allocs {
 			parts = append(parts, fmt.Sprintf("%s %.3f", a.Path, a.PerFrame))
@@ -536,19 +584,27 @@ func (r *Results) writeCluster(f func(string, ...any)) {
 		return
 	}
 	f("## Several nodes\n\n")
-	f("Calls on loopback between raw signaling clients (no media: the servers' part of a call): dial, ringing from the callee, hang-up. ")
-	f("Dial to ringing runs from the caller's dial to the ringing status it gets back, which on three nodes crossed from the caller's node to the callee's and back ")
-	f("through nats-server %s (JetStream). %d calls one at a time give dial to ringing alone; %d more, from %d pairs at once, give calls per second ", c.NATS, c.Calls, c.Calls, c.Pairs)
-	f("(whole calls, dial to both ends told it ended) and dial to ringing under that load (on 2 cores, three nodes, nats-server and the clients share them).\n\n")
-	f("| | dial → ringing p50 | p99 | calls/s, %d pairs at once | dial → ringing p50 | p99 |\n|---|---|---|---|---|---|\n", c.Pairs)
+	f("Calls on loopback between raw signaling clients (no media: the servers' part of a call): dial, ringing from " +
+		"the callee, hang-up. ")
+	f("Dial to ringing runs from the caller's dial to the ringing status it gets back, which on three nodes crossed " +
+		"from the caller's node to the callee's and back ")
+	f("through nats-server %s (JetStream). %d calls one at a time give dial to ringing alone; %d more, from %d pairs "+
+		"at once, give calls per second ", c.NATS, c.Calls, c.Calls, c.Pairs)
+	f("(whole calls, dial to both ends told it ended) and dial to ringing under that load (on 2 cores, three nodes, " +
+		"nats-server and the clients share them).\n\n")
+	f("| | dial → ringing p50 | p99 | calls/s, %d pairs at once | dial → ringing p50 | p99 "+
+		"|\n|---|---|---|---|---|---|\n", c.Pairs)
 	for _, run := range c.Runs {
 		d, l := run.DialToRinging, run.LoadedDialToRinging
-		f("| %s | %s | %s | %.0f | %s | %s |\n", run.Name, fms2(d.P50), fms2(d.P99), run.CallsPerSecond, fms2(l.P50), fms2(l.P99))
+		f("| %s | %s | %s | %.0f | %s | %s |\n", run.Name, fms2(d.P50), fms2(d.P99), run.CallsPerSecond, fms2(l.P50),
+			fms2(l.P99))
 	}
 	f("\n")
 	if d, ok := c.ExtraHop(); ok {
 		s := c.Runs[2].SameNodeDialToRinging
-		f("On the three nodes, calls between two users of one node took turns with the calls across nodes: dial to ringing p50 %s, p99 %s. ", fms2(s.P50), fms2(s.P99))
-		f("Crossing nodes added %+.2f ms at p99 (every message goes through nats-server either way; crossing changes which node handles the callee's side).\n\n", float64(d)/float64(time.Millisecond))
+		f("On the three nodes, calls between two users of one node took turns with the calls across nodes: dial to "+
+			"ringing p50 %s, p99 %s. ", fms2(s.P50), fms2(s.P99))
+		f("Crossing nodes added %+.2f ms at p99 (every message goes through nats-server either way; crossing changes "+
+			"which node handles the callee's side).\n\n", float64(d)/float64(time.Millisecond))
 	}
 }

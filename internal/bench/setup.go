@@ -81,7 +81,8 @@ func startPhone(ctx context.Context, srv *Server, hc *http.Client, user string, 
 		return nil, err
 	}
 	dev := &setupDevices{hz: hz, heard: make(chan time.Time, 1)}
-	ph, err := call.Start(ctx, call.Config{Server: srv.URL, Token: tok, Devices: dev, HTTPClient: hc, Logger: slog.New(slog.DiscardHandler)})
+	ph, err := call.Start(ctx, call.Config{Server: srv.URL, Token: tok, Devices: dev, HTTPClient: hc,
+		Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		return nil, fmt.Errorf("bench: %s signs in: %w", user, err)
 	}

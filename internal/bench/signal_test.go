@@ -23,7 +23,8 @@ func TestDelays(t *testing.T) {
 		}
 		found, missed := Delays(ref, out, 600*time.Millisecond)
 		if len(found) < 9 || len(missed) > 0 {
-			t.Fatalf("delay %v: %d chirps found, %d missed; want 9 or more and none missed", want, len(found), len(missed))
+			t.Fatalf("delay %v: %d chirps found, %d missed; want 9 or more and none missed", want, len(found),
+				len(missed))
 		}
 		for _, ev := range found {
 			// Opus delays its output by 6.5 ms (its look-ahead).
@@ -31,7 +32,8 @@ func TestDelays(t *testing.T) {
 				t.Errorf("delay %v: chirp at %v found %v later (score %.2f)", want, ev.At, ev.Delay, ev.Score)
 			}
 		}
-		t.Logf("delay %v: %d chirps, median found %v, lowest score %.2f", want, len(found), NewDist(delays(found)).P50, minScoreOf(found))
+		t.Logf("delay %v: %d chirps, median found %v, lowest score %.2f", want, len(found), NewDist(delays(found)).P50,
+			minScoreOf(found))
 	}
 }
 

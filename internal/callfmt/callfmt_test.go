@@ -35,7 +35,8 @@ func aCall() []call.Event {
 		call.Stats{CallID: "c1", RTT: 1500 * time.Microsecond, Jitter: 700 * time.Microsecond, Loss: 0.01,
 			JitterBuffer: 20 * time.Millisecond, MOS: 4.387, Network: "udp", SendBitrate: 32000},
 		call.Levels{Mic: 0.5}, // never shown
-		call.DeviceChanged{CallID: "c1", Kind: call.Speaker, Device: "default", Lost: true, Err: errors.New("unplugged")},
+		call.DeviceChanged{CallID: "c1", Kind: call.Speaker, Device: "default", Lost: true,
+			Err: errors.New("unplugged")},
 		call.MicWarning{CallID: "c1", Raised: true},
 		status(signaling.Completed, 3260*time.Millisecond, true),
 	}

@@ -43,7 +43,8 @@ as the signed-in user, who needs the admin role).`,
 				if name == "" {
 					name = "-"
 				}
-				rows = append(rows, []string{u.User, name, u.Role, u.State.Words(), when(u.LastSeen), fmt.Sprint(u.Devices)})
+				rows = append(rows, []string{u.User, name, u.Role, u.State.Words(), when(u.LastSeen),
+					fmt.Sprint(u.Devices)})
 			}
 			return e.table("USER\tNAME\tROLE\tSTATE\tLAST SEEN\tDEVICES", rows)
 		},

@@ -310,8 +310,8 @@ func converse(ctx context.Context, ph *call.Phone, pr *callfmt.Printer, hold tim
 			giveUp = time.After(3 * time.Second)
 		case <-giveUp:
 			if untold {
-				return &exitCode{code: exitFailed, err: fmt.Errorf("the server was still unreachable %s after the hang-up: "+
-					"the other side stays in the call until the server gives up on this side", untoldWait)}
+				return &exitCode{code: exitFailed, err: fmt.Errorf("the server was still unreachable %s after "+
+					"the hang-up: the other side stays in the call until the server gives up on this side", untoldWait)}
 			}
 			return &exitCode{code: exitFailed, err: errors.New("the server did not confirm the hang-up")}
 		}

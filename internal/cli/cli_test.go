@@ -79,7 +79,8 @@ func TestExitStatuses(t *testing.T) {
 			exitUsage, `parley: --ring-device: audio: bad spec: sink "tone:440": that is a source`},
 		{[]string{"token", "bob"}, exitError, "parley: invalid_parameter (80101): no API key: pass --api-key KEY " +
 			"or set PARLEY_API_KEY (the key 'parley serve' printed on its first start)"},
-		{[]string{"call", "bob", "--token", "t", "--in", "silence", "--out", "null", "--ice-server", "turn:"}, exitError,
+		{[]string{"call", "bob", "--token", "t", "--in", "silence", "--out", "null", "--ice-server", "turn:"},
+			exitError,
 			`parley: invalid_parameter (80101): ICE server "turn:": `},
 	} {
 		out, errOut, code := run(t, tc.args...)

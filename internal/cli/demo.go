@@ -39,7 +39,8 @@ later. With --no-ui, call the echo service straight away and print what happens.
 				return fail(err)
 			}
 			defer os.RemoveAll(dir)
-			srv, err := server.New(server.Config{Listen: "127.0.0.1:0", DataDir: dir, Logger: log.With("component", "server")})
+			srv, err := server.New(server.Config{Listen: "127.0.0.1:0", DataDir: dir,
+				Logger: log.With("component", "server")})
 			if err != nil {
 				return fail(err)
 			}
@@ -49,7 +50,7 @@ later. With --no-ui, call the echo service straight away and print what happens.
 			defer func() {
 				sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 				defer cancel()
-				srv.Shutdown(sctx)
+				_ = srv.Shutdown(sctx) // the demo is over: a slow shutdown is not the user's problem
 			}()
 			e.servers = []string{"http://" + srv.Addr()}
 			echoToken, err := srv.IssueToken(ctx, "echo", server.TokenOptions{})
@@ -79,7 +80,8 @@ later. With --no-ui, call the echo service straight away and print what happens.
 				return err
 			}
 			defer ph.Close()
-			fmt.Fprintf(e.stdout, "signed in as %s at %s; calling the echo service (interrupt to hang up)\n", me, e.servers[0])
+			fmt.Fprintf(e.stdout, "signed in as %s at %s; calling the echo service (interrupt to hang up)\n", me,
+				e.servers[0])
 			ph.Dial("echo")
 			return converse(ctx, ph, pr, f.hold, nil)
 		},

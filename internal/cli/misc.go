@@ -141,7 +141,7 @@ func (e *env) devicesCommand() *cobra.Command {
 			if err != nil {
 				return fail(deviceErr(err))
 			}
-			defer sys.Close()
+			defer func() { _ = sys.Close() }() // listing only: nothing was played or recorded
 			devs, err := sys.Devices()
 			if err != nil {
 				return fail(deviceErr(err))

@@ -145,7 +145,8 @@ certificate a private CA signed, pass --ca FILE: it is remembered too.`,
 			if strings.HasPrefix(server, "http://") && !loopback(server) && !insecure {
 				return fail(signaling.Errorf(signaling.InvalidParameter,
 					"refusing to sign in to %s over plain HTTP: your credential would cross the network unencrypted; "+
-						"use the server's https:// address (parley serve --tls-cert), or pass --insecure on a network you trust", server))
+						"use the server's https:// address (parley serve --tls-cert), or pass --insecure on a "+
+						"network you trust", server))
 			}
 			if device == "" {
 				device, _ = os.Hostname()
@@ -209,7 +210,8 @@ func (e *env) logoutCommand() *cobra.Command {
 			var se *signaling.Error
 			if revokeErr != nil && !(errors.As(revokeErr, &se) && se.Code == signaling.InvalidToken) {
 				// Unreachable: forget it here all the same, and say so.
-				say(e.stderr, "parley: could not reach %s to revoke this device (%v): ask an admin to run `parley admin revoke %s`",
+				say(e.stderr, "parley: could not reach %s to revoke this device (%v): ask an admin to run `parley "+
+					"admin revoke %s`",
 					cfg.Server, revokeErr, saved.Device)
 			}
 			err = config.Update(path, func(c *config.Config) {
@@ -251,7 +253,8 @@ who exists already adds a device for them.`,
 				return fail(err)
 			}
 			say(e.stdout, "Invite for %s, %s of team %s: single use, valid until %s.",
-				signaling.Label(inv.User, inv.Name), inv.Role, inv.Team, inv.Expires.Local().Format("2006-01-02 15:04 MST"))
+				signaling.Label(inv.User, inv.Name), inv.Role, inv.Team,
+				inv.Expires.Local().Format("2006-01-02 15:04 MST"))
 			link, note := linkOn(inv.URL, api.Server, "/invite/"+inv.Code)
 			base := strings.TrimSuffix(link, "/invite/"+inv.Code)
 			say(e.stdout, "Code: %s   (parley login %s --server %s)", inv.Code, inv.Code, base)
@@ -265,7 +268,8 @@ who exists already adds a device for them.`,
 	}
 	c.Flags().StringVar(&apiKey, "api-key", "", "the team's API key (default $PARLEY_API_KEY)")
 	c.Flags().StringVar(&name, "name", "", "the person's display name")
-	c.Flags().StringVar(&role, "role", "member", "member, guest (reaches only people who have them as a contact) or admin")
+	c.Flags().StringVar(&role, "role", "member",
+		"member, guest (reaches only people who have them as a contact) or admin")
 	c.Flags().DurationVar(&ttl, "ttl", 0, "how long the invite may be used (default: the server's, 7 days)")
 	return c
 }
@@ -396,7 +400,8 @@ press.`,
 			}
 			switch state {
 			case signaling.StateDND:
-				fmt.Fprintln(e.stdout, "You are in do not disturb: calls to you are refused until `parley presence online`.")
+				fmt.Fprintln(e.stdout, "You are in do not disturb: calls to you are refused until `parley "+
+					"presence online`.")
 			case signaling.StateAway:
 				fmt.Fprintln(e.stdout, "You are away until `parley presence online`.")
 			default:

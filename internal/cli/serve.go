@@ -56,7 +56,8 @@ go to stderr unless --log names a file.`,
 					p, err = netip.PrefixFrom(ip, ip.BitLen()), nil
 				}
 				if err != nil {
-					return fail(fmt.Errorf("--webhook-allow %q is neither an address nor a range such as 10.20.0.0/16", a))
+					return fail(fmt.Errorf("--webhook-allow %q is neither an address nor a range such as 10.20.0.0/16",
+						a))
 				}
 				cfg.Webhooks.Allow = append(cfg.Webhooks.Allow, p)
 			}
@@ -84,32 +85,55 @@ go to stderr unless --log names a file.`,
 	}
 	c.Flags().StringVar(&cfg.Listen, "listen", server.DefaultListen, "address to listen on, host:port")
 	c.Flags().StringVar(&cfg.DataDir, "data", "", "data directory (default $XDG_DATA_HOME/parley)")
-	c.Flags().StringVar(&cfg.NATSURL, "nats", "", "use this NATS (nats-server 2.11 or later, with JetStream) instead of the embedded one; the URLs of a NATS cluster's servers separated by commas. Nodes on one NATS form one service")
+	c.Flags().StringVar(&cfg.NATSURL, "nats", "",
+		"use this NATS (nats-server 2.11 or later, with JetStream) instead of the embedded one; "+
+			"the URLs of a NATS cluster's servers separated by commas. Nodes on one NATS form one service")
 	c.Flags().StringVar(&cfg.NATSListen, "nats-listen", "", "let other nodes reach the embedded NATS at host:port")
-	c.Flags().DurationVar(&cfg.RingTimeout, "ring-timeout", 0, "how long a call rings before it is unanswered (default 30s)")
-	c.Flags().DurationVar(&cfg.LobbyTimeout, "lobby-timeout", 0, "how long a guest's knock (a call from a guest link) rings before it is unanswered (default 2m)")
-	c.Flags().DurationVar(&cfg.LinkTTL, "link-ttl", 0, "how long a guest link may be opened when its maker does not say (default 2h, at most 168h)")
-	c.Flags().DurationVar(&cfg.ReconnectGrace, "reconnect-grace", 0, "how long an answered call waits for a participant whose connection dropped (default 30s)")
-	c.Flags().StringVar(&cfg.TURNListen, "turn-listen", "", `where the embedded TURN server listens, UDP and TCP, host:port, or "off" (default: the --listen host, port 3478)`)
-	c.Flags().StringVar(&cfg.TURNPublicIP, "turn-public-ip", "", "the address clients reach the TURN server at (default: the --turn-listen host)")
+	c.Flags().DurationVar(&cfg.RingTimeout, "ring-timeout", 0,
+		"how long a call rings before it is unanswered (default 30s)")
+	c.Flags().DurationVar(&cfg.LobbyTimeout, "lobby-timeout", 0,
+		"how long a guest's knock (a call from a guest link) rings before it is unanswered (default 2m)")
+	c.Flags().DurationVar(&cfg.LinkTTL, "link-ttl", 0,
+		"how long a guest link may be opened when its maker does not say (default 2h, at most 168h)")
+	c.Flags().DurationVar(&cfg.ReconnectGrace, "reconnect-grace", 0,
+		"how long an answered call waits for a participant whose connection dropped (default 30s)")
+	c.Flags().StringVar(&cfg.TURNListen, "turn-listen", "",
+		`where the embedded TURN server listens, UDP and TCP, host:port, or "off" `+
+			`(default: the --listen host, port 3478)`)
+	c.Flags().StringVar(&cfg.TURNPublicIP, "turn-public-ip", "",
+		"the address clients reach the TURN server at (default: the --turn-listen host)")
 	c.Flags().Var(prefixes{&cfg.TURNAllowPeers}, "turn-allow-peer",
-		"a range the TURN relay may reach though it refuses it by default (private, shared 100.64.0.0/10, link-local), such as 10.20.0.0/16; repeatable")
+		"a range the TURN relay may reach though it refuses it by default (private, shared 100.64.0.0/10, "+
+			"link-local), such as 10.20.0.0/16; repeatable")
 	c.Flags().BoolVar(&cfg.TURNTCPRelay, "turn-tcp-relay", false,
 		"let TURN clients open TCP relays to peers (RFC 6062); clients reach the TURN server over TCP without it")
-	c.Flags().StringVar(&cfg.TLSCertFile, "tls-cert", "", "PEM certificate (chain): serve HTTPS and WSS only (with --tls-key)")
+	c.Flags().StringVar(&cfg.TLSCertFile, "tls-cert", "",
+		"PEM certificate (chain): serve HTTPS and WSS only (with --tls-key)")
 	c.Flags().StringVar(&cfg.TLSKeyFile, "tls-key", "", "PEM private key of --tls-cert")
-	c.Flags().StringVar(&cfg.PublicURL, "public-url", "", "base URL of invite and guest links, such as https://voice.example.com:7700 (default: the --listen address; on 0.0.0.0 or :: none, and parley invite and link use the address they reached)")
-	c.Flags().StringSliceVar(&cfg.TrustedProxies, "trusted-proxy", nil, "a load balancer or proxy in front of the server, CIDR or address (repeatable): "+
-		"its requests count as coming from the client its X-Forwarded-For names, for the per-address limits and the logs")
-	c.Flags().Float64Var(&cfg.Limits.Rate, "limit-rate", 0, "requests a second that one address may make to each endpoint that takes a secret, on average (default 50)")
-	c.Flags().IntVar(&cfg.Limits.Burst, "limit-burst", 0, "requests that one address may make at once to each endpoint that takes a secret (default 200)")
-	c.Flags().IntVar(&cfg.DialLimit, "dial-limit", 0, "calls one user may place in a minute, a third of them at once (default 30; -1: no limit)")
-	c.Flags().IntVar(&cfg.MessageLimit, "message-limit", 0, "messages one connection may send in a second, four times as many at once (default 50; -1: no limit)")
-	c.Flags().IntVar(&cfg.RingLimit, "ring-limit", 0, "calls that may ring one user in a minute, a third of them at once (default 60; -1: no limit)")
-	c.Flags().DurationVar(&cfg.AccessTokenTTL, "access-token-ttl", 0, "lifetime of signed-in devices' access tokens, renewed by the clients (default 15m)")
-	c.Flags().StringArrayVar(&webhookAllow, "webhook-allow", nil, "let webhooks go to this address or `CIDR` range although it is "+
-		"loopback, private, shared, link-local or the server's own, which they are refused by default; repeatable")
-	c.Flags().StringVar(&echoUser, "echo", "", "run an echo service as this user of the default team (parley doctor calls \"echo\"): it answers every call and plays back what it hears a second later")
+	c.Flags().StringVar(&cfg.PublicURL, "public-url", "",
+		"base URL of invite and guest links, such as https://voice.example.com:7700 (default: the --listen address; "+
+			"on 0.0.0.0 or :: none, and parley invite and link use the address they reached)")
+	c.Flags().StringSliceVar(&cfg.TrustedProxies, "trusted-proxy", nil,
+		"a load balancer or proxy in front of the server, CIDR or address (repeatable): its requests count "+
+			"as coming from the client its X-Forwarded-For names, for the per-address limits and the logs")
+	c.Flags().Float64Var(&cfg.Limits.Rate, "limit-rate", 0,
+		"requests a second that one address may make to each endpoint that takes a secret, on average (default 50)")
+	c.Flags().IntVar(&cfg.Limits.Burst, "limit-burst", 0,
+		"requests that one address may make at once to each endpoint that takes a secret (default 200)")
+	c.Flags().IntVar(&cfg.DialLimit, "dial-limit", 0,
+		"calls one user may place in a minute, a third of them at once (default 30; -1: no limit)")
+	c.Flags().IntVar(&cfg.MessageLimit, "message-limit", 0,
+		"messages one connection may send in a second, four times as many at once (default 50; -1: no limit)")
+	c.Flags().IntVar(&cfg.RingLimit, "ring-limit", 0,
+		"calls that may ring one user in a minute, a third of them at once (default 60; -1: no limit)")
+	c.Flags().DurationVar(&cfg.AccessTokenTTL, "access-token-ttl", 0,
+		"lifetime of signed-in devices' access tokens, renewed by the clients (default 15m)")
+	c.Flags().StringArrayVar(&webhookAllow, "webhook-allow", nil,
+		"let webhooks go to this address or `CIDR` range although it is "+
+			"loopback, private, shared, link-local or the server's own, which they are refused by default; repeatable")
+	c.Flags().StringVar(&echoUser, "echo", "",
+		"run an echo service as this user of the default team (parley doctor calls \"echo\"): "+
+			"it answers every call and plays back what it hears a second later")
 	return c
 }
 

@@ -117,7 +117,8 @@ func sounds(log *slog.Logger) call.Sounds {
 	for _, c := range []struct {
 		dst   *[]int16
 		sound assets.Sound
-	}{{&s.Ringtone, assets.Ringtone}, {&s.Ringback, assets.Ringback}, {&s.Busy, assets.Busy}, {&s.Hangup, assets.Hangup}} {
+	}{{&s.Ringtone, assets.Ringtone}, {&s.Ringback, assets.Ringback}, {&s.Busy, assets.Busy},
+		{&s.Hangup, assets.Hangup}} {
 		pcm, err := assets.PCM(c.sound)
 		if err != nil {
 			log.Warn("sound missing", "sound", c.sound, "err", err)

@@ -13,10 +13,11 @@ func (d *doctor) audio(in, out string) {
 	sys, err := audio.NewSystem(d.o.Log)
 	if err != nil {
 		d.add(Check{Name: "audio system", Detail: err.Error(),
-			Fix: "install and start a sound server (PulseAudio or PipeWire), or use --no-audio on a machine without sound"})
+			Fix: "install and start a sound server (PulseAudio or PipeWire), or use --no-audio on a machine " +
+				"without sound"})
 		return
 	}
-	defer sys.Close()
+	defer func() { _ = sys.Close() }() // the checks below report what failed
 	devs, _ := sys.Devices()
 	var ins, outs int
 	for _, dv := range devs {
@@ -30,7 +31,8 @@ func (d *doctor) audio(in, out string) {
 	ok := ins > 0 && outs > 0
 	d.add(Check{Name: "audio devices", OK: ok,
 		Detail: fmt.Sprintf("%d inputs, %d outputs (parley devices lists them)", ins, outs),
-		Fix:    "no microphone or no speaker: is the sound server running, and may your user use it (the audio group)?"})
+		Fix: "no microphone or no speaker: is the sound server running, and may your user use it (the " +
+			"audio group)?"})
 	if !ok {
 		return
 	}
@@ -44,7 +46,7 @@ func (d *doctor) audio(in, out string) {
 		d.add(Check{Name: "speaker", Detail: err.Error(), Fix: "pick another with --out (see parley devices)"})
 	} else {
 		d.tone(sink, out)
-		sink.Close()
+		_ = sink.Close() // the check is the tone's writes, reported by tone
 	}
 }
 
@@ -83,7 +85,7 @@ func (d *doctor) tone(sink audio.Sink, name string) {
 	frame := make([]int16, audio.FrameSamples)
 	start := time.Now()
 	for range 50 {
-		src.Read(frame)
+		_ = src.Read(frame) // a tone never fails
 		if err := sink.Write(frame); err != nil {
 			d.add(Check{Name: "speaker", Detail: fmt.Sprintf("%s: %v", name, err),
 				Fix: "the device stopped taking audio: pick another with --out"})

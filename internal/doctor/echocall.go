@@ -21,7 +21,8 @@ func (d *doctor) echoCall(ctx context.Context, server, token, echoUser string, h
 	pc.Devices = probe
 	ph, err := call.Start(ctx, pc)
 	if err != nil {
-		d.add(Check{Name: "echo call", Detail: err.Error(), Fix: "the server refused to sign in a second time: see its log"})
+		d.add(Check{Name: "echo call", Detail: err.Error(), Fix: "the server refused to sign in a second time: " +
+			"see its log"})
 		return
 	}
 	defer ph.Close()
@@ -38,7 +39,8 @@ func (d *doctor) echoCall(ctx context.Context, server, token, echoUser string, h
 			}
 			switch ev := ev.(type) {
 			case call.Failure:
-				d.add(Check{Name: "echo call", Detail: ev.Err.Message, Fix: "is the echo service (parley echo, or parley demo) " +
+				d.add(Check{Name: "echo call", Detail: ev.Err.Message, Fix: "is the echo service (parley echo, or " +
+					"parley demo) " +
 					"signed in as " + echoUser + "? pass its user id with --echo"})
 				return
 			case call.StatusChanged:
@@ -68,13 +70,15 @@ func (d *doctor) echoCall(ctx context.Context, server, token, echoUser string, h
 			}
 			ok := rt < 800*time.Millisecond && (stats == nil || stats.Loss < 0.05)
 			d.add(Check{Name: "echo call", OK: ok, Detail: detail,
-				Fix: "the round trip or the loss is high: a slow or lossy network (try a wired connection, or TURN over UDP)"})
+				Fix: "the round trip or the loss is high: a slow or lossy network (try a wired connection, or " +
+					"TURN over UDP)"})
 			return
 		case <-deadline:
 			what := "no answer"
 			fix := "is the echo service (parley echo, or parley demo) online as " + echoUser + "?"
 			if answered {
-				what, fix = "answered, but no audio came back within 15 s", "media cannot flow: check the STUN and TURN lines above"
+				what, fix = "answered, but no audio came back within 15 s",
+					"media cannot flow: check the STUN and TURN lines above"
 			}
 			d.add(Check{Name: "echo call", Detail: what, Fix: fix})
 			return

@@ -53,7 +53,8 @@ func (d *doctor) signIn(ctx context.Context, server, token string) (*signaling.C
 		fix := "check that the server runs and that the token is this server's"
 		var se *signaling.Error
 		if errors.As(err, &se) && se.Code == signaling.InvalidToken {
-			fix = "sign in again with `parley login INVITE` (ask your admin for an invite), or get a new token from your admin"
+			fix = "sign in again with `parley login INVITE` (ask your admin for an invite), " +
+				"or get a new token from your admin"
 		}
 		d.add(Check{Name: "token", Detail: err.Error(), Fix: fix})
 		return nil, false
@@ -79,9 +80,10 @@ func (d *doctor) network(servers []signaling.ICEServer) {
 				continue
 			}
 			t := target{uri, s.Username, s.Credential}
-			if uri.Scheme == stun.SchemeTypeSTUN {
+			switch uri.Scheme {
+			case stun.SchemeTypeSTUN:
 				stuns = append(stuns, t)
-			} else if uri.Scheme == stun.SchemeTypeTURN {
+			case stun.SchemeTypeTURN:
 				turns = append(turns, t)
 			}
 		}
@@ -116,7 +118,8 @@ func (d *doctor) stun(proto stun.ProtoType, stuns []target) {
 			continue
 		}
 		d.add(Check{Name: name, OK: true,
-			Detail: fmt.Sprintf("%s answered in %v: you are %s", addr, time.Since(start).Round(100*time.Microsecond), mapped)})
+			Detail: fmt.Sprintf("%s answered in %v: you are %s", addr, time.Since(start).Round(100*time.Microsecond),
+				mapped)})
 		return
 	}
 	if len(tried) == 0 {
@@ -143,7 +146,8 @@ func (d *doctor) turn(proto stun.ProtoType, turns []target) {
 			continue
 		}
 		d.add(Check{Name: name, OK: true,
-			Detail: fmt.Sprintf("%s gave a relay at %s in %v", addr, relay, time.Since(start).Round(100*time.Microsecond))})
+			Detail: fmt.Sprintf("%s gave a relay at %s in %v", addr, relay,
+				time.Since(start).Round(100*time.Microsecond))})
 		return
 	}
 	if len(tried) == 0 {

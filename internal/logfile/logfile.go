@@ -34,16 +34,16 @@ type File struct {
 }
 
 // Open opens the log at path for appending, making its folder, and
-// renames it NAME.1 first when it has reached max bytes already. onOpen,
+// renames it NAME.1 first when it has reached limit bytes already. onOpen,
 // when not nil, is given each file as it is opened (parley points file
 // descriptor 2 at it); an error of it is returned by Open, and ignored when
 // a write begins a new file.
-func Open(path string, max int64, onOpen func(*os.File) error) (*File, error) {
+func Open(path string, limit int64, onOpen func(*os.File) error) (*File, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("logfile: %w", err)
 	}
-	l := &File{path: path, max: max, onOpen: onOpen}
-	if fi, err := os.Stat(path); err == nil && fi.Size() >= max {
+	l := &File{path: path, max: limit, onOpen: onOpen}
+	if fi, err := os.Stat(path); err == nil && fi.Size() >= limit {
 		if err := os.Rename(path, path+".1"); err != nil {
 			return nil, fmt.Errorf("logfile: %w", err)
 		}
@@ -70,7 +70,7 @@ func (l *File) open() error {
 	}
 	fi, err := f.Stat()
 	if err != nil {
-		f.Close()
+		_ = f.Close()
 		return fmt.Errorf("logfile: %w", err)
 	}
 	l.f, l.size = f, fi.Size()

@@ -60,7 +60,9 @@ func TestCapped(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	l.Write([]byte("e\n"))
+	if _, err := l.Write([]byte("e\n")); err != nil {
+		t.Fatal(err)
+	}
 	l.Close()
 	if got, old := read(t, path), read(t, path+".1"); got != "e\n" || old != strings.Repeat("d", 100) {
 		t.Errorf("after opening a full log: %q and %q.1; want e and the full one", got, old)

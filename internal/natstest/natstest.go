@@ -121,7 +121,7 @@ func Run(ctx context.Context, bin, dir string) (*Server, error) {
 		var listen string
 		for sc.Scan() {
 			line := sc.Text()
-			s.log.Write([]byte(line + "\n"))
+			_, _ = s.log.Write([]byte(line + "\n")) // a syncbuf.Buffer: writes to memory
 			if m := listening.FindStringSubmatch(line); m != nil {
 				listen = m[1]
 			}

@@ -109,7 +109,8 @@ func TestPrivateDaemon(t *testing.T) {
 		t.Errorf("Env = %q, want PULSE_SERVER=%s in it", env, p.Server())
 	}
 	// The shared daemon, if one runs, knows nothing of it.
-	if out, err := exec.Command("pactl", "list", "short", "sinks").Output(); err == nil && strings.Contains(string(out), sink) {
+	if out, err := exec.Command("pactl", "list", "short", "sinks").Output(); err == nil &&
+		strings.Contains(string(out), sink) {
 		t.Errorf("the shared daemon lists the private sink %s:\n%s", sink, out)
 	}
 }
@@ -132,7 +133,7 @@ func TestEnsureSharedSweeps(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { p.Pactl(ctx, "unload-module", module) }) // if the sweep missed it
+	t.Cleanup(func() { _, _ = p.Pactl(ctx, "unload-module", module) }) // if the sweep missed it (gone: an error)
 	var said []string
 	logf := func(f string, args ...any) { said = append(said, fmt.Sprintf(f, args...)) }
 	if _, err := pulsetest.EnsureShared(ctx, logf); err != nil {

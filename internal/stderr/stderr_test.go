@@ -24,7 +24,7 @@ func TestMain(m *testing.M) {
 		os.Exit(m.Run())
 	}
 	own, toLog := stderr.Split()
-	own.WriteString("parley: before the log\n")
+	_, _ = own.WriteString("parley: before the log\n") // the parent checks what arrived
 	log, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
 	if err != nil {
 		panic(err)
@@ -32,8 +32,8 @@ func TestMain(m *testing.M) {
 	if err := toLog(log); err != nil {
 		panic(err)
 	}
-	syscall.Write(2, []byte("ALSA lib pcm.c: a library's chatter\n"))
-	own.WriteString("parley: after the log\n")
+	_, _ = syscall.Write(2, []byte("ALSA lib pcm.c: a library's chatter\n"))
+	_, _ = own.WriteString("parley: after the log\n")
 	panic("a crash")
 }
 

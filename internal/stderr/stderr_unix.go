@@ -21,6 +21,8 @@ func Split() (own *os.File, toLog func(log *os.File) error) {
 		return os.Stderr, nil
 	}
 	own = os.NewFile(uintptr(fd), "/dev/stderr")
-	debug.SetCrashOutput(own, debug.CrashOptions{})
+	// Fails only for a file that cannot be duplicated: crashes then go to
+	// descriptor 2, as by default.
+	_ = debug.SetCrashOutput(own, debug.CrashOptions{})
 	return own, func(log *os.File) error { return unix.Dup2(int(log.Fd()), 2) }
 }

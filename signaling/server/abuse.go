@@ -107,6 +107,7 @@ func (s *Server) logRefusal(e *signaling.Error, user, remote string, attrs ...an
 	if e.Code == signaling.UnknownError {
 		level = slog.LevelError
 	}
-	attrs = append([]any{"code", int(e.Code), "name", e.Name, "user", user, "remote", remote, "message", e.Message}, attrs...)
+	attrs = append([]any{"code", int(e.Code), "name", e.Name, "user", user, "remote", remote, "message", e.Message},
+		attrs...)
 	s.log.Log(context.Background(), level, "refused", attrs...)
 }

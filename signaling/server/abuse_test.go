@@ -66,7 +66,8 @@ func TestCandidateFlood(t *testing.T) {
 	defer cancel()
 	var writeErr error
 	for i := 0; i < 3000 && writeErr == nil; i++ {
-		b := fmt.Sprintf(`{"type":"candidate","call_id":%q,"candidate":{"candidate":"candidate:%d 1 udp 1 198.51.100.1 %d typ host"}}`, id, i, 1000+i)
+		b := fmt.Sprintf(`{"type":"candidate","call_id":%q,`+
+			`"candidate":{"candidate":"candidate:%d 1 udp 1 198.51.100.1 %d typ host"}}`, id, i, 1000+i)
 		writeErr = alice.ws.Write(ctx, websocket.MessageText, []byte(b))
 	}
 	if code := alice.closed(); code != websocket.StatusPolicyViolation {
@@ -216,6 +217,6 @@ func TestLongPollsPerUser(t *testing.T) {
 	wantCode(t, err, signaling.InvalidParameter)
 	cancel()
 	for range maxWaits {
-		<-errs
+		<-errs //nolint:errcheck // the waits end when cancelled, with an error: this waits for them to return
 	}
 }

@@ -77,7 +77,8 @@ func (s *Server) handleInvite(w http.ResponseWriter, r *http.Request) {
 		inv.Role = RoleMember
 	case RoleMember, RoleAdmin, RoleGuest:
 	default:
-		s.httpError(w, r, req.User, signaling.Errorf(signaling.InvalidParameter, "role %.40q is not one of member, admin, guest", req.Role))
+		s.httpError(w, r, req.User, signaling.Errorf(signaling.InvalidParameter,
+			"role %.40q is not one of member, admin, guest", req.Role))
 		return
 	}
 	if req.Name != "" {
@@ -125,7 +126,8 @@ func (s *Server) handleInvitePage(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.Header().Set("Cache-Control", "no-store")
-	fmt.Fprintf(w, "This is an invite to a parley voice server.\n\nTo sign in, run in a terminal:\n\n    parley login %s\n\nThe invite works once.\n", link)
+	fmt.Fprintf(w, "This is an invite to a parley voice server.\n\nTo sign in, run in a terminal:\n\n    parley "+
+		"login %s\n\nThe invite works once.\n", link)
 }
 
 // handleUsers lists the users of the team: GET /v1/admin/users.

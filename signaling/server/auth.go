@@ -95,7 +95,8 @@ func parseCredential(c string) (team, user, device, secret string, ok bool) {
 		return "", "", "", "", false
 	}
 	team, user, ok = strings.Cut(string(who), "\n")
-	if !ok || !signaling.ValidID(team) || !signaling.ValidID(user) || !signaling.ValidID(parts[2]) || len(parts[3]) < 32 {
+	if !ok || !signaling.ValidID(team) || !signaling.ValidID(user) || !signaling.ValidID(parts[2]) ||
+		len(parts[3]) < 32 {
 		return "", "", "", "", false
 	}
 	return team, user, parts[2], parts[3], true
@@ -267,7 +268,8 @@ func (s *Server) handleAccessToken(w http.ResponseWriter, r *http.Request) {
 	}
 	u, found, err := s.lookup(r.Context(), dev.Team, dev.User)
 	if err != nil || !found {
-		s.httpError(w, r, dev.User, signaling.Errorf(signaling.UnknownError, "the user of this device is missing: %v", err))
+		s.httpError(w, r, dev.User, signaling.Errorf(signaling.UnknownError, "the user of this device is missing: %v",
+			err))
 		return
 	}
 	now := time.Now()
@@ -498,7 +500,8 @@ func wrongKey(missing bool) *signaling.Error {
 		what = "missing"
 	}
 	return signaling.Errorf(signaling.InvalidToken,
-		"%s API key: send it in the %s header; it is in the server's DATA_DIR/api_key or PARLEY_API_KEY, or the key `parley admin team add` printed",
+		"%s API key: send it in the %s header; it is in the server's DATA_DIR/api_key or PARLEY_API_KEY, or the key "+
+			"`parley admin team add` printed",
 		what, HeaderAPIKey)
 }
 

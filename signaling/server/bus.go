@@ -91,7 +91,8 @@ func startBus(cfg Config, log *slog.Logger) (_ *bus, err error) {
 			return nil, fmt.Errorf("server: connect to NATS at %s: %w", cfg.NATSURL, err)
 		}
 		if v := b.nc.ConnectedServerVersion(); !natsAtLeast(v, 2, 11) {
-			return nil, fmt.Errorf("server: the NATS server at %s is version %s: parley needs nats-server 2.11 or later, with JetStream (watches on several subjects, limit markers)",
+			return nil, fmt.Errorf("server: the NATS server at %s is version %s: parley needs nats-server 2.11 or "+
+				"later, with JetStream (watches on several subjects, limit markers)",
 				b.nc.ConnectedUrlRedacted(), v)
 		}
 	} else {

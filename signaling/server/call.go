@@ -344,7 +344,8 @@ func (c *call) apply(a signaling.Message, team string) *signaling.Error {
 		}
 		if c.candidates[side]++; c.candidates[side] > maxCandidates {
 			return signaling.Errorf(signaling.InvalidParameter,
-				"you sent %d candidates for call %s, the most there may be: the call has all it can use", maxCandidates, c.id)
+				"you sent %d candidates for call %s, the most there may be: the call has all it can use", maxCandidates,
+				c.id)
 		}
 		m := signaling.Message{Type: signaling.TypeCandidate, CallID: c.id, Candidate: a.Candidate}
 		switch {
@@ -464,7 +465,8 @@ func (c *call) end(to signaling.Status, reason string, code signaling.Code) {
 // callee hears of it; an answered one names the session that answered, so
 // that the others know it was not them.
 func (c *call) publishStatus(callerSDP string) {
-	c.toCaller(signaling.Message{Type: signaling.TypeCallStatusChanged, SDP: callerSDP, Event: c.event(signaling.Outbound)})
+	c.toCaller(signaling.Message{Type: signaling.TypeCallStatusChanged, SDP: callerSDP,
+		Event: c.event(signaling.Outbound)})
 	m := signaling.Message{Type: signaling.TypeCallStatusChanged, Event: c.event(signaling.Inbound)}
 	if c.rec.Status == signaling.Answered {
 		m.Session = c.answeredBy

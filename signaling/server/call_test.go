@@ -83,7 +83,10 @@ func TestFailReasonWithEscapes(t *testing.T) {
 // TestCallEnds covers every way a call can end before or after an answer,
 // with the exact events on both sides.
 func TestCallEnds(t *testing.T) {
-	s := startServer(t, func(c *Config) { c.RingTimeout, c.ReconnectGrace = 300*time.Millisecond, 300*time.Millisecond })
+	s := startServer(t, func(c *Config) {
+		c.RingTimeout, c.ReconnectGrace = 300*time.Millisecond,
+			300*time.Millisecond
+	})
 	tests := []struct {
 		name     string
 		answer   bool                                // answer before ending
@@ -95,7 +98,8 @@ func TestCallEnds(t *testing.T) {
 	}{
 		{"rejected", false, func(_, bob *client, id string) { bob.send(msg(signaling.TypeReject, id)) },
 			"", signaling.Rejected, ReasonDeclined, 0},
-		{"callee hangs up unanswered", false, func(_, bob *client, id string) { bob.send(msg(signaling.TypeHangup, id)) },
+		{"callee hangs up unanswered", false,
+			func(_, bob *client, id string) { bob.send(msg(signaling.TypeHangup, id)) },
 			"", signaling.Rejected, ReasonDeclined, 0},
 		{"canceled", false, func(alice, _ *client, id string) { alice.send(msg(signaling.TypeHangup, id)) },
 			"", signaling.Unanswered, ReasonCanceled, 0},
@@ -109,15 +113,18 @@ func TestCallEnds(t *testing.T) {
 		}, "", signaling.Failed, "ice failed", 0},
 		{"fail without reason", true, func(alice, _ *client, id string) { alice.send(msg(signaling.TypeFail, id)) },
 			"", signaling.Failed, ReasonFailed, 0},
-		{"caller hangs up answered", true, func(alice, _ *client, id string) { alice.send(msg(signaling.TypeHangup, id)) },
+		{"caller hangs up answered", true,
+			func(alice, _ *client, id string) { alice.send(msg(signaling.TypeHangup, id)) },
 			"", signaling.Completed, "", 0},
-		{"caller disconnects unanswered", false, func(alice, _ *client, _ string) { _ = alice.ws.Close(websocket.StatusNormalClosure, "") },
+		{"caller disconnects unanswered", false,
+			func(alice, _ *client, _ string) { _ = alice.ws.Close(websocket.StatusNormalClosure, "") },
 			"bob", signaling.Failed, "alice disconnected", signaling.NoConnectedDestination},
 		{"callee disconnects unanswered", false, func(_, bob *client, _ string) { _ = bob.ws.CloseNow() },
 			"alice", signaling.Failed, "bob disconnected", signaling.NoConnectedDestination},
 		{"caller disconnects answered", true, func(alice, _ *client, _ string) { _ = alice.ws.CloseNow() },
 			"bob", signaling.Failed, "alice disconnected", signaling.NoConnectedDestination},
-		{"callee disconnects answered", true, func(_, bob *client, _ string) { _ = bob.ws.Close(websocket.StatusNormalClosure, "") },
+		{"callee disconnects answered", true,
+			func(_, bob *client, _ string) { _ = bob.ws.Close(websocket.StatusNormalClosure, "") },
 			"alice", signaling.Failed, "bob disconnected", signaling.NoConnectedDestination},
 	}
 	for _, tt := range tests {
@@ -206,8 +213,10 @@ func TestCandidateAndMuteRelay(t *testing.T) {
 		return &signaling.Candidate{Candidate: s, SDPMid: &mid, SDPMLineIndex: &idx}
 	}
 	// The caller trickles before the answer: the callee gets it.
-	alice.send(signaling.Message{Type: signaling.TypeCandidate, CallID: id, Candidate: cand("candidate:1 1 udp 1 10.0.0.1 5000 typ host")})
-	bob.expect(signaling.Message{Type: signaling.TypeCandidate, CallID: id, Candidate: cand("candidate:1 1 udp 1 10.0.0.1 5000 typ host")})
+	alice.send(signaling.Message{Type: signaling.TypeCandidate, CallID: id,
+		Candidate: cand("candidate:1 1 udp 1 10.0.0.1 5000 typ host")})
+	bob.expect(signaling.Message{Type: signaling.TypeCandidate, CallID: id,
+		Candidate: cand("candidate:1 1 udp 1 10.0.0.1 5000 typ host")})
 	// The callee may not trickle before answering, nor anyone mute.
 	bob.send(signaling.Message{Type: signaling.TypeCandidate, Ref: "c0", CallID: id, Candidate: cand("x")})
 	bob.expectError(signaling.NoConnectedCall, "c0", id)
@@ -221,10 +230,14 @@ func TestCandidateAndMuteRelay(t *testing.T) {
 	alice.expect(answered)
 	bob.expect(answeredIn(id, "alice", "bob", bob.session))
 
-	bob.send(signaling.Message{Type: signaling.TypeCandidate, CallID: id, Candidate: cand("candidate:2 1 udp 1 10.0.0.2 6000 typ host")})
-	alice.expect(signaling.Message{Type: signaling.TypeCandidate, CallID: id, Candidate: cand("candidate:2 1 udp 1 10.0.0.2 6000 typ host")})
-	alice.send(signaling.Message{Type: signaling.TypeCandidate, CallID: id, Candidate: &signaling.Candidate{Candidate: ""}}) // end of candidates
-	bob.expect(signaling.Message{Type: signaling.TypeCandidate, CallID: id, Candidate: &signaling.Candidate{Candidate: ""}})
+	bob.send(signaling.Message{Type: signaling.TypeCandidate, CallID: id,
+		Candidate: cand("candidate:2 1 udp 1 10.0.0.2 6000 typ host")})
+	alice.expect(signaling.Message{Type: signaling.TypeCandidate, CallID: id,
+		Candidate: cand("candidate:2 1 udp 1 10.0.0.2 6000 typ host")})
+	alice.send(signaling.Message{Type: signaling.TypeCandidate, CallID: id,
+		Candidate: &signaling.Candidate{Candidate: ""}}) // end of candidates
+	bob.expect(signaling.Message{Type: signaling.TypeCandidate, CallID: id,
+		Candidate: &signaling.Candidate{Candidate: ""}})
 
 	alice.send(signaling.Message{Type: signaling.TypeMute, CallID: id, Muted: &muted})
 	bob.expect(signaling.Message{Type: signaling.TypeMute, CallID: id, User: "alice", Muted: &muted})
@@ -261,12 +274,13 @@ func TestRefusedActionsKeepTheCall(t *testing.T) {
 		c.expectError(code, m.Ref, id)
 	}
 	answer := signaling.Message{Type: signaling.TypeAnswer, SDP: "answer"}
-	refused(alice, answer, signaling.InvalidParameter)                                                     // the caller answering its own call
-	refused(alice, msg(signaling.TypeRinging, ""), signaling.InvalidParameter)                             // the caller ringing
-	refused(alice, msg(signaling.TypeReject, ""), signaling.InvalidParameter)                              // the caller rejecting
-	refused(carol, msg(signaling.TypeHangup, ""), signaling.NoConnectedCall)                               // a stranger
-	refused(carol, answer, signaling.NoConnectedCall)                                                      // a stranger answering
-	refused(bob, signaling.Message{Type: signaling.TypeMute, Muted: new(bool)}, signaling.NoConnectedCall) // mute before answer
+	refused(alice, answer, signaling.InvalidParameter)                         // the caller answering its own call
+	refused(alice, msg(signaling.TypeRinging, ""), signaling.InvalidParameter) // the caller ringing
+	refused(alice, msg(signaling.TypeReject, ""), signaling.InvalidParameter)  // the caller rejecting
+	refused(carol, msg(signaling.TypeHangup, ""), signaling.NoConnectedCall)   // a stranger
+	refused(carol, answer, signaling.NoConnectedCall)                          // a stranger answering
+	// Mute before the answer.
+	refused(bob, signaling.Message{Type: signaling.TypeMute, Muted: new(bool)}, signaling.NoConnectedCall)
 
 	bob.send(msg(signaling.TypeRinging, id))
 	alice.expect(status(ev(id, signaling.Ringing, out, "alice", "bob")))
@@ -300,7 +314,8 @@ func TestBusy(t *testing.T) {
 	// Both parties are busy, ringing or answered.
 	for _, answered := range []bool{false, true} {
 		carol.send(signaling.Message{Type: signaling.TypeDial, Ref: "to-bob", To: "bob", SDP: "o"})
-		if e := carol.expectError(signaling.AlreadyBusyCall, "to-bob", ""); !strings.Contains(e.Message, "wait for the other call to end") {
+		if e := carol.expectError(signaling.AlreadyBusyCall, "to-bob", ""); !strings.Contains(e.Message,
+			"wait for the other call to end") {
 			t.Errorf("message %q does not say what to do", e.Message)
 		}
 		carol.send(signaling.Message{Type: signaling.TypeDial, Ref: "to-alice", To: "alice", SDP: "o"})
@@ -342,7 +357,8 @@ func TestTwoCalleeSessions(t *testing.T) {
 	alice.expect(status(ev(id, signaling.Ringing, out, "alice", "bob")))
 	phone.expect(status(ev(id, signaling.Ringing, in, "alice", "bob")))
 	laptop.expect(status(ev(id, signaling.Ringing, in, "alice", "bob")))
-	laptop.send(signaling.Message{Type: signaling.TypeRinging, Ref: "r2", CallID: id}) // rings too: accepted, nothing new
+	// It rings too: accepted, nothing new.
+	laptop.send(signaling.Message{Type: signaling.TypeRinging, Ref: "r2", CallID: id})
 	laptop.ping("p")
 
 	laptop.send(signaling.Message{Type: signaling.TypeAnswer, CallID: id, SDP: "laptop-answer"})
@@ -353,15 +369,18 @@ func TestTwoCalleeSessions(t *testing.T) {
 	laptop.expect(answeredIn(id, "alice", "bob", laptop.session))
 
 	phone.send(signaling.Message{Type: signaling.TypeAnswer, Ref: "late", CallID: id, SDP: "phone-answer"})
-	if e := phone.expectError(signaling.NoConnectedCall, "late", id); !strings.Contains(e.Message, "another of your devices") {
+	if e := phone.expectError(signaling.NoConnectedCall, "late", id); !strings.Contains(e.Message,
+		"another of your devices") {
 		t.Errorf("message %q does not say the call was answered elsewhere", e.Message)
 	}
 	phone.send(signaling.Message{Type: signaling.TypeHangup, Ref: "h", CallID: id})
 	phone.expectError(signaling.NoConnectedCall, "h", id)
 
 	// Relays go to the answering session only.
-	alice.send(signaling.Message{Type: signaling.TypeCandidate, CallID: id, Candidate: &signaling.Candidate{Candidate: "c"}})
-	laptop.expect(signaling.Message{Type: signaling.TypeCandidate, CallID: id, Candidate: &signaling.Candidate{Candidate: "c"}})
+	alice.send(signaling.Message{Type: signaling.TypeCandidate, CallID: id,
+		Candidate: &signaling.Candidate{Candidate: "c"}})
+	laptop.expect(signaling.Message{Type: signaling.TypeCandidate, CallID: id,
+		Candidate: &signaling.Candidate{Candidate: "c"}})
 
 	// The phone closing does not matter any more.
 	_ = phone.ws.Close(websocket.StatusNormalClosure, "")
@@ -379,8 +398,10 @@ func TestPresence(t *testing.T) {
 	s.token(t, "bob") // known, offline
 	checkSession := func(user string, want bool) {
 		t.Helper()
-		code, body := get(t, s.url("/v1/voice/users/"+user+"/session"), map[string]string{"Authorization": "Bearer " + s.token(t, "carol")})
-		if wantBody := `{"user":"` + user + `","online":` + map[bool]string{true: "true", false: "false"}[want] + "}\n"; code != http.StatusOK || string(body) != wantBody {
+		code, body := get(t, s.url("/v1/voice/users/"+user+"/session"), map[string]string{"Authorization": "Bearer " +
+			s.token(t, "carol")})
+		if wantBody := `{"user":"` + user + `","online":` + map[bool]string{true: "true", false: "false"}[want] +
+			"}\n"; code != http.StatusOK || string(body) != wantBody {
 			t.Fatalf("session %s: %d %s, want 200 %s", user, code, body, wantBody)
 		}
 	}
@@ -438,7 +459,8 @@ func TestPresenceExpires(t *testing.T) {
 		t.Errorf("offline after %v, before 2.5 heartbeats (%v)", d, s.cfg.expiry())
 	}
 	// Live sessions do not expire: carol's own presence is refreshed.
-	code, body := get(t, s.url("/v1/voice/users/carol/session"), map[string]string{"Authorization": "Bearer " + s.token(t, "carol")})
+	code, body := get(t, s.url("/v1/voice/users/carol/session"), map[string]string{"Authorization": "Bearer " +
+		s.token(t, "carol")})
 	if code != http.StatusOK || string(body) != `{"user":"carol","online":true}`+"\n" {
 		t.Fatalf("carol: %d %s", code, body)
 	}
@@ -461,7 +483,8 @@ func TestShutdownTellsClients(t *testing.T) {
 	}
 	// The call is not failed: the next and last message is the shutdown.
 	for _, c := range []*client{alice, bob, idle} {
-		c.expect(signaling.Message{Type: signaling.TypeShutdown, Reason: "the server is shutting down: reconnect in a moment"})
+		c.expect(signaling.Message{Type: signaling.TypeShutdown, Reason: "the server is shutting down: reconnect " +
+			"in a moment"})
 		if code := c.closed(); code != websocket.StatusGoingAway {
 			t.Errorf("%s: close status %v, want %v", c.name, code, websocket.StatusGoingAway)
 		}

@@ -98,8 +98,13 @@ func TestIdleConnections(t *testing.T) {
 	}
 	start := time.Now()
 	if dir := os.Getenv(envIdleProfile); dir != "" {
-		f, _ := os.Create(filepath.Join(dir, "cpu.pprof"))
-		pprof.StartCPUProfile(f)
+		f, err := os.Create(filepath.Join(dir, "cpu.pprof"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			t.Fatal(err)
+		}
 	}
 	for _, p := range procs {
 		p.waitReady(t)
@@ -117,7 +122,8 @@ func TestIdleConnections(t *testing.T) {
 	goroutines := per(uint64(loaded.goroutines), uint64(base.goroutines))
 	heap := per(loaded.heap, base.heap)
 	stack := per(loaded.stack, base.stack)
-	t.Logf("per connection, %d connections with %d contacts each: RSS %.1f KB; after GC heap in use %.1f KB, stacks %.1f KB, together %.1f KB; goroutines %.2f",
+	t.Logf("per connection, %d connections with %d contacts each: RSS %.1f KB; after GC heap in use %.1f KB, stacks "+
+		"%.1f KB, together %.1f KB; goroutines %.2f",
 		n, contacts, per(loaded.rss, base.rss)/1024, heap/1024, stack/1024, (heap+stack)/1024, goroutines)
 	t.Logf("server: RSS %.1f MB, heap in use %.1f MB, stacks %.1f MB, %d goroutines",
 		float64(loaded.rss)/(1<<20), float64(loaded.heap)/(1<<20), float64(loaded.stack)/(1<<20), loaded.goroutines)

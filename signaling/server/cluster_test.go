@@ -45,7 +45,8 @@ func TestTwoNodes(t *testing.T) {
 	carol.expectPresence("alice", signaling.StateOnline, "")
 	bob := a.connect(t, "bob", "")
 	carol.expectPresence("bob", signaling.StateOnline, "")
-	code, body := get(t, a.url("/v1/voice/users/alice/session"), map[string]string{"Authorization": "Bearer " + b.token(t, "carol")})
+	code, body := get(t, a.url("/v1/voice/users/alice/session"), map[string]string{"Authorization": "Bearer " +
+		b.token(t, "carol")})
 	if code != http.StatusOK || string(body) != `{"user":"alice","online":true}`+"\n" {
 		t.Errorf("session on a of alice on b: %d %s", code, body)
 	}
@@ -68,8 +69,10 @@ func TestTwoNodes(t *testing.T) {
 		answered.SDP = "answer"
 		caller.expect(answered)
 		callee.expect(answeredIn(id, caller.user, callee.user, callee.session))
-		callee.send(signaling.Message{Type: signaling.TypeCandidate, CallID: id, Candidate: &signaling.Candidate{Candidate: "c1"}})
-		caller.expect(signaling.Message{Type: signaling.TypeCandidate, CallID: id, Candidate: &signaling.Candidate{Candidate: "c1"}})
+		callee.send(signaling.Message{Type: signaling.TypeCandidate, CallID: id,
+			Candidate: &signaling.Candidate{Candidate: "c1"}})
+		caller.expect(signaling.Message{Type: signaling.TypeCandidate, CallID: id,
+			Candidate: &signaling.Candidate{Candidate: "c1"}})
 		// Busy across nodes.
 		dave.send(signaling.Message{Type: signaling.TypeDial, Ref: "busy", To: callee.user, SDP: "o"})
 		dave.expectError(signaling.AlreadyBusyCall, "busy", "")
@@ -94,8 +97,10 @@ func TestTwoNodes(t *testing.T) {
 	dave.expect(answered)
 	phone.expect(answeredIn(eid, "dave", "erin", laptop.session))
 	laptop.expect(answeredIn(eid, "dave", "erin", laptop.session))
-	dave.send(signaling.Message{Type: signaling.TypeCandidate, CallID: eid, Candidate: &signaling.Candidate{Candidate: "c2"}})
-	laptop.expect(signaling.Message{Type: signaling.TypeCandidate, CallID: eid, Candidate: &signaling.Candidate{Candidate: "c2"}})
+	dave.send(signaling.Message{Type: signaling.TypeCandidate, CallID: eid,
+		Candidate: &signaling.Candidate{Candidate: "c2"}})
+	laptop.expect(signaling.Message{Type: signaling.TypeCandidate, CallID: eid,
+		Candidate: &signaling.Candidate{Candidate: "c2"}})
 	phone.ping("p")
 	dave.send(msg(signaling.TypeHangup, eid))
 	dave.expect(status(ev(eid, signaling.Completed, out, "dave", "erin")))
@@ -104,6 +109,7 @@ func TestTwoNodes(t *testing.T) {
 	// A party on the other node leaving fails the call.
 	id := placeCall(t, bob, alice, "d2")
 	_ = alice.ws.CloseNow()
-	bob.expect(status(ended(id, signaling.Failed, out, "bob", "alice", "alice disconnected", signaling.NoConnectedDestination)))
+	bob.expect(status(ended(id, signaling.Failed, out, "bob", "alice", "alice disconnected",
+		signaling.NoConnectedDestination)))
 	carol.waitPresence("alice", signaling.StateOffline)
 }

@@ -319,14 +319,16 @@ func (c *conn) handle(m signaling.Message) error {
 	if c.user == "" {
 		if m.Type != signaling.TypeConnect {
 			return c.strike(signaling.Errorf(signaling.NoConnectedSession,
-				`connect first: send {"type":"connect","token":TOKEN}; get a token with `+"`parley token USER --api-key KEY`"), m.Ref, m.CallID)
+				`connect first: send {"type":"connect","token":TOKEN}; get a token with `+"`parley token USER "+
+					"--api-key KEY`"), m.Ref, m.CallID)
 		}
 		return c.connect(m)
 	}
 	switch m.Type {
 	case signaling.TypeConnect:
 		c.refuse(signaling.Errorf(signaling.AlreadyConnectedSession,
-			"this connection is already connected as %s (session %s): open another connection to connect again", c.user, c.session), m.Ref, "")
+			"this connection is already connected as %s (session %s): open another connection to connect again", c.user,
+			c.session), m.Ref, "")
 	case signaling.TypePing:
 		c.send(signaling.Message{Type: signaling.TypePong, Ref: m.Ref})
 	case signaling.TypeDial:
@@ -334,7 +336,8 @@ func (c *conn) handle(m signaling.Message) error {
 	case signaling.TypeWatch, signaling.TypePresence:
 		if c.link != nil {
 			c.refuse(signaling.Errorf(signaling.InvalidParameter,
-				"a guest link is for a call with %s only: there is no presence to watch or set", c.link.Host), m.Ref, "")
+				"a guest link is for a call with %s only: there is no presence to watch or set", c.link.Host), m.Ref,
+				"")
 		} else if m.Type == signaling.TypeWatch {
 			c.watch(m)
 		} else {
@@ -400,7 +403,8 @@ func (c *conn) connect(m signaling.Message) error {
 		return nil
 	}
 	now := time.Now().UTC()
-	rec := presenceRecord{Node: c.s.cfg.NodeName, Conn: c.id, Since: now, Updated: now, Device: claims.Device, Name: u.Name}
+	rec := presenceRecord{Node: c.s.cfg.NodeName, Conn: c.id, Since: now, Updated: now, Device: claims.Device,
+		Name: u.Name}
 	if manual.State != signaling.StateOnline {
 		rec.Manual, rec.ManualSince = manual.State, manual.Since
 	}
@@ -409,7 +413,8 @@ func (c *conn) connect(m signaling.Message) error {
 	defer cancel()
 	if n := c.s.feed.sessions(ctx, key); n >= MaxSessions && !m.Resume {
 		return fail(signaling.Errorf(signaling.AlreadyConnectedSession,
-			"%s has %d sessions connected, the most there may be: close one, or sign out a device you no longer use (`parley logout` there, or `parley admin revoke DEVICE`)", user, n))
+			"%s has %d sessions connected, the most there may be: close one, or sign out a device you no longer use "+
+				"(`parley logout` there, or `parley admin revoke DEVICE`)", user, n))
 	}
 	rev, err := c.s.store.Presence.Create(ctx, presenceKey(key, session), b)
 	if errors.Is(err, jetstream.ErrKeyExists) && m.Resume {
@@ -421,7 +426,8 @@ func (c *conn) connect(m signaling.Message) error {
 	}
 	if errors.Is(err, jetstream.ErrKeyExists) {
 		return fail(signaling.Errorf(signaling.AlreadyConnectedSession,
-			"session %s of %s is already connected elsewhere: disconnect it there, or connect without a session id to get a new one", session, user))
+			"session %s of %s is already connected elsewhere: disconnect it there, or connect without a session id "+
+				"to get a new one", session, user))
 	}
 	if err != nil {
 		return fail(signaling.Errorf(signaling.UnknownError, "could not record your presence: %v", err))
@@ -441,7 +447,8 @@ func (c *conn) connect(m signaling.Message) error {
 	if c.link != nil { // a guest's: as long as its link works, and its token at most
 		holder = turn.Holder{User: user, Link: c.link.Key, End: claims.ExpiresAt.Time}
 	}
-	c.send(signaling.Message{Type: signaling.TypeWelcome, Ref: m.Ref, User: user, Name: u.Name, Session: session, Role: claims.Role,
+	c.send(signaling.Message{Type: signaling.TypeWelcome, Ref: m.Ref, User: user, Name: u.Name, Session: session,
+		Role:       claims.Role,
 		ICEServers: c.s.turn.ICEServers(holder)})
 	c.admit()
 	c.hello.Stop()
@@ -575,7 +582,8 @@ func (c *conn) setOwnPresence(m signaling.Message) {
 // tokenExpired closes a connection whose token expired without a refresh.
 func (c *conn) tokenExpired() {
 	c.refuse(signaling.Errorf(signaling.InvalidToken,
-		"your token expired: clients renew it before it does (refresh); sign in again (`parley login INVITE`) or get a new token"), "", "")
+		"your token expired: clients renew it before it does (refresh); sign in again (`parley login INVITE`) or get "+
+			"a new token"), "", "")
 	c.cancel(errExpired)
 }
 
@@ -652,14 +660,16 @@ func (c *conn) dial(m signaling.Message) {
 		}
 		if !ok {
 			refuse(signaling.Errorf(signaling.InvalidParameter,
-				"%s is a guest: only people who have them as a contact can call them; add them with `parley contacts add %s`", m.To, m.To))
+				"%s is a guest: only people who have them as a contact can call them; add them with `parley "+
+					"contacts add %s`", m.To, m.To))
 			return
 		}
 	}
 	toKey := store.UserKey(c.team, m.To)
 	if ok, retry := c.s.dials.Allow(c.key); !ok {
 		refuse(signaling.Errorf(signaling.InvalidParameter,
-			"you placed %d calls in a minute, the most there may be: try again in %s", c.s.cfg.DialLimit, seconds(retry)))
+			"you placed %d calls in a minute, the most there may be: try again in %s", c.s.cfg.DialLimit,
+			seconds(retry)))
 		return
 	}
 	if ok, retry := c.s.daily.Allow(c.key); !ok {
@@ -682,12 +692,14 @@ func (c *conn) dial(m signaling.Message) {
 		return
 	} else if st.State == signaling.StateDND {
 		refuse(signaling.Errorf(signaling.AlreadyBusyCall,
-			"%s does not want to be disturbed (do not disturb): try again later; watch them to see when that changes", signaling.Label(m.To, callee.Name)))
+			"%s does not want to be disturbed (do not disturb): try again later; watch them to see when that changes",
+			signaling.Label(m.To, callee.Name)))
 		return
 	}
 	if ok, retry := c.s.rings.Allow(toKey); !ok {
 		refuse(signaling.Errorf(signaling.AlreadyBusyCall,
-			"%s was called %d times in the last minute, the most there may be: try again in %s", m.To, c.s.cfg.RingLimit, seconds(retry)))
+			"%s was called %d times in the last minute, the most there may be: try again in %s", m.To,
+			c.s.cfg.RingLimit, seconds(retry)))
 		return
 	}
 	id := newID()
@@ -706,7 +718,8 @@ func (c *conn) dial(m signaling.Message) {
 	if err != nil {
 		c.s.releaseBusy(c.key, callerRev)
 		if errors.Is(err, jetstream.ErrKeyExists) {
-			refuse(signaling.Errorf(signaling.AlreadyBusyCall, "%s is in another call: wait for the other call to end", m.To))
+			refuse(signaling.Errorf(signaling.AlreadyBusyCall, "%s is in another call: wait for the other call to end",
+				m.To))
 		} else {
 			internal("could not mark "+m.To+" busy", err)
 		}
@@ -749,13 +762,15 @@ func (c *conn) act(m signaling.Message) actResult {
 		return noOwner
 	case err != nil:
 		if c.ctx.Err() == nil {
-			c.refuse(signaling.Errorf(signaling.UnknownError, "call %s did not respond: %v", m.CallID, err), m.Ref, m.CallID)
+			c.refuse(signaling.Errorf(signaling.UnknownError, "call %s did not respond: %v", m.CallID, err), m.Ref,
+				m.CallID)
 		}
 		return acted
 	}
 	var r actionReply
 	if err := json.Unmarshal(msg.Data, &r); err != nil {
-		c.refuse(signaling.Errorf(signaling.UnknownError, "call %s answered nonsense: %v", m.CallID, err), m.Ref, m.CallID)
+		c.refuse(signaling.Errorf(signaling.UnknownError, "call %s answered nonsense: %v", m.CallID, err), m.Ref,
+			m.CallID)
 		return acted
 	}
 	if r.Again {
@@ -779,7 +794,8 @@ const (
 // watch hands a watch to the watcher.
 func (c *conn) watch(m signaling.Message) {
 	if len(m.Users) == 0 {
-		c.refuse(signaling.Errorf(signaling.InvalidParameter, `watch needs "users": the users whose presence you want`), m.Ref, "")
+		c.refuse(signaling.Errorf(signaling.InvalidParameter, `watch needs "users": the users whose presence you want`),
+			m.Ref, "")
 		return
 	}
 	c.watchUsers(watchRequest{ref: m.Ref, users: m.Users})

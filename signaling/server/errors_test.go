@@ -73,7 +73,8 @@ func TestErrorCodes(t *testing.T) {
 			c := s.connect(t, fmt.Sprint("u", n), "")
 			big := `{"type":"ping","ref":"big","reason":"` + strings.Repeat("x", signaling.MaxMessageBytes) + `"}`
 			c.sendRaw([]byte(big))
-			if e := c.expectError(signaling.InvalidParameter, "", ""); !strings.Contains(e.Message, fmt.Sprint(len(big))) {
+			if e := c.expectError(signaling.InvalidParameter, "", ""); !strings.Contains(e.Message,
+				fmt.Sprint(len(big))) {
 				t.Errorf("message %q does not give the size %d", e.Message, len(big))
 			}
 			return c
@@ -107,7 +108,8 @@ func TestErrorCodes(t *testing.T) {
 			c.send(signaling.Message{Type: signaling.TypeWatch, Ref: "all", Users: users})
 			for i := range signaling.MaxWatch {
 				off := false
-				c.expect(signaling.Message{Type: signaling.TypePresence, Ref: "all", User: users[i], Online: &off, State: signaling.StateOffline})
+				c.expect(signaling.Message{Type: signaling.TypePresence, Ref: "all", User: users[i], Online: &off,
+					State: signaling.StateOffline})
 			}
 			c.send(signaling.Message{Type: signaling.TypeWatch, Ref: "more", Users: []string{"w0", "one-more"}})
 			c.expectError(signaling.InvalidParameter, "more", "")
@@ -132,7 +134,8 @@ func TestErrorCodes(t *testing.T) {
 		{"unknown user", signaling.NotFoundUserSessionID, func(t *testing.T, n int) *client {
 			c := s.connect(t, fmt.Sprint("u", n), "")
 			c.send(dialMsg("d", "nobody"))
-			if e := c.expectError(signaling.NotFoundUserSessionID, "d", ""); !strings.Contains(e.Message, "parley token nobody") {
+			if e := c.expectError(signaling.NotFoundUserSessionID, "d", ""); !strings.Contains(e.Message,
+				"parley token nobody") {
 				t.Errorf("message %q does not say how to fix it", e.Message)
 			}
 			return c
@@ -156,8 +159,10 @@ func TestErrorCodes(t *testing.T) {
 			c.send(signaling.Message{Type: signaling.TypeConnect, Ref: "c", Token: s.token(t, user), Session: "desk"})
 			c.expectError(signaling.AlreadyConnectedSession, "c", "")
 			// The socket stays open and may connect with another session.
-			c.send(signaling.Message{Type: signaling.TypeConnect, Ref: "c2", Token: s.token(t, user), Session: "laptop"})
-			c.expect(signaling.Message{Type: signaling.TypeWelcome, Ref: "c2", User: user, Session: "laptop", Role: RoleMember})
+			c.send(signaling.Message{Type: signaling.TypeConnect, Ref: "c2", Token: s.token(t, user),
+				Session: "laptop"})
+			c.expect(signaling.Message{Type: signaling.TypeWelcome, Ref: "c2", User: user, Session: "laptop",
+				Role: RoleMember})
 			return c
 		}},
 		{"busy", signaling.AlreadyBusyCall, func(t *testing.T, n int) *client {
@@ -195,7 +200,8 @@ func TestErrorCodes(t *testing.T) {
 			// Still open: it can connect now.
 			user := fmt.Sprint("u", n)
 			c.send(signaling.Message{Type: signaling.TypeConnect, Ref: "c", Token: s.token(t, user), Session: "s"})
-			c.expect(signaling.Message{Type: signaling.TypeWelcome, Ref: "c", User: user, Session: "s", Role: RoleMember})
+			c.expect(signaling.Message{Type: signaling.TypeWelcome, Ref: "c", User: user, Session: "s",
+				Role: RoleMember})
 			return c
 		}},
 		{"no such call", signaling.NoConnectedCall, func(t *testing.T, n int) *client {
@@ -265,7 +271,8 @@ func TestInternalErrors(t *testing.T) {
 
 	c := s.dial(t, "bob")
 	c.send(signaling.Message{Type: signaling.TypeConnect, Ref: "c", Token: bobToken})
-	if e := c.expectError(signaling.UnknownError, "c", ""); !strings.Contains(e.Message, "presence") && !strings.Contains(e.Message, "user bob") {
+	if e := c.expectError(signaling.UnknownError, "c", ""); !strings.Contains(e.Message, "presence") &&
+		!strings.Contains(e.Message, "user bob") {
 		t.Errorf("message %q does not say what failed", e.Message)
 	}
 	c.send(signaling.Message{Type: signaling.TypePing, Ref: "p"})

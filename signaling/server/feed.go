@@ -92,7 +92,8 @@ type feedSession struct {
 }
 
 func newFeedSession(token string, r presenceRecord, gen int) feedSession {
-	return feedSession{token: token, name: r.Name, idle: r.Idle, manual: r.Manual, manualSince: r.ManualSince, updated: r.Updated, gen: gen}
+	return feedSession{token: token, name: r.Name, idle: r.Idle, manual: r.Manual, manualSince: r.ManualSince,
+		updated: r.Updated, gen: gen}
 }
 
 // same reports whether s and o differ only in their heartbeat.
@@ -531,7 +532,8 @@ func (f *feed) presence(w *watchEntry, ref string) []byte {
 	state, name := w.now()
 	w.told = told(state, name)
 	online := state.Online()
-	m := signaling.Message{Type: signaling.TypePresence, Ref: ref, User: w.user, Online: &online, State: state, Name: name}
+	m := signaling.Message{Type: signaling.TypePresence, Ref: ref, User: w.user, Online: &online, State: state,
+		Name: name}
 	if !online && w.u != nil && !w.u.lastSeen.IsZero() {
 		t := w.u.lastSeen
 		m.LastSeen = &t
@@ -676,7 +678,8 @@ func (f *feed) unwatched(ctx context.Context, c *conn, users []string) (fresh []
 // from c) and name in the users bucket; seen when each (by userKey) was
 // last seen, from the seen bucket. Until ready, the feed tells c nothing
 // more about them.
-func (f *feed) follow(ctx context.Context, c *conn, entries []*watchEntry, keys, names []string, seen map[string]time.Time, ref string) [][]byte {
+func (f *feed) follow(ctx context.Context, c *conn, entries []*watchEntry, keys, names []string,
+	seen map[string]time.Time, ref string) [][]byte {
 	var out [][]byte
 	f.do(ctx, func() {
 		have := f.conns[c]

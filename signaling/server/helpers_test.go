@@ -195,7 +195,8 @@ func (s *testServer) connect(t testing.TB, user, session string) *client {
 	c := s.dial(t, user)
 	c.send(signaling.Message{Type: signaling.TypeConnect, Ref: "c", Token: s.token(t, user), Session: session})
 	w := c.next()
-	if w.Type != signaling.TypeWelcome || w.User != user || w.Ref != "c" || w.Session == "" || (session != "" && w.Session != session) {
+	if w.Type != signaling.TypeWelcome || w.User != user || w.Ref != "c" || w.Session == "" ||
+		(session != "" && w.Session != session) {
 		t.Fatalf("%s: connect: got %s", user, js(w))
 	}
 	c.user, c.session = w.User, w.Session
@@ -293,7 +294,8 @@ func ev(id string, st signaling.Status, dir signaling.Direction, from, to string
 	return &signaling.CallEvent{ID: id, Status: st, Direction: dir, From: from, To: to}
 }
 
-func ended(id string, st signaling.Status, dir signaling.Direction, from, to, reason string, code signaling.Code) *signaling.CallEvent {
+func ended(id string, st signaling.Status, dir signaling.Direction, from, to, reason string,
+	code signaling.Code) *signaling.CallEvent {
 	e := ev(id, st, dir, from, to)
 	e.Reason, e.Code = reason, code
 	return e

@@ -152,7 +152,8 @@ func TestTokensAreNotLockedOut(t *testing.T) {
 		c.send(signaling.Message{Type: signaling.TypeConnect, Ref: "c", Token: "bad"})
 		if i <= lim.LockAfter {
 			c.expectError(signaling.InvalidToken, "c", "")
-		} else if e := c.expectError(signaling.InvalidParameter, "c", ""); !strings.Contains(e.Message, "try again in") {
+		} else if e := c.expectError(signaling.InvalidParameter, "c", ""); !strings.Contains(e.Message,
+			"try again in") {
 			t.Errorf("refusal %q does not say when to try again", e.Message)
 		}
 		c.closed()

@@ -141,7 +141,8 @@ const (
 
 // linkFor reads the link of code and tells what the browser with claim
 // (its cookie, or "") may do with it.
-func (s *Server) linkFor(ctx context.Context, code, claim string) (rec linkRecord, rev uint64, st linkState, err error) {
+func (s *Server) linkFor(ctx context.Context, code,
+	claim string) (rec linkRecord, rev uint64, st linkState, err error) {
 	if len(code) != 26 {
 		return rec, 0, linkUnknown, nil
 	}
@@ -152,7 +153,8 @@ func (s *Server) linkFor(ctx context.Context, code, claim string) (rec linkRecor
 	case !found:
 		return rec, 0, linkUnknown, nil
 	}
-	mine := rec.ClaimHash == "" || (claim != "" && subtle.ConstantTimeCompare([]byte(rec.ClaimHash), []byte(hashHex(claim))) == 1)
+	mine := rec.ClaimHash == "" || (claim != "" && subtle.ConstantTimeCompare([]byte(rec.ClaimHash),
+		[]byte(hashHex(claim))) == 1)
 	st, err = s.withdrawn(ctx, rec, rec.state(mine))
 	return rec, rev, st, err
 }
@@ -196,7 +198,8 @@ func (st linkState) refusal(rec linkRecord) (status int, title, msg string) {
 	switch st {
 	case linkExpired:
 		return http.StatusGone, "This link has expired",
-			"It could be used until " + rec.Expires.Format("2 January 2006, 15:04 MST") + ". Ask " + host + " for a new one."
+			"It could be used until " + rec.Expires.Format("2 January 2006, 15:04 MST") + ". Ask " + host +
+				" for a new one."
 	case linkTaken:
 		return http.StatusGone, "This link was used already",
 			"A guest link is for one person, and someone else opened it first. Ask " + host + " for a link of your own."
@@ -238,7 +241,8 @@ func (s *Server) handleJoinPage(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.Header().Set("Referrer-Policy", "no-referrer")
 	w.Header().Set("Content-Security-Policy",
-		"default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self' ws: wss:; img-src 'self' data:; media-src 'self' blob:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
+		"default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self' ws: wss:; img-src 'self' data:; "+
+			"media-src 'self' blob:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	status, data := http.StatusOK, joinPageData{
 		HostName: cmpOr(rec.HostName, rec.Host), GuestName: rec.GuestName,
@@ -355,7 +359,8 @@ func (s *Server) guestAccess(ctx context.Context, c Claims) (store.User, error) 
 		return store.User{}, err
 	}
 	if rec.Team != c.TeamID() {
-		return store.User{}, signaling.Errorf(signaling.InvalidToken, "this guest link no longer exists: ask for a new one")
+		return store.User{}, signaling.Errorf(signaling.InvalidToken,
+			"this guest link no longer exists: ask for a new one")
 	}
 	return store.User{User: c.Subject, Team: rec.Team, Name: rec.GuestName, Role: RoleGuest}, nil
 }
@@ -495,7 +500,8 @@ func (s *Server) countLink(ctx context.Context, key string, rec linkRecord) *sig
 		full = nil
 		if open >= MaxOpenLinks {
 			full = signaling.Errorf(signaling.InvalidParameter,
-				"you have %d open guest links, the most a member may have: make another once one is used or expires (the next at %s)",
+				"you have %d open guest links, the most a member may have: make another once one is used or expires "+
+					"(the next at %s)",
 				open, next.UTC().Format(time.RFC3339))
 			return false
 		}

@@ -118,13 +118,15 @@ func TestGuestLink(t *testing.T) {
 	alice := s.connect(t, "alice", "")
 	s.connect(t, "bob", "")
 	l := s.makeLink(t, s.token(t, "alice"), signaling.LinkRequest{Name: "Carol"})
-	if !strings.HasPrefix(l.URL, "http://"+s.Addr()+"/join/") || len(l.Code) != 26 || l.Host != "alice" || l.GuestName != "Carol" ||
+	if !strings.HasPrefix(l.URL, "http://"+s.Addr()+"/join/") || len(l.Code) != 26 || l.Host != "alice" ||
+		l.GuestName != "Carol" ||
 		!strings.HasPrefix(l.Guest, "guest-") || time.Until(l.Expires) < DefaultLinkTTL-time.Minute {
 		t.Fatalf("link %+v", l)
 	}
 
 	carol, other := browser(t), browser(t)
-	if st, body := page(t, carol, l.URL); st != http.StatusOK || !strings.Contains(body, "Call with <span id=\"host\">alice</span>") {
+	if st, body := page(t, carol, l.URL); st != http.StatusOK || !strings.Contains(body,
+		"Call with <span id=\"host\">alice</span>") {
 		t.Fatalf("the call page: %d\n%s", st, body)
 	}
 	j, e := s.join(t, carol, l)
@@ -134,10 +136,12 @@ func TestGuestLink(t *testing.T) {
 	if _, e := s.join(t, carol, l); e != nil { // a reload
 		t.Fatalf("join again from the same browser: %v", e)
 	}
-	if _, e := s.join(t, other, l); e == nil || e.Code != signaling.InvalidToken || !strings.Contains(e.Message, "used already") {
+	if _, e := s.join(t, other, l); e == nil || e.Code != signaling.InvalidToken ||
+		!strings.Contains(e.Message, "used already") {
 		t.Fatalf("join from another browser: %v, want 80401 used already", e)
 	}
-	if st, body := page(t, other, l.URL); st != http.StatusGone || !strings.Contains(body, "This link was used already") {
+	if st, body := page(t, other, l.URL); st != http.StatusGone ||
+		!strings.Contains(body, "This link was used already") {
 		t.Errorf("the page for another browser: %d\n%s", st, body)
 	}
 
@@ -151,8 +155,10 @@ func TestGuestLink(t *testing.T) {
 	g.expectError(signaling.InvalidParameter, "w", "")
 	g.send(signaling.Message{Type: signaling.TypePresence, Ref: "p", State: signaling.StateDND})
 	g.expectError(signaling.InvalidParameter, "p", "")
-	for _, path := range []string{signaling.PathContacts, signaling.PathDirectory, "/v1/users/alice/presence", "/v1/voice/users/alice/session"} {
-		if st, body := get(t, s.url(path), map[string]string{"Authorization": "Bearer " + j.Token}); st != http.StatusBadRequest || !strings.Contains(string(body), "80101") {
+	for _, path := range []string{signaling.PathContacts, signaling.PathDirectory, "/v1/users/alice/presence",
+		"/v1/voice/users/alice/session"} {
+		if st, body := get(t, s.url(path), map[string]string{"Authorization": "Bearer " +
+			j.Token}); st != http.StatusBadRequest || !strings.Contains(string(body), "80101") {
 			t.Errorf("GET %s with a guest link's token: %d %s, want 400 80101", path, st, body)
 		}
 	}
@@ -171,7 +177,8 @@ func TestGuestLink(t *testing.T) {
 		t.Fatalf("the guest's dial: %s", js(got))
 	}
 	id := got.Event.ID
-	want := &signaling.CallEvent{ID: id, Status: signaling.Started, Direction: signaling.Inbound, From: j.Guest, To: "alice", FromName: "Carol", Guest: true}
+	want := &signaling.CallEvent{ID: id, Status: signaling.Started, Direction: signaling.Inbound, From: j.Guest,
+		To: "alice", FromName: "Carol", Guest: true}
 	alice.expectMsg(alice.nextNotPresence(), signaling.Message{Type: signaling.TypeCall, SDP: "offer-k", Event: want})
 	alice.send(signaling.Message{Type: signaling.TypeAnswer, CallID: id, SDP: "answer"})
 	if m := g.nextNotPresence(); m.Event == nil || m.Event.Status != signaling.Answered || m.SDP != "answer" {
@@ -206,7 +213,8 @@ func TestGuestLink(t *testing.T) {
 // knock nobody answered leaves the link open, one turned away spends it;
 // an expired or unknown link is refused with a page that says why.
 func TestGuestLinkLobby(t *testing.T) {
-	s := startServer(t, func(c *Config) { c.RingTimeout = 50 * time.Millisecond; c.LobbyTimeout = 700 * time.Millisecond })
+	s := startServer(t,
+		func(c *Config) { c.RingTimeout = 50 * time.Millisecond; c.LobbyTimeout = 700 * time.Millisecond })
 	alice := s.connect(t, "alice", "")
 	tok := s.token(t, "alice")
 	l := s.makeLink(t, tok, signaling.LinkRequest{})
@@ -253,17 +261,20 @@ func TestGuestLinkLobby(t *testing.T) {
 		t.Fatalf("a fresh link: %d %s", st, body)
 	}
 	time.Sleep(time.Until(short.Expires.Add(100 * time.Millisecond))) // the link's own clock
-	if st, body := page(t, browser(t), short.URL); st != http.StatusGone || !strings.Contains(body, "This link has expired") {
+	if st, body := page(t, browser(t), short.URL); st != http.StatusGone ||
+		!strings.Contains(body, "This link has expired") {
 		t.Errorf("an expired link: %d\n%s", st, body)
 	}
 	if _, e := s.join(t, browser(t), short); e == nil || e.Code != signaling.InvalidToken {
 		t.Errorf("joining an expired link: %v", e)
 	}
-	if st, body := page(t, browser(t), s.url("/join/"+strings.Repeat("a", 26))); st != http.StatusNotFound || !strings.Contains(body, "This link does not work") {
+	if st, body := page(t, browser(t), s.url("/join/"+strings.Repeat("a", 26))); st != http.StatusNotFound ||
+		!strings.Contains(body, "This link does not work") {
 		t.Errorf("an unknown link: %d\n%s", st, body)
 	}
 	for _, bad := range []signaling.LinkRequest{{TTL: "200h"}, {TTL: "forever"}, {Name: strings.Repeat("x", 65)}} {
-		if st, body := s.post(t, nil, signaling.PathLinks, tok, bad); st != http.StatusBadRequest || !strings.Contains(string(body), "80101") {
+		if st, body := s.post(t, nil, signaling.PathLinks, tok, bad); st != http.StatusBadRequest ||
+			!strings.Contains(string(body), "80101") {
 			t.Errorf("link %+v: %d %s, want 400 80101", bad, st, body)
 		}
 	}
@@ -375,7 +386,7 @@ func TestGuestLinkExpired(t *testing.T) {
 	}
 	end := idle.Expires.Add(margin)
 	c, err := s.tokens.Verify(idle.Token)
-	if err != nil || c.ExpiresAt.Time.After(end.Add(time.Second)) || c.ExpiresAt.Time.Before(end.Add(-time.Second)) {
+	if err != nil || c.ExpiresAt.After(end.Add(time.Second)) || c.ExpiresAt.Before(end.Add(-time.Second)) {
 		t.Errorf("the guest token expires at %v (%v), want %v: the link's expiry and %v", c.ExpiresAt, err, end, margin)
 	}
 	exp, _, _ := strings.Cut(idle.ICEServers[1].Username, ":")
@@ -481,7 +492,8 @@ func TestLinkCap(t *testing.T) {
 	over := func() {
 		t.Helper()
 		st, body := s.post(t, nil, signaling.PathLinks, tok, signaling.LinkRequest{})
-		if st != http.StatusBadRequest || !strings.Contains(string(body), "80101") || !strings.Contains(string(body), "100 open guest links") {
+		if st != http.StatusBadRequest || !strings.Contains(string(body), "80101") ||
+			!strings.Contains(string(body), "100 open guest links") {
 			t.Fatalf("link %d: %d %s, want 400 80101", MaxOpenLinks+1, st, body)
 		}
 	}

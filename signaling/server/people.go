@@ -119,7 +119,8 @@ func (s *Server) lookupAll(ctx context.Context, team string, ids []string) (map[
 // another team, or hidden from a guest. Every such case must read the same.
 func unknownUser(user string) *signaling.Error {
 	return signaling.Errorf(signaling.NotFoundUserSessionID,
-		"user %s is unknown to this server: check the id, or ask an admin to invite them (`parley invite %s`) or to get them a token (`parley token %s --api-key KEY`)", user, user, user)
+		"user %s is unknown to this server: check the id, or ask an admin to invite them (`parley invite %s`) or to "+
+			"get them a token (`parley token %s --api-key KEY`)", user, user, user)
 }
 
 // saveUser creates or changes a user of team with change, and writes the
@@ -217,15 +218,4 @@ func (s *Server) markSeen(ctx context.Context, key string, t time.Time) {
 	if _, err := s.store.Seen.Put(ctx, key, b); err != nil {
 		s.log.Warn("could not record last seen", "key", key, "err", err)
 	}
-}
-
-// lastSeen reads when a user was last online; zero when never.
-func (s *Server) lastSeen(ctx context.Context, key string) time.Time {
-	ctx, cancel := context.WithTimeout(ctx, s.cfg.RequestTimeout)
-	defer cancel()
-	var rec store.Seen
-	if _, _, err := store.GetJSON(ctx, s.store.Seen, key, &rec); err != nil {
-		s.log.Warn("could not read last seen", "key", key, "err", err)
-	}
-	return rec.Seen
 }

@@ -101,7 +101,8 @@ func TestInviteAndLogin(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if normalizeCode(inv.Code) == "" || inv.URL != s.URL()+"/invite/"+inv.Code || inv.Team != DefaultTeam || inv.Role != RoleMember {
+	if normalizeCode(inv.Code) == "" || inv.URL != s.URL()+"/invite/"+inv.Code || inv.Team != DefaultTeam ||
+		inv.Role != RoleMember {
 		t.Fatalf("invite %+v", inv)
 	}
 	if d := time.Until(inv.Expires); d < DefaultInviteTTL-time.Minute || d > DefaultInviteTTL {
@@ -149,7 +150,8 @@ func TestInviteAndLogin(t *testing.T) {
 	w.ping("up")
 
 	// Bad credentials.
-	for _, cred := range []string{"", "pd1.x.y.z", l.Credential + "x", strings.Replace(l.Credential, l.Device, "dev-nothere00", 1)} {
+	for _, cred := range []string{"", "pd1.x.y.z", l.Credential + "x", strings.Replace(l.Credential, l.Device,
+		"dev-nothere00", 1)} {
 		_, err := s.adminAPI("").AccessToken(ctx, cred)
 		wantCode(t, err, signaling.InvalidToken)
 	}
@@ -181,7 +183,8 @@ func TestCallEventsCarryNames(t *testing.T) {
 	}
 	_, err := signaling.CheckName("name", strings.Repeat("x", signaling.MaxNameLength+1))
 	wantCode(t, err, signaling.InvalidParameter)
-	code, body := get(t, s.tokenURL("x", url.Values{"name": {"bad\x07name"}}), map[string]string{"APP_API_KEY": s.APIKey()})
+	code, body := get(t, s.tokenURL("x", url.Values{"name": {"bad\x07name"}}),
+		map[string]string{"APP_API_KEY": s.APIKey()})
 	checkHTTPError(t, code, body, http.StatusBadRequest, signaling.InvalidParameter)
 }
 
@@ -241,7 +244,8 @@ func TestRevocation(t *testing.T) {
 	gitple := s.connectWith(t, "bob/gitple", s.token(t, "bob"))
 
 	devs, err := admin.Devices(ctx, "bob")
-	if err != nil || len(devs) != 2 || devs[0].ID != laptop.Device || devs[1].ID != phone.Device || devs[0].Name != "test device" {
+	if err != nil || len(devs) != 2 || devs[0].ID != laptop.Device || devs[1].ID != phone.Device ||
+		devs[0].Name != "test device" {
 		t.Fatalf("devices %+v, %v", devs, err)
 	}
 
@@ -367,10 +371,12 @@ func TestTeams(t *testing.T) {
 	api := s.userAPI(aliceTok)
 	_, errBob := api.Presence(ctx, "bob", 0)
 	_, errNobody := api.Presence(ctx, "nobody", 0)
-	same("presence", wantCode(t, errBob, signaling.NotFoundUserSessionID), wantCode(t, errNobody, signaling.NotFoundUserSessionID))
+	same("presence", wantCode(t, errBob, signaling.NotFoundUserSessionID),
+		wantCode(t, errNobody, signaling.NotFoundUserSessionID))
 	_, errBob = api.AddContact(ctx, "bob")
 	_, errNobody = api.AddContact(ctx, "nobody")
-	same("add contact", wantCode(t, errBob, signaling.NotFoundUserSessionID), wantCode(t, errNobody, signaling.NotFoundUserSessionID))
+	same("add contact", wantCode(t, errBob, signaling.NotFoundUserSessionID),
+		wantCode(t, errNobody, signaling.NotFoundUserSessionID))
 	code, body := get(t, s.url("/v1/voice/users/bob/session"), map[string]string{"Authorization": "Bearer " + aliceTok})
 	if code != http.StatusOK || string(body) != `{"user":"bob","online":false}`+"\n" {
 		t.Errorf("session of bob from acme: %d %s", code, body)
@@ -381,15 +387,18 @@ func TestTeams(t *testing.T) {
 	}
 	// Admin with the team key sees the team only.
 	users, err := s.adminAPI(team.APIKey).Users(ctx)
-	if err != nil || len(users) != 2 || users[0].User != "alice" || users[1].User != "carol" || users[0].Team != "acme" {
+	if err != nil || len(users) != 2 || users[0].User != "alice" || users[1].User != "carol" ||
+		users[0].Team != "acme" {
 		t.Errorf("acme users %+v, %v", users, err)
 	}
 	_, errBob = s.adminAPI(team.APIKey).Devices(ctx, "bob")
 	_, errNobody = s.adminAPI(team.APIKey).Devices(ctx, "nobody")
-	same("devices", wantCode(t, errBob, signaling.NotFoundUserSessionID), wantCode(t, errNobody, signaling.NotFoundUserSessionID))
+	same("devices", wantCode(t, errBob, signaling.NotFoundUserSessionID),
+		wantCode(t, errNobody, signaling.NotFoundUserSessionID))
 	_, errBob = s.adminAPI(team.APIKey).Revoke(ctx, "bob")
 	_, errNobody = s.adminAPI(team.APIKey).Revoke(ctx, "nobody")
-	same("revoke", wantCode(t, errBob, signaling.NotFoundUserSessionID), wantCode(t, errNobody, signaling.NotFoundUserSessionID))
+	same("revoke", wantCode(t, errBob, signaling.NotFoundUserSessionID),
+		wantCode(t, errNobody, signaling.NotFoundUserSessionID))
 
 	// The same id in both teams is two people.
 	acmeBob := s.connectWith(t, "acme/bob", s.teamToken(t, team.APIKey, "bob", nil))
@@ -398,7 +407,8 @@ func TestTeams(t *testing.T) {
 	bob.ping("default bob heard nothing")
 	acmeBob.send(msg(signaling.TypeHangup, id))
 	// Over once the callee hears it (dave calls acme's bob below).
-	acmeBob.expectMsg(acmeBob.nextNotPresence(), status(ended(id, signaling.Rejected, in, "alice", "bob", ReasonDeclined, 0)))
+	acmeBob.expectMsg(acmeBob.nextNotPresence(), status(ended(id, signaling.Rejected, in, "alice", "bob",
+		ReasonDeclined, 0)))
 	// And a default-team user cannot reach acme's alice either.
 	bob.send(signaling.Message{Type: signaling.TypeDial, Ref: "x", To: "alice", SDP: "o"})
 	bob.expectError(signaling.NotFoundUserSessionID, "x", "")
@@ -456,7 +466,8 @@ func TestPresenceStates(t *testing.T) {
 		bob.send(signaling.Message{Type: signaling.TypePresence, State: signaling.StateAway})
 	})
 	measure("bob sets dnd (HTTP)", signaling.StateDND, func() {
-		if p, err := s.userAPI(bobTok).SetPresence(ctx, signaling.StateDND); err != nil || p.State != signaling.StateDND {
+		if p, err := s.userAPI(bobTok).SetPresence(ctx, signaling.StateDND); err != nil ||
+			p.State != signaling.StateDND {
 			t.Errorf("set dnd: %+v, %v", p, err)
 		}
 	})
@@ -529,7 +540,8 @@ func TestPresenceStates(t *testing.T) {
 	case <-time.After(patience):
 		t.Fatal("presence?wait did not answer")
 	}
-	code, body := get(t, s.url("/v1/users/bob/presence?wait=2m"), map[string]string{"Authorization": "Bearer " + aliceTok})
+	code, body := get(t, s.url("/v1/users/bob/presence?wait=2m"), map[string]string{"Authorization": "Bearer " +
+		aliceTok})
 	checkHTTPError(t, code, body, http.StatusBadRequest, signaling.InvalidParameter)
 	bad := s.connect(t, "mallory", "")
 	bad.send(signaling.Message{Type: signaling.TypePresence, Ref: "p", State: signaling.StateInCall})
@@ -596,7 +608,8 @@ func TestGuests(t *testing.T) {
 	if e := wantCode(t, err, signaling.InvalidParameter); !strings.Contains(e.Message, "guest") {
 		t.Errorf("directory refusal %q", e.Message)
 	}
-	code, body := get(t, s.url("/v1/voice/users/other/session"), map[string]string{"Authorization": "Bearer " + guestTok})
+	code, body := get(t, s.url("/v1/voice/users/other/session"), map[string]string{"Authorization": "Bearer " +
+		guestTok})
 	if code != http.StatusOK || !strings.Contains(string(body), `"online":false`) {
 		t.Errorf("guest session of other: %d %s", code, body)
 	}
@@ -609,7 +622,8 @@ func TestGuests(t *testing.T) {
 	// The host can, and the guest can call the host.
 	id := placeCall(t, host, gus, "h")
 	host.send(msg(signaling.TypeHangup, id))
-	host.expectMsg(host.nextNotPresence(), status(ended(id, signaling.Unanswered, out, "host", "gus", ReasonCanceled, 0)))
+	host.expectMsg(host.nextNotPresence(), status(ended(id, signaling.Unanswered, out, "host", "gus", ReasonCanceled,
+		0)))
 	gus.nextNotPresence()
 	gus.send(signaling.Message{Type: signaling.TypeDial, Ref: "g", To: "host", SDP: "o"})
 	if m := gus.nextNotPresence(); m.Type != signaling.TypeCall {
@@ -762,17 +776,23 @@ func TestBadRequests(t *testing.T) {
 		code                   signaling.Code
 	}{
 		{"login not JSON", signaling.PathLogin, "", "{", 400, signaling.InvalidParameter},
-		{"login unknown field", signaling.PathLogin, "", `{"invite":"x","admin":true}`, 400, signaling.InvalidParameter},
-		{"login huge", signaling.PathLogin, "", `{"invite":"` + strings.Repeat("a", 1<<20) + `"}`, 400, signaling.InvalidParameter},
-		{"login device name too long", signaling.PathLogin, "", `{"invite":"aaaa-bbbb-cccc","device":"` + strings.Repeat("d", 65) + `"}`, 400, signaling.InvalidParameter},
-		{"login device name control", signaling.PathLogin, "", `{"invite":"aaaa-bbbb-cccc","device":"a\u0000b"}`, 400, signaling.InvalidParameter},
+		{"login unknown field", signaling.PathLogin, "", `{"invite":"x","admin":true}`, 400,
+			signaling.InvalidParameter},
+		{"login huge", signaling.PathLogin, "", `{"invite":"` + strings.Repeat("a", 1<<20) + `"}`, 400,
+			signaling.InvalidParameter},
+		{"login device name too long", signaling.PathLogin, "", `{"invite":"aaaa-bbbb-cccc","device":"` +
+			strings.Repeat("d", 65) + `"}`, 400, signaling.InvalidParameter},
+		{"login device name control", signaling.PathLogin, "", `{"invite":"aaaa-bbbb-cccc","device":"a\u0000b"}`, 400,
+			signaling.InvalidParameter},
 		{"invite bad user", signaling.PathInvites, "", `{"user":"a b"}`, 400, signaling.InvalidParameter},
 		{"invite bad role", signaling.PathInvites, "", `{"user":"ab","role":"root"}`, 400, signaling.InvalidParameter},
 		{"invite bad ttl", signaling.PathInvites, "", `{"user":"ab","ttl":"999h"}`, 400, signaling.InvalidParameter},
-		{"invite long name", signaling.PathInvites, "", `{"user":"ab","name":"` + strings.Repeat("n", 65) + `"}`, 400, signaling.InvalidParameter},
+		{"invite long name", signaling.PathInvites, "", `{"user":"ab","name":"` + strings.Repeat("n", 65) + `"}`, 400,
+			signaling.InvalidParameter},
 		{"revoke nothing", signaling.PathRevoke, "", `{"target":""}`, 400, signaling.InvalidParameter},
 		{"team bad name", signaling.PathTeams, "", `{"name":"a/b"}`, 400, signaling.InvalidParameter},
-		{"token bad credential", signaling.PathAccessToken, "Device " + strings.Repeat("x", 5000), "", 401, signaling.InvalidToken},
+		{"token bad credential", signaling.PathAccessToken, "Device " + strings.Repeat("x", 5000), "", 401,
+			signaling.InvalidToken},
 		{"token no credential", signaling.PathAccessToken, "", "", 401, signaling.InvalidToken},
 	}
 	for _, c := range cases {

@@ -107,7 +107,8 @@ func (s *Server) people(ctx context.Context, team string, users []store.User) ([
 	out := make([]signaling.Person, len(users))
 	for i, u := range users {
 		v := views[keys[i]]
-		p := signaling.Person{User: u.User, Name: u.Name, Role: u.EffectiveRole(), State: v.state, Online: v.state.Online()}
+		p := signaling.Person{User: u.User, Name: u.Name, Role: u.EffectiveRole(), State: v.state,
+			Online: v.state.Online()}
 		if t := cmp.Or(v.lastSeen, seen[keys[i]]); !p.Online && !t.IsZero() {
 			p.LastSeen = &t
 		}
@@ -169,7 +170,8 @@ func (s *Server) handlePresence(w http.ResponseWriter, r *http.Request) {
 		box = newPresenceBox(store.UserKey(team, c.Subject))
 		if !s.feed.followBox(r.Context(), box, key) {
 			s.httpError(w, r, c.Subject, signaling.Errorf(signaling.InvalidParameter,
-				"you wait for %d people to come online already, the most there may be: wait for one of them first", maxWaits))
+				"you wait for %d people to come online already, the most there may be: wait for one of them first",
+				maxWaits))
 			return
 		}
 		defer s.feed.unfollowBox(box, key)
@@ -306,7 +308,8 @@ func (s *Server) handleAddContact(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if user == c.Subject {
-		s.httpError(w, r, c.Subject, signaling.Errorf(signaling.SameCallerAndDestination, "you cannot be your own contact"))
+		s.httpError(w, r, c.Subject, signaling.Errorf(signaling.SameCallerAndDestination, "you cannot be your "+
+			"own contact"))
 		return
 	}
 	u, e := s.findVisible(r.Context(), c.TeamID(), c.Subject, c.Role, user)
@@ -375,7 +378,8 @@ func (s *Server) handleRemoveContact(w http.ResponseWriter, r *http.Request) {
 	case err != nil:
 		s.httpError(w, r, c.Subject, signaling.Errorf(signaling.UnknownError, "could not save your contacts: %v", err))
 	case !had:
-		s.httpError(w, r, c.Subject, signaling.Errorf(signaling.InvalidParameter, "%s is not one of your contacts", user))
+		s.httpError(w, r, c.Subject, signaling.Errorf(signaling.InvalidParameter, "%s is not one of your contacts",
+			user))
 	default:
 		writeJSON(w, http.StatusOK, struct{}{})
 	}
@@ -406,7 +410,8 @@ func (s *Server) handleDirectory(w http.ResponseWriter, r *http.Request) {
 	}
 	var match []store.User
 	for _, u := range users {
-		if u.User != c.Subject && (q == "" || strings.Contains(strings.ToLower(u.User), q) || strings.Contains(strings.ToLower(u.Name), q)) {
+		if u.User != c.Subject && (q == "" || strings.Contains(strings.ToLower(u.User), q) ||
+			strings.Contains(strings.ToLower(u.Name), q)) {
 			if match = append(match, u); len(match) == maxDirectory {
 				break
 			}

@@ -91,26 +91,31 @@ func (rec callRecord) public(user string) signaling.CallRecord {
 // callsQuery reads the query of GET /v1/voice/calls.
 func callsQuery(r *http.Request) (signaling.CallsQuery, *signaling.Error) {
 	v := r.URL.Query()
-	q := signaling.CallsQuery{User: v.Get("user"), Status: signaling.Status(v.Get("status")), Limit: signaling.DefaultCallsLimit}
+	q := signaling.CallsQuery{User: v.Get("user"), Status: signaling.Status(v.Get("status")),
+		Limit: signaling.DefaultCallsLimit}
 	if q.User != "" {
 		if err := checkStoredUser(q.User); err != nil {
 			return q, signaling.AsError(err)
 		}
 	}
 	if q.Status != "" && !q.Status.Valid() {
-		return q, signaling.Errorf(signaling.InvalidParameter, "status %.20q is not a call status: use one of %v", q.Status, signaling.Statuses())
+		return q, signaling.Errorf(signaling.InvalidParameter, "status %.20q is not a call status: use one of %v",
+			q.Status, signaling.Statuses())
 	}
 	if s := v.Get("limit"); s != "" {
 		n, err := strconv.Atoi(s)
 		if err != nil || n < 1 || n > signaling.MaxCallsLimit {
-			return q, signaling.Errorf(signaling.InvalidParameter, "limit %.20q is not a number from 1 to %d", s, signaling.MaxCallsLimit)
+			return q, signaling.Errorf(signaling.InvalidParameter, "limit %.20q is not a number from 1 to %d", s,
+				signaling.MaxCallsLimit)
 		}
 		q.Limit = n
 	}
 	if s := v.Get("before"); s != "" {
 		t, err := time.Parse(time.RFC3339Nano, s)
 		if err != nil {
-			return q, signaling.Errorf(signaling.InvalidParameter, "before %.40q is not an RFC 3339 time such as 2026-01-02T15:04:05Z (use the started time of the last call of the previous page)", s)
+			return q, signaling.Errorf(signaling.InvalidParameter,
+				"before %.40q is not an RFC 3339 time such as 2026-01-02T15:04:05Z (use the started time of the last "+
+					"call of the previous page)", s)
 		}
 		q.Before = t
 	}

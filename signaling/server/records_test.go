@@ -78,21 +78,25 @@ func TestCallRecords(t *testing.T) {
 	if got := statusesOf(c); !reflect.DeepEqual(got, wantFlow) {
 		t.Errorf("completed call statuses: got %v, want %v", got, wantFlow)
 	}
-	if c.From != "alice" || c.To != "bob" || c.Status != signaling.Completed || c.Reason != "" || c.Node != "n1" || c.Direction != "" {
+	if c.From != "alice" || c.To != "bob" || c.Status != signaling.Completed || c.Reason != "" || c.Node != "n1" ||
+		c.Direction != "" {
 		t.Errorf("completed call: got %s", js(c))
 	}
 	for i, sc := range c.Statuses {
 		if sc.Time.Before(before) || sc.Time.After(after) || (i > 0 && sc.Time.Before(c.Statuses[i-1].Time)) {
-			t.Errorf("completed call: status %s at %v is out of order or outside [%v, %v]", sc.Status, sc.Time, before, after)
+			t.Errorf("completed call: status %s at %v is out of order or outside [%v, %v]", sc.Status, sc.Time, before,
+				after)
 		}
 	}
-	if c.Answered == nil || c.Ended == nil || !c.Statuses[2].Time.Equal(*c.Answered) || !c.Statuses[3].Time.Equal(*c.Ended) ||
+	if c.Answered == nil || c.Ended == nil || !c.Statuses[2].Time.Equal(*c.Answered) ||
+		!c.Statuses[3].Time.Equal(*c.Ended) ||
 		!c.Statuses[0].Time.Equal(c.Started) {
 		t.Errorf("completed call: started/answered/ended do not match the statuses: %s", js(c))
 	} else if want := c.Ended.Sub(*c.Answered).Milliseconds(); c.DurationMS != want || c.DurationMS < 0 {
 		t.Errorf("completed call: duration %d ms, want %d", c.DurationMS, want)
 	}
-	t.Logf("completed call: %d statuses within %v, answered for %d ms", len(c.Statuses), c.Ended.Sub(c.Started), c.DurationMS)
+	t.Logf("completed call: %d statuses within %v, answered for %d ms", len(c.Statuses), c.Ended.Sub(c.Started),
+		c.DurationMS)
 
 	wantRejected := []signaling.Status{signaling.Started, signaling.Rejected}
 	if got := statusesOf(r); !reflect.DeepEqual(got, wantRejected) {
@@ -198,7 +202,8 @@ func TestCallRecordsTeams(t *testing.T) {
 // putCalls writes n call records of team under key(id), each written
 // writes times (started, then completed), started a second apart from
 // start; it returns their ids, oldest first.
-func putCalls(t *testing.T, s *testServer, team string, n, writes int, start time.Time, key func(string) string) []string {
+func putCalls(t *testing.T, s *testServer, team string, n, writes int, start time.Time,
+	key func(string) string) []string {
 	t.Helper()
 	var ids []string
 	for i := range n {

@@ -48,7 +48,8 @@ func (c *conn) actAdopting(m signaling.Message) {
 			return
 		}
 	}
-	c.refuse(signaling.Errorf(signaling.UnknownError, "call %s could not be resumed: try again", m.CallID), m.Ref, m.CallID)
+	c.refuse(signaling.Errorf(signaling.UnknownError, "call %s could not be resumed: try again", m.CallID), m.Ref,
+		m.CallID)
 }
 
 // adoptTries bounds actAdopting's asks: with the pauses after an owner
@@ -83,7 +84,8 @@ func (s *Server) adopt(ctx context.Context, c *conn, m signaling.Message) (again
 		return false, signaling.Errorf(signaling.UnknownError, "could not read call %s: %v", callID, err)
 	}
 	var rec callRecord
-	if json.Unmarshal(e.Value(), &rec) != nil || cmp.Or(rec.Team, DefaultTeam) != c.team || (c.user != rec.From && c.user != rec.To) {
+	if json.Unmarshal(e.Value(), &rec) != nil || cmp.Or(rec.Team, DefaultTeam) != c.team ||
+		(c.user != rec.From && c.user != rec.To) {
 		return false, unknown
 	}
 	rec.key = e.Key()
@@ -98,7 +100,8 @@ func (s *Server) adopt(ctx context.Context, c *conn, m signaling.Message) (again
 		}
 		if !rec.Status.Terminal() {
 			// It rang when its owner went away; nobody can answer it now.
-			call.rec.Status, call.rec.Reason, call.rec.Code = signaling.Failed, "the server restarted before the call was answered", signaling.NoConnectedDestination
+			call.rec.Status, call.rec.Reason, call.rec.Code = signaling.Failed,
+				"the server restarted before the call was answered", signaling.NoConnectedDestination
 			call.save()
 		}
 		c.send(signaling.Message{Type: signaling.TypeCallStatusChanged, Event: call.event(dir)})
@@ -118,7 +121,8 @@ func (s *Server) adopt(ctx context.Context, c *conn, m signaling.Message) (again
 
 // recordedCall is the call of rec, to run from where its record left it.
 func (s *Server) recordedCall(rec callRecord) *call {
-	cs := callSetup{id: rec.ID, from: rec.From, fromSession: rec.FromSession, to: rec.To, team: cmp.Or(rec.Team, DefaultTeam), link: rec.Link}
+	cs := callSetup{id: rec.ID, from: rec.From, fromSession: rec.FromSession, to: rec.To,
+		team: cmp.Or(rec.Team, DefaultTeam), link: rec.Link}
 	c := s.newCall(cs, rec)
 	c.answeredBy = rec.AnsweredBy
 	return c

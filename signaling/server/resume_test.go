@@ -27,7 +27,8 @@ func answeredCall(t *testing.T, alice, bob *client) string {
 func (s *testServer) reconnect(t *testing.T, old *client) *client {
 	t.Helper()
 	c := s.dial(t, old.name)
-	c.send(signaling.Message{Type: signaling.TypeConnect, Ref: "c", Token: s.token(t, old.user), Session: old.session, Resume: true})
+	c.send(signaling.Message{Type: signaling.TypeConnect, Ref: "c", Token: s.token(t, old.user), Session: old.session,
+		Resume: true})
 	if w := c.next(); w.Type != signaling.TypeWelcome || w.Session != old.session {
 		t.Fatalf("%s: reconnect: got %s", old.name, js(w))
 	}
@@ -87,7 +88,8 @@ func TestGraceEnds(t *testing.T) {
 	id := answeredCall(t, alice, bob)
 	start := time.Now()
 	_ = bob.ws.CloseNow()
-	alice.expect(status(ended(id, signaling.Failed, signaling.Outbound, "alice", "bob", "bob disconnected", signaling.NoConnectedDestination)))
+	alice.expect(status(ended(id, signaling.Failed, signaling.Outbound, "alice", "bob", "bob disconnected",
+		signaling.NoConnectedDestination)))
 	if d := time.Since(start); d < 450*time.Millisecond {
 		t.Errorf("failed %v after bob left, before the grace of 500ms", d)
 	}
@@ -194,7 +196,8 @@ func TestAdoptedOnce(t *testing.T) {
 	bob2.expect(signaling.Message{Type: signaling.TypeMute, CallID: id, User: "alice", Muted: new(false)})
 	alice2.send(signaling.Message{Type: signaling.TypeMute, CallID: id, Muted: &muted})
 	bob2.expect(signaling.Message{Type: signaling.TypeMute, CallID: id, User: "alice", Muted: &muted})
-	owners, stepped := len(r.logs.records("call adopted")), len(r.logs.records("call adopted by another node at the same time: stepping down"))
+	owners, stepped := len(r.logs.records("call adopted")),
+		len(r.logs.records("call adopted by another node at the same time: stepping down"))
 	t.Logf("8 actions at once: %d owner, %d stepped down", owners, stepped)
 	if owners != 1 {
 		t.Errorf("%d owners adopted the call, want 1", owners)
@@ -227,7 +230,8 @@ func TestOrphanFails(t *testing.T) {
 	for !rec.Status.Terminal() {
 		select {
 		case <-ctx.Done():
-			t.Fatalf("the call is still %s %v after the restart, want it failed", rec.Status, time.Since(start).Round(time.Millisecond))
+			t.Fatalf("the call is still %s %v after the restart, want it failed", rec.Status,
+				time.Since(start).Round(time.Millisecond))
 		case e := <-w.Updates():
 			if e != nil {
 				if err := json.Unmarshal(e.Value(), &rec); err != nil {
@@ -241,7 +245,8 @@ func TestOrphanFails(t *testing.T) {
 	if took < 2*grace {
 		t.Errorf("failed %v after the restart, before two grace periods", took)
 	}
-	if rec.Status != signaling.Failed || rec.Code != signaling.NoConnectedDestination || rec.Reason != "alice disconnected" || rec.Ended == nil {
+	if rec.Status != signaling.Failed || rec.Code != signaling.NoConnectedDestination ||
+		rec.Reason != "alice disconnected" || rec.Ended == nil {
 		t.Errorf("record: %+v, want failed (%d) with \"alice disconnected\"", rec, signaling.NoConnectedDestination)
 	}
 }

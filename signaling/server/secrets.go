@@ -40,7 +40,8 @@ func loadSecret(dir string) ([]byte, error) {
 	}
 	b, err := hex.DecodeString(s)
 	if err != nil || len(b) < 32 {
-		return nil, fmt.Errorf("server: %s is damaged: remove it to make a new one (every token issued so far stops working)",
+		return nil, fmt.Errorf("server: %s is damaged: remove it to make a new one (every token issued so far "+
+			"stops working)",
 			filepath.Join(dir, secretFile))
 	}
 	return b, nil
@@ -87,7 +88,7 @@ func loadOrCreate(path string, generate func() string) (value string, created bo
 		return "", false, fmt.Errorf("server: %w", err)
 	}
 	if _, err := f.WriteString(v + "\n"); err != nil {
-		f.Close()
+		_ = f.Close()
 		os.Remove(path)
 		return "", false, fmt.Errorf("server: write %s: %w", path, err)
 	}

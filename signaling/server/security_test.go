@@ -137,7 +137,8 @@ func TestSessionsPerUser(t *testing.T) {
 	extra.send(signaling.Message{Type: signaling.TypeConnect, Ref: "c", Token: tok})
 	extra.expectError(signaling.AlreadyConnectedSession, "c", "")
 	again := s.dial(t, "alice")
-	again.send(signaling.Message{Type: signaling.TypeConnect, Ref: "c", Token: tok, Session: first.session, Resume: true})
+	again.send(signaling.Message{Type: signaling.TypeConnect, Ref: "c", Token: tok, Session: first.session,
+		Resume: true})
 	if w := again.next(); w.Type != signaling.TypeWelcome || w.Session != first.session {
 		t.Fatalf("resume: got %s", js(w))
 	}

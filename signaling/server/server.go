@@ -227,7 +227,7 @@ func (s *Server) Start(ctx context.Context) (err error) {
 				ln.Close()
 			}
 			s.feed.close()
-			s.turn.Close()
+			_ = s.turn.Close() // undoing a failed start: its error is the one to report
 			s.hooks.Close()
 			s.bus.close()
 			s.feed, s.turn, s.hooks, s.store, s.bus = nil, nil, nil, nil, nil

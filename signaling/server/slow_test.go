@@ -88,7 +88,8 @@ func TestSlowClientDisconnected(t *testing.T) {
 		for m := alice.next(); m.Type != signaling.TypePong; m = alice.next() {
 			switch {
 			case m.Type == signaling.TypeCallStatusChanged:
-				alice.expectMsg(m, status(ended(id, signaling.Failed, out, "alice", "bob", "bob disconnected", signaling.NoConnectedDestination)))
+				alice.expectMsg(m, status(ended(id, signaling.Failed, out, "alice", "bob", "bob disconnected",
+					signaling.NoConnectedDestination)))
 				done = true
 			case m.Type == signaling.TypeError && m.Error.Code == signaling.NoConnectedCall:
 				// offers after the end, which the status may trail

@@ -51,7 +51,8 @@ func TestTLS(t *testing.T) {
 	if alice.User != "alice" {
 		t.Errorf("welcome as %q", alice.User)
 	}
-	inv, err := (&signaling.API{Server: s.URL(), HTTP: hc, APIKey: s.APIKey()}).Invite(ctx, signaling.InviteRequest{User: "bob"})
+	inv, err := (&signaling.API{Server: s.URL(), HTTP: hc, APIKey: s.APIKey()}).Invite(ctx,
+		signaling.InviteRequest{User: "bob"})
 	if err != nil || !strings.HasPrefix(inv.URL, "https://") {
 		t.Errorf("invite over TLS: %+v, %v", inv, err)
 	}

@@ -83,13 +83,15 @@ func TestTokenEndpoint(t *testing.T) {
 		t.Errorf("iat %v is not now", c.IssuedAt)
 	}
 	// The header name is case-insensitive, as HTTP wants.
-	if code, body := get(t, s.tokenURL("alice", nil), map[string]string{"app_api_key": s.APIKey()}); code != http.StatusOK {
+	if code, body := get(t, s.tokenURL("alice", nil),
+		map[string]string{"app_api_key": s.APIKey()}); code != http.StatusOK {
 		t.Errorf("lower-case header: %d %s", code, body)
 	}
 
 	ws := s.dial(t, "alice")
 	ws.send(signaling.Message{Type: signaling.TypeConnect, Ref: "1", Token: r.Token, Session: "desk"})
-	ws.expect(signaling.Message{Type: signaling.TypeWelcome, Ref: "1", User: "alice", Session: "desk", Role: RoleMember})
+	ws.expect(signaling.Message{Type: signaling.TypeWelcome, Ref: "1", User: "alice", Session: "desk",
+		Role: RoleMember})
 }
 
 func TestTokenOptions(t *testing.T) {
@@ -126,12 +128,14 @@ func TestTokenOptions(t *testing.T) {
 			}
 		}},
 		{"role unknown", "u1", url.Values{"role": {"king"}}, signaling.InvalidParameter, nil},
-		{"data of 1000 characters", "u1", url.Values{"data": {strings.Repeat("é", 1000)}}, 0, func(t *testing.T, c Claims) {
-			if c.Data != strings.Repeat("é", 1000) {
-				t.Errorf("data of %d bytes", len(c.Data))
-			}
-		}},
-		{"data of 1001 characters", "u1", url.Values{"data": {strings.Repeat("x", 1001)}}, signaling.InvalidParameter, nil},
+		{"data of 1000 characters", "u1", url.Values{"data": {strings.Repeat("é", 1000)}}, 0,
+			func(t *testing.T, c Claims) {
+				if c.Data != strings.Repeat("é", 1000) {
+					t.Errorf("data of %d bytes", len(c.Data))
+				}
+			}},
+		{"data of 1001 characters", "u1", url.Values{"data": {strings.Repeat("x", 1001)}}, signaling.InvalidParameter,
+			nil},
 		{"user with a space", "bad user", nil, signaling.InvalidParameter, nil},
 		{"user of 65 characters", strings.Repeat("u", 65), nil, signaling.InvalidParameter, nil},
 		{"user with dots and at", "bob.smith@example.com", nil, 0, func(t *testing.T, c Claims) {
@@ -178,7 +182,8 @@ func TestTokenAPIKey(t *testing.T) {
 	// Refused before the user id is even looked at.
 	code, body := get(t, s.tokenURL("bad user", nil), map[string]string{"APP_API_KEY": "nope"})
 	checkHTTPError(t, code, body, http.StatusUnauthorized, signaling.InvalidToken)
-	if code, _ := get(t, s.tokenURL("alice", nil), map[string]string{"APP_API_KEY": "right-key"}); code != http.StatusOK {
+	if code, _ := get(t, s.tokenURL("alice", nil),
+		map[string]string{"APP_API_KEY": "right-key"}); code != http.StatusOK {
 		t.Fatalf("right key: %d", code)
 	}
 }
@@ -201,9 +206,10 @@ func badTokens(t *testing.T, s *testServer) map[string]string {
 	payload, _ := base64.RawURLEncoding.DecodeString(parts[1])
 	parts[1] = base64.RawURLEncoding.EncodeToString([]byte(strings.Replace(string(payload), `"alice"`, `"mallory"`, 1)))
 	tampered := strings.Join(parts, ".")
-	none, err := jwt.NewWithClaims(jwt.SigningMethodNone, Claims{Role: RoleAdmin, RegisteredClaims: jwt.RegisteredClaims{
-		Issuer: Issuer, Subject: "alice", ExpiresAt: jwt.NewNumericDate(time.Now().Add(time.Hour)),
-	}}).SignedString(jwt.UnsafeAllowNoneSignatureType)
+	none, err := jwt.NewWithClaims(jwt.SigningMethodNone,
+		Claims{Role: RoleAdmin, RegisteredClaims: jwt.RegisteredClaims{
+			Issuer: Issuer, Subject: "alice", ExpiresAt: jwt.NewNumericDate(time.Now().Add(time.Hour)),
+		}}).SignedString(jwt.UnsafeAllowNoneSignatureType)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -211,9 +217,10 @@ func badTokens(t *testing.T, s *testServer) map[string]string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	noExp, err := jwt.NewWithClaims(jwt.SigningMethodHS256, Claims{Role: RoleMember, RegisteredClaims: jwt.RegisteredClaims{
-		Issuer: Issuer, Subject: "alice",
-	}}).SignedString(secret)
+	noExp, err := jwt.NewWithClaims(jwt.SigningMethodHS256,
+		Claims{Role: RoleMember, RegisteredClaims: jwt.RegisteredClaims{
+			Issuer: Issuer, Subject: "alice",
+		}}).SignedString(secret)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -243,7 +250,8 @@ func TestBadTokensRefused(t *testing.T) {
 			if code := c.closed(); code != websocket.StatusPolicyViolation {
 				t.Errorf("close status %v, want %v", code, websocket.StatusPolicyViolation)
 			}
-			code, body := get(t, s.url("/v1/voice/users/bob/session"), map[string]string{"Authorization": "Bearer " + tok})
+			code, body := get(t, s.url("/v1/voice/users/bob/session"), map[string]string{"Authorization": "Bearer " +
+				tok})
 			checkHTTPError(t, code, body, http.StatusUnauthorized, signaling.InvalidToken)
 		})
 	}
@@ -335,7 +343,8 @@ func TestDataSurvivesRestart(t *testing.T) {
 	sort.Strings(streams)
 	var want []string
 	for _, b := range []string{store.BucketCalls, store.BucketContacts, store.BucketDevices, store.BucketInvites,
-		store.BucketLinks, store.BucketSeen, store.BucketStatus, store.BucketTeams, store.BucketUsers, store.BucketWebhooks} {
+		store.BucketLinks, store.BucketSeen, store.BucketStatus, store.BucketTeams, store.BucketUsers,
+		store.BucketWebhooks} {
 		want = append(want, "KV_"+b)
 	}
 	if !reflect.DeepEqual(streams, want) {
@@ -373,7 +382,8 @@ func TestConfigValidate(t *testing.T) {
 			switch {
 			case tt.want == "" && err != nil:
 				t.Errorf("got %v, want valid", err)
-			case tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want) || !strings.HasPrefix(err.Error(), "server: ")):
+			case tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want) ||
+				!strings.HasPrefix(err.Error(), "server: ")):
 				t.Errorf("got %v, want a server: error about %s", err, tt.want)
 			}
 		})
@@ -491,7 +501,8 @@ func TestConcurrentTokens(t *testing.T) {
 		return url.Values{"name": {fmt.Sprintf("Alice %d", i)}}
 	})
 	written = usersWritten(t, s) - before
-	t.Logf("%d token requests at once, each with another name: %v; the user record written %d times", n, statuses, written)
+	t.Logf("%d token requests at once, each with another name: %v; the user record written %d times", n, statuses,
+		written)
 	if len(refused) > 0 {
 		t.Logf("a refusal: %s", refused[0])
 	}

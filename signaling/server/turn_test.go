@@ -24,13 +24,16 @@ func TestTURN(t *testing.T) {
 	if len(stun.URLs) != 1 || !strings.HasPrefix(stun.URLs[0], "stun:127.0.0.1:") {
 		t.Fatalf("stun server %+v", stun)
 	}
-	if len(relay.URLs) != 2 || relay.URLs[0] != "turn:"+stun.URLs[0][5:]+"?transport=udp" || relay.URLs[1] != "turn:"+stun.URLs[0][5:]+"?transport=tcp" {
+	if len(relay.URLs) != 2 || relay.URLs[0] != "turn:"+stun.URLs[0][5:]+"?transport=udp" || relay.URLs[1] != "turn:"+
+		stun.URLs[0][5:]+"?transport=tcp" {
 		t.Fatalf("turn server %+v", relay)
 	}
 	exp, holder, ok := strings.Cut(relay.Username, ":")
 	expiry, err := strconv.ParseInt(exp, 10, 64)
-	if !ok || !strings.HasPrefix(holder, "alice:default::") || err != nil || time.Unix(expiry, 0).Before(time.Now().Add(DefaultTURNCredentialTTL-time.Minute)) {
-		t.Fatalf("turn username %q, want <expiry %v from now>:alice:default::<issued>", relay.Username, DefaultTURNCredentialTTL)
+	if !ok || !strings.HasPrefix(holder, "alice:default::") || err != nil ||
+		time.Unix(expiry, 0).Before(time.Now().Add(DefaultTURNCredentialTTL-time.Minute)) {
+		t.Fatalf("turn username %q, want <expiry %v from now>:alice:default::<issued>", relay.Username,
+			DefaultTURNCredentialTTL)
 	}
 	addr := stun.URLs[0][len("stun:"):]
 

@@ -69,7 +69,9 @@ func (c *conn) watchUsers(req watchRequest) {
 // guest reads as one who does not exist: always offline, nothing else),
 // and when each was last seen. keys and names hold each user's userKey
 // and name, "" for one who is hidden.
-func (c *conn) describe(ctx context.Context, users []string) (entries []*watchEntry, keys, names []string, seen map[string]time.Time, err error) {
+func (c *conn) describe(ctx context.Context, users []string) (
+	entries []*watchEntry, keys, names []string, seen map[string]time.Time, err error,
+) {
 	recs, err := c.s.lookupAll(ctx, c.team, users)
 	if err != nil {
 		return nil, nil, nil, nil, err

@@ -56,7 +56,8 @@ func (s *Server) handleAddWebhook(w http.ResponseWriter, r *http.Request) {
 	}
 	if len(list) >= signaling.MaxWebhooks {
 		s.httpError(w, r, "", signaling.Errorf(signaling.InvalidParameter,
-			"team %s has %d webhooks, the most there may be: remove one (`parley admin webhook remove ID`)", a.team, len(list)))
+			"team %s has %d webhooks, the most there may be: remove one (`parley admin webhook remove ID`)", a.team,
+			len(list)))
 		return
 	}
 	rec := store.Webhook{ID: newID()[:16], Team: a.team, URL: req.URL, Secret: newID() + newID(),
@@ -99,7 +100,8 @@ func (s *Server) handleRemoveWebhook(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	unknown := signaling.Errorf(signaling.InvalidParameter, "team %s has no webhook %.40q: `parley admin webhook list` shows them", a.team, id)
+	unknown := signaling.Errorf(signaling.InvalidParameter,
+		"team %s has no webhook %.40q: `parley admin webhook list` shows them", a.team, id)
 	if !signaling.ValidID(id) {
 		s.httpError(w, r, "", unknown)
 		return

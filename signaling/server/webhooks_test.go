@@ -25,7 +25,8 @@ import (
 // it, b connects to it with a's secret and API key. mods change both.
 func startPair(t *testing.T, mods ...func(*Config)) (a, b *testServer) {
 	t.Helper()
-	a = startServer(t, append([]func(*Config){func(c *Config) { c.NATSListen = "127.0.0.1:0"; c.NodeName = "a" }}, mods...)...)
+	a = startServer(t, append([]func(*Config){func(c *Config) { c.NATSListen = "127.0.0.1:0"; c.NodeName = "a" }},
+		mods...)...)
 	dir := t.TempDir()
 	for _, f := range []string{secretFile, apiKeyFile} {
 		data, err := os.ReadFile(filepath.Join(a.cfg.DataDir, f))
@@ -148,7 +149,8 @@ func TestWebhooksTwoNodes(t *testing.T) {
 		t.Fatalf("registration: %s", js(hook))
 	}
 	// b sees the webhook a registered.
-	if list, err := b.adminAPI(b.APIKey()).Webhooks(ctx); err != nil || len(list) != 1 || list[0].ID != hook.ID || list[0].Secret != "" {
+	if list, err := b.adminAPI(b.APIKey()).Webhooks(ctx); err != nil || len(list) != 1 || list[0].ID != hook.ID ||
+		list[0].Secret != "" {
 		t.Fatalf("list on b: %s %v", js(list), err)
 	}
 
@@ -163,9 +165,11 @@ func TestWebhooksTwoNodes(t *testing.T) {
 			event = signaling.EventCall
 		}
 		eid := id + "." + strconv.Itoa(n)
-		want[eid] = signaling.WebhookEvent{Event: event, EventID: eid, ID: id, Status: st, Direction: out, From: from, To: to, Reason: reason, Node: node}
+		want[eid] = signaling.WebhookEvent{Event: event, EventID: eid, ID: id, Status: st, Direction: out, From: from,
+			To: to, Reason: reason, Node: node}
 	}
-	for i, st := range []signaling.Status{signaling.Started, signaling.Ringing, signaling.Answered, signaling.Completed} {
+	for i, st := range []signaling.Status{signaling.Started, signaling.Ringing, signaling.Answered,
+		signaling.Completed} {
 		add(done, "alice", "bob", "b", i+1, st, "")
 	}
 	add(rejected, "bob", "alice", "a", 1, signaling.Started, "")
@@ -223,7 +227,8 @@ func TestWebhooksTwoNodes(t *testing.T) {
 	if perNode["a"]+perNode["b"] != len(want) {
 		t.Errorf("deliveries logged per node: %v, want %d in all", perNode, len(want))
 	}
-	t.Logf("%d events delivered once each; deliveries by node %v; latency from the status change min %v median %v max %v",
+	t.Logf("%d events delivered once each; deliveries by node %v; latency from the status change min %v "+
+		"median %v max %v",
 		len(want), perNode, latencies[0], latencies[len(latencies)/2], latencies[len(latencies)-1])
 }
 
@@ -267,7 +272,8 @@ func TestWebhookRetries(t *testing.T) {
 		}
 		var gaps []time.Duration
 		for i, r := range rs {
-			if n := r.header.Get(signaling.HeaderAttempt); n != strconv.Itoa(i+1) || string(r.body) != string(rs[0].body) {
+			if n := r.header.Get(signaling.HeaderAttempt); n != strconv.Itoa(i+1) ||
+				string(r.body) != string(rs[0].body) {
 				t.Errorf("event %s: request %d is attempt %s with body %s", eid, i+1, n, r.body)
 			}
 			if i > 0 {
@@ -278,7 +284,8 @@ func TestWebhookRetries(t *testing.T) {
 			t.Errorf("event %s: retried after %v, want at least %v then %v", eid, gaps, base, 2*base)
 		}
 		t.Logf("event %s (%s): 3 attempts, retried after %v and %v; delivered %v after the status change",
-			eid, rs[0].event.Status, gaps[0].Round(time.Millisecond), gaps[1].Round(time.Millisecond), rs[2].at.Sub(rs[0].event.Time).Round(time.Millisecond))
+			eid, rs[0].event.Status, gaps[0].Round(time.Millisecond), gaps[1].Round(time.Millisecond),
+			rs[2].at.Sub(rs[0].event.Time).Round(time.Millisecond))
 	}
 	if n := len(s.logs.records("webhook delivered")); n != 2 {
 		t.Errorf("%d deliveries logged, want 2", n)
@@ -309,7 +316,8 @@ func TestWebhookRetries(t *testing.T) {
 	if gaveUp != 2 || failed != 2*3 {
 		t.Errorf("unreachable receiver: %d given up, %d retries logged; want 2 and 6", gaveUp, failed)
 	}
-	t.Logf("unreachable receiver: 2 events given up after 4 attempts each, %v after the call", time.Since(start).Round(time.Millisecond))
+	t.Logf("unreachable receiver: 2 events given up after 4 attempts each, %v after the call",
+		time.Since(start).Round(time.Millisecond))
 }
 
 // TestWebhookRegistration: URLs that cannot receive a POST are refused
@@ -318,8 +326,10 @@ func TestWebhookRegistration(t *testing.T) {
 	s := startServer(t)
 	ctx := context.Background()
 	api := s.adminAPI(s.APIKey())
-	for _, u := range []string{"", "example.com/hook", "/hook", "ftp://example.com/hook", "http://", "https://user:pw@example.com/",
-		"http://example.com:99999/", "http://exa mple.com/", "https://example.com/#frag", "https://example.com/" + strings.Repeat("x", 2100)} {
+	for _, u := range []string{"", "example.com/hook", "/hook", "ftp://example.com/hook", "http://",
+		"https://user:pw@example.com/",
+		"http://example.com:99999/", "http://exa mple.com/", "https://example.com/#frag", "https://example.com/" +
+			strings.Repeat("x", 2100)} {
 		_, err := api.AddWebhook(ctx, u)
 		e := wantCode(t, err, signaling.InvalidParameter)
 		if !strings.Contains(e.Message, "webhook URL") || !strings.Contains(e.Message, "http://") {
@@ -352,7 +362,8 @@ func TestWebhookRegistration(t *testing.T) {
 	wantCode(t, acme.RemoveWebhook(ctx, h1.ID), signaling.InvalidParameter)
 
 	list, err := api.Webhooks(ctx)
-	if err != nil || len(list) != 2 || list[0].ID != h1.ID || list[1].ID != h2.ID || list[0].Secret != "" || list[1].URL != h2.URL {
+	if err != nil || len(list) != 2 || list[0].ID != h1.ID || list[1].ID != h2.ID || list[0].Secret != "" ||
+		list[1].URL != h2.URL {
 		t.Fatalf("list: %s %v", js(list), err)
 	}
 	if err := api.RemoveWebhook(ctx, h1.ID); err != nil {

@@ -27,7 +27,7 @@ type Record struct {
 	CallID    string              `json:"call_id,omitempty"`
 	Peer      string              `json:"peer"`
 	PeerName  string              `json:"peer_name,omitempty"` // the peer's display name, when known
-	Guest     bool                `json:"guest,omitempty"`     // the peer was a guest of a guest link: they cannot be called back
+	Guest     bool                `json:"guest,omitempty"`     // the peer was a guest of a link: cannot be called back
 	Direction signaling.Direction `json:"direction"`
 	Status    signaling.Status    `json:"status"` // a terminal status
 	// Cancelled is set on an outbound call that this side hung up before it
@@ -124,7 +124,7 @@ func (s *Store) Append(r Record) error {
 		return fmt.Errorf("history: %w", err)
 	}
 	if _, err := f.Write(line); err != nil {
-		f.Close()
+		_ = f.Close()
 		return fmt.Errorf("history: %w", err)
 	}
 	if err := f.Close(); err != nil {

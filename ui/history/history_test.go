@@ -43,7 +43,8 @@ func TestStoreRoundTrip(t *testing.T) {
 		t.Fatalf("Load returned %d records; want %d", len(got), len(want))
 	}
 	for i := range want {
-		if !got[i].Start.Equal(want[i].Start) || !got[i].Answered.Equal(want[i].Answered) || got[i].Peer != want[i].Peer ||
+		if !got[i].Start.Equal(want[i].Start) || !got[i].Answered.Equal(want[i].Answered) ||
+			got[i].Peer != want[i].Peer ||
 			got[i].Status != want[i].Status || got[i].Code != want[i].Code || got[i].Reason != want[i].Reason {
 			t.Errorf("record %d = %+v; want %+v", i, got[i], want[i])
 		}
@@ -144,8 +145,10 @@ func TestWords(t *testing.T) {
 		{rec("bob", signaling.Outbound, signaling.Unanswered), "no answer", "bob did not answer"},
 		{cancelled, "cancelled", "You cancelled the call to bob"},
 		{rec("bob", signaling.Inbound, signaling.Unanswered), "missed", "Missed call from bob"},
-		{failed, "failed", "Call failed: media could not be set up — try again; if it persists, run with --log and report the log file"},
-		{bare, "failed", "Call failed: the call could not be set up or broke off — try again; if it persists, run with --log and report the log file"},
+		{failed, "failed", "Call failed: media could not be set up — try again; if it persists, run with --log and " +
+			"report the log file"},
+		{bare, "failed", "Call failed: the call could not be set up or broke off — try again; if it persists, run " +
+			"with --log and report the log file"},
 		{named, "failed", "Call failed: permission denied — allow parley to use the microphone, then try again"},
 		{refused(signaling.NoConnectedDestination), "offline", "bob is not online — try again when they are online"},
 		{refused(signaling.AlreadyBusyCall), "busy", "bob is busy on another call — try again later"},

@@ -90,7 +90,8 @@ func DefaultKeyMap() *KeyMap {
 // Groups returns every binding, grouped and titled for the help screen.
 func (k *KeyMap) Groups() []Group {
 	return []Group{
-		{"Contacts & recent calls", []key.Binding{k.Up, k.Down, k.Call, k.NextPane, k.Filter, k.Apply, k.Clear, k.CallUser, k.AddContact, k.Notify, k.GuestLink}},
+		{"Contacts & recent calls", []key.Binding{k.Up, k.Down, k.Call, k.NextPane, k.Filter, k.Apply, k.Clear,
+			k.CallUser, k.AddContact, k.Notify, k.GuestLink}},
 		{"Calls", []key.Binding{k.Answer, k.Reject, k.Mute, k.Hangup, k.Cancel, k.Dismiss}},
 		{"Dialogs", []key.Binding{k.Choose, k.SwitchList, k.Toggle, k.Close, k.Yes, k.No}},
 		{"General", []key.Binding{k.Settings, k.Devices, k.Help, k.Quit}},

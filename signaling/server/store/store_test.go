@@ -186,7 +186,8 @@ func TestReads(t *testing.T) {
 		t.Fatal(err)
 	}
 	if len(keys) != n-1 || keys["t1.u1"] || keys["other"] || !keys["t1.u0"] || read < n {
-		t.Errorf("Scan: %d keys in %d messages, want %d keys (not u1, not other) in at least %d", len(keys), read, n-1, n)
+		t.Errorf("Scan: %d keys in %d messages, want %d keys (not u1, not other) in at least %d", len(keys), read, n-1,
+			n)
 	}
 }
 

@@ -52,7 +52,8 @@ func TestSignVerify(t *testing.T) {
 			t.Errorf("%s: sub %q iss %q jti %q iat %v exp %v, want bob, %s, an id, %v, %v later",
 				c.name, got.Subject, got.Issuer, got.ID, got.Issued(), got.ExpiresAt, Issuer, now, c.ttl)
 		}
-		if got.Role != c.want.Role || got.Data != c.want.Data || got.Team != c.want.Team || got.Device != c.want.Device ||
+		if got.Role != c.want.Role || got.Data != c.want.Data || got.Team != c.want.Team ||
+			got.Device != c.want.Device ||
 			(got.Link == nil) != (c.want.Link == nil) || got.Link != nil && *got.Link != *c.want.Link {
 			t.Errorf("%s: claims %+v, want %+v", c.name, got, c.want)
 		}
@@ -144,7 +145,8 @@ func TestVerifyRefuses(t *testing.T) {
 			RegisteredClaims: jwt.RegisteredClaims{Issuer: "gitple", Subject: "alice",
 				ExpiresAt: jwt.NewNumericDate(time.Now().Add(time.Hour))}}), "not valid"},
 		"bad role": {raw(jwt.SigningMethodHS256, secret, valid(Claims{Role: "king"})), "bad role"},
-		"bad team": {raw(jwt.SigningMethodHS256, secret, valid(Claims{Role: RoleMember, Team: "a team"})), "no valid team"},
+		"bad team": {raw(jwt.SigningMethodHS256, secret, valid(Claims{Role: RoleMember, Team: "a team"})),
+			"no valid team"},
 		"link of a member": {raw(jwt.SigningMethodHS256, secret, valid(Claims{Role: RoleMember,
 			Link: &GuestLink{Key: "k", Host: "bob"}})), "bad guest link"},
 		"garbage": {"not-a-token", "not valid"},
@@ -153,7 +155,8 @@ func TestVerifyRefuses(t *testing.T) {
 		var e *signaling.Error
 		if !errors.As(err, &e) || e.Code != signaling.InvalidToken || !strings.Contains(e.Message, c.says) {
 			t.Errorf("%s: %v, want 80401 saying %q", name, err, c.says)
-		} else if !strings.Contains(e.Message, "`parley token USER") && !strings.Contains(e.Message, "open the link again") {
+		} else if !strings.Contains(e.Message, "`parley token USER") &&
+			!strings.Contains(e.Message, "open the link again") {
 			t.Errorf("%s: %q does not say how to get a token", name, e.Message)
 		}
 	}

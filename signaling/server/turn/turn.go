@@ -119,8 +119,9 @@ func Start(cfg Config, log *slog.Logger, allowed func(Holder) bool) (*Server, er
 	addr := udp.LocalAddr().String()
 	_, port, _ = net.SplitHostPort(addr) // the real port, when the config said 0
 	gen := &relayGen{
-		RelayAddressGeneratorStatic: pionturn.RelayAddressGeneratorStatic{RelayAddress: relayIP.AsSlice(), Address: host},
-		relay:                       relayIP, tcp: cfg.TCPRelay,
+		RelayAddressGeneratorStatic: pionturn.RelayAddressGeneratorStatic{RelayAddress: relayIP.AsSlice(),
+			Address: host},
+		relay: relayIP, tcp: cfg.TCPRelay,
 	}
 	if !relayIP.IsLoopback() {
 		gen.ports = &relayPorts{ports: map[int]bool{}}
@@ -135,8 +136,9 @@ func Start(cfg Config, log *slog.Logger, allowed func(Holder) bool) (*Server, er
 		PacketConnConfigs: []pionturn.PacketConnConfig{
 			{PacketConn: udp, RelayAddressGenerator: gen, PermissionHandler: allow},
 		},
-		ListenerConfigs: []pionturn.ListenerConfig{{Listener: tcp, RelayAddressGenerator: gen, PermissionHandler: allow}},
-		LoggerFactory:   factory,
+		ListenerConfigs: []pionturn.ListenerConfig{{Listener: tcp, RelayAddressGenerator: gen,
+			PermissionHandler: allow}},
+		LoggerFactory: factory,
 	})
 	if err != nil {
 		udp.Close()

@@ -147,7 +147,8 @@ func TestHolders(t *testing.T) {
 		if left := time.Until(time.Unix(expiry, 0)); name != c.name || left > c.expiry || left < c.expiry-time.Minute {
 			t.Errorf("username %q (%v left), want %s, %v left", relay.Username, left, c.name, c.expiry)
 		}
-		_, err := turntest.Allocate(t, strings.TrimPrefix(stunServer.URLs[0], "stun:"), relay.Username, relay.Credential)
+		_, err := turntest.Allocate(t, strings.TrimPrefix(stunServer.URLs[0], "stun:"), relay.Username,
+			relay.Credential)
 		if c.ok && err != nil {
 			t.Errorf("%s: %v", c.name, err)
 		}
@@ -213,7 +214,8 @@ func TestPeerPolicy(t *testing.T) {
 				p, want = newPeerPolicy(c.relay, local, allow), c.wantIf
 			}
 			if got := p.allows(netip.MustParseAddr(c.peer)); got != want {
-				t.Errorf("relay at %s, peer %s, ranges allowed %v: allowed %v, want %v", c.relay, c.peer, allowed, got, want)
+				t.Errorf("relay at %s, peer %s, ranges allowed %v: allowed %v, want %v", c.relay, c.peer, allowed, got,
+					want)
 			}
 		}
 	}
@@ -296,9 +298,11 @@ func channelBind(t *testing.T, cl *pionturn.Client, addr, username, password str
 	}
 	request := func(setters ...stun.Setter) *stun.Message {
 		t.Helper()
-		m := stun.MustBuild(append([]stun.Setter{stun.TransactionID, stun.NewType(stun.MethodChannelBind, stun.ClassRequest),
+		m := stun.MustBuild(append([]stun.Setter{stun.TransactionID, stun.NewType(stun.MethodChannelBind,
+			stun.ClassRequest),
 			setter(func(m *stun.Message) error {
-				return stun.XORMappedAddress{IP: peer.Addr().AsSlice(), Port: int(peer.Port())}.AddToAs(m, stun.AttrXORPeerAddress)
+				return stun.XORMappedAddress{IP: peer.Addr().AsSlice(), Port: int(peer.Port())}.AddToAs(m,
+					stun.AttrXORPeerAddress)
 			}),
 			stun.RawAttribute{Type: stun.AttrChannelNumber, Value: []byte{0x40, byte(n), 0, 0}}}, setters...)...)
 		res, err := cl.PerformTransaction(m, server, false)
@@ -335,7 +339,8 @@ func (f setter) AddTo(m *stun.Message) error { return f(m) }
 // to the relay's own address (the relays of other clients: see relayConn)
 // and to the ranges the operator allows (10.99.0.0/16).
 func TestPeers(t *testing.T) {
-	s := start(t, Config{PublicIP: "203.0.113.10", AllowPeers: []netip.Prefix{netip.MustParsePrefix("10.99.0.0/16")}}, nil)
+	s := start(t, Config{PublicIP: "203.0.113.10", AllowPeers: []netip.Prefix{netip.MustParsePrefix("10.99.0.0/16")}},
+		nil)
 	stunServer, relay := s.servers(t, alice)
 	if stunServer.URLs[0] != "stun:203.0.113.10:"+strings.Split(stunServer.URLs[0], ":")[2] {
 		t.Fatalf("stun server %v, want on the public address", stunServer.URLs)

@@ -492,7 +492,8 @@ type refusedAddrError struct {
 
 func (e *refusedAddrError) Error() string {
 	return fmt.Sprintf("%s is %s, which webhooks are not sent to unless the server's operator allows it "+
-		"(parley serve --webhook-allow %s, or a range around it)", e.addr, e.what, netip.PrefixFrom(e.addr, e.addr.BitLen()))
+		"(parley serve --webhook-allow %s, or a range around it)", e.addr, e.what,
+		netip.PrefixFrom(e.addr, e.addr.BitLen()))
 }
 
 // check returns a *refusedAddrError when webhooks may not go to a.

@@ -64,9 +64,11 @@ func TestDestinations(t *testing.T) {
 	if addrs, err := net.InterfaceAddrs(); err == nil {
 		for _, a := range addrs {
 			p, err := netip.ParsePrefix(a.String())
-			if ip := p.Addr(); err == nil && ip.Is4() && !ip.IsPrivate() && !ip.IsLoopback() && !ip.IsLinkLocalUnicast() &&
+			if ip := p.Addr(); err == nil && ip.Is4() && !ip.IsPrivate() && !ip.IsLoopback() &&
+				!ip.IsLinkLocalUnicast() &&
 				!netip.MustParsePrefix("100.64.0.0/10").Contains(ip) {
-				refused = append(refused, struct{ host, rule, allow string }{ip.String(), "server's own", ip.String() + "/32"})
+				refused = append(refused, struct{ host, rule, allow string }{ip.String(), "server's own", ip.String() +
+					"/32"})
 				t.Logf("the server's own address %s", ip)
 				break
 			}
@@ -143,7 +145,8 @@ func TestClient(t *testing.T) {
 	for _, u := range []string{srv.URL, "http://localhost:" + port, "http://[::ffff:127.0.0.1]:" + port} {
 		c := Destinations{}.Client(patience)
 		_, err := c.Post(u, "application/json", strings.NewReader("{}"))
-		if !errors.As(err, new(*refusedAddrError)) || !strings.Contains(err.Error(), "127.0.0.1 is a loopback address") {
+		if !errors.As(err, new(*refusedAddrError)) ||
+			!strings.Contains(err.Error(), "127.0.0.1 is a loopback address") {
 			t.Errorf("%s: %v, want refused: a loopback address", u, err)
 		}
 		c.CloseIdleConnections()

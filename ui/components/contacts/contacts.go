@@ -158,7 +158,8 @@ func (m *Model) refilter() {
 	m.visible = m.visible[:0]
 	m.selected = 0
 	for i, u := range m.contacts {
-		if q == "" || strings.Contains(strings.ToLower(u), q) || strings.Contains(strings.ToLower(m.people(u).Name), q) {
+		if q == "" || strings.Contains(strings.ToLower(u), q) ||
+			strings.Contains(strings.ToLower(m.people(u).Name), q) {
 			if u == keep {
 				m.selected = len(m.visible)
 			}
@@ -217,9 +218,11 @@ func (m *Model) View() string {
 	}
 	switch {
 	case len(m.contacts) == 0:
-		lines = append(lines, st.Dim.Width(width).Render("No contacts yet. Press + to add one from your team's directory, or c to call any user id."))
+		lines = append(lines, st.Dim.Width(width).Render("No contacts yet. Press + to add one from your team's "+
+			"directory, or c to call any user id."))
 	case len(m.visible) == 0:
-		lines = append(lines, st.Dim.Render(common.Truncate(fmt.Sprintf("No contact matches %q.", m.filter.Value()), width)))
+		lines = append(lines, st.Dim.Render(common.Truncate(fmt.Sprintf("No contact matches %q.", m.filter.Value()),
+			width)))
 	}
 
 	// cursor(2) marker(2) name gap(2) status; the name column (the display

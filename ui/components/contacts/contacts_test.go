@@ -57,7 +57,8 @@ func run(m *Model, ks ...string) tea.Msg {
 
 func newPane() *Model {
 	people := map[string]common.Person{"bob": {Presence: common.Online}, "carol": {Presence: common.Offline}}
-	m := New(testCommon(), []string{"bob", " carol ", "dave", "bob", "", "Karl"}, func(u string) common.Person { return people[u] })
+	m := New(testCommon(), []string{"bob", " carol ", "dave", "bob", "", "Karl"},
+		func(u string) common.Person { return people[u] })
 	m.SetSize(40, 10)
 	return m
 }
@@ -140,7 +141,8 @@ func TestContactsStates(t *testing.T) {
 		"eve":  {Presence: common.Offline, LastSeen: now.Add(-3 * time.Hour), Notify: true},
 		"fred": {Presence: common.Unknown},
 	}
-	m := New(testCommon(), []string{"ann", "ben", "cat", "dan", "eve", "fred"}, func(u string) common.Person { return people[u] })
+	m := New(testCommon(), []string{"ann", "ben", "cat", "dan", "eve", "fred"},
+		func(u string) common.Person { return people[u] })
 	m.SetSize(60, 10)
 	want := strings.Join([]string{
 		"› ● Ann Lee (ann)  online",

@@ -191,7 +191,8 @@ func (m *Model) View() string {
 	var body string
 	if side, cw, rows := m.layout(); side {
 		body = lipgloss.JoinHorizontal(lipgloss.Top,
-			m.column(Inputs, cw, rows[Inputs]), strings.Repeat(" ", colGap), m.column(Outputs, w-colGap-cw, rows[Outputs]))
+			m.column(Inputs, cw, rows[Inputs]), strings.Repeat(" ", colGap),
+			m.column(Outputs, w-colGap-cw, rows[Outputs]))
 	} else {
 		body = m.column(Inputs, w, rows[Inputs]) + "\n" + m.column(Outputs, w, rows[Outputs])
 	}

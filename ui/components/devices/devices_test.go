@@ -52,10 +52,12 @@ func TestPicker(t *testing.T) {
 	if got := press(m, tea.KeyEnter); got != (common.ChooseDevicesMsg{Input: "Mic B", Output: "default"}) {
 		t.Errorf("enter sent %#v", got)
 	}
-	if got := press(m, tea.KeyUp, tea.KeyUp, tea.KeyUp, tea.KeyEnter); got != (common.ChooseDevicesMsg{Input: "default", Output: "default"}) {
+	if got := press(m, tea.KeyUp, tea.KeyUp, tea.KeyUp, tea.KeyEnter); got !=
+		(common.ChooseDevicesMsg{Input: "default", Output: "default"}) {
 		t.Errorf("up×3 enter sent %#v", got)
 	}
-	if got := press(m, tea.KeyRight, tea.KeyDown, tea.KeyDown, tea.KeyEnter); got != (common.ChooseDevicesMsg{Input: "Mic B", Output: "Out A"}) {
+	got := press(m, tea.KeyRight, tea.KeyDown, tea.KeyDown, tea.KeyEnter)
+	if got != (common.ChooseDevicesMsg{Input: "Mic B", Output: "Out A"}) {
 		t.Errorf("right down×2 enter sent %#v; want Out A with the current input", got)
 	}
 	m.Saving()
@@ -67,7 +69,8 @@ func TestPicker(t *testing.T) {
 		t.Errorf("saved output not marked current:\n%s", m.View())
 	}
 	m.Saved("Mic A", "Out A", errors.New("config: read-only file system"))
-	if v := m.View(); !strings.Contains(v, "Error: config: read-only file system") || !strings.Contains(v, "● Mic B (current)") {
+	if v := m.View(); !strings.Contains(v, "Error: config: read-only file system") ||
+		!strings.Contains(v, "● Mic B (current)") {
 		t.Errorf("failed save:\n%s", v)
 	}
 	if got := press(m, tea.KeyEsc); got != (common.CloseMsg{}) {

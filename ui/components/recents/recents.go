@@ -177,7 +177,8 @@ func (m *Model) View() string {
 		p := person.Presence
 		line := rowStyle.Render(cur) +
 			dirStyle.Render(common.PadRight(dir, dirCol)) + strings.Repeat(" ", gap) +
-			p.Style(st).Render(p.Marker()) + " " + rowStyle.Render(common.PadRight(person.Label(r.Peer), peerCol-2)) + strings.Repeat(" ", gap) +
+			p.Style(st).Render(p.Marker()) + " " +
+			rowStyle.Render(common.PadRight(person.Label(r.Peer), peerCol-2)) + strings.Repeat(" ", gap) +
 			statusStyle.Render(common.PadRight(r.StatusWord(), statusCol)) + strings.Repeat(" ", gap) +
 			st.Dim.Render(strings.Repeat(" ", durCol-len(dur))+dur) + strings.Repeat(" ", gap) +
 			st.Dim.Render(common.PadRight(When(r.Start, now), whenCol))

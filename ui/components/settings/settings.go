@@ -21,9 +21,12 @@ type item struct {
 }
 
 var items = []item{
-	{"Echo cancellation", "the other side does not hear itself through your speaker", func(p *call.Processing) *bool { return &p.EchoCancellation }},
-	{"Noise suppression", "fans and hiss are pushed down", func(p *call.Processing) *bool { return &p.NoiseSuppression }},
-	{"Automatic gain", "your voice reaches the other side at a steady loudness", func(p *call.Processing) *bool { return &p.AutoGain }},
+	{"Echo cancellation", "the other side does not hear itself through your speaker",
+		func(p *call.Processing) *bool { return &p.EchoCancellation }},
+	{"Noise suppression", "fans and hiss are pushed down",
+		func(p *call.Processing) *bool { return &p.NoiseSuppression }},
+	{"Automatic gain", "your voice reaches the other side at a steady loudness",
+		func(p *call.Processing) *bool { return &p.AutoGain }},
 }
 
 // Model is the settings screen.
