@@ -128,6 +128,7 @@ GOLANGCI_LINT := bin/golangci-lint-$(GOLANGCI_LINT_VERSION)
 .PHONY: lint
 lint: deps $(GOLANGCI_LINT)
 	$(GOLANGCI_LINT) run ./...
+	$(GOLANGCI_LINT) run --build-tags e2e ./...
 	$(GOLANGCI_LINT) run --build-tags client . ./internal/cli
 
 test: lint
