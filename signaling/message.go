@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
 	"unicode/utf8"
 )
@@ -58,6 +59,8 @@ var clientTypes = map[Type]bool{
 	TypeReject: true, TypeHangup: true, TypeFail: true, TypeCandidate: true,
 	TypeMute: true, TypeWatch: true, TypePing: true, TypeRenegotiate: true, TypeResume: true,
 	TypePresence: true, TypeRefresh: true,
+	TypeRoomJoin: true, TypeRoomLeave: true, TypeRoomMute: true, TypeRoomRemove: true, TypeRoomLock: true,
+	TypeRoomEnd: true,
 }
 
 // Limits on what a message may carry.
@@ -115,6 +118,12 @@ type Message struct {
 	Reason     string      `json:"reason,omitempty"`      // fail, hangup, shutdown
 	Event      *CallEvent  `json:"event,omitempty"`       // call, call_status_changed
 	Error      *Error      `json:"error,omitempty"`       // error
+
+	Room       string     `json:"room,omitempty"`        // every room message (room.go)
+	Target     string     `json:"target,omitempty"`      // room_mute, room_remove: another participant
+	ListenOnly bool       `json:"listen_only,omitempty"` // room_join: as a listener
+	Locked     *bool      `json:"locked,omitempty"`      // room_lock; room_mute: the target's microphone
+	RoomEvent  *RoomEvent `json:"room_event,omitempty"`  // room_event
 }
 
 // Encode returns the wire form of m.
@@ -199,9 +208,15 @@ func (m Message) validate() error {
 		return Errorf(InvalidParameter, "watch at most %d users at once", MaxWatch)
 	}
 	if m.Event != nil || m.Error != nil || m.Online != nil || m.User != "" || m.Role != "" || m.Name != "" ||
-		m.LastSeen != nil || m.ICEServers != nil {
-		return Errorf(InvalidParameter, "%s: event, error, online, user, role, name, last_seen and ice_servers are "+
-			"set by the server only", m.Type)
+		m.LastSeen != nil || m.ICEServers != nil || m.RoomEvent != nil {
+		return Errorf(InvalidParameter, "%s: event, error, online, user, role, name, last_seen, ice_servers and "+
+			"room_event are set by the server only", m.Type)
+	}
+	if m.Type.isRoom() {
+		return m.validateRoom()
+	}
+	if m.Room != "" || m.Target != "" || m.ListenOnly || m.Locked != nil {
+		return Errorf(InvalidParameter, "%s: room, target, listen_only and locked belong to room messages", m.Type)
 	}
 	needCall := func() error {
 		if m.CallID == "" {
@@ -290,6 +305,66 @@ func (m Message) validate() error {
 			if err := CheckUserID(u); err != nil {
 				return err
 			}
+		}
+	}
+	return nil
+}
+
+func (t Type) isRoom() bool { return strings.HasPrefix(string(t), "room_") }
+
+// validateRoom checks a room message.
+func (m Message) validateRoom() error {
+	if err := CheckRoomName(m.Room); err != nil {
+		return err
+	}
+	if m.CallID != "" || m.To != "" || m.Candidate != nil || m.SDPType != "" || len(m.Users) > 0 || m.Token != "" {
+		return Errorf(InvalidParameter, "%s: call_id, to, candidate, sdp_type, users and token are not for rooms",
+			m.Type)
+	}
+	if m.Target != "" {
+		if m.Type != TypeRoomMute && m.Type != TypeRoomRemove {
+			return Errorf(InvalidParameter, "%s has no target: only room_mute and room_remove do", m.Type)
+		}
+		if err := CheckUserID(m.Target); err != nil {
+			return err
+		}
+	}
+	if m.SDP != "" && m.Type != TypeRoomJoin {
+		return Errorf(InvalidParameter, "%s has no sdp: only room_join does", m.Type)
+	}
+	if m.Muted != nil && m.Type != TypeRoomMute && m.Type != TypeRoomJoin {
+		return Errorf(InvalidParameter, "%s has no muted: only room_mute and room_join do", m.Type)
+	}
+	if m.ListenOnly && m.Type != TypeRoomJoin {
+		return Errorf(InvalidParameter, "listen_only is for room_join")
+	}
+	switch m.Type {
+	case TypeRoomJoin:
+		if m.SDP == "" {
+			return Errorf(InvalidParameter, `room_join needs "sdp" with the offer`)
+		}
+		if m.Locked != nil {
+			return Errorf(InvalidParameter, "room_join has no locked")
+		}
+	case TypeRoomLock:
+		if m.Locked == nil {
+			return Errorf(InvalidParameter, `room_lock needs "locked": true or false`)
+		}
+	case TypeRoomMute:
+		if m.Muted == nil {
+			return Errorf(InvalidParameter, `room_mute needs "muted": true or false`)
+		}
+		if m.Locked != nil && m.Target == "" {
+			return Errorf(InvalidParameter, `room_mute: "locked" locks another participant's microphone: name them `+
+				`in "target"`)
+		}
+	case TypeRoomRemove:
+		if m.Target == "" {
+			return Errorf(InvalidParameter, `room_remove needs "target": the participant to remove`)
+		}
+	default:
+		if m.Locked != nil {
+			return Errorf(InvalidParameter, "%s has no locked", m.Type)
 		}
 	}
 	return nil

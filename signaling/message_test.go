@@ -40,6 +40,14 @@ func FuzzDecodeClient(f *testing.F) {
 		`{"type":"refresh"}`,
 		`{"type":"fail","call_id":"c","reason":"\u001b]0;pwned\u0007"}`,
 		`{"type":"hangup","call_id":"c","reason":"a\u202eb\u009b"}`,
+		`{"type":"room_join","room":"standup","sdp":"v=0","muted":true}`,
+		`{"type":"room_join","room":"standup","sdp":"v=0","listen_only":true}`,
+		`{"type":"room_mute","room":"standup","target":"bob","muted":true,"locked":true}`,
+		`{"type":"room_remove","room":"standup","target":"bob"}`,
+		`{"type":"room_lock","room":"standup","locked":false}`,
+		`{"type":"room_end","room":"standup"}`,
+		`{"type":"room_leave","room":"Stand Up"}`,
+		`{"type":"mute","call_id":"c","muted":true,"room":"x"}`,
 	} {
 		f.Add([]byte(s))
 	}
@@ -134,5 +142,46 @@ func TestCheckUserID(t *testing.T) {
 	}
 	if !ValidID("..") || !ValidID(".session-1") {
 		t.Errorf("ValidID changed: sessions, devices, teams and nodes keep their ids")
+	}
+}
+
+// TestRoomMessages: room messages are accepted in their documented shapes
+// and refused, with a message naming the problem, otherwise.
+func TestRoomMessages(t *testing.T) {
+	for _, ok := range []string{
+		`{"type":"room_join","room":"standup","sdp":"v=0"}`,
+		`{"type":"room_join","room":"team-sync.2","sdp":"v=0","muted":true,"listen_only":true}`,
+		`{"type":"room_leave","room":"standup"}`,
+		`{"type":"room_mute","room":"standup","muted":false}`,
+		`{"type":"room_mute","room":"standup","target":"bob","muted":true,"locked":true}`,
+		`{"type":"room_remove","room":"standup","target":"bob","ref":"r1"}`,
+		`{"type":"room_lock","room":"standup","locked":true}`,
+		`{"type":"room_end","room":"standup"}`,
+	} {
+		if _, err := DecodeClient([]byte(ok)); err != nil {
+			t.Errorf("%s refused: %v", ok, err)
+		}
+	}
+	for _, tc := range []struct{ msg, want string }{
+		{`{"type":"room_join","room":"Stand Up","sdp":"v=0"}`, "room name"},
+		{`{"type":"room_join","room":"-x","sdp":"v=0"}`, "starting with a letter or digit"},
+		{`{"type":"room_join","sdp":"v=0"}`, "room name"},
+		{`{"type":"room_join","room":"standup"}`, `needs "sdp"`},
+		{`{"type":"room_leave","room":"standup","sdp":"v=0"}`, "has no sdp"},
+		{`{"type":"room_mute","room":"standup"}`, `needs "muted"`},
+		{`{"type":"room_mute","room":"standup","muted":true,"locked":true}`, `name them in "target"`},
+		{`{"type":"room_remove","room":"standup"}`, `needs "target"`},
+		{`{"type":"room_remove","room":"standup","target":"a b"}`, "user id"},
+		{`{"type":"room_lock","room":"standup"}`, `needs "locked"`},
+		{`{"type":"room_end","room":"standup","target":"bob"}`, "has no target"},
+		{`{"type":"room_leave","room":"standup","call_id":"c"}`, "not for rooms"},
+		{`{"type":"mute","call_id":"c","muted":true,"room":"standup"}`, "belong to room messages"},
+		{`{"type":"room_event","room":"standup"}`, "unknown message type"},
+	} {
+		_, err := DecodeClient([]byte(tc.msg))
+		var e *Error
+		if !errors.As(err, &e) || e.Code != InvalidParameter || !strings.Contains(e.Message, tc.want) {
+			t.Errorf("%s: got %v, want 80101 saying %q", tc.msg, err, tc.want)
+		}
 	}
 }
