@@ -8,6 +8,7 @@
 package ratelimit
 
 import (
+	"cmp"
 	"crypto/sha256"
 	"errors"
 	"fmt"
@@ -68,30 +69,14 @@ var DefaultLimits = Limits{
 // WithDefaults returns l with every zero field set to DefaultLimits'.
 func (l Limits) WithDefaults() Limits {
 	d := DefaultLimits
-	if l.Rate == 0 {
-		l.Rate = d.Rate
-	}
-	if l.Burst == 0 {
-		l.Burst = d.Burst
-	}
-	if l.SlowAfter == 0 {
-		l.SlowAfter = d.SlowAfter
-	}
-	if l.Delay == 0 {
-		l.Delay = d.Delay
-	}
-	if l.MaxDelay == 0 {
-		l.MaxDelay = d.MaxDelay
-	}
-	if l.LockAfter == 0 {
-		l.LockAfter = d.LockAfter
-	}
-	if l.LockFor == 0 {
-		l.LockFor = d.LockFor
-	}
-	if l.Forget == 0 {
-		l.Forget = d.Forget
-	}
+	l.Rate = cmp.Or(l.Rate, d.Rate)
+	l.Burst = cmp.Or(l.Burst, d.Burst)
+	l.SlowAfter = cmp.Or(l.SlowAfter, d.SlowAfter)
+	l.Delay = cmp.Or(l.Delay, d.Delay)
+	l.MaxDelay = cmp.Or(l.MaxDelay, d.MaxDelay)
+	l.LockAfter = cmp.Or(l.LockAfter, d.LockAfter)
+	l.LockFor = cmp.Or(l.LockFor, d.LockFor)
+	l.Forget = cmp.Or(l.Forget, d.Forget)
 	return l
 }
 
