@@ -38,6 +38,17 @@ func (p *fakePhone) SetMuted(muted bool)       { p.calls <- fmt.Sprintf("SetMute
 func (p *fakePhone) Watch(users []string)      { p.watches <- users }
 func (p *fakePhone) Events() <-chan call.Event { return p.events }
 
+func (p *fakePhone) JoinRoom(name string, muted, listenOnly bool) {
+	p.calls <- fmt.Sprintf("JoinRoom(%s, %t, %t)", name, muted, listenOnly)
+}
+func (p *fakePhone) LeaveRoom() { p.calls <- "LeaveRoom()" }
+func (p *fakePhone) RoomMute(target string, muted, lock bool) {
+	p.calls <- fmt.Sprintf("RoomMute(%s, %t, %t)", target, muted, lock)
+}
+func (p *fakePhone) RoomRemove(target string) { p.calls <- "RoomRemove(" + target + ")" }
+func (p *fakePhone) LockRoom(locked bool)     { p.calls <- fmt.Sprintf("LockRoom(%t)", locked) }
+func (p *fakePhone) EndRoom()                 { p.calls <- "EndRoom()" }
+
 // close closes the event channel, as a phone that shuts down does.
 func (p *fakePhone) close() { p.once.Do(func() { close(p.events) }) }
 

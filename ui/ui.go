@@ -21,6 +21,7 @@ import (
 	tea "github.com/charmbracelet/bubbletea"
 	"github.com/charmbracelet/lipgloss"
 	"github.com/parley-voice/parley/call"
+	"github.com/parley-voice/parley/signaling"
 	"github.com/parley-voice/parley/ui/keymap"
 )
 
@@ -34,6 +35,21 @@ type Phone interface {
 	SetMuted(muted bool)
 	Watch(users []string)      // presence of these users comes back as call.Presence events
 	Events() <-chan call.Event // closed when the phone shuts down
+
+	// Rooms (results come back as call.RoomChanged, call.RoomLevels and
+	// call.RoomFailure events). SetMuted mutes you in the room you are in.
+	JoinRoom(name string, muted, listenOnly bool)
+	LeaveRoom()
+	RoomMute(target string, muted, lock bool) // host: mute or unmute another participant; lock their microphone
+	RoomRemove(target string)                 // host
+	LockRoom(locked bool)                     // host
+	EndRoom()                                 // host: ends the room for everyone
+}
+
+// Rooms lists the team's rooms that have not ended, with who is in them.
+// It blocks: the UI calls it in commands. *signaling.API is one.
+type Rooms interface {
+	Rooms(ctx context.Context) ([]signaling.Room, error)
 }
 
 // Devices lists and saves the audio devices (names as shown to the user).
@@ -65,6 +81,9 @@ type Options struct {
 	// SelfName is the signed-in user's display name (updated by
 	// call.Connected events).
 	SelfName string
+	// Rooms lists the team's rooms for the rooms pane; nil hides the pane
+	// (the Phone's room methods are then never called).
+	Rooms Rooms
 	// People is the team's directory and the contacts kept on the server;
 	// nil shows the config's contacts only, and + cannot add any.
 	People People
