@@ -122,3 +122,260 @@ func TestRoomHostileTextIsShownEscaped(t *testing.T) {
 		}
 	}
 }
+
+// startRoomFlow runs a model with the rooms pane, connected, the rooms
+// read once.
+func startRoomFlow(t *testing.T) (*flow, *fakeRooms) {
+	t.Helper()
+	rooms := newFakeRooms()
+	f := startFlowWith(t, "", func(o *Options) { o.Rooms = rooms })
+	rooms.expectReads(t, 1)
+	f.phone.expectWatch(t, "bob", "carol", "dave", "erin")
+	f.connect()
+	return f, rooms
+}
+
+// expectReads waits for n reads of the rooms.
+func (f *fakeRooms) expectReads(t *testing.T, n int) {
+	t.Helper()
+	for i := range n {
+		select {
+		case <-f.reads:
+		case <-time.After(wait):
+			t.Fatalf("the rooms were read %d times within %v; want %d", i, wait, n)
+		}
+	}
+}
+
+// joinRoomFlow joins room from the rooms pane as role: the joined event
+// has roomPeople.
+func joinRoomFlow(t *testing.T, f *flow, rooms *fakeRooms, room string, role signaling.RoomRole, also ...string) {
+	t.Helper()
+	f.press("tab", "tab")
+	rooms.expectReads(t, 1) // read again when the pane opens
+	f.waitFor("[Rooms 3]", "standup", "design-review", "friday-demo", "enter join")
+	if room != "standup" {
+		// A room not in the list: joined as the Phone would, by name.
+		f.tm.Send(common.JoinRoomMsg{Name: room})
+	} else {
+		f.press("enter")
+	}
+	f.phone.expectCalls(t, "JoinRoom("+room+", false, false)")
+	f.waitFor("Joining the room "+room+"…", "l/esc cancel")
+	f.phone.push(call.RoomChanged{RoomEvent: signaling.RoomEvent{Kind: signaling.RoomJoined, Room: room,
+		User: "alice", Role: role, Time: f.clock.Now(), Participants: roomPeople(role)}})
+	f.waitFor(append([]string{"Room " + room, "5 people", "Bob Builder (bob)", "Carol Jones (carol)", "listens only",
+		"muted · locked by host"}, also...)...)
+}
+
+func roomEvent(e signaling.RoomEvent) call.RoomChanged {
+	if e.Room == "" {
+		e.Room = "standup"
+	}
+	return call.RoomChanged{RoomEvent: e}
+}
+
+// TestFlowRoomJoinMuteLeave: enter in the rooms pane joins the selected
+// room; m mutes and unmutes you; the levels show who speaks; l leaves and
+// the rooms are read again.
+func TestFlowRoomJoinMuteLeave(t *testing.T) {
+	f, rooms := startRoomFlow(t)
+	joinRoomFlow(t, f, rooms, "standup", signaling.RoleMember, "you are a member", "m mute", "l leave")
+
+	f.phone.push(call.RoomLevels{Room: "standup", Mic: 0.1, Heard: map[string]float64{"bob": 1}})
+	f.waitFor("▶ Bob Builder (bob)", "speaking")
+	// Erin speaks louder than bob's fading voice: she is the active speaker.
+	f.phone.push(call.RoomLevels{Room: "standup", Mic: 0.1, Heard: map[string]float64{"bob": 0.35, "erin": 0.7}})
+	f.waitFor("▶ erin")
+
+	f.press("m")
+	f.phone.expectCalls(t, "SetMuted(true)")
+	f.waitFor("m unmute")
+	f.phone.push(roomEvent(signaling.RoomEvent{Kind: signaling.RoomMuted, User: "alice", By: "alice",
+		Muted: bptr(true)}))
+	f.press("m")
+	f.phone.expectCalls(t, "SetMuted(false)")
+	f.phone.push(roomEvent(signaling.RoomEvent{Kind: signaling.RoomMuted, User: "alice", By: "alice",
+		Muted: bptr(false)})) // the engine reports each change, in order
+	f.waitFor("m mute")
+
+	f.phone.push(roomEvent(signaling.RoomEvent{Kind: signaling.ParticipantJoined, User: "frank", Name: "Frank Li",
+		Role: signaling.RoleListener}))
+	f.waitFor("Frank Li joined as a listener", "6 people")
+	f.phone.push(roomEvent(signaling.RoomEvent{Kind: signaling.ParticipantLeft, User: "erin",
+		Reason: signaling.LeftDisconnected}))
+	f.waitFor("erin left (disconnected)", "5 people")
+	f.phone.push(roomEvent(signaling.RoomEvent{Kind: signaling.ParticipantLeft, User: "frank", By: "bob",
+		Reason: signaling.LeftRemoved}))
+	f.waitFor("Frank Li was removed by Bob Builder (host)", "4 people")
+
+	f.press("l")
+	f.phone.expectCalls(t, "LeaveRoom()")
+	rooms.expectReads(t, 1)
+	f.waitFor("You left the room standup.", "[Rooms 3]")
+	// Later events about the room are not shown.
+	f.phone.push(roomEvent(signaling.RoomEvent{Kind: signaling.ParticipantJoined, User: "gus"}))
+
+	f.press("q")
+	m := f.finish()
+	f.phone.expectNoCalls(t)
+	if m.room != nil {
+		t.Errorf("room after leaving: %+v", m.room)
+	}
+}
+
+// TestFlowRoomHostActions: the host's keys on the selected participant
+// and the room make the Phone's calls, removing and ending after a yes;
+// the events that follow are shown.
+func TestFlowRoomHostActions(t *testing.T) {
+	f, rooms := startRoomFlow(t)
+	joinRoomFlow(t, f, rooms, "retro", signaling.RoleHost, "you are the host", "M mute them")
+
+	// bob is selected (the first after you).
+	f.press("M")
+	f.phone.expectCalls(t, "RoomMute(bob, true, false)")
+	f.phone.push(roomEvent(signaling.RoomEvent{Room: "retro", Kind: signaling.RoomMuted, User: "bob", By: "alice",
+		Muted: bptr(true)}))
+	f.waitFor("You muted Bob Builder", "M unmute them")
+	f.press("K")
+	f.phone.expectCalls(t, "RoomMute(bob, true, true)")
+	f.phone.push(roomEvent(signaling.RoomEvent{Room: "retro", Kind: signaling.RoomMuted, User: "bob", By: "alice",
+		Muted: bptr(true), Locked: bptr(true)}))
+	f.waitFor("You muted Bob Builder and locked their microphone", "K unlock their mic")
+	f.press("K")
+	f.phone.expectCalls(t, "RoomMute(bob, true, false)")
+	f.press("M")
+	f.phone.expectCalls(t, "RoomMute(bob, false, false)")
+
+	// down selects carol, muted and locked: M unmutes her.
+	f.press("down", "M")
+	f.phone.expectCalls(t, "RoomMute(carol, false, false)")
+	// A listener has nothing to mute: said at once.
+	f.press("down", "M")
+	f.waitFor("dave listens only")
+
+	f.press("L")
+	f.phone.expectCalls(t, "LockRoom(true)")
+	f.phone.push(roomEvent(signaling.RoomEvent{Room: "retro", Kind: signaling.RoomLocked, By: "alice",
+		Locked: bptr(true)}))
+	f.waitFor("locked: only the host lets people in", "You locked the room")
+
+	// x asks first; no keeps erin.
+	f.press("down", "x")
+	f.waitFor("Remove erin from the room? y/n")
+	f.press("n")
+	f.waitFor("Room retro")
+	f.phone.expectNoCalls(t)
+	f.press("x")
+	f.waitFor("Remove erin from the room? y/n")
+	f.press("y")
+	f.phone.expectCalls(t, "RoomRemove(erin)")
+	f.phone.push(roomEvent(signaling.RoomEvent{Room: "retro", Kind: signaling.ParticipantLeft, User: "erin",
+		By: "alice", Reason: signaling.LeftRemoved}))
+	f.waitFor("erin was removed by you", "4 people")
+
+	f.press("E")
+	f.waitFor("End the room retro for everyone? y/n")
+	f.press("y")
+	f.phone.expectCalls(t, "EndRoom()")
+	f.phone.push(roomEvent(signaling.RoomEvent{Room: "retro", Kind: signaling.RoomEnded,
+		Reason: signaling.EndedByHost}))
+	rooms.expectReads(t, 1)
+	f.waitFor("The room retro ended: its host ended it.")
+
+	f.press("q")
+	f.finish()
+	f.phone.expectNoCalls(t)
+}
+
+// TestFlowRoomMemberTold: a member's host keys are refused at once, with
+// no call to the Phone; the host's mute is shown with who did it, a locked
+// microphone cannot be unmuted, a refusal shows its message, and being
+// removed leaves the room.
+func TestFlowRoomMemberTold(t *testing.T) {
+	f, rooms := startRoomFlow(t)
+	joinRoomFlow(t, f, rooms, "standup", signaling.RoleMember)
+
+	for _, k := range []struct{ key, says string }{
+		{"M", "can mute others"}, {"K", "can lock a microphone"}, {"x", "can remove people"},
+		{"L", "can lock the room"}, {"E", "can end the room for all"},
+	} {
+		f.press(k.key)
+		f.waitFor("Only the host, Bob Builder (bob),", k.says)
+		f.press("esc")
+	}
+	f.phone.expectNoCalls(t)
+
+	f.phone.push(roomEvent(signaling.RoomEvent{Kind: signaling.RoomMuted, User: "alice", By: "bob",
+		Muted: bptr(true), Locked: bptr(true)}))
+	f.waitFor("Bob Builder, the host, muted you", "Bob Builder (host) muted you and locked your mic.")
+	f.press("m")
+	f.waitFor("Bob Builder locked your microphone")
+	f.phone.expectNoCalls(t)
+	f.phone.push(roomEvent(signaling.RoomEvent{Kind: signaling.RoomMuted, User: "alice", By: "bob",
+		Muted: bptr(false)}))
+	f.waitFor("Bob Builder unmuted you")
+
+	f.phone.push(call.RoomFailure{Room: "standup", Err: signaling.Errorf(signaling.PermissionDenied,
+		"only the host may lock the room")})
+	f.waitFor("Room standup: only the host may lock the room (80802)")
+
+	// A call comes in: answering waits until you leave the room.
+	f.phone.push(statusEvent("c2", signaling.Ringing, signaling.Inbound, "carol", "alice", f.clock.Now()))
+	f.waitFor("INCOMING CALL from carol")
+	f.press("a")
+	f.waitFor("Leave the room standup first (l), then answer.")
+	f.phone.expectNoCalls(t)
+	f.press("r")
+	f.phone.expectCalls(t, "Reject()")
+	f.phone.push(statusEvent("c2", signaling.Rejected, signaling.Inbound, "carol", "alice", f.clock.Now()))
+
+	f.phone.push(roomEvent(signaling.RoomEvent{Kind: signaling.RoomRemoved, User: "alice", By: "bob"}))
+	rooms.expectReads(t, 1)
+	f.waitFor("You were removed from the room standup by Bob Builder.")
+
+	f.press("q")
+	f.finish()
+	f.phone.expectNoCalls(t)
+}
+
+// TestFlowRoomJoinRefused: a refused join goes back to the rooms with the
+// server's message; cancelling a join leaves.
+func TestFlowRoomJoinRefused(t *testing.T) {
+	f, rooms := startRoomFlow(t)
+	f.press("tab", "tab")
+	rooms.expectReads(t, 1)
+	f.waitFor("[Rooms 3]")
+	f.press("down", "enter")
+	f.phone.expectCalls(t, "JoinRoom(design-review, false, false)")
+	f.waitFor("Joining the room design-review…")
+	f.phone.push(call.RoomFailure{Room: "design-review", Err: signaling.Errorf(signaling.PermissionDenied,
+		"the room is locked: ask its host, erin, to unlock it")})
+	rooms.expectReads(t, 1)
+	f.waitFor("Could not join the room design-review:", "(80802)", "[Rooms 3]")
+
+	f.press("enter")
+	f.phone.expectCalls(t, "JoinRoom(design-review, false, false)")
+	f.waitFor("Joining the room design-review…")
+	f.press("esc")
+	f.phone.expectCalls(t, "LeaveRoom()")
+	f.waitFor("You did not join the room design-review.")
+
+	f.press("q")
+	f.finish()
+	f.phone.expectNoCalls(t)
+}
+
+// TestFlowRoomQuit: quitting in a room asks, then leaves it.
+func TestFlowRoomQuit(t *testing.T) {
+	f, rooms := startRoomFlow(t)
+	joinRoomFlow(t, f, rooms, "standup", signaling.RoleMember)
+	f.press("q")
+	f.waitFor("You are in a room: leave it and quit? y/n")
+	f.press("y")
+	f.phone.expectCalls(t, "LeaveRoom()")
+	m := f.finish()
+	if m.room != nil {
+		t.Errorf("room after quitting: %+v", m.room)
+	}
+}
