@@ -11,6 +11,7 @@ import (
 	"github.com/parley-voice/parley/call"
 	"github.com/parley-voice/parley/signaling"
 	"github.com/parley-voice/parley/ui/common"
+	"github.com/parley-voice/parley/ui/keymap"
 )
 
 // Rooms: the rooms pane (the team's rooms, enter joins one) and the room
@@ -394,7 +395,7 @@ func (m *Model) hostKey(k tea.KeyMsg) tea.Cmd {
 		if role == "" {
 			role = string(signaling.RoleMember)
 		}
-		m.setNotice(noticeError, "Only "+host+" can "+hostAction(k)+"; you are a "+role+" here.")
+		m.setNotice(noticeError, "Only "+host+" can "+hostAction(km, k)+"; you are a "+role+" here.")
 		return nil
 	}
 	p := m.phone
@@ -433,17 +434,17 @@ func (m *Model) hostKey(k tea.KeyMsg) tea.Cmd {
 }
 
 // hostAction is what a host key does, in words.
-func hostAction(k tea.KeyMsg) string {
-	switch k.String() {
-	case "M":
+func hostAction(km *keymap.KeyMap, k tea.KeyMsg) string {
+	switch {
+	case key.Matches(k, km.MuteOther):
 		return "mute others"
-	case "K":
+	case key.Matches(k, km.LockMic):
 		return "lock a microphone"
-	case "x":
+	case key.Matches(k, km.Remove):
 		return "remove people"
-	case "L":
+	case key.Matches(k, km.LockRoom):
 		return "lock the room"
-	case "E":
+	case key.Matches(k, km.EndRoom):
 		return "end the room for all"
 	}
 	return "do that"

@@ -89,7 +89,7 @@ func (r *Room) Speaker() string {
 	best, level := "", 0.0
 	for _, p := range r.People {
 		l := p.Level
-		speaking := l >= SpeakingLevel
+		speaking := l >= SpeakingLevel && !p.Muted
 		if p.User == r.Self {
 			l, speaking = r.Mic, r.MicSpeaking && !p.Muted
 		}
