@@ -227,7 +227,10 @@ func newFakeRooms() *fakeRooms {
 func (f *fakeRooms) Rooms(context.Context) ([]signaling.Room, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.reads <- struct{}{}
+	select {
+	case f.reads <- struct{}{}:
+	default: // a test that no longer counts
+	}
 	return f.rooms, f.err
 }
 

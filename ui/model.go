@@ -98,6 +98,8 @@ type Model struct {
 
 	people         People
 	roomsAPI       Rooms // nil: no rooms pane
+	roomsEvery     time.Duration
+	roomsGen       int // the current run of reads of the open rooms pane
 	presenceSet    PresenceSetter
 	configContacts []string
 	serverContacts []string
@@ -198,6 +200,10 @@ func New(opts Options) *Model {
 	}
 	if opts.Presence != nil {
 		m.presenceSet = opts.Presence
+	}
+	m.roomsEvery = opts.RoomsEvery
+	if m.roomsEvery <= 0 {
+		m.roomsEvery = DefaultRoomsEvery
 	}
 	m.idleAfter = opts.IdleAfter
 	if m.idleAfter == 0 {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/charmbracelet/bubbles/key"
 	tea "github.com/charmbracelet/bubbletea"
@@ -38,13 +39,31 @@ func loadRooms(r Rooms) tea.Cmd {
 	}
 }
 
-// refreshRooms reads the rooms again, when the pane is there.
+// DefaultRoomsEvery is how often the rooms pane is read again while open.
+const DefaultRoomsEvery = 15 * time.Second
+
+// roomsTickMsg reads the rooms again while the pane is open. gen tells the
+// ticks of an earlier run, which are dropped, from the current run's.
+type roomsTickMsg struct{ gen int }
+
+// refreshRooms reads the rooms now, when there is a pane, and again every
+// roomsEvery while the pane is open (on the home screen, under any
+// overlay); a run of reads started earlier ends.
 func (m *Model) refreshRooms() tea.Cmd {
 	if m.roomsAPI == nil {
 		return nil
 	}
+	m.roomsGen++
 	m.roomsPane.Loading()
-	return loadRooms(m.roomsAPI)
+	return tea.Batch(loadRooms(m.roomsAPI), after(m.roomsEvery, m.done, roomsTickMsg{gen: m.roomsGen}))
+}
+
+// roomsTick reads the rooms again if the pane is still open.
+func (m *Model) roomsTick(msg roomsTickMsg) tea.Cmd {
+	if msg.gen != m.roomsGen || m.pane != paneRooms || m.base() != screenHome || m.phoneClosed {
+		return nil
+	}
+	return m.refreshRooms()
 }
 
 // roomsLoaded shows the team's rooms.

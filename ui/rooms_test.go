@@ -379,3 +379,50 @@ func TestFlowRoomQuit(t *testing.T) {
 		t.Errorf("room after quitting: %+v", m.room)
 	}
 }
+
+// TestFlowRoomsPaneReadAgain: the open rooms pane is read again every
+// RoomsEvery and shows what changed.
+func TestFlowRoomsPaneReadAgain(t *testing.T) {
+	rooms := newFakeRooms()
+	f := startFlowWith(t, "", func(o *Options) { o.Rooms, o.RoomsEvery = rooms, 20*time.Millisecond })
+	rooms.expectReads(t, 1)
+	f.press("tab", "tab")
+	rooms.expectReads(t, 3)
+	f.waitFor("[Rooms 3]")
+	rooms.mu.Lock()
+	rooms.rooms = append(rooms.rooms, signaling.Room{Name: "lunch", Host: "erin"})
+	rooms.mu.Unlock()
+	f.waitFor("[Rooms 4]", "lunch")
+	f.press("q")
+	f.finish()
+}
+
+// TestRoomsTicksStop: a tick of the rooms pane reads the rooms only while
+// the pane is open on the home screen, and only the latest run's tick.
+func TestRoomsTicksStop(t *testing.T) {
+	s := scenario{name: "rooms"}
+	m := newGoldenModel(s, 80, 24)
+	drive(m, concat(startMsgs(), roomsPane()))
+	gen := m.roomsGen
+	if _, cmd := m.Update(roomsTickMsg{gen: gen}); cmd == nil {
+		t.Fatal("a tick with the pane open read nothing")
+	}
+	if _, cmd := m.Update(roomsTickMsg{gen: gen}); cmd != nil {
+		t.Error("a tick of an earlier run read the rooms")
+	}
+	m.Update(press("?")) // help over the pane: still open
+	if _, cmd := m.Update(roomsTickMsg{gen: m.roomsGen}); cmd == nil {
+		t.Error("a tick under the help screen read nothing")
+	}
+	m.Update(common.CloseMsg{}) // what esc on the help screen sends
+	m.Update(press("tab"))      // contacts
+	if _, cmd := m.Update(roomsTickMsg{gen: m.roomsGen}); cmd != nil {
+		t.Error("a tick with the pane closed read the rooms")
+	}
+	m.Update(press("tab"))
+	m.Update(press("tab"))
+	drive(m, inRoom("standup", signaling.RoleMember))
+	if _, cmd := m.Update(roomsTickMsg{gen: m.roomsGen}); cmd != nil {
+		t.Error("a tick in a room read the rooms")
+	}
+}

@@ -84,6 +84,9 @@ type Options struct {
 	// Rooms lists the team's rooms for the rooms pane; nil hides the pane
 	// (the Phone's room methods are then never called).
 	Rooms Rooms
+	// RoomsEvery is how often the open rooms pane is read again; 0 is
+	// DefaultRoomsEvery.
+	RoomsEvery time.Duration
 	// People is the team's directory and the contacts kept on the server;
 	// nil shows the config's contacts only, and + cannot add any.
 	People People

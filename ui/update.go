@@ -114,6 +114,9 @@ func (m *Model) update(msg tea.Msg) tea.Cmd {
 		m.roomsLoaded(msg)
 		return nil
 
+	case roomsTickMsg:
+		return m.roomsTick(msg)
+
 	case common.JoinRoomMsg:
 		return m.joinRoom(msg.Name)
 
