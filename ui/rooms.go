@@ -164,12 +164,19 @@ func (m *Model) roomChanged(ev signaling.RoomEvent) tea.Cmd {
 	}
 	switch ev.Kind {
 	case signaling.ParticipantJoined:
+		if ev.User == r.Self {
+			return nil // you are in it already
+		}
 		if _, ok := r.Person(ev.User); !ok {
 			r.People = append(r.People, common.RoomPerson{User: ev.User, Name: ev.Name, Role: ev.Role,
 				Muted: ev.Muted != nil && *ev.Muted})
 		}
 		m.roomLog(m.label(ev.User) + " joined" + asRole(ev.Role))
 	case signaling.ParticipantLeft:
+		if ev.User == r.Self {
+			return m.roomGone(noticeError, "You are no longer in the room "+r.Name+": you "+
+				leftText(ev.Reason, ev.By, m.label)+".")
+		}
 		r.People = slices.DeleteFunc(r.People, func(p common.RoomPerson) bool { return p.User == ev.User })
 		m.roomLog(m.label(ev.User) + " " + leftText(ev.Reason, ev.By, m.label))
 	case signaling.RoomSpeaking:

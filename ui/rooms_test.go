@@ -426,3 +426,57 @@ func TestRoomsTicksStop(t *testing.T) {
 		t.Error("a tick in a room read the rooms")
 	}
 }
+
+// TestRoomEventsApplied: what each room event changes in the room the
+// model keeps.
+func TestRoomEventsApplied(t *testing.T) {
+	m := newGoldenModel(scenario{name: "room"}, 80, 24)
+	drive(m, concat(startMsgs(), inRoom("standup", signaling.RoleMember)))
+	r := m.room
+	if r == nil || r.Joining || r.Role != signaling.RoleMember || len(r.People) != 5 || r.Self != "alice" {
+		t.Fatalf("joined room = %+v", r)
+	}
+	if bob, _ := r.Person("bob"); bob.Level != 0.82 {
+		t.Errorf("bob's level = %v; want 0.82", bob.Level)
+	}
+	if got := r.Speaker(); got != "bob" {
+		t.Errorf("speaker = %q; want bob", got)
+	}
+	// Events of another room, and your own join announced again, change
+	// nothing.
+	drive(m, msgs(
+		roomEv(signaling.RoomEvent{Kind: signaling.ParticipantJoined, Room: "retro", User: "zoe"}),
+		roomEv(signaling.RoomEvent{Kind: signaling.ParticipantJoined, User: "alice"}),
+		ev(call.RoomLevels{Room: "retro", Heard: map[string]float64{"bob": 0}}),
+	))
+	if len(r.People) != 5 || len(r.Log) != 0 {
+		t.Errorf("events of another room or your own join changed the room: %+v", r)
+	}
+	if bob, _ := r.Person("bob"); bob.Level != 0.82 {
+		t.Errorf("levels of another room changed bob's to %v", bob.Level)
+	}
+	// bob leaves the slots: silent.
+	drive(m, msgs(roomEv(signaling.RoomEvent{Kind: signaling.RoomSpeaking, Slots: []string{"erin", "", ""}})))
+	if bob, _ := r.Person("bob"); bob.Level != 0 {
+		t.Errorf("bob off the slots has level %v; want 0", bob.Level)
+	}
+	// The host unmutes carol and unlocks her microphone.
+	drive(m, msgs(roomEv(signaling.RoomEvent{Kind: signaling.RoomMuted, User: "carol", By: "bob",
+		Muted: bptr(false), Locked: bptr(false)})))
+	if c, _ := r.Person("carol"); c.Muted || c.MicLocked {
+		t.Errorf("carol after the host unmuted her: %+v", c)
+	}
+	if len(r.Log) != 1 || r.Log[0].Text != "Bob Builder unmuted Carol Jones" {
+		t.Errorf("log = %+v; want Bob Builder unmuted Carol Jones", r.Log)
+	}
+	// Your connection is lost for good: the room view ends.
+	drive(m, msgs(roomEv(signaling.RoomEvent{Kind: signaling.ParticipantLeft, User: "alice",
+		Reason: signaling.LeftDisconnected})))
+	if m.room != nil || m.screen != screenHome {
+		t.Fatalf("after you were disconnected: room %+v, screen %v", m.room, m.screen)
+	}
+	if want := "You are no longer in the room standup: you left (disconnected)."; m.notice == nil ||
+		m.notice.text != want {
+		t.Errorf("notice = %+v; want %q", m.notice, want)
+	}
+}

@@ -3,10 +3,11 @@
 // The root Model routes messages to small components (ui/components/...),
 // all made with one common.Common bundle: one Styles (ui/styles) and one
 // KeyMap (ui/keymap), the logger and the clock. The call engine is seen
-// through two small interfaces declared here, Phone and Devices; its events
-// come in as messages through a command that waits on Phone.Events and is
-// re-armed after each one; user intents go out as Phone method calls made
-// in commands, one at a time and in order.
+// through small interfaces declared here, Phone and Devices (and the
+// server's API through People and Rooms); its events come in as messages
+// through a command that waits on Phone.Events and is re-armed after each
+// one; user intents go out as Phone method calls made in commands, one at
+// a time and in order.
 package ui
 
 import (
