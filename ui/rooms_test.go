@@ -97,6 +97,8 @@ func roomScreens() []scenario {
 			roomEv(signaling.RoomEvent{Kind: signaling.RoomRemoved, User: "alice", By: "bob"})))},
 		{"room_ended", concat(start, roomsPane(), inRoom("standup", signaling.RoleMember), msgs(
 			roomEv(signaling.RoomEvent{Kind: signaling.RoomEnded, Reason: signaling.EndedByHost})))},
+		{"room_listener", concat(start, inRoom("standup", signaling.RoleListener), msgs(press("m")))},
+		{"room_incoming_call", concat(member, msgs(inbound(signaling.Ringing, t0), press("a")))},
 		{"room_hostile", concat(start, inRoom("standup", signaling.RoleMember), msgs(
 			roomEv(signaling.RoomEvent{Kind: signaling.ParticipantJoined, User: "mallory",
 				Name: "Mallory" + hostileTitle, Role: signaling.RoleMember}),

@@ -24,7 +24,14 @@ func (m *Model) layout() {
 	st := m.common.Styles
 	m.header.SetSize(m.width, 1)
 	if m.incoming != nil {
-		m.banner.SetCall(*m.incoming, m.active != nil)
+		busy := ""
+		switch {
+		case m.active != nil:
+			busy = "hang up to answer"
+		case m.room != nil:
+			busy = "leave the room to answer"
+		}
+		m.banner.SetCall(*m.incoming, busy)
 	}
 	m.banner.SetSize(m.width, 0)
 	if m.active != nil {
