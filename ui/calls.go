@@ -59,6 +59,12 @@ func (m *Model) handleEvent(ev call.Event) tea.Cmd {
 		}
 	case call.Failure:
 		return m.failure(ev)
+	case call.RoomChanged:
+		return m.roomChanged(ev.RoomEvent)
+	case call.RoomLevels:
+		m.roomLevels(ev)
+	case call.RoomFailure:
+		return m.roomFailure(ev)
 	case call.MicWarning, call.DeviceChanged:
 		m.audioEvent(ev) // settings.go
 	default:

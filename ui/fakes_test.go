@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"strings"
@@ -11,6 +12,7 @@ import (
 	"github.com/charmbracelet/lipgloss"
 	"github.com/muesli/termenv"
 	"github.com/parley-voice/parley/call"
+	"github.com/parley-voice/parley/signaling"
 )
 
 // fakePhone is a Phone for tests: it records the calls made on it, and the
@@ -37,6 +39,17 @@ func (p *fakePhone) Hangup()                   { p.calls <- "Hangup()" }
 func (p *fakePhone) SetMuted(muted bool)       { p.calls <- fmt.Sprintf("SetMuted(%t)", muted) }
 func (p *fakePhone) Watch(users []string)      { p.watches <- users }
 func (p *fakePhone) Events() <-chan call.Event { return p.events }
+
+func (p *fakePhone) JoinRoom(name string, muted, listenOnly bool) {
+	p.calls <- fmt.Sprintf("JoinRoom(%s, %t, %t)", name, muted, listenOnly)
+}
+func (p *fakePhone) LeaveRoom() { p.calls <- "LeaveRoom()" }
+func (p *fakePhone) RoomMute(target string, muted, lock bool) {
+	p.calls <- fmt.Sprintf("RoomMute(%s, %t, %t)", target, muted, lock)
+}
+func (p *fakePhone) RoomRemove(target string) { p.calls <- "RoomRemove(" + target + ")" }
+func (p *fakePhone) LockRoom(locked bool)     { p.calls <- fmt.Sprintf("LockRoom(%t)", locked) }
+func (p *fakePhone) EndRoom()                 { p.calls <- "EndRoom()" }
 
 // close closes the event channel, as a phone that shuts down does.
 func (p *fakePhone) close() { p.once.Do(func() { close(p.events) }) }
@@ -197,4 +210,43 @@ func (s *fakeSettings) SetProcessing(p call.Processing) error {
 	defer s.mu.Unlock()
 	s.proc = p
 	return nil
+}
+
+// fakeRooms is a Rooms for tests: the rooms of sampleRooms, or err.
+type fakeRooms struct {
+	mu    sync.Mutex
+	rooms []signaling.Room
+	err   error
+	reads chan struct{} // one per call of Rooms
+}
+
+func newFakeRooms() *fakeRooms {
+	return &fakeRooms{rooms: sampleRooms(), reads: make(chan struct{}, 64)}
+}
+
+func (f *fakeRooms) Rooms(context.Context) ([]signaling.Room, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	select {
+	case f.reads <- struct{}{}:
+	default: // a test that no longer counts
+	}
+	return f.rooms, f.err
+}
+
+// sampleRooms are the team's rooms in the tests: standup with bob hosting
+// and two more in it, a locked design review, and a session that opens in
+// two hours.
+func sampleRooms() []signaling.Room {
+	start := t0.Add(2 * time.Hour)
+	return []signaling.Room{
+		{Name: "standup", Host: "bob", Created: t0.Add(-time.Hour), Participants: []signaling.Participant{
+			{User: "carol", Name: "Carol Jones", Role: signaling.RoleMember},
+			{User: "bob", Name: "Bob Builder", Role: signaling.RoleHost},
+			{User: "dave", Role: signaling.RoleListener},
+		}},
+		{Name: "design-review", Host: "erin", Locked: true, Created: t0.Add(-time.Hour),
+			Participants: []signaling.Participant{{User: "erin", Role: signaling.RoleHost}}},
+		{Name: "friday-demo", Host: "alice", Created: t0.Add(-time.Hour), Start: &start},
+	}
 }

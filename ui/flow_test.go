@@ -47,8 +47,17 @@ type flow struct {
 // (unless historyPath is given) and waits for its first Watch.
 func startFlow(t *testing.T, historyPath string) *flow {
 	t.Helper()
+	return startFlowWith(t, historyPath, nil)
+}
+
+// startFlowWith is startFlow with the options changed by edit first.
+func startFlowWith(t *testing.T, historyPath string, edit func(*Options)) *flow {
+	t.Helper()
 	f := &flow{t: t, phone: newFakePhone(), devices: newFakeDevices(), clock: &clock{t: t0}, bell: make(bellWriter, 8)}
 	f.opts = testOptions(f.phone, f.devices, f.clock)
+	if edit != nil {
+		edit(&f.opts)
+	}
 	if historyPath == "" {
 		historyPath = filepath.Join(t.TempDir(), "state", "parley", "history.jsonl")
 	}
@@ -486,5 +495,6 @@ func TestRunNeedsPhone(t *testing.T) {
 
 var _ tea.Model = (*Model)(nil)
 
-// The call engine is the UI's Phone.
-var _ Phone = (*call.Phone)(nil)
+// The call engine is the UI's Phone through a small adapter
+// (internal/cli's uiPhone: JoinRoom takes the room options as booleans);
+// internal/cli checks that it is one.

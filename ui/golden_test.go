@@ -205,11 +205,14 @@ func scenarioOptions(name string, o *Options) {
 	case "add_contact", "contact_added", "guest_link_prompt":
 		o.People = newFakePeople()
 	}
+	if strings.HasPrefix(name, "room") {
+		o.Rooms = newFakeRooms()
+	}
 }
 
 func screens() []scenario {
 	start := startMsgs()
-	return []scenario{
+	list := []scenario{
 		{"connecting", nil},
 		{"contacts", start},
 		{"contacts_filter", concat(start, msgs(press("/")), typeText("ar"))},
@@ -352,6 +355,7 @@ func screens() []scenario {
 		{"hostile_text", hostileMsgs()},
 		{"hostile_text_recent", concat(hostileMsgs(), msgs(press("tab")))},
 	}
+	return append(list, roomScreens()...) // rooms_test.go
 }
 
 // TestHostileTextIsShownEscaped: the escape sequences in names, reasons and

@@ -37,6 +37,16 @@ func harmless(msg tea.Msg) tea.Msg {
 	case contactAddedMsg:
 		msg.person, msg.err = harmlessPerson(msg.person), harmlessErr(msg.err)
 		return msg
+	case roomsLoadedMsg:
+		if msg.rooms != nil {
+			rooms := make([]signaling.Room, len(msg.rooms))
+			for i, r := range msg.rooms {
+				rooms[i] = harmlessRoom(r)
+			}
+			msg.rooms = rooms
+		}
+		msg.err = harmlessErr(msg.err)
+		return msg
 	case linkMadeMsg:
 		l := &msg.link
 		for _, s := range []*string{&l.URL, &l.Code, &l.Host, &l.HostName, &l.Guest, &l.GuestName} {
@@ -69,8 +79,67 @@ func harmlessEvent(ev call.Event) call.Event {
 			ev.Err = &signaling.Error{Code: ev.Err.Code, Name: p(ev.Err.Name), Message: p(ev.Err.Message)}
 		}
 		return ev
+	case call.RoomChanged:
+		e := &ev.RoomEvent
+		for _, s := range []*string{&e.Room, &e.User, &e.Name, &e.By, &e.Reason} {
+			*s = p(*s)
+		}
+		e.Role = signaling.RoomRole(p(string(e.Role)))
+		if e.Slots != nil {
+			slots := make([]string, len(e.Slots))
+			for i, s := range e.Slots {
+				slots[i] = p(s)
+			}
+			e.Slots = slots
+		}
+		e.Participants = harmlessParticipants(e.Participants)
+		return ev
+	case call.RoomLevels:
+		ev.Room = p(ev.Room)
+		if ev.Heard != nil {
+			heard := make(map[string]float64, len(ev.Heard))
+			for u, l := range ev.Heard {
+				heard[p(u)] = l
+			}
+			ev.Heard = heard
+		}
+		return ev
+	case call.RoomFailure:
+		ev.Room = p(ev.Room)
+		if ev.Err != nil {
+			ev.Err = &signaling.Error{Code: ev.Err.Code, Name: p(ev.Err.Name), Message: p(ev.Err.Message)}
+		}
+		return ev
 	}
 	return ev
+}
+
+// harmlessRoom returns r with its names and ids made harmless.
+func harmlessRoom(r signaling.Room) signaling.Room {
+	p := signaling.Printable
+	r.Name, r.Host = p(r.Name), p(r.Host)
+	if r.Invited != nil {
+		invited := make([]string, len(r.Invited))
+		for i, u := range r.Invited {
+			invited[i] = p(u)
+		}
+		r.Invited = invited
+	}
+	r.Participants = harmlessParticipants(r.Participants)
+	return r
+}
+
+func harmlessParticipants(ps []signaling.Participant) []signaling.Participant {
+	if ps == nil {
+		return nil
+	}
+	out := make([]signaling.Participant, len(ps))
+	for i, pt := range ps {
+		pt.User, pt.Name = signaling.Printable(pt.User), signaling.Printable(pt.Name)
+		pt.Role = signaling.RoomRole(signaling.Printable(string(pt.Role)))
+		out[i] = pt
+	}
+	return out
 }
 
 func harmlessRecord(r history.Record) history.Record {

@@ -23,6 +23,8 @@ import (
 	"github.com/parley-voice/parley/ui/components/helpview"
 	"github.com/parley-voice/parley/ui/components/prompt"
 	"github.com/parley-voice/parley/ui/components/recents"
+	"github.com/parley-voice/parley/ui/components/rooms"
+	"github.com/parley-voice/parley/ui/components/roomview"
 	"github.com/parley-voice/parley/ui/history"
 	"github.com/parley-voice/parley/ui/keymap"
 	"github.com/parley-voice/parley/ui/styles"
@@ -31,17 +33,19 @@ import (
 // screen is what the body of the screen shows.
 type screen int
 
-// The screens. Home and call are the base screens; the others open over
+// The screens. Home, call and room are the base screens; the others open over
 // them and go back to the base screen when closed.
 const (
-	screenHome     screen = iota // the contacts or recent-calls pane
-	screenCall                   // an outgoing call, or a call in progress
-	screenHelp                   // every key
-	screenDevices                // the audio device picker
-	screenSettings               // the audio settings (settings.go)
-	screenPrompt                 // the dial prompt
-	screenSearch                 // the add-contact dialog: a search of the directory
-	screenQuit                   // "A call is up: hang up and quit? y/n"
+	screenHome        screen = iota // the contacts, recent-calls or rooms pane
+	screenCall                      // an outgoing call, or a call in progress
+	screenRoom                      // the room you are in, or joining (rooms.go)
+	screenHelp                      // every key
+	screenDevices                   // the audio device picker
+	screenSettings                  // the audio settings (settings.go)
+	screenPrompt                    // the dial prompt
+	screenSearch                    // the add-contact dialog: a search of the directory
+	screenQuit                      // "A call is up: hang up and quit? y/n"
+	screenRoomConfirm               // a host action to confirm: remove someone, end the room
 )
 
 // pane is the pane the home screen shows.
@@ -51,6 +55,7 @@ type pane int
 const (
 	paneContacts pane = iota
 	paneRecents
+	paneRooms // only with Options.Rooms
 )
 
 // noticeKind says how a notice is styled.
@@ -70,8 +75,12 @@ type notice struct {
 	text string
 }
 
-// quitQuestion is what the quit confirmation asks.
-const quitQuestion = "A call is up: hang up and quit? y/n"
+// quitQuestion is what the quit confirmation asks; roomQuitQuestion, in a
+// room.
+const (
+	quitQuestion     = "A call is up: hang up and quit? y/n"
+	roomQuitQuestion = "You are in a room: leave it and quit? y/n"
+)
 
 // Model is the root model. Make it with New.
 type Model struct {
@@ -88,6 +97,9 @@ type Model struct {
 	contacts  []string // shown: the config's, then the server's
 
 	people         People
+	roomsAPI       Rooms // nil: no rooms pane
+	roomsEvery     time.Duration
+	roomsGen       int // the current run of reads of the open rooms pane
 	presenceSet    PresenceSetter
 	configContacts []string
 	serverContacts []string
@@ -106,6 +118,9 @@ type Model struct {
 	contactsPane *contacts.Model
 	recents      *recents.Model
 	callView     *callview.Model
+	roomsPane    *rooms.Model
+	roomView     *roomview.Model
+	roomConfirm  *confirm.Model
 	banner       *banner.Model
 	devices      *devices.Model
 	help         *helpview.Model
@@ -119,6 +134,9 @@ type Model struct {
 	// while another is up.
 	active   *common.Call
 	incoming *common.Call
+	// room is the room you are in, or joining; never with active.
+	room    *common.Room
+	roomAsk roomQuestion // the host action screenRoomConfirm asks about
 
 	notice   *notice
 	records  []history.Record // newest first
@@ -173,6 +191,7 @@ func New(opts Options) *Model {
 		self:      opts.Self,
 		presence:  map[string]common.Presence{},
 		people:    opts.People,
+		roomsAPI:  opts.Rooms,
 		names:     map[string]string{},
 		lastSeen:  map[string]time.Time{},
 		notify:    map[string]bool{},
@@ -181,6 +200,10 @@ func New(opts Options) *Model {
 	}
 	if opts.Presence != nil {
 		m.presenceSet = opts.Presence
+	}
+	m.roomsEvery = opts.RoomsEvery
+	if m.roomsEvery <= 0 {
+		m.roomsEvery = DefaultRoomsEvery
 	}
 	m.idleAfter = opts.IdleAfter
 	if m.idleAfter == 0 {
@@ -200,6 +223,9 @@ func New(opts Options) *Model {
 	m.header = header.New(c, signaling.Label(opts.Self, opts.SelfName), opts.Server)
 	m.recents = recents.New(c, m.personOf)
 	m.callView = callview.New(c)
+	m.roomsPane = rooms.New(c)
+	m.roomView = roomview.New(c)
+	m.roomConfirm = confirm.New(c, "")
 	m.banner = banner.New(c)
 	m.devices = devices.New(c)
 	m.audio = newAudioSettings(c, opts.Settings)
@@ -222,6 +248,9 @@ func (m *Model) Init() tea.Cmd {
 	if m.people != nil {
 		cmds = append(cmds, loadContacts(m.people))
 	}
+	if m.roomsAPI != nil {
+		cmds = append(cmds, loadRooms(m.roomsAPI))
+	}
 	if m.presenceSet != nil && m.idleAfter > 0 {
 		cmds = append(cmds, idleCheck(m.idleEvery(), m.done))
 	}
@@ -230,11 +259,25 @@ func (m *Model) Init() tea.Cmd {
 
 // base is the screen overlays go back to.
 func (m *Model) base() screen {
-	if m.active != nil {
+	switch {
+	case m.active != nil:
 		return screenCall
+	case m.room != nil:
+		return screenRoom
 	}
 	return screenHome
 }
+
+// panes is how many panes the home screen has.
+func (m *Model) panes() pane {
+	if m.roomsAPI != nil {
+		return paneRooms + 1
+	}
+	return paneRooms
+}
+
+// up reports whether a call or a room is up: quitting asks first.
+func (m *Model) up() bool { return m.active != nil || m.room != nil }
 
 // tooSmall reports whether the terminal is below the minimum size.
 func (m *Model) tooSmall() bool { return m.width < MinWidth || m.height < MinHeight }

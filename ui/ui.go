@@ -3,10 +3,11 @@
 // The root Model routes messages to small components (ui/components/...),
 // all made with one common.Common bundle: one Styles (ui/styles) and one
 // KeyMap (ui/keymap), the logger and the clock. The call engine is seen
-// through two small interfaces declared here, Phone and Devices; its events
-// come in as messages through a command that waits on Phone.Events and is
-// re-armed after each one; user intents go out as Phone method calls made
-// in commands, one at a time and in order.
+// through small interfaces declared here, Phone and Devices (and the
+// server's API through People and Rooms); its events come in as messages
+// through a command that waits on Phone.Events and is re-armed after each
+// one; user intents go out as Phone method calls made in commands, one at
+// a time and in order.
 package ui
 
 import (
@@ -21,6 +22,7 @@ import (
 	tea "github.com/charmbracelet/bubbletea"
 	"github.com/charmbracelet/lipgloss"
 	"github.com/parley-voice/parley/call"
+	"github.com/parley-voice/parley/signaling"
 	"github.com/parley-voice/parley/ui/keymap"
 )
 
@@ -34,6 +36,21 @@ type Phone interface {
 	SetMuted(muted bool)
 	Watch(users []string)      // presence of these users comes back as call.Presence events
 	Events() <-chan call.Event // closed when the phone shuts down
+
+	// Rooms (results come back as call.RoomChanged, call.RoomLevels and
+	// call.RoomFailure events). SetMuted mutes you in the room you are in.
+	JoinRoom(name string, muted, listenOnly bool)
+	LeaveRoom()
+	RoomMute(target string, muted, lock bool) // host: mute or unmute another participant; lock their microphone
+	RoomRemove(target string)                 // host
+	LockRoom(locked bool)                     // host
+	EndRoom()                                 // host: ends the room for everyone
+}
+
+// Rooms lists the team's rooms that have not ended, with who is in them.
+// It blocks: the UI calls it in commands. *signaling.API is one.
+type Rooms interface {
+	Rooms(ctx context.Context) ([]signaling.Room, error)
 }
 
 // Devices lists and saves the audio devices (names as shown to the user).
@@ -65,6 +82,12 @@ type Options struct {
 	// SelfName is the signed-in user's display name (updated by
 	// call.Connected events).
 	SelfName string
+	// Rooms lists the team's rooms for the rooms pane; nil hides the pane
+	// (the Phone's room methods are then never called).
+	Rooms Rooms
+	// RoomsEvery is how often the open rooms pane is read again; 0 is
+	// DefaultRoomsEvery.
+	RoomsEvery time.Duration
 	// People is the team's directory and the contacts kept on the server;
 	// nil shows the config's contacts only, and + cannot add any.
 	People People

@@ -12,10 +12,13 @@ import (
 // Update implements tea.Model.
 func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	cmd := m.update(msg)
-	if m.screen == screenQuit && (m.active == nil || m.quitting) {
+	if m.screen == screenQuit && (!m.up() || m.quitting) {
 		m.screen = m.base()
 	}
-	if m.screen == screenHome || m.screen == screenCall {
+	if m.screen == screenRoomConfirm && m.room == nil {
+		m.screen = m.base()
+	}
+	if m.screen == screenHome || m.screen == screenCall || m.screen == screenRoom {
 		m.screen = m.base()
 	}
 	if m.quitting {
@@ -107,6 +110,16 @@ func (m *Model) update(msg tea.Msg) tea.Cmd {
 	case contactsLoadedMsg:
 		return m.contactsLoaded(msg)
 
+	case roomsLoadedMsg:
+		m.roomsLoaded(msg)
+		return nil
+
+	case roomsTickMsg:
+		return m.roomsTick(msg)
+
+	case common.JoinRoomMsg:
+		return m.joinRoom(msg.Name)
+
 	case contactAddedMsg:
 		return m.contactAdded(msg)
 
@@ -148,6 +161,9 @@ func (m *Model) update(msg tea.Msg) tea.Cmd {
 		return nil
 
 	case common.ConfirmMsg:
+		if m.screen == screenRoomConfirm {
+			return m.roomConfirmed(msg.Yes)
+		}
 		if !msg.Yes {
 			m.screen = m.base()
 			return nil
@@ -190,6 +206,10 @@ func (m *Model) handleKey(k tea.KeyMsg) tea.Cmd {
 		_, cmd := m.confirm.Update(k)
 		return cmd
 	}
+	if m.screen == screenRoomConfirm {
+		_, cmd := m.roomConfirm.Update(k)
+		return cmd
+	}
 
 	// The incoming call's keys work over every screen. No text input has
 	// the keyboard while a call rings: they are closed when it comes in,
@@ -229,6 +249,8 @@ func (m *Model) handleKey(k tea.KeyMsg) tea.Cmd {
 		return m.audio.key(k)
 	case screenCall:
 		return m.callKey(k)
+	case screenRoom:
+		return m.roomKey(k)
 	}
 	return m.homeKey(k)
 }
@@ -284,7 +306,10 @@ func (m *Model) homeKey(k tea.KeyMsg) tea.Cmd {
 		}
 		return m.openDirectory()
 	case key.Matches(k, km.NextPane):
-		m.pane = 1 - m.pane
+		m.pane = (m.pane + 1) % m.panes()
+		if m.pane == paneRooms {
+			return m.refreshRooms()
+		}
 		return nil
 	case key.Matches(k, km.Filter) && m.incoming != nil:
 		return nil
@@ -294,10 +319,13 @@ func (m *Model) homeKey(k tea.KeyMsg) tea.Cmd {
 		return nil
 	}
 	var cmd tea.Cmd
-	if m.pane == paneContacts {
+	switch m.pane {
+	case paneContacts:
 		_, cmd = m.contactsPane.Update(k)
-	} else {
+	case paneRecents:
 		_, cmd = m.recents.Update(k)
+	case paneRooms:
+		_, cmd = m.roomsPane.Update(k)
 	}
 	return cmd
 }
@@ -328,7 +356,11 @@ func (m *Model) requestQuit() tea.Cmd {
 	if m.phoneClosed {
 		return tea.Quit
 	}
-	if m.active != nil {
+	if m.up() {
+		m.confirm.SetQuestion(quitQuestion)
+		if m.active == nil {
+			m.confirm.SetQuestion(roomQuitQuestion)
+		}
 		m.screen = screenQuit
 		return nil
 	}
@@ -345,6 +377,9 @@ func (m *Model) hangupAndQuit() tea.Cmd {
 	var cmd tea.Cmd
 	if m.active != nil && !m.active.Ending {
 		cmd = m.hangup()
+	}
+	if m.room != nil {
+		cmd = tea.Batch(cmd, m.leaveRoom())
 	}
 	return tea.Batch(cmd, m.beginQuit())
 }
@@ -378,6 +413,9 @@ func (m *Model) dial(user string) tea.Cmd {
 	case m.active != nil:
 		m.setNotice(noticeError, "Hang up the current call first.")
 		return nil
+	case m.room != nil:
+		m.setNotice(noticeError, "Leave the room "+m.room.Name+" first (l), then call.")
+		return nil
 	case m.incoming != nil:
 		m.setNotice(noticeError, "Answer or reject the incoming call first.")
 		return nil
@@ -400,6 +438,9 @@ func (m *Model) answer() tea.Cmd {
 		return nil
 	case m.active != nil:
 		m.setNotice(noticeError, "Hang up the current call first, then answer.")
+		return nil
+	case m.room != nil:
+		m.setNotice(noticeError, "Leave the room "+m.room.Name+" first (l), then answer.")
 		return nil
 	}
 	c.Answering = true
@@ -450,6 +491,10 @@ func (m *Model) phoneStopped() tea.Cmd {
 	m.header.SetState(header.Offline, "the phone stopped")
 	m.common.Logger.Warn("ui: the phone's event channel was closed")
 	var cmds []tea.Cmd
+	if m.room != nil {
+		m.room = nil
+		m.setNotice(noticeError, "parley's call engine stopped: you are no longer in the room.")
+	}
 	for _, c := range []*common.Call{m.incoming, m.active} {
 		if c != nil {
 			cmds = append(cmds, m.finish(c, signaling.Failed, 0, "parley's call engine stopped", m.common.Now()))

@@ -24,17 +24,28 @@ func (m *Model) layout() {
 	st := m.common.Styles
 	m.header.SetSize(m.width, 1)
 	if m.incoming != nil {
-		m.banner.SetCall(*m.incoming, m.active != nil)
+		busy := ""
+		switch {
+		case m.active != nil:
+			busy = "hang up to answer"
+		case m.room != nil:
+			busy = "leave the room to answer"
+		}
+		m.banner.SetCall(*m.incoming, busy)
 	}
 	m.banner.SetSize(m.width, 0)
 	if m.active != nil {
 		m.callView.SetCall(*m.active)
 	}
+	if m.room != nil {
+		m.roomView.SetRoom(*m.room)
+	}
 
 	w := m.width - st.Pane.GetHorizontalFrameSize()
 	h := m.bodyHeight() - st.Pane.GetVerticalFrameSize()
 	for _, c := range []common.Component{
-		m.contactsPane, m.recents, m.callView, m.devices, m.audio.view, m.help, m.prompt, m.directory, m.confirm,
+		m.contactsPane, m.recents, m.roomsPane, m.callView, m.roomView, m.devices, m.audio.view, m.help, m.prompt,
+		m.directory, m.confirm, m.roomConfirm,
 	} {
 		c.SetSize(w, h)
 	}
@@ -96,9 +107,16 @@ func (m *Model) bodyView() string {
 		return m.directory.View()
 	case screenQuit:
 		return m.confirm.View()
+	case screenRoom:
+		return m.roomView.View()
+	case screenRoomConfirm:
+		return m.roomConfirm.View()
 	}
-	if m.pane == paneRecents {
+	switch m.pane {
+	case paneRecents:
 		return m.recents.View()
+	case paneRooms:
+		return m.roomsPane.View()
 	}
 	return m.contactsPane.View()
 }
@@ -115,6 +133,9 @@ func (m *Model) tabsView() string {
 	names := []string{
 		fmt.Sprintf("Contacts %d/%d online", online, len(m.contacts)),
 		fmt.Sprintf("Recent calls %d", m.recents.Len()),
+	}
+	if m.roomsAPI != nil {
+		names = append(names, fmt.Sprintf("Rooms %d", m.roomsPane.Len()))
 	}
 	tabs := make([]string, len(names))
 	for i, n := range names {
@@ -219,7 +240,8 @@ func (m *Model) footerKeys() []footerKey {
 	}
 	switch m.screen {
 	case screenHome:
-		if m.pane == paneContacts {
+		switch m.pane {
+		case paneContacts:
 			add(rankScreen, m.contactsPane.ShortHelp()...)
 			if m.contactsPane.Filtering() {
 				return keys
@@ -229,13 +251,18 @@ func (m *Model) footerKeys() []footerKey {
 				notify.SetHelp(notify.Help().Key, "notify when online")
 				add(rankOptional, notify)
 			}
-		} else {
+		case paneRecents:
 			add(rankScreen, m.recents.ShortHelp()...)
+		case paneRooms:
+			add(rankScreen, m.roomsPane.ShortHelp()...)
 		}
 		next := km.NextPane
-		if m.pane == paneContacts {
+		switch (m.pane + 1) % m.panes() {
+		case paneRecents:
 			next.SetHelp(next.Help().Key, "recent")
-		} else {
+		case paneRooms:
+			next.SetHelp(next.Help().Key, "rooms")
+		default:
 			next.SetHelp(next.Help().Key, "contacts")
 		}
 		add(rankScreen, next)
@@ -249,6 +276,18 @@ func (m *Model) footerKeys() []footerKey {
 	case screenCall:
 		add(rankPinned, m.callView.ShortHelp()...)
 		general()
+	case screenRoom:
+		// Mute and leave stay; the host's keys go before the general ones.
+		for _, b := range m.roomView.ShortHelp() {
+			rank := rankScreen
+			if slices.Equal(b.Keys(), km.Mute.Keys()) || slices.Equal(b.Keys(), km.LeaveRoom.Keys()) {
+				rank = rankPinned
+			}
+			add(rank, b)
+		}
+		general()
+	case screenRoomConfirm:
+		add(rankPinned, m.roomConfirm.ShortHelp()...)
 	case screenHelp:
 		add(rankPinned, m.help.ShortHelp()...)
 		add(rankPinned, km.Quit)

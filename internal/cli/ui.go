@@ -18,8 +18,10 @@ import (
 	"github.com/parley-voice/parley/ui"
 )
 
-// The device manager is the UI's picker and settings screen.
+// The device manager is the UI's picker and settings screen; the phone,
+// through uiPhone, is the UI's Phone.
 var (
+	_ ui.Phone    = uiPhone{}
 	_ ui.Devices  = (*devices.Manager)(nil)
 	_ ui.Settings = (*devices.Manager)(nil)
 )
@@ -80,7 +82,7 @@ func (e *env) openUI(ctx context.Context, log *slog.Logger, contacts []string) e
 		Self:        ph.User(),
 		Server:      cfg.Server,
 		Contacts:    contacts,
-		Phone:       ph,
+		Phone:       uiPhone{ph},
 		Devices:     devs,
 		Settings:    devs,
 		People:      e.peopleAPI(cfg, tok, src),
@@ -94,6 +96,21 @@ func (e *env) openUI(ctx context.Context, log *slog.Logger, contacts []string) e
 	}
 	return nil
 }
+
+// uiPhone is the phone as the UI sees it. call.Phone does not have its room
+// methods yet (issue 17): until it does, these stand in for them, and the UI
+// runs without its rooms pane (Options.Rooms is nil), the only caller. Once
+// it has them, only JoinRoom stays here, calling
+// p.Phone.JoinRoom(name, call.RoomOptions{Muted: muted, ListenOnly: listenOnly}),
+// and Options.Rooms is the people API.
+type uiPhone struct{ *call.Phone }
+
+func (uiPhone) JoinRoom(string, bool, bool) {}
+func (uiPhone) LeaveRoom()                  {}
+func (uiPhone) RoomMute(string, bool, bool) {}
+func (uiPhone) RoomRemove(string)           {}
+func (uiPhone) LockRoom(bool)               {}
+func (uiPhone) EndRoom()                    {}
 
 // copyToTerminal puts text on the clipboard of the terminal parley runs
 // in, with an OSC 52 sequence (through tmux or screen when parley runs in

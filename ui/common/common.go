@@ -119,3 +119,12 @@ type AddContactMsg struct{ User string }
 func AddContact(user string) tea.Cmd {
 	return func() tea.Msg { return AddContactMsg{User: user} }
 }
+
+// JoinRoomMsg asks the root model to join the room Name (enter in the
+// rooms pane).
+type JoinRoomMsg struct{ Name string }
+
+// JoinRoom returns a command that sends JoinRoomMsg for name.
+func JoinRoom(name string) tea.Cmd {
+	return func() tea.Msg { return JoinRoomMsg{Name: name} }
+}

@@ -9,11 +9,11 @@ import "github.com/charmbracelet/bubbles/key"
 // KeyMap is every key binding of the UI. Several bindings share a key
 // (esc, enter) where the screens they belong to never overlap.
 type KeyMap struct {
-	// Lists: contacts, recent calls, devices.
+	// Lists: contacts, recent calls, rooms, devices.
 	Up         key.Binding
 	Down       key.Binding
 	Call       key.Binding // enter: call the selected contact or recent peer
-	NextPane   key.Binding // tab: contacts ⇄ recent calls
+	NextPane   key.Binding // tab: contacts → recent calls → rooms
 	Filter     key.Binding // /: filter the contacts
 	Apply      key.Binding // enter: stop typing, keep the filter
 	Clear      key.Binding // esc: clear the filter
@@ -29,6 +29,15 @@ type KeyMap struct {
 	Hangup  key.Binding
 	Cancel  key.Binding // h or esc: cancel an outgoing call still ringing
 	Dismiss key.Binding // esc: hide how the last call ended
+
+	// Rooms. m (Mute) mutes you in a room too.
+	JoinRoom  key.Binding // enter: join the selected room
+	LeaveRoom key.Binding // l: leave the room (esc too, while joining)
+	MuteOther key.Binding // M: host: mute or unmute the selected participant
+	LockMic   key.Binding // K: host: lock the selected participant's microphone muted, or unlock it
+	Remove    key.Binding // x: host: remove the selected participant
+	LockRoom  key.Binding // L: host: lock or unlock the room
+	EndRoom   key.Binding // E: host: end the room for everyone
 
 	// Dialogs and overlays.
 	Choose     key.Binding // enter: choose a device, confirm the dial prompt
@@ -73,6 +82,14 @@ func DefaultKeyMap() *KeyMap {
 		Cancel:  key.NewBinding(key.WithKeys("h", "esc"), key.WithHelp("h/esc", "cancel call")),
 		Dismiss: key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "dismiss")),
 
+		JoinRoom:  key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "join room")),
+		LeaveRoom: key.NewBinding(key.WithKeys("l"), key.WithHelp("l", "leave room")),
+		MuteOther: key.NewBinding(key.WithKeys("M"), key.WithHelp("M", "host: mute/unmute them")),
+		LockMic:   key.NewBinding(key.WithKeys("K"), key.WithHelp("K", "host: lock/unlock their mic")),
+		Remove:    key.NewBinding(key.WithKeys("x"), key.WithHelp("x", "host: remove them")),
+		LockRoom:  key.NewBinding(key.WithKeys("L"), key.WithHelp("L", "host: lock/unlock room")),
+		EndRoom:   key.NewBinding(key.WithKeys("E"), key.WithHelp("E", "host: end room for all")),
+
 		Choose:     key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "choose")),
 		SwitchList: key.NewBinding(key.WithKeys("tab", "left", "right"), key.WithHelp("tab/←/→", "inputs/outputs")),
 		Close:      key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "close")),
@@ -93,6 +110,8 @@ func (k *KeyMap) Groups() []Group {
 		{"Contacts & recent calls", []key.Binding{k.Up, k.Down, k.Call, k.NextPane, k.Filter, k.Apply, k.Clear,
 			k.CallUser, k.AddContact, k.Notify, k.GuestLink}},
 		{"Calls", []key.Binding{k.Answer, k.Reject, k.Mute, k.Hangup, k.Cancel, k.Dismiss}},
+		{"Rooms", []key.Binding{k.JoinRoom, k.Mute, k.LeaveRoom, k.MuteOther, k.LockMic, k.Remove, k.LockRoom,
+			k.EndRoom}},
 		{"Dialogs", []key.Binding{k.Choose, k.SwitchList, k.Toggle, k.Close, k.Yes, k.No}},
 		{"General", []key.Binding{k.Settings, k.Devices, k.Help, k.Quit}},
 	}

@@ -16,14 +16,15 @@ import (
 type Model struct {
 	common common.Common
 	call   common.Call
-	busy   bool // another call is up: it must end before this one is answered
+	busy   string // what must end before this call is answered ("hang up to answer"), or ""
 }
 
 // New returns a banner with no call.
 func New(c common.Common) *Model { return &Model{common: c} }
 
-// SetCall sets the incoming call; busy is set when another call is up.
-func (m *Model) SetCall(c common.Call, busy bool) { m.call, m.busy = c, busy }
+// SetCall sets the incoming call; busy, when another call or a room is
+// up, says what to do first ("hang up to answer").
+func (m *Model) SetCall(c common.Call, busy string) { m.call, m.busy = c, busy }
 
 // SetSize implements common.Component; the banner's height is its own.
 func (m *Model) SetSize(width, height int) { m.common.SetSize(width, height) }
@@ -40,7 +41,7 @@ func (m *Model) ShortHelp() []key.Binding {
 	switch {
 	case m.call.Answering || m.call.Rejecting:
 		return nil
-	case m.busy:
+	case m.busy != "":
 		return []key.Binding{m.word(km.Reject, "turn away")}
 	}
 	return []key.Binding{m.word(km.Answer, "let in"), m.word(km.Reject, "turn away")}
@@ -79,8 +80,8 @@ func (m *Model) View() string {
 		for _, b := range m.ShortHelp() {
 			parts = append(parts, b.Help().Key+" "+b.Help().Desc)
 		}
-		if m.busy {
-			parts = append(parts, "hang up to answer")
+		if m.busy != "" {
+			parts = append(parts, m.busy)
 		}
 		keys = strings.Join(parts, " · ")
 	}
