@@ -107,6 +107,33 @@ type Failure struct {
 	Err    *signaling.Error
 }
 
+// RoomChanged is a room event from the server, for the room this phone is
+// in (signaling.RoomEvent says which kind). A room_event of kind joined
+// means the phone is in the room; removed or room_ended, that it left.
+type RoomChanged struct {
+	signaling.RoomEvent
+}
+
+// RoomLevels are the levels in the room this phone is in, about ten times
+// a second while its media flows, on the scale of Levels: the microphone's
+// and, for each participant heard now (on a receive slot), theirs.
+type RoomLevels struct {
+	Room        string
+	Mic         float64
+	MicSpeaking bool
+	Heard       map[string]float64 // user id → level; the others are silent
+}
+
+// RoomFailure is a refusal or error about a room action (a join refused,
+// a host action by a member, ...); the phone stays where it was.
+type RoomFailure struct {
+	Room string
+	Err  *signaling.Error
+}
+
+func (RoomChanged) event()   {}
+func (RoomLevels) event()    {}
+func (RoomFailure) event()   {}
 func (Connected) event()     {}
 func (StatusChanged) event() {}
 func (Muted) event()         {}
