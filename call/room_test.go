@@ -1,0 +1,531 @@
+package call_test
+
+import (
+	"context"
+	"math"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+	"github.com/pion/rtp"
+	"github.com/pion/webrtc/v4"
+
+	"github.com/parley-voice/parley/audio"
+	"github.com/parley-voice/parley/call"
+	"github.com/parley-voice/parley/internal/audiotest"
+	"github.com/parley-voice/parley/signaling"
+)
+
+// Until the server has rooms, the room's side is played here: a signaling
+// endpoint that signs one user in and hands their room messages to the
+// test (roomStub), and a real Pion peer that answers the offer as the
+// room's node will (sfu): receive-only for the microphone, and a track on
+// each receive slot ("slot0".., stream "room"), which sends Opus it
+// packetizes itself, as the forwarding does.
+
+// roomStub is the signaling end: it welcomes the one client that connects
+// and passes every message it sends to msgs.
+type roomStub struct {
+	t    *testing.T
+	srv  *httptest.Server
+	msgs chan signaling.Message
+	out  chan signaling.Message
+}
+
+func newRoomStub(t *testing.T, user string) *roomStub {
+	s := &roomStub{t: t, msgs: make(chan signaling.Message, 64), out: make(chan signaling.Message, 64)}
+	s.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, err := websocket.Accept(w, r, nil)
+		if err != nil {
+			return
+		}
+		defer c.CloseNow()
+		ctx := r.Context()
+		if _, _, err := c.Read(ctx); err != nil { // connect
+			return
+		}
+		b, _ := signaling.Encode(signaling.Message{Type: signaling.TypeWelcome, User: user, Session: "s1"})
+		if c.Write(ctx, websocket.MessageText, b) != nil {
+			return
+		}
+		go func() {
+			for {
+				select {
+				case m := <-s.out:
+					b, _ := signaling.Encode(m)
+					if c.Write(ctx, websocket.MessageText, b) != nil {
+						return
+					}
+				case <-ctx.Done():
+					return
+				}
+			}
+		}()
+		for {
+			_, b, err := c.Read(ctx)
+			if err != nil {
+				return
+			}
+			m, err := signaling.DecodeClient(b)
+			if err != nil {
+				t.Errorf("the client sent %s: %v", b, err)
+				continue
+			}
+			s.msgs <- m
+		}
+	}))
+	t.Cleanup(s.srv.Close)
+	return s
+}
+
+// expect returns the next message from the client, which must be of type
+// typ.
+func (s *roomStub) expect(typ signaling.Type) signaling.Message {
+	s.t.Helper()
+	for {
+		select {
+		case m := <-s.msgs:
+			if m.Type == signaling.TypePing {
+				continue
+			}
+			if m.Type != typ {
+				s.t.Fatalf("the client sent %+v, want %s", m, typ)
+			}
+			return m
+		case <-time.After(10 * time.Second):
+			s.t.Fatalf("the client sent no %s within 10 s", typ)
+		}
+	}
+}
+
+func (s *roomStub) event(ev signaling.RoomEvent, sdp string) {
+	ev.Time = time.Now()
+	s.out <- signaling.Message{Type: signaling.TypeRoomEvent, RoomEvent: &ev, SDP: sdp}
+}
+
+// sfu is the room's node for one participant: it receives their
+// microphone and records the audio level of each packet, and plays a tone
+// on each receive slot.
+type sfu struct {
+	t    *testing.T
+	pc   *webrtc.PeerConnection
+	quit chan struct{}
+	wg   sync.WaitGroup
+
+	mu     sync.Mutex
+	levels []byte        // the level extension's byte of every packet received: V bit and -dBov
+	noExt  int           // packets without it
+	got    chan struct{} // a packet arrived
+
+	hz [signaling.RoomSlots]atomic.Int64 // the tone each slot plays; a change is a new speaker
+}
+
+const slotAmp = 0.2 // each slot's tone: three of them sum to 0.6 of full scale, unclipped
+
+func newSFU(t *testing.T, offer string, hz [signaling.RoomSlots]int64) (*sfu, string) {
+	t.Helper()
+	me := &webrtc.MediaEngine{}
+	codec := webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2,
+		SDPFmtpLine: "minptime=10;useinbandfec=1"}
+	if err := me.RegisterCodec(webrtc.RTPCodecParameters{RTPCodecCapability: codec, PayloadType: 111},
+		webrtc.RTPCodecTypeAudio); err != nil {
+		t.Fatal(err)
+	}
+	if err := me.RegisterHeaderExtension(webrtc.RTPHeaderExtensionCapability{URI: signaling.RoomAudioLevelURI},
+		webrtc.RTPCodecTypeAudio, webrtc.RTPTransceiverDirectionRecvonly); err != nil {
+		t.Fatal(err)
+	}
+	var se webrtc.SettingEngine
+	se.SetIncludeLoopbackCandidate(true)
+	pc, err := webrtc.NewAPI(webrtc.WithMediaEngine(me), webrtc.WithSettingEngine(se)).NewPeerConnection(
+		webrtc.Configuration{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &sfu{t: t, pc: pc, quit: make(chan struct{}), got: make(chan struct{}, 1)}
+	t.Cleanup(s.close)
+	if _, err := pc.AddTransceiverFromKind(webrtc.RTPCodecTypeAudio,
+		webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionRecvonly}); err != nil {
+		t.Fatal(err)
+	}
+	var tracks [signaling.RoomSlots]*webrtc.TrackLocalStaticRTP
+	for i := range tracks {
+		s.hz[i].Store(hz[i])
+		tracks[i], err = webrtc.NewTrackLocalStaticRTP(codec, "slot"+string(rune('0'+i)), "room")
+		if err == nil {
+			_, err = pc.AddTransceiverFromTrack(tracks[i],
+				webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionSendonly})
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	pc.OnTrack(func(tr *webrtc.TrackRemote, rcv *webrtc.RTPReceiver) {
+		var id uint8
+		for _, h := range rcv.GetParameters().HeaderExtensions {
+			if h.URI == signaling.RoomAudioLevelURI {
+				id = uint8(h.ID)
+			}
+		}
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			s.receive(tr, id)
+		}()
+	})
+	if err := pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: offer}); err != nil {
+		t.Fatal(err)
+	}
+	answer, err := pc.CreateAnswer(nil)
+	if err == nil {
+		err = pc.SetLocalDescription(answer)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	<-webrtc.GatheringCompletePromise(pc)
+	for i, tr := range tracks {
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			s.play(i, tr)
+		}()
+	}
+	return s, pc.LocalDescription().SDP
+}
+
+func (s *sfu) receive(tr *webrtc.TrackRemote, id uint8) {
+	for {
+		p, _, err := tr.ReadRTP()
+		if err != nil {
+			return
+		}
+		s.mu.Lock()
+		if b := p.GetExtension(id); id != 0 && len(b) == 1 {
+			s.levels = append(s.levels, b[0])
+		} else {
+			s.noExt++
+		}
+		s.mu.Unlock()
+		select {
+		case s.got <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// received returns the levels received so far and the count of packets
+// without one.
+func (s *sfu) received() ([]byte, int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]byte(nil), s.levels...), s.noExt
+}
+
+// play sends slot's tone, one 20 ms Opus frame per packet on the clock;
+// when the tone changes, a new encoder takes over (another speaker) and
+// the sequence numbers and timestamps go on, as the forwarding rewrites
+// them.
+func (s *sfu) play(slot int, tr *webrtc.TrackLocalStaticRTP) {
+	const frame = audio.FrameSamples
+	var enc *audio.Encoder
+	var hz int64
+	pcm := make([]int16, frame)
+	buf := make([]byte, audio.MaxPacketSize)
+	pkt := rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: 111, SequenceNumber: uint16(1000 * slot),
+		Timestamp: uint32(7919 * slot)}}
+	tick := time.NewTicker(audio.FrameDuration)
+	defer tick.Stop()
+	n := 0
+	for {
+		select {
+		case <-s.quit:
+			return
+		case <-tick.C:
+		}
+		if h := s.hz[slot].Load(); h != hz || enc == nil {
+			var err error
+			if enc, err = audio.NewEncoder(frame); err != nil {
+				s.t.Error(err)
+				return
+			}
+			hz, n = h, 0
+		}
+		for i := range pcm {
+			pcm[i] = sine(float64(hz), slotAmp, n)
+			n++
+		}
+		m, err := enc.Encode(pcm, buf)
+		if err != nil {
+			s.t.Error(err)
+			return
+		}
+		pkt.Payload = buf[:m]
+		_ = tr.WriteRTP(&pkt)
+		pkt.SequenceNumber++
+		pkt.Timestamp += uint32(frame)
+	}
+}
+
+// sine is sample i of a sine at hz with peak amplitude amp, as audiotest.Tone.
+func sine(hz, amp float64, i int) int16 {
+	return int16(math.Round(amp * 32767 * math.Sin(2*math.Pi*hz*float64(i)/audio.SampleRate)))
+}
+
+func (s *sfu) close() {
+	select {
+	case <-s.quit:
+		return
+	default:
+	}
+	close(s.quit)
+	_ = s.pc.Close()
+	s.wg.Wait()
+}
+
+// phases is a source that plays a loud tone, then silence, then the tone
+// again, each for the given number of frames (the last for ever).
+type phases struct {
+	hz      float64
+	loud    int
+	silent  int
+	n, pos  int
+	closed  chan struct{}
+	closeMu sync.Once
+	clock   *time.Ticker
+}
+
+func (p *phases) Read(frame []int16) error {
+	select {
+	case <-p.closed:
+		return audio.ErrClosed
+	case <-p.clock.C:
+	}
+	if p.n >= p.loud && p.n < p.loud+p.silent {
+		clear(frame)
+	} else {
+		for i := range frame {
+			frame[i] = sine(p.hz, 0.5, p.pos)
+			p.pos++
+		}
+	}
+	p.n++
+	return nil
+}
+
+func (p *phases) Close() error {
+	p.closeMu.Do(func() { close(p.closed); p.clock.Stop() })
+	return nil
+}
+
+// nextRoom waits for the next event that is neither levels nor stats.
+func nextRoom(t *testing.T, ph *call.Phone) call.Event {
+	t.Helper()
+	timeout := time.After(15 * time.Second)
+	for {
+		select {
+		case ev, ok := <-ph.Events():
+			if !ok {
+				t.Fatal("the phone stopped")
+			}
+			switch ev.(type) {
+			case call.Levels, call.RoomLevels, call.Stats:
+				continue
+			}
+			return ev
+		case <-timeout:
+			t.Fatal("no event within 15 s")
+		}
+	}
+}
+
+func roomChanged(t *testing.T, ph *call.Phone, kind signaling.RoomEventKind) call.RoomChanged {
+	t.Helper()
+	ev := nextRoom(t, ph)
+	rc, ok := ev.(call.RoomChanged)
+	if !ok || rc.Kind != kind {
+		t.Fatalf("got %#v, want room event %s", ev, kind)
+	}
+	return rc
+}
+
+// TestRoomMedia joins a room whose node is an in-process Pion peer: the
+// offer has the layout of signaling.RoomSlots with every candidate in it;
+// the packets sent carry the RFC 6464 level (a tone at half scale: 9
+// -dBov with the voice bit; silence and a host mute: 127 without it); the
+// three slots' tones are all heard, at their level, mixed; a slot whose
+// speaker changes keeps playing, the new voice in place of the old; the
+// "speaking" slots turn into per-user levels; a host mute is followed and
+// unmuting it is refused (80802); a removal ends the room here.
+func TestRoomMedia(t *testing.T) {
+	stub := newRoomStub(t, "alice")
+	rec := audiotest.NewRecorder(true)
+	src := &phases{hz: 440, loud: 40, silent: 40, closed: make(chan struct{})}
+	d := devices{
+		source: func(int) (audio.Source, error) { src.clock = time.NewTicker(audio.FrameDuration); return src, nil },
+		sink:   record(rec),
+	}
+	ph, err := call.Start(context.Background(), call.Config{Server: stub.srv.URL, Token: "t", Devices: d})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ph.Close()
+	if _, ok := nextRoom(t, ph).(call.Connected); !ok {
+		t.Fatal("not connected first")
+	}
+
+	ph.JoinRoom("standup", call.RoomOptions{})
+	join := stub.expect(signaling.TypeRoomJoin)
+	if join.Room != "standup" || join.ListenOnly || join.Muted != nil {
+		t.Fatalf("room_join %+v", join)
+	}
+	if n := strings.Count(join.SDP, "m=audio"); n != 1+signaling.RoomSlots {
+		t.Errorf("the offer has %d audio sections, want %d", n, 1+signaling.RoomSlots)
+	}
+	for _, want := range []string{"a=sendonly", "a=recvonly", "a=candidate:", signaling.RoomAudioLevelURI,
+		"a=end-of-candidates"} {
+		if !strings.Contains(join.SDP, want) {
+			t.Errorf("the offer lacks %q:\n%s", want, join.SDP)
+		}
+	}
+	slots := [signaling.RoomSlots]int64{600, 1000, 1500}
+	node, answer := newSFU(t, join.SDP, slots)
+	stub.event(signaling.RoomEvent{Kind: signaling.RoomJoined, Room: "standup", User: "alice", Role: signaling.RoleHost,
+		Participants: []signaling.Participant{{User: "alice", Role: signaling.RoleHost}}}, answer)
+	if rc := roomChanged(t, ph, signaling.RoomJoined); rc.User != "alice" || rc.Role != signaling.RoleHost {
+		t.Fatalf("joined %+v", rc)
+	}
+	stub.event(signaling.RoomEvent{Kind: signaling.RoomSpeaking, Room: "standup", Slots: []string{"bob", "carol",
+		"dave"}}, "")
+	roomChanged(t, ph, signaling.RoomSpeaking)
+
+	// Per-user levels: each of the three heard at slotAmp (0.2 peak, -17
+	// dBFS RMS: 0.72 on Levels' scale).
+	heard := false
+	for deadline := time.After(10 * time.Second); !heard; {
+		select {
+		case ev := <-ph.Events():
+			lv, ok := ev.(call.RoomLevels)
+			if !ok || len(lv.Heard) != 3 {
+				continue
+			}
+			heard = true
+			for _, u := range []string{"bob", "carol", "dave"} {
+				if l := lv.Heard[u]; l < 0.6 || l > 0.8 {
+					heard = false
+				}
+			}
+			if heard {
+				t.Logf("levels heard: %v", lv.Heard)
+			}
+		case <-deadline:
+			t.Fatal("no RoomLevels with bob, carol and dave each at 0.6..0.8 within 10 s")
+		}
+	}
+
+	// The mix: a second of the speaker has each tone at its amplitude.
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := rec.Wait(ctx, rec.Len()+audio.SampleRate); err != nil {
+		t.Fatal(err)
+	}
+	mix := rec.Samples()
+	mix = mix[len(mix)-audio.SampleRate:]
+	for _, hz := range slots {
+		a := audiotest.Goertzel(mix, float64(hz))
+		t.Logf("mixed: %d Hz at %.3f of full scale", hz, a)
+		if a < 0.15 || a > 0.25 {
+			t.Errorf("the slot at %d Hz is heard at %.3f of full scale, want %.2f ± 0.05", hz, a, slotAmp)
+		}
+	}
+	if a := audiotest.Goertzel(mix, 2300); a > 0.01 {
+		t.Errorf("2300 Hz, which nobody sends yet, is at %.3f", a)
+	}
+
+	// Slot 1's speaker changes: the stream goes on with another voice.
+	node.hz[1].Store(2300)
+	if err := rec.Wait(ctx, rec.Len()+audio.SampleRate); err != nil {
+		t.Fatal(err)
+	}
+	mix = rec.Samples()
+	mix = mix[len(mix)-audio.SampleRate/2:]
+	for hz, want := range map[float64]bool{600: true, 1000: false, 1500: true, 2300: true} {
+		a := audiotest.Goertzel(mix, hz)
+		t.Logf("after the change: %.0f Hz at %.3f", hz, a)
+		if want && (a < 0.15 || a > 0.25) || !want && a > 0.01 {
+			t.Errorf("after the change of speaker, %.0f Hz is at %.3f of full scale (want heard: %v)", hz, a, want)
+		}
+	}
+
+	// What was sent: the tone at 9 -dBov with the voice bit, silence at 127
+	// without it (after the hangover), and the tone again.
+	levels, noExt := node.received()
+	if noExt > 0 {
+		t.Errorf("%d packets without the audio level", noExt)
+	}
+	loud, quiet, hang := 0, 0, 0
+	for i, b := range levels {
+		lvl, voice := b&0x7f, b&0x80 != 0
+		switch {
+		case lvl >= 7 && lvl <= 11 && voice:
+			loud++
+		case lvl == 127 && !voice:
+			quiet++
+		case lvl == 127 && voice: // the hangover
+			hang++
+		default:
+			t.Errorf("packet %d has level %d, voice %v: want 7..11 with voice or 127 without", i, lvl, voice)
+		}
+	}
+	// 40 frames of silence, the first 15 (300 ms) in the hangover.
+	if loud < 40 || quiet < 40-15 || hang != 15 {
+		t.Errorf("%d loud packets (want ≥ 40), %d silent (want ≥ 25), %d silent with the voice bit (want 15)",
+			loud, quiet, hang)
+	}
+	t.Logf("sent: %d packets, %d loud, %d silent, %d in the hangover", len(levels), loud, quiet, hang)
+
+	// The host mutes alice and locks her microphone: she sends 127 though
+	// her source plays, and unmuting is the server's to refuse.
+	locked, muted := true, true
+	stub.event(signaling.RoomEvent{Kind: signaling.RoomMuted, Room: "standup", User: "alice", By: "carol",
+		Muted: &muted, Locked: &locked}, "")
+	if rc := roomChanged(t, ph, signaling.RoomMuted); rc.By != "carol" {
+		t.Fatalf("muted %+v", rc)
+	}
+	n := len(levels)
+	for timeout := time.After(5 * time.Second); len(levels) < n+30; levels, _ = node.received() {
+		select {
+		case <-node.got:
+		case <-timeout:
+			t.Fatalf("%d packets in 5 s after the mute", len(levels)-n)
+		}
+	}
+	// The first few may have left before the mute.
+	for i, b := range levels[n+10:] {
+		if b != 127 {
+			t.Errorf("packet %d after the host's mute: level %d, voice %v; want 127 without", i, b&0x7f, b&0x80 != 0)
+		}
+	}
+	ph.SetMuted(false)
+	um := stub.expect(signaling.TypeRoomMute)
+	if um.Muted == nil || *um.Muted || um.Target != "" || um.Room != "standup" {
+		t.Fatalf("room_mute %+v", um)
+	}
+	stub.out <- signaling.Message{Type: signaling.TypeError, Ref: um.Ref, Error: signaling.Errorf(
+		signaling.PermissionDenied, "the host locked your microphone")}
+	if f, ok := nextRoom(t, ph).(call.RoomFailure); !ok || f.Err.Code != signaling.PermissionDenied ||
+		f.Room != "standup" {
+		t.Fatalf("got %#v, want a RoomFailure 80802", f)
+	}
+
+	stub.event(signaling.RoomEvent{Kind: signaling.RoomRemoved, Room: "standup", User: "alice", By: "carol"}, "")
+	roomChanged(t, ph, signaling.RoomRemoved)
+	if l, ok := nextRoom(t, ph).(call.RoomLeft); !ok || l.Reason != signaling.LeftRemoved {
+		t.Fatalf("got %#v, want RoomLeft removed", l)
+	}
+}
