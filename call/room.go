@@ -26,7 +26,8 @@ type RoomOptions struct {
 // after RoomChanged removed), the room ended (RoomLeftEnded, after
 // RoomChanged room_ended), or the join was refused or the room's media or
 // signaling failed (RoomLeftFailed, after the RoomFailure that says why).
-// It comes once for each JoinRoom, last.
+// It comes once for each JoinRoom, last (but for a JoinRoom refused at
+// once as the phone is in a room already: that room goes on).
 type RoomLeft struct {
 	Room   string
 	Reason string
@@ -104,35 +105,42 @@ func (p *Phone) roomFail(name string, err error) {
 	p.emit(RoomFailure{Room: name, Err: e})
 }
 
+// joinFailed reports a join that failed before it was sent: the refusal,
+// then RoomLeft.
+func (p *Phone) joinFailed(name string, err error) {
+	p.roomFail(name, err)
+	p.emit(RoomLeft{Room: name, Reason: RoomLeftFailed, Err: signaling.AsError(err)})
+}
+
 func (p *Phone) joinRoom(name string, o RoomOptions) {
 	switch {
 	case p.cur != nil:
-		p.roomFail(name, signaling.Errorf(signaling.AlreadyBusyCall, "you are in a call: hang up first"))
+		p.joinFailed(name, signaling.Errorf(signaling.AlreadyBusyCall, "you are in a call: hang up first"))
 		return
 	case p.room != nil:
 		p.roomFail(name, signaling.Errorf(signaling.AlreadyBusyCall, "you are in room %s: leave it first",
 			p.room.name))
 		return
 	case p.sig == nil:
-		p.roomFail(name, signaling.Errorf(signaling.NoConnectedSession,
+		p.joinFailed(name, signaling.Errorf(signaling.NoConnectedSession,
 			"not connected to the server yet: wait for the connection and try again"))
 		return
 	}
 	if err := signaling.CheckRoomName(name); err != nil {
-		p.roomFail(name, err)
+		p.joinFailed(name, err)
 		return
 	}
 	if p.roomAPI == nil {
 		api, err := newRoomAPI(p.log, p.cfg.Net)
 		if err != nil {
-			p.roomFail(name, err)
+			p.joinFailed(name, err)
 			return
 		}
 		p.roomAPI = api
 	}
 	src, sink, err := p.openDevices(!o.ListenOnly)
 	if err != nil {
-		p.roomFail(name, err)
+		p.joinFailed(name, err)
 		return
 	}
 	r, err := p.roomPeer(name, o)
@@ -141,7 +149,7 @@ func (p *Phone) joinRoom(name string, o RoomOptions) {
 			src.Close()
 		}
 		_ = sink.Close()
-		p.roomFail(name, err)
+		p.joinFailed(name, err)
 		return
 	}
 	r.media = newRoomMedia(sink, p.frameSamples())
