@@ -529,3 +529,109 @@ func TestRoomMedia(t *testing.T) {
 		t.Fatalf("got %#v, want RoomLeft removed", l)
 	}
 }
+
+// joinStubRoom starts a phone on a stub signaling end, joins room standup
+// with o and answers as its node (with tones of 600, 1000 and 1500 Hz on
+// the slots); it returns the room_join the phone sent.
+func joinStubRoom(t *testing.T, d devices, o call.RoomOptions) (*roomStub, *call.Phone, *sfu, signaling.Message) {
+	t.Helper()
+	stub := newRoomStub(t, "alice")
+	ph, err := call.Start(context.Background(), call.Config{Server: stub.srv.URL, Token: "t", Devices: d})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ph.Close() })
+	if _, ok := nextRoom(t, ph).(call.Connected); !ok {
+		t.Fatal("not connected first")
+	}
+	ph.JoinRoom("standup", o)
+	join := stub.expect(signaling.TypeRoomJoin)
+	node, answer := newSFU(t, join.SDP, [signaling.RoomSlots]int64{600, 1000, 1500})
+	stub.event(signaling.RoomEvent{Kind: signaling.RoomJoined, Room: "standup", User: "alice",
+		Role: signaling.RoleMember}, answer)
+	roomChanged(t, ph, signaling.RoomJoined)
+	return stub, ph, node, join
+}
+
+// TestRoomListenOnly: a listener opens no microphone and sends nothing
+// (not one packet in the second it hears the room), and hears the room;
+// leaving tells the server and ends with RoomLeft left.
+func TestRoomListenOnly(t *testing.T) {
+	rec := audiotest.NewRecorder(true)
+	d := devices{
+		source: func(int) (audio.Source, error) {
+			t.Error("a listener opened a microphone")
+			return audio.NewSilence(audio.FrameSamples), nil
+		},
+		sink: record(rec),
+	}
+	stub, ph, node, join := joinStubRoom(t, d, call.RoomOptions{ListenOnly: true})
+	if !join.ListenOnly || join.Muted != nil {
+		t.Errorf("room_join: listen_only %v, muted %v; want true, none", join.ListenOnly, join.Muted)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	first := audiotest.FirstAbove(rec.Samples(), 0.05)
+	for ; first < 0; first = audiotest.FirstAbove(rec.Samples(), 0.05) {
+		if err := rec.Wait(ctx, rec.Len()+audio.FrameSamples); err != nil {
+			t.Fatal("the listener hears nothing: ", err)
+		}
+	}
+	if err := rec.Wait(ctx, first+audio.SampleRate); err != nil {
+		t.Fatal(err)
+	}
+	heard := rec.Samples()[first : first+audio.SampleRate]
+	for _, hz := range []float64{600, 1000, 1500} {
+		if a := audiotest.Goertzel(heard[audio.SampleRate/2:], hz); a < 0.15 {
+			t.Errorf("the listener hears %.0f Hz at %.3f, want about %.2f", hz, a, slotAmp)
+		}
+	}
+	if levels, noExt := node.received(); len(levels)+noExt > 0 {
+		t.Errorf("a listener sent %d packets", len(levels)+noExt)
+	}
+	ph.LeaveRoom()
+	if l := stub.expect(signaling.TypeRoomLeave); l.Room != "standup" {
+		t.Errorf("room_leave %+v", l)
+	}
+	if l, ok := nextRoom(t, ph).(call.RoomLeft); !ok || l.Reason != signaling.LeftLeft {
+		t.Fatalf("got %#v, want RoomLeft left", l)
+	}
+}
+
+// TestRoomJoinMuted: joined muted, the microphone's tone is not sent:
+// every packet is silence at 127 without the voice bit; unmuted, it is.
+func TestRoomJoinMuted(t *testing.T) {
+	stub, ph, node, join := joinStubRoom(t, devices{source: tone(440), sink: null}, call.RoomOptions{Muted: true})
+	if join.Muted == nil || !*join.Muted {
+		t.Fatalf("room_join: muted %v, want true", join.Muted)
+	}
+	wait := func(n int) []byte {
+		t.Helper()
+		levels, _ := node.received()
+		for timeout := time.After(5 * time.Second); len(levels) < n; levels, _ = node.received() {
+			select {
+			case <-node.got:
+			case <-timeout:
+				t.Fatalf("%d packets in 5 s, want %d", len(levels), n)
+			}
+		}
+		return levels
+	}
+	for i, b := range wait(25) {
+		if b != 127 {
+			t.Fatalf("packet %d while muted: level %d, voice %v; want 127 without", i, b&0x7f, b&0x80 != 0)
+		}
+	}
+	ph.SetMuted(false)
+	if m := stub.expect(signaling.TypeRoomMute); m.Muted == nil || *m.Muted {
+		t.Fatalf("room_mute %+v", m)
+	}
+	n := len(wait(0))
+	levels := wait(n + 25)
+	// Those on their way when it unmuted may be silent still.
+	for i, b := range levels[n+5:] {
+		if lvl := b & 0x7f; lvl < 7 || lvl > 11 || b&0x80 == 0 {
+			t.Fatalf("packet %d after unmuting: level %d, voice %v; want 7..11 with", i, lvl, b&0x80 != 0)
+		}
+	}
+}
