@@ -2,291 +2,17 @@ package call_test
 
 import (
 	"context"
-	"math"
-	"net/http"
-	"net/http/httptest"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
-
-	"github.com/coder/websocket"
-	"github.com/pion/rtp"
-	"github.com/pion/webrtc/v4"
 
 	"github.com/parley-voice/parley/audio"
 	"github.com/parley-voice/parley/call"
 	"github.com/parley-voice/parley/internal/audiotest"
+	"github.com/parley-voice/parley/internal/roomtest"
 	"github.com/parley-voice/parley/signaling"
 )
-
-// Until the server has rooms, the room's side is played here: a signaling
-// endpoint that signs one user in and hands their room messages to the
-// test (roomStub), and a real Pion peer that answers the offer as the
-// room's node will (sfu): receive-only for the microphone, and a track on
-// each receive slot ("slot0".., stream "room"), which sends Opus it
-// packetizes itself, as the forwarding does.
-
-// roomStub is the signaling end: it welcomes the one client that connects
-// and passes every message it sends to msgs.
-type roomStub struct {
-	t    *testing.T
-	srv  *httptest.Server
-	msgs chan signaling.Message
-	out  chan signaling.Message
-}
-
-func newRoomStub(t *testing.T, user string) *roomStub {
-	s := &roomStub{t: t, msgs: make(chan signaling.Message, 64), out: make(chan signaling.Message, 64)}
-	s.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		c, err := websocket.Accept(w, r, nil)
-		if err != nil {
-			return
-		}
-		defer c.CloseNow()
-		ctx := r.Context()
-		if _, _, err := c.Read(ctx); err != nil { // connect
-			return
-		}
-		b, _ := signaling.Encode(signaling.Message{Type: signaling.TypeWelcome, User: user, Session: "s1"})
-		if c.Write(ctx, websocket.MessageText, b) != nil {
-			return
-		}
-		go func() {
-			for {
-				select {
-				case m := <-s.out:
-					b, _ := signaling.Encode(m)
-					if c.Write(ctx, websocket.MessageText, b) != nil {
-						return
-					}
-				case <-ctx.Done():
-					return
-				}
-			}
-		}()
-		for {
-			_, b, err := c.Read(ctx)
-			if err != nil {
-				return
-			}
-			m, err := signaling.DecodeClient(b)
-			if err != nil {
-				t.Errorf("the client sent %s: %v", b, err)
-				continue
-			}
-			s.msgs <- m
-		}
-	}))
-	t.Cleanup(s.srv.Close)
-	return s
-}
-
-// expect returns the next message from the client, which must be of type
-// typ.
-func (s *roomStub) expect(typ signaling.Type) signaling.Message {
-	s.t.Helper()
-	for {
-		select {
-		case m := <-s.msgs:
-			if m.Type == signaling.TypePing {
-				continue
-			}
-			if m.Type != typ {
-				s.t.Fatalf("the client sent %+v, want %s", m, typ)
-			}
-			return m
-		case <-time.After(10 * time.Second):
-			s.t.Fatalf("the client sent no %s within 10 s", typ)
-		}
-	}
-}
-
-func (s *roomStub) event(ev signaling.RoomEvent, sdp string) {
-	ev.Time = time.Now()
-	s.out <- signaling.Message{Type: signaling.TypeRoomEvent, RoomEvent: &ev, SDP: sdp}
-}
-
-// sfu is the room's node for one participant: it receives their
-// microphone and records the audio level of each packet, and plays a tone
-// on each receive slot.
-type sfu struct {
-	t    *testing.T
-	pc   *webrtc.PeerConnection
-	quit chan struct{}
-	wg   sync.WaitGroup
-
-	mu     sync.Mutex
-	levels []byte        // the level extension's byte of every packet received: V bit and -dBov
-	noExt  int           // packets without it
-	got    chan struct{} // a packet arrived
-
-	hz [signaling.RoomSlots]atomic.Int64 // the tone each slot plays; a change is a new speaker
-}
-
-const slotAmp = 0.2 // each slot's tone: three of them sum to 0.6 of full scale, unclipped
-
-func newSFU(t *testing.T, offer string, hz [signaling.RoomSlots]int64) (*sfu, string) {
-	t.Helper()
-	me := &webrtc.MediaEngine{}
-	codec := webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2,
-		SDPFmtpLine: "minptime=10;useinbandfec=1"}
-	if err := me.RegisterCodec(webrtc.RTPCodecParameters{RTPCodecCapability: codec, PayloadType: 111},
-		webrtc.RTPCodecTypeAudio); err != nil {
-		t.Fatal(err)
-	}
-	if err := me.RegisterHeaderExtension(webrtc.RTPHeaderExtensionCapability{URI: signaling.RoomAudioLevelURI},
-		webrtc.RTPCodecTypeAudio, webrtc.RTPTransceiverDirectionRecvonly); err != nil {
-		t.Fatal(err)
-	}
-	var se webrtc.SettingEngine
-	se.SetIncludeLoopbackCandidate(true)
-	pc, err := webrtc.NewAPI(webrtc.WithMediaEngine(me), webrtc.WithSettingEngine(se)).NewPeerConnection(
-		webrtc.Configuration{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := &sfu{t: t, pc: pc, quit: make(chan struct{}), got: make(chan struct{}, 1)}
-	t.Cleanup(s.close)
-	if _, err := pc.AddTransceiverFromKind(webrtc.RTPCodecTypeAudio,
-		webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionRecvonly}); err != nil {
-		t.Fatal(err)
-	}
-	var tracks [signaling.RoomSlots]*webrtc.TrackLocalStaticRTP
-	for i := range tracks {
-		s.hz[i].Store(hz[i])
-		tracks[i], err = webrtc.NewTrackLocalStaticRTP(codec, "slot"+string(rune('0'+i)), "room")
-		if err == nil {
-			_, err = pc.AddTransceiverFromTrack(tracks[i],
-				webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionSendonly})
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
-	pc.OnTrack(func(tr *webrtc.TrackRemote, rcv *webrtc.RTPReceiver) {
-		var id uint8
-		for _, h := range rcv.GetParameters().HeaderExtensions {
-			if h.URI == signaling.RoomAudioLevelURI {
-				id = uint8(h.ID)
-			}
-		}
-		s.wg.Add(1)
-		go func() {
-			defer s.wg.Done()
-			s.receive(tr, id)
-		}()
-	})
-	if err := pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: offer}); err != nil {
-		t.Fatal(err)
-	}
-	answer, err := pc.CreateAnswer(nil)
-	if err == nil {
-		err = pc.SetLocalDescription(answer)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	<-webrtc.GatheringCompletePromise(pc)
-	for i, tr := range tracks {
-		s.wg.Add(1)
-		go func() {
-			defer s.wg.Done()
-			s.play(i, tr)
-		}()
-	}
-	return s, pc.LocalDescription().SDP
-}
-
-func (s *sfu) receive(tr *webrtc.TrackRemote, id uint8) {
-	for {
-		p, _, err := tr.ReadRTP()
-		if err != nil {
-			return
-		}
-		s.mu.Lock()
-		if b := p.GetExtension(id); id != 0 && len(b) == 1 {
-			s.levels = append(s.levels, b[0])
-		} else {
-			s.noExt++
-		}
-		s.mu.Unlock()
-		select {
-		case s.got <- struct{}{}:
-		default:
-		}
-	}
-}
-
-// received returns the levels received so far and the count of packets
-// without one.
-func (s *sfu) received() ([]byte, int) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]byte(nil), s.levels...), s.noExt
-}
-
-// play sends slot's tone, one 20 ms Opus frame per packet on the clock;
-// when the tone changes, a new encoder takes over (another speaker) and
-// the sequence numbers and timestamps go on, as the forwarding rewrites
-// them.
-func (s *sfu) play(slot int, tr *webrtc.TrackLocalStaticRTP) {
-	const frame = audio.FrameSamples
-	var enc *audio.Encoder
-	var hz int64
-	pcm := make([]int16, frame)
-	buf := make([]byte, audio.MaxPacketSize)
-	pkt := rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: 111, SequenceNumber: uint16(1000 * slot),
-		Timestamp: uint32(7919 * slot)}}
-	tick := time.NewTicker(audio.FrameDuration)
-	defer tick.Stop()
-	n := 0
-	for {
-		select {
-		case <-s.quit:
-			return
-		case <-tick.C:
-		}
-		if h := s.hz[slot].Load(); h != hz || enc == nil {
-			var err error
-			if enc, err = audio.NewEncoder(frame); err != nil {
-				s.t.Error(err)
-				return
-			}
-			hz, n = h, 0
-		}
-		for i := range pcm {
-			pcm[i] = sine(float64(hz), slotAmp, n)
-			n++
-		}
-		m, err := enc.Encode(pcm, buf)
-		if err != nil {
-			s.t.Error(err)
-			return
-		}
-		pkt.Payload = buf[:m]
-		_ = tr.WriteRTP(&pkt)
-		pkt.SequenceNumber++
-		pkt.Timestamp += uint32(frame)
-	}
-}
-
-// sine is sample i of a sine at hz with peak amplitude amp, as audiotest.Tone.
-func sine(hz, amp float64, i int) int16 {
-	return int16(math.Round(amp * 32767 * math.Sin(2*math.Pi*hz*float64(i)/audio.SampleRate)))
-}
-
-func (s *sfu) close() {
-	select {
-	case <-s.quit:
-		return
-	default:
-	}
-	close(s.quit)
-	_ = s.pc.Close()
-	s.wg.Wait()
-}
 
 // phases is a source that plays a loud tone, then silence, then the tone
 // again, each for the given number of frames (the last for ever).
@@ -310,7 +36,7 @@ func (p *phases) Read(frame []int16) error {
 		clear(frame)
 	} else {
 		for i := range frame {
-			frame[i] = sine(p.hz, 0.5, p.pos)
+			frame[i] = roomtest.Sine(p.hz, 0.5, p.pos)
 			p.pos++
 		}
 	}
@@ -354,6 +80,9 @@ func roomChanged(t *testing.T, ph *call.Phone, kind signaling.RoomEventKind) cal
 	return rc
 }
 
+// The room's side is played by internal/roomtest until the server has
+// rooms: its signaling and a real Pion peer answering as the room's node.
+
 // TestRoomMedia joins a room whose node is an in-process Pion peer: the
 // offer has the layout of signaling.RoomSlots with every candidate in it;
 // the packets sent carry the RFC 6464 level (a tone at half scale: 9
@@ -363,14 +92,14 @@ func roomChanged(t *testing.T, ph *call.Phone, kind signaling.RoomEventKind) cal
 // "speaking" slots turn into per-user levels; a host mute is followed and
 // unmuting it is refused (80802); a removal ends the room here.
 func TestRoomMedia(t *testing.T) {
-	stub := newRoomStub(t, "alice")
+	stub := roomtest.NewSignaling(t, "alice")
 	rec := audiotest.NewRecorder(true)
 	src := &phases{hz: 440, loud: 40, silent: 40, closed: make(chan struct{})}
 	d := devices{
 		source: func(int) (audio.Source, error) { src.clock = time.NewTicker(audio.FrameDuration); return src, nil },
 		sink:   record(rec),
 	}
-	ph, err := call.Start(context.Background(), call.Config{Server: stub.srv.URL, Token: "t", Devices: d})
+	ph, err := call.Start(context.Background(), call.Config{Server: stub.URL, Token: "t", Devices: d})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -380,7 +109,7 @@ func TestRoomMedia(t *testing.T) {
 	}
 
 	ph.JoinRoom("standup", call.RoomOptions{})
-	join := stub.expect(signaling.TypeRoomJoin)
+	join := stub.Expect(signaling.TypeRoomJoin)
 	if join.Room != "standup" || join.ListenOnly || join.Muted != nil {
 		t.Fatalf("room_join %+v", join)
 	}
@@ -394,17 +123,17 @@ func TestRoomMedia(t *testing.T) {
 		}
 	}
 	slots := [signaling.RoomSlots]int64{600, 1000, 1500}
-	node, answer := newSFU(t, join.SDP, slots)
-	stub.event(signaling.RoomEvent{Kind: signaling.RoomJoined, Room: "standup", User: "alice", Role: signaling.RoleHost,
+	node, answer := roomtest.NewNode(t, join.SDP, slots)
+	stub.Event(signaling.RoomEvent{Kind: signaling.RoomJoined, Room: "standup", User: "alice", Role: signaling.RoleHost,
 		Participants: []signaling.Participant{{User: "alice", Role: signaling.RoleHost}}}, answer)
 	if rc := roomChanged(t, ph, signaling.RoomJoined); rc.User != "alice" || rc.Role != signaling.RoleHost {
 		t.Fatalf("joined %+v", rc)
 	}
-	stub.event(signaling.RoomEvent{Kind: signaling.RoomSpeaking, Room: "standup", Slots: []string{"bob", "carol",
+	stub.Event(signaling.RoomEvent{Kind: signaling.RoomSpeaking, Room: "standup", Slots: []string{"bob", "carol",
 		"dave"}}, "")
 	roomChanged(t, ph, signaling.RoomSpeaking)
 
-	// Per-user levels: each of the three heard at slotAmp (0.2 peak, -17
+	// Per-user levels: each of the three heard at roomtest.SlotAmp (0.2 peak, -17
 	// dBFS RMS: 0.72 on Levels' scale).
 	heard := false
 	for deadline := time.After(10 * time.Second); !heard; {
@@ -440,7 +169,7 @@ func TestRoomMedia(t *testing.T) {
 		a := audiotest.Goertzel(mix, float64(hz))
 		t.Logf("mixed: %d Hz at %.3f of full scale", hz, a)
 		if a < 0.15 || a > 0.25 {
-			t.Errorf("the slot at %d Hz is heard at %.3f of full scale, want %.2f ± 0.05", hz, a, slotAmp)
+			t.Errorf("the slot at %d Hz is heard at %.3f of full scale, want %.2f ± 0.05", hz, a, roomtest.SlotAmp)
 		}
 	}
 	if a := audiotest.Goertzel(mix, 2300); a > 0.01 {
@@ -448,7 +177,7 @@ func TestRoomMedia(t *testing.T) {
 	}
 
 	// Slot 1's speaker changes: the stream goes on with another voice.
-	node.hz[1].Store(2300)
+	node.SetTone(1, 2300)
 	if err := rec.Wait(ctx, rec.Len()+audio.SampleRate); err != nil {
 		t.Fatal(err)
 	}
@@ -464,7 +193,7 @@ func TestRoomMedia(t *testing.T) {
 
 	// What was sent: the tone at 9 -dBov with the voice bit, silence at 127
 	// without it (after the hangover), and the tone again.
-	levels, noExt := node.received()
+	levels, noExt := node.Received()
 	if noExt > 0 {
 		t.Errorf("%d packets without the audio level", noExt)
 	}
@@ -492,15 +221,15 @@ func TestRoomMedia(t *testing.T) {
 	// The host mutes alice and locks her microphone: she sends 127 though
 	// her source plays, and unmuting is the server's to refuse.
 	locked, muted := true, true
-	stub.event(signaling.RoomEvent{Kind: signaling.RoomMuted, Room: "standup", User: "alice", By: "carol",
+	stub.Event(signaling.RoomEvent{Kind: signaling.RoomMuted, Room: "standup", User: "alice", By: "carol",
 		Muted: &muted, Locked: &locked}, "")
 	if rc := roomChanged(t, ph, signaling.RoomMuted); rc.By != "carol" {
 		t.Fatalf("muted %+v", rc)
 	}
 	n := len(levels)
-	for timeout := time.After(5 * time.Second); len(levels) < n+30; levels, _ = node.received() {
+	for timeout := time.After(5 * time.Second); len(levels) < n+30; levels, _ = node.Received() {
 		select {
-		case <-node.got:
+		case <-node.Got:
 		case <-timeout:
 			t.Fatalf("%d packets in 5 s after the mute", len(levels)-n)
 		}
@@ -512,18 +241,17 @@ func TestRoomMedia(t *testing.T) {
 		}
 	}
 	ph.SetMuted(false)
-	um := stub.expect(signaling.TypeRoomMute)
+	um := stub.Expect(signaling.TypeRoomMute)
 	if um.Muted == nil || *um.Muted || um.Target != "" || um.Room != "standup" {
 		t.Fatalf("room_mute %+v", um)
 	}
-	stub.out <- signaling.Message{Type: signaling.TypeError, Ref: um.Ref, Error: signaling.Errorf(
-		signaling.PermissionDenied, "the host locked your microphone")}
+	stub.Refuse(um.Ref, signaling.Errorf(signaling.PermissionDenied, "the host locked your microphone"))
 	if f, ok := nextRoom(t, ph).(call.RoomFailure); !ok || f.Err.Code != signaling.PermissionDenied ||
 		f.Room != "standup" {
 		t.Fatalf("got %#v, want a RoomFailure 80802", f)
 	}
 
-	stub.event(signaling.RoomEvent{Kind: signaling.RoomRemoved, Room: "standup", User: "alice", By: "carol"}, "")
+	stub.Event(signaling.RoomEvent{Kind: signaling.RoomRemoved, Room: "standup", User: "alice", By: "carol"}, "")
 	roomChanged(t, ph, signaling.RoomRemoved)
 	if l, ok := nextRoom(t, ph).(call.RoomLeft); !ok || l.Reason != signaling.LeftRemoved {
 		t.Fatalf("got %#v, want RoomLeft removed", l)
@@ -533,10 +261,10 @@ func TestRoomMedia(t *testing.T) {
 // joinStubRoom starts a phone on a stub signaling end, joins room standup
 // with o and answers as its node (with tones of 600, 1000 and 1500 Hz on
 // the slots); it returns the room_join the phone sent.
-func joinStubRoom(t *testing.T, d devices, o call.RoomOptions) (*roomStub, *call.Phone, *sfu, signaling.Message) {
+func joinStubRoom(t *testing.T, d devices, o call.RoomOptions) (*roomtest.Signaling, *call.Phone, *roomtest.Node, signaling.Message) {
 	t.Helper()
-	stub := newRoomStub(t, "alice")
-	ph, err := call.Start(context.Background(), call.Config{Server: stub.srv.URL, Token: "t", Devices: d})
+	stub := roomtest.NewSignaling(t, "alice")
+	ph, err := call.Start(context.Background(), call.Config{Server: stub.URL, Token: "t", Devices: d})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -545,9 +273,9 @@ func joinStubRoom(t *testing.T, d devices, o call.RoomOptions) (*roomStub, *call
 		t.Fatal("not connected first")
 	}
 	ph.JoinRoom("standup", o)
-	join := stub.expect(signaling.TypeRoomJoin)
-	node, answer := newSFU(t, join.SDP, [signaling.RoomSlots]int64{600, 1000, 1500})
-	stub.event(signaling.RoomEvent{Kind: signaling.RoomJoined, Room: "standup", User: "alice",
+	join := stub.Expect(signaling.TypeRoomJoin)
+	node, answer := roomtest.NewNode(t, join.SDP, [signaling.RoomSlots]int64{600, 1000, 1500})
+	stub.Event(signaling.RoomEvent{Kind: signaling.RoomJoined, Room: "standup", User: "alice",
 		Role: signaling.RoleMember}, answer)
 	roomChanged(t, ph, signaling.RoomJoined)
 	return stub, ph, node, join
@@ -583,14 +311,14 @@ func TestRoomListenOnly(t *testing.T) {
 	heard := rec.Samples()[first : first+audio.SampleRate]
 	for _, hz := range []float64{600, 1000, 1500} {
 		if a := audiotest.Goertzel(heard[audio.SampleRate/2:], hz); a < 0.15 {
-			t.Errorf("the listener hears %.0f Hz at %.3f, want about %.2f", hz, a, slotAmp)
+			t.Errorf("the listener hears %.0f Hz at %.3f, want about %.2f", hz, a, roomtest.SlotAmp)
 		}
 	}
-	if levels, noExt := node.received(); len(levels)+noExt > 0 {
+	if levels, noExt := node.Received(); len(levels)+noExt > 0 {
 		t.Errorf("a listener sent %d packets", len(levels)+noExt)
 	}
 	ph.LeaveRoom()
-	if l := stub.expect(signaling.TypeRoomLeave); l.Room != "standup" {
+	if l := stub.Expect(signaling.TypeRoomLeave); l.Room != "standup" {
 		t.Errorf("room_leave %+v", l)
 	}
 	if l, ok := nextRoom(t, ph).(call.RoomLeft); !ok || l.Reason != signaling.LeftLeft {
@@ -607,10 +335,10 @@ func TestRoomJoinMuted(t *testing.T) {
 	}
 	wait := func(n int) []byte {
 		t.Helper()
-		levels, _ := node.received()
-		for timeout := time.After(5 * time.Second); len(levels) < n; levels, _ = node.received() {
+		levels, _ := node.Received()
+		for timeout := time.After(5 * time.Second); len(levels) < n; levels, _ = node.Received() {
 			select {
-			case <-node.got:
+			case <-node.Got:
 			case <-timeout:
 				t.Fatalf("%d packets in 5 s, want %d", len(levels), n)
 			}
@@ -623,7 +351,7 @@ func TestRoomJoinMuted(t *testing.T) {
 		}
 	}
 	ph.SetMuted(false)
-	if m := stub.expect(signaling.TypeRoomMute); m.Muted == nil || *m.Muted {
+	if m := stub.Expect(signaling.TypeRoomMute); m.Muted == nil || *m.Muted {
 		t.Fatalf("room_mute %+v", m)
 	}
 	n := len(wait(0))
