@@ -1,9 +1,17 @@
 package cli
 
 import (
+	"context"
+	"encoding/json"
+	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/parley-voice/parley/internal/roomtest"
+	"github.com/parley-voice/parley/internal/syncbuf"
+	"github.com/parley-voice/parley/signaling"
 )
 
 // TestRoomUsage: what is wrong with a room command line is said (exit 2,
@@ -65,4 +73,139 @@ func TestParseAt(t *testing.T) {
 			t.Errorf("parseAt(%q) = %v, %v; want %v", in, got, err, want)
 		}
 	}
+}
+
+// joinRun runs `parley join standup` with more args against a room played
+// by roomtest, in the background; cancel interrupts it (SIGINT), printed
+// waits until it has printed s.
+func joinRun(t *testing.T, more ...string) (stub *roomtest.Signaling, cancel func(), printed func(s string),
+	result func() (stdout, stderr string, code int)) {
+	t.Helper()
+	stub = roomtest.NewSignaling(t, "alice")
+	dir := t.TempDir()
+	env := map[string]string{
+		"PARLEY_CONFIG":  filepath.Join(dir, "config.json"),
+		"XDG_STATE_HOME": filepath.Join(dir, "state"),
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	t.Cleanup(cancel)
+	var out, errOut syncbuf.Buffer
+	done := make(chan int, 1)
+	args := append([]string{"join", "standup", "--server", stub.URL, "--token", "t", "--in", "tone:440", "--out",
+		"null"}, more...)
+	go func() {
+		done <- Main(ctx, args, &out, &errOut, func(k string) string { return env[k] }, nil)
+	}()
+	printed = func(s string) {
+		t.Helper()
+		tick := time.NewTicker(10 * time.Millisecond)
+		defer tick.Stop()
+		for timeout := time.After(10 * time.Second); !strings.Contains(out.String(), s); {
+			select {
+			case <-tick.C:
+			case <-timeout:
+				t.Fatalf("printed no %q within 10 s:\n%s", s, out.String())
+			}
+		}
+	}
+	return stub, cancel, printed, func() (string, string, int) {
+		t.Helper()
+		select {
+		case code := <-done:
+			return out.String(), errOut.String(), code
+		case <-time.After(15 * time.Second):
+			t.Fatalf("parley %s: still running after 15 s; stdout:\n%s", strings.Join(args, " "), out.String())
+		}
+		return "", "", 0
+	}
+}
+
+// answerJoin answers the room_join as the room's node, as a member.
+func answerJoin(t *testing.T, stub *roomtest.Signaling) signaling.Message {
+	t.Helper()
+	join := stub.Expect(signaling.TypeRoomJoin)
+	_, answer := roomtest.NewNode(t, join.SDP, [signaling.RoomSlots]int64{600, 1000, 1500})
+	stub.Event(signaling.RoomEvent{Kind: signaling.RoomJoined, Room: "standup", User: "alice",
+		Role: signaling.RoleMember}, answer)
+	return join
+}
+
+// events are the "event" of each --json line of out.
+func events(t *testing.T, out string) []string {
+	t.Helper()
+	var names []string
+	for _, l := range strings.Split(strings.TrimSpace(out), "\n") {
+		var ev struct {
+			Event, Time, Room, Reason string
+		}
+		if err := json.Unmarshal([]byte(l), &ev); err != nil || ev.Time == "" {
+			t.Errorf("not a JSON event with its time: %s (%v)", l, err)
+		}
+		if ev.Event != "connected" && ev.Room != "standup" {
+			t.Errorf("an event of no room: %s", l)
+		}
+		names = append(names, ev.Event+"/"+ev.Reason)
+	}
+	return names
+}
+
+// TestJoin drives `parley join` as a script does, against a room played by
+// roomtest: --for leaves (room_leave) and exits 0; an interrupt leaves and
+// exits 0; a removal exits 3 and says who removed you; a refused join
+// exits 6 with the error; the --json lines are the events, room_left last.
+func TestJoin(t *testing.T) {
+	t.Run("for", func(t *testing.T) {
+		stub, _, _, result := joinRun(t, "--json", "--for", "500ms", "--muted")
+		if join := answerJoin(t, stub); join.Muted == nil || !*join.Muted || join.ListenOnly {
+			t.Errorf("room_join: muted %v, listen_only %v; want true, false", join.Muted, join.ListenOnly)
+		}
+		stub.Expect(signaling.TypeRoomLeave)
+		out, errOut, code := result()
+		want := []string{"connected/", "joined/", "room_left/left"}
+		if got := events(t, out); code != exitOK || errOut != "" || !slices.Equal(got, want) {
+			t.Errorf("exit %d, events %v, stderr %q; want 0, %v, nothing", code, got, errOut, want)
+		}
+	})
+	t.Run("interrupt", func(t *testing.T) {
+		stub, interrupt, printed, result := joinRun(t, "--json", "--listen-only")
+		if join := answerJoin(t, stub); !join.ListenOnly {
+			t.Errorf("room_join: listen_only false")
+		}
+		stub.Event(signaling.RoomEvent{Kind: signaling.RoomSpeaking, Room: "standup", Slots: []string{"bob"}}, "")
+		stub.Event(signaling.RoomEvent{Kind: signaling.ParticipantLeft, Room: "standup", User: "bob",
+			Reason: signaling.LeftDisconnected}, "")
+		printed(`"event":"participant_left"`)
+		interrupt()
+		stub.Expect(signaling.TypeRoomLeave)
+		out, _, code := result()
+		want := []string{"connected/", "joined/", "speaking/", "participant_left/disconnected", "room_left/left"}
+		if got := events(t, out); code != exitOK || !slices.Equal(got, want) {
+			t.Errorf("exit %d, events %v; want 0, %v", code, got, want)
+		}
+	})
+	t.Run("removed", func(t *testing.T) {
+		stub, _, _, result := joinRun(t)
+		answerJoin(t, stub)
+		stub.Event(signaling.RoomEvent{Kind: signaling.ParticipantJoined, Room: "standup", User: "carol",
+			Name: "Carol\x1b[31m", Role: signaling.RoleHost}, "")
+		stub.Event(signaling.RoomEvent{Kind: signaling.RoomRemoved, Room: "standup", User: "alice", By: "carol"}, "")
+		out, errOut, code := result()
+		want := "signed in as alice\njoined room standup as member; nobody else is here yet\n" +
+			"Carol\\x1b[31m (carol) joined (host)\nCarol\\x1b[31m (carol) removed you from room standup\n"
+		if code != exitRemoved || out != want || errOut != "" {
+			t.Errorf("exit %d, stdout\n%s\nstderr %q; want exit %d, stdout\n%s", code, out, errOut, exitRemoved, want)
+		}
+	})
+	t.Run("refused", func(t *testing.T) {
+		stub, _, _, result := joinRun(t, "--json")
+		join := stub.Expect(signaling.TypeRoomJoin)
+		stub.Refuse(join.Ref, signaling.Errorf(signaling.NotFoundUserSessionID,
+			"there is no room standup: create it with parley room create standup"))
+		out, _, code := result()
+		want := []string{"connected/", "error/", "room_left/failed"}
+		if got := events(t, out); code != exitError || !slices.Equal(got, want) ||
+			!strings.Contains(out, `"code":80102`) {
+			t.Errorf("exit %d, events %v:\n%s\nwant %d, %v with 80102", code, got, out, exitError, want)
+		}
+	})
 }
