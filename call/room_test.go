@@ -261,7 +261,8 @@ func TestRoomMedia(t *testing.T) {
 // joinStubRoom starts a phone on a stub signaling end, joins room standup
 // with o and answers as its node (with tones of 600, 1000 and 1500 Hz on
 // the slots); it returns the room_join the phone sent.
-func joinStubRoom(t *testing.T, d devices, o call.RoomOptions) (*roomtest.Signaling, *call.Phone, *roomtest.Node, signaling.Message) {
+func joinStubRoom(t *testing.T, d devices, o call.RoomOptions) (*roomtest.Signaling, *call.Phone, *roomtest.Node,
+	signaling.Message) {
 	t.Helper()
 	stub := roomtest.NewSignaling(t, "alice")
 	ph, err := call.Start(context.Background(), call.Config{Server: stub.URL, Token: "t", Devices: d})
