@@ -139,7 +139,7 @@ func (m *roomMedia) send(track rtpWriter, extID uint8) error {
 			if err == nil {
 				pkt.Payload = buf[:n]
 				if extID != 0 {
-					if err := pkt.Header.SetExtension(extID, ext[:]); err != nil {
+					if err := pkt.SetExtension(extID, ext[:]); err != nil {
 						extID = 0
 					}
 				}
