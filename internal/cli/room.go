@@ -1,9 +1,11 @@
 package cli
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"strings"
 	"time"
 
@@ -246,6 +248,7 @@ func yesNo(b bool) string {
 func (e *env) joinCommand() *cobra.Command {
 	var f mediaFlags
 	var opts call.RoomOptions
+	var commands string
 	c := &cobra.Command{
 		Use:   "join ROOM",
 		Short: "Join the room ROOM and stay in it",
@@ -262,12 +265,19 @@ ends. With --json, every event is one JSON object on a line.
 			if f.hold < 0 {
 				return &exitCode{code: exitUsage, err: fmt.Errorf("--for %v: use a positive duration", f.hold)}
 			}
+			var cmds <-chan string
+			if commands != "" {
+				var err error
+				if cmds, err = e.readCommands(commands); err != nil {
+					return &exitCode{code: exitUsage, err: fmt.Errorf("--commands: %w", err)}
+				}
+			}
 			ph, pr, err := e.phone(cmd.Context(), f, call.Config{})
 			if err != nil {
 				return err
 			}
 			defer ph.Close()
-			return attend(cmd.Context(), ph, pr, args[0], opts, f.hold)
+			return attend(cmd.Context(), ph, pr, args[0], opts, f.hold, cmds)
 		},
 	}
 	f.register(c)
@@ -275,13 +285,68 @@ ends. With --json, every event is one JSON object on a line.
 	c.Flags().BoolVar(&opts.Muted, "muted", false, "join with the microphone muted")
 	c.Flags().BoolVar(&opts.ListenOnly, "listen-only", false, "join as a listener: no microphone is opened, and "+
 		"nobody hears you")
+	c.Flags().StringVar(&commands, "commands", "", "read actions from `FILE` (- for stdin), one a line: mute, "+
+		"unmute, leave; as the host: mute USER [lock], unmute USER, remove USER, lock, unlock, end")
 	return c
+}
+
+// readCommands opens the --commands file (- for stdin) and reads its
+// lines onto the channel it returns, closed at the end of the file. The
+// file is closed when the command is over.
+func (e *env) readCommands(path string) (<-chan string, error) {
+	f := os.Stdin
+	if path != "-" {
+		var err error
+		if f, err = os.Open(path); err != nil {
+			return nil, err
+		}
+		e.closers = append(e.closers, f)
+	}
+	lines, done := make(chan string), make(chan struct{})
+	e.closers = append(e.closers, closeFunc(func() { close(done) }))
+	go func() {
+		defer close(lines)
+		sc := bufio.NewScanner(f)
+		for sc.Scan() {
+			select {
+			case lines <- sc.Text():
+			case <-done:
+				return
+			}
+		}
+	}()
+	return lines, nil
+}
+
+// roomAction carries out a line of --commands.
+func roomAction(ph *call.Phone, line string) error {
+	w := strings.Fields(line)
+	switch {
+	case len(w) == 0:
+		return nil
+	case len(w) == 1 && (w[0] == "mute" || w[0] == "unmute"):
+		ph.SetMuted(w[0] == "mute")
+	case len(w) == 1 && w[0] == "leave":
+		ph.LeaveRoom()
+	case len(w) == 1 && (w[0] == "lock" || w[0] == "unlock"):
+		ph.LockRoom(w[0] == "lock")
+	case len(w) == 1 && w[0] == "end":
+		ph.EndRoom()
+	case len(w) == 2 && w[0] == "remove":
+		ph.RemoveParticipant(w[1])
+	case len(w) == 2 && (w[0] == "mute" || w[0] == "unmute"), len(w) == 3 && w[0] == "mute" && w[2] == "lock":
+		ph.MuteParticipant(w[1], w[0] == "mute", len(w) == 3)
+	default:
+		return signaling.Errorf(signaling.InvalidParameter, "--commands: %.64q is no action: use mute, unmute, "+
+			"leave, mute USER [lock], unmute USER, remove USER, lock, unlock or end", line)
+	}
+	return nil
 }
 
 // attend joins room and prints the phone's events until the phone is out
 // of it, and returns the exit status that says how.
 func attend(ctx context.Context, ph *call.Phone, pr *callfmt.Printer, room string, opts call.RoomOptions,
-	hold time.Duration) error {
+	hold time.Duration, cmds <-chan string) error {
 	ph.JoinRoom(room, opts)
 	var leave <-chan time.Time
 	interrupted := ctx.Done()
@@ -308,6 +373,12 @@ func attend(ctx context.Context, ph *call.Phone, pr *callfmt.Printer, room strin
 				if !ev.Up && errors.As(ev.Err, &se) && se.Code == signaling.InvalidToken {
 					return &exitCode{code: exitError}
 				}
+			}
+		case line, ok := <-cmds:
+			if !ok {
+				cmds = nil // the end of the file: stay until told otherwise
+			} else if err := roomAction(ph, line); err != nil {
+				pr.Print(call.RoomFailure{Room: room, Err: signaling.AsError(err)})
 			}
 		case <-leave:
 			leave = nil

@@ -3,9 +3,11 @@ package cli
 import (
 	"context"
 	"encoding/json"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -20,6 +22,7 @@ import (
 // as far as the server (exit 7).
 func TestRoomUsage(t *testing.T) {
 	down := closedAddr(t)
+	missing := filepath.Join(t.TempDir(), "commands")
 	badName := `parley: invalid_parameter (80101): room name "Stand Up" is not valid: use 1 to 64 lower-case ` +
 		`letters, digits and - _ ., starting with a letter or digit (for example standup or team-sync)`
 	for _, tc := range []struct {
@@ -32,6 +35,8 @@ func TestRoomUsage(t *testing.T) {
 		{[]string{"room", "show", "Stand Up", "--server", down}, exitUsage, badName},
 		{[]string{"room", "end", "Stand Up", "--server", down}, exitUsage, badName},
 		{[]string{"join"}, exitUsage, "parley: accepts 1 arg(s), received 0"},
+		{[]string{"join", "standup", "--commands", missing, "--server", down}, exitUsage,
+			"parley: --commands: open " + missing + ": no such file or directory"},
 		{[]string{"join", "standup", "--for", "-1s", "--server", down}, exitUsage,
 			"parley: --for -1s: use a positive duration"},
 		{[]string{"join", "standup", "--server", down, "--in", "tone:abc", "--out", "null"}, exitUsage,
@@ -130,6 +135,13 @@ func answerJoin(t *testing.T, stub *roomtest.Signaling) signaling.Message {
 	return join
 }
 
+func must(b []byte, err error) []byte {
+	if err != nil {
+		panic(err)
+	}
+	return b
+}
+
 // events are the "event" of each --json line of out.
 func events(t *testing.T, out string) []string {
 	t.Helper()
@@ -194,6 +206,52 @@ func TestJoin(t *testing.T) {
 			"Carol\\x1b[31m (carol) joined (host)\nCarol\\x1b[31m (carol) removed you from room standup\n"
 		if code != exitRemoved || out != want || errOut != "" {
 			t.Errorf("exit %d, stdout\n%s\nstderr %q; want exit %d, stdout\n%s", code, out, errOut, exitRemoved, want)
+		}
+	})
+	t.Run("commands", func(t *testing.T) {
+		fifo := filepath.Join(t.TempDir(), "commands")
+		if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		stub, _, printed, result := joinRun(t, "--json", "--commands", fifo)
+		w, err := os.OpenFile(fifo, os.O_WRONLY, 0) // once parley opens it
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer w.Close()
+		answerJoin(t, stub)
+		printed(`"event":"joined"`)
+		yes := true
+		for _, tc := range []struct {
+			line string
+			want signaling.Message
+		}{
+			{"mute bob lock", signaling.Message{Type: signaling.TypeRoomMute, Target: "bob", Muted: &yes,
+				Locked: &yes}},
+			{"remove carol", signaling.Message{Type: signaling.TypeRoomRemove, Target: "carol"}},
+			{"lock", signaling.Message{Type: signaling.TypeRoomLock, Locked: &yes}},
+			{"mute", signaling.Message{Type: signaling.TypeRoomMute, Muted: &yes}},
+			{"end", signaling.Message{Type: signaling.TypeRoomEnd}},
+		} {
+			if _, err := w.WriteString(tc.line + "\n"); err != nil {
+				t.Fatal(err)
+			}
+			got := stub.Expect(tc.want.Type)
+			got.Ref, tc.want.Room = "", "standup"
+			if g, _ := json.Marshal(got); string(g) != string(must(json.Marshal(tc.want))) {
+				t.Errorf("%q sent %s, want %s", tc.line, g, must(json.Marshal(tc.want)))
+			}
+		}
+		if _, err := w.WriteString("dance\n"); err != nil {
+			t.Fatal(err)
+		}
+		printed(`"event":"error"`)
+		stub.Event(signaling.RoomEvent{Kind: signaling.RoomEnded, Room: "standup", Reason: signaling.EndedByHost}, "")
+		out, _, code := result()
+		want := []string{"connected/", "joined/", "error/", "room_ended/ended by host", "room_left/ended"}
+		if got := events(t, out); code != exitOK || !slices.Equal(got, want) ||
+			!strings.Contains(out, `"code":80101`) {
+			t.Errorf("exit %d, events %v:\n%s\nwant 0, %v, the error 80101", code, got, out, want)
 		}
 	})
 	t.Run("refused", func(t *testing.T) {
