@@ -261,11 +261,15 @@ func TestRoomMedia(t *testing.T) {
 // joinStubRoom starts a phone on a stub signaling end, joins room standup
 // with o and answers as its node (with tones of 600, 1000 and 1500 Hz on
 // the slots); it returns the room_join the phone sent.
-func joinStubRoom(t *testing.T, d devices, o call.RoomOptions) (*roomtest.Signaling, *call.Phone, *roomtest.Node,
-	signaling.Message) {
+func joinStubRoom(t *testing.T, d devices, o call.RoomOptions, sounds ...call.Sounds) (*roomtest.Signaling,
+	*call.Phone, *roomtest.Node, signaling.Message) {
 	t.Helper()
 	stub := roomtest.NewSignaling(t, "alice")
-	ph, err := call.Start(context.Background(), call.Config{Server: stub.URL, Token: "t", Devices: d})
+	cfg := call.Config{Server: stub.URL, Token: "t", Devices: d}
+	if len(sounds) > 0 {
+		cfg.Sounds = sounds[0]
+	}
+	ph, err := call.Start(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -361,6 +365,42 @@ func TestRoomJoinMuted(t *testing.T) {
 	for i, b := range levels[n+5:] {
 		if lvl := b & 0x7f; lvl < 7 || lvl > 11 || b&0x80 == 0 {
 			t.Fatalf("packet %d after unmuting: level %d, voice %v; want 7..11 with", i, lvl, b&0x80 != 0)
+		}
+	}
+}
+
+// TestRoomChimes: someone joining and someone leaving play the phone's
+// Joined and Left sounds once over the room (3 and 4 kHz here, absent
+// before).
+func TestRoomChimes(t *testing.T) {
+	rec := audiotest.NewRecorder(true)
+	chime := func(hz float64) []int16 { return audiotest.Tone(hz, 0.3, audio.SampleRate/4) }
+	stub, ph, _, _ := joinStubRoom(t, devices{source: tone(440), sink: record(rec)}, call.RoomOptions{},
+		call.Sounds{Joined: chime(3000), Left: chime(4000)})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for _, tc := range []struct {
+		ev signaling.RoomEvent
+		hz float64
+	}{
+		{signaling.RoomEvent{Kind: signaling.ParticipantJoined, Room: "standup", User: "bob",
+			Role: signaling.RoleMember}, 3000},
+		{signaling.RoomEvent{Kind: signaling.ParticipantLeft, Room: "standup", User: "bob",
+			Reason: signaling.LeftLeft}, 4000},
+	} {
+		before := rec.Len()
+		stub.Event(tc.ev, "")
+		roomChanged(t, ph, tc.ev.Kind)
+		if err := rec.Wait(ctx, before+audio.SampleRate/2); err != nil {
+			t.Fatal(err)
+		}
+		s := rec.Samples()
+		was, now := audiotest.Goertzel(s[max(0, before-audio.SampleRate/2):before], tc.hz),
+			audiotest.Goertzel(s[before:before+audio.SampleRate/2], tc.hz)
+		t.Logf("%s: %.0f Hz at %.3f before, %.3f after", tc.ev.Kind, tc.hz, was, now)
+		if was > 0.01 || now < 0.05 {
+			t.Errorf("%s: %.0f Hz at %.3f before, %.3f in the half second after; want under 0.01, then over 0.05",
+				tc.ev.Kind, tc.hz, was, now)
 		}
 	}
 }
