@@ -336,9 +336,7 @@ func (p *Phone) roomEvent(m signaling.Message) {
 		r.slots = append([]string(nil), ev.Slots...)
 	case signaling.RoomMuted:
 		if ev.User == r.user && ev.Muted != nil {
-			r.muted = *ev.Muted
-			r.locked = r.muted && ev.Locked != nil && *ev.Locked
-			r.media.muted.Store(r.muted)
+			p.mutedBy(r, *ev.Muted, ev.Locked != nil && *ev.Locked, ev.By != "" && ev.By != r.user)
 		}
 	case signaling.RoomRemoved:
 		p.emit(RoomChanged{ev})
@@ -350,6 +348,24 @@ func (p *Phone) roomEvent(m signaling.Message) {
 		return
 	}
 	p.emit(RoomChanged{ev})
+}
+
+// mutedBy follows a change of our muted state: the host may mute the
+// microphone (and lock it), but nobody opens it but its user: the host's
+// unmute only unlocks it, and the server is told it stays muted.
+func (p *Phone) mutedBy(r *room, muted, locked, byOther bool) {
+	switch {
+	case muted:
+		r.muted, r.locked = true, locked
+		r.media.muted.Store(true)
+	case byOther && r.muted:
+		r.locked = false
+		stay := true
+		p.send(signaling.Message{Type: signaling.TypeRoomMute, Ref: roomMuteRef, Room: r.name, Muted: &stay})
+	default:
+		r.muted, r.locked = false, false
+		r.media.muted.Store(false)
+	}
 }
 
 // setRoomMuted mutes or unmutes the microphone in the room. Muting is at

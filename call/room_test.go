@@ -251,6 +251,29 @@ func TestRoomMedia(t *testing.T) {
 		t.Fatalf("got %#v, want a RoomFailure 80802", f)
 	}
 
+	// The host unmutes her: that unlocks her microphone but does not open
+	// it; the server is told she stays muted.
+	muted = false
+	stub.Event(signaling.RoomEvent{Kind: signaling.RoomMuted, Room: "standup", User: "alice", By: "carol",
+		Muted: &muted}, "")
+	roomChanged(t, ph, signaling.RoomMuted)
+	if m := stub.Expect(signaling.TypeRoomMute); m.Muted == nil || !*m.Muted || m.Target != "" {
+		t.Errorf("after the host's unmute, room_mute %+v; want muted", m)
+	}
+	n = len(levels)
+	for timeout := time.After(5 * time.Second); len(levels) < n+10; levels, _ = node.Received() {
+		select {
+		case <-node.Got:
+		case <-timeout:
+			t.Fatalf("%d packets in 5 s after the host's unmute", len(levels)-n)
+		}
+	}
+	for i, b := range levels[n:] {
+		if b != 127 {
+			t.Errorf("packet %d after the host's unmute: level %d, voice %v; want 127 without", i, b&0x7f, b&0x80 != 0)
+		}
+	}
+
 	stub.Event(signaling.RoomEvent{Kind: signaling.RoomRemoved, Room: "standup", User: "alice", By: "carol"}, "")
 	roomChanged(t, ph, signaling.RoomRemoved)
 	if l, ok := nextRoom(t, ph).(call.RoomLeft); !ok || l.Reason != signaling.LeftRemoved {

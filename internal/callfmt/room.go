@@ -185,6 +185,8 @@ func (p *Printer) mutedText(e signaling.RoomEvent) string {
 		return "you are " + state
 	case e.User == p.me && muted && locked:
 		return fmt.Sprintf("%s muted you and locked your microphone: only the host can unmute you", p.who(e.By))
+	case e.User == p.me && !muted:
+		return fmt.Sprintf("%s lets you speak: unmute yourself to be heard", p.who(e.By))
 	case e.User == p.me:
 		return fmt.Sprintf("%s %s you", p.who(e.By), state)
 	case self:

@@ -37,6 +37,7 @@ func aRoom() []call.Event {
 		call.RoomFailure{Room: "standup", Err: signaling.Errorf(signaling.PermissionDenied,
 			"the host locked your microphone: ask them to unmute you")},
 		ev(4*time.Second, signaling.RoomEvent{Kind: signaling.RoomMuted, User: "bob", Muted: &no}),
+		ev(4*time.Second, signaling.RoomEvent{Kind: signaling.RoomMuted, User: "alice", By: "carol", Muted: &no}),
 		ev(5*time.Second, signaling.RoomEvent{Kind: signaling.RoomSpeaking}),
 		ev(6*time.Second, signaling.RoomEvent{Kind: signaling.ParticipantLeft, User: "bob",
 			Reason: signaling.LeftLeft}),
@@ -61,6 +62,7 @@ Bob\x1b[2J (bob) joined (listener)
 speaking: Carol (carol), Bob\x1b[2J (bob)
 Carol (carol) muted you and locked your microphone: only the host can unmute you
 Bob\x1b[2J (bob) is unmuted
+Carol (carol) lets you speak: unmute yourself to be heard
 nobody is speaking
 Bob\x1b[2J (bob) left
 dave was removed
@@ -106,6 +108,7 @@ func TestRoomJSON(t *testing.T) {
 		`{"event":"error",` + now + `,"room":"standup","code":80802,"name":"permission_denied",` +
 			`"message":"the host locked your microphone: ask them to unmute you"}`,
 		`{"event":"muted",` + t0 + `9.000Z","room":"standup","user":"bob","muted":false}`,
+		`{"event":"muted",` + t0 + `9.000Z","room":"standup","user":"alice","by":"carol","muted":false}`,
 		`{"event":"speaking","time":"2026-01-02T03:04:10.000Z","room":"standup","slots":[]}`,
 		`{"event":"participant_left","time":"2026-01-02T03:04:11.000Z","room":"standup","user":"bob",` +
 			`"reason":"left"}`,
