@@ -308,5 +308,5 @@ func (p *Phone) audioTick() {
 			p.log.Warn("echo canceller: lost the echo path, starting over", "call", a.ev.ID, "slips", n)
 		}
 	}
-	p.watchDevices(a)
+	p.watchDevices(m.dev, a.ev.ID)
 }

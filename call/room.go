@@ -467,4 +467,11 @@ func (p *Phone) roomTick() {
 		}
 	}
 	p.emitLossy(lv)
+	s := m.dev.dsp
+	if silent := s.micSilent.Load() && !r.muted; silent != s.warned {
+		s.warned = silent
+		p.log.Info("microphone silent", "room", r.name, "silent", silent)
+		p.emit(MicWarning{Raised: silent})
+	}
+	p.watchDevices(m.dev, "")
 }

@@ -2,6 +2,7 @@ package call_test
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"sync"
 	"testing"
@@ -284,7 +285,7 @@ func TestRoomMedia(t *testing.T) {
 // joinStubRoom starts a phone on a stub signaling end, joins room standup
 // with o and answers as its node (with tones of 600, 1000 and 1500 Hz on
 // the slots); it returns the room_join the phone sent.
-func joinStubRoom(t *testing.T, d devices, o call.RoomOptions, sounds ...call.Sounds) (*roomtest.Signaling,
+func joinStubRoom(t *testing.T, d call.Devices, o call.RoomOptions, sounds ...call.Sounds) (*roomtest.Signaling,
 	*call.Phone, *roomtest.Node, signaling.Message) {
 	t.Helper()
 	stub := roomtest.NewSignaling(t, "alice")
@@ -424,6 +425,67 @@ func TestRoomChimes(t *testing.T) {
 		if was > 0.01 || now < 0.05 {
 			t.Errorf("%s: %.0f Hz at %.3f before, %.3f in the half second after; want under 0.01, then over 0.05",
 				tc.ev.Kind, tc.hz, was, now)
+		}
+	}
+}
+
+// failingMic is a microphone (it has a device name) that stops working
+// after frames frames.
+type failingMic struct {
+	audio.Source
+	frames int
+	name   string
+}
+
+func (f *failingMic) Read(frame []int16) error {
+	if f.frames == 0 {
+		return errors.New("unplugged")
+	}
+	f.frames--
+	return f.Source.Read(frame)
+}
+
+func (f *failingMic) Device() string { return f.name }
+
+// withDefaults are devices whose system defaults (call.FallbackDevices)
+// are given.
+type withDefaults struct {
+	devices
+	defaultSource func(int) (audio.Source, error)
+}
+
+func (d withDefaults) OpenDefaultSource(n int) (audio.Source, error) { return d.defaultSource(n) }
+func (d withDefaults) OpenDefaultSink(n int) (audio.Sink, error)     { return d.sink(n) }
+
+// TestRoomMicUnplugged: a room's microphone that stops working is replaced
+// by the system default, which DeviceChanged reports, and the room hears
+// it (the packets are loud again).
+func TestRoomMicUnplugged(t *testing.T) {
+	d := withDefaults{
+		devices: devices{source: func(n int) (audio.Source, error) {
+			return &failingMic{Source: audio.NewTone(440, 0.5, n), frames: 25, name: "usb mic"}, nil
+		}, sink: null},
+		defaultSource: func(n int) (audio.Source, error) {
+			return &failingMic{Source: audio.NewTone(880, 0.5, n), frames: -1, name: "default mic"}, nil
+		},
+	}
+	_, ph, node, _ := joinStubRoom(t, d, call.RoomOptions{})
+	ev := nextRoom(t, ph)
+	if dc, ok := ev.(call.DeviceChanged); !ok || dc.Kind != call.Microphone || !dc.Lost || dc.Device != "default mic" {
+		t.Fatalf("got %#v, want the microphone lost and replaced by the default mic", ev)
+	}
+	levels, _ := node.Received()
+	n := len(levels)
+	for timeout := time.After(5 * time.Second); len(levels) < n+20; levels, _ = node.Received() {
+		select {
+		case <-node.Got:
+		case <-timeout:
+			t.Fatalf("%d packets in 5 s after the fallback", len(levels)-n)
+		}
+	}
+	for i, b := range levels[n+10:] {
+		if lvl := b & 0x7f; lvl < 7 || lvl > 11 {
+			t.Errorf("packet %d on the default microphone: level %d, want 7..11", i, lvl)
 		}
 	}
 }
