@@ -107,6 +107,10 @@ func deviceError(what string, err error) error {
 }
 
 func (p *Phone) dial(user string) {
+	if p.room != nil {
+		p.fail("", signaling.Errorf(signaling.AlreadyBusyCall, "you are in room %s: leave it first", p.room.name))
+		return
+	}
 	if p.cur != nil {
 		p.fail("", signaling.Errorf(signaling.AlreadyBusyCall, "you are already in a call: hang up first"))
 		return
@@ -165,8 +169,8 @@ func (p *Phone) placed(ev signaling.CallEvent, ref string) {
 // so that answering is quick; remote candidates are held until the user
 // answers, so that no audio flows before that.
 func (p *Phone) incoming(ev signaling.CallEvent, offer string) {
-	if p.cur != nil {
-		p.log.Warn("incoming call while in a call", "call", ev.ID)
+	if p.cur != nil || p.room != nil {
+		p.log.Warn("incoming call while in a call or a room", "call", ev.ID)
 		return
 	}
 	sink, ringing := p.openRing(ev.ID) // the ring device, if there is one (devices.go)
@@ -275,6 +279,10 @@ func (p *Phone) hangup() {
 }
 
 func (p *Phone) setMuted(muted bool) {
+	if p.room != nil {
+		p.setRoomMuted(muted)
+		return
+	}
 	a := p.cur
 	if a == nil || a.media == nil {
 		p.fail("", signaling.Errorf(signaling.NoConnectedCall, "there is no call to mute"))

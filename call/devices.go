@@ -290,38 +290,43 @@ func (d *devicePath) free() {
 }
 
 // SwitchDevices reopens the microphone (mic) and the speaker (speaker) of
-// the call in progress from Devices, which now name other ones; the call
-// goes on. DeviceChanged reports each switch. Without a call it does
-// nothing: the next call opens the new devices anyway.
+// the call or room in progress from Devices, which now name other ones; it
+// goes on. DeviceChanged reports each switch. Without a call or a room it
+// does nothing: the next one opens the new devices anyway.
 func (p *Phone) SwitchDevices(mic, speaker bool) {
 	p.post(func() { p.switchDevices(mic, speaker) })
 }
 
 func (p *Phone) switchDevices(mic, speaker bool) {
-	a := p.cur
-	if a == nil || a.media == nil {
+	var d *devicePath
+	var id string
+	switch {
+	case p.cur != nil && p.cur.media != nil:
+		d, id = p.cur.media.dev, p.cur.ev.ID
+	case p.room != nil:
+		d = p.room.media.dev
+	default:
 		return
 	}
 	n := p.frameSamples()
-	d := a.media.dev
 	if mic && d.hasSource() {
 		src, err := p.cfg.Devices.OpenSource(n)
 		if err != nil {
-			p.emit(DeviceChanged{CallID: a.ev.ID, Kind: Microphone, Err: deviceError(Microphone, err)})
+			p.emit(DeviceChanged{CallID: id, Kind: Microphone, Err: deviceError(Microphone, err)})
 		} else {
 			d.handSource(src)
-			p.log.Info("microphone switched", "call", a.ev.ID, "device", deviceName(src))
-			p.emit(DeviceChanged{CallID: a.ev.ID, Kind: Microphone, Device: deviceName(src)})
+			p.log.Info("microphone switched", "call", id, "device", deviceName(src))
+			p.emit(DeviceChanged{CallID: id, Kind: Microphone, Device: deviceName(src)})
 		}
 	}
 	if speaker && !d.onRingDevice() { // a call that rings on the ring device gets its speaker at answer
 		sink, err := p.cfg.Devices.OpenSink(n)
 		if err != nil {
-			p.emit(DeviceChanged{CallID: a.ev.ID, Kind: Speaker, Err: deviceError(Speaker, err)})
+			p.emit(DeviceChanged{CallID: id, Kind: Speaker, Err: deviceError(Speaker, err)})
 		} else {
 			d.handSink(sink)
-			p.log.Info("speaker switched", "call", a.ev.ID, "device", deviceName(sink))
-			p.emit(DeviceChanged{CallID: a.ev.ID, Kind: Speaker, Device: deviceName(sink)})
+			p.log.Info("speaker switched", "call", id, "device", deviceName(sink))
+			p.emit(DeviceChanged{CallID: id, Kind: Speaker, Device: deviceName(sink)})
 		}
 	}
 }
@@ -390,9 +395,8 @@ func (p *Phone) answerSink(a *active) {
 // watchDevices replaces devices that failed with the system defaults and
 // reports it; the loop calls it on its ticker. When there is no default to
 // open, it says so once and tries again every fallbackRetry, and reports
-// the device it finally opens.
-func (p *Phone) watchDevices(a *active) {
-	d := a.media.dev
+// the device it finally opens. callID names the call ("" in a room).
+func (p *Phone) watchDevices(d *devicePath, callID string) {
 	n := p.frameSamples()
 	fb, canFallback := p.cfg.Devices.(FallbackDevices)
 	for i, kind := range []string{Microphone, Speaker} {
@@ -411,7 +415,7 @@ func (p *Phone) watchDevices(a *active) {
 		failed.Store(nil)
 		d.lastFallback[i] = time.Now()
 		cause := *errp
-		ev := DeviceChanged{CallID: a.ev.ID, Kind: kind, Lost: true, Err: cause}
+		ev := DeviceChanged{CallID: callID, Kind: kind, Lost: true, Err: cause}
 		if !d.noDefault[i] {
 			p.log.Warn("device stopped working", "kind", kind, "err", cause)
 		}

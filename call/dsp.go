@@ -260,13 +260,20 @@ func (p *Phone) newMedia(sink audio.Sink) *media {
 }
 
 // SetProcessing changes what is done to the microphone's audio, for the
-// call in progress and the next ones.
+// call or room in progress and the next ones.
 func (p *Phone) SetProcessing(pr Processing) {
 	p.post(func() {
 		p.cfg.Processing = pr
-		if a := p.cur; a != nil && a.media != nil {
-			a.media.dev.opts.Store(pr.bits())
-			if proc := a.media.dev.proc.Load(); proc != nil {
+		var dev *devicePath
+		switch {
+		case p.cur != nil && p.cur.media != nil:
+			dev = p.cur.media.dev
+		case p.room != nil:
+			dev = p.room.media.dev
+		}
+		if dev != nil {
+			dev.opts.Store(pr.bits())
+			if proc := dev.proc.Load(); proc != nil {
 				proc.SetOptions(pr.options())
 			}
 		}
@@ -301,5 +308,5 @@ func (p *Phone) audioTick() {
 			p.log.Warn("echo canceller: lost the echo path, starting over", "call", a.ev.ID, "slips", n)
 		}
 	}
-	p.watchDevices(a)
+	p.watchDevices(m.dev, a.ev.ID)
 }

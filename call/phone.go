@@ -34,6 +34,8 @@ type Sounds struct {
 	Ringback []int16 // looped while the other side rings
 	Busy     []int16 // once, when the callee is busy or rejects the call
 	Hangup   []int16 // once, when an answered call ends
+	Joined   []int16 // once, over a room's audio, when someone joins it
+	Left     []int16 // once, over a room's audio, when someone leaves it
 }
 
 // Config is what a Phone needs.
@@ -162,8 +164,10 @@ type Phone struct {
 	cur        *active
 	refs       int
 	watched    []string
-	idle       bool     // SetIdle(true): sent again after a reconnect
-	hungUp     []string // calls hung up while the server was unreachable, to tell it once it is back
+	idle       bool        // SetIdle(true): sent again after a reconnect
+	hungUp     []string    // calls hung up while the server was unreachable, to tell it once it is back
+	room       *room       // the room the phone is in (room.go); never at once with cur
+	roomAPI    *webrtc.API // Pion for rooms (the audio level extension), made at the first join
 }
 
 // active is the call in progress.
@@ -350,6 +354,9 @@ func (p *Phone) loop(ctx context.Context) {
 			}
 			p.handle(m)
 		case <-levels.C:
+			if p.room != nil {
+				p.roomTick()
+			}
 			if p.cur == nil || p.cur.media == nil {
 				continue
 			}
@@ -440,6 +447,10 @@ func (p *Phone) handle(m signaling.Message) {
 		if m.Online != nil {
 			p.emit(presence(m))
 		}
+	case signaling.TypeRoomEvent:
+		if m.RoomEvent != nil {
+			p.roomEvent(m)
+		}
 	case signaling.TypeError:
 		p.refused(m)
 	case signaling.TypeShutdown:
@@ -448,7 +459,7 @@ func (p *Phone) handle(m signaling.Message) {
 }
 
 func (p *Phone) refused(m signaling.Message) {
-	if m.Error == nil || p.refreshRefused(m) || p.lostTheAnswer(m) {
+	if m.Error == nil || p.refreshRefused(m) || p.lostTheAnswer(m) || p.roomRefused(m) {
 		return
 	}
 	if m.CallID != "" && (p.cur == nil || p.cur.ev.ID != m.CallID) || crosses(m) {

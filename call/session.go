@@ -61,6 +61,12 @@ func (p *Phone) disconnected(ctx context.Context) {
 	}
 	p.sig, p.msgs = nil, nil
 	p.log.Warn("signaling connection lost", "server", p.server, "err", err)
+	if p.room != nil {
+		// The room's node forgets a participant whose connection is gone:
+		// the room is over here (rejoining by itself is for later).
+		p.roomFail(p.room.name, err)
+		p.roomLeft(RoomLeftFailed, signaling.AsError(err))
+	}
 	switch {
 	case p.callUp():
 		// Media is peer to peer: the call goes on, and is resumed once the
@@ -122,6 +128,9 @@ func (p *Phone) redial(ctx context.Context, session, from string) {
 }
 
 func (p *Phone) shutdown() {
+	if p.room != nil {
+		p.leaveRoom(signaling.LeftLeft)
+	}
 	if p.cur != nil {
 		if p.cur.ev.ID != "" {
 			p.sendHangup(p.cur.ev.ID)

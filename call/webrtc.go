@@ -10,6 +10,7 @@ import (
 	"github.com/pion/webrtc/v4"
 
 	"github.com/parley-voice/parley/internal/pionlog"
+	"github.com/parley-voice/parley/signaling"
 )
 
 // opusCodec is the only codec parley offers: Opus at 48 kHz with in-band
@@ -27,11 +28,27 @@ const opusPayloadType = 111
 // interceptors, loopback candidates allowed (calls between two terminals on
 // one machine), no mDNS, and Pion's logs sent to log.
 func newAPI(log *slog.Logger, nw transport.Net) (*webrtc.API, error) {
+	return buildAPI(log, nw, false)
+}
+
+// newRoomAPI is newAPI for rooms: the same, and the RFC 6464 audio level
+// header extension (signaling.RoomAudioLevelURI) offered on what is sent.
+func newRoomAPI(log *slog.Logger, nw transport.Net) (*webrtc.API, error) {
+	return buildAPI(log, nw, true)
+}
+
+func buildAPI(log *slog.Logger, nw transport.Net, level bool) (*webrtc.API, error) {
 	m := &webrtc.MediaEngine{}
 	if err := m.RegisterCodec(webrtc.RTPCodecParameters{
 		RTPCodecCapability: opusCodec, PayloadType: opusPayloadType,
 	}, webrtc.RTPCodecTypeAudio); err != nil {
 		return nil, fmt.Errorf("call: register opus: %w", err)
+	}
+	if level {
+		if err := m.RegisterHeaderExtension(webrtc.RTPHeaderExtensionCapability{URI: signaling.RoomAudioLevelURI},
+			webrtc.RTPCodecTypeAudio, webrtc.RTPTransceiverDirectionSendonly); err != nil {
+			return nil, fmt.Errorf("call: register the audio level extension: %w", err)
+		}
 	}
 	ir := &interceptor.Registry{}
 	if err := webrtc.ConfigureRTCPReports(ir); err != nil {

@@ -19,6 +19,8 @@ type Printer struct {
 	json       bool
 	untoldWait time.Duration
 	answeredAt time.Time
+	me         string            // the user, in the room joined
+	names      map[string]string // the display names of a room's participants
 
 	// Now is the clock of the events' "time" (nil: time.Now); tests set
 	// it.
@@ -42,7 +44,7 @@ func (p *Printer) now() time.Time {
 // Print writes ev; events that people are not told of (stats) are written
 // as JSON only.
 func (p *Printer) Print(ev call.Event) {
-	if p.printAudio(ev) { // device changes and microphone warnings (audio.go)
+	if p.printRoom(ev) || p.printAudio(ev) { // rooms (room.go), device changes and microphone warnings (audio.go)
 		return
 	}
 	if p.json {

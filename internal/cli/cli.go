@@ -1,5 +1,5 @@
 // Package cli is the parley command tree: one file per command group
-// (call.go for call and answer, people.go, admin.go, webhook.go, serve.go,
+// (call.go for call and answer, room.go for room and join, people.go, admin.go, webhook.go, serve.go,
 // demo.go, doctor.go, ui.go, misc.go for token, status, devices and echo;
 // audio.go and net.go for the flags those share). Main runs one command
 // line; what the commands need beyond their flags lives in the packages
@@ -189,6 +189,8 @@ echo service.`,
 		inGroup(groupCalls, setExits(e.callCommand(), callExits())),
 		inGroup(groupCalls, setExits(e.answerCommand(), callExits())),
 		inGroup(groupCalls, setExits(e.demoCommand(), callExits())),
+		inGroup(groupCalls, setExits(e.joinCommand(), joinExits())),
+		inGroup(groupCalls, e.roomCommand()),
 		inGroup(groupPeople, e.loginCommand()),
 		inGroup(groupPeople, e.logoutCommand()),
 		inGroup(groupPeople, setExits(e.statusCommand(), statusExits())),

@@ -113,3 +113,19 @@ func TestVersion(t *testing.T) {
 		t.Errorf("versionText without VCS information:\n%s\nwant\n%s", got, want)
 	}
 }
+
+func TestHelpJoin(t *testing.T) {
+	out, errOut, code := run(t, "join", "--help")
+	if code != exitOK || errOut != "" {
+		t.Fatalf("parley join --help: exit %d, stderr %q", code, errOut)
+	}
+	golden.RequireEqual(t, out)
+}
+
+func TestHelpRoom(t *testing.T) {
+	out, errOut, code := run(t, "room", "--help")
+	if code != exitOK || errOut != "" {
+		t.Fatalf("parley room --help: exit %d, stderr %q", code, errOut)
+	}
+	golden.RequireEqual(t, out)
+}

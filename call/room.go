@@ -1,0 +1,477 @@
+package call
+
+// Rooms: joining one (a peer connection with the room's node, see
+// signaling/room.go for its layout), its events, and the actions of a
+// participant and of its host.
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/pion/webrtc/v4"
+
+	"github.com/parley-voice/parley/signaling"
+)
+
+// RoomOptions are how a phone joins a room.
+type RoomOptions struct {
+	Muted      bool // join with the microphone muted
+	ListenOnly bool // join as a listener: no microphone is opened, nothing is sent
+}
+
+// RoomLeft says the phone is out of the room it joined, whatever the
+// reason: it left (signaling.LeftLeft), was removed (signaling.LeftRemoved,
+// after RoomChanged removed), the room ended (RoomLeftEnded, after
+// RoomChanged room_ended), or the join was refused or the room's media or
+// signaling failed (RoomLeftFailed, after the RoomFailure that says why).
+// It comes once for each JoinRoom, last (but for a JoinRoom refused at
+// once as the phone is in a room already: that room goes on).
+type RoomLeft struct {
+	Room   string
+	Reason string
+	Err    *signaling.Error // RoomLeftFailed: why
+}
+
+// Reasons of RoomLeft besides signaling.LeftLeft and signaling.LeftRemoved.
+const (
+	RoomLeftEnded  = "ended"
+	RoomLeftFailed = "failed"
+)
+
+func (RoomLeft) event() {}
+
+// room is the room the phone is in, owned by the phone's loop.
+type room struct {
+	name    string
+	opts    RoomOptions
+	ref     string // the room_join's ref
+	pc      *webrtc.PeerConnection
+	track   *webrtc.TrackLocalStaticRTP
+	sender  *webrtc.RTPSender
+	media   *roomMedia
+	closed  chan struct{} // closed when the room is left here
+	joined  bool          // the joined event came and its answer was applied
+	sending bool
+	user    string // who we are in it (joined)
+	role    signaling.RoomRole
+	muted   bool
+	locked  bool     // the host muted us and locked the microphone
+	slots   []string // who is heard on each receive slot
+}
+
+// Refs of room messages, so that a refusal is known for what it answers.
+const (
+	roomJoinRef   = "room-join"
+	roomMuteRef   = "room-mute"
+	roomActionRef = "room-action"
+)
+
+// JoinRoom joins the room name; RoomChanged and RoomLeft report what
+// follows. A phone is in one call or one room at a time.
+func (p *Phone) JoinRoom(name string, o RoomOptions) { p.post(func() { p.joinRoom(name, o) }) }
+
+// LeaveRoom leaves the room; it goes on for the others.
+func (p *Phone) LeaveRoom() { p.post(func() { p.leaveRoom(signaling.LeftLeft) }) }
+
+// MuteParticipant (host) mutes or unmutes user; locked keeps them from
+// unmuting themselves.
+func (p *Phone) MuteParticipant(user string, muted, locked bool) {
+	p.post(func() {
+		p.roomAction(signaling.Message{Type: signaling.TypeRoomMute, Target: user, Muted: &muted, Locked: &locked})
+	})
+}
+
+// RemoveParticipant (host) makes user leave the room.
+func (p *Phone) RemoveParticipant(user string) {
+	p.post(func() { p.roomAction(signaling.Message{Type: signaling.TypeRoomRemove, Target: user}) })
+}
+
+// LockRoom (host) locks the room (nobody but the host may join) or
+// unlocks it.
+func (p *Phone) LockRoom(locked bool) {
+	p.post(func() { p.roomAction(signaling.Message{Type: signaling.TypeRoomLock, Locked: &locked}) })
+}
+
+// EndRoom (host) ends the room for everyone.
+func (p *Phone) EndRoom() {
+	p.post(func() { p.roomAction(signaling.Message{Type: signaling.TypeRoomEnd}) })
+}
+
+func (p *Phone) roomFail(name string, err error) {
+	e := signaling.AsError(err)
+	p.log.Warn("room refused", "room", name, "code", e.Code, "err", e.Message)
+	p.emit(RoomFailure{Room: name, Err: e})
+}
+
+// joinFailed reports a join that failed before it was sent: the refusal,
+// then RoomLeft.
+func (p *Phone) joinFailed(name string, err error) {
+	p.roomFail(name, err)
+	p.emit(RoomLeft{Room: name, Reason: RoomLeftFailed, Err: signaling.AsError(err)})
+}
+
+func (p *Phone) joinRoom(name string, o RoomOptions) {
+	switch {
+	case p.cur != nil:
+		p.joinFailed(name, signaling.Errorf(signaling.AlreadyBusyCall, "you are in a call: hang up first"))
+		return
+	case p.room != nil:
+		p.roomFail(name, signaling.Errorf(signaling.AlreadyBusyCall, "you are in room %s: leave it first",
+			p.room.name))
+		return
+	case p.sig == nil:
+		p.joinFailed(name, signaling.Errorf(signaling.NoConnectedSession,
+			"not connected to the server yet: wait for the connection and try again"))
+		return
+	}
+	if err := signaling.CheckRoomName(name); err != nil {
+		p.joinFailed(name, err)
+		return
+	}
+	if p.roomAPI == nil {
+		api, err := newRoomAPI(p.log, p.cfg.Net)
+		if err != nil {
+			p.joinFailed(name, err)
+			return
+		}
+		p.roomAPI = api
+	}
+	src, sink, err := p.openDevices(!o.ListenOnly)
+	if err != nil {
+		p.joinFailed(name, err)
+		return
+	}
+	r, err := p.roomPeer(name, o)
+	if err != nil {
+		if src != nil {
+			src.Close()
+		}
+		_ = sink.Close()
+		p.joinFailed(name, err)
+		return
+	}
+	r.media = newRoomMedia(sink, p.frameSamples())
+	r.media.dev.opts.Store(p.cfg.Processing.bits())
+	r.media.dev.log = p.log
+	r.media.muted.Store(o.Muted)
+	r.muted = o.Muted
+	if src != nil {
+		r.media.attach(src)
+	}
+	p.refs++
+	r.ref = roomJoinRef + strconv.Itoa(p.refs)
+	p.room = r
+	p.watchRoomPeer(r)
+	offer, err := r.pc.CreateOffer(nil)
+	if err == nil {
+		err = r.pc.SetLocalDescription(offer)
+	}
+	if err != nil {
+		p.roomOver(signaling.Errorf(signaling.UnknownError, "the offer could not be made: %v", err))
+		return
+	}
+	// No trickle in rooms: the offer goes with every candidate in it.
+	gathered := webrtc.GatheringCompletePromise(r.pc)
+	p.spawn(func() {
+		t := time.NewTimer(10 * time.Second)
+		defer t.Stop()
+		select {
+		case <-gathered:
+		case <-t.C:
+		case <-r.closed:
+			return
+		}
+		p.post(func() { p.sendJoin(r) })
+	})
+}
+
+// roomPeer makes the room's peer connection: one send-only transceiver for
+// the microphone, then RoomSlots receive-only ones.
+func (p *Phone) roomPeer(name string, o RoomOptions) (*room, error) {
+	conf := webrtc.Configuration{ICEServers: append(pionICEServers(p.cfg.ICEServers), p.iceServers...)}
+	if p.cfg.RelayOnly {
+		conf.ICETransportPolicy = webrtc.ICETransportPolicyRelay
+	}
+	pc, err := p.roomAPI.NewPeerConnection(conf)
+	if err != nil {
+		return nil, fmt.Errorf("call: room peer connection: %w", err)
+	}
+	r := &room{name: name, opts: o, pc: pc, closed: make(chan struct{})}
+	r.track, err = webrtc.NewTrackLocalStaticRTP(opusCodec, "audio", "parley")
+	if err == nil {
+		var tr *webrtc.RTPTransceiver
+		tr, err = pc.AddTransceiverFromTrack(r.track,
+			webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionSendonly})
+		if err == nil {
+			r.sender = tr.Sender()
+		}
+	}
+	for i := 0; err == nil && i < signaling.RoomSlots; i++ {
+		_, err = pc.AddTransceiverFromKind(webrtc.RTPCodecTypeAudio,
+			webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionRecvonly})
+	}
+	if err != nil {
+		_ = pc.Close()
+		return nil, fmt.Errorf("call: room transceivers: %w", err)
+	}
+	return r, nil
+}
+
+// watchRoomPeer wires Pion's callbacks to the loop for room r.
+func (p *Phone) watchRoomPeer(r *room) {
+	r.pc.OnTrack(func(t *webrtc.TrackRemote, rcv *webrtc.RTPReceiver) {
+		slot := -1
+		for i, tr := range r.pc.GetTransceivers() {
+			if tr.Receiver() == rcv {
+				slot = i - 1 // the first transceiver sends
+			}
+		}
+		if s, ok := strings.CutPrefix(t.ID(), "slot"); ok && slot < 0 {
+			slot, _ = strconv.Atoi(s)
+		}
+		p.post(func() {
+			if p.room != r || slot < 0 || slot >= signaling.RoomSlots {
+				p.log.Warn("room: a track on no receive slot", "track", t.ID(), "slot", slot)
+				return
+			}
+			p.log.Info("room: receiving", "room", r.name, "slot", slot, "track", t.ID())
+			r.media.receive(slot, t)
+		})
+	})
+	r.pc.OnConnectionStateChange(func(s webrtc.PeerConnectionState) {
+		p.post(func() { p.roomPeerState(r, s) })
+	})
+}
+
+func (p *Phone) sendJoin(r *room) {
+	if p.room != r {
+		return
+	}
+	m := signaling.Message{Type: signaling.TypeRoomJoin, Ref: r.ref, Room: r.name, SDP: r.pc.LocalDescription().SDP,
+		ListenOnly: r.opts.ListenOnly}
+	if r.opts.Muted {
+		m.Muted = &r.opts.Muted
+	}
+	p.send(m)
+}
+
+func (p *Phone) roomPeerState(r *room, s webrtc.PeerConnectionState) {
+	if p.room != r {
+		return
+	}
+	p.log.Info("room media connection", "room", r.name, "state", s.String())
+	switch s {
+	case webrtc.PeerConnectionStateConnected:
+		p.startRoomSending(r)
+	case webrtc.PeerConnectionStateFailed:
+		p.roomOver(signaling.Errorf(signaling.UnknownError,
+			"the media connection to the room failed: check the network, then join again"))
+	}
+}
+
+// startRoomSending starts the sender once the room's media is connected
+// (a file plays from its start); a listener sends nothing.
+func (p *Phone) startRoomSending(r *room) {
+	if r.sending || !r.joined || r.opts.ListenOnly || r.pc.ConnectionState() != webrtc.PeerConnectionStateConnected {
+		return
+	}
+	var ext uint8
+	for _, h := range r.sender.GetParameters().HeaderExtensions {
+		if h.URI == signaling.RoomAudioLevelURI {
+			ext = uint8(h.ID)
+		}
+	}
+	if ext == 0 {
+		p.log.Warn("room: the server did not take the audio level extension", "room", r.name)
+	}
+	if err := r.media.send(r.track, ext); err != nil {
+		p.roomOver(signaling.AsError(err))
+		return
+	}
+	r.sending = true
+}
+
+// roomEvent applies a room_event from the server.
+func (p *Phone) roomEvent(m signaling.Message) {
+	r := p.room
+	ev := *m.RoomEvent
+	if r == nil || ev.Room != r.name {
+		p.log.Info("room event about another room", "room", ev.Room, "kind", ev.Kind)
+		return
+	}
+	if ev.Time.IsZero() {
+		ev.Time = time.Now()
+	}
+	switch ev.Kind {
+	case signaling.RoomJoined:
+		if r.joined {
+			return
+		}
+		err := r.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: m.SDP})
+		if err != nil {
+			p.emit(RoomChanged{ev})
+			p.send(signaling.Message{Type: signaling.TypeRoomLeave, Ref: roomActionRef, Room: r.name})
+			p.roomOver(signaling.Errorf(signaling.UnknownError, "the server's answer could not be used: %v", err))
+			return
+		}
+		r.joined, r.user, r.role = true, ev.User, ev.Role
+		for _, pt := range ev.Participants {
+			if pt.User == r.user {
+				r.muted, r.locked = pt.Muted, pt.MicLocked
+				r.media.muted.Store(r.muted || r.opts.ListenOnly)
+			}
+		}
+		p.emit(RoomChanged{ev})
+		p.startRoomSending(r)
+		return
+	case signaling.ParticipantJoined:
+		if ev.User != r.user {
+			r.media.chime(p.cfg.Sounds.Joined)
+		}
+	case signaling.ParticipantLeft:
+		r.media.chime(p.cfg.Sounds.Left)
+	case signaling.RoomSpeaking:
+		r.slots = append([]string(nil), ev.Slots...)
+	case signaling.RoomMuted:
+		if ev.User == r.user && ev.Muted != nil {
+			p.mutedBy(r, *ev.Muted, ev.Locked != nil && *ev.Locked, ev.By != "" && ev.By != r.user)
+		}
+	case signaling.RoomRemoved:
+		p.emit(RoomChanged{ev})
+		p.roomLeft(signaling.LeftRemoved, nil)
+		return
+	case signaling.RoomEnded:
+		p.emit(RoomChanged{ev})
+		p.roomLeft(RoomLeftEnded, nil)
+		return
+	}
+	p.emit(RoomChanged{ev})
+}
+
+// mutedBy follows a change of our muted state: the host may mute the
+// microphone (and lock it), but nobody opens it but its user: the host's
+// unmute only unlocks it, and the server is told it stays muted.
+func (p *Phone) mutedBy(r *room, muted, locked, byOther bool) {
+	switch {
+	case muted:
+		r.muted, r.locked = true, locked
+		r.media.muted.Store(true)
+	case byOther && r.muted:
+		r.locked = false
+		stay := true
+		p.send(signaling.Message{Type: signaling.TypeRoomMute, Ref: roomMuteRef, Room: r.name, Muted: &stay})
+	default:
+		r.muted, r.locked = false, false
+		r.media.muted.Store(false)
+	}
+}
+
+// setRoomMuted mutes or unmutes the microphone in the room. Muting is at
+// once; so is unmuting, unless the host locked the microphone: then it is
+// the server's to allow, and it refuses (permission_denied).
+func (p *Phone) setRoomMuted(muted bool) {
+	r := p.room
+	if r.opts.ListenOnly {
+		p.roomFail(r.name, signaling.Errorf(signaling.PermissionDenied,
+			"you joined as a listener: leave and join without --listen-only to speak"))
+		return
+	}
+	if muted || !r.locked {
+		r.muted = muted
+		r.media.muted.Store(muted)
+	}
+	p.send(signaling.Message{Type: signaling.TypeRoomMute, Ref: roomMuteRef, Room: r.name, Muted: &muted})
+}
+
+func (p *Phone) roomAction(m signaling.Message) {
+	if p.room == nil {
+		p.roomFail("", signaling.Errorf(signaling.NoConnectedCall, "you are in no room"))
+		return
+	}
+	m.Room, m.Ref = p.room.name, roomActionRef
+	p.send(m)
+}
+
+// roomRefused handles a refusal of a room message; false when m is about
+// something else.
+func (p *Phone) roomRefused(m signaling.Message) bool {
+	r := p.room
+	switch {
+	case !strings.HasPrefix(m.Ref, "room-"):
+		return false
+	case r == nil:
+		p.log.Info("refusal about a room left", "ref", m.Ref, "code", m.Error.Code, "err", m.Error.Message)
+		return true
+	case m.Ref == r.ref && !r.joined:
+		p.roomFail(r.name, m.Error)
+		p.roomLeft(RoomLeftFailed, m.Error)
+		return true
+	case m.Ref == roomMuteRef && m.Error.Code == signaling.PermissionDenied:
+		// Unmuting was refused (the host locked the microphone): muted
+		// again.
+		r.muted, r.locked = true, true
+		r.media.muted.Store(true)
+	}
+	p.roomFail(r.name, m.Error)
+	return true
+}
+
+// leaveRoom leaves the room: the server is told, and the media ends here.
+func (p *Phone) leaveRoom(reason string) {
+	r := p.room
+	if r == nil {
+		p.roomFail("", signaling.Errorf(signaling.NoConnectedCall, "you are in no room"))
+		return
+	}
+	p.send(signaling.Message{Type: signaling.TypeRoomLeave, Ref: roomActionRef, Room: r.name})
+	p.roomLeft(reason, nil)
+}
+
+// roomOver ends the room here after a failure: the server is told we left.
+func (p *Phone) roomOver(err *signaling.Error) {
+	if p.room == nil {
+		return
+	}
+	p.send(signaling.Message{Type: signaling.TypeRoomLeave, Ref: roomActionRef, Room: p.room.name})
+	p.roomFail(p.room.name, err)
+	p.roomLeft(RoomLeftFailed, err)
+}
+
+// roomLeft ends the room's media here and reports RoomLeft.
+func (p *Phone) roomLeft(reason string, err *signaling.Error) {
+	r := p.room
+	if r == nil {
+		return
+	}
+	p.room = nil
+	close(r.closed)
+	if cerr := r.pc.Close(); cerr != nil {
+		p.log.Debug("close room peer connection", "err", cerr)
+	}
+	r.media.stop()
+	p.log.Info("left the room", "room", r.name, "reason", reason)
+	p.emit(RoomLeft{Room: r.name, Reason: reason, Err: err})
+}
+
+// roomTick runs on the loop's level ticker while in a room.
+func (p *Phone) roomTick() {
+	r := p.room
+	m := r.media
+	lv := RoomLevels{Room: r.name, Mic: m.micLevel.Load(), MicSpeaking: m.dev.dsp.micSpeaking.Load(),
+		Heard: map[string]float64{}}
+	for i, u := range r.slots {
+		if u != "" && i < len(m.slotLevel) {
+			lv.Heard[u] = m.slotLevel[i].Load()
+		}
+	}
+	p.emitLossy(lv)
+	s := m.dev.dsp
+	if silent := s.micSilent.Load() && !r.muted; silent != s.warned {
+		s.warned = silent
+		p.log.Info("microphone silent", "room", r.name, "silent", silent)
+		p.emit(MicWarning{Raised: silent})
+	}
+	p.watchDevices(m.dev, "")
+}

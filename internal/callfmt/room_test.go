@@ -1,0 +1,145 @@
+package callfmt_test
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/parley-voice/parley/call"
+	"github.com/parley-voice/parley/internal/callfmt"
+	"github.com/parley-voice/parley/signaling"
+)
+
+// aRoom is what alice's phone reports in room standup: she joins as a
+// member beside her host carol, bob (whose name has an escape sequence)
+// joins, three speak, carol mutes and locks her, her unmute is refused, bob
+// leaves, dave is removed, the room is locked, and carol removes her.
+func aRoom() []call.Event {
+	t0 := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	yes, no := true, false
+	ev := func(at time.Duration, e signaling.RoomEvent) call.RoomChanged {
+		e.Room, e.Time = "standup", t0.Add(at)
+		return call.RoomChanged{RoomEvent: e}
+	}
+	return []call.Event{
+		ev(0, signaling.RoomEvent{Kind: signaling.RoomJoined, User: "alice", Role: signaling.RoleMember,
+			Participants: []signaling.Participant{
+				{User: "carol", Name: "Carol", Role: signaling.RoleHost, Joined: t0.Add(-time.Minute)},
+				{User: "alice", Role: signaling.RoleMember, Joined: t0},
+			}}),
+		ev(time.Second, signaling.RoomEvent{Kind: signaling.ParticipantJoined, User: "bob", Name: "Bob\x1b[2J",
+			Role: signaling.RoleListener}),
+		call.RoomLevels{Room: "standup", Heard: map[string]float64{"bob": 0.5}}, // never shown
+		ev(2*time.Second, signaling.RoomEvent{Kind: signaling.RoomSpeaking, Slots: []string{"carol", "", "bob"}}),
+		ev(3*time.Second, signaling.RoomEvent{Kind: signaling.RoomMuted, User: "alice", By: "carol", Muted: &yes,
+			Locked: &yes}),
+		call.RoomFailure{Room: "standup", Err: signaling.Errorf(signaling.PermissionDenied,
+			"the host locked your microphone: ask them to unmute you")},
+		ev(4*time.Second, signaling.RoomEvent{Kind: signaling.RoomMuted, User: "bob", Muted: &no}),
+		ev(4*time.Second, signaling.RoomEvent{Kind: signaling.RoomMuted, User: "alice", By: "carol", Muted: &no}),
+		ev(5*time.Second, signaling.RoomEvent{Kind: signaling.RoomSpeaking}),
+		ev(6*time.Second, signaling.RoomEvent{Kind: signaling.ParticipantLeft, User: "bob",
+			Reason: signaling.LeftLeft}),
+		ev(7*time.Second, signaling.RoomEvent{Kind: signaling.ParticipantLeft, User: "dave",
+			Reason: signaling.LeftRemoved}),
+		ev(8*time.Second, signaling.RoomEvent{Kind: signaling.RoomLocked, By: "carol", Locked: &yes}),
+		ev(9*time.Second, signaling.RoomEvent{Kind: signaling.RoomRemoved, User: "alice", By: "carol"}),
+		call.RoomLeft{Room: "standup", Reason: signaling.LeftRemoved},
+	}
+}
+
+// TestRoomText: a line for people per room event, names from the events
+// (escaped), "you" for the user, refusals on stderr.
+func TestRoomText(t *testing.T) {
+	var out, errOut bytes.Buffer
+	p := callfmt.NewPrinter(&out, &errOut, false, time.Second)
+	for _, ev := range aRoom() {
+		p.Print(ev)
+	}
+	want := `joined room standup as member; here: Carol (carol) (host)
+Bob\x1b[2J (bob) joined (listener)
+speaking: Carol (carol), Bob\x1b[2J (bob)
+Carol (carol) muted you and locked your microphone: only the host can unmute you
+Bob\x1b[2J (bob) is unmuted
+Carol (carol) lets you speak: unmute yourself to be heard
+nobody is speaking
+Bob\x1b[2J (bob) left
+dave was removed
+Carol (carol) locked the room
+Carol (carol) removed you from room standup
+`
+	if got := out.String(); got != want {
+		t.Errorf("printed\n%s\nwant\n%s", got, want)
+	}
+	wantErr := "parley: permission_denied (80802): the host locked your microphone: ask them to unmute you\n"
+	if got := errOut.String(); got != wantErr {
+		t.Errorf("printed on stderr %q, want %q", got, wantErr)
+	}
+
+	out.Reset()
+	p.Print(call.RoomLeft{Room: "standup", Reason: signaling.LeftLeft})
+	p.Print(call.RoomChanged{RoomEvent: signaling.RoomEvent{Kind: signaling.RoomEnded, Room: "standup",
+		Reason: signaling.EndedByHost}})
+	if want := "you left room standup\nroom standup ended: ended by host\n"; out.String() != want {
+		t.Errorf("printed %q, want %q", out.String(), want)
+	}
+}
+
+// TestRoomJSON: the --json line of each room event, as the README shows
+// them: named by kind, with the server's time and the fields the kind has;
+// room_left last; refusals as error events with the room.
+func TestRoomJSON(t *testing.T) {
+	var out, errOut bytes.Buffer
+	p := callfmt.NewPrinter(&out, &errOut, true, time.Second)
+	p.Now = func() time.Time { return time.Date(2026, 1, 2, 3, 5, 0, 0, time.UTC) }
+	for _, ev := range aRoom() {
+		p.Print(ev)
+	}
+	const t0, now = `"time":"2026-01-02T03:04:0`, `"time":"2026-01-02T03:05:00.000Z"`
+	want := []string{
+		`{"event":"joined",` + t0 + `5.000Z","room":"standup","user":"alice","role":"member","participants":[` +
+			`{"user":"carol","name":"Carol","role":"host","joined":"2026-01-02T03:03:05Z"},` +
+			`{"user":"alice","role":"member","joined":"2026-01-02T03:04:05Z"}]}`,
+		`{"event":"participant_joined",` + t0 + `6.000Z","room":"standup","user":"bob","name":"Bob\u001b[2J",` +
+			`"role":"listener"}`,
+		`{"event":"speaking",` + t0 + `7.000Z","room":"standup","slots":["carol","","bob"]}`,
+		`{"event":"muted",` + t0 + `8.000Z","room":"standup","user":"alice","by":"carol","muted":true,"locked":true}`,
+		`{"event":"error",` + now + `,"room":"standup","code":80802,"name":"permission_denied",` +
+			`"message":"the host locked your microphone: ask them to unmute you"}`,
+		`{"event":"muted",` + t0 + `9.000Z","room":"standup","user":"bob","muted":false}`,
+		`{"event":"muted",` + t0 + `9.000Z","room":"standup","user":"alice","by":"carol","muted":false}`,
+		`{"event":"speaking","time":"2026-01-02T03:04:10.000Z","room":"standup","slots":[]}`,
+		`{"event":"participant_left","time":"2026-01-02T03:04:11.000Z","room":"standup","user":"bob",` +
+			`"reason":"left"}`,
+		`{"event":"participant_left","time":"2026-01-02T03:04:12.000Z","room":"standup","user":"dave",` +
+			`"reason":"removed"}`,
+		`{"event":"locked","time":"2026-01-02T03:04:13.000Z","room":"standup","by":"carol","locked":true}`,
+		`{"event":"removed","time":"2026-01-02T03:04:14.000Z","room":"standup","user":"alice","by":"carol"}`,
+		`{"event":"room_left",` + now + `,"room":"standup","reason":"removed"}`,
+	}
+	if errOut.Len() > 0 {
+		t.Errorf("printed on stderr %q, want nothing", errOut.String())
+	}
+	got := strings.Split(strings.TrimSuffix(out.String(), "\n"), "\n")
+	for i := range max(len(got), len(want)) {
+		var g, w string
+		if i < len(got) {
+			g = got[i]
+		}
+		if i < len(want) {
+			w = want[i]
+		}
+		if g != w {
+			t.Errorf("line %d:\n got %s\nwant %s", i+1, g, w)
+		}
+	}
+
+	out.Reset()
+	p.Print(call.RoomLeft{Room: "standup", Reason: call.RoomLeftFailed,
+		Err: signaling.Errorf(signaling.UnknownError, "the media connection to the room failed")})
+	if want := `{"event":"room_left",` + now + `,"room":"standup","reason":"failed","error":{"code":80999,` +
+		`"name":"unknown_error","message":"the media connection to the room failed"}}` + "\n"; out.String() != want {
+		t.Errorf("printed\n%s\nwant\n%s", out.String(), want)
+	}
+}
