@@ -44,12 +44,12 @@ func (p *fakePhone) JoinRoom(name string, muted, listenOnly bool) {
 	p.calls <- fmt.Sprintf("JoinRoom(%s, %t, %t)", name, muted, listenOnly)
 }
 func (p *fakePhone) LeaveRoom() { p.calls <- "LeaveRoom()" }
-func (p *fakePhone) RoomMute(target string, muted, lock bool) {
-	p.calls <- fmt.Sprintf("RoomMute(%s, %t, %t)", target, muted, lock)
+func (p *fakePhone) MuteParticipant(target string, muted, lock bool) {
+	p.calls <- fmt.Sprintf("MuteParticipant(%s, %t, %t)", target, muted, lock)
 }
-func (p *fakePhone) RoomRemove(target string) { p.calls <- "RoomRemove(" + target + ")" }
-func (p *fakePhone) LockRoom(locked bool)     { p.calls <- fmt.Sprintf("LockRoom(%t)", locked) }
-func (p *fakePhone) EndRoom()                 { p.calls <- "EndRoom()" }
+func (p *fakePhone) RemoveParticipant(target string) { p.calls <- "RemoveParticipant(" + target + ")" }
+func (p *fakePhone) LockRoom(locked bool)            { p.calls <- fmt.Sprintf("LockRoom(%t)", locked) }
+func (p *fakePhone) EndRoom()                        { p.calls <- "EndRoom()" }
 
 // close closes the event channel, as a phone that shuts down does.
 func (p *fakePhone) close() { p.once.Do(func() { close(p.events) }) }

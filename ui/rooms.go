@@ -445,14 +445,14 @@ func (m *Model) hostKey(k tea.KeyMsg) tea.Cmd {
 			return nil
 		}
 		muted := !sel.Muted
-		return m.phoneDo("RoomMute", func() { p.RoomMute(target, muted, false) })
+		return m.phoneDo("MuteParticipant", func() { p.MuteParticipant(target, muted, false) })
 	case key.Matches(k, km.LockMic):
 		if sel.Role == signaling.RoleListener {
 			m.setNotice(noticeInfo, sel.Label()+" listens only: they are never heard.")
 			return nil
 		}
 		lock := !sel.MicLocked
-		return m.phoneDo("RoomMute", func() { p.RoomMute(target, true, lock) })
+		return m.phoneDo("MuteParticipant", func() { p.MuteParticipant(target, true, lock) })
 	case key.Matches(k, km.Remove):
 		return m.askRoom(roomQuestion{remove: target}, "Remove "+sel.Label()+" from the room? y/n")
 	}
@@ -504,7 +504,7 @@ func (m *Model) roomConfirmed(yes bool) tea.Cmd {
 		return m.phoneDo("EndRoom", p.EndRoom)
 	case q.remove != "":
 		target := q.remove
-		return m.phoneDo("RoomRemove", func() { p.RoomRemove(target) })
+		return m.phoneDo("RemoveParticipant", func() { p.RemoveParticipant(target) })
 	}
 	return nil
 }

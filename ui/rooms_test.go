@@ -235,23 +235,23 @@ func TestFlowRoomHostActions(t *testing.T) {
 
 	// bob is selected (the first after you).
 	f.press("M")
-	f.phone.expectCalls(t, "RoomMute(bob, true, false)")
+	f.phone.expectCalls(t, "MuteParticipant(bob, true, false)")
 	f.phone.push(roomEvent(signaling.RoomEvent{Room: "retro", Kind: signaling.RoomMuted, User: "bob", By: "alice",
 		Muted: bptr(true)}))
 	f.waitFor("You muted Bob Builder", "M unmute them")
 	f.press("K")
-	f.phone.expectCalls(t, "RoomMute(bob, true, true)")
+	f.phone.expectCalls(t, "MuteParticipant(bob, true, true)")
 	f.phone.push(roomEvent(signaling.RoomEvent{Room: "retro", Kind: signaling.RoomMuted, User: "bob", By: "alice",
 		Muted: bptr(true), Locked: bptr(true)}))
 	f.waitFor("You muted Bob Builder and locked their microphone", "K unlock their mic")
 	f.press("K")
-	f.phone.expectCalls(t, "RoomMute(bob, true, false)")
+	f.phone.expectCalls(t, "MuteParticipant(bob, true, false)")
 	f.press("M")
-	f.phone.expectCalls(t, "RoomMute(bob, false, false)")
+	f.phone.expectCalls(t, "MuteParticipant(bob, false, false)")
 
 	// down selects carol, muted and locked: M unmutes her.
 	f.press("down", "M")
-	f.phone.expectCalls(t, "RoomMute(carol, false, false)")
+	f.phone.expectCalls(t, "MuteParticipant(carol, false, false)")
 	// A listener has nothing to mute: said at once.
 	f.press("down", "M")
 	f.waitFor("dave listens only")
@@ -271,7 +271,7 @@ func TestFlowRoomHostActions(t *testing.T) {
 	f.press("x")
 	f.waitFor("Remove erin from the room? y/n")
 	f.press("y")
-	f.phone.expectCalls(t, "RoomRemove(erin)")
+	f.phone.expectCalls(t, "RemoveParticipant(erin)")
 	f.phone.push(roomEvent(signaling.RoomEvent{Room: "retro", Kind: signaling.ParticipantLeft, User: "erin",
 		By: "alice", Reason: signaling.LeftRemoved}))
 	f.waitFor("erin was removed by you", "4 people")

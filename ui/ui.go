@@ -41,10 +41,10 @@ type Phone interface {
 	// call.RoomFailure events). SetMuted mutes you in the room you are in.
 	JoinRoom(name string, muted, listenOnly bool)
 	LeaveRoom()
-	RoomMute(target string, muted, lock bool) // host: mute or unmute another participant; lock their microphone
-	RoomRemove(target string)                 // host
-	LockRoom(locked bool)                     // host
-	EndRoom()                                 // host: ends the room for everyone
+	MuteParticipant(target string, muted, lock bool) // host: mute or unmute another participant; lock their microphone
+	RemoveParticipant(target string)                 // host
+	LockRoom(locked bool)                            // host
+	EndRoom()                                        // host: ends the room for everyone
 }
 
 // Rooms lists the team's rooms that have not ended, with who is in them.

@@ -78,6 +78,7 @@ func (e *env) openUI(ctx context.Context, log *slog.Logger, contacts []string) e
 			contacts = append(contacts, c)
 		}
 	}
+	api := e.peopleAPI(cfg, tok, src)
 	err = ui.Run(ctx, ui.Options{
 		Self:        ph.User(),
 		Server:      cfg.Server,
@@ -85,7 +86,8 @@ func (e *env) openUI(ctx context.Context, log *slog.Logger, contacts []string) e
 		Phone:       uiPhone{ph},
 		Devices:     devs,
 		Settings:    devs,
-		People:      e.peopleAPI(cfg, tok, src),
+		People:      api,
+		Rooms:       api,
 		Presence:    ph,
 		HistoryPath: filepath.Join(config.StateDir(e.getenv), "history.jsonl"),
 		Logger:      log,
@@ -97,20 +99,13 @@ func (e *env) openUI(ctx context.Context, log *slog.Logger, contacts []string) e
 	return nil
 }
 
-// uiPhone is the phone as the UI sees it. call.Phone does not have its room
-// methods yet (issue 17): until it does, these stand in for them, and the UI
-// runs without its rooms pane (Options.Rooms is nil), the only caller. Once
-// it has them, only JoinRoom stays here, calling
-// p.Phone.JoinRoom(name, call.RoomOptions{Muted: muted, ListenOnly: listenOnly}),
-// and Options.Rooms is the people API.
+// uiPhone is the phone as the UI sees it: the UI joins a room with two
+// flags rather than call.RoomOptions.
 type uiPhone struct{ *call.Phone }
 
-func (uiPhone) JoinRoom(string, bool, bool) {}
-func (uiPhone) LeaveRoom()                  {}
-func (uiPhone) RoomMute(string, bool, bool) {}
-func (uiPhone) RoomRemove(string)           {}
-func (uiPhone) LockRoom(bool)               {}
-func (uiPhone) EndRoom()                    {}
+func (p uiPhone) JoinRoom(name string, muted, listenOnly bool) {
+	p.Phone.JoinRoom(name, call.RoomOptions{Muted: muted, ListenOnly: listenOnly})
+}
 
 // copyToTerminal puts text on the clipboard of the terminal parley runs
 // in, with an OSC 52 sequence (through tmux or screen when parley runs in
