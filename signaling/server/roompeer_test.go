@@ -255,7 +255,9 @@ func (p *peer) send(ctx context.Context, extID uint8) {
 	buf := make([]byte, 1500)
 	tick := time.NewTicker(20 * time.Millisecond)
 	defer tick.Stop()
-	pkt := &rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: 111, SequenceNumber: 1000, Timestamp: 5000}}
+	// Each peer's numbers start elsewhere, as real ones do.
+	pkt := &rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: 111, SequenceNumber: uint16(p.tone * 7),
+		Timestamp: uint32(p.tone * 1000)}}
 	for n := 0; ; n++ {
 		for i := range pcm {
 			x := float64(n*frame+i) / 48000
