@@ -24,7 +24,7 @@ const (
 	startLevel   = 60 // -dBov
 	keepLevel    = 70
 	keepFor      = 600 * time.Millisecond
-	staleAfter   = 300 * time.Millisecond
+	staleAfter   = time.Second
 	levelSmooth  = 0.2 // the weight of a packet's level in the smoothed one
 	selectEvery  = 20 * time.Millisecond
 	fwdQueue     = 512 // packets waiting for the forwarder

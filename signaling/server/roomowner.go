@@ -322,7 +322,8 @@ func (r *room) join(a signaling.Message) *signaling.Error {
 	p.pc = peer.pc
 	r.parts[p.user] = p
 	r.joined = true
-	r.fwd.do(func() { r.fwd.add(id, p.user, p.speaks(), peer.extID, peer.slots) })
+	user, speak := p.user, p.speaks()
+	r.fwd.do(func() { r.fwd.add(id, user, speak, peer.extID, peer.slots) })
 	r.s.feed.followBox(r.s.callCtx, r.box, store.UserKey(r.rec.Team, p.user))
 	r.log.Info("participant joined", "user", p.user, "session", p.session, "role", p.role)
 	r.to(p, signaling.Message{Type: signaling.TypeRoomEvent, Ref: a.Ref, SDP: answer,
@@ -370,7 +371,14 @@ func (r *room) remove(p *participant, reason, by string) {
 	id := p.id
 	r.fwd.do(func() { r.fwd.remove(id) })
 	r.s.feed.unfollowBox(r.box, store.UserKey(r.rec.Team, p.user))
-	go p.pc.Close() //nolint:errcheck // closing: nothing to do about an error
+	if r.s.track(&r.s.calls) { // closing takes a moment: the room goes on meanwhile
+		go func() {
+			defer r.s.calls.Done()
+			_ = p.pc.Close()
+		}()
+	} else {
+		_ = p.pc.Close()
+	}
 	if reason == "" {
 		return
 	}

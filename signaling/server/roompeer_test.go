@@ -106,6 +106,8 @@ type peer struct {
 	more    chan struct{}             // audio arrived
 	state   webrtc.PeerConnectionState
 	speaker []string // the last speaking event's slots
+
+	pending []signaling.Message // read by drain, for event
 }
 
 // slotRecording is what a peer received on one slot.
@@ -218,20 +220,44 @@ func joinRoom(t testing.TB, c *client, room string, tone float64, listenOnly boo
 func (p *peer) event(want func(signaling.Message) bool) signaling.Message {
 	p.t.Helper()
 	for {
-		m := p.c.next()
+		var m signaling.Message
+		if len(p.pending) > 0 {
+			m, p.pending = p.pending[0], p.pending[1:]
+		} else {
+			m = p.c.next()
+			p.note(m)
+		}
 		if m.Type == signaling.TypeError {
 			p.t.Fatalf("%s: got %s", p.c.name, js(m))
 		}
-		if m.Type != signaling.TypeRoomEvent || m.RoomEvent == nil {
-			continue
-		}
-		if m.RoomEvent.Kind == signaling.RoomSpeaking {
-			p.mu.Lock()
-			p.speaker = m.RoomEvent.Slots
-			p.mu.Unlock()
-		}
-		if want(m) {
+		if m.Type == signaling.TypeRoomEvent && m.RoomEvent != nil && want(m) {
 			return m
+		}
+	}
+}
+
+// note notes a speaking event.
+func (p *peer) note(m signaling.Message) {
+	if m.Type == signaling.TypeRoomEvent && m.RoomEvent != nil && m.RoomEvent.Kind == signaling.RoomSpeaking {
+		p.mu.Lock()
+		p.speaker = m.RoomEvent.Slots
+		p.mu.Unlock()
+	}
+}
+
+// drain reads the messages that arrived, noting speaking events, and
+// keeps them for event.
+func (p *peer) drain() {
+	for {
+		select {
+		case m, ok := <-p.c.in:
+			if !ok {
+				return
+			}
+			p.note(m)
+			p.pending = append(p.pending, m)
+		default:
+			return
 		}
 	}
 }
@@ -351,10 +377,42 @@ func (p *peer) levels(tones []float64) (recent, all map[float64]float64, n int) 
 // quietBelow in everything since the mark.
 func (p *peer) hears(tones, want, never []float64) {
 	p.t.Helper()
+	p.hearsWhat(tones, func() []float64 { return want }, never)
+}
+
+// hearsSpeakers waits until the peer hears, as hears does, RoomSlots
+// tones: those of the users its latest speaking event names.
+func (p *peer) hearsSpeakers(tones []float64, toneOf map[string]float64, never []float64) []float64 {
+	p.t.Helper()
+	return p.hearsWhat(tones, func() []float64 {
+		p.drain()
+		if w := heardBy(p, toneOf); len(w) == signaling.RoomSlots {
+			return w
+		}
+		return nil
+	}, never)
+}
+
+// heardBy is the tones of the users the peer's last speaking event names.
+func heardBy(p *peer, toneOf map[string]float64) []float64 {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var out []float64
+	for _, u := range p.speaker {
+		if u != "" {
+			out = append(out, toneOf[u])
+		}
+	}
+	return out
+}
+
+func (p *peer) hearsWhat(tones []float64, wanted func() []float64, never []float64) []float64 {
+	p.t.Helper()
 	deadline := time.After(patience)
 	for {
+		want := wanted()
 		recent, all, n := p.levels(tones)
-		ok := n >= audiotest.SampleRate/2
+		ok := n >= audiotest.SampleRate/2 && want != nil
 		for _, f := range tones {
 			if slices.Contains(want, f) {
 				ok = ok && recent[f] > heardAbove
@@ -369,13 +427,14 @@ func (p *peer) hears(tones, want, never []float64) {
 		}
 		if ok {
 			p.t.Logf("%s hears %v: %s", p.c.name, want, fmtLevels(recent))
-			return
+			return want
 		}
 		select {
 		case <-p.more:
 		case <-deadline:
-			p.t.Fatalf("%s: want to hear %v (above %.2f) and no other of %v (under %.2f); heard %s over %d samples",
-				p.c.name, want, heardAbove, tones, quietBelow, fmtLevels(recent), n)
+			p.t.Fatalf("%s: want to hear %v (above %.2f) and no other of %v (under %.2f); heard %s over %d samples; "+
+				"speaking %q; slots: %s", p.c.name, want, heardAbove, tones, quietBelow, fmtLevels(recent), n,
+				p.speakers(), p.slotReport(tones))
 		}
 	}
 }
@@ -410,4 +469,27 @@ func (p *peer) waitState(states ...webrtc.PeerConnectionState) {
 			p.t.Fatalf("%s: peer connection %s, want %v", p.c.name, st, states)
 		}
 	}
+}
+
+func (p *peer) speakers() []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.speaker
+}
+
+// slotReport tells what each slot received since the mark.
+func (p *peer) slotReport(tones []float64) string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var b strings.Builder
+	for id, r := range p.slots {
+		s := r.samples[r.mark:]
+		last := s[max(0, len(s)-audiotest.SampleRate/2):]
+		fmt.Fprintf(&b, "%s: %d samples, %d packets in all, last half second:", id, len(s), len(r.seqs))
+		for _, f := range tones {
+			fmt.Fprintf(&b, " %.0f Hz %.3f", f, audiotest.Goertzel(last, f))
+		}
+		b.WriteString("; ")
+	}
+	return b.String()
 }

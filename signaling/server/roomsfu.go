@@ -35,8 +35,9 @@ const (
 
 // newRoomAPI builds the Pion API of a room's peer connections: Opus with
 // the audio level extension, RTCP reports, host candidates (loopback
-// included, for clients on the same machine) announced as the public
-// address when the server has one (Config.TURNPublicIP: NAT 1:1), no mDNS.
+// included, for clients on the same machine) and, when the server has a
+// public address (Config.TURNPublicIP: a 1:1 NAT), each also announced at
+// that address; no mDNS.
 func newRoomAPI(cfg Config, log *slog.Logger) (*webrtc.API, error) {
 	m := &webrtc.MediaEngine{}
 	if err := m.RegisterCodec(webrtc.RTPCodecParameters{RTPCodecCapability: roomOpus, PayloadType: 111},
@@ -58,7 +59,11 @@ func newRoomAPI(cfg Config, log *slog.Logger) (*webrtc.API, error) {
 	se.SetICETimeouts(roomICEDisconnected, roomICEFailed, roomICEKeepalive)
 	se.DisableCloseByDTLS(true) // the owner closes, when the participant leaves
 	if cfg.TURNPublicIP != "" {
-		se.SetNAT1To1IPs([]string{cfg.TURNPublicIP}, webrtc.ICECandidateTypeHost)
+		// Beside the local addresses, for clients on the same network.
+		if err := se.SetICEAddressRewriteRules(webrtc.ICEAddressRewriteRule{External: []string{cfg.TURNPublicIP},
+			AsCandidateType: webrtc.ICECandidateTypeHost, Mode: webrtc.ICEAddressRewriteAppend}); err != nil {
+			return nil, fmt.Errorf("server: room media: public address %s: %w", cfg.TURNPublicIP, err)
+		}
 	}
 	return webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(ir),
 		webrtc.WithSettingEngine(se)), nil
