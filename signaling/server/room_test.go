@@ -3,14 +3,18 @@ package server
 import (
 	"encoding/json"
 	"net/http"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/pion/rtp"
+	"github.com/pion/webrtc/v4"
 
 	"github.com/parley-voice/parley/signaling"
+	"github.com/parley-voice/parley/signaling/server/store"
 )
 
 // TestRoomAPI: rooms are made, listed, shown and ended over HTTP, and bad
@@ -278,4 +282,93 @@ func BenchmarkForwarder(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(out.n), "ns/written")
 	b.ReportMetric(float64(out.n)/float64(b.N), "written/op")
+}
+
+// TestRoomTwoNodes: a room runs on the node that claimed it; a participant
+// connected to another node joins it through NATS, and the API on either
+// node shows everyone in it.
+func TestRoomTwoNodes(t *testing.T) {
+	a := startServer(t, func(c *Config) { c.NATSListen = "127.0.0.1:0"; c.NodeName = "a" })
+	b := startNode(t, a, "b")
+	a.createRoom(t, "alice", signaling.RoomRequest{Name: "crossing"})
+	pa := joinRoom(t, a.connect(t, "alice", ""), "crossing", 0, false)
+	joinRoom(t, b.connect(t, "bob", ""), "crossing", 0, false)
+	if e := pa.event(kind(signaling.ParticipantJoined)).RoomEvent; e.User != "bob" {
+		t.Fatalf("joined: %s", js(e))
+	}
+	st, body := b.roomHTTP(t, http.MethodGet, "/v1/rooms/crossing", b.token(t, "carol"), nil)
+	var r signaling.Room
+	if st != http.StatusOK || json.Unmarshal(body, &r) != nil || len(r.Participants) != 2 {
+		t.Fatalf("show on b: %d %s", st, body)
+	}
+	rec, _, found, err := b.readRoom(t.Context(), DefaultTeam, "crossing")
+	if err != nil || !found || rec.Node != "a" || rec.Status != roomOpen {
+		t.Fatalf("record %+v %v %v, want open, owned by a", rec, found, err)
+	}
+	if n := len(a.logs.records("room opened here")) + len(b.logs.records("room opened here")); n != 1 {
+		t.Fatalf("the room was opened %d times, want once", n)
+	}
+}
+
+// startNode starts a second node on a's NATS, with a's secret and API key.
+func startNode(t *testing.T, a *testServer, name string) *testServer {
+	t.Helper()
+	dir := t.TempDir()
+	for _, f := range []string{secretFile, apiKeyFile} {
+		b, err := os.ReadFile(filepath.Join(a.cfg.DataDir, f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, f), b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	logs := &logBuffer{}
+	cfg := testConfig(dir, logs)
+	cfg.NATSURL, cfg.NodeName = a.NATSClientURL(), name
+	return startWith(t, cfg, logs)
+}
+
+// TestRoomDisconnected: a participant whose peer connection closes, or
+// whose session stays offline for the reconnect grace, is gone
+// ("disconnected"); a session's time over ends the room.
+func TestRoomDisconnected(t *testing.T) {
+	s := startServer(t, func(c *Config) { c.ReconnectGrace = 300 * time.Millisecond })
+	ac, bc, cc := s.connect(t, "alice", ""), s.connect(t, "bob", ""), s.connect(t, "carol", "")
+	s.createRoom(t, "alice", signaling.RoomRequest{Name: "flaky"})
+	pa := joinRoom(t, ac, "flaky", 0, false)
+	pb := joinRoom(t, bc, "flaky", 0, false)
+	joinRoom(t, cc, "flaky", 0, false)
+	pb.waitState(webrtc.PeerConnectionStateConnected)
+	left := func(user string) {
+		t.Helper()
+		e := pa.event(func(m signaling.Message) bool { return m.RoomEvent.Kind == signaling.ParticipantLeft }).RoomEvent
+		if e.User != user || e.Reason != signaling.LeftDisconnected {
+			t.Fatalf("left: %s, want %s disconnected", js(e), user)
+		}
+	}
+	if err := pb.pc.Close(); err != nil {
+		t.Fatal(err)
+	}
+	left("bob")
+	_ = cc.ws.CloseNow()
+	left("carol")
+
+	// A session whose time is over ends.
+	end := time.Now().Add(500 * time.Millisecond).UTC()
+	rec := roomRecord{Team: DefaultTeam, Name: "brief", Host: "alice", Created: time.Now().UTC(), End: &end,
+		Status: roomOpen}
+	b, _ := json.Marshal(rec)
+	if _, err := s.store.Rooms.Put(t.Context(), store.RoomKey(DefaultTeam, "brief"), b); err != nil {
+		t.Fatal(err)
+	}
+	ac.send(signaling.Message{Type: signaling.TypeRoomLeave, Room: "flaky"})
+	pa = joinRoom(t, ac, "brief", 0, false)
+	if e := pa.event(kind(signaling.RoomEnded)).RoomEvent; e.Reason != signaling.EndedTimeOver || e.Room != "brief" {
+		t.Fatalf("ended: %s", js(e))
+	}
+	got, _, _, err := s.readRoom(t.Context(), DefaultTeam, "brief")
+	if err != nil || got.Status != roomEnded || got.Reason != signaling.EndedTimeOver || got.Ended == nil {
+		t.Fatalf("record %+v %v", got, err)
+	}
 }

@@ -57,7 +57,6 @@ func newRoomAPI(cfg Config, log *slog.Logger) (*webrtc.API, error) {
 	se.SetIncludeLoopbackCandidate(true)
 	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
 	se.SetICETimeouts(roomICEDisconnected, roomICEFailed, roomICEKeepalive)
-	se.DisableCloseByDTLS(true) // the owner closes, when the participant leaves
 	if cfg.TURNPublicIP != "" {
 		// Beside the local addresses, for clients on the same network.
 		if err := se.SetICEAddressRewriteRules(webrtc.ICEAddressRewriteRule{External: []string{cfg.TURNPublicIP},
