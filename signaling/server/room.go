@@ -116,6 +116,11 @@ func (c *conn) room(m signaling.Message) {
 			"a guest link is for a call with %s only: it opens no room", c.link.Host), m.Ref, "")
 		return
 	}
+	if c.role == RoleGuest {
+		c.refuse(signaling.Errorf(signaling.PermissionDenied,
+			"a guest cannot join rooms yet (they will through the lobby): ask a member to call you instead"), m.Ref, "")
+		return
+	}
 	a := m
 	a.User, a.Session, a.Role, a.Name = c.user, c.session, c.role, c.name
 	r, e := c.s.roomRequest(c.ctx, c.team, a)

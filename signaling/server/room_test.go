@@ -3,6 +3,7 @@ package server
 import (
 	"encoding/json"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -193,7 +194,12 @@ func TestRoomRefusals(t *testing.T) {
 	}
 	join(cc, "standup")
 	refused(cc, signaling.NotFoundUserSessionID, "j", "has ended")
-	for _, c := range []*client{ac, bc, cc} {
+	// A guest has no lobby yet.
+	gc := s.connectWith(t, "gus", s.teamToken(t, s.APIKey(), "gus", url.Values{"role": {"guest"}}))
+	s.createRoom(t, "alice", signaling.RoomRequest{Name: "open"})
+	join(gc, "open")
+	refused(gc, signaling.PermissionDenied, "j", "guest", "call you")
+	for _, c := range []*client{ac, bc, cc, gc} {
 		c.ping("still")
 	}
 }
