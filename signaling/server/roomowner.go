@@ -320,6 +320,7 @@ func (r *room) join(a signaling.Message) *signaling.Error {
 		return signaling.AsError(err)
 	}
 	p.pc = peer.pc
+	peer.readRTCP()
 	r.parts[p.user] = p
 	r.joined = true
 	user, speak := p.user, p.speaks()

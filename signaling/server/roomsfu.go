@@ -70,9 +70,10 @@ func newRoomAPI(cfg Config, log *slog.Logger) (*webrtc.API, error) {
 
 // roomPeer is a participant's peer connection with the room.
 type roomPeer struct {
-	pc    *webrtc.PeerConnection
-	slots [signaling.RoomSlots]rtpWriter
-	extID uint8 // the level extension's id in the answer (what the slots carry), 0 when not negotiated
+	pc      *webrtc.PeerConnection
+	slots   [signaling.RoomSlots]rtpWriter
+	senders []*webrtc.RTPSender
+	extID   uint8 // the level extension's id in the answer (what the slots carry), 0 when not negotiated
 }
 
 // newRoomPeer answers a participant's offer (one sendonly transceiver, then
@@ -103,11 +104,13 @@ func newRoomPeer(ctx context.Context, api *webrtc.API, offer string, onTrack fun
 		if err != nil {
 			return nil, "", fmt.Errorf("server: room track: %w", err)
 		}
-		if _, err := pc.AddTransceiverFromTrack(tr,
-			webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionSendonly}); err != nil {
+		t, err := pc.AddTransceiverFromTrack(tr,
+			webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionSendonly})
+		if err != nil {
 			return nil, "", fmt.Errorf("server: room track: %w", err)
 		}
 		p.slots[i] = tr
+		p.senders = append(p.senders, t.Sender())
 	}
 	pc.OnTrack(onTrack)
 	pc.OnConnectionStateChange(onState)
@@ -201,4 +204,18 @@ func receiverExtID(r *webrtc.RTPReceiver) uint8 {
 		}
 	}
 	return 0
+}
+
+// readRTCP reads what the participant reports about its slots, for Pion's
+// interceptors, until the peer connection closes: one goroutine per slot.
+func (p *roomPeer) readRTCP() {
+	for _, sd := range p.senders {
+		go func() {
+			for {
+				if _, _, err := sd.ReadRTCP(); err != nil {
+					return
+				}
+			}
+		}()
+	}
 }
