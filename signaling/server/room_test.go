@@ -378,3 +378,103 @@ func TestRoomDisconnected(t *testing.T) {
 		t.Fatalf("record %+v %v", got, err)
 	}
 }
+
+// recorder is a slot track that keeps the sequence numbers and timestamps
+// it is given.
+type recorder struct {
+	seqs []uint16
+	tss  []uint32
+}
+
+func (r *recorder) WriteRTP(p *rtp.Packet) error {
+	r.seqs = append(r.seqs, p.SequenceNumber)
+	r.tss = append(r.tss, p.Timestamp)
+	return nil
+}
+
+// TestForwarderChoice: the forwarder's choice of speakers, on its own
+// clock: the loudest others first, never oneself, a speaker kept while
+// talking even when a louder one waits, freed after keepFor of quiet or at
+// once when muted, and a slot's stream continuous across the change.
+func TestForwarderChoice(t *testing.T) {
+	var told []string
+	f := newForwarder(func(id int, slots []string) {
+		if id == 1 {
+			told = slots
+		}
+	})
+	now := time.Unix(1000, 0)
+	f.now = func() time.Time { return now }
+	outs := map[int]*[signaling.RoomSlots]*recorder{}
+	for id, u := range []string{"", "ann", "ben", "cat", "dan", "eve"} {
+		if id == 0 {
+			continue
+		}
+		var ws [signaling.RoomSlots]rtpWriter
+		rs := &[signaling.RoomSlots]*recorder{}
+		for k := range ws {
+			rs[k] = &recorder{}
+			ws[k] = rs[k]
+		}
+		outs[id] = rs
+		f.add(id, u, true, 1, ws)
+	}
+	seq := map[int]uint16{1: 100, 2: 20000, 3: 40000, 4: 60000, 5: 7}
+	self := 0
+	// One 20 ms step: each of levels (by source; absent: silent) sends a
+	// packet, then the forwarder chooses.
+	step := func(levels map[int]uint8) {
+		now = now.Add(20 * time.Millisecond)
+		for id, lv := range levels {
+			p, _ := f.pool.Get().(*inPacket)
+			p.from, p.level = id, lv
+			p.pkt = rtp.Packet{Header: rtp.Header{SequenceNumber: seq[id], Timestamp: uint32(seq[id]) * 960}}
+			seq[id]++
+			f.packet(p)
+		}
+		f.choose()
+		for id, r := range f.receivers {
+			if slices.Contains(r.held[:], id) {
+				self++
+			}
+		}
+	}
+	for range 25 { // ann, ben and cat talk; dan whispers
+		step(map[int]uint8{1: 20, 2: 30, 3: 40, 4: 55})
+	}
+	if want := []string{"ben", "cat", "dan"}; !slices.Equal(told, want) {
+		t.Fatalf("ann hears %v, want %v (the loudest others)", told, want)
+	}
+	if got := f.receivers[2].held; got != [3]int{1, 3, 4} {
+		t.Fatalf("ben hears %v, want ann, cat, dan", got)
+	}
+	for range 25 { // eve comes in loud: ann keeps dan, who talks on
+		step(map[int]uint8{1: 20, 2: 30, 3: 40, 4: 55, 5: 5})
+	}
+	if want := []string{"ben", "cat", "dan"}; !slices.Equal(told, want) {
+		t.Fatalf("ann hears %v, want %v (kept while talking)", told, want)
+	}
+	for range 40 { // dan goes quiet: freed after keepFor, eve takes the slot
+		step(map[int]uint8{1: 20, 2: 30, 3: 40, 4: 127, 5: 5})
+	}
+	if want := []string{"ben", "cat", "eve"}; !slices.Equal(told, want) {
+		t.Fatalf("ann hears %v, want %v (dan quiet for %v)", told, want, 40*20*time.Millisecond)
+	}
+	// Slot 2 of ann went from dan to eve without a jump.
+	r := outs[1][2]
+	for i := 1; i < len(r.seqs); i++ {
+		if d := r.seqs[i] - r.seqs[i-1]; d != 1 {
+			t.Fatalf("slot 2 of ann: sequence number %d after %d", r.seqs[i], r.seqs[i-1])
+		}
+		if d := r.tss[i] - r.tss[i-1]; d < 960 || d > 48000 {
+			t.Fatalf("slot 2 of ann: timestamp step %d", d)
+		}
+	}
+	f.setSpeak(2, false) // ben muted: freed at once, dan is too quiet to come back
+	if want := []string{"", "cat", "eve"}; !slices.Equal(told, want) {
+		t.Fatalf("ann hears %v after ben's mute, want %v", told, want)
+	}
+	if self != 0 {
+		t.Fatalf("%d times someone was given their own voice", self)
+	}
+}

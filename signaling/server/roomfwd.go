@@ -26,6 +26,7 @@ const (
 	keepFor      = 600 * time.Millisecond
 	staleAfter   = time.Second
 	levelSmooth  = 0.2 // the weight of a packet's level in the smoothed one
+	noLevel      = 50  // what a packet without the level extension counts as: talking, not loud
 	selectEvery  = 20 * time.Millisecond
 	fwdQueue     = 512 // packets waiting for the forwarder
 	opusClock    = 48000
@@ -42,7 +43,7 @@ type rtpWriter interface {
 // forwarder's pool by the goroutine that reads the participant's track.
 type inPacket struct {
 	from  int   // the source's id
-	level uint8 // its RFC 6464 level, 127 when it carries none
+	level uint8 // its RFC 6464 level, noLevel when it carries none
 	buf   [1500]byte
 	pkt   rtp.Packet // parsed from buf
 }
@@ -235,7 +236,7 @@ func (f *forwarder) read(from int, track *webrtc.TrackRemote, extID uint8) {
 			f.pool.Put(p)
 			continue
 		}
-		p.from, p.level = from, 127
+		p.from, p.level = from, noLevel
 		if extID != 0 {
 			if e := p.pkt.GetExtension(extID); len(e) > 0 {
 				p.level = e[0] & 0x7f
