@@ -74,6 +74,10 @@ const (
 	RoomLocked        RoomEventKind = "locked"             // locked changed, by whom
 	RoomRemoved       RoomEventKind = "removed"            // you were removed, by whom
 	RoomEnded         RoomEventKind = "room_ended"         // reason: ended by its host, time over, empty
+	// RoomInvited: user, invited to the room, is rung (status ringing, by
+	// the host), answered (joined), rejected or unanswered; sent to the
+	// invited user's sessions and to the participants (roomrecords.go).
+	RoomInvited RoomEventKind = "invited"
 )
 
 // Why a participant left, or a room ended.
@@ -98,6 +102,7 @@ type RoomEvent struct {
 	Reason string        `json:"reason,omitempty"`
 	Muted  *bool         `json:"muted,omitempty"`
 	Locked *bool         `json:"locked,omitempty"` // muted: the microphone is locked; locked: the room is
+	Status Status        `json:"status,omitempty"` // invited: ringing, answered, rejected or unanswered
 	// Slots, in speaking, has a user id (or "" for none) for each receive
 	// slot, in the order of the offer's receive-only transceivers.
 	Slots []string `json:"slots,omitempty"`
@@ -133,6 +138,7 @@ type RoomRequest struct {
 
 // Room is a room as the API shows it.
 type Room struct {
+	ID           string        `json:"id,omitempty"` // its record's id (RoomRecord)
 	Name         string        `json:"name"`
 	Host         string        `json:"host"`
 	Created      time.Time     `json:"created"`

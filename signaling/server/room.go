@@ -49,6 +49,7 @@ const roomClaimWait = 2 * time.Second
 
 // roomRecord is the value of a room's key in the rooms bucket.
 type roomRecord struct {
+	ID      string     `json:"id,omitempty"` // its history's (roomrecords.go); new for each room made
 	Team    string     `json:"team"`
 	Name    string     `json:"name"`
 	Host    string     `json:"host"`
@@ -62,6 +63,7 @@ type roomRecord struct {
 	Reason  string     `json:"reason,omitempty"` // why it ended
 	Node    string     `json:"node,omitempty"`   // the node that owns it now, or last did
 	Claimed time.Time  `json:"claimed,omitzero"` // when Node claimed it
+	Rung    *time.Time `json:"rung,omitempty"`   // when its invited members were rung (roominvites.go)
 }
 
 // over tells whether the room has ended, or its session's time is over.
@@ -71,7 +73,7 @@ func (r roomRecord) over(now time.Time) bool {
 
 // view is the room as the API shows it.
 func (r roomRecord) view() signaling.Room {
-	return signaling.Room{Name: r.Name, Host: r.Host, Created: r.Created, Start: r.Start, End: r.End,
+	return signaling.Room{ID: r.ID, Name: r.Name, Host: r.Host, Created: r.Created, Start: r.Start, End: r.End,
 		Invited: r.Invited, Locked: r.Locked, Ended: r.Ended}
 }
 
@@ -205,9 +207,14 @@ func (s *Server) unowned(ctx context.Context, team string, a signaling.Message) 
 		if err := s.saveRoom(ctx, rec, rev); err != nil {
 			return roomReply{}, nil, true // changed meanwhile: look again
 		}
+		s.endedUnowned(ctx, rec) // roomrecords.go
 		s.log.Info("room ended", "room", rec.Name, "team", team, "by", a.User)
 		return roomReply{}, nil, false
 	case signaling.TypeRoomJoin:
+	case typeRoomRing: // roominvites.go: the owner rings, once
+		if rec.Rung != nil || len(rec.Invited) == 0 || rec.over(now) {
+			return roomReply{}, nil, false
+		}
 	default:
 		return roomReply{}, signaling.Errorf(signaling.NotFoundUserSessionID,
 			"you are not in room %s: join it with `parley join %s`", a.Room, a.Room), false
@@ -279,7 +286,7 @@ func (s *Server) handleCreateRoom(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	now := time.Now().UTC()
-	rec := roomRecord{Team: c.TeamID(), Name: req.Name, Host: c.Subject, Created: now, Status: roomOpen}
+	rec := roomRecord{ID: newID(), Team: c.TeamID(), Name: req.Name, Host: c.Subject, Created: now, Status: roomOpen}
 	if e := checkSession(req, now, &rec); e != nil {
 		refuse(e)
 		return
@@ -322,6 +329,7 @@ func (s *Server) handleCreateRoom(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.log.Info("room created", "room", rec.Name, "team", rec.Team, "host", rec.Host)
+	s.roomMade(r.Context(), rec) // roomrecords.go, roominvites.go: its record; its invitations rung
 	writeJSON(w, http.StatusOK, rec.view())
 }
 

@@ -71,6 +71,7 @@ type room struct {
 	speakReady chan struct{}    // choices are waiting
 
 	parts   map[string]*participant // by user
+	book    roomBook                // its record and invitations (roomrecords.go, roominvites.go)
 	serial  int
 	joined  bool // someone joined since the owner started
 	stopped bool // ended or let go: run returns
@@ -134,6 +135,8 @@ func (r *room) run() {
 	defer r.s.calls.Done()
 	defer close(r.done)
 	defer r.fwd.stop()
+	r.openBook()
+	defer r.flushBook()
 	r.log.Info("room opened here", "node", r.s.cfg.NodeName)
 	endAt := time.NewTimer(time.Hour)
 	endAt.Stop()
@@ -165,10 +168,12 @@ func (r *room) run() {
 			r.onPresence(r.box.take())
 		case <-tick.C:
 			r.checkAway()
+			r.checkRings()
+			r.flushBook()
 		case <-endAt.C:
 			r.end(signaling.EndedTimeOver)
 		case <-idle.C:
-			if !r.joined && len(r.parts) == 0 {
+			if !r.joined && len(r.parts) == 0 && !r.ringing() {
 				r.letGo()
 			}
 		}
@@ -214,6 +219,9 @@ func (r *room) apply(a signaling.Message, team string) roomReply {
 		return roomReply{Room: &v}
 	case signaling.TypeRoomJoin:
 		return fail(r.join(a))
+	case typeRoomRing:
+		r.ring()
+		return roomReply{}
 	case signaling.TypeRoomEnd:
 		if e := mayEnd(r.rec, a); e != nil {
 			return fail(e)
@@ -223,6 +231,9 @@ func (r *room) apply(a signaling.Message, team string) roomReply {
 		return roomReply{}
 	}
 	me := r.parts[a.User]
+	if me == nil && a.Type == signaling.TypeRoomLeave && r.decline(a.User) { // roominvites.go
+		return roomReply{}
+	}
 	if me == nil || me.session != a.Session {
 		return fail(signaling.Errorf(signaling.NotFoundUserSessionID,
 			"you are not in room %s: join it with `parley join %s`", r.rec.Name, r.rec.Name))
@@ -253,6 +264,7 @@ func (r *room) apply(a signaling.Message, team string) roomReply {
 		r.rec.Locked = *a.Locked
 		r.save()
 		locked := r.rec.Locked
+		r.noteLocked(me.user, locked)
 		r.broadcast(signaling.RoomEvent{Kind: signaling.RoomLocked, By: me.user, Locked: &locked}, nil)
 	default:
 		return fail(signaling.Errorf(signaling.InvalidParameter, "%.40q is not an action on a room", string(a.Type)))
@@ -327,6 +339,7 @@ func (r *room) join(a signaling.Message) *signaling.Error {
 	r.fwd.do(func() { r.fwd.add(id, user, speak, peer.extID, peer.slots) })
 	r.s.feed.followBox(r.s.callCtx, r.box, store.UserKey(r.rec.Team, p.user))
 	r.log.Info("participant joined", "user", p.user, "session", p.session, "role", p.role)
+	r.noteJoined(p)
 	r.to(p, signaling.Message{Type: signaling.TypeRoomEvent, Ref: a.Ref, SDP: answer,
 		RoomEvent: r.event(signaling.RoomEvent{Kind: signaling.RoomJoined, User: p.user, Name: p.name, Role: p.role,
 			Participants: r.list()})})
@@ -353,6 +366,7 @@ func (r *room) mute(me *participant, a signaling.Message) *signaling.Error {
 			r.rec.Host)
 	}
 	t.muted = muted
+	r.noteMuted(t, me.user)
 	speak, id := t.speaks(), t.id
 	r.fwd.do(func() { r.fwd.setSpeak(id, speak) })
 	e := signaling.RoomEvent{Kind: signaling.RoomMuted, User: t.user, Name: t.name, By: me.user, Muted: &muted}
@@ -384,6 +398,7 @@ func (r *room) remove(p *participant, reason, by string) {
 		return
 	}
 	r.log.Info("participant left", "user", p.user, "reason", reason)
+	r.noteLeft(p, reason, by)
 	if reason == signaling.LeftRemoved {
 		r.to(p, signaling.Message{Type: signaling.TypeRoomEvent,
 			RoomEvent: r.event(signaling.RoomEvent{Kind: signaling.RoomRemoved, User: p.user, By: by})})
@@ -477,6 +492,7 @@ func (r *room) end(reason string) {
 	r.rec.Status, r.rec.Ended, r.rec.Reason = roomEnded, &now, reason
 	r.save()
 	r.log.Info("room ended", "reason", reason)
+	r.noteEnded(now, reason)
 	r.broadcast(signaling.RoomEvent{Kind: signaling.RoomEnded, Reason: reason}, nil)
 	r.closeAll()
 	r.final = roomReply{Error: roomOver(r.rec)}

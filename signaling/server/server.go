@@ -292,6 +292,9 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	if s.track(&s.calls) {
 		go s.reportRefusals(s.callCtx, time.Minute) // abuse.go
 	}
+	if s.track(&s.calls) {
+		go s.ringSweep(s.callCtx) // roominvites.go
+	}
 	close(s.ready)
 	nats := "embedded"
 	if s.cfg.NATSURL != "" {

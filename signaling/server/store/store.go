@@ -41,6 +41,8 @@ const (
 	BucketLinks    = "parley_links"    // file, a TTL per key: SHA-256 of the code → link; host.user → links
 	BucketWebhooks = "parley_webhooks" // file: token(team).token(id) → Webhook
 	BucketRooms    = "parley_rooms"    // file: RoomKey(team, name) → the server's room record
+	// BucketRoomRecords: file, TTL Options.CallHistory: RoomKey(team, room's id) → what happened in it.
+	BucketRoomRecords = "parley_room_records"
 )
 
 // Token encodes an id for use as one NATS subject token or KV key token:
@@ -109,6 +111,7 @@ type Options struct {
 type Store struct {
 	Users, Presence, Busy, Calls, Teams, Devices, Invites jetstream.KeyValue
 	Contacts, Status, Seen, Links, Webhooks, Rooms        jetstream.KeyValue
+	RoomRecords                                           jetstream.KeyValue
 
 	nc      *nats.Conn
 	js      jetstream.JetStream
@@ -182,6 +185,10 @@ func Open(ctx context.Context, nc *nats.Conn, js jetstream.JetStream, o Options)
 		{&st.Rooms, jetstream.KeyValueConfig{
 			Bucket: BucketRooms, Description: "parley rooms: token(team).token(name)",
 			Storage: jetstream.FileStorage,
+		}},
+		{&st.RoomRecords, jetstream.KeyValueConfig{
+			Bucket: BucketRoomRecords, Description: "parley room records: token(team).token(room id)",
+			Storage: jetstream.FileStorage, TTL: o.CallHistory,
 		}},
 	}
 	for _, bk := range buckets {

@@ -264,14 +264,28 @@ func (d *Dispatcher) Publish(team string, e *signaling.WebhookEvent) {
 	if d == nil || e == nil {
 		return
 	}
-	body, _ := json.Marshal(e)
+	d.PublishBody(team, e.EventID, e)
+}
+
+// PublishBody queues an event of any kind for team's webhooks: body, as
+// JSON, is what they receive; eventID names it (the same id is queued
+// once). A room's owner publishes its events so. A failure is logged.
+func (d *Dispatcher) PublishBody(team, eventID string, body any) {
+	if d == nil {
+		return
+	}
+	data, err := json.Marshal(body)
+	if err != nil {
+		d.log.Warn("could not encode a webhook event", "event", eventID, "err", err)
+		return
+	}
 	m := nats.NewMsg(subjectEvent + store.Token(team))
-	m.Data = body
+	m.Data = data
 	m.Header.Set(hdrTeam, team)
 	ctx, cancel := context.WithTimeout(context.Background(), d.timeout)
 	defer cancel()
-	if _, err := d.js.PublishMsg(ctx, m, jetstream.WithMsgID(e.EventID)); err != nil {
-		d.log.Warn("could not queue a webhook event", "event", e.EventID, "call", e.ID, "status", e.Status, "err", err)
+	if _, err := d.js.PublishMsg(ctx, m, jetstream.WithMsgID(eventID)); err != nil {
+		d.log.Warn("could not queue a webhook event", "event", eventID, "err", err)
 	}
 }
 
