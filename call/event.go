@@ -110,6 +110,8 @@ type Failure struct {
 // RoomChanged is a room event from the server, for the room this phone is
 // in (signaling.RoomEvent says which kind). A room_event of kind joined
 // means the phone is in the room; removed or room_ended, that it left.
+// Kind invited is an invitation of this phone's user to a room, ringing or
+// over (roominvite.go), or, in the room, the invitation of another.
 type RoomChanged struct {
 	signaling.RoomEvent
 }

@@ -297,6 +297,9 @@ func (p *Phone) startRoomSending(r *room) {
 func (p *Phone) roomEvent(m signaling.Message) {
 	r := p.room
 	ev := *m.RoomEvent
+	if p.roomInvitation(ev) { // roominvite.go
+		return
+	}
 	if r == nil || ev.Room != r.name {
 		p.log.Info("room event about another room", "room", ev.Room, "kind", ev.Kind)
 		return

@@ -12,8 +12,9 @@ import (
 // The --json forms of the room events. A room_event is written as the
 // server sent it, named by its kind: {"event":"joined" (or
 // participant_joined, participant_left, speaking, muted, locked, removed,
-// room_ended),"time","room", and as the kind has them "user","name","role",
-// "by","reason","muted","locked","slots","participants"}. "room_left" comes
+// room_ended, invited),"time","room", and as the kind has them "user",
+// "name","role","by","reason","muted","locked","status","slots",
+// "participants"}. "room_left" comes
 // last, once the phone is out of the room ({"room","reason": left, removed,
 // ended or failed, "error" when failed}); refusals are "error" events with
 // "room".
@@ -29,7 +30,8 @@ type (
 		Reason       string                  `json:"reason,omitempty"`
 		Muted        *bool                   `json:"muted,omitempty"`
 		Locked       *bool                   `json:"locked,omitempty"`
-		Slots        *[]string               `json:"slots,omitempty"` // speaking: always, [] for nobody
+		Status       signaling.Status        `json:"status,omitempty"` // invited
+		Slots        *[]string               `json:"slots,omitempty"`  // speaking: always, [] for nobody
 		Participants []signaling.Participant `json:"participants,omitempty"`
 	}
 	jsonRoomLeft struct {
@@ -61,7 +63,7 @@ func (p *Printer) printRoom(ev call.Event) bool {
 			slots = &s
 		}
 		v = jsonRoomEvent{Event: string(e.Kind), Time: p.time(e.Time), Room: e.Room, User: e.User, Name: e.Name,
-			Role: e.Role, By: e.By, Reason: e.Reason, Muted: e.Muted, Locked: e.Locked, Slots: slots,
+			Role: e.Role, By: e.By, Reason: e.Reason, Muted: e.Muted, Locked: e.Locked, Status: e.Status, Slots: slots,
 			Participants: e.Participants}
 		text = p.roomText(e)
 	case call.RoomLeft:
@@ -158,6 +160,8 @@ func (p *Printer) roomText(e signaling.RoomEvent) string {
 		return fmt.Sprintf("%s removed you from room %s", p.who(e.By), e.Room)
 	case signaling.RoomEnded:
 		return "room " + e.Room + " ended" + reason(e.Reason)
+	case signaling.RoomInvited:
+		return p.invitedText(e)
 	}
 	return string(e.Kind)
 }
@@ -193,4 +197,31 @@ func (p *Printer) mutedText(e signaling.RoomEvent) string {
 		return fmt.Sprintf("%s is %s", p.who(e.User), state)
 	}
 	return fmt.Sprintf("%s %s %s", p.who(e.By), state, p.who(e.User))
+}
+
+// invitedText tells an invitation's status: to the invited member (who is
+// in no room, or is its subject), or to the room's participants.
+func (p *Printer) invitedText(e signaling.RoomEvent) string {
+	if p.me == "" || e.User == p.me {
+		switch e.Status {
+		case signaling.Ringing:
+			return fmt.Sprintf("%s invites you to room %s: join it with `parley join %s`, or `parley answer`",
+				p.who(e.By), e.Room, e.Room)
+		case signaling.Answered:
+			return fmt.Sprintf("invitation to room %s answered", e.Room)
+		case signaling.Rejected:
+			return fmt.Sprintf("invitation to room %s rejected", e.Room)
+		}
+		return fmt.Sprintf("invitation to room %s not answered%s", e.Room, reason(e.Reason))
+	}
+	who := p.who(e.User)
+	switch e.Status {
+	case signaling.Ringing:
+		return "ringing " + who
+	case signaling.Answered:
+		return who + " answered"
+	case signaling.Rejected:
+		return who + " rejected the invitation"
+	}
+	return who + " did not answer" + reason(e.Reason)
 }

@@ -128,6 +128,6 @@ as the signed-in user, who needs the admin role).`,
 	devices.Flags().BoolVar(&asJSON, "json", false, `print the devices as one JSON object: {"devices":[{"id", `+
 		`"user", "name", "created", "last_used", "revoked"}…]}`)
 	team.AddCommand(teamAdd)
-	admin.AddCommand(users, devices, revoke, team, e.webhookCommand(&apiKey))
+	admin.AddCommand(users, devices, revoke, team, e.webhookCommand(&apiKey), e.roomRecordsCommand(&apiKey))
 	return admin
 }

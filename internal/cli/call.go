@@ -75,7 +75,9 @@ func (e *env) answerCommand() *cobra.Command {
 	c := &cobra.Command{
 		Use:   "answer",
 		Short: "Wait for the next incoming call and answer it (or reject it)",
-		Long:  "Wait for the next incoming call and answer it, or reject it with --reject.\n\n" + specHelp,
+		Long: "Wait for the next incoming call and answer it, or reject it with --reject. An\n" +
+			"invitation to a room that rings (parley room create --invite) is answered by\n" +
+			"joining the room, as parley join does.\n\n" + specHelp,
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ph, pr, err := e.phone(cmd.Context(), f, call.Config{})
@@ -83,13 +85,18 @@ func (e *env) answerCommand() *cobra.Command {
 				return err
 			}
 			defer ph.Close()
-			return converse(cmd.Context(), ph, pr, f.hold, func() {
+			err = converse(cmd.Context(), ph, pr, f.hold, func() {
 				if reject {
 					ph.Reject()
 				} else {
 					ph.Answer()
 				}
 			})
+			var inv roomInvitation // roomanswer.go
+			if errors.As(err, &inv) {
+				return answerRoom(cmd.Context(), ph, pr, inv.room, reject, f.hold)
+			}
+			return err
 		},
 	}
 	f.register(c)
@@ -288,6 +295,10 @@ func converse(ctx context.Context, ph *call.Phone, pr *callfmt.Printer, hold tim
 				}
 			case call.Failure:
 				return &exitCode{code: exitError}
+			case call.RoomChanged:
+				if onIncoming != nil && !inCall && ev.Kind == signaling.RoomInvited && ev.Status == signaling.Ringing {
+					return roomInvitation{room: ev.Room} // answered or rejected by answerRoom (roomanswer.go)
+				}
 			case call.Connected:
 				if ev.Up && untold {
 					return nil // told: the phone sends the hang-up at once
