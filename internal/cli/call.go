@@ -78,7 +78,7 @@ func (e *env) answerCommand() *cobra.Command {
 		Long: "Wait for the next incoming call and answer it, or reject it with --reject. An\n" +
 			"invitation to a room that rings (parley room create --invite) is answered by\n" +
 			"joining the room, as parley join does.\n\n" + specHelp,
-		Args:  cobra.NoArgs,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ph, pr, err := e.phone(cmd.Context(), f, call.Config{})
 			if err != nil {

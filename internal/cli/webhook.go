@@ -14,11 +14,13 @@ func (e *env) webhookCommand(apiKey *string) *cobra.Command {
 	webhook := &cobra.Command{
 		Use:   "webhook",
 		Short: "Manage the team's webhooks: URLs told of every call status change",
-		Long: `A webhook receives every status change of the team's calls as a signed JSON POST
-(see "Call records and webhooks" in the README for the payload and how to verify
-the X-Parley-Signature header). A receiver that fails is retried with backoff.
-URLs that reach loopback, private, link-local or the server's own addresses are
-refused unless the server's operator allows them (parley serve --webhook-allow).`,
+		Long: `A webhook receives every status change of the team's calls, and the start,
+joins, leaves and end of its rooms, as a signed JSON POST (see "Call records
+and webhooks" and "Room records and webhooks" in the README for the payloads
+and how to verify the X-Parley-Signature header). A receiver that fails is
+retried with backoff. URLs that reach loopback, private, link-local or the
+server's own addresses are refused unless the server's operator allows them
+(parley serve --webhook-allow).`,
 	}
 	add := &cobra.Command{
 		Use:   "add URL",

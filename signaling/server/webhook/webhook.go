@@ -1,5 +1,6 @@
-// Package webhook delivers the status changes of a team's calls to the
-// URLs the team registered, as signed POSTs (signaling.WebhookEvent,
+// Package webhook delivers the status changes of a team's calls, and the
+// events of its rooms, to the URLs the team registered, as signed POSTs
+// (signaling.WebhookEvent, signaling.RoomWebhookEvent,
 // signaling.SignWebhook), through one JetStream stream with work-queue
 // retention, so that each event is handled by one node of a service,
 // whichever node saw it. The call's owner publishes each change; every
