@@ -227,6 +227,10 @@ type Config struct {
 	// signaling.MaxRoomParticipants. Tests make it small.
 	roomLimit int
 
+	// ringSweep is how often each node looks for rooms to ring
+	// (roominvites.go); 0: ringSweepEvery. Tests shorten it.
+	ringSweep time.Duration
+
 	// clock is the per-address limiter's clock; nil: time.Now. Tests move
 	// it.
 	clock func() time.Time

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"slices"
@@ -89,7 +90,7 @@ func (s *Server) ringRoom(ctx context.Context, team, name string) {
 // whose invited members were not rung.
 func (s *Server) ringSweep(ctx context.Context) {
 	defer s.calls.Done()
-	t := time.NewTicker(ringSweepEvery)
+	t := time.NewTicker(cmp.Or(s.cfg.ringSweep, ringSweepEvery))
 	defer t.Stop()
 	for {
 		select {

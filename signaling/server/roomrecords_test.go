@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/parley-voice/parley/signaling"
+	"github.com/parley-voice/parley/signaling/server/store"
 )
 
 // roomRecords lists the default team's room records with its API key.
@@ -336,4 +337,64 @@ func TestRoomInvites(t *testing.T) {
 	if early := time.Until(start); early > 0 {
 		t.Fatalf("erin rung %v before the session's start", early)
 	}
+}
+
+// TestRoomRingSweep: a session whose start passed without its invited
+// member rung (the node that made it went away before) is rung by another
+// node's sweep; once the invitation rang out with nobody in the room, its
+// owner lets it go, and the join that opens it again goes on with the same
+// record.
+func TestRoomRingSweep(t *testing.T) {
+	const ringFor = time.Second
+	s := startServer(t, func(c *Config) { c.ringSweep = 100 * time.Millisecond; c.RingTimeout = ringFor })
+	bc := s.connect(t, "bob", "")
+	now := time.Now().UTC()
+	start := now.Add(-2 * time.Second)
+	rec := roomRecord{ID: "sweptroom", Team: DefaultTeam, Name: "swept", Host: "alice", Created: now.Add(-time.Hour),
+		Start: &start, Invited: []string{"bob"}, Status: roomOpen}
+	b, _ := json.Marshal(rec)
+	if _, err := s.store.Rooms.Create(t.Context(), store.RoomKey(DefaultTeam, "swept"), b); err != nil {
+		t.Fatal(err)
+	}
+	m := bc.nextNotPresence()
+	if m.Type != signaling.TypeRoomEvent || m.RoomEvent.Kind != signaling.RoomInvited || m.RoomEvent.Room != "swept" ||
+		m.RoomEvent.Status != signaling.Ringing {
+		t.Fatalf("bob: got %s, want invited to swept, ringing", js(m))
+	}
+	m = bc.nextNotPresence()
+	if m.RoomEvent == nil || m.RoomEvent.Status != signaling.Unanswered {
+		t.Fatalf("bob: got %s, want the invitation unanswered", js(m))
+	}
+	// Let go: the record says nobody owns it.
+	for deadline := time.Now().Add(patience); ; {
+		got, _, _, err := s.readRoom(t.Context(), DefaultTeam, "swept")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Node == "" && got.Rung != nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("room not let go after its invitation rang out: %s", js(got))
+		}
+		time.Sleep(20 * time.Millisecond) // the record gives no event for it
+	}
+	ac := s.connect(t, "alice", "")
+	pa := joinRoom(t, ac, "swept", 0, false)
+	ac.send(signaling.Message{Type: signaling.TypeRoomEnd, Room: "swept"})
+	pa.event(kind(signaling.RoomEnded))
+	recs := s.roomRecords(t, signaling.RoomRecordsQuery{User: "bob"})
+	if len(recs) != 1 || recs[0].ID != "sweptroom" {
+		t.Fatalf("records: %s", js(recs))
+	}
+	wantEntries(t, recs[0], start, time.Now(),
+		signaling.RoomEntry{Event: signaling.EntryInvited, User: "bob", By: "alice"},
+		signaling.RoomEntry{Event: signaling.EntryInvited, User: "bob", By: "alice", Reason: ReasonNoAnswer},
+		entry(signaling.EventRoomStarted, "", "", ""),
+		entry(signaling.EventParticipantJoined, "alice", "", ""),
+		entry(signaling.EventParticipantLeft, "alice", "", signaling.LeftRoomEnded),
+		entry(signaling.EventRoomEnded, "", "", signaling.EndedByHost),
+	)
+	// A room rings once: the sweep does not ring it again.
+	bc.ping("after")
 }
