@@ -90,7 +90,7 @@ type RoomRecord struct {
 	Invited      []RoomInvite `json:"invited,omitempty"`
 	Node         string       `json:"node,omitempty"` // the node that last ran it
 	Events       []RoomEntry  `json:"events"`
-	Dropped      int          `json:"dropped,omitempty"` // mute and lock entries left out of a very long room
+	Dropped      int          `json:"dropped,omitempty"` // entries left out of a very long room (mutes first)
 }
 
 // RoomRecords is the answer of GET /v1/admin/rooms, newest first.

@@ -339,12 +339,12 @@ func (r *room) join(a signaling.Message) *signaling.Error {
 	r.fwd.do(func() { r.fwd.add(id, user, speak, peer.extID, peer.slots) })
 	r.s.feed.followBox(r.s.callCtx, r.box, store.UserKey(r.rec.Team, p.user))
 	r.log.Info("participant joined", "user", p.user, "session", p.session, "role", p.role)
-	r.noteJoined(p)
 	r.to(p, signaling.Message{Type: signaling.TypeRoomEvent, Ref: a.Ref, SDP: answer,
 		RoomEvent: r.event(signaling.RoomEvent{Kind: signaling.RoomJoined, User: p.user, Name: p.name, Role: p.role,
 			Participants: r.list()})})
 	r.broadcast(signaling.RoomEvent{Kind: signaling.ParticipantJoined, User: p.user, Name: p.name, Role: p.role},
 		p)
+	r.noteJoined(p) // roomrecords.go
 	return nil
 }
 

@@ -22,9 +22,13 @@ import (
 // happens, publishes the webhook events among them at once, and writes the
 // record once a second when it changed, and when it stops.
 
-// maxRoomEntries bounds a record: past it, mute and lock entries are only
-// counted (Dropped); joins, leaves, invitations and the end are kept.
-const maxRoomEntries = 2000
+// maxRoomEntries bounds a record (a value must fit in a NATS message):
+// past it, mute and lock entries are only counted (Dropped), and past
+// maxRoomAll every entry but the room's end.
+const (
+	maxRoomEntries = 1000
+	maxRoomAll     = 1500
+)
 
 // roomHistory is the value of a key in the room records bucket.
 type roomHistory struct {
@@ -61,12 +65,14 @@ func historyKey(team, id string) string { return store.RoomKey(cmp.Or(team, Defa
 // add appends an entry and returns its number.
 func (h *roomHistory) add(e signaling.RoomEntry) int {
 	h.Seq++
-	if len(h.Events) >= maxRoomEntries {
-		switch e.Event {
-		case signaling.EntryMuted, signaling.EntryUnmuted, signaling.EntryLocked, signaling.EntryUnlocked:
-			h.Dropped++
-			return h.Seq
-		}
+	minor := false
+	switch e.Event {
+	case signaling.EntryMuted, signaling.EntryUnmuted, signaling.EntryLocked, signaling.EntryUnlocked:
+		minor = true
+	}
+	if n := len(h.Events); n >= maxRoomEntries && minor || n >= maxRoomAll && e.Event != signaling.EventRoomEnded {
+		h.Dropped++
+		return h.Seq
 	}
 	h.Events = append(h.Events, e)
 	return h.Seq

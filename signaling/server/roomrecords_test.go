@@ -398,3 +398,37 @@ func TestRoomRingSweep(t *testing.T) {
 	// A room rings once: the sweep does not ring it again.
 	bc.ping("after")
 }
+
+// TestRoomRecordBounded: a very long room's record keeps its first
+// entries, then leaves out mutes and locks, then all but its end, and
+// counts what it left out; the entries' numbers go on.
+func TestRoomRecordBounded(t *testing.T) {
+	h := newHistory(roomRecord{ID: "r", Name: "long", Host: "alice"})
+	for range maxRoomEntries {
+		h.add(signaling.RoomEntry{Event: signaling.EntryMuted})
+	}
+	if seq := h.add(signaling.RoomEntry{Event: signaling.EntryMuted}); seq != maxRoomEntries+1 ||
+		len(h.Events) != maxRoomEntries || h.Dropped != 1 {
+		t.Fatalf("past %d: number %d, %d entries, %d dropped", maxRoomEntries, seq, len(h.Events), h.Dropped)
+	}
+	// The longest entries there may be: ids of 64 characters, names of 64
+	// four-byte ones.
+	long := signaling.RoomEntry{Event: signaling.EventParticipantLeft, Time: time.Now(),
+		User: strings.Repeat("u", signaling.MaxIDLength), Name: strings.Repeat("𝄞", signaling.MaxNameLength),
+		By: strings.Repeat("b", signaling.MaxIDLength), Reason: signaling.LeftDisconnected, Role: signaling.RoleListener}
+	for len(h.Events) < maxRoomAll {
+		h.add(long)
+	}
+	h.add(signaling.RoomEntry{Event: signaling.EventParticipantLeft})
+	seq := h.add(signaling.RoomEntry{Event: signaling.EventRoomEnded})
+	if len(h.Events) != maxRoomAll+1 || h.Dropped != 2 || seq != h.Seq ||
+		h.Events[maxRoomAll].Event != signaling.EventRoomEnded {
+		t.Fatalf("past %d: %d entries, %d dropped, last %s", maxRoomAll, len(h.Events), h.Dropped,
+			h.Events[len(h.Events)-1].Event)
+	}
+	b, _ := json.Marshal(h)
+	if len(b) > 1<<20 {
+		t.Fatalf("a full record is %d bytes, over NATS's 1 MB message", len(b))
+	}
+	t.Logf("a full record of the longest entries: %d bytes", len(b))
+}
