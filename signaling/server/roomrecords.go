@@ -43,6 +43,7 @@ type roomBook struct {
 	hist   roomHistory
 	dirty  bool                 // hist changed since it was written
 	legs   map[string]time.Time // invited users ringing, since when
+	mutes  map[string][2]bool   // each participant's muted and locked, as last recorded
 	rang   bool                 // some invitation rang since the owner started
 	loaded bool
 }
@@ -144,7 +145,7 @@ func (s *Server) endedUnowned(ctx context.Context, rec roomRecord) {
 // records were kept gets its id now).
 func (r *room) openBook() {
 	b := &r.book
-	b.legs = map[string]time.Time{}
+	b.legs, b.mutes = map[string]time.Time{}, map[string][2]bool{}
 	if r.rec.ID == "" {
 		r.rec.ID = newID()
 		r.save()
@@ -200,6 +201,7 @@ func (r *room) noteJoined(p *participant) {
 		h.Started, h.Status = &at, signaling.RoomRecordStarted
 		r.note(signaling.RoomEntry{Event: signaling.EventRoomStarted, Time: at}, len(r.parts))
 	}
+	r.book.mutes[p.user] = [2]bool{p.muted, p.micLocked}
 	if !slices.Contains(h.Participants, p.user) {
 		h.Participants = append(h.Participants, p.user)
 	}
@@ -214,8 +216,13 @@ func (r *room) noteLeft(p *participant, reason, by string) {
 		By: by}, len(r.parts))
 }
 
-// noteMuted records t's mute as it is now, changed by by.
+// noteMuted records t's mute as it is now, changed by by, when it changed.
 func (r *room) noteMuted(t *participant, by string) {
+	now := [2]bool{t.muted, t.micLocked}
+	if was, ok := r.book.mutes[t.user]; ok && was == now {
+		return // muted again: nothing changed
+	}
+	r.book.mutes[t.user] = now
 	e := signaling.RoomEntry{Event: signaling.EntryUnmuted, User: t.user, Name: t.name, By: by}
 	if t.muted {
 		e.Event, e.Locked = signaling.EntryMuted, t.micLocked

@@ -65,6 +65,11 @@ func TestRoomRecords(t *testing.T) {
 	yes := true
 	ac.send(signaling.Message{Type: signaling.TypeRoomMute, Room: "standup", Target: "bob", Muted: &yes, Locked: &yes})
 	pb.event(kind(signaling.RoomMuted))
+	bc.send(signaling.Message{Type: signaling.TypeRoomMute, Room: "standup", Muted: &yes}) // no change: no entry
+	pb.event(kind(signaling.RoomMuted))
+	no := false
+	ac.send(signaling.Message{Type: signaling.TypeRoomMute, Room: "standup", Target: "bob", Muted: &no})
+	pb.event(kind(signaling.RoomMuted))
 	ac.send(signaling.Message{Type: signaling.TypeRoomLock, Room: "standup", Locked: &yes})
 	pb.event(kind(signaling.RoomLocked))
 	ac.send(signaling.Message{Type: signaling.TypeRoomRemove, Room: "standup", Target: "carol"})
@@ -96,6 +101,7 @@ func TestRoomRecords(t *testing.T) {
 		entry(signaling.EventParticipantJoined, "bob", "", ""),
 		entry(signaling.EventParticipantJoined, "carol", "", ""),
 		entry(signaling.EntryMuted, "bob", "alice", ""),
+		entry(signaling.EntryUnmuted, "bob", "alice", ""),
 		entry(signaling.EntryLocked, "", "alice", ""),
 		entry(signaling.EventParticipantLeft, "carol", "alice", signaling.LeftRemoved),
 		entry(signaling.EventParticipantLeft, "bob", "", signaling.LeftLeft),
