@@ -166,6 +166,7 @@ type Phone struct {
 	watched    []string
 	idle       bool        // SetIdle(true): sent again after a reconnect
 	hungUp     []string    // calls hung up while the server was unreachable, to tell it once it is back
+	lostCall   string      // the last call another device of the user answered (presence.go: lostTheAnswer)
 	room       *room       // the room the phone is in (room.go); never at once with cur
 	roomAPI    *webrtc.API // Pion for rooms (the audio level extension), made at the first join
 }
@@ -427,6 +428,7 @@ func (p *Phone) handle(m signaling.Message) {
 		if m.Event != nil {
 			if p.answeredElsewhere(m) {
 				p.cur.answered = false // so statusChanged ends it here
+				p.lostCall = m.Event.ID
 			}
 			p.statusChanged(*m.Event, m.SDP)
 		}

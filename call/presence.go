@@ -45,12 +45,16 @@ func (p *Phone) answeredElsewhere(m signaling.Message) bool {
 
 // lostTheAnswer reports (and logs) the refusal of this device's answer to
 // a call that another device of the user answered first. It may come
-// before the answered status that says so, which then ends the call here;
-// so it is not a failure to report.
+// before the answered status that says so, which then ends the call here,
+// or after it; either way it is not a failure to report.
 func (p *Phone) lostTheAnswer(m signaling.Message) bool {
+	if m.CallID == "" || m.Error.Code != signaling.NoConnectedCall {
+		return false
+	}
 	a := p.cur
-	if a == nil || m.CallID == "" || m.CallID != a.ev.ID || m.Error.Code != signaling.NoConnectedCall ||
-		a.ev.Direction != signaling.Inbound || !a.answered || a.ev.Status == signaling.Answered {
+	lost := m.CallID == p.lostCall // the status came first and ended it here
+	if !lost && (a == nil || m.CallID != a.ev.ID || a.ev.Direction != signaling.Inbound || !a.answered ||
+		a.ev.Status == signaling.Answered) {
 		return false
 	}
 	p.log.Info("another device answered first", "call", m.CallID, "err", m.Error.Message)

@@ -146,6 +146,65 @@ func TestUIEndToEnd(t *testing.T) {
 	x.keys("bob", "q")
 }
 
+// TestUIRoomEndToEnd: a room from the TUI. Alice's UI shows the room Bob
+// (a `parley join` process) is in, joins it from the rooms pane, hears
+// Bob's tone, mutes him as the host (his side is told by whom) and ends the
+// room for both.
+func TestUIRoomEndToEnd(t *testing.T) {
+	x := newTmux(t)
+	pulse := pulsetest.Start(t)
+	aMic, aSpk := pulse.NullSink(t, "uir_alice_mic"), pulse.NullSink(t, "uir_alice_spk")
+	bMic, bSpk := pulse.NullSink(t, "uir_bob_mic"), pulse.NullSink(t, "uir_bob_spk")
+	w := newWorld(t)
+	aliceTok := w.token("alice")
+	if out, code := w.run([]string{"PARLEY_TOKEN=" + aliceTok}, "room", "create", "standup"); code != exitOK {
+		t.Fatalf("parley room create: exit %d: %s", code, out)
+	}
+	pulse.Loop(t, bMic, audiotest.Tone(660, 0.3, 10*audiotest.SampleRate))
+	bob := w.start(append(pulsetest.Env(bMic, bSpk), "PARLEY_TOKEN="+w.token("bob")), "join", "standup", "--json",
+		"--aec", "off", "--noise-suppression", "off", "--agc", "off")
+	bob.expectRoom(t, "joined", map[string]any{"role": "member"})
+
+	dir := filepath.Join(w.home, "alice")
+	cfg := config.Config{Server: w.server, Token: aliceTok}
+	if err := cfg.Save(filepath.Join(dir, "config.json")); err != nil {
+		t.Fatal(err)
+	}
+	x.open("alice", append(pulsetest.Env(aMic, aSpk),
+		"PARLEY_TEST_EXEC=1",
+		"PARLEY_CONFIG="+filepath.Join(dir, "config.json"),
+		"XDG_STATE_HOME="+filepath.Join(dir, "state"),
+		"PARLEY_SERVER=", "PARLEY_TOKEN=",
+		"TERM=xterm-256color",
+	))
+	x.waitFor("alice", `● connected`)
+	x.keys("alice", "Tab", "Tab")
+	x.waitFor("alice", `standup\s+1 in\s+bob`)
+	x.keys("alice", "Enter")
+	x.waitFor("alice", `Room standup`)
+	x.waitFor("alice", `2 people · you are the host`)
+	x.waitFor("alice", `encrypted to the server, not end to end`)
+	bob.expectRoom(t, "participant_joined", map[string]any{"user": "alice", "role": "host"})
+	hearTones(t, "in the room", speaker{"alice's speaker", aSpk, 660})
+	x.waitFor("alice", `(?m)bob\s+member\s+\S+ speaking`)
+
+	x.keys("alice", "Down", "M") // Bob's row, mute him
+	bob.expectRoom(t, "muted", map[string]any{"user": "bob", "by": "alice", "muted": true})
+	x.waitFor("alice", `(?m)bob\s+member\s+\S+ muted`)
+
+	x.keys("alice", "E")
+	x.waitFor("alice", `(?i)end .*for everyone`)
+	x.keys("alice", "y")
+	bob.expectRoom(t, "room_ended", map[string]any{"reason": "ended by host"})
+	if code := bob.wait(t); code != exitOK {
+		t.Errorf("bob's parley join exited %d after the room ended, want 0", code)
+	}
+	if s := x.screen("alice"); !strings.HasPrefix(s, " parley · alice") {
+		t.Errorf("alice's screen does not start with the header:\n%s", s)
+	}
+	x.keys("alice", "q")
+}
+
 // TestDemoEndToEnd is what `make demo` promises a new user: `parley demo`
 // opens the UI with the echo contact online; enter calls it; what the
 // microphone hears comes back out of the speaker about a second later

@@ -230,8 +230,13 @@ func parseAt(s string, now time.Time) (time.Time, error) {
 
 // printSession prints a room's times and invitations, when it has them.
 func (e *env) printSession(r signaling.Room) {
-	if r.Start != nil || r.End != nil {
+	switch {
+	case r.Start != nil && r.End != nil:
 		say(e.stdout, "Session: from %s to %s.", when(r.Start), when(r.End))
+	case r.Start != nil:
+		say(e.stdout, "Session: from %s.", when(r.Start))
+	case r.End != nil:
+		say(e.stdout, "Session: until %s.", when(r.End))
 	}
 	if len(r.Invited) > 0 {
 		say(e.stdout, "Invited: %s.", strings.Join(r.Invited, ", "))

@@ -371,17 +371,30 @@ func (s *Server) handleRooms(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	out := signaling.Rooms{Rooms: []signaling.Room{}}
+	var owned []bool // by index in out.Rooms: its record names a node
 	now := time.Now()
 	_, err := s.store.Scan(r.Context(), store.BucketRooms, []string{store.RoomFilter(c.TeamID())},
 		func(_ string, m *jetstream.RawStreamMsg) {
 			var rec roomRecord
 			if json.Unmarshal(m.Data, &rec) == nil && !rec.over(now) {
 				out.Rooms = append(out.Rooms, rec.view())
+				owned = append(owned, rec.Node != "")
 			}
 		})
 	if err != nil {
 		s.httpError(w, r, c.Subject, signaling.Errorf(signaling.UnknownError, "could not read the rooms: %v", err))
 		return
+	}
+	// Who is in a room only its owner knows.
+	for i, room := range out.Rooms {
+		if !owned[i] {
+			continue
+		}
+		res, e := s.roomRequest(r.Context(), c.TeamID(), signaling.Message{Type: typeRoomShow, Room: room.Name,
+			User: c.Subject, Role: c.Role})
+		if e == nil && res.Error == nil && res.Room != nil {
+			out.Rooms[i] = *res.Room
+		}
 	}
 	slices.SortFunc(out.Rooms, func(a, b signaling.Room) int { return a.Created.Compare(b.Created) })
 	writeJSON(w, http.StatusOK, out)

@@ -222,6 +222,13 @@ func TestRoomShowAndRemove(t *testing.T) {
 		r.Participants[1].User != "bob" || r.Participants[1].Role != signaling.RoleListener {
 		t.Fatalf("show: %d %s", st, b)
 	}
+	// The list has who is in each room too (from its owner).
+	st, b = s.roomHTTP(t, http.MethodGet, "/v1/rooms", s.token(t, "carol"), nil)
+	var rs signaling.Rooms
+	if st != http.StatusOK || json.Unmarshal(b, &rs) != nil || len(rs.Rooms) != 1 ||
+		len(rs.Rooms[0].Participants) != 2 || rs.Rooms[0].Participants[1].User != "bob" {
+		t.Fatalf("list: %d %s", st, b)
+	}
 	ac.send(signaling.Message{Type: signaling.TypeRoomRemove, Room: "pair", Target: "bob"})
 	if e := pb.event(kind(signaling.RoomRemoved)).RoomEvent; e.By != "alice" || e.User != "bob" {
 		t.Fatalf("removed: %s", js(e))

@@ -44,10 +44,12 @@ func GetJSON(ctx context.Context, kv jetstream.KeyValue, key string, v any) (rev
 // Update reads key, lets change modify the value (found tells whether it
 // existed) and writes it back at the revision read, again on a conflict
 // after a short random wait. change returns false to write nothing. When
-// the key changed under it MaxTries times, or ctx ended while it waited to
-// try again, it gives up with ErrContended.
+// the key changed under it MaxTries times, or ctx ended after it had lost a
+// race (while it waited to try again, or in the next try), it gives up
+// with ErrContended.
 func Update[T any](ctx context.Context, kv jetstream.KeyValue, key string,
 	change func(v *T, found bool) bool) (T, error) {
+	contended := func(err error) bool { return ctx.Err() != nil && errors.Is(err, ctx.Err()) }
 	for try := range MaxTries {
 		if try > 0 && !pause(ctx, rand.N(min(casWait<<try, casWaitMax))) {
 			break
@@ -55,6 +57,9 @@ func Update[T any](ctx context.Context, kv jetstream.KeyValue, key string,
 		var v T
 		rev, found, err := GetJSON(ctx, kv, key, &v)
 		if err != nil {
+			if try > 0 && contended(err) {
+				break
+			}
 			return v, err
 		}
 		if !change(&v, found) {
@@ -71,6 +76,9 @@ func Update[T any](ctx context.Context, kv jetstream.KeyValue, key string,
 		}
 		if err == nil {
 			return v, nil
+		}
+		if try > 0 && contended(err) {
+			break
 		}
 		if !lostRace(err) {
 			return v, err
