@@ -421,7 +421,8 @@ func TestRoomRecordBounded(t *testing.T) {
 	// four-byte ones.
 	long := signaling.RoomEntry{Event: signaling.EventParticipantLeft, Time: time.Now(),
 		User: strings.Repeat("u", signaling.MaxIDLength), Name: strings.Repeat("𝄞", signaling.MaxNameLength),
-		By: strings.Repeat("b", signaling.MaxIDLength), Reason: signaling.LeftDisconnected, Role: signaling.RoleListener}
+		By: strings.Repeat("b", signaling.MaxIDLength), Reason: signaling.LeftDisconnected,
+		Role: signaling.RoleListener}
 	for len(h.Events) < maxRoomAll {
 		h.add(long)
 	}
