@@ -71,6 +71,7 @@ type room struct {
 	speakReady chan struct{}    // choices are waiting
 
 	parts   map[string]*participant // by user
+	lobby   lobby                   // guests waiting to be let in (roomguests.go)
 	serial  int
 	joined  bool // someone joined since the owner started
 	stopped bool // ended or let go: run returns
@@ -168,7 +169,7 @@ func (r *room) run() {
 		case <-endAt.C:
 			r.end(signaling.EndedTimeOver)
 		case <-idle.C:
-			if !r.joined && len(r.parts) == 0 {
+			if !r.joined && len(r.parts) == 0 && len(r.lobby.wait) == 0 {
 				r.letGo()
 			}
 		}
@@ -222,6 +223,9 @@ func (r *room) apply(a signaling.Message, team string) roomReply {
 		r.end(signaling.EndedByHost)
 		return roomReply{}
 	}
+	if out, ok := r.lobbyAction(a); ok {
+		return out
+	}
 	me := r.parts[a.User]
 	if me == nil || me.session != a.Session {
 		return fail(signaling.Errorf(signaling.NotFoundUserSessionID,
@@ -254,6 +258,8 @@ func (r *room) apply(a signaling.Message, team string) roomReply {
 		r.save()
 		locked := r.rec.Locked
 		r.broadcast(signaling.RoomEvent{Kind: signaling.RoomLocked, By: me.user, Locked: &locked}, nil)
+	case signaling.TypeRoomAdmit, signaling.TypeRoomDeny:
+		return fail(r.letIn(me, a))
 	default:
 		return fail(signaling.Errorf(signaling.InvalidParameter, "%.40q is not an action on a room", string(a.Type)))
 	}
@@ -278,6 +284,9 @@ func (r *room) notHere(user string) *signaling.Error {
 // offer; the joiner is told with joined (the answer in sdp), the others
 // with participant_joined.
 func (r *room) join(a signaling.Message) *signaling.Error {
+	if a.Role == RoleGuest && !r.lobby.let[a.User] {
+		return r.knock(a) // roomguests.go
+	}
 	now := time.Now().UTC()
 	name := r.rec.Name
 	switch old := r.parts[a.User]; {
@@ -307,6 +316,8 @@ func (r *room) join(a signaling.Message) *signaling.Error {
 	switch {
 	case a.User == r.rec.Host:
 		p.role = signaling.RoleHost
+	case a.Role == RoleGuest:
+		p.role = signaling.RoleGuest
 	case a.ListenOnly:
 		p.role = signaling.RoleListener
 	}
@@ -332,6 +343,7 @@ func (r *room) join(a signaling.Message) *signaling.Error {
 			Participants: r.list()})})
 	r.broadcast(signaling.RoomEvent{Kind: signaling.ParticipantJoined, User: p.user, Name: p.name, Role: p.role},
 		p)
+	r.tellKnocks(p)
 	return nil
 }
 
@@ -439,11 +451,13 @@ func (r *room) onPresence(views map[string]presenceView) {
 			p.away = now
 		}
 	}
+	r.lobbyPresence(views, now)
 }
 
 // checkAway removes the participants whose session stayed offline for the
 // reconnect grace.
 func (r *room) checkAway() {
+	r.lobbyAway()
 	for _, p := range r.parts {
 		if !p.away.IsZero() && time.Since(p.away) > r.s.cfg.ReconnectGrace {
 			r.remove(p, signaling.LeftDisconnected, "")
@@ -478,6 +492,7 @@ func (r *room) end(reason string) {
 	r.save()
 	r.log.Info("room ended", "reason", reason)
 	r.broadcast(signaling.RoomEvent{Kind: signaling.RoomEnded, Reason: reason}, nil)
+	r.closeLobby(reason)
 	r.closeAll()
 	r.final = roomReply{Error: roomOver(r.rec)}
 	r.stopped = true
