@@ -12,7 +12,8 @@ import (
 // The --json forms of the room events. A room_event is written as the
 // server sent it, named by its kind: {"event":"joined" (or
 // participant_joined, participant_left, speaking, muted, locked, removed,
-// room_ended, and of the lobby lobby_knock, admitted, turned_away),"time","room", and as the kind has them "user","name","role",
+// room_ended, and of the lobby lobby_knock, admitted, turned_away),"time",
+// "room", and as the kind has them "user","name","role",
 // "by","reason","muted","locked","slots","participants"}. "room_left" comes
 // last, once the phone is out of the room ({"room","reason": left, removed,
 // ended or failed, "error" when failed}); refusals are "error" events with

@@ -321,7 +321,8 @@ ends. With --json, every event is one JSON object on a line.
 	c.Flags().BoolVar(&opts.ListenOnly, "listen-only", false, "join as a listener: no microphone is opened, and "+
 		"nobody hears you")
 	c.Flags().StringVar(&commands, "commands", "", "read actions from `FILE` (- for stdin), one a line: mute, "+
-		"unmute, leave, admit USER, deny USER (a guest waiting in the lobby); as the host: mute USER [lock], unmute USER, remove USER, lock, unlock, end")
+		"unmute, leave, admit USER, deny USER (a guest waiting in the lobby); "+
+		"as the host: mute USER [lock], unmute USER, remove USER, lock, unlock, end")
 	return c
 }
 
