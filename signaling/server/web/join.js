@@ -607,9 +607,11 @@
     return { hz: best * audio.ctx.sampleRate / a.fftSize, db: spec[best], level: level(a, buf) };
   }
 
-  // sdp is the peer connection's offer and answer, for tests.
+  // sdp is the peer connection's offer and answer, and the RTP header
+  // extensions its microphone's sender writes (as negotiated), for tests.
   const sdp = () => ({ local: pc && pc.localDescription ? pc.localDescription.sdp : '',
-    remote: pc && pc.remoteDescription ? pc.remoteDescription.sdp : '' });
+    remote: pc && pc.remoteDescription ? pc.remoteDescription.sdp : '',
+    sent: pc && pc.getSenders().length ? pc.getSenders()[0].getParameters().headerExtensions.map((e) => e.uri) : [] });
 
   window.parley = { state: st, remoteTone, sdp };
 })();
