@@ -107,6 +107,14 @@ func (c *conn) roomGuest(m *signaling.Message) *signaling.Error {
 		if _, err := c.s.guestLink(c.ctx, c.link.Key, c.user); err != nil {
 			return signaling.AsError(err)
 		}
+		rec, _, found, err := c.s.readRoom(c.ctx, c.team, m.Room)
+		switch {
+		case err != nil:
+			return signaling.Errorf(signaling.UnknownError, "%v", err)
+		case !found || rec.over(time.Now()):
+			return signaling.Errorf(signaling.NotFoundUserSessionID,
+				"room %s has ended: ask %s for a new link if you are to meet again", m.Room, c.link.Host)
+		}
 	}
 	m.Token = c.link.Key
 	return nil

@@ -231,6 +231,13 @@ func lobbyScenario(t *testing.T, media bool) {
 		!strings.Contains(body, "You were not let in") {
 		t.Fatalf("page of a spent link: %d %s", st, body)
 	}
+
+	// The room ends: a guest's join is told so, in words for a guest.
+	alice.c.send(signaling.Message{Type: signaling.TypeRoomEnd, Room: "clinic"})
+	dana.event(kind(signaling.RoomEnded))
+	dana.c.send(signaling.Message{Type: signaling.TypeRoomJoin, Ref: "after", Room: "clinic",
+		SDP: dana.pc.LocalDescription().SDP})
+	dana.refusal(signaling.NotFoundUserSessionID, "after", "room clinic has ended", "ask alice for a new link")
 	if !media {
 		return
 	}
