@@ -134,15 +134,27 @@ type lobby struct {
 	let  map[string]bool
 }
 
-// knock puts a guest's join in the lobby and tells the host and members.
+// guestJoins handles a guest's join: one not let in yet knocks (done); one
+// let in joins as anyone does, from their latest page: a guest link works
+// in one browser, so a join from another session of theirs (the page
+// reloaded) replaces the one in the room.
+func (r *room) guestJoins(a signaling.Message) (e *signaling.Error, done bool) {
+	if !r.lobby.let[a.User] {
+		return r.knock(a), true
+	}
+	if old := r.parts[a.User]; old != nil && old.session != a.Session {
+		r.remove(old, "", "")
+	}
+	return nil, false
+}
+
+// knock puts a guest's join in the lobby (in place of their earlier one,
+// from the same page or one reloaded) and tells the host and members.
 func (r *room) knock(a signaling.Message) *signaling.Error {
 	name := r.rec.Name
 	switch w := r.lobby.wait[a.User]; {
 	case r.rec.over(time.Now()):
 		return roomOver(r.rec)
-	case w != nil && w.join.Session != a.Session:
-		return signaling.Errorf(signaling.AlreadyConnectedSession,
-			"you wait in the lobby of room %s from another page: close it first", name)
 	case w == nil && r.rec.Locked:
 		return signaling.Errorf(signaling.PermissionDenied, "room %s is locked: ask its host (%s) to unlock it",
 			name, r.rec.Host)

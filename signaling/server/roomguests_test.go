@@ -112,7 +112,7 @@ func lobbyScenario(t *testing.T, media bool) {
 	bob := joinRoom(t, s.connect(t, "bob", ""), "clinic", tone(bobTone), false)
 	alice.event(kind(signaling.ParticipantJoined))
 
-	dana, danaID, _ := s.knocks(t, r.Links[0], tone(danaTone))
+	dana, danaID, danaBrowser := s.knocks(t, r.Links[0], tone(danaTone))
 	knocked(t, danaID, "Dana", alice, bob)
 	carol := joinRoom(t, s.connect(t, "carol", ""), "clinic", 0, true)
 	for _, p := range []*peer{alice, bob} {
@@ -193,15 +193,50 @@ func lobbyScenario(t *testing.T, media bool) {
 		dana.c.send(m)
 		dana.refusal(signaling.PermissionDenied, m.Ref)
 	}
+	if !media {
+		// Dana reloads her page: let in already, she joins at once from the
+		// new one, whose media replaces the old.
+		j, e := s.join(t, danaBrowser, r.Links[0])
+		if e != nil {
+			t.Fatalf("dana joins again: %v", e)
+		}
+		again, offer := newPeer(t, s.guest(t, j), 0)
+		again.c.name = "Dana"
+		again.c.send(signaling.Message{Type: signaling.TypeRoomJoin, Ref: "reload", Room: "clinic", SDP: offer})
+		m := again.event(func(signaling.Message) bool { return true })
+		if e := m.RoomEvent; e.Kind != signaling.RoomJoined || m.SDP == "" || e.Role != signaling.RoleGuest {
+			t.Fatalf("dana, reloaded: %s, want joined at once", js(m))
+		}
+		if e := alice.event(kind(signaling.ParticipantJoined)).RoomEvent; e.User != danaID {
+			t.Fatalf("alice: joined %s", js(e))
+		}
+		dana.waitState(webrtc.PeerConnectionStateClosed, webrtc.PeerConnectionStateFailed,
+			webrtc.PeerConnectionStateDisconnected)
+		dana = again
+	}
 
-	// Eve knocks, leaves the lobby, knocks again, and alice turns her away.
-	eve, eveID, eveBrowser := s.knocks(t, r.Links[1], tone(eveTone))
+	// Eve knocks, reloads her page (a new session knocks in place of the
+	// first: no second knock), leaves the lobby, knocks again, and alice
+	// turns her away.
+	first, _, eveBrowser := s.knocks(t, r.Links[1], 0)
+	j, e := s.join(t, eveBrowser, r.Links[1])
+	if e != nil {
+		t.Fatalf("eve joins again: %v", e)
+	}
+	eve, offer := newPeer(t, s.guest(t, j), tone(eveTone))
+	eve.c.name = "Eve"
+	eveID := j.Guest
+	eve.c.send(signaling.Message{Type: signaling.TypeRoomJoin, Ref: "reload", Room: "clinic", SDP: offer})
+	eve.event(kind(signaling.RoomLobby))
 	knocked(t, eveID, "Eve", alice, bob)
+	_ = first.c.ws.CloseNow()
 	eve.c.send(signaling.Message{Type: signaling.TypeRoomLeave, Room: "clinic"})
 	for _, p := range []*peer{alice, bob} {
-		e := p.event(kind(signaling.ParticipantLeft)).RoomEvent
-		if e.User != eveID || e.Reason != signaling.LeftLeft {
-			t.Fatalf("%s: left %s", p.c.name, js(e))
+		e := p.event(func(m signaling.Message) bool {
+			return m.RoomEvent.Kind == signaling.ParticipantLeft || m.RoomEvent.Kind == signaling.RoomKnock
+		}).RoomEvent
+		if e.Kind != signaling.ParticipantLeft || e.User != eveID || e.Reason != signaling.LeftLeft {
+			t.Fatalf("%s: %s, want eve's participant_left (and no second knock)", p.c.name, js(e))
 		}
 	}
 	eve.c.send(signaling.Message{Type: signaling.TypeRoomJoin, Ref: "again", Room: "clinic",

@@ -284,8 +284,10 @@ func (r *room) notHere(user string) *signaling.Error {
 // offer; the joiner is told with joined (the answer in sdp), the others
 // with participant_joined.
 func (r *room) join(a signaling.Message) *signaling.Error {
-	if a.Role == RoleGuest && !r.lobby.let[a.User] {
-		return r.knock(a) // roomguests.go
+	if a.Role == RoleGuest {
+		if e, done := r.guestJoins(a); done { // roomguests.go
+			return e
+		}
 	}
 	now := time.Now().UTC()
 	name := r.rec.Name
