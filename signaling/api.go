@@ -117,6 +117,7 @@ type Link struct {
 	Guest     string    `json:"guest"` // the guest's user id, as calls name them
 	GuestName string    `json:"guest_name"`
 	Expires   time.Time `json:"expires"`
+	Room      string    `json:"room,omitempty"` // a room's link: the guest joins this room (room.go)
 }
 
 // Join is what a browser gets for opening a guest link: a guest token that
@@ -128,7 +129,8 @@ type Join struct {
 	HostName   string      `json:"host_name,omitempty"`
 	Guest      string      `json:"guest"`
 	GuestName  string      `json:"guest_name"`
-	Expires    time.Time   `json:"expires"` // of the link
+	Expires    time.Time   `json:"expires"`        // of the link
+	Room       string      `json:"room,omitempty"` // a room's link: join this room, and wait in its lobby
 }
 
 // UserInfo is a user as an admin sees them.

@@ -60,7 +60,7 @@ var clientTypes = map[Type]bool{
 	TypeMute: true, TypeWatch: true, TypePing: true, TypeRenegotiate: true, TypeResume: true,
 	TypePresence: true, TypeRefresh: true,
 	TypeRoomJoin: true, TypeRoomLeave: true, TypeRoomMute: true, TypeRoomRemove: true, TypeRoomLock: true,
-	TypeRoomEnd: true,
+	TypeRoomEnd: true, TypeRoomAdmit: true, TypeRoomDeny: true,
 }
 
 // Limits on what a message may carry.
@@ -322,8 +322,9 @@ func (m Message) validateRoom() error {
 			m.Type)
 	}
 	if m.Target != "" {
-		if m.Type != TypeRoomMute && m.Type != TypeRoomRemove {
-			return Errorf(InvalidParameter, "%s has no target: only room_mute and room_remove do", m.Type)
+		if m.Type != TypeRoomMute && m.Type != TypeRoomRemove && m.Type != TypeRoomAdmit && m.Type != TypeRoomDeny {
+			return Errorf(InvalidParameter, "%s has no target: only room_mute, room_remove, room_admit and "+
+				"room_deny do", m.Type)
 		}
 		if err := CheckUserID(m.Target); err != nil {
 			return err
@@ -358,9 +359,12 @@ func (m Message) validateRoom() error {
 			return Errorf(InvalidParameter, `room_mute: "locked" locks another participant's microphone: name them `+
 				`in "target"`)
 		}
-	case TypeRoomRemove:
+	case TypeRoomRemove, TypeRoomAdmit, TypeRoomDeny:
 		if m.Target == "" {
-			return Errorf(InvalidParameter, `room_remove needs "target": the participant to remove`)
+			return Errorf(InvalidParameter, `%s needs "target": the user id of the participant or guest`, m.Type)
+		}
+		if m.Locked != nil {
+			return Errorf(InvalidParameter, "%s has no locked", m.Type)
 		}
 	default:
 		if m.Locked != nil {

@@ -46,6 +46,8 @@ func FuzzDecodeClient(f *testing.F) {
 		`{"type":"room_remove","room":"standup","target":"bob"}`,
 		`{"type":"room_lock","room":"standup","locked":false}`,
 		`{"type":"room_end","room":"standup"}`,
+		`{"type":"room_admit","room":"standup","target":"guest-x"}`,
+		`{"type":"room_deny","room":"standup","target":"guest-x"}`,
 		`{"type":"room_leave","room":"Stand Up"}`,
 		`{"type":"mute","call_id":"c","muted":true,"room":"x"}`,
 	} {
@@ -157,6 +159,8 @@ func TestRoomMessages(t *testing.T) {
 		`{"type":"room_remove","room":"standup","target":"bob","ref":"r1"}`,
 		`{"type":"room_lock","room":"standup","locked":true}`,
 		`{"type":"room_end","room":"standup"}`,
+		`{"type":"room_admit","room":"standup","target":"guest-1a2b3c"}`,
+		`{"type":"room_deny","room":"standup","target":"guest-1a2b3c","ref":"r2"}`,
 	} {
 		if _, err := DecodeClient([]byte(ok)); err != nil {
 			t.Errorf("%s refused: %v", ok, err)
@@ -173,6 +177,12 @@ func TestRoomMessages(t *testing.T) {
 		{`{"type":"room_remove","room":"standup"}`, `needs "target"`},
 		{`{"type":"room_remove","room":"standup","target":"a b"}`, "user id"},
 		{`{"type":"room_lock","room":"standup"}`, `needs "locked"`},
+		{`{"type":"room_admit","room":"standup"}`, `room_admit needs "target"`},
+		{`{"type":"room_deny","room":"standup"}`, `room_deny needs "target"`},
+		{`{"type":"room_deny","room":"standup","target":"..x"}`, "user id"},
+		{`{"type":"room_admit","room":"standup","target":"dana","muted":true}`, "has no muted"},
+		{`{"type":"room_admit","room":"standup","target":"dana","locked":true}`, "has no locked"},
+		{`{"type":"room_deny","room":"standup","target":"dana","sdp":"v=0"}`, "has no sdp"},
 		{`{"type":"room_end","room":"standup","target":"bob"}`, "has no target"},
 		{`{"type":"room_leave","room":"standup","call_id":"c"}`, "not for rooms"},
 		{`{"type":"mute","call_id":"c","muted":true,"room":"standup"}`, "belong to room messages"},

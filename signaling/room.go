@@ -25,6 +25,8 @@ const (
 	TypeRoomRemove Type = "room_remove" // target leaves the room (host only)
 	TypeRoomLock   Type = "room_lock"   // locked: nobody but the host may join (host only)
 	TypeRoomEnd    Type = "room_end"    // end the room for everyone (host only)
+	TypeRoomAdmit  Type = "room_admit"  // let target, a guest waiting in the lobby, in (host or member)
+	TypeRoomDeny   Type = "room_deny"   // turn target, a guest waiting in the lobby, away (host or member)
 )
 
 // TypeRoomEvent is everything the server tells a participant about a
@@ -78,6 +80,18 @@ const (
 	// the host), answered (joined), rejected or unanswered; sent to the
 	// invited user's sessions and to the participants (roomrecords.go).
 	RoomInvited RoomEventKind = "invited"
+	// The lobby: a guest's room_join is answered with lobby (no sdp: the
+	// guest has no media yet); the host and members get lobby_knock (user,
+	// name), and again, after their own joined, for each guest waiting.
+	// Let in (room_admit), the guest gets admitted then joined (sdp has
+	// the answer) and everyone else admitted (by) then participant_joined;
+	// turned away (room_deny), the guest gets turned_away and their link is
+	// spent, and everyone else turned_away (by). A guest who leaves the
+	// lobby is a participant_left to the others.
+	RoomLobby      RoomEventKind = "lobby"       // to the guest: you wait to be let in
+	RoomKnock      RoomEventKind = "lobby_knock" // user, name: a guest waits in the lobby
+	RoomAdmitted   RoomEventKind = "admitted"    // user, name: the guest was let in, by
+	RoomTurnedAway RoomEventKind = "turned_away" // user, name: the guest was turned away, by
 )
 
 // Why a participant left, or a room ended.
@@ -134,6 +148,13 @@ type RoomRequest struct {
 	Start    *time.Time `json:"start,omitempty"`
 	Duration string     `json:"duration,omitempty"` // a Go duration
 	Invite   []string   `json:"invite,omitempty"`   // members to ring at its start (user ids)
+	// Guests has a guest link made for each name: a browser page that joins
+	// the room as a guest, who waits in the lobby until let in. The links
+	// are in the answer's Links; each works in one browser, until the room
+	// ends or GuestTTL (a Go duration; the server's link default when
+	// empty) is over, whichever comes first.
+	Guests   []string `json:"guests,omitempty"`
+	GuestTTL string   `json:"guest_ttl,omitempty"`
 }
 
 // Room is a room as the API shows it.
@@ -148,6 +169,9 @@ type Room struct {
 	Locked       bool          `json:"locked,omitempty"`
 	Ended        *time.Time    `json:"ended,omitempty"`
 	Participants []Participant `json:"participants,omitempty"`
+	// Links, in the answer of its creation only, has the guest link of
+	// each of RoomRequest.Guests (Host is the room's host, Room its name).
+	Links []Link `json:"links,omitempty"`
 }
 
 // Rooms is the answer of GET /v1/rooms.

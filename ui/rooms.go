@@ -162,6 +162,9 @@ func (m *Model) roomChanged(ev signaling.RoomEvent) tea.Cmd {
 	if ev.User != "" && ev.Name != "" {
 		m.names[ev.User] = ev.Name
 	}
+	if cmd, ok := m.lobbyEvent(ev); ok { // lobby.go
+		return cmd
+	}
 	switch ev.Kind {
 	case signaling.ParticipantJoined:
 		if ev.User == r.Self {

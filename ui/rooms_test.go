@@ -99,6 +99,9 @@ func roomScreens() []scenario {
 			roomEv(signaling.RoomEvent{Kind: signaling.RoomEnded, Reason: signaling.EndedByHost})))},
 		{"room_listener", concat(start, inRoom("standup", signaling.RoleListener), msgs(press("m")))},
 		{"room_incoming_call", concat(member, msgs(inbound(signaling.Ringing, t0), press("a")))},
+		{"room_lobby_knock", concat(member, lobbyKnocks())}, // lobby_test.go
+		{"room_lobby_let_in", concat(member, lobbyKnocks(), msgs(press("a"), roomEv(signaling.RoomEvent{
+			Kind: signaling.RoomAdmitted, User: "guest-d1", Name: "Dana", By: "alice"})))},
 		{"room_hostile", concat(start, inRoom("standup", signaling.RoleMember), msgs(
 			roomEv(signaling.RoomEvent{Kind: signaling.ParticipantJoined, User: "mallory",
 				Name: "Mallory" + hostileTitle, Role: signaling.RoleMember}),

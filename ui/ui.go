@@ -45,6 +45,8 @@ type Phone interface {
 	RemoveParticipant(target string)                 // host
 	LockRoom(locked bool)                            // host
 	EndRoom()                                        // host: ends the room for everyone
+	Admit(guest string)                              // host or member: let a guest in from the lobby
+	TurnAway(guest string)                           // host or member: turn a guest in the lobby away
 }
 
 // Rooms lists the team's rooms that have not ended, with who is in them.

@@ -222,6 +222,9 @@ func (m *Model) handleKey(k tea.KeyMsg) tea.Cmd {
 			return m.reject()
 		}
 	}
+	if cmd, ok := m.lobbyKey(k); ok { // lobby.go
+		return cmd
+	}
 
 	switch m.screen {
 	case screenPrompt:

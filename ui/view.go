@@ -11,7 +11,7 @@ import (
 )
 
 // The screen, top to bottom: the header; the incoming-call banner while a
-// call rings; the tabs on the home screen; the body, framed by the Pane
+// call rings (or a guest waits in the lobby of your room); the tabs on the home screen; the body, framed by the Pane
 // style, showing the current screen's component; the notice, if any; the
 // footer with the short key help. The body gets what the other parts leave.
 
@@ -32,6 +32,8 @@ func (m *Model) layout() {
 			busy = "leave the room to answer"
 		}
 		m.banner.SetCall(*m.incoming, busy)
+	} else if guest, more, ok := m.knocking(); ok { // lobby.go
+		m.banner.SetKnock(guest, more)
 	}
 	m.banner.SetSize(m.width, 0)
 	if m.active != nil {
@@ -54,7 +56,7 @@ func (m *Model) layout() {
 // bodyHeight is the height of the framed body.
 func (m *Model) bodyHeight() int {
 	h := m.height - lipgloss.Height(m.header.View()) - lipgloss.Height(m.footerView())
-	if m.incoming != nil {
+	if m.bannerUp() {
 		h -= lipgloss.Height(m.banner.View())
 	}
 	if m.screen == screenHome {
@@ -76,7 +78,7 @@ func (m *Model) View() string {
 		return m.common.Styles.TooSmall.Render(common.Truncate(msg, m.width))
 	}
 	parts := []string{m.header.View()}
-	if m.incoming != nil {
+	if m.bannerUp() {
 		parts = append(parts, m.banner.View())
 	}
 	if m.screen == screenHome {
@@ -223,7 +225,7 @@ func (m *Model) footerKeys() []footerKey {
 			keys = append(keys, footerKey{b, rank})
 		}
 	}
-	if m.incoming != nil && m.screen != screenQuit && !m.typing() {
+	if m.bannerUp() && m.screen != screenQuit && !m.typing() {
 		add(rankPinned, m.banner.ShortHelp()...)
 	}
 	general := func() {

@@ -12,9 +12,10 @@ import (
 // The --json forms of the room events. A room_event is written as the
 // server sent it, named by its kind: {"event":"joined" (or
 // participant_joined, participant_left, speaking, muted, locked, removed,
-// room_ended, invited),"time","room", and as the kind has them "user",
-// "name","role","by","reason","muted","locked","status","slots",
-// "participants"}. "room_left" comes
+// room_ended, invited, and of the lobby lobby_knock, admitted,
+// turned_away),"time","room", and as the kind has them "user","name",
+// "role","by","reason","muted","locked","status","slots","participants"}.
+// "room_left" comes
 // last, once the phone is out of the room ({"room","reason": left, removed,
 // ended or failed, "error" when failed}); refusals are "error" events with
 // "room".
@@ -162,6 +163,15 @@ func (p *Printer) roomText(e signaling.RoomEvent) string {
 		return "room " + e.Room + " ended" + reason(e.Reason)
 	case signaling.RoomInvited:
 		return p.invitedText(e)
+	case signaling.RoomKnock:
+		return fmt.Sprintf("guest %s is waiting in the lobby: let them in (admit %s) or turn them away (deny %s)",
+			p.who(e.User), e.User, e.User)
+	case signaling.RoomAdmitted:
+		return fmt.Sprintf("%s let guest %s in", p.who(e.By), p.who(e.User))
+	case signaling.RoomTurnedAway:
+		return fmt.Sprintf("%s turned guest %s away", p.who(e.By), p.who(e.User))
+	case signaling.RoomLobby:
+		return "you wait in the lobby of room " + e.Room + " to be let in"
 	}
 	return string(e.Kind)
 }

@@ -143,3 +143,48 @@ func TestRoomJSON(t *testing.T) {
 		t.Errorf("printed\n%s\nwant\n%s", out.String(), want)
 	}
 }
+
+// TestRoomLobbyEvents: the lobby's events, for people (with the commands
+// of join --commands that answer a knock) and as JSON lines.
+func TestRoomLobbyEvents(t *testing.T) {
+	t0 := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	evs := []signaling.RoomEvent{
+		{Kind: signaling.RoomJoined, User: "alice", Role: signaling.RoleMember},
+		{Kind: signaling.RoomKnock, User: "guest-d1", Name: "Dana", Role: signaling.RoleGuest},
+		{Kind: signaling.RoomAdmitted, User: "guest-d1", Name: "Dana", Role: signaling.RoleGuest, By: "alice"},
+		{Kind: signaling.RoomKnock, User: "guest-e2", Name: "Eve", Role: signaling.RoleGuest},
+		{Kind: signaling.RoomTurnedAway, User: "guest-e2", Name: "Eve", Role: signaling.RoleGuest, By: "carol"},
+	}
+	var text, js, errOut bytes.Buffer
+	pt := callfmt.NewPrinter(&text, &errOut, false, time.Second)
+	pj := callfmt.NewPrinter(&js, &errOut, true, time.Second)
+	for _, e := range evs {
+		e.Room, e.Time = "clinic", t0
+		pt.Print(call.RoomChanged{RoomEvent: e})
+		pj.Print(call.RoomChanged{RoomEvent: e})
+	}
+	want := `joined room clinic as member; nobody else is here yet
+guest Dana (guest-d1) is waiting in the lobby: let them in (admit guest-d1) or turn them away (deny guest-d1)
+you let guest Dana (guest-d1) in
+guest Eve (guest-e2) is waiting in the lobby: let them in (admit guest-e2) or turn them away (deny guest-e2)
+carol turned guest Eve (guest-e2) away
+`
+	if got := text.String(); got != want {
+		t.Errorf("printed\n%s\nwant\n%s", got, want)
+	}
+	const at = `"time":"2026-01-02T03:04:05.000Z","room":"clinic"`
+	wantJSON := []string{
+		`{"event":"joined",` + at + `,"user":"alice","role":"member"}`,
+		`{"event":"lobby_knock",` + at + `,"user":"guest-d1","name":"Dana","role":"guest"}`,
+		`{"event":"admitted",` + at + `,"user":"guest-d1","name":"Dana","role":"guest","by":"alice"}`,
+		`{"event":"lobby_knock",` + at + `,"user":"guest-e2","name":"Eve","role":"guest"}`,
+		`{"event":"turned_away",` + at + `,"user":"guest-e2","name":"Eve","role":"guest","by":"carol"}`,
+	}
+	if got := strings.Split(strings.TrimSuffix(js.String(), "\n"), "\n"); strings.Join(got, "\n") !=
+		strings.Join(wantJSON, "\n") {
+		t.Errorf("printed\n%s\nwant\n%s", js.String(), strings.Join(wantJSON, "\n"))
+	}
+	if errOut.Len() > 0 {
+		t.Errorf("stderr %q", errOut.String())
+	}
+}

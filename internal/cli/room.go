@@ -37,17 +37,24 @@ as a 1:1 call's is.`,
 	}
 	var at string
 	var dur time.Duration
-	var invite []string
+	var invite, guests []string
+	var guestTTL time.Duration
 	create := &cobra.Command{
 		Use:   "create NAME",
 		Short: "Create the room NAME, of which you are the host",
 		Long: `Create the room NAME, of which you are the host, and print how members join it.
 With --at and --for it is a session: members may join from 10 minutes before
 its start, and it ends when its time is over; --invite rings the members named
-at its start.`,
+at its start. Each --guest makes a guest link, printed here: a page that joins
+the room from a browser, for someone with no account; the guest waits in the
+lobby until the host or a member lets them in (or turns them away). A link
+works in one browser, until the room ends or --guest-ttl is over.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			req, err := roomRequest(args[0], at, dur, invite, time.Now())
+			if err == nil {
+				err = roomGuests(&req, guests, guestTTL)
+			}
 			if err != nil {
 				return &exitCode{code: exitUsage, err: err}
 			}
@@ -68,6 +75,10 @@ at its start.`,
 			say(e.stdout, "Created room %s; you are its host.", r.Name)
 			e.printSession(r)
 			say(e.stdout, "Members join with: parley join %s", r.Name)
+			for _, l := range r.Links {
+				say(e.stdout, "Link for %s (guest %s, until %s): %s", l.GuestName, l.Guest,
+					l.Expires.Local().Format("2006-01-02 15:04"), l.URL)
+			}
 			return nil
 		},
 	}
@@ -76,7 +87,12 @@ at its start.`,
 	create.Flags().DurationVar(&dur, "for", 0, "end the session after `DURATION` (such as 45m)")
 	create.Flags().StringSliceVar(&invite, "invite", nil, "`USERS` (comma-separated) to ring at the session's "+
 		"start")
-	jsonFlag(create, `the room as one JSON object (as room show --json), with "join": how members join`)
+	create.Flags().StringArrayVar(&guests, "guest", nil, "make a guest link for `NAME` (their display name; "+
+		"repeat for more guests)")
+	create.Flags().DurationVar(&guestTTL, "guest-ttl", 0, "the guest links work for `DURATION` at most "+
+		"(default: the server's, or until the session's end)")
+	jsonFlag(create, `the room as one JSON object (as room show --json), with "join": how members join, `+
+		`and "links":[{"url", "code", "guest", "guest_name", "expires", "room"}…], one per --guest`)
 
 	list := &cobra.Command{
 		Use:   "list",
@@ -208,6 +224,25 @@ func roomRequest(name, at string, dur time.Duration, invite []string, now time.T
 	return req, nil
 }
 
+// roomGuests checks create's --guest and --guest-ttl and sets them on req.
+func roomGuests(req *signaling.RoomRequest, guests []string, ttl time.Duration) error {
+	for _, g := range guests {
+		if _, err := signaling.CheckName("--guest", g); err != nil {
+			return err
+		}
+	}
+	switch {
+	case ttl < 0:
+		return fmt.Errorf("--guest-ttl %v: use a positive duration, such as 2h", ttl)
+	case ttl > 0 && len(guests) == 0:
+		return errors.New("--guest-ttl is for the links of --guest: name a guest")
+	case ttl > 0:
+		req.GuestTTL = ttl.String()
+	}
+	req.Guests = guests
+	return nil
+}
+
 // parseAt reads --at: 15:04 (the next such time), 2006-01-02 15:04 in
 // local time, or RFC 3339.
 func parseAt(s string, now time.Time) (time.Time, error) {
@@ -291,7 +326,8 @@ ends. With --json, every event is one JSON object on a line.
 	c.Flags().BoolVar(&opts.ListenOnly, "listen-only", false, "join as a listener: no microphone is opened, and "+
 		"nobody hears you")
 	c.Flags().StringVar(&commands, "commands", "", "read actions from `FILE` (- for stdin), one a line: mute, "+
-		"unmute, leave; as the host: mute USER [lock], unmute USER, remove USER, lock, unlock, end")
+		"unmute, leave, admit USER, deny USER (a guest waiting in the lobby); "+
+		"as the host: mute USER [lock], unmute USER, remove USER, lock, unlock, end")
 	return c
 }
 
@@ -339,11 +375,15 @@ func roomAction(ph *call.Phone, line string) error {
 		ph.EndRoom()
 	case len(w) == 2 && w[0] == "remove":
 		ph.RemoveParticipant(w[1])
+	case len(w) == 2 && w[0] == "admit":
+		ph.Admit(w[1])
+	case len(w) == 2 && w[0] == "deny":
+		ph.TurnAway(w[1])
 	case len(w) == 2 && (w[0] == "mute" || w[0] == "unmute"), len(w) == 3 && w[0] == "mute" && w[2] == "lock":
 		ph.MuteParticipant(w[1], w[0] == "mute", len(w) == 3)
 	default:
 		return signaling.Errorf(signaling.InvalidParameter, "--commands: %.64q is no action: use mute, unmute, "+
-			"leave, mute USER [lock], unmute USER, remove USER, lock, unlock or end", line)
+			"leave, admit USER, deny USER, mute USER [lock], unmute USER, remove USER, lock, unlock or end", line)
 	}
 	return nil
 }

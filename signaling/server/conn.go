@@ -348,7 +348,7 @@ func (c *conn) handle(m signaling.Message) error {
 	case signaling.TypeRefresh:
 		c.refresh(m)
 	case signaling.TypeRoomJoin, signaling.TypeRoomLeave, signaling.TypeRoomMute, signaling.TypeRoomRemove,
-		signaling.TypeRoomLock, signaling.TypeRoomEnd:
+		signaling.TypeRoomLock, signaling.TypeRoomEnd, signaling.TypeRoomAdmit, signaling.TypeRoomDeny:
 		c.room(m) // room.go
 	default:
 		c.actAdopting(m)

@@ -61,6 +61,7 @@ type linkRecord struct {
 	Expires   time.Time `json:"expires"`
 	ClaimHash string    `json:"claim_hash,omitempty"` // of the secret of the browser that joined first
 	Spent     string    `json:"spent,omitempty"`      // spentCompleted or spentRejected
+	Room      string    `json:"room,omitempty"`       // a room's link (roomguests.go): Host is the room's host
 }
 
 // linkCode returns a random code of 26 lower-case letters and digits.
@@ -207,6 +208,10 @@ func (st linkState) refusal(rec linkRecord) (status int, title, msg string) {
 		return http.StatusGone, "Your call is over",
 			"Your call with " + host + " has ended. To talk again, ask " + host + " for a new link."
 	case linkTurnedAway:
+		if rec.Room != "" {
+			return http.StatusGone, "You were not let in",
+				"Someone in room " + rec.Room + " turned you away. You can ask " + host + " for a new link."
+		}
 		return http.StatusGone, host + " did not let you in",
 			host + " turned the call down. You can ask them for a new link."
 	case linkWithdrawn:
@@ -229,6 +234,7 @@ type joinPageData struct {
 	Title, Message      string // a refusal; empty for the call page
 	HostName, GuestName string
 	Expires             string
+	Room                string // a room's link
 }
 
 // handleJoinPage serves the call page of a guest link, or a page that says
@@ -246,7 +252,7 @@ func (s *Server) handleJoinPage(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	status, data := http.StatusOK, joinPageData{
 		HostName: cmpOr(rec.HostName, rec.Host), GuestName: rec.GuestName,
-		Expires: rec.Expires.Format(time.RFC3339),
+		Expires: rec.Expires.Format(time.RFC3339), Room: rec.Room,
 	}
 	switch {
 	case err != nil:
@@ -316,7 +322,7 @@ func (s *Server) handleJoin(w http.ResponseWriter, r *http.Request) {
 		s.httpError(w, r, rec.Guest, signaling.AsError(err))
 		return
 	}
-	o.Link = &token.GuestLink{Key: key, Host: rec.Host, Name: rec.GuestName}
+	o.Link = &token.GuestLink{Key: key, Host: rec.Host, Name: rec.GuestName, Room: rec.Room}
 	tok, err := s.tokens.Sign(rec.Guest, o, time.Now())
 	if err != nil {
 		s.httpError(w, r, rec.Guest, signaling.Errorf(signaling.UnknownError, "could not sign the token: %v", err))
@@ -325,6 +331,7 @@ func (s *Server) handleJoin(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, signaling.Join{
 		Token: tok, ICEServers: s.turn.ICEServers(turn.Holder{User: rec.Guest, Link: key, End: end}),
 		Host: rec.Host, HostName: rec.HostName, Guest: rec.Guest, GuestName: rec.GuestName, Expires: rec.Expires,
+		Room: rec.Room,
 	})
 }
 
@@ -400,6 +407,10 @@ func (s *Server) guestLink(ctx context.Context, key, guest string) (linkRecord, 
 // guestDial checks a guest's dial: only the link's host, while the link is
 // open. It returns the host.
 func (s *Server) guestDial(ctx context.Context, c *conn, to string) (store.User, *signaling.Error) {
+	if c.link.Room != "" {
+		return store.User{}, signaling.Errorf(signaling.PermissionDenied,
+			"your guest link is for room %s: it calls no one", c.link.Room)
+	}
 	if to != c.link.Host {
 		return store.User{}, signaling.Errorf(signaling.InvalidParameter,
 			"a guest link is for a call with %s only", c.link.Host)

@@ -113,17 +113,13 @@ func roomOver(rec roomRecord) *signaling.Error {
 // room handles a room message of the connection: it goes to the room's
 // owner, wherever it runs.
 func (c *conn) room(m signaling.Message) {
-	if c.link != nil {
-		c.refuse(signaling.Errorf(signaling.InvalidParameter,
-			"a guest link is for a call with %s only: it opens no room", c.link.Host), m.Ref, "")
-		return
-	}
-	if c.role == RoleGuest {
-		c.refuse(signaling.Errorf(signaling.PermissionDenied,
-			"a guest cannot join rooms yet (they will through the lobby): ask a member to call you instead"), m.Ref, "")
-		return
-	}
 	a := m
+	if c.link != nil || c.role == RoleGuest {
+		if e := c.roomGuest(&a); e != nil { // roomguests.go
+			c.refuse(e, m.Ref, "")
+			return
+		}
+	}
 	a.User, a.Session, a.Role, a.Name = c.user, c.session, c.role, c.name
 	r, e := c.s.roomRequest(c.ctx, c.team, a)
 	if e == nil {
@@ -266,7 +262,7 @@ func mayEnd(rec roomRecord, a signaling.Message) *signaling.Error {
 // handleCreateRoom makes a room: POST /v1/rooms with a RoomRequest; the
 // caller is its host.
 func (s *Server) handleCreateRoom(w http.ResponseWriter, r *http.Request) {
-	c, _, ok := s.bearer(w, r)
+	c, u, ok := s.bearer(w, r)
 	if !ok {
 		return
 	}
@@ -300,6 +296,11 @@ func (s *Server) handleCreateRoom(w http.ResponseWriter, r *http.Request) {
 			rec.Invited = append(rec.Invited, u)
 		}
 	}
+	guests, guestsUntil, e := s.roomGuestLinks(req, rec, now) // roomguests.go
+	if e != nil {
+		refuse(e)
+		return
+	}
 	if len(rec.Invited) >= signaling.MaxRoomParticipants {
 		refuse(signaling.Errorf(signaling.InvalidParameter, "invite at most %d people: a room holds %d",
 			signaling.MaxRoomParticipants-1, signaling.MaxRoomParticipants))
@@ -330,7 +331,14 @@ func (s *Server) handleCreateRoom(w http.ResponseWriter, r *http.Request) {
 	}
 	s.log.Info("room created", "room", rec.Name, "team", rec.Team, "host", rec.Host)
 	s.roomMade(r.Context(), rec) // roomrecords.go, roominvites.go: its record; its invitations rung
-	writeJSON(w, http.StatusOK, rec.view())
+	v := rec.view()
+	if len(guests) > 0 {
+		if v.Links, e = s.makeRoomLinks(ctx, rec, u.Name, guests, guestsUntil); e != nil {
+			refuse(signaling.Errorf(e.Code, "room %s is made, but not all its guest links: %s", rec.Name, e.Message))
+			return
+		}
+	}
+	writeJSON(w, http.StatusOK, v)
 }
 
 // maxSession is the longest a session may last, and the furthest ahead it

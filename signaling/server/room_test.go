@@ -194,11 +194,11 @@ func TestRoomRefusals(t *testing.T) {
 	}
 	join(cc, "standup")
 	refused(cc, signaling.NotFoundUserSessionID, "j", "has ended")
-	// A guest has no lobby yet.
+	// A guest without a room's link joins no room (roomguests_test.go has the lobby).
 	gc := s.connectWith(t, "gus", s.teamToken(t, s.APIKey(), "gus", url.Values{"role": {"guest"}}))
 	s.createRoom(t, "alice", signaling.RoomRequest{Name: "open"})
 	join(gc, "open")
-	refused(gc, signaling.PermissionDenied, "j", "guest", "call you")
+	refused(gc, signaling.PermissionDenied, "j", "guest link", "ask a member")
 	for _, c := range []*client{ac, bc, cc, gc} {
 		c.ping("still")
 	}

@@ -72,6 +72,7 @@ type room struct {
 
 	parts   map[string]*participant // by user
 	book    roomBook                // its record and invitations (roomrecords.go, roominvites.go)
+	lobby   lobby                   // guests waiting to be let in (roomguests.go)
 	serial  int
 	joined  bool // someone joined since the owner started
 	stopped bool // ended or let go: run returns
@@ -173,7 +174,7 @@ func (r *room) run() {
 		case <-endAt.C:
 			r.end(signaling.EndedTimeOver)
 		case <-idle.C:
-			if !r.joined && len(r.parts) == 0 && !r.ringing() {
+			if !r.joined && len(r.parts) == 0 && !r.ringing() && len(r.lobby.wait) == 0 {
 				r.letGo()
 			}
 		}
@@ -230,6 +231,9 @@ func (r *room) apply(a signaling.Message, team string) roomReply {
 		r.end(signaling.EndedByHost)
 		return roomReply{}
 	}
+	if out, ok := r.lobbyAction(a); ok {
+		return out
+	}
 	me := r.parts[a.User]
 	if me == nil && a.Type == signaling.TypeRoomLeave && r.decline(a.User) { // roominvites.go
 		return roomReply{}
@@ -266,6 +270,8 @@ func (r *room) apply(a signaling.Message, team string) roomReply {
 		locked := r.rec.Locked
 		r.noteLocked(me.user, locked)
 		r.broadcast(signaling.RoomEvent{Kind: signaling.RoomLocked, By: me.user, Locked: &locked}, nil)
+	case signaling.TypeRoomAdmit, signaling.TypeRoomDeny:
+		return fail(r.letIn(me, a))
 	default:
 		return fail(signaling.Errorf(signaling.InvalidParameter, "%.40q is not an action on a room", string(a.Type)))
 	}
@@ -290,6 +296,11 @@ func (r *room) notHere(user string) *signaling.Error {
 // offer; the joiner is told with joined (the answer in sdp), the others
 // with participant_joined.
 func (r *room) join(a signaling.Message) *signaling.Error {
+	if a.Role == RoleGuest {
+		if e, done := r.guestJoins(a); done { // roomguests.go
+			return e
+		}
+	}
 	now := time.Now().UTC()
 	name := r.rec.Name
 	switch old := r.parts[a.User]; {
@@ -319,6 +330,8 @@ func (r *room) join(a signaling.Message) *signaling.Error {
 	switch {
 	case a.User == r.rec.Host:
 		p.role = signaling.RoleHost
+	case a.Role == RoleGuest:
+		p.role = signaling.RoleGuest
 	case a.ListenOnly:
 		p.role = signaling.RoleListener
 	}
@@ -345,6 +358,7 @@ func (r *room) join(a signaling.Message) *signaling.Error {
 	r.broadcast(signaling.RoomEvent{Kind: signaling.ParticipantJoined, User: p.user, Name: p.name, Role: p.role},
 		p)
 	r.noteJoined(p) // roomrecords.go
+	r.tellKnocks(p)
 	return nil
 }
 
@@ -454,11 +468,13 @@ func (r *room) onPresence(views map[string]presenceView) {
 			p.away = now
 		}
 	}
+	r.lobbyPresence(views, now)
 }
 
 // checkAway removes the participants whose session stayed offline for the
 // reconnect grace.
 func (r *room) checkAway() {
+	r.lobbyAway()
 	for _, p := range r.parts {
 		if !p.away.IsZero() && time.Since(p.away) > r.s.cfg.ReconnectGrace {
 			r.remove(p, signaling.LeftDisconnected, "")
@@ -494,6 +510,7 @@ func (r *room) end(reason string) {
 	r.log.Info("room ended", "reason", reason)
 	r.noteEnded(now, reason)
 	r.broadcast(signaling.RoomEvent{Kind: signaling.RoomEnded, Reason: reason}, nil)
+	r.closeLobby(reason)
 	r.closeAll()
 	r.final = roomReply{Error: roomOver(r.rec)}
 	r.stopped = true

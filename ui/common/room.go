@@ -31,6 +31,9 @@ type Room struct {
 	MutedBy string
 	// Log is what happened lately ("Bob joined"), newest last.
 	Log []RoomLogLine
+	// Lobby is the guests waiting to be let in, first knock first (shown
+	// to the host and members, who may let them in).
+	Lobby []RoomPerson
 }
 
 // RoomLogLine is one thing that happened in the room.

@@ -59,6 +59,7 @@ type GuestLink struct {
 	Key  string `json:"key"` // the link's key in the links bucket
 	Host string `json:"host"`
 	Name string `json:"name"`
+	Room string `json:"room,omitempty"` // a room's link: the guest joins this room's lobby, and calls no one
 }
 
 // Claims are the claims of a parley token (JWT, HS256).

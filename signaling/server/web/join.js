@@ -1,6 +1,7 @@
 // parley's guest call page: joins a guest link, knocks on its host's door
 // (a call over parley's signaling WebSocket, the browser's own WebRTC and
-// Opus), and shows the call. window.parley exposes its state, for tests and
+// Opus), and shows the call. A room's link joins the room instead, and waits
+// in its lobby until someone in it lets the guest in (the "room" part below). window.parley exposes its state, for tests and
 // for anyone curious.
 'use strict';
 
@@ -19,7 +20,8 @@
   const NO_DESTINATION = 80404, BUSY = 80202, INVALID_TOKEN = 80401;
 
   const st = {
-    phase: 'ready', // ready, joining, knocking, waiting, in-call, ended
+    phase: 'ready', // ready, joining, knocking, waiting, lobby (a room's), in-call, ended
+    room: '',       // a room's link: the room's name
     status: '',     // the call's status, as the server says
     callId: '', host: '', hostName: '', session: '',
     muted: false, remoteMuted: false, verification: '',
@@ -100,6 +102,7 @@
     join = body;
     st.host = join.host;
     st.hostName = join.host_name || '';
+    st.room = join.room || '';
     connect(false);
   });
 
@@ -133,6 +136,12 @@
       case 'welcome':
         backoff = 500;
         st.session = m.session;
+        if (st.room) {
+          // A resumed session is still in the room, or its lobby.
+          if (!resumed || (st.phase !== 'in-call' && st.phase !== 'lobby')) roomJoin();
+          else show(st.phase === 'lobby' ? 'Waiting to be let in…' : 'In the room');
+          return;
+        }
         if (resumed && st.callId) {
           send({ type: 'resume', call_id: st.callId });
           if (st.phase === 'in-call') show('In the call');
@@ -161,6 +170,9 @@
       case 'renegotiate':
         if (m.call_id === st.callId) renegotiate(m);
         return;
+      case 'room_event':
+        if (m.room_event) onRoom(m.room_event, m.sdp || '');
+        return;
       case 'shutdown':
         return; // the socket closes next; we reconnect then
     }
@@ -168,6 +180,10 @@
 
   function onError(m) {
     const e = m.error || {};
+    if (st.room) {
+      if (m.ref === 'room-join' || e.code === INVALID_TOKEN) end(e.message || 'You cannot join this room.', '');
+      return;
+    }
     const forKnock = m.ref && m.ref.startsWith('knock');
     if (!forKnock) {
       if (e.code === INVALID_TOKEN) end(e.message, '');
@@ -189,6 +205,107 @@
       return;
     }
     fail('Could not knock', e.message || 'Something went wrong; try again.');
+  }
+
+  // --- a room: the lobby, then the room's media ----------------------------
+  // The peer connection follows the room's layout (signaling/room.go): one
+  // send-only transceiver for the microphone, then RoomSlots (3) receive-only
+  // ones, each the stream of one speaker the server forwards. The RFC 6464
+  // audio level that the server picks speakers by is the browser's own
+  // (ssrc-audio-level, in its offer). No trickle: the offer and the answer
+  // carry every candidate.
+
+  const roomSlots = 3;
+
+  async function roomJoin() {
+    if (pc) pc.close();
+    pc = new RTCPeerConnection({ iceServers: join.ice_servers || [] });
+    for (const t of mic.getAudioTracks()) pc.addTransceiver(t, { direction: 'sendonly', streams: [mic] });
+    for (let i = 0; i < roomSlots; i++) pc.addTransceiver('audio', { direction: 'recvonly' });
+    pc.ontrack = (e) => hearSlot(e.track);
+    pc.onconnectionstatechange = () => {
+      if (st.phase !== 'in-call') return;
+      if (pc.connectionState === 'failed') end('The room’s audio failed', 'The connection was lost. Reload the page to join again.');
+      else if (pc.connectionState === 'disconnected') show('Reconnecting…', 'The audio stopped for a moment.');
+      else if (pc.connectionState === 'connected') show('In the room');
+    };
+    phase('knocking');
+    show('Joining room ' + st.room + '…');
+    buttons(['hangup']);
+    await pc.setLocalDescription(await pc.createOffer());
+    await gathered(pc, 3000);
+    send({ type: 'room_join', ref: 'room-join', room: st.room, sdp: pc.localDescription.sdp });
+  }
+
+  // hearSlot plays a slot's stream, and adds it to what the room meter
+  // measures.
+  function hearSlot(track) {
+    const el = document.createElement('audio');
+    el.autoplay = true;
+    el.srcObject = new MediaStream([track]);
+    document.body.appendChild(el);
+    el.play().catch(() => {});
+    if (audio) {
+      if (!audio.remote) {
+        audio.remote = audio.ctx.createAnalyser();
+        audio.remote.fftSize = 4096;
+        audio.remote.smoothingTimeConstant = 0;
+      }
+      audio.ctx.createMediaStreamSource(el.srcObject).connect(audio.remote);
+    }
+  }
+
+  async function onRoom(ev, sdp) {
+    if (ev.room !== st.room) return;
+    const me = ev.user === join.guest;
+    switch (ev.kind) {
+      case 'lobby':
+        phase('lobby');
+        show('Waiting to be let in…', 'You are in the lobby of room ' + st.room +
+          ': someone in the room has been told. Keep this page open.');
+        buttons(['hangup']);
+        return;
+      case 'admitted':
+        if (me) show('You are let in', 'Joining the room’s audio…');
+        return;
+      case 'joined':
+        if (!sdp) return;
+        try {
+          await pc.setRemoteDescription({ type: 'answer', sdp });
+        } catch (err) {
+          send({ type: 'room_leave', room: st.room });
+          end('The room’s audio could not start', 'The browser refused the server’s answer: ' + err.message);
+          return;
+        }
+        phase('in-call');
+        st.answeredAt = Date.now();
+        tick();
+        show('In the room');
+        buttons(['mute', 'hangup']);
+        return;
+      case 'turned_away':
+        if (me) end('You were not let in', 'Someone in room ' + st.room + ' turned you away. You can close this page.');
+        return;
+      case 'removed':
+        end('You were removed from the room', 'The host removed you. You can close this page.');
+        return;
+      case 'muted':
+        if (me && ev.muted && ev.by && ev.by !== join.guest) {
+          setMuted(true);
+          show('In the room', 'You were muted by ' + ev.by + '.');
+        }
+        return;
+      case 'room_ended':
+        end('The room has ended', st.answeredAt ? 'You were in it for ' + clock(Date.now() - st.answeredAt) + '.' : '');
+        return;
+    }
+  }
+
+  function setMuted(muted) {
+    st.muted = muted;
+    for (const t of mic.getAudioTracks()) t.enabled = !muted;
+    ui.mute.setAttribute('aria-pressed', String(muted));
+    ui.mute.textContent = muted ? 'Unmute' : 'Mute';
   }
 
   // --- the call ----------------------------------------------------------
@@ -365,6 +482,11 @@
 
   ui.hangup.addEventListener('click', () => {
     clearTimeout(retry);
+    if (st.room) {
+      send({ type: 'room_leave', room: st.room });
+      end(st.phase === 'in-call' ? 'You left the room' : 'You left the lobby', 'You can close this page.');
+      return;
+    }
     if (st.callId) {
       send({ type: 'hangup', call_id: st.callId });
       if (st.phase === 'in-call') ui.hangup.disabled = true; // the completed status follows
@@ -377,6 +499,11 @@
   });
 
   ui.mute.addEventListener('click', () => {
+    if (st.room) {
+      setMuted(!st.muted);
+      send({ type: 'room_mute', room: st.room, muted: st.muted });
+      return;
+    }
     st.muted = !st.muted;
     for (const t of mic.getAudioTracks()) t.enabled = !st.muted;
     ui.mute.setAttribute('aria-pressed', String(st.muted));
@@ -385,6 +512,7 @@
   });
 
   addEventListener('pagehide', () => {
+    if (st.room && (st.phase === 'in-call' || st.phase === 'lobby')) send({ type: 'room_leave', room: st.room });
     if (st.callId) send({ type: 'hangup', call_id: st.callId });
   });
 
@@ -479,5 +607,11 @@
     return { hz: best * audio.ctx.sampleRate / a.fftSize, db: spec[best], level: level(a, buf) };
   }
 
-  window.parley = { state: st, remoteTone };
+  // sdp is the peer connection's offer and answer, and the RTP header
+  // extensions its microphone's sender writes (as negotiated), for tests.
+  const sdp = () => ({ local: pc && pc.localDescription ? pc.localDescription.sdp : '',
+    remote: pc && pc.remoteDescription ? pc.remoteDescription.sdp : '',
+    sent: pc && pc.getSenders().length ? pc.getSenders()[0].getParameters().headerExtensions.map((e) => e.uri) : [] });
+
+  window.parley = { state: st, remoteTone, sdp };
 })();

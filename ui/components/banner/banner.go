@@ -1,9 +1,11 @@
-// Package banner is the incoming-call banner: full width, bright and bold,
+// Package banner is the incoming-call banner (and the lobby's: a guest
+// waiting to be let into your room): full width, bright and bold,
 // with a heavy border so that it stands out without colour too. It is drawn
 // over whatever pane is open.
 package banner
 
 import (
+	"fmt"
 	"strings"
 
 	"github.com/charmbracelet/bubbles/key"
@@ -17,6 +19,8 @@ type Model struct {
 	common common.Common
 	call   common.Call
 	busy   string // what must end before this call is answered ("hang up to answer"), or ""
+	knock  string // a guest waiting in the lobby of your room, as shown, when no call rings
+	more   int    // how many more guests wait
 }
 
 // New returns a banner with no call.
@@ -24,7 +28,14 @@ func New(c common.Common) *Model { return &Model{common: c} }
 
 // SetCall sets the incoming call; busy, when another call or a room is
 // up, says what to do first ("hang up to answer").
-func (m *Model) SetCall(c common.Call, busy string) { m.call, m.busy = c, busy }
+func (m *Model) SetCall(c common.Call, busy string) { m.call, m.busy, m.knock = c, busy, "" }
+
+// SetKnock shows guest, who waits in the lobby of your room, and how many
+// more guests wait after them: a or r lets the guest in or turns them
+// away. The banner shows a call's ringing rather than that (SetCall).
+func (m *Model) SetKnock(guest string, more int) {
+	m.call, m.busy, m.knock, m.more = common.Call{}, "", guest, more
+}
 
 // SetSize implements common.Component; the banner's height is its own.
 func (m *Model) SetSize(width, height int) { m.common.SetSize(width, height) }
@@ -39,6 +50,8 @@ func (m *Model) Update(tea.Msg) (tea.Model, tea.Cmd) { return m, nil }
 func (m *Model) ShortHelp() []key.Binding {
 	km := m.common.KeyMap
 	switch {
+	case m.knock != "":
+		return []key.Binding{relabel(km.Answer, "let in"), relabel(km.Reject, "turn away")}
 	case m.call.Answering || m.call.Rejecting:
 		return nil
 	case m.busy != "":
@@ -55,6 +68,11 @@ func (m *Model) word(b key.Binding, guest string) key.Binding {
 	return b
 }
 
+func relabel(b key.Binding, desc string) key.Binding {
+	b.SetHelp(b.Help().Key, desc)
+	return b
+}
+
 // FullHelp implements help.KeyMap.
 func (m *Model) FullHelp() [][]key.Binding { return [][]key.Binding{m.ShortHelp()} }
 
@@ -68,6 +86,12 @@ func (m *Model) View() string {
 	text := "INCOMING CALL from " + m.call.Label()
 	if m.call.Guest {
 		text = "Guest " + m.call.Who() + " is waiting (from your guest link)"
+	}
+	if m.knock != "" {
+		text = "Guest " + m.knock + " is waiting"
+		if m.more > 0 {
+			text += fmt.Sprintf(" (%d more after them)", m.more)
+		}
 	}
 	var keys string
 	switch {
