@@ -56,12 +56,16 @@ func TestRoomOnTwoNodes(t *testing.T) {
 	pulse := pulsetest.Start(t)
 	type member struct {
 		user, role, servers string
+		lost                string // why they lose the room when node 1 dies
 		hz                  float64
 		mic, spk            string
 		p                   *proc
 	}
-	alice := &member{user: "alice", role: "host", servers: n1 + "," + n2, hz: 440}
-	bob := &member{user: "bob", role: "member", servers: n2, hz: 660}
+	// Bob's signaling is on node 2, which lives: that he loses his media
+	// shows that it went to node 1.
+	alice := &member{user: "alice", role: "host", servers: n1 + "," + n2, hz: 440,
+		lost: "lost the connection to the server"}
+	bob := &member{user: "bob", role: "member", servers: n2, hz: 660, lost: "the media connection to the room failed"}
 	ms := []*member{alice, bob}
 	env := func(m *member) []string {
 		return append(pulsetest.Env(m.mic, m.spk), "PARLEY_TOKEN="+w.token(m.user), "PARLEY_SERVER="+m.servers)
@@ -108,7 +112,7 @@ func TestRoomOnTwoNodes(t *testing.T) {
 	}
 	node1.wait(t)
 	for _, m := range ms {
-		m.p.expectRoom(t, "room_rejoining", map[string]any{"room": "stage"})
+		m.p.expectRoom(t, "room_rejoining", map[string]any{"room": "stage", "reason": m.lost})
 		m.p.expectRoom(t, "joined", map[string]any{"room": "stage", "user": m.user, "role": m.role})
 		t.Logf("%s joined again %v after the kill", m.user, time.Since(killed).Round(time.Millisecond))
 	}

@@ -307,3 +307,7 @@ func (n *Node) close() {
 	_ = n.pc.Close()
 	n.wg.Wait()
 }
+
+// Kill stops the node at once, as a node that died: it answers and sends
+// nothing more (the participant's ICE fails).
+func (n *Node) Kill() { n.close() }
