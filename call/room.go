@@ -429,6 +429,8 @@ func (p *Phone) roomRefused(m signaling.Message) bool {
 	case r == nil:
 		p.log.Info("refusal about a room left", "ref", m.Ref, "code", m.Error.Code, "err", m.Error.Message)
 		return true
+	case m.Ref == r.ref && !r.joined && p.rejoinRefused(r, m.Error): // roomrejoin.go
+		return true
 	case m.Ref == r.ref && !r.joined:
 		p.roomFail(r.name, m.Error)
 		p.roomLeft(RoomLeftFailed, m.Error)

@@ -106,6 +106,34 @@ func (p *Phone) roomReconnected() {
 	p.rejoinRoom(r, "connected to the server again")
 }
 
+// rejoinRefused handles a refusal of a join again: one that may pass (the
+// server's 80999, such as an owner that did not answer in time: a node that
+// just died may still be asked) is tried again a second later, until
+// roomRejoinGrace; it reports whether so. Any other (the room ended, was
+// locked meanwhile…) ends the room here.
+func (p *Phone) rejoinRefused(r *room, e *signaling.Error) bool {
+	if r.rejoin.since.IsZero() || e.Code != signaling.UnknownError {
+		return false
+	}
+	p.log.Warn("joining the room again was refused: trying again", "room", r.name, "err", e.Message)
+	pc := r.pc
+	p.spawn(func() {
+		t := time.NewTimer(time.Second)
+		defer t.Stop()
+		select {
+		case <-t.C:
+		case <-r.closed:
+			return
+		}
+		p.post(func() {
+			if p.room == r && r.pc == pc && !r.joined {
+				p.rejoinRoom(r, "")
+			}
+		})
+	})
+	return true
+}
+
 // checkRejoin gives a rejoin up after roomRejoinGrace (roomTick).
 func (p *Phone) checkRejoin(r *room) {
 	if r.rejoin.since.IsZero() || time.Since(r.rejoin.since) < roomRejoinGrace {

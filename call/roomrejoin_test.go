@@ -16,8 +16,10 @@ import (
 // TestRoomRejoinsWhenMediaFails: the room's node dies under a muted
 // participant. Its peer connection fails within about 2 s, and the phone
 // says RoomRejoining and sends room_join again by itself: a new ref, a new
-// offer (new ICE credentials), still muted, not listen-only. A node answers
-// it; the phone is in the room again (RoomChanged joined), its microphone's
+// offer (new ICE credentials), still muted, not listen-only. The server
+// refuses it with 80999 (as when it asked the dead node): the phone joins
+// again a second later, telling nothing of it. A node answers that; the
+// phone is in the room again (RoomChanged joined), its microphone's
 // packets reach that node, and the slots' tones it sends are heard.
 func TestRoomRejoinsWhenMediaFails(t *testing.T) {
 	rec := audiotest.NewRecorder(true)
@@ -62,6 +64,14 @@ func TestRoomRejoinsWhenMediaFails(t *testing.T) {
 	if ufrag(again.SDP) == "" || ufrag(again.SDP) == ufrag(join.SDP) {
 		t.Errorf("the offer again has ICE ufrag %q (first %q), want a new one", ufrag(again.SDP), ufrag(join.SDP))
 	}
+	refused := time.Now()
+	stub.Refuse(again.Ref, signaling.Errorf(signaling.UnknownError, "room standup did not respond: timeout; try again"))
+	third := stub.Expect(signaling.TypeRoomJoin)
+	t.Logf("room_join a third time %v after the refusal", time.Since(refused).Round(time.Millisecond))
+	if third.Ref == again.Ref || ufrag(third.SDP) == ufrag(again.SDP) || third.Muted == nil || !*third.Muted {
+		t.Fatalf("room_join a third time: ref %s, muted %v; want a new ref and offer, muted", third.Ref, third.Muted)
+	}
+	again = third
 	node2, answer := roomtest.NewNode(t, again.SDP, [signaling.RoomSlots]int64{700, 1100, 1700})
 	stub.Event(signaling.RoomEvent{Kind: signaling.RoomJoined, Room: "standup", User: "alice",
 		Role: signaling.RoleMember}, answer)

@@ -38,6 +38,17 @@ func TestRoomOwnerNodeGone(t *testing.T) {
 		}
 	}
 	owner("b")
+	answeredOn := func(s *testServer, user string) bool {
+		for _, r := range s.logs.records("participant joined") {
+			if r["user"] == user {
+				return true
+			}
+		}
+		return false
+	}
+	if !answeredOn(b.testServer, "bob") || answeredOn(c, "bob") {
+		t.Fatal("bob's offer, sent through c, was not answered by b's peer connection alone")
+	}
 	pa.hears(tones, tones[1:], nil)
 	pb.hears(tones, tones[:1], nil)
 
