@@ -67,7 +67,7 @@ func (p *Phone) rejoinRoom(r *room, reason string) bool {
 		p.roomOver(signaling.Errorf(signaling.UnknownError, "could not join room %s again: %v", r.name, err))
 		return true
 	}
-	r.joined = false
+	r.joined, r.slots = false, nil // who is heard: told again by the owner
 	p.spawn(func() {
 		if err := old.Close(); err != nil {
 			p.log.Debug("close the room's old peer connection", "err", err)
