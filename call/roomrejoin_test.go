@@ -108,3 +108,65 @@ func ufrag(sdp string) string {
 	u, _, _ := strings.Cut(rest, "\r\n")
 	return u
 }
+
+// TestRoomRejoinsAfterReconnect: the signaling connection drops under a
+// phone in a room. The room is kept (RoomRejoining, not RoomLeft); once
+// the phone is connected again, it sends room_join again with a fresh
+// offer, and is in the room again when it is answered, its microphone
+// going on over the new connection.
+func TestRoomRejoinsAfterReconnect(t *testing.T) {
+	stub := roomtest.NewSignaling(t, "alice")
+	ph, err := call.Start(context.Background(), call.Config{Server: stub.URL, Token: "t", Reconnect: true,
+		Devices: devices{source: tone(440), sink: null}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ph.Close() })
+	if _, ok := nextRoom(t, ph).(call.Connected); !ok {
+		t.Fatal("not connected first")
+	}
+	ph.JoinRoom("standup", call.RoomOptions{})
+	join := stub.Expect(signaling.TypeRoomJoin)
+	node, answer := roomtest.NewNode(t, join.SDP, [signaling.RoomSlots]int64{600, 1000, 1500})
+	stub.Event(signaling.RoomEvent{Kind: signaling.RoomJoined, Room: "standup", User: "alice",
+		Role: signaling.RoleMember}, answer)
+	roomChanged(t, ph, signaling.RoomJoined)
+	select { // the media is up: the microphone's packets arrive
+	case <-node.Got:
+	case <-time.After(10 * time.Second):
+		t.Fatal("no packet from the microphone within 10 s")
+	}
+
+	stub.Drop()
+	var rejoining, down, back bool
+	for !back {
+		switch ev := nextRoom(t, ph).(type) {
+		case call.RoomRejoining:
+			if ev.Reason != "lost the connection to the server" {
+				t.Fatalf("rejoining: %+v", ev)
+			}
+			rejoining = true
+		case call.Connected:
+			down, back = down || !ev.Up, down && ev.Up
+		case call.RoomLeft, call.RoomFailure:
+			t.Fatalf("got %#v: the room was not kept", ev)
+		}
+	}
+	if !rejoining {
+		t.Fatal("connected again, with no RoomRejoining before")
+	}
+	again := stub.Expect(signaling.TypeRoomJoin)
+	if again.Ref == join.Ref || again.ListenOnly || again.Muted != nil || ufrag(again.SDP) == ufrag(join.SDP) {
+		t.Fatalf("room_join again: ref %s (first %s), listen_only %v, muted %v; want a new ref and offer, as "+
+			"the first", again.Ref, join.Ref, again.ListenOnly, again.Muted)
+	}
+	node2, answer := roomtest.NewNode(t, again.SDP, [signaling.RoomSlots]int64{700, 1100, 1700})
+	stub.Event(signaling.RoomEvent{Kind: signaling.RoomJoined, Room: "standup", User: "alice",
+		Role: signaling.RoleMember}, answer)
+	roomChanged(t, ph, signaling.RoomJoined)
+	select { // the microphone goes on, over the new connection
+	case <-node2.Got:
+	case <-time.After(10 * time.Second):
+		t.Fatal("no packet from the microphone on the new connection within 10 s")
+	}
+}
