@@ -59,6 +59,7 @@ type room struct {
 	muted   bool
 	locked  bool     // the host muted us and locked the microphone
 	slots   []string // who is heard on each receive slot
+	rejoin  rejoinState
 }
 
 // Refs of room messages, so that a refusal is known for what it answers.
@@ -160,20 +161,27 @@ func (p *Phone) joinRoom(name string, o RoomOptions) {
 	if src != nil {
 		r.media.attach(src)
 	}
-	p.refs++
-	r.ref = roomJoinRef + strconv.Itoa(p.refs)
 	p.room = r
 	p.watchRoomPeer(r)
-	offer, err := r.pc.CreateOffer(nil)
+	p.offerRoom(r)
+}
+
+// offerRoom sends room_join with an offer of r's peer connection (the
+// first, or a new one to join again), under a new ref.
+func (p *Phone) offerRoom(r *room) {
+	p.refs++
+	r.ref = roomJoinRef + strconv.Itoa(p.refs)
+	pc := r.pc
+	offer, err := pc.CreateOffer(nil)
 	if err == nil {
-		err = r.pc.SetLocalDescription(offer)
+		err = pc.SetLocalDescription(offer)
 	}
 	if err != nil {
 		p.roomOver(signaling.Errorf(signaling.UnknownError, "the offer could not be made: %v", err))
 		return
 	}
 	// No trickle in rooms: the offer goes with every candidate in it.
-	gathered := webrtc.GatheringCompletePromise(r.pc)
+	gathered := webrtc.GatheringCompletePromise(pc)
 	p.spawn(func() {
 		t := time.NewTimer(10 * time.Second)
 		defer t.Stop()
@@ -183,47 +191,55 @@ func (p *Phone) joinRoom(name string, o RoomOptions) {
 		case <-r.closed:
 			return
 		}
-		p.post(func() { p.sendJoin(r) })
+		p.post(func() { p.sendJoin(r, pc) })
 	})
 }
 
 // roomPeer makes the room's peer connection: one send-only transceiver for
 // the microphone, then RoomSlots receive-only ones.
 func (p *Phone) roomPeer(name string, o RoomOptions) (*room, error) {
+	track, err := webrtc.NewTrackLocalStaticRTP(opusCodec, "audio", "parley")
+	if err != nil {
+		return nil, fmt.Errorf("call: room track: %w", err)
+	}
+	r := &room{name: name, opts: o, track: track, closed: make(chan struct{})}
+	if err := p.roomConn(r); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// roomConn gives r a new peer connection, with r's microphone track (the
+// same across rejoins, so that its sender goes on).
+func (p *Phone) roomConn(r *room) error {
 	conf := webrtc.Configuration{ICEServers: append(pionICEServers(p.cfg.ICEServers), p.iceServers...)}
 	if p.cfg.RelayOnly {
 		conf.ICETransportPolicy = webrtc.ICETransportPolicyRelay
 	}
 	pc, err := p.roomAPI.NewPeerConnection(conf)
 	if err != nil {
-		return nil, fmt.Errorf("call: room peer connection: %w", err)
+		return fmt.Errorf("call: room peer connection: %w", err)
 	}
-	r := &room{name: name, opts: o, pc: pc, closed: make(chan struct{})}
-	r.track, err = webrtc.NewTrackLocalStaticRTP(opusCodec, "audio", "parley")
-	if err == nil {
-		var tr *webrtc.RTPTransceiver
-		tr, err = pc.AddTransceiverFromTrack(r.track,
-			webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionSendonly})
-		if err == nil {
-			r.sender = tr.Sender()
-		}
-	}
+	tr, err := pc.AddTransceiverFromTrack(r.track,
+		webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionSendonly})
 	for i := 0; err == nil && i < signaling.RoomSlots; i++ {
 		_, err = pc.AddTransceiverFromKind(webrtc.RTPCodecTypeAudio,
 			webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionRecvonly})
 	}
 	if err != nil {
 		_ = pc.Close()
-		return nil, fmt.Errorf("call: room transceivers: %w", err)
+		return fmt.Errorf("call: room transceivers: %w", err)
 	}
-	return r, nil
+	r.pc, r.sender = pc, tr.Sender()
+	return nil
 }
 
 // watchRoomPeer wires Pion's callbacks to the loop for room r.
 func (p *Phone) watchRoomPeer(r *room) {
-	r.pc.OnTrack(func(t *webrtc.TrackRemote, rcv *webrtc.RTPReceiver) {
+	pc := r.pc
+	pc.OnTrack(func(t *webrtc.TrackRemote, rcv *webrtc.RTPReceiver) {
 		slot := -1
-		for i, tr := range r.pc.GetTransceivers() {
+		for i, tr := range pc.GetTransceivers() {
 			if tr.Receiver() == rcv {
 				slot = i - 1 // the first transceiver sends
 			}
@@ -232,7 +248,10 @@ func (p *Phone) watchRoomPeer(r *room) {
 			slot, _ = strconv.Atoi(s)
 		}
 		p.post(func() {
-			if p.room != r || slot < 0 || slot >= signaling.RoomSlots {
+			if p.room != r || r.pc != pc {
+				return // a connection replaced by a rejoin
+			}
+			if slot < 0 || slot >= signaling.RoomSlots {
 				p.log.Warn("room: a track on no receive slot", "track", t.ID(), "slot", slot)
 				return
 			}
@@ -240,32 +259,38 @@ func (p *Phone) watchRoomPeer(r *room) {
 			r.media.receive(slot, t)
 		})
 	})
-	r.pc.OnConnectionStateChange(func(s webrtc.PeerConnectionState) {
-		p.post(func() { p.roomPeerState(r, s) })
+	pc.OnConnectionStateChange(func(s webrtc.PeerConnectionState) {
+		p.post(func() { p.roomPeerState(r, pc, s) })
 	})
 }
 
-func (p *Phone) sendJoin(r *room) {
-	if p.room != r {
+// sendJoin sends the join of r with pc's offer, unless pc was replaced
+// meanwhile. A rejoin joins as muted as we are now.
+func (p *Phone) sendJoin(r *room, pc *webrtc.PeerConnection) {
+	if p.room != r || r.pc != pc {
 		return
 	}
-	m := signaling.Message{Type: signaling.TypeRoomJoin, Ref: r.ref, Room: r.name, SDP: r.pc.LocalDescription().SDP,
+	m := signaling.Message{Type: signaling.TypeRoomJoin, Ref: r.ref, Room: r.name, SDP: pc.LocalDescription().SDP,
 		ListenOnly: r.opts.ListenOnly}
-	if r.opts.Muted {
-		m.Muted = &r.opts.Muted
+	if r.muted {
+		m.Muted = &r.muted
 	}
 	p.send(m)
 }
 
-func (p *Phone) roomPeerState(r *room, s webrtc.PeerConnectionState) {
-	if p.room != r {
+func (p *Phone) roomPeerState(r *room, pc *webrtc.PeerConnection, s webrtc.PeerConnectionState) {
+	if p.room != r || r.pc != pc {
 		return
 	}
 	p.log.Info("room media connection", "room", r.name, "state", s.String())
 	switch s {
 	case webrtc.PeerConnectionStateConnected:
+		p.roomConnected(r) // roomrejoin.go
 		p.startRoomSending(r)
 	case webrtc.PeerConnectionStateFailed:
+		if p.rejoinRoom(r, "the media connection to the room failed") {
+			return
+		}
 		p.roomOver(signaling.Errorf(signaling.UnknownError,
 			"the media connection to the room failed: check the network, then join again"))
 	}
@@ -309,8 +334,8 @@ func (p *Phone) roomEvent(m signaling.Message) {
 	}
 	switch ev.Kind {
 	case signaling.RoomJoined:
-		if r.joined {
-			return
+		if r.joined || m.Ref != "" && m.Ref != r.ref {
+			return // an answer to an offer replaced by a rejoin
 		}
 		err := r.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: m.SDP})
 		if err != nil {
@@ -407,6 +432,8 @@ func (p *Phone) roomRefused(m signaling.Message) bool {
 	case r == nil:
 		p.log.Info("refusal about a room left", "ref", m.Ref, "code", m.Error.Code, "err", m.Error.Message)
 		return true
+	case m.Ref == r.ref && !r.joined && p.rejoinRefused(r, m.Error): // roomrejoin.go
+		return true
 	case m.Ref == r.ref && !r.joined:
 		p.roomFail(r.name, m.Error)
 		p.roomLeft(RoomLeftFailed, m.Error)
@@ -477,4 +504,5 @@ func (p *Phone) roomTick() {
 		p.emit(MicWarning{Raised: silent})
 	}
 	p.watchDevices(m.dev, "")
+	p.checkRejoin(r)
 }

@@ -40,6 +40,9 @@ func (p *Phone) connected(sig *signaling.Client) {
 			p.sendMute(a.ev.ID, a.muted)
 		}
 	}
+	if p.room != nil {
+		p.roomReconnected() // roomrejoin.go
+	}
 	for _, id := range p.hungUp {
 		p.sendHangup(id)
 	}
@@ -61,9 +64,8 @@ func (p *Phone) disconnected(ctx context.Context) {
 	}
 	p.sig, p.msgs = nil, nil
 	p.log.Warn("signaling connection lost", "server", p.server, "err", err)
-	if p.room != nil {
-		// The room's node forgets a participant whose connection is gone:
-		// the room is over here (rejoining by itself is for later).
+	if p.room != nil && !p.roomSignalingLost(p.room) {
+		// Not joined yet, or no redialing: the room is over here.
 		p.roomFail(p.room.name, err)
 		p.roomLeft(RoomLeftFailed, signaling.AsError(err))
 	}

@@ -67,6 +67,9 @@ func buildAPI(log *slog.Logger, nw transport.Net, level bool) (*webrtc.API, erro
 	// peer that went away without the server knowing (a hang-up while the
 	// server is down) is noticed as media stopping, like an outage.
 	se.DisableCloseByDTLS(true)
+	if level {
+		roomICE(&se) // roomrejoin.go
+	}
 	if nw != nil {
 		se.SetNet(nw)
 	}

@@ -18,7 +18,9 @@ import (
 // "room_left" comes
 // last, once the phone is out of the room ({"room","reason": left, removed,
 // ended or failed, "error" when failed}); refusals are "error" events with
-// "room".
+// "room". "room_rejoining" ({"room","reason"}) says the phone lost the room
+// (its media, or the connection to the server) and joins it again by
+// itself: "joined" follows again once it is back in, or "room_left" failed.
 type (
 	jsonRoomEvent struct {
 		Event        string                  `json:"event"`
@@ -41,6 +43,12 @@ type (
 		Room   string           `json:"room"`
 		Reason string           `json:"reason"`
 		Error  *signaling.Error `json:"error,omitempty"`
+	}
+	jsonRoomRejoining struct {
+		Event  string `json:"event"` // "room_rejoining"
+		Time   string `json:"time"`
+		Room   string `json:"room"`
+		Reason string `json:"reason"`
 	}
 	jsonRoomError struct {
 		Event string `json:"event"` // "error"
@@ -72,6 +80,9 @@ func (p *Printer) printRoom(ev call.Event) bool {
 		if ev.Reason == signaling.LeftLeft {
 			text = "you left room " + ev.Room
 		} // the others were told by the event or the error before
+	case call.RoomRejoining:
+		v = jsonRoomRejoining{Event: "room_rejoining", Time: p.time(time.Time{}), Room: ev.Room, Reason: ev.Reason}
+		text = fmt.Sprintf("lost room %s (%s): joining it again", ev.Room, ev.Reason)
 	case call.RoomFailure:
 		if p.json {
 			writeJSON(p.w, jsonRoomError{Event: "error", Time: p.time(time.Time{}), Room: ev.Room, Error: ev.Err})

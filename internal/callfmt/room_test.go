@@ -188,3 +188,25 @@ carol turned guest Eve (guest-e2) away
 		t.Errorf("stderr %q", errOut.String())
 	}
 }
+
+// TestRoomRejoining: the line that says the phone lost the room and joins
+// it again, for people and as JSON.
+func TestRoomRejoining(t *testing.T) {
+	ev := call.RoomRejoining{Room: "standup", Reason: "lost the connection to the server"}
+	var out, errOut bytes.Buffer
+	callfmt.NewPrinter(&out, &errOut, false, time.Second).Print(ev)
+	if want := "lost room standup (lost the connection to the server): joining it again\n"; out.String() != want {
+		t.Errorf("printed %q, want %q", out.String(), want)
+	}
+	out.Reset()
+	p := callfmt.NewPrinter(&out, &errOut, true, time.Second)
+	p.Now = func() time.Time { return time.Date(2026, 1, 2, 3, 5, 0, 0, time.UTC) }
+	p.Print(ev)
+	if want := `{"event":"room_rejoining","time":"2026-01-02T03:05:00.000Z","room":"standup",` +
+		`"reason":"lost the connection to the server"}` + "\n"; out.String() != want {
+		t.Errorf("printed %q, want %q", out.String(), want)
+	}
+	if errOut.Len() > 0 {
+		t.Errorf("printed on stderr %q, want nothing", errOut.String())
+	}
+}

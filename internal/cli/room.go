@@ -294,7 +294,10 @@ func (e *env) joinCommand() *cobra.Command {
 		Short: "Join the room ROOM and stay in it",
 		Long: `Join the room ROOM (see 'parley room') and stay in it until --for elapses, an
 interrupt or SIGTERM (which leave it cleanly), the host removes you or the room
-ends. With --json, every event is one JSON object on a line.
+ends. With --json, every event is one JSON object on a line. When the room's
+media or the connection to the server is lost (say, the server node that runs
+the room went down), join joins it again by itself: it prints room_rejoining,
+then joined again once it is back in (within a few seconds on a cluster).
 
 ` + specHelp,
 		Args: cobra.ExactArgs(1),
@@ -405,7 +408,7 @@ func attend(ctx context.Context, ph *call.Phone, pr *callfmt.Printer, room strin
 			pr.Print(ev)
 			switch ev := ev.(type) {
 			case call.RoomChanged:
-				if ev.Kind == signaling.RoomJoined {
+				if ev.Kind == signaling.RoomJoined && !joined { // joined again after a rejoin: the same stay
 					joined = true
 					if hold > 0 {
 						leave = time.After(hold)

@@ -34,11 +34,13 @@ type Signaling struct {
 	URL  string
 	Msgs chan signaling.Message
 	Out  chan signaling.Message
+	drop chan struct{} // Drop
 }
 
 // NewSignaling listens on 127.0.0.1 (a free port) until the test ends.
 func NewSignaling(t testing.TB, user string) *Signaling {
-	s := &Signaling{t: t, Msgs: make(chan signaling.Message, 64), Out: make(chan signaling.Message, 64)}
+	s := &Signaling{t: t, Msgs: make(chan signaling.Message, 64), Out: make(chan signaling.Message, 64),
+		drop: make(chan struct{}, 1)}
 	s.srv = httptest.NewServer(http.HandlerFunc(s.serve(user)))
 	s.URL = s.srv.URL
 	t.Cleanup(s.srv.Close)
@@ -60,6 +62,13 @@ func (s *Signaling) serve(user string) func(http.ResponseWriter, *http.Request) 
 		if c.Write(ctx, websocket.MessageText, b) != nil {
 			return
 		}
+		go func() {
+			select {
+			case <-s.drop:
+				_ = c.CloseNow()
+			case <-ctx.Done():
+			}
+		}()
 		go func() {
 			for {
 				select {
@@ -115,6 +124,10 @@ func (s *Signaling) Event(ev signaling.RoomEvent, sdp string) {
 	ev.Time = time.Now()
 	s.Out <- signaling.Message{Type: signaling.TypeRoomEvent, RoomEvent: &ev, SDP: sdp}
 }
+
+// Drop closes the client's connection, as a server that went away; the
+// next one is welcomed again.
+func (s *Signaling) Drop() { s.drop <- struct{}{} }
 
 // Refuse answers the client's message ref with err.
 func (s *Signaling) Refuse(ref string, err *signaling.Error) {
@@ -307,3 +320,7 @@ func (n *Node) close() {
 	_ = n.pc.Close()
 	n.wg.Wait()
 }
+
+// Kill stops the node at once, as a node that died: it answers and sends
+// nothing more (the participant's ICE fails).
+func (n *Node) Kill() { n.close() }
