@@ -223,6 +223,10 @@ type Config struct {
 	// on (links.go). Default guestCallMargin; tests shorten it.
 	linkMargin time.Duration
 
+	// roomLimit is how many people a room holds; 0:
+	// signaling.MaxRoomParticipants. Tests make it small.
+	roomLimit int
+
 	// clock is the per-address limiter's clock; nil: time.Now. Tests move
 	// it.
 	clock func() time.Time
@@ -294,6 +298,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.InviteTTL == 0 {
 		c.InviteTTL = DefaultInviteTTL
+	}
+	if c.roomLimit == 0 {
+		c.roomLimit = signaling.MaxRoomParticipants
 	}
 	if c.linkMargin == 0 {
 		c.linkMargin = guestCallMargin

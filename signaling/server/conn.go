@@ -347,6 +347,9 @@ func (c *conn) handle(m signaling.Message) error {
 		c.actAdopting(m)
 	case signaling.TypeRefresh:
 		c.refresh(m)
+	case signaling.TypeRoomJoin, signaling.TypeRoomLeave, signaling.TypeRoomMute, signaling.TypeRoomRemove,
+		signaling.TypeRoomLock, signaling.TypeRoomEnd:
+		c.room(m) // room.go
 	default:
 		c.actAdopting(m)
 	}

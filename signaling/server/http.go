@@ -53,6 +53,10 @@ func (s *Server) handler() http.Handler {
 	mux.HandleFunc("POST "+signaling.PathWebhooks, s.handleAddWebhook)     // webhooks.go
 	mux.HandleFunc("GET "+signaling.PathWebhooks, s.handleWebhooks)        // webhooks.go
 	mux.HandleFunc("DELETE "+signaling.PathWebhook, s.handleRemoveWebhook) // webhooks.go
+	mux.HandleFunc("POST "+signaling.PathRooms, s.handleCreateRoom)        // room.go
+	mux.HandleFunc("GET "+signaling.PathRooms, s.handleRooms)              // room.go
+	mux.HandleFunc("GET "+signaling.PathRoom, s.handleRoom)                // room.go
+	mux.HandleFunc("DELETE "+signaling.PathRoom, s.handleEndRoom)          // room.go
 	return ratelimit.FromProxies(s.cfg.TrustedProxies, mux)
 }
 

@@ -40,6 +40,7 @@ const (
 	BucketSeen     = "parley_seen"     // file: user → Seen (last seen online)
 	BucketLinks    = "parley_links"    // file, a TTL per key: SHA-256 of the code → link; host.user → links
 	BucketWebhooks = "parley_webhooks" // file: token(team).token(id) → Webhook
+	BucketRooms    = "parley_rooms"    // file: RoomKey(team, name) → the server's room record
 )
 
 // Token encodes an id for use as one NATS subject token or KV key token:
@@ -80,6 +81,18 @@ func TeamFilter(team string) string {
 	return Token(team) + ".*"
 }
 
+// RoomKey is a room's key in the rooms bucket: Token(team)+"."+Token(name)
+// (the default team's too: a room's name is not a user's).
+func RoomKey(team, name string) string {
+	if team == "" {
+		team = token.DefaultTeam
+	}
+	return Token(team) + "." + Token(name)
+}
+
+// RoomFilter matches every RoomKey of team.
+func RoomFilter(team string) string { return RoomKey(team, "") + "*" }
+
 // Options are the settings of the buckets that depend on the server's
 // configuration. Nodes that share a NATS must use the same.
 type Options struct {
@@ -95,7 +108,7 @@ type Options struct {
 // for concurrent use; it stops with the NATS connection.
 type Store struct {
 	Users, Presence, Busy, Calls, Teams, Devices, Invites jetstream.KeyValue
-	Contacts, Status, Seen, Links, Webhooks               jetstream.KeyValue
+	Contacts, Status, Seen, Links, Webhooks, Rooms        jetstream.KeyValue
 
 	nc      *nats.Conn
 	js      jetstream.JetStream
@@ -164,6 +177,10 @@ func Open(ctx context.Context, nc *nats.Conn, js jetstream.JetStream, o Options)
 		}},
 		{&st.Webhooks, jetstream.KeyValueConfig{
 			Bucket: BucketWebhooks, Description: "parley webhooks of each team",
+			Storage: jetstream.FileStorage,
+		}},
+		{&st.Rooms, jetstream.KeyValueConfig{
+			Bucket: BucketRooms, Description: "parley rooms: token(team).token(name)",
 			Storage: jetstream.FileStorage,
 		}},
 	}

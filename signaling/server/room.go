@@ -1,0 +1,437 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/parley-voice/parley/signaling"
+	"github.com/parley-voice/parley/signaling/server/store"
+)
+
+// Rooms (docs/SERVER.md, "Rooms"): a room's record is kept in the rooms
+// bucket; while anyone is in it, one goroutine on one node owns it
+// (roomowner.go), reached by NATS request on subjectRoom; its media goes
+// through that node's forwarder (roomfwd.go).
+
+// subjectRoom is the request subject of a room's owner:
+// parley.room.<token(team)>.<token(name)>. Room actions travel as
+// signaling messages with user, session, role and name set by the server
+// and the team in hdrTeam; the owner replies with a roomReply.
+const subjectRoom = "parley.room."
+
+func roomSubject(team, name string) string { return subjectRoom + store.RoomKey(team, name) }
+
+// typeRoomShow asks a room's owner for the room as the API shows it. It is
+// the server's own: clients cannot send it (signaling.DecodeClient).
+const typeRoomShow signaling.Type = "room_show"
+
+// Statuses of a room record.
+const (
+	roomOpen  = "open"
+	roomEnded = "ended"
+)
+
+// sessionEarly is how long before its start members may join a session.
+const sessionEarly = 10 * time.Minute
+
+// roomClaimWait is how long a claim of a room by a node is trusted before
+// its owner answers: a node that finds no owner of a room claimed more
+// recently than that waits for it rather than claiming the room itself.
+const roomClaimWait = 2 * time.Second
+
+// roomRecord is the value of a room's key in the rooms bucket.
+type roomRecord struct {
+	Team    string     `json:"team"`
+	Name    string     `json:"name"`
+	Host    string     `json:"host"`
+	Created time.Time  `json:"created"`
+	Start   *time.Time `json:"start,omitempty"`
+	End     *time.Time `json:"end,omitempty"`
+	Invited []string   `json:"invited,omitempty"`
+	Locked  bool       `json:"locked,omitempty"`
+	Status  string     `json:"status"`
+	Ended   *time.Time `json:"ended,omitempty"`
+	Reason  string     `json:"reason,omitempty"` // why it ended
+	Node    string     `json:"node,omitempty"`   // the node that owns it now, or last did
+	Claimed time.Time  `json:"claimed,omitzero"` // when Node claimed it
+}
+
+// over tells whether the room has ended, or its session's time is over.
+func (r roomRecord) over(now time.Time) bool {
+	return r.Status == roomEnded || r.End != nil && !now.Before(*r.End)
+}
+
+// view is the room as the API shows it.
+func (r roomRecord) view() signaling.Room {
+	return signaling.Room{Name: r.Name, Host: r.Host, Created: r.Created, Start: r.Start, End: r.End,
+		Invited: r.Invited, Locked: r.Locked, Ended: r.Ended}
+}
+
+// roomReply is a room owner's answer to an action: a refusal, the room
+// (typeRoomShow), or (from an owner that stopped) ask again.
+type roomReply struct {
+	Error *signaling.Error `json:"error,omitempty"`
+	Room  *signaling.Room  `json:"room,omitempty"`
+	Again bool             `json:"again,omitempty"`
+}
+
+// readRoom reads a room's record; found is false when there is none.
+func (s *Server) readRoom(ctx context.Context, team, name string) (rec roomRecord, rev uint64, found bool,
+	err error) {
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.RequestTimeout)
+	defer cancel()
+	rev, found, err = store.GetJSON(ctx, s.store.Rooms, store.RoomKey(team, name), &rec)
+	if err != nil {
+		return rec, 0, false, fmt.Errorf("could not read room %s: %w", name, err)
+	}
+	return rec, rev, found, nil
+}
+
+// noRoom is the refusal of a room that does not exist.
+func noRoom(name string) *signaling.Error {
+	return signaling.Errorf(signaling.NotFoundUserSessionID,
+		"there is no room %s: create it with `parley room create %s`, or see your team's rooms with `parley room "+
+			"list`", name, name)
+}
+
+// roomOver is the refusal of a room that ended.
+func roomOver(rec roomRecord) *signaling.Error {
+	return signaling.Errorf(signaling.NotFoundUserSessionID,
+		"room %s has ended: create it again with `parley room create %s`", rec.Name, rec.Name)
+}
+
+// room handles a room message of the connection: it goes to the room's
+// owner, wherever it runs.
+func (c *conn) room(m signaling.Message) {
+	if c.link != nil {
+		c.refuse(signaling.Errorf(signaling.InvalidParameter,
+			"a guest link is for a call with %s only: it opens no room", c.link.Host), m.Ref, "")
+		return
+	}
+	if c.role == RoleGuest {
+		c.refuse(signaling.Errorf(signaling.PermissionDenied,
+			"a guest cannot join rooms yet (they will through the lobby): ask a member to call you instead"), m.Ref, "")
+		return
+	}
+	a := m
+	a.User, a.Session, a.Role, a.Name = c.user, c.session, c.role, c.name
+	r, e := c.s.roomRequest(c.ctx, c.team, a)
+	if e == nil {
+		e = r.Error
+	}
+	if e != nil && c.ctx.Err() == nil {
+		c.refuse(e, m.Ref, "")
+	}
+}
+
+// roomRequest sends a room action to the room's owner and returns its
+// reply. When nobody owns the room, a join has this node claim it and
+// start its owner, then asks again; an end, from its host or an admin,
+// marks the record ended; a show answers from the record; anything else
+// is refused (nobody is in the room).
+func (s *Server) roomRequest(ctx context.Context, team string, a signaling.Message) (roomReply, *signaling.Error) {
+	data, err := signaling.Encode(a)
+	if err != nil {
+		return roomReply{}, signaling.Errorf(signaling.UnknownError, "could not encode %s: %v", a.Type, err)
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.RequestTimeout+5*time.Second) // a join waits for ICE gathering
+	defer cancel()
+	for {
+		req := nats.NewMsg(roomSubject(team, a.Room))
+		req.Data = data
+		req.Header.Set(hdrTeam, team)
+		msg, err := s.bus.nc.RequestMsgWithContext(ctx, req)
+		switch {
+		case errors.Is(err, nats.ErrNoResponders):
+		case err != nil:
+			return roomReply{}, signaling.Errorf(signaling.UnknownError, "room %s did not respond: %v; try again",
+				a.Room, err)
+		default:
+			var r roomReply
+			if err := json.Unmarshal(msg.Data, &r); err != nil {
+				return roomReply{}, signaling.Errorf(signaling.UnknownError, "room %s answered nonsense: %v", a.Room,
+					err)
+			}
+			if !r.Again {
+				return r, nil
+			}
+			if !pause(ctx, 20*time.Millisecond) {
+				return roomReply{}, signaling.Errorf(signaling.UnknownError, "room %s did not respond in time", a.Room)
+			}
+			continue
+		}
+		r, e, again := s.unowned(ctx, team, a)
+		if !again {
+			return r, e
+		}
+		if !pause(ctx, 20*time.Millisecond) {
+			return roomReply{}, signaling.Errorf(signaling.UnknownError, "room %s did not respond in time", a.Room)
+		}
+	}
+}
+
+// unowned handles a room action that found no owner; again asks
+// roomRequest to send it again.
+func (s *Server) unowned(ctx context.Context, team string, a signaling.Message) (roomReply, *signaling.Error,
+	bool) {
+	rec, rev, found, err := s.readRoom(ctx, team, a.Room)
+	switch {
+	case err != nil:
+		return roomReply{}, signaling.Errorf(signaling.UnknownError, "%v", err), false
+	case !found:
+		return roomReply{}, noRoom(a.Room), false
+	}
+	now := time.Now()
+	switch a.Type {
+	case typeRoomShow:
+		v := rec.view()
+		return roomReply{Room: &v}, nil, false
+	case signaling.TypeRoomEnd:
+		if rec.over(now) {
+			return roomReply{}, roomOver(rec), false
+		}
+		if e := mayEnd(rec, a); e != nil {
+			return roomReply{}, e, false
+		}
+		rec.Status, rec.Ended, rec.Reason = roomEnded, &now, signaling.EndedByHost
+		if err := s.saveRoom(ctx, rec, rev); err != nil {
+			return roomReply{}, nil, true // changed meanwhile: look again
+		}
+		s.log.Info("room ended", "room", rec.Name, "team", team, "by", a.User)
+		return roomReply{}, nil, false
+	case signaling.TypeRoomJoin:
+	default:
+		return roomReply{}, signaling.Errorf(signaling.NotFoundUserSessionID,
+			"you are not in room %s: join it with `parley join %s`", a.Room, a.Room), false
+	}
+	if rec.over(now) {
+		return roomReply{}, roomOver(rec), false
+	}
+	if rec.Node != "" && rec.Node != s.cfg.NodeName && now.Sub(rec.Claimed) < roomClaimWait {
+		return roomReply{}, nil, true // its owner is starting on another node
+	}
+	rec.Node, rec.Claimed = s.cfg.NodeName, now.UTC()
+	b, _ := json.Marshal(rec)
+	sctx, cancel := context.WithTimeout(ctx, s.cfg.RequestTimeout)
+	defer cancel()
+	rev, err = s.store.Rooms.Update(sctx, store.RoomKey(team, a.Room), b, rev)
+	if err != nil {
+		return roomReply{}, nil, true // another node claimed it: ask again
+	}
+	if err := s.startRoom(rec, rev); err != nil {
+		return roomReply{}, signaling.Errorf(signaling.UnknownError, "could not open room %s: %v", a.Room, err), false
+	}
+	return roomReply{}, nil, true
+}
+
+// saveRoom writes a room's record at revision rev.
+func (s *Server) saveRoom(ctx context.Context, rec roomRecord, rev uint64) error {
+	b, _ := json.Marshal(rec)
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.RequestTimeout)
+	defer cancel()
+	_, err := s.store.Rooms.Update(ctx, store.RoomKey(rec.Team, rec.Name), b, rev)
+	if err != nil {
+		return fmt.Errorf("server: save room %s: %w", rec.Name, err)
+	}
+	return nil
+}
+
+// mayEnd refuses an end by anyone but the room's host or an admin.
+func mayEnd(rec roomRecord, a signaling.Message) *signaling.Error {
+	if a.User == rec.Host || a.Role == RoleAdmin {
+		return nil
+	}
+	return signaling.Errorf(signaling.PermissionDenied,
+		"only the host of room %s (%s) or an admin can end it: leave it instead, or ask %s", rec.Name, rec.Host,
+		rec.Host)
+}
+
+// The rooms API (signaling/room.go).
+
+// handleCreateRoom makes a room: POST /v1/rooms with a RoomRequest; the
+// caller is its host.
+func (s *Server) handleCreateRoom(w http.ResponseWriter, r *http.Request) {
+	c, _, ok := s.bearer(w, r)
+	if !ok {
+		return
+	}
+	refuse := func(e *signaling.Error) { s.httpError(w, r, c.Subject, e) }
+	if c.Role == RoleGuest {
+		refuse(signaling.Errorf(signaling.PermissionDenied,
+			"a guest cannot make rooms: ask a member of your team to make one and invite you"))
+		return
+	}
+	var req signaling.RoomRequest
+	if e := decodeBody(r, &req); e != nil {
+		refuse(e)
+		return
+	}
+	if err := signaling.CheckRoomName(req.Name); err != nil {
+		refuse(signaling.AsError(err))
+		return
+	}
+	now := time.Now().UTC()
+	rec := roomRecord{Team: c.TeamID(), Name: req.Name, Host: c.Subject, Created: now, Status: roomOpen}
+	if e := checkSession(req, now, &rec); e != nil {
+		refuse(e)
+		return
+	}
+	for _, u := range req.Invite {
+		if err := signaling.CheckUserID(u); err != nil {
+			refuse(signaling.Errorf(signaling.InvalidParameter, "invite: %s", signaling.AsError(err).Message))
+			return
+		}
+		if !slices.Contains(rec.Invited, u) && u != c.Subject {
+			rec.Invited = append(rec.Invited, u)
+		}
+	}
+	if len(rec.Invited) >= signaling.MaxRoomParticipants {
+		refuse(signaling.Errorf(signaling.InvalidParameter, "invite at most %d people: a room holds %d",
+			signaling.MaxRoomParticipants-1, signaling.MaxRoomParticipants))
+		return
+	}
+	b, _ := json.Marshal(rec)
+	key := store.RoomKey(rec.Team, rec.Name)
+	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.RequestTimeout)
+	defer cancel()
+	_, err := s.store.Rooms.Create(ctx, key, b)
+	if errors.Is(err, jetstream.ErrKeyExists) {
+		old, rev, found, rerr := s.readRoom(ctx, rec.Team, rec.Name)
+		switch {
+		case rerr != nil:
+			err = rerr
+		case found && !old.over(time.Now()):
+			refuse(signaling.Errorf(signaling.InvalidParameter,
+				"room %s exists already (host %s): join it with `parley join %s`, or pick another name", rec.Name,
+				old.Host, rec.Name))
+			return
+		default: // an ended room's name is free again
+			_, err = s.store.Rooms.Update(ctx, key, b, rev)
+		}
+	}
+	if err != nil {
+		refuse(signaling.Errorf(signaling.UnknownError, "could not make room %s: %v; try again", rec.Name, err))
+		return
+	}
+	s.log.Info("room created", "room", rec.Name, "team", rec.Team, "host", rec.Host)
+	writeJSON(w, http.StatusOK, rec.view())
+}
+
+// maxSession is the longest a session may last, and the furthest ahead it
+// may start.
+const maxSession = 366 * 24 * time.Hour
+
+// checkSession checks a room request's start and duration and sets them on
+// rec.
+func checkSession(req signaling.RoomRequest, now time.Time, rec *roomRecord) *signaling.Error {
+	start := now
+	if req.Start != nil {
+		start = req.Start.UTC()
+		if start.Before(now.Add(-time.Minute)) || start.After(now.Add(maxSession)) {
+			return signaling.Errorf(signaling.InvalidParameter,
+				"start %s is not in the coming year: give a time from now on, such as %s", start.Format(time.RFC3339),
+				now.Add(time.Hour).Truncate(time.Hour).Format(time.RFC3339))
+		}
+		rec.Start = &start
+	}
+	if req.Duration == "" {
+		return nil
+	}
+	d, err := time.ParseDuration(req.Duration)
+	if err != nil || d < time.Minute || d > 7*24*time.Hour {
+		return signaling.Errorf(signaling.InvalidParameter,
+			"duration %.40q is not a duration from 1m to 168h, such as 30m or 1h30m", req.Duration)
+	}
+	end := start.Add(d)
+	rec.End = &end
+	return nil
+}
+
+// handleRooms lists the caller's team's rooms that have not ended: GET
+// /v1/rooms.
+func (s *Server) handleRooms(w http.ResponseWriter, r *http.Request) {
+	c, _, ok := s.bearer(w, r)
+	if !ok {
+		return
+	}
+	out := signaling.Rooms{Rooms: []signaling.Room{}}
+	now := time.Now()
+	_, err := s.store.Scan(r.Context(), store.BucketRooms, []string{store.RoomFilter(c.TeamID())},
+		func(_ string, m *jetstream.RawStreamMsg) {
+			var rec roomRecord
+			if json.Unmarshal(m.Data, &rec) == nil && !rec.over(now) {
+				out.Rooms = append(out.Rooms, rec.view())
+			}
+		})
+	if err != nil {
+		s.httpError(w, r, c.Subject, signaling.Errorf(signaling.UnknownError, "could not read the rooms: %v", err))
+		return
+	}
+	slices.SortFunc(out.Rooms, func(a, b signaling.Room) int { return a.Created.Compare(b.Created) })
+	writeJSON(w, http.StatusOK, out)
+}
+
+// handleRoom shows a room with who is in it: GET /v1/rooms/{room}.
+func (s *Server) handleRoom(w http.ResponseWriter, r *http.Request) {
+	s.roomCall(w, r, typeRoomShow)
+}
+
+// handleEndRoom ends a room for everyone in it: DELETE /v1/rooms/{room},
+// its host or an admin only.
+func (s *Server) handleEndRoom(w http.ResponseWriter, r *http.Request) {
+	s.roomCall(w, r, signaling.TypeRoomEnd)
+}
+
+// roomCall sends an action of the API's caller to a room and writes the
+// room as it is then.
+func (s *Server) roomCall(w http.ResponseWriter, r *http.Request, typ signaling.Type) {
+	c, u, ok := s.bearer(w, r)
+	if !ok {
+		return
+	}
+	name := r.PathValue("room")
+	if err := signaling.CheckRoomName(name); err != nil {
+		s.httpError(w, r, c.Subject, signaling.AsError(err))
+		return
+	}
+	a := signaling.Message{Type: typ, Room: name, User: c.Subject, Role: c.Role, Name: u.Name}
+	res, e := s.roomRequest(r.Context(), c.TeamID(), a)
+	if e == nil {
+		e = res.Error
+	}
+	if e != nil {
+		s.httpError(w, r, c.Subject, e)
+		return
+	}
+	if res.Room == nil {
+		rec, _, found, err := s.readRoom(r.Context(), c.TeamID(), name)
+		if err != nil || !found {
+			s.httpError(w, r, c.Subject, signaling.Errorf(signaling.UnknownError, "could not read room %s: %v", name,
+				err))
+			return
+		}
+		v := rec.view()
+		res.Room = &v
+	}
+	writeJSON(w, http.StatusOK, res.Room)
+}
+
+// pause waits for d, or for ctx to end (false).
+func pause(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
