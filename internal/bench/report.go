@@ -98,6 +98,7 @@ type Results struct {
 	Setup    *SetupResult
 	Capacity *CapacityResult
 	Cluster  *ClusterResult
+	Rooms    *RoomsResult
 	Micro    []Micro
 	Allocs   []AllocFigure
 	// How late the microphone's processing gives audio back, at 20 ms and
