@@ -261,6 +261,16 @@ func write(root, out string, res *bench.Results, logf func(string, ...any)) erro
 	if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
 		return err
 	}
+	res.RoomsPlot = ""
+	if res.Rooms != nil && len(res.Rooms.Runs) > 0 {
+		name := bench.RoomsPlotName(out)
+		if err := res.Rooms.WritePlot(filepath.Join(filepath.Dir(out), name)); err != nil {
+			logf("rooms plot: %v", err)
+			res.Problems = append(res.Problems, fmt.Sprintf("rooms plot: %v", err))
+		} else {
+			res.RoomsPlot = name
+		}
+	}
 	f, err := os.Create(out)
 	if err != nil {
 		return err

@@ -26,7 +26,8 @@ const RoomQuietBelow = 0.01
 // serve` of its own, Speakers of them speaking at once.
 type RoomRun struct {
 	Size, Speakers int
-	Window         time.Duration
+	// Settle is how long the room ran, everyone in, before the window.
+	Settle, Window time.Duration
 	// Streams is how many streams the server forwards: each speaker's to
 	// everyone else.
 	Streams int
@@ -131,7 +132,7 @@ func measureRoom(ctx context.Context, e *Env, n int, settle, window time.Duratio
 	if _, err := api.CreateRoom(ctx, signaling.RoomRequest{Name: cfg.Room}); err != nil {
 		return nil, fmt.Errorf("bench: create room %s: %w", cfg.Room, err)
 	}
-	run := &RoomRun{Size: n, Speakers: cfg.Speakers, Window: window, Streams: cfg.Speakers * (n - 1)}
+	run := &RoomRun{Size: n, Speakers: cfg.Speakers, Settle: settle, Window: window, Streams: cfg.Speakers * (n - 1)}
 	run.Expected = run.Streams * int(window/(20*time.Millisecond))
 	if run.IdleRSS, _, err = Memory(srv.Pid()); err != nil {
 		return nil, err

@@ -240,9 +240,16 @@ func roomFrames(tones []float64) (frames [][][]byte, silence []byte, err error) 
 		}
 		frames = append(frames, fs)
 	}
-	clear(pcm)
-	if silence, err = encode(); err != nil {
+	// Silence from an encoder of its own, once it has settled: the first
+	// encoder's next frame would still carry the end of the last tone.
+	if enc, err = opus.NewEncoder(SampleRate, 1, opus.AppVoIP); err != nil {
 		return nil, nil, err
+	}
+	clear(pcm)
+	for range 5 {
+		if silence, err = encode(); err != nil {
+			return nil, nil, err
+		}
 	}
 	return frames, silence, nil
 }
