@@ -90,7 +90,7 @@ func TestLatencyShort(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer rig.Close()
-	for _, c := range []Contender{Contenders[0], Contenders[3]} {
+	for _, c := range []Contender{Contenders[0], Contenders[3], Contenders[4]} {
 		t.Run(c.Name, func(t *testing.T) {
 			if c.Client == "baresip" {
 				if err := HaveBaresip(); err != nil {

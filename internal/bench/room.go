@@ -53,7 +53,10 @@ type RoomRun struct {
 	// Packets received over the window on every participant's slots, and
 	// how many the forwarded streams would carry in that time.
 	Received, Expected int
-	Peers              []RoomPeerReport
+	// Load is the machine's 1-minute load average at the end of the window
+	// (2 cores: above 2, something else was running).
+	Load  float64
+	Peers []RoomPeerReport
 }
 
 // StreamCPU is the server's CPU per forwarded stream, share of a core.
@@ -188,6 +191,7 @@ func measureRoom(ctx context.Context, e *Env, n int, settle, window time.Duratio
 			if run.RSS, run.PeakRSS, err = Memory(srv.Pid()); err != nil {
 				return nil, err
 			}
+			run.Load = LoadAverage()
 		case "result":
 			var reports []RoomPeerReport
 			if err := json.Unmarshal([]byte(rest), &reports); err != nil {

@@ -21,7 +21,7 @@ import (
 // (above 0.2 of full scale: it is sent at 0.25) and to none of the others
 // (under RoomQuietBelow); the silence decodes to none.
 func TestRoomFrames(t *testing.T) {
-	frames, silence, err := roomFrames(RoomTones)
+	frames, silence, err := roomFrames(RoomTones, roomToneAmp)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -109,7 +109,7 @@ func runRoomPeers(ctx context.Context, c RoomPeersConfig, say func(string, ...an
 	if c.Patience == 0 {
 		c.Patience = 5 * time.Second
 	}
-	frames, silence, err := roomFrames(RoomTones)
+	frames, silence, err := roomFrames(RoomTones, roomToneAmp)
 	if err != nil {
 		return err
 	}
@@ -141,7 +141,7 @@ func runRoomPeers(ctx context.Context, c RoomPeersConfig, say func(string, ...an
 	sctx, stopSending := context.WithCancel(ctx)
 	add := make(chan *roomPeer)
 	sent := make(chan struct{})
-	go func() { defer close(sent); sendRoom(sctx, add, frames, silence) }()
+	go func() { defer close(sent); sendRoom(sctx, add, frames, silence, roomToneLevel) }()
 	defer func() { stopSending(); <-sent }()
 
 	for i, p := range peers {
@@ -209,9 +209,9 @@ func runRoomPeers(ctx context.Context, c RoomPeersConfig, say func(string, ...an
 	return nil
 }
 
-// roomFrames encodes a second of each tone as 20 ms Opus frames, and one
-// frame of silence.
-func roomFrames(tones []float64) (frames [][][]byte, silence []byte, err error) {
+// roomFrames encodes a second of each tone, of peak amplitude amp (full
+// scale 1), as 20 ms Opus frames, and one frame of silence.
+func roomFrames(tones []float64, amp float64) (frames [][][]byte, silence []byte, err error) {
 	enc, err := opus.NewEncoder(SampleRate, 1, opus.AppVoIP)
 	if err != nil {
 		return nil, nil, err
@@ -230,7 +230,7 @@ func roomFrames(tones []float64) (frames [][][]byte, silence []byte, err error) 
 		for k := range SampleRate / roomFrame {
 			for i := range pcm {
 				x := float64(k*roomFrame+i) / SampleRate
-				pcm[i] = int16(math.Round(roomToneAmp * 32767 * math.Sin(2*math.Pi*hz*x)))
+				pcm[i] = int16(math.Round(amp * 32767 * math.Sin(2*math.Pi*hz*x)))
 			}
 			f, err := encode()
 			if err != nil {
@@ -490,16 +490,20 @@ func (p *roomPeer) close() {
 	_ = p.sig.Close()
 }
 
+// sender is a peer's packets.
+type sender struct {
+	p   *roomPeer
+	pkt rtp.Packet
+}
+
 // sendRoom sends, every 20 ms, a packet of every peer handed on add: the
-// next frame of its tone with the tone's level, or silence marked 127.
-func sendRoom(ctx context.Context, add <-chan *roomPeer, frames [][][]byte, silence []byte) {
-	type sender struct {
-		p   *roomPeer
-		pkt rtp.Packet
-	}
+// next frame of its tone marked level (the tones' RFC 6464 level), or
+// silence marked 127.
+func sendRoom(ctx context.Context, add <-chan *roomPeer, frames [][][]byte, silence []byte, level byte) {
 	var all []*sender
 	tick := time.NewTicker(20 * time.Millisecond)
 	defer tick.Stop()
+	start := time.Now()
 	for n := 0; ; {
 		select {
 		case <-ctx.Done():
@@ -512,20 +516,84 @@ func sendRoom(ctx context.Context, add <-chan *roomPeer, frames [][][]byte, sile
 			continue
 		case <-tick.C:
 		}
-		for _, s := range all {
-			level := byte(127)
-			s.pkt.Payload = silence
-			if t := s.p.tone; t > 0 {
-				fs := frames[t-1]
-				s.pkt.Payload = fs[n%len(fs)]
-				level = 0x80 | roomToneLevel
-			}
-			s.pkt.Extension, s.pkt.Extensions = false, nil
-			_ = s.pkt.SetExtension(s.p.extID, []byte{level})
-			_ = s.p.mic.WriteRTP(&s.pkt) // a peer going away: its results tell
-			s.pkt.SequenceNumber++
-			s.pkt.Timestamp += roomFrame
+		// Frames go by the clock: a tick the machine's load delayed or
+		// dropped is made up (up to 100 ms of them; beyond, they are lost,
+		// as a real sender's would be).
+		due := int(time.Since(start) / (20 * time.Millisecond))
+		n = max(n, due-5)
+		for ; n < due; n++ {
+			sendFrame(all, n, frames, silence, level)
 		}
-		n++
+	}
+}
+
+// sendFrame sends frame n of every peer.
+func sendFrame(all []*sender, n int, frames [][][]byte, silence []byte, level byte) {
+	for _, s := range all {
+		mark := byte(127)
+		s.pkt.Payload = silence
+		if t := s.p.tone; t > 0 {
+			fs := frames[t-1]
+			s.pkt.Payload = fs[n%len(fs)]
+			mark = 0x80 | level
+		}
+		s.pkt.Extension, s.pkt.Extensions = false, nil
+		_ = s.pkt.SetExtension(s.p.extID, []byte{mark})
+		_ = s.p.mic.WriteRTP(&s.pkt) // a peer going away: its results tell
+		s.pkt.SequenceNumber++
+		s.pkt.Timestamp += roomFrame
+	}
+}
+
+// ToneSpeakers are harness participants of a room who speak tones until
+// stopped: the other speakers a room's real clients hear.
+type ToneSpeakers struct {
+	peers []*roomPeer
+	stop  context.CancelFunc
+	sent  chan struct{}
+}
+
+// StartToneSpeakers joins users (with their tokens) to room on server,
+// each speaking one of RoomTones in turn at peak amplitude amp (full scale
+// 1), its packets marked with that level.
+func StartToneSpeakers(ctx context.Context, server, room string, users, tokens []string,
+	amp float64) (*ToneSpeakers, error) {
+	frames, silence, err := roomFrames(RoomTones, amp)
+	if err != nil {
+		return nil, err
+	}
+	api, err := roomPeerAPI()
+	if err != nil {
+		return nil, err
+	}
+	sctx, stop := context.WithCancel(context.Background())
+	s := &ToneSpeakers{stop: stop, sent: make(chan struct{})}
+	add := make(chan *roomPeer)
+	level := byte(math.Round(-20 * math.Log10(amp/math.Sqrt2))) // the tone's RMS, -dBov
+	go func() { defer close(s.sent); sendRoom(sctx, add, frames, silence, level) }()
+	var phase atomic.Int32
+	for i, u := range users {
+		p, err := dialRoomPeer(ctx, server, u, tokens[i], &phase)
+		if err != nil {
+			s.Stop()
+			return nil, err
+		}
+		s.peers = append(s.peers, p)
+		p.tone = i%len(RoomTones) + 1
+		if _, err := p.join(ctx, api, room); err != nil {
+			s.Stop()
+			return nil, fmt.Errorf("bench: %s joins %s: %w", u, room, err)
+		}
+		add <- p
+	}
+	return s, nil
+}
+
+// Stop stops the speakers: they leave the room as their connections close.
+func (s *ToneSpeakers) Stop() {
+	s.stop()
+	<-s.sent
+	for _, p := range s.peers {
+		p.close()
 	}
 }

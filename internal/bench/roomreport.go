@@ -25,12 +25,7 @@ func (r *Results) roomTargets() []Target {
 		"(issue 17)", roomGoalSize)
 	goalCPU := "the server's CPU for that room ≤ a quarter of a core, and per forwarded stream"
 	goalJoin := fmt.Sprintf("room join to first audio heard p95 ≤ %s", fms(roomGoalJoin))
-	notYet := "not measured yet: needs real `parley join` processes on PulseAudio in the latency rig"
-	ts := []Target{{Goal: goalHear}, {Goal: goalCPU}, {Goal: goalJoin},
-		{Goal: fmt.Sprintf("mouth-to-ear in a room ≤ %s above the 1:1 figure of the same run", fms(roomGoalExtra)),
-			Measured: notYet},
-		{Goal: fmt.Sprintf("a participant's client CPU with three speakers ≤ %.1f× its 1:1 figure", roomGoalClient),
-			Measured: notYet}}
+	ts := []Target{{Goal: goalHear}, {Goal: goalCPU}, {Goal: goalJoin}, r.roomLatencyTarget(), r.roomClientTarget()}
 	if r.Rooms == nil {
 		return ts
 	}
@@ -99,6 +94,55 @@ func (r *Results) roomTargets() []Target {
 	return ts
 }
 
+// roomLatencyTarget compares mouth-to-ear in a room with 1:1, both parley
+// with its defaults in the same run.
+func (r *Results) roomLatencyTarget() Target {
+	t := Target{Goal: fmt.Sprintf("mouth-to-ear in a room ≤ %s above the 1:1 figure of the same run (p50)",
+		fms(roomGoalExtra)), Measured: roomNotYet}
+	p, room := r.contender("parley"), r.contender(RoomContender)
+	if p == nil || room == nil {
+		return t
+	}
+	extra := room.Latency.P50 - p.Latency.P50
+	t.Known = true
+	t.Measured = fmt.Sprintf("in a room %s, 1:1 %s: %+.1f ms", fms2(room.Latency.P50), fms2(p.Latency.P50),
+		float64(extra)/float64(time.Millisecond))
+	if room.Missed > 0 {
+		t.Measured += fmt.Sprintf(" (%d of %d chirps missed in the room)", room.Missed, room.Missed+room.Latency.N)
+	}
+	t.Met = extra <= roomGoalExtra
+	if !t.Met {
+		t.By = fms2(extra-roomGoalExtra) + " over"
+	}
+	return t
+}
+
+// roomClientTarget compares a listener's CPU in a room, hearing three
+// speakers, with the listening side of a 1:1 call.
+func (r *Results) roomClientTarget() Target {
+	t := Target{Goal: fmt.Sprintf("a participant's client CPU with three speakers ≤ %.1f× its 1:1 figure",
+		roomGoalClient), Measured: roomNotYet}
+	p, room := r.contender("parley"), r.contender(RoomContender)
+	if p == nil || room == nil || p.CPUB == 0 {
+		return t
+	}
+	ratio := room.CPUB / p.CPUB
+	t.Known = true
+	t.Measured = fmt.Sprintf("listening to three speakers %s, 1:1 listening %s: %.2f×; the room's speaker %s "+
+		"(hearing two), 1:1 %s", pct(room.CPUB), pct(p.CPUB), ratio, pct(room.CPUA), pct(p.CPUA))
+	t.Met = ratio <= roomGoalClient
+	if !t.Met {
+		t.By = fmt.Sprintf("%.2f× (%.1f points over %.1f×)", ratio, 100*(room.CPUB-roomGoalClient*p.CPUB),
+			roomGoalClient)
+	}
+	return t
+}
+
+const roomNotYet = "not measured yet: the latency set-up \"" + RoomContender + "\" did not run"
+
+// RoomContender is the latency set-up of parley in a room.
+const RoomContender = "parley, in a room"
+
 func pct2(v float64) string { return fmt.Sprintf("%.2f %%", 100*v) }
 
 func (r *Results) writeRooms(f func(string, ...any)) {
@@ -126,14 +170,17 @@ func (r *Results) writeRooms(f func(string, ...any)) {
 	f("while every participant keeps what arrives on its slots; after the window each participant's slots are " +
 		"decoded (libopus) and each tone looked for by Goertzel: ")
 	f("heard above %.2f of full scale (the sent tone is 0.25), a speaker's own tone must be under %.2f. "+
-		"\"Streams\" are the streams the server forwards: each speaker's to everyone else.\n\n",
+		"\"Streams\" are the streams the server forwards: each speaker's to everyone else; \"packets arrived\" counts "+
+		"what every participant received over the window against what those streams carry in that time (a shortfall "+
+		"the same for everyone is the senders', whose ticks a loaded machine delays); \"load\" is the 1-minute load "+
+		"average at the end of the window (2 cores: above 2, other work shared them).\n\n",
 		RoomHeardAbove, RoomQuietBelow)
 	if r.RoomsPlot != "" {
 		f("![server CPU and memory by room size](%s)\n\n", r.RoomsPlot)
 	}
 	f("| participants | streams | server CPU | per stream | server RSS: idle → in the room (peak) | join → first " +
 		"audio p50 / p95 / max | listeners who heard all | speakers who heard the others | packets arrived | " +
-		"harness peers' CPU |\n|---|---|---|---|---|---|---|---|---|---|\n")
+		"harness peers' CPU | load |\n|---|---|---|---|---|---|---|---|---|---|---|\n")
 	for _, run := range runs {
 		peers := "–"
 		if run.PeersCPU > 0 {
@@ -146,10 +193,10 @@ func (r *Results) writeRooms(f func(string, ...any)) {
 		if run.Missed > 0 {
 			joins += fmt.Sprintf(" (%d heard nothing)", run.Missed)
 		}
-		f("| %d | %d | %s | %s | %.1f → %.1f MB (%.1f MB) | %s | %d of %d | %d of %d | %d of %d | %s |\n",
+		f("| %d | %d | %s | %s | %.1f → %.1f MB (%.1f MB) | %s | %d of %d | %d of %d | %d of %d | %s | %.1f |\n",
 			run.Size, run.Streams, pct(run.ServerCPU), pct2(run.StreamCPU()), mb(run.IdleRSS), mb(run.RSS),
 			mb(run.PeakRSS), joins, run.ListenersHeard, run.Listeners, run.SpeakersHeard, run.Speakers, run.Received,
-			run.Expected, peers)
+			run.Expected, peers, run.Load)
 	}
 	f("\n")
 	if len(runs) >= 2 {

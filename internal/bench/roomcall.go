@@ -1,0 +1,89 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/parley-voice/parley/internal/pulsetest"
+	"github.com/parley-voice/parley/signaling"
+)
+
+// roomCallAmp is the peak amplitude of the tones of the harness speakers
+// in a room call: -33 dBov RMS, loud enough to be forwarded (the server
+// takes speakers from -60 dBov up) and quiet enough beside the chirps
+// (0.25 to 0.5) to leave their cross-correlation alone.
+const roomCallAmp = 0.03
+
+// startRoom runs a room as a call: B (`parley join`, listening) joins a
+// room of its own, then A (`parley join`, the chirps' microphone), then two
+// harness speakers with quiet tones, so that B hears three speakers, as
+// many as a room forwards. It returns once A and B are in.
+func startRoom(ctx context.Context, e *Env, rig *Rig, c Contender, dir string) (*callPair, error) {
+	users := []string{"roomcall-a", "roomcall-b", "roomcall-c", "roomcall-d"}
+	tokens := make([]string, len(users))
+	for i, u := range users {
+		var err error
+		if tokens[i], err = e.Server.Token(ctx, nil, u); err != nil {
+			return nil, err
+		}
+	}
+	room := "latency-" + strconv.FormatInt(time.Now().UnixNano(), 36)
+	api := signaling.API{Server: e.Server.URL, Token: func(context.Context) (string, error) { return tokens[0], nil }}
+	if _, err := api.CreateRoom(ctx, signaling.RoomRequest{Name: room}); err != nil {
+		return nil, fmt.Errorf("bench: create room %s: %w", room, err)
+	}
+	env := func(who, token string) []string {
+		return []string{
+			"PARLEY_SERVER=" + e.Server.URL, "PARLEY_TOKEN=" + token,
+			"PARLEY_CONFIG=" + filepath.Join(dir, "none.json"),
+			"XDG_STATE_HOME=" + filepath.Join(dir, who), "XDG_DATA_HOME=" + filepath.Join(dir, who),
+		}
+	}
+	pair := &callPair{}
+	var speakers *ToneSpeakers
+	pair.stop = func() {
+		if speakers != nil {
+			speakers.Stop()
+		}
+		if pair.a != nil {
+			pair.a.Stop(syscall.SIGINT) // leaves
+		}
+		if pair.b != nil {
+			pair.b.Stop(syscall.SIGINT)
+		}
+	}
+	fail := func(err error) (*callPair, error) {
+		pair.stop()
+		return nil, err
+	}
+	const wait = 30 * time.Second
+	b, err := StartProc(roomListener, dir, append(env("b", tokens[1]), PulseEnv(pulsetest.Monitor(rig.BMic),
+		rig.BSpk)...), e.client(), append([]string{"join", room, "--json"}, c.Args...)...)
+	if err != nil {
+		return fail(err)
+	}
+	pair.b = b
+	if err := b.WaitEvent(ctx, wait, map[string]string{"event": "joined"}); err != nil {
+		return fail(err)
+	}
+	a, err := StartProc("parley-join-a", dir, append(env("a", tokens[0]), PulseEnv(rig.AMicSource, rig.ASpk)...),
+		e.client(), append([]string{"join", room, "--json"}, c.Args...)...)
+	if err != nil {
+		return fail(err)
+	}
+	pair.a = a
+	if err := a.WaitEvent(ctx, wait, map[string]string{"event": "joined"}); err != nil {
+		return fail(err)
+	}
+	if speakers, err = StartToneSpeakers(ctx, e.Server.URL, room, users[2:], tokens[2:], roomCallAmp); err != nil {
+		return fail(err)
+	}
+	return pair, nil
+}
+
+// roomListener is the name of B's process in a room call.
+const roomListener = "parley-join-b"
