@@ -65,9 +65,10 @@ var Contenders = []Contender{
 		"--agc", "off"},
 		About: "20 ms frames, echo cancellation, noise suppression and gain control off: like for like with baresip, " +
 			"which runs none"},
-	{Name: RoomContender, Client: "room",
-		About: "the defaults, A and B `parley join` in a room of four on the same server, which forwards A's packets " +
-			"to B; two harness peers speak quiet tones, so that B hears three speakers"},
+	{Name: RoomContender, Client: "room", Args: []string{"--aec", "off", "--noise-suppression", "off", "--agc", "off"},
+		About: "as \"no processing\", A and B `parley join` in a room of four on the same server, which forwards A's " +
+			"packets to B; two harness peers speak quiet tones, so that B hears three speakers, and a quiet tone " +
+			"under the chirps keeps A a speaker for the server (processing off: noise suppression would take it away)"},
 	{Name: "baresip", Client: "baresip", Jitter: "5-10",
 		About: "Opus, 20 ms packets, its default jitter buffer (jitter_buffer_delay 5-10)"},
 	{Name: "baresip jb 1-3", Client: "baresip", Jitter: "1-3",

@@ -8,8 +8,20 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/parley-voice/parley/internal/audiotest"
 	"github.com/parley-voice/parley/internal/pulsetest"
 	"github.com/parley-voice/parley/signaling"
+)
+
+// roomBedHz and roomBedAmp are the tone under the chirps in A's
+// microphone in a room call: 200 Hz (under the chirps' sweeps), -43 dBov
+// RMS, under the chirps' onset level. It keeps A speaking for the server:
+// a speaker takes a slot once about 100 ms of its packets are louder than
+// -60 dBov, so that a chirp of 50 to 90 ms after a quiet spell over 600 ms
+// would find none and be dropped (speech goes on for longer).
+const (
+	roomBedHz  = 200
+	roomBedAmp = 0.01
 )
 
 // roomCallAmp is the peak amplitude of the tones of the harness speakers
@@ -19,9 +31,10 @@ import (
 const roomCallAmp = 0.03
 
 // startRoom runs a room as a call: B (`parley join`, listening) joins a
-// room of its own, then A (`parley join`, the chirps' microphone), then two
-// harness speakers with quiet tones, so that B hears three speakers, as
-// many as a room forwards. It returns once A and B are in.
+// room of its own, then A (`parley join`, the chirps' microphone, which
+// hears a quiet tone all along: roomBedHz), then two harness speakers with
+// quiet tones, so that B hears three speakers, as many as a room forwards.
+// It returns once A and B are in.
 func startRoom(ctx context.Context, e *Env, rig *Rig, c Contender, dir string) (*callPair, error) {
 	users := []string{"roomcall-a", "roomcall-b", "roomcall-c", "roomcall-d"}
 	tokens := make([]string, len(users))
@@ -45,7 +58,16 @@ func startRoom(ctx context.Context, e *Env, rig *Rig, c Contender, dir string) (
 	}
 	pair := &callPair{}
 	var speakers *ToneSpeakers
+	bedCtx, stopBed := context.WithCancel(ctx)
+	bed := make(chan struct{})
+	go func() {
+		defer close(bed)
+		// Longer than any call; stopped with it.
+		_ = rig.Play(bedCtx, rig.AMic, audiotest.Tone(roomBedHz, roomBedAmp, 600*SampleRate))
+	}()
 	pair.stop = func() {
+		stopBed()
+		<-bed
 		if speakers != nil {
 			speakers.Stop()
 		}

@@ -97,9 +97,9 @@ func (r *Results) roomTargets() []Target {
 // roomLatencyTarget compares mouth-to-ear in a room with 1:1, both parley
 // with its defaults in the same run.
 func (r *Results) roomLatencyTarget() Target {
-	t := Target{Goal: fmt.Sprintf("mouth-to-ear in a room ≤ %s above the 1:1 figure of the same run (p50)",
-		fms(roomGoalExtra)), Measured: roomNotYet}
-	p, room := r.contender("parley"), r.contender(RoomContender)
+	t := Target{Goal: fmt.Sprintf("mouth-to-ear in a room ≤ %s above the 1:1 figure of the same run (p50, both "+
+		"without microphone processing)", fms(roomGoalExtra)), Measured: roomNotYet}
+	p, room := r.contender(roomBaseline), r.contender(RoomContender)
 	if p == nil || room == nil {
 		return t
 	}
@@ -120,9 +120,9 @@ func (r *Results) roomLatencyTarget() Target {
 // roomClientTarget compares a listener's CPU in a room, hearing three
 // speakers, with the listening side of a 1:1 call.
 func (r *Results) roomClientTarget() Target {
-	t := Target{Goal: fmt.Sprintf("a participant's client CPU with three speakers ≤ %.1f× its 1:1 figure",
-		roomGoalClient), Measured: roomNotYet}
-	p, room := r.contender("parley"), r.contender(RoomContender)
+	t := Target{Goal: fmt.Sprintf("a participant's client CPU with three speakers ≤ %.1f× its 1:1 figure (listening "+
+		"sides, both without microphone processing)", roomGoalClient), Measured: roomNotYet}
+	p, room := r.contender(roomBaseline), r.contender(RoomContender)
 	if p == nil || room == nil || p.CPUB == 0 {
 		return t
 	}
@@ -140,8 +140,13 @@ func (r *Results) roomClientTarget() Target {
 
 const roomNotYet = "not measured yet: the latency set-up \"" + RoomContender + "\" did not run"
 
-// RoomContender is the latency set-up of parley in a room.
-const RoomContender = "parley, in a room"
+// RoomContender is the latency set-up of parley in a room, and
+// roomBaseline the 1:1 set-up it compares with: the same flags (no
+// microphone processing: see Contenders).
+const (
+	RoomContender = "parley, in a room"
+	roomBaseline  = "parley, no processing"
+)
 
 func pct2(v float64) string { return fmt.Sprintf("%.2f %%", 100*v) }
 
