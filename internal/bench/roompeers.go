@@ -409,7 +409,10 @@ func (p *roomPeer) record(tr *webrtc.TrackRemote) {
 	hand := func() {
 		if !handed {
 			handed = true
-			p.recs <- rec
+			select {
+			case p.recs <- rec:
+			default: // more slots than the layout has: not this peer's to keep
+			}
 		}
 	}
 	defer hand()

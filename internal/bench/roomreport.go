@@ -265,7 +265,8 @@ func (r *RoomsResult) WritePlot(path string) error {
 		growth(s, panel{x0: 650, x1: 1120, y0: panelTop, y1: 350, xmax: xmax, ymax: rssMax},
 			"The server's memory", "MB", r.Runs, []series{
 				{name: "RSS in the room", color: rgb{44, 160, 44}, y: func(run RoomRun) float64 { return mb(run.RSS) }},
-				{name: "peak RSS", color: rgb{255, 127, 14}, y: func(run RoomRun) float64 { return mb(run.PeakRSS) }},
+				{name: "peak RSS", color: rgb{255, 127, 14}, dashed: true,
+					y: func(run RoomRun) float64 { return mb(run.PeakRSS) }},
 				{name: "RSS before the room", color: rgb{127, 127, 127}, dashed: true,
 					y: func(run RoomRun) float64 { return mb(run.IdleRSS) }},
 			})
