@@ -49,7 +49,7 @@ func TestReport(t *testing.T) {
 	doc := b.String()
 	for _, want := range []string{"## Targets (issue 7; rooms: issue 17)", "## Mouth-to-ear latency",
 		"## CPU and memory", "## Call setup", "## Server capacity", "## Rooms", "## Go micro-benchmarks",
-		"## Why the misses", "![latency distributions](plot.svg)",
+		"## Why the misses", "![latency distributions](plot.svg)", "**Mouth-to-ear in a room**",
 		"baresip jb 1-3", "**missed**", "**met**"} {
 		if !strings.Contains(doc, want) {
 			t.Errorf("report lacks %q", want)

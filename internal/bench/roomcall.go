@@ -2,8 +2,10 @@ package bench
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"syscall"
 	"time"
@@ -34,7 +36,7 @@ const roomCallAmp = 0.03
 // room of its own, then A (`parley join`, the chirps' microphone, which
 // hears a quiet tone all along: roomBedHz), then two harness speakers with
 // quiet tones, so that B hears three speakers, as many as a room forwards.
-// It returns once A and B are in.
+// It returns once B is told it hears A.
 func startRoom(ctx context.Context, e *Env, rig *Rig, c Contender, dir string) (*callPair, error) {
 	users := []string{"roomcall-a", "roomcall-b", "roomcall-c", "roomcall-d"}
 	tokens := make([]string, len(users))
@@ -102,6 +104,16 @@ func startRoom(ctx context.Context, e *Env, rig *Rig, c Contender, dir string) (
 		return fail(err)
 	}
 	if speakers, err = StartToneSpeakers(ctx, e.Server.URL, room, users[2:], tokens[2:], roomCallAmp); err != nil {
+		return fail(err)
+	}
+	// In once B is told it hears A.
+	if _, err := b.WaitLine(ctx, wait, "B hearing A", func(l string) bool {
+		var ev struct {
+			Event string   `json:"event"`
+			Slots []string `json:"slots"`
+		}
+		return json.Unmarshal([]byte(l), &ev) == nil && ev.Event == "speaking" && slices.Contains(ev.Slots, users[0])
+	}); err != nil {
 		return fail(err)
 	}
 	return pair, nil
