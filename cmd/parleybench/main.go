@@ -29,6 +29,8 @@ func main() {
 			os.Exit(devloop(os.Args[2:]))
 		case "idle":
 			os.Exit(idle(os.Args[2:]))
+		case "roompeers":
+			os.Exit(roomPeers(os.Args[2:]))
 		}
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -52,13 +54,15 @@ type options struct {
 	microCount                 int
 	contenders                 string
 	results                    string
+	roomSizes                  string
+	roomWindow                 time.Duration
 }
 
 func run(ctx context.Context) error {
 	var o options
 	flag.StringVar(&o.out, "out", "docs/BENCHMARKS.md", "the report to write; the plot goes beside it")
 	flag.StringVar(&o.work, "work", "", "work directory, kept afterwards (default: a temporary one, removed)")
-	flag.StringVar(&o.only, "only", "latency,setup,capacity,cluster,micro", "which measurements to run, "+
+	flag.StringVar(&o.only, "only", "latency,setup,capacity,cluster,rooms,micro", "which measurements to run, "+
 		"comma-separated")
 	flag.IntVar(&o.rounds, "rounds", 3, "calls per latency set-up (the set-ups take turns)")
 	flag.DurationVar(&o.chirps, "chirps", 20*time.Second, "how long each latency call plays chirps (CPU is measured "+
@@ -68,6 +72,10 @@ func run(ctx context.Context) error {
 	flag.IntVar(&o.loadedCalls, "loaded-calls", 200, "calls placed while the idle connections stay up")
 	flag.IntVar(&o.clusterCalls, "cluster-calls", 2000, "calls of each configuration of the several-nodes run")
 	flag.IntVar(&o.clusterPairs, "cluster-pairs", 8, "caller and callee pairs placing them at once")
+	flag.StringVar(&o.roomSizes, "room-sizes", "5,10,25,50", "participants of the rooms measured, comma-separated "+
+		"(three of them speak; the largest room's figures are judged against the targets)")
+	flag.DurationVar(&o.roomWindow, "room-window", 20*time.Second, "how long each room's server CPU is measured "+
+		"(and its participants record)")
 	flag.IntVar(&o.microCount, "micro-count", 5, "runs of each Go micro-benchmark")
 	flag.StringVar(&o.contenders, "contenders", "", "a regular expression: only the latency set-ups whose names match")
 	flag.StringVar(&o.results, "results", "", "write the report from this results.json of an earlier run (in its "+
@@ -192,6 +200,18 @@ func run(ctx context.Context) error {
 		}
 		res.Cluster = c
 	}
+	if want["rooms"] {
+		sizes, err := bench.ParseRoomSizes(o.roomSizes)
+		if err != nil {
+			return err
+		}
+		logf("rooms: %v participants", sizes)
+		r, err := bench.MeasureRooms(ctx, e, sizes, 3*time.Second, o.roomWindow)
+		if err != nil {
+			problem("rooms: %v", err)
+		}
+		res.Rooms = r
+	}
 	if want["micro"] {
 		logf("Go micro-benchmarks")
 		m, err := bench.RunMicro(ctx, root, o.microCount)
@@ -240,6 +260,16 @@ func write(root, out string, res *bench.Results, logf func(string, ...any)) erro
 	}
 	if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
 		return err
+	}
+	res.RoomsPlot = ""
+	if res.Rooms != nil && len(res.Rooms.Runs) > 0 {
+		name := bench.RoomsPlotName(out)
+		if err := res.Rooms.WritePlot(filepath.Join(filepath.Dir(out), name)); err != nil {
+			logf("rooms plot: %v", err)
+			res.Problems = append(res.Problems, fmt.Sprintf("rooms plot: %v", err))
+		} else {
+			res.RoomsPlot = name
+		}
 	}
 	f, err := os.Create(out)
 	if err != nil {
@@ -335,6 +365,33 @@ func allocs(ctx context.Context, root string) ([]bench.AllocFigure, error) {
 		return figs, fmt.Errorf("%w: %s", err, out)
 	}
 	return figs, nil
+}
+
+// roomPeers is the hidden sub-command that runs the participants of a
+// room for the rooms measurement.
+func roomPeers(args []string) int {
+	fs := flag.NewFlagSet("roompeers", flag.ContinueOnError)
+	config := fs.String("config", "", "a JSON file of bench.RoomPeersConfig")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	b, err := os.ReadFile(*config)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "roompeers: %v\n", err)
+		return 1
+	}
+	var c bench.RoomPeersConfig
+	if err := json.Unmarshal(b, &c); err != nil {
+		fmt.Fprintf(os.Stderr, "roompeers: %s: %v\n", *config, err)
+		return 1
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := bench.RunRoomPeers(ctx, c, os.Stdout); err != nil && ctx.Err() == nil {
+		fmt.Fprintf(os.Stderr, "roompeers: %v\n", err)
+		return 1
+	}
+	return 0
 }
 
 // devloop is the hidden sub-command the device floors run as.

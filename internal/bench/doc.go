@@ -21,6 +21,14 @@
 //     setup under that load.
 //   - Several nodes (MeasureCluster): call routing on one node and on
 //     three nodes of a nats-server.
+//   - Rooms (MeasureRooms): rooms of 5 to 50 participants on a `parley
+//     serve` each, the participants Pion peers of the harness in a helper
+//     process (RunRoomPeers), three of them speaking tones as pre-encoded
+//     Opus with their RFC 6464 level: the server's CPU and memory by size,
+//     join to first audio, and which tones each participant's slots
+//     carried. Mouth-to-ear in a room is a latency set-up of its own
+//     ("parley, in a room": two `parley join` on the rig, two harness
+//     speakers beside them).
 //   - Go micro-benchmarks of the media path (RunMicro), and the media
 //     path's allocations per frame.
 //

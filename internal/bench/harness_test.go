@@ -90,7 +90,7 @@ func TestLatencyShort(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer rig.Close()
-	for _, c := range []Contender{Contenders[0], Contenders[3]} {
+	for _, c := range []Contender{Contenders[0], Contenders[3], Contenders[4]} {
 		t.Run(c.Name, func(t *testing.T) {
 			if c.Client == "baresip" {
 				if err := HaveBaresip(); err != nil {
@@ -163,4 +163,35 @@ func TestCapacityShort(t *testing.T) {
 		t.Errorf("%d of %d connected, %d bytes each, idle CPU %.3f: not sane", r.Connected, n, r.PerConn, r.IdleCPU)
 	}
 	checkSetup(t, r.Setup, 2)
+}
+
+// TestRoomsShort: rooms of 3 and 6 harness peers (three speaking) on
+// `parley serve`, their participants in this process, briefly: every
+// participant hears every speaker but itself, every join after the first
+// hears audio, and the server's figures are a room's.
+func TestRoomsShort(t *testing.T) {
+	e := newEnv(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	r, err := MeasureRooms(ctx, e, []int{3, 6}, time.Second, 2*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, run := range r.Runs {
+		if run.ListenersHeard != run.Listeners || run.SpeakersHeard != run.Speakers || run.Speakers != 3 {
+			t.Errorf("room of %d: %d of %d listeners and %d of %d speakers heard the others: %+v", run.Size,
+				run.ListenersHeard, run.Listeners, run.SpeakersHeard, run.Speakers, run.Peers)
+		}
+		if run.Joins.N != run.Size-1 || run.Missed != 0 || run.Joins.Max > 10*time.Second {
+			t.Errorf("room of %d: %d joins heard audio (up to %v), %d heard nothing; want %d", run.Size, run.Joins.N,
+				run.Joins.Max, run.Missed, run.Size-1)
+		}
+		if run.ServerCPU <= 0 || run.ServerCPU > 2 || run.RSS < run.IdleRSS/2 || run.Received < run.Expected*8/10 {
+			t.Errorf("room of %d: server CPU %.3f, RSS %d (idle %d), %d of %d packets: not a room's", run.Size,
+				run.ServerCPU, run.RSS, run.IdleRSS, run.Received, run.Expected)
+		}
+	}
+	if r.Largest().Size != 6 {
+		t.Errorf("largest room %d, want 6", r.Largest().Size)
+	}
 }

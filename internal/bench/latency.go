@@ -48,7 +48,7 @@ func (e *Env) client() string {
 // Contender is one client set-up measured on the rig.
 type Contender struct {
 	Name   string   // as the report names it
-	Client string   // "parley" or "baresip"
+	Client string   // "parley", "room" (parley in a room), "baresip" or "devloop"
 	Args   []string // parley: flags for both call and answer
 	Jitter string   // baresip: its jitter_buffer_delay setting, in frames
 	About  string   // what the set-up is, for the report
@@ -65,6 +65,10 @@ var Contenders = []Contender{
 		"--agc", "off"},
 		About: "20 ms frames, echo cancellation, noise suppression and gain control off: like for like with baresip, " +
 			"which runs none"},
+	{Name: RoomContender, Client: "room", Args: []string{"--aec", "off", "--noise-suppression", "off", "--agc", "off"},
+		About: "as \"no processing\", A and B `parley join` in a room of four on the same server, which forwards A's " +
+			"packets to B; two harness peers speak quiet tones, so that B hears three speakers, and a quiet tone " +
+			"under the chirps keeps A a speaker for the server (processing off: noise suppression would take it away)"},
 	{Name: "baresip", Client: "baresip", Jitter: "5-10",
 		About: "Opus, 20 ms packets, its default jitter buffer (jitter_buffer_delay 5-10)"},
 	{Name: "baresip jb 1-3", Client: "baresip", Jitter: "1-3",
@@ -142,6 +146,8 @@ func RunCall(ctx context.Context, e *Env, rig *Rig, c Contender, d time.Duration
 		pair, err = startBaresip(ctx, rig, c, dir)
 	case "devloop":
 		pair, err = startDevLoop(ctx, e, rig, c, dir)
+	case "room":
+		pair, err = startRoom(ctx, e, rig, c, dir)
 	default:
 		err = fmt.Errorf("bench: unknown client %q", c.Client)
 	}
@@ -218,9 +224,13 @@ func RunCall(ctx context.Context, e *Env, rig *Rig, c Contender, d time.Duration
 		return nil, err
 	}
 	r.Events, r.Missed = Delays(left, right, defaultMaxLag)
-	if c.Client == "parley" {
+	switch c.Client {
+	case "parley":
 		pair.stop() // so that the logs are complete
-		r.JitterBuffer, r.Jitter, r.QueueGrowth, r.SpeakerLatency = parleyFigures(dir)
+		r.JitterBuffer, r.Jitter, r.QueueGrowth, r.SpeakerLatency = parleyFigures(dir, "parley-answer")
+	case "room":
+		pair.stop()
+		r.JitterBuffer, r.Jitter, r.QueueGrowth, r.SpeakerLatency = parleyFigures(dir, roomListener)
 	}
 	var ds []time.Duration
 	for _, ev := range r.Events {
@@ -320,12 +330,13 @@ func startDevLoop(ctx context.Context, e *Env, rig *Rig, c Contender, dir string
 	return &callPair{a: p, b: p, stop: func() { p.Stop(syscall.SIGINT) }}, nil
 }
 
-// parleyFigures reads what B (parley answer) reported: the median of its
-// jitter buffer delay from its stats events, and the speaker queue's
-// growth and the speaker's device latency at the end from its log.
-func parleyFigures(dir string) (jb, jitter, growth, speaker time.Duration) {
+// parleyFigures reads what B (the process named b) reported: the median
+// of its jitter buffer delay from its stats events (a call's), and the
+// speaker queue's growth and the speaker's device latency at the end from
+// its log.
+func parleyFigures(dir, b string) (jb, jitter, growth, speaker time.Duration) {
 	var ds, js []time.Duration
-	if b, err := os.ReadFile(filepath.Join(dir, "parley-answer.stdout")); err == nil {
+	if b, err := os.ReadFile(filepath.Join(dir, b+".stdout")); err == nil {
 		for _, l := range strings.Split(string(b), "\n") {
 			var ev struct {
 				Event string  `json:"event"`

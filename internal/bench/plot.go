@@ -305,6 +305,7 @@ func colorOf(c Contender, i int) rgb {
 		"parley":                {31, 119, 180},
 		"parley --low-latency":  {44, 160, 44},
 		"parley, no processing": {23, 190, 207},
+		"parley, in a room":     {148, 103, 189},
 		"baresip":               {214, 39, 40},
 		"baresip jb 1-3":        {255, 127, 14},
 		"baresip, no jb":        {227, 119, 194},

@@ -98,6 +98,7 @@ type Results struct {
 	Setup    *SetupResult
 	Capacity *CapacityResult
 	Cluster  *ClusterResult
+	Rooms    *RoomsResult
 	Micro    []Micro
 	Allocs   []AllocFigure
 	// How late the microphone's processing gives audio back, at 20 ms and
@@ -106,7 +107,10 @@ type Results struct {
 	// Peak RSS of parley commands that make no call: "parley --help"
 	// (the binary alone, client and full builds) and "parley devices"
 	// (PortAudio's start-up).
-	Baseline   []Baseline
+	Baseline []Baseline
+	// RoomsPlot is the rooms plot's path relative to the document, set by
+	// whoever writes them ("": none).
+	RoomsPlot  string   `json:"-"`
 	BinarySize int64    // of the parley binary, bytes
 	ClientSize int64    // of its client build, bytes
 	Problems   []string // what could not be measured, and why
@@ -287,7 +291,7 @@ func (r *Results) Targets() []Target {
 		}
 		add(t)
 	}
-	return ts
+	return append(ts, r.roomTargets()...)
 }
 
 func fms2(d time.Duration) string {
@@ -326,7 +330,7 @@ func (r *Results) WriteMarkdown(w io.Writer, plotFile string) error {
 	}
 	f("\n")
 
-	f("## Targets (issue 7)\n\n| target | measured | |\n|---|---|---|\n")
+	f("## Targets (issue 7; rooms: issue 17)\n\n| target | measured | |\n|---|---|---|\n")
 	for _, t := range r.Targets() {
 		verdict := "not measured"
 		switch {
@@ -344,6 +348,7 @@ func (r *Results) WriteMarkdown(w io.Writer, plotFile string) error {
 	r.writeSetup(f)
 	r.writeCapacity(f)
 	r.writeCluster(f)
+	r.writeRooms(f)
 	r.writeMicro(f)
 	r.writeWhy(f)
 	if len(r.Problems) > 0 {
