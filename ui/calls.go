@@ -65,6 +65,10 @@ func (m *Model) handleEvent(ev call.Event) tea.Cmd {
 		m.roomLevels(ev)
 	case call.RoomFailure:
 		return m.roomFailure(ev)
+	case call.RoomRejoining:
+		m.roomRejoining(ev)
+	case call.RoomLeft:
+		return m.roomLeft(ev)
 	case call.MicWarning, call.DeviceChanged:
 		m.audioEvent(ev) // settings.go
 	default:

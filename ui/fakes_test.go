@@ -50,6 +50,7 @@ func (p *fakePhone) MuteParticipant(target string, muted, lock bool) {
 func (p *fakePhone) RemoveParticipant(target string) { p.calls <- "RemoveParticipant(" + target + ")" }
 func (p *fakePhone) Admit(guest string)              { p.calls <- "Admit(" + guest + ")" }
 func (p *fakePhone) TurnAway(guest string)           { p.calls <- "TurnAway(" + guest + ")" }
+func (p *fakePhone) DeclineRoom(room string)         { p.calls <- "DeclineRoom(" + room + ")" }
 func (p *fakePhone) LockRoom(locked bool)            { p.calls <- fmt.Sprintf("LockRoom(%t)", locked) }
 func (p *fakePhone) EndRoom()                        { p.calls <- "EndRoom()" }
 

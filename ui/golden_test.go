@@ -355,7 +355,7 @@ func screens() []scenario {
 		{"hostile_text", hostileMsgs()},
 		{"hostile_text_recent", concat(hostileMsgs(), msgs(press("tab")))},
 	}
-	return append(list, roomScreens()...) // rooms_test.go
+	return append(append(list, roomScreens()...), inviteScreens()...) // rooms_test.go, invite_test.go
 }
 
 // TestHostileTextIsShownEscaped: the escape sequences in names, reasons and

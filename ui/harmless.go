@@ -85,6 +85,7 @@ func harmlessEvent(ev call.Event) call.Event {
 			*s = p(*s)
 		}
 		e.Role = signaling.RoomRole(p(string(e.Role)))
+		e.Status = signaling.Status(p(string(e.Status)))
 		if e.Slots != nil {
 			slots := make([]string, len(e.Slots))
 			for i, s := range e.Slots {
@@ -106,6 +107,15 @@ func harmlessEvent(ev call.Event) call.Event {
 		return ev
 	case call.RoomFailure:
 		ev.Room = p(ev.Room)
+		if ev.Err != nil {
+			ev.Err = &signaling.Error{Code: ev.Err.Code, Name: p(ev.Err.Name), Message: p(ev.Err.Message)}
+		}
+		return ev
+	case call.RoomRejoining:
+		ev.Room, ev.Reason = p(ev.Room), p(ev.Reason)
+		return ev
+	case call.RoomLeft:
+		ev.Room, ev.Reason = p(ev.Room), p(ev.Reason)
 		if ev.Err != nil {
 			ev.Err = &signaling.Error{Code: ev.Err.Code, Name: p(ev.Err.Name), Message: p(ev.Err.Message)}
 		}

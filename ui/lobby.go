@@ -25,10 +25,12 @@ func (m *Model) knocking() (guest string, more int, ok bool) {
 	return r.Lobby[0].Who(), len(r.Lobby) - 1, true
 }
 
-// bannerUp tells whether the banner shows: a call rings, or a guest waits.
+// bannerUp tells whether the banner shows: a call rings, a guest waits, or
+// an invitation to a room rings (invite.go).
 func (m *Model) bannerUp() bool {
 	_, _, ok := m.knocking()
-	return m.incoming != nil || ok
+	_, inv := m.inviting()
+	return m.incoming != nil || ok || inv
 }
 
 // lobbyKey lets the first guest waiting in, or turns them away; ok is

@@ -137,6 +137,9 @@ type Model struct {
 	// room is the room you are in, or joining; never with active.
 	room    *common.Room
 	roomAsk roomQuestion // the host action screenRoomConfirm asks about
+	// invites are the invitations to rooms ringing here, first rung first
+	// (invite.go).
+	invites []roomInvite
 
 	notice   *notice
 	records  []history.Record // newest first

@@ -98,6 +98,7 @@ func (m *Model) joinRoom(name string) tea.Cmd {
 		return nil
 	}
 	m.notice = nil
+	m.dropInvite(name) // joining answers it
 	m.room = &common.Room{Name: name, Self: m.self, Joining: true}
 	m.screen = screenRoom
 	p := m.phone
@@ -151,6 +152,9 @@ func (m *Model) roomLog(text string) {
 
 // roomChanged applies a room event.
 func (m *Model) roomChanged(ev signaling.RoomEvent) tea.Cmd {
+	if cmd, ok := m.inviteEvent(ev); ok { // invite.go
+		return cmd
+	}
 	r := m.room
 	if ev.Kind == signaling.RoomJoined && (r == nil || r.Name == ev.Room) {
 		return m.roomJoined(ev)
@@ -235,6 +239,11 @@ func (m *Model) roomJoined(ev signaling.RoomEvent) tea.Cmd {
 		r.Self = ev.User
 	} else {
 		r.Self = m.self
+	}
+	m.dropInvite(ev.Room)
+	if r.Rejoining != "" {
+		// Back in: the server tells the guests waiting in the lobby again.
+		r.Rejoining, r.Lobby = "", nil
 	}
 	r.Joining, r.Role = false, ev.Role
 	if r.Joined.IsZero() {
@@ -322,6 +331,38 @@ func (m *Model) roomLevels(ev call.RoomLevels) {
 	for i := range r.People {
 		r.People[i].Level = ev.Heard[r.People[i].User]
 	}
+}
+
+// roomRejoining shows that the Phone lost the room and joins it again by
+// itself: the room view stays, with who was in it, until joined again.
+func (m *Model) roomRejoining(ev call.RoomRejoining) {
+	r := m.room
+	if r == nil || r.Joining || ev.Room != r.Name {
+		return
+	}
+	r.Rejoining = ev.Reason
+	if r.Rejoining == "" {
+		r.Rejoining = "the room was lost"
+	}
+	for i := range r.People {
+		r.People[i].Level = 0 // nobody is heard meanwhile
+	}
+	m.common.Logger.Info("ui: rejoining the room", "room", r.Name, "reason", ev.Reason)
+}
+
+// roomLeft ends the room view when the Phone gave the room up after a
+// failure (such as a rejoin that did not get back in time); the other ways
+// out of a room are shown when they happen.
+func (m *Model) roomLeft(ev call.RoomLeft) tea.Cmd {
+	r := m.room
+	if r == nil || r.Joining || ev.Room != r.Name || ev.Reason != call.RoomLeftFailed {
+		return nil
+	}
+	why := "its connection failed"
+	if ev.Err != nil && ev.Err.Message != "" {
+		why = ev.Err.Message
+	}
+	return m.roomGone(noticeError, "You are no longer in the room "+r.Name+": "+why+".")
 }
 
 // roomFailure shows a refused room action; a refused join leaves the room

@@ -47,6 +47,7 @@ type Phone interface {
 	EndRoom()                                        // host: ends the room for everyone
 	Admit(guest string)                              // host or member: let a guest in from the lobby
 	TurnAway(guest string)                           // host or member: turn a guest in the lobby away
+	DeclineRoom(room string)                         // reject the invitation to room that rings
 }
 
 // Rooms lists the team's rooms that have not ended, with who is in them.

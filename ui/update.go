@@ -225,6 +225,9 @@ func (m *Model) handleKey(k tea.KeyMsg) tea.Cmd {
 	if cmd, ok := m.lobbyKey(k); ok { // lobby.go
 		return cmd
 	}
+	if cmd, ok := m.inviteKey(k); ok { // invite.go
+		return cmd
+	}
 
 	switch m.screen {
 	case screenPrompt:
@@ -494,6 +497,7 @@ func (m *Model) phoneStopped() tea.Cmd {
 	m.header.SetState(header.Offline, "the phone stopped")
 	m.common.Logger.Warn("ui: the phone's event channel was closed")
 	var cmds []tea.Cmd
+	m.invites = nil
 	if m.room != nil {
 		m.room = nil
 		m.setNotice(noticeError, "parley's call engine stopped: you are no longer in the room.")

@@ -11,7 +11,8 @@ import (
 )
 
 // The screen, top to bottom: the header; the incoming-call banner while a
-// call rings (or a guest waits in the lobby of your room); the tabs on the home screen; the body, framed by the Pane
+// call rings (or a guest waits in the lobby of your room, or an invitation
+// to a room rings); the tabs on the home screen; the body, framed by the Pane
 // style, showing the current screen's component; the notice, if any; the
 // footer with the short key help. The body gets what the other parts leave.
 
@@ -34,6 +35,8 @@ func (m *Model) layout() {
 		m.banner.SetCall(*m.incoming, busy)
 	} else if guest, more, ok := m.knocking(); ok { // lobby.go
 		m.banner.SetKnock(guest, more)
+	} else if inv, ok := m.inviting(); ok { // invite.go
+		m.banner.SetInvite(m.inviteText(inv), m.inviteBusy())
 	}
 	m.banner.SetSize(m.width, 0)
 	if m.active != nil {

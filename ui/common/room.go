@@ -34,6 +34,9 @@ type Room struct {
 	// Lobby is the guests waiting to be let in, first knock first (shown
 	// to the host and members, who may let them in).
 	Lobby []RoomPerson
+	// Rejoining is why the room was lost while the Phone joins it again by
+	// itself (call.RoomRejoining); "" when in it.
+	Rejoining string
 }
 
 // RoomLogLine is one thing that happened in the room.

@@ -1,5 +1,5 @@
 // Package banner is the incoming-call banner (and the lobby's: a guest
-// waiting to be let into your room): full width, bright and bold,
+// waiting to be let into your room; and an invitation to a room): full width, bright and bold,
 // with a heavy border so that it stands out without colour too. It is drawn
 // over whatever pane is open.
 package banner
@@ -21,6 +21,7 @@ type Model struct {
 	busy   string // what must end before this call is answered ("hang up to answer"), or ""
 	knock  string // a guest waiting in the lobby of your room, as shown, when no call rings
 	more   int    // how many more guests wait
+	invite string // an invitation to a room ("Bob invites you to room standup"), when nothing else rings
 }
 
 // New returns a banner with no call.
@@ -28,13 +29,23 @@ func New(c common.Common) *Model { return &Model{common: c} }
 
 // SetCall sets the incoming call; busy, when another call or a room is
 // up, says what to do first ("hang up to answer").
-func (m *Model) SetCall(c common.Call, busy string) { m.call, m.busy, m.knock = c, busy, "" }
+func (m *Model) SetCall(c common.Call, busy string) {
+	m.call, m.busy, m.knock, m.invite = c, busy, "", ""
+}
 
 // SetKnock shows guest, who waits in the lobby of your room, and how many
 // more guests wait after them: a or r lets the guest in or turns them
 // away. The banner shows a call's ringing rather than that (SetCall).
 func (m *Model) SetKnock(guest string, more int) {
-	m.call, m.busy, m.knock, m.more = common.Call{}, "", guest, more
+	m.call, m.busy, m.knock, m.more, m.invite = common.Call{}, "", guest, more, ""
+}
+
+// SetInvite shows an invitation to a room, text ("Bob invites you to room
+// standup"): a joins the room, r declines; busy, when a call or another
+// room is up, says what to end first ("leave the room to join"). A call's
+// ringing or a guest's knock has the banner rather than that.
+func (m *Model) SetInvite(text, busy string) {
+	m.call, m.busy, m.knock, m.more, m.invite = common.Call{}, busy, "", 0, text
 }
 
 // SetSize implements common.Component; the banner's height is its own.
@@ -52,6 +63,10 @@ func (m *Model) ShortHelp() []key.Binding {
 	switch {
 	case m.knock != "":
 		return []key.Binding{relabel(km.Answer, "let in"), relabel(km.Reject, "turn away")}
+	case m.invite != "" && m.busy != "":
+		return []key.Binding{relabel(km.Reject, "decline")}
+	case m.invite != "":
+		return []key.Binding{relabel(km.Answer, "join"), relabel(km.Reject, "decline")}
 	case m.call.Answering || m.call.Rejecting:
 		return nil
 	case m.busy != "":
@@ -92,6 +107,9 @@ func (m *Model) View() string {
 		if m.more > 0 {
 			text += fmt.Sprintf(" (%d more after them)", m.more)
 		}
+	}
+	if m.invite != "" {
+		text = m.invite
 	}
 	var keys string
 	switch {

@@ -183,11 +183,15 @@ func (m *Model) View() string {
 	if r.Locked {
 		status = append(status, "locked: only the host lets people in")
 	}
-	head := []string{
-		titleLine,
+	head := []string{titleLine}
+	if r.Rejoining != "" {
+		// The room was lost; the phone joins it again by itself.
+		head = append(head, st.Call.Warning.Render(common.Truncate("rejoining… ("+r.Rejoining+")", w)))
+	}
+	head = append(head,
 		st.Call.Status.Render(common.Truncate(strings.Join(status, " · "), w)),
 		st.Dim.Render(common.Truncate(EncryptionText, w)),
-	}
+	)
 	if me, ok := r.Me(); ok && me.Muted && r.MutedBy != "" {
 		text := r.MutedBy + " (host) muted you: m unmutes."
 		if me.MicLocked {
