@@ -91,8 +91,11 @@ func (m *Model) connected(ev call.Connected) tea.Cmd {
 		// The Phone watches the same users again by itself.
 		return nil
 	}
-	// Presence is unknown until the server reports it again.
+	// Presence is unknown until the server reports it again; how the
+	// invitations ringing end would not be told (the rooms pane still
+	// joins their rooms).
 	clear(m.presence)
+	m.invites = nil
 	if ev.Err == nil {
 		m.header.SetState(header.Reconnecting, "")
 		return nil

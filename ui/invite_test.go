@@ -167,6 +167,9 @@ func TestInvitationsApplied(t *testing.T) {
 		{roomEv(signaling.RoomEvent{Kind: signaling.RoomInvited, Room: "lunch", User: "carol", By: "bob",
 			Status: signaling.Unanswered}), "lunch"},
 		{invited("lunch", signaling.Answered, ""), ""},
+		{invited("lunch", signaling.Ringing, ""), "lunch"},
+		// Offline, the end of an invitation would not be told: it goes.
+		{ev(call.Connected{}), ""},
 	}
 	for i, s := range steps {
 		m.Update(s.msg)
