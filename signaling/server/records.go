@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"net/url"
 	"slices"
 	"strconv"
 	"time"
@@ -102,24 +103,36 @@ func callsQuery(r *http.Request) (signaling.CallsQuery, *signaling.Error) {
 		return q, signaling.Errorf(signaling.InvalidParameter, "status %.20q is not a call status: use one of %v",
 			q.Status, signaling.Statuses())
 	}
+	var e *signaling.Error
+	if q.Limit, q.Before, e = listPage(v, q.Limit, "the started time of the last call"); e != nil {
+		return q, e
+	}
+	return q, nil
+}
+
+// listPage reads the limit (default limit) and before of a listing's query;
+// last says what before is: the time of the last record of the previous
+// page.
+func listPage(v url.Values, limit int, last string) (int, time.Time, *signaling.Error) {
+	var before time.Time
 	if s := v.Get("limit"); s != "" {
 		n, err := strconv.Atoi(s)
 		if err != nil || n < 1 || n > signaling.MaxCallsLimit {
-			return q, signaling.Errorf(signaling.InvalidParameter, "limit %.20q is not a number from 1 to %d", s,
-				signaling.MaxCallsLimit)
+			return 0, before, signaling.Errorf(signaling.InvalidParameter, "limit %.20q is not a number from 1 to %d",
+				s, signaling.MaxCallsLimit)
 		}
-		q.Limit = n
+		limit = n
 	}
 	if s := v.Get("before"); s != "" {
 		t, err := time.Parse(time.RFC3339Nano, s)
 		if err != nil {
-			return q, signaling.Errorf(signaling.InvalidParameter,
-				"before %.40q is not an RFC 3339 time such as 2026-01-02T15:04:05Z (use the started time of the last "+
-					"call of the previous page)", s)
+			return 0, before, signaling.Errorf(signaling.InvalidParameter,
+				"before %.40q is not an RFC 3339 time such as 2026-01-02T15:04:05Z (use %s of the previous page)", s,
+				last)
 		}
-		q.Before = t
+		before = t
 	}
-	return q, nil
+	return limit, before, nil
 }
 
 // handleCalls lists the team's call records, newest first: GET

@@ -301,22 +301,9 @@ func roomRecordsQuery(r *http.Request) (signaling.RoomRecordsQuery, *signaling.E
 		return q, signaling.Errorf(signaling.InvalidParameter, "status %.20q is not a room's status: use one of %v",
 			q.Status, signaling.RoomRecordStatuses())
 	}
-	if s := v.Get("limit"); s != "" {
-		n, err := strconv.Atoi(s)
-		if err != nil || n < 1 || n > signaling.MaxCallsLimit {
-			return q, signaling.Errorf(signaling.InvalidParameter, "limit %.20q is not a number from 1 to %d", s,
-				signaling.MaxCallsLimit)
-		}
-		q.Limit = n
-	}
-	if s := v.Get("before"); s != "" {
-		t, err := time.Parse(time.RFC3339Nano, s)
-		if err != nil {
-			return q, signaling.Errorf(signaling.InvalidParameter,
-				"before %.40q is not an RFC 3339 time such as 2026-01-02T15:04:05Z (use the created time of the last "+
-					"room of the previous page)", s)
-		}
-		q.Before = t
+	var e *signaling.Error
+	if q.Limit, q.Before, e = listPage(v, q.Limit, "the created time of the last room"); e != nil {
+		return q, e
 	}
 	return q, nil
 }
