@@ -17,10 +17,10 @@ import (
 
 // roomBedHz and roomBedAmp are the tone under the chirps in A's
 // microphone in a room call: 200 Hz (under the chirps' sweeps), -43 dBov
-// RMS, under the chirps' onset level. It keeps A speaking for the server:
-// a speaker takes a slot once about 100 ms of its packets are louder than
-// -60 dBov, so that a chirp of 50 to 90 ms after a quiet spell over 600 ms
-// would find none and be dropped (speech goes on for longer).
+// RMS, under the chirps' onset level. It keeps A speaking for the server,
+// which frees a speaker's slot after 600 ms of quiet and gives one again
+// at the first packet louder than -60 dBov: a chirp after a longer pause
+// would lose that packet (20 ms) to the choice.
 const (
 	roomBedHz  = 200
 	roomBedAmp = 0.01

@@ -172,10 +172,11 @@ func (r *Results) writeRoomCall(f func(string, ...any), room *ContenderResult) {
 		"run `parley join` in a room of their own on the latency's `parley serve`, ", RoomContender)
 	f("two harness peers speak quiet tones (%s Hz at -33 dBov) in it, so that B hears three speakers and A two; "+
 		"B's speaker carries A's chirps through the server's forwarder. ", joinFloats(RoomTones[:2]))
-	f("A's microphone also carries a %d Hz tone at -43 dBov under the chirps all along: the server gives a slot to a "+
-		"speaker once about 100 ms of its packets are louder than -60 dBov, ", roomBedHz)
-	f("and keeps it through 600 ms of quiet, so that a chirp (50–90 ms) after a longer pause found no slot and never " +
-		"reached B (in a trial without the tone, 18 of 24 chirps); speech goes on for longer than a chirp. ")
+	f("A's microphone also carries a %d Hz tone at -43 dBov under the chirps all along: the server frees a "+
+		"speaker's slot after 600 ms of quiet and gives one again at the first packet louder than -60 dBov, ",
+		roomBedHz)
+	f("so that a chirp after a longer pause would lose its first packet (20 ms) to that choice; the tone keeps A's " +
+		"slot, and each chirp arrives whole. ")
 	f("The tone would be taken away by noise suppression, so the set-up runs without microphone processing and "+
 		"compares with \"%s\". ", roomBaseline)
 	if p := r.contender(roomBaseline); p != nil {

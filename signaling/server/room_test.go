@@ -484,4 +484,18 @@ func TestForwarderChoice(t *testing.T) {
 	if self != 0 {
 		t.Fatalf("%d times someone was given their own voice", self)
 	}
+
+	// A turn after a silence loses one packet at most: the one that made
+	// the choice. cat talks on alone; ann, silent for a second, starts.
+	f.setSpeak(2, true)
+	for range 50 {
+		step(map[int]uint8{1: 127, 3: 40})
+	}
+	before := len(outs[3][0].seqs) + len(outs[3][1].seqs) + len(outs[3][2].seqs)
+	for range 10 {
+		step(map[int]uint8{1: 20, 3: 40})
+	}
+	if got := len(outs[3][0].seqs) + len(outs[3][1].seqs) + len(outs[3][2].seqs) - before; got != 9 {
+		t.Fatalf("cat got %d of ann's first 10 packets after a silence, want 9", got)
+	}
 }

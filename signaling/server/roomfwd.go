@@ -13,8 +13,9 @@ import (
 )
 
 // The forwarder's choice of speakers. Levels are RFC 6464's -dBov (0
-// loudest, 127 silence); the forwarder smooths each speaker's loudness
-// (127 minus the level) over about 100 ms of packets. A speaker takes a
+// loudest, 127 silence); each speaker's loudness (127 minus the level)
+// follows a louder packet at once and a quieter one smoothed over about
+// 100 ms of packets. A speaker takes a
 // free slot once their smoothed level is at startLevel or louder (the
 // loudest first) and keeps it while they go on talking: they lose it after
 // keepFor below keepLevel, or when their packets stop for staleAfter, or
@@ -257,7 +258,14 @@ func (f *forwarder) packet(p *inPacket) {
 		return
 	}
 	now := f.now()
-	src.loud += levelSmooth * (float64(127-p.level) - src.loud)
+	// Loudness rises at once and falls smoothed: a speaker is heard from
+	// their first loud packet (smoothing it up too took 100 ms, lost at the
+	// start of every turn), and kept through the dips of speech.
+	if l := float64(127 - p.level); l > src.loud {
+		src.loud = l
+	} else {
+		src.loud += levelSmooth * (l - src.loud)
+	}
 	src.last = now
 	switch {
 	case src.loud >= 127-keepLevel:
