@@ -54,6 +54,7 @@ type cue struct {
 }
 
 type packet struct {
+	slot    int // the receive slot it came on (a room's; 0 in a call)
 	seq     uint16
 	ts      uint32
 	payload []byte // in buf
@@ -71,6 +72,15 @@ const (
 	packetBufSize = 1500 // an Ethernet MTU; Pion reads at most 1460
 )
 
+// newPacketBufs is a full set of free buffers for received packets.
+func newPacketBufs() chan *[packetBufSize]byte {
+	bufs := make(chan *[packetBufSize]byte, packetQueue+2)
+	for range cap(bufs) {
+		bufs <- new([packetBufSize]byte)
+	}
+	return bufs
+}
+
 func newMedia(sink audio.Sink, frameSamples int) *media {
 	m := &media{
 		frameSamples: frameSamples,
@@ -78,10 +88,7 @@ func newMedia(sink audio.Sink, frameSamples int) *media {
 		dev:          newDevicePath(sink, frameSamples),
 		cues:         make(chan cue, 4),
 		packets:      make(chan packet, packetQueue),
-		bufs:         make(chan *[packetBufSize]byte, packetQueue+2),
-	}
-	for range cap(m.bufs) {
-		m.bufs <- new([packetBufSize]byte)
+		bufs:         newPacketBufs(),
 	}
 	m.wg.Add(1)
 	go m.speak()
@@ -224,40 +231,47 @@ type rtpReader interface {
 	Read(b []byte) (int, interceptor.Attributes, error)
 }
 
-// receive starts reading the remote track into the speaker. Each packet is
-// read into a free buffer and parsed in place (TrackRemote.ReadRTP would
-// allocate a buffer and a packet for every read).
+// receive starts reading the remote track into the speaker.
 func (m *media) receive(track rtpReader) {
 	m.wg.Add(1)
 	go func() {
 		defer m.wg.Done()
-		var p rtp.Packet
-		var spare [packetBufSize]byte // for reads while the speaker holds every buffer
-		for {
-			var buf *[packetBufSize]byte
-			select {
-			case buf = <-m.bufs:
-			default:
-				buf = &spare
-			}
-			n, _, err := track.Read(buf[:])
-			if err != nil {
-				return
-			}
-			now := time.Now()
-			m.lastRTP.Store(now.UnixNano())
-			if buf == &spare || p.Unmarshal(buf[:n]) != nil {
-				continue // the speaker is stuck, or not RTP: drop
-			}
-			select {
-			case m.packets <- packet{p.SequenceNumber, p.Timestamp, p.Payload, now, buf}:
-			case <-m.quit:
-				return
-			default: // the speaker is stuck: drop rather than block the network
-				m.bufs <- buf
-			}
-		}
+		readPackets(track, 0, m.bufs, m.packets, m.quit, &m.lastRTP)
 	}()
+}
+
+// readPackets reads track into packets, tagged with slot, until the read
+// fails or quit closes. Each packet is read into a free buffer from bufs and
+// parsed in place (TrackRemote.ReadRTP would allocate a buffer and a packet
+// for every read); the speaker gives the buffer back.
+func readPackets(track rtpReader, slot int, bufs chan *[packetBufSize]byte, packets chan<- packet,
+	quit <-chan struct{}, lastRTP *atomic.Int64) {
+	var p rtp.Packet
+	var spare [packetBufSize]byte // for reads while the speaker holds every buffer
+	for {
+		var buf *[packetBufSize]byte
+		select {
+		case buf = <-bufs:
+		default:
+			buf = &spare
+		}
+		n, _, err := track.Read(buf[:])
+		if err != nil {
+			return
+		}
+		now := time.Now()
+		lastRTP.Store(now.UnixNano())
+		if buf == &spare || p.Unmarshal(buf[:n]) != nil {
+			continue // the speaker is stuck, or not RTP: drop
+		}
+		select {
+		case packets <- packet{slot, p.SequenceNumber, p.Timestamp, p.Payload, now, buf}:
+		case <-quit:
+			return
+		default: // the speaker is stuck: drop rather than block the network
+			bufs <- buf
+		}
+	}
 }
 
 // speak owns the sink and the jitter buffer: it plays cues until the first

@@ -42,7 +42,8 @@ func TestRoomInvitation(t *testing.T) {
 	}
 	stub.Event(signaling.RoomEvent{Kind: signaling.RoomInvited, Room: "sync", User: "bob", By: "alice",
 		Status: signaling.Rejected, Reason: "declined"}, "")
-	if rc := roomChanged(t, ph, signaling.RoomInvited); rc.Status != signaling.Rejected {
+	if rc := roomChanged(t, ph, signaling.RoomInvited); rc.Room != "sync" || rc.Status != signaling.Rejected ||
+		rc.Reason != "declined" {
 		t.Fatalf("rejected %+v", rc)
 	}
 	if n := opened.Load(); n != 0 {

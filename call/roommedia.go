@@ -31,17 +31,9 @@ type roomMedia struct {
 	sentLevel atomic.Int32                     // the last level written on a packet, -dBov (for the log)
 	lastRTP   atomic.Int64                     // when the last packet arrived on any slot (unix ns)
 
-	packets chan slotPacket
-	chimes  chan []int16 // short sounds played once over the room (someone joined, left)
-}
-
-// slotPacket is a received packet, with the receive slot it came on.
-type slotPacket struct {
-	slot    int
-	seq     uint16
-	ts      uint32
-	payload []byte
-	arrival time.Time
+	packets chan packet               // received RTP payloads, with their slot and arrival time
+	bufs    chan *[packetBufSize]byte // free buffers for received packets (as media's)
+	chimes  chan []int16              // short sounds played once over the room (someone joined, left)
 }
 
 // slotIdle is how long a slot may go without a packet before it stops
@@ -63,7 +55,8 @@ func newRoomMedia(sink audio.Sink, frameSamples int) *roomMedia {
 		frameSamples: frameSamples,
 		quit:         make(chan struct{}),
 		dev:          newDevicePath(sink, frameSamples),
-		packets:      make(chan slotPacket, packetQueue),
+		packets:      make(chan packet, packetQueue),
+		bufs:         newPacketBufs(),
 		chimes:       make(chan []int16, 4),
 	}
 	m.wg.Add(1)
@@ -176,26 +169,7 @@ func (m *roomMedia) receive(slot int, track rtpReader) {
 	m.wg.Add(1)
 	go func() {
 		defer m.wg.Done()
-		var p rtp.Packet
-		buf := make([]byte, packetBufSize)
-		for {
-			n, _, err := track.Read(buf)
-			if err != nil {
-				return
-			}
-			now := time.Now()
-			m.lastRTP.Store(now.UnixNano())
-			if p.Unmarshal(buf[:n]) != nil || len(p.Payload) == 0 {
-				continue
-			}
-			sp := slotPacket{slot, p.SequenceNumber, p.Timestamp, append([]byte(nil), p.Payload...), now}
-			select {
-			case m.packets <- sp:
-			case <-m.quit:
-				return
-			default: // the speaker is stuck: drop rather than block the network
-			}
-		}
+		readPackets(track, slot, m.bufs, m.packets, m.quit, &m.lastRTP)
 	}()
 }
 
@@ -222,8 +196,11 @@ func (m *roomMedia) speak() {
 		for {
 			select {
 			case p := <-m.packets:
-				jbs[p.slot].Push(p.seq, p.ts, p.payload, p.arrival)
-				last[p.slot] = p.arrival
+				if len(p.payload) > 0 {
+					jbs[p.slot].Push(p.seq, p.ts, p.payload, p.arrival)
+					last[p.slot] = p.arrival
+				}
+				m.bufs <- p.buf // Push copied the payload
 			case c := <-m.chimes:
 				chime = c
 			case <-m.quit:

@@ -39,17 +39,7 @@ func TestClusterOnNATS(t *testing.T) {
 	// API key (PARLEY_API_KEY). Their TURN servers are off: the calls are on
 	// loopback, and three would contend for port 3478.
 	node := func(i int) (string, *proc) {
-		data := filepath.Join(w.home, fmt.Sprintf("node%d", i))
-		if i > 1 {
-			secret, err := os.ReadFile(filepath.Join(w.home, "node1", "token_secret"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := errors.Join(os.MkdirAll(data, 0o700), os.WriteFile(filepath.Join(data, "token_secret"), secret,
-				0o600)); err != nil {
-				t.Fatal(err)
-			}
-		}
+		data := w.nodeData(i)
 		return w.startNode("--data", data, "--nats", natsURL+","+strings.Replace(natsURL, "127.0.0.1", "localhost", 1),
 			"--turn-listen", "off",
 			"--webhook-allow", "127.0.0.1") // the webhook's receiver is on loopback
@@ -280,6 +270,24 @@ func TestClusterRefusesOldNATS(t *testing.T) {
 	if !strings.Contains(msg, "needs nats-server 2.11 or later") {
 		t.Errorf("parley serve on %s: stderr %q, want it to say it needs nats-server 2.11 or later", out, msg)
 	}
+}
+
+// nodeData is the data directory of node i (from 1). The nodes share the
+// token secret: the first one makes it, and the others get a copy.
+func (w *world) nodeData(i int) string {
+	w.t.Helper()
+	data := filepath.Join(w.home, fmt.Sprintf("node%d", i))
+	if i > 1 {
+		secret, err := os.ReadFile(filepath.Join(w.home, "node1", "token_secret"))
+		if err != nil {
+			w.t.Fatal(err)
+		}
+		if err := errors.Join(os.MkdirAll(data, 0o700), os.WriteFile(filepath.Join(data, "token_secret"), secret,
+			0o600)); err != nil {
+			w.t.Fatal(err)
+		}
+	}
+	return data
 }
 
 // startNode starts `parley serve` on a free loopback port with args and

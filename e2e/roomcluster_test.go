@@ -4,10 +4,8 @@ package e2e
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -34,17 +32,7 @@ func TestRoomOnTwoNodes(t *testing.T) {
 	natsURL := natstest.Start(t).URL
 	w := &world{t: t, home: t.TempDir(), apiKey: testAPIKey}
 	node := func(i int) (string, *proc) {
-		data := filepath.Join(w.home, fmt.Sprintf("node%d", i))
-		if i > 1 { // the nodes share the token secret; the first one makes it
-			secret, err := os.ReadFile(filepath.Join(w.home, "node1", "token_secret"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := errors.Join(os.MkdirAll(data, 0o700), os.WriteFile(filepath.Join(data, "token_secret"), secret,
-				0o600)); err != nil {
-				t.Fatal(err)
-			}
-		}
+		data := w.nodeData(i)
 		// TURN off: the media is on loopback, and two would contend for 3478.
 		return w.startNode("--data", data, "--nats", natsURL, "--turn-listen", "off")
 	}

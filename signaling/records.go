@@ -164,26 +164,32 @@ func VerifyWebhook(secret string, header http.Header, body []byte, tolerance tim
 
 // Calls lists the team's call records, newest first.
 func (a *API) Calls(ctx context.Context, q CallsQuery) ([]CallRecord, error) {
+	var out CallRecords
+	err := a.do(ctx, http.MethodGet, listPath(PathCalls, q.User, string(q.Status), q.Limit, q.Before), a.admin, nil,
+		&out)
+	return out.Calls, err
+}
+
+// listPath is the path of a listing of records (calls, rooms) with its
+// query: user, status, limit and before, each when set.
+func listPath(path, user, status string, limit int, before time.Time) string {
 	v := url.Values{}
-	if q.User != "" {
-		v.Set("user", q.User)
+	if user != "" {
+		v.Set("user", user)
 	}
-	if q.Status != "" {
-		v.Set("status", string(q.Status))
+	if status != "" {
+		v.Set("status", status)
 	}
-	if q.Limit > 0 {
-		v.Set("limit", strconv.Itoa(q.Limit))
+	if limit > 0 {
+		v.Set("limit", strconv.Itoa(limit))
 	}
-	if !q.Before.IsZero() {
-		v.Set("before", q.Before.UTC().Format(time.RFC3339Nano))
+	if !before.IsZero() {
+		v.Set("before", before.UTC().Format(time.RFC3339Nano))
 	}
-	path := PathCalls
 	if len(v) > 0 {
 		path += "?" + v.Encode()
 	}
-	var out CallRecords
-	err := a.do(ctx, http.MethodGet, path, a.admin, nil, &out)
-	return out.Calls, err
+	return path
 }
 
 // AddWebhook registers a webhook; the answer carries its secret, once.

@@ -3,8 +3,6 @@ package signaling
 import (
 	"context"
 	"net/http"
-	"net/url"
-	"strconv"
 	"time"
 )
 
@@ -128,24 +126,8 @@ type RoomWebhookEvent struct {
 
 // RoomRecords lists the team's room records, newest first.
 func (a *API) RoomRecords(ctx context.Context, q RoomRecordsQuery) ([]RoomRecord, error) {
-	v := url.Values{}
-	if q.User != "" {
-		v.Set("user", q.User)
-	}
-	if q.Status != "" {
-		v.Set("status", q.Status)
-	}
-	if q.Limit > 0 {
-		v.Set("limit", strconv.Itoa(q.Limit))
-	}
-	if !q.Before.IsZero() {
-		v.Set("before", q.Before.UTC().Format(time.RFC3339Nano))
-	}
-	path := PathRoomRecords
-	if len(v) > 0 {
-		path += "?" + v.Encode()
-	}
 	var out RoomRecords
-	err := a.do(ctx, http.MethodGet, path, a.admin, nil, &out)
+	err := a.do(ctx, http.MethodGet, listPath(PathRoomRecords, q.User, q.Status, q.Limit, q.Before), a.admin, nil,
+		&out)
 	return out.Rooms, err
 }

@@ -75,9 +75,7 @@ func harmlessEvent(ev call.Event) call.Event {
 		return ev
 	case call.Failure:
 		ev.CallID = p(ev.CallID)
-		if ev.Err != nil {
-			ev.Err = &signaling.Error{Code: ev.Err.Code, Name: p(ev.Err.Name), Message: p(ev.Err.Message)}
-		}
+		ev.Err = harmlessSignalingErr(ev.Err)
 		return ev
 	case call.RoomChanged:
 		e := &ev.RoomEvent
@@ -86,13 +84,7 @@ func harmlessEvent(ev call.Event) call.Event {
 		}
 		e.Role = signaling.RoomRole(p(string(e.Role)))
 		e.Status = signaling.Status(p(string(e.Status)))
-		if e.Slots != nil {
-			slots := make([]string, len(e.Slots))
-			for i, s := range e.Slots {
-				slots[i] = p(s)
-			}
-			e.Slots = slots
-		}
+		e.Slots = harmlessStrings(e.Slots)
 		e.Participants = harmlessParticipants(e.Participants)
 		return ev
 	case call.RoomLevels:
@@ -107,18 +99,14 @@ func harmlessEvent(ev call.Event) call.Event {
 		return ev
 	case call.RoomFailure:
 		ev.Room = p(ev.Room)
-		if ev.Err != nil {
-			ev.Err = &signaling.Error{Code: ev.Err.Code, Name: p(ev.Err.Name), Message: p(ev.Err.Message)}
-		}
+		ev.Err = harmlessSignalingErr(ev.Err)
 		return ev
 	case call.RoomRejoining:
 		ev.Room, ev.Reason = p(ev.Room), p(ev.Reason)
 		return ev
 	case call.RoomLeft:
 		ev.Room, ev.Reason = p(ev.Room), p(ev.Reason)
-		if ev.Err != nil {
-			ev.Err = &signaling.Error{Code: ev.Err.Code, Name: p(ev.Err.Name), Message: p(ev.Err.Message)}
-		}
+		ev.Err = harmlessSignalingErr(ev.Err)
 		return ev
 	}
 	return ev
@@ -128,13 +116,7 @@ func harmlessEvent(ev call.Event) call.Event {
 func harmlessRoom(r signaling.Room) signaling.Room {
 	p := signaling.Printable
 	r.Name, r.Host = p(r.Name), p(r.Host)
-	if r.Invited != nil {
-		invited := make([]string, len(r.Invited))
-		for i, u := range r.Invited {
-			invited[i] = p(u)
-		}
-		r.Invited = invited
-	}
+	r.Invited = harmlessStrings(r.Invited)
 	r.Participants = harmlessParticipants(r.Participants)
 	return r
 }
@@ -185,10 +167,30 @@ func harmlessErr(err error) error {
 	case err == nil:
 		return nil
 	case errors.As(err, &se):
-		return &signaling.Error{Code: se.Code, Name: signaling.Printable(se.Name),
-			Message: signaling.Printable(se.Message)}
+		return harmlessSignalingErr(se)
 	case signaling.Printable(err.Error()) != err.Error():
 		return errors.New(signaling.Printable(err.Error()))
 	}
 	return err
+}
+
+// harmlessSignalingErr returns e with its name and message made harmless;
+// nil stays nil.
+func harmlessSignalingErr(e *signaling.Error) *signaling.Error {
+	if e == nil {
+		return nil
+	}
+	return &signaling.Error{Code: e.Code, Name: signaling.Printable(e.Name), Message: signaling.Printable(e.Message)}
+}
+
+// harmlessStrings returns a copy of ss made harmless; nil stays nil.
+func harmlessStrings(ss []string) []string {
+	if ss == nil {
+		return nil
+	}
+	out := make([]string, len(ss))
+	for i, s := range ss {
+		out[i] = signaling.Printable(s)
+	}
+	return out
 }

@@ -71,8 +71,7 @@ func (m *Model) inviteKey(k tea.KeyMsg) (tea.Cmd, bool) {
 			m.setNotice(noticeError, "Leave the room "+m.room.Name+" first (l), then join the room "+room+".")
 			return nil, true
 		}
-		m.dropInvite(room) // joining answers it: the server's answered follows
-		return m.joinRoom(room), true
+		return m.joinRoom(room), true // it takes the invitation off: the server's answered follows
 	case key.Matches(k, km.Reject):
 		m.dropInvite(room) // the server's rejected follows
 		m.setNotice(noticeInfo, "You declined the invitation to the room "+room+".")

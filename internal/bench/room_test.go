@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -65,8 +66,8 @@ func TestRoomSummarize(t *testing.T) {
 		t.Fatalf("listeners %d, heard %d; speakers who heard %d; received %d; want 4, 2; 1; 80", r.Listeners,
 			r.ListenersHeard, r.SpeakersHeard, r.Received)
 	}
-	if _, err := ParseRoomSizes("5, 10,25,50"); err != nil {
-		t.Fatal(err)
+	if sizes, err := ParseRoomSizes("5, 10,25,50"); err != nil || !slices.Equal(sizes, []int{5, 10, 25, 50}) {
+		t.Fatalf("room sizes %v, %v; want [5 10 25 50]", sizes, err)
 	}
 	for _, bad := range []string{"1", "5,x", "101", ""} {
 		if _, err := ParseRoomSizes(bad); err == nil {

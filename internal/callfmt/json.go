@@ -40,6 +40,7 @@ type (
 		Event  string `json:"event"` // "error"
 		Time   string `json:"time"`
 		CallID string `json:"id,omitempty"`
+		Room   string `json:"room,omitempty"` // a room's refusal
 		*signaling.Error
 	}
 	jsonConnected struct {

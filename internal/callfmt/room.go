@@ -50,12 +50,6 @@ type (
 		Room   string `json:"room"`
 		Reason string `json:"reason"`
 	}
-	jsonRoomError struct {
-		Event string `json:"event"` // "error"
-		Time  string `json:"time"`
-		Room  string `json:"room,omitempty"`
-		*signaling.Error
-	}
 )
 
 // printRoom prints the room events, for people or as JSON; it reports
@@ -85,7 +79,7 @@ func (p *Printer) printRoom(ev call.Event) bool {
 		text = fmt.Sprintf("lost room %s (%s): joining it again", ev.Room, ev.Reason)
 	case call.RoomFailure:
 		if p.json {
-			writeJSON(p.w, jsonRoomError{Event: "error", Time: p.time(time.Time{}), Room: ev.Room, Error: ev.Err})
+			writeJSON(p.w, jsonError{Event: "error", Time: p.time(time.Time{}), Room: ev.Room, Error: ev.Err})
 		} else {
 			Say(p.errw, "parley: %s (%d): %s", ev.Err.Name, ev.Err.Code, ev.Err.Message)
 		}

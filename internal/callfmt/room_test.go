@@ -180,9 +180,8 @@ carol turned guest Eve (guest-e2) away
 		`{"event":"lobby_knock",` + at + `,"user":"guest-e2","name":"Eve","role":"guest"}`,
 		`{"event":"turned_away",` + at + `,"user":"guest-e2","name":"Eve","role":"guest","by":"carol"}`,
 	}
-	if got := strings.Split(strings.TrimSuffix(js.String(), "\n"), "\n"); strings.Join(got, "\n") !=
-		strings.Join(wantJSON, "\n") {
-		t.Errorf("printed\n%s\nwant\n%s", js.String(), strings.Join(wantJSON, "\n"))
+	if got, want := js.String(), strings.Join(wantJSON, "\n")+"\n"; got != want {
+		t.Errorf("printed\n%s\nwant\n%s", got, want)
 	}
 	if errOut.Len() > 0 {
 		t.Errorf("stderr %q", errOut.String())

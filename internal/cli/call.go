@@ -255,6 +255,13 @@ func (e *env) refused(pr *callfmt.Printer, asJSON bool, err error) error {
 	return fail(err)
 }
 
+// cannotSignIn says the connection was lost for a token the server refuses:
+// the phone reconnects by itself otherwise.
+func cannotSignIn(ev call.Connected) bool {
+	var se *signaling.Error
+	return !ev.Up && errors.As(ev.Err, &se) && se.Code == signaling.InvalidToken
+}
+
 // converse prints the phone's events until the call ends and returns the
 // exit status that says how. onIncoming runs when a call comes in.
 func converse(ctx context.Context, ph *call.Phone, pr *callfmt.Printer, hold time.Duration, onIncoming func()) error {
@@ -303,9 +310,7 @@ func converse(ctx context.Context, ph *call.Phone, pr *callfmt.Printer, hold tim
 				if ev.Up && untold {
 					return nil // told: the phone sends the hang-up at once
 				}
-				// The phone reconnects by itself, unless it cannot sign in.
-				var se *signaling.Error
-				if !ev.Up && errors.As(ev.Err, &se) && se.Code == signaling.InvalidToken {
+				if cannotSignIn(ev) {
 					return &exitCode{code: exitError}
 				}
 			}

@@ -130,12 +130,9 @@ works in one browser, until the room ends or --guest-ttl is over.`,
 		Short: "Show the room NAME and who is in it",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := signaling.CheckRoomName(args[0]); err != nil {
-				return &exitCode{code: exitUsage, err: err}
-			}
-			api, _, err := e.userAPI()
+			api, err := e.roomAPI(args[0])
 			if err != nil {
-				return fail(err)
+				return err
 			}
 			r, err := api.Room(cmd.Context(), args[0])
 			if err != nil {
@@ -174,12 +171,9 @@ works in one browser, until the room ends or --guest-ttl is over.`,
 		Short: "End the room NAME for everyone in it (its host only)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := signaling.CheckRoomName(args[0]); err != nil {
-				return &exitCode{code: exitUsage, err: err}
-			}
-			api, _, err := e.userAPI()
+			api, err := e.roomAPI(args[0])
 			if err != nil {
-				return fail(err)
+				return err
 			}
 			if err := api.EndRoom(cmd.Context(), args[0]); err != nil {
 				return fail(err)
@@ -194,6 +188,19 @@ works in one browser, until the room ends or --guest-ttl is over.`,
 	jsonFlag(end, `{"room", "ended":true}`)
 	room.AddCommand(create, list, show, end)
 	return room
+}
+
+// roomAPI checks the room name that show and end are given (a usage error)
+// and returns the API as the signed-in user.
+func (e *env) roomAPI(name string) (*signaling.API, error) {
+	if err := signaling.CheckRoomName(name); err != nil {
+		return nil, &exitCode{code: exitUsage, err: err}
+	}
+	api, _, err := e.userAPI()
+	if err != nil {
+		return nil, fail(err)
+	}
+	return api, nil
 }
 
 // roomRequest checks create's arguments, before anything is asked of the
@@ -417,8 +424,7 @@ func attend(ctx context.Context, ph *call.Phone, pr *callfmt.Printer, room strin
 			case call.RoomLeft:
 				return roomExit(ev, joined)
 			case call.Connected:
-				var se *signaling.Error
-				if !ev.Up && errors.As(ev.Err, &se) && se.Code == signaling.InvalidToken {
+				if cannotSignIn(ev) {
 					return &exitCode{code: exitError}
 				}
 			}

@@ -225,11 +225,10 @@ func (s *Server) unowned(ctx context.Context, team string, a signaling.Message) 
 	b, _ := json.Marshal(rec)
 	sctx, cancel := context.WithTimeout(ctx, s.cfg.RequestTimeout)
 	defer cancel()
-	rev, err = s.store.Rooms.Update(sctx, store.RoomKey(team, a.Room), b, rev)
-	if err != nil {
+	if _, err := s.store.Rooms.Update(sctx, store.RoomKey(team, a.Room), b, rev); err != nil {
 		return roomReply{}, nil, true // another node claimed it: ask again
 	}
-	if err := s.startRoom(rec, rev); err != nil {
+	if err := s.startRoom(rec); err != nil {
 		return roomReply{}, signaling.Errorf(signaling.UnknownError, "could not open room %s: %v", a.Room, err), false
 	}
 	return roomReply{}, nil, true

@@ -311,8 +311,9 @@ func TestRoomTwoNodes(t *testing.T) {
 	}
 	st, body := b.roomHTTP(t, http.MethodGet, "/v1/rooms/crossing", b.token(t, "carol"), nil)
 	var r signaling.Room
-	if st != http.StatusOK || json.Unmarshal(body, &r) != nil || len(r.Participants) != 2 {
-		t.Fatalf("show on b: %d %s", st, body)
+	if st != http.StatusOK || json.Unmarshal(body, &r) != nil || len(r.Participants) != 2 ||
+		r.Participants[0].User != "alice" || r.Participants[1].User != "bob" {
+		t.Fatalf("show on b: %d %s, want alice and bob", st, body)
 	}
 	rec, _, found, err := b.readRoom(t.Context(), DefaultTeam, "crossing")
 	if err != nil || !found || rec.Node != "a" || rec.Status != roomOpen {
@@ -325,6 +326,14 @@ func TestRoomTwoNodes(t *testing.T) {
 
 // startNode starts a second node on a's NATS, with a's secret and API key.
 func startNode(t *testing.T, a *testServer, name string) *testServer {
+	t.Helper()
+	cfg, logs := nodeConfig(t, a, name)
+	return startWith(t, cfg, logs)
+}
+
+// nodeConfig is the configuration of a node named name on a's NATS, with
+// a's secret and API key, and the buffer it logs to.
+func nodeConfig(t *testing.T, a *testServer, name string) (Config, *logBuffer) {
 	t.Helper()
 	dir := t.TempDir()
 	for _, f := range []string{secretFile, apiKeyFile} {
@@ -339,7 +348,7 @@ func startNode(t *testing.T, a *testServer, name string) *testServer {
 	logs := &logBuffer{}
 	cfg := testConfig(dir, logs)
 	cfg.NATSURL, cfg.NodeName = a.NATSClientURL(), name
-	return startWith(t, cfg, logs)
+	return cfg, logs
 }
 
 // TestRoomDisconnected: a participant whose peer connection closes, or

@@ -3,7 +3,6 @@ package server
 import (
 	"context"
 	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -108,19 +107,7 @@ type killable struct {
 // may be a kill.
 func killableNode(t *testing.T, a *testServer, name string) killable {
 	t.Helper()
-	dir := t.TempDir()
-	for _, f := range []string{secretFile, apiKeyFile} {
-		b, err := os.ReadFile(filepath.Join(a.cfg.DataDir, f))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(dir, f), b, 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
-	logs := &logBuffer{}
-	cfg := testConfig(dir, logs)
-	cfg.NATSURL, cfg.NodeName = a.NATSClientURL(), name
+	cfg, logs := nodeConfig(t, a, name)
 	s, err := New(cfg)
 	if err != nil {
 		t.Fatalf("New: %v", err)

@@ -56,7 +56,6 @@ type room struct {
 	s      *Server
 	log    *slog.Logger
 	rec    roomRecord
-	rev    uint64
 	api    *webrtc.API
 	sub    *nats.Subscription
 	reqs   chan *nats.Msg // actions, from sub's callback
@@ -78,9 +77,9 @@ type room struct {
 	stopped bool // ended or let go: run returns
 }
 
-// startRoom starts the owner of a room this node claimed (at revision
-// rev of its record) and subscribes its subject.
-func (s *Server) startRoom(rec roomRecord, rev uint64) error {
+// startRoom starts the owner of a room this node claimed and subscribes
+// its subject.
+func (s *Server) startRoom(rec roomRecord) error {
 	if !s.track(&s.calls) {
 		return errShutdown
 	}
@@ -90,7 +89,7 @@ func (s *Server) startRoom(rec roomRecord, rev uint64) error {
 		return err
 	}
 	r := &room{
-		s: s, log: s.log.With("room", rec.Name, "team", rec.Team), rec: rec, rev: rev, api: api,
+		s: s, log: s.log.With("room", rec.Name, "team", rec.Team), rec: rec, api: api,
 		reqs: make(chan *nats.Msg, 16), events: make(chan func(), 256), done: make(chan struct{}),
 		box: newPresenceBox(""), speakReady: make(chan struct{}, 1), speakNext: map[int][]string{},
 		parts: map[string]*participant{},
@@ -539,12 +538,9 @@ func (r *room) save() {
 	b, _ := json.Marshal(r.rec)
 	ctx, cancel := context.WithTimeout(context.Background(), r.s.cfg.RequestTimeout)
 	defer cancel()
-	rev, err := r.s.store.Rooms.Put(ctx, store.RoomKey(r.rec.Team, r.rec.Name), b)
-	if err != nil {
+	if _, err := r.s.store.Rooms.Put(ctx, store.RoomKey(r.rec.Team, r.rec.Name), b); err != nil {
 		r.log.Warn("could not save the room record", "err", err)
-		return
 	}
-	r.rev = rev
 }
 
 // list is everyone in the room, in the order they joined.

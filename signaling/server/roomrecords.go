@@ -137,7 +137,8 @@ func (s *Server) endedUnowned(ctx context.Context, rec roomRecord) {
 		s.log.Warn("could not save the room record", "room", rec.Name, "err", err)
 	}
 	if h.Started != nil { // room.ended follows a room.started
-		s.hooks.PublishBody(h.Team, h.ID+"."+strconv.Itoa(seq), h.webhook(seq, e, 0, s.cfg.NodeName))
+		ev := h.webhook(seq, e, 0, s.cfg.NodeName)
+		s.hooks.PublishBody(h.Team, ev.EventID, ev)
 	}
 }
 

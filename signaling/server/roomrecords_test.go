@@ -92,7 +92,8 @@ func TestRoomRecords(t *testing.T) {
 	rec := recs[1]
 	if rec.ID != made.ID || rec.Host != "alice" || rec.Status != signaling.RoomRecordEnded ||
 		rec.Reason != signaling.EndedByHost || rec.Started == nil || rec.Ended == nil || rec.Started.Before(from) ||
-		rec.Ended.After(to) || !slices.Equal(rec.Participants, []string{"alice", "bob", "carol"}) || rec.Node == "" {
+		rec.Ended.After(to) || !slices.Equal(rec.Participants, []string{"alice", "bob", "carol"}) ||
+		rec.Node != s.cfg.NodeName {
 		t.Fatalf("record %s", js(rec))
 	}
 	wantEntries(t, rec, from, to,
@@ -235,7 +236,8 @@ func TestRoomWebhooks(t *testing.T) {
 	for i, h := range hooks {
 		e, w := h.ev, wants[i]
 		if e.Event != w.event || e.User != w.user || e.Reason != w.reason || e.Role != w.role ||
-			e.Participants != w.in || e.Room != "pair" || e.RoomID != made.ID || e.Host != "alice" || e.Node == "" {
+			e.Participants != w.in || e.Room != "pair" || e.RoomID != made.ID || e.Host != "alice" ||
+			e.Node != s.cfg.NodeName {
 			t.Errorf("event %d: %s, want %+v", i+1, h.body, w)
 		}
 		if e.Time.Before(last) || e.Time.After(to) || seq(h) <= lastSeq {

@@ -6,7 +6,6 @@ package callview
 
 import (
 	"fmt"
-	"math"
 	"strings"
 	"time"
 
@@ -151,7 +150,7 @@ func (m *Model) inCall() []string {
 	label := min(max(len("You"), lipgloss.Width(c.Who())), max(3, w/3))
 	bar := max(1, w-label-1-1-len(speakingWord))
 	meter := func(name string, level float64, muted bool, speaking bool) string {
-		s := st.Call.Label.Render(common.PadRight(name, label)) + " " + m.bar(level, bar)
+		s := st.Call.Label.Render(common.PadRight(name, label)) + " " + common.Meter(m.common.Styles, level, bar)
 		if muted {
 			s += " " + st.Call.Muted.Render(mutedWord)
 		} else if speaking {
@@ -204,17 +203,6 @@ func warningText(name string) string {
 		return "poor quality"
 	}
 	return name
-}
-
-// bar draws level (0..1) as a bar width cells wide.
-func (m *Model) bar(level float64, width int) string {
-	st := m.common.Styles.Call
-	if math.IsNaN(level) {
-		level = 0
-	}
-	level = max(0, min(1, level))
-	on := int(math.Round(level * float64(width)))
-	return st.MeterOn.Render(strings.Repeat("█", on)) + st.MeterOff.Render(strings.Repeat("░", width-on))
 }
 
 // Quality formats the call's quality figures: "RTT 42 ms · jitter 3 ms ·

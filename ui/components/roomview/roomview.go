@@ -7,7 +7,6 @@ package roomview
 
 import (
 	"fmt"
-	"math"
 	"strings"
 
 	"github.com/charmbracelet/bubbles/key"
@@ -305,7 +304,7 @@ func (m *Model) rows() []string {
 		if p.User == r.Self {
 			name, level = "You", r.Mic
 		}
-		meter := m.bar(level, bar)
+		meter := common.Meter(m.common.Styles, level, bar)
 		if p.Role == signaling.RoleListener {
 			meter = st.Dim.Render(common.PadRight("listens only", bar))
 		}
@@ -339,17 +338,6 @@ func (m *Model) state(p common.RoomPerson, short bool) string {
 		return "speaking"
 	}
 	return ""
-}
-
-// bar draws level (0..1) as a bar width cells wide.
-func (m *Model) bar(level float64, width int) string {
-	st := m.common.Styles.Call
-	if math.IsNaN(level) {
-		level = 0
-	}
-	level = max(0, min(1, level))
-	on := int(math.Round(level * float64(width)))
-	return st.MeterOn.Render(strings.Repeat("█", on)) + st.MeterOff.Render(strings.Repeat("░", width-on))
 }
 
 // article is a role with its article: "the host", "a member".

@@ -64,8 +64,14 @@ func TestWindowKeepsYouAndTheSelected(t *testing.T) {
 		if !strings.Contains(view, "You ") {
 			t.Fatalf("your row is not shown:\n%s", view)
 		}
-		if !strings.Contains(view, "› ") || !strings.Contains(view, sel.User) {
-			t.Fatalf("the selected %s is not shown:\n%s", sel.User, view)
+		var marked []string // the lines with the selection's mark
+		for _, l := range lines {
+			if strings.Contains(l, "› ") {
+				marked = append(marked, l)
+			}
+		}
+		if len(marked) != 1 || !strings.Contains(marked[0], sel.User) {
+			t.Fatalf("the selected %s is not the one marked row:\n%s", sel.User, view)
 		}
 		m.Update(down)
 	}
