@@ -1,7 +1,9 @@
 // Package turn is the signaling server's embedded TURN server: it relays
-// media between clients that cannot reach each other directly, and
-// answers STUN. It listens on UDP and TCP at one port and relays UDP (TCP
-// with Config.TCPRelay) to the peers its policy allows (peerPolicy).
+// media between clients that cannot reach each other directly, or that
+// may only use a relay, to each other and to the rooms of the service's
+// nodes, and answers STUN. It listens on UDP and TCP at one port and
+// relays UDP (TCP with Config.TCPRelay) to the peers its policy allows
+// (peerPolicy).
 //
 // Credentials follow the TURN REST API of coturn's use-auth-secret: the
 // username is "<expiry unix time>:<holder>", the password the HMAC-SHA1 of
@@ -60,6 +62,7 @@ type Config struct {
 // Server is a running TURN server.
 type Server struct {
 	srv    *pionturn.Server
+	policy *peerPolicy
 	secret string
 	urls   []string
 	ttl    time.Duration
@@ -118,16 +121,13 @@ func Start(cfg Config, log *slog.Logger, allowed func(Holder) bool) (*Server, er
 	}
 	addr := udp.LocalAddr().String()
 	_, port, _ = net.SplitHostPort(addr) // the real port, when the config said 0
+	factory := pionlog.Factory{Log: log.With("component", "turn"), Quiet: true}
+	policy := newPeerPolicy(relayIP, localAddrs(append([]string{cfg.Listen}, cfg.Local...)...), cfg.AllowPeers)
 	gen := &relayGen{
 		RelayAddressGeneratorStatic: pionturn.RelayAddressGeneratorStatic{RelayAddress: relayIP.AsSlice(),
 			Address: host},
-		relay: relayIP, tcp: cfg.TCPRelay,
+		policy: policy, tcp: cfg.TCPRelay, ports: &relayPorts{ports: map[int]bool{}},
 	}
-	if !relayIP.IsLoopback() {
-		gen.ports = &relayPorts{ports: map[int]bool{}}
-	}
-	factory := pionlog.Factory{Log: log.With("component", "turn"), Quiet: true}
-	policy := newPeerPolicy(relayIP, localAddrs(append([]string{cfg.Listen}, cfg.Local...)...), cfg.AllowPeers)
 	allow := policy.handler(log)
 	rest := pionturn.LongTermTURNRESTAuthHandler(cfg.Secret, factory.NewLogger("turn"))
 	srv, err := pionturn.NewServer(pionturn.ServerConfig{
@@ -150,6 +150,7 @@ func Start(cfg Config, log *slog.Logger, allowed func(Holder) bool) (*Server, er
 		"tcp_relay", cfg.TCPRelay, "allow_peers", cfg.AllowPeers)
 	return &Server{
 		srv:    srv,
+		policy: policy,
 		secret: cfg.Secret,
 		ttl:    cfg.CredentialTTL,
 		urls:   []string{"stun:" + hp, "turn:" + hp + "?transport=udp", "turn:" + hp + "?transport=tcp"},
@@ -178,8 +179,9 @@ func listen(host, port string) (net.PacketConn, net.Listener, error) {
 }
 
 // peerPolicy decides which peers the relay may reach. A relay is for
-// reaching the other side of a call: a public address, or the relay of
-// another client of this server (both sides behind NATs that need one). It
+// reaching the other side of a call, a public address or the relay of
+// another client of this server (both sides behind NATs that need one),
+// or a room's media (the SFU of one of the service's nodes: media). It
 // refuses
 //   - loopback, unless the relay is on loopback too (a server for this
 //     machine only, or a test: its relays reach nothing else anyway);
@@ -188,7 +190,11 @@ func listen(host, port string) (net.PacketConn, net.Listener, error) {
 //     which relayConn lets packets reach the relays only;
 //   - private (RFC 1918, fc00::/7), shared (100.64.0.0/10), link-local
 //     and reserved (0.0.0.0/8, 240.0.0.0/4) ranges, unless the operator
-//     allows them (Config.AllowPeers).
+//     allows them (Config.AllowPeers);
+//
+// but for the rooms' media addresses (Server.AllowMedia), exactly: an
+// address that only they open is open at their ports only, which
+// relayConn sees to (a permission names no port).
 //
 // Otherwise anyone holding a credential, a guest included, could reach
 // the services of the operator's network, or of the machine, through it.
@@ -196,19 +202,35 @@ type peerPolicy struct {
 	relay netip.Addr
 	local map[netip.Addr]bool
 	allow []netip.Prefix
+
+	mu     sync.RWMutex
+	media  map[netip.AddrPort]bool     // every node's
+	hosts  map[netip.Addr]bool         // the addresses of media
+	byNode map[string][]netip.AddrPort // media, by the node that runs the SFU
 }
 
 func newPeerPolicy(relay netip.Addr, local []netip.Addr, allow []netip.Prefix) *peerPolicy {
-	p := &peerPolicy{relay: relay, local: map[netip.Addr]bool{}, allow: allow}
+	p := &peerPolicy{relay: relay, local: map[netip.Addr]bool{}, allow: allow, byNode: map[string][]netip.AddrPort{}}
 	for _, a := range local {
 		p.local[a.Unmap()] = true
 	}
 	return p
 }
 
-// allows reports whether the relay may reach ip.
+// allows reports whether a permission to reach ip is given: what the
+// policy allows, and the addresses of the rooms' media.
 func (p *peerPolicy) allows(ip netip.Addr) bool {
-	ip = ip.Unmap()
+	ip = ip.Unmap().WithZone("")
+	if p.base(ip) {
+		return true
+	}
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	return p.hosts[ip]
+}
+
+// base is the policy without the rooms' media.
+func (p *peerPolicy) base(ip netip.Addr) bool {
 	switch {
 	case ip.IsLoopback():
 		return p.relay.IsLoopback()
@@ -222,6 +244,46 @@ func (p *peerPolicy) allows(ip netip.Addr) bool {
 		return true
 	}
 	return netrange.Kind(ip) == ""
+}
+
+// reaches reports whether a relay may send a packet to to, a peer it has
+// a permission for: a room's media, a relay of this server at the relay's
+// address (relay tells the ports of the relays), any port of an address
+// the policy allows without the media.
+func (p *peerPolicy) reaches(to netip.AddrPort, relay func(port int) bool) bool {
+	ip := to.Addr().Unmap().WithZone("")
+	p.mu.RLock()
+	media := p.media[netip.AddrPortFrom(ip, to.Port())]
+	p.mu.RUnlock()
+	switch {
+	case media:
+		return true
+	case ip == p.relay:
+		return ip.IsLoopback() || relay(int(to.Port()))
+	}
+	return p.base(ip)
+}
+
+// setMedia sets the media addresses of node's SFU: on another node, its
+// loopback addresses are this machine's, not that node's, and are left
+// out.
+func (p *peerPolicy) setMedia(node string, addrs []netip.AddrPort, own bool) {
+	var keep []netip.AddrPort
+	for _, a := range addrs {
+		a = netip.AddrPortFrom(a.Addr().Unmap().WithZone(""), a.Port())
+		if a.Addr().IsValid() && (own || !a.Addr().IsLoopback()) {
+			keep = append(keep, a)
+		}
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.byNode[node] = keep
+	p.media, p.hosts = map[netip.AddrPort]bool{}, map[netip.Addr]bool{}
+	for _, addrs := range p.byNode {
+		for _, a := range addrs {
+			p.media[a], p.hosts[a.Addr()] = true, true
+		}
+	}
 }
 
 // handler is the policy as pion/turn asks it, for each permission and
@@ -255,23 +317,22 @@ func localAddrs(listen ...string) []netip.Addr {
 var errTCPRelayOff = errors.New("turn: TCP relaying is off (--turn-tcp-relay)")
 
 // relayGen makes the relays, as RelayAddressGeneratorStatic does, but TCP
-// ones only when tcp, and UDP ones (when ports is not nil: a relay not on
-// loopback) as relayConns.
+// ones only when tcp, and UDP ones as relayConns.
 type relayGen struct {
 	pionturn.RelayAddressGeneratorStatic
-	relay netip.Addr
-	tcp   bool
-	ports *relayPorts
+	policy *peerPolicy
+	tcp    bool
+	ports  *relayPorts
 }
 
 func (g *relayGen) AllocatePacketConn(c pionturn.AllocateListenerConfig) (net.PacketConn, net.Addr, error) {
 	conn, addr, err := g.RelayAddressGeneratorStatic.AllocatePacketConn(c)
-	if err != nil || g.ports == nil {
+	if err != nil {
 		return conn, addr, err
 	}
 	port := conn.LocalAddr().(*net.UDPAddr).Port
 	g.ports.set(port, true)
-	return &relayConn{PacketConn: conn, relay: g.relay, ports: g.ports, port: port}, addr, nil
+	return &relayConn{PacketConn: conn, policy: g.policy, ports: g.ports, port: port}, addr, nil
 }
 
 func (g *relayGen) AllocateListener(c pionturn.AllocateListenerConfig) (net.Listener, net.Addr, error) {
@@ -282,14 +343,18 @@ func (g *relayGen) AllocateListener(c pionturn.AllocateListenerConfig) (net.List
 }
 
 // AllocateConn opens a TCP relay's connection to a peer (the policy
-// allowed it), but not to the relay's own address: that is other clients'
-// relays on UDP, and this machine's services on TCP.
+// allowed it), but not to the relay's own address (that is other clients'
+// relays on UDP, and this machine's services on TCP), nor to an address
+// that the rooms' media alone open (UDP too).
 func (g *relayGen) AllocateConn(c pionturn.AllocateConnConfig) (net.Conn, error) {
 	if !g.tcp {
 		return nil, errTCPRelayOff
 	}
-	if to, ok := c.RemoteAddr.(*net.TCPAddr); ok && to.AddrPort().Addr().Unmap() == g.relay {
-		return nil, fmt.Errorf("turn: a TCP relay to the relay's own address %v is refused", to)
+	if to, ok := c.RemoteAddr.(*net.TCPAddr); ok {
+		if ip := to.AddrPort().Addr().Unmap().WithZone(""); ip == g.policy.relay || !g.policy.base(ip) {
+			return nil, fmt.Errorf("turn: a TCP relay to %v is refused: the relay reaches this machine and "+
+				"the rooms' media over UDP only", to)
+		}
 	}
 	return g.RelayAddressGeneratorStatic.AllocateConn(c)
 }
@@ -316,20 +381,22 @@ func (r *relayPorts) has(port int) bool {
 	return r.ports[port]
 }
 
-// relayConn is the socket of a UDP relay at port. What it sends to the
-// relay's own address (the relay of the other side of a call) reaches the
-// relays only: a packet to another port is dropped, as a firewall would,
-// so that the services of this machine at that address (HTTP, NATS…)
-// cannot be reached through the relay.
+// relayConn is the socket of a UDP relay at port. What it sends where the
+// policy does not reach (peerPolicy.reaches) is dropped, as a firewall
+// would: the relay's own address (the relay of the other side of a call)
+// at the ports of the relays only, and an address that only the rooms'
+// media open (this machine's, a node's on a private network) at theirs
+// only, so that the services there (HTTP, NATS…) cannot be reached
+// through the relay.
 type relayConn struct {
 	net.PacketConn
-	relay netip.Addr
-	ports *relayPorts
-	port  int
+	policy *peerPolicy
+	ports  *relayPorts
+	port   int
 }
 
 func (c *relayConn) WriteTo(b []byte, to net.Addr) (int, error) {
-	if u, ok := to.(*net.UDPAddr); ok && u.AddrPort().Addr().Unmap() == c.relay && !c.ports.has(u.Port) {
+	if u, ok := to.(*net.UDPAddr); ok && !c.policy.reaches(u.AddrPort(), c.ports.has) {
 		return len(b), nil
 	}
 	return c.PacketConn.WriteTo(b, to)
@@ -374,6 +441,15 @@ func (t *Server) ICEServers(h Holder) []signaling.ICEServer {
 	return []signaling.ICEServer{
 		{URLs: t.urls[:1]},
 		{URLs: t.urls[1:], Username: username, Credential: password},
+	}
+}
+
+// AllowMedia lets the relays reach the SFU of node (its rooms' media) at
+// addrs exactly, in place of what it was told of that node before; own
+// tells that node is this one. Nothing on a nil Server (TURN off).
+func (t *Server) AllowMedia(node string, addrs []netip.AddrPort, own bool) {
+	if t != nil {
+		t.policy.setMedia(node, addrs, own)
 	}
 }
 

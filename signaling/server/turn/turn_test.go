@@ -221,8 +221,10 @@ func TestPeerPolicy(t *testing.T) {
 	}
 }
 
-// TestRelayConn: what a relay sends to the relay's own address reaches the
-// relays only; other ports there get nothing.
+// TestRelayConn: what a relay sends to this machine (a relay not on
+// loopback: 203.0.113.1, announced) reaches the rooms' media only, at
+// their ports: another port of the same address gets nothing, nor the
+// media's old port once the node's media are set again.
 func TestRelayConn(t *testing.T) {
 	listen := func() net.PacketConn {
 		c, err := net.ListenPacket("udp4", "127.0.0.1:0")
@@ -232,29 +234,88 @@ func TestRelayConn(t *testing.T) {
 		t.Cleanup(func() { c.Close() })
 		return c
 	}
+	policy := newPeerPolicy(netip.MustParseAddr("203.0.113.1"), nil, nil)
 	ports := &relayPorts{ports: map[int]bool{}}
-	other, service := listen(), listen()
-	ports.set(other.LocalAddr().(*net.UDPAddr).Port, true)
+	media, service, moved := listen(), listen(), listen()
+	policy.setMedia("here", []netip.AddrPort{media.LocalAddr().(*net.UDPAddr).AddrPort()}, true)
 	sock := listen()
-	rc := &relayConn{PacketConn: sock, relay: netip.MustParseAddr("127.0.0.1"), ports: ports,
-		port: sock.LocalAddr().(*net.UDPAddr).Port}
-	for _, to := range []net.PacketConn{service, other} {
-		if n, err := rc.WriteTo([]byte("hello"), to.LocalAddr()); n != 5 || err != nil {
-			t.Fatalf("write: %d %v", n, err)
+	rc := &relayConn{PacketConn: sock, policy: policy, ports: ports, port: sock.LocalAddr().(*net.UDPAddr).Port}
+	ports.set(rc.port, true)
+	send := func(to ...net.PacketConn) {
+		t.Helper()
+		for _, c := range to {
+			if n, err := rc.WriteTo([]byte("hello"), c.LocalAddr()); n != 5 || err != nil {
+				t.Fatalf("write: %d %v", n, err)
+			}
 		}
 	}
-	// Written in that order: once the relay has it, the service would too.
-	buf := make([]byte, 16)
-	_ = other.SetReadDeadline(time.Now().Add(patience))
-	if n, _, err := other.ReadFrom(buf); err != nil || string(buf[:n]) != "hello" {
-		t.Fatalf("the other relay: %q %v", buf[:n], err)
+	read := func(c net.PacketConn) {
+		t.Helper()
+		buf := make([]byte, 16)
+		_ = c.SetReadDeadline(time.Now().Add(patience))
+		if n, _, err := c.ReadFrom(buf); err != nil || string(buf[:n]) != "hello" {
+			t.Fatalf("the media: %q %v", buf[:n], err)
+		}
 	}
+	send(service, media)
+	// Written in that order: once the media have it, the service would too.
+	read(media)
 	if waiting(t, service) {
-		t.Errorf("the service at the relay's address got a packet")
+		t.Errorf("a service of this machine got a packet")
+	}
+	policy.setMedia("here", []netip.AddrPort{moved.LocalAddr().(*net.UDPAddr).AddrPort()}, true)
+	send(media, moved)
+	read(moved)
+	if waiting(t, media) {
+		t.Errorf("the media's old port got a packet once they moved")
 	}
 	rc.Close()
 	if ports.has(rc.port) {
 		t.Errorf("port %d still a relay's once closed", rc.port)
+	}
+}
+
+// TestMediaPolicy: the rooms' media open their addresses to permissions
+// and their ports to packets, whatever the address (this machine's,
+// loopback, a private one), and nothing else there; another node's
+// loopback addresses are this machine's and stay closed; setting a node's
+// media again closes what it had.
+func TestMediaPolicy(t *testing.T) {
+	relay := netip.MustParseAddr("203.0.113.1")
+	p := newPeerPolicy(relay, []netip.Addr{relay, netip.MustParseAddr("10.0.0.5")}, nil)
+	ap := netip.MustParseAddrPort
+	p.setMedia("here", []netip.AddrPort{ap("10.0.0.5:3479"), ap("127.0.0.1:3479"), ap("203.0.113.1:3479")}, true)
+	p.setMedia("other", []netip.AddrPort{ap("10.0.0.6:3479"), ap("127.0.0.1:4000")}, false)
+	relayPort := func(port int) bool { return port == 50000 }
+	for _, c := range []struct {
+		to           string
+		permit, send bool
+	}{
+		{"10.0.0.5:3479", true, true},
+		{"10.0.0.5:7700", true, false}, // this machine's HTTP
+		{"[::ffff:10.0.0.5]:3479", true, true},
+		{"127.0.0.1:3479", true, true},
+		{"127.0.0.1:4222", true, false}, // NATS
+		{"127.0.0.1:4000", true, false}, // the other node's loopback: this machine's
+		{"10.0.0.6:3479", true, true},
+		{"10.0.0.6:4222", true, false},
+		{"10.0.0.7:3479", false, false},
+		{"203.0.113.1:3479", true, true},
+		{"203.0.113.1:50000", true, true}, // a relay
+		{"203.0.113.1:7700", true, false},
+		{"198.51.100.7:7700", true, true},
+	} {
+		to := ap(c.to)
+		if got := p.allows(to.Addr()); got != c.permit {
+			t.Errorf("permission for %s: %v, want %v", to.Addr(), got, c.permit)
+		}
+		if got := c.permit && p.reaches(to, relayPort); got != c.send {
+			t.Errorf("packet to %s: sent %v, want %v", to, got, c.send)
+		}
+	}
+	p.setMedia("other", nil, false)
+	if p.allows(netip.MustParseAddr("10.0.0.6")) || p.reaches(ap("10.0.0.6:3479"), relayPort) {
+		t.Errorf("10.0.0.6 still open once the other node's media are gone")
 	}
 }
 
@@ -337,7 +398,8 @@ func (f setter) AddTo(m *stun.Message) error { return f(m) }
 // permission nor channel to private, shared, loopback, link-local or
 // broadcast peers, nor to this machine's addresses; it does to public ones,
 // to the relay's own address (the relays of other clients: see relayConn)
-// and to the ranges the operator allows (10.99.0.0/16).
+// and to the ranges the operator allows (10.99.0.0/16); and, once told,
+// to the addresses of the rooms' media (this machine's, another node's).
 func TestPeers(t *testing.T) {
 	s := start(t, Config{PublicIP: "203.0.113.10", AllowPeers: []netip.Prefix{netip.MustParsePrefix("10.99.0.0/16")}},
 		nil)
@@ -390,6 +452,23 @@ func TestPeers(t *testing.T) {
 		code := channelBind(t, cl, addr, relay.Username, relay.Credential, i, to)
 		if want := map[bool]int{true: 0, false: 401}[c.want]; code != want {
 			t.Errorf("channel bind to %s: code %d, want %d", c.peer, code, want)
+		}
+	}
+	// The rooms' media open their addresses, this machine's included (the
+	// ports are relayConn's: TestRelayConn); nothing else.
+	s.AllowMedia("here", []netip.AddrPort{netip.AddrPortFrom(netip.MustParseAddr(own), 3479),
+		netip.MustParseAddrPort("127.0.0.1:3479")}, true)
+	s.AllowMedia("other", []netip.AddrPort{netip.MustParseAddrPort("10.0.0.6:3479")}, false)
+	for _, c := range []struct {
+		peer string
+		want bool
+	}{{own, true}, {"127.0.0.1", true}, {"10.0.0.6", true}, {"10.0.0.1", false}, {"127.0.0.2", false}} {
+		err := cl.CreatePermission(&net.UDPAddr{IP: net.ParseIP(c.peer), Port: 3479})
+		if c.want && err != nil {
+			t.Errorf("permission for %s with the rooms' media: %v, want granted", c.peer, err)
+		}
+		if !c.want && (err == nil || !strings.Contains(err.Error(), "403")) {
+			t.Errorf("permission for %s with the rooms' media: %v, want refused (403)", c.peer, err)
 		}
 	}
 }
