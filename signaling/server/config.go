@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/netip"
 	"net/url"
+	"strconv"
 	"time"
 
 	"github.com/parley-voice/parley/signaling"
@@ -21,6 +22,7 @@ const (
 	DefaultRingTimeout       = 30 * time.Second
 	DefaultReconnectGrace    = 30 * time.Second
 	DefaultTURNPort          = "3478"
+	DefaultRoomPort          = "3479"
 	DefaultTURNCredentialTTL = 12 * time.Hour
 	DefaultHeartbeat         = 5 * time.Second
 	DefaultPingInterval      = 30 * time.Second
@@ -107,6 +109,13 @@ type Config struct {
 	// TCP allocations). Without it clients still reach the TURN server over
 	// TCP (turn:…?transport=tcp), for UDP relays: all a call's media needs.
 	TURNTCPRelay bool
+
+	// RoomPort is the UDP port of the rooms' media (the SFU, roomsfu.go), on
+	// each address of the machine: every participant of every room of the
+	// node sends there, so that a firewall opens one port, and the TURN
+	// relays of the service reach it there only (package turn). Default
+	// DefaultRoomPort ("0", any free port, when Listen's port is 0).
+	RoomPort string
 
 	// Heartbeat is how often a connection refreshes its presence and a call
 	// its participants' busy marks. Both expire 2.5 heartbeats after their
@@ -261,6 +270,12 @@ func (c Config) withDefaults() Config {
 	if c.TURNCredentialTTL == 0 {
 		c.TURNCredentialTTL = DefaultTURNCredentialTTL
 	}
+	if c.RoomPort == "" {
+		c.RoomPort = DefaultRoomPort
+		if _, port, _ := net.SplitHostPort(c.Listen); port == "0" {
+			c.RoomPort = "0"
+		}
+	}
 	if c.RingTimeout == 0 {
 		c.RingTimeout = DefaultRingTimeout
 	}
@@ -392,6 +407,9 @@ func (c Config) Validate() error {
 		if !p.IsValid() {
 			bad("TURNAllowPeers: %v is not a range such as 10.20.0.0/16", p)
 		}
+	}
+	if _, err := strconv.ParseUint(c.RoomPort, 10, 16); err != nil {
+		bad("RoomPort %q is not a UDP port such as %s", c.RoomPort, DefaultRoomPort)
 	}
 	if (c.TLSCertFile == "") != (c.TLSKeyFile == "") {
 		bad("TLSCertFile and TLSKeyFile go together: give both or neither")

@@ -83,7 +83,7 @@ func (s *Server) startRoom(rec roomRecord) error {
 	if !s.track(&s.calls) {
 		return errShutdown
 	}
-	api, err := newRoomAPI(s.cfg, s.log)
+	api, err := newRoomAPI(s.cfg, s.log, s.media)
 	if err != nil {
 		s.calls.Done()
 		return err

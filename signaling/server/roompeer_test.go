@@ -121,6 +121,13 @@ type slotRecording struct {
 // newPeer makes the peer connection of a participant and its offer.
 func newPeer(t testing.TB, c *client, tone float64) (*peer, string) {
 	t.Helper()
+	return newPeerConf(t, c, tone, webrtc.Configuration{})
+}
+
+// newPeerConf is newPeer with the peer connection's configuration (its
+// ICE servers and transport policy).
+func newPeerConf(t testing.TB, c *client, tone float64, conf webrtc.Configuration) (*peer, string) {
+	t.Helper()
 	m := &webrtc.MediaEngine{}
 	if err := m.RegisterCodec(webrtc.RTPCodecParameters{RTPCodecCapability: roomOpus, PayloadType: 111},
 		webrtc.RTPCodecTypeAudio); err != nil {
@@ -135,7 +142,7 @@ func newPeer(t testing.TB, c *client, tone float64) (*peer, string) {
 	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
 	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
 	api := webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithSettingEngine(se))
-	pc, err := api.NewPeerConnection(webrtc.Configuration{})
+	pc, err := api.NewPeerConnection(conf)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -193,6 +200,14 @@ func (p *peer) signal() {
 func joinRoom(t testing.TB, c *client, room string, tone float64, listenOnly bool) *peer {
 	t.Helper()
 	p, offer := newPeer(t, c, tone)
+	return join(t, p, offer, room, listenOnly)
+}
+
+// join joins the client of p to room with offer, p's; it returns once the
+// server's answer is applied.
+func join(t testing.TB, p *peer, offer, room string, listenOnly bool) *peer {
+	t.Helper()
+	c := p.c
 	c.send(signaling.Message{Type: signaling.TypeRoomJoin, Ref: "join-" + c.user, Room: room, SDP: offer,
 		ListenOnly: listenOnly})
 	m := p.event(func(m signaling.Message) bool { return m.RoomEvent.Kind == signaling.RoomJoined })
@@ -205,7 +220,7 @@ func joinRoom(t testing.TB, c *client, room string, tone float64, listenOnly boo
 		SDP: m.SDP}); err != nil {
 		t.Fatalf("%s: answer: %v", c.user, err)
 	}
-	if tone > 0 {
+	if p.tone > 0 {
 		ctx, cancel := context.WithCancel(context.Background())
 		p.cancel = cancel
 		go p.send(ctx, levelExtID(m.SDP, 0))

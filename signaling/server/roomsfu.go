@@ -2,11 +2,17 @@ package server
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"log/slog"
+	"net"
+	"net/netip"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/pion/ice/v4"
 	"github.com/pion/interceptor"
 	"github.com/pion/sdp/v3"
@@ -34,11 +40,11 @@ const (
 )
 
 // newRoomAPI builds the Pion API of a room's peer connections: Opus with
-// the audio level extension, RTCP reports, host candidates (loopback
-// included, for clients on the same machine) and, when the server has a
-// public address (Config.TURNPublicIP: a 1:1 NAT), each also announced at
-// that address; no mDNS.
-func newRoomAPI(cfg Config, log *slog.Logger) (*webrtc.API, error) {
+// the audio level extension, RTCP reports, host candidates on the node's
+// media port (mux: loopback included, for clients on the same machine)
+// and, when the server has a public address (Config.TURNPublicIP: a 1:1
+// NAT), each also announced at that address; no mDNS.
+func newRoomAPI(cfg Config, log *slog.Logger, mux ice.UDPMux) (*webrtc.API, error) {
 	m := &webrtc.MediaEngine{}
 	if err := m.RegisterCodec(webrtc.RTPCodecParameters{RTPCodecCapability: roomOpus, PayloadType: 111},
 		webrtc.RTPCodecTypeAudio); err != nil {
@@ -54,7 +60,7 @@ func newRoomAPI(cfg Config, log *slog.Logger) (*webrtc.API, error) {
 	}
 	var se webrtc.SettingEngine
 	se.LoggerFactory = pionlog.Factory{Log: log}
-	se.SetIncludeLoopbackCandidate(true)
+	se.SetICEUDPMux(mux)
 	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
 	se.SetICETimeouts(roomICEDisconnected, roomICEFailed, roomICEKeepalive)
 	if cfg.TURNPublicIP != "" {
@@ -66,6 +72,82 @@ func newRoomAPI(cfg Config, log *slog.Logger) (*webrtc.API, error) {
 	}
 	return webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(ir),
 		webrtc.WithSettingEngine(se)), nil
+}
+
+// listenRoomMedia listens on the rooms' media port (Config.RoomPort) on
+// each address of the machine, loopback included: the one socket per
+// address that every peer connection of every room shares, told apart by
+// their ICE credentials.
+func listenRoomMedia(cfg Config, log *slog.Logger) (*ice.MultiUDPMuxDefault, error) {
+	port, _ := strconv.Atoi(cfg.RoomPort) // checked by Validate
+	mux, err := ice.NewMultiUDPMuxFromPort(port, ice.UDPMuxFromPortWithLoopback(),
+		ice.UDPMuxFromPortWithLogger(pionlog.Factory{Log: log}.NewLogger("room-media")))
+	if err != nil {
+		return nil, fmt.Errorf("server: rooms' media: %w", err)
+	}
+	return mux, nil
+}
+
+// mediaAddrs are the addresses the rooms' media take on this node: the
+// mux's, and the same ports at the public address (cfg.TURNPublicIP).
+func mediaAddrs(cfg Config, mux ice.UDPMux) []netip.AddrPort {
+	public, _ := netip.ParseAddr(cfg.TURNPublicIP)
+	var out []netip.AddrPort
+	for _, a := range mux.GetListenAddresses() {
+		u, ok := a.(*net.UDPAddr)
+		if !ok {
+			continue
+		}
+		out = append(out, u.AddrPort())
+		if pub := netip.AddrPortFrom(public, u.AddrPort().Port()); public.IsValid() && !slices.Contains(out, pub) {
+			out = append(out, pub)
+		}
+	}
+	return out
+}
+
+// subjectMedia carries the nodes' rooms' media addresses (nodeMedia), so
+// that each node's TURN relays reach the rooms of the others (the
+// participants of a room use the TURN server of the node they are
+// connected to, which need not be the room's).
+const subjectMedia = "parley.media"
+
+// nodeMedia is a node's word on subjectMedia: where its rooms' media are;
+// Ask asks the other nodes to say theirs (a node that starts).
+type nodeMedia struct {
+	Node  string           `json:"node"`
+	Media []netip.AddrPort `json:"media"`
+	Ask   bool             `json:"ask,omitempty"`
+}
+
+// shareMedia lets this node's TURN relays reach its own rooms' media and
+// those of the other nodes, as they tell them, and tells them this one's.
+// It answers on NATS's goroutine: AllowMedia is safe from any.
+func (s *Server) shareMedia() error {
+	own := mediaAddrs(s.cfg, s.media)
+	s.turn.AllowMedia(s.cfg.NodeName, own, true)
+	say := func(ask bool) {
+		b, _ := json.Marshal(nodeMedia{Node: s.cfg.NodeName, Media: own, Ask: ask})
+		if err := s.bus.nc.Publish(subjectMedia, b); err != nil {
+			s.log.Warn("could not tell the other nodes where this one's rooms' media are", "err", err)
+		}
+	}
+	_, err := s.bus.nc.Subscribe(subjectMedia, func(m *nats.Msg) {
+		var n nodeMedia
+		if err := json.Unmarshal(m.Data, &n); err != nil || n.Node == s.cfg.NodeName {
+			return
+		}
+		s.log.Debug("rooms' media of another node", "other", n.Node, "media", n.Media)
+		s.turn.AllowMedia(n.Node, n.Media, false)
+		if n.Ask {
+			say(false)
+		}
+	})
+	if err != nil {
+		return fmt.Errorf("server: subscribe %s: %w", subjectMedia, err)
+	}
+	say(true)
+	return nil
 }
 
 // roomPeer is a participant's peer connection with the room.

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/pion/ice/v4"
 
 	"github.com/parley-voice/parley/signaling"
 	"github.com/parley-voice/parley/signaling/server/ratelimit"
@@ -92,7 +93,8 @@ type Server struct {
 	keeper   *keeper             // the presence heartbeats of this node's sessions
 	feed     *feed               // everyone's presence, for this node's followers
 	ln       net.Listener
-	turn     *turn.Server // nil when TURNListen is "off"
+	turn     *turn.Server            // nil when TURNListen is "off"
+	media    *ice.MultiUDPMuxDefault // the rooms' media sockets (roomsfu.go)
 	http     *http.Server
 	serveErr chan error // Serve's result
 	ready    chan struct{}
@@ -228,9 +230,12 @@ func (s *Server) Start(ctx context.Context) (err error) {
 			}
 			s.feed.close()
 			_ = s.turn.Close() // undoing a failed start: its error is the one to report
+			if s.media != nil {
+				_ = s.media.Close()
+			}
 			s.hooks.Close()
 			s.bus.close()
-			s.feed, s.turn, s.hooks, s.store, s.bus = nil, nil, nil, nil, nil
+			s.feed, s.turn, s.media, s.hooks, s.store, s.bus = nil, nil, nil, nil, nil, nil
 		}
 	}()
 	if s.bus, err = startBus(s.cfg, s.log); err != nil {
@@ -247,6 +252,9 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	if err != nil {
 		return fmt.Errorf("server: %w", err)
 	}
+	if s.media, err = listenRoomMedia(s.cfg, s.log); err != nil {
+		return err
+	}
 	if s.cfg.TURNListen != "off" {
 		secret, err := loadTURNSecret(s.cfg.DataDir)
 		if err != nil {
@@ -260,6 +268,9 @@ func (s *Server) Start(ctx context.Context) (err error) {
 		if err != nil {
 			return fmt.Errorf("server: %w", err)
 		}
+	}
+	if err := s.shareMedia(); err != nil {
+		return err
 	}
 	if ln, err = net.Listen("tcp", s.cfg.Listen); err != nil {
 		return fmt.Errorf("server: listen: %w", err)
@@ -362,6 +373,11 @@ func (s *Server) shutdown(ctx context.Context) error {
 	s.feed.close()
 	if err := s.turn.Close(); err != nil {
 		errs = append(errs, fmt.Errorf("server: %w", err))
+	}
+	if s.media != nil {
+		if err := s.media.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("server: rooms' media: %w", err))
+		}
 	}
 	s.hooks.Close()
 	if s.bus != nil {

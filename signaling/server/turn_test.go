@@ -54,13 +54,22 @@ func TestTURN(t *testing.T) {
 // server of its welcome.
 func welcomeICE(t *testing.T, s *testServer, user, tok string) (stun, relay signaling.ICEServer) {
 	t.Helper()
-	c := s.dial(t, user)
+	_, stun, relay = connectICE(t, s, user, tok)
+	return stun, relay
+}
+
+// connectICE signs user in with tok and returns the client, and the STUN
+// and the TURN server of its welcome.
+func connectICE(t *testing.T, s *testServer, user, tok string) (c *client, stun, relay signaling.ICEServer) {
+	t.Helper()
+	c = s.dial(t, user)
 	c.send(signaling.Message{Type: signaling.TypeConnect, Ref: "c", Token: tok})
 	w := c.next()
 	if w.Type != signaling.TypeWelcome || len(w.ICEServers) != 2 {
 		t.Fatalf("%s: welcome %s, want two ICE servers", user, js(w))
 	}
-	return w.ICEServers[0], w.ICEServers[1]
+	c.user, c.session = w.User, w.Session
+	return c, w.ICEServers[0], w.ICEServers[1]
 }
 
 // TestTURNRevoked: a TURN credential is refused once its holder's access

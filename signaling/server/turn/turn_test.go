@@ -1,6 +1,7 @@
 package turn
 
 import (
+	"cmp"
 	"encoding/json"
 	"errors"
 	"log/slog"
@@ -260,13 +261,13 @@ func TestRelayConn(t *testing.T) {
 	send(service, media)
 	// Written in that order: once the media have it, the service would too.
 	read(media)
-	if waiting(t, service) {
+	if turntest.Waiting(t, service) {
 		t.Errorf("a service of this machine got a packet")
 	}
 	policy.setMedia("here", []netip.AddrPort{moved.LocalAddr().(*net.UDPAddr).AddrPort()}, true)
 	send(media, moved)
 	read(moved)
-	if waiting(t, media) {
+	if turntest.Waiting(t, media) {
 		t.Errorf("the media's old port got a packet once they moved")
 	}
 	rc.Close()
@@ -412,14 +413,7 @@ func TestPeers(t *testing.T) {
 	if got := pc.LocalAddr().String(); !strings.HasPrefix(got, "203.0.113.10:") {
 		t.Fatalf("relayed address %s, want on 203.0.113.10", got)
 	}
-	own := "192.0.2.2" // this machine's eth0, if it has one
-	if addrs, err := net.InterfaceAddrs(); err == nil {
-		for _, a := range addrs {
-			if p, err := netip.ParsePrefix(a.String()); err == nil && !p.Addr().IsLoopback() && p.Addr().Is4() {
-				own = p.Addr().String()
-			}
-		}
-	}
+	own := cmp.Or(turntest.HostIPv4(), "192.0.2.2") // this machine's eth0, if it has one
 	i := 0
 	for _, c := range []struct {
 		peer string
@@ -550,14 +544,7 @@ func TestRefusalsQuiet(t *testing.T) {
 // through it, but what one sends to another port at that address (a
 // service of the machine) is dropped.
 func TestRelayToRelay(t *testing.T) {
-	var ip string
-	if addrs, err := net.InterfaceAddrs(); err == nil {
-		for _, a := range addrs {
-			if p, err := netip.ParsePrefix(a.String()); err == nil && !p.Addr().IsLoopback() && p.Addr().Is4() {
-				ip = p.Addr().String()
-			}
-		}
-	}
+	ip := turntest.HostIPv4()
 	if ip == "" {
 		t.Skip("this machine has no IPv4 address but loopback")
 	}
@@ -589,29 +576,7 @@ func TestRelayToRelay(t *testing.T) {
 		t.Fatalf("the other relay got %q from %v (%v), want hello from %v", buf[:n], from, err, a.LocalAddr())
 	}
 	// Sent first, in order: had it gone through, it would be there now.
-	if waiting(t, service) {
+	if turntest.Waiting(t, service) {
 		t.Errorf("a service at the relay's address got a packet through the relay")
 	}
-}
-
-// waiting reports whether a datagram waits to be read on c, without
-// waiting for one.
-func waiting(t *testing.T, c net.PacketConn) bool {
-	t.Helper()
-	rc, err := c.(*net.UDPConn).SyscallConn()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var rerr error
-	err = rc.Read(func(fd uintptr) bool {
-		_, _, rerr = syscall.Recvfrom(int(fd), make([]byte, 1), syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
-		return true
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if rerr != nil && !errors.Is(rerr, syscall.EAGAIN) {
-		t.Fatal(rerr)
-	}
-	return rerr == nil
 }

@@ -4,8 +4,11 @@
 package turntest
 
 import (
+	"errors"
 	"net"
+	"net/netip"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/pion/turn/v5"
@@ -88,4 +91,42 @@ func Client(t testing.TB, addr, username, password string) (*turn.Client, net.Pa
 func Addr(stunServer signaling.ICEServer) string {
 	_, port, _ := net.SplitHostPort(strings.TrimPrefix(stunServer.URLs[0], "stun:"))
 	return net.JoinHostPort("127.0.0.1", port)
+}
+
+// Waiting reports whether a datagram waits to be read on c, without
+// waiting for one: a test that sent it one before what another socket
+// already got knows it would be there.
+func Waiting(t testing.TB, c net.PacketConn) bool {
+	t.Helper()
+	rc, err := c.(*net.UDPConn).SyscallConn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rerr error
+	err = rc.Read(func(fd uintptr) bool {
+		_, _, rerr = syscall.Recvfrom(int(fd), make([]byte, 1), syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
+		return true
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rerr != nil && !errors.Is(rerr, syscall.EAGAIN) {
+		t.Fatal(rerr)
+	}
+	return rerr == nil
+}
+
+// HostIPv4 returns an IPv4 address of this machine's that is not
+// loopback, "" when it has none.
+func HostIPv4() string {
+	addrs, err := net.InterfaceAddrs()
+	if err != nil {
+		return ""
+	}
+	for _, a := range addrs {
+		if p, err := netip.ParsePrefix(a.String()); err == nil && !p.Addr().IsLoopback() && p.Addr().Is4() {
+			return p.Addr().String()
+		}
+	}
+	return ""
 }
