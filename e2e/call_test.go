@@ -169,7 +169,8 @@ func TestCallEndings(t *testing.T) {
 // completes, rather than failing when his grace period for Alice ends.
 func TestHangUpWhileServerDown(t *testing.T) {
 	w := &world{t: t, home: t.TempDir(), apiKey: testAPIKey}
-	serve := []string{"--data", filepath.Join(w.home, "data"), "--turn-listen", "off", "--reconnect-grace", "10s"}
+	serve := []string{"--data", filepath.Join(w.home, "data"), "--turn-listen", "off", "--reconnect-grace", "10s",
+		"--room-port", "0"} // the restart listens at the same port, its rooms at any
 	var srv *proc
 	w.server, srv = w.startNode(serve...)
 	alice, bob := "PARLEY_TOKEN="+w.token("alice"), "PARLEY_TOKEN="+w.token("bob")

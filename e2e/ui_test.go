@@ -277,7 +277,8 @@ func TestDemoEndToEnd(t *testing.T) {
 func TestUIStartsWithServerDown(t *testing.T) {
 	x := newTmux(t)
 	w := &world{t: t, home: t.TempDir(), apiKey: testAPIKey}
-	serve := []string{"--data", filepath.Join(w.home, "data"), "--turn-listen", "off"}
+	serve := []string{"--data", filepath.Join(w.home, "data"), "--turn-listen", "off",
+		"--room-port", "0"} // the restart listens at the same port, its rooms at any
 	var srv *proc
 	w.server, srv = w.startNode(serve...)
 	cfg := config.Config{Server: w.server, Token: w.token("alice"), Contacts: []string{"bob"}}

@@ -3,6 +3,7 @@
 package cli
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -107,6 +108,9 @@ go to stderr unless --log names a file.`,
 			"link-local), such as 10.20.0.0/16; repeatable")
 	c.Flags().BoolVar(&cfg.TURNTCPRelay, "turn-tcp-relay", false,
 		"let TURN clients open TCP relays to peers (RFC 6062); clients reach the TURN server over TCP without it")
+	c.Flags().StringVar(&cfg.RoomPort, "room-port", "",
+		"the UDP port of the rooms' media, on every address of the machine: open it to the clients "+
+			"(default 3479; any free port with --listen's port 0)")
 	c.Flags().StringVar(&cfg.TLSCertFile, "tls-cert", "",
 		"PEM certificate (chain): serve HTTPS and WSS only (with --tls-key)")
 	c.Flags().StringVar(&cfg.TLSKeyFile, "tls-key", "", "PEM private key of --tls-cert")
@@ -197,7 +201,8 @@ func markNewKey(dir string) error {
 }
 
 // portHint adds to a failure to listen on an address that is taken the
-// flag that moves it: --listen, --turn-listen (or off) or --nats-listen.
+// flag that moves it: --listen, --turn-listen (or off), --nats-listen or
+// --room-port.
 func portHint(err error, cfg server.Config) error {
 	var op *net.OpError
 	if !errors.Is(err, syscall.EADDRINUSE) || !errors.As(err, &op) || op.Addr == nil {
@@ -216,6 +221,9 @@ func portHint(err error, cfg server.Config) error {
 	case strings.HasPrefix(op.Net, "tcp") && cfg.NATSListen != "" && taken == port(cfg.NATSListen):
 		return fmt.Errorf("%w: another program listens on %s: give the embedded NATS another address with "+
 			"--nats-listen HOST:PORT", err, addr)
+	case strings.HasPrefix(op.Net, "udp") && taken == cmp.Or(cfg.RoomPort, server.DefaultRoomPort):
+		return fmt.Errorf("%w: another program listens on %s (another parley serve?): give the rooms' media "+
+			"another port with --room-port PORT", err, addr)
 	}
 	return fmt.Errorf("%w: another program listens on %s (another parley serve, or a TURN server such as "+
 		"coturn?): give the TURN server another address with --turn-listen HOST:PORT, or run without it with "+

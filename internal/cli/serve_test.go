@@ -139,10 +139,31 @@ func TestServeListenTaken(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer ln.Close()
-	s := startServe(t, nil, "--listen", ln.Addr().String(), "--data", t.TempDir(), "--turn-listen", "off")
+	s := startServe(t, nil, "--listen", ln.Addr().String(), "--data", t.TempDir(), "--turn-listen", "off",
+		"--room-port", "0")
 	lines, code := s.rest(false)
 	want := "another program listens on " + ln.Addr().String() + " (another parley serve?): " +
 		"listen on another address with --listen HOST:PORT"
+	if code != exitOffline || len(lines) != 0 || !strings.Contains(s.stderr.String(), want) {
+		t.Errorf("exit %d, stdout %q, stderr:\n%s\nwant %d, nothing, and %q", code, lines, s.stderr.String(),
+			exitOffline, want)
+	}
+}
+
+// TestServeRoomPortTaken: a --room-port that another program holds on
+// one of the machine's addresses is reported with --room-port.
+func TestServeRoomPortTaken(t *testing.T) {
+	udp, err := net.ListenPacket("udp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer udp.Close()
+	_, port, _ := net.SplitHostPort(udp.LocalAddr().String())
+	s := startServe(t, nil, "--listen", "127.0.0.1:0", "--data", t.TempDir(), "--turn-listen", "off",
+		"--room-port", port)
+	lines, code := s.rest(false)
+	want := "another program listens on " + udp.LocalAddr().String() + " (another parley serve?): " +
+		"give the rooms' media another port with --room-port PORT"
 	if code != exitOffline || len(lines) != 0 || !strings.Contains(s.stderr.String(), want) {
 		t.Errorf("exit %d, stdout %q, stderr:\n%s\nwant %d, nothing, and %q", code, lines, s.stderr.String(),
 			exitOffline, want)

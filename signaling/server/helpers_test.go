@@ -54,6 +54,7 @@ func testConfig(dir string, logs *logBuffer) Config {
 		DialLimit:   -1,                // TestDialLimits turns them on
 		RingLimit:   -1,
 		TURNListen:  "off", // TestTURN turns it on
+		RoomPort:    "0",   // also when a test listens at a given port
 		Logger:      slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 	}
 }
