@@ -207,7 +207,7 @@ func Start(ctx context.Context, cfg Config) (*Phone, error) {
 	if err := cfg.defaults(); err != nil {
 		return nil, err
 	}
-	api, err := newAPI(cfg.Logger, cfg.Net)
+	api, err := newAPI(cfg.Logger, cfg.Net, cfg.RelayOnly)
 	if err != nil {
 		return nil, err
 	}

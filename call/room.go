@@ -132,7 +132,7 @@ func (p *Phone) joinRoom(name string, o RoomOptions) {
 		return
 	}
 	if p.roomAPI == nil {
-		api, err := newRoomAPI(p.log, p.cfg.Net)
+		api, err := newRoomAPI(p.log, p.cfg.Net, p.cfg.RelayOnly)
 		if err != nil {
 			p.joinFailed(name, err)
 			return

@@ -26,18 +26,19 @@ const opusPayloadType = 111
 
 // newAPI builds the Pion API explicitly: Opus only, RTCP reports and stats
 // interceptors, loopback candidates allowed (calls between two terminals on
-// one machine), no mDNS, and Pion's logs sent to log.
-func newAPI(log *slog.Logger, nw transport.Net) (*webrtc.API, error) {
-	return buildAPI(log, nw, false)
+// one machine), no mDNS, and Pion's logs sent to log; relayOnly is
+// Config.RelayOnly.
+func newAPI(log *slog.Logger, nw transport.Net, relayOnly bool) (*webrtc.API, error) {
+	return buildAPI(log, nw, false, relayOnly)
 }
 
 // newRoomAPI is newAPI for rooms: the same, and the RFC 6464 audio level
 // header extension (signaling.RoomAudioLevelURI) offered on what is sent.
-func newRoomAPI(log *slog.Logger, nw transport.Net) (*webrtc.API, error) {
-	return buildAPI(log, nw, true)
+func newRoomAPI(log *slog.Logger, nw transport.Net, relayOnly bool) (*webrtc.API, error) {
+	return buildAPI(log, nw, true, relayOnly)
 }
 
-func buildAPI(log *slog.Logger, nw transport.Net, level bool) (*webrtc.API, error) {
+func buildAPI(log *slog.Logger, nw transport.Net, level, relayOnly bool) (*webrtc.API, error) {
 	m := &webrtc.MediaEngine{}
 	if err := m.RegisterCodec(webrtc.RTPCodecParameters{
 		RTPCodecCapability: opusCodec, PayloadType: opusPayloadType,
@@ -69,6 +70,14 @@ func buildAPI(log *slog.Logger, nw transport.Net, level bool) (*webrtc.API, erro
 	se.DisableCloseByDTLS(true)
 	if level {
 		roomICE(&se) // roomrejoin.go
+	}
+	if relayOnly {
+		// Pion waits 2 s before it picks a relay's pair, for a better one
+		// to turn up (its own default for relay only, no wait, is lost on
+		// the way from webrtc to ice); with relays alone there is none,
+		// and a room's ICE gives up after 2 s (roomICE): a relay-only
+		// client never got into a room.
+		se.SetRelayAcceptanceMinWait(0)
 	}
 	if nw != nil {
 		se.SetNet(nw)

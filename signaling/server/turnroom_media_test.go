@@ -22,7 +22,7 @@ import (
 func relayPeer(t *testing.T, c *client, room string, tone float64, relay signaling.ICEServer) *peer {
 	t.Helper()
 	p, offer := newPeerConf(t, c, tone, webrtc.Configuration{ICETransportPolicy: webrtc.ICETransportPolicyRelay,
-		ICEServers: []webrtc.ICEServer{{URLs: relay.URLs[:1], Username: relay.Username,
+		ICEServers: []webrtc.ICEServer{{URLs: relay.URLs, Username: relay.Username,
 			Credential: relay.Credential}}})
 	types := regexp.MustCompile(`(?m)^a=candidate:.* typ (\w+)`).FindAllStringSubmatch(offer, -1)
 	for _, m := range types {
