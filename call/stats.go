@@ -37,10 +37,11 @@ func newQuality() *quality {
 	return &quality{over: map[string]int{}, under: map[string]int{}, raised: map[string]bool{}}
 }
 
-// sample reads pc's statistics and returns the call's figures for the last
-// second, and the warnings that were raised or cleared by them; ok is
-// false until the media path is chosen (there are no figures yet).
-func (q *quality) sample(callID string, pc *webrtc.PeerConnection, m *media) (st Stats, changed []Warning, ok bool) {
+// sample reads pc's statistics and what m played and returns the figures
+// of a call (or a room) for the last second but the sender's, and the
+// warnings that were raised or cleared by them; ok is false until the
+// media path is chosen (there are no figures yet).
+func (q *quality) sample(callID string, pc *webrtc.PeerConnection, m *played) (st Stats, changed []Warning, ok bool) {
 	st = Stats{CallID: callID, Network: "udp", JitterBuffer: time.Duration(m.jbDelay.Load())}
 	var lost, received int64
 	var pair webrtc.ICECandidatePairStats
@@ -54,7 +55,7 @@ func (q *quality) sample(callID string, pc *webrtc.PeerConnection, m *media) (st
 		case webrtc.ICECandidateStats:
 			candidates[s.ID] = s
 		case webrtc.InboundRTPStreamStats:
-			st.Jitter = time.Duration(s.Jitter * float64(time.Second))
+			st.Jitter = max(st.Jitter, time.Duration(s.Jitter*float64(time.Second))) // a room's: its slots' worst
 			lost += int64(s.PacketsLost)
 			received += int64(s.PacketsReceived)
 		}
@@ -76,7 +77,6 @@ func (q *quality) sample(callID string, pc *webrtc.PeerConnection, m *media) (st
 		st.Loss = float64(dl) / float64(dl+dr)
 	}
 	q.lost, q.received = lost, received
-	st.SendLoss, st.SendBitrate = m.sendLoss.Load(), m.sendBitrate.Load()
 	st.Decoded, st.Recovered, st.Concealed = m.frames.decoded.Load(), m.frames.recovered.Load(),
 		m.frames.concealed.Load()
 	// The loss a listener hears is what FEC could not recover: the share
