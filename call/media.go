@@ -288,7 +288,7 @@ func (m *media) speak() {
 				st.TargetDelay)
 		}
 	}()
-	jbs, always := []*audio.JitterBuffer{jb}, []bool{true} // for played.store
+	jbs, always := []*audio.JitterBuffer{jb}, []bool{true} // for notePlayed
 	frame := make([]int16, m.frameSamples)
 	var now cue // the cue playing
 	pos := 0
@@ -328,7 +328,7 @@ func (m *media) speak() {
 			}
 		} else {
 			jb.Pop(frame)
-			m.played.store(jbs, always)
+			m.notePlayed(jbs, always)
 		}
 		m.spkLevel.Store(audio.Level(frame))
 		m.dev.played(frame, flowing)
@@ -361,9 +361,9 @@ type played struct {
 	frames  frameCounts
 }
 
-// store notes the figures of jitter buffers: their frames added up, the
+// notePlayed notes the figures of jitter buffers: their frames added up, the
 // longest delay of those that play (playing[i] for jbs[i]).
-func (pl *played) store(jbs []*audio.JitterBuffer, playing []bool) {
+func (pl *played) notePlayed(jbs []*audio.JitterBuffer, playing []bool) {
 	var delay time.Duration
 	var dec, rec, con uint64
 	for i, jb := range jbs {

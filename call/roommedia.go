@@ -231,7 +231,7 @@ func (m *roomMedia) speak() {
 				sum[k] += int32(v)
 			}
 		}
-		m.played.store(jbs[:], playing[:])
+		m.notePlayed(jbs[:], playing[:])
 		n := min(len(chime), len(sum))
 		for k := range n {
 			sum[k] += int32(chime[k])

@@ -45,7 +45,8 @@ func TestRoomQuality(t *testing.T) {
 	for _, p := range parties {
 		known := map[string]signaling.Quality{}
 		events := 0
-		for deadline := time.Now().Add(30 * time.Second); len(known) < 3 || known["alice"].Grade != signaling.GradePoor; {
+		deadline := time.Now().Add(30 * time.Second)
+		for len(known) < 3 || known["alice"].Grade != signaling.GradePoor {
 			ev := p.roomEvent(signaling.RoomQuality, time.Until(deadline))
 			events++
 			for _, q := range ev.Quality {

@@ -89,7 +89,8 @@ func harmlessEvent(ev call.Event) call.Event {
 		if e.Quality != nil {
 			qs := make([]signaling.Quality, len(e.Quality))
 			for i, q := range e.Quality {
-				q.User, q.Grade, q.Problems = p(q.User), signaling.Grade(p(string(q.Grade))), harmlessStrings(q.Problems)
+				q.User, q.Grade = p(q.User), signaling.Grade(p(string(q.Grade)))
+				q.Problems = harmlessStrings(q.Problems)
 				qs[i] = q
 			}
 			e.Quality = qs
