@@ -16,8 +16,9 @@ import (
 // joins. Each phone is told (room_event quality) that alice's connection
 // is poor with high-packet-loss and a loss of 10 % ± 4, and that bob's and
 // carol's are good with a loss under 1 %; then, the grades holding, no
-// more quality events come for 10 s: each phone got at most one event per
-// grade change it saw.
+// more quality events come for 10 s. Healed, alice is good again, told in
+// events that name her alone. Each phone gets one event per change at
+// most: a room whose connections hold steady sends none.
 func TestRoomQuality(t *testing.T) {
 	r := newRig(t, server.Config{})
 	im := newImpairment(17)
@@ -74,6 +75,26 @@ func TestRoomQuality(t *testing.T) {
 	for _, p := range parties {
 		if ev, ok := p.maybeRoomEvent(signaling.RoomQuality, time.Until(quiet)); ok {
 			t.Errorf("%s: told %+v while nothing changed", p.name, ev.Quality)
+		}
+	}
+	// Alice's network heals: everyone is told of her alone, good again
+	// (perhaps fair on the way, while the window still holds some loss).
+	im.set(func(im *impairment) { im.loss = 0 })
+	healed := time.Now()
+	for _, p := range parties {
+		events := 0
+		for grade := signaling.Grade(""); grade != signaling.GradeGood; {
+			ev := p.roomEvent(signaling.RoomQuality, time.Until(healed.Add(20*time.Second)))
+			events++
+			if len(ev.Quality) != 1 || ev.Quality[0].User != "alice" {
+				t.Fatalf("%s: told %+v, want alice's alone", p.name, ev.Quality)
+			}
+			grade = ev.Quality[0].Grade
+		}
+		t.Logf("%s: alice good again %v after the network healed, in %d events", p.name,
+			time.Since(healed).Round(time.Second), events)
+		if events > 2 {
+			t.Errorf("%s: %d events until alice was good again, want at most 2", p.name, events)
 		}
 	}
 }

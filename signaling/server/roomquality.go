@@ -17,7 +17,7 @@ import (
 // room of the grades that changed.
 const (
 	qualityEvery  = 2 * time.Second
-	qualityWindow = 3 // samples the loss is counted over: 6 s, 300 packets
+	qualityWindow = 4 // samples the loss is counted over: 8 s, 400 packets (10 % reads ± 1.5)
 	qualityAgree  = 2 // samples in a row a new grade must hold before it is told
 	// qualityDelay is what a listener's delay adds to half the round trip
 	// (for the MOS): 20 ms of framing and device buffers, 10 ms of codec,
@@ -105,8 +105,8 @@ func (q *partQuality) rate(user string, c uplinkCount, rtt time.Duration) bool {
 	if len(q.samples) > qualityWindow+1 {
 		q.samples = q.samples[1:]
 	}
-	if len(q.samples) < 2 {
-		return false
+	if len(q.samples) <= qualityWindow {
+		return false // a full window first: 200 packets would read 10 % loss ± 2, not ± 1.5
 	}
 	first := q.samples[0]
 	recv, exp := c.received-first.received, c.expected-first.expected

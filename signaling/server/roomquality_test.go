@@ -40,9 +40,10 @@ func TestUplinkCount(t *testing.T) {
 	}
 }
 
-// TestQualityRating: a new grade is told once two samples in a row agree
-// (not after one), the loss counted over the last qualityWindow samples;
-// a grade that goes back before it is told is never told.
+// TestQualityRating: nothing is rated before a full window; a new grade
+// is told once two samples in a row agree (not after one), the loss
+// counted over the last qualityWindow samples; a grade that goes back
+// before it is told is never told.
 func TestQualityRating(t *testing.T) {
 	var q partQuality
 	var c uplinkCount
@@ -58,8 +59,10 @@ func TestQualityRating(t *testing.T) {
 		}
 	}
 	const calm, high = time.Millisecond, 40 * time.Millisecond
-	told(0, calm, false, "") // the first count: nothing to compare with
-	told(0, calm, false, "")
+	for range qualityWindow {
+		told(0, calm, false, "") // the window fills
+	}
+	told(0, calm, false, "") // good once
 	told(0, calm, true, signaling.GradeGood)
 	told(0, calm, false, signaling.GradeGood)
 	told(0, high, false, signaling.GradeGood) // fair once
@@ -67,12 +70,17 @@ func TestQualityRating(t *testing.T) {
 	told(0, high, false, signaling.GradeGood) // fair once again: not twice in a row
 	told(0, calm, false, signaling.GradeGood)
 
-	told(30, calm, false, signaling.GradeGood) // 30 of 300 lost: poor once
-	told(0, calm, true, signaling.GradePoor)   // twice
+	// A tenth of the window's packets lost in one sample: poor while that
+	// sample is in the window.
+	lost := int64(10 * qualityWindow)
+	told(lost, calm, false, signaling.GradeGood) // poor once
+	told(0, calm, true, signaling.GradePoor)     // twice
 	if q.shown.Loss != 0.1 || q.shown.Problems[0] != signaling.WarnHighLoss {
 		t.Errorf("shown %+v, want loss 0.1 and %s", q.shown, signaling.WarnHighLoss)
 	}
-	told(0, calm, false, signaling.GradePoor)
-	told(0, calm, false, signaling.GradePoor) // the 30 are out of the window now: good once
+	for range qualityWindow - 2 {
+		told(0, calm, false, signaling.GradePoor)
+	}
+	told(0, calm, false, signaling.GradePoor) // the loss is out of the window now: good once
 	told(0, calm, true, signaling.GradeGood)
 }
