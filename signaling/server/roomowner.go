@@ -31,9 +31,9 @@ type participant struct {
 	micLocked     bool // the host muted them and locked it
 	joined        time.Time
 	pc            *webrtc.PeerConnection
-	away          time.Time // since when their session is offline; zero while it is online
-	slots         []string  // who they hear on each slot, as last told
-	quality       partQuality
+	away          time.Time   // since when their session is offline; zero while it is online
+	slots         []string    // who they hear on each slot, as last told
+	quality       partQuality // their connection's rating (roomquality.go)
 }
 
 // speaks tells whether they may be heard.

@@ -43,7 +43,8 @@ type uplinkCount struct {
 }
 
 // count counts a packet with sequence number seq and timestamp ts that
-// arrived at (clock units since any fixed time).
+// arrived at at (clock units since any fixed time: when the forwarder
+// takes it, which its queue delays by little).
 func (u *uplink) count(seq uint16, ts, at uint32) {
 	transit := at - ts
 	if !u.started {
