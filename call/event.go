@@ -126,6 +126,16 @@ type RoomLevels struct {
 	Heard       map[string]float64 // user id → level; the others are silent
 }
 
+// RoomStats are the figures of what this phone receives in the room it is
+// in, once a second while its media flows, as Stats are a call's: the
+// loss, jitter and MOS are those of the speakers heard, as they reach this
+// phone (their own connection's part is in room_event quality); CallID is
+// "", and SendLoss and SendBitrate are 0 (a room's sender does not adapt).
+type RoomStats struct {
+	Room string
+	Stats
+}
+
 // RoomFailure is a refusal or error about a room action (a join refused,
 // a host action by a member, ...); the phone stays where it was.
 type RoomFailure struct {
@@ -135,6 +145,7 @@ type RoomFailure struct {
 
 func (RoomChanged) event()   {}
 func (RoomLevels) event()    {}
+func (RoomStats) event()     {}
 func (RoomFailure) event()   {}
 func (Connected) event()     {}
 func (StatusChanged) event() {}

@@ -29,9 +29,8 @@ type media struct {
 	muted    atomic.Bool
 	micLevel atomicFloat
 	spkLevel atomicFloat
-	jbDelay  atomic.Int64 // jitter buffer delay, in nanoseconds
 	lastRTP  atomic.Int64 // when the last packet arrived (unix ns); 0 before the first
-	frames   frameCounts  // what the jitter buffer played, for Stats
+	played                // what the jitter buffer played, for Stats
 
 	// What the receiver reports (readRTCP writes, the sender reads) and
 	// what the encoder is set to (the sender writes, stats read).
@@ -289,6 +288,7 @@ func (m *media) speak() {
 				st.TargetDelay)
 		}
 	}()
+	jbs, always := []*audio.JitterBuffer{jb}, []bool{true} // for notePlayed
 	frame := make([]int16, m.frameSamples)
 	var now cue // the cue playing
 	pos := 0
@@ -328,11 +328,7 @@ func (m *media) speak() {
 			}
 		} else {
 			jb.Pop(frame)
-			js := jb.Stats()
-			m.jbDelay.Store(int64(js.PlayoutDelay))
-			m.frames.decoded.Store(int64(js.Decoded))
-			m.frames.recovered.Store(int64(js.Recovered))
-			m.frames.concealed.Store(int64(js.Concealed))
+			m.notePlayed(jbs, always)
 		}
 		m.spkLevel.Store(audio.Level(frame))
 		m.dev.played(frame, flowing)
@@ -357,6 +353,31 @@ func (m *media) stop() {
 // frameCounts are the jitter buffer's counts of frames played, kept by the
 // speaker for the phone's loop to read.
 type frameCounts struct{ decoded, recovered, concealed atomic.Int64 }
+
+// played is what a speaker's jitter buffers played, for Stats: the delay
+// and the frames. The speaker's goroutine writes it, the loop reads it.
+type played struct {
+	jbDelay atomic.Int64 // playout delay, in nanoseconds (a room's: its slots' longest)
+	frames  frameCounts
+}
+
+// notePlayed notes the figures of jitter buffers: their frames added up, the
+// longest delay of those that play (playing[i] for jbs[i]).
+func (pl *played) notePlayed(jbs []*audio.JitterBuffer, playing []bool) {
+	var delay time.Duration
+	var dec, rec, con uint64
+	for i, jb := range jbs {
+		js := jb.Stats()
+		dec, rec, con = dec+js.Decoded, rec+js.Recovered, con+js.Concealed
+		if playing[i] {
+			delay = max(delay, js.PlayoutDelay)
+		}
+	}
+	pl.jbDelay.Store(int64(delay))
+	pl.frames.decoded.Store(int64(dec))
+	pl.frames.recovered.Store(int64(rec))
+	pl.frames.concealed.Store(int64(con))
+}
 
 // atomicFloat is a float64 shared between one writer and readers.
 type atomicFloat struct{ bits atomic.Uint64 }

@@ -368,7 +368,9 @@ func (p *Phone) loop(ctx context.Context) {
 			p.audioTick() // levels, who speaks, a silent microphone, failed devices (dsp.go)
 			if tick++; tick%10 == 0 && (p.cur.ev.Status == signaling.Answered ||
 				p.cur.ev.Status == signaling.Reconnecting) {
-				if st, warnings, ok := p.cur.quality.sample(p.cur.ev.ID, p.cur.pc, p.cur.media); ok {
+				m := p.cur.media
+				if st, warnings, ok := p.cur.quality.sample(p.cur.ev.ID, p.cur.pc, &m.played); ok {
+					st.SendLoss, st.SendBitrate = m.sendLoss.Load(), m.sendBitrate.Load()
 					p.emitLossy(st)
 					for _, w := range warnings {
 						p.emit(w)

@@ -60,6 +60,8 @@ type room struct {
 	locked  bool     // the host muted us and locked the microphone
 	slots   []string // who is heard on each receive slot
 	rejoin  rejoinState
+	quality *quality // what is received, for RoomStats (of the current peer connection)
+	ticks   int      // of roomTick
 }
 
 // Refs of room messages, so that a refusal is known for what it answers.
@@ -230,7 +232,7 @@ func (p *Phone) roomConn(r *room) error {
 		_ = pc.Close()
 		return fmt.Errorf("call: room transceivers: %w", err)
 	}
-	r.pc, r.sender = pc, tr.Sender()
+	r.pc, r.sender, r.quality = pc, tr.Sender(), newQuality()
 	return nil
 }
 
@@ -497,6 +499,12 @@ func (p *Phone) roomTick() {
 		}
 	}
 	p.emitLossy(lv)
+	if r.ticks++; r.ticks%10 == 0 && r.joined {
+		// The warnings are the 1:1 call's; a room shows grades instead.
+		if st, _, ok := r.quality.sample("", r.pc, &m.played); ok {
+			p.emitLossy(RoomStats{Room: r.name, Stats: st})
+		}
+	}
 	s := m.dev.dsp
 	if silent := s.micSilent.Load() && !r.muted; silent != s.warned {
 		s.warned = silent

@@ -61,7 +61,7 @@ func nextRoom(t *testing.T, ph *call.Phone) call.Event {
 				t.Fatal("the phone stopped")
 			}
 			switch ev.(type) {
-			case call.Levels, call.RoomLevels, call.Stats:
+			case call.Levels, call.RoomLevels, call.Stats, call.RoomStats:
 				continue
 			}
 			return ev

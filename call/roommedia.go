@@ -30,6 +30,7 @@ type roomMedia struct {
 	slotLevel [signaling.RoomSlots]atomicFloat // what each slot played in the last frame, as audio.Level
 	sentLevel atomic.Int32                     // the last level written on a packet, -dBov (for the log)
 	lastRTP   atomic.Int64                     // when the last packet arrived on any slot (unix ns)
+	played                                     // what the slots' jitter buffers played, for RoomStats
 
 	packets chan packet               // received RTP payloads, with their slot and arrival time
 	bufs    chan *[packetBufSize]byte // free buffers for received packets (as media's)
@@ -187,6 +188,7 @@ func (m *roomMedia) speak() {
 		jbs[i] = jb
 	}
 	var last [signaling.RoomSlots]time.Time // the last packet's arrival; zero: the slot is idle
+	var playing [signaling.RoomSlots]bool
 	frame := make([]int16, m.frameSamples)
 	slot := make([]int16, m.frameSamples)
 	sum := make([]int32, m.frameSamples)
@@ -217,7 +219,8 @@ func (m *roomMedia) speak() {
 				jb.Reset()
 				last[i] = time.Time{}
 			}
-			if last[i].IsZero() {
+			playing[i] = !last[i].IsZero()
+			if !playing[i] {
 				m.slotLevel[i].Store(0)
 				continue
 			}
@@ -228,6 +231,7 @@ func (m *roomMedia) speak() {
 				sum[k] += int32(v)
 			}
 		}
+		m.notePlayed(jbs[:], playing[:])
 		n := min(len(chime), len(sum))
 		for k := range n {
 			sum[k] += int32(chime[k])

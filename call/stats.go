@@ -2,47 +2,21 @@ package call
 
 import (
 	"math"
+	"slices"
 	"time"
 
 	"github.com/pion/webrtc/v4"
+
+	"github.com/parley-voice/parley/signaling"
 )
 
-// MOS estimates the mean opinion score (1 to 4.5) of a call from its
-// one-way mouth-to-ear delay and packet loss, with the ITU-T G.107 E-model:
-//
-//	R = 93.2 − Id − Ie,eff
-//	Id = 0.024·d + 0.11·(d − 177.3)·H(d − 177.3)    (d in ms)
-//	Ie,eff = Ie + (95 − Ie) · Ppl / (Ppl + Bpl)      (Ppl in %)
-//	MOS = 1 + 0.035·R + 7·10⁻⁶·R·(R − 60)·(100 − R)
-//
-// Opus at these bitrates is taken as Ie = 0 with Bpl = 20 (its packet loss
-// concealment and in-band FEC make it more robust than G.711's 25.1 without
-// them would suggest, by the figures of ITU-T G.113 Appendix I).
-func MOS(delay time.Duration, loss float64) float64 {
-	const ie, bpl = 0.0, 20.0
-	d := float64(delay) / float64(time.Millisecond)
-	id := 0.024 * d
-	if d > 177.3 {
-		id += 0.11 * (d - 177.3)
-	}
-	ppl := 100 * math.Max(0, math.Min(1, loss))
-	ieEff := ie + (95-ie)*ppl/(ppl+bpl)
-	r := 93.2 - id - ieEff
-	switch {
-	case r <= 0:
-		return 1
-	case r >= 100:
-		return 4.5
-	}
-	return 1 + 0.035*r + 7e-6*r*(r-60)*(100-r)
-}
-
-// Warning names, as the Twilio Voice SDK calls them.
+// Warning names, as the Twilio Voice SDK calls them (signaling's, with its
+// thresholds).
 const (
-	WarnHighRTT    = "high-rtt"         // round-trip time over 400 ms
-	WarnHighJitter = "high-jitter"      // jitter over 30 ms
-	WarnHighLoss   = "high-packet-loss" // loss over 3 %
-	WarnLowMOS     = "low-mos"          // estimated MOS under 3.5
+	WarnHighRTT    = signaling.WarnHighRTT    // round-trip time over 400 ms
+	WarnHighJitter = signaling.WarnHighJitter // jitter over 30 ms
+	WarnHighLoss   = signaling.WarnHighLoss   // loss over 3 %
+	WarnLowMOS     = signaling.WarnLowMOS     // estimated MOS under 3.5
 )
 
 // warnAfter is how many consecutive seconds a figure must be over (or back
@@ -63,10 +37,11 @@ func newQuality() *quality {
 	return &quality{over: map[string]int{}, under: map[string]int{}, raised: map[string]bool{}}
 }
 
-// sample reads pc's statistics and returns the call's figures for the last
-// second, and the warnings that were raised or cleared by them; ok is
-// false until the media path is chosen (there are no figures yet).
-func (q *quality) sample(callID string, pc *webrtc.PeerConnection, m *media) (st Stats, changed []Warning, ok bool) {
+// sample reads pc's statistics and what m played and returns the figures
+// of a call (or a room) for the last second but the sender's, and the
+// warnings that were raised or cleared by them; ok is false until the
+// media path is chosen (there are no figures yet).
+func (q *quality) sample(callID string, pc *webrtc.PeerConnection, m *played) (st Stats, changed []Warning, ok bool) {
 	st = Stats{CallID: callID, Network: "udp", JitterBuffer: time.Duration(m.jbDelay.Load())}
 	var lost, received int64
 	var pair webrtc.ICECandidatePairStats
@@ -80,7 +55,7 @@ func (q *quality) sample(callID string, pc *webrtc.PeerConnection, m *media) (st
 		case webrtc.ICECandidateStats:
 			candidates[s.ID] = s
 		case webrtc.InboundRTPStreamStats:
-			st.Jitter = time.Duration(s.Jitter * float64(time.Second))
+			st.Jitter = max(st.Jitter, time.Duration(s.Jitter*float64(time.Second))) // a room's: its slots' worst
 			lost += int64(s.PacketsLost)
 			received += int64(s.PacketsReceived)
 		}
@@ -102,7 +77,6 @@ func (q *quality) sample(callID string, pc *webrtc.PeerConnection, m *media) (st
 		st.Loss = float64(dl) / float64(dl+dr)
 	}
 	q.lost, q.received = lost, received
-	st.SendLoss, st.SendBitrate = m.sendLoss.Load(), m.sendBitrate.Load()
 	st.Decoded, st.Recovered, st.Concealed = m.frames.decoded.Load(), m.frames.recovered.Load(),
 		m.frames.concealed.Load()
 	// The loss a listener hears is what FEC could not recover: the share
@@ -114,7 +88,7 @@ func (q *quality) sample(callID string, pc *webrtc.PeerConnection, m *media) (st
 		heard = float64(dc) / float64(dc+dd)
 	}
 	q.concealed, q.decoded = st.Concealed, st.Decoded+st.Recovered
-	st.MOS = MOS(st.RTT/2+st.JitterBuffer+30*time.Millisecond, heard)
+	st.MOS = signaling.MOS(st.RTT/2+st.JitterBuffer+30*time.Millisecond, heard)
 
 	changed = q.warnings(st)
 	return st, changed, true
@@ -143,10 +117,11 @@ func (q *quality) warnings(st Stats) (changed []Warning) {
 		}
 	}
 	ms := func(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
-	check(WarnHighRTT, st.RTT > 400*time.Millisecond, ms(st.RTT))
-	check(WarnHighJitter, st.Jitter > 30*time.Millisecond, ms(st.Jitter))
-	check(WarnHighLoss, st.Loss > 0.03, 100*st.Loss)
-	check(WarnLowMOS, st.MOS < 3.5, st.MOS)
+	over := signaling.Problems(st.RTT, st.Jitter, st.Loss, st.MOS)
+	check(WarnHighRTT, slices.Contains(over, WarnHighRTT), ms(st.RTT))
+	check(WarnHighJitter, slices.Contains(over, WarnHighJitter), ms(st.Jitter))
+	check(WarnHighLoss, slices.Contains(over, WarnHighLoss), 100*st.Loss)
+	check(WarnLowMOS, slices.Contains(over, WarnLowMOS), st.MOS)
 	return changed
 }
 

@@ -148,8 +148,8 @@ func TestUIEndToEnd(t *testing.T) {
 
 // TestUIRoomEndToEnd: a room from the TUI. Alice's UI shows the room Bob
 // (a `parley join` process) is in, joins it from the rooms pane, hears
-// Bob's tone, mutes him as the host (his side is told by whom) and ends the
-// room for both.
+// Bob's tone, sees his connection's grade and her own quality line, mutes
+// him as the host (his side is told by whom) and ends the room for both.
 func TestUIRoomEndToEnd(t *testing.T) {
 	x := newTmux(t)
 	pulse := pulsetest.Start(t)
@@ -186,11 +186,15 @@ func TestUIRoomEndToEnd(t *testing.T) {
 	x.waitFor("alice", `encrypted to the server, not end to end`)
 	bob.expectRoom(t, "participant_joined", map[string]any{"user": "alice", "role": "host"})
 	hearTones(t, "in the room", speaker{"alice's speaker", aSpk, 660})
-	x.waitFor("alice", `(?m)bob\s+member\s+\S+ speaking`)
+	x.waitFor("alice", `(?m)bob\s+member\s+(▂\S\S )?\S+ speaking`)
+	// Bob's connection graded (the room's node measured what he sends),
+	// and what reaches alice, as the call view shows it.
+	x.waitFor("alice", `(?m)bob\s+member\s+▂\S\S \S+ speaking`)
+	x.waitFor("alice", `Quality: ▂\S\S RTT \d+ ms · jitter \d+ ms · loss \d+\.\d% · MOS \d\.\d`)
 
 	x.keys("alice", "Down", "M") // Bob's row, mute him
 	bob.expectRoom(t, "muted", map[string]any{"user": "bob", "by": "alice", "muted": true})
-	x.waitFor("alice", `(?m)bob\s+member\s+\S+ muted`)
+	x.waitFor("alice", `(?m)bob\s+member\s+▂\S\S \S+ muted`)
 
 	x.keys("alice", "E")
 	x.waitFor("alice", `(?i)end .*for everyone`)

@@ -76,6 +76,11 @@ const (
 	RoomLocked        RoomEventKind = "locked"             // locked changed, by whom
 	RoomRemoved       RoomEventKind = "removed"            // you were removed, by whom
 	RoomEnded         RoomEventKind = "room_ended"         // reason: ended by its host, time over, empty
+	// RoomQuality: quality, the connections of participants (Quality)
+	// whose grade or problems changed; the first one after you joined has
+	// everyone's known so far. At most one every few seconds, and only
+	// when something changed.
+	RoomQuality RoomEventKind = "quality"
 	// RoomInvited: user, invited to the room, is rung (status ringing, by
 	// the host), answered (joined), rejected or unanswered; sent to the
 	// invited user's sessions and to the participants (roomrecords.go).
@@ -122,6 +127,9 @@ type RoomEvent struct {
 	Slots []string `json:"slots,omitempty"`
 	// Participants, in joined, is everyone in the room, you included.
 	Participants []Participant `json:"participants,omitempty"`
+	// Quality, in quality, has a participant's connection for each one
+	// whose grade or problems changed.
+	Quality []Quality `json:"quality,omitempty"`
 }
 
 // Participant is someone in a room.

@@ -63,6 +63,8 @@ func (m *Model) handleEvent(ev call.Event) tea.Cmd {
 		return m.roomChanged(ev.RoomEvent)
 	case call.RoomLevels:
 		m.roomLevels(ev)
+	case call.RoomStats:
+		m.roomStats(ev)
 	case call.RoomFailure:
 		return m.roomFailure(ev)
 	case call.RoomRejoining:

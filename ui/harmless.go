@@ -86,6 +86,18 @@ func harmlessEvent(ev call.Event) call.Event {
 		e.Status = signaling.Status(p(string(e.Status)))
 		e.Slots = harmlessStrings(e.Slots)
 		e.Participants = harmlessParticipants(e.Participants)
+		if e.Quality != nil {
+			qs := make([]signaling.Quality, len(e.Quality))
+			for i, q := range e.Quality {
+				q.User, q.Grade = p(q.User), signaling.Grade(p(string(q.Grade)))
+				q.Problems = harmlessStrings(q.Problems)
+				qs[i] = q
+			}
+			e.Quality = qs
+		}
+		return ev
+	case call.RoomStats:
+		ev.Room = p(ev.Room)
 		return ev
 	case call.RoomLevels:
 		ev.Room = p(ev.Room)

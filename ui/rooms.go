@@ -194,6 +194,12 @@ func (m *Model) roomChanged(ev signaling.RoomEvent) tea.Cmd {
 				r.People[i].Level = 0
 			}
 		}
+	case signaling.RoomQuality:
+		for _, q := range ev.Quality {
+			if p, ok := r.Person(q.User); ok {
+				p.Quality = &q
+			}
+		}
 	case signaling.RoomMuted:
 		return m.roomMuted(ev)
 	case signaling.RoomLocked:
@@ -331,6 +337,16 @@ func (m *Model) roomLevels(ev call.RoomLevels) {
 	for i := range r.People {
 		r.People[i].Level = ev.Heard[r.People[i].User]
 	}
+}
+
+// roomStats shows the figures of what the room sends you.
+func (m *Model) roomStats(ev call.RoomStats) {
+	r := m.room
+	if r == nil || r.Joining || ev.Room != r.Name {
+		return
+	}
+	s := ev.Stats
+	r.Stats = &s
 }
 
 // roomRejoining shows that the Phone lost the room and joins it again by

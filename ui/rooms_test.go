@@ -54,6 +54,19 @@ func inRoom(room string, role signaling.RoomRole) []tea.Msg {
 	}
 }
 
+// roomQuality rates the connections of roomPeople's: bob's poor (10 %
+// loss), carol's fair (42 ms jitter), alice's and erin's good.
+func roomQuality() []signaling.Quality {
+	return []signaling.Quality{
+		{User: "alice", Grade: signaling.GradeGood, RTTMs: 40, JitterMs: 2, MOS: 4.3},
+		{User: "bob", Grade: signaling.GradePoor, Problems: []string{signaling.WarnHighLoss, signaling.WarnLowMOS},
+			Loss: 0.1, RTTMs: 60, JitterMs: 4, MOS: 3.1},
+		{User: "carol", Grade: signaling.GradeFair, Problems: []string{signaling.WarnHighJitter}, RTTMs: 80,
+			JitterMs: 42, MOS: 4.0},
+		{User: "erin", Grade: signaling.GradeGood, RTTMs: 30, JitterMs: 1, MOS: 4.4},
+	}
+}
+
 // roomsPane opens the rooms pane and reads the rooms.
 func roomsPane() []tea.Msg {
 	return msgs(press("tab"), press("tab"), roomsLoadedMsg{rooms: sampleRooms()})
@@ -82,6 +95,13 @@ func roomScreens() []scenario {
 		// The host: several people, a speaker, a muted and locked one, a
 		// listener; carol selected.
 		{"room_host", concat(host, msgs(press("down")))},
+		// The host, with everyone's connection rated: bob's poor from packet
+		// loss while he speaks, carol's (muted) fair from jitter, yours and
+		// erin's good, none for dave, who listens; and what reaches you.
+		{"room_quality", concat(host, msgs(press("down"), roomEv(signaling.RoomEvent{Kind: signaling.RoomQuality,
+			Room: "retro", Quality: roomQuality()}), ev(call.RoomStats{Room: "retro", Stats: call.Stats{
+			RTT: 48 * time.Millisecond, Jitter: 6 * time.Millisecond, Loss: 0.021, JitterBuffer: 60 * time.Millisecond,
+			MOS: 4.1, Network: "udp"}})))},
 		{"room_host_locked", concat(host, msgs(roomEv(signaling.RoomEvent{Kind: signaling.RoomLocked, Room: "retro",
 			By: "alice", Locked: bptr(true)}), press("m"), ev(call.RoomLevels{Room: "retro",
 			Heard: map[string]float64{"erin": 0.9}})))},

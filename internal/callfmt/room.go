@@ -12,9 +12,10 @@ import (
 // The --json forms of the room events. A room_event is written as the
 // server sent it, named by its kind: {"event":"joined" (or
 // participant_joined, participant_left, speaking, muted, locked, removed,
-// room_ended, invited, and of the lobby lobby_knock, admitted,
+// room_ended, invited, quality, and of the lobby lobby_knock, admitted,
 // turned_away),"time","room", and as the kind has them "user","name",
-// "role","by","reason","muted","locked","status","slots","participants"}.
+// "role","by","reason","muted","locked","status","slots","participants",
+// "quality"}.
 // "room_left" comes
 // last, once the phone is out of the room ({"room","reason": left, removed,
 // ended or failed, "error" when failed}); refusals are "error" events with
@@ -36,6 +37,7 @@ type (
 		Status       signaling.Status        `json:"status,omitempty"` // invited
 		Slots        *[]string               `json:"slots,omitempty"`  // speaking: always, [] for nobody
 		Participants []signaling.Participant `json:"participants,omitempty"`
+		Quality      []signaling.Quality     `json:"quality,omitempty"`
 	}
 	jsonRoomLeft struct {
 		Event  string           `json:"event"` // "room_left"
@@ -67,7 +69,7 @@ func (p *Printer) printRoom(ev call.Event) bool {
 		}
 		v = jsonRoomEvent{Event: string(e.Kind), Time: p.time(e.Time), Room: e.Room, User: e.User, Name: e.Name,
 			Role: e.Role, By: e.By, Reason: e.Reason, Muted: e.Muted, Locked: e.Locked, Status: e.Status, Slots: slots,
-			Participants: e.Participants}
+			Participants: e.Participants, Quality: e.Quality}
 		text = p.roomText(e)
 	case call.RoomLeft:
 		v = jsonRoomLeft{Event: "room_left", Time: p.time(time.Time{}), Room: ev.Room, Reason: ev.Reason, Error: ev.Err}
@@ -84,7 +86,7 @@ func (p *Printer) printRoom(ev call.Event) bool {
 			Say(p.errw, "parley: %s (%d): %s", ev.Err.Name, ev.Err.Code, ev.Err.Message)
 		}
 		return true
-	case call.RoomLevels:
+	case call.RoomLevels, call.RoomStats:
 		return true // for the UI only
 	default:
 		return false
@@ -177,6 +179,8 @@ func (p *Printer) roomText(e signaling.RoomEvent) string {
 		return fmt.Sprintf("%s turned guest %s away", p.who(e.By), p.who(e.User))
 	case signaling.RoomLobby:
 		return "you wait in the lobby of room " + e.Room + " to be let in"
+	case signaling.RoomQuality:
+		return p.qualityText(e.Quality)
 	}
 	return string(e.Kind)
 }
@@ -239,4 +243,30 @@ func (p *Printer) invitedText(e signaling.RoomEvent) string {
 		return who + " rejected the invitation"
 	}
 	return who + " did not answer" + reason(e.Reason)
+}
+
+// qualityText tells participants' connections: "connection: alice poor
+// (high-packet-loss 10.5 %, low-mos 3.1), bob good".
+func (p *Printer) qualityText(qs []signaling.Quality) string {
+	parts := make([]string, len(qs))
+	for i, q := range qs {
+		parts[i] = p.who(q.User) + " " + string(q.Grade)
+		var why []string
+		for _, name := range q.Problems {
+			switch name {
+			case signaling.WarnHighRTT:
+				why = append(why, fmt.Sprintf("%s %.0f ms", name, q.RTTMs))
+			case signaling.WarnHighJitter:
+				why = append(why, fmt.Sprintf("%s %.0f ms", name, q.JitterMs))
+			case signaling.WarnHighLoss:
+				why = append(why, fmt.Sprintf("%s %.1f %%", name, 100*q.Loss))
+			case signaling.WarnLowMOS:
+				why = append(why, fmt.Sprintf("%s %.1f", name, q.MOS))
+			}
+		}
+		if len(why) > 0 {
+			parts[i] += " (" + strings.Join(why, ", ") + ")"
+		}
+	}
+	return "connection: " + strings.Join(parts, ", ")
 }

@@ -13,8 +13,9 @@ import (
 
 // aRoom is what alice's phone reports in room standup: she joins as a
 // member beside her host carol, bob (whose name has an escape sequence)
-// joins, three speak, carol mutes and locks her, her unmute is refused, bob
-// leaves, dave is removed, the room is locked, and carol removes her.
+// joins, three speak, their connections are rated, carol mutes and locks
+// her, her unmute is refused, bob leaves, dave is removed, the room is
+// locked, and carol removes her.
 func aRoom() []call.Event {
 	t0 := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 	yes, no := true, false
@@ -32,6 +33,12 @@ func aRoom() []call.Event {
 			Role: signaling.RoleListener}),
 		call.RoomLevels{Room: "standup", Heard: map[string]float64{"bob": 0.5}}, // never shown
 		ev(2*time.Second, signaling.RoomEvent{Kind: signaling.RoomSpeaking, Slots: []string{"carol", "", "bob"}}),
+		call.RoomStats{Room: "standup", Stats: call.Stats{MOS: 4.4}}, // never shown
+		ev(2*time.Second, signaling.RoomEvent{Kind: signaling.RoomQuality, Quality: []signaling.Quality{
+			{User: "alice", Grade: signaling.GradeGood, JitterMs: 0.3, RTTMs: 0.1, MOS: 4.38},
+			{User: "bob", Grade: signaling.GradePoor, Problems: []string{signaling.WarnHighLoss, signaling.WarnLowMOS},
+				Loss: 0.105, JitterMs: 0.7, RTTMs: 0.2, MOS: 3.06},
+		}}),
 		ev(3*time.Second, signaling.RoomEvent{Kind: signaling.RoomMuted, User: "alice", By: "carol", Muted: &yes,
 			Locked: &yes}),
 		call.RoomFailure{Room: "standup", Err: signaling.Errorf(signaling.PermissionDenied,
@@ -60,6 +67,7 @@ func TestRoomText(t *testing.T) {
 	want := `joined room standup as member; here: Carol (carol) (host)
 Bob\x1b[2J (bob) joined (listener)
 speaking: Carol (carol), Bob\x1b[2J (bob)
+connection: you good, Bob\x1b[2J (bob) poor (high-packet-loss 10.5 %, low-mos 3.1)
 Carol (carol) muted you and locked your microphone: only the host can unmute you
 Bob\x1b[2J (bob) is unmuted
 Carol (carol) lets you speak: unmute yourself to be heard
@@ -104,6 +112,9 @@ func TestRoomJSON(t *testing.T) {
 		`{"event":"participant_joined",` + t0 + `6.000Z","room":"standup","user":"bob","name":"Bob\u001b[2J",` +
 			`"role":"listener"}`,
 		`{"event":"speaking",` + t0 + `7.000Z","room":"standup","slots":["carol","","bob"]}`,
+		`{"event":"quality",` + t0 + `7.000Z","room":"standup","quality":[{"user":"alice","grade":"good","loss":0,` +
+			`"jitter_ms":0.3,"rtt_ms":0.1,"mos":4.38},{"user":"bob","grade":"poor","problems":["high-packet-loss",` +
+			`"low-mos"],"loss":0.105,"jitter_ms":0.7,"rtt_ms":0.2,"mos":3.06}]}`,
 		`{"event":"muted",` + t0 + `8.000Z","room":"standup","user":"alice","by":"carol","muted":true,"locked":true}`,
 		`{"event":"error",` + now + `,"room":"standup","code":80802,"name":"permission_denied",` +
 			`"message":"the host locked your microphone: ask them to unmute you"}`,

@@ -56,6 +56,7 @@ type fwdSource struct {
 	loud  float64 // smoothed loudness, 127 - level
 	last  time.Time
 	quiet time.Time // since when they are below keepLevel; zero when not
+	up    uplink    // what arrives of their packets (roomquality.go)
 }
 
 // slotOut is one receiver's slot: the stream it gets, continuous across
@@ -94,6 +95,7 @@ type forwarder struct {
 	pool     sync.Pool
 	speaking func(receiver int, slots []string)
 	now      func() time.Time
+	epoch    time.Time // arrival times count from here (uplink)
 
 	// Owned by run.
 	sources   map[int]*fwdSource
@@ -113,6 +115,7 @@ func newForwarder(speaking func(receiver int, slots []string)) *forwarder {
 		finished:  make(chan struct{}),
 		speaking:  speaking,
 		now:       time.Now,
+		epoch:     time.Now(),
 		sources:   map[int]*fwdSource{},
 		receivers: map[int]*fwdReceiver{},
 	}
@@ -258,6 +261,8 @@ func (f *forwarder) packet(p *inPacket) {
 		return
 	}
 	now := f.now()
+	us := int64(now.Sub(f.epoch) / time.Microsecond)
+	src.up.count(p.pkt.SequenceNumber, p.pkt.Timestamp, uint32(us*opusClock/1e6))
 	// Loudness rises at once and falls smoothed: a speaker is heard from
 	// their first loud packet (smoothing it up too took 100 ms, lost at the
 	// start of every turn), and kept through the dips of speech.

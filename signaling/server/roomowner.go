@@ -31,8 +31,9 @@ type participant struct {
 	micLocked     bool // the host muted them and locked it
 	joined        time.Time
 	pc            *webrtc.PeerConnection
-	away          time.Time // since when their session is offline; zero while it is online
-	slots         []string  // who they hear on each slot, as last told
+	away          time.Time   // since when their session is offline; zero while it is online
+	slots         []string    // who they hear on each slot, as last told
+	quality       partQuality // their connection's rating (roomquality.go)
 }
 
 // speaks tells whether they may be heard.
@@ -148,6 +149,8 @@ func (r *room) run() {
 	defer idle.Stop()
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
+	quality := time.NewTicker(qualityEvery)
+	defer quality.Stop()
 	for !r.stopped {
 		select {
 		case <-r.s.callCtx.Done():
@@ -170,6 +173,8 @@ func (r *room) run() {
 			r.checkAway()
 			r.checkRings()
 			r.flushBook()
+		case <-quality.C:
+			r.checkQuality() // roomquality.go
 		case <-endAt.C:
 			r.end(signaling.EndedTimeOver)
 		case <-idle.C:

@@ -3,6 +3,7 @@ package common
 import (
 	"time"
 
+	"github.com/parley-voice/parley/call"
 	"github.com/parley-voice/parley/signaling"
 )
 
@@ -37,6 +38,9 @@ type Room struct {
 	// Rejoining is why the room was lost while the Phone joins it again by
 	// itself (call.RoomRejoining); "" when in it.
 	Rejoining string
+	// Stats are the figures of what the room sends you (call.RoomStats);
+	// nil before the first.
+	Stats *call.Stats
 }
 
 // RoomLogLine is one thing that happened in the room.
@@ -53,6 +57,10 @@ type RoomPerson struct {
 	Muted     bool
 	MicLocked bool    // the host muted them and locked it
 	Level     float64 // heard now, 0..1; 0 when not heard
+	// Quality is their connection as the room's node rates what they
+	// send (room_event quality); nil before it is rated, and for a
+	// listener.
+	Quality *signaling.Quality
 }
 
 // Label is the participant as shown: "Bob Smith (bob)", or the id.

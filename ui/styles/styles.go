@@ -71,6 +71,7 @@ type Styles struct {
 		Muted                      lipgloss.Style
 		Quality                    lipgloss.Style
 		Speaking, Warning          lipgloss.Style // who speaks; a device problem
+		Good, Fair, Poor           lipgloss.Style // a connection's grade
 	}
 
 	// Notice is the line under the body that tells how a call ended, or what
@@ -170,6 +171,9 @@ func DefaultStyles(r *lipgloss.Renderer) *Styles {
 	s.Call.Quality = n().Foreground(subtle)
 	s.Call.Speaking = n().Bold(true).Foreground(green)
 	s.Call.Warning = n().Bold(true).Foreground(red)
+	s.Call.Good = n().Foreground(green)
+	s.Call.Fair = n().Foreground(amber)
+	s.Call.Poor = n().Bold(true).Foreground(red)
 
 	s.Notice.Info = n().Padding(0, 1).Foreground(text)
 	s.Notice.Success = n().Padding(0, 1).Foreground(green)

@@ -5,14 +5,11 @@
 package callview
 
 import (
-	"fmt"
 	"strings"
-	"time"
 
 	"github.com/charmbracelet/bubbles/key"
 	tea "github.com/charmbracelet/bubbletea"
 	"github.com/charmbracelet/lipgloss"
-	"github.com/parley-voice/parley/call"
 	"github.com/parley-voice/parley/signaling"
 	"github.com/parley-voice/parley/ui/common"
 	"github.com/parley-voice/parley/ui/history"
@@ -161,7 +158,7 @@ func (m *Model) inCall() []string {
 
 	quality := "Quality: measuring…"
 	if c.Stats != nil {
-		quality = "Quality: " + Quality(*c.Stats)
+		quality = "Quality: " + common.QualityText(*c.Stats)
 	}
 	lines := []string{
 		titleLine,
@@ -183,50 +180,9 @@ func (m *Model) inCall() []string {
 	if len(c.Warnings) > 0 {
 		badges := make([]string, len(c.Warnings))
 		for i, name := range c.Warnings {
-			badges[i] = "⚠ " + warningText(name)
+			badges[i] = "⚠ " + common.ProblemText(name)
 		}
 		lines = append(lines, st.Call.Muted.Render(common.Truncate(strings.Join(badges, "  "), w)))
 	}
 	return lines
-}
-
-// warningText names a quality warning for people.
-func warningText(name string) string {
-	switch name {
-	case call.WarnHighRTT:
-		return "high latency"
-	case call.WarnHighJitter:
-		return "high jitter"
-	case call.WarnHighLoss:
-		return "packet loss"
-	case call.WarnLowMOS:
-		return "poor quality"
-	}
-	return name
-}
-
-// Quality formats the call's quality figures: "RTT 42 ms · jitter 3 ms ·
-// loss 0.5% · direct · udp".
-func Quality(s call.Stats) string {
-	path := "direct"
-	if s.Relayed {
-		path = "relayed"
-	}
-	parts := []string{
-		"RTT " + ms(s.RTT),
-		"jitter " + ms(s.Jitter),
-		fmt.Sprintf("loss %.1f%%", 100*max(0, min(1, s.Loss))),
-	}
-	if s.MOS > 0 {
-		parts = append(parts, fmt.Sprintf("MOS %.1f", s.MOS), "buffer "+ms(s.JitterBuffer))
-	}
-	parts = append(parts, path)
-	if s.Network != "" {
-		parts = append(parts, s.Network)
-	}
-	return strings.Join(parts, " · ")
-}
-
-func ms(d time.Duration) string {
-	return fmt.Sprintf("%d ms", d.Round(time.Millisecond).Milliseconds())
 }

@@ -191,6 +191,12 @@ func (m *Model) View() string {
 		st.Call.Status.Render(common.Truncate(strings.Join(status, " · "), w)),
 		st.Dim.Render(common.Truncate(EncryptionText, w)),
 	)
+	if r.Stats != nil {
+		// What reaches you, as the 1:1 call view shows it, graded as the
+		// participants are.
+		head = append(head, common.Truncate(st.Call.Quality.Render("Quality: ")+
+			common.GradeMark(st, common.Grade(*r.Stats))+" "+st.Call.Quality.Render(common.QualityText(*r.Stats)), w))
+	}
 	if me, ok := r.Me(); ok && me.Muted && r.MutedBy != "" {
 		text := r.MutedBy + " (host) muted you: m unmutes."
 		if me.MicLocked {
@@ -254,10 +260,12 @@ func (m *Model) rows() []string {
 	}
 	speaker := r.Speaker()
 
-	// Columns: cursor and speaker marks (4), the name, the role, the bar
-	// (or "listens only"), the state. Names are "Bob Builder (bob)" when
-	// they fit in a third of the line, else the display names; the states
-	// are short when the long ones leave the bar less than minBar cells.
+	// Columns: cursor and speaker marks (4), the name, the role, the
+	// connection's grade once anyone's is known, the bar (or "listens
+	// only"), the state. Names are "Bob Builder (bob)" when they fit in a
+	// third of the line, else the display names; the states are short
+	// (without the connection's problem) when the long ones leave the bar
+	// less than minBar cells.
 	const (
 		roleWidth = len("listener")
 		minBar    = len("listens only")
@@ -277,15 +285,26 @@ func (m *Model) rows() []string {
 	stateWidth := func(short bool) int {
 		n := 0
 		for _, p := range list {
-			n = max(n, lipgloss.Width(m.state(p, short)))
+			s, pr := m.state(p, short), problem(p, short)
+			sep := 0
+			if s != "" && pr != "" {
+				sep = lipgloss.Width(" · ")
+			}
+			n = max(n, lipgloss.Width(s)+sep+lipgloss.Width(pr))
 		}
 		return n
 	}
+	grades := 0
+	for _, p := range list {
+		if p.Quality != nil {
+			grades = common.GradeWidth + 1
+		}
+	}
 	short := false
-	bar := w - 4 - nameWidth - 1 - roleWidth - 1 - 1 - stateWidth(false)
+	bar := w - 4 - nameWidth - 1 - roleWidth - 1 - grades - 1 - stateWidth(false)
 	if bar < minBar {
 		short = true
-		bar = w - 4 - nameWidth - 1 - roleWidth - 1 - 1 - stateWidth(true)
+		bar = w - 4 - nameWidth - 1 - roleWidth - 1 - grades - 1 - stateWidth(true)
 	}
 	bar = max(minBar, bar)
 
@@ -310,17 +329,49 @@ func (m *Model) rows() []string {
 		}
 		line := nameStyle.Render(cur) + st.Call.Speaking.Render(mark) +
 			nameStyle.Render(common.PadRight(name, nameWidth)) + " " +
-			st.Dim.Render(common.PadRight(roleWord(p.Role), roleWidth)) + " " + meter
+			st.Dim.Render(common.PadRight(roleWord(p.Role), roleWidth)) + " "
+		if grades > 0 {
+			var g signaling.Grade
+			if p.Quality != nil {
+				g = p.Quality.Grade
+			}
+			line += common.GradeMark(st, g) + " "
+		}
+		line += meter
+		// The state, then the connection's problem: "muted · packet loss".
+		var parts []string
 		if s := m.state(p, short); s != "" {
 			style := st.Call.Speaking
 			if p.Muted {
 				style = st.Call.Muted
 			}
-			line += " " + style.Render(s)
+			parts = append(parts, style.Render(s))
+		}
+		if pr := problem(p, short); pr != "" {
+			parts = append(parts, st.Call.Poor.Render(pr))
+		}
+		if len(parts) > 0 {
+			line += " " + strings.Join(parts, st.Dim.Render(" · "))
 		}
 		out = append(out, common.Truncate(line, w))
 	}
 	return out
+}
+
+// problem is what is wrong with a participant's connection, in words
+// ("packet loss"), when it is poor (the mark tells a fair one); "" when
+// short.
+func problem(p common.RoomPerson, short bool) string {
+	q := p.Quality
+	if short || q == nil || q.Grade != signaling.GradePoor || len(q.Problems) == 0 {
+		return ""
+	}
+	for _, name := range q.Problems {
+		if name != signaling.WarnLowMOS { // the cause rather than its effect
+			return common.ProblemText(name)
+		}
+	}
+	return common.ProblemText(q.Problems[0])
 }
 
 // state is a participant's state in words: speaking, or how they are
