@@ -27,6 +27,7 @@ type media struct {
 
 	dev      *devicePath // the microphone and speaker, and their processing (devices.go, dsp.go)
 	muted    atomic.Bool
+	hushed   atomic.Bool // the speaker plays silence: the call's peer is heard in the room it grew into (grow.go)
 	micLevel atomicFloat
 	spkLevel atomicFloat
 	jbDelay  atomic.Int64 // jitter buffer delay, in nanoseconds
@@ -328,6 +329,9 @@ func (m *media) speak() {
 			}
 		} else {
 			jb.Pop(frame)
+			if m.hushed.Load() {
+				clear(frame)
+			}
 			js := jb.Stats()
 			m.jbDelay.Store(int64(js.PlayoutDelay))
 			m.frames.decoded.Store(int64(js.Decoded))

@@ -30,6 +30,11 @@ type roomMedia struct {
 	slotLevel [signaling.RoomSlots]atomicFloat // what each slot played in the last frame, as audio.Level
 	sentLevel atomic.Int32                     // the last level written on a packet, -dBov (for the log)
 	lastRTP   atomic.Int64                     // when the last packet arrived on any slot (unix ns)
+	// slotPlaying tells, for each slot, whether its audio plays (decoded,
+	// not waiting for its jitter buffer to fill); started, when set, is
+	// called (in a goroutine of its own) when one starts to.
+	slotPlaying [signaling.RoomSlots]atomic.Bool
+	started     func()
 
 	packets chan packet               // received RTP payloads, with their slot and arrival time
 	bufs    chan *[packetBufSize]byte // free buffers for received packets (as media's)
@@ -50,9 +55,10 @@ const (
 	voiceHangover = 300 * time.Millisecond
 )
 
-func newRoomMedia(sink audio.Sink, frameSamples int) *roomMedia {
+func newRoomMedia(sink audio.Sink, frameSamples int, started func()) *roomMedia {
 	m := &roomMedia{
 		frameSamples: frameSamples,
+		started:      started,
 		quit:         make(chan struct{}),
 		dev:          newDevicePath(sink, frameSamples),
 		packets:      make(chan packet, packetQueue),
@@ -219,10 +225,13 @@ func (m *roomMedia) speak() {
 			}
 			if last[i].IsZero() {
 				m.slotLevel[i].Store(0)
+				m.slotPlaying[i].Store(false)
 				continue
 			}
 			flowing = true
-			jb.Pop(slot)
+			if jb.Pop(slot) != audio.Waiting && !m.slotPlaying[i].Swap(true) && m.started != nil {
+				go m.started() // the phone's loop may be waiting for us
+			}
 			m.slotLevel[i].Store(audio.Level(slot))
 			for k, v := range slot {
 				sum[k] += int32(v)

@@ -13,6 +13,11 @@ import (
 // the WebSocket at /v1/ws, one message per frame.
 type Type string
 
+// ReasonMovedToRoom is the reason of a hangup, and of the answered call's
+// end (completed), when the call grew into a room (RoomRequest.Call) and
+// its two people hear each other there now.
+const ReasonMovedToRoom = "moved to room"
+
 // Messages a client sends.
 const (
 	TypeConnect Type = "connect" // first message: token (and optionally a session id)
@@ -20,7 +25,7 @@ const (
 	TypeRinging Type = "ringing" // callee: the call is ringing here
 	TypeAnswer  Type = "answer"  // callee: answer, with sdp (the answer)
 	TypeReject  Type = "reject"  // callee: decline
-	TypeHangup  Type = "hangup"  // either side: end or cancel the call
+	TypeHangup  Type = "hangup"  // either side: end or cancel the call; reason: ReasonMovedToRoom or none
 	TypeFail    Type = "fail"    // either side: media could not be set up; reason
 
 	// TypeRenegotiate carries a new offer or answer for an answered call

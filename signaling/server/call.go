@@ -324,6 +324,8 @@ func (c *call) apply(a signaling.Message, team string) *signaling.Error {
 		c.end(signaling.Rejected, ReasonDeclined, 0)
 	case signaling.TypeHangup:
 		switch {
+		case st == signaling.Answered && a.Reason == signaling.ReasonMovedToRoom:
+			c.end(signaling.Completed, a.Reason, 0)
 		case st == signaling.Answered:
 			c.end(signaling.Completed, "", 0)
 		case isCaller:

@@ -151,7 +151,8 @@ func (r *room) invited(u string, st signaling.Status, reason string) {
 	h.Invited[i].Status, h.Invited[i].Time = st, &now
 	r.note(signaling.RoomEntry{Event: signaling.EntryInvited, Time: now, User: u, By: r.rec.Host, Status: st,
 		Reason: reason}, len(r.parts))
-	e := signaling.RoomEvent{Kind: signaling.RoomInvited, User: u, By: r.rec.Host, Status: st, Reason: reason}
+	e := signaling.RoomEvent{Kind: signaling.RoomInvited, User: u, By: r.rec.Host, Status: st, Reason: reason,
+		Call: r.rec.Call}
 	m := signaling.Message{Type: signaling.TypeRoomEvent, RoomEvent: r.event(e)}
 	if err := r.s.deliver(store.UserKey(r.rec.Team, u), "", m); err != nil {
 		r.log.Error("deliver", "user", u, "type", m.Type, "err", err)

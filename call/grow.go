@@ -1,0 +1,213 @@
+package call
+
+// Growing a call into a room (docs/PROTOCOL.md, "Grown from a call"): in an
+// answered 1:1 call, Grow makes a room of which this side is the host, with
+// the peer and the people added invited, and the call's id on the
+// invitations. Both sides join it while the call still plays (p.cur and
+// p.room at once: each has its own devices, which the sound system mixes),
+// the peer at once, unrung, as it sees its call on the invitation. Once a
+// side's room plays the peer, the call's speaker is hushed (the peer is not
+// heard twice) and, moveHold later, when the peer's room plays us too, the
+// call is hung up with signaling.ReasonMovedToRoom. The other side, told
+// that end, stays in the room. Neither side hears a gap: each hears the
+// call until its room plays the other.
+
+import (
+	"context"
+	"crypto/rand"
+	"slices"
+	"time"
+
+	"github.com/parley-voice/parley/signaling"
+)
+
+// Grew says that the answered call CallID is moving into Room, a room
+// grown from it (Grow here, or the peer's: Host is false). RoomChanged and
+// RoomLeft follow as for JoinRoom; the call ends a moment after the room
+// plays the peer, with StatusChanged completed, reason
+// signaling.ReasonMovedToRoom.
+type Grew struct {
+	CallID string
+	Room   string
+	Peer   string // the other person of the call
+	Host   bool   // this side grew it: it is the room's host
+}
+
+func (Grew) event() {}
+
+// The move of a call into its room.
+const (
+	// moveHold is how long after our room plays the peer the call is hung
+	// up: the peer's room plays us by then (both joined within a few
+	// hundred milliseconds), so that the hang-up does not leave them a gap.
+	moveHold = time.Second
+	// moveWait is how long the call goes on, at most, once the room's
+	// media flows, when the peer is not heard in it (a peer who does not
+	// speak has no slot).
+	moveWait = 5 * time.Second
+	// growTimeout bounds the room's creation.
+	growTimeout = 15 * time.Second
+)
+
+// move is the call a room grew from, while it plays alongside the room.
+type move struct {
+	call   *active
+	peer   string
+	heard  time.Time // when the room first played the peer; zero before
+	flowed time.Time // when the room's media was first up (joined and connected); zero before
+}
+
+// Grow adds users to the answered call: it becomes a room, of which this
+// side is the host, with the peer and users invited (Grew, then the
+// room's events). Refused (Failure) when there is no answered call.
+func (p *Phone) Grow(users ...string) {
+	users = slices.Clone(users)
+	p.post(func() { p.grow(users) })
+}
+
+func (p *Phone) grow(users []string) {
+	a := p.cur
+	switch {
+	case a == nil || a.ev.ID == "" || a.ev.Status != signaling.Answered:
+		p.fail("", signaling.Errorf(signaling.NoConnectedCall,
+			"there is no answered call to add someone to: call them, or make a room with `parley room create`"))
+		return
+	case p.room != nil || a.growing != "":
+		p.fail(a.ev.ID, signaling.Errorf(signaling.AlreadyBusyCall,
+			"the call is moving into a room already: invite more people from the room"))
+		return
+	case a.ev.Guest:
+		p.fail(a.ev.ID, signaling.Errorf(signaling.PermissionDenied,
+			"a guest's call cannot grow into a room: make a room and send them its guest link"))
+		return
+	case len(users) == 0:
+		p.fail(a.ev.ID, signaling.Errorf(signaling.InvalidParameter, "name someone to add to the call"))
+		return
+	}
+	peer := a.ev.Peer()
+	invite := []string{peer}
+	for _, u := range users {
+		if err := signaling.CheckUserID(u); err != nil {
+			p.fail(a.ev.ID, err)
+			return
+		}
+		if u == peer || p.sig != nil && u == p.sig.User {
+			p.fail(a.ev.ID, signaling.Errorf(signaling.InvalidParameter, "%s is in the call already: add someone else",
+				u))
+			return
+		}
+		if !slices.Contains(invite, u) {
+			invite = append(invite, u)
+		}
+	}
+	name := growName()
+	a.growing = name
+	req := signaling.RoomRequest{Name: name, Invite: invite, Call: a.ev.ID}
+	api := &signaling.API{Server: p.server, HTTP: p.cfg.HTTPClient, Token: p.cfg.token}
+	p.log.Info("growing the call into a room", "call", a.ev.ID, "room", name, "invite", invite)
+	p.spawn(func() {
+		ctx, cancel := context.WithTimeout(p.ctx, growTimeout)
+		defer cancel()
+		_, err := api.CreateRoom(ctx, req)
+		p.post(func() { p.grown(a, name, err) })
+	})
+}
+
+// grown follows the creation of the room a grew into: the move starts,
+// or, when the room could not be made, the call goes on.
+func (p *Phone) grown(a *active, name string, err error) {
+	a.growing = ""
+	switch {
+	case err != nil:
+		p.fail(a.ev.ID, err)
+	case p.cur != a || p.room != nil:
+		// The call ended meanwhile: the room is made and its invitations
+		// ring; join it as any other.
+		p.joinRoom(name, RoomOptions{})
+	default:
+		p.move(a, name, true)
+	}
+}
+
+// grownInvitation joins, unrung, the room the peer of our answered call
+// grew it into; false when ev is not that.
+func (p *Phone) grownInvitation(ev signaling.RoomEvent) bool {
+	a := p.cur
+	if ev.Kind != signaling.RoomInvited || ev.Call == "" || ev.Status != signaling.Ringing || p.room != nil ||
+		a == nil || a.ev.ID != ev.Call || a.ev.Status != signaling.Answered || ev.By != a.ev.Peer() {
+		return false
+	}
+	p.move(a, ev.Room, false)
+	return true
+}
+
+// move joins room name alongside the answered call a.
+func (p *Phone) move(a *active, name string, host bool) {
+	p.log.Info("moving the call into a room", "call", a.ev.ID, "room", name)
+	p.emit(Grew{CallID: a.ev.ID, Room: name, Peer: a.ev.Peer(), Host: host})
+	p.enterRoom(name, RoomOptions{Muted: a.muted}, &move{call: a, peer: a.ev.Peer()})
+}
+
+// growName is a new name for a room grown from a call: call-, then 8
+// random letters and digits.
+func growName() string {
+	const letters = "abcdefghijklmnopqrstuvwxyz0123456789"
+	b := make([]byte, 8)
+	_, _ = rand.Read(b) // never fails (crypto/rand)
+	for i := range b {
+		b[i] = letters[int(b[i])%len(letters)]
+	}
+	return "call-" + string(b)
+}
+
+// checkMove follows the move of r's call: the call is hushed once the
+// room plays the peer, and hung up moveHold later (or moveWait after the
+// room's media flowed, when the peer is not heard). It runs on the level
+// ticker and whenever a slot starts playing or changes hands.
+func (p *Phone) checkMove(r *room) {
+	mv := r.move
+	if mv == nil {
+		return
+	}
+	a := mv.call
+	if p.cur != a || a.ev.Status.Terminal() {
+		r.move = nil // the call ended: the room goes on
+		return
+	}
+	now := time.Now()
+	if mv.flowed.IsZero() && r.sending {
+		mv.flowed = now
+	}
+	if mv.heard.IsZero() && r.plays(mv.peer) {
+		mv.heard = now
+		a.media.hushed.Store(true)
+		p.log.Info("the room plays the call's peer: the call is hushed", "call", a.ev.ID, "room", r.name)
+	}
+	if !mv.heard.IsZero() && now.Sub(mv.heard) >= moveHold ||
+		!mv.flowed.IsZero() && now.Sub(mv.flowed) >= moveWait {
+		r.move = nil
+		p.log.Info("the call moved into the room: hanging up", "call", a.ev.ID, "room", r.name)
+		p.send(signaling.Message{Type: signaling.TypeHangup, Ref: hangupRef, CallID: a.ev.ID,
+			Reason: signaling.ReasonMovedToRoom})
+	}
+}
+
+// plays tells whether the room plays user now: they are heard on a slot
+// whose audio is playing.
+func (r *room) plays(user string) bool {
+	for i, u := range r.slots {
+		if u == user && i < len(r.media.slotPlaying) && r.media.slotPlaying[i].Load() {
+			return true
+		}
+	}
+	return false
+}
+
+// moveOff ends the move of r when it leaves: the call, if it goes on, is
+// heard again.
+func (p *Phone) moveOff(r *room) {
+	if mv := r.move; mv != nil && p.cur == mv.call {
+		mv.call.media.hushed.Store(false)
+	}
+	r.move = nil
+}
