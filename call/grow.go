@@ -45,7 +45,7 @@ const (
 	// media flows, when the peer is not heard in it (a peer who does not
 	// speak has no slot).
 	moveWait = 5 * time.Second
-	// growTimeout bounds the room's creation.
+	// growTimeout bounds a room's creation (Grow, CallMany).
 	growTimeout = 15 * time.Second
 )
 
@@ -102,14 +102,54 @@ func (p *Phone) grow(users []string) {
 	}
 	name := growName()
 	a.growing = name
-	req := signaling.RoomRequest{Name: name, Invite: invite, Call: a.ev.ID}
-	api := &signaling.API{Server: p.server, HTTP: p.cfg.HTTPClient, Token: p.cfg.token}
 	p.log.Info("growing the call into a room", "call", a.ev.ID, "room", name, "invite", invite)
+	p.makeRoom(signaling.RoomRequest{Name: name, Invite: invite, Call: a.ev.ID}, func(err error) {
+		p.grown(a, name, err)
+	})
+}
+
+// CallMany calls users together: a room, of which this side is the host,
+// with users invited (they ring as for any invitation), joined at once.
+// RoomChanged and RoomLeft report what follows, as for JoinRoom; the
+// room's name is call- and 8 random letters and digits.
+func (p *Phone) CallMany(users ...string) {
+	users = slices.Clone(users)
+	p.post(func() {
+		name := growName()
+		switch {
+		case p.cur != nil || p.room != nil:
+			p.joinFailed(name, signaling.Errorf(signaling.AlreadyBusyCall,
+				"you are in a call or a room: hang up or leave first"))
+			return
+		case len(users) == 0:
+			p.joinFailed(name, signaling.Errorf(signaling.InvalidParameter, "name the people to call"))
+			return
+		}
+		for _, u := range users {
+			if err := signaling.CheckUserID(u); err != nil {
+				p.joinFailed(name, err)
+				return
+			}
+		}
+		p.makeRoom(signaling.RoomRequest{Name: name, Invite: users}, func(err error) {
+			if err != nil {
+				p.joinFailed(name, err)
+				return
+			}
+			p.joinRoom(name, RoomOptions{})
+		})
+	})
+}
+
+// makeRoom makes the room req asks for, through the API (in a worker), and
+// then runs then on the loop with the error, if any.
+func (p *Phone) makeRoom(req signaling.RoomRequest, then func(err error)) {
+	api := &signaling.API{Server: p.server, HTTP: p.cfg.HTTPClient, Token: p.cfg.token}
 	p.spawn(func() {
 		ctx, cancel := context.WithTimeout(p.ctx, growTimeout)
 		defer cancel()
 		_, err := api.CreateRoom(ctx, req)
-		p.post(func() { p.grown(a, name, err) })
+		p.post(func() { then(err) })
 	})
 }
 
