@@ -37,6 +37,9 @@ type Room struct {
 	// Rejoining is why the room was lost while the Phone joins it again by
 	// itself (call.RoomRejoining); "" when in it.
 	Rejoining string
+	// GrownFrom is, for a room grown from your call (call.Grew), the
+	// other person of that call as shown; "" for another room.
+	GrownFrom string
 }
 
 // RoomLogLine is one thing that happened in the room.
