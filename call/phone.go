@@ -168,7 +168,7 @@ type Phone struct {
 	idle       bool        // SetIdle(true): sent again after a reconnect
 	hungUp     []string    // calls hung up while the server was unreachable, to tell it once it is back
 	lostCall   string      // the last call another device of the user answered (presence.go: lostTheAnswer)
-	room       *room       // the room the phone is in (room.go); at once with cur only while cur moves into it (grow.go)
+	room       *room       // the room the phone is in (room.go); with cur only while cur moves into it (grow.go)
 	roomAPI    *webrtc.API // Pion for rooms (the audio level extension), made at the first join
 }
 

@@ -84,6 +84,7 @@ func DefaultKeyMap() *KeyMap {
 		Hangup:  key.NewBinding(key.WithKeys("h"), key.WithHelp("h", "hang up")),
 		Cancel:  key.NewBinding(key.WithKeys("h", "esc"), key.WithHelp("h/esc", "cancel call")),
 		Dismiss: key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "dismiss")),
+
 		AddToCall: key.NewBinding(key.WithKeys("+"), key.WithHelp("+", "add someone")),
 
 		JoinRoom:  key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "join room")),
