@@ -59,7 +59,8 @@ type move struct {
 
 // Grow adds users to the answered call: it becomes a room, of which this
 // side is the host, with the peer and users invited (Grew, then the
-// room's events). Refused (Failure) when there is no answered call.
+// room's events). A refusal (no answered call, a room the server would not
+// make) is a RoomFailure: the call, if any, goes on.
 func (p *Phone) Grow(users ...string) {
 	users = slices.Clone(users)
 	p.post(func() { p.grow(users) })
@@ -69,30 +70,30 @@ func (p *Phone) grow(users []string) {
 	a := p.cur
 	switch {
 	case a == nil || a.ev.ID == "" || a.ev.Status != signaling.Answered:
-		p.fail("", signaling.Errorf(signaling.NoConnectedCall,
+		p.roomFail("", signaling.Errorf(signaling.NoConnectedCall,
 			"there is no answered call to add someone to: call them, or make a room with `parley room create`"))
 		return
 	case p.room != nil || a.growing != "":
-		p.fail(a.ev.ID, signaling.Errorf(signaling.AlreadyBusyCall,
+		p.roomFail("", signaling.Errorf(signaling.AlreadyBusyCall,
 			"the call is moving into a room already: invite more people from the room"))
 		return
 	case a.ev.Guest:
-		p.fail(a.ev.ID, signaling.Errorf(signaling.PermissionDenied,
+		p.roomFail("", signaling.Errorf(signaling.PermissionDenied,
 			"a guest's call cannot grow into a room: make a room and send them its guest link"))
 		return
 	case len(users) == 0:
-		p.fail(a.ev.ID, signaling.Errorf(signaling.InvalidParameter, "name someone to add to the call"))
+		p.roomFail("", signaling.Errorf(signaling.InvalidParameter, "name someone to add to the call"))
 		return
 	}
 	peer := a.ev.Peer()
 	invite := []string{peer}
 	for _, u := range users {
 		if err := signaling.CheckUserID(u); err != nil {
-			p.fail(a.ev.ID, err)
+			p.roomFail("", err)
 			return
 		}
 		if u == peer || p.sig != nil && u == p.sig.User {
-			p.fail(a.ev.ID, signaling.Errorf(signaling.InvalidParameter, "%s is in the call already: add someone else",
+			p.roomFail("", signaling.Errorf(signaling.InvalidParameter, "%s is in the call already: add someone else",
 				u))
 			return
 		}
@@ -159,7 +160,7 @@ func (p *Phone) grown(a *active, name string, err error) {
 	a.growing = ""
 	switch {
 	case err != nil:
-		p.fail(a.ev.ID, err)
+		p.roomFail(name, err) // the call goes on
 	case p.cur != a || p.room != nil:
 		// The call ended meanwhile: the room is made and its invitations
 		// ring; join it as any other.

@@ -18,8 +18,11 @@ func (p *party) await(want ...func(call.Event) bool) []call.Event {
 	got := make([]call.Event, len(want))
 	for left := len(want); left > 0; {
 		ev := p.next()
-		if f, ok := ev.(call.Failure); ok {
+		switch f := ev.(type) {
+		case call.Failure:
 			p.t.Fatalf("%s: failure %v", p.name, f.Err)
+		case call.RoomFailure:
+			p.t.Fatalf("%s: room failure %v", p.name, f.Err)
 		}
 		for i, w := range want {
 			if got[i] == nil && w(ev) {
@@ -55,8 +58,8 @@ func TestGrowCall(t *testing.T) {
 	carol := r.phone("carol", devices{tone(880), null})
 
 	carol.ph.Grow("dave")
-	if f, ok := carol.next().(call.Failure); !ok || f.Err.Code != signaling.NoConnectedCall {
-		t.Fatalf("a grow with no call: got %#v, want a failure 80403", f)
+	if f, ok := carol.next().(call.RoomFailure); !ok || f.Err.Code != signaling.NoConnectedCall {
+		t.Fatalf("a grow with no call: got %#v, want a room failure 80403", f)
 	}
 	id := connect(alice, bob)
 
@@ -110,7 +113,7 @@ func TestGrowCall(t *testing.T) {
 	}
 	alice.ph.Grow("dave")
 	for {
-		if f, ok := alice.next().(call.Failure); ok {
+		if f, ok := alice.next().(call.RoomFailure); ok {
 			if f.Err.Code != signaling.NoConnectedCall {
 				t.Fatalf("a grow from a room: %v, want 80403", f.Err)
 			}

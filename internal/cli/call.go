@@ -334,7 +334,6 @@ func converse(ctx context.Context, ph *call.Phone, pr *callfmt.Printer, hold tim
 	var giveUp <-chan time.Time
 	inCall := false
 	untold := false // the call was hung up while the server was unreachable, and it is not told yet
-	adding := false // an add was asked for: its refusal does not end the call
 	for {
 		select {
 		case ev, ok := <-ph.Events():
@@ -366,10 +365,6 @@ func converse(ctx context.Context, ph *call.Phone, pr *callfmt.Printer, hold tim
 					return statusExit(ev.Status)
 				}
 			case call.Failure:
-				if adding && ev.CallID != "" {
-					adding = false
-					continue // an add refused: the call goes on
-				}
 				return &exitCode{code: exitError}
 			case call.Grew:
 				return grewInto{room: ev.Room}
@@ -390,8 +385,6 @@ func converse(ctx context.Context, ph *call.Phone, pr *callfmt.Printer, hold tim
 				cmds = nil // the end of the file: stay until told otherwise
 			} else if err := callAction(ph, line); err != nil {
 				pr.Print(call.Failure{Err: signaling.AsError(err)})
-			} else {
-				adding = adding || strings.HasPrefix(strings.TrimSpace(line), "add")
 			}
 		case <-hangup:
 			hangup = nil
