@@ -228,3 +228,50 @@ func longestGap(ctx context.Context, pulse *pulsetest.Pulse, sink string, hz flo
 	}
 	return g
 }
+
+// TestCallSeveral: `parley call bob carol` makes a room of which alice is
+// the host, rings both and joins it, printing what `parley join --json`
+// prints, the invitations' statuses included; bob's and carol's `parley
+// answer` join it; alice's --for leaves it (exit 0).
+func TestCallSeveral(t *testing.T) {
+	w := newWorld(t)
+	media := []string{"--in", "tone:440", "--out", "null", "--json"}
+	var callees []*proc
+	for _, u := range []string{"bob", "carol"} {
+		p := w.start([]string{"PARLEY_TOKEN=" + w.token(u)}, append([]string{"answer"}, media...)...)
+		p.expect(t, "connected", map[string]any{"user": u})
+		callees = append(callees, p)
+	}
+	a := w.start([]string{"PARLEY_TOKEN=" + w.token("alice")},
+		append([]string{"call", "bob", "carol", "--for", "3s"}, media...)...)
+	a.expect(t, "connected", map[string]any{"user": "alice"})
+	joined := a.expectRoom(t, "joined", map[string]any{"user": "alice", "role": "host"})
+	room, _ := joined["room"].(string)
+	if !strings.HasPrefix(room, "call-") {
+		t.Fatalf("alice joined room %q, want call-…", room)
+	}
+	for i, u := range []string{"bob", "carol"} {
+		callees[i].expectRoom(t, "invited", map[string]any{"room": room, "user": u, "by": "alice",
+			"status": "ringing"})
+		callees[i].expectRoom(t, "joined", map[string]any{"room": room, "user": u, "role": "member"})
+	}
+	// They may join before alice: she is told how each invitation went
+	// after her joined, and of the rest as it goes.
+	answered := map[any]bool{}
+	for len(answered) < 2 {
+		ev := a.expectRoom(t, "invited", map[string]any{"room": room, "by": "alice"})
+		if ev["status"] == "answered" {
+			answered[ev["user"]] = true
+		}
+	}
+	a.expectRoom(t, "room_left", map[string]any{"room": room, "reason": "left"})
+	if code := a.wait(t); code != exitOK {
+		t.Errorf("parley call bob carol exited %d after --for, want 0", code)
+	}
+	for i, u := range []string{"bob", "carol"} {
+		callees[i].expectRoom(t, "participant_left", map[string]any{"user": "alice", "reason": "left"})
+		if s := callees[i].stderr.String(); s != "" {
+			t.Errorf("%s's parley answer wrote to stderr: %q", u, s)
+		}
+	}
+}

@@ -220,3 +220,31 @@ func (r *room) idleAfterRings() {
 		r.letGo()
 	}
 }
+
+// tellInvites tells the host who joins, after their joined, the status of
+// each invitation so far: those who were rung, answered or not, before
+// the host was in the room (`parley call bob carol` rings them as it
+// makes the room, and they may join before the host does).
+func (r *room) tellInvites(p *participant) {
+	if p.role != signaling.RoleHost {
+		return
+	}
+	for _, inv := range r.book.hist.Invited {
+		if inv.Status == "" {
+			continue // not rung yet (a session that starts later)
+		}
+		reason := ""
+		switch inv.Status {
+		case signaling.Rejected:
+			reason = ReasonDeclined
+		case signaling.Unanswered:
+			reason = ReasonNoAnswer
+		}
+		e := r.event(signaling.RoomEvent{Kind: signaling.RoomInvited, User: inv.User, By: r.rec.Host,
+			Status: inv.Status, Reason: reason, Call: r.rec.Call})
+		if inv.Time != nil {
+			e.Time = *inv.Time
+		}
+		r.to(p, signaling.Message{Type: signaling.TypeRoomEvent, RoomEvent: e})
+	}
+}
