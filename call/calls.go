@@ -429,7 +429,7 @@ const (
 // of its call: the call's status tells the end, and may come after it.
 func crosses(m signaling.Message) bool {
 	switch m.Ref {
-	case candidateRef, hangupRef, muteRef:
+	case candidateRef, hangupRef, muteRef, movedRef:
 		return m.Error.Code == signaling.NoConnectedCall
 	}
 	return false

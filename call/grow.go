@@ -7,10 +7,11 @@ package call
 // p.room at once: each has its own devices, which the sound system mixes),
 // the peer at once, unrung, as it sees its call on the invitation. Once a
 // side's room plays the peer, the call's speaker is hushed (the peer is not
-// heard twice) and, moveHold later, when the peer's room plays us too, the
-// call is hung up with signaling.ReasonMovedToRoom. The other side, told
-// that end, stays in the room. Neither side hears a gap: each hears the
-// call until its room plays the other.
+// heard twice) and the peer is told (signaling.TypeMoved, relayed). A side
+// whose room plays the peer and that was told the peer's plays it too hangs
+// up the call, with signaling.ReasonMovedToRoom; the other side, told that
+// end, stays in the room. Neither side hears a gap: each hears the call
+// until its room plays the other, and the call goes on until both do.
 
 import (
 	"context"
@@ -37,25 +38,30 @@ func (Grew) event() {}
 
 // The move of a call into its room.
 const (
-	// moveHold is how long after our room plays the peer the call is hung
-	// up: the peer's room plays us by then (both joined within a few
-	// hundred milliseconds), so that the hang-up does not leave them a gap.
-	moveHold = time.Second
+	// moveSilent is how long after the room's media flows the call is hung
+	// up when the peer's room plays us but ours does not play the peer: a
+	// peer who does not speak has no slot, and has nothing to lose.
+	moveSilent = 2 * time.Second
 	// moveWait is how long the call goes on, at most, once the room's
-	// media flows, when the peer is not heard in it (a peer who does not
-	// speak has no slot).
-	moveWait = 5 * time.Second
+	// media flows, when the peer does not say that its room plays us (an
+	// older client's, or a room that does not play us).
+	moveWait = 10 * time.Second
 	// growTimeout bounds a room's creation (Grow, CallMany).
 	growTimeout = 15 * time.Second
 )
 
 // move is the call a room grew from, while it plays alongside the room.
 type move struct {
-	call   *active
-	peer   string
-	heard  time.Time // when the room first played the peer; zero before
-	flowed time.Time // when the room's media was first up (joined and connected); zero before
+	call      *active
+	peer      string
+	heard     time.Time // when the room first played the peer; zero before
+	flowed    time.Time // when the room's media was first up (joined and connected); zero before
+	peerHeard bool      // the peer said its room plays us (signaling.TypeMoved)
 }
+
+// movedRef is the ref of a moved message, so that its refusal (the call
+// ended meanwhile) is known for what it is.
+const movedRef = "moved"
 
 // Grow adds users to the answered call: it becomes a room, of which this
 // side is the host, with the peer and users invited (Grew, then the
@@ -201,10 +207,12 @@ func growName() string {
 	return "call-" + string(b)
 }
 
-// checkMove follows the move of r's call: the call is hushed once the
-// room plays the peer, and hung up moveHold later (or moveWait after the
-// room's media flowed, when the peer is not heard). It runs on the level
-// ticker and whenever a slot starts playing or changes hands.
+// checkMove follows the move of r's call: once the room plays the peer,
+// the call is hushed and the peer told; the call is hung up once the peer's
+// room plays us too (or moveSilent after our room's media flowed, when the
+// peer is silent to us; or moveWait after, when the peer never tells). It
+// runs on the level ticker, when a slot starts playing or changes hands,
+// and when the peer tells.
 func (p *Phone) checkMove(r *room) {
 	mv := r.move
 	if mv == nil {
@@ -223,9 +231,10 @@ func (p *Phone) checkMove(r *room) {
 		mv.heard = now
 		a.media.hushed.Store(true)
 		p.log.Info("the room plays the call's peer: the call is hushed", "call", a.ev.ID, "room", r.name)
+		p.send(signaling.Message{Type: signaling.TypeMoved, Ref: movedRef, CallID: a.ev.ID})
 	}
-	if !mv.heard.IsZero() && now.Sub(mv.heard) >= moveHold ||
-		!mv.flowed.IsZero() && now.Sub(mv.flowed) >= moveWait {
+	since := func(t time.Time, d time.Duration) bool { return !t.IsZero() && now.Sub(t) >= d }
+	if mv.peerHeard && (!mv.heard.IsZero() || since(mv.flowed, moveSilent)) || since(mv.flowed, moveWait) {
 		r.move = nil
 		p.log.Info("the call moved into the room: hanging up", "call", a.ev.ID, "room", r.name)
 		p.send(signaling.Message{Type: signaling.TypeHangup, Ref: hangupRef, CallID: a.ev.ID,
@@ -242,6 +251,16 @@ func (r *room) plays(user string) bool {
 		}
 	}
 	return false
+}
+
+// peerMoved notes that the peer's room plays us (signaling.TypeMoved).
+func (p *Phone) peerMoved(callID string) {
+	r := p.room
+	if r == nil || r.move == nil || r.move.call.ev.ID != callID {
+		return
+	}
+	r.move.peerHeard = true
+	p.checkMove(r)
 }
 
 // moveOff ends the move of r when it leaves: the call, if it goes on, is

@@ -448,6 +448,8 @@ func (p *Phone) handle(m signaling.Message) {
 		if p.cur != nil && m.CallID == p.cur.ev.ID {
 			p.renegotiate(m)
 		}
+	case signaling.TypeMoved:
+		p.peerMoved(m.CallID) // grow.go
 	case signaling.TypePresence:
 		if m.Online != nil {
 			p.emit(presence(m))

@@ -368,6 +368,16 @@ func (c *call) apply(a signaling.Message, team string) *signaling.Error {
 		} else {
 			c.toCaller(m)
 		}
+	case signaling.TypeMoved:
+		if st != signaling.Answered {
+			return notInState("only an answered call moves into a room")
+		}
+		m := signaling.Message{Type: signaling.TypeMoved, CallID: c.id}
+		if isCaller {
+			c.toCallee(m, c.answeredBy)
+		} else {
+			c.toCaller(m)
+		}
 	case signaling.TypeMute:
 		if st != signaling.Answered {
 			return notInState("mute works once it is answered")
