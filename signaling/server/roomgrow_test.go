@@ -72,3 +72,22 @@ func TestRoomGrownFromCall(t *testing.T) {
 		c.expect(status(ended(other, signaling.Completed, dir, "alice", "bob", "", 0)))
 	}
 }
+
+// TestMovedRelayed: moved goes to the other side of an answered call, from
+// either; before the answer it is refused (80403).
+func TestMovedRelayed(t *testing.T) {
+	s := startServer(t)
+	alice, bob := s.connect(t, "alice", ""), s.connect(t, "bob", "")
+	id := placeCall(t, alice, bob, "d1")
+	alice.send(signaling.Message{Type: signaling.TypeMoved, Ref: "early", CallID: id})
+	alice.expectError(signaling.NoConnectedCall, "early", id)
+	bob.send(signaling.Message{Type: signaling.TypeAnswer, CallID: id, SDP: "answer"})
+	answered := status(ev(id, signaling.Answered, signaling.Outbound, "alice", "bob"))
+	answered.SDP = "answer"
+	alice.expect(answered)
+	bob.expect(answeredIn(id, "alice", "bob", bob.session))
+	alice.send(signaling.Message{Type: signaling.TypeMoved, CallID: id})
+	bob.expect(signaling.Message{Type: signaling.TypeMoved, CallID: id})
+	bob.send(signaling.Message{Type: signaling.TypeMoved, CallID: id})
+	alice.expect(signaling.Message{Type: signaling.TypeMoved, CallID: id})
+}
