@@ -280,6 +280,10 @@ func (p *Phone) hangup() {
 
 func (p *Phone) setMuted(muted bool) {
 	if p.room != nil {
+		if mv := p.room.move; mv != nil && p.cur == mv.call { // the call it grew from goes on for a moment
+			mv.call.muted = muted
+			mv.call.media.muted.Store(muted)
+		}
 		p.setRoomMuted(muted)
 		return
 	}
@@ -389,6 +393,8 @@ func (p *Phone) teardown(last ...[]int16) {
 // lastSound is what the speaker plays when a call ends with ev.
 func (p *Phone) lastSound(wasAnswered bool, ev signaling.CallEvent) []int16 {
 	switch {
+	case ev.Reason == signaling.ReasonMovedToRoom: // it goes on in the room
+		return nil
 	case ev.Status == signaling.Rejected && ev.Direction == signaling.Outbound:
 		return p.cfg.Sounds.Busy
 	case wasAnswered:
@@ -423,7 +429,7 @@ const (
 // of its call: the call's status tells the end, and may come after it.
 func crosses(m signaling.Message) bool {
 	switch m.Ref {
-	case candidateRef, hangupRef, muteRef:
+	case candidateRef, hangupRef, muteRef, movedRef:
 		return m.Error.Code == signaling.NoConnectedCall
 	}
 	return false

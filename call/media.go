@@ -27,6 +27,7 @@ type media struct {
 
 	dev      *devicePath // the microphone and speaker, and their processing (devices.go, dsp.go)
 	muted    atomic.Bool
+	hushed   atomic.Bool // the speaker plays silence: the call's peer is heard in the room it grew into (grow.go)
 	micLevel atomicFloat
 	spkLevel atomicFloat
 	lastRTP  atomic.Int64 // when the last packet arrived (unix ns); 0 before the first
@@ -328,6 +329,9 @@ func (m *media) speak() {
 			}
 		} else {
 			jb.Pop(frame)
+			if m.hushed.Load() {
+				clear(frame)
+			}
 			m.notePlayed(jbs, always)
 		}
 		m.spkLevel.Store(audio.Level(frame))

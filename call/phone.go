@@ -150,6 +150,7 @@ type Phone struct {
 	quit    chan struct{} // closed when run takes no more actions
 	done    chan struct{} // closed when the phone has stopped: every goroutine of its has returned, Events is closed
 	cancel  context.CancelFunc
+	ctx     context.Context // the phone's life, for its workers' requests: ends as the phone stops
 
 	// The phone's goroutines besides run (token renewal, redials, a call's
 	// last sound): run waits for them before it closes Events.
@@ -167,7 +168,7 @@ type Phone struct {
 	idle       bool        // SetIdle(true): sent again after a reconnect
 	hungUp     []string    // calls hung up while the server was unreachable, to tell it once it is back
 	lostCall   string      // the last call another device of the user answered (presence.go: lostTheAnswer)
-	room       *room       // the room the phone is in (room.go); never at once with cur
+	room       *room       // the room the phone is in (room.go); with cur only while cur moves into it (grow.go)
 	roomAPI    *webrtc.API // Pion for rooms (the audio level extension), made at the first join
 }
 
@@ -193,6 +194,7 @@ type active struct {
 	remoteMuted bool   // the other side is muted
 	muteUnsent  bool   // muted changed while the server was unreachable: told after the resume
 	verified    string // the verification code, once emitted
+	growing     string // the room the call grows into, while it is being made (grow.go)
 }
 
 // Start signs in to the server and starts the phone. It fails with a
@@ -230,6 +232,7 @@ func Start(ctx context.Context, cfg Config) (*Phone, error) {
 		quit:    make(chan struct{}),
 		done:    make(chan struct{}),
 		cancel:  cancel,
+		ctx:     ctx,
 	}
 	if sig != nil {
 		p.connected(sig)
@@ -447,6 +450,8 @@ func (p *Phone) handle(m signaling.Message) {
 		if p.cur != nil && m.CallID == p.cur.ev.ID {
 			p.renegotiate(m)
 		}
+	case signaling.TypeMoved:
+		p.peerMoved(m.CallID) // grow.go
 	case signaling.TypePresence:
 		if m.Online != nil {
 			p.emit(presence(m))

@@ -62,6 +62,7 @@ type room struct {
 	rejoin  rejoinState
 	quality *quality // what is received, for RoomStats (of the current peer connection)
 	ticks   int      // of roomTick
+	move    *move    // the call it grew from, while that plays alongside (grow.go)
 }
 
 // Refs of room messages, so that a refusal is known for what it answers.
@@ -72,7 +73,8 @@ const (
 )
 
 // JoinRoom joins the room name; RoomChanged and RoomLeft report what
-// follows. A phone is in one call or one room at a time.
+// follows. A phone is in one call or one room at a time (but while a call
+// moves into the room it grew into: grow.go).
 func (p *Phone) JoinRoom(name string, o RoomOptions) { p.post(func() { p.joinRoom(name, o) }) }
 
 // LeaveRoom leaves the room; it goes on for the others.
@@ -115,9 +117,13 @@ func (p *Phone) joinFailed(name string, err error) {
 	p.emit(RoomLeft{Room: name, Reason: RoomLeftFailed, Err: signaling.AsError(err)})
 }
 
-func (p *Phone) joinRoom(name string, o RoomOptions) {
+func (p *Phone) joinRoom(name string, o RoomOptions) { p.enterRoom(name, o, nil) }
+
+// enterRoom joins room name; mv, when set, is the call it grew from, which
+// goes on until the room plays its peer.
+func (p *Phone) enterRoom(name string, o RoomOptions, mv *move) {
 	switch {
-	case p.cur != nil:
+	case p.cur != nil && mv == nil:
 		p.joinFailed(name, signaling.Errorf(signaling.AlreadyBusyCall, "you are in a call: hang up first"))
 		return
 	case p.room != nil:
@@ -155,11 +161,14 @@ func (p *Phone) joinRoom(name string, o RoomOptions) {
 		p.joinFailed(name, err)
 		return
 	}
-	r.media = newRoomMedia(sink, p.frameSamples())
+	// A slot that starts playing may be the peer of the call the room grew
+	// from, heard in it now.
+	r.media = newRoomMedia(sink, p.frameSamples(), func() { p.post(func() { p.checkMove(r) }) })
 	r.media.dev.opts.Store(p.cfg.Processing.bits())
 	r.media.dev.log = p.log
 	r.media.muted.Store(o.Muted)
 	r.muted = o.Muted
+	r.move = mv
 	if src != nil {
 		r.media.attach(src)
 	}
@@ -324,7 +333,7 @@ func (p *Phone) startRoomSending(r *room) {
 func (p *Phone) roomEvent(m signaling.Message) {
 	r := p.room
 	ev := *m.RoomEvent
-	if p.roomInvitation(ev) { // roominvite.go
+	if p.grownInvitation(ev) || p.roomInvitation(ev) { // grow.go, roominvite.go
 		return
 	}
 	if r == nil || ev.Room != r.name {
@@ -364,6 +373,7 @@ func (p *Phone) roomEvent(m signaling.Message) {
 		r.media.chime(p.cfg.Sounds.Left)
 	case signaling.RoomSpeaking:
 		r.slots = append([]string(nil), ev.Slots...)
+		p.checkMove(r)
 	case signaling.RoomMuted:
 		if ev.User == r.user && ev.Muted != nil {
 			p.mutedBy(r, *ev.Muted, ev.Locked != nil && *ev.Locked, ev.By != "" && ev.By != r.user)
@@ -478,6 +488,7 @@ func (p *Phone) roomLeft(reason string, err *signaling.Error) {
 		return
 	}
 	p.room = nil
+	p.moveOff(r)
 	close(r.closed)
 	if cerr := r.pc.Close(); cerr != nil {
 		p.log.Debug("close room peer connection", "err", cerr)
@@ -513,4 +524,5 @@ func (p *Phone) roomTick() {
 	}
 	p.watchDevices(m.dev, "")
 	p.checkRejoin(r)
+	p.checkMove(r)
 }

@@ -31,6 +31,11 @@ type roomMedia struct {
 	sentLevel atomic.Int32                     // the last level written on a packet, -dBov (for the log)
 	lastRTP   atomic.Int64                     // when the last packet arrived on any slot (unix ns)
 	played                                     // what the slots' jitter buffers played, for RoomStats
+	// slotPlaying tells, for each slot, whether its audio plays (decoded,
+	// not waiting for its jitter buffer to fill); started, when set, is
+	// called (in a goroutine of its own) when one starts to.
+	slotPlaying [signaling.RoomSlots]atomic.Bool
+	started     func()
 
 	packets chan packet               // received RTP payloads, with their slot and arrival time
 	bufs    chan *[packetBufSize]byte // free buffers for received packets (as media's)
@@ -51,9 +56,10 @@ const (
 	voiceHangover = 300 * time.Millisecond
 )
 
-func newRoomMedia(sink audio.Sink, frameSamples int) *roomMedia {
+func newRoomMedia(sink audio.Sink, frameSamples int, started func()) *roomMedia {
 	m := &roomMedia{
 		frameSamples: frameSamples,
+		started:      started,
 		quit:         make(chan struct{}),
 		dev:          newDevicePath(sink, frameSamples),
 		packets:      make(chan packet, packetQueue),
@@ -222,10 +228,13 @@ func (m *roomMedia) speak() {
 			playing[i] = !last[i].IsZero()
 			if !playing[i] {
 				m.slotLevel[i].Store(0)
+				m.slotPlaying[i].Store(false)
 				continue
 			}
 			flowing = true
-			jb.Pop(slot)
+			if jb.Pop(slot) != audio.Waiting && !m.slotPlaying[i].Swap(true) && m.started != nil {
+				go m.started() // the phone's loop may be waiting for us
+			}
 			m.slotLevel[i].Store(audio.Level(slot))
 			for k, v := range slot {
 				sum[k] += int32(v)

@@ -13,6 +13,11 @@ import (
 // the WebSocket at /v1/ws, one message per frame.
 type Type string
 
+// ReasonMovedToRoom is the reason of a hangup, and of the answered call's
+// end (completed), when the call grew into a room (RoomRequest.Call) and
+// its two people hear each other there now.
+const ReasonMovedToRoom = "moved to room"
+
 // Messages a client sends.
 const (
 	TypeConnect Type = "connect" // first message: token (and optionally a session id)
@@ -20,13 +25,19 @@ const (
 	TypeRinging Type = "ringing" // callee: the call is ringing here
 	TypeAnswer  Type = "answer"  // callee: answer, with sdp (the answer)
 	TypeReject  Type = "reject"  // callee: decline
-	TypeHangup  Type = "hangup"  // either side: end or cancel the call
+	TypeHangup  Type = "hangup"  // either side: end or cancel the call; reason: ReasonMovedToRoom or none
 	TypeFail    Type = "fail"    // either side: media could not be set up; reason
 
 	// TypeRenegotiate carries a new offer or answer for an answered call
 	// (an ICE restart after the network changed), or the callee's request
 	// that the caller restart; relayed to the other participant.
 	TypeRenegotiate Type = "renegotiate"
+
+	// TypeMoved: either side of an answered call that grew into a room
+	// (RoomRequest.Call): its room plays the other side now; relayed to the
+	// other side. Once both sides' rooms play, the call is hung up
+	// (ReasonMovedToRoom).
+	TypeMoved Type = "moved"
 
 	// TypeResume: after reconnecting, a participant asks for the call it
 	// was in (call_id); the answer is the call's status now.
@@ -39,8 +50,8 @@ const (
 	TypeRefresh Type = "refresh"
 )
 
-// Messages the server sends. TypeCandidate and TypeMute go both ways: the
-// server relays them to the other participant of the call.
+// Messages the server sends. TypeCandidate, TypeMute and TypeMoved go both
+// ways: the server relays them to the other participant of the call.
 const (
 	TypeWelcome           Type = "welcome"             // connect accepted: user, session, role
 	TypeCall              Type = "call"                // a call was created (event; sdp holds the offer for the callee)
@@ -57,7 +68,7 @@ const (
 var clientTypes = map[Type]bool{
 	TypeConnect: true, TypeDial: true, TypeRinging: true, TypeAnswer: true,
 	TypeReject: true, TypeHangup: true, TypeFail: true, TypeCandidate: true,
-	TypeMute: true, TypeWatch: true, TypePing: true, TypeRenegotiate: true, TypeResume: true,
+	TypeMute: true, TypeWatch: true, TypePing: true, TypeRenegotiate: true, TypeResume: true, TypeMoved: true,
 	TypePresence: true, TypeRefresh: true,
 	TypeRoomJoin: true, TypeRoomLeave: true, TypeRoomMute: true, TypeRoomRemove: true, TypeRoomLock: true,
 	TypeRoomEnd: true, TypeRoomAdmit: true, TypeRoomDeny: true,
@@ -247,7 +258,7 @@ func (m Message) validate() error {
 		if m.SDP == "" {
 			return Errorf(InvalidParameter, `answer needs "sdp" with the answer`)
 		}
-	case TypeRinging, TypeReject, TypeHangup, TypeFail, TypeResume:
+	case TypeRinging, TypeReject, TypeHangup, TypeFail, TypeResume, TypeMoved:
 		return needCall()
 	case TypeCandidate:
 		if err := needCall(); err != nil {

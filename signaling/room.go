@@ -122,6 +122,9 @@ type RoomEvent struct {
 	Muted  *bool         `json:"muted,omitempty"`
 	Locked *bool         `json:"locked,omitempty"` // muted: the microphone is locked; locked: the room is
 	Status Status        `json:"status,omitempty"` // invited: ringing, answered, rejected or unanswered
+	// Call, in invited, is the 1:1 call the room grew from
+	// (RoomRequest.Call): the host's peer in it joins at once, unrung.
+	Call string `json:"call,omitempty"`
 	// Slots, in speaking, has a user id (or "" for none) for each receive
 	// slot, in the order of the offer's receive-only transceivers.
 	Slots []string `json:"slots,omitempty"`
@@ -163,6 +166,10 @@ type RoomRequest struct {
 	// empty) is over, whichever comes first.
 	Guests   []string `json:"guests,omitempty"`
 	GuestTTL string   `json:"guest_ttl,omitempty"`
+	// Call grows the answered 1:1 call of this id, which the creator is in,
+	// into the room ("Grown from a call"): the invitations carry it, so
+	// that the creator's peer in the call, invited, joins at once.
+	Call string `json:"call,omitempty"`
 }
 
 // Room is a room as the API shows it.
@@ -175,6 +182,7 @@ type Room struct {
 	End          *time.Time    `json:"end,omitempty"`
 	Invited      []string      `json:"invited,omitempty"`
 	Locked       bool          `json:"locked,omitempty"`
+	Call         string        `json:"call,omitempty"` // the call it grew from (RoomRequest.Call)
 	Ended        *time.Time    `json:"ended,omitempty"`
 	Participants []Participant `json:"participants,omitempty"`
 	// Links, in the answer of its creation only, has the guest link of

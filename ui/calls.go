@@ -71,6 +71,8 @@ func (m *Model) handleEvent(ev call.Event) tea.Cmd {
 		m.roomRejoining(ev)
 	case call.RoomLeft:
 		return m.roomLeft(ev)
+	case call.Grew:
+		return m.grew(ev) // grow.go
 	case call.MicWarning, call.DeviceChanged:
 		m.audioEvent(ev) // settings.go
 	default:
@@ -145,6 +147,8 @@ func (m *Model) statusChanged(ev call.StatusChanged) tea.Cmd {
 		m.names[c.Peer] = name
 	}
 	switch {
+	case m.movedAway(c, ev):
+		return tea.Batch(cmd, m.moved(c, ev, at)) // grow.go
 	case ev.Status.Terminal():
 		cmd = tea.Batch(cmd, m.finish(c, ev.Status, ev.Code, ev.Reason, at))
 		if ev.Untold { // hung up while the server was unreachable

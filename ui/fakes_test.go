@@ -40,6 +40,10 @@ func (p *fakePhone) SetMuted(muted bool)       { p.calls <- fmt.Sprintf("SetMute
 func (p *fakePhone) Watch(users []string)      { p.watches <- users }
 func (p *fakePhone) Events() <-chan call.Event { return p.events }
 
+func (p *fakePhone) Grow(users ...string) {
+	p.calls <- fmt.Sprintf("Grow(%s)", strings.Join(users, ", "))
+}
+
 func (p *fakePhone) JoinRoom(name string, muted, listenOnly bool) {
 	p.calls <- fmt.Sprintf("JoinRoom(%s, %t, %t)", name, muted, listenOnly)
 }

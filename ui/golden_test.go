@@ -355,7 +355,8 @@ func screens() []scenario {
 		{"hostile_text", hostileMsgs()},
 		{"hostile_text_recent", concat(hostileMsgs(), msgs(press("tab")))},
 	}
-	return append(append(list, roomScreens()...), inviteScreens()...) // rooms_test.go, invite_test.go
+	// rooms_test.go, invite_test.go, grow_test.go
+	return append(append(append(list, roomScreens()...), inviteScreens()...), growScreens()...)
 }
 
 // TestHostileTextIsShownEscaped: the escape sequences in names, reasons and

@@ -226,6 +226,7 @@ func New(opts Options) *Model {
 	m.header = header.New(c, signaling.Label(opts.Self, opts.SelfName), opts.Server)
 	m.recents = recents.New(c, m.personOf)
 	m.callView = callview.New(c)
+	m.callView.SetGrow(opts.Rooms != nil)
 	m.roomsPane = rooms.New(c)
 	m.roomView = roomview.New(c)
 	m.roomConfirm = confirm.New(c, "")
@@ -263,7 +264,7 @@ func (m *Model) Init() tea.Cmd {
 // base is the screen overlays go back to.
 func (m *Model) base() screen {
 	switch {
-	case m.active != nil:
+	case m.active != nil && !(m.active.Moving && m.room != nil): // a call moving into a room shows the room
 		return screenCall
 	case m.room != nil:
 		return screenRoom

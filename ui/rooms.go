@@ -116,7 +116,15 @@ func (m *Model) leaveRoom() tea.Cmd {
 	m.room = nil
 	m.setNotice(noticeInfo, text)
 	p := m.phone
-	return tea.Batch(m.phoneDo("LeaveRoom", p.LeaveRoom), m.refreshRooms())
+	var hangup tea.Cmd
+	switch c := m.active; {
+	case c == nil || !c.Moving:
+	case r.Joining:
+		c.Moving = false // the call stays as it was
+	case !c.Ending:
+		hangup = m.hangup() // leaving the room grown from the call leaves the call too
+	}
+	return tea.Batch(m.phoneDo("LeaveRoom", p.LeaveRoom), hangup, m.refreshRooms())
 }
 
 // roomGone ends the room view because the room ended or you were removed.

@@ -48,6 +48,9 @@ type Phone interface {
 	Admit(guest string)                              // host or member: let a guest in from the lobby
 	TurnAway(guest string)                           // host or member: turn a guest in the lobby away
 	DeclineRoom(room string)                         // reject the invitation to room that rings
+	// Grow adds users to the answered call: it becomes a room (call.Grew,
+	// then the room's events; the call ends as it moves).
+	Grow(users ...string)
 }
 
 // Rooms lists the team's rooms that have not ended, with who is in them.

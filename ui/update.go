@@ -97,6 +97,9 @@ func (m *Model) update(msg tea.Msg) tea.Cmd {
 	case common.DialMsg:
 		return m.dial(msg.User)
 
+	case common.AddToCallMsg:
+		return m.addToCall(msg.User) // grow.go
+
 	case common.MakeLinkMsg:
 		if m.people == nil {
 			return nil
@@ -348,6 +351,8 @@ func (m *Model) callKey(k tea.KeyMsg) tea.Cmd {
 		return m.toggleMute()
 	case c.Up() && key.Matches(k, km.Hangup):
 		return m.hangup()
+	case c.Up() && !c.Ending && m.roomsAPI != nil && key.Matches(k, km.AddToCall):
+		return m.openAddToCall() // grow.go
 	case !c.Up() && key.Matches(k, km.Cancel):
 		return m.hangup()
 	case key.Matches(k, km.Dismiss) && m.notice != nil:

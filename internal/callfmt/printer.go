@@ -123,6 +123,9 @@ func (p *Printer) describe(ev call.StatusChanged) string {
 		if !p.answeredAt.IsZero() {
 			s = fmt.Sprintf("completed after %s", ev.At.Sub(p.answeredAt).Round(100*time.Millisecond))
 		}
+		if ev.Reason == signaling.ReasonMovedToRoom {
+			s += ": " + ev.Reason
+		}
 		if ev.Untold {
 			s += fmt.Sprintf(" here; the server is unreachable: waiting up to %s to tell it, "+
 				"which ends the call for the other side", p.untoldWait)

@@ -22,7 +22,19 @@ import (
 // "room". "room_rejoining" ({"room","reason"}) says the phone lost the room
 // (its media, or the connection to the server) and joins it again by
 // itself: "joined" follows again once it is back in, or "room_left" failed.
+// "grew" ({"id","room","peer","host"}) says the call id moves into room, a
+// room grown from it (by this side when host): the room's events follow,
+// then the call's end, completed with reason "moved to room"; an invited
+// event of a room grown from a call has that call's id in "call".
 type (
+	jsonGrew struct {
+		Event  string `json:"event"` // "grew"
+		Time   string `json:"time"`
+		CallID string `json:"id"`
+		Room   string `json:"room"`
+		Peer   string `json:"peer"`
+		Host   bool   `json:"host"`
+	}
 	jsonRoomEvent struct {
 		Event        string                  `json:"event"`
 		Time         string                  `json:"time"`
@@ -35,6 +47,7 @@ type (
 		Muted        *bool                   `json:"muted,omitempty"`
 		Locked       *bool                   `json:"locked,omitempty"`
 		Status       signaling.Status        `json:"status,omitempty"` // invited
+		Call         string                  `json:"call,omitempty"`   // invited: the call the room grew from
 		Slots        *[]string               `json:"slots,omitempty"`  // speaking: always, [] for nobody
 		Participants []signaling.Participant `json:"participants,omitempty"`
 		Quality      []signaling.Quality     `json:"quality,omitempty"`
@@ -68,14 +81,21 @@ func (p *Printer) printRoom(ev call.Event) bool {
 			slots = &s
 		}
 		v = jsonRoomEvent{Event: string(e.Kind), Time: p.time(e.Time), Room: e.Room, User: e.User, Name: e.Name,
-			Role: e.Role, By: e.By, Reason: e.Reason, Muted: e.Muted, Locked: e.Locked, Status: e.Status, Slots: slots,
-			Participants: e.Participants, Quality: e.Quality}
+			Role: e.Role, By: e.By, Reason: e.Reason, Muted: e.Muted, Locked: e.Locked, Status: e.Status, Call: e.Call,
+			Slots: slots, Participants: e.Participants, Quality: e.Quality}
 		text = p.roomText(e)
 	case call.RoomLeft:
 		v = jsonRoomLeft{Event: "room_left", Time: p.time(time.Time{}), Room: ev.Room, Reason: ev.Reason, Error: ev.Err}
 		if ev.Reason == signaling.LeftLeft {
 			text = "you left room " + ev.Room
 		} // the others were told by the event or the error before
+	case call.Grew:
+		v = jsonGrew{Event: "grew", Time: p.time(time.Time{}), CallID: ev.CallID, Room: ev.Room, Peer: ev.Peer,
+			Host: ev.Host}
+		text = fmt.Sprintf("%s added people: the call moves into room %s", p.who(ev.Peer), ev.Room)
+		if ev.Host {
+			text = fmt.Sprintf("the call moves into room %s, of which you are the host", ev.Room)
+		}
 	case call.RoomRejoining:
 		v = jsonRoomRejoining{Event: "room_rejoining", Time: p.time(time.Time{}), Room: ev.Room, Reason: ev.Reason}
 		text = fmt.Sprintf("lost room %s (%s): joining it again", ev.Room, ev.Reason)

@@ -220,3 +220,40 @@ func TestRoomRejoining(t *testing.T) {
 		t.Errorf("printed on stderr %q, want nothing", errOut.String())
 	}
 }
+
+// TestGrewPrinted: a call's growth into a room, for people and as JSON;
+// the call's end as it moved says so.
+func TestGrewPrinted(t *testing.T) {
+	t0 := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	events := []call.Event{
+		call.Grew{CallID: "c1", Room: "call-ab12cd34", Peer: "alice"},
+		call.Grew{CallID: "c1", Room: "call-ab12cd34", Peer: "bob", Host: true},
+		call.RoomChanged{RoomEvent: signaling.RoomEvent{Kind: signaling.RoomInvited, Room: "call-ab12cd34", Time: t0,
+			User: "carol", By: "alice", Status: signaling.Ringing, Call: "c1"}},
+		call.StatusChanged{CallEvent: signaling.CallEvent{ID: "c1", Status: signaling.Completed,
+			Direction: signaling.Outbound, From: "alice", To: "bob", Reason: signaling.ReasonMovedToRoom}, At: t0},
+	}
+	var text, js, errOut bytes.Buffer
+	pt := callfmt.NewPrinter(&text, &errOut, false, time.Second)
+	pj := callfmt.NewPrinter(&js, &errOut, true, time.Second)
+	for _, ev := range events {
+		pt.Print(ev)
+		pj.Print(ev)
+	}
+	for _, want := range []string{"alice added people: the call moves into room call-ab12cd34\n",
+		"the call moves into room call-ab12cd34, of which you are the host\n", "completed: moved to room\n"} {
+		if !strings.Contains(text.String(), want) {
+			t.Errorf("the text has no %q:\n%s", want, text.String())
+		}
+	}
+	for _, want := range []string{`{"event":"grew","time":`,
+		`"id":"c1","room":"call-ab12cd34","peer":"bob","host":true}`, `"status":"ringing","call":"c1"}`,
+		`"reason":"moved to room"`} {
+		if !strings.Contains(js.String(), want) {
+			t.Errorf("the JSON has no %s:\n%s", want, js.String())
+		}
+	}
+	if errOut.Len() > 0 {
+		t.Errorf("stderr: %s", errOut.String())
+	}
+}

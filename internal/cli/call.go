@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -49,24 +50,85 @@ const lowLatencyHelp = "send and play 10 ms frames instead of 20 ms: less delay,
 
 func (e *env) callCommand() *cobra.Command {
 	var f mediaFlags
+	var commands string
 	c := &cobra.Command{
-		Use:   "call USER",
-		Short: "Place a call to USER",
-		Long:  "Place a call to USER and stay in it until either side hangs up (or --for\nelapses).\n\n" + specHelp,
-		Args:  cobra.ExactArgs(1),
+		Use:   "call USER [USER...]",
+		Short: "Place a call to USER, or call several people together in a room",
+		Long: `Place a call to USER and stay in it until either side hangs up (or --for
+elapses). The line "add USER..." of --commands (or the other side's) grows the
+call into a room: both of you move into it without a gap in the audio, the
+people added are rung, and call goes on as parley join (it prints the room's
+events, and --for then counts from joining it).
+
+With two or more USERs, call makes a room of which you are the host, rings
+them all, joins it and stays as parley join does (with --json, it prints
+what join --json prints, the invitations' statuses included).
+
+` + specHelp,
+		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			f.callee = args[0]
+			var cmds <-chan string
+			if commands != "" {
+				var err error
+				if cmds, err = e.readCommands(commands); err != nil {
+					return &exitCode{code: exitUsage, err: fmt.Errorf("--commands: %w", err)}
+				}
+			}
+			if len(args) == 1 {
+				f.callee = args[0]
+			}
 			ph, pr, err := e.phone(cmd.Context(), f, call.Config{})
 			if err != nil {
 				return err
 			}
 			defer ph.Close()
+			if len(args) > 1 {
+				ph.CallMany(args...)
+				return stay(cmd.Context(), ph, pr, "", f.hold, cmds)
+			}
 			ph.Dial(args[0])
-			return converse(cmd.Context(), ph, pr, f.hold, nil)
+			return grow(cmd.Context(), ph, pr, f.hold, cmds, converse(cmd.Context(), ph, pr, f.hold, nil, cmds))
 		},
 	}
 	f.register(c)
+	c.Flags().StringVar(&commands, "commands", "", "read actions from `FILE` (- for stdin), one a line: "+
+		"add USER... (grow the call into a room), mute, unmute, hangup; once in a room, those of parley join")
 	return c
+}
+
+// grewInto is what converse returns when the call moves into a room grown
+// from it (call.Grew).
+type grewInto struct{ room string }
+
+func (g grewInto) Error() string { return "the call moves into room " + g.room }
+
+// grow follows the call into its room when converse ended with grewInto,
+// as parley join stays in a room; otherwise it returns err.
+func grow(ctx context.Context, ph *call.Phone, pr *callfmt.Printer, hold time.Duration, cmds <-chan string,
+	err error) error {
+	var g grewInto
+	if errors.As(err, &g) {
+		return stay(ctx, ph, pr, g.room, hold, cmds)
+	}
+	return err
+}
+
+// callAction carries out a line of call's --commands.
+func callAction(ph *call.Phone, line string) error {
+	w := strings.Fields(line)
+	switch {
+	case len(w) == 0:
+	case len(w) >= 2 && w[0] == "add":
+		ph.Grow(w[1:]...)
+	case len(w) == 1 && w[0] == "hangup":
+		ph.Hangup()
+	case len(w) == 1 && (w[0] == "mute" || w[0] == "unmute"):
+		ph.SetMuted(w[0] == "mute")
+	default:
+		return signaling.Errorf(signaling.InvalidParameter, "--commands: %.64q is no action in a call: use add "+
+			"USER..., mute, unmute or hangup", line)
+	}
+	return nil
 }
 
 func (e *env) answerCommand() *cobra.Command {
@@ -91,12 +153,12 @@ func (e *env) answerCommand() *cobra.Command {
 				} else {
 					ph.Answer()
 				}
-			})
+			}, nil)
 			var inv roomInvitation // roomanswer.go
 			if errors.As(err, &inv) {
 				return answerRoom(cmd.Context(), ph, pr, inv.room, reject, f.hold)
 			}
-			return err
+			return grow(cmd.Context(), ph, pr, f.hold, nil, err) // the caller grew the call into a room
 		},
 	}
 	f.register(c)
@@ -263,8 +325,10 @@ func cannotSignIn(ev call.Connected) bool {
 }
 
 // converse prints the phone's events until the call ends and returns the
-// exit status that says how. onIncoming runs when a call comes in.
-func converse(ctx context.Context, ph *call.Phone, pr *callfmt.Printer, hold time.Duration, onIncoming func()) error {
+// exit status that says how, or grewInto when it moves into a room. onIncoming runs when a call comes in;
+// cmds are the lines of --commands (callAction).
+func converse(ctx context.Context, ph *call.Phone, pr *callfmt.Printer, hold time.Duration, onIncoming func(),
+	cmds <-chan string) error {
 	var hangup <-chan time.Time
 	interrupted := ctx.Done()
 	var giveUp <-chan time.Time
@@ -302,6 +366,8 @@ func converse(ctx context.Context, ph *call.Phone, pr *callfmt.Printer, hold tim
 				}
 			case call.Failure:
 				return &exitCode{code: exitError}
+			case call.Grew:
+				return grewInto{room: ev.Room}
 			case call.RoomChanged:
 				if onIncoming != nil && !inCall && ev.Kind == signaling.RoomInvited && ev.Status == signaling.Ringing {
 					return roomInvitation{room: ev.Room} // answered or rejected by answerRoom (roomanswer.go)
@@ -313,6 +379,12 @@ func converse(ctx context.Context, ph *call.Phone, pr *callfmt.Printer, hold tim
 				if cannotSignIn(ev) {
 					return &exitCode{code: exitError}
 				}
+			}
+		case line, ok := <-cmds:
+			if !ok {
+				cmds = nil // the end of the file: stay until told otherwise
+			} else if err := callAction(ph, line); err != nil {
+				pr.Print(call.Failure{Err: signaling.AsError(err)})
 			}
 		case <-hangup:
 			hangup = nil

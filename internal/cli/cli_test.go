@@ -52,7 +52,7 @@ func TestExitStatuses(t *testing.T) {
 		code   int
 		stderr string // its first line
 	}{
-		{[]string{"call"}, exitUsage, "parley: accepts 1 arg(s), received 0"},
+		{[]string{"call"}, exitUsage, "parley: requires at least 1 arg(s), only received 0"},
 		{[]string{"status", "--no-such-flag", "bob"}, exitUsage, "parley: unknown flag: --no-such-flag"},
 		{[]string{"presence", "busy"}, exitUsage, `parley: presence "busy": use online, away or dnd`},
 		{[]string{"call", "bob", "--aec", "maybe"}, exitUsage,

@@ -377,7 +377,7 @@ func roomAction(ph *call.Phone, line string) error {
 		return nil
 	case len(w) == 1 && (w[0] == "mute" || w[0] == "unmute"):
 		ph.SetMuted(w[0] == "mute")
-	case len(w) == 1 && w[0] == "leave":
+	case len(w) == 1 && (w[0] == "leave" || w[0] == "hangup"): // hangup: in a call grown into the room
 		ph.LeaveRoom()
 	case len(w) == 1 && (w[0] == "lock" || w[0] == "unlock"):
 		ph.LockRoom(w[0] == "lock")
@@ -403,6 +403,15 @@ func roomAction(ph *call.Phone, line string) error {
 func attend(ctx context.Context, ph *call.Phone, pr *callfmt.Printer, room string, opts call.RoomOptions,
 	hold time.Duration, cmds <-chan string) error {
 	ph.JoinRoom(room, opts)
+	return stay(ctx, ph, pr, room, hold, cmds)
+}
+
+// stay prints the phone's events until it is out of the room it joins
+// (room: its name, when known), and returns the exit status that says
+// how. The end of a call that grew into the room is printed, and the
+// room goes on.
+func stay(ctx context.Context, ph *call.Phone, pr *callfmt.Printer, room string, hold time.Duration,
+	cmds <-chan string) error {
 	var leave <-chan time.Time
 	interrupted := ctx.Done()
 	joined := false

@@ -324,6 +324,8 @@ func (c *call) apply(a signaling.Message, team string) *signaling.Error {
 		c.end(signaling.Rejected, ReasonDeclined, 0)
 	case signaling.TypeHangup:
 		switch {
+		case st == signaling.Answered && a.Reason == signaling.ReasonMovedToRoom:
+			c.end(signaling.Completed, a.Reason, 0)
 		case st == signaling.Answered:
 			c.end(signaling.Completed, "", 0)
 		case isCaller:
@@ -361,6 +363,16 @@ func (c *call) apply(a signaling.Message, team string) *signaling.Error {
 			return notInState("media can be renegotiated once it is answered")
 		}
 		m := signaling.Message{Type: signaling.TypeRenegotiate, CallID: c.id, SDP: a.SDP, SDPType: a.SDPType}
+		if isCaller {
+			c.toCallee(m, c.answeredBy)
+		} else {
+			c.toCaller(m)
+		}
+	case signaling.TypeMoved:
+		if st != signaling.Answered {
+			return notInState("only an answered call moves into a room")
+		}
+		m := signaling.Message{Type: signaling.TypeMoved, CallID: c.id}
 		if isCaller {
 			c.toCallee(m, c.answeredBy)
 		} else {

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -64,6 +65,7 @@ type roomRecord struct {
 	Node    string     `json:"node,omitempty"`   // the node that owns it now, or last did
 	Claimed time.Time  `json:"claimed,omitzero"` // when Node claimed it
 	Rung    *time.Time `json:"rung,omitempty"`   // when its invited members were rung (roominvites.go)
+	Call    string     `json:"call,omitempty"`   // the answered call it grew from (growCall)
 }
 
 // over tells whether the room has ended, or its session's time is over.
@@ -74,7 +76,7 @@ func (r roomRecord) over(now time.Time) bool {
 // view is the room as the API shows it.
 func (r roomRecord) view() signaling.Room {
 	return signaling.Room{ID: r.ID, Name: r.Name, Host: r.Host, Created: r.Created, Start: r.Start, End: r.End,
-		Invited: r.Invited, Locked: r.Locked, Ended: r.Ended}
+		Invited: r.Invited, Locked: r.Locked, Call: r.Call, Ended: r.Ended}
 }
 
 // roomReply is a room owner's answer to an action: a refusal, the room
@@ -295,6 +297,10 @@ func (s *Server) handleCreateRoom(w http.ResponseWriter, r *http.Request) {
 			rec.Invited = append(rec.Invited, u)
 		}
 	}
+	if e := s.growCall(r.Context(), req, &rec); e != nil {
+		refuse(e)
+		return
+	}
 	guests, guestsUntil, e := s.roomGuestLinks(req, rec, now) // roomguests.go
 	if e != nil {
 		refuse(e)
@@ -338,6 +344,42 @@ func (s *Server) handleCreateRoom(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	writeJSON(w, http.StatusOK, v)
+}
+
+// growCall checks a room request that grows a call (RoomRequest.Call) and
+// sets it on rec: the call is answered, of the creator's team, and the
+// creator is one of its two people. Its peer need not be invited: they are
+// asked to at the start (but for that, the room is as any other).
+func (s *Server) growCall(ctx context.Context, req signaling.RoomRequest, rec *roomRecord) *signaling.Error {
+	if req.Call == "" {
+		return nil
+	}
+	if !signaling.ValidID(req.Call) {
+		return signaling.Errorf(signaling.InvalidParameter,
+			"call %.64q is not a call id: give the id of the call you are in (parley call prints it)", req.Call)
+	}
+	unknown := signaling.Errorf(signaling.NoConnectedCall,
+		"you are in no answered call %s: grow a call you are talking in, or make a room without call", req.Call)
+	if req.Start != nil || req.Duration != "" {
+		return signaling.Errorf(signaling.InvalidParameter,
+			"a room grown from call %s starts now and has no duration: leave out start and duration", req.Call)
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.RequestTimeout)
+	defer cancel()
+	e, err := s.callEntry(ctx, rec.Team, req.Call) // records.go
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return unknown
+	}
+	if err != nil {
+		return signaling.Errorf(signaling.UnknownError, "could not read call %s: %v; try again", req.Call, err)
+	}
+	var call callRecord
+	if json.Unmarshal(e.Value(), &call) != nil || cmp.Or(call.Team, DefaultTeam) != rec.Team ||
+		rec.Host != call.From && rec.Host != call.To || call.Status != signaling.Answered {
+		return unknown
+	}
+	rec.Call = req.Call
+	return nil
 }
 
 // maxSession is the longest a session may last, and the furthest ahead it

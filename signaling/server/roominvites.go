@@ -151,7 +151,8 @@ func (r *room) invited(u string, st signaling.Status, reason string) {
 	h.Invited[i].Status, h.Invited[i].Time = st, &now
 	r.note(signaling.RoomEntry{Event: signaling.EntryInvited, Time: now, User: u, By: r.rec.Host, Status: st,
 		Reason: reason}, len(r.parts))
-	e := signaling.RoomEvent{Kind: signaling.RoomInvited, User: u, By: r.rec.Host, Status: st, Reason: reason}
+	e := signaling.RoomEvent{Kind: signaling.RoomInvited, User: u, By: r.rec.Host, Status: st, Reason: reason,
+		Call: r.rec.Call}
 	m := signaling.Message{Type: signaling.TypeRoomEvent, RoomEvent: r.event(e)}
 	if err := r.s.deliver(store.UserKey(r.rec.Team, u), "", m); err != nil {
 		r.log.Error("deliver", "user", u, "type", m.Type, "err", err)
@@ -217,5 +218,33 @@ func (r *room) legUsers() []string {
 func (r *room) idleAfterRings() {
 	if r.book.rang && !r.ringing() && !r.joined && len(r.parts) == 0 && !r.stopped {
 		r.letGo()
+	}
+}
+
+// tellInvites tells the host who joins, after their joined, the status of
+// each invitation so far: those who were rung, answered or not, before
+// the host was in the room (`parley call bob carol` rings them as it
+// makes the room, and they may join before the host does).
+func (r *room) tellInvites(p *participant) {
+	if p.role != signaling.RoleHost {
+		return
+	}
+	for _, inv := range r.book.hist.Invited {
+		if inv.Status == "" {
+			continue // not rung yet (a session that starts later)
+		}
+		reason := ""
+		switch inv.Status {
+		case signaling.Rejected:
+			reason = ReasonDeclined
+		case signaling.Unanswered:
+			reason = ReasonNoAnswer
+		}
+		e := r.event(signaling.RoomEvent{Kind: signaling.RoomInvited, User: inv.User, By: r.rec.Host,
+			Status: inv.Status, Reason: reason, Call: r.rec.Call})
+		if inv.Time != nil {
+			e.Time = *inv.Time
+		}
+		r.to(p, signaling.Message{Type: signaling.TypeRoomEvent, RoomEvent: e})
 	}
 }

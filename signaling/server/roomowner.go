@@ -363,6 +363,7 @@ func (r *room) join(a signaling.Message) *signaling.Error {
 		p)
 	r.noteJoined(p) // roomrecords.go
 	r.tellKnocks(p)
+	r.tellInvites(p) // roominvites.go
 	return nil
 }
 

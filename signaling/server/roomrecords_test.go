@@ -252,8 +252,9 @@ func TestRoomWebhooks(t *testing.T) {
 // TestRoomInvites: a room made with invited members rings each of their
 // sessions at once; the member who joins answers it (their other session
 // stops ringing), one rejects it with room_leave, one lets it ring out
-// after the ring timeout; the host in the room is told each status, and
-// the record has them. A session (--at) rings at its start, not before.
+// after the ring timeout; the host, joining, is told how each stands, then
+// each status, and the record has them. A session (--at) rings at its
+// start, not before.
 func TestRoomInvites(t *testing.T) {
 	const ringFor = 1500 * time.Millisecond
 	s := startServer(t, func(c *Config) { c.RingTimeout = ringFor })
@@ -283,6 +284,11 @@ func TestRoomInvites(t *testing.T) {
 	invited(dc, "dave", signaling.Ringing)
 
 	pa := joinRoom(t, ac, "sync", 0, false)
+	// Joining after they were rung, the host is told how each invitation
+	// stands.
+	for _, u := range []string{"bob", "carol", "dave"} {
+		invited(ac, u, signaling.Ringing)
+	}
 	// Bob answers on b1 by joining: b2 stops ringing, alice is told.
 	joinRoom(t, b1, "sync", 0, false)
 	invited(b2, "bob", signaling.Answered)

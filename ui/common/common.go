@@ -38,6 +38,15 @@ type Component interface {
 	SetSize(width, height int)
 }
 
+// AddToCallMsg asks the root model to add User to the answered call,
+// which grows it into a room (the add prompt).
+type AddToCallMsg struct{ User string }
+
+// AddToCall returns a command that sends AddToCallMsg for user.
+func AddToCall(user string) tea.Cmd {
+	return func() tea.Msg { return AddToCallMsg{User: user} }
+}
+
 // DialMsg asks the root model to call User (enter on a contact or a recent
 // call, or the dial prompt).
 type DialMsg struct{ User string }

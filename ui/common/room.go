@@ -41,6 +41,9 @@ type Room struct {
 	// Stats are the figures of what the room sends you (call.RoomStats);
 	// nil before the first.
 	Stats *call.Stats
+	// GrownFrom is, for a room grown from your call (call.Grew), the
+	// other person of that call as shown; "" for another room.
+	GrownFrom string
 }
 
 // RoomLogLine is one thing that happened in the room.

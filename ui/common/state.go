@@ -163,6 +163,9 @@ type Call struct {
 	Rejecting bool // incoming: reject was pressed
 	Ending    bool // hang up (or cancel) was pressed, waiting for the end
 	Cancelled bool // outbound: hung up before it was answered
+	// Moving: the call is moving into a room grown from it (call.Grew):
+	// the room is shown, the call ends once the room plays the peer.
+	Moving bool
 }
 
 // Up reports whether the call has been answered and not yet ended.

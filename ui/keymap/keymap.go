@@ -29,6 +29,9 @@ type KeyMap struct {
 	Hangup  key.Binding
 	Cancel  key.Binding // h or esc: cancel an outgoing call still ringing
 	Dismiss key.Binding // esc: hide how the last call ended
+	// AddToCall is + in an answered call: add someone, which grows the
+	// call into a room.
+	AddToCall key.Binding
 
 	// Rooms. m (Mute) mutes you in a room too.
 	JoinRoom  key.Binding // enter: join the selected room
@@ -82,6 +85,8 @@ func DefaultKeyMap() *KeyMap {
 		Cancel:  key.NewBinding(key.WithKeys("h", "esc"), key.WithHelp("h/esc", "cancel call")),
 		Dismiss: key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "dismiss")),
 
+		AddToCall: key.NewBinding(key.WithKeys("+"), key.WithHelp("+", "add someone")),
+
 		JoinRoom:  key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "join room")),
 		LeaveRoom: key.NewBinding(key.WithKeys("l"), key.WithHelp("l", "leave room")),
 		MuteOther: key.NewBinding(key.WithKeys("M"), key.WithHelp("M", "host: mute/unmute them")),
@@ -109,7 +114,7 @@ func (k *KeyMap) Groups() []Group {
 	return []Group{
 		{"Contacts & recent calls", []key.Binding{k.Up, k.Down, k.Call, k.NextPane, k.Filter, k.Apply, k.Clear,
 			k.CallUser, k.AddContact, k.Notify, k.GuestLink}},
-		{"Calls", []key.Binding{k.Answer, k.Reject, k.Mute, k.Hangup, k.Cancel, k.Dismiss}},
+		{"Calls", []key.Binding{k.Answer, k.Reject, k.Mute, k.Hangup, k.AddToCall, k.Cancel, k.Dismiss}},
 		{"Rooms", []key.Binding{k.JoinRoom, k.Mute, k.LeaveRoom, k.MuteOther, k.LockMic, k.Remove, k.LockRoom,
 			k.EndRoom}},
 		{"Dialogs", []key.Binding{k.Choose, k.SwitchList, k.Toggle, k.Close, k.Yes, k.No}},

@@ -19,7 +19,11 @@ import (
 type Model struct {
 	common common.Common
 	call   common.Call
+	grow   bool // + adds someone to the answered call (the UI has rooms)
 }
+
+// SetGrow says whether + adds someone to the answered call.
+func (m *Model) SetGrow(on bool) { m.grow = on }
 
 // New returns a call view with no call.
 func New(c common.Common) *Model { return &Model{common: c} }
@@ -50,6 +54,9 @@ func (m *Model) ShortHelp() []key.Binding {
 		} else {
 			mute.SetHelp(mute.Help().Key, "mute")
 		}
+		if m.grow {
+			return []key.Binding{mute, km.Hangup, km.AddToCall}
+		}
 		return []key.Binding{mute, km.Hangup}
 	}
 	return []key.Binding{km.Cancel}
@@ -58,6 +65,9 @@ func (m *Model) ShortHelp() []key.Binding {
 // FullHelp implements help.KeyMap.
 func (m *Model) FullHelp() [][]key.Binding {
 	km := m.common.KeyMap
+	if m.grow {
+		return [][]key.Binding{{km.Mute, km.Hangup, km.AddToCall, km.Cancel}}
+	}
 	return [][]key.Binding{{km.Mute, km.Hangup, km.Cancel}}
 }
 

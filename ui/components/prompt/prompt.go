@@ -1,5 +1,6 @@
 // Package prompt is a small dialog that asks for one line: the dial prompt
-// (any user id, to call it) and the guest-link prompt (the guest's name).
+// (any user id, to call it), the add prompt (a user id, to add to the call)
+// and the guest-link prompt (the guest's name).
 package prompt
 
 import (
@@ -30,6 +31,16 @@ func Dial() Kind {
 		Title: "Call a user", Prompt: "User id: ", Placeholder: "e.g. bob",
 		CharLimit: signaling.MaxIDLength, Action: "call",
 		Validate: Validate, Submit: common.Dial,
+	}
+}
+
+// AddToCall asks for a user id to add to the answered call
+// (common.AddToCallMsg): the call grows into a room.
+func AddToCall() Kind {
+	return Kind{
+		Title: "Add someone to the call", Prompt: "User id: ", Placeholder: "e.g. carol",
+		CharLimit: signaling.MaxIDLength, Action: "add",
+		Validate: Validate, Submit: common.AddToCall,
 	}
 }
 

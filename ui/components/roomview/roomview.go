@@ -166,8 +166,12 @@ func (m *Model) View() string {
 	w := m.common.Width
 	r := m.room
 	if r.Joining {
+		joining := "Joining the room " + r.Name + "…"
+		if r.GrownFrom != "" {
+			joining = "Your call with " + r.GrownFrom + " becomes the room " + r.Name + "…"
+		}
 		return common.FitLines(strings.Join([]string{
-			st.Call.Peer.Render(common.Truncate("Joining the room "+r.Name+"…", w)),
+			st.Call.Peer.Render(common.Truncate(joining, w)),
 			"",
 			st.Dim.Render(common.Truncate(EncryptionText, w)),
 		}, "\n"), m.common.Height)
@@ -179,6 +183,9 @@ func (m *Model) View() string {
 		strings.Repeat(" ", max(1, w-lipgloss.Width(title)-lipgloss.Width(timer))) +
 		st.Call.Timer.Render(timer)
 	status := []string{people(len(r.People)), "you are " + article(r.Role)}
+	if r.GrownFrom != "" {
+		status = append(status, "grown from your call with "+r.GrownFrom)
+	}
 	if r.Locked {
 		status = append(status, "locked: only the host lets people in")
 	}
