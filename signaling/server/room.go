@@ -64,6 +64,17 @@ type roomRecord struct {
 	Node    string     `json:"node,omitempty"`   // the node that owns it now, or last did
 	Claimed time.Time  `json:"claimed,omitzero"` // when Node claimed it
 	Rung    *time.Time `json:"rung,omitempty"`   // when its invited members were rung (roominvites.go)
+	// Seats are who is in it, by user, kept by its owner so that the room
+	// opened again on another node gives them their places back.
+	Seats map[string]roomSeat `json:"seats,omitempty"`
+}
+
+// roomSeat is someone in a room as its record keeps them: a lock of the
+// room does not keep them out when they join again, and the host's mute
+// of them (and the lock of their microphone) is still on.
+type roomSeat struct {
+	Muted  bool `json:"muted,omitempty"`  // by the host
+	Locked bool `json:"locked,omitempty"` // their microphone, by the host
 }
 
 // over tells whether the room has ended, or its session's time is over.

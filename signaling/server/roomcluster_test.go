@@ -3,6 +3,8 @@ package server
 import (
 	"context"
 	"os"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -19,8 +21,11 @@ import (
 // nobody. Alice reconnects her
 // session to c and joins again with a fresh offer: nobody answers for the
 // room, its record names b, whose claim is old, so c claims it by compare
-// and set and opens it; she is its host again, by the record. Bob joins
-// again through c too, and they hear each other through c.
+// and set and opens it; she is its host again, by the record. Before b
+// died, she muted Bob with his microphone locked and locked the room: Bob
+// joins again through c all the same (he was in it), muted and locked as
+// he was, so that she does not hear him and his unmute is refused, until
+// she unmutes him and they hear each other through c.
 func TestRoomOwnerNodeGone(t *testing.T) {
 	a := startServer(t, func(c *Config) { c.NATSListen = "127.0.0.1:0"; c.NodeName = "a" })
 	b, c := killableNode(t, a, "b"), startNode(t, a, "c")
@@ -50,6 +55,14 @@ func TestRoomOwnerNodeGone(t *testing.T) {
 	}
 	pa.hears(tones, tones[1:], nil)
 	pb.hears(tones, tones[:1], nil)
+	yes, no := true, false
+	alice.send(signaling.Message{Type: signaling.TypeRoomMute, Room: "moving", Target: "bob", Muted: &yes,
+		Locked: &yes})
+	if e := pb.event(kind(signaling.RoomMuted)).RoomEvent; e.User != "bob" || e.Locked == nil || !*e.Locked {
+		t.Fatalf("bob: muted %s, want bob's microphone locked", js(e))
+	}
+	alice.send(signaling.Message{Type: signaling.TypeRoomLock, Room: "moving", Locked: &yes})
+	pb.event(kind(signaling.RoomLocked))
 
 	// b is gone from NATS; the participants' clients, which notice (the
 	// connection to b drops, the media to b fails), join again through c.
@@ -62,14 +75,30 @@ func TestRoomOwnerNodeGone(t *testing.T) {
 	}
 	owner("c")
 	pb2, e := joinedAs(t, bob, "moving", tones[1])
-	if e.Role != signaling.RoleMember || len(e.Participants) != 2 {
-		t.Fatalf("bob joined again: %s, want member, with alice", js(e))
+	i := slices.IndexFunc(e.Participants, func(p signaling.Participant) bool { return p.User == "bob" })
+	if e.Role != signaling.RoleMember || len(e.Participants) != 2 || i < 0 || !e.Participants[i].Muted ||
+		!e.Participants[i].MicLocked {
+		t.Fatalf("bob joined again: %s, want member, with alice, muted and locked", js(e))
 	}
 	if e := pa2.event(kind(signaling.ParticipantJoined)).RoomEvent; e.User != "bob" {
 		t.Fatalf("alice: joined %s, want bob", js(e))
 	}
-	pa2.hears(tones, tones[1:], nil)
 	pb2.hears(tones, tones[:1], nil)
+	if _, all, _ := pa2.levels(tones); all[tones[1]] >= quietBelow {
+		t.Fatalf("alice heard bob, muted and locked, at %.3f", all[tones[1]])
+	}
+	bob.send(signaling.Message{Type: signaling.TypeRoomMute, Ref: "unmute", Room: "moving", Muted: &no})
+	m := bob.next()
+	for m.Type == signaling.TypeRoomEvent { // who bob hears
+		m = bob.next()
+	}
+	if m.Type != signaling.TypeError || m.Ref != "unmute" || m.Error.Code != signaling.PermissionDenied ||
+		!strings.Contains(m.Error.Message, "locked your microphone") {
+		t.Fatalf("bob's unmute: %s, want refused: his microphone is locked", js(m))
+	}
+	alice2.send(signaling.Message{Type: signaling.TypeRoomMute, Room: "moving", Target: "bob", Muted: &no})
+	pb2.event(kind(signaling.RoomMuted))
+	pa2.hears(tones, tones[1:], nil)
 	if n := len(c.logs.records("room opened here")); n != 1 {
 		t.Errorf("the room was opened %d times on c, want once", n)
 	}

@@ -302,6 +302,7 @@ func (r *room) join(a signaling.Message) *signaling.Error {
 	}
 	now := time.Now().UTC()
 	name := r.rec.Name
+	seat, back := r.rec.Seats[a.User] // in the room before it moved, or before their connection dropped
 	switch old := r.parts[a.User]; {
 	case r.rec.over(now):
 		return roomOver(r.rec)
@@ -314,7 +315,7 @@ func (r *room) join(a signaling.Message) *signaling.Error {
 			"you are in room %s from another session: leave it there first", name)
 	case old != nil: // the same session joins again: its media starts afresh
 		r.remove(old, "", "")
-	case r.rec.Locked && a.User != r.rec.Host:
+	case r.rec.Locked && a.User != r.rec.Host && !back:
 		return signaling.Errorf(signaling.PermissionDenied, "room %s is locked: ask its host (%s) to unlock it",
 			name, r.rec.Host)
 	case len(r.parts) >= r.s.cfg.roomLimit:
@@ -325,7 +326,8 @@ func (r *room) join(a signaling.Message) *signaling.Error {
 	r.serial++
 	id := r.serial
 	p := &participant{id: id, user: a.User, session: a.Session, name: a.Name, role: signaling.RoleMember,
-		listenOnly: a.ListenOnly, muted: a.Muted != nil && *a.Muted, joined: now}
+		listenOnly: a.ListenOnly, muted: a.Muted != nil && *a.Muted || seat.Muted, micLocked: seat.Locked,
+		joined: now}
 	switch {
 	case a.User == r.rec.Host:
 		p.role = signaling.RoleHost
@@ -357,6 +359,7 @@ func (r *room) join(a signaling.Message) *signaling.Error {
 	r.broadcast(signaling.RoomEvent{Kind: signaling.ParticipantJoined, User: p.user, Name: p.name, Role: p.role},
 		p)
 	r.noteJoined(p) // roomrecords.go
+	r.seat(p.user, seat, true)
 	r.tellKnocks(p)
 	return nil
 }
@@ -380,6 +383,12 @@ func (r *room) mute(me *participant, a signaling.Message) *signaling.Error {
 	}
 	t.muted = muted
 	r.noteMuted(t, me.user)
+	switch {
+	case t != me:
+		r.seat(t.user, roomSeat{Muted: muted, Locked: t.micLocked}, true)
+	case !muted: // their own unmute: the host's mute is over
+		r.seat(t.user, roomSeat{}, true)
+	}
 	speak, id := t.speaks(), t.id
 	r.fwd.do(func() { r.fwd.setSpeak(id, speak) })
 	e := signaling.RoomEvent{Kind: signaling.RoomMuted, User: t.user, Name: t.name, By: me.user, Muted: &muted}
@@ -412,6 +421,9 @@ func (r *room) remove(p *participant, reason, by string) {
 	}
 	r.log.Info("participant left", "user", p.user, "reason", reason)
 	r.noteLeft(p, reason, by)
+	if reason != signaling.LeftDisconnected { // one whose connection dropped may come back
+		r.seat(p.user, roomSeat{}, false)
+	}
 	if reason == signaling.LeftRemoved {
 		r.to(p, signaling.Message{Type: signaling.TypeRoomEvent,
 			RoomEvent: r.event(signaling.RoomEvent{Kind: signaling.RoomRemoved, User: p.user, By: by})})
@@ -504,7 +516,7 @@ func (r *room) onSpeaking() {
 // end ends the room for everyone, for reason.
 func (r *room) end(reason string) {
 	now := time.Now().UTC()
-	r.rec.Status, r.rec.Ended, r.rec.Reason = roomEnded, &now, reason
+	r.rec.Status, r.rec.Ended, r.rec.Reason, r.rec.Seats = roomEnded, &now, reason, nil
 	r.save()
 	r.log.Info("room ended", "reason", reason)
 	r.noteEnded(now, reason)
@@ -522,6 +534,23 @@ func (r *room) letGo() {
 	r.final = roomReply{Again: true}
 	r.stopped = true
 	r.log.Info("room let go: nobody joined", "after", roomIdle)
+}
+
+// seat keeps user's seat in the room's record (in the room, or out of it),
+// and writes the record when it changed.
+func (r *room) seat(user string, seat roomSeat, in bool) {
+	if old, was := r.rec.Seats[user]; was == in && (!in || old == seat) {
+		return
+	}
+	if in {
+		if r.rec.Seats == nil {
+			r.rec.Seats = map[string]roomSeat{}
+		}
+		r.rec.Seats[user] = seat
+	} else {
+		delete(r.rec.Seats, user)
+	}
+	r.save()
 }
 
 // closeAll closes every participant's peer connection.
