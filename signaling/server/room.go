@@ -42,6 +42,12 @@ const (
 // sessionEarly is how long before its start members may join a session.
 const sessionEarly = 10 * time.Minute
 
+// roomKeptFor is how long a room's key stays in the rooms bucket after the
+// room ended, or after its session's end passed: meanwhile a join is told
+// that it has ended, then its name is as if it never was. What happened in
+// it stays in its record (roomrecords.go) for CallHistory.
+const roomKeptFor = time.Hour
+
 // roomClaimWait is how long a claim of a room by a node is trusted before
 // its owner answers: a node that finds no owner of a room claimed more
 // recently than that waits for it rather than claiming the room itself.
@@ -211,7 +217,7 @@ func (s *Server) unowned(ctx context.Context, team string, a signaling.Message) 
 			return roomReply{}, e, false
 		}
 		rec.Status, rec.Ended, rec.Reason = roomEnded, &now, signaling.EndedByHost
-		if err := s.saveRoom(ctx, rec, rev); err != nil {
+		if _, err := s.saveRoom(ctx, rec, rev); err != nil {
 			return roomReply{}, nil, true // changed meanwhile: look again
 		}
 		s.endedUnowned(ctx, rec) // roomrecords.go
@@ -233,28 +239,39 @@ func (s *Server) unowned(ctx context.Context, team string, a signaling.Message) 
 		return roomReply{}, nil, true // its owner is starting on another node
 	}
 	rec.Node, rec.Claimed = s.cfg.NodeName, now.UTC()
-	b, _ := json.Marshal(rec)
-	sctx, cancel := context.WithTimeout(ctx, s.cfg.RequestTimeout)
-	defer cancel()
-	if _, err := s.store.Rooms.Update(sctx, store.RoomKey(team, a.Room), b, rev); err != nil {
+	rev, err = s.saveRoom(ctx, rec, rev)
+	if err != nil {
 		return roomReply{}, nil, true // another node claimed it: ask again
 	}
-	if err := s.startRoom(rec); err != nil {
+	if err := s.startRoom(rec, rev); err != nil {
 		return roomReply{}, signaling.Errorf(signaling.UnknownError, "could not open room %s: %v", a.Room, err), false
 	}
 	return roomReply{}, nil, true
 }
 
-// saveRoom writes a room's record at revision rev.
-func (s *Server) saveRoom(ctx context.Context, rec roomRecord, rev uint64) error {
+// saveRoom writes a room's record at revision rev (0: a new one), to be
+// kept until roomTTL, and returns its new revision.
+func (s *Server) saveRoom(ctx context.Context, rec roomRecord, rev uint64) (uint64, error) {
 	b, _ := json.Marshal(rec)
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.RequestTimeout)
 	defer cancel()
-	_, err := s.store.Rooms.Update(ctx, store.RoomKey(rec.Team, rec.Name), b, rev)
+	rev, err := s.store.Write(ctx, s.store.Rooms, store.RoomKey(rec.Team, rec.Name), b, rev, s.roomTTL(rec))
 	if err != nil {
-		return fmt.Errorf("server: save room %s: %w", rec.Name, err)
+		return 0, fmt.Errorf("server: save room %s: %w", rec.Name, err)
 	}
-	return nil
+	return rev, nil
+}
+
+// roomTTL is how long a room's record is kept from now: roomKept past its
+// end, or for ever (0) while it may still run.
+func (s *Server) roomTTL(rec roomRecord) time.Duration {
+	switch {
+	case rec.Ended != nil:
+		return s.cfg.roomKept
+	case rec.End != nil:
+		return max(time.Until(*rec.End), 0) + s.cfg.roomKept
+	}
+	return 0
 }
 
 // mayEnd refuses an end by anyone but the room's host or an admin.
@@ -316,11 +333,9 @@ func (s *Server) handleCreateRoom(w http.ResponseWriter, r *http.Request) {
 			signaling.MaxRoomParticipants-1, signaling.MaxRoomParticipants))
 		return
 	}
-	b, _ := json.Marshal(rec)
-	key := store.RoomKey(rec.Team, rec.Name)
 	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.RequestTimeout)
 	defer cancel()
-	_, err := s.store.Rooms.Create(ctx, key, b)
+	_, err := s.saveRoom(ctx, rec, 0)
 	if errors.Is(err, jetstream.ErrKeyExists) {
 		old, rev, found, rerr := s.readRoom(ctx, rec.Team, rec.Name)
 		switch {
@@ -332,7 +347,7 @@ func (s *Server) handleCreateRoom(w http.ResponseWriter, r *http.Request) {
 				old.Host, rec.Name))
 			return
 		default: // an ended room's name is free again
-			_, err = s.store.Rooms.Update(ctx, key, b, rev)
+			_, err = s.saveRoom(ctx, rec, rev)
 		}
 	}
 	if err != nil {

@@ -56,6 +56,7 @@ type room struct {
 	s      *Server
 	log    *slog.Logger
 	rec    roomRecord
+	rev    uint64 // rec's revision in the rooms bucket, as this owner last wrote it
 	api    *webrtc.API
 	sub    *nats.Subscription
 	reqs   chan *nats.Msg // actions, from sub's callback
@@ -77,9 +78,9 @@ type room struct {
 	stopped bool // ended or let go: run returns
 }
 
-// startRoom starts the owner of a room this node claimed and subscribes
-// its subject.
-func (s *Server) startRoom(rec roomRecord) error {
+// startRoom starts the owner of a room this node claimed (rec, written at
+// revision rev) and subscribes its subject.
+func (s *Server) startRoom(rec roomRecord, rev uint64) error {
 	if !s.track(&s.calls) {
 		return errShutdown
 	}
@@ -89,7 +90,7 @@ func (s *Server) startRoom(rec roomRecord) error {
 		return err
 	}
 	r := &room{
-		s: s, log: s.log.With("room", rec.Name, "team", rec.Team), rec: rec, api: api,
+		s: s, log: s.log.With("room", rec.Name, "team", rec.Team), rec: rec, rev: rev, api: api,
 		reqs: make(chan *nats.Msg, 16), events: make(chan func(), 256), done: make(chan struct{}),
 		box: newPresenceBox(""), speakReady: make(chan struct{}, 1), speakNext: map[int][]string{},
 		parts: map[string]*participant{},
@@ -562,14 +563,15 @@ func (r *room) closeAll() {
 	clear(r.parts)
 }
 
-// save writes the room's record; a failure is logged, the room goes on.
+// save writes the room's record at the revision it last wrote; a failure
+// is logged, the room goes on.
 func (r *room) save() {
-	b, _ := json.Marshal(r.rec)
-	ctx, cancel := context.WithTimeout(context.Background(), r.s.cfg.RequestTimeout)
-	defer cancel()
-	if _, err := r.s.store.Rooms.Put(ctx, store.RoomKey(r.rec.Team, r.rec.Name), b); err != nil {
+	rev, err := r.s.saveRoom(context.Background(), r.rec, r.rev)
+	if err != nil {
 		r.log.Warn("could not save the room record", "err", err)
+		return
 	}
+	r.rev = rev
 }
 
 // list is everyone in the room, in the order they joined.
