@@ -128,8 +128,33 @@ func roomOver(rec roomRecord) *signaling.Error {
 }
 
 // room handles a room message of the connection: it goes to the room's
-// owner, wherever it runs.
+// owner, wherever it runs, on a goroutine of its own once the connection's
+// earlier room messages are done. An owner may take seconds to answer (one
+// whose node froze is waited for until its lease lapses, askRoom), and the
+// connection answers pings meanwhile: a client that had none answered
+// would leave it.
 func (c *conn) room(m signaling.Message) {
+	prev, done := c.rooms, make(chan struct{})
+	c.rooms = done
+	started := c.q.whileOpen(func() { // serve waits for c.wg once the socket is closed
+		c.wg.Add(1)
+		go func() {
+			defer c.wg.Done()
+			defer close(done)
+			if prev != nil {
+				<-prev
+			}
+			c.roomAction(m)
+		}()
+	})
+	if !started {
+		close(done)
+	}
+}
+
+// roomAction sends a room message of the connection to the room's owner,
+// and refuses it when it answers so.
+func (c *conn) roomAction(m signaling.Message) {
 	a := m
 	if c.link != nil || c.role == RoleGuest {
 		if e := c.roomGuest(&a); e != nil { // roomguests.go
@@ -163,9 +188,14 @@ func (s *Server) roomRequest(ctx context.Context, team string, a signaling.Messa
 		req := nats.NewMsg(roomSubject(team, a.Room))
 		req.Data = data
 		req.Header.Set(hdrTeam, team)
-		msg, err := s.bus.nc.RequestMsgWithContext(ctx, req)
+		msg, lapsed, err := s.askRoom(ctx, req, team, a.Room)
 		switch {
-		case errors.Is(err, nats.ErrNoResponders):
+		case errors.Is(err, nats.ErrNoResponders), lapsed != 0:
+		case errors.Is(err, errRoomMoved):
+			if !pause(ctx, 20*time.Millisecond) {
+				return roomReply{}, signaling.Errorf(signaling.UnknownError, "room %s did not respond in time", a.Room)
+			}
+			continue
 		case err != nil:
 			return roomReply{}, signaling.Errorf(signaling.UnknownError, "room %s did not respond: %v; try again",
 				a.Room, err)
@@ -183,7 +213,7 @@ func (s *Server) roomRequest(ctx context.Context, team string, a signaling.Messa
 			}
 			continue
 		}
-		r, e, again := s.unowned(ctx, team, a)
+		r, e, again := s.unowned(ctx, team, a, lapsed)
 		if !again {
 			return r, e
 		}
@@ -193,16 +223,69 @@ func (s *Server) roomRequest(ctx context.Context, team string, a signaling.Messa
 	}
 }
 
-// unowned handles a room action that found no owner; again asks
+// errRoomMoved is askRoom's: another node claimed the room while the
+// answer was awaited, and its owner never got the request: send it again.
+var errRoomMoved = errors.New("server: the room moved to another node")
+
+// askRoom sends a room action to the room's owner and waits for its
+// answer. An owner that stops renewing its lease (roomowner.go: its node
+// froze, or lost NATS, but is still subscribed, so that NATS does not say
+// nobody responds) is not waited for: once the record's revision, read
+// every roomRenew/4 while the answer is awaited, stayed the same for
+// roomLease, askRoom gives up and returns that revision as lapsed; when
+// another node claims the room meanwhile (for another request), it
+// returns errRoomMoved.
+func (s *Server) askRoom(ctx context.Context, req *nats.Msg, team, name string) (msg *nats.Msg, lapsed uint64,
+	err error) {
+	type answer struct {
+		msg *nats.Msg
+		err error
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	got := make(chan answer, 1)
+	go func() {
+		m, err := s.bus.nc.RequestMsgWithContext(ctx, req)
+		got <- answer{m, err}
+	}()
+	check := time.NewTicker(roomRenew / 4)
+	defer check.Stop()
+	var seen uint64
+	var since, claimed time.Time
+	for {
+		select {
+		case a := <-got:
+			return a.msg, 0, a.err
+		case <-check.C:
+		}
+		rec, rev, found, err := s.readRoom(ctx, team, name)
+		switch {
+		case err != nil || !found: // the answer decides
+		case !claimed.IsZero() && !rec.Claimed.Equal(claimed):
+			return nil, 0, errRoomMoved
+		case rev != seen:
+			seen, since, claimed = rev, time.Now(), rec.Claimed
+		case time.Since(since) >= roomLease:
+			s.log.Warn("room's owner stopped renewing its lease", "room", name, "team", team,
+				"for", time.Since(since).Round(time.Millisecond))
+			return nil, rev, nil
+		}
+	}
+}
+
+// unowned handles a room action that found no owner, or whose owner's
+// lease lapsed at revision lapsed of the record (askRoom); again asks
 // roomRequest to send it again.
-func (s *Server) unowned(ctx context.Context, team string, a signaling.Message) (roomReply, *signaling.Error,
-	bool) {
+func (s *Server) unowned(ctx context.Context, team string, a signaling.Message, lapsed uint64) (roomReply,
+	*signaling.Error, bool) {
 	rec, rev, found, err := s.readRoom(ctx, team, a.Room)
 	switch {
 	case err != nil:
 		return roomReply{}, signaling.Errorf(signaling.UnknownError, "%v", err), false
 	case !found:
 		return roomReply{}, noRoom(a.Room), false
+	case lapsed != 0 && rev != lapsed:
+		return roomReply{}, nil, true // its owner wrote after all: ask it again
 	}
 	now := time.Now()
 	switch a.Type {
@@ -235,15 +318,19 @@ func (s *Server) unowned(ctx context.Context, team string, a signaling.Message) 
 	if rec.over(now) {
 		return roomReply{}, roomOver(rec), false
 	}
-	if rec.Node != "" && rec.Node != s.cfg.NodeName && now.Sub(rec.Claimed) < roomClaimWait {
+	if lapsed == 0 && rec.Node != "" && rec.Node != s.cfg.NodeName && now.Sub(rec.Claimed) < roomClaimWait {
 		return roomReply{}, nil, true // its owner is starting on another node
 	}
+	from := rec.Node
 	rec.Node, rec.Claimed = s.cfg.NodeName, now.UTC()
 	rev, err = s.saveRoom(ctx, rec, rev)
 	if err != nil {
 		return roomReply{}, nil, true // another node claimed it: ask again
 	}
-	if err := s.startRoom(rec, rev); err != nil {
+	if lapsed != 0 {
+		s.log.Warn("room taken over: its owner's lease lapsed", "room", rec.Name, "team", team, "from", from)
+	}
+	if err := s.startRoom(rec, rev, now); err != nil {
 		return roomReply{}, signaling.Errorf(signaling.UnknownError, "could not open room %s: %v", a.Room, err), false
 	}
 	return roomReply{}, nil, true

@@ -237,8 +237,9 @@ func TestRoomShowAndRemove(t *testing.T) {
 	if e := pa.event(kind(signaling.ParticipantLeft)).RoomEvent; e.User != "bob" || e.Reason != signaling.LeftRemoved {
 		t.Fatalf("left: %s", js(e))
 	}
+	ended := s.roomEnds(t, "pair")
 	ac.send(signaling.Message{Type: signaling.TypeRoomLeave, Room: "pair", Ref: "bye"})
-	ac.ping("p") // the leave was handled: the room ended with it
+	<-ended // the leave was handled: the room ended with it
 	st, b = s.roomHTTP(t, http.MethodGet, "/v1/rooms/pair", s.token(t, "bob"), nil)
 	r = signaling.Room{}
 	if st != http.StatusOK || json.Unmarshal(b, &r) != nil || r.Ended == nil || len(r.Participants) != 0 {
@@ -576,4 +577,35 @@ func TestRoomEndedGoes(t *testing.T) {
 		}
 	}
 	s.createRoom(t, "alice", signaling.RoomRequest{Name: "standup"})
+}
+
+// roomEnds watches a room's record and closes the channel once it is
+// ended; the test fails if it is not within patience.
+func (s *testServer) roomEnds(t *testing.T, name string) <-chan struct{} {
+	t.Helper()
+	w, err := s.store.Rooms.Watch(t.Context(), store.RoomKey(DefaultTeam, name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ended := make(chan struct{})
+	go func() {
+		defer func() { _ = w.Stop() }()
+		deadline := time.After(patience)
+		for {
+			select {
+			case e := <-w.Updates():
+				var rec roomRecord
+				if e != nil && e.Operation() == jetstream.KeyValuePut && json.Unmarshal(e.Value(), &rec) == nil &&
+					rec.Status == roomEnded {
+					close(ended)
+					return
+				}
+			case <-deadline:
+				t.Errorf("room %s did not end within %v", name, patience)
+				close(ended)
+				return
+			}
+		}
+	}()
+	return ended
 }

@@ -20,6 +20,22 @@ import (
 // someone before it lets the room go (the next join claims it again).
 const roomIdle = time.Minute
 
+// A room's owner holds it by a lease (docs/SERVER.md, "When a room's node
+// freezes"): it writes the room's record at least every roomRenew, each
+// write at the revision it wrote last. A node whose request the owner does
+// not answer takes the room over once the record's revision stayed the same
+// for roomLease (room.go, askRoom), by compare-and-set at that revision, so
+// two nodes never both own it. The owner acts only within roomHold of the
+// start of its last write that passed; past it (its node was frozen, or
+// cut off from NATS) it writes again first, and a write that finds the
+// record changed means the room was taken over: it gives it up. roomHold
+// is a second short of roomLease: the margin for the taker's reads.
+const (
+	roomRenew = time.Second
+	roomLease = 3 * time.Second
+	roomHold  = roomLease - time.Second
+)
+
 // participant is someone in a room, as its owner keeps them.
 type participant struct {
 	id            int // in the forwarder
@@ -56,7 +72,8 @@ type room struct {
 	s      *Server
 	log    *slog.Logger
 	rec    roomRecord
-	rev    uint64 // rec's revision in the rooms bucket, as this owner last wrote it
+	rev    uint64    // rec's revision in the rooms bucket, as this owner last wrote it
+	held   time.Time // when the last write of rec that passed started: the lease runs from then
 	api    *webrtc.API
 	sub    *nats.Subscription
 	reqs   chan *nats.Msg // actions, from sub's callback
@@ -75,12 +92,17 @@ type room struct {
 	lobby   lobby                   // guests waiting to be let in (roomguests.go)
 	serial  int
 	joined  bool // someone joined since the owner started
-	stopped bool // ended or let go: run returns
+	stopped bool // ended, let go or lost: run returns
+	taken   bool // lost to another node: it writes nothing more
 }
 
 // startRoom starts the owner of a room this node claimed (rec, written at
-// revision rev) and subscribes its subject.
-func (s *Server) startRoom(rec roomRecord, rev uint64) error {
+// revision rev by a write that started at held) and subscribes its
+// subject. Every owner of the room subscribes, not one of a queue group: a
+// frozen owner, still subscribed, would get its share of the requests;
+// this way the live one answers, and one that wakes up finds its lease
+// lost before it acts (hold).
+func (s *Server) startRoom(rec roomRecord, rev uint64, held time.Time) error {
 	if !s.track(&s.calls) {
 		return errShutdown
 	}
@@ -90,13 +112,13 @@ func (s *Server) startRoom(rec roomRecord, rev uint64) error {
 		return err
 	}
 	r := &room{
-		s: s, log: s.log.With("room", rec.Name, "team", rec.Team), rec: rec, rev: rev, api: api,
+		s: s, log: s.log.With("room", rec.Name, "team", rec.Team), rec: rec, rev: rev, held: held, api: api,
 		reqs: make(chan *nats.Msg, 16), events: make(chan func(), 256), done: make(chan struct{}),
 		box: newPresenceBox(""), speakReady: make(chan struct{}, 1), speakNext: map[int][]string{},
 		parts: map[string]*participant{},
 	}
 	r.fwd = newForwarder(r.postSpeaking)
-	r.sub, err = s.bus.nc.QueueSubscribe(roomSubject(rec.Team, rec.Name), "owner", func(m *nats.Msg) {
+	r.sub, err = s.bus.nc.Subscribe(roomSubject(rec.Team, rec.Name), func(m *nats.Msg) {
 		select {
 		case r.reqs <- m:
 		case <-r.done:
@@ -160,20 +182,42 @@ func (r *room) run() {
 			r.log.Info("room left at shutdown", "participants", len(r.parts))
 			return
 		case m := <-r.reqs:
-			r.handle(m)
+			switch {
+			case r.hold():
+				r.handle(m)
+			case r.stopped: // lost: the new owner answers
+				r.answer(m, r.final)
+			} // else unanswered: the requester takes the room over if the lease lapses
 		case fn := <-r.events:
-			fn()
+			if r.hold() {
+				fn()
+			}
 		case <-r.speakReady:
-			r.onSpeaking()
+			if r.hold() {
+				r.onSpeaking()
+			}
 		case <-r.box.ready:
-			r.onPresence(r.box.take())
+			views := r.box.take()
+			if r.hold() {
+				r.onPresence(views)
+			}
 		case <-tick.C:
-			r.checkAway()
-			r.checkRings()
-			r.flushBook()
+			if r.renew() {
+				r.checkAway()
+				r.checkRings()
+				r.flushBook()
+			}
 		case <-endAt.C:
+			if !r.hold() {
+				endAt.Reset(roomRenew) // once it holds the room again, or not at all
+				break
+			}
 			r.end(signaling.EndedTimeOver)
 		case <-idle.C:
+			if !r.hold() {
+				idle.Reset(roomRenew)
+				break
+			}
 			if !r.joined && len(r.parts) == 0 && !r.ringing() && len(r.lobby.wait) == 0 {
 				r.letGo()
 			}
@@ -519,6 +563,9 @@ func (r *room) end(reason string) {
 	now := time.Now().UTC()
 	r.rec.Status, r.rec.Ended, r.rec.Reason, r.rec.Seats = roomEnded, &now, reason, nil
 	r.save()
+	if r.taken {
+		return
+	}
 	r.log.Info("room ended", "reason", reason)
 	r.noteEnded(now, reason)
 	r.broadcast(signaling.RoomEvent{Kind: signaling.RoomEnded, Reason: reason}, nil)
@@ -563,15 +610,65 @@ func (r *room) closeAll() {
 	clear(r.parts)
 }
 
-// save writes the room's record at the revision it last wrote; a failure
-// is logged, the room goes on.
+// save writes the room's record at the revision it last wrote, which
+// renews the owner's lease. A write that finds the record changed means
+// another node took the room over: the owner gives it up (lost). Any other
+// failure is logged, the room goes on (and the lease runs out unless a
+// later write passes).
 func (r *room) save() {
-	rev, err := r.s.saveRoom(context.Background(), r.rec, r.rev)
-	if err != nil {
-		r.log.Warn("could not save the room record", "err", err)
+	if r.taken {
 		return
 	}
-	r.rev = rev
+	start := time.Now()
+	rev, err := r.s.saveRoom(context.Background(), r.rec, r.rev)
+	switch {
+	case store.LostRace(err):
+		r.lost()
+	case err != nil:
+		r.log.Warn("could not save the room record", "err", err)
+	default:
+		r.rev, r.held = rev, start
+	}
+}
+
+// renew writes the room's record to renew the lease (every roomRenew, on
+// the owner's tick), and tells whether the owner still holds the room.
+func (r *room) renew() bool {
+	if !r.stopped {
+		r.save()
+	}
+	return r.hold()
+}
+
+// hold tells whether the owner still holds the room: within roomHold of
+// its last write; past it, once a write passes again (renew).
+func (r *room) hold() bool {
+	switch {
+	case r.stopped:
+		return false
+	case time.Since(r.held) < roomHold:
+		return true
+	}
+	r.save()
+	return !r.stopped && time.Since(r.held) < roomHold
+}
+
+// lost gives up a room another node took over while this one did not
+// renew its lease (frozen, or cut off from NATS): its participants' peer
+// connections close, so their clients join again, which reaches the new
+// owner. Nothing is written: the record and the room's history are the new
+// owner's now.
+func (r *room) lost() {
+	r.log.Warn("room lost to another node: giving it up", "participants", len(r.parts),
+		"unrenewed", time.Since(r.held).Round(time.Millisecond))
+	r.closeAll()
+	for user := range r.lobby.wait { // their knocks are lost: they knock again
+		r.s.feed.unfollowBox(r.box, store.UserKey(r.rec.Team, user))
+	}
+	clear(r.lobby.wait)
+	r.taken = true
+	r.final = roomReply{Again: true}
+	r.stopped = true
 }
 
 // list is everyone in the room, in the order they joined.
