@@ -163,7 +163,10 @@ func (c *conn) roomAction(m signaling.Message) {
 		}
 	}
 	a.User, a.Session, a.Role, a.Name = c.user, c.session, c.role, c.name
-	r, e := c.s.roomRequest(c.ctx, c.team, a)
+	// The action goes on when the connection closes right after it (a
+	// leave, then the close, as a client that quits sends them): only a
+	// shutdown stops it.
+	r, e := c.s.roomRequest(c.s.connCtx, c.team, a)
 	if e == nil {
 		e = r.Error
 	}

@@ -188,21 +188,25 @@ func (r *room) run() {
 			case r.stopped: // lost: the new owner answers
 				r.answer(m, r.final)
 			} // else unanswered: the requester takes the room over if the lease lapses
+		// What happens to the participants' media and presence is acted on
+		// unless the room was lost: a write that fails for want of NATS
+		// does not stop the media meanwhile.
 		case fn := <-r.events:
-			if r.hold() {
+			if r.hold() || !r.stopped {
 				fn()
 			}
 		case <-r.speakReady:
-			if r.hold() {
+			if r.hold() || !r.stopped {
 				r.onSpeaking()
 			}
 		case <-r.box.ready:
 			views := r.box.take()
-			if r.hold() {
+			if r.hold() || !r.stopped {
 				r.onPresence(views)
 			}
 		case <-tick.C:
-			if r.renew() {
+			r.save() // renews the lease
+			if r.holding() {
 				r.checkAway()
 				r.checkRings()
 				r.flushBook()
@@ -611,46 +615,53 @@ func (r *room) closeAll() {
 }
 
 // save writes the room's record at the revision it last wrote, which
-// renews the owner's lease. A write that finds the record changed means
-// another node took the room over: the owner gives it up (lost). Any other
-// failure is logged, the room goes on (and the lease runs out unless a
-// later write passes).
+// renews the owner's lease. A write refused because the record changed
+// means another node took the room over (unless the change was this
+// owner's own write, which passed although its answer was lost: mine): the
+// owner gives it up (lost). Any other failure is logged, the room goes on
+// (and the lease runs out unless a later write passes).
 func (r *room) save() {
-	if r.taken {
-		return
-	}
-	start := time.Now()
-	rev, err := r.s.saveRoom(context.Background(), r.rec, r.rev)
-	switch {
-	case store.LostRace(err):
-		r.lost()
-	case err != nil:
-		r.log.Warn("could not save the room record", "err", err)
-	default:
-		r.rev, r.held = rev, start
+	for try := 0; !r.taken; try++ {
+		start := time.Now()
+		rev, err := r.s.saveRoom(context.Background(), r.rec, r.rev)
+		switch {
+		case err == nil:
+			r.rev, r.held = rev, start
+			return
+		case !store.LostRace(err):
+			r.log.Warn("could not save the room record", "err", err)
+			return
+		case try > 0 || !r.mine():
+			r.lost()
+			return
+		}
 	}
 }
 
-// renew writes the room's record to renew the lease (every roomRenew, on
-// the owner's tick), and tells whether the owner still holds the room.
-func (r *room) renew() bool {
-	if !r.stopped {
+// mine tells whether the record, whose write was refused, is still this
+// owner's claim (a write of its own passed unanswered), and if so goes on
+// from its revision.
+func (r *room) mine() bool {
+	rec, rev, found, err := r.s.readRoom(context.Background(), r.rec.Team, r.rec.Name)
+	if err != nil || !found || rec.Node != r.rec.Node || !rec.Claimed.Equal(r.rec.Claimed) {
+		return false
+	}
+	r.rev = rev
+	return true
+}
+
+// holding tells whether the owner holds the room: within roomHold of the
+// start of its last write that passed.
+func (r *room) holding() bool { return !r.stopped && time.Since(r.held) < roomHold }
+
+// hold tells whether the owner holds the room, writing the record first
+// when its last write is too old (the node was frozen, or NATS slow): that
+// write, refused, finds the room lost.
+func (r *room) hold() bool {
+	if !r.holding() && !r.stopped {
 		r.save()
 	}
-	return r.hold()
-}
-
-// hold tells whether the owner still holds the room: within roomHold of
-// its last write; past it, once a write passes again (renew).
-func (r *room) hold() bool {
-	switch {
-	case r.stopped:
-		return false
-	case time.Since(r.held) < roomHold:
-		return true
-	}
-	r.save()
-	return !r.stopped && time.Since(r.held) < roomHold
+	return r.holding()
 }
 
 // lost gives up a room another node took over while this one did not
