@@ -575,7 +575,10 @@ func (r *room) end(reason string) {
 	r.broadcast(signaling.RoomEvent{Kind: signaling.RoomEnded, Reason: reason}, nil)
 	r.closeLobby(reason)
 	r.closeAll()
-	r.final = roomReply{Error: roomOver(r.rec)}
+	// Those who ask meanwhile are sent to the record, which answers as it
+	// does with no owner: the room as it ended for a show, "has ended"
+	// for the rest.
+	r.final = roomReply{Again: true}
 	r.stopped = true
 }
 
