@@ -166,13 +166,35 @@ func (c *conn) roomAction(m signaling.Message) {
 	// The action goes on when the connection closes right after it (a
 	// leave, then the close, as a client that quits sends them): only a
 	// shutdown stops it.
-	r, e := c.s.roomRequest(c.s.connCtx, c.team, a)
+	ctx := c.s.connCtx
+	if c.takenOver(ctx, m.Type) {
+		return
+	}
+	r, e := c.s.roomRequest(ctx, c.team, a)
 	if e == nil {
 		e = r.Error
 	}
 	if e != nil && c.ctx.Err() == nil {
 		c.refuse(e, m.Ref, "")
 	}
+}
+
+// takenOver tells whether the connection's session is another
+// connection's now, and then closes this one (errLost). A node that was
+// frozen reads, once it goes on, what its clients sent before they gave it
+// up and connected again elsewhere: a room action from then would undo
+// their newer ones (a stale join would replace the media of the client's
+// rejoin with a peer connection nobody answers).
+func (c *conn) takenOver(ctx context.Context, typ signaling.Type) bool {
+	ctx, cancel := context.WithTimeout(ctx, c.s.cfg.RequestTimeout)
+	defer cancel()
+	_, ours, err := c.presenceRevision(ctx, presenceKey(c.key, c.session))
+	if err != nil || ours { // gone (expired): the keeper writes it again; unreadable: the action decides
+		return false
+	}
+	c.logger().Info("room action of a session taken over by another connection: dropped", "type", typ)
+	c.cancel(errLost)
+	return true
 }
 
 // roomRequest sends a room action to the room's owner and returns its
