@@ -236,6 +236,10 @@ type Config struct {
 	// signaling.MaxRoomParticipants. Tests make it small.
 	roomLimit int
 
+	// roomKept is how long a room stays in the rooms bucket after its end
+	// (room.go, roomTTL); 0: roomKeptFor. Tests shorten it.
+	roomKept time.Duration
+
 	// ringSweep is how often each node looks for rooms to ring
 	// (roominvites.go); 0: ringSweepEvery. Tests shorten it.
 	ringSweep time.Duration
@@ -323,6 +327,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.linkMargin == 0 {
 		c.linkMargin = guestCallMargin
+	}
+	if c.roomKept == 0 {
+		c.roomKept = roomKeptFor
 	}
 	c.Limits = c.Limits.WithDefaults()
 	if c.DialLimit == 0 {

@@ -61,7 +61,7 @@ type conn struct {
 	ctx    context.Context // ends when the connection must close; the cause says why
 	cancel context.CancelCauseFunc
 	done   chan struct{}  // closed by the writer once the socket is closed
-	wg     sync.WaitGroup // the watches of contacts added elsewhere
+	wg     sync.WaitGroup // the watches of contacts added elsewhere, the room actions (room.go)
 
 	// Written by the reader at connect, before the session is admitted
 	// (and so before the hub, the keeper and the watcher use them), and
@@ -79,6 +79,7 @@ type conn struct {
 	expiry  *time.Timer         // closes the connection when its token expires
 	msgs    ratelimit.Allowance // the allowance of messages it reads
 	strikes int                 // messages refused in a row
+	rooms   chan struct{}       // closed when the last room action sent on is done (room.go)
 
 	q sendQueue // what waits to be written, and whether the writer runs
 

@@ -43,6 +43,12 @@ const (
 // sessionEarly is how long before its start members may join a session.
 const sessionEarly = 10 * time.Minute
 
+// roomKeptFor is how long a room's key stays in the rooms bucket after the
+// room ended, or after its session's end passed: meanwhile a join is told
+// that it has ended, then its name is as if it never was. What happened in
+// it stays in its record (roomrecords.go) for CallHistory.
+const roomKeptFor = time.Hour
+
 // roomClaimWait is how long a claim of a room by a node is trusted before
 // its owner answers: a node that finds no owner of a room claimed more
 // recently than that waits for it rather than claiming the room itself.
@@ -66,6 +72,17 @@ type roomRecord struct {
 	Claimed time.Time  `json:"claimed,omitzero"` // when Node claimed it
 	Rung    *time.Time `json:"rung,omitempty"`   // when its invited members were rung (roominvites.go)
 	Call    string     `json:"call,omitempty"`   // the answered call it grew from (growCall)
+	// Seats are who is in it, by user, kept by its owner so that the room
+	// opened again on another node gives them their places back.
+	Seats map[string]roomSeat `json:"seats,omitempty"`
+}
+
+// roomSeat is someone in a room as its record keeps them: a lock of the
+// room does not keep them out when they join again, and the host's mute
+// of them (and the lock of their microphone) is still on.
+type roomSeat struct {
+	Muted  bool `json:"muted,omitempty"`  // by the host
+	Locked bool `json:"locked,omitempty"` // their microphone, by the host
 }
 
 // over tells whether the room has ended, or its session's time is over.
@@ -113,8 +130,33 @@ func roomOver(rec roomRecord) *signaling.Error {
 }
 
 // room handles a room message of the connection: it goes to the room's
-// owner, wherever it runs.
+// owner, wherever it runs, on a goroutine of its own once the connection's
+// earlier room messages are done. An owner may take seconds to answer (one
+// whose node froze is waited for until its lease lapses, askRoom), and the
+// connection answers pings meanwhile: a client that had none answered
+// would leave it.
 func (c *conn) room(m signaling.Message) {
+	prev, done := c.rooms, make(chan struct{})
+	c.rooms = done
+	started := c.q.whileOpen(func() { // serve waits for c.wg once the socket is closed
+		c.wg.Add(1)
+		go func() {
+			defer c.wg.Done()
+			defer close(done)
+			if prev != nil {
+				<-prev
+			}
+			c.roomAction(m)
+		}()
+	})
+	if !started {
+		close(done)
+	}
+}
+
+// roomAction sends a room message of the connection to the room's owner,
+// and refuses it when it answers so.
+func (c *conn) roomAction(m signaling.Message) {
 	a := m
 	if c.link != nil || c.role == RoleGuest {
 		if e := c.roomGuest(&a); e != nil { // roomguests.go
@@ -123,13 +165,38 @@ func (c *conn) room(m signaling.Message) {
 		}
 	}
 	a.User, a.Session, a.Role, a.Name = c.user, c.session, c.role, c.name
-	r, e := c.s.roomRequest(c.ctx, c.team, a)
+	// The action goes on when the connection closes right after it (a
+	// leave, then the close, as a client that quits sends them): only a
+	// shutdown stops it.
+	ctx := c.s.connCtx
+	if c.takenOver(ctx, m.Type) {
+		return
+	}
+	r, e := c.s.roomRequest(ctx, c.team, a)
 	if e == nil {
 		e = r.Error
 	}
 	if e != nil && c.ctx.Err() == nil {
 		c.refuse(e, m.Ref, "")
 	}
+}
+
+// takenOver tells whether the connection's session is another
+// connection's now, and then closes this one (errLost). A node that was
+// frozen reads, once it goes on, what its clients sent before they gave it
+// up and connected again elsewhere: a room action from then would undo
+// their newer ones (a stale join would replace the media of the client's
+// rejoin with a peer connection nobody answers).
+func (c *conn) takenOver(ctx context.Context, typ signaling.Type) bool {
+	ctx, cancel := context.WithTimeout(ctx, c.s.cfg.RequestTimeout)
+	defer cancel()
+	_, ours, err := c.presenceRevision(ctx, presenceKey(c.key, c.session))
+	if err != nil || ours { // gone (expired): the keeper writes it again; unreadable: the action decides
+		return false
+	}
+	c.logger().Info("room action of a session taken over by another connection: dropped", "type", typ)
+	c.cancel(errLost)
+	return true
 }
 
 // roomRequest sends a room action to the room's owner and returns its
@@ -148,9 +215,14 @@ func (s *Server) roomRequest(ctx context.Context, team string, a signaling.Messa
 		req := nats.NewMsg(roomSubject(team, a.Room))
 		req.Data = data
 		req.Header.Set(hdrTeam, team)
-		msg, err := s.bus.nc.RequestMsgWithContext(ctx, req)
+		msg, lapsed, err := s.askRoom(ctx, req, team, a.Room)
 		switch {
-		case errors.Is(err, nats.ErrNoResponders):
+		case errors.Is(err, nats.ErrNoResponders), lapsed != 0:
+		case errors.Is(err, errRoomMoved):
+			if !pause(ctx, 20*time.Millisecond) {
+				return roomReply{}, signaling.Errorf(signaling.UnknownError, "room %s did not respond in time", a.Room)
+			}
+			continue
 		case err != nil:
 			return roomReply{}, signaling.Errorf(signaling.UnknownError, "room %s did not respond: %v; try again",
 				a.Room, err)
@@ -168,7 +240,7 @@ func (s *Server) roomRequest(ctx context.Context, team string, a signaling.Messa
 			}
 			continue
 		}
-		r, e, again := s.unowned(ctx, team, a)
+		r, e, again := s.unowned(ctx, team, a, lapsed)
 		if !again {
 			return r, e
 		}
@@ -178,16 +250,69 @@ func (s *Server) roomRequest(ctx context.Context, team string, a signaling.Messa
 	}
 }
 
-// unowned handles a room action that found no owner; again asks
+// errRoomMoved is askRoom's: another node claimed the room while the
+// answer was awaited, and its owner never got the request: send it again.
+var errRoomMoved = errors.New("server: the room moved to another node")
+
+// askRoom sends a room action to the room's owner and waits for its
+// answer. An owner that stops renewing its lease (roomowner.go: its node
+// froze, or lost NATS, but is still subscribed, so that NATS does not say
+// nobody responds) is not waited for: once the record's revision, read
+// every roomRenew/4 while the answer is awaited, stayed the same for
+// roomLease, askRoom gives up and returns that revision as lapsed; when
+// another node claims the room meanwhile (for another request), it
+// returns errRoomMoved.
+func (s *Server) askRoom(ctx context.Context, req *nats.Msg, team, name string) (msg *nats.Msg, lapsed uint64,
+	err error) {
+	type answer struct {
+		msg *nats.Msg
+		err error
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	got := make(chan answer, 1)
+	go func() {
+		m, err := s.bus.nc.RequestMsgWithContext(ctx, req)
+		got <- answer{m, err}
+	}()
+	check := time.NewTicker(roomRenew / 4)
+	defer check.Stop()
+	var seen uint64
+	var since, claimed time.Time
+	for {
+		select {
+		case a := <-got:
+			return a.msg, 0, a.err
+		case <-check.C:
+		}
+		rec, rev, found, err := s.readRoom(ctx, team, name)
+		switch {
+		case err != nil || !found: // the answer decides
+		case !claimed.IsZero() && !rec.Claimed.Equal(claimed):
+			return nil, 0, errRoomMoved
+		case rev != seen:
+			seen, since, claimed = rev, time.Now(), rec.Claimed
+		case time.Since(since) >= roomLease:
+			s.log.Warn("room's owner stopped renewing its lease", "room", name, "team", team,
+				"for", time.Since(since).Round(time.Millisecond))
+			return nil, rev, nil
+		}
+	}
+}
+
+// unowned handles a room action that found no owner, or whose owner's
+// lease lapsed at revision lapsed of the record (askRoom); again asks
 // roomRequest to send it again.
-func (s *Server) unowned(ctx context.Context, team string, a signaling.Message) (roomReply, *signaling.Error,
-	bool) {
+func (s *Server) unowned(ctx context.Context, team string, a signaling.Message, lapsed uint64) (roomReply,
+	*signaling.Error, bool) {
 	rec, rev, found, err := s.readRoom(ctx, team, a.Room)
 	switch {
 	case err != nil:
 		return roomReply{}, signaling.Errorf(signaling.UnknownError, "%v", err), false
 	case !found:
 		return roomReply{}, noRoom(a.Room), false
+	case lapsed != 0 && rev != lapsed:
+		return roomReply{}, nil, true // its owner wrote after all: ask it again
 	}
 	now := time.Now()
 	switch a.Type {
@@ -202,7 +327,7 @@ func (s *Server) unowned(ctx context.Context, team string, a signaling.Message) 
 			return roomReply{}, e, false
 		}
 		rec.Status, rec.Ended, rec.Reason = roomEnded, &now, signaling.EndedByHost
-		if err := s.saveRoom(ctx, rec, rev); err != nil {
+		if _, err := s.saveRoom(ctx, rec, rev); err != nil {
 			return roomReply{}, nil, true // changed meanwhile: look again
 		}
 		s.endedUnowned(ctx, rec) // roomrecords.go
@@ -220,32 +345,47 @@ func (s *Server) unowned(ctx context.Context, team string, a signaling.Message) 
 	if rec.over(now) {
 		return roomReply{}, roomOver(rec), false
 	}
-	if rec.Node != "" && rec.Node != s.cfg.NodeName && now.Sub(rec.Claimed) < roomClaimWait {
+	if lapsed == 0 && rec.Node != "" && rec.Node != s.cfg.NodeName && now.Sub(rec.Claimed) < roomClaimWait {
 		return roomReply{}, nil, true // its owner is starting on another node
 	}
+	from := rec.Node
 	rec.Node, rec.Claimed = s.cfg.NodeName, now.UTC()
-	b, _ := json.Marshal(rec)
-	sctx, cancel := context.WithTimeout(ctx, s.cfg.RequestTimeout)
-	defer cancel()
-	if _, err := s.store.Rooms.Update(sctx, store.RoomKey(team, a.Room), b, rev); err != nil {
+	rev, err = s.saveRoom(ctx, rec, rev)
+	if err != nil {
 		return roomReply{}, nil, true // another node claimed it: ask again
 	}
-	if err := s.startRoom(rec); err != nil {
+	if lapsed != 0 {
+		s.log.Warn("room taken over: its owner's lease lapsed", "room", rec.Name, "team", team, "from", from)
+	}
+	if err := s.startRoom(rec, rev, now); err != nil {
 		return roomReply{}, signaling.Errorf(signaling.UnknownError, "could not open room %s: %v", a.Room, err), false
 	}
 	return roomReply{}, nil, true
 }
 
-// saveRoom writes a room's record at revision rev.
-func (s *Server) saveRoom(ctx context.Context, rec roomRecord, rev uint64) error {
+// saveRoom writes a room's record at revision rev (0: a new one), to be
+// kept until roomTTL, and returns its new revision.
+func (s *Server) saveRoom(ctx context.Context, rec roomRecord, rev uint64) (uint64, error) {
 	b, _ := json.Marshal(rec)
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.RequestTimeout)
 	defer cancel()
-	_, err := s.store.Rooms.Update(ctx, store.RoomKey(rec.Team, rec.Name), b, rev)
+	rev, err := s.store.Write(ctx, s.store.Rooms, store.RoomKey(rec.Team, rec.Name), b, rev, s.roomTTL(rec))
 	if err != nil {
-		return fmt.Errorf("server: save room %s: %w", rec.Name, err)
+		return 0, fmt.Errorf("server: save room %s: %w", rec.Name, err)
 	}
-	return nil
+	return rev, nil
+}
+
+// roomTTL is how long a room's record is kept from now: roomKept past its
+// end, or for ever (0) while it may still run.
+func (s *Server) roomTTL(rec roomRecord) time.Duration {
+	switch {
+	case rec.Ended != nil:
+		return s.cfg.roomKept
+	case rec.End != nil:
+		return max(time.Until(*rec.End), 0) + s.cfg.roomKept
+	}
+	return 0
 }
 
 // mayEnd refuses an end by anyone but the room's host or an admin.
@@ -311,11 +451,9 @@ func (s *Server) handleCreateRoom(w http.ResponseWriter, r *http.Request) {
 			signaling.MaxRoomParticipants-1, signaling.MaxRoomParticipants))
 		return
 	}
-	b, _ := json.Marshal(rec)
-	key := store.RoomKey(rec.Team, rec.Name)
 	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.RequestTimeout)
 	defer cancel()
-	_, err := s.store.Rooms.Create(ctx, key, b)
+	_, err := s.saveRoom(ctx, rec, 0)
 	if errors.Is(err, jetstream.ErrKeyExists) {
 		old, rev, found, rerr := s.readRoom(ctx, rec.Team, rec.Name)
 		switch {
@@ -327,7 +465,7 @@ func (s *Server) handleCreateRoom(w http.ResponseWriter, r *http.Request) {
 				old.Host, rec.Name))
 			return
 		default: // an ended room's name is free again
-			_, err = s.store.Rooms.Update(ctx, key, b, rev)
+			_, err = s.saveRoom(ctx, rec, rev)
 		}
 	}
 	if err != nil {

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
 
@@ -236,8 +237,9 @@ func TestRoomShowAndRemove(t *testing.T) {
 	if e := pa.event(kind(signaling.ParticipantLeft)).RoomEvent; e.User != "bob" || e.Reason != signaling.LeftRemoved {
 		t.Fatalf("left: %s", js(e))
 	}
+	ended := s.roomEnds(t, "pair")
 	ac.send(signaling.Message{Type: signaling.TypeRoomLeave, Room: "pair", Ref: "bye"})
-	ac.ping("p") // the leave was handled: the room ended with it
+	<-ended // the leave was handled: the room ended with it
 	st, b = s.roomHTTP(t, http.MethodGet, "/v1/rooms/pair", s.token(t, "bob"), nil)
 	r = signaling.Room{}
 	if st != http.StatusOK || json.Unmarshal(b, &r) != nil || r.Ended == nil || len(r.Participants) != 0 {
@@ -507,4 +509,103 @@ func TestForwarderChoice(t *testing.T) {
 	if got := len(outs[3][0].seqs) + len(outs[3][1].seqs) + len(outs[3][2].seqs) - before; got != 9 {
 		t.Fatalf("cat got %d of ann's first 10 packets after a silence, want 9", got)
 	}
+}
+
+// TestRoomEndedGoes: an ended room's key leaves the rooms bucket roomKept
+// after its end (a second here), whether its owner ended it (the last one
+// left) or its host did with nobody in it; its record stays for the admin
+// API, and its name is free as if it never was.
+func TestRoomEndedGoes(t *testing.T) {
+	s := startServer(t, func(c *Config) { c.roomKept = time.Second })
+	watch := func(name string) <-chan jetstream.KeyValueEntry {
+		w, err := s.store.Rooms.Watch(t.Context(), store.RoomKey(DefaultTeam, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = w.Stop() })
+		return w.Updates()
+	}
+	// gone waits for the room's ended record, then for its key to go, and
+	// says how long after the end it went.
+	gone := func(name string, u <-chan jetstream.KeyValueEntry) {
+		t.Helper()
+		var ended time.Time
+		deadline := time.After(patience)
+		for {
+			select {
+			case e := <-u:
+				var rec roomRecord
+				switch {
+				case e == nil: // the watch caught up
+				case e.Operation() == jetstream.KeyValuePut:
+					if json.Unmarshal(e.Value(), &rec) == nil && rec.Status == roomEnded {
+						ended = e.Created()
+					}
+				case ended.IsZero():
+					t.Fatalf("room %s: its key went (%s) before the room ended", name, e.Operation())
+				default:
+					d := e.Created().Sub(ended)
+					t.Logf("room %s: its key went %v after its end", name, d.Round(time.Millisecond))
+					if d < time.Second || d > 3*time.Second {
+						t.Errorf("room %s: its key went %v after its end, want 1 to 3 s", name, d)
+					}
+					return
+				}
+			case <-deadline:
+				t.Fatalf("room %s: its key still there %v on (ended at %v)", name, patience, ended)
+			}
+		}
+	}
+	alice := s.token(t, "alice")
+	standup := s.createRoom(t, "alice", signaling.RoomRequest{Name: "standup"})
+	retro := s.createRoom(t, "alice", signaling.RoomRequest{Name: "retro"})
+	us, ur := watch("standup"), watch("retro")
+	ac := s.connect(t, "alice", "")
+	joinRoom(t, ac, "standup", 0, false)
+	ac.send(signaling.Message{Type: signaling.TypeRoomLeave, Room: "standup"}) // the last one: it ends
+	if st, b := s.roomHTTP(t, http.MethodDelete, "/v1/rooms/retro", alice, nil); st != http.StatusOK {
+		t.Fatalf("end retro: %d %s", st, b)
+	}
+	gone("standup", us)
+	gone("retro", ur)
+	for _, r := range []signaling.Room{standup, retro} {
+		st, b := s.roomHTTP(t, http.MethodGet, "/v1/rooms/"+r.Name, alice, nil)
+		apiError(t, st, b, signaling.NotFoundUserSessionID, "no room "+r.Name)
+		h, found, err := s.readHistory(t.Context(), DefaultTeam, r.ID)
+		if err != nil || !found || h.Status != signaling.RoomRecordEnded {
+			t.Fatalf("room %s's record: %+v %v %v, want it ended", r.Name, h.RoomRecord, found, err)
+		}
+	}
+	s.createRoom(t, "alice", signaling.RoomRequest{Name: "standup"})
+}
+
+// roomEnds watches a room's record and closes the channel once it is
+// ended; the test fails if it is not within patience.
+func (s *testServer) roomEnds(t *testing.T, name string) <-chan struct{} {
+	t.Helper()
+	w, err := s.store.Rooms.Watch(t.Context(), store.RoomKey(DefaultTeam, name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ended := make(chan struct{})
+	go func() {
+		defer func() { _ = w.Stop() }()
+		deadline := time.After(patience)
+		for {
+			select {
+			case e := <-w.Updates():
+				var rec roomRecord
+				if e != nil && e.Operation() == jetstream.KeyValuePut && json.Unmarshal(e.Value(), &rec) == nil &&
+					rec.Status == roomEnded {
+					close(ended)
+					return
+				}
+			case <-deadline:
+				t.Errorf("room %s did not end within %v", name, patience)
+				close(ended)
+				return
+			}
+		}
+	}()
+	return ended
 }

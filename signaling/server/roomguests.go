@@ -139,7 +139,7 @@ type lobby struct {
 // in one browser, so a join from another session of theirs (the page
 // reloaded) replaces the one in the room.
 func (r *room) guestJoins(a signaling.Message) (e *signaling.Error, done bool) {
-	if !r.lobby.let[a.User] {
+	if _, back := r.rec.Seats[a.User]; !r.lobby.let[a.User] && !back { // back: let in before the room moved
 		return r.knock(a), true
 	}
 	if old := r.parts[a.User]; old != nil && old.session != a.Session {

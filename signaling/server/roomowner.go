@@ -20,6 +20,22 @@ import (
 // someone before it lets the room go (the next join claims it again).
 const roomIdle = time.Minute
 
+// A room's owner holds it by a lease (docs/SERVER.md, "When a room's node
+// freezes"): it writes the room's record at least every roomRenew, each
+// write at the revision it wrote last. A node whose request the owner does
+// not answer takes the room over once the record's revision stayed the same
+// for roomLease (room.go, askRoom), by compare-and-set at that revision, so
+// two nodes never both own it. The owner acts only within roomHold of the
+// start of its last write that passed; past it (its node was frozen, or
+// cut off from NATS) it writes again first, and a write that finds the
+// record changed means the room was taken over: it gives it up. roomHold
+// is a second short of roomLease: the margin for the taker's reads.
+const (
+	roomRenew = time.Second
+	roomLease = 3 * time.Second
+	roomHold  = roomLease - time.Second
+)
+
 // participant is someone in a room, as its owner keeps them.
 type participant struct {
 	id            int // in the forwarder
@@ -57,6 +73,8 @@ type room struct {
 	s      *Server
 	log    *slog.Logger
 	rec    roomRecord
+	rev    uint64    // rec's revision in the rooms bucket, as this owner last wrote it
+	held   time.Time // when the last write of rec that passed started: the lease runs from then
 	api    *webrtc.API
 	sub    *nats.Subscription
 	reqs   chan *nats.Msg // actions, from sub's callback
@@ -75,12 +93,17 @@ type room struct {
 	lobby   lobby                   // guests waiting to be let in (roomguests.go)
 	serial  int
 	joined  bool // someone joined since the owner started
-	stopped bool // ended or let go: run returns
+	stopped bool // ended, let go or lost: run returns
+	taken   bool // lost to another node: it writes nothing more
 }
 
-// startRoom starts the owner of a room this node claimed and subscribes
-// its subject.
-func (s *Server) startRoom(rec roomRecord) error {
+// startRoom starts the owner of a room this node claimed (rec, written at
+// revision rev by a write that started at held) and subscribes its
+// subject. Every owner of the room subscribes, not one of a queue group: a
+// frozen owner, still subscribed, would get its share of the requests;
+// this way the live one answers, and one that wakes up finds its lease
+// lost before it acts (hold).
+func (s *Server) startRoom(rec roomRecord, rev uint64, held time.Time) error {
 	if !s.track(&s.calls) {
 		return errShutdown
 	}
@@ -90,13 +113,13 @@ func (s *Server) startRoom(rec roomRecord) error {
 		return err
 	}
 	r := &room{
-		s: s, log: s.log.With("room", rec.Name, "team", rec.Team), rec: rec, api: api,
+		s: s, log: s.log.With("room", rec.Name, "team", rec.Team), rec: rec, rev: rev, held: held, api: api,
 		reqs: make(chan *nats.Msg, 16), events: make(chan func(), 256), done: make(chan struct{}),
 		box: newPresenceBox(""), speakReady: make(chan struct{}, 1), speakNext: map[int][]string{},
 		parts: map[string]*participant{},
 	}
 	r.fwd = newForwarder(r.postSpeaking)
-	r.sub, err = s.bus.nc.QueueSubscribe(roomSubject(rec.Team, rec.Name), "owner", func(m *nats.Msg) {
+	r.sub, err = s.bus.nc.Subscribe(roomSubject(rec.Team, rec.Name), func(m *nats.Msg) {
 		select {
 		case r.reqs <- m:
 		case <-r.done:
@@ -162,22 +185,50 @@ func (r *room) run() {
 			r.log.Info("room left at shutdown", "participants", len(r.parts))
 			return
 		case m := <-r.reqs:
-			r.handle(m)
+			switch {
+			case r.hold():
+				r.handle(m)
+			case r.stopped: // lost: the new owner answers
+				r.answer(m, r.final)
+			} // else unanswered: the requester takes the room over if the lease lapses
+		// What happens to the participants' media and presence is acted on
+		// unless the room was lost: a write that fails for want of NATS
+		// does not stop the media meanwhile.
 		case fn := <-r.events:
-			fn()
+			if r.hold() || !r.stopped {
+				fn()
+			}
 		case <-r.speakReady:
-			r.onSpeaking()
+			if r.hold() || !r.stopped {
+				r.onSpeaking()
+			}
 		case <-r.box.ready:
-			r.onPresence(r.box.take())
+			views := r.box.take()
+			if r.hold() || !r.stopped {
+				r.onPresence(views)
+			}
 		case <-tick.C:
-			r.checkAway()
-			r.checkRings()
-			r.flushBook()
+			r.save() // renews the lease
+			if r.holding() {
+				r.checkAway()
+				r.checkRings()
+				r.flushBook()
+			}
 		case <-quality.C:
-			r.checkQuality() // roomquality.go
+			if r.holding() {
+				r.checkQuality() // roomquality.go
+			}
 		case <-endAt.C:
+			if !r.hold() {
+				endAt.Reset(roomRenew) // once it holds the room again, or not at all
+				break
+			}
 			r.end(signaling.EndedTimeOver)
 		case <-idle.C:
+			if !r.hold() {
+				idle.Reset(roomRenew)
+				break
+			}
 			if !r.joined && len(r.parts) == 0 && !r.ringing() && len(r.lobby.wait) == 0 {
 				r.letGo()
 			}
@@ -307,6 +358,7 @@ func (r *room) join(a signaling.Message) *signaling.Error {
 	}
 	now := time.Now().UTC()
 	name := r.rec.Name
+	seat, back := r.rec.Seats[a.User] // in the room before it moved, or before their connection dropped
 	switch old := r.parts[a.User]; {
 	case r.rec.over(now):
 		return roomOver(r.rec)
@@ -319,7 +371,7 @@ func (r *room) join(a signaling.Message) *signaling.Error {
 			"you are in room %s from another session: leave it there first", name)
 	case old != nil: // the same session joins again: its media starts afresh
 		r.remove(old, "", "")
-	case r.rec.Locked && a.User != r.rec.Host:
+	case r.rec.Locked && a.User != r.rec.Host && !back:
 		return signaling.Errorf(signaling.PermissionDenied, "room %s is locked: ask its host (%s) to unlock it",
 			name, r.rec.Host)
 	case len(r.parts) >= r.s.cfg.roomLimit:
@@ -330,7 +382,8 @@ func (r *room) join(a signaling.Message) *signaling.Error {
 	r.serial++
 	id := r.serial
 	p := &participant{id: id, user: a.User, session: a.Session, name: a.Name, role: signaling.RoleMember,
-		listenOnly: a.ListenOnly, muted: a.Muted != nil && *a.Muted, joined: now}
+		listenOnly: a.ListenOnly, muted: a.Muted != nil && *a.Muted || seat.Muted, micLocked: seat.Locked,
+		joined: now}
 	switch {
 	case a.User == r.rec.Host:
 		p.role = signaling.RoleHost
@@ -362,6 +415,7 @@ func (r *room) join(a signaling.Message) *signaling.Error {
 	r.broadcast(signaling.RoomEvent{Kind: signaling.ParticipantJoined, User: p.user, Name: p.name, Role: p.role},
 		p)
 	r.noteJoined(p) // roomrecords.go
+	r.seat(p.user, seat, true)
 	r.tellKnocks(p)
 	r.tellInvites(p) // roominvites.go
 	return nil
@@ -386,6 +440,12 @@ func (r *room) mute(me *participant, a signaling.Message) *signaling.Error {
 	}
 	t.muted = muted
 	r.noteMuted(t, me.user)
+	switch {
+	case t != me:
+		r.seat(t.user, roomSeat{Muted: muted, Locked: t.micLocked}, true)
+	case !muted: // their own unmute: the host's mute is over
+		r.seat(t.user, roomSeat{}, true)
+	}
 	speak, id := t.speaks(), t.id
 	r.fwd.do(func() { r.fwd.setSpeak(id, speak) })
 	e := signaling.RoomEvent{Kind: signaling.RoomMuted, User: t.user, Name: t.name, By: me.user, Muted: &muted}
@@ -418,6 +478,9 @@ func (r *room) remove(p *participant, reason, by string) {
 	}
 	r.log.Info("participant left", "user", p.user, "reason", reason)
 	r.noteLeft(p, reason, by)
+	if reason != signaling.LeftDisconnected { // one whose connection dropped may come back
+		r.seat(p.user, roomSeat{}, false)
+	}
 	if reason == signaling.LeftRemoved {
 		r.to(p, signaling.Message{Type: signaling.TypeRoomEvent,
 			RoomEvent: r.event(signaling.RoomEvent{Kind: signaling.RoomRemoved, User: p.user, By: by})})
@@ -510,14 +573,20 @@ func (r *room) onSpeaking() {
 // end ends the room for everyone, for reason.
 func (r *room) end(reason string) {
 	now := time.Now().UTC()
-	r.rec.Status, r.rec.Ended, r.rec.Reason = roomEnded, &now, reason
+	r.rec.Status, r.rec.Ended, r.rec.Reason, r.rec.Seats = roomEnded, &now, reason, nil
 	r.save()
+	if r.taken {
+		return
+	}
 	r.log.Info("room ended", "reason", reason)
 	r.noteEnded(now, reason)
 	r.broadcast(signaling.RoomEvent{Kind: signaling.RoomEnded, Reason: reason}, nil)
 	r.closeLobby(reason)
 	r.closeAll()
-	r.final = roomReply{Error: roomOver(r.rec)}
+	// Those who ask meanwhile are sent to the record, which answers as it
+	// does with no owner: the room as it ended for a show, "has ended"
+	// for the rest.
+	r.final = roomReply{Again: true}
 	r.stopped = true
 }
 
@@ -530,6 +599,23 @@ func (r *room) letGo() {
 	r.log.Info("room let go: nobody joined", "after", roomIdle)
 }
 
+// seat keeps user's seat in the room's record (in the room, or out of it),
+// and writes the record when it changed.
+func (r *room) seat(user string, seat roomSeat, in bool) {
+	if old, was := r.rec.Seats[user]; was == in && (!in || old == seat) {
+		return
+	}
+	if in {
+		if r.rec.Seats == nil {
+			r.rec.Seats = map[string]roomSeat{}
+		}
+		r.rec.Seats[user] = seat
+	} else {
+		delete(r.rec.Seats, user)
+	}
+	r.save()
+}
+
 // closeAll closes every participant's peer connection.
 func (r *room) closeAll() {
 	for _, p := range r.parts {
@@ -539,14 +625,72 @@ func (r *room) closeAll() {
 	clear(r.parts)
 }
 
-// save writes the room's record; a failure is logged, the room goes on.
+// save writes the room's record at the revision it last wrote, which
+// renews the owner's lease. A write refused because the record changed
+// means another node took the room over (unless the change was this
+// owner's own write, which passed although its answer was lost: mine): the
+// owner gives it up (lost). Any other failure is logged, the room goes on
+// (and the lease runs out unless a later write passes).
 func (r *room) save() {
-	b, _ := json.Marshal(r.rec)
-	ctx, cancel := context.WithTimeout(context.Background(), r.s.cfg.RequestTimeout)
-	defer cancel()
-	if _, err := r.s.store.Rooms.Put(ctx, store.RoomKey(r.rec.Team, r.rec.Name), b); err != nil {
-		r.log.Warn("could not save the room record", "err", err)
+	for try := 0; !r.taken; try++ {
+		start := time.Now()
+		rev, err := r.s.saveRoom(context.Background(), r.rec, r.rev)
+		switch {
+		case err == nil:
+			r.rev, r.held = rev, start
+			return
+		case !store.LostRace(err):
+			r.log.Warn("could not save the room record", "err", err)
+			return
+		case try > 0 || !r.mine():
+			r.lost()
+			return
+		}
 	}
+}
+
+// mine tells whether the record, whose write was refused, is still this
+// owner's claim (a write of its own passed unanswered), and if so goes on
+// from its revision.
+func (r *room) mine() bool {
+	rec, rev, found, err := r.s.readRoom(context.Background(), r.rec.Team, r.rec.Name)
+	if err != nil || !found || rec.Node != r.rec.Node || !rec.Claimed.Equal(r.rec.Claimed) {
+		return false
+	}
+	r.rev = rev
+	return true
+}
+
+// holding tells whether the owner holds the room: within roomHold of the
+// start of its last write that passed.
+func (r *room) holding() bool { return !r.stopped && time.Since(r.held) < roomHold }
+
+// hold tells whether the owner holds the room, writing the record first
+// when its last write is too old (the node was frozen, or NATS slow): that
+// write, refused, finds the room lost.
+func (r *room) hold() bool {
+	if !r.holding() && !r.stopped {
+		r.save()
+	}
+	return r.holding()
+}
+
+// lost gives up a room another node took over while this one did not
+// renew its lease (frozen, or cut off from NATS): its participants' peer
+// connections close, so their clients join again, which reaches the new
+// owner. Nothing is written: the record and the room's history are the new
+// owner's now.
+func (r *room) lost() {
+	r.log.Warn("room lost to another node: giving it up", "participants", len(r.parts),
+		"unrenewed", time.Since(r.held).Round(time.Millisecond))
+	r.closeAll()
+	for user := range r.lobby.wait { // their knocks are lost: they knock again
+		r.s.feed.unfollowBox(r.box, store.UserKey(r.rec.Team, user))
+	}
+	clear(r.lobby.wait)
+	r.taken = true
+	r.final = roomReply{Again: true}
+	r.stopped = true
 }
 
 // list is everyone in the room, in the order they joined.

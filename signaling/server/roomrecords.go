@@ -167,7 +167,7 @@ func (r *room) openBook() {
 // flushBook writes the room's record when it changed.
 func (r *room) flushBook() {
 	b := &r.book
-	if !b.loaded || !b.dirty {
+	if !b.loaded || !b.dirty || r.taken { // taken: the history is the new owner's
 		return
 	}
 	if err := r.s.saveHistory(context.Background(), b.hist); err != nil {
@@ -181,7 +181,7 @@ func (r *room) flushBook() {
 // and publishes its webhook event; in is how many are in the room after it.
 func (r *room) note(e signaling.RoomEntry, in int) {
 	b := &r.book
-	if !b.loaded {
+	if !b.loaded || r.taken {
 		return
 	}
 	if e.Time.IsZero() {

@@ -80,7 +80,7 @@ func Update[T any](ctx context.Context, kv jetstream.KeyValue, key string,
 		if try > 0 && contended(err) {
 			break
 		}
-		if !lostRace(err) {
+		if !LostRace(err) {
 			return v, err
 		}
 	}
@@ -100,33 +100,57 @@ func pause(ctx context.Context, d time.Duration) bool {
 	}
 }
 
-// lostRace reports a write that another beat: a create of a key that
+// LostRace reports a write that another beat: a create of a key that
 // exists, or an update at a revision that is no longer the last one.
-func lostRace(err error) bool {
+func LostRace(err error) bool {
 	var apiErr *jetstream.APIError
 	return errors.Is(err, jetstream.ErrKeyExists) ||
 		errors.As(err, &apiErr) && apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence
 }
 
+// Write writes b at key in kv at revision rev (0: a key that is not
+// there, or was deleted) and returns its new revision. A ttl, when not 0,
+// keeps it that long, in whole seconds rounded up: a per-message TTL, which
+// the bucket must allow (LimitMarkerTTL) and KeyValue.Update cannot set, so
+// such an update is published to the key's subject. Losing a race is an
+// error for which LostRace is true.
+func (st *Store) Write(ctx context.Context, kv jetstream.KeyValue, key string, b []byte, rev uint64,
+	ttl time.Duration) (uint64, error) {
+	if ttl != 0 {
+		ttl = max(ttl.Truncate(time.Second)+time.Second, time.Second)
+	}
+	var err error
+	switch {
+	case rev == 0 && ttl != 0:
+		rev, err = kv.Create(ctx, key, b, jetstream.KeyTTL(ttl))
+	case rev == 0:
+		rev, err = kv.Create(ctx, key, b)
+	case ttl == 0:
+		rev, err = kv.Update(ctx, key, b, rev)
+	default:
+		msg := &nats.Msg{Subject: "$KV." + kv.Bucket() + "." + key, Data: b}
+		var ack *jetstream.PubAck
+		ack, err = st.js.PublishMsg(ctx, msg, jetstream.WithExpectLastSequencePerSubject(rev),
+			jetstream.WithMsgTTL(ttl))
+		if err == nil {
+			rev = ack.Sequence
+		}
+	}
+	if err != nil {
+		return 0, fmt.Errorf("store: write %s: %w", key, err)
+	}
+	return rev, nil
+}
+
 // PutLink writes v at key in the links bucket, at revision rev (0: a new
-// key), to be kept until end: a per-message TTL, which KeyValue.Update
-// cannot set, so an update is published to the key's subject.
+// key), to be kept until end (Write).
 func (st *Store) PutLink(ctx context.Context, key string, v any, rev uint64, end time.Time) error {
 	b, err := json.Marshal(v)
 	if err != nil {
 		return err
 	}
-	ttl := max(time.Until(end).Truncate(time.Second)+time.Second, time.Second) // whole seconds, rounded up
-	if rev == 0 {
-		_, err = st.Links.Create(ctx, key, b, jetstream.KeyTTL(ttl))
-	} else {
-		msg := &nats.Msg{Subject: "$KV." + BucketLinks + "." + key, Data: b}
-		_, err = st.js.PublishMsg(ctx, msg, jetstream.WithExpectLastSequencePerSubject(rev), jetstream.WithMsgTTL(ttl))
-	}
-	if err != nil {
-		return fmt.Errorf("store: write %s: %w", key, err)
-	}
-	return nil
+	_, err = st.Write(ctx, st.Links, key, b, rev, max(time.Until(end), time.Nanosecond))
+	return err
 }
 
 // UpdateLink is Update for the links bucket: each write keeps the value
@@ -140,7 +164,7 @@ func UpdateLink[T any](ctx context.Context, st *Store, key string, change func(v
 			return v, err
 		}
 		err = st.PutLink(ctx, key, v, rev, end(v))
-		if err == nil || !lostRace(err) {
+		if err == nil || !LostRace(err) {
 			return v, err
 		}
 	}

@@ -40,7 +40,7 @@ const (
 	BucketSeen     = "parley_seen"     // file: user → Seen (last seen online)
 	BucketLinks    = "parley_links"    // file, a TTL per key: SHA-256 of the code → link; host.user → links
 	BucketWebhooks = "parley_webhooks" // file: token(team).token(id) → Webhook
-	BucketRooms    = "parley_rooms"    // file: RoomKey(team, name) → the server's room record
+	BucketRooms    = "parley_rooms"    // file, a TTL per key after the end: RoomKey(team, name) → the room record
 	// BucketRoomRecords: file, TTL Options.CallHistory: RoomKey(team, room's id) → what happened in it.
 	BucketRoomRecords = "parley_room_records"
 )
@@ -184,7 +184,8 @@ func Open(ctx context.Context, nc *nats.Conn, js jetstream.JetStream, o Options)
 		}},
 		{&st.Rooms, jetstream.KeyValueConfig{
 			Bucket: BucketRooms, Description: "parley rooms: token(team).token(name)",
-			Storage: jetstream.FileStorage,
+			Storage:        jetstream.FileStorage,
+			LimitMarkerTTL: time.Minute, // allows per-key TTLs: a room goes a while after its end
 		}},
 		{&st.RoomRecords, jetstream.KeyValueConfig{
 			Bucket: BucketRoomRecords, Description: "parley room records: token(team).token(room id)",
