@@ -17,6 +17,7 @@ import (
 	"context"
 	"crypto/rand"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/parley-voice/parley/signaling"
@@ -196,16 +197,8 @@ func (p *Phone) move(a *active, name string, host bool) {
 }
 
 // growName is a new name for a room grown from a call: call-, then 8
-// random letters and digits.
-func growName() string {
-	const letters = "abcdefghijklmnopqrstuvwxyz0123456789"
-	b := make([]byte, 8)
-	_, _ = rand.Read(b) // never fails (crypto/rand)
-	for i := range b {
-		b[i] = letters[int(b[i])%len(letters)]
-	}
-	return "call-" + string(b)
-}
+// random lower-case letters and digits.
+func growName() string { return "call-" + strings.ToLower(rand.Text()[:8]) }
 
 // checkMove follows the move of r's call: once the room plays the peer,
 // the call is hushed and the peer told; the call is hung up once the peer's
