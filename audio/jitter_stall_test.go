@@ -90,3 +90,58 @@ func TestJitterStalledSender(t *testing.T) {
 	checkTone(t, s.pcm)
 	checkNoHoles(t, s)
 }
+
+// TestJitterStalledReceiver: the receiver stops for 300 ms, its speaker
+// with it; when it resumes, the 15 packets queued in its socket are read
+// at once. Nothing was played meanwhile, so all of it is buffered: the
+// buffer accelerates it away as after a stalled sender, concealing nothing.
+func TestJitterStalledReceiver(t *testing.T) {
+	t.Parallel()
+	const stop, stall = 3 * time.Second, 300 * time.Millisecond
+	pkts := stalled(t, 9*time.Second, 6, stop)
+	s := runPaused(t, audio.JitterConfig{}, pkts, 11*time.Millisecond, func(pop time.Duration) bool {
+		return pop >= stop && pop < stop+stall
+	})
+	k := s.started(t)
+	// The result has no frames for the pause: the stall ends at stop.
+	r := recoveryAfter(s, stop, 150*time.Millisecond)
+	st := s.jb.Stats()
+	t.Logf("after a %v stall: peak %v, back under 150 ms %v after it; %+v", stall, r.peak, r.back, st)
+	if r.peak > 400*time.Millisecond {
+		t.Errorf("playout delay peaked at %v after the stall, want <= 400ms", r.peak)
+	}
+	if r.back > 2*time.Second {
+		t.Errorf("playout delay back under 150 ms %v after the stall, want within 2s", r.back)
+	}
+	if c := count(k, audio.Concealed); c != 0 || st.Late != 0 {
+		t.Errorf("%d frames concealed, %d packets late, want none", c, st.Late)
+	}
+	checkTone(t, s.pcm)
+	checkNoHoles(t, s)
+}
+
+// TestJitterRepeatedStalls: a sender that stalls for 300 ms every 2 s
+// makes delay peaks that repeat: after the second, the buffer keeps the
+// delay that absorbs them (NetEQ's peak mode), so that later stalls are
+// played without concealment rather than each concealed and then drained.
+func TestJitterRepeatedStalls(t *testing.T) {
+	t.Parallel()
+	var stops []time.Duration
+	for at := 2 * time.Second; at < 12*time.Second; at += 2 * time.Second {
+		stops = append(stops, at)
+	}
+	s := run(t, stalled(t, 14*time.Second, 7, stops...), 11*time.Millisecond)
+	s.started(t)
+	after := int(6 * time.Second / frameDur) // the third stall on
+	st := s.stats[int(11*time.Second/frameDur)]
+	c1, c3 := count(s.kinds[:after], audio.Concealed), count(s.kinds[after:], audio.Concealed)
+	t.Logf("concealed %d in the first two stalls, %d in the three after; at 11 s target %v playout %v", c1, c3,
+		st.TargetDelay, st.PlayoutDelay)
+	if st.TargetDelay < 250*time.Millisecond {
+		t.Errorf("target %v during repeated stalls, want >= 250ms to absorb them", st.TargetDelay)
+	}
+	if c3 > 3 {
+		t.Errorf("%d frames concealed in the stalls after the second, want <= 3", c3)
+	}
+	checkTone(t, s.pcm)
+}
