@@ -85,7 +85,8 @@ func (c JitterConfig) Validate() error {
 // JitterStats describes a JitterBuffer's state and history.
 type JitterStats struct {
 	// TargetDelay is the delay the buffer aims for: one frame plus Jitter
-	// (or, while delay peaks repeat, the highest of them), plus one frame
+	// (or, while delay peaks repeat, the highest they reached twice in
+	// 10 s), plus one frame
 	// while LossRate is over 2 % and packets carry FEC, kept within
 	// [MinDelay, MaxDelay].
 	TargetDelay time.Duration
@@ -136,13 +137,23 @@ const (
 	jbQuiet       = 0.25 // Level below which a frame is dropped without waiting (-45 dBFS)
 	jbLossAlpha   = 1.0 / 64
 	jbLossy       = 0.02 // loss rate above which the target keeps the next packet at hand for FEC
-	// jbPeakPeriod: a delay peak counts as jitter if the one before it
-	// began at most this long before (NetEQ's kMaxPeakPeriodMs).
+	// Delay peaks: the last jbPeaks are remembered for jbPeakPeriod each
+	// (NetEQ's history and kMaxPeakPeriodMs). Transits over the threshold
+	// again within jbPeakMerge of a peak's start are the same peak (a burst
+	// reordered on its way); a peak that lasts jbPeakLong is a new path
+	// delay, not a peak.
+	jbPeaks      = 8
 	jbPeakPeriod = 10 * time.Second
-	// jbPeakMerge: transits over the threshold again this soon after a
-	// peak began are the same peak (a burst reordered on its way).
-	jbPeakMerge = 100 * time.Millisecond
+	jbPeakMerge  = 100 * time.Millisecond
+	jbPeakLong   = time.Second
 )
+
+// jbPeak is a delay peak: when it began, and how high it rose over the
+// fastest transit, ns.
+type jbPeak struct {
+	at     time.Time
+	height int64
+}
 
 type jbState uint8
 
@@ -179,8 +190,9 @@ func (p *jbPacket) payload() []byte { return p.data[:p.n] }
 // after a lost one is usually at hand to recover it; before ten packets have
 // arrived the target is StartDelay. It is kept within [MinDelay, MaxDelay].
 // A delay peak, as when a stalled sender or receiver catches up in a burst,
-// is played but not taken for jitter unless peaks repeat within 10 s; then
-// the target covers the highest of them (NetEQ's peak mode).
+// is played but not taken for jitter; while peaks repeat, the target
+// covers the highest delay they reached twice within 10 s (NetEQ's peak
+// mode).
 //
 // A packet missing at its playout time is recovered from the next packet's
 // FEC if that packet is here and carries it, else concealed (PLC). When
@@ -243,18 +255,18 @@ type JitterBuffer struct {
 	lastTr   int64     // last transit, ns
 	win      []int64   // transits in arrival order (ring)
 	winPos   int
-	sorted   []int64   // the same transits, sorted
-	jitter   int64     // ns
-	inPeak   bool      // the last transit observed was a delay peak's
-	peakAt   time.Time // arrival of the first packet of the last delay peak
-	peaky    bool      // delay peaks repeat: they count as jitter
-	peakTr   int64     // what the transits of a peak that does not count enter the window as
-	peakMax  int64     // the highest of the peaks in a row, ns over the fastest transit
-	loss     float64   // moving average of the packet loss rate at playout
-	fec      bool      // the newest packet carried FEC
-	target   int       // samples
-	buffered int       // samples, at the last Pop
-	playout  int       // samples, at the last Pop
+	sorted   []int64         // the same transits, sorted
+	jitter   int64           // ns
+	inPeak   bool            // the last transit observed was a delay peak's
+	peaks    [jbPeaks]jbPeak // the last delay peaks; peaks[peakPos] the newest
+	peakPos  int
+	peakTr   int64   // what the transits of the current peak enter the window as
+	peakLvl  int64   // the highest delay peaks reached twice within jbPeakPeriod, ns
+	loss     float64 // moving average of the packet loss rate at playout
+	fec      bool    // the newest packet carried FEC
+	target   int     // samples
+	buffered int     // samples, at the last Pop
+	playout  int     // samples, at the last Pop
 
 	// Delay control: decisions per block of pops.
 	blockPops, blockLen             int
@@ -455,7 +467,7 @@ func (j *JitterBuffer) resetWindow() {
 	j.winPos = 0
 	j.sorted = j.sorted[:0]
 	j.jitter = 0
-	j.inPeak, j.peakAt, j.peaky, j.peakMax = false, time.Time{}, false, 0
+	j.inPeak, j.peaks, j.peakLvl = false, [jbPeaks]jbPeak{}, 0
 	j.retarget()
 }
 
@@ -468,11 +480,7 @@ func (j *JitterBuffer) retarget() {
 		j.target = j.startDelay
 		return
 	}
-	d := j.jitter
-	if j.peaky {
-		d = max(d, j.peakMax)
-	}
-	t := j.frame + int(d*SampleRate/int64(time.Second))
+	t := j.frame + int(max(j.jitter, j.peakLvl)*SampleRate/int64(time.Second))
 	if j.protected() {
 		t += j.frame
 	}
@@ -508,37 +516,54 @@ func (j *JitterBuffer) noteLoss(lost, received int) {
 // frames over it) is a delay peak, as when a stalled sender or receiver
 // catches up: the packets held up arrive at once, the first one a stall's
 // length late. Like NetEQ, the buffer plays such a peak (its clock is held
-// meanwhile) but does not take it for jitter unless peaks repeat, the one
-// before having begun within jbPeakPeriod: otherwise the packets of the
-// peak enter the window at the jitter measured before it, so that one
-// burst cannot hold the target up for the window's 3 s (entered at the
-// threshold, the 15 packets of a 300 ms stall would ratchet it up).
+// meanwhile) but does not take it for jitter: the packets of the peak enter
+// the window at the jitter measured before it, so that one burst cannot
+// hold the target up for the window's 3 s (entered as they are, the 15
+// packets of a 300 ms stall are 10 % of the window; at the threshold, they
+// would ratchet it up). Peaks that repeat raise the target instead, to the
+// highest delay they reached twice within jbPeakPeriod (NetEQ's peak mode,
+// which takes the highest of two or more): stalls every few seconds are
+// then absorbed, while a lone long stall among short hiccups is not taken
+// as their height. A peak that lasts jbPeakLong is a new path delay: its
+// transits then enter the window as they are.
 func (j *JitterBuffer) observe(tr int64, arrival time.Time) {
 	if d := tr - j.lastTr; len(j.sorted) > 0 && (d > int64(time.Second) || d < -int64(time.Second)) {
 		// The sender's clock jumped; old transits mean nothing now.
 		j.resetWindow()
 	}
 	j.lastTr = tr
-	if !j.peakAt.IsZero() && arrival.Sub(j.peakAt) > jbPeakPeriod {
-		j.peakAt, j.peaky, j.peakMax = time.Time{}, false, 0 // no peak for a while
-	}
 	peak := false
 	if len(j.sorted) >= jbMinWindow {
 		frame := int64(samplesDuration(int64(j.frame)))
 		limit := j.sorted[0] + max(2*j.jitter, j.jitter+2*frame)
+		p := &j.peaks[j.peakPos]
 		if peak = tr > limit; peak {
-			if !j.inPeak && (j.peakAt.IsZero() || arrival.Sub(j.peakAt) > jbPeakMerge) {
-				j.peaky = !j.peakAt.IsZero()
-				j.peakAt, j.peakTr = arrival, j.sorted[0]+j.jitter
+			if !j.inPeak && (p.at.IsZero() || arrival.Sub(p.at) > jbPeakMerge) {
+				j.peakPos = (j.peakPos + 1) % jbPeaks
+				p = &j.peaks[j.peakPos]
+				*p = jbPeak{at: arrival}
+				j.peakTr = j.sorted[0] + j.jitter
 			}
-			// Remembered from the first peak, used once they repeat.
-			j.peakMax = max(j.peakMax, tr-j.sorted[0])
-			if !j.peaky {
+			if arrival.Sub(p.at) < jbPeakLong {
+				p.height = max(p.height, tr-j.sorted[0])
 				tr = j.peakTr
+			} else {
+				p.height = 0
 			}
 		}
 	}
 	j.inPeak = peak
+	j.peakLvl = 0
+	var top int64
+	for _, p := range j.peaks {
+		if !p.at.IsZero() && arrival.Sub(p.at) <= jbPeakPeriod {
+			if p.height > top {
+				top, j.peakLvl = p.height, top
+			} else {
+				j.peakLvl = max(j.peakLvl, p.height)
+			}
+		}
+	}
 	if len(j.sorted) == len(j.win) {
 		old := j.win[j.winPos]
 		i, _ := slices.BinarySearch(j.sorted, old)

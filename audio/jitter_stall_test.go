@@ -145,3 +145,56 @@ func TestJitterRepeatedStalls(t *testing.T) {
 	}
 	checkTone(t, s.pcm)
 }
+
+// TestJitterStallAmongHiccups: on a busy machine a packet now and then is
+// 60 ms late (a scheduling hiccup), and then the sender stalls for 300 ms.
+// Peaks repeat, but only the hiccups' height twice: the target covers
+// that (about 100 ms), not the lone stall (320 ms), and the delay is back
+// under 150 ms within 2 s.
+func TestJitterStallAmongHiccups(t *testing.T) {
+	t.Parallel()
+	const stop, stall = 5 * time.Second, 300 * time.Millisecond
+	pkts := stalled(t, 10*time.Second, 8, stop)
+	for i := 50; i < len(pkts); i += 60 { // every 1.2 s
+		pkts[i].arrive += 60 * time.Millisecond
+	}
+	s := run(t, pkts, 11*time.Millisecond)
+	s.started(t)
+	r := recoveryAfter(s, stop, 150*time.Millisecond)
+	var maxTarget time.Duration
+	for _, st := range s.stats[int((stop+stall)/frameDur):] {
+		maxTarget = max(maxTarget, st.TargetDelay)
+	}
+	t.Logf("after a %v stall among hiccups: peak %v, back under 150 ms %v after the burst; target at most %v",
+		stall, r.peak, r.back-stall, maxTarget)
+	if r.peak > 400*time.Millisecond || r.back > stall+2*time.Second {
+		t.Errorf("delay peaked at %v, back under 150 ms %v after the burst; want <= 400ms and within 2s", r.peak,
+			r.back-stall)
+	}
+	if maxTarget > 150*time.Millisecond {
+		t.Errorf("target rose to %v after the stall: the hiccups made it count as a repeated peak", maxTarget)
+	}
+}
+
+// TestJitterPathDelayRises: the path's delay rises by 200 ms for good (a
+// new route): that is not a delay peak that never ends. The buffer plays
+// on at the new delay, and the delay it reports (over the fastest transit
+// it knows) comes back down once the window holds only the new path.
+func TestJitterPathDelayRises(t *testing.T) {
+	t.Parallel()
+	pkts := stalled(t, 10*time.Second, 9)
+	for i := 150; i < len(pkts); i++ {
+		pkts[i].arrive += 200 * time.Millisecond
+	}
+	s := run(t, pkts, 11*time.Millisecond)
+	s.started(t)
+	end := s.stats[int(9*time.Second/frameDur)]
+	t.Logf("6 s after the path delay rose by 200 ms: %+v", end)
+	if end.PlayoutDelay > 60*time.Millisecond || end.TargetDelay > 60*time.Millisecond {
+		t.Errorf("playout delay %v, target %v 6 s after the rise, want both <= 60ms", end.PlayoutDelay,
+			end.TargetDelay)
+	}
+	if st := s.jb.Stats(); st.Late != 0 {
+		t.Errorf("%d packets late", st.Late)
+	}
+}
