@@ -92,6 +92,9 @@ func TestExpanderCutsWherePeriodsRepeat(t *testing.T) {
 	if off := math.Abs(periods - math.Round(periods)); off > 0.02 {
 		t.Errorf("cut %.2f periods, want whole ones", periods)
 	}
+	if a := testing.AllocsPerRun(10, func() { e.cut(frame) }); a != 0 {
+		t.Errorf("cut allocates %.0f times; the jitter buffer's Pop must not", a)
+	}
 	last := e.hist[expHistory-1]
 	e.drop(frame)
 	rest := append([]int16(nil), frame[cut:]...)
