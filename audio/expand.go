@@ -116,6 +116,60 @@ func (e *expander) pitch() (lag int, corr float64) {
 	return lag, best
 }
 
+// cut returns how much of pcm, the decoded audio that follows what was
+// played last, to skip to shrink the delay without a seam: the length L
+// in [len(pcm)/2, len(pcm)) at which the expWindow before pcm[L] best
+// matches the last expWindow played (WSOLA; NetEQ's accelerate cuts pitch
+// periods alike), preferring the longest of the near-best. When nothing
+// matches well enough (unvoiced speech, noise) it returns len(pcm): drop
+// all of it, cross-faded.
+func (e *expander) cut(pcm []int16) int {
+	n := len(pcm)
+	w := min(expWindow, n/2)
+	if e.filled < expHistory || w < expCrossfade {
+		return n
+	}
+	h := e.hist[expHistory-w:]
+	score := func(l, step int) float64 {
+		var xy, xx, yy float64
+		for i := 0; i < w; i += step {
+			x, y := float64(h[i]), float64(pcm[l-w+i])
+			xy += x * y
+			xx += x * x
+			yy += y * y
+		}
+		if xx == 0 || yy == 0 {
+			return 0
+		}
+		return xy / math.Sqrt(xx*yy)
+	}
+	lo := max(w, n/2)
+	best := -1.0
+	for l := lo; l < n; l += expDecimate {
+		best = max(best, score(l, expDecimate))
+	}
+	if best < expVoiced {
+		return n
+	}
+	// The longest lag within 0.05 of the best, refined around.
+	coarse := lo
+	for l := lo; l < n; l += expDecimate {
+		if score(l, expDecimate) >= best-0.05 {
+			coarse = l
+		}
+	}
+	lag, corr := n, -1.0
+	for l := max(lo, coarse-expDecimate); l <= min(n-1, coarse+expDecimate); l++ {
+		if c := score(l, 1); c > corr {
+			lag, corr = l, c
+		}
+	}
+	if corr < expVoiced {
+		return n
+	}
+	return lag
+}
+
 // note records audio about to be played: decoded (or recovered) when
 // genuine, otherwise concealed, by fill when expanded. Audio after an expanded
 // gap is cross-faded in from the continuing expansion, so the seam does

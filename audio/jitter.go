@@ -84,9 +84,11 @@ func (c JitterConfig) Validate() error {
 
 // JitterStats describes a JitterBuffer's state and history.
 type JitterStats struct {
-	// TargetDelay is the delay the buffer aims for: one frame plus Jitter,
-	// plus one frame while LossRate is over 2 % and packets carry FEC,
-	// kept within [MinDelay, MaxDelay].
+	// TargetDelay is the delay the buffer aims for: one frame plus Jitter
+	// (or, while delay peaks repeat, the highest they reached twice in
+	// 10 s), plus one frame
+	// while LossRate is over 2 % and packets carry FEC, kept within
+	// [MinDelay, MaxDelay].
 	TargetDelay time.Duration
 	// BufferedDelay is the audio held ahead of the playout point (including
 	// gaps not yet filled) at the last Pop.
@@ -96,7 +98,8 @@ type JitterStats struct {
 	// than the fastest one the newest packet arrived.
 	PlayoutDelay time.Duration
 	// Jitter is the 95th percentile of arrival delay variation (each packet's
-	// transit time minus the smallest) over the last 150 arrivals.
+	// transit time minus the smallest) over the last 150 arrivals, a lone
+	// delay peak (a burst after a stall) left out.
 	Jitter time.Duration
 	// LossRate is a moving average (over about 64 packets) of the share of
 	// packets missing at their playout time.
@@ -111,6 +114,9 @@ type JitterStats struct {
 	// Dropped packets were discarded to shrink the delay or as unconfirmed
 	// sequence jumps.
 	Dropped uint64
+	// Accelerated counts cuts of part of a packet's audio, where its
+	// waveform repeats, to shrink the delay.
+	Accelerated uint64
 	// Inserted frames of concealment were played to raise the delay towards
 	// the target; they are also counted in Concealed.
 	Inserted uint64
@@ -131,7 +137,23 @@ const (
 	jbQuiet       = 0.25 // Level below which a frame is dropped without waiting (-45 dBFS)
 	jbLossAlpha   = 1.0 / 64
 	jbLossy       = 0.02 // loss rate above which the target keeps the next packet at hand for FEC
+	// Delay peaks: the last jbPeaks are remembered for jbPeakPeriod each
+	// (NetEQ's history and kMaxPeakPeriodMs). Transits over the threshold
+	// again within jbPeakMerge of a peak's start are the same peak (a burst
+	// reordered on its way); a peak that lasts jbPeakLong is a new path
+	// delay, not a peak.
+	jbPeaks      = 8
+	jbPeakPeriod = 10 * time.Second
+	jbPeakMerge  = 100 * time.Millisecond
+	jbPeakLong   = time.Second
 )
+
+// jbPeak is a delay peak: when it began, and how high it rose over the
+// fastest transit, ns.
+type jbPeak struct {
+	at     time.Time
+	height int64
+}
 
 type jbState uint8
 
@@ -167,6 +189,10 @@ func (p *jbPacket) payload() []byte { return p.data[:p.n] }
 // than 2 % of packets go missing and packets carry FEC, so that the packet
 // after a lost one is usually at hand to recover it; before ten packets have
 // arrived the target is StartDelay. It is kept within [MinDelay, MaxDelay].
+// A delay peak, as when a stalled sender or receiver catches up in a burst,
+// is played but not taken for jitter; while peaks repeat, the target
+// covers the highest delay they reached twice within 10 s (NetEQ's peak
+// mode).
 //
 // A packet missing at its playout time is recovered from the next packet's
 // FEC if that packet is here and carries it, else concealed (PLC). When
@@ -178,11 +204,13 @@ func (p *jbPacket) payload() []byte { return p.data[:p.n] }
 // would remain buffered), one frame is dropped; if even its highest was a
 // frame below, or a lost packet's successor carried its FEC but came just
 // after its playout time (and the drop rule would keep the frame), one frame
-// of concealment is inserted. Both prefer a quiet
-// frame and wait for one at most a block; an excess of three frames or more
-// is dropped at once, every 100 ms. So the delay follows the network up and,
-// gradually, back down. It never exceeds MaxDelay: a burst that would pass
-// it is cut back to the target. After the first frame is played the output
+// of concealment is inserted. Both prefer a quiet frame and wait for one at
+// most a block. An excess of three frames or more is accelerated at once,
+// every 120 ms: voiced audio is cut where its waveform repeats (whole pitch
+// periods, 10 to 20 ms, WSOLA-style as NetEQ's accelerate), other audio
+// dropped by the frame. So the delay follows the network up and back down,
+// from a 300 ms burst to under 150 ms in 1.3 s. It never exceeds MaxDelay:
+// a burst that would pass it is cut back to the target. After the first frame is played the output
 // never has a hole: every gap is filled by FEC or PLC.
 //
 // Sequence numbers and timestamps may wrap. A jump of more than 100 packets
@@ -227,8 +255,13 @@ type JitterBuffer struct {
 	lastTr   int64     // last transit, ns
 	win      []int64   // transits in arrival order (ring)
 	winPos   int
-	sorted   []int64 // the same transits, sorted
-	jitter   int64   // ns
+	sorted   []int64         // the same transits, sorted
+	jitter   int64           // ns
+	inPeak   bool            // the last transit observed was a delay peak's
+	peaks    [jbPeaks]jbPeak // the last delay peaks; peaks[peakPos] the newest
+	peakPos  int
+	peakTr   int64   // what the transits of the current peak enter the window as
+	peakLvl  int64   // the highest delay peaks reached twice within jbPeakPeriod, ns
 	loss     float64 // moving average of the packet loss rate at playout
 	fec      bool    // the newest packet carried FEC
 	target   int     // samples
@@ -329,7 +362,7 @@ func (j *JitterBuffer) Push(seq uint16, ts uint32, payload []byte, arrival time.
 			j.nextSeq, j.nextTS = seq, ts
 			j.store(seq, ts, dur, payload, arrival)
 		default:
-			j.observe(j.transit(ts, arrival))
+			j.observe(j.transit(ts, arrival), arrival)
 			j.stats.Late++
 		}
 		return
@@ -339,7 +372,7 @@ func (j *JitterBuffer) Push(seq uint16, ts uint32, payload []byte, arrival time.
 		return
 	}
 	if tsAhead < 0 { // its time has passed (the gap was concealed)
-		j.observe(j.transit(ts, arrival))
+		j.observe(j.transit(ts, arrival), arrival)
 		j.stats.Late++
 		return
 	}
@@ -367,7 +400,7 @@ func (j *JitterBuffer) store(seq uint16, ts uint32, dur int, payload []byte, arr
 		j.stats.Dropped++
 	}
 	tr := j.transit(ts, arrival)
-	j.observe(tr)
+	j.observe(tr, arrival)
 	j.fec = PacketHasFEC(payload)
 	s := &j.slots[seq%jbSlots]
 	s.used, s.seq, s.ts, s.dur, s.arrival = true, seq, ts, dur, arrival
@@ -434,6 +467,7 @@ func (j *JitterBuffer) resetWindow() {
 	j.winPos = 0
 	j.sorted = j.sorted[:0]
 	j.jitter = 0
+	j.inPeak, j.peaks, j.peakLvl = false, [jbPeaks]jbPeak{}, 0
 	j.retarget()
 }
 
@@ -446,7 +480,7 @@ func (j *JitterBuffer) retarget() {
 		j.target = j.startDelay
 		return
 	}
-	t := j.frame + int(j.jitter*SampleRate/int64(time.Second))
+	t := j.frame + int(max(j.jitter, j.peakLvl)*SampleRate/int64(time.Second))
 	if j.protected() {
 		t += j.frame
 	}
@@ -475,13 +509,61 @@ func (j *JitterBuffer) noteLoss(lost, received int) {
 	j.retarget()
 }
 
-// observe adds a transit time to the window and updates jitter and target.
-func (j *JitterBuffer) observe(tr int64) {
+// observe adds the transit time of a packet that arrived at arrival to the
+// window and updates jitter and target.
+//
+// A transit far above the jitter (more than twice it, and more than two
+// frames over it) is a delay peak, as when a stalled sender or receiver
+// catches up: the packets held up arrive at once, the first one a stall's
+// length late. Like NetEQ, the buffer plays such a peak (its clock is held
+// meanwhile) but does not take it for jitter: the packets of the peak enter
+// the window at the jitter measured before it, so that one burst cannot
+// hold the target up for the window's 3 s (entered as they are, the 15
+// packets of a 300 ms stall are 10 % of the window; at the threshold, they
+// would ratchet it up). Peaks that repeat raise the target instead, to the
+// highest delay they reached twice within jbPeakPeriod (NetEQ's peak mode,
+// which takes the highest of two or more): stalls every few seconds are
+// then absorbed, while a lone long stall among short hiccups is not taken
+// as their height. A peak that lasts jbPeakLong is a new path delay: its
+// transits then enter the window as they are.
+func (j *JitterBuffer) observe(tr int64, arrival time.Time) {
 	if d := tr - j.lastTr; len(j.sorted) > 0 && (d > int64(time.Second) || d < -int64(time.Second)) {
 		// The sender's clock jumped; old transits mean nothing now.
 		j.resetWindow()
 	}
 	j.lastTr = tr
+	peak := false
+	if len(j.sorted) >= jbMinWindow {
+		frame := int64(samplesDuration(int64(j.frame)))
+		limit := j.sorted[0] + max(2*j.jitter, j.jitter+2*frame)
+		p := &j.peaks[j.peakPos]
+		if peak = tr > limit; peak {
+			if !j.inPeak && (p.at.IsZero() || arrival.Sub(p.at) > jbPeakMerge) {
+				j.peakPos = (j.peakPos + 1) % jbPeaks
+				p = &j.peaks[j.peakPos]
+				*p = jbPeak{at: arrival}
+				j.peakTr = j.sorted[0] + j.jitter
+			}
+			if arrival.Sub(p.at) < jbPeakLong {
+				p.height = max(p.height, tr-j.sorted[0])
+				tr = j.peakTr
+			} else {
+				p.height = 0
+			}
+		}
+	}
+	j.inPeak = peak
+	j.peakLvl = 0
+	var top int64
+	for _, p := range j.peaks {
+		if !p.at.IsZero() && arrival.Sub(p.at) <= jbPeakPeriod {
+			if p.height > top {
+				top, j.peakLvl = p.height, top
+			} else {
+				j.peakLvl = max(j.peakLvl, p.height)
+			}
+		}
+	}
 	if len(j.sorted) == len(j.win) {
 		old := j.win[j.winPos]
 		i, _ := slices.BinarySearch(j.sorted, old)
@@ -620,7 +702,8 @@ func (j *JitterBuffer) conceal(n int) {
 // lowest and highest playout delay. If even the lowest playout delay was a
 // whole frame over the target, and a frame would remain buffered, one frame
 // is dropped; at three frames or more over, blocks shorten and the drop does
-// not wait for a quiet frame, so a large excess goes within a second or two.
+// not wait for a quiet frame but cuts whole pitch periods out of voiced
+// audio (expander.cut), so a large excess goes within a second or two.
 // If even the highest was a frame under the target, or FEC came too late
 // for a lost packet while the lowest was more than half a frame under, one
 // frame of concealment is inserted (growth otherwise happens by holding the
@@ -761,9 +844,25 @@ func (j *JitterBuffer) produce(need int) FrameKind {
 			j.lastQuiet = Level(j.out[:n]) < jbQuiet
 			if j.adjust < 0 && j.count > 0 && j.level()-n >= j.frame &&
 				(j.urgent || j.lastQuiet || j.dueFor >= jbBlock) {
+				// Drop the frame, or while far over the target,
+				// accelerate: cut voiced audio where its waveform
+				// repeats, and decide again after a short block.
+				cut := n
+				if j.urgent && !j.lastQuiet {
+					cut = j.exp.cut(j.out[:n])
+				}
 				j.exp.drop(j.out[:n])
-				j.outLen = 0
+				urgent := j.urgent
 				j.adjusted()
+				if urgent {
+					j.blockLen = jbBlock / 2
+				}
+				if cut < n {
+					j.outPos, j.outLen = cut, n-cut
+					j.stats.Accelerated++
+					return Decoded
+				}
+				j.outLen = 0
 				j.stats.Dropped++
 				continue
 			}

@@ -285,8 +285,8 @@ func (m *media) speak() {
 	defer func() {
 		if st := jb.Stats(); m.dev.log != nil && st.Decoded > 0 {
 			m.dev.log.Info("jitter buffer", "decoded", st.Decoded, "recovered", st.Recovered, "concealed", st.Concealed,
-				"late", st.Late, "dropped", st.Dropped, "inserted", st.Inserted, "resyncs", st.Resyncs, "target",
-				st.TargetDelay)
+				"late", st.Late, "dropped", st.Dropped, "accelerated", st.Accelerated, "inserted", st.Inserted,
+				"resyncs", st.Resyncs, "target", st.TargetDelay)
 		}
 	}()
 	jbs, always := []*audio.JitterBuffer{jb}, []bool{true} // for notePlayed

@@ -334,6 +334,24 @@ func latency(ctx context.Context, e *bench.Env, o options, res *bench.Results, p
 			calls[i] = append(calls[i], r)
 		}
 	}
+	for round := range o.rounds {
+		for _, s := range bench.Stalls {
+			c := s.Contender()
+			if !match.MatchString(c.Name) {
+				continue
+			}
+			e.Logf("latency: %s, call %d of %d", c.Name, round+1, o.rounds)
+			r, err := bench.RunCall(ctx, e, rig, c, s.After+5*time.Second, uint64(100*round+len(all)+1))
+			if err != nil {
+				if ctx.Err() != nil {
+					return ctx.Err()
+				}
+				problem("latency, %s: %v", c.Name, err)
+				continue
+			}
+			res.Stalls = append(res.Stalls, bench.Stalled(r))
+		}
+	}
 	for i, c := range all {
 		agg := bench.Aggregate(c, calls[i])
 		if len(calls[i]) < o.rounds && errs[i] != "" {

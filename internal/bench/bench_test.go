@@ -40,6 +40,10 @@ func TestReport(t *testing.T) {
 	r.Baseline = []Baseline{{Command: "parley --help", RSS: 34 << 20}}
 	r.Rooms = &RoomsResult{Runs: []RoomRun{{Size: 50, Speakers: 3, Streams: 147, ServerCPU: 0.2, Listeners: 47,
 		ListenersHeard: 47, SpeakersHeard: 3, Joins: NewDist(msList(40, 50, 60))}}}
+	r.Stalls = []StallResult{{Stall: Stalls[0], Before: 80 * time.Millisecond, Peak: 400 * time.Millisecond,
+		Back: 1500 * time.Millisecond, Chirps: []Sample{{At: time.Second, Delay: 120 * time.Millisecond}},
+		JBBefore: 20 * time.Millisecond, JBPeak: 300 * time.Millisecond, JBBack: 1400 * time.Millisecond,
+		JB: []Sample{{At: 400 * time.Millisecond, Delay: 300 * time.Millisecond}}}}
 
 	dir := t.TempDir()
 	var b strings.Builder
@@ -47,7 +51,8 @@ func TestReport(t *testing.T) {
 		t.Fatal(err)
 	}
 	doc := b.String()
-	for _, want := range []string{"## Targets (issue 7; rooms: issue 17)", "## Mouth-to-ear latency",
+	for _, want := range []string{"## Targets (issue 7; rooms: issue 17; stalls: issue 20)", "## Mouth-to-ear latency",
+		"## After a stall", "| sender (A) for 300 ms | 20 ms | 300 ms | 1.40 s after |",
 		"## CPU and memory", "## Call setup", "## Server capacity", "## Rooms", "## Go micro-benchmarks",
 		"## Why the misses", "![latency distributions](plot.svg)", "**Mouth-to-ear in a room**",
 		"baresip jb 1-3", "**missed**", "**met**"} {

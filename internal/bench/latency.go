@@ -14,6 +14,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/parley-voice/parley/internal/callfmt"
 	"github.com/parley-voice/parley/internal/pulsetest"
 )
 
@@ -52,6 +53,7 @@ type Contender struct {
 	Args   []string // parley: flags for both call and answer
 	Jitter string   // baresip: its jitter_buffer_delay setting, in frames
 	About  string   // what the set-up is, for the report
+	Stall  *Stall   // parley: a client stopped for a while during the chirps
 }
 
 // Contenders are the set-ups `make bench` measures.
@@ -118,6 +120,10 @@ type CallResult struct {
 	// Where A's CPU went, share of perf's samples by library ("kernel",
 	// "parley" for the Go code, ...), when profiled.
 	Profile map[string]float64
+	// With a Stall: where in the recording it ended, and B's jitter
+	// buffer delay from its stats events, by time since it ended.
+	StallEnd time.Duration
+	JBAfter  []Sample
 }
 
 // callPair is a call in progress between two client processes.
@@ -186,10 +192,21 @@ func RunCall(ctx context.Context, e *Env, rig *Rig, c Contender, d time.Duration
 		prof = startPerf(dir, pair.a.Pid(), d)
 	}
 	start := time.Now()
+	stalled := make(chan stallEnd, 1)
+	if c.Stall != nil {
+		go func() { stalled <- c.Stall.run(ctx, pair, rec) }()
+	}
 	if err := rig.Play(ctx, rig.AMic, Chirps(seed, d)); err != nil {
 		return nil, err
 	}
 	r := &CallResult{Contender: c, Window: time.Since(start), Load: LoadAverage()}
+	var stall stallEnd
+	if c.Stall != nil {
+		if stall = <-stalled; stall.err != nil {
+			return nil, stall.err
+		}
+		r.StallEnd = stall.inRecording
+	}
 	if prof != nil {
 		r.Profile = prof.shares()
 	}
@@ -228,6 +245,11 @@ func RunCall(ctx context.Context, e *Env, rig *Rig, c Contender, d time.Duration
 	case "parley":
 		pair.stop() // so that the logs are complete
 		r.JitterBuffer, r.Jitter, r.QueueGrowth, r.SpeakerLatency = parleyFigures(dir, "parley-answer")
+		if c.Stall != nil {
+			for _, st := range parleyStats(dir, "parley-answer") {
+				r.JBAfter = append(r.JBAfter, Sample{At: st.At.Sub(stall.at), Delay: st.Delay})
+			}
+		}
 	case "room":
 		pair.stop()
 		r.JitterBuffer, r.Jitter, r.QueueGrowth, r.SpeakerLatency = parleyFigures(dir, roomListener)
@@ -336,18 +358,9 @@ func startDevLoop(ctx context.Context, e *Env, rig *Rig, c Contender, dir string
 // its log.
 func parleyFigures(dir, b string) (jb, jitter, growth, speaker time.Duration) {
 	var ds, js []time.Duration
-	if b, err := os.ReadFile(filepath.Join(dir, b+".stdout")); err == nil {
-		for _, l := range strings.Split(string(b), "\n") {
-			var ev struct {
-				Event string  `json:"event"`
-				JB    float64 `json:"jitter_buffer_ms"`
-				J     float64 `json:"jitter_ms"`
-			}
-			if json.Unmarshal([]byte(l), &ev) == nil && ev.Event == "stats" {
-				ds = append(ds, time.Duration(ev.JB*float64(time.Millisecond)))
-				js = append(js, time.Duration(ev.J*float64(time.Millisecond)))
-			}
-		}
+	for _, st := range parleyStats(dir, b) {
+		ds = append(ds, st.Delay)
+		js = append(js, st.Jitter)
 	}
 	first := time.Duration(0)
 	if b, err := os.ReadFile(filepath.Join(dir, "b", "parley", "parley.log")); err == nil {
@@ -367,6 +380,37 @@ func parleyFigures(dir, b string) (jb, jitter, growth, speaker time.Duration) {
 	}
 	growth -= first
 	return Percentile(ds, 50), Percentile(js, 50), growth, speaker
+}
+
+// statsEvent is what a parley process's stats event says of its jitter
+// buffer, and when.
+type statsEvent struct {
+	At            time.Time
+	Delay, Jitter time.Duration // jitter_buffer_ms, jitter_ms
+}
+
+// parleyStats reads the stats events the process named b printed.
+func parleyStats(dir, b string) []statsEvent {
+	var out []statsEvent
+	data, err := os.ReadFile(filepath.Join(dir, b+".stdout"))
+	if err != nil {
+		return nil
+	}
+	for _, l := range strings.Split(string(data), "\n") {
+		var ev struct {
+			Event string  `json:"event"`
+			Time  string  `json:"time"`
+			JB    float64 `json:"jitter_buffer_ms"`
+			J     float64 `json:"jitter_ms"`
+		}
+		if json.Unmarshal([]byte(l), &ev) != nil || ev.Event != "stats" {
+			continue
+		}
+		at, _ := time.Parse(callfmt.TimeFormat, ev.Time)
+		out = append(out, statsEvent{At: at, Delay: time.Duration(ev.JB * float64(time.Millisecond)),
+			Jitter: time.Duration(ev.J * float64(time.Millisecond))})
+	}
+	return out
 }
 
 var (

@@ -95,6 +95,7 @@ type Results struct {
 
 	Latency  []ContenderResult // Contenders, in order
 	Floors   []ContenderResult
+	Stalls   []StallResult // each stall's calls, in the order of Stalls
 	Setup    *SetupResult
 	Capacity *CapacityResult
 	Cluster  *ClusterResult
@@ -291,7 +292,8 @@ func (r *Results) Targets() []Target {
 		}
 		add(t)
 	}
-	return append(ts, r.roomTargets()...)
+	ts = append(ts, r.roomTargets()...)
+	return append(ts, r.stallTarget())
 }
 
 func fms2(d time.Duration) string {
@@ -330,7 +332,7 @@ func (r *Results) WriteMarkdown(w io.Writer, plotFile string) error {
 	}
 	f("\n")
 
-	f("## Targets (issue 7; rooms: issue 17)\n\n| target | measured | |\n|---|---|---|\n")
+	f("## Targets (issue 7; rooms: issue 17; stalls: issue 20)\n\n| target | measured | |\n|---|---|---|\n")
 	for _, t := range r.Targets() {
 		verdict := "not measured"
 		switch {
@@ -344,6 +346,7 @@ func (r *Results) WriteMarkdown(w io.Writer, plotFile string) error {
 	f("\nWhy each miss happens, and what would fix it: [below](#why-the-misses-and-what-would-fix-them).\n\n")
 
 	r.writeLatency(f, plotFile)
+	r.writeStalls(f)
 	r.writeCPU(f)
 	r.writeSetup(f)
 	r.writeCapacity(f)
