@@ -686,8 +686,13 @@ func (c *conn) dial(m signaling.Message) {
 		internal("could not read the presence of "+m.To, err)
 		return
 	}
+	// Refused because of the callee: both keep the attempt in their history.
+	refused := func(reason string, e *signaling.Error) {
+		c.s.recordRefused(c, m.To, callee.Name, reason, e) // history.go
+		refuse(e)
+	}
 	if !online {
-		refuse(signaling.Errorf(signaling.NoConnectedDestination,
+		refused(ReasonOffline, signaling.Errorf(signaling.NoConnectedDestination,
 			"%s is not connected: try again when they are online (watch them to be told)", m.To))
 		return
 	}
@@ -695,7 +700,7 @@ func (c *conn) dial(m signaling.Message) {
 		internal("could not read the state of "+m.To, err)
 		return
 	} else if st.State == signaling.StateDND {
-		refuse(signaling.Errorf(signaling.AlreadyBusyCall,
+		refused(ReasonDND, signaling.Errorf(signaling.AlreadyBusyCall,
 			"%s does not want to be disturbed (do not disturb): try again later; watch them to see when that changes",
 			signaling.Label(m.To, callee.Name)))
 		return
@@ -722,8 +727,8 @@ func (c *conn) dial(m signaling.Message) {
 	if err != nil {
 		c.s.releaseBusy(c.key, callerRev)
 		if errors.Is(err, jetstream.ErrKeyExists) {
-			refuse(signaling.Errorf(signaling.AlreadyBusyCall, "%s is in another call: wait for the other call to end",
-				m.To))
+			refused(ReasonBusy, signaling.Errorf(signaling.AlreadyBusyCall,
+				"%s is in another call: wait for the other call to end", m.To))
 		} else {
 			internal("could not mark "+m.To+" busy", err)
 		}

@@ -1,0 +1,90 @@
+package signaling
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"strconv"
+	"time"
+)
+
+// A member's own call history: every call they placed or were called in,
+// those refused at dial (the callee offline, busy or in do not disturb)
+// included, and how far they have seen it, the same on every device.
+const (
+	PathHistory     = "/v1/me/history"      // GET [?missed=1&unseen=1&with=&since=&limit=&before=] → History
+	PathHistorySeen = "/v1/me/history/seen" // POST HistorySeen → HistorySeen, the mark as it is now
+)
+
+// HistoryQuery narrows GET /v1/me/history.
+type HistoryQuery struct {
+	Missed bool      // only calls missed: to you, never answered, not declined
+	Unseen bool      // only missed calls started after the seen mark
+	With   string    // only calls from or to this user
+	Since  time.Time // only calls started at or after this time
+	Limit  int       // at most this many (0: DefaultCallsLimit)
+	Before time.Time // calls started before this time: the next page
+	User   string    // whose history: yours when empty; another's for an admin only
+}
+
+// History is the answer of GET /v1/me/history: the calls, newest first, as
+// seen by the user (Direction set; Missed and Unseen on the calls missed);
+// the user's seen mark; and how many of their missed calls are unseen, of
+// all, not only of this page.
+type History struct {
+	Calls    []CallRecord `json:"calls"`
+	SeenUpTo *time.Time   `json:"seen_up_to,omitempty"`
+	Unseen   int          `json:"unseen"`
+}
+
+// HistorySeen is a seen mark: the calls started up to UpTo were seen. The
+// mark never moves back; a zero UpTo means now.
+type HistorySeen struct {
+	UpTo time.Time `json:"up_to,omitzero"`
+}
+
+// MissedBy reports whether the record, as seen by user, is a call they
+// missed: one to them that ended without an answer, other than declined.
+func (r CallRecord) MissedBy(user string) bool {
+	return r.To == user && r.Answered == nil && r.Status.Terminal() && r.Status != Rejected
+}
+
+// History lists the signed-in user's calls, newest first.
+func (a *API) History(ctx context.Context, q HistoryQuery) (History, error) {
+	v := url.Values{}
+	for _, kv := range [][2]string{{"with", q.With}, {"user", q.User}} {
+		if kv[1] != "" {
+			v.Set(kv[0], kv[1])
+		}
+	}
+	if q.Missed {
+		v.Set("missed", "1")
+	}
+	if q.Unseen {
+		v.Set("unseen", "1")
+	}
+	if !q.Since.IsZero() {
+		v.Set("since", q.Since.UTC().Format(time.RFC3339Nano))
+	}
+	if q.Limit > 0 {
+		v.Set("limit", strconv.Itoa(q.Limit))
+	}
+	if !q.Before.IsZero() {
+		v.Set("before", q.Before.UTC().Format(time.RFC3339Nano))
+	}
+	p := PathHistory
+	if len(v) > 0 {
+		p += "?" + v.Encode()
+	}
+	var out History
+	err := a.do(ctx, http.MethodGet, p, a.bearer, nil, &out)
+	return out, err
+}
+
+// SeeHistory marks the signed-in user's calls started up to upTo as seen
+// (zero: now), on every device, and returns the mark.
+func (a *API) SeeHistory(ctx context.Context, upTo time.Time) (time.Time, error) {
+	var out HistorySeen
+	err := a.do(ctx, http.MethodPost, PathHistorySeen, a.bearer, HistorySeen{UpTo: upTo}, &out)
+	return out.UpTo, err
+}
