@@ -142,6 +142,9 @@ func (e *env) answerCommand() *cobra.Command {
 			"joining the room, as parley join does.\n\n" + specHelp,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if api, _, err := e.userAPI(); err == nil {
+				e.missedNotice(cmd.Context(), api) // history.go
+			}
 			ph, pr, err := e.phone(cmd.Context(), f, call.Config{})
 			if err != nil {
 				return err
