@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -14,6 +15,9 @@ import (
 const (
 	PathHistory     = "/v1/me/history"      // GET [?missed=1&unseen=1&with=&since=&limit=&before=] → History
 	PathHistorySeen = "/v1/me/history/seen" // POST HistorySeen → HistorySeen, the mark as it is now
+	// PathCallable: POST → Person when USER may be called now; else refused
+	// as a dial would be, and kept in both histories as one.
+	PathCallable = "/v1/users/{user}/callable"
 )
 
 // HistoryQuery narrows GET /v1/me/history.
@@ -87,4 +91,17 @@ func (a *API) SeeHistory(ctx context.Context, upTo time.Time) (time.Time, error)
 	var out HistorySeen
 	err := a.do(ctx, http.MethodPost, PathHistorySeen, a.bearer, HistorySeen{UpTo: upTo}, &out)
 	return out.UpTo, err
+}
+
+// Callable asks whether user may be called now, as a dial would: refused
+// (unknown, offline, busy, do not disturb) as the dial would be, and then
+// kept in both parties' history as a refused dial; the person otherwise.
+func (a *API) Callable(ctx context.Context, user string) (Person, error) {
+	var out Person
+	if err := CheckUserID(user); err != nil {
+		return out, err
+	}
+	err := a.do(ctx, http.MethodPost, strings.Replace(PathCallable, "{user}", url.PathEscape(user), 1), a.bearer,
+		nil, &out)
+	return out, err
 }

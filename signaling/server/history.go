@@ -20,25 +20,103 @@ import (
 // callee (offline, busy, do not disturb) starts no call: recordRefused
 // writes its record, so that both parties find it.
 
-// recordRefused writes the record of c's dial to user to (display name
-// toName), refused before it rang with e for reason: unanswered, started
-// and ended now. It is written before the refusal is sent, so that a
-// caller told of the refusal finds the record. No webhook is sent: the
-// call never existed for the app.
-func (s *Server) recordRefused(c *conn, to, toName, reason string, e *signaling.Error) {
+// recordRefused writes the record of a dial refused before it rang: rec
+// has the parties, the reason and the code; it is unanswered, started and
+// ended now. It is written before the refusal is sent, so that a caller
+// told of the refusal finds the record. No webhook is sent: the call never
+// existed for the app.
+func (s *Server) recordRefused(ctx context.Context, rec callRecord) {
 	now := time.Now().UTC()
-	rec := callRecord{
-		ID: newID(), Team: c.team, From: c.user, FromSession: c.session, To: to, FromName: c.name, ToName: toName,
-		Status: signaling.Unanswered, Reason: reason, Code: e.Code, Node: s.cfg.NodeName,
-		Started: now, Ended: &now, Link: linkKey(c.link),
-		Statuses: []statusChange{{Status: signaling.Started, Time: now}, {Status: signaling.Unanswered, Time: now}},
-	}
+	rec.ID, rec.Status, rec.Node, rec.Started, rec.Ended = newID(), signaling.Unanswered, s.cfg.NodeName, now, &now
+	rec.Statuses = []statusChange{{Status: signaling.Started, Time: now}, {Status: signaling.Unanswered, Time: now}}
 	b, _ := json.Marshal(rec)
-	ctx, cancel := context.WithTimeout(c.ctx, s.cfg.RequestTimeout)
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.RequestTimeout)
 	defer cancel()
 	if _, err := s.store.Calls.Put(ctx, rec.storeKey(), b); err != nil {
-		c.logger().Warn("could not record the refused call", "to", to, "reason", reason, "err", err)
+		s.log.Warn("could not record the refused call", "from", rec.From, "to", rec.To, "reason", rec.Reason,
+			"err", err)
 	}
+}
+
+// calleeRefusal is why a dial to callee, of team, is refused because of
+// them: offline (NoConnectedDestination) or in do not disturb
+// (AlreadyBusyCall), with the reason to record; nil when neither. A
+// failure to find out has no reason: it is not the callee's doing.
+func (s *Server) calleeRefusal(ctx context.Context, team string, callee store.User) (string, *signaling.Error) {
+	key := store.UserKey(team, callee.User)
+	online, err := s.online(ctx, key)
+	if err != nil {
+		return "", signaling.Errorf(signaling.UnknownError, "could not read the presence of %s: %v", callee.User, err)
+	}
+	if !online {
+		return ReasonOffline, signaling.Errorf(signaling.NoConnectedDestination,
+			"%s is not connected: try again when they are online (watch them to be told)", callee.User)
+	}
+	st, err := s.manualState(ctx, key)
+	if err != nil {
+		return "", signaling.Errorf(signaling.UnknownError, "could not read the state of %s: %v", callee.User, err)
+	}
+	if st.State == signaling.StateDND {
+		return ReasonDND, signaling.Errorf(signaling.AlreadyBusyCall,
+			"%s does not want to be disturbed (do not disturb): try again later; watch them to see when that changes",
+			signaling.Label(callee.User, callee.Name))
+	}
+	return "", nil
+}
+
+// handleCallable answers whether the caller may call a user now: POST
+// /v1/users/{user}/callable, refused as a dial would be (unknown user,
+// offline, do not disturb, busy) and recorded as one in both histories
+// when refused because of the callee; the person when callable. `parley
+// call` asks before it opens the audio devices: a call that cannot ring
+// is refused, and kept, without them.
+func (s *Server) handleCallable(w http.ResponseWriter, r *http.Request) {
+	c, u, ok := s.bearer(w, r)
+	if !ok {
+		return
+	}
+	to := r.PathValue("user")
+	if to == c.Subject {
+		s.httpError(w, r, c.Subject, signaling.Errorf(signaling.SameCallerAndDestination,
+			"you cannot call yourself: dial another user"))
+		return
+	}
+	team := c.TeamID()
+	callee, e := s.findVisible(r.Context(), team, c.Subject, c.Role, to)
+	if e != nil {
+		s.httpError(w, r, c.Subject, e)
+		return
+	}
+	reason, e := s.calleeRefusal(r.Context(), team, callee)
+	if e == nil {
+		if _, err := s.store.Busy.Get(r.Context(), store.UserKey(team, to)); err == nil {
+			reason, e = ReasonBusy, signaling.Errorf(signaling.AlreadyBusyCall,
+				"%s is in another call: wait for the other call to end", to)
+		}
+	}
+	if e != nil && reason != "" {
+		// Counted as the dial it stands for: no more records than dials.
+		if ok, retry := s.dials.Allow(store.UserKey(team, c.Subject)); !ok {
+			e = signaling.Errorf(signaling.InvalidParameter,
+				"you placed %d calls in a minute, the most there may be: try again in %s", s.cfg.DialLimit,
+				seconds(retry))
+			reason = ""
+		}
+	}
+	if e != nil {
+		if reason != "" {
+			s.recordRefused(r.Context(), callRecord{Team: team, From: c.Subject, FromName: u.Name, To: to,
+				ToName: callee.Name, Reason: reason, Code: e.Code})
+		}
+		s.httpError(w, r, c.Subject, e)
+		return
+	}
+	p, err := s.person(r.Context(), team, callee)
+	if err != nil {
+		s.httpError(w, r, c.Subject, signaling.Errorf(signaling.UnknownError, "%v", err))
+		return
+	}
+	writeJSON(w, http.StatusOK, p)
 }
 
 // historyQuery reads the query of GET /v1/me/history.

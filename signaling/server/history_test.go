@@ -171,3 +171,44 @@ func TestHistoryPrivate(t *testing.T) {
 		t.Errorf("acme's call records: %s, %v", js(calls), err)
 	}
 }
+
+// TestCallable: asking whether bob may be called is refused as a dial:
+// 80102 for nobody (not recorded), 80404 while he is offline and 80202 in
+// do not disturb, each then in both histories as a refused dial; once he
+// is online, he is callable, and nothing more is recorded.
+func TestCallable(t *testing.T) {
+	s := startServer(t)
+	ctx := context.Background()
+	bobTok, aliceTok := s.token(t, "bob"), s.token(t, "alice")
+	alice := s.userAPI(aliceTok)
+	code := func(err error) signaling.Code {
+		var e *signaling.Error
+		if errors.As(err, &e) {
+			return e.Code
+		}
+		return 0
+	}
+	if _, err := alice.Callable(ctx, "nobody"); code(err) != signaling.NotFoundUserSessionID {
+		t.Errorf("callable nobody: %v, want 80102", err)
+	}
+	if _, err := alice.Callable(ctx, "bob"); code(err) != signaling.NoConnectedDestination {
+		t.Errorf("callable bob, offline: %v, want 80404", err)
+	}
+	s.connectWith(t, "bob", bobTok)
+	if p, err := alice.Callable(ctx, "bob"); err != nil || p.User != "bob" || !p.Online {
+		t.Errorf("callable bob, online: %s, %v", js(p), err)
+	}
+	if _, err := s.userAPI(bobTok).SetPresence(ctx, signaling.StateDND); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := alice.Callable(ctx, "bob"); code(err) != signaling.AlreadyBusyCall {
+		t.Errorf("callable bob, dnd: %v, want 80202", err)
+	}
+	for _, tok := range []string{aliceTok, bobTok} {
+		h := s.history(t, tok, signaling.HistoryQuery{})
+		if len(h.Calls) != 2 || h.Calls[0].Reason != ReasonDND || h.Calls[1].Reason != ReasonOffline ||
+			h.Calls[1].Code != signaling.NoConnectedDestination || h.Calls[0].From != "alice" {
+			t.Errorf("history: want the dnd and the offline refusals, got %s", js(h))
+		}
+	}
+}
