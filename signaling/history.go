@@ -1,6 +1,7 @@
 package signaling
 
 import (
+	"cmp"
 	"context"
 	"net/http"
 	"net/url"
@@ -104,4 +105,42 @@ func (a *API) Callable(ctx context.Context, user string) (Person, error) {
 	err := a.do(ctx, http.MethodPost, strings.Replace(PathCallable, "{user}", url.PathEscape(user), 1), a.bearer,
 		nil, &out)
 	return out, err
+}
+
+// MissedCalls is "1 missed call" or "N missed calls".
+func MissedCalls(n int) string {
+	if n == 1 {
+		return "1 missed call"
+	}
+	return strconv.Itoa(n) + " missed calls"
+}
+
+// MissedNotice is the line a client says as it signs in when missed calls
+// wait unseen, from the history of them (HistoryQuery.Unseen): "3 missed
+// calls while you were away: Alice (2), Bob": the count, then who called,
+// by display name, most recent first, with a count when more than once.
+// "" when there are none.
+func MissedNotice(h History) string {
+	if h.Unseen == 0 {
+		return ""
+	}
+	var order []string
+	counts := map[string]int{}
+	names := map[string]string{}
+	for _, c := range h.Calls {
+		if counts[c.From] == 0 {
+			order = append(order, c.From)
+			names[c.From] = cmp.Or(c.FromName, c.From)
+		}
+		counts[c.From]++
+	}
+	who := make([]string, 0, len(order))
+	for _, u := range order {
+		w := names[u]
+		if counts[u] > 1 {
+			w += " (" + strconv.Itoa(counts[u]) + ")"
+		}
+		who = append(who, w)
+	}
+	return MissedCalls(h.Unseen) + " while you were away: " + strings.Join(who, ", ")
 }

@@ -97,7 +97,8 @@ type Model struct {
 	contacts  []string // shown: the config's, then the server's
 
 	people         People
-	roomsAPI       Rooms // nil: no rooms pane
+	roomsAPI       Rooms       // nil: no rooms pane
+	callHistory    CallHistory // nil: no missed-calls notice
 	roomsEvery     time.Duration
 	roomsGen       int // the current run of reads of the open rooms pane
 	presenceSet    PresenceSetter
@@ -185,21 +186,22 @@ func New(opts Options) *Model {
 		Now:    now,
 	}
 	m := &Model{
-		common:    c,
-		phone:     opts.Phone,
-		devAPI:    opts.Devices,
-		store:     history.NewStore(opts.HistoryPath),
-		bell:      opts.Bell,
-		clipboard: opts.Clipboard,
-		self:      opts.Self,
-		presence:  map[string]common.Presence{},
-		people:    opts.People,
-		roomsAPI:  opts.Rooms,
-		names:     map[string]string{},
-		lastSeen:  map[string]time.Time{},
-		notify:    map[string]bool{},
-		phoneQ:    queue{id: phoneQueue},
-		historyQ:  queue{id: historyQueue},
+		common:      c,
+		phone:       opts.Phone,
+		devAPI:      opts.Devices,
+		store:       history.NewStore(opts.HistoryPath),
+		bell:        opts.Bell,
+		clipboard:   opts.Clipboard,
+		self:        opts.Self,
+		presence:    map[string]common.Presence{},
+		people:      opts.People,
+		roomsAPI:    opts.Rooms,
+		callHistory: opts.History,
+		names:       map[string]string{},
+		lastSeen:    map[string]time.Time{},
+		notify:      map[string]bool{},
+		phoneQ:      queue{id: phoneQueue},
+		historyQ:    queue{id: historyQueue},
 	}
 	if opts.Presence != nil {
 		m.presenceSet = opts.Presence
@@ -254,6 +256,9 @@ func (m *Model) Init() tea.Cmd {
 	}
 	if m.roomsAPI != nil {
 		cmds = append(cmds, loadRooms(m.roomsAPI))
+	}
+	if m.callHistory != nil {
+		cmds = append(cmds, loadMissed(m.callHistory)) // missed.go
 	}
 	if m.presenceSet != nil && m.idleAfter > 0 {
 		cmds = append(cmds, idleCheck(m.idleEvery(), m.done))

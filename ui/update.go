@@ -113,6 +113,10 @@ func (m *Model) update(msg tea.Msg) tea.Cmd {
 	case contactsLoadedMsg:
 		return m.contactsLoaded(msg)
 
+	case missedMsg:
+		m.missedLoaded(msg)
+		return nil
+
 	case roomsLoadedMsg:
 		m.roomsLoaded(msg)
 		return nil

@@ -116,17 +116,9 @@ func (e *env) printHistory(h signaling.History) error {
 		return err
 	}
 	if h.Unseen > 0 {
-		say(e.stdout, "%s not seen before.", missedCalls(h.Unseen))
+		say(e.stdout, "%s not seen before.", signaling.MissedCalls(h.Unseen))
 	}
 	return nil
-}
-
-// missedCalls is "1 missed call" or "N missed calls".
-func missedCalls(n int) string {
-	if n == 1 {
-		return "1 missed call"
-	}
-	return strconv.Itoa(n) + " missed calls"
 }
 
 // missedNotice prints, on stderr, the one line a command that signs in
@@ -140,38 +132,7 @@ func (e *env) missedNotice(ctx context.Context, api *signaling.API) {
 	if err != nil || h.Unseen == 0 {
 		return
 	}
-	if line := missedLine(h); line != "" {
+	if line := signaling.MissedNotice(h); line != "" {
 		say(e.stderr, "%s", line)
 	}
-}
-
-// missedLine is the sign-in notice of a history of unseen missed calls:
-// the count, then who called, most recent first, with a count when more
-// than once. "" when there are none.
-func missedLine(h signaling.History) string {
-	if h.Unseen == 0 {
-		return ""
-	}
-	var order []string
-	counts := map[string]int{}
-	names := map[string]string{}
-	for _, c := range h.Calls {
-		if counts[c.From] == 0 {
-			order = append(order, c.From)
-			names[c.From] = c.FromName
-		}
-		counts[c.From]++
-	}
-	var who []string
-	for _, u := range order {
-		w := u
-		if names[u] != "" {
-			w = names[u]
-		}
-		if counts[u] > 1 {
-			w += " (" + strconv.Itoa(counts[u]) + ")"
-		}
-		who = append(who, w)
-	}
-	return missedCalls(h.Unseen) + " while you were away: " + strings.Join(who, ", ")
 }
