@@ -105,7 +105,8 @@ type call struct {
 func (s *Server) startCall(cs callSetup) error {
 	return s.launch(s.newCall(cs, callRecord{
 		ID: cs.id, Team: cs.team, From: cs.from, FromSession: cs.fromSession, To: cs.to,
-		FromName: cs.fromName, ToName: cs.toName, Status: signaling.Started, Node: s.cfg.NodeName, Started: time.Now().UTC(), Link: cs.link,
+		FromName: cs.fromName, ToName: cs.toName,
+		Status: signaling.Started, Node: s.cfg.NodeName, Started: time.Now().UTC(), Link: cs.link,
 	}))
 }
 

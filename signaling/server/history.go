@@ -137,7 +137,8 @@ func historyQuery(r *http.Request) (signaling.HistoryQuery, *signaling.Error) {
 		if s := v.Get(f.name); s != "" {
 			b, err := strconv.ParseBool(s)
 			if err != nil {
-				return q, signaling.Errorf(signaling.InvalidParameter, "%s %.20q is not a boolean: use 1 or 0", f.name, s)
+				return q, signaling.Errorf(signaling.InvalidParameter, "%s %.20q is not a boolean: use 1 or 0",
+					f.name, s)
 			}
 			*f.to = b
 		}
