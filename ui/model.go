@@ -147,6 +147,10 @@ type Model struct {
 	presence map[string]common.Presence
 	watched  []string // the set last sent to Phone.Watch
 	loaded   bool     // the history file has been read
+	// fromServer: the records are the server's (missed.go); unseen is how
+	// many missed calls among them were not seen yet.
+	fromServer bool
+	unseen     int
 
 	phoneQ   queue
 	historyQ queue
@@ -258,7 +262,7 @@ func (m *Model) Init() tea.Cmd {
 		cmds = append(cmds, loadRooms(m.roomsAPI))
 	}
 	if m.callHistory != nil {
-		cmds = append(cmds, loadMissed(m.callHistory)) // missed.go
+		cmds = append(cmds, loadMissed(m.callHistory), loadServerHistory(m.callHistory)) // missed.go
 	}
 	if m.presenceSet != nil && m.idleAfter > 0 {
 		cmds = append(cmds, idleCheck(m.idleEvery(), m.done))
