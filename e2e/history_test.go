@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -21,7 +22,9 @@ import (
 // (`parley answer`), each say "2 missed calls while you were away: Alice
 // (2)"; once `parley history` on the phone has listed them, they are seen
 // on the laptop too: its history marks none new, and its next sign-in says
-// nothing. Alice's history has the two calls as hers, outbound.
+// nothing. The laptop's TUI says the same line, and its recent calls (the
+// server's) count the two new. Alice's history has the two calls as hers,
+// outbound.
 func TestMissedOnTwoDevices(t *testing.T) {
 	w := &world{t: t, home: t.TempDir(), apiKey: testAPIKey}
 	serve := []string{"--data", filepath.Join(w.home, "data"), "--turn-listen", "off", "--room-port", "0"}
@@ -59,6 +62,16 @@ func TestMissedOnTwoDevices(t *testing.T) {
 			t.Errorf("bob's %s as it connects: stderr %q, want the line %q once", name, got, notice)
 		}
 	}
+
+	// The laptop's TUI says so too, and counts them new in its recent
+	// calls, which are the server's.
+	x := newTmux(t)
+	x.open("laptop", append(laptop, "PARLEY_TEST_EXEC=1", "XDG_STATE_HOME="+filepath.Join(w.home, "tui"),
+		"PARLEY_SERVER=", "PARLEY_TOKEN=", "TERM=xterm-256color"))
+	x.waitFor("laptop", `● connected`)
+	x.waitFor("laptop", regexp.QuoteMeta(notice))
+	x.waitFor("laptop", `Recent calls 2 \(2 new\)`)
+	x.keys("laptop", "q")
 
 	// Seen on the phone...
 	out, code := w.run(phone, "history")
