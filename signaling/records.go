@@ -65,6 +65,8 @@ type CallRecord struct {
 	ID         string         `json:"id"`
 	From       string         `json:"from"`
 	To         string         `json:"to"`
+	FromName   string         `json:"from_name,omitempty"` // display names, when the call had them
+	ToName     string         `json:"to_name,omitempty"`
 	Direction  Direction      `json:"direction,omitempty"`
 	Status     Status         `json:"status"` // the latest
 	Statuses   []StatusChange `json:"statuses"`
@@ -76,6 +78,10 @@ type CallRecord struct {
 	Code       Code           `json:"code,omitempty"`
 	Node       string         `json:"node"`            // the server node that handled the call
 	Guest      bool           `json:"guest,omitempty"` // the caller came through a guest link
+	// In a member's history (History) only: the call was missed, and it
+	// was started after their seen mark.
+	Missed bool `json:"missed,omitempty"`
+	Unseen bool `json:"unseen,omitempty"`
 }
 
 // CallRecords is the answer of GET /v1/voice/calls, newest first.

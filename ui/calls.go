@@ -327,6 +327,9 @@ func (m *Model) record(rec history.Record) tea.Cmd {
 		m.records = m.records[:history.MaxRecords]
 	}
 	m.recents.SetRecords(m.records)
+	if m.callHistory != nil { // the server has it too, as every device will
+		return tea.Batch(m.historyQ.push(saveRecord(m.store, rec)), m.watch(), loadServerHistory(m.callHistory))
+	}
 	return tea.Batch(m.historyQ.push(saveRecord(m.store, rec)), m.watch())
 }
 
@@ -341,6 +344,9 @@ func (m *Model) historyLoaded(msg historyLoadedMsg) tea.Cmd {
 	}
 	if msg.skipped > 0 {
 		log.Warn("ui: skipped unreadable lines in the recent calls", "lines", msg.skipped, "path", m.store.Path())
+	}
+	if m.fromServer { // the server's came first: this device's file is only a fallback
+		return nil
 	}
 	loaded := slices.Clone(msg.records)
 	slices.Reverse(loaded)

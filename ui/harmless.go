@@ -31,6 +31,15 @@ func harmless(msg tea.Msg) tea.Msg {
 	case contactsLoadedMsg:
 		msg.people, msg.err = harmlessPeople(msg.people), harmlessErr(msg.err)
 		return msg
+	case serverHistoryMsg:
+		for i, r := range msg.records {
+			msg.records[i] = harmlessRecord(r)
+		}
+		msg.err = harmlessErr(msg.err)
+		return msg
+	case missedMsg:
+		msg.line, msg.err = signaling.Printable(msg.line), harmlessErr(msg.err)
+		return msg
 	case directoryMsg:
 		msg.people, msg.err = harmlessPeople(msg.people), harmlessErr(msg.err)
 		return msg

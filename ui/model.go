@@ -97,7 +97,8 @@ type Model struct {
 	contacts  []string // shown: the config's, then the server's
 
 	people         People
-	roomsAPI       Rooms // nil: no rooms pane
+	roomsAPI       Rooms       // nil: no rooms pane
+	callHistory    CallHistory // nil: no missed-calls notice
 	roomsEvery     time.Duration
 	roomsGen       int // the current run of reads of the open rooms pane
 	presenceSet    PresenceSetter
@@ -146,6 +147,10 @@ type Model struct {
 	presence map[string]common.Presence
 	watched  []string // the set last sent to Phone.Watch
 	loaded   bool     // the history file has been read
+	// fromServer: the records are the server's (missed.go); unseen is how
+	// many missed calls among them were not seen yet.
+	fromServer bool
+	unseen     int
 
 	phoneQ   queue
 	historyQ queue
@@ -185,21 +190,22 @@ func New(opts Options) *Model {
 		Now:    now,
 	}
 	m := &Model{
-		common:    c,
-		phone:     opts.Phone,
-		devAPI:    opts.Devices,
-		store:     history.NewStore(opts.HistoryPath),
-		bell:      opts.Bell,
-		clipboard: opts.Clipboard,
-		self:      opts.Self,
-		presence:  map[string]common.Presence{},
-		people:    opts.People,
-		roomsAPI:  opts.Rooms,
-		names:     map[string]string{},
-		lastSeen:  map[string]time.Time{},
-		notify:    map[string]bool{},
-		phoneQ:    queue{id: phoneQueue},
-		historyQ:  queue{id: historyQueue},
+		common:      c,
+		phone:       opts.Phone,
+		devAPI:      opts.Devices,
+		store:       history.NewStore(opts.HistoryPath),
+		bell:        opts.Bell,
+		clipboard:   opts.Clipboard,
+		self:        opts.Self,
+		presence:    map[string]common.Presence{},
+		people:      opts.People,
+		roomsAPI:    opts.Rooms,
+		callHistory: opts.History,
+		names:       map[string]string{},
+		lastSeen:    map[string]time.Time{},
+		notify:      map[string]bool{},
+		phoneQ:      queue{id: phoneQueue},
+		historyQ:    queue{id: historyQueue},
 	}
 	if opts.Presence != nil {
 		m.presenceSet = opts.Presence
@@ -254,6 +260,9 @@ func (m *Model) Init() tea.Cmd {
 	}
 	if m.roomsAPI != nil {
 		cmds = append(cmds, loadRooms(m.roomsAPI))
+	}
+	if m.callHistory != nil {
+		cmds = append(cmds, loadMissed(m.callHistory), loadServerHistory(m.callHistory)) // missed.go
 	}
 	if m.presenceSet != nil && m.idleAfter > 0 {
 		cmds = append(cmds, idleCheck(m.idleEvery(), m.done))

@@ -102,6 +102,11 @@ type Options struct {
 	Presence  PresenceSetter
 	IdleAfter time.Duration
 
+	// History is the call history kept on the server: the UI says, as it
+	// starts, how many missed calls wait unseen and from whom. nil: it
+	// does not.
+	History CallHistory
+
 	// HistoryPath is the JSON-lines file of recent calls, created (mode
 	// 0600, directories 0700) when the first call ends. "" keeps no history.
 	HistoryPath string

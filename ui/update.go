@@ -113,6 +113,13 @@ func (m *Model) update(msg tea.Msg) tea.Cmd {
 	case contactsLoadedMsg:
 		return m.contactsLoaded(msg)
 
+	case missedMsg:
+		m.missedLoaded(msg)
+		return nil
+
+	case serverHistoryMsg:
+		return m.serverHistoryLoaded(msg)
+
 	case roomsLoadedMsg:
 		m.roomsLoaded(msg)
 		return nil
@@ -319,7 +326,7 @@ func (m *Model) homeKey(k tea.KeyMsg) tea.Cmd {
 		if m.pane == paneRooms {
 			return m.refreshRooms()
 		}
-		return nil
+		return m.seeRecents() // missed.go
 	case key.Matches(k, km.Filter) && m.incoming != nil:
 		return nil
 	case key.Matches(k, km.Dismiss) && m.notice != nil &&

@@ -139,6 +139,9 @@ func (m *Model) tabsView() string {
 		fmt.Sprintf("Contacts %d/%d online", online, len(m.contacts)),
 		fmt.Sprintf("Recent calls %d", m.recents.Len()),
 	}
+	if m.unseen > 0 {
+		names[1] += fmt.Sprintf(" (%d new)", m.unseen) // missed calls not seen yet
+	}
 	if m.roomsAPI != nil {
 		names = append(names, fmt.Sprintf("Rooms %d", m.roomsPane.Len()))
 	}

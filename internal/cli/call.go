@@ -142,6 +142,9 @@ func (e *env) answerCommand() *cobra.Command {
 			"joining the room, as parley join does.\n\n" + specHelp,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if api, _, err := e.userAPI(); err == nil {
+				e.missedNotice(cmd.Context(), api) // history.go
+			}
 			ph, pr, err := e.phone(cmd.Context(), f, call.Config{})
 			if err != nil {
 				return err
@@ -281,22 +284,20 @@ func (f *mediaFlags) checkSpecs(cfg config.Config) error {
 }
 
 // callable refuses a callee who does not exist (or whom the caller may not
-// see) or who is offline, as the server would refuse the call, before the
-// phone opens the audio devices for it: a call to nobody reports that, not
-// a missing speaker. Whatever else goes wrong in asking is left to the call.
+// see), who is offline, busy or in do not disturb, as the server would
+// refuse the call (and keeps it in both histories, as it would), before
+// the phone opens the audio devices for it: a call to nobody reports that,
+// not a missing speaker. Whatever else goes wrong in asking is left to
+// the call.
 func callable(ctx context.Context, api *signaling.API, user string) error {
-	if err := signaling.CheckUserID(user); err != nil {
-		return err
-	}
-	p, err := api.Presence(ctx, user, 0)
+	_, err := api.Callable(ctx, user)
 	var se *signaling.Error
-	switch {
-	case errors.As(err, &se) && (se.Code == signaling.NotFoundUserSessionID || se.Code == signaling.InvalidParameter):
-		return err
-	case err == nil && !p.Online:
-		return signaling.Errorf(signaling.NoConnectedDestination,
-			"%s is not online: try again when they are (parley status %s --wait waits for that)",
-			signaling.Label(user, p.Name), user)
+	if errors.As(err, &se) {
+		switch se.Code {
+		case signaling.NotFoundUserSessionID, signaling.InvalidParameter, signaling.NoConnectedDestination,
+			signaling.AlreadyBusyCall:
+			return err
+		}
 	}
 	return nil
 }

@@ -82,6 +82,9 @@ ask has a status of its own (below). With --wait, wait until they come online.`,
 				return fail(err)
 			}
 			ctx := cmd.Context()
+			if !asJSON {
+				e.missedNotice(ctx, api) // history.go
+			}
 			p, err := api.Presence(ctx, args[0], 0)
 			for err == nil && wait && !p.Online {
 				p, err = api.Presence(ctx, args[0], signaling.MaxWait)

@@ -88,6 +88,7 @@ func (e *env) openUI(ctx context.Context, log *slog.Logger, contacts []string) e
 		Settings:    devs,
 		People:      api,
 		Rooms:       api,
+		History:     api,
 		Presence:    ph,
 		HistoryPath: filepath.Join(config.StateDir(e.getenv), "history.jsonl"),
 		Logger:      log,

@@ -24,6 +24,10 @@ const (
 	ReasonNoAnswer = "no answer" // RingTimeout passed
 	ReasonDeclined = "declined"  // the callee rejected (or hung up before answering)
 	ReasonFailed   = "failed"    // a fail without a reason
+	// Dials refused because of the callee, recorded for both (history.go).
+	ReasonOffline = "offline"        // the callee had no session
+	ReasonBusy    = "busy"           // the callee was in another call
+	ReasonDND     = "do not disturb" // the callee had set do not disturb
 )
 
 // callSetup is what dial hands to startCall: a checked dial whose users are
@@ -55,6 +59,8 @@ type callRecord struct {
 	From        string           `json:"from"`
 	FromSession string           `json:"from_session"`
 	To          string           `json:"to"`
+	FromName    string           `json:"from_name,omitempty"` // display names at the dial, for the history
+	ToName      string           `json:"to_name,omitempty"`
 	AnsweredBy  string           `json:"answered_by,omitempty"`
 	Status      signaling.Status `json:"status"`
 	Reason      string           `json:"reason,omitempty"`
@@ -99,6 +105,7 @@ type call struct {
 func (s *Server) startCall(cs callSetup) error {
 	return s.launch(s.newCall(cs, callRecord{
 		ID: cs.id, Team: cs.team, From: cs.from, FromSession: cs.fromSession, To: cs.to,
+		FromName: cs.fromName, ToName: cs.toName,
 		Status: signaling.Started, Node: s.cfg.NodeName, Started: time.Now().UTC(), Link: cs.link,
 	}))
 }

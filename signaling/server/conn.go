@@ -681,23 +681,18 @@ func (c *conn) dial(m signaling.Message) {
 			"you placed %d calls today, the most there may be: try again in %s", dailyDials, retry.Round(time.Minute)))
 		return
 	}
-	online, err := c.s.online(c.ctx, toKey)
-	if err != nil {
-		internal("could not read the presence of "+m.To, err)
-		return
+	// Refused because of the callee: both keep the attempt in their history.
+	refused := func(reason string, e *signaling.Error) {
+		c.s.recordRefused(c.ctx, callRecord{Team: c.team, From: c.user, FromSession: c.session, FromName: c.name,
+			To: m.To, ToName: callee.Name, Link: linkKey(c.link), Reason: reason, Code: e.Code}) // history.go
+		refuse(e)
 	}
-	if !online {
-		refuse(signaling.Errorf(signaling.NoConnectedDestination,
-			"%s is not connected: try again when they are online (watch them to be told)", m.To))
-		return
-	}
-	if st, err := c.s.manualState(c.ctx, toKey); err != nil {
-		internal("could not read the state of "+m.To, err)
-		return
-	} else if st.State == signaling.StateDND {
-		refuse(signaling.Errorf(signaling.AlreadyBusyCall,
-			"%s does not want to be disturbed (do not disturb): try again later; watch them to see when that changes",
-			signaling.Label(m.To, callee.Name)))
+	if reason, e := c.s.calleeRefusal(c.ctx, c.team, callee); e != nil {
+		if reason == "" {
+			refuse(e)
+		} else {
+			refused(reason, e)
+		}
 		return
 	}
 	if ok, retry := c.s.rings.Allow(toKey); !ok {
@@ -722,8 +717,8 @@ func (c *conn) dial(m signaling.Message) {
 	if err != nil {
 		c.s.releaseBusy(c.key, callerRev)
 		if errors.Is(err, jetstream.ErrKeyExists) {
-			refuse(signaling.Errorf(signaling.AlreadyBusyCall, "%s is in another call: wait for the other call to end",
-				m.To))
+			refused(ReasonBusy, signaling.Errorf(signaling.AlreadyBusyCall,
+				"%s is in another call: wait for the other call to end", m.To))
 		} else {
 			internal("could not mark "+m.To+" busy", err)
 		}

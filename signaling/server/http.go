@@ -50,6 +50,9 @@ func (s *Server) handler() http.Handler {
 	mux.HandleFunc("POST "+signaling.PathJoin, s.handleJoin)               // links.go
 	mux.Handle("GET "+pathGuestAssets, guestAssets())                      // links.go
 	mux.HandleFunc("GET "+signaling.PathCalls, s.handleCalls)              // records.go
+	mux.HandleFunc("GET "+signaling.PathHistory, s.handleHistory)          // history.go
+	mux.HandleFunc("POST "+signaling.PathHistorySeen, s.handleHistorySeen) // history.go
+	mux.HandleFunc("POST "+signaling.PathCallable, s.handleCallable)       // history.go
 	mux.HandleFunc("POST "+signaling.PathWebhooks, s.handleAddWebhook)     // webhooks.go
 	mux.HandleFunc("GET "+signaling.PathWebhooks, s.handleWebhooks)        // webhooks.go
 	mux.HandleFunc("DELETE "+signaling.PathWebhook, s.handleRemoveWebhook) // webhooks.go

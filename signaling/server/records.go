@@ -68,7 +68,7 @@ func (s *Server) noteStatus(rec *callRecord) *signaling.WebhookEvent {
 // one in particular when user is "").
 func (rec callRecord) public(user string) signaling.CallRecord {
 	out := signaling.CallRecord{
-		ID: rec.ID, From: rec.From, To: rec.To, Status: rec.Status,
+		ID: rec.ID, From: rec.From, To: rec.To, FromName: rec.FromName, ToName: rec.ToName, Status: rec.Status,
 		Statuses: make([]signaling.StatusChange, 0, len(rec.Statuses)),
 		Started:  rec.Started, Answered: rec.Answered, Ended: rec.Ended,
 		Reason: rec.Reason, Code: rec.Code, Node: rec.Node, Guest: rec.Link != "",

@@ -342,9 +342,9 @@ func TestDataSurvivesRestart(t *testing.T) {
 	})
 	sort.Strings(streams)
 	var want []string
-	for _, b := range []string{store.BucketCalls, store.BucketContacts, store.BucketDevices, store.BucketInvites,
-		store.BucketLinks, store.BucketRoomRecords, store.BucketRooms, store.BucketSeen, store.BucketStatus,
-		store.BucketTeams, store.BucketUsers, store.BucketWebhooks} {
+	for _, b := range []string{store.BucketCalls, store.BucketContacts, store.BucketDevices,
+		store.BucketHistorySeen, store.BucketInvites, store.BucketLinks, store.BucketRoomRecords, store.BucketRooms,
+		store.BucketSeen, store.BucketStatus, store.BucketTeams, store.BucketUsers, store.BucketWebhooks} {
 		want = append(want, "KV_"+b)
 	}
 	if !reflect.DeepEqual(streams, want) {

@@ -106,3 +106,9 @@ type Webhook struct {
 	Secret  string    `json:"secret"`
 	Created time.Time `json:"created"`
 }
+
+// HistorySeen is the value of a key in the history seen bucket: the user
+// has seen their calls started up to UpTo, on some device.
+type HistorySeen struct {
+	UpTo time.Time `json:"up_to"`
+}

@@ -43,6 +43,9 @@ const (
 	BucketRooms    = "parley_rooms"    // file, a TTL per key after the end: RoomKey(team, name) → the room record
 	// BucketRoomRecords: file, TTL Options.CallHistory: RoomKey(team, room's id) → what happened in it.
 	BucketRoomRecords = "parley_room_records"
+	// BucketHistorySeen: file: user → HistorySeen, how far the user has
+	// seen their call history (every device reads it).
+	BucketHistorySeen = "parley_history_seen"
 )
 
 // Token encodes an id for use as one NATS subject token or KV key token:
@@ -111,7 +114,7 @@ type Options struct {
 type Store struct {
 	Users, Presence, Busy, Calls, Teams, Devices, Invites jetstream.KeyValue
 	Contacts, Status, Seen, Links, Webhooks, Rooms        jetstream.KeyValue
-	RoomRecords                                           jetstream.KeyValue
+	RoomRecords, HistorySeen                              jetstream.KeyValue
 
 	nc      *nats.Conn
 	js      jetstream.JetStream
@@ -190,6 +193,10 @@ func Open(ctx context.Context, nc *nats.Conn, js jetstream.JetStream, o Options)
 		{&st.RoomRecords, jetstream.KeyValueConfig{
 			Bucket: BucketRoomRecords, Description: "parley room records: token(team).token(room id)",
 			Storage: jetstream.FileStorage, TTL: o.CallHistory,
+		}},
+		{&st.HistorySeen, jetstream.KeyValueConfig{
+			Bucket: BucketHistorySeen, Description: "parley call history seen up to, per user",
+			Storage: jetstream.FileStorage, TTL: o.CallHistory, // no older call is left to see
 		}},
 	}
 	for _, bk := range buckets {
