@@ -110,6 +110,7 @@ type roomCluster struct {
 	node1, node2 *proc
 	alice, bob   *roomMember
 	ms           []*roomMember
+	pauses       *pauseWatch // how the machine held the test up (pause_test.go)
 }
 
 func startRoomCluster(t *testing.T) *roomCluster {
@@ -120,7 +121,7 @@ func startRoomCluster(t *testing.T) *roomCluster {
 		// TURN off: the media is on loopback, and two would contend for 3478.
 		return w.startNode("--data", data, "--nats", natsURL, "--turn-listen", "off")
 	}
-	c := &roomCluster{}
+	c := &roomCluster{pauses: watchPauses(t)}
 	n1, node1 := node(1)
 	n2, node2 := node(2)
 	c.node1, c.node2 = node1, node2
@@ -129,6 +130,7 @@ func startRoomCluster(t *testing.T) *roomCluster {
 		if !t.Failed() {
 			return
 		}
+		t.Logf("%s (a machine that stops its processes for seconds fails these figures)", c.pauses)
 		t.Logf("node 1's log:\n%s\nnode 2's log:\n%s", node1.stderr.String(), node2.stderr.String())
 		logs, _ := filepath.Glob(filepath.Join(w.home, "state", "parley", "*.log"))
 		for _, l := range logs {
@@ -219,7 +221,8 @@ func (c *roomCluster) recover(t *testing.T, what string, do func()) time.Duratio
 			g.gone.Sub(began).Round(time.Millisecond), what, g.back.Sub(began).Round(time.Millisecond))
 		worst = max(worst, g.back.Sub(began))
 	}
-	t.Logf("recovery: both hear each other again %v after node 1 was %s", worst.Round(time.Millisecond), what)
+	t.Logf("recovery: both hear each other again %v after node 1 was %s; %s", worst.Round(time.Millisecond), what,
+		c.pauses)
 	return worst
 }
 

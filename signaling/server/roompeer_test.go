@@ -128,6 +128,14 @@ func newPeer(t testing.TB, c *client, tone float64) (*peer, string) {
 // ICE servers and transport policy).
 func newPeerConf(t testing.TB, c *client, tone float64, conf webrtc.Configuration) (*peer, string) {
 	t.Helper()
+	return newPeerTuned(t, c, tone, conf, nil)
+}
+
+// newPeerTuned is newPeerConf with tune, when not nil, changing the
+// setting engine last (its network types, as a real client's).
+func newPeerTuned(t testing.TB, c *client, tone float64, conf webrtc.Configuration,
+	tune func(*webrtc.SettingEngine)) (*peer, string) {
+	t.Helper()
 	m := &webrtc.MediaEngine{}
 	if err := m.RegisterCodec(webrtc.RTPCodecParameters{RTPCodecCapability: roomOpus, PayloadType: 111},
 		webrtc.RTPCodecTypeAudio); err != nil {
@@ -141,6 +149,9 @@ func newPeerConf(t testing.TB, c *client, tone float64, conf webrtc.Configuratio
 	se.SetIncludeLoopbackCandidate(true)
 	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
 	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
+	if tune != nil {
+		tune(&se)
+	}
 	api := webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithSettingEngine(se))
 	pc, err := api.NewPeerConnection(conf)
 	if err != nil {
