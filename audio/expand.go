@@ -87,19 +87,7 @@ func (e *expander) start() bool {
 func (e *expander) pitch() (lag int, corr float64) {
 	h := e.hist[:]
 	end := len(h)
-	score := func(l, step int) float64 {
-		var xy, xx, yy float64
-		for i := end - expWindow; i < end; i += step {
-			x, y := float64(h[i]), float64(h[i-l])
-			xy += x * y
-			xx += x * x
-			yy += y * y
-		}
-		if xx == 0 || yy == 0 {
-			return 0
-		}
-		return xy / math.Sqrt(xx*yy)
-	}
+	score := func(l, step int) float64 { return similarity(h[end-expWindow:], h[end-expWindow-l:end-l], step) }
 	best, bestLag := -1.0, expMinLag
 	for l := expMinLag; l <= expMaxLag; l += expDecimate {
 		if c := score(l, expDecimate); c > best {
@@ -116,6 +104,23 @@ func (e *expander) pitch() (lag int, corr float64) {
 	return lag, best
 }
 
+// similarity is the normalised cross-correlation of a and b (of one
+// length), over every step-th sample: 1 for the same shape, 0 for none
+// (or silence).
+func similarity(a, b []int16, step int) float64 {
+	var xy, xx, yy float64
+	for i := 0; i < len(a); i += step {
+		x, y := float64(a[i]), float64(b[i])
+		xy += x * y
+		xx += x * x
+		yy += y * y
+	}
+	if xx == 0 || yy == 0 {
+		return 0
+	}
+	return xy / math.Sqrt(xx*yy)
+}
+
 // cut returns how much of pcm, the decoded audio that follows what was
 // played last, to skip to shrink the delay without a seam: the length L
 // in [len(pcm)/2, len(pcm)) at which the expWindow before pcm[L] best
@@ -130,19 +135,7 @@ func (e *expander) cut(pcm []int16) int {
 		return n
 	}
 	h := e.hist[expHistory-w:]
-	score := func(l, step int) float64 {
-		var xy, xx, yy float64
-		for i := 0; i < w; i += step {
-			x, y := float64(h[i]), float64(pcm[l-w+i])
-			xy += x * y
-			xx += x * x
-			yy += y * y
-		}
-		if xx == 0 || yy == 0 {
-			return 0
-		}
-		return xy / math.Sqrt(xx*yy)
-	}
+	score := func(l, step int) float64 { return similarity(h[:w], pcm[l-w:l], step) }
 	lo := max(w, n/2)
 	best := -1.0
 	for l := lo; l < n; l += expDecimate {

@@ -31,13 +31,8 @@ every device of yours (not with --with, nor --keep-unseen). Page with
 --before the STARTED of the last call listed.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if before != "" {
-				t, err := time.Parse(time.RFC3339Nano, before)
-				if err != nil {
-					return &exitCode{code: exitUsage, err: fmt.Errorf("--before %q: use an RFC 3339 time, such as "+
-						"2026-01-02T15:04:05Z", before)}
-				}
-				q.Before = t
+			if err := parseBefore(before, &q.Before); err != nil {
+				return err
 			}
 			if since < 0 {
 				return &exitCode{code: exitUsage, err: fmt.Errorf("--since %v: use a duration such as 24h", since)}

@@ -28,13 +28,8 @@ with who did them, locks, invitations. Page with --before the "created" of the
 last room listed.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if before != "" {
-				t, err := time.Parse(time.RFC3339Nano, before)
-				if err != nil {
-					return &exitCode{code: exitUsage, err: fmt.Errorf("--before %q: use an RFC 3339 time, such as "+
-						"2026-01-02T15:04:05Z", before)}
-				}
-				q.Before = t
+			if err := parseBefore(before, &q.Before); err != nil {
+				return err
 			}
 			api, _, err := e.adminAPI(*apiKey)
 			if err != nil {
@@ -116,4 +111,19 @@ func dash(s string) string {
 		return "-"
 	}
 	return s
+}
+
+// parseBefore reads the --before of a paged listing (the time of the last
+// row listed) into t; "" leaves t alone.
+func parseBefore(before string, t *time.Time) error {
+	if before == "" {
+		return nil
+	}
+	v, err := time.Parse(time.RFC3339Nano, before)
+	if err != nil {
+		return &exitCode{code: exitUsage, err: fmt.Errorf("--before %q: use an RFC 3339 time, such as "+
+			"2026-01-02T15:04:05Z", before)}
+	}
+	*t = v
+	return nil
 }
