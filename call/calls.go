@@ -423,13 +423,14 @@ const (
 	candidateRef = "candidate"
 	hangupRef    = "hangup"
 	muteRef      = "mute"
+	holdRef      = "hold"
 )
 
 // crosses reports whether m is a refusal of a message that crossed the end
 // of its call: the call's status tells the end, and may come after it.
 func crosses(m signaling.Message) bool {
 	switch m.Ref {
-	case candidateRef, hangupRef, muteRef, movedRef:
+	case candidateRef, hangupRef, muteRef, holdRef, movedRef:
 		return m.Error.Code == signaling.NoConnectedCall
 	}
 	return false
