@@ -75,8 +75,7 @@ var clientTypes = map[Type]bool{
 	TypeConnect: true, TypeDial: true, TypeRinging: true, TypeAnswer: true,
 	TypeReject: true, TypeHangup: true, TypeFail: true, TypeCandidate: true,
 	TypeMute: true, TypeWatch: true, TypePing: true, TypeRenegotiate: true, TypeResume: true, TypeMoved: true,
-	TypeHold: true,
-	TypePresence: true, TypeRefresh: true,
+	TypeHold: true, TypePresence: true, TypeRefresh: true,
 	TypeRoomJoin: true, TypeRoomLeave: true, TypeRoomMute: true, TypeRoomRemove: true, TypeRoomLock: true,
 	TypeRoomEnd: true, TypeRoomAdmit: true, TypeRoomDeny: true,
 }

@@ -184,7 +184,8 @@ func (m *Model) inCall() []string {
 	}
 	// The hold banner: who holds, and what is heard meanwhile.
 	if c.RemoteHeld {
-		lines = append(lines, st.Call.Muted.Render(common.Truncate(c.Who()+" put you on hold: you hear the hold tone", w)))
+		banner := c.Who() + " put you on hold: you hear the hold tone"
+		lines = append(lines, st.Call.Muted.Render(common.Truncate(banner, w)))
 	}
 	if c.Held {
 		lines = append(lines, st.Call.Muted.Render(common.Truncate("On hold: neither of you hears the other · "+
