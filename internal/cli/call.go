@@ -185,8 +185,8 @@ func isTerminal(f *os.File) bool {
 	return err != nil || st.Mode()&os.ModeCharDevice != 0
 }
 
-const controlHelp = "read commands from `stdin` (the default when standard input is not a terminal), or none: " +
-	"mute, unmute, hold, resume, hangup, answer, reject, one a line, or JSON objects {\"command\":\"hold\"}"
+const controlHelp = "read commands from `stdin` (the default when it is not a terminal), or none: mute, unmute, " +
+	"hold, resume, hangup, answer, reject, one a line, or JSON objects such as {\"command\":\"hold\"}"
 
 func (e *env) answerCommand() *cobra.Command {
 	var f mediaFlags
