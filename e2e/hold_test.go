@@ -36,15 +36,41 @@ func (p *proc) expectEach(t *testing.T, want map[string]map[string]any) {
 	}
 }
 
+// until waits until the recording holds what played up to wall time to.
+func (r *timedRecording) until(t *testing.T, to time.Time) {
+	t.Helper()
+	deadline := time.Now().Add(time.Until(to) + 10*time.Second)
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		r.mu.Lock()
+		end := r.start.Add(time.Duration(len(r.samples)) * time.Second / audiotest.SampleRate)
+		r.mu.Unlock()
+		if !r.start.IsZero() && !end.Before(to) {
+			return
+		}
+		select {
+		case err := <-r.done:
+			t.Fatalf("the recording ended: %v", err)
+		case <-tick.C:
+			if time.Now().After(deadline) {
+				t.Fatalf("the recording reached %s only, want %s", end.Format("15:04:05.000"), to.Format("15:04:05.000"))
+			}
+		}
+	}
+}
+
 // TestHoldOverRealDevices: alice (`parley call bob --json`, its standard
-// input a pipe) and bob (`parley answer --json`) are in a call on
-// PulseAudio devices, their microphones playing 440 and 660 Hz. Alice's
+// input a pipe) and bob (`parley answer --json --control stdin`, which
+// answers when his script says so, after a hold it refuses with 80403) are
+// in a call on PulseAudio devices, their microphones playing 440 and 660 Hz. Alice's
 // script writes "hold": each command is answered with a reply, both print
 // the hold event (by alice), and while held neither speaker plays the
 // other's tone: alice's is silent, bob's plays the 425 Hz hold tone. A
 // command that is no command is refused with 80101 and its ref, and the
-// call goes on; {"command":"resume"} brings both tones back; "hangup" ends
-// the call, completed on both sides.
+// call goes on; {"command":"resume"} brings both tones back; bob holds and
+// resumes, and alice is told; "hangup" ends the call, completed on both
+// sides.
 func TestHoldOverRealDevices(t *testing.T) {
 	pulse := pulsetest.Start(t)
 	aMic, aSpk := pulse.NullSink(t, "alice_mic"), pulse.NullSink(t, "alice_spk")
@@ -56,29 +82,43 @@ func TestHoldOverRealDevices(t *testing.T) {
 	recB := recordTimed(t.Context(), pulse, pulsetest.Monitor(bSpk))
 
 	plain := []string{"--json", "--aec", "off", "--noise-suppression", "off", "--agc", "off"}
-	b := w.start(append(pulsetest.Env(bMic, bSpk), "PARLEY_TOKEN="+w.token("bob")),
-		append([]string{"answer"}, plain...)...)
-	b.expect(t, "connected", map[string]any{"user": "bob"})
-	script, cmds, err := os.Pipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmds.Close() })
-	a := w.startIn(script, append(pulsetest.Env(aMic, aSpk), "PARLEY_TOKEN="+w.token("alice")),
-		append([]string{"call", "bob"}, plain...)...)
-	script.Close() // the process has its own
-	send := func(line string) {
-		t.Helper()
-		if _, err := fmt.Fprintln(cmds, line); err != nil {
+	// script is a pipe to a process's standard input, and the function
+	// that writes a line to it.
+	script := func() (*os.File, func(string)) {
+		r, w, err := os.Pipe()
+		if err != nil {
 			t.Fatal(err)
 		}
+		t.Cleanup(func() { w.Close() })
+		return r, func(line string) {
+			t.Helper()
+			if _, err := fmt.Fprintln(w, line); err != nil {
+				t.Fatal(err)
+			}
+		}
 	}
+	bIn, bSend := script()
+	b := w.startIn(bIn, append(pulsetest.Env(bMic, bSpk), "PARLEY_TOKEN="+w.token("bob")),
+		append([]string{"answer", "--control", "stdin"}, plain...)...)
+	bIn.Close() // the process has its own
+	b.expect(t, "connected", map[string]any{"user": "bob"})
+	aIn, send := script()
+	a := w.startIn(aIn, append(pulsetest.Env(aMic, aSpk), "PARLEY_TOKEN="+w.token("alice")),
+		append([]string{"call", "bob"}, plain...)...)
+	aIn.Close()
 	a.expect(t, "connected", map[string]any{"user": "alice"})
 	start := a.expect(t, "call", map[string]any{"status": "started", "to": "bob"})
 	id := start["id"]
 	b.expect(t, "call", map[string]any{"status": "started", "id": id})
 	for _, p := range []*proc{a, b} {
 		p.expect(t, "call_status_changed", map[string]any{"status": "ringing", "id": id})
+	}
+	// With --control stdin, bob's answer waits for his script's.
+	bSend("hold")
+	b.expect(t, "error", map[string]any{"command": "hold", "code": float64(80403)})
+	bSend("answer")
+	b.expect(t, "reply", map[string]any{"command": "answer"})
+	for _, p := range []*proc{a, b} {
 		p.expect(t, "call_status_changed", map[string]any{"status": "answered", "id": id})
 	}
 	hearTones(t, "in the call", speaker{"alice's speaker", aSpk, 660}, speaker{"bob's speaker", bSpk, 440})
@@ -90,8 +130,9 @@ func TestHoldOverRealDevices(t *testing.T) {
 	})
 	b.expect(t, "hold", map[string]any{"id": id, "held": true, "by": "alice", "local": false})
 	held := time.Now()
-	time.Sleep(3 * time.Second) // the recordings' window: what plays while held
 	from, to := held.Add(500*time.Millisecond), held.Add(2500*time.Millisecond)
+	recA.until(t, to) // the recordings lag the speakers by the monitors' latency
+	recB.until(t, to)
 	heldA, heldB := recA.between(t, from, to), recB.between(t, from, to)
 	t.Logf("held: alice's speaker %.1f dBFS; bob's %.1f dBFS", audiotest.DBFS(heldA), audiotest.DBFS(heldB))
 	if l := audiotest.DBFS(heldA); l > -50 {
@@ -129,6 +170,18 @@ func TestHoldOverRealDevices(t *testing.T) {
 	})
 	b.expect(t, "hold", map[string]any{"id": id, "held": false, "by": "alice", "local": false})
 	hearTones(t, "resumed", speaker{"alice's speaker", aSpk, 660}, speaker{"bob's speaker", bSpk, 440})
+
+	// Bob's side holds and resumes too; alice is told each time.
+	for _, held := range []bool{true, false} {
+		word := map[bool]string{true: "hold", false: "resume"}[held]
+		bSend(word)
+		b.expectEach(t, map[string]map[string]any{
+			"reply": {"command": word},
+			"hold":  {"id": id, "held": held, "by": "bob", "local": true},
+		})
+		a.expect(t, "hold", map[string]any{"id": id, "held": held, "by": "bob", "local": false})
+	}
+	hearTones(t, "resumed by bob", speaker{"alice's speaker", aSpk, 660}, speaker{"bob's speaker", bSpk, 440})
 
 	send("hangup")
 	a.expect(t, "reply", map[string]any{"command": "hangup"})
