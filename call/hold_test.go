@@ -100,36 +100,52 @@ func TestHold(t *testing.T) {
 	}
 	// From the resume on: how long until each hears the other's tone
 	// (louder than the hold tone could be), and at what pitch.
-	fromA, fromB := recA.Len(), recB.Len()
-	for _, c := range []struct {
-		who  string
-		rec  *audiotest.Recorder
-		from int
-		want float64
-	}{{"alice hears bob", recA, fromA, 660}, {"bob hears alice", recB, fromB, 440}} {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		err := c.rec.Wait(ctx, c.from+2*audio.SampleRate)
-		cancel()
-		if err != nil {
-			t.Fatal(err)
-		}
-		s := c.rec.Samples()[c.from : c.from+2*audio.SampleRate]
-		i := audiotest.FirstAbove(s, 0.2)
-		if i < 0 {
-			t.Errorf("resumed: %s: nothing louder than the hold tone within 2 s (%.1f dBFS)", c.who,
-				audiotest.DBFS(s))
-			continue
-		}
-		back := time.Duration(i) * time.Second / audio.SampleRate
-		tail := s[i:]
-		f := audiotest.DominantFrequency(tail)
-		t.Logf("resumed: %s again %v after the resume, at %.1f Hz, %.1f dBFS", c.who, back.Round(time.Millisecond),
-			f, audiotest.DBFS(tail))
-		if f < c.want-5 || f > c.want+5 || back > 500*time.Millisecond {
-			t.Errorf("resumed: %s at %.1f Hz %v after the resume; want %.0f ± 5 Hz within 500 ms", c.who, f, back,
-				c.want)
+	back := func(when string) {
+		t.Helper()
+		fromA, fromB := recA.Len(), recB.Len()
+		for _, c := range []struct {
+			who  string
+			rec  *audiotest.Recorder
+			from int
+			want float64
+		}{{"alice hears bob", recA, fromA, 660}, {"bob hears alice", recB, fromB, 440}} {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			err := c.rec.Wait(ctx, c.from+2*audio.SampleRate)
+			cancel()
+			if err != nil {
+				t.Fatal(err)
+			}
+			s := c.rec.Samples()[c.from : c.from+2*audio.SampleRate]
+			i := audiotest.FirstAbove(s, 0.2)
+			if i < 0 {
+				t.Errorf("%s: %s: nothing louder than the hold tone within 2 s (%.1f dBFS)", when, c.who,
+					audiotest.DBFS(s))
+				continue
+			}
+			back := time.Duration(i) * time.Second / audio.SampleRate
+			tail := s[i:]
+			f := audiotest.DominantFrequency(tail)
+			t.Logf("%s: %s again %v after the resume, at %.1f Hz, %.1f dBFS", when, c.who,
+				back.Round(time.Millisecond), f, audiotest.DBFS(tail))
+			if f < c.want-5 || f > c.want+5 || back > 500*time.Millisecond {
+				t.Errorf("%s: %s at %.1f Hz %v after the resume; want %.0f ± 5 Hz within 500 ms", when, c.who, f,
+					back, c.want)
+			}
 		}
 	}
+	back("alice resumed")
+
+	// Bob holds and resumes: the same, the other way round.
+	for _, held := range []bool{true, false} {
+		bob.ph.SetHeld(held)
+		if ev := bob.next(); ev != (call.Held{CallID: id, Local: true, Held: held, By: "bob"}) {
+			t.Fatalf("bob: got %#v, want his own hold %v", ev, held)
+		}
+		if ev := alice.next(); ev != (call.Held{CallID: id, Held: held, By: "bob"}) {
+			t.Fatalf("alice: got %#v, want bob's hold %v", ev, held)
+		}
+	}
+	back("bob resumed")
 	// Media flowed again: no reconnecting on either side from the hold's
 	// silence.
 	for _, p := range []*party{alice, bob} {
