@@ -153,6 +153,7 @@ func (m *media) send(track sampleWriter) error {
 		// Protect the first seconds as if loss had just been reported:
 		// the first report comes a second or more into the call.
 		m.lastLoss.CompareAndSwap(0, time.Now().UnixNano())
+		skipped := 0 // frames not sent while held
 		for n := 0; ; n++ {
 			if err := m.dev.read(frame); err != nil {
 				return
@@ -175,6 +176,7 @@ func (m *media) send(track sampleWriter) error {
 				// Held: no packet at all, not even silence, so that the
 				// other side hears nothing of this one (the source is
 				// still read at its pace, to resume from the present).
+				skipped++
 				continue
 			}
 			if m.muted.Load() {
@@ -186,12 +188,26 @@ func (m *media) send(track sampleWriter) error {
 			}
 			// An error means the connection is going away: the loop
 			// ends when the source is closed.
-			_ = track.WriteSample(pionmedia.Sample{Data: buf[:n], Duration: d})
+			// After a hold, the packet's sequence number and timestamp
+			// skip the frames not sent, as if they were lost: the other
+			// side's jitter buffer then finds the audio where the clock
+			// says, rather than behind its playout point (where every
+			// packet of a short hold's aftermath was dropped as late, and
+			// the audio stuttered for seconds). A long hold's receiver
+			// starts over anyway (it resets while held): the skip is capped
+			// well inside the sequence numbers' half range.
+			_ = track.WriteSample(pionmedia.Sample{Data: buf[:n], Duration: d,
+				PrevDroppedPackets: uint16(min(skipped, maxHoldSkip))})
+			skipped = 0
 			m.sent.Add(1)
 		}
 	}()
 	return nil
 }
+
+// maxHoldSkip is the most frames a packet after a hold skips (see send):
+// 20 s of 20 ms frames.
+const maxHoldSkip = 1000
 
 // readRTCP starts reading what the receiver reports about our stream (the
 // interceptors need it read too), keeping the loss it reports for the
