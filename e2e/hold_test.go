@@ -54,7 +54,8 @@ func (r *timedRecording) until(t *testing.T, to time.Time) {
 			t.Fatalf("the recording ended: %v", err)
 		case <-tick.C:
 			if time.Now().After(deadline) {
-				t.Fatalf("the recording reached %s only, want %s", end.Format("15:04:05.000"), to.Format("15:04:05.000"))
+				const hms = "15:04:05.000"
+				t.Fatalf("the recording reached %s only, want %s", end.Format(hms), to.Format(hms))
 			}
 		}
 	}
