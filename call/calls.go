@@ -204,13 +204,23 @@ func (p *Phone) incoming(ev signaling.CallEvent, offer string) {
 	}
 }
 
-func (p *Phone) answer() {
+// ringing says why there is no incoming call to answer or reject (what),
+// if there is none.
+func (p *Phone) ringing(what string) error {
 	a := p.cur
 	if a == nil || a.ev.Direction != signaling.Inbound || a.answered || a.ev.Status.Terminal() ||
 		a.ev.Status == signaling.Answered {
-		p.fail("", signaling.Errorf(signaling.NoConnectedCall, "there is no incoming call to answer"))
+		return signaling.Errorf(signaling.NoConnectedCall, "there is no incoming call to %s", what)
+	}
+	return nil
+}
+
+func (p *Phone) answer() {
+	if err := p.ringing("answer"); err != nil {
+		p.fail("", err)
 		return
 	}
+	a := p.cur
 	src, err := p.cfg.Devices.OpenSource(p.frameSamples())
 	if err != nil {
 		err = deviceError("microphone", err)
@@ -249,13 +259,11 @@ func (p *Phone) startSending(a *active) {
 }
 
 func (p *Phone) reject() {
-	a := p.cur
-	if a == nil || a.ev.Direction != signaling.Inbound || a.answered || a.ev.Status.Terminal() ||
-		a.ev.Status == signaling.Answered {
-		p.fail("", signaling.Errorf(signaling.NoConnectedCall, "there is no incoming call to reject"))
+	if err := p.ringing("reject"); err != nil {
+		p.fail("", err)
 		return
 	}
-	p.send(signaling.Message{Type: signaling.TypeReject, CallID: a.ev.ID})
+	p.send(signaling.Message{Type: signaling.TypeReject, CallID: p.cur.ev.ID})
 }
 
 func (p *Phone) hangup() {
@@ -278,6 +286,14 @@ func (p *Phone) hangup() {
 	}
 }
 
+// mutable says why there is nothing to mute, if there is not.
+func (p *Phone) mutable() error {
+	if p.room == nil && (p.cur == nil || p.cur.media == nil) {
+		return signaling.Errorf(signaling.NoConnectedCall, "there is no call to mute")
+	}
+	return nil
+}
+
 func (p *Phone) setMuted(muted bool) {
 	if p.room != nil {
 		if mv := p.room.move; mv != nil && p.cur == mv.call { // the call it grew from goes on for a moment
@@ -287,11 +303,11 @@ func (p *Phone) setMuted(muted bool) {
 		p.setRoomMuted(muted)
 		return
 	}
-	a := p.cur
-	if a == nil || a.media == nil {
-		p.fail("", signaling.Errorf(signaling.NoConnectedCall, "there is no call to mute"))
+	if err := p.mutable(); err != nil {
+		p.fail("", err)
 		return
 	}
+	a := p.cur
 	if a.muted == muted {
 		return
 	}
@@ -423,13 +439,14 @@ const (
 	candidateRef = "candidate"
 	hangupRef    = "hangup"
 	muteRef      = "mute"
+	holdRef      = "hold"
 )
 
 // crosses reports whether m is a refusal of a message that crossed the end
 // of its call: the call's status tells the end, and may come after it.
 func crosses(m signaling.Message) bool {
 	switch m.Ref {
-	case candidateRef, hangupRef, muteRef, movedRef:
+	case candidateRef, hangupRef, muteRef, holdRef, movedRef:
 		return m.Error.Code == signaling.NoConnectedCall
 	}
 	return false

@@ -66,6 +66,7 @@ type Stats struct {
 	Network      string        // "udp" or "tcp" (to the relay, when relayed)
 	SendLoss     int64         // expected loss the encoder protects against, %
 	SendBitrate  int64         // the encoder's bitrate, bit/s
+	Sent         int64         // audio packets sent since the call began (none while held)
 
 	// Frames played since the call began: decoded as they arrived,
 	// recovered from the next packet's FEC, or concealed (made up).

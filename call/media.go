@@ -28,6 +28,8 @@ type media struct {
 	dev      *devicePath // the microphone and speaker, and their processing (devices.go, dsp.go)
 	muted    atomic.Bool
 	hushed   atomic.Bool // the speaker plays silence: the call's peer is heard in the room it grew into (grow.go)
+	held     atomic.Bool // either side holds the call: nothing is sent, the speaker plays silence (hold.go)
+	holdTone atomic.Bool // while held, the speaker plays the hold tone instead: the other side holds (hold.go)
 	micLevel atomicFloat
 	spkLevel atomicFloat
 	lastRTP  atomic.Int64 // when the last packet arrived (unix ns); 0 before the first
@@ -39,6 +41,7 @@ type media struct {
 	lastLoss     atomic.Int64 // when a report last said something was lost (unix ns)
 	sendLoss     atomic.Int64 // expected loss the encoder protects against, %
 	sendBitrate  atomic.Int64 // bit/s
+	sent         atomic.Int64 // packets written to the track since the call began
 
 	cues    chan cue                  // sounds for the speaker
 	packets chan packet               // received RTP payloads, with their arrival time
@@ -150,6 +153,7 @@ func (m *media) send(track sampleWriter) error {
 		// Protect the first seconds as if loss had just been reported:
 		// the first report comes a second or more into the call.
 		m.lastLoss.CompareAndSwap(0, time.Now().UnixNano())
+		skipped := 0 // frames not sent while held
 		for n := 0; ; n++ {
 			if err := m.dev.read(frame); err != nil {
 				return
@@ -168,6 +172,13 @@ func (m *media) send(track sampleWriter) error {
 			}
 			m.micLevel.Store(audio.Level(frame))
 			m.dev.process(frame, m.muted.Load())
+			if m.held.Load() {
+				// Held: no packet at all, not even silence, so that the
+				// other side hears nothing of this one (the source is
+				// still read at its pace, to resume from the present).
+				skipped++
+				continue
+			}
 			if m.muted.Load() {
 				clear(frame)
 			}
@@ -177,11 +188,26 @@ func (m *media) send(track sampleWriter) error {
 			}
 			// An error means the connection is going away: the loop
 			// ends when the source is closed.
-			_ = track.WriteSample(pionmedia.Sample{Data: buf[:n], Duration: d})
+			// After a hold, the packet's sequence number and timestamp
+			// skip the frames not sent, as if they were lost: the other
+			// side's jitter buffer then finds the audio where the clock
+			// says, rather than behind its playout point (where every
+			// packet of a short hold's aftermath was dropped as late, and
+			// the audio stuttered for seconds). A long hold's receiver
+			// starts over anyway (it resets while held): the skip is capped
+			// well inside the sequence numbers' half range.
+			_ = track.WriteSample(pionmedia.Sample{Data: buf[:n], Duration: d,
+				PrevDroppedPackets: uint16(min(skipped, maxHoldSkip))})
+			skipped = 0
+			m.sent.Add(1)
 		}
 	}()
 	return nil
 }
+
+// maxHoldSkip is the most frames a packet after a hold skips (see send):
+// 20 s of 20 ms frames.
+const maxHoldSkip = 1000
 
 // readRTCP starts reading what the receiver reports about our stream (the
 // interceptors need it read too), keeping the loss it reports for the
@@ -294,6 +320,8 @@ func (m *media) speak() {
 	var now cue // the cue playing
 	pos := 0
 	flowing := false
+	var tone []int16 // the hold tone, made at the first hold
+	tonePos := 0
 	for {
 	drain:
 		for {
@@ -313,7 +341,22 @@ func (m *media) speak() {
 				break drain
 			}
 		}
-		if len(now.sound) > 0 && !flowing {
+		held := m.held.Load() && (len(now.sound) == 0 || now.done == nil) // the last sound plays over it
+		if !held {
+			tonePos = 0 // the next hold begins with a beep
+		}
+		if held {
+			// Nothing comes while held; what came before is forgotten,
+			// so that the call resumes from the first packet after it.
+			jb.Reset()
+			clear(frame)
+			if m.holdTone.Load() {
+				if tone == nil {
+					tone = holdToneCycle()
+				}
+				tonePos = loopInto(frame, tone, tonePos)
+			}
+		} else if len(now.sound) > 0 && !flowing {
 			for i := range frame {
 				if pos == len(now.sound) {
 					if now.done != nil { // played once: the rest is silence

@@ -138,7 +138,7 @@ func (c *Config) defaults() error {
 // Phone is a signed-in client that handles one call at a time.
 //
 // One goroutine (run) owns all of the phone's state. The methods Dial,
-// Answer, Reject, Hangup, SetMuted and Watch only post an intent to it and
+// Answer, Reject, Hangup, SetMuted, SetHeld and Watch only post an intent to it and
 // never block; what happens is reported on Events. Pion's callbacks post
 // into the same loop.
 type Phone struct {
@@ -191,10 +191,13 @@ type active struct {
 	restartAt   time.Time                 // when an ICE restart was last asked for
 	cancel      bool                      // hang up as soon as the server names the call
 	muted       bool
-	remoteMuted bool   // the other side is muted
-	muteUnsent  bool   // muted changed while the server was unreachable: told after the resume
-	verified    string // the verification code, once emitted
-	growing     string // the room the call grows into, while it is being made (grow.go)
+	remoteMuted bool      // the other side is muted
+	held        bool      // this side holds the call (hold.go)
+	remoteHeld  bool      // the other side holds it
+	unheldAt    time.Time // when media was last let flow again after a hold
+	muteUnsent  bool      // muted changed while the server was unreachable: told after the resume
+	verified    string    // the verification code, once emitted
+	growing     string    // the room the call grows into, while it is being made (grow.go)
 }
 
 // Start signs in to the server and starts the phone. It fails with a
@@ -373,7 +376,7 @@ func (p *Phone) loop(ctx context.Context) {
 				p.cur.ev.Status == signaling.Reconnecting) {
 				m := p.cur.media
 				if st, warnings, ok := p.cur.quality.sample(p.cur.ev.ID, p.cur.pc, &m.played); ok {
-					st.SendLoss, st.SendBitrate = m.sendLoss.Load(), m.sendBitrate.Load()
+					st.SendLoss, st.SendBitrate, st.Sent = m.sendLoss.Load(), m.sendBitrate.Load(), m.sent.Load()
 					p.emitLossy(st)
 					for _, w := range warnings {
 						p.emit(w)
@@ -446,6 +449,8 @@ func (p *Phone) handle(m signaling.Message) {
 			a.remoteMuted = *m.Muted // told again after a resume
 			p.emit(Muted{CallID: m.CallID, Muted: *m.Muted})
 		}
+	case signaling.TypeHold:
+		p.peerHeld(m) // hold.go
 	case signaling.TypeRenegotiate:
 		if p.cur != nil && m.CallID == p.cur.ev.ID {
 			p.renegotiate(m)

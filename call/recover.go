@@ -21,12 +21,18 @@ func (p *Phone) watchMedia() {
 	if a.ev.Status != signaling.Answered && a.ev.Status != signaling.Reconnecting {
 		return
 	}
+	if a.ev.Status == signaling.Answered && (a.held || a.remoteHeld) {
+		return // held: nothing is to come
+	}
 	now := time.Now()
 	last := time.Unix(0, a.media.lastRTP.Load())
 	timeout := p.cfg.MediaTimeout
 	if a.media.lastRTP.Load() == 0 {
 		// Nothing yet: give the connection time to be set up.
 		last, timeout = a.answeredAt, max(timeout, 5*time.Second)
+	}
+	if a.unheldAt.After(last) {
+		last = a.unheldAt // the silence of a hold is no loss
 	}
 	silent := now.Sub(last)
 	switch {

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -128,7 +129,15 @@ type proc struct {
 // The process is interrupted and waited for at the end of the test.
 func (w *world) start(env []string, args ...string) *proc {
 	w.t.Helper()
+	return w.startIn(nil, env, args...)
+}
+
+// startIn is start with stdin as the process's standard input (nil:
+// /dev/null).
+func (w *world) startIn(stdin io.Reader, env []string, args ...string) *proc {
+	w.t.Helper()
 	cmd := exec.Command(parleyBin(), args...)
+	cmd.Stdin = stdin
 	// HOME and XDG_CONFIG_HOME stay: PulseAudio clients find the server and
 	// its cookie through them.
 	cmd.Env = append(os.Environ(),

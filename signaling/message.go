@@ -39,6 +39,12 @@ const (
 	// (ReasonMovedToRoom).
 	TypeMoved Type = "moved"
 
+	// TypeHold: either side of an answered call puts it on hold (held true)
+	// or takes it off (false): no audio flows either way while either side
+	// holds; relayed to the other side with the holder's user, who then
+	// hears a hold tone. The status stays answered.
+	TypeHold Type = "hold"
+
 	// TypeResume: after reconnecting, a participant asks for the call it
 	// was in (call_id); the answer is the call's status now.
 	TypeResume Type = "resume"
@@ -50,7 +56,7 @@ const (
 	TypeRefresh Type = "refresh"
 )
 
-// Messages the server sends. TypeCandidate, TypeMute and TypeMoved go both
+// Messages the server sends. TypeCandidate, TypeMute, TypeHold and TypeMoved go both
 // ways: the server relays them to the other participant of the call.
 const (
 	TypeWelcome           Type = "welcome"             // connect accepted: user, session, role
@@ -69,7 +75,7 @@ var clientTypes = map[Type]bool{
 	TypeConnect: true, TypeDial: true, TypeRinging: true, TypeAnswer: true,
 	TypeReject: true, TypeHangup: true, TypeFail: true, TypeCandidate: true,
 	TypeMute: true, TypeWatch: true, TypePing: true, TypeRenegotiate: true, TypeResume: true, TypeMoved: true,
-	TypePresence: true, TypeRefresh: true,
+	TypeHold: true, TypePresence: true, TypeRefresh: true,
 	TypeRoomJoin: true, TypeRoomLeave: true, TypeRoomMute: true, TypeRoomRemove: true, TypeRoomLock: true,
 	TypeRoomEnd: true, TypeRoomAdmit: true, TypeRoomDeny: true,
 }
@@ -120,6 +126,7 @@ type Message struct {
 	SDPType    string      `json:"sdp_type,omitempty"`    // renegotiate: "offer", "answer" or "request"
 	Candidate  *Candidate  `json:"candidate,omitempty"`   // candidate
 	Muted      *bool       `json:"muted,omitempty"`       // mute
+	Held       *bool       `json:"held,omitempty"`        // hold
 	Online     *bool       `json:"online,omitempty"`      // presence
 	State      State       `json:"state,omitempty"`       // presence: the user's state; from a client: online/away/dnd
 	Idle       *bool       `json:"idle,omitempty"`        // presence from a client: this session is idle (auto away)
@@ -298,6 +305,13 @@ func (m Message) validate() error {
 		}
 		if m.Muted == nil {
 			return Errorf(InvalidParameter, `mute needs "muted": true or false`)
+		}
+	case TypeHold:
+		if err := needCall(); err != nil {
+			return err
+		}
+		if m.Held == nil {
+			return Errorf(InvalidParameter, `hold needs "held": true to hold, false to resume`)
 		}
 	case TypePresence:
 		switch {

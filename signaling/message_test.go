@@ -20,6 +20,8 @@ func FuzzDecodeClient(f *testing.F) {
 		`{"type":"candidate","call_id":"c",` +
 			`"candidate":{"candidate":"candidate:1 1 udp 1 1.2.3.4 5 typ host","sdpMid":"0","sdpMLineIndex":0}}`,
 		`{"type":"mute","call_id":"c","muted":false}`,
+		`{"type":"hold","call_id":"c","held":true}`,
+		`{"type":"hold","call_id":"c"}`,
 		`{"type":"watch","users":["a","b.c@d"]}`,
 		`{"type":"watch","users":[]}`,
 		`{"type":"ping","ref":"x"}`,
@@ -124,6 +126,24 @@ func TestDecodeClientRefusesControls(t *testing.T) {
 
 // TestCheckUserID: a user id starts with a letter or digit and has no two
 // punctuation marks in a row; other ids (ValidID) keep their rule.
+// TestHoldMessage: a hold needs its call and whether it holds.
+func TestHoldMessage(t *testing.T) {
+	m, err := DecodeClient([]byte(`{"type":"hold","call_id":"c","held":false}`))
+	if err != nil || m.Held == nil || *m.Held || m.CallID != "c" {
+		t.Fatalf("hold: %+v, %v", m, err)
+	}
+	for in, want := range map[string]string{
+		`{"type":"hold","held":true}`:                `needs "call_id"`,
+		`{"type":"hold","call_id":"c"}`:              `needs "held"`,
+		`{"type":"hold","call_id":"c","held":"yes"}`: "not a valid signaling message",
+	} {
+		_, err := DecodeClient([]byte(in))
+		if e := AsError(err); err == nil || e.Code != InvalidParameter || !strings.Contains(e.Message, want) {
+			t.Errorf("%s: %v, want InvalidParameter with %q", in, err, want)
+		}
+	}
+}
+
 func TestCheckUserID(t *testing.T) {
 	for _, id := range []string{
 		"a", "7", "alice", "a.b@c.com", "first_last", "bob-2", "a+tag@example.org", "bob.", "Z9",

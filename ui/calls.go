@@ -39,6 +39,16 @@ func (m *Model) handleEvent(ev call.Event) tea.Cmd {
 		} else {
 			c.RemoteMuted = ev.Muted
 		}
+	case call.Held:
+		c := m.active
+		if c == nil || (ev.CallID != "" && c.ID != "" && ev.CallID != c.ID) {
+			return nil
+		}
+		if ev.Local {
+			c.Held = ev.Held
+		} else {
+			c.RemoteHeld = ev.Held
+		}
 	case call.Levels:
 		if m.active.Up() {
 			m.active.Levels = ev

@@ -174,6 +174,20 @@ func TestFlowDialMuteUnmuteHangup(t *testing.T) {
 	f.phone.push(call.Muted{CallID: "c1", Local: true, Muted: false})
 	f.waitFor("m mute •")
 
+	// Hold and resume (p): the banner follows call.Held; the other side's
+	// hold has a banner of its own.
+	f.press("p")
+	f.phone.expectCalls(t, "SetHeld(true)")
+	f.phone.push(call.Held{CallID: "c1", Local: true, Held: true, By: "alice"})
+	f.waitFor("answered · on hold", "On hold: neither of you hears the other · p resumes", "p resume")
+	f.press("p")
+	f.phone.expectCalls(t, "SetHeld(false)")
+	f.phone.push(call.Held{CallID: "c1", Local: true, Held: false, By: "alice"},
+		call.Held{CallID: "c1", Held: true, By: "bob"})
+	f.waitFor("bob put you on hold: you hear the hold tone", "p hold")
+	f.phone.push(call.Held{CallID: "c1", Held: false, By: "bob"})
+	f.waitFor("↗ outgoing · answered  ")
+
 	// The timer follows the clock, re-drawn by its one-second tick.
 	f.clock.Add(73 * time.Second)
 	f.waitFor("01:13")

@@ -356,6 +356,8 @@ func (m *Model) callKey(k tea.KeyMsg) tea.Cmd {
 	switch {
 	case c.Up() && key.Matches(k, km.Mute):
 		return m.toggleMute()
+	case c.Up() && !c.Ending && key.Matches(k, km.Hold):
+		return m.toggleHold()
 	case c.Up() && key.Matches(k, km.Hangup):
 		return m.hangup()
 	case c.Up() && !c.Ending && m.roomsAPI != nil && key.Matches(k, km.AddToCall):
@@ -485,6 +487,14 @@ func (m *Model) toggleMute() tea.Cmd {
 	muted := c.Muted
 	p := m.phone
 	return m.phoneDo("SetMuted", func() { p.SetMuted(muted) })
+}
+
+// toggleHold holds the call or resumes it; the view follows call.Held,
+// which comes at once (or a refusal, as a reconnecting call's).
+func (m *Model) toggleHold() tea.Cmd {
+	held := !m.active.Held
+	p := m.phone
+	return m.phoneDo("SetHeld", func() { p.SetHeld(held) })
 }
 
 // hangup hangs up the active call, or cancels it while it rings. Pressed

@@ -32,6 +32,7 @@ func aCall() []call.Event {
 		status(signaling.Answered, time.Second, false),
 		call.Verification{CallID: "c1", Code: "482 913 207 551"},
 		call.Muted{CallID: "c1", Local: true, Muted: true},
+		call.Held{CallID: "c1", Held: true, By: "bob"},
 		call.Stats{CallID: "c1", RTT: 1500 * time.Microsecond, Jitter: 700 * time.Microsecond, Loss: 0.01,
 			JitterBuffer: 20 * time.Millisecond, MOS: 4.387, Network: "udp", SendBitrate: 32000},
 		call.Levels{Mic: 0.5}, // never shown
@@ -49,6 +50,10 @@ func TestPrinterText(t *testing.T) {
 	p := callfmt.NewPrinter(&out, &errOut, false, 10*time.Second)
 	for _, ev := range aCall() {
 		p.Print(ev)
+		if _, ok := ev.(call.Held); ok {
+			p.Reply("resume", "")
+			p.Refused("hold", "", signaling.Errorf(signaling.NoConnectedCall, "there is no call to hold"))
+		}
 	}
 	p.Error(signaling.Errorf(signaling.NoConnectedDestination, "bob is not online"))
 	want := `signed in as Alice (alice)
@@ -57,6 +62,8 @@ ringing
 answered
 verification code: 482 913 207 551 (the other side must see the same)
 you are muted
+bob put you on hold
+resume: ok
 the speaker stopped working (unplugged): now using the system default, default
 your microphone seems silent: check it, or pick another one with --in (parley devices lists them)
 completed after 2.3s here; the server is unreachable: waiting up to 10s to tell it, ` +
@@ -65,7 +72,8 @@ completed after 2.3s here; the server is unreachable: waiting up to 10s to tell 
 	if got := out.String(); got != want {
 		t.Errorf("printed\n%s\nwant\n%s", got, want)
 	}
-	if got, want := errOut.String(), "parley: no_connected_destination (80404): bob is not online\n"; got != want {
+	if got, want := errOut.String(), "parley: hold: no_connected_call (80403): there is no call to hold\n"+
+		"parley: no_connected_destination (80404): bob is not online\n"; got != want {
 		t.Errorf("printed on stderr %q, want %q", got, want)
 	}
 }
@@ -104,6 +112,10 @@ func TestPrinterJSON(t *testing.T) {
 	p.Now = func() time.Time { return time.Date(2026, 1, 2, 4, 5, 6, 789_654_000, time.FixedZone("CET", 3600)) }
 	for _, ev := range aCall() {
 		p.Print(ev)
+		if _, ok := ev.(call.Held); ok {
+			p.Reply("resume", "r1")
+			p.Refused("hold", "", signaling.Errorf(signaling.NoConnectedCall, "there is no call to hold"))
+		}
 	}
 	p.Error(signaling.Errorf(signaling.NoConnectedDestination, "bob is not online"))
 	const now, t0 = `"time":"2026-01-02T03:05:06.789Z"`, `"time":"2026-01-02T03:04:0`
@@ -117,6 +129,10 @@ func TestPrinterJSON(t *testing.T) {
 			`"from":"alice","to":"bob","to_name":"Bob"}`,
 		`{"event":"verification",` + now + `,"id":"c1","code":"482 913 207 551"}`,
 		`{"event":"mute",` + now + `,"id":"c1","local":true,"muted":true}`,
+		`{"event":"hold",` + now + `,"id":"c1","held":true,"by":"bob","local":false}`,
+		`{"event":"reply",` + now + `,"command":"resume","ref":"r1"}`,
+		`{"event":"error",` + now + `,"command":"hold","code":80403,"name":"no_connected_call",` +
+			`"message":"there is no call to hold"}`,
 		`{"event":"stats",` + now + `,"id":"c1","rtt_ms":1.5,"jitter_ms":0.7,"loss":0.01,"jitter_buffer_ms":20,` +
 			`"mos":4.39,"relayed":false,"transport":"udp","send_fec_loss_pct":0,"send_bitrate":32000}`,
 		`{"event":"device",` + now + `,"id":"c1","kind":"speaker","device":"default","lost":true,"error":"unplugged"}`,

@@ -36,11 +36,21 @@ type (
 		Local bool   `json:"local"`
 		Muted bool   `json:"muted"`
 	}
+	jsonHold struct {
+		Event string `json:"event"` // "hold"
+		Time  string `json:"time"`
+		ID    string `json:"id"`
+		Held  bool   `json:"held"`
+		By    string `json:"by"`    // who holds, or resumed
+		Local bool   `json:"local"` // by is you
+	}
 	jsonError struct {
-		Event  string `json:"event"` // "error"
-		Time   string `json:"time"`
-		CallID string `json:"id,omitempty"`
-		Room   string `json:"room,omitempty"` // a room's refusal
+		Event   string `json:"event"` // "error"
+		Time    string `json:"time"`
+		CallID  string `json:"id,omitempty"`
+		Room    string `json:"room,omitempty"`    // a room's refusal
+		Command string `json:"command,omitempty"` // the refusal of a command read on standard input (control.go)
+		Ref     string `json:"ref,omitempty"`     // the command's ref
 		*signaling.Error
 	}
 	jsonConnected struct {
@@ -109,6 +119,8 @@ func (p *Printer) printJSON(ev call.Event) {
 		v = jsonStatus{Event: name, Time: p.time(ev.At), CallEvent: ev.CallEvent, Untold: ev.Untold}
 	case call.Muted:
 		v = jsonMute{Event: "mute", Time: now, ID: ev.CallID, Local: ev.Local, Muted: ev.Muted}
+	case call.Held:
+		v = jsonHold{Event: "hold", Time: now, ID: ev.CallID, Held: ev.Held, By: ev.By, Local: ev.Local}
 	case call.Failure:
 		v = jsonError{Event: "error", Time: now, CallID: ev.CallID, Error: ev.Err}
 	case call.Verification:

@@ -83,6 +83,17 @@ func (p *Printer) text(ev call.Event) string {
 		default:
 			return "the other side unmuted"
 		}
+	case call.Held:
+		switch {
+		case ev.Local && ev.Held:
+			return "you put the call on hold"
+		case ev.Local:
+			return "you resumed the call"
+		case ev.Held:
+			return ev.By + " put you on hold"
+		default:
+			return ev.By + " resumed the call"
+		}
 	case call.Warning:
 		if ev.Raised {
 			return fmt.Sprintf("warning: %s (%.1f)", ev.Name, ev.Value)

@@ -2,8 +2,11 @@ package cli
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -50,7 +53,7 @@ const lowLatencyHelp = "send and play 10 ms frames instead of 20 ms: less delay,
 
 func (e *env) callCommand() *cobra.Command {
 	var f mediaFlags
-	var commands string
+	var commands, control string
 	c := &cobra.Command{
 		Use:   "call USER [USER...]",
 		Short: "Place a call to USER, or call several people together in a room",
@@ -67,12 +70,9 @@ what join --json prints, the invitations' statuses included).
 ` + specHelp,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			var cmds <-chan string
-			if commands != "" {
-				var err error
-				if cmds, err = e.readCommands(commands); err != nil {
-					return &exitCode{code: exitUsage, err: fmt.Errorf("--commands: %w", err)}
-				}
+			cmds, err := e.controlLines(commands, control)
+			if err != nil {
+				return &exitCode{code: exitUsage, err: err}
 			}
 			if len(args) == 1 {
 				f.callee = args[0]
@@ -92,7 +92,9 @@ what join --json prints, the invitations' statuses included).
 	}
 	f.register(c)
 	c.Flags().StringVar(&commands, "commands", "", "read actions from `FILE` (- for stdin), one a line: "+
-		"add USER... (grow the call into a room), mute, unmute, hangup; once in a room, those of parley join")
+		"add USER... (grow the call into a room), mute, unmute, hold, resume, hangup; once in a room, those of "+
+		"parley join")
+	c.Flags().StringVar(&control, "control", "", controlHelp)
 	return c
 }
 
@@ -113,27 +115,83 @@ func grow(ctx context.Context, ph *call.Phone, pr *callfmt.Printer, hold time.Du
 	return err
 }
 
-// callAction carries out a line of call's --commands.
-func callAction(ph *call.Phone, line string) error {
-	w := strings.Fields(line)
-	switch {
-	case len(w) == 0:
-	case len(w) >= 2 && w[0] == "add":
-		ph.Grow(w[1:]...)
-	case len(w) == 1 && w[0] == "hangup":
-		ph.Hangup()
-	case len(w) == 1 && (w[0] == "mute" || w[0] == "unmute"):
-		ph.SetMuted(w[0] == "mute")
-	default:
-		return signaling.Errorf(signaling.InvalidParameter, "--commands: %.64q is no action in a call: use add "+
-			"USER..., mute, unmute or hangup", line)
+// callAction carries out a line of call's commands (--commands, or
+// standard input) and answers it: a reply once it is taken, an error with
+// its code when it is refused. A line is words (add USER..., or a
+// call.Command) or a JSON object {"command":…,"users":[…],"ref":…}.
+func callAction(ph *call.Phone, pr *callfmt.Printer, line string) {
+	var c struct {
+		Command string   `json:"command"`
+		Users   []string `json:"users,omitempty"` // add
+		Ref     string   `json:"ref,omitempty"`   // echoed in the answer
 	}
-	return nil
+	line = strings.TrimSpace(line)
+	if strings.HasPrefix(line, "{") {
+		dec := json.NewDecoder(strings.NewReader(line))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&c); err != nil || c.Command == "" {
+			pr.Refused("", "", signaling.Errorf(signaling.InvalidParameter, "%.64q is no command: send "+
+				`{"command":"hold"} and the like, one object a line (%v)`, line, err))
+			return
+		}
+		c.Ref = signaling.FitReason(c.Ref)
+	} else if w := strings.Fields(line); len(w) > 0 {
+		c.Command, c.Users = w[0], w[1:]
+	} else {
+		return
+	}
+	var err error
+	switch {
+	case c.Command == "add" && len(c.Users) > 0:
+		ph.Grow(c.Users...)
+	case len(c.Users) > 0:
+		err = signaling.Errorf(signaling.InvalidParameter, "%.64q takes no users: only add does", c.Command)
+	case slices.Contains(call.Commands(), call.Command(c.Command)):
+		err = ph.Do(call.Command(c.Command))
+	default:
+		err = signaling.Errorf(signaling.InvalidParameter, "%.64q is no command in a call: use mute, unmute, "+
+			"hold, resume, hangup, answer, reject or add USER...", line)
+	}
+	if err != nil {
+		pr.Refused(c.Command, c.Ref, signaling.AsError(err))
+		return
+	}
+	pr.Reply(c.Command, c.Ref)
 }
+
+// controlLines are the lines of commands for a running call: those of
+// --commands FILE if given, else those of standard input when it is not a
+// terminal (or with --control stdin). None with --control none.
+func (e *env) controlLines(commands, control string) (<-chan string, error) {
+	switch {
+	case control != "" && control != "stdin" && control != "none":
+		return nil, fmt.Errorf("--control %.20q: use stdin or none", control)
+	case commands != "":
+		lines, err := e.readCommands(commands)
+		if err != nil {
+			return nil, fmt.Errorf("--commands: %w", err)
+		}
+		return lines, nil
+	case control == "stdin" || control == "" && !isTerminal(os.Stdin):
+		return e.readCommands("-")
+	}
+	return nil, nil
+}
+
+// isTerminal reports whether f is a terminal, as far as a command reading
+// it cares: /dev/null (a character device too) reads as empty either way.
+func isTerminal(f *os.File) bool {
+	st, err := f.Stat()
+	return err != nil || st.Mode()&os.ModeCharDevice != 0
+}
+
+const controlHelp = "read commands from `stdin` (the default when it is not a terminal), or none: mute, unmute, " +
+	"hold, resume, hangup, answer, reject, one a line, or JSON objects such as {\"command\":\"hold\"}"
 
 func (e *env) answerCommand() *cobra.Command {
 	var f mediaFlags
 	var reject bool
+	var control string
 	c := &cobra.Command{
 		Use:   "answer",
 		Short: "Wait for the next incoming call and answer it (or reject it)",
@@ -142,6 +200,10 @@ func (e *env) answerCommand() *cobra.Command {
 			"joining the room, as parley join does.\n\n" + specHelp,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			cmds, err := e.controlLines("", control)
+			if err != nil {
+				return &exitCode{code: exitUsage, err: err}
+			}
 			if api, _, err := e.userAPI(); err == nil {
 				e.missedNotice(cmd.Context(), api) // history.go
 			}
@@ -150,13 +212,17 @@ func (e *env) answerCommand() *cobra.Command {
 				return err
 			}
 			defer ph.Close()
-			err = converse(cmd.Context(), ph, pr, f.hold, func() {
+			onIncoming := func() {
 				if reject {
 					ph.Reject()
 				} else {
 					ph.Answer()
 				}
-			}, nil)
+			}
+			if control == "stdin" {
+				onIncoming = func() {} // the script answers or rejects
+			}
+			err = converse(cmd.Context(), ph, pr, f.hold, onIncoming, cmds)
 			var inv roomInvitation // roomanswer.go
 			if errors.As(err, &inv) {
 				return answerRoom(cmd.Context(), ph, pr, inv.room, reject, f.hold)
@@ -166,6 +232,8 @@ func (e *env) answerCommand() *cobra.Command {
 	}
 	f.register(c)
 	c.Flags().BoolVar(&reject, "reject", false, "reject the call instead of answering")
+	c.Flags().StringVar(&control, "control", "", controlHelp+"; with --control stdin the call rings until "+
+		"the answer or reject command")
 	c.Flags().StringVar(&f.ring, "ring-device", "", "speaker the ringtone plays on until the call is answered "+
 		"(default: the config's ring_device, else --out)")
 	return c
@@ -384,8 +452,8 @@ func converse(ctx context.Context, ph *call.Phone, pr *callfmt.Printer, hold tim
 		case line, ok := <-cmds:
 			if !ok {
 				cmds = nil // the end of the file: stay until told otherwise
-			} else if err := callAction(ph, line); err != nil {
-				pr.Print(call.Failure{Err: signaling.AsError(err)})
+			} else {
+				callAction(ph, pr, line)
 			}
 		case <-hangup:
 			hangup = nil

@@ -55,6 +55,8 @@ func TestExitStatuses(t *testing.T) {
 		{[]string{"call"}, exitUsage, "parley: requires at least 1 arg(s), only received 0"},
 		{[]string{"status", "--no-such-flag", "bob"}, exitUsage, "parley: unknown flag: --no-such-flag"},
 		{[]string{"presence", "busy"}, exitUsage, `parley: presence "busy": use online, away or dnd`},
+		{[]string{"call", "bob", "--control", "socket"}, exitUsage, `parley: --control "socket": use stdin or none`},
+		{[]string{"answer", "--control", "tty"}, exitUsage, `parley: --control "tty": use stdin or none`},
 		{[]string{"call", "bob", "--aec", "maybe"}, exitUsage,
 			`parley: invalid argument "maybe" for "--aec" flag: "maybe": use on or off`},
 		{[]string{"status", "bob", "--ca", missingCA}, exitSetup,

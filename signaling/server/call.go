@@ -72,6 +72,7 @@ type callRecord struct {
 	Statuses    []statusChange   `json:"statuses,omitempty"` // every status with its time (records.go)
 	Link        string           `json:"link,omitempty"`     // the guest link's key, for a guest's call (links.go)
 	Muted       []string         `json:"muted,omitempty"`    // the participants muted now, told to one who resumes
+	Held        []string         `json:"held,omitempty"`     // the participants holding the call now, likewise
 	key         string           // its key in the calls bucket, when read from there (records.go: storeKey)
 }
 
@@ -393,6 +394,21 @@ func (c *call) apply(a signaling.Message, team string) *signaling.Error {
 		c.rec.Muted = slices.DeleteFunc(c.rec.Muted, func(u string) bool { return u == a.User })
 		if *a.Muted {
 			c.rec.Muted = append(c.rec.Muted, a.User)
+		}
+		c.save()
+		if isCaller {
+			c.toCallee(m, c.answeredBy)
+		} else {
+			c.toCaller(m)
+		}
+	case signaling.TypeHold:
+		if st != signaling.Answered {
+			return notInState("hold works once it is answered: hang up to cancel it")
+		}
+		m := signaling.Message{Type: signaling.TypeHold, CallID: c.id, User: a.User, Held: a.Held}
+		c.rec.Held = slices.DeleteFunc(c.rec.Held, func(u string) bool { return u == a.User })
+		if *a.Held {
+			c.rec.Held = append(c.rec.Held, a.User)
 		}
 		c.save()
 		if isCaller {

@@ -223,6 +223,8 @@ func TestCandidateAndMuteRelay(t *testing.T) {
 	muted := true
 	alice.send(signaling.Message{Type: signaling.TypeMute, Ref: "m0", CallID: id, Muted: &muted})
 	alice.expectError(signaling.NoConnectedCall, "m0", id)
+	alice.send(signaling.Message{Type: signaling.TypeHold, Ref: "h0", CallID: id, Held: &muted})
+	alice.expectError(signaling.NoConnectedCall, "h0", id)
 
 	bob.send(signaling.Message{Type: signaling.TypeAnswer, CallID: id, SDP: "answer"})
 	answered := status(ev(id, signaling.Answered, out, "alice", "bob"))
@@ -245,8 +247,21 @@ func TestCandidateAndMuteRelay(t *testing.T) {
 	bob.send(signaling.Message{Type: signaling.TypeMute, CallID: id, Muted: &unmuted})
 	alice.expect(signaling.Message{Type: signaling.TypeMute, CallID: id, User: "bob", Muted: &unmuted})
 
+	// Hold goes to the other side with who holds; the call stays
+	// answered (nothing else comes: the ping answers next).
+	alice.send(signaling.Message{Type: signaling.TypeHold, CallID: id, Held: &muted})
+	bob.expect(signaling.Message{Type: signaling.TypeHold, CallID: id, User: "alice", Held: &muted})
+	bob.send(signaling.Message{Type: signaling.TypeHold, CallID: id, Held: &muted})
+	alice.expect(signaling.Message{Type: signaling.TypeHold, CallID: id, User: "bob", Held: &muted})
+	alice.send(signaling.Message{Type: signaling.TypeHold, CallID: id, Held: &unmuted})
+	bob.expect(signaling.Message{Type: signaling.TypeHold, CallID: id, User: "alice", Held: &unmuted})
+	alice.ping("p1")
+	bob.ping("p2")
+
 	// A stranger can do none of it.
 	carol := s.connect(t, "carol", "")
+	carol.send(signaling.Message{Type: signaling.TypeHold, Ref: "h", CallID: id, Held: &muted})
+	carol.expectError(signaling.NoConnectedCall, "h", id)
 	carol.send(signaling.Message{Type: signaling.TypeMute, Ref: "m", CallID: id, Muted: &muted})
 	carol.expectError(signaling.NoConnectedCall, "m", id)
 	carol.send(signaling.Message{Type: signaling.TypeCandidate, Ref: "c", CallID: id, Candidate: cand("x")})

@@ -338,8 +338,8 @@ func TestLegacyCallRecord(t *testing.T) {
 	}
 
 	alice2, bob2 := second.reconnect(t, r.alice), second.reconnect(t, r.bob)
-	resume(alice2, id, signaling.Outbound, "bob", false)
-	resume(bob2, id, signaling.Inbound, "alice", false)
+	resume(alice2, id, signaling.Outbound, "bob", false, false)
+	resume(bob2, id, signaling.Inbound, "alice", false, false)
 	alice2.send(msg(signaling.TypeHangup, id))
 	alice2.expect(status(ev(id, signaling.Completed, signaling.Outbound, "alice", "bob")))
 	bob2.expect(status(ev(id, signaling.Completed, signaling.Inbound, "alice", "bob")))

@@ -214,7 +214,7 @@ func (c *call) confirm() bool {
 }
 
 // resumed answers a participant's resume with the call's status and
-// whether the other side is muted (it may have changed meanwhile), to that
+// whether the other side is muted and holds the call (it may have changed meanwhile), to that
 // session only. A call that has ended (as the participant came back, its
 // resume on the way) is told as it ended, like a call without an owner.
 func (c *call) resumed(a signaling.Message, isCaller bool) *signaling.Error {
@@ -229,6 +229,8 @@ func (c *call) resumed(a signaling.Message, isCaller bool) *signaling.Error {
 	}
 	muted := slices.Contains(c.rec.Muted, other)
 	c.deliver(key, session, signaling.Message{Type: signaling.TypeMute, CallID: c.id, User: other, Muted: &muted})
+	held := slices.Contains(c.rec.Held, other)
+	c.deliver(key, session, signaling.Message{Type: signaling.TypeHold, CallID: c.id, User: other, Held: &held})
 	return nil
 }
 

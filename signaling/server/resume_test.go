@@ -37,12 +37,13 @@ func (s *testServer) reconnect(t *testing.T, old *client) *client {
 }
 
 // resume resumes call id on c, which hears the call's status and whether
-// other is muted.
-func resume(c *client, id string, dir signaling.Direction, other string, muted bool) {
+// other is muted and holds the call.
+func resume(c *client, id string, dir signaling.Direction, other string, muted, held bool) {
 	c.t.Helper()
 	c.send(signaling.Message{Type: signaling.TypeResume, CallID: id})
 	c.expect(status(ev(id, signaling.Answered, dir, "alice", "bob")))
 	c.expect(signaling.Message{Type: signaling.TypeMute, CallID: id, User: other, Muted: &muted})
+	c.expect(signaling.Message{Type: signaling.TypeHold, CallID: id, User: other, Held: &held})
 }
 
 // TestResumeAfterDisconnect: a participant of an answered call whose
@@ -55,7 +56,7 @@ func TestResumeAfterDisconnect(t *testing.T) {
 
 	_ = alice.ws.CloseNow() // her network drops
 	alice2 := s.reconnect(t, alice)
-	resume(alice2, id, signaling.Outbound, "bob", false)
+	resume(alice2, id, signaling.Outbound, "bob", false, false)
 
 	// Past the grace period, the call is still up: hanging up completes it.
 	time.Sleep(1500 * time.Millisecond) // the grace period is what is tested
@@ -71,7 +72,7 @@ func TestResumeTakesOverALiveSession(t *testing.T) {
 	alice, bob := s.connect(t, "alice", ""), s.connect(t, "bob", "")
 	id := answeredCall(t, alice, bob)
 	alice2 := s.reconnect(t, alice) // the first connection still looks alive
-	resume(alice2, id, signaling.Outbound, "bob", false)
+	resume(alice2, id, signaling.Outbound, "bob", false, false)
 	// The old connection is closed within a heartbeat or two (it may get a
 	// copy of what was sent to the session meanwhile).
 	for range alice.in {
@@ -146,12 +147,14 @@ func TestResumeAfterRestart(t *testing.T) {
 	muted := true
 	bob.send(signaling.Message{Type: signaling.TypeMute, CallID: id, Muted: &muted})
 	alice.expect(signaling.Message{Type: signaling.TypeMute, CallID: id, User: "bob", Muted: &muted})
+	alice.send(signaling.Message{Type: signaling.TypeHold, CallID: id, Held: &muted})
+	bob.expect(signaling.Message{Type: signaling.TypeHold, CallID: id, User: "alice", Held: &muted})
 	second := r.restart(t, alice, bob)
 	alice2, bob2 := second.reconnect(t, alice), second.reconnect(t, bob)
-	// Each hears whether the other is muted: Bob's mute outlived the
-	// server in the call's record.
-	resume(alice2, id, signaling.Outbound, "bob", true)
-	resume(bob2, id, signaling.Inbound, "alice", false)
+	// Each hears whether the other is muted and holds: Bob's mute and
+	// Alice's hold outlived the server in the call's record.
+	resume(alice2, id, signaling.Outbound, "bob", true, false)
+	resume(bob2, id, signaling.Inbound, "alice", false, true)
 
 	// Busy again: the call holds both.
 	carol := second.connect(t, "carol", "")
@@ -192,8 +195,10 @@ func TestAdoptedOnce(t *testing.T) {
 	}
 	alice2.expect(status(ev(id, signaling.Answered, signaling.Outbound, "alice", "bob")))
 	alice2.expect(signaling.Message{Type: signaling.TypeMute, CallID: id, User: "bob", Muted: new(false)})
+	alice2.expect(signaling.Message{Type: signaling.TypeHold, CallID: id, User: "bob", Held: new(false)})
 	bob2.expect(status(ev(id, signaling.Answered, signaling.Inbound, "alice", "bob")))
 	bob2.expect(signaling.Message{Type: signaling.TypeMute, CallID: id, User: "alice", Muted: new(false)})
+	bob2.expect(signaling.Message{Type: signaling.TypeHold, CallID: id, User: "alice", Held: new(false)})
 	alice2.send(signaling.Message{Type: signaling.TypeMute, CallID: id, Muted: &muted})
 	bob2.expect(signaling.Message{Type: signaling.TypeMute, CallID: id, User: "alice", Muted: &muted})
 	owners, stepped := len(r.logs.records("call adopted")),
@@ -205,7 +210,7 @@ func TestAdoptedOnce(t *testing.T) {
 
 	third := r.restart(t, append(others, alice2, bob2)...)
 	bob3 := third.reconnect(t, bob2)
-	resume(bob3, id, signaling.Inbound, "alice", true)
+	resume(bob3, id, signaling.Inbound, "alice", true, false)
 }
 
 // TestOrphanFails: the server restarts during an answered call and neither

@@ -150,6 +150,8 @@ type Call struct {
 
 	Muted       bool        // this side's microphone
 	RemoteMuted bool        // the other side's
+	Held        bool        // this side holds the call: nothing flows either way
+	RemoteHeld  bool        // the other side holds it: the hold tone plays here
 	Levels      call.Levels // latest levels
 	Stats       *call.Stats // nil before the first stats
 	Warnings    []string    // quality warnings raised and not cleared, in order

@@ -26,6 +26,7 @@ type KeyMap struct {
 	Answer  key.Binding
 	Reject  key.Binding
 	Mute    key.Binding
+	Hold    key.Binding // p: put the answered call on hold, or take it off (h hangs up)
 	Hangup  key.Binding
 	Cancel  key.Binding // h or esc: cancel an outgoing call still ringing
 	Dismiss key.Binding // esc: hide how the last call ended
@@ -81,6 +82,7 @@ func DefaultKeyMap() *KeyMap {
 		Answer:  key.NewBinding(key.WithKeys("a"), key.WithHelp("a", "answer")),
 		Reject:  key.NewBinding(key.WithKeys("r"), key.WithHelp("r", "reject")),
 		Mute:    key.NewBinding(key.WithKeys("m"), key.WithHelp("m", "mute/unmute")),
+		Hold:    key.NewBinding(key.WithKeys("p"), key.WithHelp("p", "hold/resume")),
 		Hangup:  key.NewBinding(key.WithKeys("h"), key.WithHelp("h", "hang up")),
 		Cancel:  key.NewBinding(key.WithKeys("h", "esc"), key.WithHelp("h/esc", "cancel call")),
 		Dismiss: key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "dismiss")),
@@ -114,7 +116,7 @@ func (k *KeyMap) Groups() []Group {
 	return []Group{
 		{"Contacts & recent calls", []key.Binding{k.Up, k.Down, k.Call, k.NextPane, k.Filter, k.Apply, k.Clear,
 			k.CallUser, k.AddContact, k.Notify, k.GuestLink}},
-		{"Calls", []key.Binding{k.Answer, k.Reject, k.Mute, k.Hangup, k.AddToCall, k.Cancel, k.Dismiss}},
+		{"Calls", []key.Binding{k.Answer, k.Reject, k.Mute, k.Hold, k.Hangup, k.AddToCall, k.Cancel, k.Dismiss}},
 		{"Rooms", []key.Binding{k.JoinRoom, k.Mute, k.LeaveRoom, k.MuteOther, k.LockMic, k.Remove, k.LockRoom,
 			k.EndRoom}},
 		{"Dialogs", []key.Binding{k.Choose, k.SwitchList, k.Toggle, k.Close, k.Yes, k.No}},

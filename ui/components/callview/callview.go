@@ -54,10 +54,16 @@ func (m *Model) ShortHelp() []key.Binding {
 		} else {
 			mute.SetHelp(mute.Help().Key, "mute")
 		}
-		if m.grow {
-			return []key.Binding{mute, km.Hangup, km.AddToCall}
+		hold := km.Hold
+		if c.Held {
+			hold.SetHelp(hold.Help().Key, "resume")
+		} else {
+			hold.SetHelp(hold.Help().Key, "hold")
 		}
-		return []key.Binding{mute, km.Hangup}
+		if m.grow {
+			return []key.Binding{mute, hold, km.Hangup, km.AddToCall}
+		}
+		return []key.Binding{mute, hold, km.Hangup}
 	}
 	return []key.Binding{km.Cancel}
 }
@@ -66,9 +72,9 @@ func (m *Model) ShortHelp() []key.Binding {
 func (m *Model) FullHelp() [][]key.Binding {
 	km := m.common.KeyMap
 	if m.grow {
-		return [][]key.Binding{{km.Mute, km.Hangup, km.AddToCall, km.Cancel}}
+		return [][]key.Binding{{km.Mute, km.Hold, km.Hangup, km.AddToCall, km.Cancel}}
 	}
-	return [][]key.Binding{{km.Mute, km.Hangup, km.Cancel}}
+	return [][]key.Binding{{km.Mute, km.Hold, km.Hangup, km.Cancel}}
 }
 
 // View implements tea.Model.
@@ -148,6 +154,8 @@ func (m *Model) inCall() []string {
 		status = dir + " · hanging up…"
 	case c.Status == signaling.Reconnecting:
 		status = dir + " · reconnecting… the audio stopped; trying to restore it"
+	case c.Held || c.RemoteHeld:
+		status = dir + " · answered · on hold"
 	}
 
 	// Meters: a label column as wide as the longer of "You" and the peer
@@ -173,10 +181,21 @@ func (m *Model) inCall() []string {
 	lines := []string{
 		titleLine,
 		st.Call.Status.Render(common.Truncate(status, w)),
+	}
+	// The hold banner: who holds, and what is heard meanwhile.
+	if c.RemoteHeld {
+		banner := c.Who() + " put you on hold: you hear the hold tone"
+		lines = append(lines, st.Call.Muted.Render(common.Truncate(banner, w)))
+	}
+	if c.Held {
+		lines = append(lines, st.Call.Muted.Render(common.Truncate("On hold: neither of you hears the other · "+
+			m.common.KeyMap.Hold.Help().Key+" resumes", w)))
+	}
+	lines = append(lines,
 		"",
 		meter("You", c.Levels.Mic, c.Muted, c.Levels.MicSpeaking),
 		meter(c.Who(), c.Levels.Speaker, c.RemoteMuted, c.Levels.RemoteSpeaking),
-	}
+	)
 	lines = append(lines, m.audioLines()...) // speaking.go
 	lines = append(lines,
 		"",
