@@ -71,12 +71,15 @@ func buildAPI(log *slog.Logger, nw transport.Net, level, relayOnly bool) (*webrt
 	if level {
 		roomICE(&se) // roomrejoin.go
 	}
-	if relayOnly {
+	if level && relayOnly {
 		// Pion waits 2 s before it picks a relay's pair, for a better one
 		// to turn up (its own default for relay only, no wait, is lost on
 		// the way from webrtc to ice); with relays alone there is none,
 		// and a room's ICE gives up after 2 s (roomICE): a relay-only
-		// client never got into a room.
+		// client never got into a room. A room's media take UDP relays
+		// alone (the server's TURN relays no TCP to them). A call keeps
+		// the wait: without it a TCP relay's pair, checked first, could
+		// win over the UDP relay's (TestRelay/relay_only).
 		se.SetRelayAcceptanceMinWait(0)
 	}
 	if nw != nil {
