@@ -356,7 +356,7 @@ func (m *Model) historyLoaded(msg historyLoadedMsg) tea.Cmd {
 		log.Warn("ui: skipped unreadable lines in the recent calls", "lines", msg.skipped, "path", m.store.Path())
 	}
 	if m.fromServer { // the server's came first: this device's file is only a fallback
-		return nil
+		return m.watch() // not sent before: the file was not read yet
 	}
 	loaded := slices.Clone(msg.records)
 	slices.Reverse(loaded)

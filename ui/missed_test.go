@@ -2,10 +2,12 @@ package ui
 
 import (
 	"context"
+	"slices"
 	"testing"
 	"time"
 
 	"github.com/parley-voice/parley/signaling"
+	"github.com/parley-voice/parley/ui/history"
 )
 
 // fakeHistory is a CallHistory for tests: a history, the queries it was
@@ -87,5 +89,21 @@ func TestRecentsFromServer(t *testing.T) {
 		}
 	case <-time.After(wait):
 		t.Fatal("showing the recent calls did not mark them seen")
+	}
+}
+
+// TestWatchWhenServerHistoryFirst: the server's recent calls may come
+// before this device's file is read; the contacts and the calls' peers are
+// watched once the file is read all the same. (They were not: the
+// contacts showed "unknown" for good, one e2e/TestUIEndToEnd run in 5.)
+func TestWatchWhenServerHistoryFirst(t *testing.T) {
+	m := testModel(t, testOptions(newFakePhone(), newFakeDevices(), &clock{t: t0}))
+	m.Update(serverHistoryMsg{records: []history.Record{{CallID: "c1", Peer: "gina", Start: t0}}})
+	if m.watched != nil {
+		t.Fatalf("watched %v before the file was read", m.watched)
+	}
+	m.Update(historyLoadedMsg{})
+	if want := []string{"bob", "carol", "dave", "erin", "gina"}; !slices.Equal(m.watched, want) {
+		t.Errorf("watched %v once the file was read, want %v", m.watched, want)
 	}
 }
