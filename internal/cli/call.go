@@ -34,6 +34,7 @@ type mediaFlags struct {
 	ring    string     // --ring-device, where registered
 	low     bool       // --low-latency: 10 ms frames
 	callee  string     // the user to call, checked before the phone starts (callable)
+	control bool       // open the control socket (parley ctl) once signed in
 }
 
 func (f *mediaFlags) register(c *cobra.Command) {
@@ -77,6 +78,7 @@ what join --json prints, the invitations' statuses included).
 			if len(args) == 1 {
 				f.callee = args[0]
 			}
+			f.control = true
 			ph, pr, err := e.phone(cmd.Context(), f, call.Config{})
 			if err != nil {
 				return err
@@ -207,6 +209,7 @@ func (e *env) answerCommand() *cobra.Command {
 			if api, _, err := e.userAPI(); err == nil {
 				e.missedNotice(cmd.Context(), api) // history.go
 			}
+			f.control = true
 			ph, pr, err := e.phone(cmd.Context(), f, call.Config{})
 			if err != nil {
 				return err
@@ -308,6 +311,9 @@ func (e *env) phone(ctx context.Context, f mediaFlags, pc call.Config) (*call.Ph
 			ph.Close()
 			return nil, nil, e.refused(pr, f.json, err)
 		}
+	}
+	if f.control {
+		e.openControl(ph, log)
 	}
 	return ph, pr, nil
 }
