@@ -1,0 +1,196 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/parley-voice/parley/internal/audiotest"
+	"github.com/parley-voice/parley/internal/pulsetest"
+)
+
+// TestCtlOverRealDevices: alice's `parley call bob` (no control on its
+// standard input) and bob's `parley answer` are in a call on PulseAudio
+// devices, their microphones playing 440 and 660 Hz. `parley ctl` with no
+// parley running is refused with 80402 (exit 6); then `parley ctl hold`
+// drives alice's call: it says "hold: ok", both sides print the hold event,
+// alice's speaker goes silent and bob's plays the hold tone and none of
+// alice's; `parley ctl status --json` gives the call (outbound to bob,
+// answered, held) and its quality; `parley ctl resume` brings both tones
+// back and `parley ctl hangup` completes the call on both sides.
+func TestCtlOverRealDevices(t *testing.T) {
+	pulse := pulsetest.Start(t)
+	aMic, aSpk := pulse.NullSink(t, "alice_mic"), pulse.NullSink(t, "alice_spk")
+	bMic, bSpk := pulse.NullSink(t, "bob_mic"), pulse.NullSink(t, "bob_spk")
+	w := newWorld(t)
+	pulse.Loop(t, aMic, audiotest.Tone(440, 0.5, 20*audiotest.SampleRate))
+	pulse.Loop(t, bMic, audiotest.Tone(660, 0.5, 20*audiotest.SampleRate))
+	recA := recordTimed(t.Context(), pulse, pulsetest.Monitor(aSpk))
+	recB := recordTimed(t.Context(), pulse, pulsetest.Monitor(bSpk))
+
+	// The sockets are in the world's state directory (XDG_RUNTIME_DIR is
+	// left as it is: PulseAudio finds its server through it).
+	var run []string
+	out, code := w.run(run, "ctl", "status", "--json")
+	if code != exitError || !strings.Contains(out, `"code":80402`) {
+		t.Fatalf("parley ctl status with no parley running: exit %d, %q; want 6 and 80402", code, out)
+	}
+
+	plain := []string{"--json", "--aec", "off", "--noise-suppression", "off", "--agc", "off"}
+	b := w.start(append(pulsetest.Env(bMic, bSpk), "PARLEY_TOKEN="+w.token("bob")),
+		append([]string{"answer"}, plain...)...)
+	b.expect(t, "connected", map[string]any{"user": "bob"})
+	a := w.start(append(append(pulsetest.Env(aMic, aSpk), run...), "PARLEY_TOKEN="+w.token("alice")),
+		append([]string{"call", "bob"}, plain...)...)
+	a.expect(t, "connected", map[string]any{"user": "alice"})
+	id := a.expect(t, "call", map[string]any{"status": "started", "to": "bob"})["id"]
+	b.expect(t, "call", map[string]any{"status": "started", "id": id})
+	for _, status := range []string{"ringing", "answered"} {
+		for _, p := range []*proc{a, b} {
+			p.expect(t, "call_status_changed", map[string]any{"status": status, "id": id})
+		}
+	}
+	hearTones(t, "in the call", speaker{"alice's speaker", aSpk, 660}, speaker{"bob's speaker", bSpk, 440})
+
+	ctl := func(want string, args ...string) string {
+		t.Helper()
+		out, code := w.run(run, append([]string{"ctl"}, args...)...)
+		if code != exitOK || want != "" && strings.TrimSpace(out) != want {
+			t.Fatalf("parley ctl %s: exit %d, %q; want 0 and %q", strings.Join(args, " "), code, out, want)
+		}
+		return out
+	}
+	ctl("hold: ok", "hold")
+	held := time.Now()
+	a.expect(t, "hold", map[string]any{"id": id, "held": true, "by": "alice", "local": true})
+	b.expect(t, "hold", map[string]any{"id": id, "held": true, "by": "alice", "local": false})
+	heldQuiet(t, recA, recB, held)
+
+	var st struct {
+		Event string `json:"event"`
+		Calls []struct {
+			ID, Status, Direction, Peer string
+			Muted, Held                 bool
+			RemoteHeld                  bool `json:"remote_held"`
+			Quality                     *struct {
+				Grade string  `json:"grade"`
+				MOS   float64 `json:"mos"`
+				RTTMs float64 `json:"rtt_ms"`
+				Loss  float64 `json:"loss"`
+			} `json:"quality"`
+		} `json:"calls"`
+	}
+	out = ctl("", "status", "--json")
+	if err := json.Unmarshal([]byte(out), &st); err != nil {
+		t.Fatalf("parley ctl status --json printed %q: %v", out, err)
+	}
+	t.Logf("parley ctl status --json: %s", strings.TrimSpace(out))
+	if st.Event != "status" || len(st.Calls) != 1 {
+		t.Fatalf("parley ctl status --json: %s, want one call", out)
+	}
+	c := st.Calls[0]
+	if c.ID != id || c.Status != "answered" || c.Direction != "outbound" || c.Peer != "bob" || !c.Held ||
+		c.RemoteHeld || c.Muted {
+		t.Errorf("parley ctl status --json: %+v, want call %v answered, outbound to bob, held by alice only", c, id)
+	}
+	if q := c.Quality; q == nil || q.MOS < 1 || q.MOS > 4.5 || q.Grade == "" || q.RTTMs < 0 || q.RTTMs > 1000 {
+		t.Errorf("parley ctl status --json: quality %+v, want a grade, a MOS in 1..4.5 and an RTT", q)
+	}
+
+	ctl("resume: ok", "resume")
+	a.expect(t, "hold", map[string]any{"id": id, "held": false, "by": "alice", "local": true})
+	b.expect(t, "hold", map[string]any{"id": id, "held": false, "by": "alice", "local": false})
+	hearTones(t, "resumed", speaker{"alice's speaker", aSpk, 660}, speaker{"bob's speaker", bSpk, 440})
+
+	ctl("hangup: ok", "hangup")
+	for _, p := range []*proc{a, b} {
+		p.expect(t, "call_status_changed", map[string]any{"status": "completed", "id": id})
+		if code := p.wait(t); code != exitOK {
+			t.Errorf("%v exited %d, want 0", p.cmd.Args[1:], code)
+		}
+	}
+	out, code = w.run(run, "ctl", "hangup")
+	if code != exitError {
+		t.Errorf("parley ctl hangup once alice's parley is gone: exit %d, %q; want 6", code, out)
+	}
+}
+
+// TestCtlRefusesAnotherUser: the control socket of a running `parley
+// answer` (its directory 0700, itself 0600) is out of reach of another
+// user: run as nobody, `parley ctl status` cannot read the directory
+// (80802, exit 6). With the directory and the socket opened to all, as if
+// their modes were changed behind parley's back, nobody connects, and the
+// running parley refuses them after checking their uid (SO_PEERCRED):
+// 80802 again. The owner is answered all along.
+func TestCtlRefusesAnotherUser(t *testing.T) {
+	if os.Getuid() != 0 {
+		t.Skip("needs root, to run parley ctl as nobody")
+	}
+	w := newWorld(t)
+	// A directory that nobody may enter, for the runtime directory and a
+	// copy of parley they may run.
+	base, err := os.MkdirTemp("", "parley-ctl-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(base) })
+	if err := os.Chmod(base, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	bin := filepath.Join(base, "parley")
+	if err := copyFile(parleyBin(), bin, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	runDir := filepath.Join(base, "run")
+	if err := os.Mkdir(runDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	run := []string{"XDG_RUNTIME_DIR=" + runDir}
+	b := w.start(append(run, "PARLEY_TOKEN="+w.token("bob")), "answer", "--json", "--in", "silence", "--out", "null")
+	b.expect(t, "connected", map[string]any{"user": "bob"})
+
+	sockDir := filepath.Join(runDir, "parley")
+	sock := filepath.Join(sockDir, strconv.Itoa(b.cmd.Process.Pid)+".sock")
+	for path, want := range map[string]os.FileMode{sockDir: 0o700, sock: 0o600} {
+		fi, err := os.Stat(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fi.Mode().Perm() != want {
+			t.Errorf("%s: mode %v, want %v", path, fi.Mode().Perm(), want)
+		}
+	}
+	if out, code := w.run(run, "ctl", "status"); code != exitOK || strings.TrimSpace(out) != "no call in progress" {
+		t.Fatalf("parley ctl status as the owner: exit %d, %q", code, out)
+	}
+	asNobody := func(when string) {
+		t.Helper()
+		cmd := exec.Command(bin, "ctl", "status", "--json")
+		cmd.Env = []string{"PARLEY_TEST_EXEC=1", "HOME=" + base, "XDG_RUNTIME_DIR=" + runDir}
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+		out, err := cmd.Output()
+		code := cmd.ProcessState.ExitCode()
+		t.Logf("%s: parley ctl status as nobody: exit %d, %s", when, code, strings.TrimSpace(string(out)))
+		if code != exitError || !strings.Contains(string(out), `"code":80802`) {
+			t.Errorf("%s: parley ctl status as nobody: exit %d (%v), %q; want 6 and 80802", when, code, err, out)
+		}
+	}
+	asNobody("directory 0700")
+	for path, mode := range map[string]os.FileMode{sockDir: 0o755, sock: 0o666} {
+		if err := os.Chmod(path, mode); err != nil {
+			t.Fatal(err)
+		}
+	}
+	asNobody("directory and socket open to all")
+	if out, code := w.run(run, "ctl", "status"); code != exitOK || strings.TrimSpace(out) != "no call in progress" {
+		t.Fatalf("parley ctl status as the owner: exit %d, %q", code, out)
+	}
+}
