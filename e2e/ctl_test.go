@@ -194,3 +194,64 @@ func TestCtlRefusesAnotherUser(t *testing.T) {
 		t.Fatalf("parley ctl status as the owner: exit %d, %q", code, out)
 	}
 }
+
+// TestAnswerAutoAndRingTimeout: bob's `parley answer --auto` answers
+// alice's two calls in turn (each hung up by her --for) and is still there
+// after both, with no call in progress, until interrupted (exit 0). Carol's
+// `parley answer --control stdin` lets alice's call ring: alice's
+// `--ring-timeout 1500ms` gives up after 1.5 s, unanswered with reason "no
+// answer" on both sides, exit 4.
+func TestAnswerAutoAndRingTimeout(t *testing.T) {
+	w := newWorld(t)
+	quiet := []string{"--json", "--in", "silence", "--out", "null"}
+	b := w.start([]string{"PARLEY_TOKEN=" + w.token("bob")}, append([]string{"answer", "--auto"}, quiet...)...)
+	b.expect(t, "connected", map[string]any{"user": "bob"})
+	alice := []string{"PARLEY_TOKEN=" + w.token("alice")}
+	for i := range 2 {
+		a := w.start(alice, append([]string{"call", "bob", "--for", "500ms"}, quiet...)...)
+		a.expect(t, "connected", map[string]any{"user": "alice"})
+		id := a.expect(t, "call", map[string]any{"status": "started"})["id"]
+		b.expect(t, "call", map[string]any{"status": "started", "id": id})
+		for _, status := range []string{"ringing", "answered", "completed"} {
+			b.expect(t, "call_status_changed", map[string]any{"status": status, "id": id})
+		}
+		if code := a.wait(t); code != exitOK {
+			t.Fatalf("call %d: parley call exited %d, want 0; stderr: %s", i+1, code, a.stderr.String())
+		}
+	}
+	if out, code := w.run(nil, "ctl", "status", "--pid", strconv.Itoa(b.cmd.Process.Pid)); code != exitOK ||
+		strings.TrimSpace(out) != "no call in progress" {
+		t.Fatalf("parley ctl status of bob's answer --auto after two calls: exit %d, %q", code, out)
+	}
+	b.cmd.Process.Signal(os.Interrupt)
+	if code := b.wait(t); code != exitOK {
+		t.Errorf("parley answer --auto exited %d when interrupted, want 0", code)
+	}
+
+	cIn, cOut, err := os.Pipe() // carol's script, which never answers
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cOut.Close() })
+	c := w.startIn(cIn, []string{"PARLEY_TOKEN=" + w.token("carol")},
+		append([]string{"answer", "--control", "stdin"}, quiet...)...)
+	cIn.Close()
+	c.expect(t, "connected", map[string]any{"user": "carol"})
+	a := w.start(alice, append([]string{"call", "carol", "--ring-timeout", "1500ms"}, quiet...)...)
+	a.expect(t, "connected", map[string]any{"user": "alice"})
+	id := a.expect(t, "call", map[string]any{"status": "started"})["id"]
+	started := time.Now()
+	a.expect(t, "call_status_changed", map[string]any{"status": "ringing", "id": id})
+	a.expect(t, "call_status_changed", map[string]any{"status": "unanswered", "id": id, "reason": "no answer"})
+	gaveUp := time.Since(started)
+	t.Logf("--ring-timeout 1500ms: unanswered %v after the call started", gaveUp.Round(time.Millisecond))
+	if gaveUp < 1400*time.Millisecond || gaveUp > 4*time.Second {
+		t.Errorf("--ring-timeout 1500ms: unanswered after %v, want 1.5 s", gaveUp)
+	}
+	if code := a.wait(t); code != exitUnanswered {
+		t.Errorf("parley call --ring-timeout exited %d, want 4", code)
+	}
+	c.expect(t, "call", map[string]any{"status": "started", "id": id})
+	c.expect(t, "call_status_changed", map[string]any{"status": "ringing", "id": id})
+	c.expect(t, "call_status_changed", map[string]any{"status": "unanswered", "id": id, "reason": "no answer"})
+}
