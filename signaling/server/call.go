@@ -20,10 +20,10 @@ import (
 
 // Reasons a call ends with, besides a client's own fail reason.
 const (
-	ReasonCanceled = "canceled"  // the caller hung up before an answer
+	ReasonCanceled = "canceled"               // the caller hung up before an answer
 	ReasonNoAnswer = signaling.ReasonNoAnswer // RingTimeout passed, or the caller's
-	ReasonDeclined = "declined"  // the callee rejected (or hung up before answering)
-	ReasonFailed   = "failed"    // a fail without a reason
+	ReasonDeclined = "declined"               // the callee rejected (or hung up before answering)
+	ReasonFailed   = "failed"                 // a fail without a reason
 	// Dials refused because of the callee, recorded for both (history.go).
 	ReasonOffline = "offline"        // the callee had no session
 	ReasonBusy    = "busy"           // the callee was in another call
