@@ -2,10 +2,10 @@ package call
 
 import "github.com/parley-voice/parley/signaling"
 
-// CallState is the call in progress as Status reports it (parley ctl
+// State is a call in progress as Status reports it (parley ctl
 // status): who, its status, mute and hold, and its quality over the last
 // second once there are figures.
-type CallState struct {
+type State struct {
 	Event      signaling.CallEvent
 	Muted      bool
 	Held       bool // this side holds the call
@@ -15,8 +15,8 @@ type CallState struct {
 
 // Status returns the calls in progress: none, or the current call. It
 // asks the phone's loop, which owns them.
-func (p *Phone) Status() ([]CallState, error) {
-	res := make(chan []CallState, 1)
+func (p *Phone) Status() ([]State, error) {
+	res := make(chan []State, 1)
 	if !p.post(func() { res <- p.status() }) {
 		return nil, errStopped
 	}
@@ -28,15 +28,15 @@ func (p *Phone) Status() ([]CallState, error) {
 	}
 }
 
-func (p *Phone) status() []CallState {
+func (p *Phone) status() []State {
 	a := p.cur
 	if a == nil {
 		return nil
 	}
-	s := CallState{Event: a.ev, Muted: a.muted, Held: a.held, RemoteHeld: a.remoteHeld}
+	s := State{Event: a.ev, Muted: a.muted, Held: a.held, RemoteHeld: a.remoteHeld}
 	if a.stats != nil {
 		st := *a.stats
 		s.Stats = &st
 	}
-	return []CallState{s}
+	return []State{s}
 }

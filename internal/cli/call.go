@@ -90,7 +90,8 @@ what join --json prints, the invitations' statuses included).
 				return stay(cmd.Context(), ph, pr, "", f.hold, cmds)
 			}
 			ph.Dial(args[0])
-			return grow(cmd.Context(), ph, pr, f.hold, cmds, converse(cmd.Context(), ph, pr, f.hold, f.ringFor, nil, cmds))
+			err = converse(cmd.Context(), ph, pr, f.hold, f.ringFor, nil, cmds)
+			return grow(cmd.Context(), ph, pr, f.hold, cmds, err)
 		},
 	}
 	f.register(c)

@@ -171,7 +171,7 @@ type jsonStatus struct {
 	Calls []jsonCall `json:"calls"`
 }
 
-func statusReply(calls []call.CallState, ref string) jsonStatus {
+func statusReply(calls []call.State, ref string) jsonStatus {
 	r := jsonStatus{Event: "status", Ref: ref, Calls: []jsonCall{}}
 	for _, c := range calls {
 		j := jsonCall{ID: c.Event.ID, Status: c.Event.Status, Direction: c.Event.Direction, Peer: c.Event.Peer(),
