@@ -38,7 +38,9 @@ func TestDialControlNewest(t *testing.T) {
 		}
 		defer c.Close()
 		for i, ln := range lns {
-			ln.SetDeadline(time.Now().Add(50 * time.Millisecond))
+			if err := ln.SetDeadline(time.Now().Add(50 * time.Millisecond)); err != nil {
+				t.Fatal(err)
+			}
 			if a, err := ln.Accept(); err == nil {
 				a.Close()
 				return i
