@@ -36,10 +36,11 @@ func TestCtlOverRealDevices(t *testing.T) {
 	recA := recordTimed(t.Context(), pulse, pulsetest.Monitor(aSpk))
 	recB := recordTimed(t.Context(), pulse, pulsetest.Monitor(bSpk))
 
-	// The sockets are in the world's state directory (XDG_RUNTIME_DIR is
-	// left as it is: PulseAudio finds its server through it).
-	var run []string
-	out, code := w.run(run, "ctl", "status", "--json")
+	// The sockets are in $XDG_RUNTIME_DIR/parley, else in the world's state
+	// directory. XDG_RUNTIME_DIR is left as it is for the calls (PulseAudio
+	// finds its server through it): when it is set, other tests' parleys
+	// may be there too, hence --pid. An empty one has none running.
+	out, code := w.run([]string{"XDG_RUNTIME_DIR=" + t.TempDir()}, "ctl", "status", "--json")
 	if code != exitError || !strings.Contains(out, `"code":80402`) {
 		t.Fatalf("parley ctl status with no parley running: exit %d, %q; want 6 and 80402", code, out)
 	}
@@ -48,7 +49,7 @@ func TestCtlOverRealDevices(t *testing.T) {
 	b := w.start(append(pulsetest.Env(bMic, bSpk), "PARLEY_TOKEN="+w.token("bob")),
 		append([]string{"answer"}, plain...)...)
 	b.expect(t, "connected", map[string]any{"user": "bob"})
-	a := w.start(append(append(pulsetest.Env(aMic, aSpk), run...), "PARLEY_TOKEN="+w.token("alice")),
+	a := w.start(append(pulsetest.Env(aMic, aSpk), "PARLEY_TOKEN="+w.token("alice")),
 		append([]string{"call", "bob"}, plain...)...)
 	a.expect(t, "connected", map[string]any{"user": "alice"})
 	id := a.expect(t, "call", map[string]any{"status": "started", "to": "bob"})["id"]
@@ -60,9 +61,10 @@ func TestCtlOverRealDevices(t *testing.T) {
 	}
 	hearTones(t, "in the call", speaker{"alice's speaker", aSpk, 660}, speaker{"bob's speaker", bSpk, 440})
 
+	pid := strconv.Itoa(a.cmd.Process.Pid)
 	ctl := func(want string, args ...string) string {
 		t.Helper()
-		out, code := w.run(run, append([]string{"ctl"}, args...)...)
+		out, code := w.run(nil, append([]string{"ctl", "--pid", pid}, args...)...)
 		if code != exitOK || want != "" && strings.TrimSpace(out) != want {
 			t.Fatalf("parley ctl %s: exit %d, %q; want 0 and %q", strings.Join(args, " "), code, out, want)
 		}
@@ -117,7 +119,7 @@ func TestCtlOverRealDevices(t *testing.T) {
 			t.Errorf("%v exited %d, want 0", p.cmd.Args[1:], code)
 		}
 	}
-	out, code = w.run(run, "ctl", "hangup")
+	out, code = w.run(nil, "ctl", "--pid", pid, "hangup")
 	if code != exitError {
 		t.Errorf("parley ctl hangup once alice's parley is gone: exit %d, %q; want 6", code, out)
 	}

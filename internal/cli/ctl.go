@@ -207,8 +207,8 @@ func peerUID(c *net.UnixConn) (int, error) {
 	return int(cred.Uid), nil
 }
 
-const ctlLong = `Drive the parley already running for you on this machine (parley call or
-parley answer): COMMAND is one of the commands they read on standard input
+const ctlLong = `Drive the parley already running for you on this machine (the UI, parley
+call or parley answer): COMMAND is one of the commands they read on standard input
 (mute, unmute, hold, resume, hangup, answer, reject, add USER...), or status
 for the calls in progress, their state and their quality. It goes over a
 socket in $XDG_RUNTIME_DIR/parley (or run/ in the state directory when
