@@ -207,13 +207,13 @@ func peerUID(c *net.UnixConn) (int, error) {
 	return int(cred.Uid), nil
 }
 
-const ctlLong = `Drive the parley already running for you on this machine (the UI, parley
-call or parley answer): COMMAND is one of the commands they read on standard input
-(mute, unmute, hold, resume, hangup, answer, reject, add USER...), or status
-for the calls in progress, their state and their quality. It goes over a
-socket in $XDG_RUNTIME_DIR/parley (or run/ in the state directory when
-unset) that only you can reach. With several parleys running, the newest
-is driven, or the one of --pid.`
+const ctlLong = `Drive the parley already running for you on this machine (the UI,
+parley call or parley answer): COMMAND is one of the commands they read on
+standard input (mute, unmute, hold, resume, hangup, answer, reject, add
+USER...), or status for the calls in progress, their state and their
+quality. It goes over a socket in $XDG_RUNTIME_DIR/parley (or run/ in the
+state directory when unset) that only you can reach. With several parleys
+running, the newest is driven, or the one of --pid.`
 
 func (e *env) ctlCommand() *cobra.Command {
 	var pid int
