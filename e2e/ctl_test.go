@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/parley-voice/parley/config"
 	"github.com/parley-voice/parley/internal/audiotest"
 	"github.com/parley-voice/parley/internal/pulsetest"
 )
@@ -256,4 +257,56 @@ func TestAnswerAutoAndRingTimeout(t *testing.T) {
 	c.expect(t, "call", map[string]any{"status": "started", "id": id})
 	c.expect(t, "call_status_changed", map[string]any{"status": "ringing", "id": id})
 	c.expect(t, "call_status_changed", map[string]any{"status": "unanswered", "id": id, "reason": "no answer"})
+}
+
+// TestCtlDrivesTheUI: `parley ctl` drives alice's UI (in tmux) in its call
+// with bob's `parley answer`: ctl mute shows her muted on her screen and in
+// ctl status --json, and ctl hangup ends the call, completed on both sides.
+func TestCtlDrivesTheUI(t *testing.T) {
+	x := newTmux(t)
+	pulse := pulsetest.Start(t)
+	aMic, aSpk := pulse.NullSink(t, "ctl_alice_mic"), pulse.NullSink(t, "ctl_alice_spk")
+	w := newWorld(t)
+	b := w.start([]string{"PARLEY_TOKEN=" + w.token("bob")}, "answer", "--json", "--in", "silence", "--out", "null")
+	b.expect(t, "connected", map[string]any{"user": "bob"})
+
+	dir := filepath.Join(w.home, "alice")
+	cfg := config.Config{Server: w.server, Token: w.token("alice"), Contacts: []string{"bob"}}
+	if err := cfg.Save(filepath.Join(dir, "config.json")); err != nil {
+		t.Fatal(err)
+	}
+	state := "XDG_STATE_HOME=" + filepath.Join(dir, "state")
+	x.open("alice", append(pulsetest.Env(aMic, aSpk), "PARLEY_TEST_EXEC=1", state,
+		"PARLEY_CONFIG="+filepath.Join(dir, "config.json"), "PARLEY_SERVER=", "PARLEY_TOKEN=", "TERM=xterm-256color"))
+	x.waitFor("alice", `● bob\s+online`)
+	pid := strings.TrimSpace(x.run("display-message", "-p", "-t", "alice", "#{pane_pid}"))
+	ctl := func(args ...string) string {
+		t.Helper()
+		out, code := w.run([]string{state}, append([]string{"ctl", "--pid", pid}, args...)...)
+		if code != exitOK {
+			t.Fatalf("parley ctl %s: exit %d, %q", strings.Join(args, " "), code, out)
+		}
+		return strings.TrimSpace(out)
+	}
+	if out := ctl("status"); out != "no call in progress" {
+		t.Fatalf("parley ctl status before the call: %q", out)
+	}
+	x.keys("alice", "Enter")
+	x.waitFor("alice", `In call with bob\s+│?\s*00:0[1-9]`)
+	if out := ctl("mute"); out != "mute: ok" {
+		t.Errorf("parley ctl mute: %q", out)
+	}
+	x.waitFor("alice", `(?m)^│ You .* muted`)
+	out := ctl("status", "--json")
+	t.Logf("parley ctl status --json: %s", out)
+	if !strings.Contains(out, `"peer":"bob","muted":true`) {
+		t.Errorf("parley ctl status --json: %s, want bob's call, muted", out)
+	}
+	ctl("hangup")
+	x.waitFor("alice", `Call with bob completed · 00:0`)
+	id := b.expect(t, "call", map[string]any{"status": "started", "from": "alice"})["id"]
+	for _, status := range []string{"ringing", "answered", "completed"} {
+		b.expect(t, "call_status_changed", map[string]any{"status": status, "id": id})
+	}
+	x.keys("alice", "q")
 }
