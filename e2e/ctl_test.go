@@ -179,11 +179,14 @@ func TestCtlRefusesAnotherUser(t *testing.T) {
 		cmd := exec.Command(bin, "ctl", "status", "--json")
 		cmd.Env = []string{"PARLEY_TEST_EXEC=1", "HOME=" + base, "XDG_RUNTIME_DIR=" + runDir}
 		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+		var stderr strings.Builder
+		cmd.Stderr = &stderr
 		out, err := cmd.Output()
 		code := cmd.ProcessState.ExitCode()
 		t.Logf("%s: parley ctl status as nobody: exit %d, %s", when, code, strings.TrimSpace(string(out)))
 		if code != exitError || !strings.Contains(string(out), `"code":80802`) {
-			t.Errorf("%s: parley ctl status as nobody: exit %d (%v), %q; want 6 and 80802", when, code, err, out)
+			t.Errorf("%s: parley ctl status as nobody: exit %d (%v), %q, stderr %q; want 6 and 80802", when, code,
+				err, out, stderr.String())
 		}
 	}
 	asNobody("directory 0700")

@@ -104,12 +104,16 @@ func (s *controlSocket) accept() {
 func (s *controlSocket) serve(c *net.UnixConn) {
 	defer func() { _ = c.Close() }()
 	pr := callfmt.NewPrinter(c, c, true, untoldWait)
+	sc := bufio.NewScanner(c)
 	if uid, err := peerUID(c); err != nil || uid != os.Getuid() {
+		// Its command is read first: closing with it unread would reset
+		// the connection, and the refusal would be lost.
+		_ = c.SetReadDeadline(time.Now().Add(time.Second))
+		sc.Scan()
 		pr.Refused("", "", signaling.Errorf(signaling.PermissionDenied, "this parley belongs to uid %d, "+
 			"not to uid %d: drive your own parley", os.Getuid(), uid))
 		return
 	}
-	sc := bufio.NewScanner(c)
 	for sc.Scan() {
 		if !s.status(c, pr, sc.Text()) {
 			callAction(s.ph, pr, sc.Text())
