@@ -452,6 +452,21 @@ func crosses(m signaling.Message) bool {
 	return false
 }
 
+// GiveUp ends the outbound call that is not answered yet as unanswered,
+// with reason "no answer" (parley call --ring-timeout); an answered call
+// goes on.
+func (p *Phone) GiveUp() { p.post(p.giveUp) }
+
+func (p *Phone) giveUp() {
+	a := p.cur
+	if a == nil || a.ev.Direction != signaling.Outbound || a.ev.ID == "" ||
+		a.ev.Status != signaling.Started && a.ev.Status != signaling.Ringing {
+		return
+	}
+	p.send(signaling.Message{Type: signaling.TypeHangup, Ref: hangupRef, CallID: a.ev.ID,
+		Reason: signaling.ReasonNoAnswer})
+}
+
 func (p *Phone) sendHangup(callID string) {
 	p.send(signaling.Message{Type: signaling.TypeHangup, Ref: hangupRef, CallID: callID})
 }

@@ -197,6 +197,7 @@ type active struct {
 	unheldAt    time.Time // when media was last let flow again after a hold
 	muteUnsent  bool      // muted changed while the server was unreachable: told after the resume
 	verified    string    // the verification code, once emitted
+	stats       *Stats    // the last second's figures, for Status
 	growing     string    // the room the call grows into, while it is being made (grow.go)
 }
 
@@ -377,6 +378,7 @@ func (p *Phone) loop(ctx context.Context) {
 				m := p.cur.media
 				if st, warnings, ok := p.cur.quality.sample(p.cur.ev.ID, p.cur.pc, &m.played); ok {
 					st.SendLoss, st.SendBitrate, st.Sent = m.sendLoss.Load(), m.sendBitrate.Load(), m.sent.Load()
+					p.cur.stats = &st
 					p.emitLossy(st)
 					for _, w := range warnings {
 						p.emit(w)

@@ -130,37 +130,7 @@ func TestHoldOverRealDevices(t *testing.T) {
 		"hold":  {"id": id, "held": true, "by": "alice", "local": true},
 	})
 	b.expect(t, "hold", map[string]any{"id": id, "held": true, "by": "alice", "local": false})
-	held := time.Now()
-	from, to := held.Add(500*time.Millisecond), held.Add(2500*time.Millisecond)
-	recA.until(t, to) // the recordings lag the speakers by the monitors' latency
-	recB.until(t, to)
-	heldA, heldB := recA.between(t, from, to), recB.between(t, from, to)
-	t.Logf("held: alice's speaker %.1f dBFS; bob's %.1f dBFS", audiotest.DBFS(heldA), audiotest.DBFS(heldB))
-	if l := audiotest.DBFS(heldA); l > -50 {
-		t.Errorf("held: alice's speaker plays %.1f dBFS (%.1f Hz), want silence (below -50)", l,
-			audiotest.DominantFrequency(heldA))
-	}
-	// Two seconds of bob's speaker hold one beep of the hold tone (a 2 s
-	// cycle) and silence: no 440 Hz.
-	if i := audiotest.FirstAbove(heldB, 0.02); i < 0 {
-		t.Errorf("held: bob's speaker plays no hold tone (%.1f dBFS)", audiotest.DBFS(heldB))
-	} else {
-		beep := heldB[i:min(len(heldB), i+audiotest.SampleRate/5)]
-		f := audiotest.DominantFrequency(beep)
-		rest := heldB[min(len(heldB), i+audiotest.SampleRate/2):]
-		if j := i + audiotest.SampleRate/2; j+audiotest.SampleRate > len(heldB) { // the beep came late: before it
-			rest = heldB[:max(0, i-audiotest.SampleRate/10)]
-		}
-		t.Logf("held: bob hears a beep at %.1f Hz, %.1f dBFS; between beeps %.1f dBFS over %v", f,
-			audiotest.DBFS(beep), audiotest.DBFS(rest), time.Duration(len(rest))*time.Second/audiotest.SampleRate)
-		if f < 420 || f > 430 {
-			t.Errorf("held: bob's beep is at %.1f Hz, want the hold tone's 425 ± 5", f)
-		}
-		if l := audiotest.DBFS(rest); l > -50 {
-			t.Errorf("held: between beeps bob's speaker plays %.1f dBFS (%.1f Hz), want silence (below -50)", l,
-				audiotest.DominantFrequency(rest))
-		}
-	}
+	heldQuiet(t, recA, recB, time.Now())
 
 	send(`{"command":"dance","ref":"d1"}`)
 	a.expect(t, "error", map[string]any{"command": "dance", "ref": "d1", "code": float64(80101)})
@@ -190,6 +160,43 @@ func TestHoldOverRealDevices(t *testing.T) {
 		p.expect(t, "call_status_changed", map[string]any{"status": "completed", "id": id})
 		if code := p.wait(t); code != exitOK {
 			t.Errorf("%v exited %d, want 0", p.cmd.Args[1:], code)
+		}
+	}
+}
+
+// heldQuiet checks the two seconds that follow held+500 ms of a call held
+// by alice: her speaker (recA) is silent, and bob's (recB) plays one beep
+// of the 425 Hz hold tone and silence otherwise, none of alice's tone.
+func heldQuiet(t *testing.T, recA, recB *timedRecording, held time.Time) {
+	t.Helper()
+	from, to := held.Add(500*time.Millisecond), held.Add(2500*time.Millisecond)
+	recA.until(t, to) // the recordings lag the speakers by the monitors' latency
+	recB.until(t, to)
+	heldA, heldB := recA.between(t, from, to), recB.between(t, from, to)
+	t.Logf("held: alice's speaker %.1f dBFS; bob's %.1f dBFS", audiotest.DBFS(heldA), audiotest.DBFS(heldB))
+	if l := audiotest.DBFS(heldA); l > -50 {
+		t.Errorf("held: alice's speaker plays %.1f dBFS (%.1f Hz), want silence (below -50)", l,
+			audiotest.DominantFrequency(heldA))
+	}
+	// Two seconds of bob's speaker hold one beep of the hold tone (a 2 s
+	// cycle) and silence: no 440 Hz.
+	if i := audiotest.FirstAbove(heldB, 0.02); i < 0 {
+		t.Errorf("held: bob's speaker plays no hold tone (%.1f dBFS)", audiotest.DBFS(heldB))
+	} else {
+		beep := heldB[i:min(len(heldB), i+audiotest.SampleRate/5)]
+		f := audiotest.DominantFrequency(beep)
+		rest := heldB[min(len(heldB), i+audiotest.SampleRate/2):]
+		if j := i + audiotest.SampleRate/2; j+audiotest.SampleRate > len(heldB) { // the beep came late: before it
+			rest = heldB[:max(0, i-audiotest.SampleRate/10)]
+		}
+		t.Logf("held: bob hears a beep at %.1f Hz, %.1f dBFS; between beeps %.1f dBFS over %v", f,
+			audiotest.DBFS(beep), audiotest.DBFS(rest), time.Duration(len(rest))*time.Second/audiotest.SampleRate)
+		if f < 420 || f > 430 {
+			t.Errorf("held: bob's beep is at %.1f Hz, want the hold tone's 425 ± 5", f)
+		}
+		if l := audiotest.DBFS(rest); l > -50 {
+			t.Errorf("held: between beeps bob's speaker plays %.1f dBFS (%.1f Hz), want silence (below -50)", l,
+				audiotest.DominantFrequency(rest))
 		}
 	}
 }

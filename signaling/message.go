@@ -18,6 +18,11 @@ type Type string
 // its two people hear each other there now.
 const ReasonMovedToRoom = "moved to room"
 
+// ReasonNoAnswer is the reason of a call that rang too long: the server's
+// ring timeout, or the caller's (a hangup with this reason before an
+// answer, parley call --ring-timeout).
+const ReasonNoAnswer = "no answer"
+
 // Messages a client sends.
 const (
 	TypeConnect Type = "connect" // first message: token (and optionally a session id)

@@ -30,10 +30,12 @@ type mediaFlags struct {
 	in, out string
 	hold    time.Duration
 	json    bool
-	audio   audioFlags // --aec, --noise-suppression, --agc (audio.go)
-	ring    string     // --ring-device, where registered
-	low     bool       // --low-latency: 10 ms frames
-	callee  string     // the user to call, checked before the phone starts (callable)
+	audio   audioFlags    // --aec, --noise-suppression, --agc (audio.go)
+	ring    string        // --ring-device, where registered
+	low     bool          // --low-latency: 10 ms frames
+	callee  string        // the user to call, checked before the phone starts (callable)
+	control bool          // open the control socket (parley ctl) once signed in
+	ringFor time.Duration // --ring-timeout of call: give up when not answered in this time
 }
 
 func (f *mediaFlags) register(c *cobra.Command) {
@@ -77,6 +79,7 @@ what join --json prints, the invitations' statuses included).
 			if len(args) == 1 {
 				f.callee = args[0]
 			}
+			f.control = true
 			ph, pr, err := e.phone(cmd.Context(), f, call.Config{})
 			if err != nil {
 				return err
@@ -87,7 +90,8 @@ what join --json prints, the invitations' statuses included).
 				return stay(cmd.Context(), ph, pr, "", f.hold, cmds)
 			}
 			ph.Dial(args[0])
-			return grow(cmd.Context(), ph, pr, f.hold, cmds, converse(cmd.Context(), ph, pr, f.hold, nil, cmds))
+			err = converse(cmd.Context(), ph, pr, f.hold, f.ringFor, nil, cmds)
+			return grow(cmd.Context(), ph, pr, f.hold, cmds, err)
 		},
 	}
 	f.register(c)
@@ -95,6 +99,8 @@ what join --json prints, the invitations' statuses included).
 		"add USER... (grow the call into a room), mute, unmute, hold, resume, hangup; once in a room, those of "+
 		"parley join")
 	c.Flags().StringVar(&control, "control", "", controlHelp)
+	c.Flags().DurationVar(&f.ringFor, "ring-timeout", 0, "give up when the call is not answered in `DUR`: it "+
+		"ends unanswered, reason \"no answer\" (exit 4) (default: the server's ring timeout)")
 	return c
 }
 
@@ -190,7 +196,7 @@ const controlHelp = "read commands from `stdin` (the default when it is not a te
 
 func (e *env) answerCommand() *cobra.Command {
 	var f mediaFlags
-	var reject bool
+	var reject, auto bool
 	var control string
 	c := &cobra.Command{
 		Use:   "answer",
@@ -207,6 +213,7 @@ func (e *env) answerCommand() *cobra.Command {
 			if api, _, err := e.userAPI(); err == nil {
 				e.missedNotice(cmd.Context(), api) // history.go
 			}
+			f.control = true
 			ph, pr, err := e.phone(cmd.Context(), f, call.Config{})
 			if err != nil {
 				return err
@@ -222,16 +229,33 @@ func (e *env) answerCommand() *cobra.Command {
 			if control == "stdin" {
 				onIncoming = func() {} // the script answers or rejects
 			}
-			err = converse(cmd.Context(), ph, pr, f.hold, onIncoming, cmds)
-			var inv roomInvitation // roomanswer.go
-			if errors.As(err, &inv) {
-				return answerRoom(cmd.Context(), ph, pr, inv.room, reject, f.hold)
+			for {
+				err = converse(cmd.Context(), ph, pr, f.hold, 0, onIncoming, cmds)
+				var inv roomInvitation // roomanswer.go
+				if errors.As(err, &inv) {
+					err = answerRoom(cmd.Context(), ph, pr, inv.room, reject, f.hold)
+				} else {
+					err = grow(cmd.Context(), ph, pr, f.hold, nil, err) // the caller grew the call into a room
+				}
+				if !auto {
+					return err
+				}
+				// --auto: the next call, until stopped, or until the phone
+				// cannot go on (it stopped, or the server refuses its token).
+				var ec *exitCode
+				switch {
+				case cmd.Context().Err() != nil:
+					return nil
+				case errors.Is(err, errPhoneStopped), errors.As(err, &ec) && ec.code == exitError:
+					return err
+				}
 			}
-			return grow(cmd.Context(), ph, pr, f.hold, nil, err) // the caller grew the call into a room
 		},
 	}
 	f.register(c)
 	c.Flags().BoolVar(&reject, "reject", false, "reject the call instead of answering")
+	c.Flags().BoolVar(&auto, "auto", false, "answer (or reject) every call, one at a time, until interrupted: "+
+		"the exit status is then 0, or that of the call that failed with an error")
 	c.Flags().StringVar(&control, "control", "", controlHelp+"; with --control stdin the call rings until "+
 		"the answer or reject command")
 	c.Flags().StringVar(&f.ring, "ring-device", "", "speaker the ringtone plays on until the call is answered "+
@@ -308,6 +332,9 @@ func (e *env) phone(ctx context.Context, f mediaFlags, pc call.Config) (*call.Ph
 			ph.Close()
 			return nil, nil, e.refused(pr, f.json, err)
 		}
+	}
+	if f.control {
+		e.openControl(ph, log)
 	}
 	return ph, pr, nil
 }
@@ -395,10 +422,11 @@ func cannotSignIn(ev call.Connected) bool {
 
 // converse prints the phone's events until the call ends and returns the
 // exit status that says how, or grewInto when it moves into a room. onIncoming runs when a call comes in;
-// cmds are the lines of --commands (callAction).
-func converse(ctx context.Context, ph *call.Phone, pr *callfmt.Printer, hold time.Duration, onIncoming func(),
-	cmds <-chan string) error {
-	var hangup <-chan time.Time
+// cmds are the lines of --commands (callAction). An outbound call not
+// answered ringFor after it started is given up (0: never).
+func converse(ctx context.Context, ph *call.Phone, pr *callfmt.Printer, hold, ringFor time.Duration,
+	onIncoming func(), cmds <-chan string) error {
+	var hangup, ringing <-chan time.Time
 	interrupted := ctx.Done()
 	var giveUp <-chan time.Time
 	inCall := false
@@ -407,7 +435,7 @@ func converse(ctx context.Context, ph *call.Phone, pr *callfmt.Printer, hold tim
 		select {
 		case ev, ok := <-ph.Events():
 			if !ok {
-				return &exitCode{code: exitFailed, err: errors.New("the phone stopped")}
+				return &exitCode{code: exitFailed, err: errPhoneStopped}
 			}
 			pr.Print(ev)
 			switch ev := ev.(type) {
@@ -419,6 +447,12 @@ func converse(ctx context.Context, ph *call.Phone, pr *callfmt.Printer, hold tim
 				}
 				if ev.Status == signaling.Answered && ev.Reason == call.ReasonAnsweredElsewhere {
 					return &exitCode{code: exitUnanswered} // not here: another device took it
+				}
+				if ev.First && ev.Direction == signaling.Outbound && ringFor > 0 {
+					ringing = time.After(ringFor)
+				}
+				if ev.Status == signaling.Answered {
+					ringing = nil
 				}
 				if ev.Status == signaling.Answered && hold > 0 {
 					hangup = time.After(hold)
@@ -458,6 +492,9 @@ func converse(ctx context.Context, ph *call.Phone, pr *callfmt.Printer, hold tim
 		case <-hangup:
 			hangup = nil
 			ph.Hangup()
+		case <-ringing:
+			ringing = nil
+			ph.GiveUp()
 		case <-interrupted:
 			if !inCall || untold {
 				return &exitCode{code: 130}
@@ -474,6 +511,9 @@ func converse(ctx context.Context, ph *call.Phone, pr *callfmt.Printer, hold tim
 		}
 	}
 }
+
+// errPhoneStopped: the phone's events ended, which nothing but Close does.
+var errPhoneStopped = errors.New("the phone stopped")
 
 // closeFunc is a function to call when the command is over.
 type closeFunc func()

@@ -83,7 +83,7 @@ later. With --no-ui, call the echo service straight away and print what happens.
 			fmt.Fprintf(e.stdout, "signed in as %s at %s; calling the echo service (interrupt to hang up)\n", me,
 				e.servers[0])
 			ph.Dial("echo")
-			return converse(ctx, ph, pr, f.hold, nil, nil)
+			return converse(ctx, ph, pr, f.hold, 0, nil, nil)
 		},
 	}
 	f.register(c)

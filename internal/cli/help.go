@@ -143,6 +143,12 @@ func serveExits() string {
 }
 
 // echoExits is the table of echo, which runs until it is stopped.
+func ctlExits() string {
+	return exitTable(" 0  the running parley took the command", rowFailure, rowUsage,
+		" 6  refused with an error code: 80402 when no parley of yours runs here, 80802",
+		"    when the socket is another user's, the command's own otherwise")
+}
+
 func echoExits() string {
 	return exitTable(" 0  stopped by an interrupt or SIGTERM", rowFailure, rowUsage, rowCoded, rowNoServer, rowSetup)
 }

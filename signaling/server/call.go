@@ -20,10 +20,10 @@ import (
 
 // Reasons a call ends with, besides a client's own fail reason.
 const (
-	ReasonCanceled = "canceled"  // the caller hung up before an answer
-	ReasonNoAnswer = "no answer" // RingTimeout passed
-	ReasonDeclined = "declined"  // the callee rejected (or hung up before answering)
-	ReasonFailed   = "failed"    // a fail without a reason
+	ReasonCanceled = "canceled"               // the caller hung up before an answer
+	ReasonNoAnswer = signaling.ReasonNoAnswer // RingTimeout passed, or the caller's
+	ReasonDeclined = "declined"               // the callee rejected (or hung up before answering)
+	ReasonFailed   = "failed"                 // a fail without a reason
 	// Dials refused because of the callee, recorded for both (history.go).
 	ReasonOffline = "offline"        // the callee had no session
 	ReasonBusy    = "busy"           // the callee was in another call
@@ -336,6 +336,8 @@ func (c *call) apply(a signaling.Message, team string) *signaling.Error {
 			c.end(signaling.Completed, a.Reason, 0)
 		case st == signaling.Answered:
 			c.end(signaling.Completed, "", 0)
+		case isCaller && a.Reason == signaling.ReasonNoAnswer: // the caller's ring timeout
+			c.end(signaling.Unanswered, ReasonNoAnswer, 0)
 		case isCaller:
 			c.end(signaling.Unanswered, ReasonCanceled, 0)
 		default:
