@@ -373,51 +373,27 @@ func (c *call) apply(a signaling.Message, team string) *signaling.Error {
 			return notInState("media can be renegotiated once it is answered")
 		}
 		m := signaling.Message{Type: signaling.TypeRenegotiate, CallID: c.id, SDP: a.SDP, SDPType: a.SDPType}
-		if isCaller {
-			c.toCallee(m, c.answeredBy)
-		} else {
-			c.toCaller(m)
-		}
+		c.toOther(isCaller, m)
 	case signaling.TypeMoved:
 		if st != signaling.Answered {
 			return notInState("only an answered call moves into a room")
 		}
 		m := signaling.Message{Type: signaling.TypeMoved, CallID: c.id}
-		if isCaller {
-			c.toCallee(m, c.answeredBy)
-		} else {
-			c.toCaller(m)
-		}
+		c.toOther(isCaller, m)
 	case signaling.TypeMute:
 		if st != signaling.Answered {
 			return notInState("mute works once it is answered")
 		}
-		m := signaling.Message{Type: signaling.TypeMute, CallID: c.id, User: a.User, Muted: a.Muted}
-		c.rec.Muted = slices.DeleteFunc(c.rec.Muted, func(u string) bool { return u == a.User })
-		if *a.Muted {
-			c.rec.Muted = append(c.rec.Muted, a.User)
-		}
+		c.rec.Muted = setMember(c.rec.Muted, a.User, *a.Muted)
 		c.save()
-		if isCaller {
-			c.toCallee(m, c.answeredBy)
-		} else {
-			c.toCaller(m)
-		}
+		c.toOther(isCaller, signaling.Message{Type: signaling.TypeMute, CallID: c.id, User: a.User, Muted: a.Muted})
 	case signaling.TypeHold:
 		if st != signaling.Answered {
 			return notInState("hold works once it is answered: hang up to cancel it")
 		}
-		m := signaling.Message{Type: signaling.TypeHold, CallID: c.id, User: a.User, Held: a.Held}
-		c.rec.Held = slices.DeleteFunc(c.rec.Held, func(u string) bool { return u == a.User })
-		if *a.Held {
-			c.rec.Held = append(c.rec.Held, a.User)
-		}
+		c.rec.Held = setMember(c.rec.Held, a.User, *a.Held)
 		c.save()
-		if isCaller {
-			c.toCallee(m, c.answeredBy)
-		} else {
-			c.toCaller(m)
-		}
+		c.toOther(isCaller, signaling.Message{Type: signaling.TypeHold, CallID: c.id, User: a.User, Held: a.Held})
 	default:
 		return signaling.Errorf(signaling.InvalidParameter, "%.40q is not an action on a call", string(a.Type))
 	}
@@ -518,6 +494,25 @@ func (c *call) event(dir signaling.Direction) *signaling.CallEvent {
 		FromName: c.fromName, ToName: c.toName,
 		Reason: c.rec.Reason, Code: c.rec.Code, Guest: c.link != "",
 	}
+}
+
+// toOther sends m to the other party of the call: to the callee's answering
+// session when the caller (isCaller) sent what m relays, else to the caller.
+func (c *call) toOther(isCaller bool, m signaling.Message) {
+	if isCaller {
+		c.toCallee(m, c.answeredBy)
+	} else {
+		c.toCaller(m)
+	}
+}
+
+// setMember returns users with user in it when in, without it otherwise.
+func setMember(users []string, user string, in bool) []string {
+	users = slices.DeleteFunc(users, func(u string) bool { return u == user })
+	if in {
+		users = append(users, user)
+	}
+	return users
 }
 
 func (c *call) toCaller(m signaling.Message) { c.deliver(c.fromKey(), c.fromSession, m) }
