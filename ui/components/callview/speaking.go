@@ -9,14 +9,14 @@ const speakingWord = "speaking"
 const MicSilentText = "⚠ Your microphone seems silent: pick another device with d"
 
 // audioLines are the lines under the meters about the devices: the
-// silent-microphone warning (not while muted) and what replaced a device
-// that stopped working.
+// silent-microphone warning (not while muted or held: nothing is sent
+// then) and what replaced a device that stopped working.
 func (m *Model) audioLines() []string {
 	st := m.common.Styles
 	w := m.common.Width
 	c := m.call
 	var lines []string
-	if c.MicSilent && !c.Muted {
+	if c.MicSilent && !c.Muted && !c.Held && !c.RemoteHeld {
 		lines = append(lines, st.Call.Warning.Render(common.Truncate(MicSilentText, w)))
 	}
 	if c.DeviceNote != "" {
