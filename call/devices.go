@@ -192,7 +192,7 @@ func (d *devicePath) replaceSource(s audio.Source) bool {
 	old := d.src
 	d.src = s
 	d.mu.Unlock()
-	if old != nil {
+	if old != nil && !wraps(s, old) { // a share of old keeps it open (micshare.go)
 		old.Close()
 	}
 	return true

@@ -147,10 +147,25 @@ func (p *Phone) enterRoom(name string, o RoomOptions, mv *move) {
 		}
 		p.roomAPI = api
 	}
-	src, sink, err := p.openDevices(!o.ListenOnly)
+	// A room grown from a call shares the call's microphone (micshare.go).
+	var share *micShare
+	if mv != nil && !o.ListenOnly && mv.call.media != nil {
+		if d := mv.call.media.dev; d != nil {
+			d.mu.Lock()
+			if d.src != nil {
+				share = newMicShare(d.src)
+			}
+			d.mu.Unlock()
+		}
+	}
+	src, sink, err := p.openDevices(!o.ListenOnly && share == nil)
 	if err != nil {
 		p.joinFailed(name, err)
 		return
+	}
+	if share != nil {
+		mv.call.media.dev.handSource(callMic{share})
+		src = roomMic{share}
 	}
 	r, err := p.roomPeer(name, o)
 	if err != nil {
