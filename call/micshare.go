@@ -75,33 +75,23 @@ func (r roomMic) Read(frame []int16) error {
 
 // Close lets go of the call's side; the device is closed if the room let
 // go too.
-func (c callMic) Close() error {
-	s := c.s
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.callGone {
-		return nil
-	}
-	s.callGone = true
-	close(s.let)
-	if s.roomGone {
-		return s.mic.Close()
-	}
-	return nil
-}
+func (c callMic) Close() error { return c.s.letGo(&c.s.callGone, c.s.let) }
 
 // Close lets go of the room's side; the device is closed if the call let
 // go too.
-func (r roomMic) Close() error {
-	s := r.s
+func (r roomMic) Close() error { return r.s.letGo(&r.s.roomGone, r.s.roomClosed) }
+
+// letGo marks one side gone (gone, and closes its channel) once; the
+// device is closed when both sides are.
+func (s *micShare) letGo(gone *bool, done chan struct{}) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.roomGone {
+	if *gone {
 		return nil
 	}
-	s.roomGone = true
-	close(s.roomClosed)
-	if s.callGone {
+	*gone = true
+	close(done)
+	if s.callGone && s.roomGone {
 		return s.mic.Close()
 	}
 	return nil
