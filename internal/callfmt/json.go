@@ -213,7 +213,9 @@ func List(w io.Writer, name string, items any) error {
 type jsonAudioDevice struct {
 	Index          int    `json:"index"` // what --in and --out take, as the name does
 	Name           string `json:"name"`
-	InputChannels  int    `json:"input_channels"` // 0: not a microphone
+	Description    string `json:"description,omitempty"` // the sound server's, for its sinks and sources
+	Monitor        bool   `json:"monitor,omitempty"`     // a source that records what a sink plays
+	InputChannels  int    `json:"input_channels"`        // 0: not a microphone
 	OutputChannels int    `json:"output_channels"`
 	DefaultInput   bool   `json:"default_input"`
 	DefaultOutput  bool   `json:"default_output"`
@@ -221,12 +223,13 @@ type jsonAudioDevice struct {
 }
 
 // AudioDevices writes devs as `parley devices --json` does:
-// {"devices":[{"index","name","input_channels","output_channels",
-// "default_input","default_output","host_api"}…]}.
+// {"devices":[{"index","name","description","monitor","input_channels",
+// "output_channels","default_input","default_output","host_api"}…]}.
 func AudioDevices(w io.Writer, devs []audio.Device) error {
 	out := make([]jsonAudioDevice, len(devs))
 	for i, d := range devs {
-		out[i] = jsonAudioDevice{Index: d.Index, Name: d.Name, InputChannels: d.MaxInputChannels,
+		out[i] = jsonAudioDevice{Index: d.Index, Name: d.Name, Description: d.Description, Monitor: d.Monitor,
+			InputChannels:  d.MaxInputChannels,
 			OutputChannels: d.MaxOutputChannels, DefaultInput: d.DefaultInput, DefaultOutput: d.DefaultOutput,
 			HostAPI: d.HostAPI}
 	}
