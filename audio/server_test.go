@@ -182,3 +182,100 @@ func cmpErr(a, b error) error {
 	}
 	return b
 }
+
+// TestWatchServer: a sink plugged in (a null sink loaded) is reported
+// with its description, and its monitor with it, well within 2 s; unloaded,
+// both are reported gone.
+func TestWatchServer(t *testing.T) {
+	pulse := pulsetest.StartPrivate(t)
+	t.Setenv("PULSE_SERVER", pulse.Server())
+	ctx, cancel := context.WithCancel(context.Background())
+	events := make(chan audio.ServerEvent, 16)
+	watched := make(chan error, 1)
+	go func() {
+		watched <- audio.WatchServer(ctx, func(ev audio.ServerEvent) {
+			select {
+			case events <- ev:
+			case <-ctx.Done():
+			}
+		})
+	}()
+	defer func() {
+		cancel()
+		if err := <-watched; err != nil {
+			t.Error(err)
+		}
+	}()
+	// WatchServer has subscribed once a sink loaded now is reported; one
+	// loaded before it did is in its first list, and not reported.
+	var (
+		headset string
+		monitor bool // its monitor was reported
+		loaded  time.Time
+	)
+	for headset == "" {
+		loaded = time.Now()
+		name := pulse.DescribedSink(t, "plugged", "USB Headset Analog Stereo")
+		late := time.After(2 * time.Second)
+	events:
+		for {
+			select {
+			case ev := <-events:
+				if isMonitor(ev, name) {
+					monitor = true
+				}
+				if ev.Device.Name == name && !ev.Removed {
+					headset = name
+					break events
+				}
+			case err := <-watched:
+				t.Fatalf("WatchServer ended: %v", err)
+			case <-late: // loaded before the subscription
+				break events
+			}
+		}
+	}
+	wait := func(what string, want func(audio.ServerEvent) bool) time.Duration {
+		t.Helper()
+		timeout := time.After(5 * time.Second)
+		for {
+			select {
+			case ev := <-events:
+				if want(ev) {
+					return time.Since(loaded)
+				}
+			case err := <-watched:
+				t.Fatalf("WatchServer ended: %v", err)
+			case <-timeout:
+				t.Fatalf("no event for %s within 5 s", what)
+			}
+		}
+	}
+	took := time.Since(loaded)
+	t.Logf("the sink was reported %v after it was loaded", took.Round(time.Millisecond))
+	if took > 2*time.Second {
+		t.Errorf("the sink was reported %v after it was loaded, want within 2 s", took)
+	}
+	if !monitor {
+		wait("the monitor", func(ev audio.ServerEvent) bool { return isMonitor(ev, headset) })
+	}
+
+	loaded = time.Now()
+	pulse.Unload(t, headset)
+	gone := wait("the sink unloaded", func(ev audio.ServerEvent) bool {
+		return ev.Removed && ev.Device.Name == headset && ev.Device.Description == "USB Headset Analog Stereo" &&
+			ev.Device.MaxOutputChannels == 1
+	})
+	t.Logf("the sink was reported gone %v after it was unloaded", gone.Round(time.Millisecond))
+	if gone > 2*time.Second {
+		t.Errorf("the sink was reported gone %v after it was unloaded, want within 2 s", gone)
+	}
+}
+
+// isMonitor reports whether ev tells of the monitor of the sink named
+// sink, plugged in.
+func isMonitor(ev audio.ServerEvent, sink string) bool {
+	d := ev.Device
+	return !ev.Removed && d.Name == pulsetest.Monitor(sink) && d.Monitor && d.MaxInputChannels == 1 &&
+		d.Description == "Monitor of USB Headset Analog Stereo"
+}
