@@ -73,6 +73,7 @@ func (e *env) openUI(ctx context.Context, log *slog.Logger, contacts []string) e
 	}
 	defer ph.Close()
 	devs.Attach(ph)
+	devs.Watch(ctx) // headsets plugged in and out, until devs closes
 	e.openControl(ph, log)
 	for _, c := range cfg.Contacts {
 		if !slices.Contains(contacts, c) {

@@ -6,6 +6,7 @@
 package devices
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -91,10 +92,13 @@ type Options struct {
 	Logger        *slog.Logger
 }
 
-// Phone is what the choices made during a call apply to (a *call.Phone).
+// Phone is what the choices made during a call apply to, and what hears
+// of devices plugged in and unplugged (a *call.Phone).
 type Phone interface {
 	SwitchDevices(mic, speaker bool)
 	SetProcessing(p call.Processing)
+	DevicePluggedIn(kind, device, label string)
+	DeviceUnplugged(kind, label string)
 }
 
 // Manager opens the audio of a command's calls, and lists and saves
@@ -112,6 +116,9 @@ type Manager struct {
 	proc    call.Processing
 	phone   Phone // the phone the choices apply to, once attached
 	sys     *audio.System
+	labels  map[string]string // what the devices List named are shown as, by name
+	watched chan struct{}     // closed when Watch's goroutine ends; nil if none runs
+	unwatch context.CancelFunc
 }
 
 var (
@@ -134,13 +141,68 @@ func (m *Manager) Attach(ph Phone) {
 	m.phone = ph
 }
 
-// Close stops PortAudio, if it was started. Call it once the phone is
-// closed.
+// Watch follows the sound server's sinks and sources (audio.WatchServer)
+// until Close: each one plugged in is told to the attached phone
+// (DevicePluggedIn), which tells the UI, and each one unplugged too
+// (DeviceUnplugged), which moves a call off it. Without a sound server it
+// does nothing.
+func (m *Manager) Watch(ctx context.Context) {
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	m.mu.Lock()
+	if m.watched != nil {
+		m.mu.Unlock()
+		cancel()
+		return
+	}
+	m.watched, m.unwatch = done, cancel
+	m.mu.Unlock()
+	go func() {
+		defer close(done)
+		if err := audio.WatchServer(ctx, m.serverEvent); err != nil {
+			m.logger().Info("devices: not watching the sound server's devices", "err", err)
+		}
+	}()
+}
+
+// serverEvent tells the phone of a device plugged in or unplugged.
+func (m *Manager) serverEvent(ev audio.ServerEvent) {
+	d := ev.Device
+	kind := call.Speaker
+	if d.MaxInputChannels > 0 {
+		kind = call.Microphone
+	}
+	m.mu.Lock()
+	ph := m.phone
+	m.mu.Unlock()
+	m.logger().Info("devices: sound server", "kind", kind, "device", d.Name, "label", d.Label(), "removed", ev.Removed)
+	switch {
+	case ph == nil:
+	case ev.Removed:
+		ph.DeviceUnplugged(kind, d.Label())
+	case !d.Monitor: // a sink's monitor comes with it: no device to offer
+		ph.DevicePluggedIn(kind, d.Name, d.Label())
+	}
+}
+
+func (m *Manager) logger() *slog.Logger {
+	if m.log == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return m.log
+}
+
+// Close stops watching and PortAudio, if they were started. Call it once
+// the phone is closed.
 func (m *Manager) Close() error {
 	m.mu.Lock()
-	sys := m.sys
+	sys, watched, unwatch := m.sys, m.watched, m.unwatch
 	m.sys = nil
 	m.mu.Unlock()
+	if watched != nil {
+		unwatch()
+		<-watched
+	}
 	if sys == nil {
 		return nil
 	}
@@ -229,7 +291,9 @@ func (m *Manager) OpenDefaultSink(n int) (audio.Sink, error) {
 	return audio.OpenSink(sys, "default", n)
 }
 
-// List names the input and output devices.
+// List names the input and output devices: PortAudio's and the sound
+// server's, by their names (what Choose saves: a sink's or source's stays
+// the same when it is plugged in again); Label says what each is shown as.
 func (m *Manager) List() (inputs, outputs []string, err error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -241,7 +305,9 @@ func (m *Manager) List() (inputs, outputs []string, err error) {
 	if err != nil {
 		return nil, nil, err
 	}
+	m.labels = map[string]string{}
 	for _, dev := range all {
+		m.labels[dev.Name] = dev.Label()
 		if dev.MaxInputChannels > 0 {
 			inputs = append(inputs, dev.Name)
 		}
@@ -250,6 +316,17 @@ func (m *Manager) List() (inputs, outputs []string, err error) {
 		}
 	}
 	return inputs, outputs, nil
+}
+
+// Label is what the device named name, as List gave it, is shown as: the
+// sound server's description ("USB Headset Analog Stereo"), else name.
+func (m *Manager) Label(name string) string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if l, ok := m.labels[name]; ok {
+		return l
+	}
+	return name
 }
 
 // Current is the input and output the next call uses.
