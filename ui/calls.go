@@ -85,6 +85,8 @@ func (m *Model) handleEvent(ev call.Event) tea.Cmd {
 		return m.grew(ev) // grow.go
 	case call.MicWarning, call.DeviceChanged:
 		m.audioEvent(ev) // settings.go
+	case call.DevicePlugged:
+		return m.devicePlugged(ev) // settings.go
 	default:
 		log.Warn("ui: unknown event", "type", fmt.Sprintf("%T", ev))
 	}
@@ -148,6 +150,7 @@ func (m *Model) statusChanged(ev call.StatusChanged) tea.Cmd {
 		at = m.common.Now()
 	}
 	c, cmd := m.callFor(ev, at)
+	m.inUse(c)
 	if c == nil {
 		log.Debug("ui: status of a call not shown", "id", ev.ID, "status", ev.Status)
 		return nil

@@ -67,6 +67,19 @@ type Devices interface {
 	Choose(input, output string) error // saves in the config file; applies to the call in progress too
 }
 
+// DeviceLabels is implemented by Devices whose names are not what a
+// person is shown: the picker shows Label(name) (the sound server's
+// description of a sink, "USB Headset Analog Stereo", for its name).
+type DeviceLabels interface {
+	Label(name string) string
+}
+
+// DevicesInUse is implemented by Devices that know what the call has open:
+// the call view shows the microphone and the speaker in use.
+type DevicesInUse interface {
+	InUse() (mic, speaker string)
+}
+
 // The smallest terminal the UI draws in; below it shows one line that says
 // so.
 const (

@@ -79,6 +79,7 @@ func (m *Model) update(msg tea.Msg) tea.Cmd {
 			log.Error("ui: listing devices", "err", msg.err)
 		}
 		m.devices.SetDevices(msg.inputs, msg.outputs, msg.input, msg.output, msg.err)
+		m.devices.SetLabels(msg.labels)
 		return nil
 
 	case devicesChosenMsg:

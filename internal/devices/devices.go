@@ -117,6 +117,7 @@ type Manager struct {
 	phone   Phone // the phone the choices apply to, once attached
 	sys     *audio.System
 	labels  map[string]string // what the devices List named are shown as, by name
+	inUse   [2]string         // the microphone and the speaker last opened, as shown (InUse)
 	watched chan struct{}     // closed when Watch's goroutine ends; nil if none runs
 	unwatch context.CancelFunc
 }
@@ -240,7 +241,7 @@ func (m *Manager) OpenSource(n int) (audio.Source, error) {
 	if err != nil {
 		return nil, err
 	}
-	return audio.OpenSource(sys, m.in, n)
+	return opened[audio.Source](m, 0, m.in)(audio.OpenSource(sys, m.in, n))
 }
 
 // OpenSink opens the speaker (or the file, or null) of the output spec.
@@ -251,7 +252,7 @@ func (m *Manager) OpenSink(n int) (audio.Sink, error) {
 	if err != nil {
 		return nil, err
 	}
-	return audio.OpenSink(sys, m.out, n)
+	return opened[audio.Sink](m, 1, m.out)(audio.OpenSink(sys, m.out, n))
 }
 
 // OpenRing opens the ring device, when one is set apart from the output.
@@ -277,7 +278,7 @@ func (m *Manager) OpenDefaultSource(n int) (audio.Source, error) {
 	if err != nil {
 		return nil, err
 	}
-	return audio.OpenSource(sys, "default", n)
+	return opened[audio.Source](m, 0, "default")(audio.OpenSource(sys, "default", n))
 }
 
 // OpenDefaultSink opens the system's default speaker.
@@ -288,7 +289,7 @@ func (m *Manager) OpenDefaultSink(n int) (audio.Sink, error) {
 	if err != nil {
 		return nil, err
 	}
-	return audio.OpenSink(sys, "default", n)
+	return opened[audio.Sink](m, 1, "default")(audio.OpenSink(sys, "default", n))
 }
 
 // List names the input and output devices: PortAudio's and the sound
@@ -327,6 +328,30 @@ func (m *Manager) Label(name string) string {
 		return l
 	}
 	return name
+}
+
+// opened notes what the microphone (i 0) or the speaker (1) opened from
+// spec is shown as (its device's label, else spec), for InUse; m.mu must
+// be held.
+func opened[T any](m *Manager, i int, spec string) func(v T, err error) (T, error) {
+	return func(v T, err error) (T, error) {
+		if err == nil {
+			m.inUse[i] = spec
+			if d, ok := any(v).(interface{ Device() string }); ok {
+				m.inUse[i] = d.Device()
+			}
+		}
+		return v, err
+	}
+}
+
+// InUse is what the microphone and the speaker last opened for a call are
+// shown as: the device's label ("USB Headset Analog Stereo", default), or
+// the spec of a generator or a file; "" before any was opened.
+func (m *Manager) InUse() (mic, speaker string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.inUse[0], m.inUse[1]
 }
 
 // Current is the input and output the next call uses.
