@@ -51,6 +51,7 @@ func (e *env) openUI(ctx context.Context, log *slog.Logger, contacts []string) e
 	devs := devices.New(devices.Options{
 		Input: devices.Pick("", cfg.Input), Output: devices.Pick("", cfg.Output), Ring: cfg.RingDevice,
 		OutputLatency: outLat, Processing: proc, ConfigPath: config.Path(e.getenv), Logger: log,
+		Absent: true, // the saved headset, unplugged: the default, and the picker offers it when it is back
 	})
 	e.closers = append(e.closers, devs)
 	pc := call.Config{

@@ -89,6 +89,10 @@ type Options struct {
 	OutputLatency time.Duration   // the speaker's device latency to start with (0: the lowest)
 	Processing    call.Processing // the microphone's processing, for the settings screen
 	ConfigPath    string          // the config file that Choose and SetProcessing save to
+	// Absent: a device named but not there (a saved headset, unplugged)
+	// opens the system's default in its place, rather than failing the
+	// call; the UI offers the device again when it is plugged in.
+	Absent bool
 	Logger        *slog.Logger
 }
 
@@ -109,6 +113,7 @@ type Manager struct {
 	log        *slog.Logger
 	configPath string
 	outLat     time.Duration
+	absent     bool
 
 	mu      sync.Mutex
 	in, out string
@@ -118,6 +123,7 @@ type Manager struct {
 	sys     *audio.System
 	labels  map[string]string // what the devices List named are shown as, by name
 	inUse   [2]string         // the microphone and the speaker last opened, as shown (InUse)
+	specs   [2]string         // and the specs they were opened by ("default" in place of one absent)
 	watched chan struct{}     // closed when Watch's goroutine ends; nil if none runs
 	unwatch context.CancelFunc
 }
@@ -130,7 +136,7 @@ var (
 
 // New returns a Manager of the devices o names; it opens nothing yet.
 func New(o Options) *Manager {
-	return &Manager{log: o.Logger, configPath: o.ConfigPath, outLat: o.OutputLatency,
+	return &Manager{log: o.Logger, configPath: o.ConfigPath, outLat: o.OutputLatency, absent: o.Absent,
 		in: o.Input, out: o.Output, ring: o.Ring, proc: o.Processing}
 }
 
@@ -241,7 +247,12 @@ func (m *Manager) OpenSource(n int) (audio.Source, error) {
 	if err != nil {
 		return nil, err
 	}
-	return opened[audio.Source](m, 0, m.in)(audio.OpenSource(sys, m.in, n))
+	src, err := audio.OpenSource(sys, m.in, n)
+	if errors.Is(err, audio.ErrDeviceNotFound) && m.absent {
+		m.logger().Warn("devices: the microphone chosen is not there: the default stands in", "err", err)
+		return opened[audio.Source](m, 0, "default")(audio.OpenSource(sys, "default", n))
+	}
+	return opened[audio.Source](m, 0, m.in)(src, err)
 }
 
 // OpenSink opens the speaker (or the file, or null) of the output spec.
@@ -252,7 +263,12 @@ func (m *Manager) OpenSink(n int) (audio.Sink, error) {
 	if err != nil {
 		return nil, err
 	}
-	return opened[audio.Sink](m, 1, m.out)(audio.OpenSink(sys, m.out, n))
+	sink, err := audio.OpenSink(sys, m.out, n)
+	if errors.Is(err, audio.ErrDeviceNotFound) && m.absent {
+		m.logger().Warn("devices: the speaker chosen is not there: the default stands in", "err", err)
+		return opened[audio.Sink](m, 1, "default")(audio.OpenSink(sys, "default", n))
+	}
+	return opened[audio.Sink](m, 1, m.out)(sink, err)
 }
 
 // OpenRing opens the ring device, when one is set apart from the output.
@@ -336,7 +352,7 @@ func (m *Manager) Label(name string) string {
 func opened[T any](m *Manager, i int, spec string) func(v T, err error) (T, error) {
 	return func(v T, err error) (T, error) {
 		if err == nil {
-			m.inUse[i] = spec
+			m.inUse[i], m.specs[i] = spec, spec
 			if d, ok := any(v).(interface{ Device() string }); ok {
 				m.inUse[i] = d.Device()
 			}
@@ -365,7 +381,10 @@ func (m *Manager) Current() (input, output string) {
 // and saves them in the config file.
 func (m *Manager) Choose(input, output string) error {
 	m.mu.Lock()
-	mic, speaker := input != m.in, output != m.out
+	// What changed switches, and so does what is not in use: the default
+	// stood in for it, or took over when it was unplugged.
+	mic := input != m.in || m.specs[0] == "default" && input != "default"
+	speaker := output != m.out || m.specs[1] == "default" && output != "default"
 	m.in, m.out = input, output
 	ph := m.phone
 	m.mu.Unlock()
