@@ -93,7 +93,7 @@ type Options struct {
 	// opens the system's default in its place, rather than failing the
 	// call; the UI offers the device again when it is plugged in.
 	Absent bool
-	Logger        *slog.Logger
+	Logger *slog.Logger
 }
 
 // Phone is what the choices made during a call apply to, and what hears
