@@ -334,3 +334,46 @@ func TestDevicesJSON(t *testing.T) {
 			outs, out)
 	}
 }
+
+// TestDevicesByDescription: `parley devices` lists the sound server's
+// sinks and sources by their descriptions, with their names, beside
+// PortAudio's default and pulse, and --json gives both.
+func TestDevicesByDescription(t *testing.T) {
+	pulse := pulsetest.Start(t)
+	headset := pulse.DescribedSink(t, "headset", "USB Headset Analog Stereo")
+	w := &world{t: t, home: t.TempDir()}
+	out, code := w.run(pulse.Env("", ""), "devices")
+	if code != exitOK {
+		t.Fatalf("parley devices: exit %d: %s", code, out)
+	}
+	var sink, monitor bool
+	for _, l := range strings.Split(out, "\n") {
+		f := strings.Fields(l)
+		switch {
+		case len(f) > 0 && f[len(f)-1] == headset:
+			sink = strings.Contains(l, "USB Headset Analog Stereo  ") && strings.Contains(l, "PulseAudio")
+		case len(f) > 0 && f[len(f)-1] == pulsetest.Monitor(headset):
+			monitor = strings.Contains(l, "Monitor of USB Headset Analog Stereo")
+		}
+	}
+	if !sink || !monitor || !strings.HasPrefix(out, "INDEX  DEVICE") {
+		t.Errorf("parley devices: the headset's sink listed %v, its monitor %v:\n%s", sink, monitor, out)
+	}
+	out, code = w.run(pulse.Env("", ""), "devices", "--json")
+	var got struct {
+		Devices []struct {
+			Name, Description string
+			Monitor           bool
+		}
+	}
+	if err := json.Unmarshal([]byte(out), &got); err != nil || code != exitOK {
+		t.Fatalf("parley devices --json: exit %d, %q (%v)", code, out, err)
+	}
+	listed := false
+	for _, d := range got.Devices {
+		listed = listed || d.Name == headset && d.Description == "USB Headset Analog Stereo" && !d.Monitor
+	}
+	if !listed {
+		t.Errorf("parley devices --json does not list the headset by its description: %s", out)
+	}
+}
