@@ -167,6 +167,14 @@ const (
 // Cancellers lists the echo cancellers, the default first.
 func Cancellers() []Canceller { return []Canceller{Speex, WebRTC} }
 
+// Title is the canceller's name as shown to the user.
+func (c Canceller) Title() string {
+	if c == WebRTC {
+		return "WebRTC"
+	}
+	return "speexdsp"
+}
+
 // ProcessorOptions choose what a Processor does to the microphone.
 type ProcessorOptions struct {
 	EchoCancellation bool // subtract what the speaker played, then suppress what is left of it
