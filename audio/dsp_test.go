@@ -326,7 +326,8 @@ func TestProcessorFollowsShifts(t *testing.T) {
 
 func TestProcessorOff(t *testing.T) {
 	far := audiotest.Speech(1, 2*time.Second)
-	mic, out, _ := runRoom(t, audio.Speex, audio.FrameSamples, audio.ProcessorOptions{}, newRoom(50*time.Millisecond, false), far,
+	mic, out, _ := runRoom(t, audio.Speex, audio.FrameSamples, audio.ProcessorOptions{},
+		newRoom(50*time.Millisecond, false), far,
 		make([]int16, len(far)))
 	for i := range mic {
 		if mic[i] != out[i] {

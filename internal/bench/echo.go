@@ -150,7 +150,8 @@ func (r *Results) writeEcho(f func(string, ...any)) {
 		"speaker's signal is resampled at each microphone sample with a windowed sinc. \"dB off\" is the echo's " +
 		"level at the microphone less what is left of it after the processing. audio's `TestProcessorDrift` " +
 		"asserts the same figures.\n\n")
-	f("| canceller | echo path | from 2 s | 4 to 9 s | before the jump | from 1 s after it | each second | CPU per frame |\n")
+	f("| canceller | echo path | from 2 s | 4 to 9 s | before the jump | from 1 s after it | each second | " +
+		"CPU per frame |\n")
 	f("|---|---|---|---|---|---|---|---|\n")
 	for _, e := range r.Echo {
 		secs := make([]string, len(e.PerSecond))
