@@ -26,10 +26,11 @@ static dsp *dsp_new(int block, int rate, int tail, int webrtc) {
 	if (!d) return NULL;
 	d->block = block;
 	d->tmp = calloc(block, sizeof(spx_int16_t));
-	d->echo = speex_echo_state_init(block, tail);
-	d->pre = speex_preprocess_state_init(block, rate);
+	// One canceller or the other: speexdsp's filter takes memory.
 	if (webrtc) d->webrtc = webrtc_aec_new(rate);
-	if (!d->tmp || !d->echo || !d->pre || (webrtc && !d->webrtc)) {
+	else d->echo = speex_echo_state_init(block, tail);
+	d->pre = speex_preprocess_state_init(block, rate);
+	if (!d->tmp || !(d->echo || d->webrtc) || !d->pre) {
 		if (d->echo) speex_echo_state_destroy(d->echo);
 		if (d->pre) speex_preprocess_state_destroy(d->pre);
 		if (d->webrtc) webrtc_aec_free(d->webrtc);
@@ -37,7 +38,7 @@ static dsp *dsp_new(int block, int rate, int tail, int webrtc) {
 		free(d);
 		return NULL;
 	}
-	speex_echo_ctl(d->echo, SPEEX_ECHO_SET_SAMPLING_RATE, &rate);
+	if (d->echo) speex_echo_ctl(d->echo, SPEEX_ECHO_SET_SAMPLING_RATE, &rate);
 	int off = 0;
 	speex_preprocess_ctl(d->pre, SPEEX_PREPROCESS_SET_DENOISE, &off);
 	speex_preprocess_ctl(d->pre, SPEEX_PREPROCESS_SET_AGC, &off);
@@ -47,7 +48,7 @@ static dsp *dsp_new(int block, int rate, int tail, int webrtc) {
 
 static void dsp_free(dsp *d) {
 	if (d->webrtc) webrtc_aec_free(d->webrtc);
-	speex_echo_state_destroy(d->echo);
+	if (d->echo) speex_echo_state_destroy(d->echo);
 	speex_preprocess_state_destroy(d->pre);
 	free(d->tmp);
 	free(d);
@@ -58,8 +59,9 @@ static void dsp_free(dsp *d) {
 // suppression depths are in dB.
 static void dsp_set(dsp *d, int aec, int ns, int agc, int noise_db, float agc_level, int agc_max_db, int agc_inc_db) {
 	if (aec != d->aec) {
-		// WebRTC's canceller suppresses what is left of the echo itself.
-		speex_preprocess_ctl(d->pre, SPEEX_PREPROCESS_SET_ECHO_STATE, aec && !d->webrtc ? d->echo : NULL);
+		// WebRTC's canceller suppresses what is left of the echo itself
+		// (d->echo is NULL then).
+		speex_preprocess_ctl(d->pre, SPEEX_PREPROCESS_SET_ECHO_STATE, aec ? d->echo : NULL);
 		if (aec) dsp_reset_echo(d);
 		d->aec = aec;
 	}
@@ -91,6 +93,8 @@ static void dsp_reset_echo(dsp *d) {
 // ref the far-end audio that was played meanwhile; n is a multiple of the
 // block.
 static void dsp_run(dsp *d, spx_int16_t *mic, const spx_int16_t *ref, int n) {
+	// It fails only on a rate or a length it was not set up for, which
+	// NewProcessorWith rules out.
 	if (d->aec && d->webrtc) webrtc_aec_run(d->webrtc, mic, ref, n);
 	for (int at = 0; at < n; at += d->block) {
 		if (d->aec && !d->webrtc) {
