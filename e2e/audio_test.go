@@ -119,7 +119,9 @@ func TestEchoCancellation(t *testing.T) { echoCancellation(t, false, "on") }
 // TestEchoCancellationDrift is TestEchoCancellation on an echo path that
 // drifts (a loopback that adapts its rate), with WebRTC's canceller; the
 // default (speexdsp's) is measured first, for the record. audio's
-// TestProcessorDrift asserts the same in-process.
+// TestProcessorDrift asserts the same in-process. Measured here: speexdsp
+// 5.0, 6.5 and 12.5 dB off in three runs, WebRTC 53.5 dB (on the fixed
+// path of TestEchoCancellation: 39.4 and 72.6 dB).
 func TestEchoCancellationDrift(t *testing.T) { echoCancellation(t, true, "webrtc", "speex") }
 
 // echoCancellation places a call with Alice's echo cancellation off, one
@@ -259,8 +261,15 @@ func echoCancellation(t *testing.T, drifting bool, aec string, measured ...strin
 	t.Logf("double talk: Alice's voice at Bob's speaker: envelope correlation %.2f (median; per half second %s, %s "+
 		"later), level %+.1f dB",
 		corr, fmtCorrs(corrs), lags, lvl)
-	if corr < 0.7 {
-		t.Errorf("Alice's voice during double talk correlates at %.2f, want ≥ 0.7", corr)
+	// WebRTC's canceller suppresses some of the near end during double
+	// talk (0.72 and 0.84 on the drifting path, 0.81 on one clock, where
+	// speexdsp's reached 0.91).
+	wantCorr := 0.7
+	if aec == "webrtc" {
+		wantCorr = 0.6
+	}
+	if corr < wantCorr {
+		t.Errorf("Alice's voice during double talk correlates at %.2f, want ≥ %.1f", corr, wantCorr)
 	}
 	if lvl < -10 || lvl > 10 {
 		t.Errorf("Alice's voice during double talk arrives at %+.1f dB, want within 10 dB", lvl)
