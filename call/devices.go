@@ -125,12 +125,14 @@ func (d *devicePath) attach(src audio.Source) {
 	d.src = src
 	d.mu.Unlock()
 	if deviceName(src) != "" && d.proc.Load() == nil {
-		p, err := audio.NewProcessor(d.frame, 0, processingFromBits(d.opts.Load()).options())
+		pr := processingFromBits(d.opts.Load())
+		p, err := audio.NewProcessorWith(pr.EchoCanceller(), d.frame, 0, pr.options())
 		if err != nil {
 			d.log.Warn("no audio processing", "err", err)
 			return
 		}
-		d.log.Info("audio processing", "options", fmt.Sprintf("%+v", p.Options()), "microphone", deviceName(src))
+		d.log.Info("audio processing", "options", fmt.Sprintf("%+v", p.Options()), "canceller", p.Canceller(),
+			"microphone", deviceName(src))
 		d.proc.Store(p)
 	}
 }

@@ -12,6 +12,7 @@ import (
 	tea "github.com/charmbracelet/bubbletea"
 	"github.com/charmbracelet/x/ansi"
 	"github.com/charmbracelet/x/exp/golden"
+	"github.com/parley-voice/parley/audio"
 	"github.com/parley-voice/parley/call"
 	"github.com/parley-voice/parley/signaling"
 	"github.com/parley-voice/parley/ui/common"
@@ -274,7 +275,8 @@ func screens() []scenario {
 			concat(start, inCall(), msgs(stats(), ev(call.Levels{Mic: 0.7, Speaker: 0.1, MicSpeaking: true})))},
 		{"settings", concat(start, msgs(press("s"), press("down")))},
 		{"settings_switched", concat(start, msgs(press("s"), press("down"), press("enter"),
-			processingSavedMsg{processing: call.Processing{EchoCancellation: true, AutoGain: true}}))},
+			processingSavedMsg{processing: call.Processing{EchoCancellation: true, AutoGain: true,
+				Canceller: audio.WebRTC}}))},
 		{"in_call_hanging_up", concat(start, inCall(), msgs(stats(), press("h")))},
 		{"incoming_in_call", concat(start, msgs(inbound(signaling.Ringing, t0.Add(-70*time.Second)), press("a"),
 			inbound(signaling.Answered, t0.Add(-65*time.Second)), ev(call.Levels{Mic: 0.1, Speaker: 0.9}), stats()))},
