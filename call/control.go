@@ -19,12 +19,13 @@ const (
 	CommandHangup Command = "hangup"
 	CommandAnswer Command = "answer"
 	CommandReject Command = "reject"
+	CommandSwap   Command = "swap" // to the held call, holding the current one (waiting.go)
 )
 
 // Commands lists every command.
 func Commands() []Command {
 	return []Command{CommandMute, CommandUnmute, CommandHold, CommandResume, CommandHangup, CommandAnswer,
-		CommandReject}
+		CommandReject, CommandSwap}
 }
 
 // errStopped: the phone stopped before it took a command.
@@ -72,9 +73,11 @@ func (p *Phone) do(cmd Command) error {
 		} else {
 			p.reject()
 		}
+	case CommandSwap:
+		return p.swap()
 	default:
 		return signaling.Errorf(signaling.InvalidParameter, "%.40q is no command: use mute, unmute, hold, resume, "+
-			"hangup, answer or reject", string(cmd))
+			"hangup, answer, reject or swap", string(cmd))
 	}
 	return nil
 }

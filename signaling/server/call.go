@@ -25,9 +25,9 @@ const (
 	ReasonDeclined = "declined"               // the callee rejected (or hung up before answering)
 	ReasonFailed   = "failed"                 // a fail without a reason
 	// Dials refused because of the callee, recorded for both (history.go).
-	ReasonOffline = "offline"        // the callee had no session
-	ReasonBusy    = "busy"           // the callee was in another call
-	ReasonDND     = "do not disturb" // the callee had set do not disturb
+	ReasonOffline = "offline"            // the callee had no session
+	ReasonBusy    = signaling.ReasonBusy // the callee was in another call
+	ReasonDND     = "do not disturb"     // the callee had set do not disturb
 )
 
 // callSetup is what dial hands to startCall: a checked dial whose users are
@@ -416,8 +416,11 @@ func (c *call) apply(a signaling.Message, team string) *signaling.Error {
 			return onlyCallee("reject it; hang up to cancel")
 		case !signaling.CanTransition(st, signaling.Rejected):
 			return notInState("hang up to end it")
+		case a.Reason == ReasonBusy: // the callee's phone cannot take it beside their call
+			c.end(signaling.Rejected, ReasonBusy, signaling.AlreadyBusyCall)
+		default:
+			c.end(signaling.Rejected, ReasonDeclined, 0)
 		}
-		c.end(signaling.Rejected, ReasonDeclined, 0)
 	case signaling.TypeHangup:
 		switch {
 		case st == signaling.Answered && a.Reason == signaling.ReasonMovedToRoom:
