@@ -175,7 +175,7 @@ func (p *Phone) incoming(ev signaling.CallEvent, offer string) {
 	case p.room != nil || p.other != nil:
 		p.log.Warn("incoming call while in a room or two calls", "call", ev.ID)
 		return
-	case first != nil && p.cfg.AutoAnswer:
+	case first != nil && (p.cfg.AutoAnswer || p.cfg.NoWaiting):
 		p.busyReject(ev)
 		return
 	}

@@ -51,7 +51,10 @@ type Config struct {
 	RelayOnly  bool                  // media only through a TURN relay: hides this side's address from the other
 	Frame      time.Duration         // audio frame: 20 ms (default) or 10 ms
 	AutoAnswer bool                  // answer every incoming call at once (the echo service)
-	Reconnect  bool                  // redial the server with backoff when the connection drops
+	// NoWaiting refuses a call that comes during one as busy, rather than
+	// ringing it beside it (parley answer --auto; AutoAnswer does too).
+	NoWaiting  bool
+	Reconnect  bool // redial the server with backoff when the connection drops
 	Sounds     Sounds
 	Processing Processing   // what is done to a microphone's audio (dsp.go); zero: nothing
 	Logger     *slog.Logger // nil: discard
