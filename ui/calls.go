@@ -340,7 +340,7 @@ func (m *Model) finish(c *common.Call, status signaling.Status, code signaling.C
 	switch c {
 	case m.active:
 		m.active = nil
-		m.tickGen++ // stops the timer
+		m.tickGen++        // stops the timer
 		if m.held != nil { // the phone makes the held call current
 			m.active, m.held = m.held, nil
 			timer = m.restartTimer()
