@@ -5,9 +5,11 @@ package e2e
 import (
 	"fmt"
 	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
+	"github.com/parley-voice/parley/config"
 	"github.com/parley-voice/parley/internal/audiotest"
 	"github.com/parley-voice/parley/internal/pulsetest"
 )
@@ -23,6 +25,38 @@ func beeps(s []int16, hz, amp float64) []time.Duration {
 		}
 	}
 	return out
+}
+
+// waitingBeep checks alice's speaker (rec) while a call waits, from a
+// second after rang: bob's tone, and under it the waiting beep (two 200 ms
+// beeps at 440 Hz every 3 s), which was not there before (before: what it
+// played in the call until then).
+func waitingBeep(t *testing.T, rec *timedRecording, before []int16, rang time.Time) {
+	t.Helper()
+	rec.until(t, rang.Add(4*time.Second))
+	was := beeps(before, 440, 0.02)
+	s := rec.between(t, rang.Add(time.Second), rang.Add(4*time.Second))
+	heard := beeps(s, 440, 0.02)
+	t.Logf("alice's speaker: 440 Hz in 100 ms windows at %v while carol waits (3 s), %v before (2 s); bob's 660 Hz "+
+		"at %.3f", heard, was, audiotest.Goertzel(s, 660))
+	if len(was) > 0 || len(heard) < 2 || len(heard) > 6 {
+		t.Errorf("alice's speaker: 440 Hz in windows at %v while carol waits, %v before; want the beep's two "+
+			"200 ms beeps in a 3 s cycle, and nothing before", heard, was)
+	}
+}
+
+// heldTone checks bob's speaker (rec) in the two seconds from held+500 ms:
+// the hold tone, none of alice's 300 Hz.
+func heldTone(t *testing.T, rec *timedRecording, held time.Time) {
+	t.Helper()
+	rec.until(t, held.Add(2500*time.Millisecond))
+	s := rec.between(t, held.Add(500*time.Millisecond), held.Add(2500*time.Millisecond))
+	t.Logf("bob, held: %.1f dBFS, 300 Hz at %.4f, 425 Hz in 100 ms windows at %v", audiotest.DBFS(s),
+		audiotest.Goertzel(s, 300), beeps(s, 425, 0.02))
+	if audiotest.Goertzel(s, 300) > 0.01 || len(beeps(s, 425, 0.02)) == 0 {
+		t.Errorf("bob, held, hears alice's 300 Hz at %.4f and the hold tone in %v; want the hold tone only",
+			audiotest.Goertzel(s, 300), beeps(s, 425, 0.02))
+	}
 }
 
 // TestCallWaitingOverRealDevices: processes on PulseAudio devices, their
@@ -96,18 +130,7 @@ func TestCallWaitingOverRealDevices(t *testing.T) {
 	c.expect(t, "call_status_changed", map[string]any{"status": "ringing", "id": carolCall})
 	rang := time.Now()
 
-	// Alice's speaker: bob's tone, and the beep under it while carol waits,
-	// which was not there before.
-	recA.until(t, rang.Add(4*time.Second))
-	was := beeps(before, 440, 0.02)
-	s := recA.between(t, rang.Add(time.Second), rang.Add(4*time.Second))
-	heard := beeps(s, 440, 0.02)
-	t.Logf("alice's speaker: 440 Hz in 100 ms windows at %v while carol waits (3 s), %v before (2 s); bob's 660 Hz at "+
-		"%.3f, the beep's peak %.3f", heard, was, audiotest.Goertzel(s, 660), audiotest.Goertzel(s, 440))
-	if len(was) > 0 || len(heard) < 2 || len(heard) > 6 {
-		t.Errorf("alice's speaker: 440 Hz in windows at %v while carol waits, %v before; want the beep's two "+
-			"200 ms beeps in a 3 s cycle, and nothing before", heard, was)
-	}
+	waitingBeep(t, recA, before, rang)
 
 	// Answered: bob is held, and told.
 	aSend("answer")
@@ -123,14 +146,7 @@ func TestCallWaitingOverRealDevices(t *testing.T) {
 	c.expect(t, "call_status_changed", map[string]any{"status": "answered", "id": carolCall})
 	held := time.Now()
 	hearTones(t, "carol's call", speaker{"alice's speaker", aSpk, 880}, speaker{"carol's speaker", cSpk, 300})
-	recB.until(t, held.Add(2500*time.Millisecond))
-	heldB := recB.between(t, held.Add(500*time.Millisecond), held.Add(2500*time.Millisecond))
-	t.Logf("bob, held: %.1f dBFS, 300 Hz at %.4f, 425 Hz at %.4f", audiotest.DBFS(heldB),
-		audiotest.Goertzel(heldB, 300), audiotest.Goertzel(heldB, 425))
-	if audiotest.Goertzel(heldB, 300) > 0.01 || len(beeps(heldB, 425, 0.02)) == 0 {
-		t.Errorf("bob, held, hears alice's 300 Hz at %.4f and the hold tone in %v; want the hold tone only",
-			audiotest.Goertzel(heldB, 300), beeps(heldB, 425, 0.02))
-	}
+	heldTone(t, recB, held)
 
 	// Swapped back: bob hears alice again, carol is held.
 	aSend("swap")
@@ -163,4 +179,66 @@ func TestCallWaitingOverRealDevices(t *testing.T) {
 			t.Errorf("%v exited %d, want 0", p.cmd.Args[1:], code)
 		}
 	}
+}
+
+// TestCallWaitingInTheUI: alice's UI (in tmux) is in a call with bob
+// (`parley call alice`, 660 Hz); carol calls: alice's screen shows the
+// waiting call with its keys and her speaker plays the beep under bob's
+// tone. a answers carol: bob is held (told, his speaker plays the hold
+// tone, not alice's 300 Hz) and the screen shows him held; x swaps back and
+// bob hears alice again.
+func TestCallWaitingInTheUI(t *testing.T) {
+	x := newTmux(t)
+	pulse := pulsetest.Start(t)
+	aMic, aSpk := pulse.NullSink(t, "ui_alice_mic"), pulse.NullSink(t, "ui_alice_spk")
+	bMic, bSpk := pulse.NullSink(t, "ui_bob_mic"), pulse.NullSink(t, "ui_bob_spk")
+	pulse.Loop(t, aMic, audiotest.Tone(300, 0.5, 20*audiotest.SampleRate))
+	pulse.Loop(t, bMic, audiotest.Tone(660, 0.5, 20*audiotest.SampleRate))
+	recA := recordTimed(t.Context(), pulse, pulsetest.Monitor(aSpk))
+	recB := recordTimed(t.Context(), pulse, pulsetest.Monitor(bSpk))
+	w := newWorld(t)
+	dir := filepath.Join(w.home, "alice")
+	cfg := config.Config{Server: w.server, Token: w.token("alice"), Contacts: []string{"bob"}}
+	if err := cfg.Save(filepath.Join(dir, "config.json")); err != nil {
+		t.Fatal(err)
+	}
+	x.open("alice", append(pulsetest.Env(aMic, aSpk), "PARLEY_TEST_EXEC=1",
+		"XDG_STATE_HOME="+filepath.Join(dir, "state"), "PARLEY_CONFIG="+filepath.Join(dir, "config.json"),
+		"PARLEY_SERVER=", "PARLEY_TOKEN=", "TERM=xterm-256color"))
+	x.waitFor("alice", `bob\s+offline|bob\s+online`)
+
+	plain := []string{"--json", "--aec", "off", "--noise-suppression", "off", "--agc", "off"}
+	b := w.start(append(pulsetest.Env(bMic, bSpk), "PARLEY_TOKEN="+w.token("bob")),
+		append([]string{"call", "alice"}, plain...)...)
+	b.expect(t, "connected", map[string]any{"user": "bob"})
+	bobCall := b.expect(t, "call", map[string]any{"status": "started"})["id"]
+	x.waitFor("alice", `INCOMING CALL from bob`)
+	x.keys("alice", "a")
+	b.expect(t, "call_status_changed", map[string]any{"status": "ringing", "id": bobCall})
+	b.expect(t, "call_status_changed", map[string]any{"status": "answered", "id": bobCall})
+	before := hearTones(t, "bob's call", speaker{"alice's speaker", aSpk, 660}, speaker{"bob's speaker", bSpk,
+		300})[0]
+
+	c := w.start([]string{"PARLEY_TOKEN=" + w.token("carol")},
+		append([]string{"call", "alice", "--in", "tone:880", "--out", "null"}, plain...)...)
+	c.expect(t, "connected", map[string]any{"user": "carol"})
+	carolCall := c.expect(t, "call", map[string]any{"status": "started"})["id"]
+	c.expect(t, "call_status_changed", map[string]any{"status": "ringing", "id": carolCall})
+	rang := time.Now()
+	x.waitFor("alice", `carol is calling\s+a answer \(holds bob\) · r reject`)
+	waitingBeep(t, recA, before, rang)
+
+	x.keys("alice", "a")
+	c.expect(t, "call_status_changed", map[string]any{"status": "answered", "id": carolCall})
+	b.expect(t, "hold", map[string]any{"id": bobCall, "held": true, "by": "alice"})
+	held := time.Now()
+	screen := x.waitFor("alice", `In call with carol[\s\S]*Held: your call with bob · x swaps to it`)
+	t.Logf("alice's screen with carol's call, bob's held:\n%s", screen)
+	heldTone(t, recB, held)
+
+	x.keys("alice", "x")
+	b.expect(t, "hold", map[string]any{"id": bobCall, "held": false, "by": "alice"})
+	c.expect(t, "hold", map[string]any{"id": carolCall, "held": true, "by": "alice"})
+	x.waitFor("alice", `In call with bob[\s\S]*Held: your call with carol`)
+	hearTones(t, "swapped back", speaker{"bob's speaker", bSpk, 300})
 }
