@@ -68,6 +68,10 @@ func (p *Phone) do(cmd Command) error {
 		if err := p.ringing(string(cmd)); err != nil {
 			return err
 		}
+		if cmd == CommandAnswer && p.ringingCall() != p.cur && p.cur.ev.Status != signaling.Answered {
+			return signaling.Errorf(signaling.NoConnectedCall, "the call you are in is not answered yet: hang it "+
+				"up to answer the waiting call")
+		}
 		if cmd == CommandAnswer {
 			p.answer()
 		} else {

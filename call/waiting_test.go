@@ -46,9 +46,9 @@ func listen(t *testing.T, rec *audiotest.Recorder, d time.Duration) []int16 {
 	return rec.Samples()[from : from+n]
 }
 
-// hears fails unless rec plays hz (± 5) within the next 2 s, louder than
+// hearsTone fails unless rec plays hz (± 5) within the next 2 s, louder than
 // the hold tone or the beep could be.
-func hears(t *testing.T, who string, rec *audiotest.Recorder, hz float64) {
+func hearsTone(t *testing.T, who string, rec *audiotest.Recorder, hz float64) {
 	t.Helper()
 	s := listen(t, rec, 2*time.Second)
 	i := audiotest.FirstAbove(s, 0.2)
@@ -110,7 +110,7 @@ func TestCallWaiting(t *testing.T) {
 		alice.waitingStatus(signaling.Ringing, true)
 		return in.ID, spk.next(t)
 	}
-	carolCall, aliceCarol := ring()
+	_, aliceCarol := ring()
 	// The beep: a cycle of 3 s on the waiting call's speaker, while Bob
 	// still plays on the call's.
 	s := listen(t, aliceCarol, 6*time.Second)
@@ -138,23 +138,23 @@ func TestCallWaiting(t *testing.T) {
 		t.Errorf("between the beeps %.1f dBFS, after them %.1f; want silence", audiotest.DBFS(gap),
 			audiotest.DBFS(rest))
 	}
-	hears(t, "alice hears bob while carol waits", aliceBob, 660)
+	hearsTone(t, "alice hears bob while carol waits", aliceBob, 660)
 
 	// Rejected: the call with Bob goes on as it was.
 	alice.ph.Reject()
 	carol.status(signaling.Rejected)
 	alice.waitingStatus(signaling.Rejected, true)
-	hears(t, "bob hears alice after the rejection", recB, 300)
+	hearsTone(t, "bob hears alice after the rejection", recB, 300)
 
-	carolCall, aliceCarol = ring()
+	carolCall, aliceCarol := ring()
 	alice.ph.Answer()
 	alice.expect(call.Held{CallID: bobCall, Local: true, Held: true, By: "alice"})
 	alice.expect(call.Switched{CallID: carolCall, HeldID: bobCall})
 	bob.expect(call.Held{CallID: bobCall, Held: true, By: "alice"})
 	carol.status(signaling.Answered)
 	alice.waitingStatus(signaling.Answered, true)
-	hears(t, "carol hears alice", recC, 300)
-	hears(t, "alice hears carol", aliceCarol, 880)
+	hearsTone(t, "carol hears alice", recC, 300)
+	hearsTone(t, "alice hears carol", aliceCarol, 880)
 	held := listen(t, recB, 2*time.Second)
 	if f := audiotest.DominantFrequency(held); f < 420 || f > 430 || audiotest.DBFS(held) > -20 {
 		t.Errorf("bob, held, hears %.1f Hz at %.1f dBFS; want the hold tone's 425", f, audiotest.DBFS(held))
@@ -166,8 +166,8 @@ func TestCallWaiting(t *testing.T) {
 	alice.expect(call.Held{CallID: bobCall, Local: true, Held: false, By: "alice"})
 	carol.expect(call.Held{CallID: carolCall, Held: true, By: "alice"})
 	bob.expect(call.Held{CallID: bobCall, Held: false, By: "alice"})
-	hears(t, "bob hears alice after the swap", recB, 300)
-	hears(t, "alice hears bob after the swap", aliceBob, 660)
+	hearsTone(t, "bob hears alice after the swap", recB, 300)
+	hearsTone(t, "alice hears bob after the swap", aliceBob, 660)
 	if l := audiotest.DBFS(listen(t, aliceCarol, time.Second)); l > -60 {
 		t.Errorf("alice hears carol's held call at %.1f dBFS, want silence", l)
 	}
@@ -180,6 +180,6 @@ func TestCallWaiting(t *testing.T) {
 	alice.ph.SetHeld(false)
 	alice.expect(call.Held{CallID: carolCall, Local: true, Held: false, By: "alice"})
 	carol.expect(call.Held{CallID: carolCall, Held: false, By: "alice"})
-	hears(t, "carol hears alice after bob's call", recC, 300)
+	hearsTone(t, "carol hears alice after bob's call", recC, 300)
 	hangup(alice, carol)
 }

@@ -197,7 +197,8 @@ func TestHarmlessJSON(t *testing.T) {
 func TestWaitingCall(t *testing.T) {
 	at := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 	waiting := call.StatusChanged{CallEvent: signaling.CallEvent{ID: "c2", Status: signaling.Started,
-		Direction: signaling.Inbound, From: "carol", To: "alice", FromName: "Carol", Waiting: true}, First: true, At: at}
+		Direction: signaling.Inbound, From: "carol", To: "alice", FromName: "Carol", Waiting: true}, First: true,
+		At: at}
 	events := []call.Event{waiting, call.Switched{CallID: "c2", HeldID: "c1"}, call.Switched{CallID: "c1"}}
 	for _, tc := range []struct {
 		json bool

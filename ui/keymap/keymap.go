@@ -118,7 +118,8 @@ func (k *KeyMap) Groups() []Group {
 	return []Group{
 		{"Contacts & recent calls", []key.Binding{k.Up, k.Down, k.Call, k.NextPane, k.Filter, k.Apply, k.Clear,
 			k.CallUser, k.AddContact, k.Notify, k.GuestLink}},
-		{"Calls", []key.Binding{k.Answer, k.Reject, k.Mute, k.Hold, k.Swap, k.Hangup, k.AddToCall, k.Cancel, k.Dismiss}},
+		{"Calls", []key.Binding{k.Answer, k.Reject, k.Mute, k.Hold, k.Swap, k.Hangup, k.AddToCall, k.Cancel,
+			k.Dismiss}},
 		{"Rooms", []key.Binding{k.JoinRoom, k.Mute, k.LeaveRoom, k.MuteOther, k.LockMic, k.Remove, k.LockRoom,
 			k.EndRoom}},
 		{"Dialogs", []key.Binding{k.Choose, k.SwitchList, k.Toggle, k.Close, k.Yes, k.No}},
