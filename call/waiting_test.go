@@ -183,3 +183,51 @@ func TestCallWaiting(t *testing.T) {
 	hearsTone(t, "carol hears alice after bob's call", recC, 300)
 	hangup(alice, carol)
 }
+
+// TestCallWaitingSeveralDevices: bob's phone is in a call with alice when
+// carol calls: it rings there as a waiting call (beside alice's) and on his
+// idle laptop as any call. The laptop answers: the phone is told, and its
+// call with alice goes on, neither held nor ended.
+func TestCallWaitingSeveralDevices(t *testing.T) {
+	r := newRig(t, server.Config{})
+	recA := audiotest.NewRecorder(true)
+	alice := r.phone("alice", devices{tone(440), record(recA)})
+	phone := r.phone("bob", devices{tone(660), null})
+	phone.name = "bob's phone"
+	laptop := r.phone("bob", devices{tone(660), null})
+	laptop.name = "bob's laptop"
+	carol := r.phone("carol", devices{tone(880), null})
+
+	alice.ph.Dial("bob")
+	alice.status(signaling.Started)
+	for _, d := range []*party{phone, laptop} {
+		d.status(signaling.Started)
+		d.status(signaling.Ringing)
+	}
+	phone.ph.Answer()
+	alice.status(signaling.Ringing)
+	alice.status(signaling.Answered)
+	phone.status(signaling.Answered)
+	if sc := laptop.status(signaling.Answered); sc.Reason != call.ReasonAnsweredElsewhere {
+		t.Fatalf("bob's laptop: answered %q, want %q", sc.Reason, call.ReasonAnsweredElsewhere)
+	}
+	hearsTone(t, "alice hears bob", recA, 660)
+
+	carol.ph.Dial("bob")
+	carol.status(signaling.Started)
+	phone.waitingStatus(signaling.Started, true)
+	laptop.waitingStatus(signaling.Started, false)
+	carol.status(signaling.Ringing)
+	for _, d := range []*party{phone, laptop} {
+		d.waitingStatus(signaling.Ringing, d == phone)
+	}
+	laptop.ph.Answer()
+	carol.status(signaling.Answered)
+	laptop.waitingStatus(signaling.Answered, false)
+	if sc := phone.waitingStatus(signaling.Answered, true); sc.Reason != call.ReasonAnsweredElsewhere {
+		t.Fatalf("bob's phone: carol's call answered %q, want %q", sc.Reason, call.ReasonAnsweredElsewhere)
+	}
+	hearsTone(t, "alice hears bob after carol's call went to his laptop", recA, 660)
+	hangup(alice, phone)
+	hangup(carol, laptop)
+}
