@@ -45,12 +45,12 @@ func waitingBeep(t *testing.T, rec *timedRecording, before []int16, rang time.Ti
 	}
 }
 
-// heldTone checks bob's speaker (rec) in the two seconds from held+500 ms:
-// the hold tone, none of alice's 300 Hz.
+// heldTone checks bob's speaker (rec) in the 2.5 s from held+500 ms (a
+// cycle of the hold tone and more): the hold tone, none of alice's 300 Hz.
 func heldTone(t *testing.T, rec *timedRecording, held time.Time) {
 	t.Helper()
-	rec.until(t, held.Add(2500*time.Millisecond))
-	s := rec.between(t, held.Add(500*time.Millisecond), held.Add(2500*time.Millisecond))
+	rec.until(t, held.Add(3*time.Second))
+	s := rec.between(t, held.Add(500*time.Millisecond), held.Add(3*time.Second))
 	t.Logf("bob, held: %.1f dBFS, 300 Hz at %.4f, 425 Hz in 100 ms windows at %v", audiotest.DBFS(s),
 		audiotest.Goertzel(s, 300), beeps(s, 425, 0.02))
 	if audiotest.Goertzel(s, 300) > 0.01 || len(beeps(s, 425, 0.02)) == 0 {
@@ -147,6 +147,19 @@ func TestCallWaitingOverRealDevices(t *testing.T) {
 	held := time.Now()
 	hearTones(t, "carol's call", speaker{"alice's speaker", aSpk, 880}, speaker{"carol's speaker", cSpk, 300})
 	heldTone(t, recB, held)
+	// status on standard input: carol's call current, bob's held.
+	aSend(`{"command":"status","ref":"s1"}`)
+	st := a.expect(t, "status", map[string]any{"ref": "s1"})
+	calls, _ := st["calls"].([]any)
+	t.Logf("status: %v", calls)
+	if len(calls) != 2 {
+		t.Fatalf("status: %v, want carol's call and bob's", st)
+	}
+	cur, other := calls[0].(map[string]any), calls[1].(map[string]any)
+	if cur["id"] != carolCall || cur["waiting"] != true || cur["held"] != false || other["id"] != bobCall ||
+		other["held"] != true {
+		t.Errorf("status: %v, want carol's waiting call current and bob's held", calls)
+	}
 
 	// Swapped back: bob hears alice again, carol is held.
 	aSend("swap")

@@ -148,6 +148,9 @@ func callAction(ph *call.Phone, pr *callfmt.Printer, line string) {
 	}
 	var err error
 	switch {
+	case c.Command == "status" && len(c.Users) == 0:
+		answerStatus(ph, pr, c.Ref) // ctl.go
+		return
 	case c.Command == "add" && len(c.Users) > 0:
 		ph.Grow(c.Users...)
 	case len(c.Users) > 0:
@@ -156,7 +159,7 @@ func callAction(ph *call.Phone, pr *callfmt.Printer, line string) {
 		err = ph.Do(call.Command(c.Command))
 	default:
 		err = signaling.Errorf(signaling.InvalidParameter, "%.64q is no command in a call: use mute, unmute, "+
-			"hold, resume, hangup, answer, reject, swap or add USER...", line)
+			"hold, resume, hangup, answer, reject, swap, status or add USER...", line)
 	}
 	if err != nil {
 		pr.Refused(c.Command, c.Ref, signaling.AsError(err))
@@ -192,7 +195,7 @@ func isTerminal(f *os.File) bool {
 }
 
 const controlHelp = "read commands from `stdin` (the default when it is not a terminal), or none: mute, unmute, " +
-	"hold, resume, hangup, answer, reject, swap, one a line, or JSON objects such as {\"command\":\"hold\"}"
+	"hold, resume, hangup, answer, reject, swap, status, one a line, or JSON objects such as {\"command\":\"hold\"}"
 
 func (e *env) answerCommand() *cobra.Command {
 	var f mediaFlags
