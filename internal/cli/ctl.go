@@ -213,7 +213,7 @@ func peerUID(c *net.UnixConn) (int, error) {
 }
 
 const ctlLong = `Drive the parley already running for you on this machine (the UI,
-parley call or parley answer): COMMAND is one of the commands they read on
+parley call, parley answer or parley echo): COMMAND is one of the commands they read on
 standard input (mute, unmute, hold, resume, hangup, answer, reject, swap,
 add USER...), or status for the calls in progress, their state and their
 quality. It goes over a socket in $XDG_RUNTIME_DIR/parley (or run/ in the
