@@ -213,12 +213,12 @@ func peerUID(c *net.UnixConn) (int, error) {
 }
 
 const ctlLong = `Drive the parley already running for you on this machine (the UI,
-parley call, parley answer or parley echo): COMMAND is one of the commands they read on
-standard input (mute, unmute, hold, resume, hangup, answer, reject, swap,
-add USER...), or status for the calls in progress, their state and their
-quality. It goes over a socket in $XDG_RUNTIME_DIR/parley (or run/ in the
-state directory when unset) that only you can reach. With several parleys
-running, the newest is driven, or the one of --pid.`
+parley call, parley answer or parley echo): COMMAND is one of the commands
+they read on standard input (mute, unmute, hold, resume, hangup, answer,
+reject, swap, add USER...), or status for the calls in progress, their
+state and their quality. It goes over a socket in $XDG_RUNTIME_DIR/parley
+(or run/ in the state directory when unset) that only you can reach. With
+several parleys running, the newest is driven, or the one of --pid.`
 
 func (e *env) ctlCommand() *cobra.Command {
 	var pid int
