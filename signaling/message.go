@@ -23,6 +23,12 @@ const ReasonMovedToRoom = "moved to room"
 // answer, parley call --ring-timeout).
 const ReasonNoAnswer = "no answer"
 
+// ReasonBusy is the reason of a rejection by a callee's phone that cannot
+// take the call beside the one it is in (an answering machine, parley
+// answer --auto): the call ends rejected as busy, with code 80202, as if
+// the server had refused it.
+const ReasonBusy = "busy"
+
 // Messages a client sends.
 const (
 	TypeConnect Type = "connect" // first message: token (and optionally a session id)

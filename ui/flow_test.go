@@ -585,3 +585,48 @@ func TestFlowHeadsetPluggedIn(t *testing.T) {
 		Label: "USB Headset Mono"})
 	f.waitFor("USB Headset Mono plugged in (microphone): press d to move the call to it.")
 }
+
+// TestFlowCallWaiting: carol calls during bob's call; a answers her (the
+// phone holds bob's call), x swaps back, and when bob's call ends carol's,
+// held, is the call shown, with its own timer; both end in the recent
+// calls.
+func TestFlowCallWaiting(t *testing.T) {
+	f := startFlow(t, "")
+	f.phone.expectWatch(t, "bob", "carol", "dave", "erin")
+	f.connect()
+	f.phone.push(statusEvent("c2", signaling.Ringing, signaling.Inbound, "bob", "alice", f.clock.Now()))
+	f.waitFor("INCOMING CALL from bob")
+	f.press("a")
+	f.phone.expectCalls(t, "Answer()")
+	f.phone.push(statusEvent("c2", signaling.Answered, signaling.Inbound, "bob", "alice", f.clock.Now()))
+	f.waitFor("In call with bob")
+
+	f.clock.Add(5 * time.Second)
+	waiting := statusEvent("c3", signaling.Ringing, signaling.Inbound, "carol", "alice", f.clock.Now())
+	waiting.Waiting = true
+	f.phone.push(waiting)
+	f.waitFor("carol is calling", "a answer (holds bob) · r reject")
+	f.press("a")
+	f.phone.expectCalls(t, "Answer()")
+	waiting.Status, waiting.First = signaling.Answered, false
+	f.phone.push(call.Held{CallID: "c2", Local: true, Held: true, By: "alice"},
+		call.Switched{CallID: "c3", HeldID: "c2"}, waiting)
+	f.waitFor("In call with carol", "Held: your call with bob · x swaps to it", "x swap calls")
+
+	f.press("x")
+	f.phone.expectCalls(t, "Swap")
+	f.phone.push(call.Held{CallID: "c3", Local: true, Held: true, By: "alice"},
+		call.Switched{CallID: "c2", HeldID: "c3"}, call.Held{CallID: "c2", Local: true, Held: false, By: "alice"})
+	f.waitFor("In call with bob", "Held: your call with carol · x swaps to it")
+
+	// Bob hangs up: carol's call, held, is the one shown.
+	f.clock.Add(3 * time.Second)
+	f.phone.push(call.Switched{CallID: "c3"},
+		statusEvent("c2", signaling.Completed, signaling.Inbound, "bob", "alice", f.clock.Now()))
+	f.waitFor("In call with carol", "00:03", "On hold: neither of you hears the other")
+	f.phone.push(statusEvent("c3", signaling.Completed, signaling.Inbound, "carol", "alice", f.clock.Now()))
+	f.waitFor("Call with carol completed", "Recent calls 2")
+	f.press("q")
+	f.finish()
+	f.phone.expectNoCalls(t)
+}

@@ -158,6 +158,22 @@ func inCall() []tea.Msg {
 	}
 }
 
+// waitingAnswered: erin calls while alice is in bob's call (c1), and
+// alice answers: the phone holds bob's call and takes erin's (c3).
+func waitingAnswered() []tea.Msg {
+	erin := func(st signaling.Status) tea.Msg {
+		return ev(call.StatusChanged{CallEvent: signaling.CallEvent{ID: "c3", Status: st,
+			Direction: signaling.Inbound, From: "erin", To: "alice", Waiting: true}, First: st == signaling.Ringing,
+			At: t0})
+	}
+	return []tea.Msg{erin(signaling.Ringing), press("a"),
+		ev(call.Held{CallID: "c1", Local: true, Held: true, By: "alice"}),
+		ev(call.Switched{CallID: "c3", HeldID: "c1"}),
+		erin(signaling.Answered),
+		ev(call.Levels{Mic: 0.5, Speaker: 0.4}),
+	}
+}
+
 func stats() tea.Msg {
 	return ev(call.Stats{CallID: "c1", RTT: 42 * time.Millisecond, Jitter: 3200 * time.Microsecond, Loss: 0.005,
 		Network: "udp"})
@@ -238,6 +254,12 @@ func screens() []scenario {
 				From: "erin", To: "alice"},
 			First: true, At: t0,
 		})))},
+		// Call waiting: erin's call answered holds bob's; x swaps back.
+		{"waiting_answered", concat(start, inCall(), msgs(stats()), waitingAnswered())},
+		{"waiting_swapped", concat(start, inCall(), msgs(stats()), waitingAnswered(), msgs(press("x"),
+			ev(call.Held{CallID: "c3", Local: true, Held: true, By: "alice"}),
+			ev(call.Switched{CallID: "c1", HeldID: "c3"}),
+			ev(call.Held{CallID: "c1", Local: true, Held: false, By: "alice"})))},
 		{"in_call_measuring", concat(start, inCall())},
 		{"in_call", concat(start, inCall(), msgs(stats()))},
 		{"in_call_relayed_tcp",

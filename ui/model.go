@@ -135,6 +135,10 @@ type Model struct {
 	// while another is up.
 	active   *common.Call
 	incoming *common.Call
+	// held is the call held beside active (call waiting): answering the
+	// incoming call while active is up holds active and makes it held;
+	// Swap exchanges the two.
+	held *common.Call
 	// room is the room you are in, or joining; never with active.
 	room    *common.Room
 	roomAsk roomQuestion // the host action screenRoomConfirm asks about

@@ -35,6 +35,7 @@ type Phone interface {
 	Hangup() // also cancels an outgoing call that is still ringing
 	SetMuted(muted bool)
 	SetHeld(held bool)         // hold the answered call, or resume it (call.Held comes back)
+	Swap()                     // hold the call and resume the one held beside it (call.Switched comes back)
 	Watch(users []string)      // presence of these users comes back as call.Presence events
 	Events() <-chan call.Event // closed when the phone shuts down
 

@@ -359,6 +359,11 @@ func (m *Model) callKey(k tea.KeyMsg) tea.Cmd {
 		return m.toggleMute()
 	case c.Up() && !c.Ending && key.Matches(k, km.Hold):
 		return m.toggleHold()
+	case c.Up() && !c.Ending && m.held != nil && key.Matches(k, km.Swap):
+		p := m.phone
+		return m.phoneDo("Swap", p.Swap) // call.Switched swaps the two here
+	case c.Up() && !c.Ending && m.held != nil && key.Matches(k, km.AddToCall):
+		return nil // not with a call held beside it
 	case c.Up() && key.Matches(k, km.Hangup):
 		return m.hangup()
 	case c.Up() && !c.Ending && m.roomsAPI != nil && key.Matches(k, km.AddToCall):
@@ -457,7 +462,7 @@ func (m *Model) answer() tea.Cmd {
 	switch {
 	case c.Answering || c.Rejecting:
 		return nil
-	case m.active != nil:
+	case m.active != nil && (!m.active.Up() || m.held != nil):
 		m.setNotice(noticeError, "Hang up the current call first, then answer.")
 		return nil
 	case m.room != nil:
@@ -525,7 +530,7 @@ func (m *Model) phoneStopped() tea.Cmd {
 		m.room = nil
 		m.setNotice(noticeError, "parley's call engine stopped: you are no longer in the room.")
 	}
-	for _, c := range []*common.Call{m.incoming, m.active} {
+	for _, c := range []*common.Call{m.incoming, m.active, m.held} {
 		if c != nil {
 			cmds = append(cmds, m.finish(c, signaling.Failed, 0, "parley's call engine stopped", m.common.Now()))
 		}

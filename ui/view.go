@@ -27,12 +27,17 @@ func (m *Model) layout() {
 	if m.incoming != nil {
 		busy := ""
 		switch {
+		case m.active.Up() && m.held == nil && m.room == nil: // call waiting: answering holds the active call
 		case m.active != nil:
 			busy = "hang up to answer"
 		case m.room != nil:
 			busy = "leave the room to answer"
 		}
-		m.banner.SetCall(*m.incoming, busy)
+		if busy == "" && m.active != nil {
+			m.banner.SetWaiting(*m.incoming, m.active.Who())
+		} else {
+			m.banner.SetCall(*m.incoming, busy)
+		}
 	} else if guest, more, ok := m.knocking(); ok { // lobby.go
 		m.banner.SetKnock(guest, more)
 	} else if inv, ok := m.inviting(); ok { // invite.go
@@ -41,6 +46,10 @@ func (m *Model) layout() {
 	m.banner.SetSize(m.width, 0)
 	if m.active != nil {
 		m.callView.SetCall(*m.active)
+	}
+	m.callView.SetHeld("")
+	if m.held != nil {
+		m.callView.SetHeld(m.held.Who())
 	}
 	if m.room != nil {
 		m.roomView.SetRoom(*m.room)

@@ -44,6 +44,12 @@ type (
 		By    string `json:"by"`    // who holds, or resumed
 		Local bool   `json:"local"` // by is you
 	}
+	jsonSwitched struct {
+		Event  string `json:"event"` // "switched"
+		Time   string `json:"time"`
+		ID     string `json:"id"`                // the call you are in now
+		HeldID string `json:"held_id,omitempty"` // the other call, held
+	}
 	jsonError struct {
 		Event   string `json:"event"` // "error"
 		Time    string `json:"time"`
@@ -121,6 +127,8 @@ func (p *Printer) printJSON(ev call.Event) {
 		v = jsonMute{Event: "mute", Time: now, ID: ev.CallID, Local: ev.Local, Muted: ev.Muted}
 	case call.Held:
 		v = jsonHold{Event: "hold", Time: now, ID: ev.CallID, Held: ev.Held, By: ev.By, Local: ev.Local}
+	case call.Switched:
+		v = jsonSwitched{Event: "switched", Time: now, ID: ev.CallID, HeldID: ev.HeldID}
 	case call.Failure:
 		v = jsonError{Event: "error", Time: now, CallID: ev.CallID, Error: ev.Err}
 	case call.Verification:

@@ -223,6 +223,7 @@ plays back what it hears, about a second later. Runs until interrupted.`,
 			if err != nil {
 				return fail(err)
 			}
+			e.openControl(ph, log) // parley ctl status: its calls
 			say(e.stdout, "echo service running as %s; interrupt to stop", ph.User())
 			pr := callfmt.NewPrinter(e.stdout, e.stderr, false, untoldWait)
 			for ev := range ph.Events() {

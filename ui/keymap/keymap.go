@@ -27,6 +27,7 @@ type KeyMap struct {
 	Reject  key.Binding
 	Mute    key.Binding
 	Hold    key.Binding // p: put the answered call on hold, or take it off (h hangs up)
+	Swap    key.Binding // x: with a call held beside this one (call waiting), hold this one and go back to it
 	Hangup  key.Binding
 	Cancel  key.Binding // h or esc: cancel an outgoing call still ringing
 	Dismiss key.Binding // esc: hide how the last call ended
@@ -84,6 +85,7 @@ func DefaultKeyMap() *KeyMap {
 		Mute:    key.NewBinding(key.WithKeys("m"), key.WithHelp("m", "mute/unmute")),
 		Hold:    key.NewBinding(key.WithKeys("p"), key.WithHelp("p", "hold/resume")),
 		Hangup:  key.NewBinding(key.WithKeys("h"), key.WithHelp("h", "hang up")),
+		Swap:    key.NewBinding(key.WithKeys("x"), key.WithHelp("x", "swap calls")),
 		Cancel:  key.NewBinding(key.WithKeys("h", "esc"), key.WithHelp("h/esc", "cancel call")),
 		Dismiss: key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "dismiss")),
 
@@ -116,7 +118,8 @@ func (k *KeyMap) Groups() []Group {
 	return []Group{
 		{"Contacts & recent calls", []key.Binding{k.Up, k.Down, k.Call, k.NextPane, k.Filter, k.Apply, k.Clear,
 			k.CallUser, k.AddContact, k.Notify, k.GuestLink}},
-		{"Calls", []key.Binding{k.Answer, k.Reject, k.Mute, k.Hold, k.Hangup, k.AddToCall, k.Cancel, k.Dismiss}},
+		{"Calls", []key.Binding{k.Answer, k.Reject, k.Mute, k.Hold, k.Swap, k.Hangup, k.AddToCall, k.Cancel,
+			k.Dismiss}},
 		{"Rooms", []key.Binding{k.JoinRoom, k.Mute, k.LeaveRoom, k.MuteOther, k.LockMic, k.Remove, k.LockRoom,
 			k.EndRoom}},
 		{"Dialogs", []key.Binding{k.Choose, k.SwitchList, k.Toggle, k.Close, k.Yes, k.No}},
