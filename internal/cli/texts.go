@@ -239,7 +239,11 @@ func (e *env) followOn(ctx context.Context, api *signaling.API, sig *signaling.C
 			if len(l.Texts) == 0 {
 				return nil
 			}
-			if _, err := api.Delivered(ctx, l.Texts[len(l.Texts)-1].Seq); err != nil {
+			// Printed is had: an interrupt that comes now must not undo it.
+			mctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+			_, err = api.Delivered(mctx, l.Texts[len(l.Texts)-1].Seq)
+			cancel()
+			if err != nil {
 				return err
 			}
 			if len(l.Texts) < signaling.MaxTextsLimit {

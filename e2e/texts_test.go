@@ -1,0 +1,153 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"encoding/json"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/parley-voice/parley/signaling"
+)
+
+// The text messages of issue 18, with real parley processes against
+// `parley serve`.
+
+// A text that would retitle the window, clear the screen and move the
+// cursor, and what the text output shows instead.
+const (
+	hostileText = "\x1b]0;pwned\x07\x1b[2J\x1b[10;10Hgotcha\u009b2J"
+	shownText   = `\x1b]0;pwned\a\x1b[2J\x1b[10;10Hgotcha\u009b2J`
+)
+
+// TestTextsToOfflineDevices: Alice sends Bob three texts while he is
+// offline (one from standard input, carrying escape sequences); too long
+// a text and one to nobody are refused with their codes; the server
+// restarts; each of Bob's two devices, as it follows its texts, prints the
+// three once, in order, the escapes made visible (text) or escaped (JSON);
+// a fourth comes live to both, once; followed again, a device prints
+// nothing it had. Listing them on one device reads them on both.
+func TestTextsToOfflineDevices(t *testing.T) {
+	w := &world{t: t, home: t.TempDir(), apiKey: testAPIKey}
+	serve := []string{"--data", filepath.Join(w.home, "data"), "--turn-listen", "off", "--room-port", "0"}
+	var srv *proc
+	w.server, srv = w.startNode(serve...)
+	aliceDev, laptop, phone := w.device("alice"), w.device("laptop"), w.device("phone")
+	w.login(aliceDev, "alice", "--name", "Alice")
+	w.login(laptop, "bob")
+	w.login(phone, "bob")
+
+	for _, args := range [][]string{{"msg", "bob", "one"}, {"msg", "bob"}, {"msg", "bob", "three", "words"}} {
+		var p *proc
+		if len(args) == 2 {
+			p = w.startIn(strings.NewReader(hostileText+"\n"), aliceDev, args...)
+		} else {
+			p = w.start(aliceDev, args...)
+		}
+		if l := p.line(t); l != "sent to bob" {
+			t.Errorf("parley %v printed %q", args, l)
+		}
+		if code := p.wait(t); code != exitOK {
+			t.Fatalf("parley %v: exit %d: %s", args, code, p.stderr.String())
+		}
+	}
+	for _, tc := range []struct {
+		args  []string
+		stdin string
+		code  string
+	}{
+		{[]string{"msg", "bob"}, strings.Repeat("x", signaling.MaxTextBytes+1), "invalid_parameter (80101)"},
+		{[]string{"msg", "nobody", "hi"}, "", "not_found_user_session_id (80102)"},
+	} {
+		p := w.startIn(strings.NewReader(tc.stdin), aliceDev, tc.args...)
+		for range p.lines {
+		}
+		if code := p.wait(t); code != exitError || !strings.Contains(p.stderr.String(), tc.code) {
+			t.Errorf("parley %v: exit %d, stderr %q; want %d and %s", tc.args[:2], code, p.stderr.String(), exitError,
+				tc.code)
+		}
+	}
+
+	// The texts are in JetStream: they survive a restart.
+	srv.cmd.Process.Signal(os.Interrupt)
+	if code := srv.wait(t); code != exitOK {
+		t.Fatalf("parley serve exited %d", code)
+	}
+	u, err := url.Parse(w.server)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.startNode(append(serve, "--listen", u.Host)...)
+
+	onLaptop := w.start(laptop, "msgs", "--follow")
+	onPhone := w.start(phone, "msgs", "--follow", "--json")
+	var printed []string
+	for _, want := range []string{"one", shownText, "three words"} {
+		l := onLaptop.line(t)
+		printed = append(printed, l)
+		if !strings.HasSuffix(l, " Alice (alice) → bob: "+want) {
+			t.Errorf("the laptop printed %q, want the text %q from Alice", l, want)
+		}
+	}
+	phoneText := func() signaling.Text {
+		t.Helper()
+		l := onPhone.line(t)
+		printed = append(printed, l)
+		var x signaling.Text
+		if err := json.Unmarshal([]byte(l), &x); err != nil {
+			t.Fatalf("the phone printed %q: %v", l, err)
+		}
+		return x
+	}
+	for _, want := range []string{"one", hostileText, "three words"} {
+		if x := phoneText(); x.Text != want || x.From != "alice" || x.FromName != "Alice" {
+			t.Errorf("the phone printed %+v, want the text %q from Alice", x, want)
+		}
+	}
+	if out, code := w.run(aliceDev, "msg", "bob", "four"); code != exitOK {
+		t.Fatalf("parley msg bob four: exit %d: %s", code, out)
+	}
+	if l := onLaptop.line(t); !strings.HasSuffix(l, ": four") {
+		t.Errorf("the laptop printed %q, want four", l)
+	}
+	if x := phoneText(); x.Text != "four" {
+		t.Errorf("the phone printed %+v, want four", x)
+	}
+	for _, l := range printed {
+		if s := harmful(l); s != "" {
+			t.Errorf("a line printed holds %q: %q", s, l)
+		}
+	}
+
+	// Followed again, the laptop prints only what came since: five.
+	onLaptop.cmd.Process.Signal(os.Interrupt)
+	if code := onLaptop.wait(t); code != exitOK {
+		t.Errorf("msgs --follow interrupted: exit %d: %s", code, onLaptop.stderr.String())
+	}
+	if out, code := w.run(aliceDev, "msg", "bob", "five"); code != exitOK {
+		t.Fatalf("parley msg bob five: exit %d: %s", code, out)
+	}
+	again := w.start(laptop, "msgs", "--follow")
+	if l := again.line(t); !strings.HasSuffix(l, ": five") {
+		t.Errorf("the laptop, followed again, printed %q first, want five", l)
+	}
+	if x := phoneText(); x.Text != "five" {
+		t.Errorf("the phone printed %+v, want five", x)
+	}
+
+	// Listed on the phone: all five, unread; then read on the laptop too.
+	out, code := w.run(phone, "msgs", "alice")
+	if code != exitOK || strings.Count(out, "Alice (alice) → bob: ") != 5 ||
+		!strings.HasSuffix(out, "5 unread: alice (5)\n") || harmful(out) != "" || !strings.Contains(out, shownText) {
+		t.Errorf("parley msgs alice on the phone: exit %d:\n%s", code, out)
+	}
+	out, code = w.run(laptop, "msgs", "--json")
+	var l signaling.Texts
+	if err := json.Unmarshal([]byte(out), &l); err != nil || code != exitOK || len(l.Texts) != 5 ||
+		len(l.Unread) != 0 || l.Texts[1].Text != hostileText || harmful(out) != "" {
+		t.Errorf("parley msgs --json on the laptop once read on the phone: exit %d, %v:\n%s", code, err, out)
+	}
+}
