@@ -23,6 +23,8 @@ func (m *Model) handleEvent(ev call.Event) tea.Cmd {
 		return m.connected(ev)
 	case call.Presence:
 		return m.presenceChanged(ev)
+	case call.TextReceived:
+		return m.textReceived(ev) // texts.go
 	case call.Verification:
 		if c := m.active; c != nil && (ev.CallID == "" || ev.CallID == c.ID) {
 			c.Verification = ev.Code
@@ -226,8 +228,9 @@ func (m *Model) callFor(ev call.StatusChanged, at time.Time) (*common.Call, tea.
 			Status: ev.Status, Started: at, Guest: ev.Guest,
 		}
 		// Close text inputs so that a and r answer and reject.
-		if m.screen == screenPrompt || m.screen == screenSearch {
+		if m.screen == screenPrompt || m.screen == screenSearch || m.screen == screenTexts {
 			m.screen = m.base()
+			m.conv = nil
 		}
 		m.contactsPane.StopFiltering()
 		return m.incoming, ringBell(m.bell, m.common.Logger)
