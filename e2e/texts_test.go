@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -150,4 +151,55 @@ func TestTextsToOfflineDevices(t *testing.T) {
 		len(l.Unread) != 0 || l.Texts[1].Text != hostileText || harmful(out) != "" {
 		t.Errorf("parley msgs --json on the laptop once read on the phone: exit %d, %v:\n%s", code, err, out)
 	}
+}
+
+// TestTextsInTheUI: Bob's UI counts Alice's text sent while he was away
+// on her contact; t opens their conversation, which shows the text's
+// escape sequences visibly: the window's title is not set, nothing is
+// cleared or moved. A text Alice sends while it is open comes at once;
+// Bob's reply reaches her.
+func TestTextsInTheUI(t *testing.T) {
+	w := newWorld(t)
+	aliceDev, laptop := w.device("alice"), w.device("laptop")
+	w.login(aliceDev, "alice", "--name", "Alice")
+	w.login(laptop, "bob")
+	if out, code := w.run(laptop, "contacts", "add", "alice"); code != exitOK {
+		t.Fatalf("parley contacts add alice: exit %d: %s", code, out)
+	}
+	p := w.startIn(strings.NewReader(hostileText), aliceDev, "msg", "bob")
+	for range p.lines {
+	}
+	if code := p.wait(t); code != exitOK {
+		t.Fatalf("parley msg bob: exit %d: %s", code, p.stderr.String())
+	}
+
+	x := newTmux(t)
+	x.open("laptop", append(laptop, "PARLEY_TEST_EXEC=1", "XDG_STATE_HOME="+filepath.Join(w.home, "tui"),
+		"PARLEY_SERVER=", "PARLEY_TOKEN=", "TERM=xterm-256color"))
+	x.waitFor("laptop", `● connected`)
+	x.waitFor("laptop", `Alice \(alice\)\s+1 unread`)
+	x.keys("laptop", "t")
+	x.waitFor("laptop", regexp.QuoteMeta("Alice (alice): "+shownText))
+	if title := x.run("display-message", "-p", "-t", "laptop", "#{pane_title}"); strings.Contains(title, "pwned") {
+		t.Errorf("the window's title was set: %q", title)
+	}
+	if screen := x.screen("laptop"); strings.Count(screen, "gotcha") != 1 {
+		t.Errorf("want gotcha once, in the text:\n%s", screen)
+	}
+
+	if out, code := w.run(aliceDev, "msg", "bob", "are you there?"); code != exitOK {
+		t.Fatalf("parley msg bob: exit %d: %s", code, out)
+	}
+	x.waitFor("laptop", `Alice \(alice\): are you there\?`)
+	x.keys("laptop", "-l", "yes, here")
+	x.keys("laptop", "Enter")
+	x.waitFor("laptop", `you: yes, here`)
+	out, code := w.run(aliceDev, "msgs", "bob")
+	if code != exitOK || !strings.Contains(out, "bob → Alice (alice): yes, here\n") ||
+		!strings.HasSuffix(out, "1 unread: bob\n") {
+		t.Errorf("alice's texts with bob: exit %d:\n%s", code, out)
+	}
+	x.keys("laptop", "Escape")
+	x.waitFor("laptop", `Alice \(alice\)\s+(offline|last seen)`) // read: no longer counted
+	x.keys("laptop", "q")
 }
