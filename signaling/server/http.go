@@ -45,27 +45,24 @@ func (s *Server) handler() http.Handler {
 	mux.HandleFunc("POST "+signaling.PathRevoke, s.handleRevoke)
 	mux.HandleFunc("POST "+signaling.PathTeams, s.handleTeams)
 	mux.HandleFunc("GET "+signaling.PathInvitePage, s.handleInvitePage)
-	mux.HandleFunc("POST "+signaling.PathLinks, s.handleMakeLink)           // links.go
-	mux.HandleFunc("GET "+signaling.PathJoin, s.handleJoinPage)             // links.go
-	mux.HandleFunc("POST "+signaling.PathJoin, s.handleJoin)                // links.go
-	mux.Handle("GET "+pathGuestAssets, guestAssets())                       // links.go
-	mux.HandleFunc("GET "+signaling.PathCalls, s.handleCalls)               // records.go
-	mux.HandleFunc("GET "+signaling.PathHistory, s.handleHistory)           // history.go
-	mux.HandleFunc("POST "+signaling.PathHistorySeen, s.handleHistorySeen)  // history.go
-	mux.HandleFunc("POST "+signaling.PathCallable, s.handleCallable)        // history.go
-	mux.HandleFunc("POST "+signaling.PathTexts, s.handleSendText)           // texts.go
-	mux.HandleFunc("GET "+signaling.PathTexts, s.handleTexts)               // texts.go
-	mux.HandleFunc("GET "+signaling.PathTextsNew, s.handleNewTexts)         // texts.go
-	mux.HandleFunc("POST "+signaling.PathTextsDelivered, s.handleDelivered) // texts.go
-	mux.HandleFunc("POST "+signaling.PathTextsRead, s.handleReadTexts)      // texts.go
-	mux.HandleFunc("POST "+signaling.PathWebhooks, s.handleAddWebhook)      // webhooks.go
-	mux.HandleFunc("GET "+signaling.PathWebhooks, s.handleWebhooks)         // webhooks.go
-	mux.HandleFunc("DELETE "+signaling.PathWebhook, s.handleRemoveWebhook)  // webhooks.go
-	mux.HandleFunc("POST "+signaling.PathRooms, s.handleCreateRoom)         // room.go
-	mux.HandleFunc("GET "+signaling.PathRooms, s.handleRooms)               // room.go
-	mux.HandleFunc("GET "+signaling.PathRoom, s.handleRoom)                 // room.go
-	mux.HandleFunc("DELETE "+signaling.PathRoom, s.handleEndRoom)           // room.go
-	mux.HandleFunc("GET "+signaling.PathRoomRecords, s.handleRoomRecords)   // roomrecords.go
+	mux.HandleFunc("POST "+signaling.PathLinks, s.handleMakeLink)          // links.go
+	mux.HandleFunc("GET "+signaling.PathJoin, s.handleJoinPage)            // links.go
+	mux.HandleFunc("POST "+signaling.PathJoin, s.handleJoin)               // links.go
+	mux.Handle("GET "+pathGuestAssets, guestAssets())                      // links.go
+	mux.HandleFunc("GET "+signaling.PathCalls, s.handleCalls)              // records.go
+	mux.HandleFunc("GET "+signaling.PathHistory, s.handleHistory)          // history.go
+	mux.HandleFunc("POST "+signaling.PathHistorySeen, s.handleHistorySeen) // history.go
+	mux.HandleFunc("POST "+signaling.PathCallable, s.handleCallable)       // history.go
+	mux.HandleFunc("POST "+signaling.PathWebhooks, s.handleAddWebhook)     // webhooks.go
+	mux.HandleFunc("GET "+signaling.PathWebhooks, s.handleWebhooks)        // webhooks.go
+	mux.HandleFunc("DELETE "+signaling.PathWebhook, s.handleRemoveWebhook) // webhooks.go
+	mux.HandleFunc("POST "+signaling.PathRooms, s.handleCreateRoom)        // room.go
+	mux.HandleFunc("GET "+signaling.PathRooms, s.handleRooms)              // room.go
+	mux.HandleFunc("GET "+signaling.PathRoom, s.handleRoom)                // room.go
+	mux.HandleFunc("DELETE "+signaling.PathRoom, s.handleEndRoom)          // room.go
+	mux.HandleFunc("GET "+signaling.PathRoomRecords, s.handleRoomRecords)  // roomrecords.go
+
+	s.textRoutes(mux) // texts.go
 	return ratelimit.FromProxies(s.cfg.TrustedProxies, mux)
 }
 

@@ -140,19 +140,19 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{
-		cfg:       cfg,
-		log:       cfg.Logger.With("node", cfg.NodeName),
-		apiKey:    cfg.APIKey,
-		tokens:    token.NewSigner(secret, cfg.TokenTTL),
-		limits:    ratelimit.New(cfg.Limits, cfg.clock),
-		dials:     ratelimit.PerMinute(cfg.DialLimit),
-		daily:     ratelimit.PerDay(dailyDials, cfg.DialLimit < 0),
-		rings:     ratelimit.PerMinute(cfg.RingLimit),
-		textsSent: ratelimit.PerMinute(cfg.TextLimit),
-		serveErr:  make(chan error, 1),
-		ready:     make(chan struct{}),
-		stopping:  make(chan struct{}),
+		cfg:      cfg,
+		log:      cfg.Logger.With("node", cfg.NodeName),
+		apiKey:   cfg.APIKey,
+		tokens:   token.NewSigner(secret, cfg.TokenTTL),
+		limits:   ratelimit.New(cfg.Limits, cfg.clock),
+		dials:    ratelimit.PerMinute(cfg.DialLimit),
+		daily:    ratelimit.PerDay(dailyDials, cfg.DialLimit < 0),
+		rings:    ratelimit.PerMinute(cfg.RingLimit),
+		serveErr: make(chan error, 1),
+		ready:    make(chan struct{}),
+		stopping: make(chan struct{}),
 	}
+	s.textsSent = ratelimit.PerMinute(cfg.TextLimit)
 	if s.apiKey == "" {
 		if s.apiKey, s.generated, err = loadAPIKey(cfg.DataDir); err != nil {
 			return nil, err

@@ -29,6 +29,15 @@ import (
 // a call. The text is kept as it was sent, escape sequences included:
 // clients show it through signaling.Printable.
 
+// textRoutes adds the texts' endpoints to mux.
+func (s *Server) textRoutes(mux *http.ServeMux) {
+	mux.HandleFunc("POST "+signaling.PathTexts, s.handleSendText)
+	mux.HandleFunc("GET "+signaling.PathTexts, s.handleTexts)
+	mux.HandleFunc("GET "+signaling.PathTextsNew, s.handleNewTexts)
+	mux.HandleFunc("POST "+signaling.PathTextsDelivered, s.handleDelivered)
+	mux.HandleFunc("POST "+signaling.PathTextsRead, s.handleReadTexts)
+}
+
 // handleSendText sends a text: POST /v1/me/texts.
 func (s *Server) handleSendText(w http.ResponseWriter, r *http.Request) {
 	c, u, ok := s.bearer(w, r)
