@@ -38,9 +38,10 @@ func (s *Server) textRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("POST "+signaling.PathTextsRead, s.handleReadTexts)
 }
 
-// handleSendText sends a text: POST /v1/me/texts.
+// handleSendText sends a text: POST /v1/me/texts. A guest of a guest link
+// texts its host only, while the link works.
 func (s *Server) handleSendText(w http.ResponseWriter, r *http.Request) {
-	c, u, ok := s.bearer(w, r)
+	c, u, ok := s.bearerOrGuest(w, r, true)
 	if !ok {
 		return
 	}
@@ -59,7 +60,7 @@ func (s *Server) handleSendText(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	team := c.TeamID()
-	to, e := s.findVisible(r.Context(), team, c.Subject, c.Role, req.To)
+	to, e := s.textRecipient(r.Context(), c, req.To)
 	if e != nil {
 		s.httpError(w, r, c.Subject, e)
 		return
@@ -90,6 +91,48 @@ func (s *Server) handleSendText(w http.ResponseWriter, r *http.Request) {
 	}
 	s.log.Debug("text sent", "from", c.Subject, "to", to.User, "team", team, "seq", seq, "bytes", len(req.Text))
 	writeJSON(w, http.StatusOK, t)
+}
+
+// textRecipient finds to for a text from c: a user of c's team that c may
+// see; for a guest, the host of its link alone; for a member, also the
+// guest of one of their links that still works.
+func (s *Server) textRecipient(ctx context.Context, c Claims, to string) (store.User, *signaling.Error) {
+	team := c.TeamID()
+	if l := c.Link; l != nil {
+		switch {
+		case l.Room != "":
+			return store.User{}, signaling.Errorf(signaling.PermissionDenied,
+				"your guest link is for room %s: it texts no one", l.Room)
+		case to != l.Host:
+			return store.User{}, signaling.Errorf(signaling.InvalidParameter,
+				"a guest link is for texts with %s only", l.Host)
+		}
+		u, found, err := s.lookup(ctx, team, to)
+		if err != nil {
+			return u, signaling.Errorf(signaling.UnknownError, "%v", err)
+		}
+		if !found {
+			return u, unknownUser(to)
+		}
+		return u, nil
+	}
+	u, e := s.findVisible(ctx, team, c.Subject, c.Role, to)
+	if e == nil || e.Code != signaling.NotFoundUserSessionID {
+		return u, e
+	}
+	var h hostLinks
+	if _, _, err := store.GetJSON(ctx, s.store.Links, hostKey(team, c.Subject), &h); err != nil {
+		return u, signaling.Errorf(signaling.UnknownError, "could not read your guest links: %v", err)
+	}
+	for _, hl := range h.Links {
+		if hl.Guest != to {
+			continue
+		}
+		if rec, err := s.guestLink(ctx, hl.Key, to); err == nil && rec.Host == c.Subject {
+			return store.User{User: to, Team: team, Name: rec.GuestName, Role: RoleGuest}, nil
+		}
+	}
+	return u, e
 }
 
 // checkText refuses an empty text, one over MaxTextBytes, or one that is
@@ -173,9 +216,10 @@ func (s *Server) unread(ctx context.Context, team, user string) (map[string]int,
 }
 
 // handleTexts lists the caller's texts, oldest first: GET /v1/me/texts
-// [?with=USER&after=SEQ&limit=N], with their unread counts.
+// [?with=USER&after=SEQ&limit=N], with their unread counts. A guest's are
+// those with its host.
 func (s *Server) handleTexts(w http.ResponseWriter, r *http.Request) {
-	c, _, ok := s.bearer(w, r)
+	c, _, ok := s.bearerOrGuest(w, r, true)
 	if !ok {
 		return
 	}

@@ -242,3 +242,55 @@ func TestTextsTwoNodes(t *testing.T) {
 		t.Errorf("bob's device on b, then a: %q", got)
 	}
 }
+
+// TestTextsGuest: a guest of a guest link texts its host alone (anyone
+// else: 80101) and the host replies; once the link is spent (its call
+// completed), the guest texts nobody and the host no longer reaches it.
+func TestTextsGuest(t *testing.T) {
+	s := startServer(t)
+	ctx := context.Background()
+	aliceTok := s.token(t, "alice")
+	s.token(t, "bob")
+	alice := s.connectWith(t, "alice", aliceTok)
+	j, e := s.join(t, browser(t), s.makeLink(t, aliceTok, signaling.LinkRequest{Name: "Carol"}))
+	if e != nil {
+		t.Fatal(e)
+	}
+	guest := s.userAPI(j.Token)
+	hi, err := guest.SendText(ctx, "alice", "hi, it is Carol")
+	if err != nil || hi.From != j.Guest || hi.FromName != "Carol" || hi.To != "alice" {
+		t.Fatalf("the guest texts its host: %s, %v", js(hi), err)
+	}
+	if m := alice.nextNotPresence(); m.Type != signaling.TypeText || m.Text == nil || m.Text.Text != hi.Text {
+		t.Errorf("alice's connection: %s, want the guest's text", js(m))
+	}
+	_, err = guest.SendText(ctx, "bob", "hi bob")
+	if e := signaling.AsError(err); e == nil || e.Code != signaling.InvalidParameter {
+		t.Errorf("the guest texts bob: %v, want 80101", err)
+	}
+	reply, err := s.userAPI(aliceTok).SendText(ctx, j.Guest, "come in")
+	if err != nil || reply.ToName != "Carol" {
+		t.Fatalf("alice replies to the guest: %s, %v", js(reply), err)
+	}
+	if m := alice.nextNotPresence(); m.Type != signaling.TypeText || m.Text == nil || m.Text.Seq != reply.Seq {
+		t.Errorf("alice's connection after her reply: %s, want it", js(m))
+	}
+	if l := s.texts(t, j.Token, signaling.TextsQuery{}); len(l.Texts) != 2 || l.Unread["alice"] != 1 {
+		t.Errorf("the guest's texts: %s", js(l))
+	}
+	_, err = s.userAPI(s.token(t, "bob")).SendText(ctx, j.Guest, "who are you?")
+	if e := signaling.AsError(err); e == nil || e.Code != signaling.NotFoundUserSessionID {
+		t.Errorf("bob texts alice's guest: %v, want 80102", err)
+	}
+
+	g := s.guest(t, j)
+	hangUp(t, answerKnock(t, g, alice), g, alice)
+	_, err = guest.SendText(ctx, "alice", "thanks")
+	if e := signaling.AsError(err); e == nil || e.Code != signaling.InvalidToken {
+		t.Errorf("the guest texts once the link is spent: %v, want 80401", err)
+	}
+	_, err = s.userAPI(aliceTok).SendText(ctx, j.Guest, "bye")
+	if e := signaling.AsError(err); e == nil || e.Code != signaling.NotFoundUserSessionID {
+		t.Errorf("alice texts the guest once the link is spent: %v, want 80102", err)
+	}
+}
