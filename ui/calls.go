@@ -104,8 +104,9 @@ func (m *Model) connected(ev call.Connected) tea.Cmd {
 			}
 			m.header.SetUser(signaling.Label(ev.User, m.names[ev.User]))
 		}
-		// The Phone watches the same users again by itself.
-		return nil
+		// The Phone watches the same users again by itself. The texts that
+		// came while it was away were told to no connection of this one.
+		return m.reloadTexts() // texts.go
 	}
 	// Presence is unknown until the server reports it again; how the
 	// invitations ringing end would not be told (the rooms pane still

@@ -81,6 +81,18 @@ func (m *Model) markTextsRead(with string) tea.Cmd {
 	}
 }
 
+// reloadTexts reads the unread counts again, and the open conversation.
+func (m *Model) reloadTexts() tea.Cmd {
+	if m.textsAPI == nil {
+		return nil
+	}
+	cmds := []tea.Cmd{loadTexts(m.textsAPI, "")}
+	if m.conv != nil {
+		cmds = append(cmds, loadTexts(m.textsAPI, m.conv.peer))
+	}
+	return tea.Batch(cmds...)
+}
+
 // openTexts opens the conversation with peer over the current screen (a
 // call goes on under it).
 func (m *Model) openTexts(peer string) tea.Cmd {

@@ -131,6 +131,15 @@ func TestTextsFlow(t *testing.T) {
 		strings.Count(m.View(), "you: yes") != 1 {
 		t.Errorf("sent %+v; the conversation %+v:\n%s", api.sent, m.conv.texts, m.View())
 	}
+	// Back after a disconnection: what came meanwhile is read again.
+	drive(m, msgs(ev(call.Connected{Up: false}), textsLoadedMsg{with: "bob", texts: signaling.Texts{
+		Texts: []signaling.Text{{Seq: 101, From: "bob", To: "alice", Text: "missed while away", Sent: t0}}}}))
+	if cmd := m.connected(call.Connected{Up: true, User: "alice"}); cmd == nil {
+		t.Error("a reconnect does not read the texts again")
+	}
+	if !strings.Contains(m.View(), "bob: missed while away") || len(m.conv.texts) != 3 {
+		t.Errorf("the conversation after a reconnect: %+v", m.conv.texts)
+	}
 	drive(m, msgs(inbound(signaling.Ringing, t0)))
 	if m.screen == screenTexts || m.conv != nil {
 		t.Errorf("a call rang: still on screen %d", m.screen)
