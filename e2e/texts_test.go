@@ -8,9 +8,11 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
+	"github.com/parley-voice/parley/internal/natstest"
 	"github.com/parley-voice/parley/signaling"
 )
 
@@ -202,4 +204,49 @@ func TestTextsInTheUI(t *testing.T) {
 	x.keys("laptop", "Escape")
 	x.waitFor("laptop", `Alice \(alice\)\s+(offline|last seen)`) // read: no longer counted
 	x.keys("laptop", "q")
+}
+
+// TestTextsOnACluster: two `parley serve --nats` nodes on a real
+// nats-server: a text sent through node 1 reaches Bob following his texts
+// on node 2, and one sent while he follows comes at once across the
+// nodes; both nodes list the same texts.
+func TestTextsOnACluster(t *testing.T) {
+	natsURL := natstest.Start(t).URL
+	w := &world{t: t, home: t.TempDir(), apiKey: testAPIKey}
+	var nodes [2]string
+	for i := range nodes {
+		nodes[i], _ = w.startNode("--data", w.nodeData(i+1), "--nats", natsURL, "--turn-listen", "off",
+			"--room-port", "0")
+	}
+	w.server = nodes[0]
+	aliceDev, laptop := w.device("alice"), w.device("laptop")
+	w.login(aliceDev, "alice", "--name", "Alice")
+	w.login(laptop, "bob")
+	onNode2 := append(slices.Clone(laptop), "PARLEY_SERVER="+nodes[1])
+
+	if out, code := w.run(aliceDev, "msg", "bob", "through node 1"); code != exitOK {
+		t.Fatalf("parley msg bob: exit %d: %s", code, out)
+	}
+	follow := w.start(onNode2, "msgs", "--follow")
+	if l := follow.line(t); !strings.HasSuffix(l, "Alice (alice) → bob: through node 1") {
+		t.Errorf("bob on node 2 printed %q", l)
+	}
+	if out, code := w.run(aliceDev, "msg", "bob", "live across"); code != exitOK {
+		t.Fatalf("parley msg bob: exit %d: %s", code, out)
+	}
+	if l := follow.line(t); !strings.HasSuffix(l, "Alice (alice) → bob: live across") {
+		t.Errorf("bob on node 2 printed %q", l)
+	}
+	var lists [2]string
+	for i := range nodes {
+		out, code := w.run(append(slices.Clone(laptop), "PARLEY_SERVER="+nodes[i]), "msgs", "--json",
+			"--keep-unread")
+		if code != exitOK || strings.Count(out, `"seq"`) != 2 {
+			t.Errorf("bob's texts on node %d: exit %d: %s", i+1, code, out)
+		}
+		lists[i] = out
+	}
+	if lists[0] != lists[1] {
+		t.Errorf("the nodes list other texts:\n%s\n%s", lists[0], lists[1])
+	}
 }
