@@ -11,6 +11,9 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
 
 	"github.com/parley-voice/parley/internal/natstest"
 	"github.com/parley-voice/parley/signaling"
@@ -248,5 +251,58 @@ func TestTextsOnACluster(t *testing.T) {
 	}
 	if lists[0] != lists[1] {
 		t.Errorf("the nodes list other texts:\n%s\n%s", lists[0], lists[1])
+	}
+}
+
+// TestGuestTextsInBrowser: Carol, a guest in headless Chromium, waits for
+// Alice (offline) and writes to her from the call page; Alice reads it
+// with `parley msgs` and replies to the guest's id; her reply shows in the
+// page as text (its markup is not markup). Bob cannot write to Alice's
+// guest (80102).
+func TestGuestTextsInBrowser(t *testing.T) {
+	w := newWorld(t)
+	alice, bob := "PARLEY_TOKEN="+w.token("alice"), "PARLEY_TOKEN="+w.token("bob")
+	out, code := w.run([]string{alice}, "link", "--name", "Carol")
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	link := lines[len(lines)-1]
+	if code != exitOK || !strings.Contains(link, "/join/") {
+		t.Fatalf("parley link: exit %d: %s", code, out)
+	}
+	wav, _ := speechWAV(t)
+	tab, _ := browser(t, wav)
+	bodyText(t, tab, link)
+	click(t, tab, "join")
+	waitStatus(t, tab, "alice is not online yet", 20*time.Second)
+	if err := waitFor(tab, `!document.getElementById('texts').hidden`, 10*time.Second); err != nil {
+		t.Fatalf("no texts on the call page: %v", err)
+	}
+	if err := chromedp.Do(tab, chromedp.SetValue(chromedp.ID("text-input"), "I am at the door")); err != nil {
+		t.Fatal(err)
+	}
+	click(t, tab, "text-send")
+	if err := waitFor(tab, `window.parley.texts.list.length === 1`, 10*time.Second); err != nil {
+		t.Fatalf("the guest's text was not sent: %v", err)
+	}
+
+	out, code = w.run([]string{alice}, "msgs", "--json")
+	var l signaling.Texts
+	if err := json.Unmarshal([]byte(out), &l); err != nil || code != exitOK || len(l.Texts) != 1 ||
+		!strings.HasPrefix(l.Texts[0].From, "guest-") || l.Texts[0].FromName != "Carol" ||
+		l.Texts[0].Text != "I am at the door" {
+		t.Fatalf("alice's texts: exit %d, %v: %s", code, err, out)
+	}
+	guest := l.Texts[0].From
+	if out, code := w.run([]string{alice}, "msg", guest, "coming <b>soon</b>"); code != exitOK {
+		t.Fatalf("alice replies to %s: exit %d: %s", guest, code, out)
+	}
+	if err := waitFor(tab, `document.getElementById('text-list').innerText.includes('alice: coming <b>soon</b>') && `+
+		`document.querySelectorAll('#text-list b').length === 0`, 10*time.Second); err != nil {
+		t.Errorf("alice's reply is not shown as text in the page: %v", err)
+	}
+	p := w.start([]string{bob}, "msg", guest, "who are you?")
+	for range p.lines {
+	}
+	if code := p.wait(t); code != exitError || !strings.Contains(p.stderr.String(), "(80102)") {
+		t.Errorf("bob writes to alice's guest: exit %d, %s; want %d and 80102", code, p.stderr.String(), exitError)
 	}
 }
