@@ -491,6 +491,10 @@ func (p *Phone) handleCurrent(m signaling.Message) {
 		p.refused(m)
 	case signaling.TypeShutdown:
 		p.log.Info("server is shutting down", "reason", m.Reason)
+	case signaling.TypeText:
+		if m.Text != nil {
+			p.emit(TextReceived{Text: *m.Text}) // texts.go
+		}
 	}
 }
 

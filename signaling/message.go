@@ -153,6 +153,8 @@ type Message struct {
 	ListenOnly bool       `json:"listen_only,omitempty"` // room_join: as a listener
 	Locked     *bool      `json:"locked,omitempty"`      // room_lock; room_mute: the target's microphone
 	RoomEvent  *RoomEvent `json:"room_event,omitempty"`  // room_event
+
+	Text *Text `json:"text,omitempty"` // text (texts.go)
 }
 
 // Encode returns the wire form of m.

@@ -23,6 +23,8 @@ func (m *Model) handleEvent(ev call.Event) tea.Cmd {
 		return m.connected(ev)
 	case call.Presence:
 		return m.presenceChanged(ev)
+	case call.TextReceived:
+		return m.textReceived(ev) // texts.go
 	case call.Verification:
 		if c := m.active; c != nil && (ev.CallID == "" || ev.CallID == c.ID) {
 			c.Verification = ev.Code
@@ -109,8 +111,9 @@ func (m *Model) connected(ev call.Connected) tea.Cmd {
 			}
 			m.header.SetUser(signaling.Label(ev.User, m.names[ev.User]))
 		}
-		// The Phone watches the same users again by itself.
-		return nil
+		// The Phone watches the same users again by itself. The texts that
+		// came while it was away were told to no connection of this one.
+		return m.reloadTexts() // texts.go
 	}
 	// Presence is unknown until the server reports it again; how the
 	// invitations ringing end would not be told (the rooms pane still
@@ -239,8 +242,9 @@ func (m *Model) callFor(ev call.StatusChanged, at time.Time) (*common.Call, tea.
 			Status: ev.Status, Started: at, Guest: ev.Guest,
 		}
 		// Close text inputs so that a and r answer and reject.
-		if m.screen == screenPrompt || m.screen == screenSearch {
+		if m.screen == screenPrompt || m.screen == screenSearch || m.screen == screenTexts {
 			m.screen = m.base()
+			m.conv = nil
 		}
 		m.contactsPane.StopFiltering()
 		return m.incoming, ringBell(m.bell, m.common.Logger)

@@ -225,6 +225,9 @@ func scenarioOptions(name string, o *Options) {
 	if strings.HasPrefix(name, "room") {
 		o.Rooms = newFakeRooms()
 	}
+	if strings.HasPrefix(name, "texts") {
+		o.Texts = &fakeTexts{} // texts_test.go
+	}
 }
 
 func screens() []scenario {
@@ -385,8 +388,9 @@ func screens() []scenario {
 		{"hostile_text", hostileMsgs()},
 		{"hostile_text_recent", concat(hostileMsgs(), msgs(press("tab")))},
 	}
-	// rooms_test.go, invite_test.go, grow_test.go
-	return append(append(append(list, roomScreens()...), inviteScreens()...), growScreens()...)
+	// rooms_test.go, invite_test.go, grow_test.go, texts_test.go
+	return append(append(append(append(list, roomScreens()...), inviteScreens()...), growScreens()...),
+		textScreens()...)
 }
 
 // TestHostileTextIsShownEscaped: the escape sequences in names, reasons and

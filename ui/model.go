@@ -46,6 +46,7 @@ const (
 	screenSearch                    // the add-contact dialog: a search of the directory
 	screenQuit                      // "A call is up: hang up and quit? y/n"
 	screenRoomConfirm               // a host action to confirm: remove someone, end the room
+	screenTexts                     // the conversation with someone: texts (texts.go)
 )
 
 // pane is the pane the home screen shows.
@@ -99,6 +100,9 @@ type Model struct {
 	people         People
 	roomsAPI       Rooms       // nil: no rooms pane
 	callHistory    CallHistory // nil: no missed-calls notice
+	textsAPI       Texts       // nil: no texts (texts.go)
+	unreadTexts    map[string]int
+	conv           *conversation // the open conversation pane; nil when none
 	roomsEvery     time.Duration
 	roomsGen       int // the current run of reads of the open rooms pane
 	presenceSet    PresenceSetter
@@ -205,6 +209,7 @@ func New(opts Options) *Model {
 		people:      opts.People,
 		roomsAPI:    opts.Rooms,
 		callHistory: opts.History,
+		textsAPI:    opts.Texts,
 		names:       map[string]string{},
 		lastSeen:    map[string]time.Time{},
 		notify:      map[string]bool{},
@@ -268,6 +273,9 @@ func (m *Model) Init() tea.Cmd {
 	if m.callHistory != nil {
 		cmds = append(cmds, loadMissed(m.callHistory), loadServerHistory(m.callHistory)) // missed.go
 	}
+	if m.textsAPI != nil {
+		cmds = append(cmds, loadTexts(m.textsAPI, "")) // texts.go: the unread counts
+	}
 	if m.presenceSet != nil && m.idleAfter > 0 {
 		cmds = append(cmds, idleCheck(m.idleEvery(), m.done))
 	}
@@ -301,7 +309,7 @@ func (m *Model) tooSmall() bool { return m.width < MinWidth || m.height < MinHei
 
 // typing reports whether a text input has the keyboard.
 func (m *Model) typing() bool {
-	return m.screen == screenPrompt || m.screen == screenSearch ||
+	return m.screen == screenPrompt || m.screen == screenSearch || m.screen == screenTexts ||
 		(m.screen == screenHome && m.pane == paneContacts && m.contactsPane.Filtering())
 }
 

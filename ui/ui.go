@@ -122,6 +122,11 @@ type Options struct {
 	// does not.
 	History CallHistory
 
+	// Texts is the text messages kept on the server: unread counts on the
+	// contacts, and a conversation pane (t) usable during a call. nil: no
+	// texts.
+	Texts Texts
+
 	// HistoryPath is the JSON-lines file of recent calls, created (mode
 	// 0600, directories 0700) when the first call ends. "" keeps no history.
 	HistoryPath string

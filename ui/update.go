@@ -118,6 +118,13 @@ func (m *Model) update(msg tea.Msg) tea.Cmd {
 		m.missedLoaded(msg)
 		return nil
 
+	case textsLoadedMsg:
+		return m.textsLoaded(msg) // texts.go
+
+	case textSentMsg:
+		m.textSent(msg)
+		return nil
+
 	case serverHistoryMsg:
 		return m.serverHistoryLoaded(msg)
 
@@ -191,6 +198,10 @@ func (m *Model) update(msg tea.Msg) tea.Cmd {
 	case m.screen == screenSearch:
 		_, cmd := m.directory.Update(msg)
 		return cmd
+	case m.screen == screenTexts && m.conv != nil:
+		var cmd tea.Cmd
+		m.conv.input, cmd = m.conv.input.Update(msg)
+		return cmd
 	case m.typing():
 		_, cmd := m.contactsPane.Update(msg)
 		return cmd
@@ -241,6 +252,8 @@ func (m *Model) handleKey(k tea.KeyMsg) tea.Cmd {
 	}
 
 	switch m.screen {
+	case screenTexts:
+		return m.textsKey(k) // texts.go
 	case screenPrompt:
 		_, cmd := m.prompt.Update(k)
 		return cmd
@@ -330,6 +343,9 @@ func (m *Model) homeKey(k tea.KeyMsg) tea.Cmd {
 		return m.seeRecents() // missed.go
 	case key.Matches(k, km.Filter) && m.incoming != nil:
 		return nil
+	case key.Matches(k, km.Texts) && m.pane == paneContacts && m.textsAPI != nil:
+		u, _ := m.contactsPane.Selected()
+		return m.openTexts(u) // texts.go
 	case key.Matches(k, km.Dismiss) && m.notice != nil &&
 		!(m.pane == paneContacts && m.contactsPane.HasFilter()):
 		m.notice = nil
@@ -368,6 +384,8 @@ func (m *Model) callKey(k tea.KeyMsg) tea.Cmd {
 		return m.hangup()
 	case c.Up() && !c.Ending && m.roomsAPI != nil && key.Matches(k, km.AddToCall):
 		return m.openAddToCall() // grow.go
+	case m.textsAPI != nil && key.Matches(k, km.Texts):
+		return m.openTexts(c.Peer) // texts.go
 	case !c.Up() && key.Matches(k, km.Cancel):
 		return m.hangup()
 	case key.Matches(k, km.Dismiss) && m.notice != nil:

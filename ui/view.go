@@ -125,6 +125,9 @@ func (m *Model) bodyView() string {
 		return m.roomView.View()
 	case screenRoomConfirm:
 		return m.roomConfirm.View()
+	case screenTexts:
+		st := m.common.Styles.Pane
+		return m.textsView(m.width-st.GetHorizontalFrameSize(), m.bodyHeight()-st.GetVerticalFrameSize())
 	}
 	switch m.pane {
 	case paneRecents:
@@ -150,6 +153,9 @@ func (m *Model) tabsView() string {
 	}
 	if m.unseen > 0 {
 		names[1] += fmt.Sprintf(" (%d new)", m.unseen) // missed calls not seen yet
+	}
+	if n := m.unreadTextsTotal(); n > 0 {
+		names[0] += fmt.Sprintf(" (%d unread texts)", n) // texts.go
 	}
 	if m.roomsAPI != nil {
 		names = append(names, fmt.Sprintf("Rooms %d", m.roomsPane.Len()))
@@ -283,6 +289,11 @@ func (m *Model) footerKeys() []footerKey {
 			next.SetHelp(next.Help().Key, "contacts")
 		}
 		add(rankScreen, next)
+		if m.pane == paneContacts && m.textsAPI != nil && m.incoming == nil {
+			if _, ok := m.contactsPane.Selected(); ok {
+				add(rankOptional, km.Texts)
+			}
+		}
 		if m.incoming == nil {
 			add(rankScreen, km.CallUser)
 			if m.people != nil {
@@ -292,6 +303,9 @@ func (m *Model) footerKeys() []footerKey {
 		general()
 	case screenCall:
 		add(rankPinned, m.callView.ShortHelp()...)
+		if m.textsAPI != nil {
+			add(rankOptional, km.Texts)
+		}
 		general()
 	case screenRoom:
 		// Mute and leave stay; the host's keys go before the general ones.
@@ -318,6 +332,10 @@ func (m *Model) footerKeys() []footerKey {
 		add(rankPinned, m.directory.ShortHelp()...)
 	case screenQuit:
 		add(rankPinned, m.confirm.ShortHelp()...)
+	case screenTexts:
+		send := km.Choose
+		send.SetHelp("enter", "send")
+		add(rankPinned, send, km.Close)
 	}
 	return keys
 }

@@ -92,6 +92,7 @@ func (e *env) openUI(ctx context.Context, log *slog.Logger, contacts []string) e
 		People:      api,
 		Rooms:       api,
 		History:     api,
+		Texts:       api,
 		Presence:    ph,
 		HistoryPath: filepath.Join(config.StateDir(e.getenv), "history.jsonl"),
 		Logger:      log,

@@ -82,12 +82,14 @@ type Server struct {
 	dials     *ratelimit.Keyed // calls placed, by caller (limits in abuse.go)
 	daily     *ratelimit.Keyed // calls placed in a day, by caller
 	rings     *ratelimit.Keyed // calls rung, by callee
+	textsSent *ratelimit.Keyed // texts sent, by sender (texts.go)
 	refused   refusals
 	tls       *tls.Config // nil: plain HTTP
 
 	// Set by Start before ready is closed, read-only afterwards.
 	bus      *bus
 	store    *store.Store        // the buckets
+	texts    *store.Texts        // the text messages (texts.go)
 	hooks    *webhook.Dispatcher // this node's share of the webhook deliveries
 	hub      *hub                // the users' messages, to this node's connections
 	keeper   *keeper             // the presence heartbeats of this node's sessions
@@ -150,6 +152,7 @@ func New(cfg Config) (*Server, error) {
 		ready:    make(chan struct{}),
 		stopping: make(chan struct{}),
 	}
+	s.textsSent = ratelimit.PerMinute(cfg.TextLimit)
 	if s.apiKey == "" {
 		if s.apiKey, s.generated, err = loadAPIKey(cfg.DataDir); err != nil {
 			return nil, err
@@ -246,6 +249,9 @@ func (s *Server) Start(ctx context.Context) (err error) {
 		LinkTTL: MaxLinkTTL + s.cfg.linkMargin, Timeout: s.cfg.RequestTimeout,
 	})
 	if err != nil {
+		return fmt.Errorf("server: %w", err)
+	}
+	if s.texts, err = s.store.OpenTexts(ctx, s.cfg.TextRetention); err != nil {
 		return fmt.Errorf("server: %w", err)
 	}
 	s.hooks, err = webhook.Start(ctx, s.bus.js, s.store, s.cfg.Webhooks, s.cfg.NodeName, s.cfg.RequestTimeout, s.log)

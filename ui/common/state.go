@@ -103,6 +103,7 @@ type Person struct {
 	Presence Presence
 	LastSeen time.Time // offline: when last online; zero when unknown
 	Notify   bool      // the UI tells when they come online
+	Unread   int       // their texts to you not read yet
 }
 
 // Label is the call's peer as shown: "Bob Smith (bob)", or the id.
