@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -70,6 +71,11 @@ type conn struct {
 	team, key           string           // the user's team and userKey
 	device, name        string           // the token's device, if any; the user's display name
 	link                *token.GuestLink // a guest of a guest link: one call, with its host (links.go)
+
+	// who is the user, team and session for the logs, published once
+	// connected: the keepalive timer's goroutine logs too, and may run
+	// while the reader connects.
+	who atomic.Pointer[[3]string]
 
 	slowOnce sync.Once
 	pinger   *time.Timer // the next keepalive ping
@@ -205,10 +211,11 @@ func (c *conn) serve() {
 // connected its user, team and session. (Made when needed: kept, it cost
 // each idle connection 350 bytes.)
 func (c *conn) logger() *slog.Logger {
-	if c.user == "" {
+	who := c.who.Load()
+	if who == nil {
 		return c.s.log.With("remote", c.remote)
 	}
-	return c.s.log.With("remote", c.remote, "user", c.user, "team", c.team, "session", c.session)
+	return c.s.log.With("remote", c.remote, "user", who[0], "team", who[1], "session", who[2])
 }
 
 // connectTimedOut closes a connection that has not connected in time.
@@ -439,6 +446,7 @@ func (c *conn) connect(m signaling.Message) error {
 	c.user, c.session, c.role = user, session, claims.Role
 	c.team, c.key, c.device, c.name = team, key, claims.Device, u.Name
 	c.link = claims.Link
+	c.who.Store(&[3]string{user, team, session})
 	c.mu.Lock()
 	c.pres = rec
 	c.mu.Unlock()
