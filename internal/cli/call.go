@@ -214,7 +214,7 @@ func (e *env) answerCommand() *cobra.Command {
 				return &exitCode{code: exitUsage, err: err}
 			}
 			if api, _, err := e.userAPI(); err == nil {
-				e.missedNotice(cmd.Context(), api) // history.go
+				e.signInNotice(cmd.Context(), api) // history.go
 			}
 			f.control = true
 			// --auto takes calls one at a time: one during another is busy.

@@ -116,18 +116,20 @@ func (e *env) printHistory(h signaling.History) error {
 	return nil
 }
 
-// missedNotice prints, on stderr, the one line a command that signs in
-// says when missed calls wait unseen: "3 missed calls while you were
-// away: Alice (2), Bob". Nothing when there are none, or when the server
-// cannot say (an older server): the command goes on either way.
-func (e *env) missedNotice(ctx context.Context, api *signaling.API) {
+// signInNotice prints, on stderr, the lines a command that signs in says
+// when missed calls wait unseen, "3 missed calls while you were away:
+// Alice (2), Bob", and when texts wait unread, "2 unread texts: Carol
+// (2)". Nothing when there are none, or when the server cannot say (an
+// older server): the command goes on either way.
+func (e *env) signInNotice(ctx context.Context, api *signaling.API) {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	h, err := api.History(ctx, signaling.HistoryQuery{Unseen: true, Limit: signaling.MaxCallsLimit})
-	if err != nil || h.Unseen == 0 {
-		return
+	if h, err := api.History(ctx, signaling.HistoryQuery{Unseen: true, Limit: signaling.MaxCallsLimit}); err == nil {
+		if line := signaling.MissedNotice(h); line != "" {
+			say(e.stderr, "%s", signaling.Printable(line))
+		}
 	}
-	if line := signaling.MissedNotice(h); line != "" {
+	if line, err := signaling.UnreadNotice(ctx, api); err == nil && line != "" {
 		say(e.stderr, "%s", line)
 	}
 }

@@ -83,7 +83,7 @@ ask has a status of its own (below). With --wait, wait until they come online.`,
 			}
 			ctx := cmd.Context()
 			if !asJSON {
-				e.missedNotice(ctx, api) // history.go
+				e.signInNotice(ctx, api) // history.go
 			}
 			p, err := api.Presence(ctx, args[0], 0)
 			for err == nil && wait && !p.Online {
