@@ -58,6 +58,11 @@ type Config struct {
 	Name       string `json:"name,omitempty"`   // the user's display name
 	Device     string `json:"device,omitempty"` // this device's id on the server
 
+	// Notifications, on unless set to false: the UI's desktop
+	// notifications (a call coming in, a missed call, a new text), through
+	// the terminal's own escape sequences (OSC 9, or OSC 777 in VTE).
+	Notifications *bool `json:"notifications,omitempty"`
+
 	// CA is a PEM file of the CA that signed the server's certificate,
 	// trusted besides the system's (--ca, PARLEY_CA).
 	CA string `json:"ca,omitempty"`

@@ -247,7 +247,8 @@ func (m *Model) callFor(ev call.StatusChanged, at time.Time) (*common.Call, tea.
 			m.conv = nil
 		}
 		m.contactsPane.StopFiltering()
-		return m.incoming, ringBell(m.bell, m.common.Logger)
+		return m.incoming, tea.Batch(ringBell(m.bell, m.common.Logger), m.desktopNotify(incomingNotice(m.incoming,
+			m.active.Up())))
 	case ev.Direction == signaling.Outbound && m.active == nil:
 		// A call dialed from this session by other means.
 		m.active = &common.Call{
@@ -365,12 +366,16 @@ func (m *Model) finish(c *common.Call, status signaling.Status, code signaling.C
 		kind = noticeError
 	}
 	m.setNotice(kind, rec.Summary())
+	var missed tea.Cmd
+	if c.Direction == signaling.Inbound && status == signaling.Unanswered {
+		missed = m.desktopNotify(rec.Summary()) // "Missed call from Bob"
+	}
 	switch code {
 	case signaling.InvalidParameter, signaling.NotFoundUserSessionID, signaling.SameCallerAndDestination:
 		// Not a call to anyone: nothing to call back.
-		return timer
+		return tea.Batch(timer, missed)
 	}
-	return tea.Batch(timer, m.record(rec))
+	return tea.Batch(timer, missed, m.record(rec))
 }
 
 // record adds rec to the recent calls and appends it to the history file.

@@ -38,7 +38,11 @@ func harmless(msg tea.Msg) tea.Msg {
 		msg.err = harmlessErr(msg.err)
 		return msg
 	case missedMsg:
-		msg.line, msg.err = signaling.Printable(msg.line), harmlessErr(msg.err)
+		lines := make([]string, len(msg.lines))
+		for i, l := range msg.lines {
+			lines[i] = signaling.Printable(l)
+		}
+		msg.lines, msg.err = lines, harmlessErr(msg.err)
 		return msg
 	case textsLoadedMsg:
 		texts := make([]signaling.Text, len(msg.texts.Texts))

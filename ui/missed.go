@@ -2,6 +2,8 @@ package ui
 
 import (
 	"context"
+	"errors"
+	"strings"
 	"time"
 
 	tea "github.com/charmbracelet/bubbletea"
@@ -19,34 +21,52 @@ type CallHistory interface {
 	SeeHistory(ctx context.Context, upTo time.Time) (time.Time, error)
 }
 
-// missedMsg carries the sign-in notice of the missed calls not seen yet
-// ("" for none).
+// missedMsg carries the sign-in notice's lines: the missed calls not
+// seen yet, then the unread texts (none: nothing waits).
 type missedMsg struct {
-	line string
-	err  error
+	lines []string
+	err   error
 }
 
-// loadMissed returns a command that reads the missed calls not seen yet.
-func loadMissed(h CallHistory) tea.Cmd {
+// loadMissed returns a command that reads the missed calls not seen yet
+// (with h) and the unread texts (with t; nil: not asked).
+func loadMissed(h CallHistory, t Texts) tea.Cmd {
 	return func() tea.Msg {
 		ctx, cancel := context.WithTimeout(context.Background(), peopleTimeout)
 		defer cancel()
-		got, err := h.History(ctx, signaling.HistoryQuery{Unseen: true, Limit: signaling.MaxCallsLimit})
-		return missedMsg{line: signaling.MissedNotice(got), err: err}
+		var msg missedMsg
+		if h != nil {
+			got, err := h.History(ctx, signaling.HistoryQuery{Unseen: true, Limit: signaling.MaxCallsLimit})
+			if line := signaling.MissedNotice(got); err == nil && line != "" {
+				msg.lines = append(msg.lines, line)
+			}
+			msg.err = err
+		}
+		if t != nil {
+			line, err := signaling.UnreadNotice(ctx, t)
+			if err == nil && line != "" {
+				msg.lines = append(msg.lines, line)
+			}
+			msg.err = errors.Join(msg.err, err)
+		}
+		return msg
 	}
 }
 
-// missedLoaded says what was missed, unless something else is said
-// already. A server that cannot tell (an older one) is only logged: the
-// notice is a courtesy.
-func (m *Model) missedLoaded(msg missedMsg) {
+// missedLoaded says what waited, a line each, unless something else is
+// said already, and notifies it. A server that cannot tell (an older one)
+// is only logged: the notice is a courtesy.
+func (m *Model) missedLoaded(msg missedMsg) tea.Cmd {
 	if msg.err != nil {
-		m.common.Logger.Warn("ui: reading the missed calls", "err", msg.err)
-		return
+		m.common.Logger.Warn("ui: reading the missed calls and unread texts", "err", msg.err)
 	}
-	if msg.line != "" && m.notice == nil {
-		m.setNotice(noticeInfo, msg.line)
+	if len(msg.lines) == 0 {
+		return nil
 	}
+	if m.notice == nil {
+		m.setNotice(noticeInfo, strings.Join(msg.lines, "\n"))
+	}
+	return m.desktopNotify(msg.lines...)
 }
 
 // serverHistoryMsg carries the recent calls kept on the server, newest

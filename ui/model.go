@@ -97,6 +97,8 @@ type Model struct {
 	self      string
 	contacts  []string // shown: the config's, then the server's
 
+	notifications Notifications // desktop notifications (notify.go)
+
 	people         People
 	roomsAPI       Rooms       // nil: no rooms pane
 	callHistory    CallHistory // nil: no missed-calls notice
@@ -219,6 +221,7 @@ func New(opts Options) *Model {
 	if opts.Presence != nil {
 		m.presenceSet = opts.Presence
 	}
+	m.notifications = opts.Notifications
 	m.roomsEvery = opts.RoomsEvery
 	if m.roomsEvery <= 0 {
 		m.roomsEvery = DefaultRoomsEvery
@@ -271,7 +274,10 @@ func (m *Model) Init() tea.Cmd {
 		cmds = append(cmds, loadRooms(m.roomsAPI))
 	}
 	if m.callHistory != nil {
-		cmds = append(cmds, loadMissed(m.callHistory), loadServerHistory(m.callHistory)) // missed.go
+		cmds = append(cmds, loadServerHistory(m.callHistory)) // missed.go
+	}
+	if m.callHistory != nil || m.textsAPI != nil {
+		cmds = append(cmds, loadMissed(m.callHistory, m.textsAPI)) // missed.go: the sign-in notice
 	}
 	if m.textsAPI != nil {
 		cmds = append(cmds, loadTexts(m.textsAPI, "")) // texts.go: the unread counts

@@ -233,11 +233,11 @@ func (m *Model) textReceived(ev call.TextReceived) tea.Cmd {
 		m.unreadTexts = map[string]int{}
 	}
 	m.unreadTexts[t.From]++
+	said := fmt.Sprintf("Text from %s: %s", signaling.Label(t.From, t.FromName), t.Text)
 	if m.notice == nil || m.notice.kind == noticeInfo {
-		m.setNotice(noticeInfo, common.Truncate(fmt.Sprintf("Text from %s: %s", signaling.Label(t.From, t.FromName),
-			t.Text), max(20, m.width-4)))
+		m.setNotice(noticeInfo, common.Truncate(said, max(20, m.width-4)))
 	}
-	return nil
+	return m.desktopNotify(said)
 }
 
 // unreadTextsTotal is how many texts wait unread, from everyone.

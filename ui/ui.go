@@ -151,6 +151,9 @@ type Options struct {
 	// Clipboard copies a new guest link (g); nil copies nothing, and the
 	// link is only shown.
 	Clipboard Clipboard
+	// Notifications are the desktop notifications (notify.go); with no Out,
+	// none.
+	Notifications Notifications
 }
 
 // Run runs the UI in the alternate screen until the user quits or ctx ends

@@ -115,8 +115,7 @@ func (m *Model) update(msg tea.Msg) tea.Cmd {
 		return m.contactsLoaded(msg)
 
 	case missedMsg:
-		m.missedLoaded(msg)
-		return nil
+		return m.missedLoaded(msg) // missed.go
 
 	case textsLoadedMsg:
 		return m.textsLoaded(msg) // texts.go

@@ -3,8 +3,12 @@
 package cli
 
 import (
+	"os"
 	"strings"
 	"testing"
+
+	"github.com/parley-voice/parley/config"
+	"github.com/parley-voice/parley/ui"
 )
 
 // TestSignInUnreadTexts: texts waiting unread are said once on stderr as
@@ -44,5 +48,28 @@ func TestSignInUnreadTexts(t *testing.T) {
 	_, errOut, code = runWith(t, bob, "status", "alice")
 	if want := "2 unread texts: carol (2)\n"; code != exitOffline || errOut != want {
 		t.Errorf("bob's status once alice's text is read: exit %d, stderr %q, want %q", code, errOut, want)
+	}
+}
+
+// TestNotificationsConfig: the UI's desktop notifications go to the
+// terminal unless the config says "notifications": false; in tmux ($TMUX)
+// they are wrapped for its pass-through, in a VTE terminal ($VTE_VERSION)
+// they are OSC 777.
+func TestNotificationsConfig(t *testing.T) {
+	off, on := false, true
+	for _, tc := range []struct {
+		set  *bool
+		env  map[string]string
+		want ui.Notifications
+	}{
+		{nil, nil, ui.Notifications{Out: os.Stdout}},
+		{&on, map[string]string{"TMUX": "/tmp/tmux-0/default,1,0"}, ui.Notifications{Out: os.Stdout, Tmux: true}},
+		{nil, map[string]string{"VTE_VERSION": "7600"}, ui.Notifications{Out: os.Stdout, OSC777: true}},
+		{&off, map[string]string{"TMUX": "x", "VTE_VERSION": "7600"}, ui.Notifications{}},
+	} {
+		e := &env{getenv: func(k string) string { return tc.env[k] }}
+		if got := e.notifications(config.Config{Notifications: tc.set}); got != tc.want {
+			t.Errorf("notifications %v with %v: %+v, want %+v", tc.set, tc.env, got, tc.want)
+		}
 	}
 }

@@ -83,20 +83,21 @@ func (e *env) openUI(ctx context.Context, log *slog.Logger, contacts []string) e
 	}
 	api := e.peopleAPI(cfg, tok, src)
 	err = ui.Run(ctx, ui.Options{
-		Self:        ph.User(),
-		Server:      cfg.Server,
-		Contacts:    contacts,
-		Phone:       uiPhone{ph},
-		Devices:     devs,
-		Settings:    devs,
-		People:      api,
-		Rooms:       api,
-		History:     api,
-		Texts:       api,
-		Presence:    ph,
-		HistoryPath: filepath.Join(config.StateDir(e.getenv), "history.jsonl"),
-		Logger:      log,
-		Clipboard:   e.copyToTerminal,
+		Self:          ph.User(),
+		Server:        cfg.Server,
+		Contacts:      contacts,
+		Phone:         uiPhone{ph},
+		Devices:       devs,
+		Settings:      devs,
+		People:        api,
+		Rooms:         api,
+		History:       api,
+		Texts:         api,
+		Presence:      ph,
+		HistoryPath:   filepath.Join(config.StateDir(e.getenv), "history.jsonl"),
+		Logger:        log,
+		Clipboard:     e.copyToTerminal,
+		Notifications: e.notifications(cfg),
 	})
 	if err != nil {
 		return fail(err)
@@ -126,6 +127,17 @@ func (e *env) copyToTerminal(text string) error {
 	}
 	_, err := seq.WriteTo(os.Stdout)
 	return err
+}
+
+// notifications are the UI's desktop notifications, written to the
+// terminal (the program's output, as the clipboard's OSC 52): OSC 9, or
+// OSC 777 in a VTE terminal, through tmux's pass-through when in tmux;
+// none with "notifications": false.
+func (e *env) notifications(cfg config.Config) ui.Notifications {
+	if cfg.Notifications != nil && !*cfg.Notifications {
+		return ui.Notifications{}
+	}
+	return ui.Notifications{Out: os.Stdout, OSC777: e.getenv("VTE_VERSION") != "", Tmux: e.getenv("TMUX") != ""}
 }
 
 // sounds loads the call sounds from the embedded assets.
