@@ -26,10 +26,10 @@ func (f unreadFakeTexts) Texts(context.Context, signaling.TextsQuery) (signaling
 // BEL or ST (7- or 8-bit) inside the text that would end it early.
 func oscPayload(t *testing.T, seq string) string {
 	t.Helper()
-	body, ok := strings.CutPrefix(seq, "\x1b]9;")
-	if body, ok = strings.CutSuffix(body, "\a"); !ok {
+	if !strings.HasPrefix(seq, "\x1b]9;") || !strings.HasSuffix(seq, "\a") {
 		t.Fatalf("notification %q: not one OSC 9 ; text BEL", seq)
 	}
+	body := seq[len("\x1b]9;") : len(seq)-1]
 	if i := strings.IndexAny(body, "\x1b\a\u009c\u009d"); i >= 0 {
 		t.Fatalf("notification %q: a control inside its text, at %d", seq, i)
 	}
