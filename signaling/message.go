@@ -147,6 +147,8 @@ type Message struct {
 	ListenOnly bool       `json:"listen_only,omitempty"` // room_join: as a listener
 	Locked     *bool      `json:"locked,omitempty"`      // room_lock; room_mute: the target's microphone
 	RoomEvent  *RoomEvent `json:"room_event,omitempty"`  // room_event
+
+	VoiceMessage *VoiceMessage `json:"voice_message,omitempty"` // voice_message (voicemail.go)
 }
 
 // Encode returns the wire form of m.
@@ -231,9 +233,9 @@ func (m Message) validate() error {
 		return Errorf(InvalidParameter, "watch at most %d users at once", MaxWatch)
 	}
 	if m.Event != nil || m.Error != nil || m.Online != nil || m.User != "" || m.Role != "" || m.Name != "" ||
-		m.LastSeen != nil || m.ICEServers != nil || m.RoomEvent != nil {
-		return Errorf(InvalidParameter, "%s: event, error, online, user, role, name, last_seen, ice_servers and "+
-			"room_event are set by the server only", m.Type)
+		m.LastSeen != nil || m.ICEServers != nil || m.RoomEvent != nil || m.VoiceMessage != nil {
+		return Errorf(InvalidParameter, "%s: event, error, online, user, role, name, last_seen, ice_servers, "+
+			"room_event and voice_message are set by the server only", m.Type)
 	}
 	if m.Type.isRoom() {
 		return m.validateRoom()

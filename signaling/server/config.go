@@ -154,6 +154,14 @@ type Config struct {
 	// Default DefaultCallHistory.
 	CallHistory time.Duration
 
+	// VoiceMessageRetention is how long a voice message is kept (nodes
+	// that share a NATS must use the same); VoiceMessageQuota is how many
+	// bytes of voice messages one user may have, past which a new one to
+	// them is refused (voicemail.go). Defaults DefaultVoiceMessageRetention
+	// and DefaultVoiceMessageQuota.
+	VoiceMessageRetention time.Duration
+	VoiceMessageQuota     int64
+
 	// Webhooks tunes the delivery of webhooks (timeout, retries, the
 	// address ranges allowed besides public ones); see package webhook.
 	// Zero fields take its defaults.
@@ -313,6 +321,12 @@ func (c Config) withDefaults() Config {
 	if c.CallHistory == 0 {
 		c.CallHistory = DefaultCallHistory
 	}
+	if c.VoiceMessageRetention == 0 {
+		c.VoiceMessageRetention = DefaultVoiceMessageRetention
+	}
+	if c.VoiceMessageQuota == 0 {
+		c.VoiceMessageQuota = DefaultVoiceMessageQuota
+	}
 	if c.NodeName == "" {
 		c.NodeName = "parley-" + newID()[:8]
 	}
@@ -376,6 +390,7 @@ func (c Config) Validate() error {
 		{"RequestTimeout", c.RequestTimeout},
 		{"ShutdownTimeout", c.ShutdownTimeout},
 		{"CallHistory", c.CallHistory},
+		{"VoiceMessageRetention", c.VoiceMessageRetention},
 	}
 	for _, p := range positive {
 		if p.d < 0 {
@@ -384,6 +399,9 @@ func (c Config) Validate() error {
 	}
 	if c.Heartbeat < 100*time.Millisecond {
 		bad("Heartbeat %v is under 100ms", c.Heartbeat)
+	}
+	if c.VoiceMessageQuota < 0 {
+		bad("VoiceMessageQuota %d is negative", c.VoiceMessageQuota)
 	}
 	if c.SendQueue < 0 {
 		bad("SendQueue %d is negative", c.SendQueue)

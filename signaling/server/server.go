@@ -88,6 +88,7 @@ type Server struct {
 	// Set by Start before ready is closed, read-only afterwards.
 	bus      *bus
 	store    *store.Store        // the buckets
+	voice    *store.Voice        // the voice messages (voicemail.go)
 	hooks    *webhook.Dispatcher // this node's share of the webhook deliveries
 	hub      *hub                // the users' messages, to this node's connections
 	keeper   *keeper             // the presence heartbeats of this node's sessions
@@ -235,7 +236,7 @@ func (s *Server) Start(ctx context.Context) (err error) {
 			}
 			s.hooks.Close()
 			s.bus.close()
-			s.feed, s.turn, s.media, s.hooks, s.store, s.bus = nil, nil, nil, nil, nil, nil
+			s.feed, s.turn, s.media, s.hooks, s.store, s.voice, s.bus = nil, nil, nil, nil, nil, nil, nil
 		}
 	}()
 	if s.bus, err = startBus(s.cfg, s.log); err != nil {
@@ -246,6 +247,9 @@ func (s *Server) Start(ctx context.Context) (err error) {
 		LinkTTL: MaxLinkTTL + s.cfg.linkMargin, Timeout: s.cfg.RequestTimeout,
 	})
 	if err != nil {
+		return fmt.Errorf("server: %w", err)
+	}
+	if s.voice, err = s.store.OpenVoice(ctx, s.cfg.VoiceMessageRetention); err != nil {
 		return fmt.Errorf("server: %w", err)
 	}
 	s.hooks, err = webhook.Start(ctx, s.bus.js, s.store, s.cfg.Webhooks, s.cfg.NodeName, s.cfg.RequestTimeout, s.log)
