@@ -467,6 +467,10 @@ func (p *Phone) handle(m signaling.Message) {
 		if m.RoomEvent != nil {
 			p.roomEvent(m)
 		}
+	case signaling.TypeVoiceMessage:
+		if m.VoiceMessage != nil {
+			p.emit(VoiceMessage{*m.VoiceMessage})
+		}
 	case signaling.TypeError:
 		p.refused(m)
 	case signaling.TypeShutdown:

@@ -55,6 +55,7 @@ const lowLatencyHelp = "send and play 10 ms frames instead of 20 ms: less delay,
 
 func (e *env) callCommand() *cobra.Command {
 	var f mediaFlags
+	var v voiceFlags
 	var commands, control string
 	c := &cobra.Command{
 		Use:   "call USER [USER...]",
@@ -76,13 +77,18 @@ what join --json prints, the invitations' statuses included).
 			if err != nil {
 				return &exitCode{code: exitUsage, err: err}
 			}
+			if err := v.check(); err != nil {
+				return &exitCode{code: exitUsage, err: err}
+			}
 			if len(args) == 1 {
 				f.callee = args[0]
+			} else if v.src != "" {
+				return &exitCode{code: exitUsage, err: errors.New("--leave-message is for a call to one USER")}
 			}
 			f.control = true
 			ph, pr, err := e.phone(cmd.Context(), f, call.Config{})
 			if err != nil {
-				return err
+				return e.afterCall(cmd.Context(), args[0], v, f.json, err) // voicemail.go
 			}
 			defer ph.Close()
 			if len(args) > 1 {
@@ -91,10 +97,11 @@ what join --json prints, the invitations' statuses included).
 			}
 			ph.Dial(args[0])
 			err = converse(cmd.Context(), ph, pr, f.hold, f.ringFor, nil, cmds)
-			return grow(cmd.Context(), ph, pr, f.hold, cmds, err)
+			return e.afterCall(cmd.Context(), args[0], v, f.json, grow(cmd.Context(), ph, pr, f.hold, cmds, err))
 		},
 	}
 	f.register(c)
+	v.register(c) // voicemail.go
 	c.Flags().StringVar(&commands, "commands", "", "read actions from `FILE` (- for stdin), one a line: "+
 		"add USER... (grow the call into a room), mute, unmute, hold, resume, hangup; once in a room, those of "+
 		"parley join")
@@ -408,7 +415,7 @@ func (e *env) refused(pr *callfmt.Printer, asJSON bool, err error) error {
 	}
 	if asJSON {
 		pr.Error(signaling.AsError(err))
-		return &exitCode{code: failCode(err)}
+		return &exitCode{code: failCode(err), cause: err}
 	}
 	return fail(err)
 }
