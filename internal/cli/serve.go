@@ -134,7 +134,7 @@ go to stderr unless --log names a file.`,
 		"how long voice messages are kept before the server deletes them (default 720h: 30 days)")
 	c.Flags().Int64Var(&cfg.VoiceMessageQuota, "voice-message-quota", 0,
 		"`BYTES` of voice messages one user may have; a new one past it is refused (default 10485760: 10 MiB, "+
-			"about 40 minutes)")
+			"about 30 minutes)")
 	c.Flags().DurationVar(&cfg.AccessTokenTTL, "access-token-ttl", 0,
 		"lifetime of signed-in devices' access tokens, renewed by the clients (default 15m)")
 	c.Flags().StringArrayVar(&webhookAllow, "webhook-allow", nil,

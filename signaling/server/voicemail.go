@@ -27,7 +27,7 @@ import (
 // and deletes their own, from any node.
 
 // Defaults of Config.VoiceMessageRetention and Config.VoiceMessageQuota
-// (10 MiB: about 40 minutes of parley's Opus at 32 kbit/s).
+// (10 MiB: about 30 minutes of parley's Opus, 5.5 kB/s with its Ogg pages).
 const (
 	DefaultVoiceMessageRetention = 30 * 24 * time.Hour
 	DefaultVoiceMessageQuota     = 10 << 20
