@@ -70,7 +70,7 @@ func (p *Phone) do(cmd Command) error {
 		if cmd == CommandAnswer {
 			p.answer()
 		} else {
-			p.reject()
+			p.reject("")
 		}
 	default:
 		return signaling.Errorf(signaling.InvalidParameter, "%.40q is no command: use mute, unmute, hold, resume, "+

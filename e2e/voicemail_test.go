@@ -27,7 +27,10 @@ import (
 // the 440 Hz message Alice leaves after her next call goes unanswered
 // (--ring-timeout, exit 4). Node 1 lists both, new; Bob plays the 600 Hz
 // one from node 2 to a file, where its tone is found at 600 Hz for 2 s;
-// it is then heard, and deleted from node 1, gone on node 2.
+// it is then heard, and deleted from node 1, gone on node 2. Last, Bob
+// rejects Alice's call asking for a message (answer --reject-message):
+// her call ends rejected, reason "leave a message" (exit 3), and she
+// leaves one.
 func TestVoiceMessages(t *testing.T) {
 	natsURL := natstest.Start(t).URL
 	w := &world{t: t, home: t.TempDir(), apiKey: testAPIKey}
@@ -138,5 +141,21 @@ func TestVoiceMessages(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &box); err != nil || code != exitOK || len(box.Messages) != 1 ||
 		box.Messages[0].ID != second.ID || box.Unheard != 1 {
 		t.Errorf("bob's messages on node 2 after the delete: exit %d, %v:\n%s", code, err, out)
+	}
+
+	// Rejected by bob, who asks for a message: left too.
+	rej := w.start(bobOn(0), append([]string{"answer", "--reject-message"}, media...)...)
+	rej.expect(t, "connected", map[string]any{"user": "bob"})
+	out, code = w.run(alice, append([]string{"call", "bob", "--leave-message", "file:" + tones[600]}, media...)...)
+	if code != exitRejected || !strings.Contains(out, `"reason":"leave a message"`) {
+		t.Fatalf("alice calls bob, who asks for a message: exit %d, want %d with the reason:\n%s", code,
+			exitRejected, out)
+	}
+	if third := left(out); third.DurationMS != 2000 {
+		t.Errorf("the message left once rejected: %+v", third)
+	}
+	rej.wait(t)
+	if out, _ := w.run(bobOn(1), "messages", "--json"); !strings.Contains(out, `"unheard":2`) {
+		t.Errorf("bob's messages after the third: want 2 unheard:\n%s", out)
 	}
 }

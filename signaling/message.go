@@ -23,6 +23,11 @@ const ReasonMovedToRoom = "moved to room"
 // answer, parley call --ring-timeout).
 const ReasonNoAnswer = "no answer"
 
+// ReasonLeaveMessage is the reason of a reject by which the callee asks
+// the caller to leave a voice message instead (voicemail.go): the call
+// ends rejected with this reason.
+const ReasonLeaveMessage = "leave a message"
+
 // Messages a client sends.
 const (
 	TypeConnect Type = "connect" // first message: token (and optionally a session id)

@@ -203,7 +203,7 @@ const controlHelp = "read commands from `stdin` (the default when it is not a te
 
 func (e *env) answerCommand() *cobra.Command {
 	var f mediaFlags
-	var reject, auto bool
+	var reject, rejectMessage, auto bool
 	var control string
 	c := &cobra.Command{
 		Use:   "answer",
@@ -227,9 +227,12 @@ func (e *env) answerCommand() *cobra.Command {
 			}
 			defer ph.Close()
 			onIncoming := func() {
-				if reject {
+				switch {
+				case rejectMessage:
+					ph.RejectLeaveMessage() // voicemail.go
+				case reject:
 					ph.Reject()
-				} else {
+				default:
 					ph.Answer()
 				}
 			}
@@ -261,6 +264,8 @@ func (e *env) answerCommand() *cobra.Command {
 	}
 	f.register(c)
 	c.Flags().BoolVar(&reject, "reject", false, "reject the call instead of answering")
+	c.Flags().BoolVar(&rejectMessage, "reject-message", false, "reject the call, asking the caller to leave a "+
+		"voice message (reason \"leave a message\")")
 	c.Flags().BoolVar(&auto, "auto", false, "answer (or reject) every call, one at a time, until interrupted: "+
 		"the exit status is then 0, or that of the call that failed with an error")
 	c.Flags().StringVar(&control, "control", "", controlHelp+"; with --control stdin the call rings until "+
@@ -472,6 +477,9 @@ func converse(ctx context.Context, ph *call.Phone, pr *callfmt.Printer, hold, ri
 					continue
 				}
 				if ev.Status.Terminal() {
+					if ev.Status == signaling.Rejected && ev.Reason == signaling.ReasonLeaveMessage {
+						return &exitCode{code: exitRejected, cause: errLeaveMessage} // voicemail.go
+					}
 					return statusExit(ev.Status)
 				}
 			case call.Failure:

@@ -22,8 +22,9 @@ import (
 // could not be answered, parley messages lists them, parley play plays
 // one (signaling/voicemail.go has the API).
 
-const leaveMessageHelp = "when the call is not answered, or refused because the callee is offline, busy or in " +
-	"do not disturb, leave a voice message from `SRC`: file:PATH.wav (sent at once, its first 2 minutes), " +
+const leaveMessageHelp = "when the call is not answered, is refused because the callee is offline, busy or in " +
+	"do not disturb, or they reject it asking for a message, leave a voice message from `SRC`: file:PATH.wav " +
+	"(sent at once, its first 2 minutes), " +
 	"default (the microphone: speak, then press Enter), a device, or tone:HZ"
 
 // voiceFlags are the flags of call that leave a voice message.
@@ -52,10 +53,18 @@ func (v *voiceFlags) check() error {
 	return nil
 }
 
+// errLeaveMessage is the end of a call the callee rejected asking for a
+// voice message (signaling.ReasonLeaveMessage).
+var errLeaveMessage = errors.New("the callee asks you to leave a voice message")
+
 // leaves reports whether a call that ended with err (the exit of converse,
 // or a refusal before it rang) is one to leave a voice message after: not
-// answered, or refused because of the callee.
+// answered, refused because of the callee, or rejected by them asking for
+// one.
 func leaves(err error) bool {
+	if errors.Is(err, errLeaveMessage) {
+		return true
+	}
 	var ec *exitCode
 	if errors.As(err, &ec) && ec.code == exitUnanswered {
 		return true

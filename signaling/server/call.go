@@ -329,7 +329,11 @@ func (c *call) apply(a signaling.Message, team string) *signaling.Error {
 		case !signaling.CanTransition(st, signaling.Rejected):
 			return notInState("hang up to end it")
 		}
-		c.end(signaling.Rejected, ReasonDeclined, 0)
+		reason := ReasonDeclined
+		if a.Reason == signaling.ReasonLeaveMessage { // the callee asks for a voice message (voicemail.go)
+			reason = a.Reason
+		}
+		c.end(signaling.Rejected, reason, 0)
 	case signaling.TypeHangup:
 		switch {
 		case st == signaling.Answered && a.Reason == signaling.ReasonMovedToRoom:
