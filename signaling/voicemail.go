@@ -159,8 +159,8 @@ func VoiceMessagesCount(n int) string {
 }
 
 // VoiceMessageNotice is the line a client says as it signs in when voice
-// messages wait unheard: "2 voice messages not heard yet: Alice (2)"; ""
-// when there are none.
+// messages wait unheard: "2 voice messages not heard yet: Alice (2)" (the
+// client adds how to play them); "" when there are none.
 func VoiceMessageNotice(v VoiceMessages) string {
 	if v.Unheard == 0 {
 		return ""
@@ -186,6 +186,5 @@ func VoiceMessageNotice(v VoiceMessages) string {
 		}
 		who = append(who, w)
 	}
-	return VoiceMessagesCount(v.Unheard) + " not heard yet: " + strings.Join(who, ", ") +
-		" (parley messages, parley play ID)"
+	return VoiceMessagesCount(v.Unheard) + " not heard yet: " + strings.Join(who, ", ")
 }

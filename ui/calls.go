@@ -23,6 +23,8 @@ func (m *Model) handleEvent(ev call.Event) tea.Cmd {
 		return m.connected(ev)
 	case call.Presence:
 		return m.presenceChanged(ev)
+	case call.VoiceMessage:
+		m.voiceLeft(ev) // voicemail.go
 	case call.Verification:
 		if c := m.active; c != nil && (ev.CallID == "" || ev.CallID == c.ID) {
 			c.Verification = ev.Code
@@ -336,7 +338,7 @@ func (m *Model) record(rec history.Record) tea.Cmd {
 	if len(m.records) > history.MaxRecords {
 		m.records = m.records[:history.MaxRecords]
 	}
-	m.recents.SetRecords(m.records)
+	m.showRecents()           // voicemail.go
 	if m.callHistory != nil { // the server has it too, as every device will
 		return tea.Batch(m.historyQ.push(saveRecord(m.store, rec)), m.watch(), loadServerHistory(m.callHistory))
 	}
@@ -365,6 +367,6 @@ func (m *Model) historyLoaded(msg historyLoadedMsg) tea.Cmd {
 	if len(m.records) > history.MaxRecords {
 		m.records = m.records[:history.MaxRecords]
 	}
-	m.recents.SetRecords(m.records)
+	m.showRecents() // voicemail.go
 	return m.watch()
 }

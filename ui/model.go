@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"context"
 	"io"
 	"log/slog"
 	"os"
@@ -97,8 +98,11 @@ type Model struct {
 	contacts  []string // shown: the config's, then the server's
 
 	people         People
-	roomsAPI       Rooms       // nil: no rooms pane
-	callHistory    CallHistory // nil: no missed-calls notice
+	roomsAPI       Rooms                                       // nil: no rooms pane
+	callHistory    CallHistory                                 // nil: no missed-calls notice
+	voiceAPI       VoiceMessages                               // nil: no voice messages (voicemail.go)
+	playVoiceFn    func(ctx context.Context, ogg []byte) error // nil: none played
+	voice          []history.Record                            // the voice messages, among the recent calls
 	roomsEvery     time.Duration
 	roomsGen       int // the current run of reads of the open rooms pane
 	presenceSet    PresenceSetter
@@ -201,6 +205,8 @@ func New(opts Options) *Model {
 		people:      opts.People,
 		roomsAPI:    opts.Rooms,
 		callHistory: opts.History,
+		voiceAPI:    opts.Voice,
+		playVoiceFn: opts.PlayVoice,
 		names:       map[string]string{},
 		lastSeen:    map[string]time.Time{},
 		notify:      map[string]bool{},
@@ -263,6 +269,9 @@ func (m *Model) Init() tea.Cmd {
 	}
 	if m.callHistory != nil {
 		cmds = append(cmds, loadMissed(m.callHistory), loadServerHistory(m.callHistory)) // missed.go
+	}
+	if m.voiceAPI != nil {
+		cmds = append(cmds, loadVoice(m.voiceAPI)) // voicemail.go
 	}
 	if m.presenceSet != nil && m.idleAfter > 0 {
 		cmds = append(cmds, idleCheck(m.idleEvery(), m.done))

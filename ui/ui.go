@@ -108,6 +108,13 @@ type Options struct {
 	// does not.
 	History CallHistory
 
+	// Voice is the voice messages kept on the server, shown among the
+	// recent calls; PlayVoice plays one (an Ogg Opus recording) to the
+	// speaker, and returns once it is over or ctx ends. nil: no voice
+	// messages are shown (PlayVoice nil: they cannot be played).
+	Voice     VoiceMessages
+	PlayVoice func(ctx context.Context, ogg []byte) error
+
 	// HistoryPath is the JSON-lines file of recent calls, created (mode
 	// 0600, directories 0700) when the first call ends. "" keeps no history.
 	HistoryPath string

@@ -120,6 +120,17 @@ func (m *Model) update(msg tea.Msg) tea.Cmd {
 	case serverHistoryMsg:
 		return m.serverHistoryLoaded(msg)
 
+	case voiceLoadedMsg: // voicemail.go
+		m.voiceLoaded(msg)
+		return nil
+
+	case common.PlayVoiceMsg:
+		return m.playVoice(msg.ID)
+
+	case voicePlayedMsg:
+		m.voicePlayed(msg)
+		return nil
+
 	case roomsLoadedMsg:
 		m.roomsLoaded(msg)
 		return nil

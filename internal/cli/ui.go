@@ -90,6 +90,8 @@ func (e *env) openUI(ctx context.Context, log *slog.Logger, contacts []string) e
 		People:      api,
 		Rooms:       api,
 		History:     api,
+		Voice:       api,
+		PlayVoice:   playVoice(devs), // voicemail.go
 		Presence:    ph,
 		HistoryPath: filepath.Join(config.StateDir(e.getenv), "history.jsonl"),
 		Logger:      log,

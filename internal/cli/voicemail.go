@@ -308,7 +308,9 @@ written at once) or null.`,
 				say(e.stderr, "Voice message %s (%s) written to %s.", id, msDuration(int64(len(pcm)/48)), path)
 				return nil
 			}
-			if err := e.playPCM(ctx, sink, pcm); err != nil {
+			d := devices.New(devices.Options{Output: sink})
+			e.closers = append(e.closers, d) // PortAudio stops with the command
+			if err := playPCM(ctx, d, pcm); err != nil {
 				return fail(err)
 			}
 			return nil
@@ -319,11 +321,9 @@ written at once) or null.`,
 	return c
 }
 
-// playPCM plays pcm to the sink spec names, at its pace, until its end or
-// an interrupt.
-func (e *env) playPCM(ctx context.Context, spec string, pcm []int16) (err error) {
-	d := devices.New(devices.Options{Output: spec})
-	e.closers = append(e.closers, d) // PortAudio stops with the command
+// playPCM plays pcm to the output of d, at its pace, until its end or
+// ctx ends.
+func playPCM(ctx context.Context, d *devices.Manager, pcm []int16) (err error) {
 	sink, err := d.OpenSink(audio.FrameSamples)
 	if err != nil {
 		return err
@@ -352,6 +352,17 @@ func (e *env) voiceNotice(ctx context.Context, api *signaling.API) {
 		return
 	}
 	if line := signaling.VoiceMessageNotice(box); line != "" {
-		say(e.stderr, "%s", line)
+		say(e.stderr, "%s (parley messages, parley play ID)", line)
+	}
+}
+
+// playVoice is the UI's player of voice messages: to the output of d.
+func playVoice(d *devices.Manager) func(ctx context.Context, ogg []byte) error {
+	return func(ctx context.Context, ogg []byte) error {
+		pcm, err := audio.DecodeVoice(ogg)
+		if err != nil {
+			return err
+		}
+		return playPCM(ctx, d, pcm)
 	}
 }

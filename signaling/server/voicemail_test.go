@@ -88,7 +88,7 @@ func TestVoiceMessages(t *testing.T) {
 		t.Fatalf("bob's voice messages on b: %s, %v", js(box), err)
 	}
 	if line := signaling.VoiceMessageNotice(box); line !=
-		"1 voice message not heard yet: Alice Liddell (parley messages, parley play ID)" {
+		"1 voice message not heard yet: Alice Liddell" {
 		t.Errorf("notice: %q", line)
 	}
 	// Nobody but bob reads it: alice, from either node.

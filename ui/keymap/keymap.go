@@ -21,6 +21,7 @@ type KeyMap struct {
 	AddContact key.Binding // +: search the team's directory and add a contact
 	Notify     key.Binding // w: tell me when the selected contact comes online
 	GuestLink  key.Binding // g: a guest link, for someone to call you from a browser
+	Play       key.Binding // p: play the voice message selected in the recent calls
 
 	// Calls.
 	Answer  key.Binding
@@ -78,6 +79,7 @@ func DefaultKeyMap() *KeyMap {
 		AddContact: key.NewBinding(key.WithKeys("+"), key.WithHelp("+", "add contact")),
 		Notify:     key.NewBinding(key.WithKeys("w"), key.WithHelp("w", "notify when online")),
 		GuestLink:  key.NewBinding(key.WithKeys("g"), key.WithHelp("g", "guest link")),
+		Play:       key.NewBinding(key.WithKeys("p"), key.WithHelp("p", "play voice message")),
 
 		Answer:  key.NewBinding(key.WithKeys("a"), key.WithHelp("a", "answer")),
 		Reject:  key.NewBinding(key.WithKeys("r"), key.WithHelp("r", "reject")),
@@ -115,7 +117,7 @@ func DefaultKeyMap() *KeyMap {
 func (k *KeyMap) Groups() []Group {
 	return []Group{
 		{"Contacts & recent calls", []key.Binding{k.Up, k.Down, k.Call, k.NextPane, k.Filter, k.Apply, k.Clear,
-			k.CallUser, k.AddContact, k.Notify, k.GuestLink}},
+			k.CallUser, k.AddContact, k.Notify, k.GuestLink, k.Play}},
 		{"Calls", []key.Binding{k.Answer, k.Reject, k.Mute, k.Hold, k.Hangup, k.AddToCall, k.Cancel, k.Dismiss}},
 		{"Rooms", []key.Binding{k.JoinRoom, k.Mute, k.LeaveRoom, k.MuteOther, k.LockMic, k.Remove, k.LockRoom,
 			k.EndRoom}},
