@@ -88,7 +88,7 @@ func (s *Server) handleLeaveVoiceMessage(w http.ResponseWriter, r *http.Request)
 			st.Duration.Round(time.Second), signaling.MaxVoiceMessage))
 		return
 	}
-	mine, err := s.voice.List(r.Context(), team, to)
+	mine, err := s.liveVoice(r.Context(), team, to)
 	if err != nil {
 		s.httpError(w, r, c.Subject, signaling.Errorf(signaling.UnknownError,
 			"could not read the voice messages: %v", err))
@@ -166,10 +166,23 @@ func (s *Server) handleVoiceMessages(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, v)
 }
 
+// liveVoice lists a user's voice messages that are not past the retention.
+func (s *Server) liveVoice(ctx context.Context, team, user string) ([]store.VoiceMessage, error) {
+	list, err := s.voice.List(ctx, team, user)
+	return slices.DeleteFunc(list, s.expired), err
+}
+
+// expired reports a message past the retention: its recording is gone
+// (the object store keeps it that long from when it was left), while its
+// record, written again when heard, may be kept longer.
+func (s *Server) expired(rec store.VoiceMessage) bool {
+	return time.Since(rec.Created) >= s.cfg.VoiceMessageRetention
+}
+
 // voiceMessages is a user's mailbox.
 func (s *Server) voiceMessages(ctx context.Context, team, user string) (signaling.VoiceMessages, error) {
 	out := signaling.VoiceMessages{Messages: []signaling.VoiceMessage{}, Quota: s.cfg.VoiceMessageQuota}
-	list, err := s.voice.List(ctx, team, user)
+	list, err := s.liveVoice(ctx, team, user)
 	if err != nil {
 		return out, err
 	}
@@ -200,7 +213,7 @@ func (s *Server) voiceMessage(ctx context.Context, team, user, id string) (store
 	switch {
 	case err != nil:
 		return rec, signaling.Errorf(signaling.UnknownError, "could not read voice message %s: %v", id, err)
-	case !found:
+	case !found, s.expired(rec):
 		return rec, missing
 	}
 	return rec, nil

@@ -10,9 +10,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
+
 	"github.com/parley-voice/parley/audio"
 	"github.com/parley-voice/parley/internal/audiotest"
 	"github.com/parley-voice/parley/signaling"
+	"github.com/parley-voice/parley/signaling/server/store"
 )
 
 // voiceTone is a voice message of a tone of hz lasting d.
@@ -203,5 +206,56 @@ func TestVoiceMessageRestart(t *testing.T) {
 	}
 	if b, err := bob.VoiceMessageAudio(ctx, left.ID); err != nil || !bytes.Equal(b, rec) {
 		t.Errorf("the recording after the restart: %d bytes, %v; want %d", len(b), err, len(rec))
+	}
+}
+
+// TestVoiceMessageRetention: a message is gone from the list, its
+// recording refused, once the retention is over, and JetStream drops the
+// recording itself. (A heard message's record is written again, so it
+// outlives its recording in the bucket: the server leaves it out.)
+func TestVoiceMessageRetention(t *testing.T) {
+	const retention = 2 * time.Second
+	s := startServer(t, func(c *Config) { c.VoiceMessageRetention = retention })
+	ctx := context.Background()
+	bob := s.userAPI(s.token(t, "bob"))
+	left, err := s.userAPI(s.token(t, "alice")).LeaveVoiceMessage(ctx, "bob", voiceTone(t, 600, time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if left.Expires.Sub(left.Created) != retention {
+		t.Errorf("expires %v after it was left, want %v", left.Expires.Sub(left.Created), retention)
+	}
+	if _, err := bob.VoiceMessageAudio(ctx, left.ID); err != nil { // heard: its record is written again
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		box, err := bob.VoiceMessages(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(box.Messages) == 0 {
+			if gone := time.Since(left.Created); gone < retention {
+				t.Fatalf("gone %v after it was left, before the retention of %v", gone, retention)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("still listed %v after it was left: %s", time.Since(left.Created), js(box))
+		}
+		time.Sleep(100 * time.Millisecond) // expiry is by the clock: nothing to wait on
+	}
+	if _, err := bob.VoiceMessageAudio(ctx, left.ID); code(err) != signaling.NotFoundUserSessionID {
+		t.Errorf("the expired message's recording: %v, want 80102", err)
+	}
+	key := store.VoiceKey(DefaultTeam, "bob", left.ID)
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		_, err := s.voice.Audio.GetInfo(ctx, key)
+		if errors.Is(err, jetstream.ErrObjectNotFound) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the recording is still stored %v after it was left (%v)", time.Since(left.Created), err)
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 }
