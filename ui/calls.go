@@ -324,6 +324,9 @@ func (m *Model) finish(c *common.Call, status signaling.Status, code signaling.C
 		kind = noticeError
 	}
 	m.setNotice(kind, rec.Summary())
+	if offersVoice(c, status, code, reason) {
+		m.offerVoice(c.Peer) // voicemail.go
+	}
 	switch code {
 	case signaling.InvalidParameter, signaling.NotFoundUserSessionID, signaling.SameCallerAndDestination:
 		// Not a call to anyone: nothing to call back.

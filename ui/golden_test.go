@@ -216,6 +216,10 @@ func scenarioOptions(name string, o *Options) {
 	case "add_contact", "contact_added", "guest_link_prompt":
 		o.People = newFakePeople()
 	}
+	if strings.HasPrefix(name, "voice_offer") {
+		o.Voice = fakeVoice{}
+		o.RecordVoice = func(context.Context, <-chan struct{}) ([]byte, error) { return nil, nil }
+	}
 	if strings.HasPrefix(name, "room") {
 		o.Rooms = newFakeRooms()
 	}
@@ -233,6 +237,11 @@ func screens() []scenario {
 		{"recent", concat(start, msgs(press("tab"), press("down")))},
 		{"recent_empty", concat(msgs(historyLoadedMsg{}, press("tab")))},
 		{"recent_voice", concat(start, msgs(voiceMessages(), press("tab")))},
+		{"voice_offer", concat(start, msgs(common.DialMsg{User: "bob"}, outbound(signaling.Started, t0),
+			outbound(signaling.Ringing, t0), ended(signaling.Unanswered, 0, "no answer", t0.Add(30*time.Second))))},
+		{"voice_offer_recording", concat(start, msgs(common.DialMsg{User: "bob"}, outbound(signaling.Started, t0),
+			outbound(signaling.Ringing, t0), ended(signaling.Unanswered, 0, "no answer", t0.Add(30*time.Second)),
+			press("v")))},
 		{"voice_left", concat(start, msgs(ev(call.VoiceMessage{VoiceMessage: signaling.VoiceMessage{ID: "v3",
 			From: "erin", FromName: "Erin Brock", To: "alice", Created: t0, DurationMS: 83400}})))},
 		{"dial_prompt", concat(start, msgs(press("c")), typeText("zoe"))},

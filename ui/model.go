@@ -103,6 +103,10 @@ type Model struct {
 	voiceAPI       VoiceMessages                               // nil: no voice messages (voicemail.go)
 	playVoiceFn    func(ctx context.Context, ogg []byte) error // nil: none played
 	voice          []history.Record                            // the voice messages, among the recent calls
+	recordVoiceFn  func(ctx context.Context, stop <-chan struct{}) ([]byte, error)
+	offerTo        string     // a voice message may be left for this peer (v) while offerNotice is shown
+	offerNotice    *notice    //
+	recorded       *recording // the voice message being recorded
 	roomsEvery     time.Duration
 	roomsGen       int // the current run of reads of the open rooms pane
 	presenceSet    PresenceSetter
@@ -194,24 +198,25 @@ func New(opts Options) *Model {
 		Now:    now,
 	}
 	m := &Model{
-		common:      c,
-		phone:       opts.Phone,
-		devAPI:      opts.Devices,
-		store:       history.NewStore(opts.HistoryPath),
-		bell:        opts.Bell,
-		clipboard:   opts.Clipboard,
-		self:        opts.Self,
-		presence:    map[string]common.Presence{},
-		people:      opts.People,
-		roomsAPI:    opts.Rooms,
-		callHistory: opts.History,
-		voiceAPI:    opts.Voice,
-		playVoiceFn: opts.PlayVoice,
-		names:       map[string]string{},
-		lastSeen:    map[string]time.Time{},
-		notify:      map[string]bool{},
-		phoneQ:      queue{id: phoneQueue},
-		historyQ:    queue{id: historyQueue},
+		common:        c,
+		phone:         opts.Phone,
+		devAPI:        opts.Devices,
+		store:         history.NewStore(opts.HistoryPath),
+		bell:          opts.Bell,
+		clipboard:     opts.Clipboard,
+		self:          opts.Self,
+		presence:      map[string]common.Presence{},
+		people:        opts.People,
+		roomsAPI:      opts.Rooms,
+		callHistory:   opts.History,
+		voiceAPI:      opts.Voice,
+		playVoiceFn:   opts.PlayVoice,
+		recordVoiceFn: opts.RecordVoice,
+		names:         map[string]string{},
+		lastSeen:      map[string]time.Time{},
+		notify:        map[string]bool{},
+		phoneQ:        queue{id: phoneQueue},
+		historyQ:      queue{id: historyQueue},
 	}
 	if opts.Presence != nil {
 		m.presenceSet = opts.Presence

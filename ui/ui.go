@@ -114,6 +114,10 @@ type Options struct {
 	// messages are shown (PlayVoice nil: they cannot be played).
 	Voice     VoiceMessages
 	PlayVoice func(ctx context.Context, ogg []byte) error
+	// RecordVoice records a voice message (Ogg Opus) from the microphone
+	// until stop is closed or it is 2 minutes long. nil: no voice message
+	// is offered after a call that could not be answered.
+	RecordVoice func(ctx context.Context, stop <-chan struct{}) ([]byte, error)
 
 	// HistoryPath is the JSON-lines file of recent calls, created (mode
 	// 0600, directories 0700) when the first call ends. "" keeps no history.

@@ -131,6 +131,10 @@ func (m *Model) update(msg tea.Msg) tea.Cmd {
 		m.voicePlayed(msg)
 		return nil
 
+	case voiceSentMsg:
+		m.voiceSent(msg)
+		return nil
+
 	case roomsLoadedMsg:
 		m.roomsLoaded(msg)
 		return nil
@@ -229,6 +233,9 @@ func (m *Model) handleKey(k tea.KeyMsg) tea.Cmd {
 	}
 	if m.screen == screenRoomConfirm {
 		_, cmd := m.roomConfirm.Update(k)
+		return cmd
+	}
+	if cmd, ok := m.voiceKey(k); ok { // voicemail.go
 		return cmd
 	}
 

@@ -92,6 +92,7 @@ func (e *env) openUI(ctx context.Context, log *slog.Logger, contacts []string) e
 		History:     api,
 		Voice:       api,
 		PlayVoice:   playVoice(devs), // voicemail.go
+		RecordVoice: recordVoiceUI(devs),
 		Presence:    ph,
 		HistoryPath: filepath.Join(config.StateDir(e.getenv), "history.jsonl"),
 		Logger:      log,

@@ -366,3 +366,18 @@ func playVoice(d *devices.Manager) func(ctx context.Context, ogg []byte) error {
 		return playPCM(ctx, d, pcm)
 	}
 }
+
+// recordVoiceUI is the UI's recorder of voice messages: from the input of
+// d, until stop is closed, ctx ends or it is 2 minutes long.
+func recordVoiceUI(d *devices.Manager) func(ctx context.Context, stop <-chan struct{}) ([]byte, error) {
+	return func(ctx context.Context, stop <-chan struct{}) ([]byte, error) {
+		src, err := d.OpenSource(audio.FrameSamples)
+		if err != nil {
+			return nil, err
+		}
+		defer src.Close()
+		defer context.AfterFunc(ctx, func() { src.Close() })()
+		ogg, _, err := audio.RecordVoice(src, signaling.MaxVoiceMessage, stop)
+		return ogg, err
+	}
+}

@@ -22,6 +22,9 @@ type KeyMap struct {
 	Notify     key.Binding // w: tell me when the selected contact comes online
 	GuestLink  key.Binding // g: a guest link, for someone to call you from a browser
 	Play       key.Binding // p: play the voice message selected in the recent calls
+	// LeaveMessage: v, after a call that could not be answered: record a
+	// voice message for the callee.
+	LeaveMessage key.Binding
 
 	// Calls.
 	Answer  key.Binding
@@ -80,6 +83,8 @@ func DefaultKeyMap() *KeyMap {
 		Notify:     key.NewBinding(key.WithKeys("w"), key.WithHelp("w", "notify when online")),
 		GuestLink:  key.NewBinding(key.WithKeys("g"), key.WithHelp("g", "guest link")),
 		Play:       key.NewBinding(key.WithKeys("p"), key.WithHelp("p", "play voice message")),
+		LeaveMessage: key.NewBinding(key.WithKeys("v"), key.WithHelp("v", "leave a voice message (after a call "+
+			"not answered)")),
 
 		Answer:  key.NewBinding(key.WithKeys("a"), key.WithHelp("a", "answer")),
 		Reject:  key.NewBinding(key.WithKeys("r"), key.WithHelp("r", "reject")),
@@ -118,7 +123,8 @@ func (k *KeyMap) Groups() []Group {
 	return []Group{
 		{"Contacts & recent calls", []key.Binding{k.Up, k.Down, k.Call, k.NextPane, k.Filter, k.Apply, k.Clear,
 			k.CallUser, k.AddContact, k.Notify, k.GuestLink, k.Play}},
-		{"Calls", []key.Binding{k.Answer, k.Reject, k.Mute, k.Hold, k.Hangup, k.AddToCall, k.Cancel, k.Dismiss}},
+		{"Calls", []key.Binding{k.Answer, k.Reject, k.Mute, k.Hold, k.Hangup, k.AddToCall, k.Cancel, k.Dismiss,
+			k.LeaveMessage}},
 		{"Rooms", []key.Binding{k.JoinRoom, k.Mute, k.LeaveRoom, k.MuteOther, k.LockMic, k.Remove, k.LockRoom,
 			k.EndRoom}},
 		{"Dialogs", []key.Binding{k.Choose, k.SwitchList, k.Toggle, k.Close, k.Yes, k.No}},
