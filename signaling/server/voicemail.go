@@ -64,6 +64,14 @@ func (s *Server) handleLeaveVoiceMessage(w http.ResponseWriter, r *http.Request)
 		s.httpError(w, r, c.Subject, e)
 		return
 	}
+	// Counted as a dial, so that messages cannot be left faster than
+	// calls placed (abuse.go).
+	if ok, retry := s.dials.Allow(store.UserKey(team, c.Subject)); !ok {
+		s.httpError(w, r, c.Subject, signaling.Errorf(signaling.InvalidParameter,
+			"you placed %d calls and voice messages in a minute, the most there may be: try again in %s",
+			s.cfg.DialLimit, seconds(retry)))
+		return
+	}
 	body, err := io.ReadAll(io.LimitReader(r.Body, signaling.MaxVoiceMessageBytes+1))
 	if err != nil {
 		s.httpError(w, r, c.Subject, signaling.Errorf(signaling.InvalidParameter,

@@ -259,3 +259,22 @@ func TestVoiceMessageRetention(t *testing.T) {
 		time.Sleep(100 * time.Millisecond)
 	}
 }
+
+// TestVoiceMessageDialLimit: a voice message counts as a dial: with a
+// limit of 3 a minute (1 at once), the second in a row is refused.
+func TestVoiceMessageDialLimit(t *testing.T) {
+	s := startServer(t, func(c *Config) { c.DialLimit = 3 })
+	ctx := context.Background()
+	s.token(t, "bob")
+	alice := s.userAPI(s.token(t, "alice"))
+	rec := voiceTone(t, 600, time.Second)
+	if _, err := alice.LeaveVoiceMessage(ctx, "bob", rec); err != nil {
+		t.Fatal(err)
+	}
+	_, err := alice.LeaveVoiceMessage(ctx, "bob", rec)
+	var e *signaling.Error
+	if !errors.As(err, &e) || e.Code != signaling.InvalidParameter ||
+		!bytes.Contains([]byte(e.Message), []byte("calls and voice messages in a minute")) {
+		t.Errorf("the second message at once: %v, want refused by the dial limit", err)
+	}
+}
