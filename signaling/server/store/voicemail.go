@@ -66,11 +66,16 @@ func (st *Store) OpenVoice(ctx context.Context, retention time.Duration) (*Voice
 	if err != nil {
 		return nil, fmt.Errorf("store: bucket %s: %w", BucketVoiceMessages, err)
 	}
+	cfg := jetstream.ObjectStoreConfig{
+		Bucket: ObjectsVoiceAudio, Description: "parley voice messages' recordings (Ogg Opus): user.id",
+		Storage: jetstream.FileStorage, TTL: retention,
+	}
+	// As bucket does: an operator's replicas and placement are kept.
+	if s, err := st.js.Stream(ctx, "OBJ_"+ObjectsVoiceAudio); err == nil {
+		cfg.Replicas, cfg.Placement = s.CachedInfo().Config.Replicas, s.CachedInfo().Config.Placement
+	}
 	v.Audio, err = Racing(ctx, func() (jetstream.ObjectStore, error) {
-		return st.js.CreateOrUpdateObjectStore(ctx, jetstream.ObjectStoreConfig{
-			Bucket: ObjectsVoiceAudio, Description: "parley voice messages' recordings (Ogg Opus): user.id",
-			Storage: jetstream.FileStorage, TTL: retention,
-		})
+		return st.js.CreateOrUpdateObjectStore(ctx, cfg)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("store: object store %s: %w", ObjectsVoiceAudio, err)
