@@ -5,9 +5,10 @@
 
 GO      ?= go
 BIN     := bin/parley
-# The C compiler and libraries parley links (cgo), and the sound server it
+# The C and C++ compilers and the libraries parley links (cgo; the C++ one
+# for the shim over WebRTC's audio processing), and the sound server it
 # talks to.
-RUN_PKGS  := gcc libc6-dev libopus-dev libopusfile-dev portaudio19-dev libasound2-dev libspeexdsp-dev pkg-config pulseaudio pulseaudio-utils libasound2-plugins
+RUN_PKGS  := gcc g++ libc6-dev libopus-dev libopusfile-dev portaudio19-dev libasound2-dev libspeexdsp-dev libwebrtc-audio-processing-dev pkg-config pulseaudio pulseaudio-utils libasound2-plugins
 # What the fast tier uses besides: sox and espeak-ng, whose WAV files the
 # audio package's decoder is tested on.
 FAST_PKGS := $(RUN_PKGS) sox espeak-ng

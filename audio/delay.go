@@ -1,9 +1,6 @@
 package audio
 
-import (
-	"math"
-	"time"
-)
+import "math"
 
 // Delay estimation settings. The estimator works on the energy envelopes
 // of the reference and the microphone in 10 ms steps.
@@ -53,8 +50,8 @@ func (e *delayEstimator) reset() {
 }
 
 // update adds a frame of reference and microphone and returns the delay in
-// samples the reference should be held back by, and true, when a new
-// estimate was adopted.
+// samples of the echo behind the reference, and true, when a new estimate
+// was adopted.
 func (e *delayEstimator) update(ref, mic []int16) (int, bool) {
 	adopted := false
 	for i := 0; i+delayStep <= len(ref) && i+delayStep <= len(mic); i += delayStep {
@@ -69,8 +66,7 @@ func (e *delayEstimator) update(ref, mic []int16) (int, bool) {
 	if !adopted {
 		return 0, false
 	}
-	d := e.current*delayStep - int(echoMargin*SampleRate/time.Second)
-	return max(0, d), true
+	return e.current * delayStep, true
 }
 
 // estimate correlates the latest window and reports whether a new lag was

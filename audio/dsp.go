@@ -1,10 +1,11 @@
 package audio
 
 /*
-#cgo pkg-config: speexdsp
+#cgo pkg-config: speexdsp webrtc-audio-processing
 #include <stdlib.h>
 #include <speex/speex_echo.h>
 #include <speex/speex_preprocess.h>
+#include "webrtc_aec.h"
 
 // dsp is one microphone's echo canceller and preprocessor, driven one frame
 // at a time by a single C call so that a frame costs one cgo crossing; it
@@ -12,26 +13,32 @@ package audio
 typedef struct {
 	SpeexEchoState *echo;
 	SpeexPreprocessState *pre;
+	webrtc_aec *webrtc; // WebRTC's echo canceller instead of speexdsp's, if set
 	int block;
 	int aec, ns, agc, aec_ns; // what the preprocessor is set to now
 	spx_int16_t *tmp;
 } dsp;
 
-static dsp *dsp_new(int block, int rate, int tail) {
+static void dsp_reset_echo(dsp *d);
+
+static dsp *dsp_new(int block, int rate, int tail, int webrtc) {
 	dsp *d = calloc(1, sizeof *d);
 	if (!d) return NULL;
 	d->block = block;
 	d->tmp = calloc(block, sizeof(spx_int16_t));
-	d->echo = speex_echo_state_init(block, tail);
+	// One canceller or the other: speexdsp's filter takes memory.
+	if (webrtc) d->webrtc = webrtc_aec_new(rate);
+	else d->echo = speex_echo_state_init(block, tail);
 	d->pre = speex_preprocess_state_init(block, rate);
-	if (!d->tmp || !d->echo || !d->pre) {
+	if (!d->tmp || !(d->echo || d->webrtc) || !d->pre) {
 		if (d->echo) speex_echo_state_destroy(d->echo);
 		if (d->pre) speex_preprocess_state_destroy(d->pre);
+		if (d->webrtc) webrtc_aec_free(d->webrtc);
 		free(d->tmp);
 		free(d);
 		return NULL;
 	}
-	speex_echo_ctl(d->echo, SPEEX_ECHO_SET_SAMPLING_RATE, &rate);
+	if (d->echo) speex_echo_ctl(d->echo, SPEEX_ECHO_SET_SAMPLING_RATE, &rate);
 	int off = 0;
 	speex_preprocess_ctl(d->pre, SPEEX_PREPROCESS_SET_DENOISE, &off);
 	speex_preprocess_ctl(d->pre, SPEEX_PREPROCESS_SET_AGC, &off);
@@ -40,7 +47,8 @@ static dsp *dsp_new(int block, int rate, int tail) {
 }
 
 static void dsp_free(dsp *d) {
-	speex_echo_state_destroy(d->echo);
+	if (d->webrtc) webrtc_aec_free(d->webrtc);
+	if (d->echo) speex_echo_state_destroy(d->echo);
 	speex_preprocess_state_destroy(d->pre);
 	free(d->tmp);
 	free(d);
@@ -51,15 +59,17 @@ static void dsp_free(dsp *d) {
 // suppression depths are in dB.
 static void dsp_set(dsp *d, int aec, int ns, int agc, int noise_db, float agc_level, int agc_max_db, int agc_inc_db) {
 	if (aec != d->aec) {
+		// WebRTC's canceller suppresses what is left of the echo itself
+		// (d->echo is NULL then).
 		speex_preprocess_ctl(d->pre, SPEEX_PREPROCESS_SET_ECHO_STATE, aec ? d->echo : NULL);
-		if (aec) speex_echo_state_reset(d->echo);
+		if (aec) dsp_reset_echo(d);
 		d->aec = aec;
 	}
 	if (ns != d->ns || aec != d->aec_ns) {
 		// speexdsp suppresses residual echo only with its denoiser on: with
 		// the echo canceller on and noise suppression off, the denoiser
 		// runs but may take nothing off the noise.
-		int denoise = ns || aec, depth = ns ? noise_db : 0;
+		int denoise = ns || (aec && !d->webrtc), depth = ns ? noise_db : 0;
 		speex_preprocess_ctl(d->pre, SPEEX_PREPROCESS_SET_DENOISE, &denoise);
 		speex_preprocess_ctl(d->pre, SPEEX_PREPROCESS_SET_NOISE_SUPPRESS, &depth);
 		d->ns = ns;
@@ -74,14 +84,20 @@ static void dsp_set(dsp *d, int aec, int ns, int agc, int noise_db, float agc_le
 	}
 }
 
-static void dsp_reset_echo(dsp *d) { speex_echo_state_reset(d->echo); }
+static void dsp_reset_echo(dsp *d) {
+	if (d->webrtc) webrtc_aec_reset(d->webrtc);
+	else speex_echo_state_reset(d->echo);
+}
 
 // dsp_run processes the n samples of mic in place, a block at a time, with
 // ref the far-end audio that was played meanwhile; n is a multiple of the
 // block.
 static void dsp_run(dsp *d, spx_int16_t *mic, const spx_int16_t *ref, int n) {
+	// It fails only on a rate or a length it was not set up for, which
+	// NewProcessorWith rules out.
+	if (d->aec && d->webrtc) webrtc_aec_run(d->webrtc, mic, ref, n);
 	for (int at = 0; at < n; at += d->block) {
-		if (d->aec) {
+		if (d->aec && !d->webrtc) {
 			speex_echo_cancellation(d->echo, mic + at, ref + at, d->tmp);
 			for (int i = 0; i < d->block; i++) mic[at + i] = d->tmp[i];
 		}
@@ -93,6 +109,7 @@ import "C"
 
 import (
 	"errors"
+	"fmt"
 	"sync/atomic"
 	"time"
 	"unsafe"
@@ -107,10 +124,24 @@ const (
 	// MaxEchoDelay is the longest speaker-to-microphone delay the estimator
 	// looks for: device and sound server buffers on both sides.
 	MaxEchoDelay = 500 * time.Millisecond
-	// echoMargin is how much earlier than the estimated delay the
-	// reference is handed to the canceller, so that an estimate a little
-	// too long still leaves the echo's onset inside the filter.
-	echoMargin = 20 * time.Millisecond
+	// speexMargin is how much earlier than the estimated delay the
+	// reference is handed to speexdsp's canceller, so that an estimate a
+	// little too long still leaves the echo's onset inside the filter; a
+	// new estimate is taken when it moves the echo by more than that
+	// (less, and the echo is where the filter has it already), and the
+	// filter starts over.
+	speexMargin = 20 * time.Millisecond
+	// webrtcMargin is the same for WebRTC's canceller, which finds the
+	// delay within the reference itself and follows it as it drifts: the
+	// echo is left that far into the reference, and a new estimate is
+	// taken when it moves the echo by more than webrtcMove. Its filter is
+	// not reset: it finds the echo again where it went (a reset costs it
+	// a second). Handed the reference with no delay taken off, it loses an
+	// echo 300 ms late; with the echo moved 20 ms each time the estimate
+	// does (as speexdsp's), it takes 18 dB off an echo drifting 5 ms a
+	// second (TestProcessorDrift).
+	webrtcMargin = 60 * time.Millisecond
+	webrtcMove   = 40 * time.Millisecond
 	// noiseSuppressDB is how far noise is pushed down.
 	noiseSuppressDB = -30
 	// agcLevel is the loudness the gain control aims at (speexdsp's scale,
@@ -122,6 +153,31 @@ const (
 	agcMaxGainDB   = 15
 	agcIncrementDB = 6
 )
+
+// Canceller names an echo canceller.
+type Canceller string
+
+// The echo cancellers.
+const (
+	// Speex is speexdsp's: an adaptive filter over the echo's tail, then
+	// its preprocessor suppresses what is left of the echo.
+	Speex Canceller = "speex"
+	// WebRTC is WebRTC's (webrtc-audio-processing 0.3, as PulseAudio's
+	// echo-cancel module uses it): delay-agnostic, with the extended
+	// filter and its own suppression of what is left.
+	WebRTC Canceller = "webrtc"
+)
+
+// Cancellers lists the echo cancellers, the default first.
+func Cancellers() []Canceller { return []Canceller{Speex, WebRTC} }
+
+// Title is the canceller's name as shown to the user.
+func (c Canceller) Title() string {
+	if c == WebRTC {
+		return "WebRTC"
+	}
+	return "speexdsp"
+}
 
 // ProcessorOptions choose what a Processor does to the microphone.
 type ProcessorOptions struct {
@@ -176,6 +232,7 @@ func (o ProcessorOptions) bits() uint32 {
 // only cover the room.
 type Processor struct {
 	d     *C.dsp
+	kind  Canceller
 	opts  atomic.Uint32 // ProcessorOptions as bits
 	frame int           // samples per microphone frame
 
@@ -201,9 +258,19 @@ type Processor struct {
 }
 
 // NewProcessor returns a Processor for frames of frameSamples (10 or 20 ms;
-// 0 means FrameSamples) with an echo tail of tail (0 means
-// DefaultEchoTail).
+// 0 means FrameSamples) with the default echo canceller and an echo tail of
+// tail (0 means DefaultEchoTail).
 func NewProcessor(frameSamples int, tail time.Duration, opts ProcessorOptions) (*Processor, error) {
+	return NewProcessorWith(Cancellers()[0], frameSamples, tail, opts)
+}
+
+// NewProcessorWith is NewProcessor with the echo canceller kind (its tail
+// is speexdsp's alone: WebRTC's filter has its own length).
+func NewProcessorWith(kind Canceller, frameSamples int, tail time.Duration, opts ProcessorOptions) (*Processor,
+	error) {
+	if kind != Speex && kind != WebRTC {
+		return nil, fmt.Errorf("audio: processor: no echo canceller %q: use %s or %s", kind, Speex, WebRTC)
+	}
 	if frameSamples <= 0 {
 		frameSamples = FrameSamples
 	}
@@ -214,13 +281,14 @@ func NewProcessor(frameSamples int, tail time.Duration, opts ProcessorOptions) (
 		tail = DefaultEchoTail
 	}
 	taps := int(tail * SampleRate / time.Second)
-	d := C.dsp_new(C.int(dspBlock(frameSamples)), C.int(SampleRate), C.int(taps))
+	d := C.dsp_new(C.int(dspBlock(frameSamples)), C.int(SampleRate), C.int(taps), cbool(kind == WebRTC))
 	if d == nil {
-		return nil, errors.New("audio: processor: speexdsp could not be initialised")
+		return nil, fmt.Errorf("audio: processor: %s could not be initialised", kind)
 	}
 	maxDelay := int(MaxEchoDelay * SampleRate / time.Second)
 	p := &Processor{
 		d:        d,
+		kind:     kind,
 		frame:    frameSamples,
 		ring:     make([]int16, maxDelay+int(maxLead*SampleRate/time.Second)+ringSpare*frameSamples),
 		fresh:    make([]int16, frameSamples),
@@ -246,6 +314,9 @@ func dspBlock(frameSamples int) int {
 	}
 	return frameSamples
 }
+
+// Canceller is the echo canceller p runs.
+func (p *Processor) Canceller() Canceller { return p.kind }
 
 // SetOptions changes what Process does from its next frame on.
 func (p *Processor) SetOptions(o ProcessorOptions) { p.opts.Store(o.bits()) }
@@ -337,12 +408,18 @@ func (p *Processor) Process(frame []int16) {
 	}
 	p.align()
 	if aec {
-		// A new estimate is taken when it moves the echo by more than the
-		// margin: less, and the echo is where the filter has it already.
-		if d, ok := p.est.update(p.fresh, frame); ok &&
-			abs(d-int(p.delay.Load())) > int(echoMargin*SampleRate/time.Second) {
-			p.delay.Store(int64(d))
-			C.dsp_reset_echo(p.d)
+		margin, move := speexMargin, speexMargin
+		if p.kind == WebRTC {
+			margin, move = webrtcMargin, webrtcMove
+		}
+		if d, ok := p.est.update(p.fresh, frame); ok {
+			d = max(0, d-samples(margin))
+			if abs(d-int(p.delay.Load())) > samples(move) {
+				p.delay.Store(int64(d))
+				if p.kind == Speex {
+					C.dsp_reset_echo(p.d)
+				}
+			}
 		}
 	}
 	if aec || ns || agc {
@@ -422,6 +499,9 @@ func (p *Processor) Close() {
 		p.d = nil
 	}
 }
+
+// samples is how many samples last d.
+func samples(d time.Duration) int { return int(d * SampleRate / time.Second) }
 
 func cbool(b bool) C.int {
 	if b {

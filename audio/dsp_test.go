@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"runtime"
 	"testing"
 	"time"
 
@@ -72,9 +73,9 @@ func (r *echoRoom) mic(at int, near []int16, dst []int16) {
 // runRoom plays far through room for its length with near talking at the
 // microphone, in frames of n samples, and returns what the microphone
 // heard, what the processor made of it and the echo delay it settled on.
-func runRoom(t testing.TB, n int, opts audio.ProcessorOptions, room *echoRoom, far,
+func runRoom(t testing.TB, kind audio.Canceller, n int, opts audio.ProcessorOptions, room *echoRoom, far,
 	near []int16) (mic, out []int16, est time.Duration) {
-	p, err := audio.NewProcessor(n, 0, opts)
+	p, err := audio.NewProcessorWith(kind, n, 0, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -146,37 +147,54 @@ func sec(s float64) int { return int(s * audio.SampleRate) }
 func TestProcessorCancelsEcho(t *testing.T) {
 	far := audiotest.Speech(1, 8*time.Second)
 	talker := audiotest.Speech(2, 4*time.Second)
-	for _, frame := range []time.Duration{20 * time.Millisecond, 10 * time.Millisecond} {
-		for _, c := range []struct {
-			delay       time.Duration
-			reverberant bool
-		}{{30 * time.Millisecond, false}, {150 * time.Millisecond, false}, {300 * time.Millisecond, false},
-			{150 * time.Millisecond, true}} {
-			t.Run(fmt.Sprintf("frame=%v,delay=%v,reverberant=%v", frame, c.delay, c.reverberant), func(t *testing.T) {
-				cancelsEcho(t, int(frame*audio.SampleRate/time.Second), newRoom(c.delay, c.reverberant), far, talker)
-			})
+	for _, kind := range audio.Cancellers() {
+		for _, frame := range []time.Duration{20 * time.Millisecond, 10 * time.Millisecond} {
+			for _, c := range []struct {
+				delay       time.Duration
+				reverberant bool
+			}{{30 * time.Millisecond, false}, {150 * time.Millisecond, false}, {300 * time.Millisecond, false},
+				{150 * time.Millisecond, true}} {
+				t.Run(fmt.Sprintf("%s/frame=%v,delay=%v,reverberant=%v", kind, frame, c.delay, c.reverberant),
+					func(t *testing.T) {
+						cancelsEcho(t, kind, int(frame*audio.SampleRate/time.Second), newRoom(c.delay, c.reverberant),
+							far, talker)
+					})
+			}
 		}
 	}
 }
 
-func cancelsEcho(t *testing.T, n int, room *echoRoom, far, talker []int16) {
+func cancelsEcho(t *testing.T, kind audio.Canceller, n int, room *echoRoom, far, talker []int16) {
 	// Near end silent for 4 s, then talking over the far end.
 	near := make([]int16, len(far))
 	copy(near[sec(4):], talker)
 	on := audio.ProcessorOptions{EchoCancellation: true, NoiseSuppression: true}
-	mic, out, est := runRoom(t, n, on, room, far, near)
+	mic, out, est := runRoom(t, kind, n, on, room, far, near)
 	// The estimate is the direct path's delay less the one-frame cushion
 	// and the 20 ms margin, to 10 ms.
 	delay := time.Duration(room.delay-n) * time.Second / audio.SampleRate
-	if want := max(0, delay-20*time.Millisecond); room.reflections == nil && (est < want-10*time.Millisecond ||
+	// The reference is held back by the delay less 20 ms for speexdsp, 60
+	// for WebRTC's canceller.
+	margin := 20 * time.Millisecond
+	if kind == audio.WebRTC {
+		margin = 60 * time.Millisecond
+	}
+	if want := max(0, delay-margin); room.reflections == nil && (est < want-10*time.Millisecond ||
 		est > want+10*time.Millisecond) {
 		t.Errorf("estimated delay %v, want %v ± 10ms", est, want)
 	}
 	echo, residual := audiotest.DBFS(mic[sec(2):sec(4)]), audiotest.DBFS(out[sec(2):sec(4)])
 	t.Logf("echo %.1f dBFS, after 2 s residual %.1f dBFS: %.1f dB less", echo, residual, echo-residual)
-	want := 25.0
+	// WebRTC's canceller takes 24 dB off an echo 30 ms late (speexdsp 35 to
+	// 44 dB), 63 dB off the others; during double talk it lets the near
+	// end through 5 to 11 dB down, correlating at 0.52 to 0.76 (speexdsp:
+	// 1 dB down, 0.95 to 1.00): it suppresses what it takes for echo.
+	want, wantCorr := 25.0, 0.7
 	if room.reflections != nil {
 		want = 20
+	}
+	if kind == audio.WebRTC {
+		want, wantCorr = 20, 0.5
 	}
 	if echo-residual < want {
 		t.Errorf("echo reduced by %.1f dB after 2 s, want ≥ %.0f", echo-residual, want)
@@ -184,8 +202,8 @@ func cancelsEcho(t *testing.T, n int, room *echoRoom, far, talker []int16) {
 	c, _ := audiotest.Correlate(audiotest.Envelope(talker), audiotest.Envelope(out[sec(4):]), 5)
 	lvl := audiotest.DBFS(out[sec(4):]) - audiotest.DBFS(talker)
 	t.Logf("double talk: near-end envelope correlation %.2f, level %+.1f dB", c, lvl)
-	if c < 0.7 {
-		t.Errorf("near-end speech during double talk correlates at %.2f, want ≥ 0.7", c)
+	if c < wantCorr {
+		t.Errorf("near-end speech during double talk correlates at %.2f, want ≥ %.1f", c, wantCorr)
 	}
 }
 
@@ -308,7 +326,8 @@ func TestProcessorFollowsShifts(t *testing.T) {
 
 func TestProcessorOff(t *testing.T) {
 	far := audiotest.Speech(1, 2*time.Second)
-	mic, out, _ := runRoom(t, audio.FrameSamples, audio.ProcessorOptions{}, newRoom(50*time.Millisecond, false), far,
+	mic, out, _ := runRoom(t, audio.Speex, audio.FrameSamples, audio.ProcessorOptions{},
+		newRoom(50*time.Millisecond, false), far,
 		make([]int16, len(far)))
 	for i := range mic {
 		if mic[i] != out[i] {
@@ -319,26 +338,38 @@ func TestProcessorOff(t *testing.T) {
 
 func BenchmarkProcessor(b *testing.B) {
 	far := audiotest.Speech(1, 2*time.Second)
-	for _, o := range []audio.ProcessorOptions{
-		{EchoCancellation: true, NoiseSuppression: true, AutoGain: true},
-		{EchoCancellation: true},
-		{NoiseSuppression: true, AutoGain: true},
+	for _, c := range []struct {
+		kind audio.Canceller
+		o    audio.ProcessorOptions
+	}{
+		{audio.Speex, audio.ProcessorOptions{EchoCancellation: true, NoiseSuppression: true, AutoGain: true}},
+		{audio.WebRTC, audio.ProcessorOptions{EchoCancellation: true, NoiseSuppression: true, AutoGain: true}},
+		{audio.Speex, audio.ProcessorOptions{EchoCancellation: true}},
+		{audio.WebRTC, audio.ProcessorOptions{EchoCancellation: true}},
+		{audio.Speex, audio.ProcessorOptions{NoiseSuppression: true, AutoGain: true}},
 	} {
-		b.Run(fmt.Sprintf("aec=%v,ns=%v,agc=%v", o.EchoCancellation, o.NoiseSuppression, o.AutoGain),
+		o := c.o
+		b.Run(fmt.Sprintf("%s/aec=%v,ns=%v,agc=%v", c.kind, o.EchoCancellation, o.NoiseSuppression, o.AutoGain),
 			func(b *testing.B) {
-				p, err := audio.NewProcessor(audio.FrameSamples, 0, o)
+				p, err := audio.NewProcessorWith(c.kind, audio.FrameSamples, 0, o)
 				if err != nil {
 					b.Fatal(err)
 				}
 				defer p.Close()
 				frame := make([]int16, audio.FrameSamples)
 				b.ReportAllocs()
+				runtime.LockOSThread() // for threadCPU
+				defer runtime.UnlockOSThread()
+				cpu := threadCPU()
 				for i := 0; b.Loop(); i++ {
 					at := (i * audio.FrameSamples) % (len(far) - audio.FrameSamples)
 					p.Playback(far[at : at+audio.FrameSamples])
 					copy(frame, far[at:at+audio.FrameSamples])
 					p.Process(frame)
 				}
+				// The CPU time, besides the wall time: on a shared machine
+				// the wall time counts what other processes took.
+				b.ReportMetric(float64((threadCPU()-cpu).Microseconds())/float64(b.N), "cpu-µs/op")
 			})
 	}
 }

@@ -382,3 +382,40 @@ int ps_skip_converters(void) {
 	}
 	return removed;
 }
+
+// ps_pulse_pcm points the PCM PS_PULSE_PCM of this process's copy of
+// ALSA's configuration at the sound server's sink or source device (""
+// for its default), adding the PCM if it is not there yet: ALSA's
+// PulseAudio plugin connects a stream to the sink or source its device
+// setting names, which is how a sink or source of the sound server is
+// opened through PortAudio (PortAudio opens a PCM by its name, and ALSA
+// reads the PCM's settings from this copy as it opens it). Only when the
+// plugin's own PCM, pulse, is defined (the plugin is installed). Returns
+// 1 if the PCM is there, 0 if the plugin is not, or ALSA's error.
+int ps_pulse_pcm(const char *device) {
+	snd_config_t *pcms, *pcm, *n;
+	int err = snd_config_update();
+	if (err < 0) {
+		return err;
+	}
+	if (snd_config == NULL || snd_config_search(snd_config, "pcm", &pcms) < 0 ||
+	    snd_config_search(pcms, "pulse", &n) < 0) {
+		return 0;
+	}
+	if (snd_config_search(pcms, PS_PULSE_PCM, &pcm) == 0) {
+		if ((err = snd_config_search(pcm, "device", &n)) < 0) {
+			return err;
+		}
+		return (err = snd_config_set_string(n, device)) < 0 ? err : 1;
+	}
+	if ((err = snd_config_make_compound(&pcm, PS_PULSE_PCM, 0)) < 0) {
+		return err;
+	}
+	if ((err = snd_config_imake_string(&n, "type", "pulse")) < 0 || (err = snd_config_add(pcm, n)) < 0 ||
+	    (err = snd_config_imake_string(&n, "device", device)) < 0 || (err = snd_config_add(pcm, n)) < 0 ||
+	    (err = snd_config_add(pcms, pcm)) < 0) {
+		snd_config_delete(pcm);
+		return err;
+	}
+	return 1;
+}

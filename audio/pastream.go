@@ -3,6 +3,7 @@ package audio
 /*
 #cgo pkg-config: portaudio-2.0 alsa
 #cgo LDFLAGS: -lm
+#include <stdlib.h>
 #include "pastream.h"
 */
 import "C"
@@ -271,4 +272,24 @@ func (s *paStream) close() error {
 	C.ps_free(s.c)
 	s.c = nil
 	return errors.Join(err, s.wake.Close(), closeFD(s.wfd))
+}
+
+// pulsePCM is the name of the ALSA PCM, and so of the PortAudio device,
+// through which the sound server's sinks and sources are opened (see
+// ps_pulse_pcm).
+const pulsePCM = C.PS_PULSE_PCM
+
+// pointPulsePCM points pulsePCM at the sound server's sink or source
+// device ("": its default), defining it if needed, and reports whether it
+// is defined: ALSA's PulseAudio plugin is installed. Call it before
+// PortAudio starts, so that PortAudio lists pulsePCM, and before opening
+// pulsePCM, so that the stream connects to device.
+func pointPulsePCM(device string) (bool, error) {
+	cs := C.CString(device)
+	defer C.free(unsafe.Pointer(cs))
+	n := C.ps_pulse_pcm(cs)
+	if n < 0 {
+		return false, fmt.Errorf("edit ALSA's configuration: %w", syscall.Errno(-n))
+	}
+	return n == 1, nil
 }

@@ -58,3 +58,7 @@ void ps_set_low(pstream *s, size_t low);
 int64_t ps_simulate(int input, const double *times, const unsigned long *flags, int n, unsigned long frames);
 void ps_quiet_alsa(void);
 int ps_skip_converters(void);
+// PS_PULSE_PCM is the ALSA PCM through which the sound server's sinks and
+// sources are opened (ps_pulse_pcm).
+#define PS_PULSE_PCM "parley_pulse"
+int ps_pulse_pcm(const char *device);

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -26,15 +27,23 @@ const (
 	stallTimeout = 4 * time.Second
 )
 
-// Device describes an audio device as PortAudio enumerates it.
+// Device describes an audio device as PortAudio enumerates it, or a sink
+// or source of the sound server (HostAPI ServerHostAPI; see pulse.go).
 type Device struct {
-	Index             int
-	Name              string
+	Index int
+	// Name is PortAudio's name of the device, or the sound server's name
+	// of the sink or source (alsa_output.usb-Logitech_…analog-stereo),
+	// which stays the same across reboots and replugging.
+	Name string
+	// Description is the sound server's description of the sink or
+	// source ("USB Headset Analog Stereo"); "" for PortAudio's devices.
+	Description       string
 	HostAPI           string
 	MaxInputChannels  int
 	MaxOutputChannels int
 	DefaultInput      bool
 	DefaultOutput     bool
+	Monitor           bool // a source that records what a sink plays
 }
 
 // System is the PortAudio host: it lists devices and opens microphones and
@@ -65,6 +74,14 @@ type System struct {
 	defOut  int
 	streams map[*paStream]func() // open streams and how to wake their users
 	outLat  time.Duration        // the device latency speakers start with (SetOutputLatency)
+
+	// The sound server's sinks and sources (pulse.go), when ALSA's
+	// PulseAudio plugin can open them (pulsePCM is listed), read again
+	// when a second old: that needs no restart of PortAudio, so they are
+	// listed anew during a call too.
+	pulsePCM *portaudio.DeviceInfo
+	server   serverDevices
+	serverAt time.Time
 }
 
 // SetOutputLatency sets the device latency the speakers opened from now on
@@ -108,6 +125,9 @@ func (s *System) start() error {
 	} else {
 		s.log.Debug("audio: ALSA's converters skipped", "pcms", n)
 	}
+	if ok, err := pointPulsePCM(""); err != nil || !ok {
+		s.log.Debug("audio: the sound server's devices cannot be opened by name", "plugin", ok, "err", err)
+	}
 	if err := portaudio.Initialize(); err != nil {
 		return err
 	}
@@ -116,7 +136,13 @@ func (s *System) start() error {
 		_ = portaudio.Terminate()
 		return err
 	}
-	s.devices, s.listed, s.defIn, s.defOut = devs, time.Now(), -1, -1
+	s.devices, s.listed, s.defIn, s.defOut, s.pulsePCM = devs, time.Now(), -1, -1, nil
+	for _, d := range devs {
+		if d.Name == pulsePCM {
+			s.pulsePCM = d
+		}
+	}
+	s.serverAt = time.Time{} // read again with the list
 	if d, err := portaudio.DefaultInputDevice(); err == nil {
 		s.defIn = d.Index
 	}
@@ -190,8 +216,10 @@ func (s *System) Close() error {
 	})
 }
 
-// Devices lists the devices: read again if the list is more than a second
-// old and no stream is open, else as last read.
+// Devices lists the devices: PortAudio's, read again if the list is more
+// than a second old and no stream is open, else as last read; then the
+// sound server's sinks and sources (see pulse.go), read again if more than
+// a second old, numbered on from PortAudio's.
 func (s *System) Devices() ([]Device, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -201,9 +229,34 @@ func (s *System) Devices() ([]Device, error) {
 	if s.closed {
 		return nil, fmt.Errorf("audio: list devices: %w", ErrClosed)
 	}
-	out := make([]Device, len(s.devices))
-	for i, d := range s.devices {
-		out[i] = Device{
+	if time.Since(s.serverAt) > relistAfter {
+		s.listServer()
+	}
+	return s.list(), nil
+}
+
+// listServer reads the sound server's sinks and sources, if they can be
+// opened (ALSA's PulseAudio plugin is there); s.mu must be held.
+func (s *System) listServer() {
+	s.serverAt = time.Now()
+	if s.pulsePCM == nil {
+		return
+	}
+	sd, err := listServer()
+	if err != nil {
+		s.log.Debug("audio: the sound server's devices are not listed", "err", err)
+	}
+	s.server = sd
+}
+
+// list is Devices' list, as last read; s.mu must be held.
+func (s *System) list() []Device {
+	out := make([]Device, 0, len(s.devices)+len(s.server.devs))
+	for _, d := range s.devices {
+		if d == s.pulsePCM {
+			continue // opens the server's devices: they are listed below
+		}
+		dev := Device{
 			Index:             d.Index,
 			Name:              d.Name,
 			MaxInputChannels:  d.MaxInputChannels,
@@ -212,10 +265,15 @@ func (s *System) Devices() ([]Device, error) {
 			DefaultOutput:     d.Index == s.defOut,
 		}
 		if d.HostApi != nil {
-			out[i].HostAPI = d.HostApi.Name
+			dev.HostAPI = d.HostApi.Name
 		}
+		out = append(out, dev)
 	}
-	return out, nil
+	for i, d := range s.server.devs {
+		d.Index = len(s.devices) + i
+		out = append(out, d)
+	}
+	return out
 }
 
 func direction(input bool) string {
@@ -232,15 +290,24 @@ func channels(d *portaudio.DeviceInfo, input bool) int {
 	return d.MaxOutputChannels
 }
 
+// target is a device to open: a PortAudio device, and for the sound
+// server's sinks and sources the one pa (pulsePCM) is to reach.
+type target struct {
+	pa     *portaudio.DeviceInfo
+	server string // the sink's or source's name; "" for PortAudio's own devices
+	label  string // Device.Label
+}
+
 // find resolves a device name: "" or "default" is the default device, a
-// decimal number is an index, otherwise an exact name or else a unique
-// case-insensitive substring among devices with channels in that direction.
-// s.mu must be held.
-func (s *System) find(name string, input bool) (*portaudio.DeviceInfo, error) {
+// decimal number is an index, otherwise an exact name or description, or
+// else a unique case-insensitive substring of the names and descriptions
+// of the devices with channels in that direction (a sound server's
+// monitor gives way to a device of its own). s.mu must be held.
+func (s *System) find(name string, input bool) (target, error) {
 	dir := direction(input)
-	var usable []*portaudio.DeviceInfo
-	for _, d := range s.devices {
-		if channels(d, input) > 0 {
+	var usable []Device
+	for _, d := range s.list() {
+		if d.MaxInputChannels > 0 && input || d.MaxOutputChannels > 0 && !input {
 			usable = append(usable, d)
 		}
 	}
@@ -250,7 +317,7 @@ func (s *System) find(name string, input bool) (*portaudio.DeviceInfo, error) {
 			if i > 0 {
 				b.WriteString(", ")
 			}
-			fmt.Fprintf(&b, "%d %q", d.Index, d.Name)
+			fmt.Fprintf(&b, "%d %q", d.Index, d.Label())
 		}
 		avail := b.String()
 		if avail == "" {
@@ -265,48 +332,70 @@ func (s *System) find(name string, input bool) (*portaudio.DeviceInfo, error) {
 			def = s.defOut
 		}
 		if def >= 0 && def < len(s.devices) && channels(s.devices[def], input) > 0 {
-			return s.devices[def], nil
+			return target{pa: s.devices[def], label: s.devices[def].Name}, nil
 		}
-		return nil, notFound("no default %s device", dir)
+		return target{}, notFound("no default %s device", dir)
 	}
 	if i, err := strconv.Atoi(name); err == nil {
-		if i >= 0 && i < len(s.devices) && channels(s.devices[i], input) > 0 {
-			return s.devices[i], nil
+		for _, d := range usable {
+			if d.Index == i {
+				return s.target(d), nil
+			}
 		}
-		return nil, notFound("no %s device with index %d", dir, i)
+		return target{}, notFound("no %s device with index %d", dir, i)
 	}
-	for _, d := range usable {
-		if d.Name == name {
-			return d, nil
+	for _, same := range []func(d Device) bool{
+		func(d Device) bool { return d.Name == name },
+		func(d Device) bool { return d.Description != "" && strings.EqualFold(d.Description, name) },
+	} {
+		if i := slices.IndexFunc(usable, same); i >= 0 {
+			return s.target(usable[i]), nil
 		}
 	}
-	var matches []*portaudio.DeviceInfo
+	var matches []Device
 	lower := strings.ToLower(name)
 	for _, d := range usable {
-		if strings.Contains(strings.ToLower(d.Name), lower) {
+		if strings.Contains(strings.ToLower(d.Name), lower) || strings.Contains(strings.ToLower(d.Description), lower) {
 			matches = append(matches, d)
 		}
 	}
+	if own := slices.DeleteFunc(slices.Clone(matches), func(d Device) bool { return d.Monitor }); len(own) == 1 {
+		matches = own
+	}
 	switch len(matches) {
 	case 1:
-		return matches[0], nil
+		return s.target(matches[0]), nil
 	case 0:
-		return nil, notFound("no %s device named %q", dir, name)
+		return target{}, notFound("no %s device named %q", dir, name)
 	}
 	names := make([]string, len(matches))
 	for i, d := range matches {
-		names[i] = strconv.Quote(d.Name)
+		names[i] = strconv.Quote(d.Label())
 	}
-	return nil, notFound("%q matches several %s devices (%s); use a full name or an index", name, dir,
+	return target{}, notFound("%q matches several %s devices (%s); use a full name or an index", name, dir,
 		strings.Join(names, ", "))
 }
 
-// findListed is find, after reading the device list again if the device
-// is not in it (plugged in since it was read) and that can be done (no
-// stream is open). s.mu must be held.
-func (s *System) findListed(name string, input bool) (*portaudio.DeviceInfo, error) {
+// target is what opens d, one of list's; s.mu must be held.
+func (s *System) target(d Device) target {
+	if d.HostAPI == ServerHostAPI {
+		return target{pa: s.pulsePCM, server: d.Name, label: d.Label()}
+	}
+	return target{pa: s.devices[d.Index], label: d.Name}
+}
+
+// findListed is find, after reading the device lists again if the device
+// is not in them (plugged in since they were read): the sound server's at
+// any time, PortAudio's if that can be done (no stream is open). s.mu must
+// be held.
+func (s *System) findListed(name string, input bool) (target, error) {
 	dev, err := s.find(name, input)
+	if errors.Is(err, ErrDeviceNotFound) {
+		s.listServer()
+		dev, err = s.find(name, input)
+	}
 	if errors.Is(err, ErrDeviceNotFound) && s.relist() {
+		s.listServer()
 		dev, err = s.find(name, input)
 	}
 	return dev, err
@@ -329,12 +418,18 @@ func classify(err error) error {
 // its user's Read or Write return) and returns it with its channel count.
 // latency is the device latency to ask for; 0 means the device's low
 // latency.
-func (s *System) open(dev *portaudio.DeviceInfo, input bool, latency time.Duration, capSamples, low int,
+func (s *System) open(t target, input bool, latency time.Duration, capSamples, low int,
 	wake func()) (*paStream, int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
 		return nil, 0, ErrClosed
+	}
+	dev := t.pa
+	if t.server != "" {
+		if _, err := pointPulsePCM(t.server); err != nil {
+			return nil, 0, err
+		}
 	}
 	if latency <= 0 {
 		latency = dev.DefaultLowOutputLatency
@@ -425,13 +520,14 @@ func (s *System) OpenMic(name string, frameSamples int) (Source, error) {
 	if err != nil {
 		return nil, fmt.Errorf("audio: open microphone: %w", err)
 	}
-	m := &mic{sys: s, log: s.log, closer: newCloser(), frame: frameSamples, buf: make([]byte, 64), name: dev.Name}
+	m := &mic{sys: s, log: s.log, closer: newCloser(), frame: frameSamples, buf: make([]byte, 64), name: dev.label}
 	st, ch, err := s.open(dev, true, 0, micRingSamples(frameSamples), 0, func() { m.close() })
 	if err != nil {
-		return nil, fmt.Errorf("audio: open microphone %q: %w", dev.Name, err)
+		return nil, fmt.Errorf("audio: open microphone %q: %w", dev.label, err)
 	}
 	m.st = st
-	s.log.Info("audio: microphone open", "device", dev.Name, "channels", ch, "latency", st.latency(), "realtime",
+	s.log.Info("audio: microphone open", "device", dev.label, "server_device", dev.server, "channels", ch,
+		"latency", st.latency(), "realtime",
 		st.realtime())
 	return m, nil
 }
@@ -485,7 +581,7 @@ func (m *mic) Read(frame []int16) error {
 	return nil
 }
 
-// Device names the microphone's device, as Devices lists it.
+// Device names the microphone's device: its Label as Devices lists it.
 func (m *mic) Device() string { return m.name }
 
 // Gaps counts the samples of captured audio lost since the microphone was
@@ -558,7 +654,7 @@ func (s *System) OpenSpeaker(name string, frameSamples int) (Sink, error) {
 		return nil, fmt.Errorf("audio: open speaker: %w", err)
 	}
 	floor := min(paBufferSamples, frameSamples/2)
-	sp := &speaker{sys: s, log: s.log, closer: newCloser(), buf: make([]byte, 64), name: dev.Name, dev: dev,
+	sp := &speaker{sys: s, log: s.log, closer: newCloser(), buf: make([]byte, 64), name: dev.label, dev: dev,
 		frame: frameSamples, step: frameSamples / 2, floor: floor, low: floor, maxLow: 2 * frameSamples,
 		calm: time.Now()}
 	s.mu.Lock()
@@ -566,10 +662,11 @@ func (s *System) OpenSpeaker(name string, frameSamples int) (Sink, error) {
 	s.mu.Unlock()
 	st, ch, err := s.open(dev, false, latency, spkRingFrames*frameSamples, sp.low, func() { sp.close() })
 	if err != nil {
-		return nil, fmt.Errorf("audio: open speaker %q: %w", dev.Name, err)
+		return nil, fmt.Errorf("audio: open speaker %q: %w", dev.label, err)
 	}
 	sp.st, sp.latency = st, st.latency()
-	s.log.Info("audio: speaker open", "device", dev.Name, "channels", ch, "latency", sp.latency, "queue_ms",
+	s.log.Info("audio: speaker open", "device", dev.label, "server_device", dev.server, "channels", ch,
+		"latency", sp.latency, "queue_ms",
 		sp.low*1000/SampleRate, "realtime", st.realtime())
 	return sp, nil
 }
@@ -597,7 +694,7 @@ const (
 type speaker struct {
 	sys  *System
 	log  *slog.Logger
-	dev  *portaudio.DeviceInfo
+	dev  target
 	name string
 	closer
 	buf      []byte
@@ -732,7 +829,7 @@ func (sp *speaker) Write(frame []int16) error {
 	}
 }
 
-// Device names the speaker's device, as Devices lists it.
+// Device names the speaker's device: its Label as Devices lists it.
 func (sp *speaker) Device() string { return sp.name }
 
 // Gaps counts the samples of silence the device played since the first

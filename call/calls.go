@@ -52,17 +52,17 @@ func (p *Phone) watchPeer(a *active) {
 			return
 		}
 		init := c.ToJSON()
-		p.post(func() { p.localCandidate(a, init) })
+		p.post(func() { p.onCall(a, func() { p.localCandidate(a, init) }) })
 	})
 	a.pc.OnTrack(func(t *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
 		p.post(func() {
-			if p.cur == a && a.media != nil {
+			if (p.cur == a || p.other == a) && a.media != nil {
 				a.media.receive(t)
 			}
 		})
 	})
 	a.pc.OnConnectionStateChange(func(s webrtc.PeerConnectionState) {
-		p.post(func() { p.peerState(a, s) })
+		p.post(func() { p.onCall(a, func() { p.peerState(a, s) }) })
 	})
 }
 
@@ -169,17 +169,43 @@ func (p *Phone) placed(ev signaling.CallEvent, ref string) {
 // so that answering is quick; remote candidates are held until the user
 // answers, so that no audio flows before that.
 func (p *Phone) incoming(ev signaling.CallEvent, offer string) {
-	if p.cur != nil || p.room != nil {
-		p.log.Warn("incoming call while in a call or a room", "call", ev.ID)
+	first := p.cur // a call waiting rings beside it (waiting.go)
+	ev.Waiting = first != nil
+	switch {
+	case p.room != nil || p.other != nil:
+		p.log.Warn("incoming call while in a room or two calls", "call", ev.ID)
+		return
+	case first != nil && (p.cfg.AutoAnswer || p.cfg.NoWaiting):
+		p.busyReject(ev)
 		return
 	}
-	sink, ringing := p.openRing(ev.ID) // the ring device, if there is one (devices.go)
+	var sink audio.Sink
+	var ringing *DeviceChanged
+	if first != nil {
+		// On the call's speaker, not the ring device: the beep is for
+		// the ears in the call.
+		var err error
+		if sink, err = p.cfg.Devices.OpenSink(p.frameSamples()); err != nil {
+			p.log.Warn("waiting call beeps without a sound", "call", ev.ID, "err", err)
+			sink, ringing = audio.NewNullSink(), &DeviceChanged{CallID: ev.ID, Kind: Speaker,
+				Err: deviceError(Speaker, err)}
+		}
+	} else {
+		sink, ringing = p.openRing(ev.ID) // the ring device, if there is one (devices.go)
+	}
+	p.cur = nil // begin makes the new call current; first is put back below
+	defer func() {
+		if first != nil {
+			p.cur, p.other = first, p.cur
+		}
+	}()
 	a, err := p.begin(ev, sink)
 	if err != nil {
 		p.send(signaling.Message{Type: signaling.TypeFail, CallID: ev.ID, Reason: "callee could not set up media"})
 		p.fail(ev.ID, err)
 		return
 	}
+	a.waiting = first != nil
 	err = a.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: offer})
 	if err == nil {
 		var answer webrtc.SessionDescription
@@ -204,12 +230,21 @@ func (p *Phone) incoming(ev signaling.CallEvent, offer string) {
 	}
 }
 
-// ringing says why there is no incoming call to answer or reject (what),
-// if there is none.
-func (p *Phone) ringing(what string) error {
+// ringingCall is the incoming call to answer or reject: the current call
+// if it rings here, else a waiting call; nil if none rings.
+func (p *Phone) ringingCall() *active {
 	a := p.cur
 	if a == nil || a.ev.Direction != signaling.Inbound || a.answered || a.ev.Status.Terminal() ||
 		a.ev.Status == signaling.Answered {
+		return p.waitingCall()
+	}
+	return a
+}
+
+// ringing says why there is no incoming call to answer or reject (what),
+// if there is none.
+func (p *Phone) ringing(what string) error {
+	if p.ringingCall() == nil {
 		return signaling.Errorf(signaling.NoConnectedCall, "there is no incoming call to %s", what)
 	}
 	return nil
@@ -218,6 +253,14 @@ func (p *Phone) ringing(what string) error {
 func (p *Phone) answer() {
 	if err := p.ringing("answer"); err != nil {
 		p.fail("", err)
+		return
+	}
+	if p.ringingCall() != p.cur && !p.answerWaiting() { // holds the current call (waiting.go)
+		return
+	}
+	if err := p.ringing("answer"); err != nil || p.ringingCall() != p.cur {
+		p.fail("", signaling.Errorf(signaling.NoConnectedCall, "the call you are in is not answered yet: hang it "+
+			"up to answer the waiting call"))
 		return
 	}
 	a := p.cur
@@ -263,7 +306,7 @@ func (p *Phone) reject(reason string) {
 		p.fail("", err)
 		return
 	}
-	p.send(signaling.Message{Type: signaling.TypeReject, CallID: p.cur.ev.ID, Reason: reason})
+	p.send(signaling.Message{Type: signaling.TypeReject, CallID: p.ringingCall().ev.ID, Reason: reason})
 }
 
 func (p *Phone) hangup() {
@@ -336,11 +379,14 @@ func (p *Phone) statusChanged(ev signaling.CallEvent, sdp string) {
 			"call", ev.ID)
 	}
 	wasAnswered := a.ev.Status == signaling.Answered
+	ev.Waiting = a.waiting // the server marks it for every device: it waits on this one only
 	a.ev = ev
 	switch ev.Status {
 	case signaling.Ringing:
 		if ev.Direction == signaling.Outbound {
 			a.media.cue(p.cfg.Sounds.Ringback)
+		} else if a.waiting {
+			a.media.cue(waitBeepCycle())
 		} else if !a.answered {
 			a.media.cue(p.cfg.Sounds.Ringtone)
 		}
@@ -396,6 +442,9 @@ func (p *Phone) teardown(last ...[]int16) {
 		return
 	}
 	p.cur = nil
+	if p.other != nil {
+		p.promote() // waiting.go
+	}
 	if err := a.pc.Close(); err != nil {
 		p.log.Debug("close peer connection", "err", err)
 	}

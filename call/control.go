@@ -19,12 +19,13 @@ const (
 	CommandHangup Command = "hangup"
 	CommandAnswer Command = "answer"
 	CommandReject Command = "reject"
+	CommandSwap   Command = "swap" // to the held call, holding the current one (waiting.go)
 )
 
 // Commands lists every command.
 func Commands() []Command {
 	return []Command{CommandMute, CommandUnmute, CommandHold, CommandResume, CommandHangup, CommandAnswer,
-		CommandReject}
+		CommandReject, CommandSwap}
 }
 
 // errStopped: the phone stopped before it took a command.
@@ -67,14 +68,20 @@ func (p *Phone) do(cmd Command) error {
 		if err := p.ringing(string(cmd)); err != nil {
 			return err
 		}
+		if cmd == CommandAnswer && p.ringingCall() != p.cur && p.cur.ev.Status != signaling.Answered {
+			return signaling.Errorf(signaling.NoConnectedCall, "the call you are in is not answered yet: hang it "+
+				"up to answer the waiting call")
+		}
 		if cmd == CommandAnswer {
 			p.answer()
 		} else {
 			p.reject("")
 		}
+	case CommandSwap:
+		return p.swap()
 	default:
 		return signaling.Errorf(signaling.InvalidParameter, "%.40q is no command: use mute, unmute, hold, resume, "+
-			"hangup, answer or reject", string(cmd))
+			"hangup, answer, reject or swap", string(cmd))
 	}
 	return nil
 }

@@ -125,12 +125,14 @@ func (d *devicePath) attach(src audio.Source) {
 	d.src = src
 	d.mu.Unlock()
 	if deviceName(src) != "" && d.proc.Load() == nil {
-		p, err := audio.NewProcessor(d.frame, 0, processingFromBits(d.opts.Load()).options())
+		pr := processingFromBits(d.opts.Load())
+		p, err := audio.NewProcessorWith(pr.EchoCanceller(), d.frame, 0, pr.options())
 		if err != nil {
 			d.log.Warn("no audio processing", "err", err)
 			return
 		}
-		d.log.Info("audio processing", "options", fmt.Sprintf("%+v", p.Options()), "microphone", deviceName(src))
+		d.log.Info("audio processing", "options", fmt.Sprintf("%+v", p.Options()), "canceller", p.Canceller(),
+			"microphone", deviceName(src))
 		d.proc.Store(p)
 	}
 }
@@ -452,4 +454,54 @@ func (p *Phone) watchDevices(d *devicePath, callID string) {
 		}
 		p.emit(ev)
 	}
+}
+
+// DevicePlugged reports that the sound server has a new microphone or
+// speaker (a headset plugged in): Device is its name (what Devices take),
+// Label what a person is shown. The call goes on with the devices it has;
+// the UI offers to move it.
+type DevicePlugged struct {
+	Kind   string // Microphone or Speaker
+	Device string
+	Label  string
+}
+
+func (DevicePlugged) event() {}
+
+// DevicePluggedIn reports a device that was plugged in (DevicePlugged).
+func (p *Phone) DevicePluggedIn(kind, device, label string) {
+	p.post(func() { p.emit(DevicePlugged{Kind: kind, Device: device, Label: label}) })
+}
+
+// DeviceUnplugged tells the phone that the device labelled label (as its
+// microphone's or speaker's Device names it) was unplugged. If the call
+// or room in progress uses it, it moves to the system default as when the
+// device fails (FallbackDevices; DeviceChanged with Lost): the sound
+// server may have moved the stream to another device by itself, which
+// nothing else would tell.
+func (p *Phone) DeviceUnplugged(kind, label string) {
+	p.post(func() {
+		var d *devicePath
+		switch {
+		case p.cur != nil && p.cur.media != nil:
+			d = p.cur.media.dev
+		case p.room != nil:
+			d = p.room.media.dev
+		default:
+			return
+		}
+		d.mu.Lock()
+		src, sink := d.src, d.sink
+		d.mu.Unlock()
+		err := fmt.Errorf("%s %q was unplugged", kind, label)
+		switch {
+		case kind == Microphone && src != nil && deviceName(src) == label:
+			d.srcFailed.Store(&err)
+		case kind == Speaker && deviceName(sink) == label:
+			d.sinkFailed.Store(&err)
+		default:
+			return
+		}
+		p.log.Info("device in use unplugged", "kind", kind, "device", label)
+	})
 }

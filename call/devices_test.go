@@ -5,6 +5,7 @@ package call_test
 import (
 	"context"
 	"os"
+	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -12,6 +13,7 @@ import (
 	"github.com/parley-voice/parley/audio"
 	"github.com/parley-voice/parley/call"
 	"github.com/parley-voice/parley/internal/audiotest"
+	devmanager "github.com/parley-voice/parley/internal/devices"
 	"github.com/parley-voice/parley/internal/pulsetest"
 	"github.com/parley-voice/parley/signaling"
 	"github.com/parley-voice/parley/signaling/server"
@@ -509,4 +511,99 @@ func TestSilentMicrophoneWarning(t *testing.T) {
 		t.Errorf("sound again: %+v, want the warning cleared", w)
 	}
 	hangup(alice, bob)
+}
+
+// TestHeadsetPluggedInAndOut: Alice is in a call on the built-in speaker
+// (the sound server's default) when she plugs in a headset (a null sink
+// loaded, described as one): her phone hears of it within 2 s, she moves
+// the call to it by the name it came with, and Bob's voice plays there.
+// When she unplugs it (the sink unloaded), the call moves to the default
+// without dropping: still answered, Bob's voice on the built-in speaker
+// again, and the phone says so. The devices are the Manager parley's UI
+// uses, which opens the headset by name through ALSA's PulseAudio plugin
+// and watches the sound server.
+func TestHeadsetPluggedInAndOut(t *testing.T) {
+	pulse := pulsetest.StartPrivate(t)
+	builtin := pulse.DescribedSink(t, "builtin", "Built-in Audio Analog Stereo")
+	if _, err := pulse.Pactl(context.Background(), "set-default-sink", builtin); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("PULSE_SERVER", pulse.Server())
+	t.Setenv("PULSE_SINK", "")
+	if err := os.Unsetenv("PULSE_SINK"); err != nil { // the daemon's default
+		t.Fatal(err)
+	}
+	devs := devmanager.New(devmanager.Options{Input: "tone:440", Output: "default",
+		ConfigPath: filepath.Join(t.TempDir(), "config.json")})
+	t.Cleanup(func() { devs.Close() })
+	r := newRig(t, server.Config{})
+	alice := r.phoneOn("alice", devs, func(*call.Config) {})
+	devs.Attach(alice.ph)
+	devs.Watch(context.Background())
+	bob := r.phone("bob", devices{tone(660), record(audiotest.NewRecorder(true))})
+	connect(alice, bob)
+	playsTone(t, pulse, "the built-in speaker", builtin, 660)
+
+	var headset string
+	plugged := time.Now()
+	for headset == "" { // Watch subscribes in the background: a sink loaded before is in its first list
+		name := pulse.DescribedSink(t, "headset", "USB Headset Analog Stereo")
+		if ev, ok := alice.plugged(2 * time.Second); ok {
+			if ev.Device != name || ev.Label != "USB Headset Analog Stereo" || ev.Kind != call.Speaker {
+				t.Fatalf("plugged in %s: %+v", name, ev)
+			}
+			headset = name
+		}
+		if headset == "" {
+			plugged = time.Now()
+		}
+	}
+	took := time.Since(plugged)
+	t.Logf("the headset was reported %v after it was plugged in", took.Round(time.Millisecond))
+	if took > 2*time.Second {
+		t.Errorf("the headset was reported %v after it was plugged in, want within 2 s", took)
+	}
+
+	if err := devs.Choose("tone:440", headset); err != nil { // as the picker does
+		t.Fatal(err)
+	}
+	if ev := alice.device(call.Speaker); ev.Device != "USB Headset Analog Stereo" || ev.Err != nil {
+		t.Fatalf("moved to the headset: %+v", ev)
+	}
+	playsTone(t, pulse, "the headset", headset, 660)
+
+	unplugged := time.Now()
+	pulse.Unload(t, headset)
+	ev := alice.device(call.Speaker)
+	t.Logf("%v after the headset was unplugged: %+v", time.Since(unplugged).Round(time.Millisecond), ev)
+	if !ev.Lost || ev.Device != "default" {
+		t.Errorf("the headset unplugged: %+v, want Lost, on the default", ev)
+	}
+	playsTone(t, pulse, "the built-in speaker, after the headset", builtin, 660)
+	t.Logf("Bob's voice plays on the built-in speaker %v after the headset was unplugged",
+		time.Since(unplugged).Round(time.Millisecond))
+	hangup(alice, bob) // the call was still answered
+}
+
+// plugged returns the next DevicePlugged, if one comes within d; a status
+// change on the way fails the test.
+func (p *party) plugged(d time.Duration) (call.DevicePlugged, bool) {
+	p.t.Helper()
+	timeout := time.After(d)
+	for {
+		select {
+		case ev, ok := <-p.ph.Events():
+			if !ok {
+				p.t.Fatalf("%s: the phone closed", p.name)
+			}
+			switch ev := ev.(type) {
+			case call.DevicePlugged:
+				return ev, true
+			case call.StatusChanged, call.Failure:
+				p.t.Fatalf("%s: %#v while waiting for a device: the call did not go on", p.name, ev)
+			}
+		case <-timeout:
+			return call.DevicePlugged{}, false
+		}
+	}
 }

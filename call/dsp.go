@@ -14,6 +14,17 @@ type Processing struct {
 	EchoCancellation bool // cancel what the speaker plays from the microphone
 	NoiseSuppression bool // push steady background noise down
 	AutoGain         bool // bring the voice to a steady loudness
+	// Canceller is the echo canceller (empty: audio.Speex). It is chosen
+	// when a call's microphone opens: a change applies to the next call.
+	Canceller audio.Canceller
+}
+
+// EchoCanceller is the echo canceller p runs.
+func (p Processing) EchoCanceller() audio.Canceller {
+	if p.Canceller == "" {
+		return audio.Cancellers()[0]
+	}
+	return p.Canceller
 }
 
 // DefaultProcessing is everything on: what a laptop without headphones
@@ -27,7 +38,7 @@ func (p Processing) options() audio.ProcessorOptions {
 
 func (p Processing) bits() uint32 {
 	var b uint32
-	for i, on := range []bool{p.EchoCancellation, p.NoiseSuppression, p.AutoGain} {
+	for i, on := range []bool{p.EchoCancellation, p.NoiseSuppression, p.AutoGain, p.Canceller == audio.WebRTC} {
 		if on {
 			b |= 1 << i
 		}
@@ -36,7 +47,11 @@ func (p Processing) bits() uint32 {
 }
 
 func processingFromBits(b uint32) Processing {
-	return Processing{EchoCancellation: b&1 != 0, NoiseSuppression: b&2 != 0, AutoGain: b&4 != 0}
+	p := Processing{EchoCancellation: b&1 != 0, NoiseSuppression: b&2 != 0, AutoGain: b&4 != 0}
+	if b&8 != 0 {
+		p.Canceller = audio.WebRTC
+	}
+	return p
 }
 
 // MicWarning reports that the microphone has delivered nothing but silence
@@ -277,8 +292,8 @@ func (p *Phone) SetProcessing(pr Processing) {
 				proc.SetOptions(pr.options())
 			}
 		}
-		p.log.Info("audio processing", "aec", pr.EchoCancellation, "noise_suppression", pr.NoiseSuppression, "agc",
-			pr.AutoGain)
+		p.log.Info("audio processing", "aec", pr.EchoCancellation, "canceller", pr.EchoCanceller(),
+			"noise_suppression", pr.NoiseSuppression, "agc", pr.AutoGain)
 	})
 }
 

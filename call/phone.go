@@ -51,7 +51,10 @@ type Config struct {
 	RelayOnly  bool                  // media only through a TURN relay: hides this side's address from the other
 	Frame      time.Duration         // audio frame: 20 ms (default) or 10 ms
 	AutoAnswer bool                  // answer every incoming call at once (the echo service)
-	Reconnect  bool                  // redial the server with backoff when the connection drops
+	// NoWaiting refuses a call that comes during one as busy, rather than
+	// ringing it beside it (parley answer --auto; AutoAnswer does too).
+	NoWaiting  bool
+	Reconnect  bool // redial the server with backoff when the connection drops
 	Sounds     Sounds
 	Processing Processing   // what is done to a microphone's audio (dsp.go); zero: nothing
 	Logger     *slog.Logger // nil: discard
@@ -135,10 +138,11 @@ func (c *Config) defaults() error {
 	return nil
 }
 
-// Phone is a signed-in client that handles one call at a time.
+// Phone is a signed-in client that handles one call at a time, and a
+// second one beside it with call waiting (waiting.go).
 //
 // One goroutine (run) owns all of the phone's state. The methods Dial,
-// Answer, Reject, Hangup, SetMuted, SetHeld and Watch only post an intent to it and
+// Answer, Reject, Hangup, SetMuted, SetHeld, Swap and Watch only post an intent to it and
 // never block; what happens is reported on Events. Pion's callbacks post
 // into the same loop.
 type Phone struct {
@@ -163,6 +167,8 @@ type Phone struct {
 	server     string             // the address of the last connection, to fail over from
 	iceServers []webrtc.ICEServer // the server's STUN and TURN servers, from the last welcome
 	cur        *active
+	other      *active // a waiting call beside cur, or the call held to take it (waiting.go)
+	borrowed   bool    // onCall lent cur to other for a moment (waiting.go)
 	refs       int
 	watched    []string
 	idle       bool        // SetIdle(true): sent again after a reconnect
@@ -199,6 +205,7 @@ type active struct {
 	verified    string    // the verification code, once emitted
 	stats       *Stats    // the last second's figures, for Status
 	growing     string    // the room the call grows into, while it is being made (grow.go)
+	waiting     bool      // it rang beside another call here: a waiting call (waiting.go)
 }
 
 // Start signs in to the server and starts the phone. It fails with a
@@ -426,8 +433,21 @@ func (p *Phone) send(m signaling.Message) {
 	}
 }
 
-// handle applies one message from the server.
+// handle applies one message from the server; one about the other call
+// (waiting or held) is applied to it as to the current one (onCall).
 func (p *Phone) handle(m signaling.Message) {
+	id := m.CallID
+	if m.Event != nil {
+		id = m.Event.ID
+	}
+	if a := p.callOf(id); a != nil && a == p.other {
+		p.onCall(a, func() { p.handleCurrent(m) })
+		return
+	}
+	p.handleCurrent(m)
+}
+
+func (p *Phone) handleCurrent(m signaling.Message) {
 	switch m.Type {
 	case signaling.TypeCall:
 		if m.Event == nil {
@@ -479,6 +499,10 @@ func (p *Phone) handle(m signaling.Message) {
 		p.refused(m)
 	case signaling.TypeShutdown:
 		p.log.Info("server is shutting down", "reason", m.Reason)
+	case signaling.TypeText:
+		if m.Text != nil {
+			p.emit(TextReceived{Text: *m.Text}) // texts.go
+		}
 	}
 }
 

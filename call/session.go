@@ -40,6 +40,9 @@ func (p *Phone) connected(sig *signaling.Client) {
 			p.sendMute(a.ev.ID, a.muted)
 		}
 	}
+	if a := p.other; a != nil && a.ev.Status == signaling.Answered { // held beside it (waiting.go)
+		p.send(signaling.Message{Type: signaling.TypeResume, CallID: a.ev.ID})
+	}
 	if p.room != nil {
 		p.roomReconnected() // roomrejoin.go
 	}
@@ -68,6 +71,12 @@ func (p *Phone) disconnected(ctx context.Context) {
 		// Not joined yet, or no redialing: the room is over here.
 		p.roomFail(p.room.name, err)
 		p.roomLeft(RoomLeftFailed, signaling.AsError(err))
+	}
+	if w := p.waitingCall(); w != nil {
+		p.onCall(w, func() {
+			p.end(signaling.Failed, "lost the connection to the server before the call was answered",
+				signaling.NoConnectedSession)
+		})
 	}
 	switch {
 	case p.callUp():
@@ -133,7 +142,7 @@ func (p *Phone) shutdown() {
 	if p.room != nil {
 		p.leaveRoom(signaling.LeftLeft)
 	}
-	if p.cur != nil {
+	for p.cur != nil { // and then the other call, which teardown makes current
 		if p.cur.ev.ID != "" {
 			p.sendHangup(p.cur.ev.ID)
 		}

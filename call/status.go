@@ -13,7 +13,8 @@ type State struct {
 	Stats      *Stats
 }
 
-// Status returns the calls in progress: none, or the current call. It
+// Status returns the calls in progress: none, the current call, or it and
+// the other one (a waiting call, or the call held beside it). It
 // asks the phone's loop, which owns them.
 func (p *Phone) Status() ([]State, error) {
 	res := make(chan []State, 1)
@@ -29,14 +30,17 @@ func (p *Phone) Status() ([]State, error) {
 }
 
 func (p *Phone) status() []State {
-	a := p.cur
-	if a == nil {
-		return nil
+	var out []State
+	for _, a := range []*active{p.cur, p.other} {
+		if a == nil {
+			continue
+		}
+		s := State{Event: a.ev, Muted: a.muted, Held: a.held, RemoteHeld: a.remoteHeld}
+		if a.stats != nil {
+			st := *a.stats
+			s.Stats = &st
+		}
+		out = append(out, s)
 	}
-	s := State{Event: a.ev, Muted: a.muted, Held: a.held, RemoteHeld: a.remoteHeld}
-	if a.stats != nil {
-		st := *a.stats
-		s.Stats = &st
-	}
-	return []State{s}
+	return out
 }

@@ -42,6 +42,9 @@ type Config struct {
 	AEC              *bool  `json:"aec,omitempty"`               // echo cancellation
 	NoiseSuppression *bool  `json:"noise_suppression,omitempty"` // noise suppression
 	AGC              *bool  `json:"agc,omitempty"`               // automatic gain control
+	// EchoCanceller is "speex" (speexdsp's, the default) or "webrtc"
+	// (WebRTC's, which follows an echo path on two clocks).
+	EchoCanceller string `json:"echo_canceller,omitempty"`
 	// OutputLatency is the speaker's device latency to start with (a Go
 	// duration such as "40ms"); empty: the device's lowest. It grows when
 	// the device runs dry.
@@ -191,6 +194,9 @@ func (c Config) Validate() error {
 	}
 	if _, err := c.OutputLatencyDuration(); err != nil {
 		return err
+	}
+	if e := c.EchoCanceller; e != "" && e != "speex" && e != "webrtc" {
+		return fmt.Errorf("config: echo_canceller %q: use \"speex\" or \"webrtc\"", e)
 	}
 	if c.Token == "" && c.Credential == "" {
 		return errors.New("config: not signed in: run `parley login INVITE` with the invite your admin gave you, or " +

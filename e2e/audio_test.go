@@ -23,16 +23,22 @@ import (
 // echoPath makes what plays into speakerSink reach micSink latency later
 // at gain (dB), as a laptop's speaker reaches its microphone: a PulseAudio
 // loopback on pulse's daemon from the speaker's monitor into the
-// microphone's sink. It is removed when the test ends.
+// microphone's sink. It is removed when the test ends. Unless drifting, its
+// rate is fixed, as on a laptop whose speaker and microphone share a clock;
+// drifting, it adapts its rate every second to hold its latency, which
+// makes the echo path drift as two clocks do (a USB microphone beside the
+// speakers, a Bluetooth headset's speaker and the laptop's microphone).
 func echoPath(t *testing.T, pulse *pulsetest.Pulse, speakerSink, micSink string, latency time.Duration,
-	gainDB float64) {
+	gainDB float64, drifting bool) {
 	t.Helper()
+	adjust := "adjust_time=0"
+	if drifting {
+		adjust = "adjust_time=1"
+	}
 	out, err := pulse.Command("pactl", "load-module", "module-loopback",
 		"source="+pulsetest.Monitor(speakerSink), "sink="+micSink,
 		fmt.Sprintf("latency_msec=%d", latency.Milliseconds()),
-		// Fixed: a loopback that adapts its rate makes a drifting echo
-		// path, unlike a laptop whose speaker and microphone share a clock.
-		"adjust_time=0", "source_dont_move=true", "sink_dont_move=true").CombinedOutput()
+		adjust, "source_dont_move=true", "sink_dont_move=true").CombinedOutput()
 	if err != nil {
 		t.Fatalf("load module-loopback: %v: %s", err, bytes.TrimSpace(out))
 	}
@@ -108,11 +114,24 @@ func (r *timedRecording) between(t *testing.T, from, to time.Time) []int16 {
 // streams and modules of tests running alongside do not hold up its
 // streams (see pulsetest.StartPrivate). audio's TestProcessorCancelsEcho
 // asserts the same figures in-process.
-func TestEchoCancellation(t *testing.T) {
+func TestEchoCancellation(t *testing.T) { echoCancellation(t, false, "on") }
+
+// TestEchoCancellationDrift is TestEchoCancellation on an echo path that
+// drifts (a loopback that adapts its rate), with WebRTC's canceller; the
+// default (speexdsp's) is measured first, for the record. audio's
+// TestProcessorDrift asserts the same in-process. Measured here: speexdsp
+// 5.0, 6.5 and 12.5 dB off in three runs, WebRTC 53.5 dB (on the fixed
+// path of TestEchoCancellation: 39.4 and 72.6 dB).
+func TestEchoCancellationDrift(t *testing.T) { echoCancellation(t, true, "webrtc", "speex") }
+
+// echoCancellation places a call with Alice's echo cancellation off, one
+// with each of measured (logged), then one with aec, whose figures it
+// asserts.
+func echoCancellation(t *testing.T, drifting bool, aec string, measured ...string) {
 	pulse := pulsetest.StartPrivate(t)
 	aMic, aSpk := pulse.NullSink(t, "aec_alice_mic"), pulse.NullSink(t, "aec_alice_spk")
 	bMic, bSpk := pulse.NullSink(t, "aec_bob_mic"), pulse.NullSink(t, "aec_bob_spk")
-	echoPath(t, pulse, aSpk, aMic, 50*time.Millisecond, -6)
+	echoPath(t, pulse, aSpk, aMic, 50*time.Millisecond, -6, drifting)
 	w := newWorld(t)
 	alice, bob := w.token("alice"), w.token("bob")
 
@@ -190,6 +209,10 @@ func TestEchoCancellation(t *testing.T) {
 	// which the virtual machine's stalls made Alice's speaker run dry
 	// while the echo was measured is placed again, up to three times.
 	off, _, _, _ := call("off")
+	for _, m := range measured {
+		echo, _, _, moves := call(m)
+		t.Logf("--aec %s: %.1f dB less echo 2 s into the call (%d speaker moves)", m, off-echo, moves)
+	}
 	var (
 		on     float64
 		heard  *timedRecording
@@ -197,7 +220,7 @@ func TestEchoCancellation(t *testing.T) {
 	)
 	for try := 1; ; try++ {
 		var moves int
-		on, heard, nearAt, moves = call("on")
+		on, heard, nearAt, moves = call(aec)
 		if moves == 0 {
 			break
 		}
@@ -208,8 +231,8 @@ func TestEchoCancellation(t *testing.T) {
 		t.Logf("call %d with cancellation: Alice's speaker ran dry %d times while the echo was measured, which moves "+
 			"the echo path; calling again", try, moves)
 	}
-	t.Logf("echo Bob hears 2 s into the call: %.1f dBFS without echo cancellation, %.1f dBFS with it: %.1f dB less",
-		off, on, off-on)
+	t.Logf("echo Bob hears 2 s into the call: %.1f dBFS without echo cancellation, %.1f dBFS with --aec %s: %.1f dB "+
+		"less", off, on, aec, off-on)
 	if off < -35 {
 		t.Errorf("without cancellation Bob hears his echo at %.1f dBFS; the test's echo path is off", off)
 	}
@@ -238,8 +261,15 @@ func TestEchoCancellation(t *testing.T) {
 	t.Logf("double talk: Alice's voice at Bob's speaker: envelope correlation %.2f (median; per half second %s, %s "+
 		"later), level %+.1f dB",
 		corr, fmtCorrs(corrs), lags, lvl)
-	if corr < 0.7 {
-		t.Errorf("Alice's voice during double talk correlates at %.2f, want ≥ 0.7", corr)
+	// WebRTC's canceller suppresses some of the near end during double
+	// talk (0.72 and 0.84 on the drifting path, 0.81 on one clock, where
+	// speexdsp's reached 0.91).
+	wantCorr := 0.7
+	if aec == "webrtc" {
+		wantCorr = 0.6
+	}
+	if corr < wantCorr {
+		t.Errorf("Alice's voice during double talk correlates at %.2f, want ≥ %.1f", corr, wantCorr)
 	}
 	if lvl < -10 || lvl > 10 {
 		t.Errorf("Alice's voice during double talk arrives at %+.1f dB, want within 10 dB", lvl)
@@ -332,5 +362,48 @@ func TestDevicesJSON(t *testing.T) {
 	if len(got.Devices) == 0 || in != 1 || outs != 1 {
 		t.Errorf("%d devices, %d default inputs, %d default outputs; want some, 1 and 1:\n%s", len(got.Devices), in,
 			outs, out)
+	}
+}
+
+// TestDevicesByDescription: `parley devices` lists the sound server's
+// sinks and sources by their descriptions, with their names, beside
+// PortAudio's default and pulse, and --json gives both.
+func TestDevicesByDescription(t *testing.T) {
+	pulse := pulsetest.Start(t)
+	headset := pulse.DescribedSink(t, "headset", "USB Headset Analog Stereo")
+	w := &world{t: t, home: t.TempDir()}
+	out, code := w.run(pulse.Env("", ""), "devices")
+	if code != exitOK {
+		t.Fatalf("parley devices: exit %d: %s", code, out)
+	}
+	var sink, monitor bool
+	for _, l := range strings.Split(out, "\n") {
+		f := strings.Fields(l)
+		switch {
+		case len(f) > 0 && f[len(f)-1] == headset:
+			sink = strings.Contains(l, "USB Headset Analog Stereo  ") && strings.Contains(l, "PulseAudio")
+		case len(f) > 0 && f[len(f)-1] == pulsetest.Monitor(headset):
+			monitor = strings.Contains(l, "Monitor of USB Headset Analog Stereo")
+		}
+	}
+	if !sink || !monitor || !strings.HasPrefix(out, "INDEX  DEVICE") {
+		t.Errorf("parley devices: the headset's sink listed %v, its monitor %v:\n%s", sink, monitor, out)
+	}
+	out, code = w.run(pulse.Env("", ""), "devices", "--json")
+	var got struct {
+		Devices []struct {
+			Name, Description string
+			Monitor           bool
+		}
+	}
+	if err := json.Unmarshal([]byte(out), &got); err != nil || code != exitOK {
+		t.Fatalf("parley devices --json: exit %d, %q (%v)", code, out, err)
+	}
+	listed := false
+	for _, d := range got.Devices {
+		listed = listed || d.Name == headset && d.Description == "USB Headset Analog Stereo" && !d.Monitor
+	}
+	if !listed {
+		t.Errorf("parley devices --json does not list the headset by its description: %s", out)
 	}
 }

@@ -228,7 +228,12 @@ func TestRefusals(t *testing.T) {
 	alice, bob, carol := w.token("alice"), w.token("bob"), w.token("carol")
 	media := []string{"--in", "tone:440", "--out", "null", "--json"}
 
-	// Bob and Carol are in a call for the busy case.
+	// Bob and Carol are in a call for the busy case; Bob has call waiting
+	// off (TestCallWaiting has it on).
+	if out, code := w.run([]string{"PARLEY_TOKEN=" + bob}, "presence", "--call-waiting", "off"); code != exitOK ||
+		!strings.Contains(out, "refused as busy") {
+		t.Fatalf("presence --call-waiting off: exit %d: %s", code, out)
+	}
 	b := w.start([]string{"PARLEY_TOKEN=" + bob}, append([]string{"answer"}, media...)...)
 	b.expect(t, "connected", nil)
 	c := w.start([]string{"PARLEY_TOKEN=" + carol}, append([]string{"call", "bob"}, media...)...)

@@ -4,6 +4,8 @@ package e2e
 
 import (
 	"os"
+	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -12,6 +14,7 @@ import (
 // TestEchoStopsOnSignal: `parley echo` says "interrupt to stop", and stops
 // on an interrupt and on SIGTERM (as a systemd unit is stopped), with exit
 // status 0, a call in progress or not; the caller's call then ends.
+// parley ctl status reaches it, and lists its call.
 // (Before, only SIGKILL ended it.)
 func TestEchoStopsOnSignal(t *testing.T) {
 	w := newWorld(t)
@@ -29,6 +32,12 @@ func TestEchoStopsOnSignal(t *testing.T) {
 				alice.expect(t, "call", nil)
 				alice.expect(t, "call_status_changed", map[string]any{"status": "ringing"})
 				alice.expect(t, "call_status_changed", map[string]any{"status": "answered"})
+				// parley ctl reaches the echo too: its call with alice.
+				out, code := w.run(nil, "ctl", "--pid", strconv.Itoa(echo.cmd.Process.Pid), "status")
+				if code != exitOK || !strings.Contains(out, " inbound alice: answered") {
+					t.Errorf("parley ctl status of the echo: exit %d, %q; want its call with alice, answered", code,
+						out)
+				}
 			}
 			if err := echo.cmd.Process.Signal(sig); err != nil {
 				t.Fatal(err)

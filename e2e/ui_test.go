@@ -312,3 +312,70 @@ func TestUIStartsWithServerDown(t *testing.T) {
 	x.waitFor("alice", `parley · alice`)
 	x.keys("alice", "q")
 }
+
+// TestUIHeadset: Alice's UI has a headset saved as its speaker (a null
+// sink described as one, by its sink's name, as the picker saves it). In a
+// call with Bob, the call view says the headset is in use and Bob's tone
+// plays there. She unplugs it (the sink unloaded): the call goes on, on
+// the default speaker, and the call view says so; she plugs in another
+// and a notice offers to move the call to it.
+func TestUIHeadset(t *testing.T) {
+	x := newTmux(t)
+	pulse := pulsetest.Start(t)
+	aMic, aSpk := pulse.NullSink(t, "uih_alice_mic"), pulse.NullSink(t, "uih_alice_spk")
+	bMic, bSpk := pulse.NullSink(t, "uih_bob_mic"), pulse.NullSink(t, "uih_bob_spk")
+	headset := pulse.DescribedSink(t, "uih_headset", "USB Headset Analog Stereo")
+	w := newWorld(t)
+	user := func(name, contact, mic, spk, output string) []string {
+		dir := filepath.Join(w.home, name)
+		cfg := config.Config{Server: w.server, Token: w.token(name), Contacts: []string{contact}, Output: output}
+		if err := cfg.Save(filepath.Join(dir, "config.json")); err != nil {
+			t.Fatal(err)
+		}
+		return append(pulsetest.Env(mic, spk), // aSpk is Alice's default speaker
+			"PARLEY_TEST_EXEC=1",
+			"PARLEY_CONFIG="+filepath.Join(dir, "config.json"),
+			"XDG_STATE_HOME="+filepath.Join(dir, "state"),
+			"PARLEY_SERVER=", "PARLEY_TOKEN=",
+			"TERM=xterm-256color",
+		)
+	}
+	x.open("bob", user("bob", "alice", bMic, bSpk, ""))
+	x.waitFor("bob", `● connected`)
+	x.open("alice", user("alice", "bob", aMic, aSpk, headset))
+	x.waitFor("alice", `● bob\s+online`)
+	pulse.Loop(t, bMic, audiotest.Tone(660, 0.5, 10*audiotest.SampleRate))
+
+	x.keys("alice", "Enter")
+	x.waitFor("bob", `INCOMING CALL from alice`)
+	x.keys("bob", "a")
+	x.waitFor("alice", `In call with bob`)
+	t.Logf("Alice's screen:\n%s", x.waitFor("alice", `Speaker: USB Headset Analog Stereo`))
+	ctx, cancel := context.WithTimeout(t.Context(), 15*time.Second)
+	defer cancel()
+	if _, found, err := pulse.SteadyTone(ctx, headset, 660); err != nil {
+		t.Fatalf("the headset: %v", err)
+	} else {
+		t.Logf("the headset plays Bob: %s", found)
+	}
+
+	pulse.Unload(t, headset)
+	x.waitFor("alice", `Speaker: default`)
+	t.Logf("Alice's screen, the headset unplugged:\n%s", x.waitFor("alice", `In call with bob`))
+	ctx, cancel = context.WithTimeout(t.Context(), 20*time.Second)
+	defer cancel()
+	if _, found, err := pulse.SteadyTone(ctx, aSpk, 660); err != nil {
+		t.Fatalf("the default speaker, after the headset: %v", err)
+	} else {
+		t.Logf("the default speaker plays Bob: %s", found)
+	}
+
+	plugged := time.Now()
+	pulse.DescribedSink(t, "uih_headset2", "USB Headset Analog Stereo")
+	x.waitFor("alice", `USB Headset Analog Stereo plugged in \(speaker\): press d to move the call to it`)
+	t.Logf("the notice showed %v after the headset was plugged in", time.Since(plugged).Round(time.Millisecond))
+	x.keys("alice", "h")
+	x.waitFor("alice", `Call with bob completed`)
+	x.keys("alice", "q")
+	x.keys("bob", "q")
+}

@@ -77,7 +77,11 @@ type People struct {
 
 // PresenceRequest sets your own state by hand.
 type PresenceRequest struct {
-	State State `json:"state"` // online (clears), away or dnd
+	State State `json:"state,omitempty"` // online (clears), away or dnd; "" keeps it
+	// CallWaiting, when set, turns call waiting on or off for every device:
+	// off, a call while in another is refused as busy (80202) instead of
+	// ringing as a waiting call.
+	CallWaiting *bool `json:"call_waiting,omitempty"`
 }
 
 // InviteRequest asks for a single-use invite for User.
@@ -255,6 +259,13 @@ func (a *API) Directory(ctx context.Context, q string) ([]Person, error) {
 func (a *API) SetPresence(ctx context.Context, s State) (Person, error) {
 	var out Person
 	err := a.do(ctx, http.MethodPut, PathMyPresence, a.bearer, PresenceRequest{State: s}, &out)
+	return out, err
+}
+
+// SetCallWaiting turns call waiting on or off for every device of yours.
+func (a *API) SetCallWaiting(ctx context.Context, on bool) (Person, error) {
+	var out Person
+	err := a.do(ctx, http.MethodPut, PathMyPresence, a.bearer, PresenceRequest{CallWaiting: &on}, &out)
 	return out, err
 }
 

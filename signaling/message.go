@@ -23,6 +23,12 @@ const ReasonMovedToRoom = "moved to room"
 // answer, parley call --ring-timeout).
 const ReasonNoAnswer = "no answer"
 
+// ReasonBusy is the reason of a rejection by a callee's phone that cannot
+// take the call beside the one it is in (an answering machine, parley
+// answer --auto): the call ends rejected as busy, with code 80202, as if
+// the server had refused it.
+const ReasonBusy = "busy"
+
 // ReasonLeaveMessage is the reason of a reject by which the callee asks
 // the caller to leave a voice message instead (voicemail.go): the call
 // ends rejected with this reason.
@@ -153,6 +159,7 @@ type Message struct {
 	Locked     *bool      `json:"locked,omitempty"`      // room_lock; room_mute: the target's microphone
 	RoomEvent  *RoomEvent `json:"room_event,omitempty"`  // room_event
 
+	Text         *Text         `json:"text,omitempty"`          // text (texts.go)
 	VoiceMessage *VoiceMessage `json:"voice_message,omitempty"` // voice_message (voicemail.go)
 }
 

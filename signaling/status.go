@@ -91,6 +91,9 @@ type CallEvent struct {
 	// Guest is set when the caller joined from a browser through a guest
 	// link of the callee's: they knock, and answering lets them in.
 	Guest bool `json:"guest,omitempty"`
+	// Waiting is set, on the callee's side, on a call that rang while
+	// they were in another: a waiting call (answering it holds the other).
+	Waiting bool `json:"waiting,omitempty"`
 }
 
 // Peer is the other participant as seen from this event's direction.

@@ -25,6 +25,8 @@ func (m *Model) handleEvent(ev call.Event) tea.Cmd {
 		return m.presenceChanged(ev)
 	case call.VoiceMessage:
 		m.voiceLeft(ev) // voicemail.go
+	case call.TextReceived:
+		return m.textReceived(ev) // texts.go
 	case call.Verification:
 		if c := m.active; c != nil && (ev.CallID == "" || ev.CallID == c.ID) {
 			c.Verification = ev.Code
@@ -43,6 +45,9 @@ func (m *Model) handleEvent(ev call.Event) tea.Cmd {
 		}
 	case call.Held:
 		c := m.active
+		if h := m.held; h != nil && ev.CallID == h.ID {
+			c = h
+		}
 		if c == nil || (ev.CallID != "" && c.ID != "" && ev.CallID != c.ID) {
 			return nil
 		}
@@ -85,8 +90,12 @@ func (m *Model) handleEvent(ev call.Event) tea.Cmd {
 		return m.roomLeft(ev)
 	case call.Grew:
 		return m.grew(ev) // grow.go
+	case call.Switched:
+		return m.switched(ev)
 	case call.MicWarning, call.DeviceChanged:
 		m.audioEvent(ev) // settings.go
+	case call.DevicePlugged:
+		return m.devicePlugged(ev) // settings.go
 	default:
 		log.Warn("ui: unknown event", "type", fmt.Sprintf("%T", ev))
 	}
@@ -104,8 +113,9 @@ func (m *Model) connected(ev call.Connected) tea.Cmd {
 			}
 			m.header.SetUser(signaling.Label(ev.User, m.names[ev.User]))
 		}
-		// The Phone watches the same users again by itself.
-		return nil
+		// The Phone watches the same users again by itself. The texts that
+		// came while it was away were told to no connection of this one.
+		return m.reloadTexts() // texts.go
 	}
 	// Presence is unknown until the server reports it again; how the
 	// invitations ringing end would not be told (the rooms pane still
@@ -150,6 +160,7 @@ func (m *Model) statusChanged(ev call.StatusChanged) tea.Cmd {
 		at = m.common.Now()
 	}
 	c, cmd := m.callFor(ev, at)
+	m.inUse(c)
 	if c == nil {
 		log.Debug("ui: status of a call not shown", "id", ev.ID, "status", ev.Status)
 		return nil
@@ -189,7 +200,10 @@ func (m *Model) statusChanged(ev call.StatusChanged) tea.Cmd {
 		}
 		c.Status, c.Answered, c.Answering = signaling.Answered, at, false
 		if c == m.incoming {
-			if m.active != nil {
+			switch {
+			case m.active.Up() && m.held == nil: // a waiting call: the phone held the active one
+				m.held = m.active
+			case m.active != nil:
 				log.Warn("ui: a call was answered while another is up", "up", m.active.ID, "answered", c.ID)
 			}
 			m.active, m.incoming = c, nil
@@ -212,6 +226,8 @@ func (m *Model) callFor(ev call.StatusChanged, at time.Time) (*common.Call, tea.
 		return m.active, nil
 	case m.incoming != nil && m.incoming.ID == ev.ID:
 		return m.incoming, nil
+	case m.held != nil && m.held.ID == ev.ID:
+		return m.held, nil
 	case m.active != nil && m.active.ID == "" && ev.Direction == signaling.Outbound && ev.To == m.active.Peer:
 		// The server created the call this side dialed.
 		m.active.ID = ev.ID
@@ -228,8 +244,9 @@ func (m *Model) callFor(ev call.StatusChanged, at time.Time) (*common.Call, tea.
 			Status: ev.Status, Started: at, Guest: ev.Guest,
 		}
 		// Close text inputs so that a and r answer and reject.
-		if m.screen == screenPrompt || m.screen == screenSearch {
+		if m.screen == screenPrompt || m.screen == screenSearch || m.screen == screenTexts {
 			m.screen = m.base()
+			m.conv = nil
 		}
 		m.contactsPane.StopFiltering()
 		return m.incoming, ringBell(m.bell, m.common.Logger)
@@ -242,6 +259,25 @@ func (m *Model) callFor(ev call.StatusChanged, at time.Time) (*common.Call, tea.
 		return m.active, nil
 	}
 	return nil, nil
+}
+
+// switched follows the phone to another call: the held one is active, and
+// the active one held. The phone also says so when the active call ended
+// and the held one is current (HeldID ""); the ended call's status follows,
+// and finish makes the held call active then.
+func (m *Model) switched(ev call.Switched) tea.Cmd {
+	if h := m.held; h != nil && h.ID == ev.CallID && ev.HeldID != "" {
+		m.active, m.held = h, m.active
+		return m.restartTimer()
+	}
+	return nil
+}
+
+// restartTimer runs the call timer for the active call (another one's
+// stops).
+func (m *Model) restartTimer() tea.Cmd {
+	m.tickGen++
+	return tick(m.tickGen, untilNextSecond(m.active.Answered, m.common.Now()), m.done)
 }
 
 // failure applies a refusal or an error that did not end a call by itself.
@@ -295,6 +331,7 @@ func (m *Model) finishLocally() tea.Cmd {
 // shown until dismissed, and it is added to the recent calls.
 func (m *Model) finish(c *common.Call, status signaling.Status, code signaling.Code, reason string,
 	at time.Time) tea.Cmd {
+	var timer tea.Cmd // the held call's, once it is the active one
 	rec := history.Record{
 		CallID:    c.ID,
 		Peer:      c.Peer,
@@ -312,9 +349,15 @@ func (m *Model) finish(c *common.Call, status signaling.Status, code signaling.C
 	switch c {
 	case m.active:
 		m.active = nil
-		m.tickGen++ // stops the timer
+		m.tickGen++        // stops the timer
+		if m.held != nil { // the phone makes the held call current
+			m.active, m.held = m.held, nil
+			timer = m.restartTimer()
+		}
 	case m.incoming:
 		m.incoming = nil
+	case m.held:
+		m.held = nil
 	}
 	kind := noticeInfo
 	switch status {
@@ -330,9 +373,9 @@ func (m *Model) finish(c *common.Call, status signaling.Status, code signaling.C
 	switch code {
 	case signaling.InvalidParameter, signaling.NotFoundUserSessionID, signaling.SameCallerAndDestination:
 		// Not a call to anyone: nothing to call back.
-		return nil
+		return timer
 	}
-	return m.record(rec)
+	return tea.Batch(timer, m.record(rec))
 }
 
 // record adds rec to the recent calls and appends it to the history file.

@@ -38,6 +38,7 @@ func (p *fakePhone) Reject()                   { p.calls <- "Reject()" }
 func (p *fakePhone) Hangup()                   { p.calls <- "Hangup()" }
 func (p *fakePhone) SetMuted(muted bool)       { p.calls <- fmt.Sprintf("SetMuted(%t)", muted) }
 func (p *fakePhone) SetHeld(held bool)         { p.calls <- fmt.Sprintf("SetHeld(%t)", held) }
+func (p *fakePhone) Swap()                     { p.calls <- "Swap" }
 func (p *fakePhone) Watch(users []string)      { p.watches <- users }
 func (p *fakePhone) Events() <-chan call.Event { return p.events }
 

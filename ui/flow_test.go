@@ -512,3 +512,121 @@ var _ tea.Model = (*Model)(nil)
 // The call engine is the UI's Phone through a small adapter
 // (internal/cli's uiPhone: JoinRoom takes the room options as booleans);
 // internal/cli checks that it is one.
+
+// serverDevices are fakeDevices with the sound server's sinks: shown by
+// their descriptions (DeviceLabels), and the devices in use known
+// (DevicesInUse).
+type serverDevices struct{ *fakeDevices }
+
+var serverLabels = map[string]string{
+	"alsa_output.usb-Logitech_USB_Headset-00.analog-stereo": "USB Headset Analog Stereo",
+	"alsa_output.pci-0000_00_1f.3.analog-stereo":            "Built-in Audio Analog Stereo",
+}
+
+func (d serverDevices) Label(name string) string {
+	if l, ok := serverLabels[name]; ok {
+		return l
+	}
+	return name
+}
+
+func (d serverDevices) InUse() (mic, speaker string) {
+	in, out := d.Current()
+	return d.Label(in), d.Label(out)
+}
+
+// TestFlowHeadsetPluggedIn: in a call on the built-in speaker, the call
+// view says which devices are in use; a headset plugged in is offered in a
+// notice, and listed by its description in the picker, open already; the
+// picker saves its name (the stable one), and the call view shows the
+// headset in use.
+func TestFlowHeadsetPluggedIn(t *testing.T) {
+	const (
+		headset = "alsa_output.usb-Logitech_USB_Headset-00.analog-stereo"
+		builtin = "alsa_output.pci-0000_00_1f.3.analog-stereo"
+	)
+	devs := serverDevices{newFakeDevices()}
+	devs.outputs, devs.output = []string{builtin}, builtin
+	f := startFlowWith(t, "", func(o *Options) { o.Devices = devs })
+	f.devices = devs.fakeDevices
+	f.phone.expectWatch(t, "bob", "carol", "dave", "erin")
+	f.connect()
+	f.press("enter")
+	f.phone.expectCalls(t, "Dial(bob)")
+	f.phone.push(
+		statusEvent("c1", signaling.Started, signaling.Outbound, "alice", "bob", f.clock.Now()),
+		statusEvent("c1", signaling.Answered, signaling.Outbound, "alice", "bob", f.clock.Now()),
+	)
+	f.waitFor("In call with bob", "Mic: default · Speaker: Built-in Audio Analog Stereo")
+
+	f.press("d")
+	f.waitFor("Audio devices", "● Built-in Audio Analog") // truncated at 80 columns
+	devs.mu.Lock()
+	devs.outputs = []string{builtin, headset}
+	devs.mu.Unlock()
+	f.phone.push(call.DevicePlugged{Kind: call.Speaker, Device: headset, Label: "USB Headset Analog Stereo"})
+	f.waitFor("○ USB Headset Analog Stereo")
+	f.press("tab", "down", "enter")
+	select {
+	case got := <-f.devices.chosen:
+		if got != [2]string{"default", headset} {
+			t.Errorf("Choose%q; want (default, %s)", got, headset)
+		}
+	case <-time.After(wait):
+		t.Fatal("Devices.Choose not called")
+	}
+	f.waitFor("● USB Headset Analog")
+	f.press("esc")
+	f.phone.push(call.DeviceChanged{CallID: "c1", Kind: call.Speaker, Device: "USB Headset Analog Stereo"})
+	f.waitFor("Mic: default · Speaker: USB Headset Analog Stereo")
+
+	// Plugged in while the picker is closed: the notice offers it.
+	f.phone.push(call.DevicePlugged{Kind: call.Microphone, Device: "alsa_input.usb-Logitech_USB_Headset-00.mono",
+		Label: "USB Headset Mono"})
+	f.waitFor("USB Headset Mono plugged in (microphone): press d to move the call to it.")
+}
+
+// TestFlowCallWaiting: carol calls during bob's call; a answers her (the
+// phone holds bob's call), x swaps back, and when bob's call ends carol's,
+// held, is the call shown, with its own timer; both end in the recent
+// calls.
+func TestFlowCallWaiting(t *testing.T) {
+	f := startFlow(t, "")
+	f.phone.expectWatch(t, "bob", "carol", "dave", "erin")
+	f.connect()
+	f.phone.push(statusEvent("c2", signaling.Ringing, signaling.Inbound, "bob", "alice", f.clock.Now()))
+	f.waitFor("INCOMING CALL from bob")
+	f.press("a")
+	f.phone.expectCalls(t, "Answer()")
+	f.phone.push(statusEvent("c2", signaling.Answered, signaling.Inbound, "bob", "alice", f.clock.Now()))
+	f.waitFor("In call with bob")
+
+	f.clock.Add(5 * time.Second)
+	waiting := statusEvent("c3", signaling.Ringing, signaling.Inbound, "carol", "alice", f.clock.Now())
+	waiting.Waiting = true
+	f.phone.push(waiting)
+	f.waitFor("carol is calling", "a answer (holds bob) · r reject")
+	f.press("a")
+	f.phone.expectCalls(t, "Answer()")
+	waiting.Status, waiting.First = signaling.Answered, false
+	f.phone.push(call.Held{CallID: "c2", Local: true, Held: true, By: "alice"},
+		call.Switched{CallID: "c3", HeldID: "c2"}, waiting)
+	f.waitFor("In call with carol", "Held: your call with bob · x swaps to it", "x swap calls")
+
+	f.press("x")
+	f.phone.expectCalls(t, "Swap")
+	f.phone.push(call.Held{CallID: "c3", Local: true, Held: true, By: "alice"},
+		call.Switched{CallID: "c2", HeldID: "c3"}, call.Held{CallID: "c2", Local: true, Held: false, By: "alice"})
+	f.waitFor("In call with bob", "Held: your call with carol · x swaps to it")
+
+	// Bob hangs up: carol's call, held, is the one shown.
+	f.clock.Add(3 * time.Second)
+	f.phone.push(call.Switched{CallID: "c3"},
+		statusEvent("c2", signaling.Completed, signaling.Inbound, "bob", "alice", f.clock.Now()))
+	f.waitFor("In call with carol", "00:03", "On hold: neither of you hears the other")
+	f.phone.push(statusEvent("c3", signaling.Completed, signaling.Inbound, "carol", "alice", f.clock.Now()))
+	f.waitFor("Call with carol completed", "Recent calls 2")
+	f.press("q")
+	f.finish()
+	f.phone.expectNoCalls(t)
+}

@@ -12,6 +12,7 @@ import (
 	tea "github.com/charmbracelet/bubbletea"
 	"github.com/charmbracelet/x/ansi"
 	"github.com/charmbracelet/x/exp/golden"
+	"github.com/parley-voice/parley/audio"
 	"github.com/parley-voice/parley/call"
 	"github.com/parley-voice/parley/signaling"
 	"github.com/parley-voice/parley/ui/common"
@@ -168,6 +169,22 @@ func inCall() []tea.Msg {
 	}
 }
 
+// waitingAnswered: erin calls while alice is in bob's call (c1), and
+// alice answers: the phone holds bob's call and takes erin's (c3).
+func waitingAnswered() []tea.Msg {
+	erin := func(st signaling.Status) tea.Msg {
+		return ev(call.StatusChanged{CallEvent: signaling.CallEvent{ID: "c3", Status: st,
+			Direction: signaling.Inbound, From: "erin", To: "alice", Waiting: true}, First: st == signaling.Ringing,
+			At: t0})
+	}
+	return []tea.Msg{erin(signaling.Ringing), press("a"),
+		ev(call.Held{CallID: "c1", Local: true, Held: true, By: "alice"}),
+		ev(call.Switched{CallID: "c3", HeldID: "c1"}),
+		erin(signaling.Answered),
+		ev(call.Levels{Mic: 0.5, Speaker: 0.4}),
+	}
+}
+
 func stats() tea.Msg {
 	return ev(call.Stats{CallID: "c1", RTT: 42 * time.Millisecond, Jitter: 3200 * time.Microsecond, Loss: 0.005,
 		Network: "udp"})
@@ -223,6 +240,9 @@ func scenarioOptions(name string, o *Options) {
 	if strings.HasPrefix(name, "room") {
 		o.Rooms = newFakeRooms()
 	}
+	if strings.HasPrefix(name, "texts") {
+		o.Texts = &fakeTexts{} // texts_test.go
+	}
 }
 
 func screens() []scenario {
@@ -260,6 +280,12 @@ func screens() []scenario {
 				From: "erin", To: "alice"},
 			First: true, At: t0,
 		})))},
+		// Call waiting: erin's call answered holds bob's; x swaps back.
+		{"waiting_answered", concat(start, inCall(), msgs(stats()), waitingAnswered())},
+		{"waiting_swapped", concat(start, inCall(), msgs(stats()), waitingAnswered(), msgs(press("x"),
+			ev(call.Held{CallID: "c3", Local: true, Held: true, By: "alice"}),
+			ev(call.Switched{CallID: "c1", HeldID: "c3"}),
+			ev(call.Held{CallID: "c1", Local: true, Held: false, By: "alice"})))},
 		{"in_call_measuring", concat(start, inCall())},
 		{"in_call", concat(start, inCall(), msgs(stats()))},
 		{"in_call_relayed_tcp",
@@ -297,7 +323,8 @@ func screens() []scenario {
 			concat(start, inCall(), msgs(stats(), ev(call.Levels{Mic: 0.7, Speaker: 0.1, MicSpeaking: true})))},
 		{"settings", concat(start, msgs(press("s"), press("down")))},
 		{"settings_switched", concat(start, msgs(press("s"), press("down"), press("enter"),
-			processingSavedMsg{processing: call.Processing{EchoCancellation: true, AutoGain: true}}))},
+			processingSavedMsg{processing: call.Processing{EchoCancellation: true, AutoGain: true,
+				Canceller: audio.WebRTC}}))},
 		{"in_call_hanging_up", concat(start, inCall(), msgs(stats(), press("h")))},
 		{"incoming_in_call", concat(start, msgs(inbound(signaling.Ringing, t0.Add(-70*time.Second)), press("a"),
 			inbound(signaling.Answered, t0.Add(-65*time.Second)), ev(call.Levels{Mic: 0.1, Speaker: 0.9}), stats()))},
@@ -384,8 +411,9 @@ func screens() []scenario {
 		{"hostile_text", hostileMsgs()},
 		{"hostile_text_recent", concat(hostileMsgs(), msgs(press("tab")))},
 	}
-	// rooms_test.go, invite_test.go, grow_test.go
-	return append(append(append(list, roomScreens()...), inviteScreens()...), growScreens()...)
+	// rooms_test.go, invite_test.go, grow_test.go, texts_test.go
+	return append(append(append(append(list, roomScreens()...), inviteScreens()...), growScreens()...),
+		textScreens()...)
 }
 
 // TestHostileTextIsShownEscaped: the escape sequences in names, reasons and

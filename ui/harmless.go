@@ -40,6 +40,21 @@ func harmless(msg tea.Msg) tea.Msg {
 	case missedMsg:
 		msg.line, msg.err = signaling.Printable(msg.line), harmlessErr(msg.err)
 		return msg
+	case textsLoadedMsg:
+		texts := make([]signaling.Text, len(msg.texts.Texts))
+		for i, t := range msg.texts.Texts {
+			texts[i] = harmlessText(t)
+		}
+		unread := make(map[string]int, len(msg.texts.Unread))
+		for u, n := range msg.texts.Unread {
+			unread[signaling.Printable(u)] = n
+		}
+		msg.texts = signaling.Texts{Texts: texts, Unread: unread}
+		msg.err = harmlessErr(msg.err)
+		return msg
+	case textSentMsg:
+		msg.text, msg.err = harmlessText(msg.text), harmlessErr(msg.err)
+		return msg
 	case directoryMsg:
 		msg.people, msg.err = harmlessPeople(msg.people), harmlessErr(msg.err)
 		return msg
@@ -84,6 +99,9 @@ func harmlessEvent(ev call.Event) call.Event {
 		return ev
 	case call.VoiceMessage:
 		ev.ID, ev.From, ev.FromName, ev.To = p(ev.ID), p(ev.From), p(ev.FromName), p(ev.To)
+		return ev
+	case call.TextReceived:
+		ev.Text = harmlessText(ev.Text)
 		return ev
 	case call.Failure:
 		ev.CallID = p(ev.CallID)
@@ -217,4 +235,12 @@ func harmlessStrings(ss []string) []string {
 		out[i] = signaling.Printable(s)
 	}
 	return out
+}
+
+// harmlessText is a text message with its ids, names and text Printable:
+// the text is another person's, escape sequences and all.
+func harmlessText(t signaling.Text) signaling.Text {
+	p := signaling.Printable
+	t.From, t.FromName, t.To, t.ToName, t.Text = p(t.From), p(t.FromName), p(t.To), p(t.ToName), p(t.Text)
+	return t
 }

@@ -47,6 +47,7 @@ const (
 	screenSearch                    // the add-contact dialog: a search of the directory
 	screenQuit                      // "A call is up: hang up and quit? y/n"
 	screenRoomConfirm               // a host action to confirm: remove someone, end the room
+	screenTexts                     // the conversation with someone: texts (texts.go)
 )
 
 // pane is the pane the home screen shows.
@@ -98,8 +99,11 @@ type Model struct {
 	contacts  []string // shown: the config's, then the server's
 
 	people         People
-	roomsAPI       Rooms                                       // nil: no rooms pane
-	callHistory    CallHistory                                 // nil: no missed-calls notice
+	roomsAPI       Rooms       // nil: no rooms pane
+	callHistory    CallHistory // nil: no missed-calls notice
+	textsAPI       Texts       // nil: no texts (texts.go)
+	unreadTexts    map[string]int
+	conv           *conversation                               // the open conversation pane; nil when none
 	voiceAPI       VoiceMessages                               // nil: no voice messages (voicemail.go)
 	playVoiceFn    func(ctx context.Context, ogg []byte) error // nil: none played
 	voice          []history.Record                            // the voice messages, among the recent calls
@@ -143,6 +147,10 @@ type Model struct {
 	// while another is up.
 	active   *common.Call
 	incoming *common.Call
+	// held is the call held beside active (call waiting): answering the
+	// incoming call while active is up holds active and makes it held;
+	// Swap exchanges the two.
+	held *common.Call
 	// room is the room you are in, or joining; never with active.
 	room    *common.Room
 	roomAsk roomQuestion // the host action screenRoomConfirm asks about
@@ -209,6 +217,7 @@ func New(opts Options) *Model {
 		people:        opts.People,
 		roomsAPI:      opts.Rooms,
 		callHistory:   opts.History,
+		textsAPI:      opts.Texts,
 		voiceAPI:      opts.Voice,
 		playVoiceFn:   opts.PlayVoice,
 		recordVoiceFn: opts.RecordVoice,
@@ -278,6 +287,9 @@ func (m *Model) Init() tea.Cmd {
 	if m.voiceAPI != nil {
 		cmds = append(cmds, loadVoice(m.voiceAPI)) // voicemail.go
 	}
+	if m.textsAPI != nil {
+		cmds = append(cmds, loadTexts(m.textsAPI, "")) // texts.go: the unread counts
+	}
 	if m.presenceSet != nil && m.idleAfter > 0 {
 		cmds = append(cmds, idleCheck(m.idleEvery(), m.done))
 	}
@@ -311,7 +323,7 @@ func (m *Model) tooSmall() bool { return m.width < MinWidth || m.height < MinHei
 
 // typing reports whether a text input has the keyboard.
 func (m *Model) typing() bool {
-	return m.screen == screenPrompt || m.screen == screenSearch ||
+	return m.screen == screenPrompt || m.screen == screenSearch || m.screen == screenTexts ||
 		(m.screen == screenHome && m.pane == paneContacts && m.contactsPane.Filtering())
 }
 

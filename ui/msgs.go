@@ -117,6 +117,7 @@ func phoneCall(name string, log *slog.Logger, f func()) tea.Cmd {
 type devicesListedMsg struct {
 	inputs, outputs []string
 	input, output   string
+	labels          map[string]string // what each is shown as, when Devices says (DeviceLabels)
 	err             error
 }
 
@@ -125,7 +126,14 @@ func listDevices(d Devices) tea.Cmd {
 	return func() tea.Msg {
 		in, out, err := d.List()
 		cin, cout := d.Current()
-		return devicesListedMsg{inputs: in, outputs: out, input: cin, output: cout, err: err}
+		msg := devicesListedMsg{inputs: in, outputs: out, input: cin, output: cout, err: err}
+		if dl, ok := d.(DeviceLabels); ok {
+			msg.labels = map[string]string{}
+			for _, n := range append(append([]string{cin, cout}, in...), out...) {
+				msg.labels[n] = dl.Label(n)
+			}
+		}
+		return msg
 	}
 }
 

@@ -106,6 +106,7 @@ func (m *Model) personOf(user string) common.Person {
 		Presence: m.presence[user],
 		LastSeen: m.lastSeen[user],
 		Notify:   m.notify[user],
+		Unread:   m.unreadTexts[user],
 	}
 }
 

@@ -96,5 +96,31 @@ func (m *Model) audioEvent(ev call.Event) {
 		default:
 			c.DeviceNote = ""
 		}
+		m.inUse(c)
 	}
+}
+
+// inUse notes in c the microphone and the speaker the call has open, when
+// Devices knows them.
+func (m *Model) inUse(c *common.Call) {
+	if d, ok := m.devAPI.(DevicesInUse); ok && c != nil {
+		c.Mic, c.Speaker = d.InUse()
+	}
+}
+
+// devicePlugged offers a device just plugged in (a headset): the picker,
+// if open, lists it at once; a notice says how to move to it.
+func (m *Model) devicePlugged(ev call.DevicePlugged) tea.Cmd {
+	if m.devAPI == nil {
+		return nil
+	}
+	what := "use it"
+	if m.active != nil {
+		what = "move the call to it"
+	}
+	m.setNotice(noticeInfo, fmt.Sprintf("%s plugged in (%s): press d to %s.", ev.Label, ev.Kind, what))
+	if m.screen == screenDevices {
+		return listDevices(m.devAPI)
+	}
+	return nil
 }

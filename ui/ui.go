@@ -35,6 +35,7 @@ type Phone interface {
 	Hangup() // also cancels an outgoing call that is still ringing
 	SetMuted(muted bool)
 	SetHeld(held bool)         // hold the answered call, or resume it (call.Held comes back)
+	Swap()                     // hold the call and resume the one held beside it (call.Switched comes back)
 	Watch(users []string)      // presence of these users comes back as call.Presence events
 	Events() <-chan call.Event // closed when the phone shuts down
 
@@ -65,6 +66,19 @@ type Devices interface {
 	List() (inputs, outputs []string, err error)
 	Current() (input, output string)   // "default" when none chosen
 	Choose(input, output string) error // saves in the config file; applies to the call in progress too
+}
+
+// DeviceLabels is implemented by Devices whose names are not what a
+// person is shown: the picker shows Label(name) (the sound server's
+// description of a sink, "USB Headset Analog Stereo", for its name).
+type DeviceLabels interface {
+	Label(name string) string
+}
+
+// DevicesInUse is implemented by Devices that know what the call has open:
+// the call view shows the microphone and the speaker in use.
+type DevicesInUse interface {
+	InUse() (mic, speaker string)
 }
 
 // The smallest terminal the UI draws in; below it shows one line that says
@@ -118,6 +132,11 @@ type Options struct {
 	// until stop is closed or it is 2 minutes long. nil: no voice message
 	// is offered after a call that could not be answered.
 	RecordVoice func(ctx context.Context, stop <-chan struct{}) ([]byte, error)
+
+	// Texts is the text messages kept on the server: unread counts on the
+	// contacts, and a conversation pane (t) usable during a call. nil: no
+	// texts.
+	Texts Texts
 
 	// HistoryPath is the JSON-lines file of recent calls, created (mode
 	// 0600, directories 0700) when the first call ends. "" keeps no history.

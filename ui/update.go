@@ -79,6 +79,7 @@ func (m *Model) update(msg tea.Msg) tea.Cmd {
 			log.Error("ui: listing devices", "err", msg.err)
 		}
 		m.devices.SetDevices(msg.inputs, msg.outputs, msg.input, msg.output, msg.err)
+		m.devices.SetLabels(msg.labels)
 		return nil
 
 	case devicesChosenMsg:
@@ -115,6 +116,13 @@ func (m *Model) update(msg tea.Msg) tea.Cmd {
 
 	case missedMsg:
 		m.missedLoaded(msg)
+		return nil
+
+	case textsLoadedMsg:
+		return m.textsLoaded(msg) // texts.go
+
+	case textSentMsg:
+		m.textSent(msg)
 		return nil
 
 	case serverHistoryMsg:
@@ -205,6 +213,10 @@ func (m *Model) update(msg tea.Msg) tea.Cmd {
 	case m.screen == screenSearch:
 		_, cmd := m.directory.Update(msg)
 		return cmd
+	case m.screen == screenTexts && m.conv != nil:
+		var cmd tea.Cmd
+		m.conv.input, cmd = m.conv.input.Update(msg)
+		return cmd
 	case m.typing():
 		_, cmd := m.contactsPane.Update(msg)
 		return cmd
@@ -258,6 +270,8 @@ func (m *Model) handleKey(k tea.KeyMsg) tea.Cmd {
 	}
 
 	switch m.screen {
+	case screenTexts:
+		return m.textsKey(k) // texts.go
 	case screenPrompt:
 		_, cmd := m.prompt.Update(k)
 		return cmd
@@ -347,6 +361,9 @@ func (m *Model) homeKey(k tea.KeyMsg) tea.Cmd {
 		return m.seeRecents() // missed.go
 	case key.Matches(k, km.Filter) && m.incoming != nil:
 		return nil
+	case key.Matches(k, km.Texts) && m.pane == paneContacts && m.textsAPI != nil:
+		u, _ := m.contactsPane.Selected()
+		return m.openTexts(u) // texts.go
 	case key.Matches(k, km.Dismiss) && m.notice != nil &&
 		!(m.pane == paneContacts && m.contactsPane.HasFilter()):
 		m.notice = nil
@@ -376,10 +393,17 @@ func (m *Model) callKey(k tea.KeyMsg) tea.Cmd {
 		return m.toggleMute()
 	case c.Up() && !c.Ending && key.Matches(k, km.Hold):
 		return m.toggleHold()
+	case c.Up() && !c.Ending && m.held != nil && key.Matches(k, km.Swap):
+		p := m.phone
+		return m.phoneDo("Swap", p.Swap) // call.Switched swaps the two here
+	case c.Up() && !c.Ending && m.held != nil && key.Matches(k, km.AddToCall):
+		return nil // not with a call held beside it
 	case c.Up() && key.Matches(k, km.Hangup):
 		return m.hangup()
 	case c.Up() && !c.Ending && m.roomsAPI != nil && key.Matches(k, km.AddToCall):
 		return m.openAddToCall() // grow.go
+	case m.textsAPI != nil && key.Matches(k, km.Texts):
+		return m.openTexts(c.Peer) // texts.go
 	case !c.Up() && key.Matches(k, km.Cancel):
 		return m.hangup()
 	case key.Matches(k, km.Dismiss) && m.notice != nil:
@@ -474,7 +498,7 @@ func (m *Model) answer() tea.Cmd {
 	switch {
 	case c.Answering || c.Rejecting:
 		return nil
-	case m.active != nil:
+	case m.active != nil && (!m.active.Up() || m.held != nil):
 		m.setNotice(noticeError, "Hang up the current call first, then answer.")
 		return nil
 	case m.room != nil:
@@ -542,7 +566,7 @@ func (m *Model) phoneStopped() tea.Cmd {
 		m.room = nil
 		m.setNotice(noticeError, "parley's call engine stopped: you are no longer in the room.")
 	}
-	for _, c := range []*common.Call{m.incoming, m.active} {
+	for _, c := range []*common.Call{m.incoming, m.active, m.held} {
 		if c != nil {
 			cmds = append(cmds, m.finish(c, signaling.Failed, 0, "parley's call engine stopped", m.common.Now()))
 		}

@@ -27,12 +27,17 @@ func (m *Model) layout() {
 	if m.incoming != nil {
 		busy := ""
 		switch {
+		case m.active.Up() && m.held == nil && m.room == nil: // call waiting: answering holds the active call
 		case m.active != nil:
 			busy = "hang up to answer"
 		case m.room != nil:
 			busy = "leave the room to answer"
 		}
-		m.banner.SetCall(*m.incoming, busy)
+		if busy == "" && m.active != nil {
+			m.banner.SetWaiting(*m.incoming, m.active.Who())
+		} else {
+			m.banner.SetCall(*m.incoming, busy)
+		}
 	} else if guest, more, ok := m.knocking(); ok { // lobby.go
 		m.banner.SetKnock(guest, more)
 	} else if inv, ok := m.inviting(); ok { // invite.go
@@ -41,6 +46,10 @@ func (m *Model) layout() {
 	m.banner.SetSize(m.width, 0)
 	if m.active != nil {
 		m.callView.SetCall(*m.active)
+	}
+	m.callView.SetHeld("")
+	if m.held != nil {
+		m.callView.SetHeld(m.held.Who())
 	}
 	if m.room != nil {
 		m.roomView.SetRoom(*m.room)
@@ -116,6 +125,9 @@ func (m *Model) bodyView() string {
 		return m.roomView.View()
 	case screenRoomConfirm:
 		return m.roomConfirm.View()
+	case screenTexts:
+		st := m.common.Styles.Pane
+		return m.textsView(m.width-st.GetHorizontalFrameSize(), m.bodyHeight()-st.GetVerticalFrameSize())
 	}
 	switch m.pane {
 	case paneRecents:
@@ -141,6 +153,9 @@ func (m *Model) tabsView() string {
 	}
 	if m.unseen > 0 {
 		names[1] += fmt.Sprintf(" (%d new)", m.unseen) // missed calls not seen yet
+	}
+	if n := m.unreadTextsTotal(); n > 0 {
+		names[0] += fmt.Sprintf(" (%d unread texts)", n) // texts.go
 	}
 	if m.roomsAPI != nil {
 		names = append(names, fmt.Sprintf("Rooms %d", m.roomsPane.Len()))
@@ -281,6 +296,11 @@ func (m *Model) footerKeys() []footerKey {
 			next.SetHelp(next.Help().Key, "contacts")
 		}
 		add(rankScreen, next)
+		if m.pane == paneContacts && m.textsAPI != nil && m.incoming == nil {
+			if _, ok := m.contactsPane.Selected(); ok {
+				add(rankOptional, km.Texts)
+			}
+		}
 		if m.incoming == nil {
 			add(rankScreen, km.CallUser)
 			if m.people != nil {
@@ -290,6 +310,9 @@ func (m *Model) footerKeys() []footerKey {
 		general()
 	case screenCall:
 		add(rankPinned, m.callView.ShortHelp()...)
+		if m.textsAPI != nil {
+			add(rankOptional, km.Texts)
+		}
 		general()
 	case screenRoom:
 		// Mute and leave stay; the host's keys go before the general ones.
@@ -316,6 +339,10 @@ func (m *Model) footerKeys() []footerKey {
 		add(rankPinned, m.directory.ShortHelp()...)
 	case screenQuit:
 		add(rankPinned, m.confirm.ShortHelp()...)
+	case screenTexts:
+		send := km.Choose
+		send.SetHelp("enter", "send")
+		add(rankPinned, send, km.Close)
 	}
 	return keys
 }

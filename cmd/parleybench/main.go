@@ -62,7 +62,7 @@ func run(ctx context.Context) error {
 	var o options
 	flag.StringVar(&o.out, "out", "docs/BENCHMARKS.md", "the report to write; the plot goes beside it")
 	flag.StringVar(&o.work, "work", "", "work directory, kept afterwards (default: a temporary one, removed)")
-	flag.StringVar(&o.only, "only", "latency,setup,capacity,cluster,rooms,micro", "which measurements to run, "+
+	flag.StringVar(&o.only, "only", "latency,setup,capacity,cluster,rooms,echo,micro", "which measurements to run, "+
 		"comma-separated")
 	flag.IntVar(&o.rounds, "rounds", 3, "calls per latency set-up (the set-ups take turns)")
 	flag.DurationVar(&o.chirps, "chirps", 20*time.Second, "how long each latency call plays chirps (CPU is measured "+
@@ -211,6 +211,14 @@ func run(ctx context.Context) error {
 			problem("rooms: %v", err)
 		}
 		res.Rooms = r
+	}
+	if want["echo"] {
+		logf("echo cancellation")
+		e, err := bench.MeasureEcho()
+		if err != nil {
+			problem("echo cancellation: %v", err)
+		}
+		res.Echo = e
 	}
 	if want["micro"] {
 		logf("Go micro-benchmarks")

@@ -97,6 +97,8 @@ func Versions(ctx context.Context, root string) []Version {
 		{"PortAudio", "Debian " + deb("libportaudio2")},
 		{"PulseAudio", deb("pulseaudio")},
 		{"ALSA pulse plugin", "Debian " + deb("libasound2-plugins")},
+		{"speexdsp", "Debian " + deb("libspeexdsp1")},
+		{"webrtc-audio-processing", "Debian " + deb("libwebrtc-audio-processing1")},
 	}
 	for _, mod := range []string{"github.com/pion/webrtc/v4", "github.com/coder/websocket",
 		"github.com/nats-io/nats-server/v2"} {

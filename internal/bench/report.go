@@ -102,6 +102,7 @@ type Results struct {
 	Rooms    *RoomsResult
 	Micro    []Micro
 	Allocs   []AllocFigure
+	Echo     []EchoResult // each canceller on each echo path
 	// How late the microphone's processing gives audio back, at 20 ms and
 	// 10 ms frames.
 	ProcessingDelay20, ProcessingDelay10 time.Duration
@@ -293,7 +294,7 @@ func (r *Results) Targets() []Target {
 		add(t)
 	}
 	ts = append(ts, r.roomTargets()...)
-	return append(ts, r.stallTarget())
+	return append(ts, r.stallTarget(), r.echoTarget())
 }
 
 func fms2(d time.Duration) string {
@@ -332,7 +333,7 @@ func (r *Results) WriteMarkdown(w io.Writer, plotFile string) error {
 	}
 	f("\n")
 
-	f("## Targets (issue 7; rooms: issue 17; stalls: issue 20)\n\n| target | measured | |\n|---|---|---|\n")
+	f("## Targets (issue 7; rooms: issue 17; stalls and echo: issue 20)\n\n| target | measured | |\n|---|---|---|\n")
 	for _, t := range r.Targets() {
 		verdict := "not measured"
 		switch {
@@ -347,6 +348,7 @@ func (r *Results) WriteMarkdown(w io.Writer, plotFile string) error {
 
 	r.writeLatency(f, plotFile)
 	r.writeStalls(f)
+	r.writeEcho(f)
 	r.writeCPU(f)
 	r.writeSetup(f)
 	r.writeCapacity(f)

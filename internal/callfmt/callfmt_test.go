@@ -191,3 +191,35 @@ func TestHarmlessJSON(t *testing.T) {
 		t.Errorf("%s decodes to %q (%v); want %q", got, back["s"], err, in["s"])
 	}
 }
+
+// TestWaitingCall: a waiting call is said so, in text and in its events'
+// "waiting" field, and a swap names the call you are in and the held one.
+func TestWaitingCall(t *testing.T) {
+	at := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	waiting := call.StatusChanged{CallEvent: signaling.CallEvent{ID: "c2", Status: signaling.Started,
+		Direction: signaling.Inbound, From: "carol", To: "alice", FromName: "Carol", Waiting: true}, First: true,
+		At: at}
+	events := []call.Event{waiting, call.Switched{CallID: "c2", HeldID: "c1"}, call.Switched{CallID: "c1"}}
+	for _, tc := range []struct {
+		json bool
+		want string
+	}{
+		{false, "waiting call from Carol (carol) (call c2): answer holds the call you are in, reject leaves it\n" +
+			"now in call c2; call c1 is held (swap to go back)\n" +
+			"now in call c1\n"},
+		{true, `{"event":"call","time":"2026-01-02T03:04:05.000Z","id":"c2","status":"started",` +
+			`"direction":"inbound","from":"carol","to":"alice","from_name":"Carol","waiting":true}` + "\n" +
+			`{"event":"switched","time":"2026-01-02T03:04:05.000Z","id":"c2","held_id":"c1"}` + "\n" +
+			`{"event":"switched","time":"2026-01-02T03:04:05.000Z","id":"c1"}` + "\n"},
+	} {
+		var out bytes.Buffer
+		p := callfmt.NewPrinter(&out, nil, tc.json, time.Second)
+		p.Now = func() time.Time { return at }
+		for _, ev := range events {
+			p.Print(ev)
+		}
+		if out.String() != tc.want {
+			t.Errorf("json %v: printed\n%s\nwant\n%s", tc.json, out.String(), tc.want)
+		}
+	}
+}

@@ -25,6 +25,18 @@ func (p *Printer) Reply(command, ref string) {
 	Say(p.w, "%s: ok", command)
 }
 
+// Answer prints the answer to a command that asks for something (status):
+// v as one JSON object with --json, else lines.
+func (p *Printer) Answer(v any, lines []string) {
+	if p.json {
+		writeJSON(p.w, v)
+		return
+	}
+	for _, l := range lines {
+		Say(p.w, "%s", l)
+	}
+}
+
 // Refused says why command (with ref) was refused.
 func (p *Printer) Refused(command, ref string, e *signaling.Error) {
 	if p.json {

@@ -44,6 +44,12 @@ type (
 		By    string `json:"by"`    // who holds, or resumed
 		Local bool   `json:"local"` // by is you
 	}
+	jsonSwitched struct {
+		Event  string `json:"event"` // "switched"
+		Time   string `json:"time"`
+		ID     string `json:"id"`                // the call you are in now
+		HeldID string `json:"held_id,omitempty"` // the other call, held
+	}
 	jsonError struct {
 		Event   string `json:"event"` // "error"
 		Time    string `json:"time"`
@@ -121,6 +127,8 @@ func (p *Printer) printJSON(ev call.Event) {
 		v = jsonMute{Event: "mute", Time: now, ID: ev.CallID, Local: ev.Local, Muted: ev.Muted}
 	case call.Held:
 		v = jsonHold{Event: "hold", Time: now, ID: ev.CallID, Held: ev.Held, By: ev.By, Local: ev.Local}
+	case call.Switched:
+		v = jsonSwitched{Event: "switched", Time: now, ID: ev.CallID, HeldID: ev.HeldID}
 	case call.Failure:
 		v = jsonError{Event: "error", Time: now, CallID: ev.CallID, Error: ev.Err}
 	case call.Verification:
@@ -219,7 +227,9 @@ func List(w io.Writer, name string, items any) error {
 type jsonAudioDevice struct {
 	Index          int    `json:"index"` // what --in and --out take, as the name does
 	Name           string `json:"name"`
-	InputChannels  int    `json:"input_channels"` // 0: not a microphone
+	Description    string `json:"description,omitempty"` // the sound server's, for its sinks and sources
+	Monitor        bool   `json:"monitor,omitempty"`     // a source that records what a sink plays
+	InputChannels  int    `json:"input_channels"`        // 0: not a microphone
 	OutputChannels int    `json:"output_channels"`
 	DefaultInput   bool   `json:"default_input"`
 	DefaultOutput  bool   `json:"default_output"`
@@ -227,12 +237,13 @@ type jsonAudioDevice struct {
 }
 
 // AudioDevices writes devs as `parley devices --json` does:
-// {"devices":[{"index","name","input_channels","output_channels",
-// "default_input","default_output","host_api"}…]}.
+// {"devices":[{"index","name","description","monitor","input_channels",
+// "output_channels","default_input","default_output","host_api"}…]}.
 func AudioDevices(w io.Writer, devs []audio.Device) error {
 	out := make([]jsonAudioDevice, len(devs))
 	for i, d := range devs {
-		out[i] = jsonAudioDevice{Index: d.Index, Name: d.Name, InputChannels: d.MaxInputChannels,
+		out[i] = jsonAudioDevice{Index: d.Index, Name: d.Name, Description: d.Description, Monitor: d.Monitor,
+			InputChannels:  d.MaxInputChannels,
 			OutputChannels: d.MaxOutputChannels, DefaultInput: d.DefaultInput, DefaultOutput: d.DefaultOutput,
 			HostAPI: d.HostAPI}
 	}

@@ -94,6 +94,11 @@ func (p *Printer) text(ev call.Event) string {
 		default:
 			return ev.By + " resumed the call"
 		}
+	case call.Switched:
+		if ev.HeldID == "" {
+			return fmt.Sprintf("now in call %s", ev.CallID)
+		}
+		return fmt.Sprintf("now in call %s; call %s is held (swap to go back)", ev.CallID, ev.HeldID)
 	case call.Warning:
 		if ev.Raised {
 			return fmt.Sprintf("warning: %s (%.1f)", ev.Name, ev.Value)
@@ -122,6 +127,10 @@ func (p *Printer) describe(ev call.StatusChanged) string {
 		}
 		if ev.Guest {
 			return fmt.Sprintf("Guest %s is waiting, from your guest link (call %s)", peer, ev.ID)
+		}
+		if ev.Waiting {
+			return fmt.Sprintf("waiting call from %s (call %s): answer holds the call you are in, reject leaves it",
+				peer, ev.ID)
 		}
 		return fmt.Sprintf("incoming call from %s (call %s)", peer, ev.ID)
 	case signaling.Ringing:

@@ -7,6 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/parley-voice/parley/audio"
 	"github.com/parley-voice/parley/call"
 	"github.com/parley-voice/parley/config"
 )
@@ -41,11 +42,41 @@ func (o *onOff) Set(s string) error {
 
 func (o *onOff) Type() string { return "on|off" }
 
+// aecFlag is --aec: on or off like onOff, or the name of an echo canceller
+// (which turns it on).
+type aecFlag struct {
+	onOff
+	canceller audio.Canceller // "" unless named
+}
+
+func (a *aecFlag) Set(s string) error {
+	for _, c := range audio.Cancellers() {
+		if strings.EqualFold(s, string(c)) {
+			a.set, a.on, a.canceller = true, true, c
+			return nil
+		}
+	}
+	if err := a.onOff.Set(s); err != nil {
+		return fmt.Errorf("%q: use on, off, speex or webrtc", s)
+	}
+	return nil
+}
+
+func (a *aecFlag) String() string {
+	if a.canceller != "" {
+		return string(a.canceller)
+	}
+	return a.onOff.String()
+}
+
+func (a *aecFlag) Type() string { return "on|off|speex|webrtc" }
+
 // audioFlags are the microphone processing flags of call, answer, demo and
 // echo, and the speaker's latency.
 type audioFlags struct {
-	aec, ns, agc onOff
-	outLatency   time.Duration // --output-latency; 0: not given
+	aec        aecFlag
+	ns, agc    onOff
+	outLatency time.Duration // --output-latency; 0: not given
 }
 
 // register adds the flags to c; off says that they default to off (the
@@ -58,7 +89,9 @@ func (f *audioFlags) register(c *cobra.Command, off bool) {
 		return " (default: the config's " + key + ", else on)"
 	}
 	c.Flags().Var(&f.aec, "aec", "echo cancellation: take out of your microphone what your speaker plays, so "+
-		"that the other side does not hear itself; off with headphones"+def("aec"))
+		"that the other side does not hear itself; off with headphones; webrtc for a microphone and speaker "+
+		"that are separate devices (a USB microphone, a Bluetooth headset's speaker), speex (on) otherwise"+
+		def("aec"))
 	c.Flags().Var(&f.ns, "noise-suppression", "noise suppression: take steady background noise (fans, hum) "+
 		"out of your microphone"+def("noise_suppression"))
 	c.Flags().Var(&f.agc, "agc", "automatic gain control: bring your microphone to an even level, louder when "+
@@ -86,10 +119,13 @@ func (f *audioFlags) processing(cfg config.Config, def call.Processing) call.Pro
 	for _, o := range []struct {
 		flag *onOff
 		dst  *bool
-	}{{&f.aec, &p.EchoCancellation}, {&f.ns, &p.NoiseSuppression}, {&f.agc, &p.AutoGain}} {
+	}{{&f.aec.onOff, &p.EchoCancellation}, {&f.ns, &p.NoiseSuppression}, {&f.agc, &p.AutoGain}} {
 		if o.flag.set {
 			*o.dst = o.flag.on
 		}
+	}
+	if f.aec.canceller != "" {
+		p.Canceller = f.aec.canceller
 	}
 	return p
 }
@@ -104,6 +140,9 @@ func configProcessing(cfg config.Config, def call.Processing) call.Processing {
 		if o.cfg != nil {
 			*o.dst = *o.cfg
 		}
+	}
+	if cfg.EchoCanceller != "" {
+		p.Canceller = audio.Canceller(cfg.EchoCanceller)
 	}
 	return p
 }

@@ -103,7 +103,7 @@ what join --json prints, the invitations' statuses included).
 	f.register(c)
 	v.register(c) // voicemail.go
 	c.Flags().StringVar(&commands, "commands", "", "read actions from `FILE` (- for stdin), one a line: "+
-		"add USER... (grow the call into a room), mute, unmute, hold, resume, hangup; once in a room, those of "+
+		"add USER... (grow the call into a room), mute, unmute, hold, resume, hangup, swap; once in a room, those of "+
 		"parley join")
 	c.Flags().StringVar(&control, "control", "", controlHelp)
 	c.Flags().DurationVar(&f.ringFor, "ring-timeout", 0, "give up when the call is not answered in `DUR`: it "+
@@ -155,6 +155,9 @@ func callAction(ph *call.Phone, pr *callfmt.Printer, line string) {
 	}
 	var err error
 	switch {
+	case c.Command == "status" && len(c.Users) == 0:
+		answerStatus(ph, pr, c.Ref) // ctl.go
+		return
 	case c.Command == "add" && len(c.Users) > 0:
 		ph.Grow(c.Users...)
 	case len(c.Users) > 0:
@@ -163,7 +166,7 @@ func callAction(ph *call.Phone, pr *callfmt.Printer, line string) {
 		err = ph.Do(call.Command(c.Command))
 	default:
 		err = signaling.Errorf(signaling.InvalidParameter, "%.64q is no command in a call: use mute, unmute, "+
-			"hold, resume, hangup, answer, reject or add USER...", line)
+			"hold, resume, hangup, answer, reject, swap, status or add USER...", line)
 	}
 	if err != nil {
 		pr.Refused(c.Command, c.Ref, signaling.AsError(err))
@@ -199,7 +202,7 @@ func isTerminal(f *os.File) bool {
 }
 
 const controlHelp = "read commands from `stdin` (the default when it is not a terminal), or none: mute, unmute, " +
-	"hold, resume, hangup, answer, reject, one a line, or JSON objects such as {\"command\":\"hold\"}"
+	"hold, resume, hangup, answer, reject, swap, status, one a line, or JSON objects such as {\"command\":\"hold\"}"
 
 func (e *env) answerCommand() *cobra.Command {
 	var f mediaFlags
@@ -221,7 +224,8 @@ func (e *env) answerCommand() *cobra.Command {
 				e.missedNotice(cmd.Context(), api) // history.go
 			}
 			f.control = true
-			ph, pr, err := e.phone(cmd.Context(), f, call.Config{})
+			// --auto takes calls one at a time: one during another is busy.
+			ph, pr, err := e.phone(cmd.Context(), f, call.Config{NoWaiting: auto})
 			if err != nil {
 				return err
 			}
@@ -442,7 +446,8 @@ func converse(ctx context.Context, ph *call.Phone, pr *callfmt.Printer, hold, ri
 	interrupted := ctx.Done()
 	var giveUp <-chan time.Time
 	inCall := false
-	untold := false // the call was hung up while the server was unreachable, and it is not told yet
+	untold := false            // the call was hung up while the server was unreachable, and it is not told yet
+	calls := map[string]bool{} // the calls in progress: the command's, and a waiting call beside it
 	for {
 		select {
 		case ev, ok := <-ph.Events():
@@ -457,8 +462,12 @@ func converse(ctx context.Context, ph *call.Phone, pr *callfmt.Printer, hold, ri
 					onIncoming()
 					onIncoming = nil
 				}
+				calls[ev.ID] = true
 				if ev.Status == signaling.Answered && ev.Reason == call.ReasonAnsweredElsewhere {
-					return &exitCode{code: exitUnanswered} // not here: another device took it
+					if delete(calls, ev.ID); len(calls) == 0 {
+						return &exitCode{code: exitUnanswered} // not here: another device took it
+					}
+					continue
 				}
 				if ev.First && ev.Direction == signaling.Outbound && ringFor > 0 {
 					ringing = time.After(ringFor)
@@ -477,10 +486,12 @@ func converse(ctx context.Context, ph *call.Phone, pr *callfmt.Printer, hold, ri
 					continue
 				}
 				if ev.Status.Terminal() {
-					if ev.Status == signaling.Rejected && ev.Reason == signaling.ReasonLeaveMessage {
-						return &exitCode{code: exitRejected, cause: errLeaveMessage} // voicemail.go
+					if delete(calls, ev.ID); len(calls) == 0 { // the other call goes on (call waiting)
+						if ev.Status == signaling.Rejected && ev.Reason == signaling.ReasonLeaveMessage {
+							return &exitCode{code: exitRejected, cause: errLeaveMessage} // voicemail.go
+						}
+						return statusExit(ev.Status)
 					}
-					return statusExit(ev.Status)
 				}
 			case call.Failure:
 				return &exitCode{code: exitError}

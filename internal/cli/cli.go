@@ -200,6 +200,8 @@ echo service.`,
 		inGroup(groupCalls, e.historyCommand()),
 		inGroup(groupCalls, e.messagesCommand()), // voicemail.go
 		inGroup(groupCalls, e.playCommand()),
+		inGroup(groupPeople, e.msgCommand()),
+		inGroup(groupPeople, e.msgsCommand()),
 		inGroup(groupCalls, setExits(e.ctlCommand(), ctlExits())),
 		inGroup(groupPeople, e.loginCommand()),
 		inGroup(groupPeople, e.logoutCommand()),

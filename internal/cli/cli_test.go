@@ -58,7 +58,7 @@ func TestExitStatuses(t *testing.T) {
 		{[]string{"call", "bob", "--control", "socket"}, exitUsage, `parley: --control "socket": use stdin or none`},
 		{[]string{"answer", "--control", "tty"}, exitUsage, `parley: --control "tty": use stdin or none`},
 		{[]string{"call", "bob", "--aec", "maybe"}, exitUsage,
-			`parley: invalid argument "maybe" for "--aec" flag: "maybe": use on or off`},
+			`parley: invalid argument "maybe" for "--aec" flag: "maybe": use on, off, speex or webrtc`},
 		{[]string{"status", "bob", "--ca", missingCA}, exitSetup,
 			"parley: --ca: open " + missingCA + ": no such file or directory"},
 		{[]string{"status", "bob"}, exitSetup, "parley: config: not signed in: run `parley login INVITE`"},

@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"os"
@@ -115,33 +114,33 @@ func (s *controlSocket) serve(c *net.UnixConn) {
 		return
 	}
 	for sc.Scan() {
-		if !s.status(c, pr, sc.Text()) {
-			callAction(s.ph, pr, sc.Text())
-		}
+		callAction(s.ph, pr, sc.Text()) // status too
 	}
 }
 
-// status answers a status command with the calls in progress; it returns
-// false when line is another command.
-func (s *controlSocket) status(w io.Writer, pr *callfmt.Printer, line string) bool {
-	var c struct {
-		Command string `json:"command"`
-		Ref     string `json:"ref,omitempty"`
-	}
-	if strings.HasPrefix(strings.TrimSpace(line), "{") {
-		if json.Unmarshal([]byte(line), &c) != nil || c.Command != "status" {
-			return false
-		}
-	} else if w := strings.Fields(line); len(w) != 1 || w[0] != "status" {
-		return false
-	}
-	calls, err := s.ph.Status()
+// answerStatus answers a status command (on standard input or the control
+// socket) with the calls in progress: a status object with --json (always
+// on the socket), else a line for each call.
+func answerStatus(ph *call.Phone, pr *callfmt.Printer, ref string) {
+	calls, err := ph.Status()
 	if err != nil {
-		pr.Refused("status", c.Ref, signaling.Errorf(signaling.UnknownError, "the phone has stopped"))
-		return true
+		pr.Refused("status", ref, signaling.Errorf(signaling.UnknownError, "the phone has stopped"))
+		return
 	}
-	_ = callfmt.JSON(w, statusReply(calls, signaling.FitReason(c.Ref)))
-	return true
+	r := statusReply(calls, ref)
+	pr.Answer(r, statusLines(r.Calls))
+}
+
+// statusLines are the calls of a status reply as text: a line each.
+func statusLines(calls []jsonCall) []string {
+	if len(calls) == 0 {
+		return []string{"no call in progress"}
+	}
+	lines := make([]string, len(calls))
+	for i, c := range calls {
+		lines[i] = ctlCallText(c)
+	}
+	return lines
 }
 
 // jsonCall is a call in progress in the reply to status.
@@ -152,8 +151,9 @@ type jsonCall struct {
 	Peer       string              `json:"peer"`
 	PeerName   string              `json:"peer_name,omitempty"`
 	Muted      bool                `json:"muted"`
-	Held       bool                `json:"held"`        // this side holds it
-	RemoteHeld bool                `json:"remote_held"` // the other side does
+	Held       bool                `json:"held"`              // this side holds it
+	RemoteHeld bool                `json:"remote_held"`       // the other side does
+	Waiting    bool                `json:"waiting,omitempty"` // it rang during another call (call waiting)
 	Quality    *jsonQuality        `json:"quality,omitempty"`
 }
 
@@ -179,7 +179,8 @@ func statusReply(calls []call.State, ref string) jsonStatus {
 	r := jsonStatus{Event: "status", Ref: ref, Calls: []jsonCall{}}
 	for _, c := range calls {
 		j := jsonCall{ID: c.Event.ID, Status: c.Event.Status, Direction: c.Event.Direction, Peer: c.Event.Peer(),
-			PeerName: c.Event.PeerName(), Muted: c.Muted, Held: c.Held, RemoteHeld: c.RemoteHeld}
+			PeerName: c.Event.PeerName(), Muted: c.Muted, Held: c.Held, RemoteHeld: c.RemoteHeld,
+			Waiting: c.Event.Waiting}
 		if st := c.Stats; st != nil {
 			problems := signaling.Problems(st.RTT, st.Jitter, st.Loss, st.MOS)
 			j.Quality = &jsonQuality{Grade: signaling.Rate(st.MOS, problems), Problems: problems, MOS: st.MOS,
@@ -212,12 +213,12 @@ func peerUID(c *net.UnixConn) (int, error) {
 }
 
 const ctlLong = `Drive the parley already running for you on this machine (the UI,
-parley call or parley answer): COMMAND is one of the commands they read on
-standard input (mute, unmute, hold, resume, hangup, answer, reject, add
-USER...), or status for the calls in progress, their state and their
-quality. It goes over a socket in $XDG_RUNTIME_DIR/parley (or run/ in the
-state directory when unset) that only you can reach. With several parleys
-running, the newest is driven, or the one of --pid.`
+parley call, parley answer or parley echo): COMMAND is one of the commands
+they read on standard input (mute, unmute, hold, resume, hangup, answer,
+reject, swap, add USER...), or status for the calls in progress, their
+state and their quality. It goes over a socket in $XDG_RUNTIME_DIR/parley
+(or run/ in the state directory when unset) that only you can reach. With
+several parleys running, the newest is driven, or the one of --pid.`
 
 func (e *env) ctlCommand() *cobra.Command {
 	var pid int
@@ -272,11 +273,9 @@ func (e *env) ctlAnswer(asJSON bool, command string, line []byte) error {
 		}
 		return &exitCode{code: exitError}
 	case asJSON:
-	case ans.Event == "status" && len(ans.Calls) == 0:
-		say(e.stdout, "no call in progress")
 	case ans.Event == "status":
-		for _, c := range ans.Calls {
-			say(e.stdout, "%s", ctlCallText(c))
+		for _, l := range statusLines(ans.Calls) {
+			say(e.stdout, "%s", l)
 		}
 	default:
 		say(e.stdout, "%s: ok", command)
@@ -287,6 +286,9 @@ func (e *env) ctlAnswer(asJSON bool, command string, line []byte) error {
 func ctlCallText(c jsonCall) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s %s %s: %s", c.ID, c.Direction, c.Peer, c.Status)
+	if c.Waiting {
+		b.WriteString(", waiting")
+	}
 	if c.Muted {
 		b.WriteString(", muted")
 	}

@@ -134,7 +134,13 @@ func (e *env) devicesCommand() *cobra.Command {
 	c := &cobra.Command{
 		Use:   "devices",
 		Short: "List the audio input and output devices",
-		Args:  cobra.NoArgs,
+		Long: `List the audio input and output devices: PortAudio's (default and pulse play
+on the sound server's default device) and the sound server's own sinks and
+sources (PulseAudio, or PipeWire's PulseAudio server), by their descriptions.
+--in and --out take a device's index, its name, its description or a unique
+part of either; the picker in parley ui saves the name, which stays the same
+when the device is plugged in again.`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			log, err := e.logger("parley")
 			if err != nil {
@@ -152,16 +158,20 @@ func (e *env) devicesCommand() *cobra.Command {
 			if asJSON {
 				return callfmt.AudioDevices(e.stdout, devs)
 			}
+			// The sound server's devices by their descriptions; the
+			// name, last, is the stable one that the config keeps.
 			var rows [][]string
 			for _, d := range devs {
-				rows = append(rows, []string{fmt.Sprint(d.Index), d.Name, channels(d.MaxInputChannels, d.DefaultInput),
-					channels(d.MaxOutputChannels, d.DefaultOutput), d.HostAPI})
+				rows = append(rows, []string{fmt.Sprint(d.Index), d.Label(),
+					channels(d.MaxInputChannels, d.DefaultInput), channels(d.MaxOutputChannels, d.DefaultOutput),
+					d.HostAPI, d.Name})
 			}
-			return e.table("INDEX\tNAME\tINPUT\tOUTPUT\tHOST API", rows)
+			return e.table("INDEX\tDEVICE\tINPUT\tOUTPUT\tHOST API\tNAME", rows)
 		},
 	}
 	c.Flags().BoolVar(&asJSON, "json", false, `print the devices as one JSON object: {"devices":[{"index", "name", `+
-		`"input_channels", "output_channels", "default_input", "default_output", "host_api"}…]}`)
+		`"description", "monitor", "input_channels", "output_channels", "default_input", "default_output", `+
+		`"host_api"}…]}`)
 	return c
 }
 
@@ -213,6 +223,7 @@ plays back what it hears, about a second later. Runs until interrupted.`,
 			if err != nil {
 				return fail(err)
 			}
+			e.openControl(ph, log) // parley ctl status: its calls
 			say(e.stdout, "echo service running as %s; interrupt to stop", ph.User())
 			pr := callfmt.NewPrinter(e.stdout, e.stderr, false, untoldWait)
 			for ev := range ph.Events() {

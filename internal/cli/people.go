@@ -373,32 +373,62 @@ func (e *env) listContacts(ctx context.Context, asJSON bool) error {
 
 func (e *env) presenceCommand() *cobra.Command {
 	var asJSON bool
+	var waiting string
 	c := &cobra.Command{
 		Use:   "presence online|away|dnd",
 		Short: "Set your presence: away, dnd (calls refused), or online again",
 		Long: `Set your presence by hand, on every device: away, or dnd (do not disturb: calls
 to you are refused at once, and callers are told why). It stays until you set
 online. The UI also shows you away by itself after ten minutes without a key
-press.`,
-		Args:      cobra.ExactArgs(1),
+press.
+
+--call-waiting off refuses a call that comes while you are in another as busy
+(80202), on every device, instead of ringing it as a waiting call; on (the
+default) brings it back. It may come alone: parley presence --call-waiting off.`,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 0 && cmd.Flags().Changed("call-waiting") {
+				return nil
+			}
+			return cobra.ExactArgs(1)(cmd, args)
+		},
 		ValidArgs: []string{"online", "away", "dnd"},
 		RunE: func(cmd *cobra.Command, args []string) error {
-			state := signaling.State(args[0])
-			if !state.Settable() {
-				return &exitCode{code: exitUsage, err: fmt.Errorf("presence %q: use online, away or dnd", args[0])}
+			var state signaling.State
+			if len(args) == 1 {
+				if state = signaling.State(args[0]); !state.Settable() {
+					return &exitCode{code: exitUsage, err: fmt.Errorf("presence %q: use online, away or dnd", args[0])}
+				}
+			}
+			on, setWaiting := map[string]bool{"on": true, "off": false}[waiting]
+			if cmd.Flags().Changed("call-waiting") && !setWaiting {
+				return &exitCode{code: exitUsage, err: fmt.Errorf("--call-waiting %q: use on or off", waiting)}
 			}
 			api, _, err := e.userAPI()
 			if err != nil {
 				return fail(err)
 			}
-			p, err := api.SetPresence(cmd.Context(), state)
-			if err != nil {
-				return fail(err)
+			var p signaling.Person
+			if setWaiting {
+				if p, err = api.SetCallWaiting(cmd.Context(), on); err != nil {
+					return fail(err)
+				}
+			}
+			if state != "" {
+				if p, err = api.SetPresence(cmd.Context(), state); err != nil {
+					return fail(err)
+				}
 			}
 			if asJSON {
 				return callfmt.JSON(e.stdout, p)
 			}
+			switch {
+			case setWaiting && on:
+				fmt.Fprintln(e.stdout, "Call waiting is on: a call while you are in another rings as a waiting call.")
+			case setWaiting:
+				fmt.Fprintln(e.stdout, "Call waiting is off: a call while you are in another is refused as busy.")
+			}
 			switch state {
+			case "":
 			case signaling.StateDND:
 				fmt.Fprintln(e.stdout, "You are in do not disturb: calls to you are refused until `parley "+
 					"presence online`.")
@@ -412,5 +442,7 @@ press.`,
 	}
 	c.Flags().BoolVar(&asJSON, "json", false, `print your presence as one JSON object: {"user", "name", "role", `+
 		`"state", "online"}`)
+	c.Flags().StringVar(&waiting, "call-waiting", "", "on or off: ring a call that comes while you are in another "+
+		"as a waiting call, or refuse it as busy (every device)")
 	return c
 }

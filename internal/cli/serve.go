@@ -128,6 +128,10 @@ go to stderr unless --log names a file.`,
 		"calls one user may place in a minute, a third of them at once (default 30; -1: no limit)")
 	c.Flags().IntVar(&cfg.MessageLimit, "message-limit", 0,
 		"messages one connection may send in a second, four times as many at once (default 50; -1: no limit)")
+	c.Flags().DurationVar(&cfg.TextRetention, "text-retention", 0,
+		"how long text messages are kept (default 720h: 30 days); every node of a service the same")
+	c.Flags().IntVar(&cfg.TextLimit, "text-limit", 0,
+		"texts one user may send in a minute, a third of them at once (default 30; -1: no limit)")
 	c.Flags().IntVar(&cfg.RingLimit, "ring-limit", 0,
 		"calls that may ring one user in a minute, a third of them at once (default 60; -1: no limit)")
 	c.Flags().DurationVar(&cfg.VoiceMessageRetention, "voice-message-retention", 0,

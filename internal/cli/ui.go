@@ -51,6 +51,7 @@ func (e *env) openUI(ctx context.Context, log *slog.Logger, contacts []string) e
 	devs := devices.New(devices.Options{
 		Input: devices.Pick("", cfg.Input), Output: devices.Pick("", cfg.Output), Ring: cfg.RingDevice,
 		OutputLatency: outLat, Processing: proc, ConfigPath: config.Path(e.getenv), Logger: log,
+		Absent: true, // the saved headset, unplugged: the default, and the picker offers it when it is back
 	})
 	e.closers = append(e.closers, devs)
 	pc := call.Config{
@@ -73,6 +74,7 @@ func (e *env) openUI(ctx context.Context, log *slog.Logger, contacts []string) e
 	}
 	defer ph.Close()
 	devs.Attach(ph)
+	devs.Watch(ctx) // headsets plugged in and out, until devs closes
 	e.openControl(ph, log)
 	for _, c := range cfg.Contacts {
 		if !slices.Contains(contacts, c) {
@@ -93,6 +95,7 @@ func (e *env) openUI(ctx context.Context, log *slog.Logger, contacts []string) e
 		Voice:       api,
 		PlayVoice:   playVoice(devs), // voicemail.go
 		RecordVoice: recordVoiceUI(devs),
+		Texts:       api,
 		Presence:    ph,
 		HistoryPath: filepath.Join(config.StateDir(e.getenv), "history.jsonl"),
 		Logger:      log,

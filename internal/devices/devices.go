@@ -6,6 +6,7 @@
 package devices
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -88,13 +89,20 @@ type Options struct {
 	OutputLatency time.Duration   // the speaker's device latency to start with (0: the lowest)
 	Processing    call.Processing // the microphone's processing, for the settings screen
 	ConfigPath    string          // the config file that Choose and SetProcessing save to
-	Logger        *slog.Logger
+	// Absent: a device named but not there (a saved headset, unplugged)
+	// opens the system's default in its place, rather than failing the
+	// call; the UI offers the device again when it is plugged in.
+	Absent bool
+	Logger *slog.Logger
 }
 
-// Phone is what the choices made during a call apply to (a *call.Phone).
+// Phone is what the choices made during a call apply to, and what hears
+// of devices plugged in and unplugged (a *call.Phone).
 type Phone interface {
 	SwitchDevices(mic, speaker bool)
 	SetProcessing(p call.Processing)
+	DevicePluggedIn(kind, device, label string)
+	DeviceUnplugged(kind, label string)
 }
 
 // Manager opens the audio of a command's calls, and lists and saves
@@ -105,6 +113,7 @@ type Manager struct {
 	log        *slog.Logger
 	configPath string
 	outLat     time.Duration
+	absent     bool
 
 	mu      sync.Mutex
 	in, out string
@@ -112,6 +121,11 @@ type Manager struct {
 	proc    call.Processing
 	phone   Phone // the phone the choices apply to, once attached
 	sys     *audio.System
+	labels  map[string]string // what the devices List named are shown as, by name
+	inUse   [2]string         // the microphone and the speaker last opened, as shown (InUse)
+	specs   [2]string         // and the specs they were opened by ("default" in place of one absent)
+	watched chan struct{}     // closed when Watch's goroutine ends; nil if none runs
+	unwatch context.CancelFunc
 }
 
 var (
@@ -122,7 +136,7 @@ var (
 
 // New returns a Manager of the devices o names; it opens nothing yet.
 func New(o Options) *Manager {
-	return &Manager{log: o.Logger, configPath: o.ConfigPath, outLat: o.OutputLatency,
+	return &Manager{log: o.Logger, configPath: o.ConfigPath, outLat: o.OutputLatency, absent: o.Absent,
 		in: o.Input, out: o.Output, ring: o.Ring, proc: o.Processing}
 }
 
@@ -134,13 +148,68 @@ func (m *Manager) Attach(ph Phone) {
 	m.phone = ph
 }
 
-// Close stops PortAudio, if it was started. Call it once the phone is
-// closed.
+// Watch follows the sound server's sinks and sources (audio.WatchServer)
+// until Close: each one plugged in is told to the attached phone
+// (DevicePluggedIn), which tells the UI, and each one unplugged too
+// (DeviceUnplugged), which moves a call off it. Without a sound server it
+// does nothing.
+func (m *Manager) Watch(ctx context.Context) {
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	m.mu.Lock()
+	if m.watched != nil {
+		m.mu.Unlock()
+		cancel()
+		return
+	}
+	m.watched, m.unwatch = done, cancel
+	m.mu.Unlock()
+	go func() {
+		defer close(done)
+		if err := audio.WatchServer(ctx, m.serverEvent); err != nil {
+			m.logger().Info("devices: not watching the sound server's devices", "err", err)
+		}
+	}()
+}
+
+// serverEvent tells the phone of a device plugged in or unplugged.
+func (m *Manager) serverEvent(ev audio.ServerEvent) {
+	d := ev.Device
+	kind := call.Speaker
+	if d.MaxInputChannels > 0 {
+		kind = call.Microphone
+	}
+	m.mu.Lock()
+	ph := m.phone
+	m.mu.Unlock()
+	m.logger().Info("devices: sound server", "kind", kind, "device", d.Name, "label", d.Label(), "removed", ev.Removed)
+	switch {
+	case ph == nil:
+	case ev.Removed:
+		ph.DeviceUnplugged(kind, d.Label())
+	case !d.Monitor: // a sink's monitor comes with it: no device to offer
+		ph.DevicePluggedIn(kind, d.Name, d.Label())
+	}
+}
+
+func (m *Manager) logger() *slog.Logger {
+	if m.log == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return m.log
+}
+
+// Close stops watching and PortAudio, if they were started. Call it once
+// the phone is closed.
 func (m *Manager) Close() error {
 	m.mu.Lock()
-	sys := m.sys
+	sys, watched, unwatch := m.sys, m.watched, m.unwatch
 	m.sys = nil
 	m.mu.Unlock()
+	if watched != nil {
+		unwatch()
+		<-watched
+	}
 	if sys == nil {
 		return nil
 	}
@@ -178,7 +247,12 @@ func (m *Manager) OpenSource(n int) (audio.Source, error) {
 	if err != nil {
 		return nil, err
 	}
-	return audio.OpenSource(sys, m.in, n)
+	src, err := audio.OpenSource(sys, m.in, n)
+	if errors.Is(err, audio.ErrDeviceNotFound) && m.absent {
+		m.logger().Warn("devices: the microphone chosen is not there: the default stands in", "err", err)
+		return opened[audio.Source](m, 0, "default")(audio.OpenSource(sys, "default", n))
+	}
+	return opened[audio.Source](m, 0, m.in)(src, err)
 }
 
 // OpenSink opens the speaker (or the file, or null) of the output spec.
@@ -189,7 +263,12 @@ func (m *Manager) OpenSink(n int) (audio.Sink, error) {
 	if err != nil {
 		return nil, err
 	}
-	return audio.OpenSink(sys, m.out, n)
+	sink, err := audio.OpenSink(sys, m.out, n)
+	if errors.Is(err, audio.ErrDeviceNotFound) && m.absent {
+		m.logger().Warn("devices: the speaker chosen is not there: the default stands in", "err", err)
+		return opened[audio.Sink](m, 1, "default")(audio.OpenSink(sys, "default", n))
+	}
+	return opened[audio.Sink](m, 1, m.out)(sink, err)
 }
 
 // OpenRing opens the ring device, when one is set apart from the output.
@@ -215,7 +294,7 @@ func (m *Manager) OpenDefaultSource(n int) (audio.Source, error) {
 	if err != nil {
 		return nil, err
 	}
-	return audio.OpenSource(sys, "default", n)
+	return opened[audio.Source](m, 0, "default")(audio.OpenSource(sys, "default", n))
 }
 
 // OpenDefaultSink opens the system's default speaker.
@@ -226,10 +305,12 @@ func (m *Manager) OpenDefaultSink(n int) (audio.Sink, error) {
 	if err != nil {
 		return nil, err
 	}
-	return audio.OpenSink(sys, "default", n)
+	return opened[audio.Sink](m, 1, "default")(audio.OpenSink(sys, "default", n))
 }
 
-// List names the input and output devices.
+// List names the input and output devices: PortAudio's and the sound
+// server's, by their names (what Choose saves: a sink's or source's stays
+// the same when it is plugged in again); Label says what each is shown as.
 func (m *Manager) List() (inputs, outputs []string, err error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -241,7 +322,9 @@ func (m *Manager) List() (inputs, outputs []string, err error) {
 	if err != nil {
 		return nil, nil, err
 	}
+	m.labels = map[string]string{}
 	for _, dev := range all {
+		m.labels[dev.Name] = dev.Label()
 		if dev.MaxInputChannels > 0 {
 			inputs = append(inputs, dev.Name)
 		}
@@ -250,6 +333,41 @@ func (m *Manager) List() (inputs, outputs []string, err error) {
 		}
 	}
 	return inputs, outputs, nil
+}
+
+// Label is what the device named name, as List gave it, is shown as: the
+// sound server's description ("USB Headset Analog Stereo"), else name.
+func (m *Manager) Label(name string) string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if l, ok := m.labels[name]; ok {
+		return l
+	}
+	return name
+}
+
+// opened notes what the microphone (i 0) or the speaker (1) opened from
+// spec is shown as (its device's label, else spec), for InUse; m.mu must
+// be held.
+func opened[T any](m *Manager, i int, spec string) func(v T, err error) (T, error) {
+	return func(v T, err error) (T, error) {
+		if err == nil {
+			m.inUse[i], m.specs[i] = spec, spec
+			if d, ok := any(v).(interface{ Device() string }); ok {
+				m.inUse[i] = d.Device()
+			}
+		}
+		return v, err
+	}
+}
+
+// InUse is what the microphone and the speaker last opened for a call are
+// shown as: the device's label ("USB Headset Analog Stereo", default), or
+// the spec of a generator or a file; "" before any was opened.
+func (m *Manager) InUse() (mic, speaker string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.inUse[0], m.inUse[1]
 }
 
 // Current is the input and output the next call uses.
@@ -263,7 +381,10 @@ func (m *Manager) Current() (input, output string) {
 // and saves them in the config file.
 func (m *Manager) Choose(input, output string) error {
 	m.mu.Lock()
-	mic, speaker := input != m.in, output != m.out
+	// What changed switches, and so does what is not in use: the default
+	// stood in for it, or took over when it was unplugged.
+	mic := input != m.in || m.specs[0] == "default" && input != "default"
+	speaker := output != m.out || m.specs[1] == "default" && output != "default"
 	m.in, m.out = input, output
 	ph := m.phone
 	m.mu.Unlock()

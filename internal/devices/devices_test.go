@@ -32,7 +32,9 @@ type switches struct {
 func (s *switches) SwitchDevices(mic, speaker bool) {
 	s.mic, s.speaker = append(s.mic, mic), append(s.speaker, speaker)
 }
-func (s *switches) SetProcessing(p call.Processing) { s.proc = append(s.proc, p) }
+func (s *switches) SetProcessing(p call.Processing)            { s.proc = append(s.proc, p) }
+func (s *switches) DevicePluggedIn(kind, device, label string) {}
+func (s *switches) DeviceUnplugged(kind, label string)         {}
 
 // TestManager: generated sources and sinks open without the sound system;
 // no ring device apart from the output means none; a choice applies to the

@@ -294,7 +294,7 @@ func (p *Pulse) Pactl(ctx context.Context, args ...string) (string, error) {
 // no longer exist (a test binary or a harness that was killed never
 // unloaded its own).
 func Describe(kind, description string) string {
-	return fmt.Sprintf("%s_properties='device.description=%s %s%d'", kind, description, ownerProp, os.Getpid())
+	return fmt.Sprintf("%s_properties='device.description=%q %s%d'", kind, description, ownerProp, os.Getpid())
 }
 
 // NullSink loads a 48 kHz mono null sink with a unique name derived from
@@ -304,10 +304,21 @@ func Describe(kind, description string) string {
 // from the start; silence adds nothing to what the monitor carries.
 func (p *Pulse) NullSink(t testing.TB, name string) string {
 	t.Helper()
+	return p.DescribedSink(t, name, "")
+}
+
+// DescribedSink is NullSink with the sink described as description, as a
+// sound card's sink is ("USB Headset Analog Stereo"; its monitor is then
+// "Monitor of USB Headset Analog Stereo"); "" describes it by its name.
+func (p *Pulse) DescribedSink(t testing.TB, name, description string) string {
+	t.Helper()
 	ctx := context.Background()
 	sink := fmt.Sprintf("%s_%d_%d", sanitize(name), os.Getpid(), p.sinks.Add(1))
+	if description == "" {
+		description = sink
+	}
 	module, err := p.Pactl(ctx, "load-module", "module-null-sink", "sink_name="+sink, "rate=48000", "channels=1",
-		Describe("sink", sink))
+		Describe("sink", description))
 	if err != nil {
 		t.Fatal(err)
 	}

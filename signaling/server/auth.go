@@ -440,6 +440,12 @@ func (s *Server) turnAllowed(h turn.Holder) bool {
 // bearer checks the Authorization: Bearer token of an API request, limited
 // per address. It answers the refusal itself.
 func (s *Server) bearer(w http.ResponseWriter, r *http.Request) (Claims, store.User, bool) {
+	return s.bearerOrGuest(w, r, false)
+}
+
+// bearerOrGuest is bearer that also takes, with guests, the token of a
+// guest link's guest, while the link works (checkAccess).
+func (s *Server) bearerOrGuest(w http.ResponseWriter, r *http.Request, guests bool) (Claims, store.User, bool) {
 	done, ok := s.gate(w, r, limitBearer)
 	if !ok {
 		return Claims{}, store.User{}, false
@@ -464,7 +470,7 @@ func (s *Server) bearer(w http.ResponseWriter, r *http.Request) (Claims, store.U
 		return Claims{}, store.User{}, false
 	}
 	done(true)
-	if c.Link != nil {
+	if c.Link != nil && !guests {
 		s.httpError(w, r, c.Subject, signaling.Errorf(signaling.InvalidParameter,
 			"a guest link is for one call: its token opens nothing else"))
 		return Claims{}, store.User{}, false

@@ -25,9 +25,9 @@ const (
 	ReasonDeclined = "declined"               // the callee rejected (or hung up before answering)
 	ReasonFailed   = "failed"                 // a fail without a reason
 	// Dials refused because of the callee, recorded for both (history.go).
-	ReasonOffline = "offline"        // the callee had no session
-	ReasonBusy    = "busy"           // the callee was in another call
-	ReasonDND     = "do not disturb" // the callee had set do not disturb
+	ReasonOffline = "offline"            // the callee had no session
+	ReasonBusy    = signaling.ReasonBusy // the callee was in another call
+	ReasonDND     = "do not disturb"     // the callee had set do not disturb
 )
 
 // callSetup is what dial hands to startCall: a checked dial whose users are
@@ -38,12 +38,97 @@ type callSetup struct {
 	fromName, toName          string // display names
 	ref, offer                string
 	fromBusy, toBusy          uint64
+	waiting                   bool   // the callee was in another call: it rings as a waiting call
+	secondMark                bool   // the callee's busy mark is their WaitingKey
 	link                      string // the guest link the caller came through, by key; "" for most calls
 }
 
 // fromKey and toKey are the parties' userKeys.
 func (cs callSetup) fromKey() string { return store.UserKey(cs.team, cs.from) }
 func (cs callSetup) toKey() string   { return store.UserKey(cs.team, cs.to) }
+
+// toBusyKey is the key of the callee's busy mark: their second for a
+// waiting call.
+func (cs callSetup) toBusyKey() string {
+	if cs.secondMark {
+		return store.WaitingKey(cs.toKey())
+	}
+	return cs.toKey()
+}
+
+// busyMark is a busy mark taken for a callee.
+type busyMark struct {
+	key     string
+	rev     uint64
+	waiting bool // the callee is in another call
+	second  bool // key is their WaitingKey
+}
+
+// busyRefusal is the refusal of a dial to someone who cannot take it.
+func busyRefusal(user string) *signaling.Error {
+	return signaling.Errorf(signaling.AlreadyBusyCall, "%s is in another call: wait for the other call to end", user)
+}
+
+// markCallee marks the callee with userKey key busy with call id. Someone
+// in a call gets their second mark, for a call that rings as a waiting
+// call, unless they turned call waiting off; someone in two calls, or in
+// one with waiting off, is busy: jetstream.ErrKeyExists. A first mark
+// taken while the second is held (the first call ended, the waiting one
+// goes on) is a waiting call too: at most two calls at once.
+func (s *Server) markCallee(ctx context.Context, key, id string) (busyMark, error) {
+	rev, err := s.store.Busy.Create(ctx, key, []byte(id))
+	if err == nil {
+		m := busyMark{key: key, rev: rev}
+		if _, err := s.store.Busy.Get(ctx, store.WaitingKey(key)); err == nil {
+			m.waiting = true
+		} else if !errors.Is(err, jetstream.ErrKeyNotFound) {
+			s.releaseBusy(key, rev)
+			return busyMark{}, err
+		}
+		return m, s.mayWait(ctx, key, m)
+	}
+	if !errors.Is(err, jetstream.ErrKeyExists) {
+		return busyMark{}, err
+	}
+	m := busyMark{key: store.WaitingKey(key), waiting: true, second: true}
+	if err := s.mayWait(ctx, key, m); err != nil {
+		return busyMark{}, err
+	}
+	if m.rev, err = s.store.Busy.Create(ctx, m.key, []byte(id)); err != nil {
+		return busyMark{}, err
+	}
+	return m, nil
+}
+
+// busyNow reports whether a dial to the user with userKey key would be
+// refused as busy now (see markCallee); a failure to find out is not busy:
+// the dial finds out.
+func (s *Server) busyNow(ctx context.Context, key string) bool {
+	if _, err := s.store.Busy.Get(ctx, key); err != nil {
+		return false
+	}
+	if _, err := s.store.Busy.Get(ctx, store.WaitingKey(key)); err == nil {
+		return true
+	}
+	st, err := s.manualState(ctx, key)
+	return err == nil && st.NoWaiting
+}
+
+// mayWait refuses (jetstream.ErrKeyExists, as busy) a waiting call m to
+// the user with userKey key who turned call waiting off, releasing m.
+func (s *Server) mayWait(ctx context.Context, key string, m busyMark) error {
+	if !m.waiting {
+		return nil
+	}
+	st, err := s.manualState(ctx, key)
+	if err == nil && st.NoWaiting {
+		err = jetstream.ErrKeyExists
+	}
+	if err != nil {
+		s.releaseBusy(m.key, m.rev)
+	}
+	return err
+}
 
 // actionReply is a call owner's answer to an action: nothing, a refusal,
 // or (from an owner that stepped down, resume.go) ask again.
@@ -69,10 +154,12 @@ type callRecord struct {
 	Started     time.Time        `json:"started"`
 	Answered    *time.Time       `json:"answered,omitempty"`
 	Ended       *time.Time       `json:"ended,omitempty"`
-	Statuses    []statusChange   `json:"statuses,omitempty"` // every status with its time (records.go)
-	Link        string           `json:"link,omitempty"`     // the guest link's key, for a guest's call (links.go)
-	Muted       []string         `json:"muted,omitempty"`    // the participants muted now, told to one who resumes
-	Held        []string         `json:"held,omitempty"`     // the participants holding the call now, likewise
+	Statuses    []statusChange   `json:"statuses,omitempty"`    // every status with its time (records.go)
+	Link        string           `json:"link,omitempty"`        // the guest link's key, for a guest's call (links.go)
+	Muted       []string         `json:"muted,omitempty"`       // the participants muted now, told to one who resumes
+	Held        []string         `json:"held,omitempty"`        // the participants holding the call now, likewise
+	Waiting     bool             `json:"waiting,omitempty"`     // it rang as a waiting call
+	SecondMark  bool             `json:"second_mark,omitempty"` // the callee's busy mark is their WaitingKey
 	key         string           // its key in the calls bucket, when read from there (records.go: storeKey)
 }
 
@@ -108,6 +195,7 @@ func (s *Server) startCall(cs callSetup) error {
 		ID: cs.id, Team: cs.team, From: cs.from, FromSession: cs.fromSession, To: cs.to,
 		FromName: cs.fromName, ToName: cs.toName,
 		Status: signaling.Started, Node: s.cfg.NodeName, Started: time.Now().UTC(), Link: cs.link,
+		Waiting: cs.waiting, SecondMark: cs.secondMark,
 	}))
 }
 
@@ -328,12 +416,13 @@ func (c *call) apply(a signaling.Message, team string) *signaling.Error {
 			return onlyCallee("reject it; hang up to cancel")
 		case !signaling.CanTransition(st, signaling.Rejected):
 			return notInState("hang up to end it")
+		case a.Reason == ReasonBusy: // the callee's phone cannot take it beside their call
+			c.end(signaling.Rejected, ReasonBusy, signaling.AlreadyBusyCall)
+		case a.Reason == signaling.ReasonLeaveMessage: // the callee asks for a voice message (voicemail.go)
+			c.end(signaling.Rejected, a.Reason, 0)
+		default:
+			c.end(signaling.Rejected, ReasonDeclined, 0)
 		}
-		reason := ReasonDeclined
-		if a.Reason == signaling.ReasonLeaveMessage { // the callee asks for a voice message (voicemail.go)
-			reason = a.Reason
-		}
-		c.end(signaling.Rejected, reason, 0)
 	case signaling.TypeHangup:
 		switch {
 		case st == signaling.Answered && a.Reason == signaling.ReasonMovedToRoom:
@@ -497,6 +586,7 @@ func (c *call) event(dir signaling.Direction) *signaling.CallEvent {
 		ID: c.id, Status: c.rec.Status, Direction: dir, From: c.from, To: c.to,
 		FromName: c.fromName, ToName: c.toName,
 		Reason: c.rec.Reason, Code: c.rec.Code, Guest: c.link != "",
+		Waiting: c.waiting && dir == signaling.Inbound,
 	}
 }
 
@@ -567,7 +657,7 @@ func (c *call) refreshBusy() {
 	for _, p := range []struct {
 		key string
 		rev *uint64
-	}{{c.fromKey(), &c.fromBusy}, {c.toKey(), &c.toBusy}} {
+	}{{c.fromKey(), &c.fromBusy}, {c.toBusyKey(), &c.toBusy}} {
 		rev, err := c.s.store.Busy.Update(ctx, p.key, []byte(c.id), *p.rev)
 		if err != nil {
 			// Expired while NATS was away: take it again if it is free.
@@ -583,7 +673,7 @@ func (c *call) refreshBusy() {
 
 func (c *call) releaseBusy() {
 	c.s.releaseBusy(c.fromKey(), c.fromBusy)
-	c.s.releaseBusy(c.toKey(), c.toBusy)
+	c.s.releaseBusy(c.toBusyKey(), c.toBusy)
 	c.fromBusy, c.toBusy = 0, 0
 }
 

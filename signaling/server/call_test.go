@@ -319,8 +319,11 @@ func TestRefusedActionsKeepTheCall(t *testing.T) {
 	refused(bob, answer, signaling.NoConnectedCall)
 }
 
+// TestBusy: with call waiting off (TestCallWaiting has it on), someone in
+// a call is busy.
 func TestBusy(t *testing.T) {
 	s := startServer(t)
+	s.waitingOff(t, "alice", "bob")
 	alice := s.connect(t, "alice", "")
 	bob := s.connect(t, "bob", "")
 	carol := s.connect(t, "carol", "")

@@ -58,6 +58,7 @@ func TestTwoNodes(t *testing.T) {
 
 	// Calls owned by b (alice dials) and by a (bob dials).
 	dave := b.connect(t, "dave", "")
+	a.waitingOff(t, "alice", "bob") // for the busy case
 	for _, dir := range []struct{ caller, callee *client }{{alice, bob}, {bob, alice}} {
 		caller, callee := dir.caller, dir.callee
 		id := placeCall(t, caller, callee, "d")

@@ -32,6 +32,8 @@ const (
 	DefaultShutdownTimeout   = 10 * time.Second
 	DefaultSendQueue         = 256
 	DefaultCallHistory       = 7 * 24 * time.Hour
+	DefaultTextRetention     = 30 * 24 * time.Hour
+	DefaultTextLimit         = 30
 	DefaultAccessTokenTTL    = 15 * time.Minute
 	DefaultInviteTTL         = 7 * 24 * time.Hour
 	DefaultLinkTTL           = 2 * time.Hour
@@ -161,6 +163,13 @@ type Config struct {
 	// and DefaultVoiceMessageQuota.
 	VoiceMessageRetention time.Duration
 	VoiceMessageQuota     int64
+	// TextRetention is how long text messages are kept (texts.go).
+	// Default DefaultTextRetention.
+	TextRetention time.Duration
+	// TextLimit is how many texts one user may send in a minute, on this
+	// node, a third of them at once. Default DefaultTextLimit; negative: no
+	// limit.
+	TextLimit int
 
 	// Webhooks tunes the delivery of webhooks (timeout, retries, the
 	// address ranges allowed besides public ones); see package webhook.
@@ -327,6 +336,12 @@ func (c Config) withDefaults() Config {
 	if c.VoiceMessageQuota == 0 {
 		c.VoiceMessageQuota = DefaultVoiceMessageQuota
 	}
+	if c.TextRetention == 0 {
+		c.TextRetention = DefaultTextRetention
+	}
+	if c.TextLimit == 0 {
+		c.TextLimit = DefaultTextLimit
+	}
 	if c.NodeName == "" {
 		c.NodeName = "parley-" + newID()[:8]
 	}
@@ -391,6 +406,7 @@ func (c Config) Validate() error {
 		{"ShutdownTimeout", c.ShutdownTimeout},
 		{"CallHistory", c.CallHistory},
 		{"VoiceMessageRetention", c.VoiceMessageRetention},
+		{"TextRetention", c.TextRetention},
 	}
 	for _, p := range positive {
 		if p.d < 0 {

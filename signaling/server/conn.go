@@ -713,12 +713,11 @@ func (c *conn) dial(m signaling.Message) {
 		internal("could not mark you busy", err)
 		return
 	}
-	calleeRev, err := c.s.store.Busy.Create(ctx, toKey, []byte(id))
+	mark, err := c.s.markCallee(ctx, toKey, id)
 	if err != nil {
 		c.s.releaseBusy(c.key, callerRev)
 		if errors.Is(err, jetstream.ErrKeyExists) {
-			refused(ReasonBusy, signaling.Errorf(signaling.AlreadyBusyCall,
-				"%s is in another call: wait for the other call to end", m.To))
+			refused(ReasonBusy, busyRefusal(m.To))
 		} else {
 			internal("could not mark "+m.To+" busy", err)
 		}
@@ -727,12 +726,12 @@ func (c *conn) dial(m signaling.Message) {
 	err = c.s.startCall(callSetup{
 		id: id, team: c.team, from: c.user, fromSession: c.session, to: m.To, ref: m.Ref, offer: m.SDP,
 		fromName: c.name, toName: callee.Name,
-		fromBusy: callerRev, toBusy: calleeRev,
+		fromBusy: callerRev, toBusy: mark.rev, waiting: mark.waiting, secondMark: mark.second,
 		link: linkKey(c.link),
 	})
 	if err != nil {
 		c.s.releaseBusy(c.key, callerRev)
-		c.s.releaseBusy(toKey, calleeRev)
+		c.s.releaseBusy(mark.key, mark.rev)
 		internal("could not start the call", err)
 	}
 }

@@ -169,6 +169,7 @@ func TestErrorCodes(t *testing.T) {
 			a := s.connect(t, fmt.Sprint("u", n), "")
 			b := s.connect(t, fmt.Sprint("v", n), "")
 			c := s.connect(t, fmt.Sprint("w", n), "")
+			s.waitingOff(t, b.user)
 			id := placeCall(t, a, b, "d")
 			c.send(dialMsg("d", b.user))
 			c.expectError(signaling.AlreadyBusyCall, "d", "")

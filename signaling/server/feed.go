@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -61,13 +62,19 @@ type feed struct {
 	gen            int // the current watch's generation: see restart
 }
 
+// The busy marks a user can hold (store.WaitingKey).
+const (
+	busyFirst   uint8 = 1 << iota // their key
+	busyWaiting                   // their waiting key: a call that rang as a waiting call
+)
+
 // feedUser is one user in the view.
 type feedUser struct {
 	key      string
 	sessions []feedSession // most have one; a slice is a tenth of a map's size
-	busy     bool
-	lastSeen time.Time // when their last session went, while the feed watched
-	recName  string    // their name in the users bucket, for when no session names them
+	busy     uint8         // busyFirst and busyWaiting: the busy marks held
+	lastSeen time.Time     // when their last session went, while the feed watched
+	recName  string        // their name in the users bucket, for when no session names them
 
 	state signaling.State // as of the last change
 	name  string
@@ -309,7 +316,7 @@ func (f *feed) restart() {
 		}
 	}
 	for _, u := range f.users {
-		u.busy = false // the busy watch tells again
+		u.busy = 0 // the busy watch tells again
 	}
 }
 
@@ -339,7 +346,7 @@ func (f *feed) user(key string) *feedUser {
 
 // forget drops u from the view once nothing keeps it.
 func (f *feed) forget(u *feedUser) {
-	if len(u.sessions) == 0 && !u.busy && len(u.watchers) == 0 && len(u.boxes) == 0 {
+	if len(u.sessions) == 0 && u.busy == 0 && len(u.watchers) == 0 && len(u.boxes) == 0 {
 		delete(f.users, u.key)
 		delete(f.due, u)
 	}
@@ -391,16 +398,25 @@ func (f *feed) applyPresence(e jetstream.KeyValueEntry) {
 
 func (f *feed) applyBusy(e jetstream.KeyValueEntry) {
 	f.bRev = max(f.bRev, e.Revision())
-	busy := e.Operation() == jetstream.KeyValuePut
-	u := f.users[e.Key()]
+	key, bit := e.Key(), busyFirst
+	if k, ok := strings.CutSuffix(key, store.WaitingKey("")); ok {
+		key, bit = k, busyWaiting
+	}
+	put := e.Operation() == jetstream.KeyValuePut
+	u := f.users[key]
 	if u == nil {
-		if !busy {
+		if !put {
 			return
 		}
-		u = f.user(e.Key())
+		u = f.user(key)
 	}
-	if u.busy != busy {
-		u.busy = busy
+	was := u.busy != 0
+	if put {
+		u.busy |= bit
+	} else {
+		u.busy &^= bit
+	}
+	if was != (u.busy != 0) {
 		f.changed(u, false)
 	}
 	f.forget(u)
@@ -470,7 +486,7 @@ func (u *feedUser) aggregate() (signaling.State, string) {
 		idle = idle && r.idle
 	}
 	switch {
-	case u.busy:
+	case u.busy != 0:
 		return signaling.StateInCall, name
 	case manual == signaling.StateDND:
 		return signaling.StateDND, name

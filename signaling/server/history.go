@@ -89,9 +89,8 @@ func (s *Server) handleCallable(w http.ResponseWriter, r *http.Request) {
 	}
 	reason, e := s.calleeRefusal(r.Context(), team, callee)
 	if e == nil {
-		if _, err := s.store.Busy.Get(r.Context(), store.UserKey(team, to)); err == nil {
-			reason, e = ReasonBusy, signaling.Errorf(signaling.AlreadyBusyCall,
-				"%s is in another call: wait for the other call to end", to)
+		if s.busyNow(r.Context(), store.UserKey(team, to)) {
+			reason, e = ReasonBusy, busyRefusal(to)
 		}
 	}
 	if e != nil && reason != "" {

@@ -52,7 +52,9 @@ func TestHistoryRefused(t *testing.T) {
 		t.Errorf("alice's history after her offline dial: %s", js(mine))
 	}
 
-	// Busy: bob answers carol's call; alice's dial to him is refused.
+	// Busy: bob, with call waiting off, answers carol's call; alice's dial
+	// to him is refused.
+	s.waitingOff(t, "bob")
 	bob := s.connectWith(t, "bob", bobTok)
 	carol := s.connect(t, "carol", "")
 	placeCall(t, carol, bob, "c1")

@@ -213,14 +213,28 @@ func waitOnline(ctx context.Context, box *presenceBox, key string, wait time.Dur
 // setManual sets the state a user chose by hand (online clears it) and
 // tells their sessions, which rewrite their presence at once.
 func (s *Server) setManual(ctx context.Context, team, user string, state signaling.State) error {
+	return s.setStatus(ctx, team, user, func(st *store.Status) {
+		st.State, st.Since = state, time.Now().UTC()
+	})
+}
+
+// setStatus changes what a user set by hand (their state, call waiting)
+// and tells their sessions, which rewrite their presence at once. A
+// status with nothing set is not stored.
+func (s *Server) setStatus(ctx context.Context, team, user string, change func(*store.Status)) error {
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.RequestTimeout)
 	defer cancel()
 	key := store.UserKey(team, user)
-	rec := store.Status{State: state, Since: time.Now().UTC()}
-	var err error
-	if state == signaling.StateOnline {
-		err = s.store.Status.Delete(ctx, key)
+	rec, err := s.manualState(ctx, key)
+	if err != nil {
+		return signaling.Errorf(signaling.UnknownError, "could not read your state: %v", err)
+	}
+	change(&rec)
+	if rec.State == signaling.StateOnline {
 		rec.State = ""
+	}
+	if rec.State == "" && !rec.NoWaiting {
+		err = s.store.Status.Delete(ctx, key)
 	} else {
 		b, _ := json.Marshal(rec)
 		_, err = s.store.Status.Put(ctx, key, b)
@@ -230,7 +244,7 @@ func (s *Server) setManual(ctx context.Context, team, user string, state signali
 	}
 	b, _ := json.Marshal(rec)
 	s.control(key, ctlStatus, "", b)
-	s.log.Info("state set", "user", user, "team", team, "state", state)
+	s.log.Info("state set", "user", user, "team", team, "state", rec.State, "no_waiting", rec.NoWaiting)
 	return nil
 }
 
@@ -245,12 +259,20 @@ func (s *Server) handleMyPresence(w http.ResponseWriter, r *http.Request) {
 		s.httpError(w, r, c.Subject, e)
 		return
 	}
-	if !req.State.Settable() {
+	if !req.State.Settable() && (req.State != "" || req.CallWaiting == nil) {
 		s.httpError(w, r, c.Subject, signaling.Errorf(signaling.InvalidParameter,
 			"state %.20q cannot be set: use online, away or dnd", string(req.State)))
 		return
 	}
-	if err := s.setManual(r.Context(), c.TeamID(), c.Subject, req.State); err != nil {
+	err := s.setStatus(r.Context(), c.TeamID(), c.Subject, func(st *store.Status) {
+		if req.State != "" {
+			st.State, st.Since = req.State, time.Now().UTC()
+		}
+		if req.CallWaiting != nil {
+			st.NoWaiting = !*req.CallWaiting
+		}
+	})
+	if err != nil {
 		s.httpError(w, r, c.Subject, signaling.AsError(err))
 		return
 	}

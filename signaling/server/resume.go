@@ -122,7 +122,8 @@ func (s *Server) adopt(ctx context.Context, c *conn, m signaling.Message) (again
 // recordedCall is the call of rec, to run from where its record left it.
 func (s *Server) recordedCall(rec callRecord) *call {
 	cs := callSetup{id: rec.ID, from: rec.From, fromSession: rec.FromSession, to: rec.To,
-		team: cmp.Or(rec.Team, DefaultTeam), link: rec.Link}
+		team: cmp.Or(rec.Team, DefaultTeam), link: rec.Link, waiting: rec.Waiting,
+		secondMark: rec.SecondMark}
 	c := s.newCall(cs, rec)
 	c.answeredBy = rec.AnsweredBy
 	return c

@@ -156,7 +156,8 @@ func TestResumeAfterRestart(t *testing.T) {
 	resume(alice2, id, signaling.Outbound, "bob", true, false)
 	resume(bob2, id, signaling.Inbound, "alice", false, true)
 
-	// Busy again: the call holds both.
+	// Busy again: the call holds both (bob has call waiting off).
+	second.waitingOff(t, "bob")
 	carol := second.connect(t, "carol", "")
 	carol.send(signaling.Message{Type: signaling.TypeDial, Ref: "x", To: "bob", SDP: "offer"})
 	carol.expectError(signaling.AlreadyBusyCall, "x", "")

@@ -82,6 +82,7 @@ type Server struct {
 	dials     *ratelimit.Keyed // calls placed, by caller (limits in abuse.go)
 	daily     *ratelimit.Keyed // calls placed in a day, by caller
 	rings     *ratelimit.Keyed // calls rung, by callee
+	textsSent *ratelimit.Keyed // texts sent, by sender (texts.go)
 	refused   refusals
 	tls       *tls.Config // nil: plain HTTP
 
@@ -89,6 +90,7 @@ type Server struct {
 	bus      *bus
 	store    *store.Store        // the buckets
 	voice    *store.Voice        // the voice messages (voicemail.go)
+	texts    *store.Texts        // the text messages (texts.go)
 	hooks    *webhook.Dispatcher // this node's share of the webhook deliveries
 	hub      *hub                // the users' messages, to this node's connections
 	keeper   *keeper             // the presence heartbeats of this node's sessions
@@ -151,6 +153,7 @@ func New(cfg Config) (*Server, error) {
 		ready:    make(chan struct{}),
 		stopping: make(chan struct{}),
 	}
+	s.textsSent = ratelimit.PerMinute(cfg.TextLimit)
 	if s.apiKey == "" {
 		if s.apiKey, s.generated, err = loadAPIKey(cfg.DataDir); err != nil {
 			return nil, err
@@ -250,6 +253,9 @@ func (s *Server) Start(ctx context.Context) (err error) {
 		return fmt.Errorf("server: %w", err)
 	}
 	if s.voice, err = s.store.OpenVoice(ctx, s.cfg.VoiceMessageRetention); err != nil {
+		return fmt.Errorf("server: %w", err)
+	}
+	if s.texts, err = s.store.OpenTexts(ctx, s.cfg.TextRetention); err != nil {
 		return fmt.Errorf("server: %w", err)
 	}
 	s.hooks, err = webhook.Start(ctx, s.bus.js, s.store, s.cfg.Webhooks, s.cfg.NodeName, s.cfg.RequestTimeout, s.log)

@@ -103,6 +103,7 @@ type Person struct {
 	Presence Presence
 	LastSeen time.Time // offline: when last online; zero when unknown
 	Notify   bool      // the UI tells when they come online
+	Unread   int       // their texts to you not read yet
 }
 
 // Label is the call's peer as shown: "Bob Smith (bob)", or the id.
@@ -157,6 +158,8 @@ type Call struct {
 	Warnings    []string    // quality warnings raised and not cleared, in order
 	MicSilent   bool        // the microphone has sent only silence for a while
 	DeviceNote  string      // a device changed by itself: what is in use now
+	Mic         string      // the microphone in use, as shown; "" when not known
+	Speaker     string      // the speaker in use
 	// Verification is the code both sides read to each other to check
 	// that no one sits in the middle; "" until the call is answered.
 	Verification string

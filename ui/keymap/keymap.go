@@ -25,12 +25,14 @@ type KeyMap struct {
 	// LeaveMessage: v, after a call that could not be answered: record a
 	// voice message for the callee.
 	LeaveMessage key.Binding
+	Texts        key.Binding // t: the texts with the selected contact, or the call's peer
 
 	// Calls.
 	Answer  key.Binding
 	Reject  key.Binding
 	Mute    key.Binding
 	Hold    key.Binding // p: put the answered call on hold, or take it off (h hangs up)
+	Swap    key.Binding // x: with a call held beside this one (call waiting), hold this one and go back to it
 	Hangup  key.Binding
 	Cancel  key.Binding // h or esc: cancel an outgoing call still ringing
 	Dismiss key.Binding // esc: hide how the last call ended
@@ -71,26 +73,27 @@ type Group struct {
 // DefaultKeyMap returns parley's key bindings.
 func DefaultKeyMap() *KeyMap {
 	return &KeyMap{
-		Up:         key.NewBinding(key.WithKeys("up", "k"), key.WithHelp("↑/k", "up")),
-		Down:       key.NewBinding(key.WithKeys("down", "j"), key.WithHelp("↓/j", "down")),
-		Call:       key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "call")),
-		NextPane:   key.NewBinding(key.WithKeys("tab"), key.WithHelp("tab", "switch pane")),
-		Filter:     key.NewBinding(key.WithKeys("/"), key.WithHelp("/", "filter")),
-		Apply:      key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "keep filter")),
-		Clear:      key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "clear filter")),
-		CallUser:   key.NewBinding(key.WithKeys("c"), key.WithHelp("c", "call id")),
-		AddContact: key.NewBinding(key.WithKeys("+"), key.WithHelp("+", "add contact")),
-		Notify:     key.NewBinding(key.WithKeys("w"), key.WithHelp("w", "notify when online")),
-		GuestLink:  key.NewBinding(key.WithKeys("g"), key.WithHelp("g", "guest link")),
-		Play:       key.NewBinding(key.WithKeys("p"), key.WithHelp("p", "play voice message")),
-		LeaveMessage: key.NewBinding(key.WithKeys("v"), key.WithHelp("v", "leave a voice message (after a call "+
-			"not answered)")),
+		Up:           key.NewBinding(key.WithKeys("up", "k"), key.WithHelp("↑/k", "up")),
+		Down:         key.NewBinding(key.WithKeys("down", "j"), key.WithHelp("↓/j", "down")),
+		Call:         key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "call")),
+		NextPane:     key.NewBinding(key.WithKeys("tab"), key.WithHelp("tab", "switch pane")),
+		Filter:       key.NewBinding(key.WithKeys("/"), key.WithHelp("/", "filter")),
+		Apply:        key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "keep filter")),
+		Clear:        key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "clear filter")),
+		CallUser:     key.NewBinding(key.WithKeys("c"), key.WithHelp("c", "call id")),
+		AddContact:   key.NewBinding(key.WithKeys("+"), key.WithHelp("+", "add contact")),
+		Notify:       key.NewBinding(key.WithKeys("w"), key.WithHelp("w", "notify when online")),
+		GuestLink:    key.NewBinding(key.WithKeys("g"), key.WithHelp("g", "guest link")),
+		Play:         key.NewBinding(key.WithKeys("p"), key.WithHelp("p", "play voice message")),
+		LeaveMessage: key.NewBinding(key.WithKeys("v"), key.WithHelp("v", "voice message")),
+		Texts:        key.NewBinding(key.WithKeys("t"), key.WithHelp("t", "texts")),
 
 		Answer:  key.NewBinding(key.WithKeys("a"), key.WithHelp("a", "answer")),
 		Reject:  key.NewBinding(key.WithKeys("r"), key.WithHelp("r", "reject")),
 		Mute:    key.NewBinding(key.WithKeys("m"), key.WithHelp("m", "mute/unmute")),
 		Hold:    key.NewBinding(key.WithKeys("p"), key.WithHelp("p", "hold/resume")),
 		Hangup:  key.NewBinding(key.WithKeys("h"), key.WithHelp("h", "hang up")),
+		Swap:    key.NewBinding(key.WithKeys("x"), key.WithHelp("x", "swap calls")),
 		Cancel:  key.NewBinding(key.WithKeys("h", "esc"), key.WithHelp("h/esc", "cancel call")),
 		Dismiss: key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "dismiss")),
 
@@ -122,9 +125,9 @@ func DefaultKeyMap() *KeyMap {
 func (k *KeyMap) Groups() []Group {
 	return []Group{
 		{"Contacts & recent calls", []key.Binding{k.Up, k.Down, k.Call, k.NextPane, k.Filter, k.Apply, k.Clear,
-			k.CallUser, k.AddContact, k.Notify, k.GuestLink, k.Play}},
-		{"Calls", []key.Binding{k.Answer, k.Reject, k.Mute, k.Hold, k.Hangup, k.AddToCall, k.Cancel, k.Dismiss,
-			k.LeaveMessage}},
+			k.CallUser, k.AddContact, k.Notify, k.GuestLink, k.Texts, k.Play}},
+		{"Calls", []key.Binding{k.Answer, k.Reject, k.Mute, k.Hold, k.Swap, k.Hangup, k.AddToCall, k.Cancel,
+			k.Dismiss, k.LeaveMessage}},
 		{"Rooms", []key.Binding{k.JoinRoom, k.Mute, k.LeaveRoom, k.MuteOther, k.LockMic, k.Remove, k.LockRoom,
 			k.EndRoom}},
 		{"Dialogs", []key.Binding{k.Choose, k.SwitchList, k.Toggle, k.Close, k.Yes, k.No}},

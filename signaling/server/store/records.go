@@ -90,6 +90,9 @@ type Contacts struct {
 type Status struct {
 	State signaling.State `json:"state"`
 	Since time.Time       `json:"since"`
+	// NoWaiting: a second call while in one is refused as busy instead of
+	// ringing as a waiting call (`parley presence --call-waiting off`).
+	NoWaiting bool `json:"no_waiting,omitempty"`
 }
 
 // Seen is the value of a key in the seen bucket: when the user was last

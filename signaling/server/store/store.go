@@ -30,7 +30,7 @@ import (
 const (
 	BucketUsers    = "parley_users"    // file: user → User; a user is known when present
 	BucketPresence = "parley_presence" // memory, TTL Options.Expiry: user.session → the server's presence record
-	BucketBusy     = "parley_busy"     // memory, TTL Options.Expiry: user → call id, while in a call
+	BucketBusy     = "parley_busy"     // memory, TTL Options.Expiry: user → call id, while in a call; WaitingKey too
 	BucketCalls    = "parley_calls"    // file, TTL Options.CallHistory: team.call id → the server's call record
 	BucketTeams    = "parley_teams"    // file: team.NAME → Team, key.HASH → NAME
 	BucketDevices  = "parley_devices"  // file: user.device → Device
@@ -77,6 +77,12 @@ func UserKey(team, user string) string {
 	}
 	return Token(team) + "." + Token(user)
 }
+
+// WaitingKey is the key of a user's second busy mark, in the busy bucket:
+// the mark of a call that rang at them as a waiting call while they were
+// in another. "=w" is no Token ('=' is followed by hex there), so the key
+// is no user's, and TeamFilter, one token per user, does not match it.
+func WaitingKey(userKey string) string { return userKey + ".=w" }
 
 // TeamFilter matches every UserKey of team (one key token per user).
 func TeamFilter(team string) string {

@@ -133,9 +133,13 @@
 
   function onMessage(m, resumed) {
     switch (m.type) {
+      case 'text':
+        if (m.text) addText(m.text);
+        return;
       case 'welcome':
         backoff = 500;
         st.session = m.session;
+        if (!st.room) loadTexts();
         if (st.room) {
           // A resumed session is still in the room, or its lobby.
           if (!resumed || (st.phase !== 'in-call' && st.phase !== 'lobby')) roomJoin();
@@ -462,6 +466,7 @@
     phase('ended');
     show(status, detail);
     buttons([]);
+    if (textUI.form) textUI.form.hidden = true; // the link is spent: no more texts
     if (mic) for (const t of mic.getTracks()) t.stop();
     if (ws) ws.close();
   }
@@ -613,5 +618,60 @@
     remote: pc && pc.remoteDescription ? pc.remoteDescription.sdp : '',
     sent: pc && pc.getSenders().length ? pc.getSenders()[0].getParameters().headerExtensions.map((e) => e.uri) : [] });
 
-  window.parley = { state: st, remoteTone, sdp };
+  // --- texts ---------------------------------------------------------------
+  // While the link works, the guest and the host write to each other
+  // (POST and GET /v1/me/texts with the guest's token); the server tells the
+  // page of each text on the WebSocket. Texts are shown with textContent:
+  // text, never markup.
+
+  const texts = { list: [], error: '' };
+  const textUI = { box: $('texts'), list: $('text-list'), form: $('text-form'), input: $('text-input') };
+
+  function api(method, path, body) {
+    return fetch(path, {
+      method, headers: { Authorization: 'Bearer ' + join.token, 'Content-Type': 'application/json' },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    }).then(async (res) => {
+      const b = await res.json().catch(() => ({}));
+      if (!res.ok) throw new Error(b.message || 'refused (' + res.status + ')');
+      return b;
+    });
+  }
+
+  function addText(t) {
+    if (!textUI.list || texts.list.some((x) => x.seq === t.seq)) return;
+    let i = texts.list.length;
+    while (i > 0 && texts.list[i - 1].seq > t.seq) i--;
+    texts.list.splice(i, 0, t);
+    const li = document.createElement('li');
+    const who = document.createElement('span');
+    who.className = 'who';
+    who.textContent = (t.from === st.host ? hostLabel() : 'You') + ': ';
+    li.append(who, document.createTextNode(t.text));
+    textUI.list.insertBefore(li, textUI.list.children[i] || null);
+    textUI.list.scrollTop = textUI.list.scrollHeight;
+  }
+
+  function loadTexts() {
+    if (!textUI.box) return;
+    textUI.box.hidden = false;
+    api('GET', '/v1/me/texts?with=' + encodeURIComponent(st.host)).then((l) => {
+      for (const t of l.texts || []) addText(t);
+    }).catch((err) => { texts.error = String(err.message || err); });
+  }
+
+  if (textUI.form) {
+    textUI.form.addEventListener('submit', (e) => {
+      e.preventDefault();
+      const text = textUI.input.value.trim();
+      if (!text || !join) return;
+      textUI.input.value = '';
+      api('POST', '/v1/me/texts', { to: st.host, text }).then(addText).catch((err) => {
+        texts.error = String(err.message || err);
+        show(st.phase === 'in-call' ? 'In the call' : ui.status.textContent, 'Your text was not sent: ' + texts.error);
+      });
+    });
+  }
+
+  window.parley = { state: st, remoteTone, sdp, texts };
 })();

@@ -22,6 +22,7 @@ type Model struct {
 	knock  string // a guest waiting in the lobby of your room, as shown, when no call rings
 	more   int    // how many more guests wait
 	invite string // an invitation to a room ("Bob invites you to room standup"), when nothing else rings
+	holds  string // call waiting: who the call you are in is with, held when this one is answered
 }
 
 // New returns a banner with no call.
@@ -30,14 +31,22 @@ func New(c common.Common) *Model { return &Model{common: c} }
 // SetCall sets the incoming call; busy, when another call or a room is
 // up, says what to do first ("hang up to answer").
 func (m *Model) SetCall(c common.Call, busy string) {
-	m.call, m.busy, m.knock, m.invite = c, busy, "", ""
+	m.call, m.busy, m.knock, m.invite, m.holds = c, busy, "", "", ""
+}
+
+// SetWaiting shows c as a waiting call, ringing while you are in a call
+// with holds (a name): a answers it and holds that call, r rejects it and
+// leaves that call as it is.
+func (m *Model) SetWaiting(c common.Call, holds string) {
+	m.SetCall(c, "")
+	m.holds = holds
 }
 
 // SetKnock shows guest, who waits in the lobby of your room, and how many
 // more guests wait after them: a or r lets the guest in or turns them
 // away. The banner shows a call's ringing rather than that (SetCall).
 func (m *Model) SetKnock(guest string, more int) {
-	m.call, m.busy, m.knock, m.more, m.invite = common.Call{}, "", guest, more, ""
+	m.call, m.busy, m.knock, m.more, m.invite, m.holds = common.Call{}, "", guest, more, "", ""
 }
 
 // SetInvite shows an invitation to a room, text ("Bob invites you to room
@@ -45,7 +54,7 @@ func (m *Model) SetKnock(guest string, more int) {
 // room is up, says what to end first ("leave the room to join"). A call's
 // ringing or a guest's knock has the banner rather than that.
 func (m *Model) SetInvite(text, busy string) {
-	m.call, m.busy, m.knock, m.more, m.invite = common.Call{}, busy, "", 0, text
+	m.call, m.busy, m.knock, m.more, m.invite, m.holds = common.Call{}, busy, "", 0, text, ""
 }
 
 // SetSize implements common.Component; the banner's height is its own.
@@ -71,6 +80,8 @@ func (m *Model) ShortHelp() []key.Binding {
 		return nil
 	case m.busy != "":
 		return []key.Binding{m.word(km.Reject, "turn away")}
+	case m.holds != "":
+		return []key.Binding{relabel(km.Answer, "answer (holds "+m.holds+")"), km.Reject}
 	}
 	return []key.Binding{m.word(km.Answer, "let in"), m.word(km.Reject, "turn away")}
 }
@@ -99,6 +110,9 @@ func (m *Model) View() string {
 		return ""
 	}
 	text := "INCOMING CALL from " + m.call.Label()
+	if m.holds != "" {
+		text = m.call.Who() + " is calling"
+	}
 	if m.call.Guest {
 		text = "Guest " + m.call.Who() + " is waiting (from your guest link)"
 	}

@@ -19,8 +19,13 @@ import (
 type Model struct {
 	common common.Common
 	call   common.Call
-	grow   bool // + adds someone to the answered call (the UI has rooms)
+	grow   bool   // + adds someone to the answered call (the UI has rooms)
+	held   string // who the call held beside this one is with (call waiting), or ""
 }
+
+// SetHeld sets who the call held beside this one is with ("" for none):
+// it is shown, and x swaps to it.
+func (m *Model) SetHeld(who string) { m.held = who }
 
 // SetGrow says whether + adds someone to the answered call.
 func (m *Model) SetGrow(on bool) { m.grow = on }
@@ -60,10 +65,14 @@ func (m *Model) ShortHelp() []key.Binding {
 		} else {
 			hold.SetHelp(hold.Help().Key, "hold")
 		}
-		if m.grow {
-			return []key.Binding{mute, hold, km.Hangup, km.AddToCall}
+		keys := []key.Binding{mute, hold, km.Hangup}
+		if m.held != "" {
+			keys = append(keys, km.Swap)
 		}
-		return []key.Binding{mute, hold, km.Hangup}
+		if m.grow && m.held == "" {
+			keys = append(keys, km.AddToCall)
+		}
+		return keys
 	}
 	return []key.Binding{km.Cancel}
 }
@@ -73,6 +82,9 @@ func (m *Model) FullHelp() [][]key.Binding {
 	km := m.common.KeyMap
 	if m.grow {
 		return [][]key.Binding{{km.Mute, km.Hold, km.Hangup, km.AddToCall, km.Cancel}}
+	}
+	if m.held != "" {
+		return [][]key.Binding{{km.Mute, km.Hold, km.Hangup, km.Swap, km.Cancel}}
 	}
 	return [][]key.Binding{{km.Mute, km.Hold, km.Hangup, km.Cancel}}
 }
@@ -190,6 +202,10 @@ func (m *Model) inCall() []string {
 	if c.Held {
 		lines = append(lines, st.Call.Muted.Render(common.Truncate("On hold: neither of you hears the other · "+
 			m.common.KeyMap.Hold.Help().Key+" resumes", w)))
+	}
+	if m.held != "" { // call waiting: the other call, held
+		lines = append(lines, st.Call.Muted.Render(common.Truncate("Held: your call with "+m.held+" · "+
+			m.common.KeyMap.Swap.Help().Key+" swaps to it", w)))
 	}
 	lines = append(lines,
 		"",

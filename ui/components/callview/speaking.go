@@ -8,6 +8,19 @@ const speakingWord = "speaking"
 // MicSilentText is the warning shown while the microphone sends nothing.
 const MicSilentText = "⚠ Your microphone seems silent: pick another device with d"
 
+// InUseText is the line that says which microphone and speaker the call
+// uses.
+func InUseText(mic, speaker string) string {
+	return "Mic: " + orUnknown(mic) + " · Speaker: " + orUnknown(speaker)
+}
+
+func orUnknown(s string) string {
+	if s == "" {
+		return "?"
+	}
+	return s
+}
+
 // audioLines are the lines under the meters about the devices: the
 // silent-microphone warning (not while muted or held: nothing is sent
 // then) and what replaced a device that stopped working.
@@ -21,6 +34,9 @@ func (m *Model) audioLines() []string {
 	}
 	if c.DeviceNote != "" {
 		lines = append(lines, st.Call.Warning.Render(common.Truncate("⚠ "+c.DeviceNote, w)))
+	}
+	if c.Mic != "" || c.Speaker != "" {
+		lines = append(lines, st.Dim.Render(common.Truncate(InUseText(c.Mic, c.Speaker), w)))
 	}
 	return lines
 }

@@ -247,9 +247,13 @@ func (m *Model) View() string {
 		if r == m.selected {
 			cur, nameStyle = "› ", st.List.Selected
 		}
+		status := p.Status(now)
+		if p.Unread > 0 {
+			status = fmt.Sprintf("%d unread · %s", p.Unread, status) // their texts
+		}
 		line := nameStyle.Render(cur) + pst.Render(p.Presence.Marker()) + " " +
 			nameStyle.Render(common.PadRight(p.Label(u), nameWidth)) + "  " +
-			pst.Render(common.Truncate(p.Status(now), statusWidth))
+			pst.Render(common.Truncate(status, statusWidth))
 		lines = append(lines, line)
 	}
 	return common.FitLines(strings.Join(lines, "\n"), height)

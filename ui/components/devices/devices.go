@@ -36,6 +36,7 @@ type list struct {
 type Model struct {
 	common  common.Common
 	lists   [2]list
+	labels  map[string]string // what a name is shown as, if not itself
 	col     Column
 	loading bool
 	saving  bool
@@ -80,6 +81,17 @@ func (m *Model) SetDevices(inputs, outputs []string, input, output string, err e
 			}
 		}
 	}
+}
+
+// SetLabels sets what the devices are shown as, by name (the sound
+// server's descriptions); a name without one is shown as itself.
+func (m *Model) SetLabels(labels map[string]string) { m.labels = labels }
+
+func (m *Model) label(name string) string {
+	if l := m.labels[name]; l != "" {
+		return l
+	}
+	return name
 }
 
 // Saving shows that the choice is being saved; Saved shows the result.
@@ -242,7 +254,7 @@ func (m *Model) column(c Column, width, height int) string {
 		if n == l.current {
 			mark, suffix = "● ", " (current)"
 		}
-		name := common.Truncate(n, max(1, width-2-2-lipgloss.Width(suffix)))
+		name := common.Truncate(m.label(n), max(1, width-2-2-lipgloss.Width(suffix)))
 		markStyle := st.Dim
 		if n == l.current {
 			markStyle = st.List.Current

@@ -14,19 +14,21 @@ import (
 )
 
 // item is one switch: its name, what it does, and where it lives in a
-// call.Processing.
+// call.Processing; by, if set, names what does it.
 type item struct {
 	name, help string
 	field      func(*call.Processing) *bool
+	by         func(call.Processing) string
 }
 
 var items = []item{
 	{"Echo cancellation", "the other side does not hear itself through your speaker",
-		func(p *call.Processing) *bool { return &p.EchoCancellation }},
+		func(p *call.Processing) *bool { return &p.EchoCancellation },
+		func(p call.Processing) string { return p.EchoCanceller().Title() }},
 	{"Noise suppression", "fans and hiss are pushed down",
-		func(p *call.Processing) *bool { return &p.NoiseSuppression }},
+		func(p *call.Processing) *bool { return &p.NoiseSuppression }, nil},
 	{"Automatic gain", "your voice reaches the other side at a steady loudness",
-		func(p *call.Processing) *bool { return &p.AutoGain }},
+		func(p *call.Processing) *bool { return &p.AutoGain }, nil},
 }
 
 // Model is the settings screen.
@@ -118,8 +120,12 @@ func (m *Model) View() string {
 		if *it.field(&m.proc) {
 			state = "[x] on "
 		}
+		name := it.name
+		if it.by != nil {
+			name += " · " + it.by(m.proc)
+		}
 		lines = append(lines,
-			style.Render(common.PadRight(cur+state+"  "+it.name, w)),
+			style.Render(common.PadRight(cur+state+"  "+name, w)),
 			st.Dim.Render(common.Truncate("           "+it.help, w)))
 	}
 	foot := "Changes apply at once, to a call in progress too, and are saved."
