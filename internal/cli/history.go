@@ -118,9 +118,11 @@ func (e *env) printHistory(h signaling.History) error {
 
 // missedNotice prints, on stderr, the one line a command that signs in
 // says when missed calls wait unseen: "3 missed calls while you were
-// away: Alice (2), Bob". Nothing when there are none, or when the server
-// cannot say (an older server): the command goes on either way.
+// away: Alice (2), Bob", then the one of voice messages not heard yet.
+// Nothing when there are none, or when the server cannot say (an older
+// server): the command goes on either way.
 func (e *env) missedNotice(ctx context.Context, api *signaling.API) {
+	defer e.voiceNotice(ctx, api) // and the voice messages not heard (voicemail.go)
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	h, err := api.History(ctx, signaling.HistoryQuery{Unseen: true, Limit: signaling.MaxCallsLimit})
