@@ -245,9 +245,9 @@ func (m Message) validate() error {
 		return Errorf(InvalidParameter, "watch at most %d users at once", MaxWatch)
 	}
 	if m.Event != nil || m.Error != nil || m.Online != nil || m.User != "" || m.Role != "" || m.Name != "" ||
-		m.LastSeen != nil || m.ICEServers != nil || m.RoomEvent != nil || m.VoiceMessage != nil {
+		m.LastSeen != nil || m.ICEServers != nil || m.RoomEvent != nil || m.VoiceMessage != nil || m.Text != nil {
 		return Errorf(InvalidParameter, "%s: event, error, online, user, role, name, last_seen, ice_servers, "+
-			"room_event and voice_message are set by the server only", m.Type)
+			"room_event, voice_message and text are set by the server only", m.Type)
 	}
 	if m.Type.isRoom() {
 		return m.validateRoom()
