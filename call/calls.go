@@ -301,12 +301,12 @@ func (p *Phone) startSending(a *active) {
 	a.sending = true
 }
 
-func (p *Phone) reject() {
+func (p *Phone) reject(reason string) {
 	if err := p.ringing("reject"); err != nil {
 		p.fail("", err)
 		return
 	}
-	p.send(signaling.Message{Type: signaling.TypeReject, CallID: p.ringingCall().ev.ID})
+	p.send(signaling.Message{Type: signaling.TypeReject, CallID: p.ringingCall().ev.ID, Reason: reason})
 }
 
 func (p *Phone) hangup() {

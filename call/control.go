@@ -75,7 +75,7 @@ func (p *Phone) do(cmd Command) error {
 		if cmd == CommandAnswer {
 			p.answer()
 		} else {
-			p.reject()
+			p.reject("")
 		}
 	case CommandSwap:
 		return p.swap()

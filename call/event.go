@@ -92,6 +92,12 @@ type Presence struct {
 	LastSeen time.Time       // offline: when last online; zero if never or unknown
 }
 
+// VoiceMessage is a voice message just left for this phone's user
+// (signaling.TypeVoiceMessage), told to every device of theirs.
+type VoiceMessage struct {
+	signaling.VoiceMessage
+}
+
 // Verification is the call's verification code, the same on both sides
 // unless someone sits in the middle (see VerificationCode). It comes once
 // the call is answered.
@@ -157,3 +163,4 @@ func (Warning) event()       {}
 func (Presence) event()      {}
 func (Verification) event()  {}
 func (Failure) event()       {}
+func (VoiceMessage) event()  {}

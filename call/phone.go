@@ -289,7 +289,11 @@ func (p *Phone) Dial(user string) { p.post(func() { p.dial(user) }) }
 func (p *Phone) Answer() { p.post(p.answer) }
 
 // Reject declines the ringing incoming call.
-func (p *Phone) Reject() { p.post(p.reject) }
+func (p *Phone) Reject() { p.post(func() { p.reject("") }) }
+
+// RejectLeaveMessage declines the ringing incoming call, asking the caller
+// to leave a voice message (signaling.ReasonLeaveMessage).
+func (p *Phone) RejectLeaveMessage() { p.post(func() { p.reject(signaling.ReasonLeaveMessage) }) }
 
 // Hangup ends the call, or cancels an outgoing call that is not answered.
 func (p *Phone) Hangup() { p.post(p.hangup) }
@@ -486,6 +490,10 @@ func (p *Phone) handleCurrent(m signaling.Message) {
 	case signaling.TypeRoomEvent:
 		if m.RoomEvent != nil {
 			p.roomEvent(m)
+		}
+	case signaling.TypeVoiceMessage:
+		if m.VoiceMessage != nil {
+			p.emit(VoiceMessage{*m.VoiceMessage})
 		}
 	case signaling.TypeError:
 		p.refused(m)

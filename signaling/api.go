@@ -418,6 +418,10 @@ func roundTrip(hc *http.Client, req *http.Request, server string, out any) error
 	if out == nil {
 		return nil
 	}
+	if raw, ok := out.(*[]byte); ok { // a voice message's recording (voicemail.go)
+		*raw = b
+		return nil
+	}
 	if err := json.Unmarshal(b, out); err != nil {
 		return fmt.Errorf("signaling: decode %s: %w", req.URL.Path, err)
 	}

@@ -29,6 +29,11 @@ const ReasonNoAnswer = "no answer"
 // the server had refused it.
 const ReasonBusy = "busy"
 
+// ReasonLeaveMessage is the reason of a reject by which the callee asks
+// the caller to leave a voice message instead (voicemail.go): the call
+// ends rejected with this reason.
+const ReasonLeaveMessage = "leave a message"
+
 // Messages a client sends.
 const (
 	TypeConnect Type = "connect" // first message: token (and optionally a session id)
@@ -154,7 +159,8 @@ type Message struct {
 	Locked     *bool      `json:"locked,omitempty"`      // room_lock; room_mute: the target's microphone
 	RoomEvent  *RoomEvent `json:"room_event,omitempty"`  // room_event
 
-	Text *Text `json:"text,omitempty"` // text (texts.go)
+	Text         *Text         `json:"text,omitempty"`          // text (texts.go)
+	VoiceMessage *VoiceMessage `json:"voice_message,omitempty"` // voice_message (voicemail.go)
 }
 
 // Encode returns the wire form of m.
@@ -239,9 +245,9 @@ func (m Message) validate() error {
 		return Errorf(InvalidParameter, "watch at most %d users at once", MaxWatch)
 	}
 	if m.Event != nil || m.Error != nil || m.Online != nil || m.User != "" || m.Role != "" || m.Name != "" ||
-		m.LastSeen != nil || m.ICEServers != nil || m.RoomEvent != nil {
-		return Errorf(InvalidParameter, "%s: event, error, online, user, role, name, last_seen, ice_servers and "+
-			"room_event are set by the server only", m.Type)
+		m.LastSeen != nil || m.ICEServers != nil || m.RoomEvent != nil || m.VoiceMessage != nil || m.Text != nil {
+		return Errorf(InvalidParameter, "%s: event, error, online, user, role, name, last_seen, ice_servers, "+
+			"room_event, voice_message and text are set by the server only", m.Type)
 	}
 	if m.Type.isRoom() {
 		return m.validateRoom()

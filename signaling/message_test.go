@@ -215,3 +215,20 @@ func TestRoomMessages(t *testing.T) {
 		}
 	}
 }
+
+// TestDecodeClientRefusesServerFields: what only the server sets (an event,
+// a text or voice message it delivers) is refused from a client, with the
+// fields named.
+func TestDecodeClientRefusesServerFields(t *testing.T) {
+	for _, msg := range []string{
+		`{"type":"hangup","call_id":"c","text":{"seq":1,"from":"bob","to":"alice","text":"hi"}}`,
+		`{"type":"hangup","call_id":"c","voice_message":{"id":"1"}}`,
+		`{"type":"hangup","call_id":"c","online":true}`,
+	} {
+		_, err := DecodeClient([]byte(msg))
+		var e *Error
+		if !errors.As(err, &e) || e.Code != InvalidParameter || !strings.Contains(e.Message, "set by the server only") {
+			t.Errorf("DecodeClient(%s) = %v; want invalid_parameter: set by the server only", msg, err)
+		}
+	}
+}

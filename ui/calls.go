@@ -23,6 +23,8 @@ func (m *Model) handleEvent(ev call.Event) tea.Cmd {
 		return m.connected(ev)
 	case call.Presence:
 		return m.presenceChanged(ev)
+	case call.VoiceMessage:
+		m.voiceLeft(ev) // voicemail.go
 	case call.TextReceived:
 		return m.textReceived(ev) // texts.go
 	case call.Verification:
@@ -370,6 +372,9 @@ func (m *Model) finish(c *common.Call, status signaling.Status, code signaling.C
 	if c.Direction == signaling.Inbound && status == signaling.Unanswered {
 		missed = m.desktopNotify(rec.Summary()) // "Missed call from Bob"
 	}
+	if offersVoice(c, status, code, reason) {
+		m.offerVoice(c.Peer) // voicemail.go
+	}
 	switch code {
 	case signaling.InvalidParameter, signaling.NotFoundUserSessionID, signaling.SameCallerAndDestination:
 		// Not a call to anyone: nothing to call back.
@@ -384,7 +389,7 @@ func (m *Model) record(rec history.Record) tea.Cmd {
 	if len(m.records) > history.MaxRecords {
 		m.records = m.records[:history.MaxRecords]
 	}
-	m.recents.SetRecords(m.records)
+	m.showRecents()           // voicemail.go
 	if m.callHistory != nil { // the server has it too, as every device will
 		return tea.Batch(m.historyQ.push(saveRecord(m.store, rec)), m.watch(), loadServerHistory(m.callHistory))
 	}
@@ -413,6 +418,6 @@ func (m *Model) historyLoaded(msg historyLoadedMsg) tea.Cmd {
 	if len(m.records) > history.MaxRecords {
 		m.records = m.records[:history.MaxRecords]
 	}
-	m.recents.SetRecords(m.records)
+	m.showRecents() // voicemail.go
 	return m.watch()
 }

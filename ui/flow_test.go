@@ -89,6 +89,12 @@ func (f *flow) waitFor(strs ...string) {
 	}, teatest.WithDuration(wait), teatest.WithCheckInterval(5*time.Millisecond))
 }
 
+// repaint has the whole view drawn again. The renderer draws only the
+// lines that changed since the last frame, and events that come in one
+// frame's time are drawn as one: a line that was the same before and after
+// them is not in the output, and waitFor cannot see it without this.
+func (f *flow) repaint() { f.tm.Send(tea.WindowSizeMsg{Width: 80, Height: 24}) }
+
 func (f *flow) press(keys ...string) {
 	for _, k := range keys {
 		f.tm.Send(press(k))
@@ -623,6 +629,8 @@ func TestFlowCallWaiting(t *testing.T) {
 	f.clock.Add(3 * time.Second)
 	f.phone.push(call.Switched{CallID: "c3"},
 		statusEvent("c2", signaling.Completed, signaling.Inbound, "bob", "alice", f.clock.Now()))
+	f.waitFor("Call with bob completed")
+	f.repaint() // carol's call was held on screen a moment ago: its lines may not change
 	f.waitFor("In call with carol", "00:03", "On hold: neither of you hears the other")
 	f.phone.push(statusEvent("c3", signaling.Completed, signaling.Inbound, "carol", "alice", f.clock.Now()))
 	f.waitFor("Call with carol completed", "Recent calls 2")

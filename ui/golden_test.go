@@ -123,6 +123,17 @@ func sampleHistory() []history.Record {
 	}
 }
 
+// voiceMessages are two voice messages left for alice: carol's, new, and
+// bob's, heard.
+func voiceMessages() tea.Msg {
+	return voiceLoadedMsg{box: signaling.VoiceMessages{Unheard: 1, Messages: []signaling.VoiceMessage{
+		{ID: "v2", From: "carol", FromName: "Carol Jones", To: "alice", Created: t0.Add(-20 * time.Minute),
+			DurationMS: 12300},
+		{ID: "v1", From: "bob", To: "alice", Created: time.Date(2025, 3, 12, 8, 5, 0, 0, time.UTC), DurationMS: 65000,
+			Heard: true},
+	}}}
+}
+
 // startMsgs bring a model to the home screen: history read, connected,
 // presence of most contacts known (dave's is not).
 func startMsgs() []tea.Msg {
@@ -222,6 +233,10 @@ func scenarioOptions(name string, o *Options) {
 	case "add_contact", "contact_added", "guest_link_prompt":
 		o.People = newFakePeople()
 	}
+	if strings.HasPrefix(name, "voice_offer") {
+		o.Voice = fakeVoice{}
+		o.RecordVoice = func(context.Context, <-chan struct{}) ([]byte, error) { return nil, nil }
+	}
 	if strings.HasPrefix(name, "room") {
 		o.Rooms = newFakeRooms()
 	}
@@ -241,6 +256,14 @@ func screens() []scenario {
 		{"no_devices", start},
 		{"recent", concat(start, msgs(press("tab"), press("down")))},
 		{"recent_empty", concat(msgs(historyLoadedMsg{}, press("tab")))},
+		{"recent_voice", concat(start, msgs(voiceMessages(), press("tab")))},
+		{"voice_offer", concat(start, msgs(common.DialMsg{User: "bob"}, outbound(signaling.Started, t0),
+			outbound(signaling.Ringing, t0), ended(signaling.Unanswered, 0, "no answer", t0.Add(30*time.Second))))},
+		{"voice_offer_recording", concat(start, msgs(common.DialMsg{User: "bob"}, outbound(signaling.Started, t0),
+			outbound(signaling.Ringing, t0), ended(signaling.Unanswered, 0, "no answer", t0.Add(30*time.Second)),
+			press("v")))},
+		{"voice_left", concat(start, msgs(ev(call.VoiceMessage{VoiceMessage: signaling.VoiceMessage{ID: "v3",
+			From: "erin", FromName: "Erin Brock", To: "alice", Created: t0, DurationMS: 83400}})))},
 		{"dial_prompt", concat(start, msgs(press("c")), typeText("zoe"))},
 		{"dial_prompt_invalid", concat(start, msgs(press("c"), press("enter")))},
 		{"outgoing_dialing", concat(start, msgs(common.DialMsg{User: "bob"}))},

@@ -101,6 +101,9 @@ func harmlessEvent(ev call.Event) call.Event {
 	case call.Presence:
 		ev.User, ev.Name = p(ev.User), p(ev.Name)
 		return ev
+	case call.VoiceMessage:
+		ev.ID, ev.From, ev.FromName, ev.To = p(ev.ID), p(ev.From), p(ev.FromName), p(ev.To)
+		return ev
 	case call.TextReceived:
 		ev.Text = harmlessText(ev.Text)
 		return ev

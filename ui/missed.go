@@ -127,7 +127,7 @@ func (m *Model) serverHistoryLoaded(msg serverHistoryMsg) tea.Cmd {
 	}
 	m.fromServer = true
 	m.records = msg.records
-	m.recents.SetRecords(m.records)
+	m.showRecents() // voicemail.go
 	m.unseen = msg.unseen
 	return tea.Batch(m.seeRecents(), m.watch())
 }

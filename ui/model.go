@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"context"
 	"io"
 	"log/slog"
 	"os"
@@ -104,7 +105,14 @@ type Model struct {
 	callHistory    CallHistory // nil: no missed-calls notice
 	textsAPI       Texts       // nil: no texts (texts.go)
 	unreadTexts    map[string]int
-	conv           *conversation // the open conversation pane; nil when none
+	conv           *conversation                               // the open conversation pane; nil when none
+	voiceAPI       VoiceMessages                               // nil: no voice messages (voicemail.go)
+	playVoiceFn    func(ctx context.Context, ogg []byte) error // nil: none played
+	voice          []history.Record                            // the voice messages, among the recent calls
+	recordVoiceFn  func(ctx context.Context, stop <-chan struct{}) ([]byte, error)
+	offerTo        string     // a voice message may be left for this peer (v) while offerNotice is shown
+	offerNotice    *notice    //
+	recorded       *recording // the voice message being recorded
 	roomsEvery     time.Duration
 	roomsGen       int // the current run of reads of the open rooms pane
 	presenceSet    PresenceSetter
@@ -200,23 +208,26 @@ func New(opts Options) *Model {
 		Now:    now,
 	}
 	m := &Model{
-		common:      c,
-		phone:       opts.Phone,
-		devAPI:      opts.Devices,
-		store:       history.NewStore(opts.HistoryPath),
-		bell:        opts.Bell,
-		clipboard:   opts.Clipboard,
-		self:        opts.Self,
-		presence:    map[string]common.Presence{},
-		people:      opts.People,
-		roomsAPI:    opts.Rooms,
-		callHistory: opts.History,
-		textsAPI:    opts.Texts,
-		names:       map[string]string{},
-		lastSeen:    map[string]time.Time{},
-		notify:      map[string]bool{},
-		phoneQ:      queue{id: phoneQueue},
-		historyQ:    queue{id: historyQueue},
+		common:        c,
+		phone:         opts.Phone,
+		devAPI:        opts.Devices,
+		store:         history.NewStore(opts.HistoryPath),
+		bell:          opts.Bell,
+		clipboard:     opts.Clipboard,
+		self:          opts.Self,
+		presence:      map[string]common.Presence{},
+		people:        opts.People,
+		roomsAPI:      opts.Rooms,
+		callHistory:   opts.History,
+		textsAPI:      opts.Texts,
+		voiceAPI:      opts.Voice,
+		playVoiceFn:   opts.PlayVoice,
+		recordVoiceFn: opts.RecordVoice,
+		names:         map[string]string{},
+		lastSeen:      map[string]time.Time{},
+		notify:        map[string]bool{},
+		phoneQ:        queue{id: phoneQueue},
+		historyQ:      queue{id: historyQueue},
 	}
 	if opts.Presence != nil {
 		m.presenceSet = opts.Presence
@@ -278,6 +289,9 @@ func (m *Model) Init() tea.Cmd {
 	}
 	if m.callHistory != nil || m.textsAPI != nil {
 		cmds = append(cmds, loadMissed(m.callHistory, m.textsAPI)) // missed.go: the sign-in notice
+	}
+	if m.voiceAPI != nil {
+		cmds = append(cmds, loadVoice(m.voiceAPI)) // voicemail.go
 	}
 	if m.textsAPI != nil {
 		cmds = append(cmds, loadTexts(m.textsAPI, "")) // texts.go: the unread counts

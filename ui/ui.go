@@ -122,6 +122,17 @@ type Options struct {
 	// does not.
 	History CallHistory
 
+	// Voice is the voice messages kept on the server, shown among the
+	// recent calls; PlayVoice plays one (an Ogg Opus recording) to the
+	// speaker, and returns once it is over or ctx ends. nil: no voice
+	// messages are shown (PlayVoice nil: they cannot be played).
+	Voice     VoiceMessages
+	PlayVoice func(ctx context.Context, ogg []byte) error
+	// RecordVoice records a voice message (Ogg Opus) from the microphone
+	// until stop is closed or it is 2 minutes long. nil: no voice message
+	// is offered after a call that could not be answered.
+	RecordVoice func(ctx context.Context, stop <-chan struct{}) ([]byte, error)
+
 	// Texts is the text messages kept on the server: unread counts on the
 	// contacts, and a conversation pane (t) usable during a call. nil: no
 	// texts.

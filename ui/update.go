@@ -127,6 +127,21 @@ func (m *Model) update(msg tea.Msg) tea.Cmd {
 	case serverHistoryMsg:
 		return m.serverHistoryLoaded(msg)
 
+	case voiceLoadedMsg: // voicemail.go
+		m.voiceLoaded(msg)
+		return nil
+
+	case common.PlayVoiceMsg:
+		return m.playVoice(msg.ID)
+
+	case voicePlayedMsg:
+		m.voicePlayed(msg)
+		return nil
+
+	case voiceSentMsg:
+		m.voiceSent(msg)
+		return nil
+
 	case roomsLoadedMsg:
 		m.roomsLoaded(msg)
 		return nil
@@ -229,6 +244,9 @@ func (m *Model) handleKey(k tea.KeyMsg) tea.Cmd {
 	}
 	if m.screen == screenRoomConfirm {
 		_, cmd := m.roomConfirm.Update(k)
+		return cmd
+	}
+	if cmd, ok := m.voiceKey(k); ok { // voicemail.go
 		return cmd
 	}
 

@@ -261,6 +261,13 @@ func (m *Model) footerKeys() []footerKey {
 		}
 		add(rankPinned, km.Help, km.Quit)
 	}
+	if m.recorded != nil { // a voice message (voicemail.go): only its keys work
+		send, cancel := km.Apply, km.Dismiss
+		send.SetHelp(send.Help().Key, "send message")
+		cancel.SetHelp(cancel.Help().Key, "cancel message")
+		add(rankPinned, send, cancel)
+		return keys
+	}
 	switch m.screen {
 	case screenHome:
 		switch m.pane {

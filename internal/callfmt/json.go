@@ -133,6 +133,12 @@ func (p *Printer) printJSON(ev call.Event) {
 		v = jsonError{Event: "error", Time: now, CallID: ev.CallID, Error: ev.Err}
 	case call.Verification:
 		v = jsonVerification{Event: "verification", Time: now, ID: ev.CallID, Code: ev.Code}
+	case call.VoiceMessage:
+		v = struct {
+			Event string `json:"event"` // "voice_message"
+			Time  string `json:"time"`
+			signaling.VoiceMessage
+		}{"voice_message", now, ev.VoiceMessage}
 	case call.Connected:
 		v = jsonConnected{Event: "connected", Time: now, Up: ev.Up, User: ev.User, Name: ev.Name, Server: ev.Server}
 		if ev.Err != nil {

@@ -106,6 +106,9 @@ func (p *Printer) text(ev call.Event) string {
 		return fmt.Sprintf("cleared: %s", ev.Name)
 	case call.Verification:
 		return fmt.Sprintf("verification code: %s (the other side must see the same)", ev.Code)
+	case call.VoiceMessage:
+		return fmt.Sprintf("voice message from %s (%s): parley play %s", signaling.Label(ev.From, ev.FromName),
+			(time.Duration(ev.DurationMS) * time.Millisecond).Round(100*time.Millisecond), ev.ID)
 	case call.Connected:
 		if ev.Up {
 			return fmt.Sprintf("signed in as %s", signaling.Label(ev.User, ev.Name))

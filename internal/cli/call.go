@@ -55,6 +55,7 @@ const lowLatencyHelp = "send and play 10 ms frames instead of 20 ms: less delay,
 
 func (e *env) callCommand() *cobra.Command {
 	var f mediaFlags
+	var v voiceFlags
 	var commands, control string
 	c := &cobra.Command{
 		Use:   "call USER [USER...]",
@@ -76,13 +77,18 @@ what join --json prints, the invitations' statuses included).
 			if err != nil {
 				return &exitCode{code: exitUsage, err: err}
 			}
+			if err := v.check(); err != nil {
+				return &exitCode{code: exitUsage, err: err}
+			}
 			if len(args) == 1 {
 				f.callee = args[0]
+			} else if v.src != "" {
+				return &exitCode{code: exitUsage, err: errors.New("--leave-message is for a call to one USER")}
 			}
 			f.control = true
 			ph, pr, err := e.phone(cmd.Context(), f, call.Config{})
 			if err != nil {
-				return err
+				return e.afterCall(cmd.Context(), args[0], v, f.json, err) // voicemail.go
 			}
 			defer ph.Close()
 			if len(args) > 1 {
@@ -91,10 +97,11 @@ what join --json prints, the invitations' statuses included).
 			}
 			ph.Dial(args[0])
 			err = converse(cmd.Context(), ph, pr, f.hold, f.ringFor, nil, cmds)
-			return grow(cmd.Context(), ph, pr, f.hold, cmds, err)
+			return e.afterCall(cmd.Context(), args[0], v, f.json, grow(cmd.Context(), ph, pr, f.hold, cmds, err))
 		},
 	}
 	f.register(c)
+	v.register(c) // voicemail.go
 	c.Flags().StringVar(&commands, "commands", "", "read actions from `FILE` (- for stdin), one a line: "+
 		"add USER... (grow the call into a room), mute, unmute, hold, resume, hangup, swap; once in a room, those of "+
 		"parley join")
@@ -199,7 +206,7 @@ const controlHelp = "read commands from `stdin` (the default when it is not a te
 
 func (e *env) answerCommand() *cobra.Command {
 	var f mediaFlags
-	var reject, auto bool
+	var reject, rejectMessage, auto bool
 	var control string
 	c := &cobra.Command{
 		Use:   "answer",
@@ -224,9 +231,12 @@ func (e *env) answerCommand() *cobra.Command {
 			}
 			defer ph.Close()
 			onIncoming := func() {
-				if reject {
+				switch {
+				case rejectMessage:
+					ph.RejectLeaveMessage() // voicemail.go
+				case reject:
 					ph.Reject()
-				} else {
+				default:
 					ph.Answer()
 				}
 			}
@@ -258,6 +268,8 @@ func (e *env) answerCommand() *cobra.Command {
 	}
 	f.register(c)
 	c.Flags().BoolVar(&reject, "reject", false, "reject the call instead of answering")
+	c.Flags().BoolVar(&rejectMessage, "reject-message", false, "reject the call, asking the caller to leave a "+
+		"voice message (reason \"leave a message\")")
 	c.Flags().BoolVar(&auto, "auto", false, "answer (or reject) every call, one at a time, until interrupted: "+
 		"the exit status is then 0, or that of the call that failed with an error")
 	c.Flags().StringVar(&control, "control", "", controlHelp+"; with --control stdin the call rings until "+
@@ -412,7 +424,7 @@ func (e *env) refused(pr *callfmt.Printer, asJSON bool, err error) error {
 	}
 	if asJSON {
 		pr.Error(signaling.AsError(err))
-		return &exitCode{code: failCode(err)}
+		return &exitCode{code: failCode(err), cause: err}
 	}
 	return fail(err)
 }
@@ -475,6 +487,9 @@ func converse(ctx context.Context, ph *call.Phone, pr *callfmt.Printer, hold, ri
 				}
 				if ev.Status.Terminal() {
 					if delete(calls, ev.ID); len(calls) == 0 { // the other call goes on (call waiting)
+						if ev.Status == signaling.Rejected && ev.Reason == signaling.ReasonLeaveMessage {
+							return &exitCode{code: exitRejected, cause: errLeaveMessage} // voicemail.go
+						}
 						return statusExit(ev.Status)
 					}
 				}

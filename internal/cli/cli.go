@@ -43,8 +43,9 @@ const (
 
 // exitCode carries a process exit status through cobra.
 type exitCode struct {
-	code int
-	err  error // already reported when nil
+	code  int
+	err   error // already reported when nil
+	cause error // what was reported, when err is nil and it was an error (Unwrap finds it)
 }
 
 func (e *exitCode) Error() string {
@@ -54,7 +55,12 @@ func (e *exitCode) Error() string {
 	return e.err.Error()
 }
 
-func (e *exitCode) Unwrap() error { return e.err }
+func (e *exitCode) Unwrap() error {
+	if e.err == nil {
+		return e.cause
+	}
+	return e.err
+}
 
 // env is what every command gets: where to write, the environment, and the
 // global flags.
@@ -192,6 +198,8 @@ echo service.`,
 		inGroup(groupCalls, setExits(e.joinCommand(), joinExits())),
 		inGroup(groupCalls, e.roomCommand()),
 		inGroup(groupCalls, e.historyCommand()),
+		inGroup(groupCalls, e.messagesCommand()), // voicemail.go
+		inGroup(groupCalls, e.playCommand()),
 		inGroup(groupPeople, e.msgCommand()),
 		inGroup(groupPeople, e.msgsCommand()),
 		inGroup(groupCalls, setExits(e.ctlCommand(), ctlExits())),

@@ -118,10 +118,12 @@ func (e *env) printHistory(h signaling.History) error {
 
 // signInNotice prints, on stderr, the lines a command that signs in says
 // when missed calls wait unseen, "3 missed calls while you were away:
-// Alice (2), Bob", and when texts wait unread, "2 unread texts: Carol
-// (2)". Nothing when there are none, or when the server cannot say (an
-// older server): the command goes on either way.
+// Alice (2), Bob", when texts wait unread, "2 unread texts: Carol (2)",
+// then the one of voice messages not heard yet. Nothing when there are
+// none, or when the server cannot say (an older server): the command goes
+// on either way.
 func (e *env) signInNotice(ctx context.Context, api *signaling.API) {
+	defer e.voiceNotice(ctx, api) // and the voice messages not heard (voicemail.go)
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	if h, err := api.History(ctx, signaling.HistoryQuery{Unseen: true, Limit: signaling.MaxCallsLimit}); err == nil {

@@ -134,6 +134,11 @@ go to stderr unless --log names a file.`,
 		"texts one user may send in a minute, a third of them at once (default 30; -1: no limit)")
 	c.Flags().IntVar(&cfg.RingLimit, "ring-limit", 0,
 		"calls that may ring one user in a minute, a third of them at once (default 60; -1: no limit)")
+	c.Flags().DurationVar(&cfg.VoiceMessageRetention, "voice-message-retention", 0,
+		"how long voice messages are kept before the server deletes them (default 720h: 30 days)")
+	c.Flags().Int64Var(&cfg.VoiceMessageQuota, "voice-message-quota", 0,
+		"`BYTES` of voice messages one user may have; a new one past it is refused (default 10485760: 10 MiB, "+
+			"about 30 minutes)")
 	c.Flags().DurationVar(&cfg.AccessTokenTTL, "access-token-ttl", 0,
 		"lifetime of signed-in devices' access tokens, renewed by the clients (default 15m)")
 	c.Flags().StringArrayVar(&webhookAllow, "webhook-allow", nil,

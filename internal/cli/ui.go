@@ -92,6 +92,9 @@ func (e *env) openUI(ctx context.Context, log *slog.Logger, contacts []string) e
 		People:        api,
 		Rooms:         api,
 		History:       api,
+		Voice:         api,
+		PlayVoice:     playVoice(devs), // voicemail.go
+		RecordVoice:   recordVoiceUI(devs),
 		Texts:         api,
 		Presence:      ph,
 		HistoryPath:   filepath.Join(config.StateDir(e.getenv), "history.jsonl"),

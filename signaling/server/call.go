@@ -418,6 +418,8 @@ func (c *call) apply(a signaling.Message, team string) *signaling.Error {
 			return notInState("hang up to end it")
 		case a.Reason == ReasonBusy: // the callee's phone cannot take it beside their call
 			c.end(signaling.Rejected, ReasonBusy, signaling.AlreadyBusyCall)
+		case a.Reason == signaling.ReasonLeaveMessage: // the callee asks for a voice message (voicemail.go)
+			c.end(signaling.Rejected, a.Reason, 0)
 		default:
 			c.end(signaling.Rejected, ReasonDeclined, 0)
 		}

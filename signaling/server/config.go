@@ -156,6 +156,13 @@ type Config struct {
 	// Default DefaultCallHistory.
 	CallHistory time.Duration
 
+	// VoiceMessageRetention is how long a voice message is kept (nodes
+	// that share a NATS must use the same); VoiceMessageQuota is how many
+	// bytes of voice messages one user may have, past which a new one to
+	// them is refused (voicemail.go). Defaults DefaultVoiceMessageRetention
+	// and DefaultVoiceMessageQuota.
+	VoiceMessageRetention time.Duration
+	VoiceMessageQuota     int64
 	// TextRetention is how long text messages are kept (texts.go).
 	// Default DefaultTextRetention.
 	TextRetention time.Duration
@@ -323,6 +330,12 @@ func (c Config) withDefaults() Config {
 	if c.CallHistory == 0 {
 		c.CallHistory = DefaultCallHistory
 	}
+	if c.VoiceMessageRetention == 0 {
+		c.VoiceMessageRetention = DefaultVoiceMessageRetention
+	}
+	if c.VoiceMessageQuota == 0 {
+		c.VoiceMessageQuota = DefaultVoiceMessageQuota
+	}
 	if c.TextRetention == 0 {
 		c.TextRetention = DefaultTextRetention
 	}
@@ -392,6 +405,7 @@ func (c Config) Validate() error {
 		{"RequestTimeout", c.RequestTimeout},
 		{"ShutdownTimeout", c.ShutdownTimeout},
 		{"CallHistory", c.CallHistory},
+		{"VoiceMessageRetention", c.VoiceMessageRetention},
 		{"TextRetention", c.TextRetention},
 	}
 	for _, p := range positive {
@@ -401,6 +415,9 @@ func (c Config) Validate() error {
 	}
 	if c.Heartbeat < 100*time.Millisecond {
 		bad("Heartbeat %v is under 100ms", c.Heartbeat)
+	}
+	if c.VoiceMessageQuota < 0 {
+		bad("VoiceMessageQuota %d is negative", c.VoiceMessageQuota)
 	}
 	if c.SendQueue < 0 {
 		bad("SendQueue %d is negative", c.SendQueue)

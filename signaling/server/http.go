@@ -61,6 +61,7 @@ func (s *Server) handler() http.Handler {
 	mux.HandleFunc("GET "+signaling.PathRoom, s.handleRoom)                // room.go
 	mux.HandleFunc("DELETE "+signaling.PathRoom, s.handleEndRoom)          // room.go
 	mux.HandleFunc("GET "+signaling.PathRoomRecords, s.handleRoomRecords)  // roomrecords.go
+	s.voiceRoutes(mux)                                                     // voicemail.go
 
 	s.textRoutes(mux) // texts.go
 	return ratelimit.FromProxies(s.cfg.TrustedProxies, mux)

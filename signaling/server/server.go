@@ -89,6 +89,7 @@ type Server struct {
 	// Set by Start before ready is closed, read-only afterwards.
 	bus      *bus
 	store    *store.Store        // the buckets
+	voice    *store.Voice        // the voice messages (voicemail.go)
 	texts    *store.Texts        // the text messages (texts.go)
 	hooks    *webhook.Dispatcher // this node's share of the webhook deliveries
 	hub      *hub                // the users' messages, to this node's connections
@@ -238,7 +239,7 @@ func (s *Server) Start(ctx context.Context) (err error) {
 			}
 			s.hooks.Close()
 			s.bus.close()
-			s.feed, s.turn, s.media, s.hooks, s.store, s.bus = nil, nil, nil, nil, nil, nil
+			s.feed, s.turn, s.media, s.hooks, s.store, s.voice, s.bus = nil, nil, nil, nil, nil, nil, nil
 		}
 	}()
 	if s.bus, err = startBus(s.cfg, s.log); err != nil {
@@ -249,6 +250,9 @@ func (s *Server) Start(ctx context.Context) (err error) {
 		LinkTTL: MaxLinkTTL + s.cfg.linkMargin, Timeout: s.cfg.RequestTimeout,
 	})
 	if err != nil {
+		return fmt.Errorf("server: %w", err)
+	}
+	if s.voice, err = s.store.OpenVoice(ctx, s.cfg.VoiceMessageRetention); err != nil {
 		return fmt.Errorf("server: %w", err)
 	}
 	if s.texts, err = s.store.OpenTexts(ctx, s.cfg.TextRetention); err != nil {

@@ -345,7 +345,7 @@ func TestDataSurvivesRestart(t *testing.T) {
 	for _, b := range []string{store.BucketCalls, store.BucketContacts, store.BucketDevices,
 		store.BucketHistorySeen, store.BucketInvites, store.BucketLinks, store.BucketRoomRecords, store.BucketRooms,
 		store.BucketSeen, store.BucketStatus, store.BucketTeams, store.BucketTextDelivered, store.BucketTextRead,
-		store.BucketUsers, store.BucketWebhooks} {
+		store.BucketUsers, store.BucketVoiceMessages, store.BucketWebhooks} {
 		want = append(want, "KV_"+b)
 	}
 	if !reflect.DeepEqual(streams, want) {

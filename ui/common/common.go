@@ -56,6 +56,15 @@ func Dial(user string) tea.Cmd {
 	return func() tea.Msg { return DialMsg{User: user} }
 }
 
+// PlayVoiceMsg asks the root model to play the voice message ID (p on one
+// in the recent calls).
+type PlayVoiceMsg struct{ ID string }
+
+// PlayVoice returns a command that sends PlayVoiceMsg for id.
+func PlayVoice(id string) tea.Cmd {
+	return func() tea.Msg { return PlayVoiceMsg{ID: id} }
+}
+
 // MakeLinkMsg asks the root model to make a guest link for a guest called
 // Name ("" for the server's default).
 type MakeLinkMsg struct{ Name string }

@@ -38,6 +38,13 @@ type Record struct {
 	Start     time.Time      `json:"start"`            // when it was placed or came in
 	Answered  time.Time      `json:"answered,omitzero"`
 	End       time.Time      `json:"end"`
+
+	// A voice message left for you (shown among the recent calls, never
+	// stored in the file): its id, length and whether it was played on any
+	// device. Peer left it, at Start.
+	VoiceID    string `json:"voice_id,omitempty"`
+	VoiceMS    int64  `json:"voice_ms,omitempty"`
+	VoiceHeard bool   `json:"voice_heard,omitempty"`
 }
 
 // Duration is how long the call was up: from answer to end, 0 if it was
@@ -164,6 +171,12 @@ func (r Record) Arrow() string {
 // StatusWord is how the call ended in one or two words, for the recent
 // calls list.
 func (r Record) StatusWord() string {
+	if r.VoiceID != "" {
+		if r.VoiceHeard {
+			return "message"
+		}
+		return "new message"
+	}
 	out := r.Direction == signaling.Outbound
 	switch r.Status {
 	case signaling.Completed:

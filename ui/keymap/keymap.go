@@ -21,7 +21,11 @@ type KeyMap struct {
 	AddContact key.Binding // +: search the team's directory and add a contact
 	Notify     key.Binding // w: tell me when the selected contact comes online
 	GuestLink  key.Binding // g: a guest link, for someone to call you from a browser
-	Texts      key.Binding // t: the texts with the selected contact, or the call's peer
+	Play       key.Binding // p: play the voice message selected in the recent calls
+	// LeaveMessage: v, after a call that could not be answered: record a
+	// voice message for the callee.
+	LeaveMessage key.Binding
+	Texts        key.Binding // t: the texts with the selected contact, or the call's peer
 
 	// Calls.
 	Answer  key.Binding
@@ -69,18 +73,20 @@ type Group struct {
 // DefaultKeyMap returns parley's key bindings.
 func DefaultKeyMap() *KeyMap {
 	return &KeyMap{
-		Up:         key.NewBinding(key.WithKeys("up", "k"), key.WithHelp("↑/k", "up")),
-		Down:       key.NewBinding(key.WithKeys("down", "j"), key.WithHelp("↓/j", "down")),
-		Call:       key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "call")),
-		NextPane:   key.NewBinding(key.WithKeys("tab"), key.WithHelp("tab", "switch pane")),
-		Filter:     key.NewBinding(key.WithKeys("/"), key.WithHelp("/", "filter")),
-		Apply:      key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "keep filter")),
-		Clear:      key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "clear filter")),
-		CallUser:   key.NewBinding(key.WithKeys("c"), key.WithHelp("c", "call id")),
-		AddContact: key.NewBinding(key.WithKeys("+"), key.WithHelp("+", "add contact")),
-		Notify:     key.NewBinding(key.WithKeys("w"), key.WithHelp("w", "notify when online")),
-		GuestLink:  key.NewBinding(key.WithKeys("g"), key.WithHelp("g", "guest link")),
-		Texts:      key.NewBinding(key.WithKeys("t"), key.WithHelp("t", "texts")),
+		Up:           key.NewBinding(key.WithKeys("up", "k"), key.WithHelp("↑/k", "up")),
+		Down:         key.NewBinding(key.WithKeys("down", "j"), key.WithHelp("↓/j", "down")),
+		Call:         key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "call")),
+		NextPane:     key.NewBinding(key.WithKeys("tab"), key.WithHelp("tab", "switch pane")),
+		Filter:       key.NewBinding(key.WithKeys("/"), key.WithHelp("/", "filter")),
+		Apply:        key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "keep filter")),
+		Clear:        key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "clear filter")),
+		CallUser:     key.NewBinding(key.WithKeys("c"), key.WithHelp("c", "call id")),
+		AddContact:   key.NewBinding(key.WithKeys("+"), key.WithHelp("+", "add contact")),
+		Notify:       key.NewBinding(key.WithKeys("w"), key.WithHelp("w", "notify when online")),
+		GuestLink:    key.NewBinding(key.WithKeys("g"), key.WithHelp("g", "guest link")),
+		Play:         key.NewBinding(key.WithKeys("p"), key.WithHelp("p", "play voice message")),
+		LeaveMessage: key.NewBinding(key.WithKeys("v"), key.WithHelp("v", "voice message")),
+		Texts:        key.NewBinding(key.WithKeys("t"), key.WithHelp("t", "texts")),
 
 		Answer:  key.NewBinding(key.WithKeys("a"), key.WithHelp("a", "answer")),
 		Reject:  key.NewBinding(key.WithKeys("r"), key.WithHelp("r", "reject")),
@@ -119,9 +125,9 @@ func DefaultKeyMap() *KeyMap {
 func (k *KeyMap) Groups() []Group {
 	return []Group{
 		{"Contacts & recent calls", []key.Binding{k.Up, k.Down, k.Call, k.NextPane, k.Filter, k.Apply, k.Clear,
-			k.CallUser, k.AddContact, k.Notify, k.GuestLink, k.Texts}},
+			k.CallUser, k.AddContact, k.Notify, k.GuestLink, k.Texts, k.Play}},
 		{"Calls", []key.Binding{k.Answer, k.Reject, k.Mute, k.Hold, k.Swap, k.Hangup, k.AddToCall, k.Cancel,
-			k.Dismiss}},
+			k.Dismiss, k.LeaveMessage}},
 		{"Rooms", []key.Binding{k.JoinRoom, k.Mute, k.LeaveRoom, k.MuteOther, k.LockMic, k.Remove, k.LockRoom,
 			k.EndRoom}},
 		{"Dialogs", []key.Binding{k.Choose, k.SwitchList, k.Toggle, k.Close, k.Yes, k.No}},

@@ -1,5 +1,6 @@
 // Package recents is the recent-calls pane: peer, direction, how each call
-// ended, when and how long; enter calls the peer back.
+// ended, when and how long; enter calls the peer back. Voice messages left
+// for you are among them, with their length; p plays one.
 package recents
 
 import (
@@ -64,6 +65,10 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		if len(m.records) > 0 && !m.records[m.selected].Guest {
 			return m, common.Dial(m.records[m.selected].Peer)
 		}
+	case key.Matches(k, km.Play):
+		if len(m.records) > 0 && m.records[m.selected].VoiceID != "" {
+			return m, common.PlayVoice(m.records[m.selected].VoiceID)
+		}
 	}
 	return m, nil
 }
@@ -83,13 +88,16 @@ func (m *Model) ShortHelp() []key.Binding {
 	}
 	b := m.common.KeyMap.Call
 	b.SetHelp(b.Help().Key, "call back")
+	if m.records[m.selected].VoiceID != "" {
+		return []key.Binding{b, m.common.KeyMap.Play}
+	}
 	return []key.Binding{b}
 }
 
 // FullHelp implements help.KeyMap.
 func (m *Model) FullHelp() [][]key.Binding {
 	km := m.common.KeyMap
-	return [][]key.Binding{{km.Up, km.Down, km.Call}}
+	return [][]key.Binding{{km.Up, km.Down, km.Call, km.Play}}
 }
 
 // When formats t relative to now: "15:04" today, "Mon 15:04" this week,
@@ -133,7 +141,7 @@ func (m *Model) View() string {
 	)
 	durCol := len("00:00")
 	for _, r := range m.records {
-		durCol = max(durCol, len(history.Clock(r.Duration())))
+		durCol = max(durCol, len(history.Clock(length(r))))
 	}
 	dirCol := len("↗ outgoing") - 2 // the arrow is 3 bytes, 1 cell
 	fixed := 2 + dirCol + gap + gap + statusCol + gap + durCol + gap + whenCol
@@ -163,12 +171,13 @@ func (m *Model) View() string {
 			dirStyle = st.List.Outgoing
 		}
 		statusStyle := st.Dim
-		if r.Status == signaling.Failed || (r.Status == signaling.Unanswered && r.Direction == signaling.Inbound) {
+		if r.Status == signaling.Failed || (r.Status == signaling.Unanswered && r.Direction == signaling.Inbound) ||
+			r.VoiceID != "" && !r.VoiceHeard {
 			statusStyle = st.List.Failed
 		}
 		dur := ""
-		if r.Duration() > 0 {
-			dur = history.Clock(r.Duration())
+		if length(r) > 0 {
+			dur = history.Clock(length(r))
 		}
 		person := m.people(r.Peer)
 		if person.Name == "" {
@@ -185,4 +194,13 @@ func (m *Model) View() string {
 		lines = append(lines, line)
 	}
 	return strings.Join(lines, "\n")
+}
+
+// length is what the duration column shows: how long a call was up, or
+// how long a voice message lasts.
+func length(r history.Record) time.Duration {
+	if r.VoiceID != "" {
+		return time.Duration(r.VoiceMS) * time.Millisecond
+	}
+	return r.Duration()
 }
