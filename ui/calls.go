@@ -24,7 +24,7 @@ func (m *Model) handleEvent(ev call.Event) tea.Cmd {
 	case call.Presence:
 		return m.presenceChanged(ev)
 	case call.VoiceMessage:
-		m.voiceLeft(ev) // voicemail.go
+		return m.voiceLeft(ev) // voicemail.go
 	case call.TextReceived:
 		return m.textReceived(ev) // texts.go
 	case call.Verification:

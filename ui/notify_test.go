@@ -71,8 +71,9 @@ func TestNotificationSequence(t *testing.T) {
 // (one write, a notification a line), a call coming in, the same call
 // missed, a text from someone whose conversation is not in view (a
 // hostile name stays inside the payload; one from the conversation in
-// view is not notified), and a waiting call each write one OSC 9
-// notification, in order.
+// view is not notified), a voice message left, and a waiting call each
+// write one OSC 9 notification, in order. The voice messages not heard
+// yet are a sign-in write of their own (read by their own command).
 func TestFlowNotifications(t *testing.T) {
 	notes := make(bellWriter, 16)
 	fh := newFakeHistory(signaling.History{Unseen: 1, Calls: []signaling.CallRecord{
@@ -80,8 +81,10 @@ func TestFlowNotifications(t *testing.T) {
 	ft := unreadFakeTexts{fakeTexts: &fakeTexts{}, list: signaling.Texts{
 		Texts:  []signaling.Text{{Seq: 4, From: "hal", FromName: "Hal", To: "alice", Text: "ping"}},
 		Unread: map[string]int{"hal": 2}}}
+	fv := fakeVoice{box: signaling.VoiceMessages{Unheard: 1, Messages: []signaling.VoiceMessage{{ID: "v1",
+		From: "ivy", FromName: "Ivy", To: "alice", Created: t0.Add(-time.Minute), DurationMS: 12300}}}}
 	f := startFlowWith(t, "", func(o *Options) {
-		o.History, o.Texts, o.Notifications = fh, ft, Notifications{Out: notes}
+		o.History, o.Texts, o.Voice, o.Notifications = fh, ft, fv, Notifications{Out: notes}
 	})
 	next := func(what string) string {
 		t.Helper()
@@ -93,11 +96,13 @@ func TestFlowNotifications(t *testing.T) {
 		}
 		return ""
 	}
-	if got, want := next("sign-in"), "\x1b]9;1 missed call while you were away: Gina\a"+
-		"\x1b]9;2 unread texts: Hal (2)\a"; got != want {
-		t.Errorf("sign-in notification %q, want %q", got, want)
+	signIn := map[string]bool{next("sign-in"): true, next("sign-in's voice messages"): true}
+	for _, want := range []string{"\x1b]9;1 missed call while you were away: Gina\a\x1b]9;2 unread texts: Hal (2)\a",
+		"\x1b]9;1 voice message not heard yet: Ivy\a"} {
+		if !signIn[want] {
+			t.Errorf("sign-in notifications %v, want %q among them", signIn, want)
+		}
 	}
-	f.waitFor("1 missed call while you were away: Gina", "2 unread texts: Hal (2)")
 	f.phone.expectWatch(t, "bob", "carol", "dave", "erin", "gina")
 	f.connect()
 
@@ -124,6 +129,12 @@ func TestFlowNotifications(t *testing.T) {
 	}
 
 	f.press("esc")
+	f.phone.push(call.VoiceMessage{VoiceMessage: signaling.VoiceMessage{ID: "v2", From: "ivy", FromName: "Ivy",
+		To: "alice", Created: t0, DurationMS: 4000}})
+	f.waitFor("Voice message from Ivy (ivy) (00:04)")
+	if got := oscPayload(t, next("the voice message")); got != "Voice message from Ivy (ivy) (00:04)" {
+		t.Errorf("voice message notified as %q", got)
+	}
 	f.phone.push(statusEvent("c3", signaling.Ringing, signaling.Inbound, "bob", "alice", f.clock.Now()))
 	f.waitFor("INCOMING CALL from bob")
 	next("bob's call")
@@ -143,4 +154,18 @@ func TestFlowNotifications(t *testing.T) {
 		t.Errorf("one notification too many: %q", s)
 	default:
 	}
+}
+
+// TestSignInNotice: as it starts, the UI says under its body the missed
+// calls not seen yet and, on a line of its own, the unread texts, the
+// senders by display name.
+func TestSignInNotice(t *testing.T) {
+	fh := newFakeHistory(signaling.History{Unseen: 1, Calls: []signaling.CallRecord{
+		missedFrom("gina", "Gina", t0.Add(-time.Minute))}})
+	ft := unreadFakeTexts{fakeTexts: &fakeTexts{}, list: signaling.Texts{
+		Texts: []signaling.Text{{Seq: 4, From: "hal", FromName: "Hal", To: "alice", Text: "ping"},
+			{Seq: 5, From: "alice", To: "ivy", ToName: "Ivy", Text: "pong"}},
+		Unread: map[string]int{"hal": 2, "ivy": 1}}}
+	f := startFlowWith(t, "", func(o *Options) { o.History, o.Texts = fh, ft })
+	f.waitFor("1 missed call while you were away: Gina  ", "3 unread texts: Ivy, Hal (2)  ")
 }

@@ -128,8 +128,7 @@ func (m *Model) update(msg tea.Msg) tea.Cmd {
 		return m.serverHistoryLoaded(msg)
 
 	case voiceLoadedMsg: // voicemail.go
-		m.voiceLoaded(msg)
-		return nil
+		return m.voiceLoaded(msg)
 
 	case common.PlayVoiceMsg:
 		return m.playVoice(msg.ID)

@@ -59,32 +59,41 @@ func voiceRecord(v signaling.VoiceMessage) history.Record {
 		VoiceID: v.ID, VoiceMS: v.DurationMS, VoiceHeard: v.Heard}
 }
 
-// voiceLoaded shows the voice messages among the recent calls. A server
-// that cannot tell (an older one) is only logged.
-func (m *Model) voiceLoaded(msg voiceLoadedMsg) {
+// voiceLoaded shows the voice messages among the recent calls, and
+// notifies the ones not heard yet (notify.go). A server that cannot tell
+// (an older one) is only logged.
+func (m *Model) voiceLoaded(msg voiceLoadedMsg) tea.Cmd {
 	if msg.err != nil {
 		m.common.Logger.Warn("ui: reading the voice messages", "err", msg.err)
-		return
+		return nil
 	}
 	m.voice = m.voice[:0]
 	for _, v := range msg.box.Messages {
 		m.voice = append(m.voice, voiceRecord(v))
 	}
-	if line := signaling.VoiceMessageNotice(msg.box); line != "" && m.notice == nil {
+	m.showRecents()
+	line := signaling.VoiceMessageNotice(msg.box)
+	if line == "" {
+		return nil
+	}
+	if m.notice == nil {
 		m.setNotice(noticeInfo, line+": p plays one in the recent calls.")
 	}
-	m.showRecents()
+	return m.desktopNotify(line)
 }
 
-// voiceLeft adds a voice message just left, and says so.
-func (m *Model) voiceLeft(ev call.VoiceMessage) {
+// voiceLeft adds a voice message just left, and says so (and notifies it:
+// notify.go).
+func (m *Model) voiceLeft(ev call.VoiceMessage) tea.Cmd {
 	if slices.ContainsFunc(m.voice, func(r history.Record) bool { return r.VoiceID == ev.ID }) {
-		return
+		return nil
 	}
 	m.voice = append(m.voice, voiceRecord(ev.VoiceMessage))
 	m.showRecents()
-	m.setNotice(noticeInfo, "Voice message from "+signaling.Label(ev.From, ev.FromName)+" ("+
-		history.Clock(time.Duration(ev.DurationMS)*time.Millisecond)+"): p plays it in the recent calls.")
+	said := "Voice message from " + signaling.Label(ev.From, ev.FromName) + " (" +
+		history.Clock(time.Duration(ev.DurationMS)*time.Millisecond) + ")"
+	m.setNotice(noticeInfo, said+": p plays it in the recent calls.")
+	return m.desktopNotify(said)
 }
 
 // showRecents shows the calls and the voice messages, newest first.
