@@ -169,7 +169,7 @@ const (
 )
 
 // Cancellers lists the echo cancellers, the default first.
-func Cancellers() []Canceller { return []Canceller{Speex, WebRTC} }
+func Cancellers() []Canceller { return []Canceller{WebRTC, Speex} }
 
 // Title is the canceller's name as shown to the user.
 func (c Canceller) Title() string {
