@@ -200,10 +200,10 @@ func (o ProcessorOptions) bits() uint32 {
 	return b
 }
 
-// Processor cleans up microphone audio for a call with speexdsp: an
-// adaptive echo canceller that learns the path from the speaker to the
-// microphone, then a preprocessor for residual echo suppression, noise
-// suppression and automatic gain.
+// Processor cleans up microphone audio for a call: an adaptive echo
+// canceller that learns the path from the speaker to the microphone
+// (WebRTC's, the default, or speexdsp's), then speexdsp's preprocessor for
+// residual echo suppression, noise suppression and automatic gain.
 //
 // Two goroutines drive it: the one that plays the far end calls Playback
 // with each frame it hands to the speaker (the reference), and the one that
