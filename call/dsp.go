@@ -14,8 +14,9 @@ type Processing struct {
 	EchoCancellation bool // cancel what the speaker plays from the microphone
 	NoiseSuppression bool // push steady background noise down
 	AutoGain         bool // bring the voice to a steady loudness
-	// Canceller is the echo canceller (empty: audio.Speex). It is chosen
-	// when a call's microphone opens: a change applies to the next call.
+	// Canceller is the echo canceller (empty: the default,
+	// audio.Cancellers()[0]). It is chosen when a call's microphone opens:
+	// a change applies to the next call.
 	Canceller audio.Canceller
 }
 
@@ -36,9 +37,12 @@ func (p Processing) options() audio.ProcessorOptions {
 		AutoGain: p.AutoGain}
 }
 
+// bits packs p for the devices' goroutines. The canceller goes as the one
+// that runs, not as chosen: an empty choice and the other canceller would
+// otherwise come back alike.
 func (p Processing) bits() uint32 {
 	var b uint32
-	for i, on := range []bool{p.EchoCancellation, p.NoiseSuppression, p.AutoGain, p.Canceller == audio.WebRTC} {
+	for i, on := range []bool{p.EchoCancellation, p.NoiseSuppression, p.AutoGain, p.EchoCanceller() == audio.WebRTC} {
 		if on {
 			b |= 1 << i
 		}
@@ -47,7 +51,8 @@ func (p Processing) bits() uint32 {
 }
 
 func processingFromBits(b uint32) Processing {
-	p := Processing{EchoCancellation: b&1 != 0, NoiseSuppression: b&2 != 0, AutoGain: b&4 != 0}
+	p := Processing{EchoCancellation: b&1 != 0, NoiseSuppression: b&2 != 0, AutoGain: b&4 != 0,
+		Canceller: audio.Speex}
 	if b&8 != 0 {
 		p.Canceller = audio.WebRTC
 	}

@@ -42,8 +42,8 @@ type Config struct {
 	AEC              *bool  `json:"aec,omitempty"`               // echo cancellation
 	NoiseSuppression *bool  `json:"noise_suppression,omitempty"` // noise suppression
 	AGC              *bool  `json:"agc,omitempty"`               // automatic gain control
-	// EchoCanceller is "speex" (speexdsp's, the default) or "webrtc"
-	// (WebRTC's, which follows an echo path on two clocks).
+	// EchoCanceller is "webrtc" (WebRTC's, the default: it follows an
+	// echo path on two clocks) or "speex" (speexdsp's: one clock only).
 	EchoCanceller string `json:"echo_canceller,omitempty"`
 	// OutputLatency is the speaker's device latency to start with (a Go
 	// duration such as "40ms"); empty: the device's lowest. It grows when

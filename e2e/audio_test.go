@@ -102,7 +102,8 @@ func (r *timedRecording) between(t *testing.T, from, to time.Time) []int16 {
 
 // TestEchoCancellation: two parley processes in a call over PulseAudio
 // virtual devices, through `parley serve`, twice: Alice with echo
-// cancellation off, then on (noise suppression and gain control on both
+// cancellation off, then with speexdsp's canceller, the one for a speaker
+// and microphone on one clock (noise suppression and gain control on both
 // times). Alice has no headphones: what her speaker plays reaches her
 // microphone 50 ms later at -6 dB (a PulseAudio loopback; with the devices'
 // buffers the echo arrives about 90 ms after parley plays it). Bob talks the
@@ -114,15 +115,15 @@ func (r *timedRecording) between(t *testing.T, from, to time.Time) []int16 {
 // streams and modules of tests running alongside do not hold up its
 // streams (see pulsetest.StartPrivate). audio's TestProcessorCancelsEcho
 // asserts the same figures in-process.
-func TestEchoCancellation(t *testing.T) { echoCancellation(t, false, "on") }
+func TestEchoCancellation(t *testing.T) { echoCancellation(t, false, "speex") }
 
 // TestEchoCancellationDrift is TestEchoCancellation on an echo path that
-// drifts (a loopback that adapts its rate), with WebRTC's canceller; the
-// default (speexdsp's) is measured first, for the record. audio's
+// drifts (a loopback that adapts its rate), with the default canceller
+// (WebRTC's); speexdsp's is measured first, for the record. audio's
 // TestProcessorDrift asserts the same in-process. Measured here: speexdsp
 // 5.0, 6.5 and 12.5 dB off in three runs, WebRTC 53.5 dB (on the fixed
 // path of TestEchoCancellation: 39.4 and 72.6 dB).
-func TestEchoCancellationDrift(t *testing.T) { echoCancellation(t, true, "webrtc", "speex") }
+func TestEchoCancellationDrift(t *testing.T) { echoCancellation(t, true, "on", "speex") }
 
 // echoCancellation places a call with Alice's echo cancellation off, one
 // with each of measured (logged), then one with aec, whose figures it
@@ -265,7 +266,7 @@ func echoCancellation(t *testing.T, drifting bool, aec string, measured ...strin
 	// talk (0.72 and 0.84 on the drifting path, 0.81 on one clock, where
 	// speexdsp's reached 0.91).
 	wantCorr := 0.7
-	if aec == "webrtc" {
+	if aec != "speex" {
 		wantCorr = 0.6
 	}
 	if corr < wantCorr {

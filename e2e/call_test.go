@@ -42,7 +42,7 @@ func TestCallOverRealDevices(t *testing.T) {
 	// seconds, and an echo canceller fed one pure tone from the far end and
 	// another from the near end has too little to adapt on and now and then
 	// diverges (speexdsp then resets it). The level and SNR then measure the
-	// path. TestEchoCancellation sends speech through the default processing.
+	// path. TestEchoCancellationDrift sends speech through the default processing.
 	plain := []string{"--aec", "off", "--noise-suppression", "off", "--agc", "off"}
 	b := w.start(append(pulsetest.Env(bMic, bSpk), "PARLEY_TOKEN="+bob), append([]string{"answer", "--json"},
 		plain...)...)

@@ -324,7 +324,7 @@ func screens() []scenario {
 		{"settings", concat(start, msgs(press("s"), press("down")))},
 		{"settings_switched", concat(start, msgs(press("s"), press("down"), press("enter"),
 			processingSavedMsg{processing: call.Processing{EchoCancellation: true, AutoGain: true,
-				Canceller: audio.WebRTC}}))},
+				Canceller: audio.Speex}}))},
 		{"in_call_hanging_up", concat(start, inCall(), msgs(stats(), press("h")))},
 		{"incoming_in_call", concat(start, msgs(inbound(signaling.Ringing, t0.Add(-70*time.Second)), press("a"),
 			inbound(signaling.Answered, t0.Add(-65*time.Second)), ev(call.Levels{Mic: 0.1, Speaker: 0.9}), stats()))},

@@ -468,6 +468,8 @@ func dsoPart(dso string) string {
 		return "kernel (scheduling, system calls)"
 	case strings.Contains(dso, "speexdsp"):
 		return "echo cancellation and noise suppression (speexdsp)"
+	case strings.Contains(dso, "webrtc_audio_processing"):
+		return "echo cancellation (WebRTC)"
 	case strings.Contains(dso, "opus"):
 		return "Opus"
 	case strings.Contains(dso, "pulse") || strings.Contains(dso, "asound") || strings.Contains(dso, "portaudio") ||

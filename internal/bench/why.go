@@ -87,8 +87,9 @@ func (r *Results) writeWhy(f func(string, ...any)) {
 		if r.ProcessingDelay20 > 0 {
 			f("- **The microphone's processing: %s.** Echo cancellation, noise suppression and gain control are on "+
 				"by default for a microphone, and speexdsp's preprocessor, ", fms(r.ProcessingDelay20))
-			f("which runs for all three, works on overlapping windows and hands each frame back one frame late " +
-				"(measured by passing chirps through parley's `audio.Processor`). ")
+			f("which runs for all three, works on overlapping windows and hands each frame back one frame late; " +
+				"WebRTC's echo canceller, the default, adds 8 ms (measured by passing chirps through parley's " +
+				"`audio.Processor`). ")
 			if noproc != nil {
 				f("The \"no processing\" row (%s) is about that much quicker.", fms(noproc.Latency.P50))
 			}
@@ -136,9 +137,9 @@ func (r *Results) writeWhy(f func(string, ...any)) {
 			"cut the devices' share, and their CPU (below).\n")
 		f("2. Playing out in 10 ms frames while sending 20 ms packets would halve the frame-sized terms on the " +
 			"receiving side.\n")
-		if r.ProcessingDelay20 > 0 {
+		if r.ProcessingDelay20 > 0 && r.ProcessingDelay10 > 0 {
 			f("3. The microphone's processing could run on smaller blocks (speexdsp's preprocessor costs one block, "+
-				"whatever its size): on 5 ms blocks, %s less. ", fms(r.ProcessingDelay20-5*time.Millisecond))
+				"whatever its size): on 5 ms blocks, %s less. ", fms(r.ProcessingDelay20-r.ProcessingDelay10))
 			f("The low-latency mode does (below), but at 20 ms frames it stays on the frame: on smaller blocks " +
 				"speexdsp's echo canceller converges slower, and after 2 s of `TestProcessorCancelsEcho` took less " +
 				"off the echo. ")

@@ -89,8 +89,9 @@ func (f *audioFlags) register(c *cobra.Command, off bool) {
 		return " (default: the config's " + key + ", else on)"
 	}
 	c.Flags().Var(&f.aec, "aec", "echo cancellation: take out of your microphone what your speaker plays, so "+
-		"that the other side does not hear itself; off with headphones; webrtc for a microphone and speaker "+
-		"that are separate devices (a USB microphone, a Bluetooth headset's speaker), speex (on) otherwise"+
+		"that the other side does not hear itself; off with headphones; on is webrtc, which follows a "+
+		"microphone and speaker that are separate devices (a USB microphone, a Bluetooth headset); speex for "+
+		"a laptop's own, to be heard better while both talk"+
 		def("aec"))
 	c.Flags().Var(&f.ns, "noise-suppression", "noise suppression: take steady background noise (fans, hum) "+
 		"out of your microphone"+def("noise_suppression"))
