@@ -213,3 +213,62 @@ func TestCallable(t *testing.T) {
 		}
 	}
 }
+
+// TestHistoryTwoNodesRestart: a dial refused on node a (bob offline, then
+// in do not disturb) is in bob's history read from node b, the same as
+// read from a; the seen mark bob sets through b is the one a reads; and
+// all of it is the same after both nodes restart.
+func TestHistoryTwoNodesRestart(t *testing.T) {
+	ctx := context.Background()
+	logs := &logBuffer{}
+	cfg := testConfig(t.TempDir(), logs)
+	cfg.NATSListen, cfg.NodeName = "127.0.0.1:0", "a"
+	a := startWith(t, cfg, logs)
+	b := startNode(t, a, "b")
+	bobTok := a.token(t, "bob") // known, offline
+	aliceTok := a.token(t, "alice")
+	alice := a.connectWith(t, "alice", aliceTok)
+	alice.send(signaling.Message{Type: signaling.TypeDial, Ref: "d1", To: "bob", SDP: "offer"})
+	alice.expectError(signaling.NoConnectedDestination, "d1", "")
+	if _, err := b.userAPI(bobTok).SetPresence(ctx, signaling.StateDND); err != nil {
+		t.Fatal(err)
+	}
+	b.connectWith(t, "bob", bobTok)
+	alice.send(signaling.Message{Type: signaling.TypeDial, Ref: "d2", To: "bob", SDP: "offer"})
+	alice.expectError(signaling.AlreadyBusyCall, "d2", "")
+
+	hb := b.history(t, bobTok, signaling.HistoryQuery{})
+	if len(hb.Calls) != 2 || hb.Unseen != 2 || hb.Calls[0].Reason != ReasonDND || hb.Calls[1].Reason != ReasonOffline ||
+		hb.Calls[0].Node != "a" || !hb.Calls[1].Missed {
+		t.Fatalf("bob's history from b: %s; want the dnd and the offline dial, both missed on a", js(hb))
+	}
+	if ha := a.history(t, bobTok, signaling.HistoryQuery{}); js(ha) != js(hb) {
+		t.Errorf("bob's history from a %s, from b %s", js(ha), js(hb))
+	}
+	// Seen through b up to the offline dial: a reads the same mark.
+	mark, err := b.userAPI(bobTok).SeeHistory(ctx, hb.Calls[1].Started)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ha := a.history(t, bobTok, signaling.HistoryQuery{})
+	if ha.Unseen != 1 || ha.SeenUpTo == nil || !ha.SeenUpTo.Equal(mark) || !ha.Calls[0].Unseen || ha.Calls[1].Unseen {
+		t.Fatalf("bob's history from a after he saw the first on b (mark %v): %s", mark, js(ha))
+	}
+	mine := a.history(t, aliceTok, signaling.HistoryQuery{})
+
+	for _, s := range []*testServer{b, a} {
+		if err := s.Shutdown(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	a = startWith(t, cfg, logs)
+	b = startNode(t, a, "b")
+	for _, s := range []*testServer{a, b} {
+		if got := s.history(t, bobTok, signaling.HistoryQuery{}); js(got) != js(ha) {
+			t.Errorf("bob's history from %s after the restart: %s, want %s", s.cfg.NodeName, js(got), js(ha))
+		}
+		if got := s.history(t, aliceTok, signaling.HistoryQuery{}); js(got) != js(mine) || len(got.Calls) != 2 {
+			t.Errorf("alice's history from %s after the restart: %s, want %s", s.cfg.NodeName, js(got), js(mine))
+		}
+	}
+}
