@@ -249,6 +249,7 @@ func (m *Model) callFor(ev call.StatusChanged, at time.Time) (*common.Call, tea.
 			m.conv = nil
 		}
 		m.contactsPane.StopFiltering()
+		m.recents.StopFiltering()
 		return m.incoming, ringBell(m.bell, m.common.Logger)
 	case ev.Direction == signaling.Outbound && m.active == nil:
 		// A call dialed from this session by other means.
