@@ -249,6 +249,7 @@ func (m *Model) callFor(ev call.StatusChanged, at time.Time) (*common.Call, tea.
 			m.conv = nil
 		}
 		m.contactsPane.StopFiltering()
+		m.recents.StopFiltering()
 		return m.incoming, tea.Batch(ringBell(m.bell, m.common.Logger), m.desktopNotify(incomingNotice(m.incoming,
 			m.active.Up())))
 	case ev.Direction == signaling.Outbound && m.active == nil:

@@ -330,7 +330,32 @@ func (m *Model) tooSmall() bool { return m.width < MinWidth || m.height < MinHei
 // typing reports whether a text input has the keyboard.
 func (m *Model) typing() bool {
 	return m.screen == screenPrompt || m.screen == screenSearch || m.screen == screenTexts ||
-		(m.screen == screenHome && m.pane == paneContacts && m.contactsPane.Filtering())
+		(m.screen == screenHome && m.filtering())
+}
+
+// listFilter is what the root model asks of a pane's filter.
+type listFilter interface {
+	Filtering() bool
+	HasFilter() bool
+	StopFiltering()
+}
+
+// paneFilter is the filter of the pane shown, for those that have one
+// (the contacts, the recent calls); nil for the rooms.
+func (m *Model) paneFilter() listFilter {
+	switch m.pane {
+	case paneContacts:
+		return m.contactsPane
+	case paneRecents:
+		return m.recents
+	}
+	return nil
+}
+
+// filtering reports whether the shown pane's filter has the keyboard.
+func (m *Model) filtering() bool {
+	f := m.paneFilter()
+	return f != nil && f.Filtering()
 }
 
 // setNotice shows text under the body.

@@ -326,9 +326,8 @@ func (m *Model) globalKey(k tea.KeyMsg) (tea.Cmd, bool) {
 // homeKey handles a key on the home screen.
 func (m *Model) homeKey(k tea.KeyMsg) tea.Cmd {
 	km := m.common.KeyMap
-	if m.pane == paneContacts && m.contactsPane.Filtering() {
-		_, cmd := m.contactsPane.Update(k)
-		return cmd
+	if m.filtering() {
+		return m.paneKey(k)
 	}
 	if cmd, ok := m.globalKey(k); ok {
 		return cmd
@@ -363,10 +362,15 @@ func (m *Model) homeKey(k tea.KeyMsg) tea.Cmd {
 		u, _ := m.contactsPane.Selected()
 		return m.openTexts(u) // texts.go
 	case key.Matches(k, km.Dismiss) && m.notice != nil &&
-		!(m.pane == paneContacts && m.contactsPane.HasFilter()):
+		!(m.paneFilter() != nil && m.paneFilter().HasFilter()):
 		m.notice = nil
 		return nil
 	}
+	return m.paneKey(k)
+}
+
+// paneKey hands a key on the home screen to the pane shown.
+func (m *Model) paneKey(k tea.KeyMsg) tea.Cmd {
 	var cmd tea.Cmd
 	switch m.pane {
 	case paneContacts:

@@ -283,6 +283,9 @@ func (m *Model) footerKeys() []footerKey {
 			}
 		case paneRecents:
 			add(rankScreen, m.recents.ShortHelp()...)
+			if m.recents.Filtering() {
+				return keys
+			}
 		case paneRooms:
 			add(rankScreen, m.roomsPane.ShortHelp()...)
 		}

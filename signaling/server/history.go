@@ -23,12 +23,17 @@ import (
 // recordRefused writes the record of a dial refused before it rang: rec
 // has the parties, the reason and the code; it is unanswered, started and
 // ended now. It is written before the refusal is sent, so that a caller
-// told of the refusal finds the record. No webhook is sent: the call never
-// existed for the app.
+// told of the refusal finds the record. The team's webhooks learn of it as
+// of any call: its start and its end (unanswered, with the reason and the
+// code), each status noted as a call's are (noteStatus).
 func (s *Server) recordRefused(ctx context.Context, rec callRecord) {
 	now := time.Now().UTC()
-	rec.ID, rec.Status, rec.Node, rec.Started, rec.Ended = newID(), signaling.Unanswered, s.cfg.NodeName, now, &now
-	rec.Statuses = []statusChange{{Status: signaling.Started, Time: now}, {Status: signaling.Unanswered, Time: now}}
+	reason, code := rec.Reason, rec.Code // the end's, not the start's
+	rec.ID, rec.Status, rec.Node, rec.Started, rec.Reason, rec.Code = newID(), signaling.Started, s.cfg.NodeName, now,
+		"", 0
+	started := s.noteStatus(&rec) // records.go
+	rec.Status, rec.Ended, rec.Reason, rec.Code = signaling.Unanswered, &now, reason, code
+	ended := s.noteStatus(&rec)
 	b, _ := json.Marshal(rec)
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.RequestTimeout)
 	defer cancel()
@@ -36,6 +41,9 @@ func (s *Server) recordRefused(ctx context.Context, rec callRecord) {
 		s.log.Warn("could not record the refused call", "from", rec.From, "to", rec.To, "reason", rec.Reason,
 			"err", err)
 	}
+	team := cmp.Or(rec.Team, DefaultTeam)
+	s.hooks.Publish(team, started) // package webhook
+	s.hooks.Publish(team, ended)
 }
 
 // calleeRefusal is why a dial to callee, of team, is refused because of

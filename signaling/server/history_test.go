@@ -213,3 +213,77 @@ func TestCallable(t *testing.T) {
 		}
 	}
 }
+
+// TestHistoryTwoNodesRestart: the dials refused on node a (bob offline,
+// then in do not disturb) and a call owned by a that rang bob on b and was
+// given up are in bob's history read from b, the same as read from a; the
+// seen mark bob sets through b is the one a reads; and all of it is the
+// same after both nodes restart.
+func TestHistoryTwoNodesRestart(t *testing.T) {
+	ctx := context.Background()
+	logs := &logBuffer{}
+	cfg := testConfig(t.TempDir(), logs)
+	cfg.NATSListen, cfg.NodeName = "127.0.0.1:0", "a"
+	a := startWith(t, cfg, logs)
+	b := startNode(t, a, "b")
+	bobTok := a.token(t, "bob") // known, offline
+	aliceTok := a.token(t, "alice")
+	alice := a.connectWith(t, "alice", aliceTok)
+	alice.send(signaling.Message{Type: signaling.TypeDial, Ref: "d1", To: "bob", SDP: "offer"})
+	alice.expectError(signaling.NoConnectedDestination, "d1", "")
+	// Carol's call, owned by a, rings bob on b and is given up: missed.
+	bob := b.connectWith(t, "bob", bobTok)
+	carol := a.connect(t, "carol", "")
+	id := placeCall(t, carol, bob, "c1")
+	carol.send(msg(signaling.TypeHangup, id))
+	if m := carol.nextNotPresence(); m.Type != signaling.TypeCallStatusChanged || m.Event == nil ||
+		!m.Event.Status.Terminal() {
+		t.Fatalf("carol after giving up: %s", js(m)) // its record is written before she is told
+	}
+	if _, err := b.userAPI(bobTok).SetPresence(ctx, signaling.StateDND); err != nil {
+		t.Fatal(err)
+	}
+	alice.send(signaling.Message{Type: signaling.TypeDial, Ref: "d2", To: "bob", SDP: "offer"})
+	alice.expectError(signaling.AlreadyBusyCall, "d2", "")
+
+	hb := b.history(t, bobTok, signaling.HistoryQuery{})
+	var got []string
+	for _, c := range hb.Calls {
+		got = append(got, c.From+":"+string(c.Status)+":"+c.Reason+":"+c.Node+":"+strconv.FormatBool(c.Unseen))
+	}
+	want := js([]string{"alice:unanswered:do not disturb:a:true", "carol:unanswered:canceled:a:true",
+		"alice:unanswered:offline:a:true"})
+	if js(got) != want || hb.Unseen != 3 || hb.Calls[1].ID != id {
+		t.Fatalf("bob's history from b: %s; want %s, all missed on a", js(hb), want)
+	}
+	if ha := a.history(t, bobTok, signaling.HistoryQuery{}); js(ha) != js(hb) {
+		t.Errorf("bob's history from a %s, from b %s", js(ha), js(hb))
+	}
+	// Seen through b up to carol's call: a reads the same mark.
+	mark, err := b.userAPI(bobTok).SeeHistory(ctx, hb.Calls[1].Started)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ha := a.history(t, bobTok, signaling.HistoryQuery{})
+	if ha.Unseen != 1 || ha.SeenUpTo == nil || !ha.SeenUpTo.Equal(mark) || !ha.Calls[0].Unseen || ha.Calls[1].Unseen ||
+		ha.Calls[2].Unseen {
+		t.Fatalf("bob's history from a after he saw the first on b (mark %v): %s", mark, js(ha))
+	}
+	mine := a.history(t, aliceTok, signaling.HistoryQuery{})
+
+	for _, s := range []*testServer{b, a} {
+		if err := s.Shutdown(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	a = startWith(t, cfg, logs)
+	b = startNode(t, a, "b")
+	for _, s := range []*testServer{a, b} {
+		if got := s.history(t, bobTok, signaling.HistoryQuery{}); js(got) != js(ha) {
+			t.Errorf("bob's history from %s after the restart: %s, want %s", s.cfg.NodeName, js(got), js(ha))
+		}
+		if got := s.history(t, aliceTok, signaling.HistoryQuery{}); js(got) != js(mine) || len(mine.Calls) != 2 {
+			t.Errorf("alice's history from %s after the restart: %s, want %s", s.cfg.NodeName, js(got), js(mine))
+		}
+	}
+}

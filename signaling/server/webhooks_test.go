@@ -232,6 +232,71 @@ func TestWebhooksTwoNodes(t *testing.T) {
 		len(want), perNode, latencies[0], latencies[len(latencies)/2], latencies[len(latencies)-1])
 }
 
+// TestWebhookRefused: a dial refused before it rang (bob offline, then in
+// do not disturb, asked through POST .../callable as `parley call` does)
+// is told to the team's webhooks as any call is: its start, then its end
+// unanswered with the reason and the code, signed, at the record's times.
+func TestWebhookRefused(t *testing.T) {
+	s := startServer(t, func(c *Config) { c.Webhooks = WebhookOptions{Allow: loopback}; c.NodeName = "a" })
+	srv, got := startReceiver(t, func(hookRequest) int { return http.StatusNoContent })
+	ctx := context.Background()
+	hook, err := s.adminAPI(s.APIKey()).AddWebhook(ctx, srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bobTok := s.token(t, "bob")
+	alice := s.connect(t, "alice", "")
+	alice.send(signaling.Message{Type: signaling.TypeDial, Ref: "d1", To: "bob", SDP: "offer"})
+	alice.expectError(signaling.NoConnectedDestination, "d1", "")
+	if _, err := s.userAPI(bobTok).SetPresence(ctx, signaling.StateDND); err != nil {
+		t.Fatal(err)
+	}
+	s.connectWith(t, "bob", bobTok)
+	if _, err := s.userAPI(s.token(t, "alice")).Callable(ctx, "bob"); err == nil {
+		t.Fatal("bob in do not disturb is callable")
+	}
+
+	calls, err := s.adminAPI(s.APIKey()).Calls(ctx, signaling.CallsQuery{})
+	if err != nil || len(calls) != 2 {
+		t.Fatalf("calls: %s %v", js(calls), err)
+	}
+	want := map[string]signaling.WebhookEvent{}
+	for _, c := range calls {
+		for i, sc := range c.Statuses {
+			e := signaling.WebhookEvent{Event: signaling.EventCall, EventID: c.ID + "." + strconv.Itoa(i+1), ID: c.ID,
+				Status: sc.Status, Direction: signaling.Outbound, From: "alice", To: "bob", Time: sc.Time, Node: "a"}
+			if sc.Status != signaling.Started {
+				e.Event, e.Reason, e.Code = signaling.EventCallStatusChanged, c.Reason, c.Code
+			}
+			want[e.EventID] = e
+		}
+	}
+	if len(want) != 4 {
+		t.Fatalf("the records' statuses: %s; want started and unanswered in each", js(calls))
+	}
+	for range len(want) {
+		r := nextHook(t, got)
+		wantEvent(t, r, hook.Secret)
+		if w, ok := want[r.event.EventID]; !ok || js(r.event) != js(w) {
+			t.Errorf("got event %s, want %s", js(r.event), js(w))
+		}
+		delete(want, r.event.EventID)
+	}
+	reasons := map[string]signaling.Code{}
+	for _, c := range calls {
+		reasons[c.Reason] = c.Code
+	}
+	if reasons[ReasonOffline] != signaling.NoConnectedDestination || reasons[ReasonDND] != signaling.AlreadyBusyCall {
+		t.Errorf("the refused calls' reasons and codes: %v", reasons)
+	}
+	waitDrained(t, s)
+	select {
+	case r := <-got:
+		t.Errorf("one more event: %s", js(r.event))
+	default:
+	}
+}
+
 // TestWebhookRetries: a receiver that fails the first two attempts gets
 // each event on the third, after delays that double, and no more; one
 // that cannot be reached is given up after Attempts.

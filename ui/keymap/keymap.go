@@ -14,7 +14,7 @@ type KeyMap struct {
 	Down       key.Binding
 	Call       key.Binding // enter: call the selected contact or recent peer
 	NextPane   key.Binding // tab: contacts → recent calls → rooms
-	Filter     key.Binding // /: filter the contacts
+	Filter     key.Binding // /: filter the contacts or the recent calls
 	Apply      key.Binding // enter: stop typing, keep the filter
 	Clear      key.Binding // esc: clear the filter
 	CallUser   key.Binding // c: prompt for any user id

@@ -8,9 +8,7 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/charmbracelet/bubbles/cursor"
 	"github.com/charmbracelet/bubbles/key"
-	"github.com/charmbracelet/bubbles/textinput"
 	tea "github.com/charmbracelet/bubbletea"
 	"github.com/charmbracelet/lipgloss"
 	"github.com/parley-voice/parley/ui/common"
@@ -18,31 +16,20 @@ import (
 
 // Model is the contacts pane.
 type Model struct {
-	common    common.Common
-	contacts  []string
-	people    common.PersonOf
-	filter    textinput.Model
-	filtering bool   // the filter has the keyboard
-	visible   []int  // indexes into contacts that match the filter
-	selected  int    // index into visible
-	offset    int    // first visible row shown
-	current   string // the selected contact, kept while a filter hides it
+	common   common.Common
+	contacts []string
+	people   common.PersonOf
+	filter   common.Filter
+	visible  []int  // indexes into contacts that match the filter
+	selected int    // index into visible
+	offset   int    // first visible row shown
+	current  string // the selected contact, kept while a filter hides it
 }
 
 // New returns the pane for contacts (shown in this order, duplicates
 // dropped), whose names and presence are looked up with people.
 func New(c common.Common, contacts []string, people common.PersonOf) *Model {
-	st := c.Styles.Input
-	ti := textinput.New()
-	ti.Prompt = "/ "
-	ti.Placeholder = "type to filter"
-	ti.PromptStyle = st.Prompt
-	ti.TextStyle = st.Text
-	ti.PlaceholderStyle = st.Placeholder
-	ti.Cursor.Style = st.Cursor
-	ti.Cursor.TextStyle = st.Text
-	ti.Cursor.SetMode(cursor.CursorStatic)
-	m := &Model{common: c, people: people, filter: ti}
+	m := &Model{common: c, people: people, filter: common.NewFilter(c)}
 	m.SetContacts(contacts)
 	return m
 }
@@ -62,13 +49,10 @@ func (m *Model) SetContacts(contacts []string) {
 }
 
 // Filtering reports whether the filter has the keyboard: keys are text.
-func (m *Model) Filtering() bool { return m.filtering }
+func (m *Model) Filtering() bool { return m.filter.Filtering() }
 
 // StopFiltering takes the keyboard from the filter, keeping what was typed.
-func (m *Model) StopFiltering() {
-	m.filtering = false
-	m.filter.Blur()
-}
+func (m *Model) StopFiltering() { m.filter.StopFiltering() }
 
 // Selected returns the selected contact, if any.
 func (m *Model) Selected() (string, bool) {
@@ -81,7 +65,7 @@ func (m *Model) Selected() (string, bool) {
 // SetSize implements common.Component.
 func (m *Model) SetSize(width, height int) {
 	m.common.SetSize(width, height)
-	m.filter.Width = max(1, width-lipgloss.Width(m.filter.Prompt)-1)
+	m.filter.SetWidth(width)
 	m.offset = common.Scroll(m.selected, m.offset, m.listHeight(), len(m.visible))
 }
 
@@ -92,33 +76,19 @@ func (m *Model) Init() tea.Cmd { return nil }
 // common.DialMsg for the selected contact.
 func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	km := m.common.KeyMap
+	cmd, took, changed := m.filter.Update(msg)
+	if changed {
+		m.refilter()
+	}
 	k, ok := msg.(tea.KeyMsg)
-	if !ok {
-		var cmd tea.Cmd
-		if m.filtering {
-			m.filter, cmd = m.filter.Update(msg)
-		}
+	if took || !ok {
 		return m, cmd
 	}
 	switch {
-	case key.Matches(k, km.Up) && (!m.filtering || k.Type == tea.KeyUp):
+	case key.Matches(k, km.Up):
 		m.move(-1)
-	case key.Matches(k, km.Down) && (!m.filtering || k.Type == tea.KeyDown):
+	case key.Matches(k, km.Down):
 		m.move(1)
-	case m.filtering && key.Matches(k, km.Apply):
-		m.StopFiltering()
-	case m.filtering && key.Matches(k, km.Clear):
-		m.clearFilter()
-	case m.filtering:
-		var cmd tea.Cmd
-		m.filter, cmd = m.filter.Update(msg)
-		m.refilter()
-		return m, cmd
-	case key.Matches(k, km.Filter):
-		m.filtering = true
-		return m, m.filter.Focus()
-	case key.Matches(k, km.Clear) && m.filter.Value() != "":
-		m.clearFilter()
 	case key.Matches(k, km.Call):
 		if u, ok := m.Selected(); ok {
 			return m, common.Dial(u)
@@ -132,13 +102,7 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 }
 
 // HasFilter reports whether a filter narrows the list.
-func (m *Model) HasFilter() bool { return m.filter.Value() != "" }
-
-func (m *Model) clearFilter() {
-	m.StopFiltering()
-	m.filter.Reset()
-	m.refilter()
-}
+func (m *Model) HasFilter() bool { return m.filter.HasFilter() }
 
 func (m *Model) move(by int) {
 	if len(m.visible) == 0 {
@@ -154,12 +118,10 @@ func (m *Model) move(by int) {
 // is visible.
 func (m *Model) refilter() {
 	keep := m.current
-	q := strings.ToLower(strings.TrimSpace(m.filter.Value()))
 	m.visible = m.visible[:0]
 	m.selected = 0
 	for i, u := range m.contacts {
-		if q == "" || strings.Contains(strings.ToLower(u), q) ||
-			strings.Contains(strings.ToLower(m.people(u).Name), q) {
+		if m.filter.Matches(u, m.people(u).Name) {
 			if u == keep {
 				m.selected = len(m.visible)
 			}
@@ -174,7 +136,7 @@ func (m *Model) refilter() {
 
 // listHeight is the rows left for contacts under the filter line.
 func (m *Model) listHeight() int {
-	if m.filtering || m.filter.Value() != "" {
+	if m.filter.Shown() {
 		return m.common.Height - 1
 	}
 	return m.common.Height
@@ -183,7 +145,7 @@ func (m *Model) listHeight() int {
 // ShortHelp implements help.KeyMap.
 func (m *Model) ShortHelp() []key.Binding {
 	km := m.common.KeyMap
-	if m.filtering {
+	if m.filter.Filtering() {
 		return []key.Binding{km.Apply, km.Clear}
 	}
 	var b []key.Binding
@@ -193,7 +155,7 @@ func (m *Model) ShortHelp() []key.Binding {
 	if len(m.contacts) > 0 {
 		b = append(b, km.Filter)
 	}
-	if m.filter.Value() != "" {
+	if m.filter.HasFilter() {
 		b = append(b, km.Clear)
 	}
 	return b
@@ -213,7 +175,7 @@ func (m *Model) View() string {
 		return ""
 	}
 	var lines []string
-	if m.filtering || m.filter.Value() != "" {
+	if m.filter.Shown() {
 		lines = append(lines, m.filter.View())
 	}
 	switch {

@@ -1,9 +1,12 @@
 // Package recents is the recent-calls pane: peer, direction, how each call
 // ended, when and how long; enter calls the peer back. Voice messages left
-// for you are among them, with their length; p plays one.
+// for you are among them, with their length; p plays one. / filters them by
+// the peer's id or display name, as in the contacts (common.Filter).
 package recents
 
 import (
+	"cmp"
+	"fmt"
 	"strings"
 	"time"
 
@@ -19,85 +22,147 @@ type Model struct {
 	common   common.Common
 	records  []history.Record // newest first
 	people   common.PersonOf
-	selected int
-	offset   int
+	filter   common.Filter
+	visible  []int // indexes into records that match the filter
+	selected int   // index into visible
+	offset   int   // first visible row shown
 }
 
 // New returns an empty pane; people looks up the peers' names and
 // presence.
 func New(c common.Common, people common.PersonOf) *Model {
-	return &Model{common: c, people: people}
+	return &Model{common: c, people: people, filter: common.NewFilter(c)}
 }
 
-// SetRecords sets the calls to show, newest first. The selection goes back
-// to the newest call.
+// SetRecords sets the calls to show, newest first, through the filter. The
+// selection goes back to the newest call.
 func (m *Model) SetRecords(records []history.Record) {
 	m.records = records
+	m.refilter()
+}
+
+// Len is the number of calls, filtered or not.
+func (m *Model) Len() int { return len(m.records) }
+
+// Filtering reports whether the filter has the keyboard: keys are text.
+func (m *Model) Filtering() bool { return m.filter.Filtering() }
+
+// StopFiltering takes the keyboard from the filter, keeping what was typed.
+func (m *Model) StopFiltering() { m.filter.StopFiltering() }
+
+// HasFilter reports whether a filter narrows the list.
+func (m *Model) HasFilter() bool { return m.filter.HasFilter() }
+
+// refilter recomputes the calls shown: those whose peer's id or display
+// name contains the filter, ignoring case; the selection goes to the
+// newest.
+func (m *Model) refilter() {
+	m.visible = m.visible[:0]
+	for i, r := range m.records {
+		if m.filter.Matches(r.Peer, m.name(r)) {
+			m.visible = append(m.visible, i)
+		}
+	}
 	m.selected, m.offset = 0, 0
 }
 
-// Len is the number of calls shown.
-func (m *Model) Len() int { return len(m.records) }
+// name is the display name of r's peer: the directory's, else the call's.
+func (m *Model) name(r history.Record) string {
+	return cmp.Or(m.people(r.Peer).Name, r.PeerName)
+}
+
+// listHeight is the rows left for calls under the filter line.
+func (m *Model) listHeight() int {
+	if m.filter.Shown() {
+		return m.common.Height - 1
+	}
+	return m.common.Height
+}
+
+// current is the selected call, if any.
+func (m *Model) current() (history.Record, bool) {
+	if len(m.visible) == 0 {
+		return history.Record{}, false
+	}
+	return m.records[m.visible[m.selected]], true
+}
 
 // SetSize implements common.Component.
 func (m *Model) SetSize(width, height int) {
 	m.common.SetSize(width, height)
-	m.offset = common.Scroll(m.selected, m.offset, height, len(m.records))
+	m.filter.SetWidth(width)
+	m.offset = common.Scroll(m.selected, m.offset, m.listHeight(), len(m.visible))
 }
 
 // Init implements tea.Model.
 func (m *Model) Init() tea.Cmd { return nil }
 
-// Update implements tea.Model: moving, and enter, which sends
+// Update implements tea.Model: filtering, moving, and enter, which sends
 // common.DialMsg for the selected call's peer.
 func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
+	cmd, took, changed := m.filter.Update(msg)
+	if changed {
+		m.refilter()
+	}
 	k, ok := msg.(tea.KeyMsg)
-	if !ok {
-		return m, nil
+	if took || !ok {
+		return m, cmd
 	}
 	km := m.common.KeyMap
+	r, has := m.current()
 	switch {
 	case key.Matches(k, km.Up):
 		m.move(-1)
 	case key.Matches(k, km.Down):
 		m.move(1)
 	case key.Matches(k, km.Call):
-		if len(m.records) > 0 && !m.records[m.selected].Guest {
-			return m, common.Dial(m.records[m.selected].Peer)
+		if has && !r.Guest {
+			return m, common.Dial(r.Peer)
 		}
 	case key.Matches(k, km.Play):
-		if len(m.records) > 0 && m.records[m.selected].VoiceID != "" {
-			return m, common.PlayVoice(m.records[m.selected].VoiceID)
+		if has && r.VoiceID != "" {
+			return m, common.PlayVoice(r.VoiceID)
 		}
 	}
 	return m, nil
 }
 
 func (m *Model) move(by int) {
-	if len(m.records) == 0 {
+	if len(m.visible) == 0 {
 		return
 	}
-	m.selected = max(0, min(len(m.records)-1, m.selected+by))
-	m.offset = common.Scroll(m.selected, m.offset, m.common.Height, len(m.records))
+	m.selected = max(0, min(len(m.visible)-1, m.selected+by))
+	m.offset = common.Scroll(m.selected, m.offset, m.listHeight(), len(m.visible))
 }
 
 // ShortHelp implements help.KeyMap.
 func (m *Model) ShortHelp() []key.Binding {
-	if len(m.records) == 0 {
-		return nil
+	km := m.common.KeyMap
+	if m.filter.Filtering() {
+		return []key.Binding{km.Apply, km.Clear}
 	}
-	b := m.common.KeyMap.Call
-	b.SetHelp(b.Help().Key, "call back")
-	if m.records[m.selected].VoiceID != "" {
-		return []key.Binding{b, m.common.KeyMap.Play}
+	var b []key.Binding
+	if r, ok := m.current(); ok {
+		call := km.Call
+		call.SetHelp(call.Help().Key, "call back")
+		b = append(b, call)
+		if r.VoiceID != "" {
+			b = append(b, km.Play)
+		}
 	}
-	return []key.Binding{b}
+	if len(m.records) > 0 {
+		b = append(b, km.Filter)
+	}
+	if m.filter.HasFilter() {
+		b = append(b, km.Clear)
+	}
+	return b
 }
 
 // FullHelp implements help.KeyMap.
 func (m *Model) FullHelp() [][]key.Binding {
 	km := m.common.KeyMap
-	return [][]key.Binding{{km.Up, km.Down, km.Call, km.Play}}
+	return [][]key.Binding{{km.Up, km.Down, km.Call, km.Play, km.Filter, km.Apply, km.Clear}}
 }
 
 // When formats t relative to now: "15:04" today, "Mon 15:04" this week,
@@ -129,6 +194,14 @@ func (m *Model) View() string {
 		return st.Dim.Render(common.Truncate("No recent calls yet.", width))
 	}
 	now := m.common.Now()
+	var lines []string
+	if m.filter.Shown() {
+		lines = append(lines, m.filter.View())
+	}
+	if len(m.visible) == 0 {
+		lines = append(lines, st.Dim.Render(common.Truncate(fmt.Sprintf("No recent call with anyone matching %q.",
+			m.filter.Value()), width)))
+	}
 
 	// Columns: cursor, direction, peer, status, duration, when. The direction
 	// is "↗ outgoing" when the peer column keeps at least minPeer cells,
@@ -152,9 +225,8 @@ func (m *Model) View() string {
 	}
 	peerCol := max(3, width-fixed) // "● bob": the peer's presence, then the peer
 
-	var lines []string
-	for i := m.offset; i < len(m.records) && i < m.offset+height; i++ {
-		r := m.records[i]
+	for i := m.offset; i < len(m.visible) && i < m.offset+m.listHeight(); i++ {
+		r := m.records[m.visible[i]]
 		cur, rowStyle := "  ", st.List.Item
 		if i == m.selected {
 			cur, rowStyle = "› ", st.List.Selected
@@ -180,9 +252,7 @@ func (m *Model) View() string {
 			dur = history.Clock(length(r))
 		}
 		person := m.people(r.Peer)
-		if person.Name == "" {
-			person.Name = r.PeerName
-		}
+		person.Name = m.name(r)
 		p := person.Presence
 		line := rowStyle.Render(cur) +
 			dirStyle.Render(common.PadRight(dir, dirCol)) + strings.Repeat(" ", gap) +
@@ -193,7 +263,7 @@ func (m *Model) View() string {
 			st.Dim.Render(common.PadRight(When(r.Start, now), whenCol))
 		lines = append(lines, line)
 	}
-	return strings.Join(lines, "\n")
+	return common.FitLines(strings.Join(lines, "\n"), height)
 }
 
 // length is what the duration column shows: how long a call was up, or

@@ -1,0 +1,113 @@
+package common
+
+import (
+	"strings"
+
+	"github.com/charmbracelet/bubbles/cursor"
+	"github.com/charmbracelet/bubbles/key"
+	"github.com/charmbracelet/bubbles/textinput"
+	tea "github.com/charmbracelet/bubbletea"
+	"github.com/charmbracelet/lipgloss"
+	"github.com/parley-voice/parley/ui/keymap"
+)
+
+// Filter is a list's filter, the same in every pane that has one (the
+// contacts, the recent calls): / gives it the keyboard, what is typed
+// narrows the list to the people whose id or display name contains it
+// (ignoring case), enter keeps it and gives the keys back to the list, esc
+// clears it.
+type Filter struct {
+	input textinput.Model
+	on    bool // the filter has the keyboard
+	km    *keymap.KeyMap
+}
+
+// NewFilter returns an empty filter drawn with c's styles.
+func NewFilter(c Common) Filter {
+	st := c.Styles.Input
+	ti := textinput.New()
+	ti.Prompt = "/ "
+	ti.Placeholder = "type to filter"
+	ti.PromptStyle = st.Prompt
+	ti.TextStyle = st.Text
+	ti.PlaceholderStyle = st.Placeholder
+	ti.Cursor.Style = st.Cursor
+	ti.Cursor.TextStyle = st.Text
+	ti.Cursor.SetMode(cursor.CursorStatic)
+	return Filter{input: ti, km: c.KeyMap}
+}
+
+// Filtering reports whether the filter has the keyboard: keys are text.
+func (f *Filter) Filtering() bool { return f.on }
+
+// HasFilter reports whether a filter narrows the list.
+func (f *Filter) HasFilter() bool { return f.input.Value() != "" }
+
+// Shown reports whether the filter's line is drawn above the list.
+func (f *Filter) Shown() bool { return f.on || f.HasFilter() }
+
+// Value is the text typed.
+func (f *Filter) Value() string { return f.input.Value() }
+
+// StopFiltering takes the keyboard from the filter, keeping what was typed.
+func (f *Filter) StopFiltering() {
+	f.on = false
+	f.input.Blur()
+}
+
+// Clear empties the filter and takes the keyboard from it.
+func (f *Filter) Clear() {
+	f.StopFiltering()
+	f.input.Reset()
+}
+
+// SetWidth fits the filter's line in width cells.
+func (f *Filter) SetWidth(width int) {
+	f.input.Width = max(1, width-lipgloss.Width(f.input.Prompt)-1)
+}
+
+// Matches reports whether the person user, called name, is in the
+// filtered list.
+func (f *Filter) Matches(user, name string) bool {
+	q := strings.ToLower(strings.TrimSpace(f.input.Value()))
+	return q == "" || strings.Contains(strings.ToLower(user), q) || strings.Contains(strings.ToLower(name), q)
+}
+
+// Update handles msg for the filter: / (Filter) and esc (Clear) when it
+// does not have the keyboard; when it does, enter (Apply), esc and the
+// text, but the arrows, which still move in the list. It reports whether it
+// took msg, and whether the text changed (the list is to be filtered
+// again).
+func (f *Filter) Update(msg tea.Msg) (cmd tea.Cmd, took, changed bool) {
+	km := f.km
+	k, isKey := msg.(tea.KeyMsg)
+	switch {
+	case !isKey:
+		if f.on {
+			f.input, cmd = f.input.Update(msg)
+		}
+		return cmd, f.on, false
+	case !f.on && key.Matches(k, km.Filter):
+		f.on = true
+		return f.input.Focus(), true, false
+	case !f.on && key.Matches(k, km.Clear) && f.HasFilter():
+		f.Clear()
+		return nil, true, true
+	case !f.on:
+		return nil, false, false
+	case key.Matches(k, km.Apply):
+		f.StopFiltering()
+		return nil, true, false
+	case key.Matches(k, km.Clear):
+		f.Clear()
+		return nil, true, true
+	case k.Type == tea.KeyUp || k.Type == tea.KeyDown:
+		return nil, false, false // the arrows still move in the list
+	}
+	before := f.input.Value()
+	f.input, cmd = f.input.Update(msg)
+	return cmd, true, f.input.Value() != before
+}
+
+// View is the filter's line.
+func (f *Filter) View() string { return f.input.View() }
