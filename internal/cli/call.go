@@ -312,6 +312,7 @@ func (e *env) phone(ctx context.Context, f mediaFlags, pc call.Config) (*call.Ph
 	pc.Servers = cfg.ServerList()
 	pc.Token, pc.TokenSource = e.auth(cfg)
 	pc.Reconnect = true // a server restart or a network change is survived
+	pc.CallWaiting = cfg.CallWaiting
 	if pc.Devices == nil {
 		outLat, err := f.audio.outputLatency(cfg)
 		if err != nil {
