@@ -61,9 +61,9 @@ type Config struct {
 	// the first connection that takes it (waitingset.go).
 	CallWaiting *bool
 	Reconnect   bool // redial the server with backoff when the connection drops
-	Sounds     Sounds
-	Processing Processing   // what is done to a microphone's audio (dsp.go); zero: nothing
-	Logger     *slog.Logger // nil: discard
+	Sounds      Sounds
+	Processing  Processing   // what is done to a microphone's audio (dsp.go); zero: nothing
+	Logger      *slog.Logger // nil: discard
 
 	// StartOffline: when no server can be reached at all (a
 	// *signaling.UnreachableError: nothing answered), Start does not fail

@@ -70,7 +70,7 @@ type room struct {
 	grades     map[string]signaling.Quality
 	roomLocked bool
 	stats      *Stats
-	move    *move    // the call it grew from, while that plays alongside (grow.go)
+	move       *move // the call it grew from, while that plays alongside (grow.go)
 }
 
 // Refs of room messages, so that a refusal is known for what it answers.
