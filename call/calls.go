@@ -331,6 +331,10 @@ func (p *Phone) hangup() {
 
 // mutable says why there is nothing to mute, if there is not.
 func (p *Phone) mutable() error {
+	if p.room != nil && p.room.opts.ListenOnly {
+		return signaling.Errorf(signaling.PermissionDenied,
+			"you joined as a listener: leave and join without --listen-only to speak")
+	}
 	if p.room == nil && (p.cur == nil || p.cur.media == nil) {
 		return signaling.Errorf(signaling.NoConnectedCall, "there is no call to mute")
 	}

@@ -7,7 +7,8 @@ import (
 )
 
 // Command is an action on the running call, as a script sends it (parley
-// call and parley answer read them on standard input).
+// call and parley answer read them on standard input). Mute, unmute and
+// hangup (which leaves) work in a room too.
 type Command string
 
 // The commands.
@@ -60,6 +61,10 @@ func (p *Phone) do(cmd Command) error {
 	case CommandHold, CommandResume:
 		return p.setHeld(cmd == CommandHold)
 	case CommandHangup:
+		if p.room != nil { // a room is left (a call moving into it with it: grow.go)
+			p.leaveRoom(signaling.LeftLeft)
+			return nil
+		}
 		if p.cur == nil {
 			return signaling.Errorf(signaling.NoConnectedCall, "there is no call to hang up")
 		}

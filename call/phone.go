@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/pion/transport/v4"
@@ -53,11 +54,16 @@ type Config struct {
 	AutoAnswer bool                  // answer every incoming call at once (the echo service)
 	// NoWaiting refuses a call that comes during one as busy, rather than
 	// ringing it beside it (parley answer --auto; AutoAnswer does too).
-	NoWaiting  bool
-	Reconnect  bool // redial the server with backoff when the connection drops
-	Sounds     Sounds
-	Processing Processing   // what is done to a microphone's audio (dsp.go); zero: nothing
-	Logger     *slog.Logger // nil: discard
+	NoWaiting bool
+	// CallWaiting, when set, turns the user's call waiting on or off on
+	// the server (for every device, as parley presence --call-waiting
+	// does) at sign-in: the config's call_waiting. Set once per phone, at
+	// the first connection that takes it (waitingset.go).
+	CallWaiting *bool
+	Reconnect   bool // redial the server with backoff when the connection drops
+	Sounds      Sounds
+	Processing  Processing   // what is done to a microphone's audio (dsp.go); zero: nothing
+	Logger      *slog.Logger // nil: discard
 
 	// StartOffline: when no server can be reached at all (a
 	// *signaling.UnreachableError: nothing answered), Start does not fail
@@ -160,6 +166,10 @@ type Phone struct {
 	// last sound): run waits for them before it closes Events.
 	workers sync.WaitGroup
 
+	// waitingSet: Config.CallWaiting is set on the server (by Start or a
+	// redial, which never run at once).
+	waitingSet atomic.Bool
+
 	// Owned by run.
 	sig        *signaling.Client
 	msgs       <-chan signaling.Message
@@ -246,6 +256,7 @@ func Start(ctx context.Context, cfg Config) (*Phone, error) {
 		ctx:     ctx,
 	}
 	if sig != nil {
+		p.setCallWaiting(ctx, sig.Server) // waitingset.go
 		p.connected(sig)
 		p.keepFresh(ctx, sig, tok)
 	} else {

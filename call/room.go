@@ -6,6 +6,7 @@ package call
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -62,7 +63,14 @@ type room struct {
 	rejoin  rejoinState
 	quality *quality // what is received, for RoomStats (of the current peer connection)
 	ticks   int      // of roomTick
-	move    *move    // the call it grew from, while that plays alongside (grow.go)
+	// What Status reports (status.go): who is in the room, as the room's
+	// events tell it, their connections' last grades, whether the room is
+	// locked, and what this phone received over the last second.
+	people     []signaling.Participant
+	grades     map[string]signaling.Quality
+	roomLocked bool
+	stats      *Stats
+	move       *move // the call it grew from, while that plays alongside (grow.go)
 }
 
 // Refs of room messages, so that a refusal is known for what it answers.
@@ -228,7 +236,8 @@ func (p *Phone) roomPeer(name string, o RoomOptions) (*room, error) {
 	if err != nil {
 		return nil, fmt.Errorf("call: room track: %w", err)
 	}
-	r := &room{name: name, opts: o, track: track, closed: make(chan struct{})}
+	r := &room{name: name, opts: o, track: track, closed: make(chan struct{}),
+		grades: map[string]signaling.Quality{}}
 	if err := p.roomConn(r); err != nil {
 		return nil, err
 	}
@@ -371,6 +380,10 @@ func (p *Phone) roomEvent(m signaling.Message) {
 			return
 		}
 		r.joined, r.user, r.role = true, ev.User, ev.Role
+		r.people, r.grades = slices.Clone(ev.Participants), map[string]signaling.Quality{}
+		if ev.Locked != nil {
+			r.roomLocked = *ev.Locked
+		}
 		for _, pt := range ev.Participants {
 			if pt.User == r.user {
 				r.muted, r.locked = pt.Muted, pt.MicLocked
@@ -384,14 +397,32 @@ func (p *Phone) roomEvent(m signaling.Message) {
 		if ev.User != r.user {
 			r.media.chime(p.cfg.Sounds.Joined)
 		}
+		if !slices.ContainsFunc(r.people, func(pt signaling.Participant) bool { return pt.User == ev.User }) {
+			r.people = append(r.people, signaling.Participant{User: ev.User, Name: ev.Name, Role: ev.Role,
+				Muted: ev.Muted != nil && *ev.Muted, Joined: ev.Time})
+		}
 	case signaling.ParticipantLeft:
 		r.media.chime(p.cfg.Sounds.Left)
+		r.people = slices.DeleteFunc(r.people, func(pt signaling.Participant) bool { return pt.User == ev.User })
+		delete(r.grades, ev.User)
+	case signaling.RoomLocked:
+		if ev.Locked != nil {
+			r.roomLocked = *ev.Locked
+		}
+	case signaling.RoomQuality:
+		for _, q := range ev.Quality {
+			r.grades[q.User] = q
+		}
 	case signaling.RoomSpeaking:
 		r.slots = append([]string(nil), ev.Slots...)
 		p.checkMove(r)
 	case signaling.RoomMuted:
 		if ev.User == r.user && ev.Muted != nil {
 			p.mutedBy(r, *ev.Muted, ev.Locked != nil && *ev.Locked, ev.By != "" && ev.By != r.user)
+		}
+		if i := slices.IndexFunc(r.people, func(pt signaling.Participant) bool { return pt.User == ev.User }); i >= 0 &&
+			ev.Muted != nil {
+			r.people[i].Muted, r.people[i].MicLocked = *ev.Muted, *ev.Muted && ev.Locked != nil && *ev.Locked
 		}
 	case signaling.RoomRemoved:
 		p.emit(RoomChanged{ev})
@@ -428,9 +459,8 @@ func (p *Phone) mutedBy(r *room, muted, locked, byOther bool) {
 // the server's to allow, and it refuses (permission_denied).
 func (p *Phone) setRoomMuted(muted bool) {
 	r := p.room
-	if r.opts.ListenOnly {
-		p.roomFail(r.name, signaling.Errorf(signaling.PermissionDenied,
-			"you joined as a listener: leave and join without --listen-only to speak"))
+	if err := p.mutable(); err != nil { // a listener's
+		p.roomFail(r.name, err)
 		return
 	}
 	if muted || !r.locked {
@@ -528,6 +558,7 @@ func (p *Phone) roomTick() {
 	if r.ticks++; r.ticks%10 == 0 && r.joined {
 		// The warnings are the 1:1 call's; a room shows grades instead.
 		if st, _, ok := r.quality.sample("", r.pc, &m.played); ok {
+			r.stats = &st
 			p.emitLossy(RoomStats{Room: r.name, Stats: st})
 		}
 	}

@@ -121,6 +121,7 @@ func (p *Phone) redial(ctx context.Context, session, from string) {
 		}
 		cancel()
 		if err == nil {
+			p.setCallWaiting(ctx, sig.Server) // waitingset.go
 			if !p.post(func() { p.connected(sig) }) {
 				sig.Close()
 			} else {

@@ -31,6 +31,13 @@ type Config struct {
 	Output   string   `json:"output,omitempty"`   // speaker: same forms
 	Contacts []string `json:"contacts,omitempty"` // user ids shown in the UI
 
+	// CallWaiting, when set, turns call waiting on or off on the server at
+	// each sign-in, for every device of the user, as `parley presence
+	// --call-waiting on|off` does: off, a call while in another is refused
+	// as busy (80202) instead of ringing as a waiting call. Unset, the
+	// server keeps what was set last.
+	CallWaiting *bool `json:"call_waiting,omitempty"`
+
 	// The media path, for this server: STUN or TURN servers besides the
 	// server's own, and whether to send media only through a relay.
 	ICEServers []signaling.ICEServer `json:"ice_servers,omitempty"`

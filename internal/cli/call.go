@@ -160,10 +160,13 @@ func callAction(ph *call.Phone, pr *callfmt.Printer, line string) {
 		return
 	case c.Command == "add" && len(c.Users) > 0:
 		ph.Grow(c.Users...)
+	case len(c.Users) == 0 && slices.Contains(call.Commands(), call.Command(c.Command)):
+		err = ph.Do(call.Command(c.Command)) // mute, unmute and hangup (leave) in a room too
+	case inRoom(ph):
+		// The room's own actions, as parley join --commands reads them.
+		err = roomAction(ph, strings.Join(append([]string{c.Command}, c.Users...), " "))
 	case len(c.Users) > 0:
 		err = signaling.Errorf(signaling.InvalidParameter, "%.64q takes no users: only add does", c.Command)
-	case slices.Contains(call.Commands(), call.Command(c.Command)):
-		err = ph.Do(call.Command(c.Command))
 	default:
 		err = signaling.Errorf(signaling.InvalidParameter, "%.64q is no command in a call: use mute, unmute, "+
 			"hold, resume, hangup, answer, reject, swap, status or add USER...", line)
@@ -173,6 +176,12 @@ func callAction(ph *call.Phone, pr *callfmt.Printer, line string) {
 		return
 	}
 	pr.Reply(c.Command, c.Ref)
+}
+
+// inRoom reports whether ph is in a room (or joining one).
+func inRoom(ph *call.Phone) bool {
+	st, err := ph.Status()
+	return err == nil && st.Room != nil
 }
 
 // controlLines are the lines of commands for a running call: those of
@@ -303,6 +312,7 @@ func (e *env) phone(ctx context.Context, f mediaFlags, pc call.Config) (*call.Ph
 	pc.Servers = cfg.ServerList()
 	pc.Token, pc.TokenSource = e.auth(cfg)
 	pc.Reconnect = true // a server restart or a network change is survived
+	pc.CallWaiting = cfg.CallWaiting
 	if pc.Devices == nil {
 		outLat, err := f.audio.outputLatency(cfg)
 		if err != nil {

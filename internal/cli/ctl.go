@@ -119,26 +119,31 @@ func (s *controlSocket) serve(c *net.UnixConn) {
 }
 
 // answerStatus answers a status command (on standard input or the control
-// socket) with the calls in progress: a status object with --json (always
-// on the socket), else a line for each call.
+// socket) with the calls in progress and the room: a status object with
+// --json (always on the socket), else a line for each call, and for the
+// room and each one in it.
 func answerStatus(ph *call.Phone, pr *callfmt.Printer, ref string) {
-	calls, err := ph.Status()
+	st, err := ph.Status()
 	if err != nil {
 		pr.Refused("status", ref, signaling.Errorf(signaling.UnknownError, "the phone has stopped"))
 		return
 	}
-	r := statusReply(calls, ref)
-	pr.Answer(r, statusLines(r.Calls))
+	r := statusReply(st, ref)
+	pr.Answer(r, statusLines(r))
 }
 
-// statusLines are the calls of a status reply as text: a line each.
-func statusLines(calls []jsonCall) []string {
-	if len(calls) == 0 {
+// statusLines are a status reply as text: a line for each call, and for
+// the room and each participant.
+func statusLines(r jsonStatus) []string {
+	if len(r.Calls) == 0 && r.Room == nil {
 		return []string{"no call in progress"}
 	}
-	lines := make([]string, len(calls))
-	for i, c := range calls {
-		lines[i] = ctlCallText(c)
+	var lines []string
+	for _, c := range r.Calls {
+		lines = append(lines, ctlCallText(c))
+	}
+	if r.Room != nil {
+		lines = append(lines, ctlRoomText(*r.Room)...)
 	}
 	return lines
 }
@@ -169,26 +174,66 @@ type jsonQuality struct {
 	Relayed  bool            `json:"relayed"`
 }
 
+// jsonRoom is the room the phone is in, in the reply to status.
+type jsonRoom struct {
+	Name         string             `json:"name"`
+	Joined       bool               `json:"joined"` // false while joining or joining again
+	Role         signaling.RoomRole `json:"role,omitempty"`
+	Muted        bool               `json:"muted"`
+	MicLocked    bool               `json:"mic_locked,omitempty"` // the host muted you and locked it
+	ListenOnly   bool               `json:"listen_only,omitempty"`
+	Locked       bool               `json:"locked,omitempty"` // the room
+	Participants []jsonParticipant  `json:"participants"`
+	Quality      *jsonQuality       `json:"quality,omitempty"` // what you receive
+}
+
+// jsonParticipant is someone in the room, with the last grade of their
+// connection the server sent (room_event quality).
+type jsonParticipant struct {
+	signaling.Participant
+	Quality *signaling.Quality `json:"quality,omitempty"`
+}
+
 type jsonStatus struct {
 	Event string     `json:"event"` // "status"
 	Ref   string     `json:"ref,omitempty"`
 	Calls []jsonCall `json:"calls"`
+	Room  *jsonRoom  `json:"room,omitempty"`
 }
 
-func statusReply(calls []call.State, ref string) jsonStatus {
+func statusReply(st call.Snapshot, ref string) jsonStatus {
 	r := jsonStatus{Event: "status", Ref: ref, Calls: []jsonCall{}}
-	for _, c := range calls {
+	if rs := st.Room; rs != nil {
+		jr := &jsonRoom{Name: rs.Name, Joined: rs.Joined, Role: rs.Role, Muted: rs.Muted, MicLocked: rs.MicLocked,
+			ListenOnly: rs.ListenOnly, Locked: rs.Locked, Participants: []jsonParticipant{},
+			Quality: qualityOf(rs.Stats)}
+		for _, pt := range rs.Participants {
+			jp := jsonParticipant{Participant: pt}
+			if q, ok := rs.Grades[pt.User]; ok {
+				jp.Quality = &q
+			}
+			jr.Participants = append(jr.Participants, jp)
+		}
+		r.Room = jr
+	}
+	for _, c := range st.Calls {
 		j := jsonCall{ID: c.Event.ID, Status: c.Event.Status, Direction: c.Event.Direction, Peer: c.Event.Peer(),
 			PeerName: c.Event.PeerName(), Muted: c.Muted, Held: c.Held, RemoteHeld: c.RemoteHeld,
 			Waiting: c.Event.Waiting}
-		if st := c.Stats; st != nil {
-			problems := signaling.Problems(st.RTT, st.Jitter, st.Loss, st.MOS)
-			j.Quality = &jsonQuality{Grade: signaling.Rate(st.MOS, problems), Problems: problems, MOS: st.MOS,
-				RTTMs: ms(st.RTT), JitterMs: ms(st.Jitter), Loss: st.Loss, Relayed: st.Relayed}
-		}
+		j.Quality = qualityOf(c.Stats)
 		r.Calls = append(r.Calls, j)
 	}
 	return r
+}
+
+// qualityOf grades the figures of the last second, if there are any.
+func qualityOf(st *call.Stats) *jsonQuality {
+	if st == nil {
+		return nil
+	}
+	problems := signaling.Problems(st.RTT, st.Jitter, st.Loss, st.MOS)
+	return &jsonQuality{Grade: signaling.Rate(st.MOS, problems), Problems: problems, MOS: st.MOS,
+		RTTMs: ms(st.RTT), JitterMs: ms(st.Jitter), Loss: st.Loss, Relayed: st.Relayed}
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
@@ -213,12 +258,14 @@ func peerUID(c *net.UnixConn) (int, error) {
 }
 
 const ctlLong = `Drive the parley already running for you on this machine (the UI,
-parley call, parley answer or parley echo): COMMAND is one of the commands
-they read on standard input (mute, unmute, hold, resume, hangup, answer,
-reject, swap, add USER...), or status for the calls in progress, their
-state and their quality. It goes over a socket in $XDG_RUNTIME_DIR/parley
-(or run/ in the state directory when unset) that only you can reach. With
-several parleys running, the newest is driven, or the one of --pid.`
+parley call, parley answer, parley echo or parley join): COMMAND is one of
+the commands they read on standard input (mute, unmute, hold, resume,
+hangup, answer, reject, swap, add USER...; in a room, hangup leaves it, and
+the actions of parley join --commands work too), or status for the calls
+in progress and the room, their state and their quality. It goes over a
+socket in $XDG_RUNTIME_DIR/parley (or run/ in the state directory when
+unset) that only you can reach. With several parleys running, the newest
+is driven, or the one of --pid.`
 
 func (e *env) ctlCommand() *cobra.Command {
 	var pid int
@@ -274,7 +321,7 @@ func (e *env) ctlAnswer(asJSON bool, command string, line []byte) error {
 		return &exitCode{code: exitError}
 	case asJSON:
 	case ans.Event == "status":
-		for _, l := range statusLines(ans.Calls) {
+		for _, l := range statusLines(ans.jsonStatus) {
 			say(e.stdout, "%s", l)
 		}
 	default:
@@ -302,6 +349,48 @@ func ctlCallText(c jsonCall) string {
 		fmt.Fprintf(&b, ", quality %s (MOS %.1f, %.0f ms, %.1f%% lost)", q.Grade, q.MOS, q.RTTMs, 100*q.Loss)
 	}
 	return b.String()
+}
+
+// ctlRoomText is the room of a status reply as text: a line for the room
+// and one for each participant.
+func ctlRoomText(r jsonRoom) []string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "room %s", r.Name)
+	if r.Role != "" {
+		fmt.Fprintf(&b, " (%s)", r.Role)
+	}
+	if !r.Joined {
+		b.WriteString(": joining")
+	}
+	switch {
+	case r.ListenOnly:
+		b.WriteString(", listening only")
+	case r.MicLocked:
+		b.WriteString(", muted by the host")
+	case r.Muted:
+		b.WriteString(", muted")
+	}
+	if r.Locked {
+		b.WriteString(", locked")
+	}
+	if q := r.Quality; q != nil {
+		fmt.Fprintf(&b, ", quality %s (MOS %.1f, %.0f ms, %.1f%% lost)", q.Grade, q.MOS, q.RTTMs, 100*q.Loss)
+	}
+	lines := []string{b.String()}
+	for _, p := range r.Participants {
+		l := "  " + signaling.Label(p.User, p.Name) + " (" + string(p.Role) + ")"
+		switch {
+		case p.MicLocked:
+			l += ", muted by the host"
+		case p.Muted:
+			l += ", muted"
+		}
+		if p.Quality != nil {
+			l += ", " + string(p.Quality.Grade)
+		}
+		lines = append(lines, l)
+	}
+	return lines
 }
 
 // ctlRefused reports that no running parley could be reached.
@@ -355,7 +444,7 @@ func dialControl(dir string, pid int) (*net.UnixConn, error) {
 		}
 	}
 	return nil, signaling.Errorf(signaling.NoConnectedSession, "no parley is running for you on this machine: "+
-		"start parley call, parley answer or parley first")
+		"start parley call, parley answer, parley join or parley first")
 }
 
 // unwrapOp drops the net.OpError's wording around a dial's cause.

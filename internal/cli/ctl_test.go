@@ -5,9 +5,11 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/parley-voice/parley/call"
 	"github.com/parley-voice/parley/signaling"
 )
 
@@ -70,5 +72,26 @@ func TestDialControlNewest(t *testing.T) {
 	}
 	if _, err := dialControl(dir, 999); !errors.As(err, &se) || se.Code != signaling.NoConnectedSession {
 		t.Errorf("--pid of no parley: %v, want 80402", err)
+	}
+}
+
+// TestStatusLinesRoom: a status with the room is a line for the room (its
+// role, mute, lock and quality) and one for each participant, the grade of
+// their connection when the server sent one.
+func TestStatusLinesRoom(t *testing.T) {
+	st := call.Snapshot{Room: &call.RoomState{Name: "standup", Joined: true, Role: signaling.RoleHost, Muted: true,
+		Locked: true, Stats: &call.Stats{MOS: 4.38, RTT: 2 * time.Millisecond},
+		Participants: []signaling.Participant{{User: "alice", Role: signaling.RoleHost, Muted: true},
+			{User: "bob", Name: "Bob", Role: signaling.RoleMember, Muted: true, MicLocked: true}},
+		Grades: map[string]signaling.Quality{"bob": {User: "bob", Grade: signaling.GradePoor}}}}
+	got := strings.Join(statusLines(statusReply(st, "")), "\n")
+	want := "room standup (host), muted, locked, quality good (MOS 4.4, 2 ms, 0.0% lost)\n" +
+		"  alice (host), muted\n" +
+		"  Bob (bob) (member), muted by the host, poor"
+	if got != want {
+		t.Errorf("status lines:\n%s\nwant:\n%s", got, want)
+	}
+	if got := statusLines(statusReply(call.Snapshot{}, "")); len(got) != 1 || got[0] != "no call in progress" {
+		t.Errorf("status lines with nothing: %q", got)
 	}
 }

@@ -305,6 +305,8 @@ ends. With --json, every event is one JSON object on a line. When the room's
 media or the connection to the server is lost (say, the server node that runs
 the room went down), join joins it again by itself: it prints room_rejoining,
 then joined again once it is back in (within a few seconds on a cluster).
+parley ctl drives it too: mute, unmute, hangup (leave it), status (the room,
+who is in it, quality) and the actions of --commands.
 
 ` + specHelp,
 		Args: cobra.ExactArgs(1),
@@ -322,6 +324,7 @@ then joined again once it is back in (within a few seconds on a cluster).
 					return &exitCode{code: exitUsage, err: fmt.Errorf("--commands: %w", err)}
 				}
 			}
+			f.control = true // parley ctl: the commands of parley call, and the room's (callAction)
 			ph, pr, err := e.phone(cmd.Context(), f, call.Config{})
 			if err != nil {
 				return err
@@ -369,7 +372,8 @@ func (e *env) readCommands(path string) (<-chan string, error) {
 	return lines, nil
 }
 
-// roomAction carries out a line of --commands.
+// roomAction carries out a line of join's --commands, or a room's action
+// that parley ctl sends (callAction).
 func roomAction(ph *call.Phone, line string) error {
 	w := strings.Fields(line)
 	switch {
@@ -392,7 +396,7 @@ func roomAction(ph *call.Phone, line string) error {
 	case len(w) == 2 && (w[0] == "mute" || w[0] == "unmute"), len(w) == 3 && w[0] == "mute" && w[2] == "lock":
 		ph.MuteParticipant(w[1], w[0] == "mute", len(w) == 3)
 	default:
-		return signaling.Errorf(signaling.InvalidParameter, "--commands: %.64q is no action: use mute, unmute, "+
+		return signaling.Errorf(signaling.InvalidParameter, "%.64q is no action in a room: use mute, unmute, "+
 			"leave, admit USER, deny USER, mute USER [lock], unmute USER, remove USER, lock, unlock or end", line)
 	}
 	return nil

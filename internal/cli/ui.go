@@ -56,9 +56,10 @@ func (e *env) openUI(ctx context.Context, log *slog.Logger, contacts []string) e
 	e.closers = append(e.closers, devs)
 	pc := call.Config{
 		Server: cfg.Server, Servers: cfg.ServerList(), Token: tok, TokenSource: src, HTTPClient: e.http,
-		Devices:    devs,
-		Processing: proc,
-		Reconnect:  true,
+		Devices:     devs,
+		Processing:  proc,
+		Reconnect:   true,
+		CallWaiting: cfg.CallWaiting,
 		// The UI starts while the server is down, and shows that it
 		// reconnects: commands fail at once instead.
 		StartOffline: true,
