@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"slices"
@@ -176,21 +177,11 @@ func (m *Model) readConversation() tea.Cmd {
 // add puts t in the conversation, in order, once.
 func (c *conversation) add(t signaling.Text) {
 	i, found := slices.BinarySearchFunc(c.texts, t.Seq, func(x signaling.Text, seq uint64) int {
-		return cmpUint(x.Seq, seq)
+		return cmp.Compare(x.Seq, seq)
 	})
 	if !found {
 		c.texts = slices.Insert(c.texts, i, t)
 	}
-}
-
-func cmpUint(a, b uint64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // textSent shows the text sent, or why it was not.

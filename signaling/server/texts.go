@@ -1,6 +1,7 @@
 package server
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"net/http"
@@ -181,21 +182,11 @@ func (s *Server) readTexts(ctx context.Context, key, with string, after uint64, 
 			return err
 		}
 	}
-	slices.SortFunc(all, func(a, b signaling.Text) int { return cmpSeq(a.Seq, b.Seq) })
+	slices.SortFunc(all, func(a, b signaling.Text) int { return cmp.Compare(a.Seq, b.Seq) })
 	for _, t := range all {
 		f(t)
 	}
 	return nil
-}
-
-func cmpSeq(a, b uint64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // unread counts the texts to the user with key, by sender, after the
