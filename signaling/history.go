@@ -124,23 +124,42 @@ func MissedNotice(h History) string {
 	if h.Unseen == 0 {
 		return ""
 	}
-	var order []string
-	counts := map[string]int{}
-	names := map[string]string{}
+	var who senders
 	for _, c := range h.Calls {
-		if counts[c.From] == 0 {
-			order = append(order, c.From)
-			names[c.From] = cmp.Or(c.FromName, c.From)
-		}
-		counts[c.From]++
+		who.add(c.From, c.FromName, 1)
 	}
-	who := make([]string, 0, len(order))
-	for _, u := range order {
-		w := names[u]
-		if counts[u] > 1 {
-			w += " (" + strconv.Itoa(counts[u]) + ")"
+	return MissedCalls(h.Unseen) + " while you were away: " + who.String()
+}
+
+// senders tallies who sent what a sign-in notice counts (missed calls,
+// voice messages, texts), in the order each first came.
+type senders struct {
+	order  []string
+	names  map[string]string
+	counts map[string]int
+}
+
+// add counts n more from user, named name (user when empty) if first.
+func (s *senders) add(user, name string, n int) {
+	if s.counts == nil {
+		s.names, s.counts = map[string]string{}, map[string]int{}
+	}
+	if s.counts[user] == 0 {
+		s.order = append(s.order, user)
+		s.names[user] = cmp.Or(name, user)
+	}
+	s.counts[user] += n
+}
+
+// String is "Alice (2), Bob": each by name, with a count when more than one.
+func (s *senders) String() string {
+	who := make([]string, 0, len(s.order))
+	for _, u := range s.order {
+		w := s.names[u]
+		if s.counts[u] > 1 {
+			w += " (" + strconv.Itoa(s.counts[u]) + ")"
 		}
 		who = append(who, w)
 	}
-	return MissedCalls(h.Unseen) + " while you were away: " + strings.Join(who, ", ")
+	return strings.Join(who, ", ")
 }

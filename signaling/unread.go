@@ -76,13 +76,9 @@ func UnreadNotice(ctx context.Context, api TextsLister) (string, error) {
 	slices.SortFunc(order, func(a, b *sender) int {
 		return cmp.Or(cmp.Compare(b.seq, a.seq), strings.Compare(a.user, b.user))
 	})
-	who := make([]string, 0, len(order))
+	var who senders
 	for _, s := range order {
-		w := Printable(s.name)
-		if s.n > 1 {
-			w += " (" + strconv.Itoa(s.n) + ")"
-		}
-		who = append(who, w)
+		who.add(s.user, Printable(s.name), s.n)
 	}
-	return UnreadTexts(total) + ": " + strings.Join(who, ", "), nil
+	return UnreadTexts(total) + ": " + who.String(), nil
 }

@@ -2,7 +2,6 @@ package signaling
 
 import (
 	"bytes"
-	"cmp"
 	"context"
 	"fmt"
 	"io"
@@ -165,26 +164,11 @@ func VoiceMessageNotice(v VoiceMessages) string {
 	if v.Unheard == 0 {
 		return ""
 	}
-	var order []string
-	counts := map[string]int{}
-	names := map[string]string{}
+	var who senders
 	for _, m := range v.Messages {
-		if m.Heard {
-			continue
+		if !m.Heard {
+			who.add(m.From, m.FromName, 1)
 		}
-		if counts[m.From] == 0 {
-			order = append(order, m.From)
-			names[m.From] = cmp.Or(m.FromName, m.From)
-		}
-		counts[m.From]++
 	}
-	who := make([]string, 0, len(order))
-	for _, u := range order {
-		w := names[u]
-		if counts[u] > 1 {
-			w += " (" + strconv.Itoa(counts[u]) + ")"
-		}
-		who = append(who, w)
-	}
-	return VoiceMessagesCount(v.Unheard) + " not heard yet: " + strings.Join(who, ", ")
+	return VoiceMessagesCount(v.Unheard) + " not heard yet: " + who.String()
 }
