@@ -266,26 +266,27 @@ func (s *Server) handleTexts(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, out)
 }
 
-// deviceKey is the key of the caller's device in the delivered bucket; ""
-// (refused) for a token that is not a device's.
-func (s *Server) deviceKey(w http.ResponseWriter, r *http.Request, c Claims) (string, bool) {
+// bearerDevice is bearer for the texts' delivery to devices, with the key
+// of the caller's device in the delivered bucket; refused for a token that
+// is not a device's.
+func (s *Server) bearerDevice(w http.ResponseWriter, r *http.Request) (Claims, string, bool) {
+	c, _, ok := s.bearer(w, r)
+	if !ok {
+		return c, "", false
+	}
 	if c.Device == "" {
 		s.httpError(w, r, c.Subject, signaling.Errorf(signaling.NotFoundDevice,
 			"this token is not a signed-in device's, and texts are delivered to devices: sign in with `parley "+
 				"login INVITE`, or list the texts with `parley msgs`"))
-		return "", false
+		return c, "", false
 	}
-	return store.UserKey(c.TeamID(), c.Subject) + "." + store.Token(c.Device), true
+	return c, store.UserKey(c.TeamID(), c.Subject) + "." + store.Token(c.Device), true
 }
 
 // handleNewTexts lists the texts to the caller that their device has not
 // had: GET /v1/me/texts/new, oldest first, at most MaxTextsLimit.
 func (s *Server) handleNewTexts(w http.ResponseWriter, r *http.Request) {
-	c, _, ok := s.bearer(w, r)
-	if !ok {
-		return
-	}
-	dev, ok := s.deviceKey(w, r, c)
+	c, dev, ok := s.bearerDevice(w, r)
 	if !ok {
 		return
 	}
@@ -314,11 +315,7 @@ func (s *Server) handleNewTexts(w http.ResponseWriter, r *http.Request) {
 // handleDelivered moves the caller's device's delivery mark: POST
 // /v1/me/texts/delivered. It never moves back, nor past the last text.
 func (s *Server) handleDelivered(w http.ResponseWriter, r *http.Request) {
-	c, _, ok := s.bearer(w, r)
-	if !ok {
-		return
-	}
-	dev, ok := s.deviceKey(w, r, c)
+	c, dev, ok := s.bearerDevice(w, r)
 	if !ok {
 		return
 	}
