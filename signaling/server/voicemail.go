@@ -205,43 +205,44 @@ func (s *Server) voiceMessages(ctx context.Context, team, user string) (signalin
 	return out, nil
 }
 
-// voiceMessage reads one of the caller's voice messages by id, refusing
-// (NotFoundUserSessionID, 404) an id they have none of.
-func (s *Server) voiceMessage(ctx context.Context, team, user, id string) (store.VoiceMessage, *signaling.Error) {
+// voiceMessage is bearer for a request on one of the caller's voice
+// messages, the path's {id}: its record and key, read within the request's
+// timeout; refused (NotFoundUserSessionID, 404) for an id they have none of.
+func (s *Server) voiceMessage(w http.ResponseWriter, r *http.Request) (Claims, store.VoiceMessage, string, bool) {
 	var rec store.VoiceMessage
-	missing := signaling.Errorf(signaling.NotFoundUserSessionID,
+	c, _, ok := s.bearer(w, r)
+	if !ok {
+		return c, rec, "", false
+	}
+	id, key := r.PathValue("id"), ""
+	e := signaling.Errorf(signaling.NotFoundUserSessionID,
 		"you have no voice message %.40q: `parley messages` lists yours (they are kept %s)", id,
 		s.cfg.VoiceMessageRetention)
-	if !signaling.ValidID(id) {
-		return rec, missing
+	if signaling.ValidID(id) {
+		key = store.VoiceKey(c.TeamID(), c.Subject, id)
+		ctx, cancel := context.WithTimeout(r.Context(), s.cfg.RequestTimeout)
+		defer cancel()
+		_, found, err := store.GetJSON(ctx, s.voice.Messages, key, &rec)
+		switch {
+		case err != nil:
+			e = signaling.Errorf(signaling.UnknownError, "could not read voice message %s: %v", id, err)
+		case found && !s.expired(rec):
+			return c, rec, key, true
+		}
 	}
-	ctx, cancel := context.WithTimeout(ctx, s.cfg.RequestTimeout)
-	defer cancel()
-	_, found, err := store.GetJSON(ctx, s.voice.Messages, store.VoiceKey(team, user, id), &rec)
-	switch {
-	case err != nil:
-		return rec, signaling.Errorf(signaling.UnknownError, "could not read voice message %s: %v", id, err)
-	case !found, s.expired(rec):
-		return rec, missing
-	}
-	return rec, nil
+	s.httpError(w, r, c.Subject, e)
+	return c, rec, "", false
 }
 
 // handleVoiceMessageAudio answers one of the caller's voice messages'
 // recording, Ogg Opus: GET /v1/me/voice-messages/{id}. It is then heard,
 // on every device.
 func (s *Server) handleVoiceMessageAudio(w http.ResponseWriter, r *http.Request) {
-	c, _, ok := s.bearer(w, r)
+	c, rec, key, ok := s.voiceMessage(w, r)
 	if !ok {
 		return
 	}
-	team, id := c.TeamID(), r.PathValue("id")
-	rec, e := s.voiceMessage(r.Context(), team, c.Subject, id)
-	if e != nil {
-		s.httpError(w, r, c.Subject, e)
-		return
-	}
-	key := store.VoiceKey(team, c.Subject, id)
+	id := r.PathValue("id")
 	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.RequestTimeout)
 	defer cancel()
 	b, err := s.voice.Audio.GetBytes(ctx, key)
@@ -276,17 +277,11 @@ func (s *Server) handleVoiceMessageAudio(w http.ResponseWriter, r *http.Request)
 // handleDeleteVoiceMessage deletes one of the caller's voice messages:
 // DELETE /v1/me/voice-messages/{id} → the message.
 func (s *Server) handleDeleteVoiceMessage(w http.ResponseWriter, r *http.Request) {
-	c, _, ok := s.bearer(w, r)
+	c, rec, key, ok := s.voiceMessage(w, r)
 	if !ok {
 		return
 	}
-	team, id := c.TeamID(), r.PathValue("id")
-	rec, e := s.voiceMessage(r.Context(), team, c.Subject, id)
-	if e != nil {
-		s.httpError(w, r, c.Subject, e)
-		return
-	}
-	key := store.VoiceKey(team, c.Subject, id)
+	id := r.PathValue("id")
 	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.RequestTimeout)
 	defer cancel()
 	// The record first: a message listed has its recording.
@@ -301,7 +296,7 @@ func (s *Server) handleDeleteVoiceMessage(w http.ResponseWriter, r *http.Request
 			"could not delete voice message %s: %v: try again", id, err))
 		return
 	}
-	s.log.Info("voice message deleted", "user", c.Subject, "team", team, "id", id)
+	s.log.Info("voice message deleted", "user", c.Subject, "team", c.TeamID(), "id", id)
 	writeJSON(w, http.StatusOK, s.publicVoice(rec))
 }
 
