@@ -7,7 +7,6 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/charmbracelet/bubbles/cursor"
 	"github.com/charmbracelet/bubbles/key"
 	"github.com/charmbracelet/bubbles/textinput"
 	tea "github.com/charmbracelet/bubbletea"
@@ -100,13 +99,8 @@ func (m *Model) openTexts(peer string) tea.Cmd {
 	if m.textsAPI == nil || peer == "" || m.incoming != nil {
 		return nil
 	}
-	st := m.common.Styles.Input
-	ti := textinput.New()
-	ti.Prompt, ti.Placeholder, ti.CharLimit = "> ", "write a text, enter to send", signaling.MaxTextBytes
-	ti.PromptStyle, ti.TextStyle, ti.PlaceholderStyle = st.Prompt, st.Text, st.Placeholder
-	ti.Cursor.Style, ti.Cursor.TextStyle = st.Cursor, st.Text
-	ti.Cursor.SetMode(cursor.CursorStatic)
-	m.conv = &conversation{peer: peer, input: ti}
+	m.conv = &conversation{peer: peer,
+		input: common.NewInput(m.common, "> ", "write a text, enter to send", signaling.MaxTextBytes)}
 	m.screen = screenTexts
 	return tea.Batch(m.conv.input.Focus(), loadTexts(m.textsAPI, peer))
 }

@@ -22,19 +22,21 @@ type Filter struct {
 	km    *keymap.KeyMap
 }
 
-// NewFilter returns an empty filter drawn with c's styles.
-func NewFilter(c Common) Filter {
+// NewInput returns a text input drawn with c's styles (the filters, the
+// prompts, the search, the texts), its cursor still: it does not blink.
+func NewInput(c Common, prompt, placeholder string, limit int) textinput.Model {
 	st := c.Styles.Input
 	ti := textinput.New()
-	ti.Prompt = "/ "
-	ti.Placeholder = "type to filter"
-	ti.PromptStyle = st.Prompt
-	ti.TextStyle = st.Text
-	ti.PlaceholderStyle = st.Placeholder
-	ti.Cursor.Style = st.Cursor
-	ti.Cursor.TextStyle = st.Text
+	ti.Prompt, ti.Placeholder, ti.CharLimit = prompt, placeholder, limit
+	ti.PromptStyle, ti.TextStyle, ti.PlaceholderStyle = st.Prompt, st.Text, st.Placeholder
+	ti.Cursor.Style, ti.Cursor.TextStyle = st.Cursor, st.Text
 	ti.Cursor.SetMode(cursor.CursorStatic)
-	return Filter{input: ti, km: c.KeyMap}
+	return ti
+}
+
+// NewFilter returns an empty filter drawn with c's styles.
+func NewFilter(c Common) Filter {
+	return Filter{input: NewInput(c, "/ ", "type to filter", 0), km: c.KeyMap}
 }
 
 // Filtering reports whether the filter has the keyboard: keys are text.

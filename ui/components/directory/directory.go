@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/charmbracelet/bubbles/cursor"
 	"github.com/charmbracelet/bubbles/key"
 	"github.com/charmbracelet/bubbles/textinput"
 	tea "github.com/charmbracelet/bubbletea"
@@ -32,18 +31,7 @@ type Model struct {
 
 // New returns a closed dialog.
 func New(c common.Common) *Model {
-	st := c.Styles.Input
-	ti := textinput.New()
-	ti.Prompt = "Search: "
-	ti.Placeholder = "a name or an id"
-	ti.CharLimit = signaling.MaxNameLength
-	ti.PromptStyle = st.Prompt
-	ti.TextStyle = st.Text
-	ti.PlaceholderStyle = st.Placeholder
-	ti.Cursor.Style = st.Cursor
-	ti.Cursor.TextStyle = st.Text
-	ti.Cursor.SetMode(cursor.CursorStatic)
-	return &Model{common: c, input: ti}
+	return &Model{common: c, input: common.NewInput(c, "Search: ", "a name or an id", signaling.MaxNameLength)}
 }
 
 // Open empties the dialog, gives it the keyboard and asks for the whole

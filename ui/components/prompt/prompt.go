@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/charmbracelet/bubbles/cursor"
 	"github.com/charmbracelet/bubbles/key"
 	"github.com/charmbracelet/bubbles/textinput"
 	tea "github.com/charmbracelet/bubbletea"
@@ -75,15 +74,7 @@ type Model struct {
 
 // New returns an empty prompt.
 func New(c common.Common) *Model {
-	st := c.Styles.Input
-	ti := textinput.New()
-	ti.PromptStyle = st.Prompt
-	ti.TextStyle = st.Text
-	ti.PlaceholderStyle = st.Placeholder
-	ti.Cursor.Style = st.Cursor
-	ti.Cursor.TextStyle = st.Text
-	ti.Cursor.SetMode(cursor.CursorStatic)
-	m := &Model{common: c, input: ti}
+	m := &Model{common: c, input: common.NewInput(c, "", "", 0)} // setKind sets them
 	m.setKind(Dial())
 	return m
 }
