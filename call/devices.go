@@ -299,15 +299,21 @@ func (p *Phone) SwitchDevices(mic, speaker bool) {
 	p.post(func() { p.switchDevices(mic, speaker) })
 }
 
-func (p *Phone) switchDevices(mic, speaker bool) {
-	var d *devicePath
-	var id string
+// inUse is the devices of the call or room in progress, and the call's id
+// ("" for a room); nil without either.
+func (p *Phone) inUse() (*devicePath, string) {
 	switch {
 	case p.cur != nil && p.cur.media != nil:
-		d, id = p.cur.media.dev, p.cur.ev.ID
+		return p.cur.media.dev, p.cur.ev.ID
 	case p.room != nil:
-		d = p.room.media.dev
-	default:
+		return p.room.media.dev, ""
+	}
+	return nil, ""
+}
+
+func (p *Phone) switchDevices(mic, speaker bool) {
+	d, id := p.inUse()
+	if d == nil {
 		return
 	}
 	n := p.frameSamples()
@@ -481,13 +487,8 @@ func (p *Phone) DevicePluggedIn(kind, device, label string) {
 // nothing else would tell.
 func (p *Phone) DeviceUnplugged(kind, label string) {
 	p.post(func() {
-		var d *devicePath
-		switch {
-		case p.cur != nil && p.cur.media != nil:
-			d = p.cur.media.dev
-		case p.room != nil:
-			d = p.room.media.dev
-		default:
+		d, _ := p.inUse()
+		if d == nil {
 			return
 		}
 		d.mu.Lock()

@@ -284,14 +284,7 @@ func (p *Phone) newMedia(sink audio.Sink) *media {
 func (p *Phone) SetProcessing(pr Processing) {
 	p.post(func() {
 		p.cfg.Processing = pr
-		var dev *devicePath
-		switch {
-		case p.cur != nil && p.cur.media != nil:
-			dev = p.cur.media.dev
-		case p.room != nil:
-			dev = p.room.media.dev
-		}
-		if dev != nil {
+		if dev, _ := p.inUse(); dev != nil {
 			dev.opts.Store(pr.bits())
 			if proc := dev.proc.Load(); proc != nil {
 				proc.SetOptions(pr.options())
