@@ -100,7 +100,7 @@ func (e *env) leaveMessage(ctx context.Context, user string, v voiceFlags, asJSO
 			Event string `json:"event"`
 			Time  string `json:"time"`
 			signaling.VoiceMessage
-		}{"voice_message_left", m.Created.UTC().Format("2006-01-02T15:04:05.000Z07:00"), m})
+		}{"voice_message_left", m.Created.UTC().Format(callfmt.TimeFormat), m})
 	}
 	say(e.stderr, "Voice message of %s left for %s (%s).", msDuration(m.DurationMS), user, m.ID)
 	return nil
