@@ -95,9 +95,15 @@ func ringBell(w io.Writer, log *slog.Logger) tea.Cmd {
 	if w == nil {
 		return nil
 	}
+	return writeTerminal(w, "\a", log, "ui: bell")
+}
+
+// writeTerminal returns a command that writes s to the terminal w in one
+// Write (the bell, desktop notifications), logging a failure as what.
+func writeTerminal(w io.Writer, s string, log *slog.Logger, what string) tea.Cmd {
 	return func() tea.Msg {
-		if _, err := io.WriteString(w, "\a"); err != nil {
-			log.Warn("ui: bell", "err", err)
+		if _, err := io.WriteString(w, s); err != nil {
+			log.Warn(what, "err", err)
 		}
 		return nil
 	}

@@ -73,13 +73,7 @@ func (m *Model) desktopNotify(bodies ...string) tea.Cmd {
 	for _, body := range bodies {
 		b.WriteString(n.Sequence(body))
 	}
-	seq := b.String()
-	return func() tea.Msg {
-		if _, err := io.WriteString(n.Out, seq); err != nil {
-			log.Warn("ui: desktop notification", "err", err)
-		}
-		return nil
-	}
+	return writeTerminal(n.Out, b.String(), log, "ui: desktop notification")
 }
 
 // incomingNotice is what the notification of call c coming in says:
