@@ -198,26 +198,42 @@ func (st *Store) Scan(ctx context.Context, bucket string, filters []string,
 	prefix := "$KV." + bucket + "."
 	last := map[string]*jetstream.RawStreamMsg{}
 	for _, filter := range filters {
-		for seq := uint64(1); seq > 0; {
-			pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-			req := batchRequest{Batch: scanPage, Seq: seq, NextBySubject: prefix + filter}
-			msgs, err := st.direct.get(pctx, "KV_"+bucket, req)
-			cancel()
-			if err != nil && !errors.Is(err, errNoMessages) {
-				return read, fmt.Errorf("store: read %s %s: %w", bucket, filter, err)
-			}
-			for _, m := range msgs {
-				last[m.Subject] = m
-			}
-			read += len(msgs)
-			if seq = 0; len(msgs) == scanPage {
-				seq = msgs[len(msgs)-1].Sequence + 1
-			}
+		n, err := st.readStream(ctx, "KV_"+bucket, prefix+filter, 0, func(m *jetstream.RawStreamMsg) {
+			last[m.Subject] = m
+		})
+		read += n
+		if err != nil {
+			return read, fmt.Errorf("store: read %s %s: %w", bucket, filter, err)
 		}
 	}
 	for subject, m := range last {
 		if live(m) {
 			f(strings.TrimPrefix(subject, prefix), m)
+		}
+	}
+	return read, nil
+}
+
+// readStream calls f with each message of stream after sequence after
+// whose subject matches filter, in order, and returns how many it read: a
+// direct batch get a page (scanPage), page after page by sequence (Scan,
+// Texts.Read).
+func (st *Store) readStream(ctx context.Context, stream, filter string, after uint64,
+	f func(*jetstream.RawStreamMsg)) (int, error) {
+	read := 0
+	for seq := after + 1; seq > 0; {
+		pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		msgs, err := st.direct.get(pctx, stream, batchRequest{Batch: scanPage, Seq: seq, NextBySubject: filter})
+		cancel()
+		if err != nil && !errors.Is(err, errNoMessages) {
+			return read, err
+		}
+		for _, m := range msgs {
+			f(m)
+		}
+		read += len(msgs)
+		if seq = 0; len(msgs) == scanPage {
+			seq = msgs[len(msgs)-1].Sequence + 1
 		}
 	}
 	return read, nil

@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
@@ -112,24 +111,12 @@ func (t *Texts) Last(ctx context.Context) (uint64, error) {
 }
 
 // Read calls f with each text after sequence after whose subject matches
-// filter, in order, and returns how many it read. Like Scan, it reads with
+// filter, in order, and returns how many it read. As Scan, it reads with
 // direct batch gets, page after page: no consumer.
 func (t *Texts) Read(ctx context.Context, filter string, after uint64, f func(*jetstream.RawStreamMsg)) (int, error) {
-	read := 0
-	for seq := after + 1; seq > 0; {
-		pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		msgs, err := t.st.direct.get(pctx, StreamTexts, batchRequest{Batch: scanPage, Seq: seq, NextBySubject: filter})
-		cancel()
-		if err != nil && !errors.Is(err, errNoMessages) {
-			return read, fmt.Errorf("store: read %s %s: %w", StreamTexts, filter, err)
-		}
-		for _, m := range msgs {
-			f(m)
-		}
-		read += len(msgs)
-		if seq = 0; len(msgs) == scanPage {
-			seq = msgs[len(msgs)-1].Sequence + 1
-		}
+	read, err := t.st.readStream(ctx, StreamTexts, filter, after, f)
+	if err != nil {
+		return read, fmt.Errorf("store: read %s %s: %w", StreamTexts, filter, err)
 	}
 	return read, nil
 }
