@@ -108,11 +108,14 @@ func (a *API) Callable(ctx context.Context, user string) (Person, error) {
 }
 
 // MissedCalls is "1 missed call" or "N missed calls".
-func MissedCalls(n int) string {
+func MissedCalls(n int) string { return counted(n, "missed call") }
+
+// counted is "1 thing" or "N things".
+func counted(n int, thing string) string {
 	if n == 1 {
-		return "1 missed call"
+		return "1 " + thing
 	}
-	return strconv.Itoa(n) + " missed calls"
+	return strconv.Itoa(n) + " " + thing + "s"
 }
 
 // MissedNotice is the line a client says as it signs in when missed calls

@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"context"
 	"slices"
-	"strconv"
 	"strings"
 )
 
@@ -14,12 +13,7 @@ type TextsLister interface {
 }
 
 // UnreadTexts is "1 unread text" or "N unread texts".
-func UnreadTexts(n int) string {
-	if n == 1 {
-		return "1 unread text"
-	}
-	return strconv.Itoa(n) + " unread texts"
-}
+func UnreadTexts(n int) string { return counted(n, "unread text") }
 
 // UnreadNotice is the line a client says as it signs in when texts wait
 // unread, as MissedNotice says the missed calls: "3 unread texts: Carol

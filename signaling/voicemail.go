@@ -7,7 +7,6 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 	"time"
 )
@@ -150,12 +149,7 @@ func (a *API) raw(ctx context.Context, method, path string, body []byte, out any
 }
 
 // VoiceMessagesCount is "1 voice message" or "N voice messages".
-func VoiceMessagesCount(n int) string {
-	if n == 1 {
-		return "1 voice message"
-	}
-	return strconv.Itoa(n) + " voice messages"
-}
+func VoiceMessagesCount(n int) string { return counted(n, "voice message") }
 
 // VoiceMessageNotice is the line a client says as it signs in when voice
 // messages wait unheard: "2 voice messages not heard yet: Alice (2)" (the
