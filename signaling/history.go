@@ -142,14 +142,16 @@ type senders struct {
 	counts map[string]int
 }
 
-// add counts n more from user, named name (user when empty) if first.
+// add counts n more from user, named name (user when empty) if first. The
+// name is made Printable: it came from someone else and is about to be
+// shown.
 func (s *senders) add(user, name string, n int) {
 	if s.counts == nil {
 		s.names, s.counts = map[string]string{}, map[string]int{}
 	}
 	if s.counts[user] == 0 {
 		s.order = append(s.order, user)
-		s.names[user] = cmp.Or(name, user)
+		s.names[user] = Printable(cmp.Or(name, user))
 	}
 	s.counts[user] += n
 }

@@ -72,7 +72,7 @@ func UnreadNotice(ctx context.Context, api TextsLister) (string, error) {
 	})
 	var who senders
 	for _, s := range order {
-		who.add(s.user, Printable(s.name), s.n)
+		who.add(s.user, s.name, s.n)
 	}
 	return UnreadTexts(total) + ": " + who.String(), nil
 }
