@@ -108,7 +108,7 @@ test-fast:
 	$(call apt-install,$(FAST_PKGS))
 	$(FAST_TIER)
 
-# test-e2e runs the e2e tier alone (about 10 minutes).
+# test-e2e runs the e2e tier alone (about 11 minutes).
 test-e2e: test-deps
 	$(E2E_TIER)
 
