@@ -36,14 +36,21 @@ const (
 )
 
 // holdToneCycle is one cycle of the hold tone: the beep, then silence.
-func holdToneCycle() []int16 {
-	n := int(holdTonePeriod * audio.SampleRate / time.Second)
-	on := int(holdToneOn * audio.SampleRate / time.Second)
+func holdToneCycle() []int16 { return beepCycle(holdToneHz, 1, holdToneOn, holdTonePeriod) }
+
+// beepCycle is a cycle of period: n beeps of hz, each on long and followed
+// by as long a pause, then silence; at the hold tone's level, with its
+// ramps.
+func beepCycle(hz float64, n int, on, period time.Duration) []int16 {
+	pcm := make([]int16, int(period*audio.SampleRate/time.Second))
+	samples := int(on * audio.SampleRate / time.Second)
 	ramp := holdToneRampMs * audio.SampleRate / 1000
-	pcm := make([]int16, n)
-	for i := range on {
-		g := min(1, float64(i)/float64(ramp), float64(on-i)/float64(ramp))
-		pcm[i] = int16(g * holdToneLevel * math.MaxInt16 * math.Sin(2*math.Pi*holdToneHz*float64(i)/audio.SampleRate))
+	for b := range n {
+		beep := pcm[2*b*samples:][:samples]
+		for i := range beep {
+			g := min(1, float64(i)/float64(ramp), float64(samples-i)/float64(ramp))
+			beep[i] = int16(g * holdToneLevel * math.MaxInt16 * math.Sin(2*math.Pi*hz*float64(i)/audio.SampleRate))
+		}
 	}
 	return pcm
 }

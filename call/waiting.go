@@ -12,10 +12,8 @@ package call
 // as any call). A third call is refused by the server.
 
 import (
-	"math"
 	"time"
 
-	"github.com/parley-voice/parley/audio"
 	"github.com/parley-voice/parley/signaling"
 )
 
@@ -39,23 +37,6 @@ const (
 // waitBeepCycle is one cycle of the waiting beep.
 func waitBeepCycle() []int16 {
 	return beepCycle(waitBeepHz, 2, waitBeepOn, waitBeepPeriod)
-}
-
-// beepCycle is a cycle of period: n beeps of hz, each on long and followed
-// by as long a pause, then silence; at the hold tone's level, with its
-// ramps.
-func beepCycle(hz float64, n int, on, period time.Duration) []int16 {
-	pcm := make([]int16, int(period*audio.SampleRate/time.Second))
-	samples := int(on * audio.SampleRate / time.Second)
-	ramp := holdToneRampMs * audio.SampleRate / 1000
-	for b := range n {
-		beep := pcm[2*b*samples:][:samples]
-		for i := range beep {
-			g := min(1, float64(i)/float64(ramp), float64(samples-i)/float64(ramp))
-			beep[i] = int16(g * holdToneLevel * math.MaxInt16 * math.Sin(2*math.Pi*hz*float64(i)/audio.SampleRate))
-		}
-	}
-	return pcm
 }
 
 // onCall runs f with a as the current call, so that the waiting or held
