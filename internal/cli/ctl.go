@@ -174,6 +174,11 @@ type jsonQuality struct {
 	Relayed  bool            `json:"relayed"`
 }
 
+// text is q as status prints it after a call or the room.
+func (q *jsonQuality) text() string {
+	return fmt.Sprintf(", quality %s (MOS %.1f, %.0f ms, %.1f%% lost)", q.Grade, q.MOS, q.RTTMs, 100*q.Loss)
+}
+
 // jsonRoom is the room the phone is in, in the reply to status.
 type jsonRoom struct {
 	Name         string             `json:"name"`
@@ -346,7 +351,7 @@ func ctlCallText(c jsonCall) string {
 		b.WriteString(", held by " + c.Peer)
 	}
 	if q := c.Quality; q != nil {
-		fmt.Fprintf(&b, ", quality %s (MOS %.1f, %.0f ms, %.1f%% lost)", q.Grade, q.MOS, q.RTTMs, 100*q.Loss)
+		b.WriteString(q.text())
 	}
 	return b.String()
 }
@@ -374,7 +379,7 @@ func ctlRoomText(r jsonRoom) []string {
 		b.WriteString(", locked")
 	}
 	if q := r.Quality; q != nil {
-		fmt.Fprintf(&b, ", quality %s (MOS %.1f, %.0f ms, %.1f%% lost)", q.Grade, q.MOS, q.RTTMs, 100*q.Loss)
+		b.WriteString(q.text())
 	}
 	lines := []string{b.String()}
 	for _, p := range r.Participants {
