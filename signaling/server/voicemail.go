@@ -1,7 +1,6 @@
 package server
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -271,7 +270,7 @@ func (s *Server) handleVoiceMessageAudio(w http.ResponseWriter, r *http.Request)
 	w.Header().Set("Content-Type", signaling.ContentTypeOgg)
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(http.StatusOK)
-	_, _ = io.Copy(w, bytes.NewReader(b)) // the client went away: nothing to do
+	_, _ = w.Write(b) // the client went away: nothing to do
 }
 
 // handleDeleteVoiceMessage deletes one of the caller's voice messages:
