@@ -423,9 +423,7 @@ func (c *conn) connect(m signaling.Message) error {
 	ctx, cancel := context.WithTimeout(c.ctx, c.s.cfg.RequestTimeout)
 	defer cancel()
 	if n := c.s.feed.sessions(ctx, key); n >= MaxSessions && !m.Resume {
-		return fail(signaling.Errorf(signaling.AlreadyConnectedSession,
-			"%s has %d sessions connected, the most there may be: close one, or sign out a device you no longer use "+
-				"(`parley logout` there, or `parley admin revoke DEVICE`)", user, n))
+		return fail(tooManySessions(user, n))
 	}
 	rev, err := c.s.store.Presence.Create(ctx, presenceKey(key, session), b)
 	if errors.Is(err, jetstream.ErrKeyExists) && m.Resume {
@@ -442,6 +440,18 @@ func (c *conn) connect(m signaling.Message) error {
 	}
 	if err != nil {
 		return fail(signaling.Errorf(signaling.UnknownError, "could not record your presence: %v", err))
+	}
+	if !m.Resume {
+		// The count above may be a moment behind (a session put but not yet
+		// applied, here or on another node): count again, in bucket order.
+		n, err := c.s.feed.sessionsUpTo(ctx, key, rev)
+		if err == nil && n > MaxSessions {
+			pk := presenceKey(key, session)
+			if err := c.s.store.Presence.Delete(ctx, pk, jetstream.LastRevision(rev)); err != nil {
+				c.logger().Warn("could not remove a refused session's presence; it expires by itself", "err", err)
+			}
+			return fail(tooManySessions(user, n-1))
+		}
 	}
 	c.user, c.session, c.role = user, session, claims.Role
 	c.team, c.key, c.device, c.name = team, key, claims.Device, u.Name
@@ -994,6 +1004,13 @@ func (c *conn) ping() {
 	default:
 		c.pinger.Reset(c.s.cfg.PingInterval)
 	}
+}
+
+// tooManySessions refuses a connect of user, who has n sessions already.
+func tooManySessions(user string, n int) *signaling.Error {
+	return signaling.Errorf(signaling.AlreadyConnectedSession,
+		"%s has %d sessions connected, the most there may be: close one, or sign out a device you no longer use "+
+			"(`parley logout` there, or `parley admin revoke DEVICE`)", user, n)
 }
 
 // presenceRevision tells the revision of a presence key and whether it is

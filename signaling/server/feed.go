@@ -96,6 +96,7 @@ type feedSession struct {
 	manualSince time.Time
 	updated     time.Time
 	gen         int
+	rev         uint64 // the revision that first put it (for a restarted watch, its latest)
 }
 
 func newFeedSession(token string, r presenceRecord, gen int) feedSession {
@@ -363,11 +364,13 @@ func (f *feed) applyPresence(e jetstream.KeyValueEntry) {
 		r := newFeedSession(sess, decodePresence(e.Value(), e.Created()), f.gen)
 		i := u.session(sess)
 		if i < 0 {
+			r.rev = e.Revision()
 			u.sessions = append(u.sessions, r)
 			f.changed(u, true)
 			return
 		}
 		old := u.sessions[i]
+		r.rev = old.rev
 		u.sessions[i] = r
 		if !old.same(r) {
 			f.changed(u, false)
@@ -587,6 +590,12 @@ func (f *feed) sync(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	return f.syncTo(ctx, pRev, bRev)
+}
+
+// syncTo returns once the feed has applied the presence bucket up to
+// revision pRev and the busy bucket up to bRev, or when ctx ends.
+func (f *feed) syncTo(ctx context.Context, pRev, bRev uint64) error {
 	done := make(chan struct{})
 	if !f.do(ctx, func() {
 		f.syncs = append(f.syncs, feedSync{pRev: pRev, bRev: bRev, done: done})
@@ -597,6 +606,8 @@ func (f *feed) sync(ctx context.Context) error {
 	select {
 	case <-done:
 		return nil
+	case <-f.done:
+		return errors.New("server: the presence feed stopped")
 	case <-ctx.Done():
 		return fmt.Errorf("server: presence not up to date: %w", ctx.Err())
 	}
@@ -618,7 +629,8 @@ func (f *feed) views(ctx context.Context, keys []string) map[string]presenceView
 	return out
 }
 
-// sessions tells how many sessions the user with userKey key has.
+// sessions tells how many sessions the user with userKey key has, as far
+// as the feed has applied.
 func (f *feed) sessions(ctx context.Context, key string) int {
 	n := 0
 	f.do(ctx, func() {
@@ -627,6 +639,27 @@ func (f *feed) sessions(ctx context.Context, key string) int {
 		}
 	})
 	return n
+}
+
+// sessionsUpTo tells how many sessions the user with userKey key had once
+// the presence bucket reached revision rev: it waits for the feed to apply
+// rev, and counts the sessions put at rev or before. Two connects racing
+// on any nodes thus agree on which came first.
+func (f *feed) sessionsUpTo(ctx context.Context, key string, rev uint64) (int, error) {
+	if err := f.syncTo(ctx, rev, 0); err != nil {
+		return 0, err
+	}
+	n := 0
+	f.do(ctx, func() {
+		if u := f.users[key]; u != nil {
+			for _, r := range u.sessions {
+				if r.rev <= rev {
+					n++
+				}
+			}
+		}
+	})
+	return n, nil
 }
 
 // followBox has box follow the users with these keys, and puts their

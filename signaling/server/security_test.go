@@ -10,6 +10,7 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/parley-voice/parley/signaling"
+	"github.com/parley-voice/parley/signaling/server/store"
 )
 
 // TestCallActionsBoundToTeam: a user of another team with the callee's id
@@ -106,6 +107,43 @@ func TestPingTimeoutCloseCode(t *testing.T) {
 	}
 	if code := websocket.CloseStatus(readErr); code != websocket.StatusPolicyViolation {
 		t.Errorf("closed with %v (%v), want %v", code, readErr, websocket.StatusPolicyViolation)
+	}
+}
+
+// TestSessionsPerUserAtOnce: connects sent at once cannot slip past
+// MaxSessions while the count catches up; exactly MaxSessions are welcome
+// and the rest are refused with 80201. (Before the count was taken in
+// bucket order, 15 connects at once were all welcome.)
+func TestSessionsPerUserAtOnce(t *testing.T) {
+	s := startServer(t)
+	tok := s.token(t, "alice")
+	clients := make([]*client, MaxSessions+5)
+	for i := range clients {
+		clients[i] = s.dial(t, "alice")
+	}
+	for _, c := range clients {
+		c.send(signaling.Message{Type: signaling.TypeConnect, Ref: "c", Token: tok})
+	}
+	welcome, refused := 0, 0
+	for _, c := range clients {
+		switch m := c.next(); {
+		case m.Type == signaling.TypeWelcome:
+			welcome++
+		case m.Type == signaling.TypeError && m.Error.Code == signaling.AlreadyConnectedSession:
+			refused++
+		default:
+			t.Fatalf("got %s, want a welcome or error %d", js(m), signaling.AlreadyConnectedSession)
+		}
+	}
+	if welcome != MaxSessions || refused != 5 {
+		t.Errorf("%d welcome and %d refused, want %d and 5", welcome, refused, MaxSessions)
+	}
+	// The refused sessions left no presence behind.
+	if err := s.feed.sync(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if n := s.feed.sessions(t.Context(), store.UserKey(DefaultTeam, "alice")); n != MaxSessions {
+		t.Errorf("the feed counts %d sessions, want %d", n, MaxSessions)
 	}
 }
 
