@@ -68,6 +68,7 @@ static void track(pstream *s, double at, int xrun) {
 static int callback(const void *in, void *out, unsigned long frames,
 		const PaStreamCallbackTimeInfo *ti, PaStreamCallbackFlags flags, void *user) {
 	pstream *s = user;
+	atomic_fetch_add(&s->callbacks, 1);
 	if (s->input) {
 		track(s, ti->inputBufferAdcTime, (flags & (paInputOverflow | paInputUnderflow)) != 0);
 	} else {
@@ -296,6 +297,7 @@ int ps_active(pstream *s) { return s->stream && Pa_IsStreamActive(s->stream) == 
 uint64_t ps_overruns(pstream *s) { return atomic_load(&s->overruns); }
 uint64_t ps_underruns(pstream *s) { return atomic_load(&s->underruns); }
 uint64_t ps_gaps(pstream *s) { return atomic_load(&s->gaps); }
+uint64_t ps_callbacks(pstream *s) { return atomic_load(&s->callbacks); }
 int64_t ps_shift(pstream *s) { return atomic_load(&s->shift); }
 uint64_t ps_xruns(pstream *s) { return atomic_load(&s->xruns); }
 

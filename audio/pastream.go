@@ -41,7 +41,8 @@ type paStream struct {
 // channels, a ring of capSamples mono samples and, for playback, the queue
 // level (low) at which a waiting writer is woken. PortAudio calls must be
 // serialised by the caller.
-func openPAStream(dev int, input bool, channels int, latency time.Duration, capSamples, low int) (*paStream, error) {
+func openPAStream(dev int, input bool, channels int, latency time.Duration, period, capSamples, low int) (*paStream,
+	error) {
 	wake, wfd, err := newWakePipe()
 	if err != nil {
 		return nil, err
@@ -57,7 +58,7 @@ func openPAStream(dev int, input bool, channels int, latency time.Duration, capS
 		return nil, errors.New("out of memory")
 	}
 	if code := C.ps_open(c, C.PaDeviceIndex(dev), C.double(latency.Seconds()),
-		C.ulong(paBufferSamples)); code != C.paNoError {
+		C.ulong(period)); code != C.paNoError {
 		err := paError(code)
 		C.ps_free(c)
 		_ = wake.Close()
@@ -205,6 +206,16 @@ func (s *paStream) counters() (overruns, underruns uint64) {
 		return 0, 0
 	}
 	return uint64(C.ps_overruns(s.c)), uint64(C.ps_underruns(s.c))
+}
+
+// callbacks counts PortAudio's callbacks so far: the device's wake-ups.
+func (s *paStream) callbacks() uint64 {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.c == nil {
+		return 0
+	}
+	return uint64(C.ps_callbacks(s.c))
 }
 
 // gaps counts the samples lost to the stream's timeline: captured audio

@@ -27,6 +27,7 @@ typedef struct {
 	_Atomic uint64_t overruns;   // capture samples dropped because the ring was full
 	_Atomic uint64_t underruns;  // playback callbacks that found too little audio
 	_Atomic uint64_t gaps;       // capture: samples lost (overrun or skipped); playback: silence played for want of audio
+	_Atomic uint64_t callbacks;  // callbacks so far: each wakes PortAudio's thread and the sound server client's
 
 	// The stream's timeline against its timestamps (see track in pastream.c),
 	// owned by the callback but for the atomics.
@@ -52,6 +53,7 @@ int ps_active(pstream *s);
 uint64_t ps_overruns(pstream *s);
 uint64_t ps_underruns(pstream *s);
 uint64_t ps_gaps(pstream *s);
+uint64_t ps_callbacks(pstream *s);
 int64_t ps_shift(pstream *s);
 uint64_t ps_xruns(pstream *s);
 void ps_set_low(pstream *s, size_t low);

@@ -16,11 +16,15 @@ import (
 	"github.com/gordonklaus/portaudio"
 )
 
-// Device stream settings. Small buffers keep latency low: PortAudio calls
-// back every 5 ms, and the rings between the callbacks and Read/Write hold
-// little more than one frame.
+// Device stream settings. A speaker's small periods keep latency low:
+// PortAudio calls back every 5 ms for more, and the rings between the
+// callbacks and Read/Write hold little more than one frame. A microphone's
+// period is its frame: a frame can be read only once whole whatever the
+// period, so smaller ones would wake PortAudio's thread and the sound
+// server's client thread more often for nothing (200 times a second each
+// at 5 ms, 50 at 20 ms frames).
 const (
-	paBufferSamples = SampleRate * 5 / 1000 // 240
+	paBufferSamples = SampleRate * 5 / 1000 // 240: the speaker's period
 	// stallTimeout is how long Read or Write waits for the device before
 	// giving up with ErrStalled. It is generous because a PulseAudio null
 	// sink that has been idle wakes up only after its 2 s render block.
@@ -417,8 +421,8 @@ func classify(err error) error {
 // stereo otherwise, registers it for System.Close (with wake, which makes
 // its user's Read or Write return) and returns it with its channel count.
 // latency is the device latency to ask for; 0 means the device's low
-// latency.
-func (s *System) open(t target, input bool, latency time.Duration, capSamples, low int,
+// latency. period is how many samples PortAudio moves per callback.
+func (s *System) open(t target, input bool, latency time.Duration, period, capSamples, low int,
 	wake func()) (*paStream, int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -448,7 +452,7 @@ func (s *System) open(t target, input bool, latency time.Duration, capSamples, l
 		}
 		err = s.quietly(func() error {
 			var err error
-			st, err = openPAStream(dev.Index, input, ch, latency, capSamples, low)
+			st, err = openPAStream(dev.Index, input, ch, latency, period, capSamples, low)
 			return err
 		})
 		if err == nil || !errors.Is(err, portaudio.InvalidChannelCount) {
@@ -503,7 +507,7 @@ func micRingSamples(frameSamples int) int {
 //
 // Capture runs from the moment OpenMic returns; the first Read returns the
 // newest audio. Read returns a frame as soon as the device has delivered
-// its last sample (PortAudio delivers every 5 ms). A reader that falls
+// its last sample (PortAudio delivers a frame at a time). A reader that falls
 // behind gets every sample, up to half a second behind; further behind, it
 // skips to the newest audio. A stereo-only device is mixed down.
 func (s *System) OpenMic(name string, frameSamples int) (Source, error) {
@@ -521,7 +525,7 @@ func (s *System) OpenMic(name string, frameSamples int) (Source, error) {
 		return nil, fmt.Errorf("audio: open microphone: %w", err)
 	}
 	m := &mic{sys: s, log: s.log, closer: newCloser(), frame: frameSamples, buf: make([]byte, 64), name: dev.label}
-	st, ch, err := s.open(dev, true, 0, micRingSamples(frameSamples), 0, func() { m.close() })
+	st, ch, err := s.open(dev, true, 0, frameSamples, micRingSamples(frameSamples), 0, func() { m.close() })
 	if err != nil {
 		return nil, fmt.Errorf("audio: open microphone %q: %w", dev.label, err)
 	}
@@ -615,9 +619,10 @@ func (m *mic) Close() error {
 	if m.close() {
 		overruns, _ := m.st.counters()
 		shift, xruns := m.st.shift()
+		callbacks := m.st.callbacks()
 		m.closeErr = m.sys.release(m.st)
 		m.log.Info("audio: microphone closed", "dropped_samples", overruns, "xruns", xruns, "shift",
-			samplesDuration(shift))
+			samplesDuration(shift), "callbacks", callbacks)
 		if m.closeErr != nil {
 			m.closeErr = fmt.Errorf("audio: close microphone: %w", m.closeErr)
 		}
@@ -660,7 +665,8 @@ func (s *System) OpenSpeaker(name string, frameSamples int) (Sink, error) {
 	s.mu.Lock()
 	latency := s.outLat
 	s.mu.Unlock()
-	st, ch, err := s.open(dev, false, latency, spkRingFrames*frameSamples, sp.low, func() { sp.close() })
+	st, ch, err := s.open(dev, false, latency, paBufferSamples, spkRingFrames*frameSamples, sp.low,
+		func() { sp.close() })
 	if err != nil {
 		return nil, fmt.Errorf("audio: open speaker %q: %w", dev.label, err)
 	}
@@ -765,7 +771,8 @@ func (sp *speaker) adapt() {
 // reopen opens the device again with the given latency and, if that
 // works, closes the stream in use for it: what was queued there is lost.
 func (sp *speaker) reopen(latency time.Duration) {
-	st, _, err := sp.sys.open(sp.dev, false, latency, spkRingFrames*sp.frame, sp.low, func() { sp.close() })
+	st, _, err := sp.sys.open(sp.dev, false, latency, paBufferSamples, spkRingFrames*sp.frame, sp.low,
+		func() { sp.close() })
 	if err != nil {
 		sp.log.Warn("audio: speaker: opening again with more latency failed; going on as it is", "device", sp.name,
 			"latency", latency, "err", err)
