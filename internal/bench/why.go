@@ -83,7 +83,8 @@ func (r *Results) writeWhy(f func(string, ...any)) {
 		}
 		f("A frame is read only once complete (20 ms); the speaker asks for the next frame when one device period (5 " +
 			"ms) is left queued; ")
-		f("the rest is PortAudio, ALSA's PulseAudio plugin and PulseAudio, both ways (PortAudio runs 5 ms periods).\n")
+		f("the rest is PortAudio, ALSA's PulseAudio plugin and PulseAudio, both ways (the speaker runs 5 ms periods, " +
+			"the microphone one period a frame).\n")
 		if r.ProcessingDelay20 > 0 {
 			f("- **The microphone's processing: %s.** Echo cancellation, noise suppression and gain control are on "+
 				"by default for a microphone, and speexdsp's preprocessor, ", fms(r.ProcessingDelay20))
@@ -186,10 +187,16 @@ func (r *Results) writeWhy(f func(string, ...any)) {
 			if f20.CPUA > bs.CPUA {
 				f(", more than baresip's whole client")
 			}
-			f(". PortAudio runs 5 ms periods through ALSA's PulseAudio plugin: 200 callbacks a second in each " +
-				"direction, each waking PortAudio's thread and the plugin's PulseAudio thread (parley's reader and " +
-				"writer wake once a frame, through a pipe). ")
-			f("Most of it is the kernel switching between those threads. baresip's ALSA periods are 20 ms.\n")
+			f(". Each PortAudio callback, through ALSA's PulseAudio plugin, wakes PortAudio's thread and the " +
+				"plugin's PulseAudio thread, which take locks and poll (parley's reader and writer wake once a " +
+				"frame, through a pipe). The speaker runs 5 ms periods, 200 callbacks a second; the microphone one " +
+				"a frame, 50 a second at 20 ms frames (`TestMicWakeups` in `audio/`: it ran 5 ms periods too until " +
+				"2026-12-07, 4 callbacks a frame; in a trial of that day, under load, the devices-only loop went " +
+				"from 7.8 %% to 5.9 %% of a core). ")
+			f("Most of it is the kernel switching between those threads: counted with strace over 4 s of a call " +
+				"(2026-12-07), a speaking parley makes about 1,550 futex, 550 to 1,200 poll and 7,200 getpid system " +
+				"calls a second (the last are libpulse's fork check, on each of its calls). baresip's ALSA periods " +
+				"are 20 ms, both ways.\n")
 		}
 		if noproc != nil {
 			f("- **Echo cancellation, noise suppression and gain control** (on by default for a microphone): without "+
@@ -199,12 +206,12 @@ func (r *Results) writeWhy(f func(string, ...any)) {
 			f("- **Opus encoding** is most of the send path's %s of a core (micro-benchmarks below); receiving "+
 				"costs little.\n", pct(m.PerOp.Seconds()/0.02))
 		}
-		f("\n**What would fix it**: 10 ms device periods outside low-latency mode, half the wake-ups, trade latency " +
-			"for CPU: in a trial with this harness on 2026-12-03 (three calls each, the default set-up), they took " +
-			"the speaking side from 18.3 %% to 14.7 %% of a core and the listening side from 13.4 %% to 11.2 %% " +
-			"(medians), and the p50 latency from 94.7 ms to 101.3 ms; parley keeps 5 ms periods. ")
+		f("\n**What would fix it**: the speaker's periods are the rest of the wake-ups, and longer ones cost " +
+			"latency: in a trial of 2026-12-07 (two calls each, under load), 10 ms speaker periods took the " +
+			"devices-only loop from about 5.9 %% to 4.3 %% of a core, and its latency from 56 ms to 73 ms; parley " +
+			"keeps 5 ms. ")
 		f("PulseAudio's own API, with one thread rather than PortAudio's and the ALSA plugin's, would cut the " +
-			"wake-ups without the delay; ")
+			"wake-ups without the delay (issue 20 keeps PortAudio as the device layer); ")
 		f("echo cancellation only where the speaker can reach the microphone (not with headphones).\n\n")
 	}
 	if p != nil {
@@ -232,9 +239,8 @@ func (r *Results) writeWhy(f func(string, ...any)) {
 			f("- `%s`%s alone peaks at %.1f MB.", b.Command, b.Build, mb(b.RSS))
 			switch {
 			case b.Build != "":
-				f(" The full build carries the server (NATS, JetStream, TURN) besides, and this machine's kernel " +
-					"maps a program's file in large folios (2 MB), so most of it is resident as soon as it starts: " +
-					"the client build saves that much in every call.")
+				f(" The full build carries the server (NATS, JetStream, TURN) besides, and most of a Go " +
+					"program's file is resident as soon as it runs: the client build saves that much in every call.")
 			case b.Command == "parley --help":
 				f(" The program alone: the client build's file, most of it resident from the start.")
 			default:
@@ -247,9 +253,14 @@ func (r *Results) writeWhy(f func(string, ...any)) {
 			f("\n")
 		}
 		f("- PulseAudio's shared memory: its pool pages that the two device streams touched.\n\n")
-		f("**What would fix it**: opening PulseAudio directly rather than through PortAudio and ALSA (their " +
-			"libraries and threads); a smaller program still (the terminal UI, WebRTC and its DTLS are most of the " +
-			"client build). ")
+		f("The program's file is the largest part, and it is resident whole as soon as a Go program runs, what " +
+			"little of it a call uses: a 5 MB Go program that only sleeps (it imports net/http) has 3.3 of its " +
+			"3.5 MB of mapped file resident, on ext4 and on tmpfs alike (2026-12-07). The client build maps " +
+			"17.6 MB; with the shared libraries (baresip maps as much of them) and PulseAudio's pool, that alone " +
+			"passes 25 MB, so the target cannot be met by parley's own memory.\n\n")
+		f("**What would fix it**: a smaller program (the terminal UI, WebRTC and its DTLS are most of the client " +
+			"build: a client without the TUI for scripts, say); opening PulseAudio directly rather than through " +
+			"PortAudio and ALSA (their libraries and threads). ")
 		f("The Go heap itself is small: the media path allocates nothing per frame.\n\n")
 	}
 	if s := r.Setup; s != nil {
@@ -313,6 +324,8 @@ func (r *Results) writeWhy(f func(string, ...any)) {
 	f("- `audio`' microphone processing runs 10 ms frames (the low-latency mode) in 5 ms blocks: 5 ms less latency.\n")
 	f("- `audio` drops ALSA's converter PCMs from its copy of ALSA's configuration before PortAudio probes the " +
 		"devices (14 MB less: libavcodec and its codec libraries are no longer loaded).\n")
+	f("- `audio`' microphone runs one PortAudio period a frame rather than 5 ms periods: a quarter of its device's " +
+		"wake-ups at 20 ms frames, a half at 10 ms, with no delay added (a frame is read once whole either way).\n")
 	f("- `make client` (`go build -tags client`) builds parley without the server: the calls above ran it.\n\n")
 }
 
