@@ -84,3 +84,28 @@ func TestProcessorDrift(t *testing.T) {
 		}
 	}
 }
+
+// TestProcessorLeavesTheEcho: an echo that starts 100 to 150 ms late and
+// drifts 3 ms a second later (a loopback that adapts its rate, as in
+// e2e/TestEchoCancellationDrift). Once WebRTC's canceller has converged, a
+// move of the reference costs it as much as a reset, so the reference is
+// left where it is while the echo stays where the canceller follows it:
+// 25 dB off from 2.5 to 4.5 s, and from 2 to 6 s. Moving it when the
+// estimate went from 100 to 120 ms, 2.2 s in, took 21.7 dB off from 2.5 to
+// 4.5 s on the path from 130 ms.
+func TestProcessorLeavesTheEcho(t *testing.T) {
+	far := audiotest.Speech(1, 6*time.Second)
+	for ms := 100; ms <= 150; ms += 10 {
+		t.Run(fmt.Sprintf("%d ms", ms), func(t *testing.T) {
+			d0 := float64(ms) * audio.SampleRate / 1000
+			path := audiotest.NewDriftPath(func(i int) float64 { return d0 + 0.003*float64(i) }, 0.5, 21)
+			mic, out := runDrift(t, audio.WebRTC, path, far)
+			at, after2 := erle(mic, out, 2.5, 4.5), erle(mic, out, 2, 6)
+			t.Logf("from %d ms: %.1f dB off from 2.5 to 4.5 s, %.1f dB from 2 to 6 s; per second: %s", ms, at, after2,
+				perSecond(mic, out))
+			if at < 25 || after2 < 25 {
+				t.Errorf("echo reduced by %.1f dB from 2.5 to 4.5 s and %.1f dB from 2 to 6 s, want ≥ 25", at, after2)
+			}
+		})
+	}
+}
