@@ -25,14 +25,25 @@ type quietConn struct {
 	done     chan struct{}
 	news     chan struct{} // a message came
 	hold     sync.Mutex    // held by pause: the reader stops before its next read
+	paused   bool          // hold is held
 	mu       sync.Mutex
 	last     map[string]signaling.State
 	counts   map[signaling.Type]int
 }
 
 // pause stops reading (after the read under way, if any); resume reads on.
-func (q *quietConn) pause()  { q.hold.Lock() }
-func (q *quietConn) resume() { q.hold.Unlock() }
+// pause and resume are called on the test's goroutine, as is the cleanup
+// that resumes a paused reader (after a Fatal between the two) so that it
+// can end.
+func (q *quietConn) pause() {
+	q.hold.Lock()
+	q.paused = true
+}
+
+func (q *quietConn) resume() {
+	q.paused = false
+	q.hold.Unlock()
+}
 
 // count tells how many messages of typ came.
 func (q *quietConn) count(typ signaling.Type) int {
@@ -102,6 +113,9 @@ func (s *testServer) connectQuiet(t testing.TB, tok string) *quietConn {
 	}()
 	t.Cleanup(func() {
 		_ = ws.CloseNow()
+		if q.paused {
+			q.resume()
+		}
 		<-q.done
 	})
 	return q
