@@ -279,12 +279,17 @@ func (s *Server) handleAccessToken(w http.ResponseWriter, r *http.Request) {
 		s.httpError(w, r, dev.User, signaling.Errorf(signaling.UnknownError, "could not sign the token: %v", err))
 		return
 	}
-	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.RequestTimeout)
-	defer cancel()
-	dev.LastUsed = now.UTC().Truncate(time.Second)
-	if b, err := json.Marshal(dev); err == nil {
-		if _, err := s.store.Devices.Update(ctx, deviceKey(dev.Team, dev.User, dev.ID), b, rev); err != nil {
-			s.log.Debug("could not record the device's last use", "device", dev.ID, "err", err)
+	// The last use is to the second: renewals within it write nothing, so
+	// that a device renewing in a loop does not win every race for its
+	// record against a revocation (revokeDevice's store.Update).
+	if used := now.UTC().Truncate(time.Second); !used.Equal(dev.LastUsed) {
+		dev.LastUsed = used
+		ctx, cancel := context.WithTimeout(r.Context(), s.cfg.RequestTimeout)
+		defer cancel()
+		if b, err := json.Marshal(dev); err == nil {
+			if _, err := s.store.Devices.Update(ctx, deviceKey(dev.Team, dev.User, dev.ID), b, rev); err != nil {
+				s.log.Debug("could not record the device's last use", "device", dev.ID, "err", err)
+			}
 		}
 	}
 	s.log.Debug("access token issued", "user", dev.User, "team", dev.Team, "device", dev.ID)

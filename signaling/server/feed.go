@@ -726,12 +726,26 @@ func (f *feed) unwatched(ctx context.Context, c *conn, users []string) (fresh []
 // that order. keys and names hold each one's userKey ("" for one hidden
 // from c) and name in the users bucket; seen when each (by userKey) was
 // last seen, from the seen bucket. Until ready, the feed tells c nothing
-// more about them.
+// more about them. When c would watch more than signaling.MaxWatch users,
+// it follows none of them and returns false with how many c watches: a
+// watch of c's on another goroutine (a contact added elsewhere) may have
+// been followed since unwatched counted.
 func (f *feed) follow(ctx context.Context, c *conn, entries []*watchEntry, keys, names []string,
-	seen map[string]time.Time, ref string) [][]byte {
-	var out [][]byte
+	seen map[string]time.Time, ref string) (out [][]byte, watched int, ok bool) {
+	ok = true
 	f.do(ctx, func() {
 		have := f.conns[c]
+		watched = len(have)
+		more := 0
+		for _, w := range entries {
+			if !watching(have, w.user) {
+				more++
+			}
+		}
+		if watched+more > signaling.MaxWatch {
+			ok = false
+			return
+		}
 		for i, w := range entries {
 			if watching(have, w.user) {
 				continue
@@ -749,7 +763,7 @@ func (f *feed) follow(ctx context.Context, c *conn, entries []*watchEntry, keys,
 		}
 		f.conns[c] = have
 	})
-	return out
+	return out, watched, ok
 }
 
 // ready lets the feed tell c of changes to the users of entries, and tells

@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"maps"
 	"slices"
 	"sync"
@@ -24,14 +25,25 @@ type quietConn struct {
 	done     chan struct{}
 	news     chan struct{} // a message came
 	hold     sync.Mutex    // held by pause: the reader stops before its next read
+	paused   bool          // hold is held
 	mu       sync.Mutex
 	last     map[string]signaling.State
 	counts   map[signaling.Type]int
 }
 
 // pause stops reading (after the read under way, if any); resume reads on.
-func (q *quietConn) pause()  { q.hold.Lock() }
-func (q *quietConn) resume() { q.hold.Unlock() }
+// pause and resume are called on the test's goroutine, as is the cleanup
+// that resumes a paused reader (after a Fatal between the two) so that it
+// can end.
+func (q *quietConn) pause() {
+	q.hold.Lock()
+	q.paused = true
+}
+
+func (q *quietConn) resume() {
+	q.paused = false
+	q.hold.Unlock()
+}
 
 // count tells how many messages of typ came.
 func (q *quietConn) count(typ signaling.Type) int {
@@ -101,6 +113,9 @@ func (s *testServer) connectQuiet(t testing.TB, tok string) *quietConn {
 	}()
 	t.Cleanup(func() {
 		_ = ws.CloseNow()
+		if q.paused {
+			q.resume()
+		}
 		<-q.done
 	})
 	return q
@@ -184,5 +199,49 @@ func TestPresenceFloodCoalesced(t *testing.T) {
 		got, limit)
 	if got > limit {
 		t.Errorf("%d presence messages for %d toggles in %v, want at most %d", got, toggles, took, limit)
+	}
+}
+
+// TestWatchLimitCountedAsFollowed: two watches of one connection that both
+// found room for one more user (the reader's, and a contact added
+// elsewhere, on a goroutine of its own) do not take it past
+// signaling.MaxWatch: the feed counts again as it follows. (Both were
+// followed: 1,001 users.)
+func TestWatchLimitCountedAsFollowed(t *testing.T) {
+	s := startServer(t)
+	ctx := t.Context()
+	c := &conn{} // only a key here: its users are hidden from it, and it is never told
+	defer s.feed.unwatch(c)
+	follow := func(users ...string) (int, bool) {
+		t.Helper()
+		var entries []*watchEntry
+		for _, u := range users {
+			entries = append(entries, &watchEntry{c: c, user: u})
+		}
+		hidden := make([]string, len(users))
+		_, watched, ok := s.feed.follow(ctx, c, entries, hidden, hidden, nil, "")
+		return watched, ok
+	}
+	var users []string
+	for i := range signaling.MaxWatch - 1 {
+		users = append(users, fmt.Sprint("w", i))
+	}
+	if _, ok := follow(users...); !ok {
+		t.Fatalf("%d users refused", len(users))
+	}
+	for _, u := range []string{"a", "b"} {
+		if fresh, watched := s.feed.unwatched(ctx, c, []string{u}); len(fresh) != 1 || watched != len(users) {
+			t.Fatalf("unwatched %s: %v, %d watched; want it fresh, %d watched", u, fresh, watched, len(users))
+		}
+	}
+	if _, ok := follow("a"); !ok {
+		t.Errorf("the %dth user refused", signaling.MaxWatch)
+	}
+	if watched, ok := follow("b"); ok || watched != signaling.MaxWatch {
+		t.Errorf("one user over the limit: followed %v with %d watched; want it refused with %d", ok, watched,
+			signaling.MaxWatch)
+	}
+	if _, watched := s.feed.unwatched(ctx, c, nil); watched != signaling.MaxWatch {
+		t.Errorf("%d users watched, want %d", watched, signaling.MaxWatch)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"os"
 	"reflect"
+	"runtime/pprof"
 	"strings"
 	"testing"
 	"time"
@@ -86,7 +87,10 @@ func startWith(t testing.TB, cfg Config, logs *logBuffer) *testServer {
 		ctx, cancel := context.WithTimeout(context.Background(), patience)
 		defer cancel()
 		if err := s.Shutdown(ctx); err != nil {
-			t.Errorf("Shutdown: %v", err)
+			// What the shutdown still waits for is among these.
+			var b strings.Builder
+			_ = pprof.Lookup("goroutine").WriteTo(&b, 1)
+			t.Errorf("Shutdown: %v; goroutines:\n%s", err, &b)
 		}
 		if t.Failed() || os.Getenv("PARLEY_TEST_LOG") != "" {
 			t.Logf("server log:\n%s", logs)

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"net"
 	"strings"
 	"testing"
 	"time"
@@ -42,6 +43,38 @@ func TestStartErrors(t *testing.T) {
 	if err := s3.Start(t.Context()); err == nil {
 		t.Errorf("Start after Shutdown succeeded")
 	}
+}
+
+// TestShutdownClosesUnusedConnections: a connection on which no request
+// came does not hold up the shutdown. An HTTP client leaves one when its
+// request is cancelled while it dials (net/http pools the connection it
+// dialed anyway), and net/http's Shutdown waits 5 s for such a
+// connection's first request: the whole patience of the tests
+// (TestRevokeUserWhileDevicesRenew failed this way).
+func TestShutdownClosesUnusedConnections(t *testing.T) {
+	s := startServer(t)
+	unused, err := net.Dial("tcp", s.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unused.Close()
+	// Connections are accepted in order: once this request is answered,
+	// the server has the unused connection.
+	if status, body := get(t, s.url(PathHealth), nil); status != 200 {
+		t.Fatalf("health: %d %s", status, body)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), patience)
+	defer cancel()
+	start := time.Now()
+	err = s.Shutdown(ctx)
+	took := time.Since(start).Round(time.Millisecond)
+	if err != nil || took > 2*time.Second {
+		t.Errorf("Shutdown with a connection that sent nothing: %v after %v, want nil within 2s", err, took)
+	}
+	if recs := s.logs.records("closed connections that sent no request"); len(recs) != 1 || recs[0]["conns"] != 1.0 {
+		t.Errorf("logged as closed: %v, want 1 connection", recs)
+	}
+	t.Logf("shut down in %v with a connection that sent nothing", took)
 }
 
 // TestHTTPTimeoutsSpareWebSockets: the HTTP server's read and write

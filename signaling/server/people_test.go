@@ -866,6 +866,40 @@ func TestRevokeUserWhileDevicesRenew(t *testing.T) {
 	t.Logf("%d users of %d devices revoked whole, during %d renewals", rounds, devices, renewals)
 }
 
+// TestRenewalsWriteLastUseOncePerSecond: a device's renewals write its
+// record once a second at most (its last use is to the second), so that a
+// device renewing in a loop does not win every race for the record against
+// a revocation. (Each renewal wrote it; TestRevokeUserWhileDevicesRenew
+// failed under load with the revocation's update given up after 12 tries.)
+func TestRenewalsWriteLastUseOncePerSecond(t *testing.T) {
+	s := startServer(t)
+	ctx := t.Context()
+	l := s.login(t, s.APIKey(), "bob", "", "")
+	key := deviceKey(l.Team, l.User, l.Device)
+	revision := func() uint64 {
+		t.Helper()
+		e, err := s.store.Devices.Get(ctx, key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return e.Revision()
+	}
+	before, start := revision(), time.Now()
+	const renewals = 20
+	for range renewals {
+		if _, err := s.adminAPI("").AccessToken(ctx, l.Credential); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Nothing else writes the devices: each write is one revision more.
+	writes, seconds := revision()-before, uint64(time.Now().Unix()-start.Unix()+1)
+	t.Logf("%d renewals in %d seconds: %d writes of the device", renewals, seconds, writes)
+	if writes > seconds {
+		t.Errorf("%d renewals wrote the device %d times in %d seconds, want at most once a second", renewals, writes,
+			seconds)
+	}
+}
+
 // TestLinksIgnoreHost: without a public URL, invite and guest links are on
 // the listener's own address whatever Host the request named, and so is
 // the invite page's; a listener on every address (0.0.0.0, ::) makes no

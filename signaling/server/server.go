@@ -99,7 +99,8 @@ type Server struct {
 	turn     *turn.Server            // nil when TURNListen is "off"
 	media    *ice.MultiUDPMuxDefault // the rooms' media sockets (roomsfu.go)
 	http     *http.Server
-	serveErr chan error // Serve's result
+	unused   unusedConns // the HTTP connections that have had no request yet
+	serveErr chan error  // Serve's result
 	ready    chan struct{}
 
 	// connCtx is the parent of every connection's context; stopConns ends
@@ -301,6 +302,7 @@ func (s *Server) Start(ctx context.Context) (err error) {
 		IdleTimeout:       4 * s.cfg.WriteTimeout,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 		TLSConfig:         s.tls,
+		ConnState:         s.unused.track,
 	}
 	if s.tls != nil {
 		go func() { s.serveErr <- s.http.ServeTLS(ln, "", "") }()
@@ -376,9 +378,20 @@ func (s *Server) shutdown(ctx context.Context) error {
 	}
 	s.keeper.close()
 	if s.http != nil {
+		// http.Server.Shutdown waits up to 5 s for the first request of a
+		// connection that has sent none; a client leaves such a connection
+		// when it cancels a request while it dials (net/http pools the
+		// connection all the same). A request comes within a round trip
+		// of the connect: after unusedGrace, those connections are closed.
+		t := time.AfterFunc(unusedGrace, func() {
+			if n := s.unused.close(); n > 0 {
+				s.log.Info("closed connections that sent no request", "conns", n, "after", unusedGrace.String())
+			}
+		})
 		if err := s.http.Shutdown(ctx); err != nil {
 			errs = append(errs, fmt.Errorf("server: http: %w", err))
 		}
+		t.Stop()
 	}
 	s.feed.close()
 	if err := s.turn.Close(); err != nil {
@@ -395,6 +408,45 @@ func (s *Server) shutdown(ctx context.Context) error {
 	}
 	s.log.Info("stopped")
 	return errors.Join(errs...)
+}
+
+// unusedGrace is how long a shutdown waits for the first request of a
+// connection before it closes the connection.
+const unusedGrace = 300 * time.Millisecond
+
+// unusedConns are the HTTP connections on which no request has come yet
+// (http.StateNew), for the shutdown to close.
+type unusedConns struct {
+	mu    sync.Mutex
+	conns map[net.Conn]struct{}
+}
+
+// track is the HTTP server's ConnState hook.
+func (u *unusedConns) track(c net.Conn, state http.ConnState) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if state != http.StateNew {
+		delete(u.conns, c)
+		return
+	}
+	if u.conns == nil {
+		u.conns = map[net.Conn]struct{}{}
+	}
+	u.conns[c] = struct{}{}
+}
+
+// close closes the connections that are still unused, and returns how
+// many: their goroutines in net/http end, and the shutdown waits for them
+// no more.
+func (u *unusedConns) close() int {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	n := len(u.conns)
+	for c := range u.conns {
+		_ = c.Close() // closing is all there is to do: an error has no one to tell
+	}
+	clear(u.conns)
+	return n
 }
 
 // wait waits for wg, or for ctx to end.

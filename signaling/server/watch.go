@@ -28,13 +28,16 @@ func (c *conn) watchUsers(req watchRequest) {
 	if len(fresh) == 0 {
 		return
 	}
-	if watched+len(fresh) > signaling.MaxWatch {
+	tooMany := func(watched int) {
 		if req.auto {
 			c.logger().Warn("too many contacts to watch", "watched", watched, "more", len(fresh))
 			return
 		}
 		c.refuse(signaling.Errorf(signaling.InvalidParameter,
 			"a connection can watch at most %d users; it watches %d already", signaling.MaxWatch, watched), req.ref, "")
+	}
+	if watched+len(fresh) > signaling.MaxWatch {
+		tooMany(watched)
 		return
 	}
 	ctx, cancel := context.WithTimeout(c.ctx, c.s.cfg.RequestTimeout)
@@ -58,7 +61,12 @@ func (c *conn) watchUsers(req watchRequest) {
 			c.logger().Warn("going by the presence this node has", "err", err)
 		}
 	}
-	for _, b := range f.follow(c.ctx, c, entries, keys, names, seen, req.ref) {
+	out, watched, ok := f.follow(c.ctx, c, entries, keys, names, seen, req.ref)
+	if !ok {
+		tooMany(watched)
+		return
+	}
+	for _, b := range out {
 		c.enqueueWait(b)
 	}
 	f.ready(c.ctx, entries)
