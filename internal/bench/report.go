@@ -202,7 +202,7 @@ func (r *Results) Targets() []Target {
 		add(t)
 	}
 	{
-		t := Target{Goal: "each client's peak RSS ≤ 30 MB"}
+		t := Target{Goal: "each client's peak RSS ≤ 25 MB (the client build; issue 20, where issue 7 asked 30 MB)"}
 		if p != nil {
 			hi := max(p.RSSA, p.RSSB)
 			for _, c := range r.Latency {
@@ -213,9 +213,9 @@ func (r *Results) Targets() []Target {
 			t.Known = true
 			t.Measured = fmt.Sprintf("parley %.1f MB caller, %.1f MB callee (up to %.1f MB in any set-up)", mb(p.RSSA),
 				mb(p.RSSB), mb(hi))
-			t.Met = hi <= 30<<20
+			t.Met = hi <= 25<<20
 			if !t.Met {
-				t.By = fmt.Sprintf("%.1f MB over", mb(hi-30<<20))
+				t.By = fmt.Sprintf("%.1f MB over", mb(hi-25<<20))
 			}
 		}
 		add(t)

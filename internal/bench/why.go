@@ -191,8 +191,8 @@ func (r *Results) writeWhy(f func(string, ...any)) {
 				"plugin's PulseAudio thread, which take locks and poll (parley's reader and writer wake once a " +
 				"frame, through a pipe). The speaker runs 5 ms periods, 200 callbacks a second; the microphone one " +
 				"a frame, 50 a second at 20 ms frames (`TestMicWakeups` in `audio/`: it ran 5 ms periods too until " +
-				"2026-12-07, 4 callbacks a frame; in a trial of that day, under load, the devices-only loop went " +
-				"from 7.8 %% to 5.9 %% of a core). ")
+				"2026-12-07, 4 callbacks a frame, and the previous full run of this harness, that day, measured the " +
+				"devices-only loop at 6.3 %% of a core: a quarter of the microphone's wake-ups took half a point). ")
 			f("Most of it is the kernel switching between those threads: counted with strace over 4 s of a call " +
 				"(2026-12-07), a speaking parley makes about 1,550 futex, 550 to 1,200 poll and 7,200 getpid system " +
 				"calls a second (the last are libpulse's fork check, on each of its calls). baresip's ALSA periods " +
