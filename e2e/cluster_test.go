@@ -292,6 +292,19 @@ func (w *world) nodeData(i int) string {
 
 // startNode starts `parley serve` on a free loopback port with args and
 // returns its URL and process.
+// twoNodes starts two nodes on the NATS server at natsURL, without TURN,
+// and makes the first the world's server; it returns their URLs.
+func (w *world) twoNodes(natsURL string) [2]string {
+	w.t.Helper()
+	var nodes [2]string
+	for i := range nodes {
+		nodes[i], _ = w.startNode("--data", w.nodeData(i+1), "--nats", natsURL, "--turn-listen", "off",
+			"--room-port", "0")
+	}
+	w.server = nodes[0]
+	return nodes
+}
+
 func (w *world) startNode(args ...string) (string, *proc) {
 	w.t.Helper()
 	p := w.start(nil, append([]string{"serve", "--listen", "127.0.0.1:0"}, args...)...)

@@ -72,6 +72,22 @@ func (r *timedRecording) until(t *testing.T, to time.Time) {
 // call goes on; {"command":"resume"} brings both tones back; bob holds and
 // resumes, and alice is told; "hangup" ends the call, completed on both
 // sides.
+// script is a pipe to a process's standard input, and the function that
+// writes a line to it.
+func script(t *testing.T) (*os.File, func(string)) {
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { w.Close() })
+	return r, func(line string) {
+		t.Helper()
+		if _, err := fmt.Fprintln(w, line); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
 func TestHoldOverRealDevices(t *testing.T) {
 	pulse := pulsetest.Start(t)
 	aMic, aSpk := pulse.NullSink(t, "alice_mic"), pulse.NullSink(t, "alice_spk")
@@ -83,27 +99,12 @@ func TestHoldOverRealDevices(t *testing.T) {
 	recB := recordTimed(t.Context(), pulse, pulsetest.Monitor(bSpk))
 
 	plain := []string{"--json", "--aec", "off", "--noise-suppression", "off", "--agc", "off"}
-	// script is a pipe to a process's standard input, and the function
-	// that writes a line to it.
-	script := func() (*os.File, func(string)) {
-		r, w, err := os.Pipe()
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { w.Close() })
-		return r, func(line string) {
-			t.Helper()
-			if _, err := fmt.Fprintln(w, line); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
-	bIn, bSend := script()
+	bIn, bSend := script(t)
 	b := w.startIn(bIn, append(pulsetest.Env(bMic, bSpk), "PARLEY_TOKEN="+w.token("bob")),
 		append([]string{"answer", "--control", "stdin"}, plain...)...)
 	bIn.Close() // the process has its own
 	b.expect(t, "connected", map[string]any{"user": "bob"})
-	aIn, send := script()
+	aIn, send := script(t)
 	a := w.startIn(aIn, append(pulsetest.Env(aMic, aSpk), "PARLEY_TOKEN="+w.token("alice")),
 		append([]string{"call", "bob"}, plain...)...)
 	aIn.Close()

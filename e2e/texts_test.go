@@ -216,12 +216,7 @@ func TestTextsInTheUI(t *testing.T) {
 func TestTextsOnACluster(t *testing.T) {
 	natsURL := natstest.Start(t).URL
 	w := &world{t: t, home: t.TempDir(), apiKey: testAPIKey}
-	var nodes [2]string
-	for i := range nodes {
-		nodes[i], _ = w.startNode("--data", w.nodeData(i+1), "--nats", natsURL, "--turn-listen", "off",
-			"--room-port", "0")
-	}
-	w.server = nodes[0]
+	nodes := w.twoNodes(natsURL)
 	aliceDev, laptop := w.device("alice"), w.device("laptop")
 	w.login(aliceDev, "alice", "--name", "Alice")
 	w.login(laptop, "bob")

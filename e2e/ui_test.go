@@ -45,6 +45,21 @@ func (x *tmux) run(args ...string) string {
 }
 
 // open starts parley (the test binary) with args in a new 100×30 session.
+// openUI saves a configuration for user (the world's server, a token,
+// these contacts) in a folder of its own and opens the TUI on it in x,
+// with env (the devices) besides.
+func (w *world) openUI(x *tmux, user string, env []string, contacts ...string) {
+	w.t.Helper()
+	dir := filepath.Join(w.home, user)
+	cfg := config.Config{Server: w.server, Token: w.token(user), Contacts: contacts}
+	if err := cfg.Save(filepath.Join(dir, "config.json")); err != nil {
+		w.t.Fatal(err)
+	}
+	x.open(user, append(env, "PARLEY_TEST_EXEC=1", "XDG_STATE_HOME="+filepath.Join(dir, "state"),
+		"PARLEY_CONFIG="+filepath.Join(dir, "config.json"), "PARLEY_SERVER=", "PARLEY_TOKEN=",
+		"TERM=xterm-256color"))
+}
+
 func (x *tmux) open(name string, env []string, args ...string) {
 	x.t.Helper()
 	cmd := []string{"new-session", "-d", "-s", name, "-x", "100", "-y", "30"}

@@ -34,12 +34,7 @@ import (
 func TestVoiceMessages(t *testing.T) {
 	natsURL := natstest.Start(t).URL
 	w := &world{t: t, home: t.TempDir(), apiKey: testAPIKey}
-	var nodes [2]string
-	for i := range nodes {
-		nodes[i], _ = w.startNode("--data", w.nodeData(i+1), "--nats", natsURL, "--turn-listen", "off",
-			"--room-port", "0")
-	}
-	w.server = nodes[0]
+	nodes := w.twoNodes(natsURL)
 	aliceTok, bobTok := w.token("alice"), w.token("bob")
 	alice := []string{"PARLEY_SERVER=" + nodes[0], "PARLEY_TOKEN=" + aliceTok}
 	bobOn := func(node int) []string { return []string{"PARLEY_SERVER=" + nodes[node], "PARLEY_TOKEN=" + bobTok} }

@@ -8,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/parley-voice/parley/config"
 	"github.com/parley-voice/parley/internal/audiotest"
 	"github.com/parley-voice/parley/internal/pulsetest"
 	"github.com/parley-voice/parley/signaling"
@@ -24,14 +23,7 @@ func TestUIVoiceMessage(t *testing.T) {
 	aMic, aSpk := pulse.NullSink(t, "vm_alice_mic"), pulse.NullSink(t, "vm_alice_spk")
 	w := newWorld(t)
 	bobTok := w.token("bob")
-	dir := filepath.Join(w.home, "alice")
-	cfg := config.Config{Server: w.server, Token: w.token("alice"), Contacts: []string{"bob"}}
-	if err := cfg.Save(filepath.Join(dir, "config.json")); err != nil {
-		t.Fatal(err)
-	}
-	x.open("alice", append(pulsetest.Env(aMic, aSpk), "PARLEY_TEST_EXEC=1",
-		"PARLEY_CONFIG="+filepath.Join(dir, "config.json"), "XDG_STATE_HOME="+filepath.Join(dir, "state"),
-		"PARLEY_SERVER=", "PARLEY_TOKEN=", "TERM=xterm-256color"))
+	w.openUI(x, "alice", pulsetest.Env(aMic, aSpk), "bob")
 	x.waitFor("alice", `● connected`)
 	pulse.Loop(t, aMic, audiotest.Tone(600, 0.5, 10*audiotest.SampleRate))
 

@@ -3,13 +3,9 @@
 package e2e
 
 import (
-	"fmt"
-	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
-	"github.com/parley-voice/parley/config"
 	"github.com/parley-voice/parley/internal/audiotest"
 	"github.com/parley-voice/parley/internal/pulsetest"
 )
@@ -82,25 +78,12 @@ func TestCallWaitingOverRealDevices(t *testing.T) {
 	recB := recordTimed(t.Context(), pulse, pulsetest.Monitor(bSpk))
 
 	plain := []string{"--json", "--aec", "off", "--noise-suppression", "off", "--agc", "off"}
-	script := func() (*os.File, func(string)) {
-		r, w, err := os.Pipe()
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { w.Close() })
-		return r, func(line string) {
-			t.Helper()
-			if _, err := fmt.Fprintln(w, line); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
-	aIn, aSend := script()
+	aIn, aSend := script(t)
 	a := w.startIn(aIn, append(pulsetest.Env(aMic, aSpk), "PARLEY_TOKEN="+w.token("alice")),
 		append([]string{"answer", "--control", "stdin"}, plain...)...)
 	aIn.Close()
 	a.expect(t, "connected", map[string]any{"user": "alice"})
-	bIn, _ := script()
+	bIn, _ := script(t)
 	b := w.startIn(bIn, append(pulsetest.Env(bMic, bSpk), "PARLEY_TOKEN="+w.token("bob")),
 		append([]string{"call", "alice"}, plain...)...)
 	bIn.Close()
@@ -119,7 +102,7 @@ func TestCallWaitingOverRealDevices(t *testing.T) {
 	before := hearTones(t, "bob's call", speaker{"alice's speaker", aSpk, 660}, speaker{"bob's speaker", bSpk,
 		300})[0] // alice's speaker, before carol calls
 
-	cIn, cSend := script()
+	cIn, cSend := script(t)
 	c := w.startIn(cIn, append(pulsetest.Env(cMic, cSpk), "PARLEY_TOKEN="+w.token("carol")),
 		append([]string{"call", "alice"}, plain...)...)
 	cIn.Close()
@@ -210,14 +193,7 @@ func TestCallWaitingInTheUI(t *testing.T) {
 	recA := recordTimed(t.Context(), pulse, pulsetest.Monitor(aSpk))
 	recB := recordTimed(t.Context(), pulse, pulsetest.Monitor(bSpk))
 	w := newWorld(t)
-	dir := filepath.Join(w.home, "alice")
-	cfg := config.Config{Server: w.server, Token: w.token("alice"), Contacts: []string{"bob"}}
-	if err := cfg.Save(filepath.Join(dir, "config.json")); err != nil {
-		t.Fatal(err)
-	}
-	x.open("alice", append(pulsetest.Env(aMic, aSpk), "PARLEY_TEST_EXEC=1",
-		"XDG_STATE_HOME="+filepath.Join(dir, "state"), "PARLEY_CONFIG="+filepath.Join(dir, "config.json"),
-		"PARLEY_SERVER=", "PARLEY_TOKEN=", "TERM=xterm-256color"))
+	w.openUI(x, "alice", pulsetest.Env(aMic, aSpk), "bob")
 	x.waitFor("alice", `bob\s+offline|bob\s+online`)
 
 	plain := []string{"--json", "--aec", "off", "--noise-suppression", "off", "--agc", "off"}
