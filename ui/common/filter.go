@@ -111,5 +111,23 @@ func (f *Filter) Update(msg tea.Msg) (cmd tea.Cmd, took, changed bool) {
 	return cmd, true, f.input.Value() != before
 }
 
+// ShortHelp is a pane's short help, keys, with the filter's: while the
+// filter has the keyboard, apply and clear alone; otherwise keys, then /
+// when the list has something to filter (some) and esc when a filter
+// narrows it.
+func (f *Filter) ShortHelp(keys []key.Binding, some bool) []key.Binding {
+	km := f.km
+	if f.on {
+		return []key.Binding{km.Apply, km.Clear}
+	}
+	if some {
+		keys = append(keys, km.Filter)
+	}
+	if f.HasFilter() {
+		keys = append(keys, km.Clear)
+	}
+	return keys
+}
+
 // View is the filter's line.
 func (f *Filter) View() string { return f.input.View() }

@@ -144,21 +144,11 @@ func (m *Model) listHeight() int {
 
 // ShortHelp implements help.KeyMap.
 func (m *Model) ShortHelp() []key.Binding {
-	km := m.common.KeyMap
-	if m.filter.Filtering() {
-		return []key.Binding{km.Apply, km.Clear}
-	}
 	var b []key.Binding
 	if len(m.visible) > 0 {
-		b = append(b, km.Call)
+		b = append(b, m.common.KeyMap.Call)
 	}
-	if len(m.contacts) > 0 {
-		b = append(b, km.Filter)
-	}
-	if m.filter.HasFilter() {
-		b = append(b, km.Clear)
-	}
-	return b
+	return m.filter.ShortHelp(b, len(m.contacts) > 0)
 }
 
 // FullHelp implements help.KeyMap.

@@ -138,9 +138,6 @@ func (m *Model) move(by int) {
 // ShortHelp implements help.KeyMap.
 func (m *Model) ShortHelp() []key.Binding {
 	km := m.common.KeyMap
-	if m.filter.Filtering() {
-		return []key.Binding{km.Apply, km.Clear}
-	}
 	var b []key.Binding
 	if r, ok := m.current(); ok {
 		call := km.Call
@@ -150,13 +147,7 @@ func (m *Model) ShortHelp() []key.Binding {
 			b = append(b, km.Play)
 		}
 	}
-	if len(m.records) > 0 {
-		b = append(b, km.Filter)
-	}
-	if m.filter.HasFilter() {
-		b = append(b, km.Clear)
-	}
-	return b
+	return m.filter.ShortHelp(b, len(m.records) > 0)
 }
 
 // FullHelp implements help.KeyMap.
